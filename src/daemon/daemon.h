@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "macro.h"
+#include "metadata.h"
+
+typedef struct Manager Manager;
+typedef struct Instance Instance;
+typedef struct Operation Operation;
+typedef struct Worker Worker;
+typedef struct ScopeJob ScopeJob;
+
+/* ---- worker.c: one exec'd lxcbusd-worker, watched by pidfd, talking over a seqpacket socket ---- */
+
+typedef struct WorkerHandlers {
+        void (*message)(Worker *w, const char *msg, void *userdata);
+        /* Called once, after the last message was read. error is the "result" errno, or -ECHILD style
+         * negative value when the worker died without reporting (killed, crashed). */
+        void (*exited)(Worker *w, int error, const char *message, void *userdata);
+} WorkerHandlers;
+
+struct Worker {
+        Manager *manager;
+        pid_t pid;
+        int pidfd;
+        int fd;
+        sd_event_source *pid_source;
+        sd_event_source *io_source;
+        const WorkerHandlers *handlers;
+        void *userdata;
+        bool got_result;
+        bool abandoned;
+        Worker *next;               /* in the manager's list of abandoned workers */
+        int result_error;
+        char *result_message;
+};
+
+/* args: verb, then the verb's arguments (see worker-proto.h). */
+int worker_spawn(Manager *m, char *const *args, const WorkerHandlers *h, void *userdata, Worker **ret);
+int worker_send(Worker *w, const char *msg);
+void worker_kill(Worker *w, int sig);
+/* Signals it and lets it go: it is reaped and freed when it exits, with no callback. */
+void worker_abandon(Worker *w, int sig);
+/* Frees without calling the exit handler; the process is left to run (its exit is then never seen by
+ * anyone but PID 1) unless it was killed first. */
+Worker *worker_free(Worker *w);
+
+/* ---- scope.c: transient scope units through systemd, asynchronously ---- */
+
+typedef void (*scope_done_t)(Manager *m, int error, const char *message, void *userdata);
+int scope_start(Manager *m, const char *unit, pid_t pid, const ConfigMap *config, scope_done_t done, void *userdata,
+                ScopeJob **ret);
+/* Stops the scope and waits until systemd removed it (success if it is gone already). */
+int scope_stop(Manager *m, const char *unit, scope_done_t done, void *userdata, ScopeJob **ret);
+void scope_job_cancel(ScopeJob *j);
+int scope_set_limits(Manager *m, const char *unit, const ConfigMap *config);
+int scope_job_removed(sd_bus_message *message, void *userdata, sd_bus_error *error);
+void scope_cleanup_cgroups(const char *unit);
+int scope_read_figures(const char *unit, uint64_t *ret_memory, uint64_t *ret_cpu_ns, uint64_t *ret_tasks);
+
+/* ---- operation.c ---- */
+
+typedef enum OperationKind {
+        OPERATION_CREATE,
+        OPERATION_START,
+        OPERATION_STOP,
+        OPERATION_RESTART,
+        OPERATION_DELETE,
+        OPERATION_FREEZE,
+        OPERATION_UNFREEZE,
+        _OPERATION_KIND_MAX,
+        _OPERATION_KIND_INVALID = -EINVAL,
+} OperationKind;
+
+typedef enum OperationStatus {
+        OPERATION_RUNNING,
+        OPERATION_SUCCESS,
+        OPERATION_FAILURE,
+        OPERATION_CANCELLED,
+        _OPERATION_STATUS_MAX,
+        _OPERATION_STATUS_INVALID = -EINVAL,
+} OperationStatus;
+
+/* What the method call that started an operation gets as its reply. */
+typedef enum OperationReply {
+        OPERATION_REPLY_OP,         /* (o operation) */
+        OPERATION_REPLY_INSTANCE_OP, /* (o instance, o operation) */
+        OPERATION_REPLY_NONE,       /* () */
+} OperationReply;
+
+enum {
+        OPERATION_PROP_STATUS = 1 << 0,
+        OPERATION_PROP_PROGRESS = 1 << 1,
+        OPERATION_PROP_STAGE = 1 << 2,
+        OPERATION_PROP_FINISHED = 1 << 3,
+        OPERATION_PROP_CANCELABLE = 1 << 4,
+        OPERATION_PROP_ERROR = 1 << 5,
+};
+
+struct Operation {
+        Manager *manager;
+        Operation *next;
+        uint64_t id;
+        char *path;
+        OperationKind kind;
+        OperationStatus status;
+        Instance *instance;         /* ref; NULL for a create until it succeeded */
+        char *instance_name;
+        char *instance_path;
+        uid_t uid;
+        uint64_t created_at, finished_at;
+        double progress;
+        int progress_valid;
+        char *stage;
+        uint64_t bytes, rate;
+        int cancelable;
+        char *error_name, *error_message;
+
+        sd_bus_message *request;    /* the call to answer at completion, unless async */
+        OperationReply reply;
+        sd_bus_message **waiters;   /* Wait() calls */
+        size_t n_waiters;
+
+        /* the running work */
+        Worker *worker;
+        ScopeJob *scope_job;
+        sd_event_source *timeout_source;
+        sd_event_source *linger_source;
+        int step;
+        unsigned timeout_sec;
+        bool force;
+        bool counted;               /* counts towards the running limits */
+        InstanceMetadata *create_md; /* create: the metadata of the new instance */
+        void (*cancel)(Operation *o);
+        uint32_t dirty;
+        bool exported;
+};
+
+const char *operation_kind_to_string(OperationKind k);
+const char *operation_status_to_string(OperationStatus s);
+int operation_new(Manager *m, OperationKind kind, Instance *i, const char *instance_name, sd_bus_message *request,
+                  OperationReply reply, bool async, Operation **ret, sd_bus_error *error);
+/* Finishes: error NULL means success. Sends replies, signals, and starts the linger timer. */
+void operation_finish(Operation *o, const char *error_name, const char *error_message);
+void operation_finish_errno(Operation *o, int error, const char *message);
+void operation_set_progress(Operation *o, double progress, const char *stage);
+Operation *operation_free(Operation *o);
+Operation *manager_find_operation(Manager *m, uint64_t id);
+int operation_reply_to(Operation *o, sd_bus_message *call, bool async);
+int operation_wait(Operation *o, sd_bus_message *call);
+
+/* ---- instance.c ---- */
+
+typedef enum InstanceState {
+        INSTANCE_STOPPED,
+        INSTANCE_STARTING,
+        INSTANCE_RUNNING,
+        INSTANCE_STOPPING,
+        INSTANCE_FROZEN,
+        INSTANCE_ERROR,
+        _INSTANCE_STATE_MAX,
+        _INSTANCE_STATE_INVALID = -EINVAL,
+} InstanceState;
+
+enum {
+        INSTANCE_PROP_STATE = 1 << 0,
+        INSTANCE_PROP_PID = 1 << 1,
+        INSTANCE_PROP_UNIT = 1 << 2,
+        INSTANCE_PROP_CONFIG = 1 << 3,
+        INSTANCE_PROP_LAST_USED = 1 << 4,
+};
+
+struct Instance {
+        unsigned n_ref;
+        Manager *manager;
+        Instance *next;
+        char *name;
+        char *path;
+        char *unit_name;            /* lxcbus-<name>.scope, always set */
+        InstanceState state;
+        pid_t pid;
+        bool has_unit;
+        ScopeJob *scope_stop_job;   /* the scope of a stopped instance is being removed */
+        InstanceMetadata md;
+
+        Worker *monitor;            /* the start worker that is the LXC monitor, if we spawned it */
+        pid_t monitor_pid;
+        int monitor_pidfd;
+        sd_event_source *monitor_source;
+
+        Operation *lock;            /* the operation that holds the instance lock */
+        uint32_t dirty;
+        bool linked;                /* in the manager's list and on the bus */
+};
+
+const char *instance_state_to_string(InstanceState s);
+InstanceState instance_state_from_string(const char *s);
+
+int instance_new(Manager *m, InstanceMetadata *md, Instance **ret);
+Instance *instance_ref(Instance *i);
+Instance *instance_unref(Instance *i);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Instance *, instance_unref);
+Instance *manager_find_instance(Manager *m, const char *name);
+void instance_set_state(Instance *i, InstanceState s);
+int instance_save_metadata(Instance *i);
+int instance_adopt_running(Instance *i, InstanceState s, pid_t init_pid);
+void instance_unlink(Instance *i);
+
+int instance_start(Instance *i, Operation *o);
+int instance_stop(Instance *i, Operation *o);
+int instance_delete(Instance *i, Operation *o);
+int instance_freeze(Instance *i, Operation *o, bool freeze);
+int instance_kill(Instance *i, int sig, bool all);
+int manager_create_instance(Manager *m, Operation *o, const char *name, const char *template, char **template_args,
+                            InstanceMetadata *md);
+
+/* ---- manager.c ---- */
+
+#define OPERATIONS_MAX 64
+#define OPERATIONS_PER_UID_MAX 16
+
+struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        char *bus_address;
+        char *state_dir;
+        char *runtime_dir;
+        char *worker_path;
+        char *instances_dir;
+        char *staging_dir;
+
+        Instance *instances;
+        unsigned n_instances;
+        Operation *operations;
+        uint64_t next_operation_id;
+        unsigned n_running_operations;
+        uint64_t operation_linger_usec;
+
+        char **creating;            /* names reserved by running creates */
+        ScopeJob *scope_jobs;
+
+        sd_event_source *flush_source;
+        bool dirty_instances, dirty_operations;
+        bool ready;
+        Worker *probe;
+        Worker *abandoned_workers;
+};
+
+int manager_new(Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+int manager_startup(Manager *m);
+void manager_mark_dirty(Manager *m);
+void manager_flush_changes(Manager *m);
+void manager_add_instance(Manager *m, Instance *i);
+bool manager_name_reserved(Manager *m, const char *name);
+int manager_reserve_name(Manager *m, const char *name);
+void manager_release_name(Manager *m, const char *name);
+unsigned manager_running_operations_of(Manager *m, uid_t uid);
+
+/* ---- *-dbus.c ---- */
+
+extern const sd_bus_vtable manager_vtable[];
+extern const sd_bus_vtable instance_vtable[];
+extern const sd_bus_vtable operation_vtable[];
+int instance_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                         sd_bus_error *error);
+int instance_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
+int operation_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                          sd_bus_error *error);
+int operation_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
+int manager_bus_register(Manager *m);
+void instance_emit_changes(Instance *i);
+void operation_emit_changes(Operation *o);
+
+/* Caller identity and authorization. Root only until polkit lands. */
+int bus_authorize(sd_bus_message *m, const char *action, Instance *i, sd_bus_error *error);
+int bus_get_sender_uid(sd_bus_message *m, uid_t *ret);

@@ -1,0 +1,763 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The instance model and its lifecycle: every step that may take time runs in a worker, every change
+ * of state is learnt from an event (a worker's message, the pidfd of the LXC monitor). */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/pidfd.h>
+
+#include "bus-errors.h"
+#include "daemon.h"
+#include "log.h"
+#include "names.h"
+#include "util.h"
+
+#define FREEZE_TIMEOUT_USEC (10 * USEC_PER_SEC)
+#define STOP_GRACE_USEC (30 * USEC_PER_SEC)
+
+enum {
+        STEP_INIT,
+        STEP_START_SCOPE,     /* waiting for systemd to realize the scope */
+        STEP_START_RUNNING,   /* waiting for the start-host hook */
+        STEP_STOP,            /* waiting for the stop worker and the monitor's exit */
+        STEP_DESTROY,
+        STEP_WORK,            /* a single worker: create, freeze, unfreeze */
+};
+
+static const char *const state_table[_INSTANCE_STATE_MAX] = {
+        [INSTANCE_STOPPED] = "stopped",   [INSTANCE_STARTING] = "starting", [INSTANCE_RUNNING] = "running",
+        [INSTANCE_STOPPING] = "stopping", [INSTANCE_FROZEN] = "frozen",     [INSTANCE_ERROR] = "error",
+};
+
+const char *instance_state_to_string(InstanceState s) {
+        return s >= 0 && s < _INSTANCE_STATE_MAX ? state_table[s] : NULL;
+}
+
+InstanceState instance_state_from_string(const char *s) {
+        for (int i = 0; i < _INSTANCE_STATE_MAX; i++)
+                if (streq_ptr(state_table[i], s))
+                        return (InstanceState) i;
+        return _INSTANCE_STATE_INVALID;
+}
+
+int instance_new(Manager *m, InstanceMetadata *md, Instance **ret) {
+        Instance *i;
+        int r;
+
+        i = calloc(1, sizeof(Instance));
+        if (!i)
+                return -ENOMEM;
+        i->n_ref = 1;
+        i->manager = m;
+        i->monitor_pidfd = -EBADF;
+        i->state = INSTANCE_STOPPED;
+        r = instance_path_from_name(md->name, &i->path);
+        if (r < 0)
+                goto fail;
+        r = instance_unit_name(md->name, &i->unit_name);
+        if (r < 0)
+                goto fail;
+        i->name = strdup(md->name);
+        if (!i->name) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        i->md = *md;
+        *md = (InstanceMetadata) {};
+        *ret = i;
+        return 0;
+fail:
+        free(i->path);
+        free(i->unit_name);
+        free(i);
+        return r;
+}
+
+Instance *instance_ref(Instance *i) {
+        if (i)
+                i->n_ref++;
+        return i;
+}
+
+static void instance_drop_monitor(Instance *i) {
+        /* Closes our handles; the monitor process itself runs on (the daemon may be exiting). */
+        i->monitor = worker_free(i->monitor);
+        i->monitor_source = sd_event_source_disable_unref(i->monitor_source);
+        i->monitor_pidfd = safe_close(i->monitor_pidfd);
+        i->monitor_pid = 0;
+}
+
+Instance *instance_unref(Instance *i) {
+        if (!i || --i->n_ref > 0)
+                return NULL;
+        scope_job_cancel(i->scope_stop_job);
+        instance_drop_monitor(i);
+        instance_metadata_done(&i->md);
+        free(i->name);
+        free(i->path);
+        free(i->unit_name);
+        free(i);
+        return NULL;
+}
+
+Instance *manager_find_instance(Manager *m, const char *name) {
+        for (Instance *i = m->instances; i; i = i->next)
+                if (streq(i->name, name))
+                        return i;
+        return NULL;
+}
+
+static void instance_mark_dirty(Instance *i, uint32_t props) {
+        i->dirty |= props;
+        manager_mark_dirty(i->manager);
+}
+
+void instance_set_state(Instance *i, InstanceState s) {
+        if (i->state == s)
+                return;
+        log_debug("Instance '%s': %s -> %s", i->name, instance_state_to_string(i->state), instance_state_to_string(s));
+        i->state = s;
+        instance_mark_dirty(i, INSTANCE_PROP_STATE);
+}
+
+static void instance_set_pid(Instance *i, pid_t pid, bool has_unit) {
+        if (i->pid != pid)
+                instance_mark_dirty(i, INSTANCE_PROP_PID);
+        if (i->has_unit != has_unit)
+                instance_mark_dirty(i, INSTANCE_PROP_UNIT);
+        i->pid = pid;
+        i->has_unit = has_unit;
+}
+
+int instance_save_metadata(Instance *i) {
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "%s/%s/" METADATA_FILE, i->manager->instances_dir, i->name) < 0)
+                return -ENOMEM;
+        return instance_metadata_save(&i->md, path);
+}
+
+static void log_lifecycle(Instance *i, const char *verb, const char *format, ...) _printf_(3, 4);
+static void log_lifecycle(Instance *i, const char *verb, const char *format, ...) {
+        char f_inst[128], f_verb[64], msg[512];
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(msg, sizeof msg, format, ap);
+        va_end(ap);
+        snprintf(f_inst, sizeof f_inst, "LXCBUS_INSTANCE=%s", i->name);
+        snprintf(f_verb, sizeof f_verb, "LXCBUS_VERB=%s", verb);
+        log_struct(LOG_INFO, FIELDS(f_inst, f_verb), "%s", msg);
+}
+
+void manager_add_instance(Manager *m, Instance *i) {
+        Instance **p;
+
+        /* Sorted by name, so listings need no sort. */
+        for (p = &m->instances; *p && strcmp((*p)->name, i->name) < 0; p = &(*p)->next)
+                ;
+        i->next = *p;
+        *p = i;
+        i->linked = true;
+        m->n_instances++;
+        m->dirty_instances = true;
+        manager_mark_dirty(m);
+        if (m->ready) {
+                (void) sd_bus_emit_object_added(m->bus, i->path);
+                (void) sd_bus_emit_signal(m->bus, LXCBUS_PATH, "org.lxcbus1.Manager", "InstanceNew", "so", i->name,
+                                          i->path);
+        }
+}
+
+void instance_unlink(Instance *i) {
+        Manager *m = i->manager;
+
+        if (!i->linked)
+                return;
+        (void) sd_bus_emit_object_removed(m->bus, i->path);
+        (void) sd_bus_emit_signal(m->bus, LXCBUS_PATH, "org.lxcbus1.Manager", "InstanceRemoved", "so", i->name,
+                                  i->path);
+        for (Instance **p = &m->instances; *p; p = &(*p)->next)
+                if (*p == i) {
+                        *p = i->next;
+                        break;
+                }
+        i->linked = false;
+        m->n_instances--;
+        m->dirty_instances = true;
+        manager_mark_dirty(m);
+        instance_unref(i);
+}
+
+static int op_arm_timeout(Operation *o, uint64_t usec, sd_event_time_handler_t handler) {
+        o->timeout_source = sd_event_source_disable_unref(o->timeout_source);
+        return sd_event_add_time_relative(o->manager->event, &o->timeout_source, CLOCK_MONOTONIC, usec, USEC_PER_SEC / 10,
+                                          handler, o);
+}
+
+static void op_fail(Operation *o, int r, const char *format, ...) _printf_(3, 4);
+static void op_fail(Operation *o, int r, const char *format, ...) {
+        char msg[1024];
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(msg, sizeof msg, format, ap);
+        va_end(ap);
+        operation_finish_errno(o, r == 0 ? EIO : r, msg);
+}
+
+/* ---------------------------------------------------------------- the monitor (start worker) */
+
+static void start_phase(Operation *o);
+static void stop_phase(Operation *o, unsigned timeout_sec);
+static void destroy_phase(Operation *o);
+static void stop_phase_check(Operation *o);
+static void ephemeral_delete(Instance *i);
+
+static void instance_after_stop(Instance *i) {
+        Operation *o = i->lock;
+
+        if (o && o->step == STEP_STOP) {
+                stop_phase_check(o);
+                return;
+        }
+        log_lifecycle(i, "stopped", "Instance '%s' stopped.", i->name);
+        if (i->md.ephemeral && !o && i->linked)
+                ephemeral_delete(i);
+}
+
+static void on_scope_gone(Manager *m, int error, const char *message, void *userdata) {
+        Instance *i = userdata;
+
+        i->scope_stop_job = NULL;
+        if (error != 0)
+                log_warning("Failed to stop %s, ignoring: %s", i->unit_name, message);
+        /* systemd removed the scope where it manages the hierarchy; the rest is liblxc's leftovers in
+         * freezer, cpuset, cpuacct (TESTHOST.md §7). */
+        scope_cleanup_cgroups(i->unit_name);
+        instance_set_pid(i, 0, false);
+        instance_ref(i);
+        instance_after_stop(i);
+        instance_unref(i);
+}
+
+/* The monitor exited: the container is down. Stop the scope (it may still hold stray processes) and
+ * wait until systemd has removed it, so a new start finds the name free and no cgroup is left. */
+static void instance_on_stopped(Instance *i, const char *why) {
+        Operation *o = i->lock;
+        int r;
+
+        instance_drop_monitor(i);
+        instance_set_pid(i, 0, i->has_unit);
+        instance_set_state(i, INSTANCE_STOPPED);
+
+        if (o && (o->step == STEP_START_SCOPE || o->step == STEP_START_RUNNING))
+                op_fail(o, EIO, "Instance '%s' stopped while starting%s%s", i->name, why ? ": " : ".", strempty(why));
+
+        r = scope_stop(i->manager, i->unit_name, on_scope_gone, i, &i->scope_stop_job);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to ask systemd to stop %s, ignoring: %m", i->unit_name);
+                on_scope_gone(i->manager, 0, NULL, i);
+        }
+}
+
+static void on_monitor_message(Worker *w, const char *msg, void *userdata) {
+        Instance *i = userdata;
+        Operation *o = i->lock;
+        const char *p;
+
+        if ((p = startswith(msg, "running "))) {
+                int pid = atoi(p);
+
+                if (pid <= 0)
+                        return;
+                instance_set_pid(i, pid, true);
+                instance_set_state(i, INSTANCE_RUNNING);
+                i->md.last_used_at = now_usec(CLOCK_REALTIME);
+                instance_mark_dirty(i, INSTANCE_PROP_LAST_USED);
+                (void) instance_save_metadata(i);
+                log_lifecycle(i, "started", "Instance '%s' is running, init pid %i, unit %s.", i->name, pid,
+                              i->unit_name);
+                if (o && o->step == STEP_START_RUNNING)
+                        operation_finish(o, NULL, NULL);
+        } else if ((p = startswith(msg, "progress ")) && o) {
+                char *end;
+                double f = strtod(p, &end);
+                operation_set_progress(o, f, *end == ' ' ? end + 1 : NULL);
+        }
+}
+
+static void on_monitor_exited(Worker *w, int error, const char *message, void *userdata) {
+        Instance *i = userdata;
+
+        instance_ref(i);
+        instance_on_stopped(i, error ? message : NULL);
+        instance_unref(i);
+}
+
+static const WorkerHandlers monitor_handlers = {
+        .message = on_monitor_message,
+        .exited = on_monitor_exited,
+};
+
+static int on_adopted_monitor_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Instance *i = userdata;
+
+        instance_ref(i);
+        instance_on_stopped(i, NULL);
+        instance_unref(i);
+        return 0;
+}
+
+/* After a daemon restart: the instance runs, its monitor is init's parent. Watch it by pidfd. */
+int instance_adopt_running(Instance *i, InstanceState s, pid_t init_pid) {
+        pid_t monitor;
+        int r, fd;
+
+        r = pid_get_ppid(init_pid, &monitor);
+        if (r < 0)
+                return r;
+        fd = pidfd_open(monitor, 0);
+        if (fd < 0)
+                return -errno;
+        (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
+        r = sd_event_add_io(i->manager->event, &i->monitor_source, fd, EPOLLIN, on_adopted_monitor_exit, i);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        i->monitor_pidfd = fd;
+        i->monitor_pid = monitor;
+        instance_set_pid(i, init_pid, true);
+        instance_set_state(i, s);
+        return 0;
+}
+
+/* ---------------------------------------------------------------- start */
+
+static int on_start_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Operation *o = userdata;
+        Instance *i = o->instance;
+
+        /* Give up: kill the half-started monitor (its pidfd tells us when it is gone). */
+        if (i->monitor)
+                worker_kill(i->monitor, SIGKILL);
+        op_fail(o, ETIMEDOUT, "Instance '%s' did not reach running within %u s.", i->name, o->timeout_sec);
+        return 0;
+}
+
+static void on_scope_ready(Manager *m, int error, const char *message, void *userdata) {
+        Operation *o = userdata;
+        Instance *i = o->instance;
+        int r;
+
+        o->scope_job = NULL;
+        if (error != 0) {
+                if (i->monitor)
+                        worker_kill(i->monitor, SIGKILL);
+                op_fail(o, error, "Failed to start instance '%s': %s", i->name, message);
+                return;
+        }
+        operation_set_progress(o, 0.3, "starting container");
+        o->step = STEP_START_RUNNING;
+        r = i->monitor ? worker_send(i->monitor, "go") : -ESRCH;
+        if (r < 0)
+                op_fail(o, r, "Failed to start instance '%s': the start worker is gone.", i->name);
+}
+
+static void start_phase(Operation *o) {
+        Instance *i = o->instance;
+        Manager *m = o->manager;
+        _cleanup_free_ char *cgdir = NULL;
+        int r;
+
+        if (asprintf(&cgdir, "machine.slice/%s", i->unit_name) < 0) {
+                op_fail(o, ENOMEM, "Out of memory.");
+                return;
+        }
+
+        char *args[] = { (char *) "start", m->instances_dir, i->name, cgdir, NULL };
+        instance_set_state(i, INSTANCE_STARTING);
+        operation_set_progress(o, 0.1, "creating scope");
+        r = worker_spawn(m, args, &monitor_handlers, i, &i->monitor);
+        if (r < 0) {
+                instance_set_state(i, INSTANCE_STOPPED);
+                op_fail(o, r, "Failed to spawn the start worker for '%s': %s", i->name, strerror(-r));
+                return;
+        }
+        i->monitor_pid = i->monitor->pid;
+        o->step = STEP_START_SCOPE;
+        r = scope_start(m, i->unit_name, i->monitor->pid, &i->md.config, on_scope_ready, o, &o->scope_job);
+        if (r < 0) {
+                worker_kill(i->monitor, SIGKILL);
+                op_fail(o, r, "Failed to ask systemd for scope '%s': %s", i->unit_name, strerror(-r));
+                return;
+        }
+        r = op_arm_timeout(o, (uint64_t) o->timeout_sec * USEC_PER_SEC, on_start_timeout);
+        if (r < 0)
+                log_warning_errno(r, "Failed to arm the start timeout of '%s', ignoring: %m", i->name);
+}
+
+int instance_start(Instance *i, Operation *o) {
+        i->lock = o;
+        o->step = STEP_INIT;
+        start_phase(o);
+        return 0;
+}
+
+/* ---------------------------------------------------------------- stop */
+
+static void on_stop_worker_exited(Worker *w, int error, const char *message, void *userdata) {
+        Operation *o = userdata;
+        Instance *i = o->instance;
+
+        o->worker = worker_free(o->worker);
+        if (error != 0) {
+                /* Still running: back to where it was. */
+                if (i->monitor || i->monitor_pidfd >= 0)
+                        instance_set_state(i, INSTANCE_RUNNING);
+                op_fail(o, error, "Failed to stop instance '%s': %s", i->name, message);
+                return;
+        }
+        stop_phase_check(o);
+}
+
+static void on_worker_progress(Worker *w, const char *msg, void *userdata) {
+        Operation *o = userdata;
+        const char *p = startswith(msg, "progress ");
+        char *end;
+
+        if (!p)
+                return;
+        double f = strtod(p, &end);
+        operation_set_progress(o, f, *end == ' ' ? end + 1 : NULL);
+}
+
+static const WorkerHandlers stop_handlers = {
+        .message = on_worker_progress,
+        .exited = on_stop_worker_exited,
+};
+
+static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Operation *o = userdata;
+
+        if (o->worker) {
+                worker_abandon(o->worker, SIGKILL);
+                o->worker = NULL;
+        }
+        if (o->instance->state == INSTANCE_STOPPING)
+                instance_set_state(o->instance, INSTANCE_RUNNING);
+        op_fail(o, ETIMEDOUT, "Instance '%s' did not stop in time.", o->instance->name);
+        return 0;
+}
+
+/* The stop is complete once the stop worker reported success and the monitor is gone. */
+static void stop_phase_check(Operation *o) {
+        Instance *i = o->instance;
+
+        if (o->worker || i->monitor || i->monitor_pidfd >= 0 || i->scope_stop_job)
+                return;
+        switch (o->kind) {
+        case OPERATION_RESTART:
+                start_phase(o);
+                break;
+        case OPERATION_DELETE:
+                destroy_phase(o);
+                break;
+        default:
+                log_lifecycle(i, "stop", "Instance '%s' stopped.", i->name);
+                operation_finish(o, NULL, NULL);
+        }
+        if (i->md.ephemeral && o->kind == OPERATION_STOP && i->linked && !i->lock)
+                ephemeral_delete(i);
+}
+
+static void stop_phase(Operation *o, unsigned timeout_sec) {
+        Instance *i = o->instance;
+        Manager *m = o->manager;
+        char t[16];
+        int r;
+
+        snprintf(t, sizeof t, "%u", timeout_sec);
+        char *args[] = { (char *) "stop", m->instances_dir, i->name, t, NULL };
+
+        o->step = STEP_STOP;
+        instance_set_state(i, INSTANCE_STOPPING);
+        operation_set_progress(o, 0.05, "stopping");
+        r = worker_spawn(m, args, &stop_handlers, o, &o->worker);
+        if (r < 0) {
+                instance_set_state(i, INSTANCE_RUNNING);
+                op_fail(o, r, "Failed to spawn the stop worker for '%s': %s", i->name, strerror(-r));
+                return;
+        }
+        r = op_arm_timeout(o, (uint64_t) timeout_sec * USEC_PER_SEC + STOP_GRACE_USEC, on_stop_timeout);
+        if (r < 0)
+                log_warning_errno(r, "Failed to arm the stop timeout of '%s', ignoring: %m", i->name);
+}
+
+int instance_stop(Instance *i, Operation *o) {
+        i->lock = o;
+        o->step = STEP_INIT;
+        if (i->state == INSTANCE_STOPPED) {
+                if (o->kind == OPERATION_RESTART)
+                        start_phase(o);
+                else
+                        operation_finish(o, NULL, NULL);
+                return 0;
+        }
+        stop_phase(o, o->force ? 0 : o->timeout_sec);
+        return 0;
+}
+
+/* ---------------------------------------------------------------- delete */
+
+static void on_destroy_exited(Worker *w, int error, const char *message, void *userdata) {
+        Operation *o = userdata;
+        Instance *i = o->instance;
+
+        o->worker = worker_free(o->worker);
+        if (error != 0) {
+                op_fail(o, error, "Failed to delete instance '%s': %s", i->name, message);
+                return;
+        }
+        log_lifecycle(i, "delete", "Instance '%s' deleted.", i->name);
+        i->lock = NULL;
+        instance_unlink(i);
+        operation_finish(o, NULL, NULL);
+}
+
+static const WorkerHandlers destroy_handlers = {
+        .message = on_worker_progress,
+        .exited = on_destroy_exited,
+};
+
+static void destroy_phase(Operation *o) {
+        Instance *i = o->instance;
+        Manager *m = o->manager;
+        int r;
+
+        char *args[] = { (char *) "destroy", m->instances_dir, i->name, m->staging_dir, NULL };
+        o->step = STEP_DESTROY;
+        operation_set_progress(o, 0.5, "removing files");
+        r = worker_spawn(m, args, &destroy_handlers, o, &o->worker);
+        if (r < 0)
+                op_fail(o, r, "Failed to spawn the delete worker for '%s': %s", i->name, strerror(-r));
+}
+
+int instance_delete(Instance *i, Operation *o) {
+        i->lock = o;
+        if (i->state == INSTANCE_STOPPED)
+                destroy_phase(o);
+        else
+                stop_phase(o, 0);
+        return 0;
+}
+
+static void ephemeral_delete(Instance *i) {
+        Operation *o;
+        int r;
+
+        r = operation_new(i->manager, OPERATION_DELETE, i, i->name, NULL, OPERATION_REPLY_OP, true, &o, NULL);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to delete ephemeral instance '%s': %m", i->name);
+                return;
+        }
+        (void) instance_delete(i, o);
+}
+
+/* ---------------------------------------------------------------- freeze */
+
+static void on_freeze_exited(Worker *w, int error, const char *message, void *userdata) {
+        Operation *o = userdata;
+        Instance *i = o->instance;
+
+        o->worker = worker_free(o->worker);
+        if (error != 0) {
+                op_fail(o, error, "Failed to %s instance '%s': %s", operation_kind_to_string(o->kind), i->name, message);
+                return;
+        }
+        if (i->monitor || i->monitor_pidfd >= 0)
+                instance_set_state(i, o->kind == OPERATION_FREEZE ? INSTANCE_FROZEN : INSTANCE_RUNNING);
+        log_lifecycle(i, operation_kind_to_string(o->kind), "Instance '%s' %s.", i->name,
+                      o->kind == OPERATION_FREEZE ? "frozen" : "thawed");
+        operation_finish(o, NULL, NULL);
+}
+
+static const WorkerHandlers freeze_handlers = {
+        .message = on_worker_progress,
+        .exited = on_freeze_exited,
+};
+
+static int on_freeze_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Operation *o = userdata;
+
+        if (o->worker) {
+                worker_abandon(o->worker, SIGKILL);
+                o->worker = NULL;
+        }
+        op_fail(o, ETIMEDOUT, "Instance '%s' did not %s within %" PRIu64 " s.", o->instance->name,
+                operation_kind_to_string(o->kind), FREEZE_TIMEOUT_USEC / USEC_PER_SEC);
+        return 0;
+}
+
+int instance_freeze(Instance *i, Operation *o, bool freeze) {
+        Manager *m = o->manager;
+        int r;
+
+        char *args[] = { (char *) (freeze ? "freeze" : "unfreeze"), m->instances_dir, i->name, NULL };
+        i->lock = o;
+        o->step = STEP_WORK;
+        r = worker_spawn(m, args, &freeze_handlers, o, &o->worker);
+        if (r < 0) {
+                op_fail(o, r, "Failed to spawn the freeze worker for '%s': %s", i->name, strerror(-r));
+                return 0;
+        }
+        r = op_arm_timeout(o, FREEZE_TIMEOUT_USEC, on_freeze_timeout);
+        if (r < 0)
+                log_warning_errno(r, "Failed to arm the freeze timeout of '%s', ignoring: %m", i->name);
+        return 0;
+}
+
+/* ---------------------------------------------------------------- kill */
+
+static int kill_cgroup_tree(const char *path, int sig, unsigned *n) {
+        _cleanup_free_ char *procs = NULL;
+        char sub[PATH_MAX];
+        DIR *d;
+        struct dirent *de;
+
+        snprintf(sub, sizeof sub, "%s/cgroup.procs", path);
+        if (read_full_file(sub, 4 * 1024 * 1024, &procs, NULL) >= 0)
+                for (char *p = procs, *e; *p; p = e) {
+                        long pid = strtol(p, &e, 10);
+                        if (e == p)
+                                break;
+                        if (pid > 0 && kill((pid_t) pid, sig) >= 0)
+                                (*n)++;
+                        while (*e == '\n')
+                                e++;
+                }
+        d = opendir(path);
+        if (!d)
+                return -errno;
+        while ((de = readdir(d)))
+                if (de->d_type == DT_DIR && de->d_name[0] != '.') {
+                        snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
+                        (void) kill_cgroup_tree(sub, sig, n);
+                }
+        closedir(d);
+        return 0;
+}
+
+int instance_kill(Instance *i, int sig, bool all) {
+        char path[PATH_MAX];
+        unsigned n = 0;
+
+        if (!all) {
+                int fd = pidfd_open(i->pid, 0);
+                if (fd < 0)
+                        return -errno;
+                int r = pidfd_send_signal(fd, sig, NULL, 0) < 0 ? -errno : 0;
+                safe_close(fd);
+                return r;
+        }
+        /* Every process of the payload: the container's cgroup below the scope, in the named systemd
+         * hierarchy (v1/hybrid) or the unified one (pure v2). Never the monitor. */
+        snprintf(path, sizeof path, "/sys/fs/cgroup/systemd/machine.slice/%s/lxc.payload.%s", i->unit_name, i->name);
+        if (access(path, F_OK) < 0)
+                snprintf(path, sizeof path, "/sys/fs/cgroup/machine.slice/%s/lxc.payload.%s", i->unit_name, i->name);
+        if (kill_cgroup_tree(path, sig, &n) < 0 || n == 0)
+                return -ESRCH;
+        return 0;
+}
+
+/* ---------------------------------------------------------------- create */
+
+static void on_create_exited(Worker *w, int error, const char *message, void *userdata) {
+        Operation *o = userdata;
+        Manager *m = o->manager;
+        Instance *i;
+        int r;
+
+        o->worker = worker_free(o->worker);
+        manager_release_name(m, o->instance_name);
+        if (error != 0) {
+                if (o->cancelable == false && o->step == -1)
+                        operation_finish_errno(o, ECANCELED, "Create was cancelled.");
+                else
+                        op_fail(o, error, "Failed to create instance '%s': %s", o->instance_name, message);
+                return;
+        }
+        r = instance_new(m, o->create_md, &i);
+        if (r < 0) {
+                op_fail(o, r, "Failed to set up instance '%s': %s", o->instance_name, strerror(-r));
+                return;
+        }
+        manager_add_instance(m, i);
+        o->instance = instance_ref(i);
+        log_lifecycle(i, "create", "Instance '%s' created.", i->name);
+        operation_finish(o, NULL, NULL);
+}
+
+static const WorkerHandlers create_handlers = {
+        .message = on_worker_progress,
+        .exited = on_create_exited,
+};
+
+static void create_cancel(Operation *o) {
+        if (!o->worker)
+                return;
+        /* The template runs in the worker's process group (it called setsid()): kill all of it. The
+         * worker is our unreaped child, so its pid cannot have been reused. */
+        (void) kill(-o->worker->pid, SIGKILL);
+        o->step = -1;
+        o->cancelable = false;
+        o->dirty |= OPERATION_PROP_CANCELABLE;
+        manager_mark_dirty(o->manager);
+}
+
+int manager_create_instance(Manager *m, Operation *o, const char *name, const char *template, char **template_args,
+                            InstanceMetadata *md) {
+        _cleanup_free_ char *json = NULL;
+        _cleanup_free_ char **args = NULL;
+        size_t n = 0, k = strv_length(template_args);
+        int r;
+
+        r = instance_metadata_to_json(md, &json);
+        if (r < 0)
+                return r;
+        args = calloc(k + 8, sizeof(char *));
+        if (!args)
+                return -ENOMEM;
+        args[n++] = (char *) "create";
+        args[n++] = m->staging_dir;
+        args[n++] = (char *) name;
+        args[n++] = m->instances_dir;
+        args[n++] = json;
+        args[n++] = (char *) template;
+        for (size_t j = 0; j < k; j++)
+                args[n++] = template_args[j];
+
+        r = manager_reserve_name(m, name);
+        if (r < 0)
+                return r;
+        o->create_md = calloc(1, sizeof(InstanceMetadata));
+        if (!o->create_md) {
+                manager_release_name(m, name);
+                return -ENOMEM;
+        }
+        *o->create_md = *md;
+        *md = (InstanceMetadata) {};
+        o->step = STEP_WORK;
+        o->cancel = create_cancel;
+        o->cancelable = true;
+        operation_set_progress(o, 0.0, "creating");
+        r = worker_spawn(m, args, &create_handlers, o, &o->worker);
+        if (r < 0) {
+                manager_release_name(m, name);
+                return r;
+        }
+        return 0;
+}

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <systemd/sd-daemon.h>
+
+#include "bus-errors.h"
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+
+static void help(void) {
+        printf("lxcbusd [OPTIONS...]\n\n"
+               "Manages LXC system containers on the system bus as org.lxcbus1.\n\n"
+               "  -h --help                    Show this help\n"
+               "     --version                 Show the version\n"
+               "     --bus-address=ADDRESS     Connect to this bus instead of the system bus\n"
+               "     --state-dir=DIR           Instances and metadata (default " LXCBUS_STATE_DIR ")\n"
+               "     --runtime-dir=DIR         Runtime state (default " LXCBUS_RUNTIME_DIR ")\n"
+               "     --worker-path=PATH        The lxcbusd-worker binary (default " LXCBUS_WORKER_PATH ")\n"
+               "     --operation-linger-sec=N  How long finished operations stay (default 300)\n"
+               "     --log-level=LEVEL         debug, info, notice, warning, err (default info)\n");
+}
+
+static int parse_argv(Manager *m, int argc, char *argv[]) {
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_BUS_ADDRESS,
+                ARG_STATE_DIR,
+                ARG_RUNTIME_DIR,
+                ARG_WORKER_PATH,
+                ARG_LINGER,
+                ARG_LOG_LEVEL,
+        };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "bus-address", required_argument, NULL, ARG_BUS_ADDRESS },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
+                { "worker-path", required_argument, NULL, ARG_WORKER_PATH },
+                { "operation-linger-sec", required_argument, NULL, ARG_LINGER },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                {}
+        };
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                char **target = NULL;
+
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("lxcbusd %s\n", PACKAGE_VERSION);
+                        return 0;
+                case ARG_BUS_ADDRESS:
+                        target = &m->bus_address;
+                        break;
+                case ARG_STATE_DIR:
+                        target = &m->state_dir;
+                        break;
+                case ARG_RUNTIME_DIR:
+                        target = &m->runtime_dir;
+                        break;
+                case ARG_WORKER_PATH:
+                        target = &m->worker_path;
+                        break;
+                case ARG_LINGER: {
+                        char *end;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (!*optarg || *end || v > 86400)
+                                return log_error_errno(EINVAL, "Invalid --operation-linger-sec: %s", optarg);
+                        m->operation_linger_usec = v * USEC_PER_SEC;
+                        break;
+                }
+                case ARG_LOG_LEVEL:
+                        r = log_level_from_string(optarg);
+                        if (r < 0)
+                                return log_error_errno(r, "Invalid --log-level: %s", optarg);
+                        log_set_max_level(r);
+                        break;
+                default:
+                        return -EINVAL;
+                }
+                if (target) {
+                        if (optarg[0] != '/' && c != ARG_BUS_ADDRESS)
+                                return log_error_errno(EINVAL, "%s needs an absolute path.", options[c - ARG_VERSION + 1].name);
+                        free(*target);
+                        *target = strdup(optarg);
+                        if (!*target)
+                                return log_oom();
+                }
+        }
+        if (optind < argc)
+                return log_error_errno(EINVAL, "This program takes no arguments.");
+        return 1;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        log_info("Received %s, exiting; running instances keep running.", strsignal((int) si->ssi_signo));
+        (void) sd_notify(false, "STOPPING=1");
+        (void) sd_event_exit(m->event, 0);
+        return 0;
+}
+
+static int connect_bus(Manager *m) {
+        int r;
+
+        if (m->bus_address) {
+                r = sd_bus_new(&m->bus);
+                if (r < 0)
+                        return r;
+                r = sd_bus_set_address(m->bus, m->bus_address);
+                if (r < 0)
+                        return r;
+                (void) sd_bus_set_bus_client(m->bus, true);
+                (void) sd_bus_negotiate_creds(m->bus, true, SD_BUS_CREDS_UNIQUE_NAME);
+                r = sd_bus_start(m->bus);
+        } else
+                r = sd_bus_open_system(&m->bus);
+        if (r < 0)
+                return r;
+        return sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+}
+
+int main(int argc, char *argv[]) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        log_setup();
+        r = lxcbus_bus_errors_register();
+        if (r < 0)
+                return log_error_errno(r, "Failed to register errors: %m"), EXIT_FAILURE;
+
+        r = manager_new(&m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate: %m"), EXIT_FAILURE;
+        r = parse_argv(m, argc, argv);
+        if (r <= 0)
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        if (!m->state_dir && !(m->state_dir = strdup(LXCBUS_STATE_DIR)))
+                return log_oom(), EXIT_FAILURE;
+        if (!m->runtime_dir && !(m->runtime_dir = strdup(LXCBUS_RUNTIME_DIR)))
+                return log_oom(), EXIT_FAILURE;
+        if (!m->worker_path && !(m->worker_path = strdup(LXCBUS_WORKER_PATH)))
+                return log_oom(), EXIT_FAILURE;
+        if (access(m->worker_path, X_OK) < 0)
+                return log_error_errno(errno, "Cannot execute %s: %m", m->worker_path), EXIT_FAILURE;
+
+        /* A start worker is the monitor of its instance and must never die with us (SIGPIPE included). */
+        (void) signal(SIGPIPE, SIG_IGN);
+        sigset_t ss;
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        (void) sigprocmask(SIG_BLOCK, &ss, NULL);
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up signals: %m"), EXIT_FAILURE;
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
+
+        r = connect_bus(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the bus: %m"), EXIT_FAILURE;
+
+        r = manager_startup(m);
+        if (r < 0)
+                return EXIT_FAILURE;
+
+        r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m"), EXIT_FAILURE;
+        return EXIT_SUCCESS;
+}

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "bus-errors.h"
+#include "bus-options.h"
+#include "daemon.h"
+#include "log.h"
+#include "names.h"
+#include "util.h"
+
+#define TEMPLATE_ARGS_MAX 64
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+}
+
+static int property_get_features(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "as", 5, "source-template-busybox", "source-none", "scopes",
+                                     "operations", "restart-survival");
+}
+
+static int property_get_instances(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "o");
+        if (r < 0)
+                return r;
+        for (Instance *i = m->instances; i; i = i->next) {
+                r = sd_bus_message_append(reply, "o", i->path);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int append_operations(sd_bus_message *reply, Manager *m) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "o");
+        if (r < 0)
+                return r;
+        for (Operation *o = m->operations; o; o = o->next) {
+                r = sd_bus_message_append(reply, "o", o->path);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int property_get_operations(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return append_operations(reply, userdata);
+}
+
+static int method_list_instances(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(sso)");
+        if (r < 0)
+                return r;
+        for (Instance *i = m->instances; i; i = i->next) {
+                r = sd_bus_message_append(reply, "(sso)", i->name, instance_state_to_string(i->state), i->path);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_list_operations(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = append_operations(reply, userdata);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_instance(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *name;
+        Instance *i;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        if (!instance_name_is_valid(name))
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_NAME, "Invalid instance name.");
+        i = manager_find_instance(m, name);
+        if (!i)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_NO_SUCH_INSTANCE, "No instance '%s'.", name);
+        return sd_bus_reply_method_return(message, "o", i->path);
+}
+
+/* Reads an a{ss} of config keys, validating every key and value. */
+int bus_read_config(sd_bus_message *message, ConfigMap *ret, sd_bus_error *error);
+int bus_read_config(sd_bus_message *message, ConfigMap *ret, sd_bus_error *error) {
+        ConfigMap c = {};
+        const char *k, *v;
+        int r;
+
+        r = sd_bus_message_enter_container(message, 'a', "{ss}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(message, "{ss}", &k, &v)) > 0) {
+                _cleanup_free_ char *msg = NULL;
+
+                if (config_validate(k, v, &msg) < 0) {
+                        config_map_done(&c);
+                        return sd_bus_error_set(error, LXCBUS_ERROR_INVALID_CONFIG, msg ?: "Invalid config.");
+                }
+                r = config_map_set(&c, k, v);
+                if (r == -E2BIG) {
+                        config_map_done(&c);
+                        return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG, "Too many config keys (%u at most).",
+                                                 CONFIG_KEYS_MAX);
+                }
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(message);
+        if (r < 0) {
+                config_map_done(&c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+static int method_create_instance(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *type = NULL, *template = NULL;
+        _cleanup_strv_free_ char **targs = NULL;
+        _cleanup_(instance_metadata_done) InstanceMetadata md = {};
+        Manager *m = userdata;
+        int async = 0, ephemeral = 0;
+        const char *name;
+        Operation *o;
+        uid_t uid;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        if (!instance_name_is_valid(name))
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_NAME,
+                                         "Invalid instance name: 1 to 63 characters of a-z, A-Z, 0-9 and '-', "
+                                         "starting with a letter, not ending with '-'.");
+
+        const BusOption source_options[] = {
+                { "type", "s", &type },
+                { "template", "s", &template },
+                { "args", "as", &targs },
+                {}
+        };
+        r = bus_read_options(message, source_options, error);
+        if (r < 0)
+                return r;
+        r = bus_read_config(message, &md.config, error);
+        if (r < 0)
+                return r;
+        const BusOption options[] = {
+                { "async", "b", &async },
+                { "ephemeral", "b", &ephemeral },
+                {}
+        };
+        r = bus_read_options(message, options, error);
+        if (r < 0)
+                return r;
+
+        if (!type)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The source needs a 'type'.");
+        if (streq(type, "template")) {
+                if (!template)
+                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "A template source needs a 'template'.");
+                if (!streq(template, "busybox"))
+                        return sd_bus_error_setf(error, LXCBUS_ERROR_NOT_SUPPORTED,
+                                                 "Template '%s' is not supported (supported: busybox).", template);
+                if (strv_length(targs) > TEMPLATE_ARGS_MAX)
+                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Too many template arguments.");
+        } else if (streq(type, "none")) {
+                if (template || targs)
+                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                "A source of type 'none' takes no template.");
+                template = strdup("none");
+                if (!template)
+                        return -ENOMEM;
+        } else
+                return sd_bus_error_setf(error, LXCBUS_ERROR_NOT_SUPPORTED, "Source type '%s' is not supported.", type);
+
+        r = bus_authorize(message, "org.lxcbus1.create", NULL, error);
+        if (r <= 0)
+                return r;
+
+        if (manager_find_instance(m, name) || manager_name_reserved(m, name))
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INSTANCE_EXISTS, "Instance '%s' already exists.", name);
+
+        r = bus_get_sender_uid(message, &uid);
+        if (r < 0)
+                return r;
+        md.name = strdup(name);
+        if (!md.name)
+                return -ENOMEM;
+        md.owner = uid;
+        md.ephemeral = ephemeral;
+        md.created_at = now_usec(CLOCK_REALTIME);
+        md.generation = 1;
+
+        r = operation_new(m, OPERATION_CREATE, NULL, name, message, OPERATION_REPLY_INSTANCE_OP, async, &o, error);
+        if (r < 0)
+                return r;
+        r = manager_create_instance(m, o, name, template, targs, &md);
+        if (r < 0) {
+                /* The finished operation answers the call, unless the call is async. */
+                operation_finish_errno(o, r, "Failed to start the create.");
+                return async ? sd_bus_error_set_errnof(error, r, "Failed to create instance '%s': %m", name) : 1;
+        }
+        r = operation_reply_to(o, message, async);
+        return r < 0 ? r : 1;
+}
+
+const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Features", "as", property_get_features, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("StateDirectory", "s", NULL, offsetof(Manager, state_dir), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Instances", "ao", property_get_instances, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Operations", "ao", property_get_operations, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("ListInstances", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sso)", instances),
+                                method_list_instances, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetInstance", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", instance),
+                                method_get_instance, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CreateInstance",
+                                SD_BUS_ARGS("s", name, "a{sv}", source, "a{ss}", config, "a{sv}", options),
+                                SD_BUS_RESULT("o", instance, "o", operation), method_create_instance,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListOperations", SD_BUS_NO_ARGS, SD_BUS_RESULT("ao", operations),
+                                method_list_operations, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("InstanceNew", SD_BUS_ARGS("s", name, "o", instance), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("InstanceRemoved", SD_BUS_ARGS("s", name, "o", instance), 0),
+        SD_BUS_VTABLE_END
+};
+

@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "names.h"
+#include "util.h"
+
+int manager_new(Manager **ret) {
+        Manager *m;
+        int r;
+
+        m = calloc(1, sizeof(Manager));
+        if (!m)
+                return -ENOMEM;
+        m->operation_linger_usec = 300 * USEC_PER_SEC;
+        r = sd_event_default(&m->event);
+        if (r < 0) {
+                free(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        while (m->operations)
+                operation_free(m->operations);
+        while (m->instances) {
+                Instance *i = m->instances;
+                m->instances = i->next;
+                i->linked = false;
+                instance_unref(i);
+        }
+        while (m->abandoned_workers) {
+                Worker *w = m->abandoned_workers;
+                m->abandoned_workers = w->next;
+                worker_free(w);
+        }
+        m->probe = worker_free(m->probe);
+        while (m->scope_jobs)
+                scope_job_cancel(m->scope_jobs);
+        sd_event_source_disable_unref(m->flush_source);
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+        strv_free(m->creating);
+        free(m->bus_address);
+        free(m->state_dir);
+        free(m->runtime_dir);
+        free(m->worker_path);
+        free(m->instances_dir);
+        free(m->staging_dir);
+        free(m);
+        return NULL;
+}
+
+bool manager_name_reserved(Manager *m, const char *name) {
+        STRV_FOREACH(s, m->creating)
+                if (streq(*s, name))
+                        return true;
+        return false;
+}
+
+int manager_reserve_name(Manager *m, const char *name) {
+        size_t n = strv_length(m->creating);
+        char **l, *s;
+
+        s = strdup(name);
+        if (!s)
+                return -ENOMEM;
+        l = realloc(m->creating, (n + 2) * sizeof(char *));
+        if (!l) {
+                free(s);
+                return -ENOMEM;
+        }
+        l[n] = s;
+        l[n + 1] = NULL;
+        m->creating = l;
+        return 0;
+}
+
+void manager_release_name(Manager *m, const char *name) {
+        size_t n = strv_length(m->creating);
+
+        for (size_t i = 0; i < n; i++)
+                if (streq(m->creating[i], name)) {
+                        free(m->creating[i]);
+                        memmove(m->creating + i, m->creating + i + 1, (n - i) * sizeof(char *));
+                        return;
+                }
+}
+
+static int on_flush(sd_event_source *s, void *userdata) {
+        manager_flush_changes(userdata);
+        return 0;
+}
+
+/* Property changes are collected and sent once per object and loop iteration. */
+void manager_mark_dirty(Manager *m) {
+        if (!m->flush_source) {
+                if (sd_event_add_defer(m->event, &m->flush_source, on_flush, m) < 0)
+                        return;
+        }
+        (void) sd_event_source_set_enabled(m->flush_source, SD_EVENT_ONESHOT);
+}
+
+void manager_flush_changes(Manager *m) {
+        if (!m->ready)
+                return;
+        for (Instance *i = m->instances; i; i = i->next)
+                if (i->dirty)
+                        instance_emit_changes(i);
+        for (Operation *o = m->operations; o; o = o->next)
+                if (o->dirty)
+                        operation_emit_changes(o);
+        if (m->dirty_instances || m->dirty_operations) {
+                const char *names[3] = {};
+                size_t n = 0;
+                if (m->dirty_instances)
+                        names[n++] = "Instances";
+                if (m->dirty_operations)
+                        names[n++] = "Operations";
+                (void) sd_bus_emit_properties_changed_strv(m->bus, LXCBUS_PATH, "org.lxcbus1.Manager", (char **) names);
+                m->dirty_instances = m->dirty_operations = false;
+        }
+        if (m->flush_source)
+                (void) sd_event_source_set_enabled(m->flush_source, SD_EVENT_OFF);
+}
+
+static int load_instances(Manager *m, char ***ret_names) {
+        _cleanup_strv_free_ char **names = NULL;
+        size_t n = 0;
+        DIR *d;
+        struct dirent *de;
+
+        d = opendir(m->instances_dir);
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *path = NULL, *message = NULL;
+                InstanceMetadata md = {};
+                Instance *i;
+                int r;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                if (!instance_name_is_valid(de->d_name)) {
+                        log_warning("Ignoring '%s/%s': not a valid instance name.", m->instances_dir, de->d_name);
+                        continue;
+                }
+                if (asprintf(&path, "%s/%s/" METADATA_FILE, m->instances_dir, de->d_name) < 0)
+                        break;
+                r = instance_metadata_load(path, &md, &message);
+                if (r < 0) {
+                        log_warning_errno(r, "Ignoring instance '%s': %s", de->d_name, message ?: strerror(-r));
+                        continue;
+                }
+                if (!streq(md.name, de->d_name)) {
+                        log_warning("Ignoring instance '%s': its metadata names '%s'.", de->d_name, md.name);
+                        instance_metadata_done(&md);
+                        continue;
+                }
+                r = instance_new(m, &md, &i);
+                if (r < 0) {
+                        instance_metadata_done(&md);
+                        continue;
+                }
+                manager_add_instance(m, i);
+                char **nn = realloc(names, (n + 2) * sizeof(char *));
+                if (!nn)
+                        break;
+                names = nn;
+                names[n] = strdup(i->name);
+                names[++n] = NULL;
+        }
+        closedir(d);
+        *ret_names = TAKE_PTR(names);
+        return 0;
+}
+
+static void on_probe_message(Worker *w, const char *msg, void *userdata) {
+        Manager *m = userdata;
+        char name[128], state[32];
+        int pid;
+
+        if (sscanf(msg, "state %127s %31s %i", name, state, &pid) != 3)
+                return;
+        Instance *i = manager_find_instance(m, name);
+        if (!i || streq(state, "STOPPED") || pid <= 0)
+                return;
+        InstanceState s = streq(state, "FROZEN") || streq(state, "FREEZING") ? INSTANCE_FROZEN : INSTANCE_RUNNING;
+        int r = instance_adopt_running(i, s, pid);
+        if (r < 0)
+                log_warning_errno(r, "Failed to pick up running instance '%s' (pid %i): %m", name, pid);
+        else
+                log_info("Picked up running instance '%s', init pid %i, %s.", name, pid, i->unit_name);
+}
+
+static int manager_go_ready(Manager *m) {
+        int r;
+
+        m->ready = true;
+        r = manager_bus_register(m);
+        if (r < 0)
+                return r;
+        return 0;
+}
+
+static void on_probe_exited(Worker *w, int error, const char *message, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        m->probe = worker_free(m->probe);
+        if (error != 0)
+                log_warning("Probing instances failed: %s; listing all as stopped.", message);
+        r = manager_go_ready(m);
+        if (r < 0) {
+                log_error_errno(r, "Failed to register on the bus: %m");
+                (void) sd_event_exit(m->event, r);
+        }
+}
+
+static const WorkerHandlers probe_handlers = {
+        .message = on_probe_message,
+        .exited = on_probe_exited,
+};
+
+static int clean_staging(Manager *m) {
+        _cleanup_close_ int fd = -EBADF;
+        DIR *d;
+        struct dirent *de;
+
+        /* What a killed create or delete left behind; never listed, now removed. */
+        fd = open(m->staging_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(TAKE_FD(fd));
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                log_info("Removing leftover '%s/%s' of an interrupted operation.", m->staging_dir, de->d_name);
+                (void) rm_rf_at(dirfd(d), de->d_name);
+        }
+        closedir(d);
+        return 0;
+}
+
+int manager_startup(Manager *m) {
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        if (asprintf(&m->instances_dir, "%s/instances", m->state_dir) < 0 ||
+            asprintf(&m->staging_dir, "%s/staging", m->state_dir) < 0)
+                return log_oom();
+        FOREACH_STRING(d, m->state_dir, m->instances_dir, m->staging_dir, m->runtime_dir) {
+                r = mkdir_p(d, 0700);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create '%s': %m", d);
+        }
+        (void) chmod(m->state_dir, 0711);
+        (void) chmod(m->instances_dir, 0711);
+        r = clean_staging(m);
+        if (r < 0)
+                log_warning_errno(r, "Failed to clean '%s', ignoring: %m", m->staging_dir);
+
+        r = load_instances(m, &names);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read '%s': %m", m->instances_dir);
+
+        if (!names || !names[0])
+                return manager_go_ready(m);
+
+        /* Learn which instances run (a previous daemon started them) in a worker: asking liblxc may
+         * block on a hung monitor. */
+        size_t n = strv_length(names);
+        _cleanup_free_ char **args = calloc(n + 3, sizeof(char *));
+        if (!args)
+                return log_oom();
+        args[0] = (char *) "probe";
+        args[1] = m->instances_dir;
+        for (size_t k = 0; k < n; k++)
+                args[k + 2] = names[k];
+        r = worker_spawn(m, args, &probe_handlers, m, &m->probe);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to probe instances, listing all as stopped: %m");
+                return manager_go_ready(m);
+        }
+        return 0;
+}

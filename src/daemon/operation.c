@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "bus-errors.h"
+#include "daemon.h"
+#include "log.h"
+#include "names.h"
+#include "util.h"
+
+static const char *const kind_table[_OPERATION_KIND_MAX] = {
+        [OPERATION_CREATE] = "create",   [OPERATION_START] = "start",   [OPERATION_STOP] = "stop",
+        [OPERATION_RESTART] = "restart", [OPERATION_DELETE] = "delete", [OPERATION_FREEZE] = "freeze",
+        [OPERATION_UNFREEZE] = "unfreeze",
+};
+
+static const char *const status_table[_OPERATION_STATUS_MAX] = {
+        [OPERATION_RUNNING] = "running",
+        [OPERATION_SUCCESS] = "success",
+        [OPERATION_FAILURE] = "failure",
+        [OPERATION_CANCELLED] = "cancelled",
+};
+
+const char *operation_kind_to_string(OperationKind k) {
+        return k >= 0 && k < _OPERATION_KIND_MAX ? kind_table[k] : NULL;
+}
+
+const char *operation_status_to_string(OperationStatus s) {
+        return s >= 0 && s < _OPERATION_STATUS_MAX ? status_table[s] : NULL;
+}
+
+unsigned manager_running_operations_of(Manager *m, uid_t uid) {
+        unsigned n = 0;
+        for (Operation *o = m->operations; o; o = o->next)
+                if (o->counted && o->uid == uid)
+                        n++;
+        return n;
+}
+
+Operation *manager_find_operation(Manager *m, uint64_t id) {
+        for (Operation *o = m->operations; o; o = o->next)
+                if (o->id == id)
+                        return o;
+        return NULL;
+}
+
+int operation_new(Manager *m, OperationKind kind, Instance *i, const char *instance_name, sd_bus_message *request,
+                  OperationReply reply, bool async, Operation **ret, sd_bus_error *error) {
+        Operation *o;
+        uid_t uid = 0;
+        int r;
+
+        if (request) {
+                r = bus_get_sender_uid(request, &uid);
+                if (r < 0)
+                        return r;
+        }
+        if (m->n_running_operations >= OPERATIONS_MAX)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                         "Too many operations running (%u at most).", OPERATIONS_MAX);
+        if (manager_running_operations_of(m, uid) >= OPERATIONS_PER_UID_MAX)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                         "Too many operations running for uid %u (%u at most).", (unsigned) uid,
+                                         OPERATIONS_PER_UID_MAX);
+
+        o = calloc(1, sizeof(Operation));
+        if (!o)
+                return -ENOMEM;
+        o->manager = m;
+        o->id = ++m->next_operation_id;
+        o->kind = kind;
+        o->status = OPERATION_RUNNING;
+        o->uid = uid;
+        o->created_at = now_usec(CLOCK_REALTIME);
+        o->instance = i ? instance_ref(i) : NULL;
+        o->instance_name = strdup(instance_name);
+        o->stage = strdup("");
+        o->error_name = strdup("");
+        o->error_message = strdup("");
+        if (asprintf(&o->path, LXCBUS_OPERATION_PREFIX "/%" PRIu64, o->id) < 0)
+                o->path = NULL;
+        r = instance_path_from_name(instance_name, &o->instance_path);
+        if (r < 0 || !o->instance_name || !o->stage || !o->error_name || !o->error_message || !o->path) {
+                operation_free(o);
+                return r < 0 ? r : -ENOMEM;
+        }
+        o->reply = reply;
+        if (request && !async)
+                o->request = sd_bus_message_ref(request);
+
+        o->next = m->operations;
+        m->operations = o;
+        o->counted = true;
+        m->n_running_operations++;
+        o->exported = true;
+        m->dirty_operations = true;
+        manager_mark_dirty(m);
+        (void) sd_bus_emit_object_added(m->bus, o->path);
+
+        *ret = o;
+        return 0;
+}
+
+static int send_reply(Operation *o, sd_bus_message *call, OperationReply kind) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(call, &reply);
+        if (r < 0)
+                return r;
+        switch (kind) {
+        case OPERATION_REPLY_OP:
+                r = sd_bus_message_append(reply, "o", o->path);
+                break;
+        case OPERATION_REPLY_INSTANCE_OP:
+                r = sd_bus_message_append(reply, "oo", o->instance_path, o->path);
+                break;
+        case OPERATION_REPLY_NONE:
+                r = 0;
+                break;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int send_result(Operation *o, sd_bus_message *call, OperationReply kind) {
+        if (o->status == OPERATION_SUCCESS)
+                return send_reply(o, call, kind);
+        return sd_bus_reply_method_errorf(call, o->error_name, "%s", o->error_message);
+}
+
+/* Called right after an operation was set up for a call: an async call gets the paths now; any other
+ * call is answered by the completion (which may have happened already). */
+int operation_reply_to(Operation *o, sd_bus_message *call, bool async) {
+        if (!async)
+                return 0;
+        return send_reply(o, call, o->reply);
+}
+
+/* Wait(): at once when finished, else at completion. */
+int operation_wait(Operation *o, sd_bus_message *call) {
+        sd_bus_message **w;
+
+        if (o->status != OPERATION_RUNNING)
+                return send_result(o, call, OPERATION_REPLY_NONE);
+        if (o->n_waiters >= 64)
+                return sd_bus_reply_method_errorf(call, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                                  "Too many callers wait for operation %" PRIu64 ".", o->id);
+        w = realloc(o->waiters, (o->n_waiters + 1) * sizeof(sd_bus_message *));
+        if (!w)
+                return -ENOMEM;
+        o->waiters = w;
+        o->waiters[o->n_waiters++] = sd_bus_message_ref(call);
+        return 0;
+}
+
+static int on_linger_expired(sd_event_source *s, uint64_t usec, void *userdata) {
+        Operation *o = userdata;
+        operation_free(o);
+        return 0;
+}
+
+void operation_finish(Operation *o, const char *error_name, const char *error_message) {
+        Manager *m = o->manager;
+        char *n = NULL, *msg = NULL;
+        int r;
+
+        if (o->status != OPERATION_RUNNING)
+                return;
+
+        if (error_name) {
+                n = strdup(error_name);
+                msg = strdup(error_message ?: "");
+                if (n && msg) {
+                        free(o->error_name);
+                        free(o->error_message);
+                        o->error_name = n;
+                        o->error_message = msg;
+                } else {
+                        free(n);
+                        free(msg);
+                }
+                o->status = streq(error_name, LXCBUS_ERROR_CANCELLED) ? OPERATION_CANCELLED : OPERATION_FAILURE;
+        } else {
+                o->status = OPERATION_SUCCESS;
+                o->progress = 1.0;
+        }
+        o->finished_at = now_usec(CLOCK_REALTIME);
+        o->cancelable = false;
+        o->dirty |= OPERATION_PROP_STATUS | OPERATION_PROP_PROGRESS | OPERATION_PROP_FINISHED |
+                    OPERATION_PROP_CANCELABLE | OPERATION_PROP_ERROR;
+        if (o->counted) {
+                o->counted = false;
+                m->n_running_operations--;
+        }
+        o->timeout_source = sd_event_source_disable_unref(o->timeout_source);
+        if (o->instance && o->instance->lock == o)
+                o->instance->lock = NULL;
+
+        char f_op[64], f_verb[64], f_inst[128], f_uid[32];
+        snprintf(f_op, sizeof f_op, "LXCBUS_OPERATION=%" PRIu64, o->id);
+        snprintf(f_verb, sizeof f_verb, "LXCBUS_VERB=%s", operation_kind_to_string(o->kind));
+        snprintf(f_inst, sizeof f_inst, "LXCBUS_INSTANCE=%s", o->instance_name);
+        snprintf(f_uid, sizeof f_uid, "LXCBUS_UID=%u", (unsigned) o->uid);
+        log_struct(o->status == OPERATION_SUCCESS ? LOG_INFO : LOG_WARNING,
+                   FIELDS(f_op, f_verb, f_inst, f_uid), "Operation %" PRIu64 " (%s of '%s') %s%s%s",
+                   o->id, operation_kind_to_string(o->kind), o->instance_name, operation_status_to_string(o->status),
+                   o->status == OPERATION_SUCCESS ? "" : ": ", o->status == OPERATION_SUCCESS ? "" : o->error_message);
+
+        /* Clients that see the reply must not read stale properties: flush first. */
+        manager_flush_changes(m);
+        (void) sd_bus_emit_signal(m->bus, o->path, "org.lxcbus1.Operation", "Completed", "sss",
+                                  operation_status_to_string(o->status), o->error_name, o->error_message);
+
+        if (o->request) {
+                (void) send_result(o, o->request, o->reply);
+                o->request = sd_bus_message_unref(o->request);
+        }
+        for (size_t i = 0; i < o->n_waiters; i++) {
+                (void) send_result(o, o->waiters[i], OPERATION_REPLY_NONE);
+                sd_bus_message_unref(o->waiters[i]);
+        }
+        o->waiters = mfree(o->waiters);
+        o->n_waiters = 0;
+
+        r = sd_event_add_time_relative(m->event, &o->linger_source, CLOCK_MONOTONIC, m->operation_linger_usec,
+                                       USEC_PER_SEC, on_linger_expired, o);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to arm the linger timer of operation %" PRIu64 ", dropping it: %m", o->id);
+                operation_free(o);
+        }
+}
+
+void operation_finish_errno(Operation *o, int error, const char *message) {
+        const char *name;
+
+        switch (abs(error)) {
+        case 0:
+                operation_finish(o, NULL, NULL);
+                return;
+        case ECANCELED:
+                name = LXCBUS_ERROR_CANCELLED;
+                break;
+        case ETIMEDOUT:
+                name = LXCBUS_ERROR_TIMEOUT;
+                break;
+        case EEXIST:
+                name = LXCBUS_ERROR_INSTANCE_EXISTS;
+                break;
+        default:
+                name = LXCBUS_ERROR_FAILED;
+        }
+        operation_finish(o, name, message);
+}
+
+void operation_set_progress(Operation *o, double progress, const char *stage) {
+        if (progress >= 0 && progress <= 1) {
+                o->progress = progress;
+                o->progress_valid = true;
+                o->dirty |= OPERATION_PROP_PROGRESS;
+        }
+        if (stage && !streq(stage, o->stage)) {
+                char *s = strdup(stage);
+                if (s) {
+                        free(o->stage);
+                        o->stage = s;
+                        o->dirty |= OPERATION_PROP_STAGE;
+                }
+        }
+        if (o->dirty)
+                manager_mark_dirty(o->manager);
+}
+
+Operation *operation_free(Operation *o) {
+        Manager *m;
+
+        if (!o)
+                return NULL;
+        m = o->manager;
+
+        if (o->exported) {
+                (void) sd_bus_emit_object_removed(m->bus, o->path);
+                o->exported = false;
+        }
+        for (Operation **p = &m->operations; *p; p = &(*p)->next)
+                if (*p == o) {
+                        *p = o->next;
+                        m->dirty_operations = true;
+                        manager_mark_dirty(m);
+                        break;
+                }
+        if (o->counted)
+                m->n_running_operations--;
+        if (o->instance && o->instance->lock == o)
+                o->instance->lock = NULL;
+        if (o->worker)
+                worker_abandon(o->worker, SIGKILL);
+        scope_job_cancel(o->scope_job);
+        sd_event_source_disable_unref(o->timeout_source);
+        sd_event_source_disable_unref(o->linger_source);
+        sd_bus_message_unref(o->request);
+        for (size_t i = 0; i < o->n_waiters; i++)
+                sd_bus_message_unref(o->waiters[i]);
+        free(o->waiters);
+        instance_unref(o->instance);
+        if (o->create_md) {
+                instance_metadata_done(o->create_md);
+                free(o->create_md);
+        }
+        free(o->instance_name);
+        free(o->instance_path);
+        free(o->path);
+        free(o->stage);
+        free(o->error_name);
+        free(o->error_message);
+        free(o);
+        return NULL;
+}

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Transient scope units for running instances (TESTHOST.md sequence B): StartTransientUnit with the
+ * pid of the start worker, then wait for the job to be done before liblxc may make its cgroups. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+
+struct ScopeJob {
+        Manager *manager;
+        ScopeJob *next;
+        char *unit;
+        char *job_path;
+        bool stopping;
+        sd_bus_slot *slot;
+        scope_done_t done;
+        void *userdata;
+};
+
+static void scope_job_unlink(ScopeJob *j) {
+        for (ScopeJob **p = &j->manager->scope_jobs; *p; p = &(*p)->next)
+                if (*p == j) {
+                        *p = j->next;
+                        break;
+                }
+}
+
+static ScopeJob *scope_job_free(ScopeJob *j) {
+        if (!j)
+                return NULL;
+        scope_job_unlink(j);
+        sd_bus_slot_unref(j->slot);
+        free(j->unit);
+        free(j->job_path);
+        free(j);
+        return NULL;
+}
+
+void scope_job_cancel(ScopeJob *j) {
+        /* The job itself runs on in systemd; we just stop waiting. */
+        scope_job_free(j);
+}
+
+static void scope_job_complete(ScopeJob *j, int error, const char *message) {
+        scope_done_t done = j->done;
+        void *userdata = j->userdata;
+        Manager *m = j->manager;
+
+        scope_job_free(j);
+        done(m, error, message, userdata);
+}
+
+/* The scope's resource limits from the instance config; with reset, unset keys go back to no limit. */
+static int append_limits(sd_bus_message *msg, const ConfigMap *config, bool reset) {
+        const char *v;
+        uint64_t u;
+        long l;
+        int r;
+
+        v = config_map_get(config, "limits.memory");
+        if (v ? config_parse_bytes_or_max(v, &u) >= 0 : reset) {
+                r = sd_bus_message_append(msg, "(sv)", "MemoryMax", "t", v ? u : UINT64_MAX);
+                if (r < 0)
+                        return r;
+        }
+        v = config_map_get(config, "limits.cpu.weight");
+        if (v ? config_parse_int(v, 1, 10000, &l) >= 0 : reset) {
+                r = sd_bus_message_append(msg, "(sv)", "CPUWeight", "t", v ? (uint64_t) l : UINT64_MAX);
+                if (r < 0)
+                        return r;
+        }
+        v = config_map_get(config, "limits.tasks");
+        if (v ? config_parse_uint_or_max(v, &u) >= 0 : reset) {
+                r = sd_bus_message_append(msg, "(sv)", "TasksMax", "t", v ? u : UINT64_MAX);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int on_job_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        ScopeJob *j = userdata;
+        const sd_bus_error *e;
+        const char *path;
+        int r;
+
+        j->slot = sd_bus_slot_unref(j->slot);
+        e = sd_bus_message_get_error(reply);
+        if (e) {
+                char msg[512];
+
+                /* Stopping a unit that is gone already is success. */
+                if (j->stopping && sd_bus_error_has_name(e, "org.freedesktop.systemd1.NoSuchUnit")) {
+                        scope_job_complete(j, 0, NULL);
+                        return 0;
+                }
+                snprintf(msg, sizeof msg, "Failed to %s scope '%s': %s", j->stopping ? "stop" : "create", j->unit,
+                         e->message ?: e->name);
+                scope_job_complete(j, sd_bus_error_get_errno(e) ?: EIO, msg);
+                return 0;
+        }
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0 || !(j->job_path = strdup(path))) {
+                scope_job_complete(j, EIO, "Bad reply from systemd.");
+                return 0;
+        }
+        return 0;
+}
+
+/* Sends the call (which enqueues a job) and waits for the job's JobRemoved. */
+static int scope_job_send(Manager *m, sd_bus_message *msg, const char *unit, bool stopping, scope_done_t done,
+                          void *userdata, ScopeJob **ret) {
+        ScopeJob *j;
+        int r;
+
+        j = calloc(1, sizeof(ScopeJob));
+        if (!j)
+                return -ENOMEM;
+        j->manager = m;
+        j->done = done;
+        j->userdata = userdata;
+        j->stopping = stopping;
+        j->unit = strdup(unit);
+        if (!j->unit) {
+                free(j);
+                return -ENOMEM;
+        }
+        r = sd_bus_call_async(m->bus, &j->slot, msg, on_job_reply, j, 30 * USEC_PER_SEC);
+        if (r < 0) {
+                free(j->unit);
+                free(j);
+                return r;
+        }
+        j->next = m->scope_jobs;
+        m->scope_jobs = j;
+        if (ret)
+                *ret = j;
+        return 0;
+}
+
+int scope_stop(Manager *m, const char *unit, scope_done_t done, void *userdata, ScopeJob **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(m->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                           "org.freedesktop.systemd1.Manager", "StopUnit");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(msg, "ss", unit, "replace");
+        if (r < 0)
+                return r;
+        return scope_job_send(m, msg, unit, true, done, userdata, ret);
+}
+
+int scope_job_removed(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *path, *unit, *result;
+        uint32_t id;
+
+        if (sd_bus_message_read(message, "uoss", &id, &path, &unit, &result) < 0)
+                return 0;
+        for (ScopeJob *j = m->scope_jobs; j; j = j->next) {
+                if (!j->job_path || !streq(j->job_path, path))
+                        continue;
+                if (streq(result, "done"))
+                        scope_job_complete(j, 0, NULL);
+                else {
+                        char msg[512];
+                        snprintf(msg, sizeof msg, "Scope '%s' could not be started: job %s.", unit, result);
+                        scope_job_complete(j, EIO, msg);
+                }
+                break;
+        }
+        return 0;
+}
+
+int scope_start(Manager *m, const char *unit, pid_t pid, const ConfigMap *config, scope_done_t done, void *userdata,
+                ScopeJob **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        _cleanup_free_ char *description = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(m->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                           "org.freedesktop.systemd1.Manager", "StartTransientUnit");
+        if (r < 0)
+                return r;
+        if (asprintf(&description, "lxcbus instance %s", unit) < 0)
+                return -ENOMEM;
+        r = sd_bus_message_append(msg, "ss", unit, "fail");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(msg, 'a', "(sv)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(msg, "(sv)(sv)(sv)(sv)(sv)",
+                                  "PIDs", "au", 1, (uint32_t) pid,
+                                  "Delegate", "b", 1,
+                                  "Slice", "s", "machine.slice",
+                                  "Description", "s", description,
+                                  "CollectMode", "s", "inactive-or-failed");
+        if (r < 0)
+                return r;
+        r = append_limits(msg, config, false);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(msg);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(msg, "a(sa(sv))", 0);
+        if (r < 0)
+                return r;
+
+        return scope_job_send(m, msg, unit, false, done, userdata, ret);
+}
+
+static int on_set_properties_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        if (e)
+                log_warning("Failed to apply limits to a scope: %s, ignoring.", e->message ?: e->name);
+        return 0;
+}
+
+int scope_set_limits(Manager *m, const char *unit, const ConfigMap *config) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(m->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                           "org.freedesktop.systemd1.Manager", "SetUnitProperties");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(msg, "sb", unit, 1);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(msg, 'a', "(sv)");
+        if (r < 0)
+                return r;
+        r = append_limits(msg, config, true);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(msg);
+        if (r < 0)
+                return r;
+        return sd_bus_call_async(m->bus, NULL, msg, on_set_properties_reply, NULL, 30 * USEC_PER_SEC);
+}
+
+static void rmdir_tree(int parent, const char *name) {
+        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d;
+        struct dirent *de;
+
+        if (fd < 0)
+                return;
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return;
+        }
+        while ((de = readdir(d)))
+                if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        rmdir_tree(dirfd(d), de->d_name);
+        closedir(d);
+        (void) unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+void scope_cleanup_cgroups(const char *unit) {
+        DIR *d = opendir("/sys/fs/cgroup");
+        struct dirent *de;
+
+        if (!d)
+                return;
+        /* systemd removes the scope where it manages the hierarchy; in freezer, cpuset and cpuacct
+         * (v1) liblxc's mkdir -p leaves machine.slice/<scope> behind (TESTHOST.md §7). */
+        while ((de = readdir(d))) {
+                char path[PATH_MAX];
+                int fd;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof path, "/sys/fs/cgroup/%s/machine.slice", de->d_name);
+                fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                rmdir_tree(fd, unit);
+                safe_close(fd);
+        }
+        closedir(d);
+}
+
+static int read_u64_file(const char *path, const char *key, uint64_t *ret) {
+        char buf[4096];
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n;
+
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, sizeof buf - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        if (key) {
+                char *p = strstr(buf, key);
+                if (!p)
+                        return -ENOENT;
+                return sscanf(p + strlen(key), " %" SCNu64, ret) == 1 ? 0 : -EIO;
+        }
+        return sscanf(buf, "%" SCNu64, ret) == 1 ? 0 : -EIO;
+}
+
+int scope_read_figures(const char *unit, uint64_t *ret_memory, uint64_t *ret_cpu_ns, uint64_t *ret_tasks) {
+        char p[PATH_MAX];
+        uint64_t v;
+
+        *ret_memory = *ret_cpu_ns = *ret_tasks = UINT64_MAX;
+
+        /* cgroup2 with controllers (pure v2 hosts) first, then the v1 hierarchies. */
+        snprintf(p, sizeof p, "/sys/fs/cgroup/machine.slice/%s/memory.current", unit);
+        if (read_u64_file(p, NULL, &v) >= 0)
+                *ret_memory = v;
+        else {
+                snprintf(p, sizeof p, "/sys/fs/cgroup/memory/machine.slice/%s/memory.usage_in_bytes", unit);
+                if (read_u64_file(p, NULL, &v) >= 0)
+                        *ret_memory = v;
+        }
+        snprintf(p, sizeof p, "/sys/fs/cgroup/machine.slice/%s/cpu.stat", unit);
+        if (read_u64_file(p, "usage_usec", &v) >= 0)
+                *ret_cpu_ns = v * 1000;
+        else {
+                snprintf(p, sizeof p, "/sys/fs/cgroup/cpuacct/machine.slice/%s/cpuacct.usage", unit);
+                if (read_u64_file(p, NULL, &v) >= 0)
+                        *ret_cpu_ns = v;
+        }
+        snprintf(p, sizeof p, "/sys/fs/cgroup/machine.slice/%s/pids.current", unit);
+        if (read_u64_file(p, NULL, &v) >= 0)
+                *ret_tasks = v;
+        else {
+                snprintf(p, sizeof p, "/sys/fs/cgroup/pids/machine.slice/%s/pids.current", unit);
+                if (read_u64_file(p, NULL, &v) >= 0)
+                        *ret_tasks = v;
+        }
+        return 0;
+}

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+#include "worker-proto.h"
+
+static void worker_finish(Worker *w, int error, const char *message) {
+        const WorkerHandlers *h = w->handlers;
+        void *userdata = w->userdata;
+
+        w->pid_source = sd_event_source_disable_unref(w->pid_source);
+        w->io_source = sd_event_source_disable_unref(w->io_source);
+        w->handlers = NULL;
+        if (h && h->exited)
+                h->exited(w, error, message, userdata);
+}
+
+/* Reads every pending message. Returns > 0 after a "result" message. */
+static int worker_drain(Worker *w) {
+        char buf[WORKER_MSG_MAX + 1];
+
+        for (;;) {
+                ssize_t n = recv(w->fd, buf, WORKER_MSG_MAX, MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return 0;
+                }
+                if (n == 0)
+                        return 0;
+                buf[n] = 0;
+
+                const char *p = startswith(buf, "result ");
+                if (p) {
+                        char *end;
+                        long e = strtol(p, &end, 10);
+                        w->got_result = true;
+                        w->result_error = (int) e;
+                        free(w->result_message);
+                        w->result_message = strdup(*end == ' ' ? end + 1 : "");
+                        continue;
+                }
+                if (w->handlers && w->handlers->message)
+                        w->handlers->message(w, buf, w->userdata);
+        }
+}
+
+static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Worker *w = userdata;
+
+        (void) worker_drain(w);
+        if (revents & (EPOLLHUP | EPOLLERR))
+                /* The worker closed its end; its exit follows and the pidfd tells. Stop polling here. */
+                (void) sd_event_source_set_enabled(w->io_source, SD_EVENT_OFF);
+        return 0;
+}
+
+static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Worker *w = userdata;
+        siginfo_t si = {};
+        char msg[128];
+
+        (void) worker_drain(w);
+        /* Reap it: we are the parent (or it is not ours any more, then ECHILD). */
+        (void) waitid(P_PIDFD, (id_t) w->pidfd, &si, WEXITED | WNOHANG);
+
+        if (w->abandoned) {
+                Worker **p;
+                for (p = &w->manager->abandoned_workers; *p && *p != w; p = &(*p)->next)
+                        ;
+                if (*p)
+                        *p = w->next;
+                worker_free(w);
+                return 0;
+        }
+        if (w->got_result) {
+                worker_finish(w, w->result_error, w->result_message);
+                return 0;
+        }
+        if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
+                snprintf(msg, sizeof msg, "Worker process died of signal %s.", strsignal(si.si_status));
+        else
+                snprintf(msg, sizeof msg, "Worker process exited with status %i without a result.", si.si_status);
+        worker_finish(w, EPROTO, msg);
+        return 0;
+}
+
+int worker_spawn(Manager *m, char *const *args, const WorkerHandlers *h, void *userdata, Worker **ret) {
+        _cleanup_close_pair_ int sv[2] = { -EBADF, -EBADF };
+        _cleanup_free_ char *req = NULL;
+        size_t reqlen = 0;
+        Worker *w;
+        pid_t pid;
+        int r;
+
+        for (char *const *a = args; *a; a++)
+                reqlen += strlen(*a) + 1;
+        if (reqlen > WORKER_MSG_MAX)
+                return -E2BIG;
+        req = malloc(reqlen);
+        if (!req)
+                return -ENOMEM;
+        reqlen = 0;
+        for (char *const *a = args; *a; a++) {
+                size_t l = strlen(*a) + 1;
+                memcpy(req + reqlen, *a, l);
+                reqlen += l;
+        }
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return -errno;
+
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                sigset_t ss;
+
+                /* Child: fd 3 is the socket, everything else closed, default signals, own session (a
+                 * start worker becomes an instance's monitor and must outlive us). */
+                if (dup2(sv[1], WORKER_FD) < 0)
+                        _exit(127);
+                (void) close_range(WORKER_FD + 1, ~0U, 0);
+                sigemptyset(&ss);
+                (void) sigprocmask(SIG_SETMASK, &ss, NULL);
+                for (int sig = 1; sig < _NSIG; sig++)
+                        (void) signal(sig, SIG_DFL);
+                (void) setsid();
+                (void) setenv("LXCBUS_WORKER_PATH", m->worker_path, 1);
+                execl(m->worker_path, "lxcbusd-worker", args[0], (char *) NULL);
+                fprintf(stderr, "Failed to execute %s: %m\n", m->worker_path);
+                _exit(127);
+        }
+        sv[1] = safe_close(sv[1]);
+
+        w = calloc(1, sizeof(Worker));
+        if (!w) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return -ENOMEM;
+        }
+        w->manager = m;
+        w->pid = pid;
+        w->fd = TAKE_FD(sv[0]);
+        w->handlers = h;
+        w->userdata = userdata;
+        w->pidfd = pidfd_open(pid, 0);
+        if (w->pidfd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        (void) fcntl(w->pidfd, F_SETFD, FD_CLOEXEC);
+
+        if (send(w->fd, req, reqlen, MSG_NOSIGNAL) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        r = sd_event_add_io(m->event, &w->io_source, w->fd, EPOLLIN, on_worker_io, w);
+        if (r < 0)
+                goto fail;
+        r = sd_event_add_io(m->event, &w->pid_source, w->pidfd, EPOLLIN, on_worker_exit, w);
+        if (r < 0)
+                goto fail;
+        /* Exit handling after reading the last messages. */
+        (void) sd_event_source_set_priority(w->pid_source, SD_EVENT_PRIORITY_NORMAL + 1);
+
+        log_debug("Spawned worker %i: %s %s", (int) pid, args[0], args[1] ? args[1] : "");
+        *ret = w;
+        return 0;
+fail:
+        (void) kill(pid, SIGKILL);
+        (void) waitpid(pid, NULL, 0);
+        w->pid = 0;
+        worker_free(w);
+        return r;
+}
+
+int worker_send(Worker *w, const char *msg) {
+        if (send(w->fd, msg, strlen(msg), MSG_NOSIGNAL) < 0)
+                return -errno;
+        return 0;
+}
+
+void worker_abandon(Worker *w, int sig) {
+        if (!w)
+                return;
+        /* Nobody waits for its result any more, but it is still reaped (no zombie) and freed on exit. */
+        worker_kill(w, sig);
+        w->handlers = NULL;
+        w->userdata = NULL;
+        w->abandoned = true;
+        w->next = w->manager->abandoned_workers;
+        w->manager->abandoned_workers = w;
+        if (w->io_source)
+                (void) sd_event_source_set_enabled(w->io_source, SD_EVENT_OFF);
+}
+
+void worker_kill(Worker *w, int sig) {
+        if (w && w->pidfd >= 0)
+                (void) pidfd_send_signal(w->pidfd, sig, NULL, 0);
+}
+
+Worker *worker_free(Worker *w) {
+        if (!w)
+                return NULL;
+        sd_event_source_disable_unref(w->pid_source);
+        sd_event_source_disable_unref(w->io_source);
+        safe_close(w->fd);
+        safe_close(w->pidfd);
+        free(w->result_message);
+        free(w);
+        return NULL;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "macro.h"
+
+char **strv_free(char **l);
+size_t strv_length(char *const *l);
+
+uint64_t now_usec(clockid_t clock);
+
+/* Writes data to path atomically: a temporary file in the same directory, fsync, rename, fsync of the
+ * directory. Either the old or the new contents survive a crash, never a mix. */
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
+
+/* Reads a whole (small) file; fails with -EFBIG above max bytes. The result is NUL-terminated. */
+int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
+
+/* Removes a directory tree without following symlinks or crossing mount points. */
+int rm_rf_at(int dirfd, const char *name);
+int rm_rf(const char *path);
+
+int fsync_directory_of(const char *path);
+int mkdir_p(const char *path, mode_t mode);
+
+/* Reads field 22 (start time) of /proc/PID/stat. */
+int pid_get_starttime(pid_t pid, uint64_t *ret);
+int pid_get_ppid(pid_t pid, pid_t *ret);

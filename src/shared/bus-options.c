@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus-options.h"
+#include "macro.h"
+#include "util.h"
+
+static int read_strv(sd_bus_message *m, const char *key, char ***ret, sd_bus_error *error) {
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0;
+        const char *s;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "s");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read_basic(m, 's', &s)) > 0) {
+                if (n >= BUS_OPTIONS_ARRAY_MAX || strlen(s) > BUS_OPTIONS_VALUE_MAX)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option '%s' is too large.", key);
+                char **nl = realloc(l, (n + 2) * sizeof(char *));
+                if (!nl)
+                        return -ENOMEM;
+                l = nl;
+                l[n] = strdup(s);
+                if (!l[n])
+                        return -ENOMEM;
+                l[++n] = NULL;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        if (!l && !(l = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        strv_free(*(char ***) ret);
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int bus_read_options(sd_bus_message *m, const BusOption *options, sd_bus_error *error) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const BusOption *o;
+                const char *key, *contents;
+
+                r = sd_bus_message_enter_container(m, 'e', "sv");
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                r = sd_bus_message_read_basic(m, 's', &key);
+                if (r < 0)
+                        return r;
+                for (o = options; o->name; o++)
+                        if (streq(o->name, key))
+                                break;
+                if (!o->name)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%s'.", key);
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r < 0)
+                        return r;
+                if (!streq(contents, o->type))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Option '%s' must be of type '%s', not '%s'.", key, o->type, contents);
+                r = sd_bus_message_enter_container(m, 'v', o->type);
+                if (r < 0)
+                        return r;
+                switch (o->type[0]) {
+                case 'b':
+                case 'u':
+                case 'i':
+                case 't':
+                        r = sd_bus_message_read_basic(m, o->type[0], o->ret);
+                        break;
+                case 's': {
+                        const char *s;
+                        r = sd_bus_message_read_basic(m, 's', &s);
+                        if (r < 0)
+                                return r;
+                        if (strlen(s) > BUS_OPTIONS_VALUE_MAX)
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option '%s' is too long.", key);
+                        char *c = strdup(s);
+                        if (!c)
+                                return -ENOMEM;
+                        free(*(char **) o->ret);
+                        *(char **) o->ret = c;
+                        break;
+                }
+                case 'a':
+                        r = read_strv(m, key, o->ret, error);
+                        break;
+                default:
+                        return -EINVAL;
+                }
+                if (r < 0)
+                        return r;
+                if (o->present)
+                        *o->present = true;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_exit_container(m);
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-bus.h>
+
+/* Parsing of a{sv} option dictionaries: every key must be known and of its declared type, or the call
+ * fails with org.freedesktop.DBus.Error.InvalidArgs naming the key. Nothing has changed by then. */
+
+typedef struct BusOption {
+        const char *name;
+        const char *type;   /* "b" (into int), "u", "i", "t", "s" (strdup'ed), "as" (strv) */
+        void *ret;
+        bool *present;      /* optional */
+} BusOption;
+
+#define BUS_OPTIONS_VALUE_MAX 4096
+#define BUS_OPTIONS_ARRAY_MAX 256
+
+int bus_read_options(sd_bus_message *m, const BusOption *options, sd_bus_error *error);

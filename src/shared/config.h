@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The user-level configuration of an instance: a small sorted map of validated keys. */
+
+#define CONFIG_KEYS_MAX 256
+#define CONFIG_KEY_MAX 256
+#define CONFIG_VALUE_MAX 4096
+#define CONFIG_DESCRIPTION_MAX 1024
+
+typedef struct ConfigEntry {
+        char *key;
+        char *value;
+} ConfigEntry;
+
+typedef struct ConfigMap {
+        ConfigEntry *entries;
+        size_t n;
+} ConfigMap;
+
+void config_map_done(ConfigMap *m);
+int config_map_copy(const ConfigMap *src, ConfigMap *ret);
+const char *config_map_get(const ConfigMap *m, const char *key);
+int config_map_set(ConfigMap *m, const char *key, const char *value);
+/* Returns 1 if removed, 0 if absent. */
+int config_map_unset(ConfigMap *m, const char *key);
+
+/* Checks one key and its value. On failure returns -EINVAL and a message naming the key. */
+int config_validate(const char *key, const char *value, char **ret_message);
+/* Checks a key alone (for "unset"). */
+int config_key_validate(const char *key, char **ret_message);
+
+/* Value parsers shared by validation and by the daemon that applies the values. */
+int config_parse_bool(const char *s, bool *ret);
+int config_parse_int(const char *s, long min, long max, long *ret);
+/* "max" gives UINT64_MAX. Suffixes K, M, G, T (also KiB...) are binary. */
+int config_parse_bytes_or_max(const char *s, uint64_t *ret);
+int config_parse_uint_or_max(const char *s, uint64_t *ret);

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+
+#include "metadata.h"
+#include "names.h"
+#include "util.h"
+
+void instance_metadata_done(InstanceMetadata *m) {
+        free(m->name);
+        m->name = NULL;
+        config_map_done(&m->config);
+}
+
+int instance_metadata_to_json(const InstanceMetadata *m, char **ret) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        g_autoptr(JsonGenerator) g = json_generator_new();
+        g_autoptr(JsonNode) root = NULL;
+        g_autofree char *s = NULL;
+
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "version");
+        json_builder_add_int_value(b, 1);
+        json_builder_set_member_name(b, "name");
+        json_builder_add_string_value(b, m->name);
+        json_builder_set_member_name(b, "owner");
+        json_builder_add_int_value(b, m->owner);
+        json_builder_set_member_name(b, "ephemeral");
+        json_builder_add_boolean_value(b, m->ephemeral);
+        json_builder_set_member_name(b, "created-at");
+        json_builder_add_int_value(b, (gint64) m->created_at);
+        json_builder_set_member_name(b, "last-used-at");
+        json_builder_add_int_value(b, (gint64) m->last_used_at);
+        json_builder_set_member_name(b, "generation");
+        json_builder_add_int_value(b, (gint64) m->generation);
+        json_builder_set_member_name(b, "config");
+        json_builder_begin_object(b);
+        for (size_t i = 0; i < m->config.n; i++) {
+                json_builder_set_member_name(b, m->config.entries[i].key);
+                json_builder_add_string_value(b, m->config.entries[i].value);
+        }
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+
+        root = json_builder_get_root(b);
+        json_generator_set_root(g, root);
+        json_generator_set_pretty(g, TRUE);
+        s = json_generator_to_data(g, NULL);
+        if (!s)
+                return -ENOMEM;
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int bad(char **ret_message, const char *what) {
+        if (ret_message && asprintf(ret_message, "Invalid metadata: %s.", what) < 0)
+                *ret_message = NULL;
+        return -EBADMSG;
+}
+
+static int member_int(JsonObject *o, const char *name, gint64 min, gint64 max, gint64 *ret) {
+        JsonNode *n = json_object_get_member(o, name);
+        if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
+                return -EBADMSG;
+        gint64 v = json_node_get_int(n);
+        if (v < min || v > max)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+int instance_metadata_from_json(const char *json, size_t size, InstanceMetadata *ret, char **ret_message) {
+        g_autoptr(JsonParser) p = json_parser_new();
+        g_autoptr(GError) err = NULL;
+        g_autoptr(GList) members = NULL;
+        InstanceMetadata m = {};
+        JsonObject *o, *cfg;
+        JsonNode *root, *n;
+        gint64 v;
+        int r;
+
+        if (size > METADATA_SIZE_MAX)
+                return bad(ret_message, "too large");
+        if (!json_parser_load_from_data(p, json, (gssize) size, &err))
+                return bad(ret_message, "not JSON");
+        root = json_parser_get_root(p);
+        if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+                return bad(ret_message, "not an object");
+        o = json_node_get_object(root);
+
+        n = json_object_get_member(o, "name");
+        if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING ||
+            !instance_name_is_valid(json_node_get_string(n)))
+                return bad(ret_message, "missing or invalid name");
+        m.name = strdup(json_node_get_string(n));
+        if (!m.name)
+                return -ENOMEM;
+
+        r = -EBADMSG;
+        if (member_int(o, "owner", 0, UINT32_MAX - 1, &v) < 0)
+                goto fail_msg;
+        m.owner = (uid_t) v;
+        if (member_int(o, "created-at", 0, INT64_MAX, &v) < 0)
+                goto fail_msg;
+        m.created_at = (uint64_t) v;
+        if (member_int(o, "last-used-at", 0, INT64_MAX, &v) < 0)
+                goto fail_msg;
+        m.last_used_at = (uint64_t) v;
+        if (member_int(o, "generation", 0, INT64_MAX, &v) < 0)
+                goto fail_msg;
+        m.generation = (uint64_t) v;
+        n = json_object_get_member(o, "ephemeral");
+        if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_BOOLEAN)
+                goto fail_msg;
+        m.ephemeral = json_node_get_boolean(n);
+
+        n = json_object_get_member(o, "config");
+        if (!n || !JSON_NODE_HOLDS_OBJECT(n))
+                goto fail_msg;
+        cfg = json_node_get_object(n);
+        members = json_object_get_members(cfg);
+        for (GList *l = members; l; l = l->next) {
+                const char *key = l->data;
+                JsonNode *vn = json_object_get_member(cfg, key);
+
+                if (!JSON_NODE_HOLDS_VALUE(vn) || json_node_get_value_type(vn) != G_TYPE_STRING)
+                        goto fail_msg;
+                if (config_validate(key, json_node_get_string(vn), NULL) < 0)
+                        goto fail_msg;
+                r = config_map_set(&m.config, key, json_node_get_string(vn));
+                if (r < 0)
+                        goto fail;
+        }
+        *ret = m;
+        return 0;
+
+fail_msg:
+        r = bad(ret_message, "missing or invalid member");
+fail:
+        instance_metadata_done(&m);
+        return r;
+}
+
+int instance_metadata_save(const InstanceMetadata *m, const char *path) {
+        _cleanup_free_ char *s = NULL;
+        int r;
+
+        r = instance_metadata_to_json(m, &s);
+        if (r < 0)
+                return r;
+        return write_file_atomic(path, s, strlen(s), 0644);
+}
+
+int instance_metadata_load(const char *path, InstanceMetadata *ret, char **ret_message) {
+        _cleanup_free_ char *s = NULL;
+        size_t n;
+        int r;
+
+        r = read_full_file(path, METADATA_SIZE_MAX, &s, &n);
+        if (r < 0)
+                return r;
+        return instance_metadata_from_json(s, n, ret, ret_message);
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+/* lxcbus.json: what lxcbus knows of an instance beyond LXC's own config. */
+typedef struct InstanceMetadata {
+        char *name;
+        uid_t owner;
+        bool ephemeral;
+        uint64_t created_at;     /* µs since the epoch */
+        uint64_t last_used_at;
+        uint64_t generation;
+        ConfigMap config;
+} InstanceMetadata;
+
+#define METADATA_FILE "lxcbus.json"
+#define METADATA_SIZE_MAX (1024 * 1024)
+
+void instance_metadata_done(InstanceMetadata *m);
+
+int instance_metadata_to_json(const InstanceMetadata *m, char **ret);
+/* Parses and validates (the name, every config key). Fails with -EBADMSG and a message on bad input. */
+int instance_metadata_from_json(const char *json, size_t size, InstanceMetadata *ret, char **ret_message);
+
+int instance_metadata_save(const InstanceMetadata *m, const char *path);
+int instance_metadata_load(const char *path, InstanceMetadata *ret, char **ret_message);

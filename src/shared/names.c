@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <systemd/sd-bus.h>
+
+#include "macro.h"
+#include "names.h"
+
+static bool ascii_alpha(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool ascii_alnum(char c) {
+        return ascii_alpha(c) || (c >= '0' && c <= '9');
+}
+
+bool instance_name_is_valid(const char *name) {
+        size_t n;
+
+        if (!name)
+                return false;
+        n = strlen(name);
+        if (n < 1 || n > INSTANCE_NAME_MAX)
+                return false;
+        if (!ascii_alpha(name[0]) || name[n - 1] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!ascii_alnum(name[i]) && name[i] != '-')
+                        return false;
+        return true;
+}
+
+int instance_path_from_name(const char *name, char **ret) {
+        if (!instance_name_is_valid(name))
+                return -EINVAL;
+        return sd_bus_path_encode(LXCBUS_INSTANCE_PREFIX, name, ret);
+}
+
+int instance_name_from_path(const char *path, char **ret) {
+        _cleanup_free_ char *name = NULL;
+        int r;
+
+        r = sd_bus_path_decode(path, LXCBUS_INSTANCE_PREFIX, &name);
+        if (r < 0)
+                return r;
+        if (r == 0 || !instance_name_is_valid(name))
+                return -ENXIO;
+        *ret = TAKE_PTR(name);
+        return 0;
+}
+
+int instance_unit_name(const char *name, char **ret) {
+        char *s;
+
+        if (!instance_name_is_valid(name))
+                return -EINVAL;
+        if (asprintf(&s, "lxcbus-%s.scope", name) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}

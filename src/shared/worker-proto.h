@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The protocol between lxcbusd and lxcbusd-worker, over a SOCK_SEQPACKET socketpair that the worker
+ * finds on fd 3. One message per packet, at most WORKER_MSG_MAX bytes.
+ *
+ *   daemon -> worker   request: NUL-separated strings "verb\0lxcpath\0name\0arg...\0"; once only.
+ *   daemon -> worker   "go": start may proceed (the scope is realized). Only for verb "start".
+ *   worker -> daemon   "progress <0..1> <stage text>"
+ *   worker -> daemon   "running <init pid>"                      (start: the container runs)
+ *   worker -> daemon   "state <name> <STATE> <init pid>"         (probe: one per name)
+ *   worker -> daemon   "result <errno> <message>"                 last message; errno 0 = success
+ *
+ * Verbs:
+ *   create  STAGING_LXCPATH NAME FINAL_LXCPATH METADATA_JSON TEMPLATE [TEMPLATE_ARGS...]
+ *           TEMPLATE "none" makes an empty rootfs. Builds in staging, renames into FINAL_LXCPATH/NAME.
+ *   start   LXCPATH NAME CGROUP_DIR          waits for "go", then runs the container in the foreground:
+ *                                             the worker is its monitor and exits when it stops.
+ *   stop    LXCPATH NAME TIMEOUT_SEC         clean shutdown for TIMEOUT_SEC (0: none), then kill.
+ *   freeze  LXCPATH NAME
+ *   unfreeze LXCPATH NAME
+ *   destroy LXCPATH NAME TRASH_DIR           renames the instance directory into TRASH_DIR, removes it.
+ *   probe   LXCPATH NAME...                  state and init pid of each.
+ *
+ * Cancel is SIGTERM to the worker. The hook mode "lxcbusd-worker hook-start-host" is what LXC runs as
+ * lxc.hook.start-host; it sends "running $LXC_PID" on the fd named by $LXCBUS_NOTIFY_FD. */
+
+#define WORKER_MSG_MAX 65536
+#define WORKER_FD 3

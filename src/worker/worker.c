@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* lxcbusd-worker: does one liblxc job for lxcbusd and reports over the socket on fd 3 (see
+ * worker-proto.h). liblxc forks, waits and may crash or hang: none of that may touch the daemon's
+ * event loop, so all of it happens here. */
+#include <errno.h>
+#include <fcntl.h>
+#include <lxc/lxccontainer.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "metadata.h"
+#include "util.h"
+#include "worker.h"
+#include "worker-proto.h"
+
+static int worker_fd = WORKER_FD;
+
+static void lxc_container_putp(struct lxc_container **c) {
+        if (*c)
+                lxc_container_put(*c);
+}
+#define _cleanup_lxc_ _cleanup_(lxc_container_putp)
+
+static _printf_(1, 2) void send_msg(const char *format, ...) {
+        char buf[WORKER_MSG_MAX];
+        va_list ap;
+        int n;
+
+        va_start(ap, format);
+        n = vsnprintf(buf, sizeof buf, format, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        if ((size_t) n >= sizeof buf)
+                n = sizeof buf - 1;
+        /* The daemon may be gone (restarted): never die of SIGPIPE for that. */
+        (void) send(worker_fd, buf, (size_t) n, MSG_NOSIGNAL);
+}
+
+static int result(int error, const char *format, ...) _printf_(2, 3);
+static int result(int error, const char *format, ...) {
+        char msg[4096];
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(msg, sizeof msg, format, ap);
+        va_end(ap);
+        send_msg("result %i %s", abs(error), msg);
+        return error == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static void progress(double fraction, const char *stage) {
+        send_msg("progress %.3f %s", fraction, stage);
+}
+
+static int open_container(const char *lxcpath, const char *name, struct lxc_container **ret) {
+        struct lxc_container *c;
+
+        c = lxc_container_new(name, lxcpath);
+        if (!c)
+                return -ENOMEM;
+        if (!c->is_defined(c)) {
+                lxc_container_put(c);
+                return -ENOENT;
+        }
+        *ret = c;
+        return 0;
+}
+
+/* Replaces every occurrence of from by to in the file, atomically. The template writes absolute paths
+ * of the staging directory into the config; the instance lives elsewhere once renamed into place. */
+static int file_replace_all(const char *path, const char *from, const char *to) {
+        _cleanup_free_ char *data = NULL, *out = NULL;
+        size_t n, fl = strlen(from), tl = strlen(to), count = 0, o = 0;
+        int r;
+
+        r = read_full_file(path, 4 * 1024 * 1024, &data, &n);
+        if (r < 0)
+                return r;
+        for (const char *p = data; (p = strstr(p, from)); p += fl)
+                count++;
+        out = malloc(n + count * (tl > fl ? tl - fl : 0) + 1);
+        if (!out)
+                return -ENOMEM;
+        for (const char *p = data;;) {
+                const char *hit = strstr(p, from);
+                if (!hit) {
+                        memcpy(out + o, p, strlen(p));
+                        o += strlen(p);
+                        break;
+                }
+                memcpy(out + o, p, (size_t) (hit - p));
+                o += (size_t) (hit - p);
+                memcpy(out + o, to, tl);
+                o += tl;
+                p = hit + fl;
+        }
+        return write_file_atomic(path, out, o, 0640);
+}
+
+static int do_create(char **args, size_t n) {
+        const char *staging, *name, *final, *json, *template;
+        _cleanup_free_ char *sdir = NULL, *fdir = NULL, *config = NULL, *mdpath = NULL;
+        _cleanup_lxc_ struct lxc_container *c = NULL;
+        int r;
+
+        if (n < 5)
+                return result(EINVAL, "Bad create request.");
+        staging = args[0], name = args[1], final = args[2], json = args[3], template = args[4];
+
+        if (asprintf(&sdir, "%s/%s", staging, name) < 0 || asprintf(&fdir, "%s/%s", final, name) < 0 ||
+            asprintf(&config, "%s/config", sdir) < 0 || asprintf(&mdpath, "%s/" METADATA_FILE, sdir) < 0)
+                return result(ENOMEM, "Out of memory.");
+
+        /* A leftover of an interrupted create of the same name goes first. */
+        (void) rm_rf(sdir);
+
+        c = lxc_container_new(name, staging);
+        if (!c)
+                return result(ENOMEM, "Failed to allocate container '%s'.", name);
+
+        if (streq(template, "none")) {
+                _cleanup_free_ char *rootfs = NULL, *rootfs_item = NULL;
+
+                progress(0.1, "creating empty rootfs");
+                if (asprintf(&rootfs, "%s/rootfs", sdir) < 0 || asprintf(&rootfs_item, "dir:%s", rootfs) < 0)
+                        return result(ENOMEM, "Out of memory.");
+                r = mkdir_p(rootfs, 0755);
+                if (r < 0)
+                        return result(-r, "Failed to create '%s': %s", rootfs, strerror(-r));
+                if (!c->set_config_item(c, "lxc.rootfs.path", rootfs_item) ||
+                    !c->set_config_item(c, "lxc.uts.name", name) ||
+                    !c->save_config(c, config))
+                        return result(EIO, "Failed to write the config of '%s'.", name);
+        } else {
+                _cleanup_free_ char **targv = NULL;
+                size_t k = n - 5;
+
+                targv = calloc(k + 1, sizeof(char *));
+                if (!targv)
+                        return result(ENOMEM, "Out of memory.");
+                for (size_t i = 0; i < k; i++)
+                        targv[i] = args[5 + i];
+
+                progress(0.1, "running template");
+                if (!c->create(c, template, NULL, NULL, LXC_CREATE_QUIET, targv))
+                        return result(EIO, "Template '%s' failed for '%s'%s%s", template, name,
+                                      c->error_string ? ": " : ".", strempty(c->error_string));
+        }
+
+        progress(0.8, "writing metadata");
+        r = file_replace_all(config, sdir, fdir);
+        if (r < 0)
+                return result(-r, "Failed to rewrite the config of '%s': %s", name, strerror(-r));
+        r = write_file_atomic(mdpath, json, strlen(json), 0644);
+        if (r < 0)
+                return result(-r, "Failed to write the metadata of '%s': %s", name, strerror(-r));
+
+        /* The last step: the instance exists once it is in place, not before. */
+        progress(0.95, "moving into place");
+        if (renameat2(AT_FDCWD, sdir, AT_FDCWD, fdir, RENAME_NOREPLACE) < 0) {
+                r = -errno;
+                (void) rm_rf(sdir);
+                return result(-r, "Failed to move '%s' into place: %s", name, strerror(-r));
+        }
+        r = fsync_directory_of(fdir);
+        if (r < 0)
+                return result(-r, "Failed to sync '%s': %s", final, strerror(-r));
+        return result(0, "created");
+}
+
+static int do_start(char **args, size_t n, const char *self) {
+        _cleanup_lxc_ struct lxc_container *c = NULL;
+        _cleanup_free_ char *hook = NULL;
+        char buf[64], fdstr[16];
+        ssize_t k;
+        int r;
+
+        if (n < 3)
+                return result(EINVAL, "Bad start request.");
+        r = open_container(args[0], args[1], &c);
+        if (r < 0)
+                return result(-r, "Instance '%s' has no LXC config.", args[1]);
+
+        if (asprintf(&hook, "%s hook-start-host", self) < 0)
+                return result(ENOMEM, "Out of memory.");
+        /* liblxc reads lxc.cgroup.dir relative to the cgroup root: the delegated scope, see TESTHOST.md. */
+        if (!c->set_config_item(c, "lxc.cgroup.dir", args[2]) ||
+            !c->set_config_item(c, "lxc.hook.start-host", hook))
+                return result(EINVAL, "Failed to set up the start of '%s'.", args[1]);
+        snprintf(fdstr, sizeof fdstr, "%i", worker_fd);
+        if (setenv("LXCBUS_NOTIFY_FD", fdstr, 1) < 0)
+                return result(errno, "Failed to set up the start notification.");
+
+        /* Wait until the daemon has the scope realized with us in it (sequence B). */
+        k = recv(worker_fd, buf, sizeof buf - 1, 0);
+        if (k <= 0)
+                return EXIT_FAILURE;
+        buf[k] = 0;
+        if (!streq(buf, "go"))
+                return result(ECANCELED, "Start of '%s' was cancelled.", args[1]);
+
+        c->want_daemonize(c, false);
+        c->want_close_all_fds(c, false);
+        if (!c->start(c, 0, NULL))
+                return result(EIO, "Failed to start '%s'%s%s", args[1], c->error_string ? ": " : ".",
+                              strempty(c->error_string));
+        return result(0, "stopped");
+}
+
+static int do_hook_start_host(void) {
+        const char *fd = getenv("LXCBUS_NOTIFY_FD"), *pid = getenv("LXC_PID");
+
+        if (!fd || !pid)
+                return EXIT_FAILURE;
+        worker_fd = atoi(fd);
+        send_msg("running %s", pid);
+        return EXIT_SUCCESS;
+}
+
+static int do_stop(char **args, size_t n) {
+        _cleanup_lxc_ struct lxc_container *c = NULL;
+        int timeout, r;
+
+        if (n < 3)
+                return result(EINVAL, "Bad stop request.");
+        r = open_container(args[0], args[1], &c);
+        if (r < 0)
+                return result(-r, "Instance '%s' has no LXC config.", args[1]);
+        timeout = atoi(args[2]);
+        if (!c->is_running(c))
+                return result(0, "not running");
+        if (timeout > 0) {
+                progress(0.1, "shutting down");
+                if (c->shutdown(c, timeout))
+                        return result(0, "shut down");
+        }
+        progress(0.6, "killing");
+        if (!c->stop(c))
+                return result(EIO, "Failed to stop '%s'%s%s", args[1], c->error_string ? ": " : ".",
+                              strempty(c->error_string));
+        return result(0, "killed");
+}
+
+static int do_freeze(char **args, size_t n, bool freeze) {
+        _cleanup_lxc_ struct lxc_container *c = NULL;
+        int r;
+
+        if (n < 2)
+                return result(EINVAL, "Bad freeze request.");
+        r = open_container(args[0], args[1], &c);
+        if (r < 0)
+                return result(-r, "Instance '%s' has no LXC config.", args[1]);
+        if (freeze ? !c->freeze(c) : !c->unfreeze(c))
+                return result(EIO, "Failed to %s '%s'.", freeze ? "freeze" : "unfreeze", args[1]);
+        return result(0, freeze ? "frozen" : "thawed");
+}
+
+static int do_destroy(char **args, size_t n) {
+        _cleanup_free_ char *dir = NULL, *trash = NULL;
+        int r;
+
+        if (n < 3)
+                return result(EINVAL, "Bad destroy request.");
+        if (asprintf(&dir, "%s/%s", args[0], args[1]) < 0 ||
+            asprintf(&trash, "%s/.deleted-%s-%i", args[2], args[1], (int) getpid()) < 0)
+                return result(ENOMEM, "Out of memory.");
+
+        /* Rename first: from this point the instance is gone, even if the removal is interrupted
+         * (the daemon empties the trash when it starts). */
+        progress(0.1, "removing");
+        if (rename(dir, trash) < 0) {
+                if (errno == ENOENT)
+                        return result(0, "already gone");
+                return result(errno, "Failed to remove '%s': %m", dir);
+        }
+        (void) fsync_directory_of(dir);
+        r = rm_rf(trash);
+        if (r < 0)
+                return result(-r, "Failed to remove '%s': %s", trash, strerror(-r));
+        return result(0, "deleted");
+}
+
+static int do_probe(char **args, size_t n) {
+        for (size_t i = 1; i < n; i++) {
+                _cleanup_lxc_ struct lxc_container *c = NULL;
+                const char *state = "STOPPED";
+                pid_t pid = 0;
+
+                c = lxc_container_new(args[i], args[0]);
+                if (c && c->is_running(c)) {
+                        state = c->state(c);
+                        pid = c->init_pid(c);
+                }
+                send_msg("state %s %s %i", args[i], state ?: "STOPPED", (int) (pid > 0 ? pid : 0));
+        }
+        return result(0, "probed");
+}
+
+int worker_main(int argc, char *argv[]) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_free_ char **args = NULL;
+        const char *self;
+        size_t nargs = 0;
+        ssize_t k;
+
+        if (argc >= 2 && streq(argv[1], "hook-start-host"))
+                return do_hook_start_host();
+
+        self = getenv("LXCBUS_WORKER_PATH") ?: argv[0];
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        buf = malloc(WORKER_MSG_MAX + 1);
+        if (!buf)
+                return EXIT_FAILURE;
+        k = recv(worker_fd, buf, WORKER_MSG_MAX, 0);
+        if (k <= 0) {
+                fprintf(stderr, "lxcbusd-worker: no request on fd %i; this program is run by lxcbusd.\n", worker_fd);
+                return EXIT_FAILURE;
+        }
+        buf[k] = 0;
+        if (buf[k - 1] != 0)
+                return result(EINVAL, "Malformed request.");
+
+        args = calloc((size_t) k + 1, sizeof(char *));
+        if (!args)
+                return result(ENOMEM, "Out of memory.");
+        for (char *p = buf; p < buf + k; p += strlen(p) + 1)
+                args[nargs++] = p;
+        if (nargs < 1)
+                return result(EINVAL, "Malformed request.");
+
+        const char *verb = args[0];
+        char **rest = args + 1;
+        size_t nrest = nargs - 1;
+
+        if (streq(verb, "create"))
+                return do_create(rest, nrest);
+        if (streq(verb, "start"))
+                return do_start(rest, nrest, self);
+        if (streq(verb, "stop"))
+                return do_stop(rest, nrest);
+        if (streq(verb, "freeze"))
+                return do_freeze(rest, nrest, true);
+        if (streq(verb, "unfreeze"))
+                return do_freeze(rest, nrest, false);
+        if (streq(verb, "destroy"))
+                return do_destroy(rest, nrest);
+        if (streq(verb, "probe"))
+                return do_probe(rest, nrest);
+        return result(EINVAL, "Unknown verb '%s'.", verb);
+}
