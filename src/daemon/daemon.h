@@ -63,6 +63,7 @@ void scope_job_cancel(ScopeJob *j);
 int scope_set_limits(Manager *m, const char *unit, const ConfigMap *config);
 int scope_job_removed(sd_bus_message *message, void *userdata, sd_bus_error *error);
 void scope_cleanup_cgroups(const char *unit);
+int scope_find_running(const char *unit, const char *name, pid_t *ret_monitor, pid_t *ret_init, bool *ret_frozen);
 int scope_read_figures(const char *unit, uint64_t *ret_memory, uint64_t *ret_cpu_ns, uint64_t *ret_tasks);
 
 /* ---- operation.c ---- */
@@ -210,7 +211,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Instance *, instance_unref);
 Instance *manager_find_instance(Manager *m, const char *name);
 void instance_set_state(Instance *i, InstanceState s);
 int instance_save_metadata(Instance *i);
-int instance_adopt_running(Instance *i, InstanceState s, pid_t init_pid);
+int instance_adopt_running(Instance *i);
 void instance_unlink(Instance *i);
 
 int instance_start(Instance *i, Operation *o);
@@ -249,7 +250,6 @@ struct Manager {
         sd_event_source *flush_source;
         bool dirty_instances, dirty_operations;
         bool ready;
-        Worker *probe;
         Worker *abandoned_workers;
 };
 

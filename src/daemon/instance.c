@@ -311,17 +311,18 @@ static int on_adopted_monitor_exit(sd_event_source *s, int fd, uint32_t revents,
         return 0;
 }
 
-/* After a daemon restart: the instance runs, its monitor is init's parent. Watch it by pidfd. */
-int instance_adopt_running(Instance *i, InstanceState s, pid_t init_pid) {
-        pid_t monitor;
+/* After a daemon restart: if the instance runs, watch its monitor by pidfd. Returns 1 if running. */
+int instance_adopt_running(Instance *i) {
+        pid_t monitor, init;
+        bool frozen;
         int r, fd;
 
-        r = pid_get_ppid(init_pid, &monitor);
+        r = scope_find_running(i->unit_name, i->name, &monitor, &init, &frozen);
         if (r < 0)
-                return r;
+                return 0;
         fd = pidfd_open(monitor, 0);
         if (fd < 0)
-                return -errno;
+                return errno == ESRCH ? 0 : -errno;
         (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
         r = sd_event_add_io(i->manager->event, &i->monitor_source, fd, EPOLLIN, on_adopted_monitor_exit, i);
         if (r < 0) {
@@ -330,9 +331,9 @@ int instance_adopt_running(Instance *i, InstanceState s, pid_t init_pid) {
         }
         i->monitor_pidfd = fd;
         i->monitor_pid = monitor;
-        instance_set_pid(i, init_pid, true);
-        instance_set_state(i, s);
-        return 0;
+        instance_set_pid(i, init, true);
+        instance_set_state(i, frozen ? INSTANCE_FROZEN : INSTANCE_RUNNING);
+        return 1;
 }
 
 /* ---------------------------------------------------------------- start */

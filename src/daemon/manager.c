@@ -44,7 +44,6 @@ Manager *manager_free(Manager *m) {
                 m->abandoned_workers = w->next;
                 worker_free(w);
         }
-        m->probe = worker_free(m->probe);
         while (m->scope_jobs)
                 scope_job_cancel(m->scope_jobs);
         sd_event_source_disable_unref(m->flush_source);
@@ -134,9 +133,7 @@ void manager_flush_changes(Manager *m) {
                 (void) sd_event_source_set_enabled(m->flush_source, SD_EVENT_OFF);
 }
 
-static int load_instances(Manager *m, char ***ret_names) {
-        _cleanup_strv_free_ char **names = NULL;
-        size_t n = 0;
+static int load_instances(Manager *m) {
         DIR *d;
         struct dirent *de;
 
@@ -173,64 +170,15 @@ static int load_instances(Manager *m, char ***ret_names) {
                         continue;
                 }
                 manager_add_instance(m, i);
-                char **nn = realloc(names, (n + 2) * sizeof(char *));
-                if (!nn)
-                        break;
-                names = nn;
-                names[n] = strdup(i->name);
-                names[++n] = NULL;
         }
         closedir(d);
-        *ret_names = TAKE_PTR(names);
         return 0;
-}
-
-static void on_probe_message(Worker *w, const char *msg, void *userdata) {
-        Manager *m = userdata;
-        char name[128], state[32];
-        int pid;
-
-        if (sscanf(msg, "state %127s %31s %i", name, state, &pid) != 3)
-                return;
-        Instance *i = manager_find_instance(m, name);
-        if (!i || streq(state, "STOPPED") || pid <= 0)
-                return;
-        InstanceState s = streq(state, "FROZEN") || streq(state, "FREEZING") ? INSTANCE_FROZEN : INSTANCE_RUNNING;
-        int r = instance_adopt_running(i, s, pid);
-        if (r < 0)
-                log_warning_errno(r, "Failed to pick up running instance '%s' (pid %i): %m", name, pid);
-        else
-                log_info("Picked up running instance '%s', init pid %i, %s.", name, pid, i->unit_name);
 }
 
 static int manager_go_ready(Manager *m) {
-        int r;
-
         m->ready = true;
-        r = manager_bus_register(m);
-        if (r < 0)
-                return r;
-        return 0;
+        return manager_bus_register(m);
 }
-
-static void on_probe_exited(Worker *w, int error, const char *message, void *userdata) {
-        Manager *m = userdata;
-        int r;
-
-        m->probe = worker_free(m->probe);
-        if (error != 0)
-                log_warning("Probing instances failed: %s; listing all as stopped.", message);
-        r = manager_go_ready(m);
-        if (r < 0) {
-                log_error_errno(r, "Failed to register on the bus: %m");
-                (void) sd_event_exit(m->event, r);
-        }
-}
-
-static const WorkerHandlers probe_handlers = {
-        .message = on_probe_message,
-        .exited = on_probe_exited,
-};
 
 static int clean_staging(Manager *m) {
         _cleanup_close_ int fd = -EBADF;
@@ -255,7 +203,6 @@ static int clean_staging(Manager *m) {
 }
 
 int manager_startup(Manager *m) {
-        _cleanup_strv_free_ char **names = NULL;
         int r;
 
         if (asprintf(&m->instances_dir, "%s/instances", m->state_dir) < 0 ||
@@ -272,27 +219,17 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 log_warning_errno(r, "Failed to clean '%s', ignoring: %m", m->staging_dir);
 
-        r = load_instances(m, &names);
+        r = load_instances(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to read '%s': %m", m->instances_dir);
 
-        if (!names || !names[0])
-                return manager_go_ready(m);
-
-        /* Learn which instances run (a previous daemon started them) in a worker: asking liblxc may
-         * block on a hung monitor. */
-        size_t n = strv_length(names);
-        _cleanup_free_ char **args = calloc(n + 3, sizeof(char *));
-        if (!args)
-                return log_oom();
-        args[0] = (char *) "probe";
-        args[1] = m->instances_dir;
-        for (size_t k = 0; k < n; k++)
-                args[k + 2] = names[k];
-        r = worker_spawn(m, args, &probe_handlers, m, &m->probe);
-        if (r < 0) {
-                log_warning_errno(r, "Failed to probe instances, listing all as stopped: %m");
-                return manager_go_ready(m);
+        /* Instances a previous daemon started keep running: pick them up. */
+        for (Instance *i = m->instances; i; i = i->next) {
+                r = instance_adopt_running(i);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to pick up running instance '%s', listing it as stopped: %m", i->name);
+                else if (r > 0)
+                        log_info("Picked up running instance '%s', init pid %i, %s.", i->name, (int) i->pid, i->unit_name);
         }
-        return 0;
+        return manager_go_ready(m);
 }

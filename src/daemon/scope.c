@@ -343,3 +343,60 @@ int scope_read_figures(const char *unit, uint64_t *ret_memory, uint64_t *ret_cpu
         }
         return 0;
 }
+
+static int first_pid_in(const char *path, pid_t *ret) {
+        _cleanup_free_ char *data = NULL;
+        long v;
+        int r;
+
+        r = read_full_file(path, 1024 * 1024, &data, NULL);
+        if (r < 0)
+                return r;
+        v = strtol(data, NULL, 10);
+        if (v <= 0)
+                return -ESRCH;
+        *ret = (pid_t) v;
+        return 0;
+}
+
+/* Finds a running instance from its cgroups alone (after a daemon restart): the monitor is the
+ * process in <scope>/lxc.monitor.<name>, init its child. No liblxc call: a hung monitor cannot hang
+ * us. */
+int scope_find_running(const char *unit, const char *name, pid_t *ret_monitor, pid_t *ret_init, bool *ret_frozen) {
+        _cleanup_free_ char *children = NULL;
+        char path[PATH_MAX];
+        pid_t monitor = 0;
+        long init;
+        int r = -ESRCH;
+
+        FOREACH_STRING(h, "systemd/", "unified/", "") {
+                snprintf(path, sizeof path, "/sys/fs/cgroup/%smachine.slice/%s/lxc.monitor.%s/cgroup.procs", h, unit, name);
+                r = first_pid_in(path, &monitor);
+                if (r >= 0)
+                        break;
+        }
+        if (r < 0)
+                return r;
+        snprintf(path, sizeof path, "/proc/%i/task/%i/children", (int) monitor, (int) monitor);
+        r = read_full_file(path, 64 * 1024, &children, NULL);
+        if (r < 0)
+                return r;
+        init = strtol(children, NULL, 10);
+        if (init <= 0)
+                return -ESRCH;
+
+        *ret_frozen = false;
+        snprintf(path, sizeof path, "/sys/fs/cgroup/freezer/machine.slice/%s/lxc.payload.%s/freezer.state", unit, name);
+        _cleanup_free_ char *state = NULL;
+        if (read_full_file(path, 4096, &state, NULL) >= 0)
+                *ret_frozen = startswith(state, "FROZEN") || startswith(state, "FREEZING");
+        else {
+                uint64_t v;
+                snprintf(path, sizeof path, "/sys/fs/cgroup/machine.slice/%s/lxc.payload.%s/cgroup.freeze", unit, name);
+                if (read_u64_file(path, NULL, &v) >= 0)
+                        *ret_frozen = v == 1;
+        }
+        *ret_monitor = monitor;
+        *ret_init = (pid_t) init;
+        return 0;
+}

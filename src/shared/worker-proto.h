@@ -8,7 +8,6 @@
  *   daemon -> worker   "go": start may proceed (the scope is realized). Only for verb "start".
  *   worker -> daemon   "progress <0..1> <stage text>"
  *   worker -> daemon   "running <init pid>"                      (start: the container runs)
- *   worker -> daemon   "state <name> <STATE> <init pid>"         (probe: one per name)
  *   worker -> daemon   "result <errno> <message>"                 last message; errno 0 = success
  *
  * Verbs:
@@ -20,7 +19,6 @@
  *   freeze  LXCPATH NAME
  *   unfreeze LXCPATH NAME
  *   destroy LXCPATH NAME TRASH_DIR           renames the instance directory into TRASH_DIR, removes it.
- *   probe   LXCPATH NAME...                  state and init pid of each.
  *
  * Cancel is SIGTERM to the worker. The hook mode "lxcbusd-worker hook-start-host" is what LXC runs as
  * lxc.hook.start-host; it sends "running $LXC_PID" on the fd named by $LXCBUS_NOTIFY_FD. */

@@ -287,22 +287,6 @@ static int do_destroy(char **args, size_t n) {
         return result(0, "deleted");
 }
 
-static int do_probe(char **args, size_t n) {
-        for (size_t i = 1; i < n; i++) {
-                _cleanup_lxc_ struct lxc_container *c = NULL;
-                const char *state = "STOPPED";
-                pid_t pid = 0;
-
-                c = lxc_container_new(args[i], args[0]);
-                if (c && c->is_running(c)) {
-                        state = c->state(c);
-                        pid = c->init_pid(c);
-                }
-                send_msg("state %s %s %i", args[i], state ?: "STOPPED", (int) (pid > 0 ? pid : 0));
-        }
-        return result(0, "probed");
-}
-
 int worker_main(int argc, char *argv[]) {
         _cleanup_free_ char *buf = NULL;
         _cleanup_free_ char **args = NULL;
@@ -352,7 +336,5 @@ int worker_main(int argc, char *argv[]) {
                 return do_freeze(rest, nrest, false);
         if (streq(verb, "destroy"))
                 return do_destroy(rest, nrest);
-        if (streq(verb, "probe"))
-                return do_probe(rest, nrest);
         return result(EINVAL, "Unknown verb '%s'.", verb);
 }
