@@ -60,6 +60,7 @@ int scope_start(Manager *m, const char *unit, pid_t pid, const ConfigMap *config
 /* Stops the scope and waits until systemd removed it (success if it is gone already). */
 int scope_stop(Manager *m, const char *unit, scope_done_t done, void *userdata, ScopeJob **ret);
 void scope_job_cancel(ScopeJob *j);
+int scope_kill(Manager *m, const char *unit, int sig);
 int scope_set_limits(Manager *m, const char *unit, const ConfigMap *config);
 int scope_job_removed(sd_bus_message *message, void *userdata, sd_bus_error *error);
 void scope_cleanup_cgroups(const char *unit);
@@ -137,6 +138,7 @@ struct Operation {
         int step;
         unsigned timeout_sec;
         bool force;
+        bool escalated;             /* stop: the scope was killed after the timeout */
         bool counted;               /* counts towards the running limits */
         InstanceMetadata *create_md; /* create: the metadata of the new instance */
         void (*cancel)(Operation *o);

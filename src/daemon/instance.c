@@ -342,8 +342,11 @@ static int on_start_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Operation *o = userdata;
         Instance *i = o->instance;
 
-        /* Give up: kill the half-started monitor (its pidfd tells us when it is gone). */
-        if (i->monitor)
+        /* Give up. Before the scope exists the worker has started nothing: kill it. Afterwards kill
+         * the whole scope (monitor and payload); the monitor's exit then cleans up as for any stop. */
+        if (o->step == STEP_START_RUNNING)
+                (void) scope_kill(o->manager, i->unit_name, SIGKILL);
+        else if (i->monitor)
                 worker_kill(i->monitor, SIGKILL);
         op_fail(o, ETIMEDOUT, "Instance '%s' did not reach running within %u s.", i->name, o->timeout_sec);
         return 0;
@@ -441,16 +444,32 @@ static const WorkerHandlers stop_handlers = {
         .exited = on_stop_worker_exited,
 };
 
+#define STOP_KILL_WAIT_USEC (10 * USEC_PER_SEC)
+
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Operation *o = userdata;
+        Instance *i = o->instance;
+        int r;
 
         if (o->worker) {
                 worker_abandon(o->worker, SIGKILL);
                 o->worker = NULL;
         }
-        if (o->instance->state == INSTANCE_STOPPING)
-                instance_set_state(o->instance, INSTANCE_RUNNING);
-        op_fail(o, ETIMEDOUT, "Instance '%s' did not stop in time.", o->instance->name);
+        if (!o->escalated) {
+                /* The monitor does not answer (hung, or SIGSTOPped): kill everything in the scope
+                 * through systemd and wait for the monitor's exit. */
+                o->escalated = true;
+                log_warning("Instance '%s' did not stop in time, killing its scope %s.", i->name, i->unit_name);
+                operation_set_progress(o, 0.8, "killing the scope");
+                r = scope_kill(o->manager, i->unit_name, SIGKILL);
+                if (r >= 0 && op_arm_timeout(o, STOP_KILL_WAIT_USEC, on_stop_timeout) >= 0) {
+                        stop_phase_check(o);
+                        return 0;
+                }
+        }
+        if (i->state == INSTANCE_STOPPING)
+                instance_set_state(i, INSTANCE_RUNNING);
+        op_fail(o, ETIMEDOUT, "Instance '%s' did not stop in time.", i->name);
         return 0;
 }
 

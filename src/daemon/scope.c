@@ -247,6 +247,20 @@ int scope_set_limits(Manager *m, const char *unit, const ConfigMap *config) {
         return sd_bus_call_async(m->bus, NULL, msg, on_set_properties_reply, NULL, 30 * USEC_PER_SEC);
 }
 
+static int on_kill_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        if (e && !sd_bus_error_has_name(e, "org.freedesktop.systemd1.NoSuchUnit"))
+                log_warning("Failed to kill a scope: %s, ignoring.", e->message ?: e->name);
+        return 0;
+}
+
+/* Signals every process of the scope, the monitor included: the last resort against a hung monitor. */
+int scope_kill(Manager *m, const char *unit, int sig) {
+        return sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                        "org.freedesktop.systemd1.Manager", "KillUnit", on_kill_reply, NULL, "ssi",
+                                        unit, "all", sig);
+}
+
 static void rmdir_tree(int parent, const char *name) {
         int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         DIR *d;

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
+#include <unistd.h>
+
+#include "ctl-bus.h"
+#include "names.h"
+
+static int bus_connect(const char *address, sd_bus **ret) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        /* sd_bus_open_system() honours $DBUS_SYSTEM_BUS_ADDRESS by itself. */
+        if (!address)
+                return sd_bus_open_system(ret);
+
+        r = sd_bus_new(&bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_set_address(bus, address);
+        if (r < 0)
+                return r;
+        r = sd_bus_set_bus_client(bus, true);
+        if (r < 0)
+                return r;
+        r = sd_bus_start(bus);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(bus);
+        return 0;
+}
+
+int ctl_bus_get(Context *c, sd_bus **ret) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        assert(c);
+        assert(ret);
+
+        if (c->bus) {
+                *ret = c->bus;
+                return 0;
+        }
+
+        r = bus_connect(c->address, &bus);
+        if (r < 0)
+                return ctl_error_errno(c, r, "Failed to connect to %s: %m", c->address ?: "the system bus");
+
+        /* On a terminal, let polkit ask for a password (through an agent) instead of refusing. This flags
+         * every method call created from now on. */
+        r = sd_bus_set_allow_interactive_authorization(bus, isatty(STDIN_FILENO) > 0);
+        if (r < 0)
+                return ctl_error_errno(c, r, "Failed to allow interactive authorization: %m");
+
+        *ret = c->bus = TAKE_PTR(bus);
+        return 0;
+}
+
+int ctl_message_error(Context *c, int r) {
+        return ctl_error_errno(c, r, "Failed to build D-Bus message: %m");
+}
+
+int ctl_new_method_call(Context *c, const char *path, const char *interface, const char *member,
+                        sd_bus_message **ret) {
+        sd_bus *bus;
+        int r;
+
+        r = ctl_bus_get(c, &bus);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_new_method_call(bus, ret, LXCBUS_BUS_NAME, path, interface, member);
+        if (r < 0)
+                return ctl_message_error(c, r);
+        return 0;
+}
+
+int ctl_call(Context *c, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **ret_reply) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus *bus;
+        int r;
+
+        r = ctl_bus_get(c, &bus);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_call(bus, m, timeout_usec, &error, ret_reply);
+        if (r < 0)
+                return ctl_bus_error(c, &error, r);
+        return 0;
+}
+
+int ctl_get_instance_path(Context *c, const char *name, char **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *path;
+        char *p;
+        int r;
+
+        assert(name);
+        assert(ret);
+
+        r = ctl_new_method_call(c, LXCBUS_PATH, LXCBUS_MANAGER_INTERFACE, "GetInstance", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", name);
+        if (r < 0)
+                return ctl_message_error(c, r);
+
+        r = ctl_call(c, m, 0, &reply);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return ctl_error_errno(c, r, "Failed to parse reply of GetInstance: %m");
+
+        p = strdup(path);
+        if (!p)
+                return ctl_error_errno(c, ENOMEM, "Out of memory.");
+        *ret = p;
+        return 0;
+}
+
+int ctl_append_option_bool(sd_bus_message *m, const char *key, bool value) {
+        return sd_bus_message_append(m, "{sv}", key, "b", (int) value);
+}
+
+int ctl_append_option_u32(sd_bus_message *m, const char *key, uint32_t value) {
+        return sd_bus_message_append(m, "{sv}", key, "u", value);
+}
+
+int ctl_append_option_u64(sd_bus_message *m, const char *key, uint64_t value) {
+        return sd_bus_message_append(m, "{sv}", key, "t", value);
+}
+
+int ctl_append_option_string(sd_bus_message *m, const char *key, const char *value) {
+        return sd_bus_message_append(m, "{sv}", key, "s", value);
+}

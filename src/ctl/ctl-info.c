@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+
+#include "ctl-bus.h"
+#include "ctl-json.h"
+#include "ctl-util.h"
+#include "ctl.h"
+
+/* "info" and "config": reading an instance's properties, and SetConfig. */
+
+enum {
+        ARG_JSON = ARG_FIRST_VERB_OPTION,
+        ARG_EXPECTED_GENERATION,
+};
+
+/* Text for humans of a JSON value that may be a list: one element per line. */
+static char *format_lines(JsonNode *n) {
+        g_autoptr(GString) s = NULL;
+        JsonArray *a;
+
+        if (!n || !JSON_NODE_HOLDS_ARRAY(n))
+                return ctl_json_to_text(n);
+
+        a = json_node_get_array(n);
+        if (json_array_get_length(a) == 0)
+                return g_strdup("-");
+
+        s = g_string_new(NULL);
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+                g_autofree char *e = ctl_json_to_text(json_array_get_element(a, i));
+
+                g_string_append_printf(s, "%s%s", i > 0 ? "\n" : "", e);
+        }
+        return g_string_free(g_steal_pointer(&s), false);
+}
+
+/* KEY=VALUE lines, sorted by key; also the output of "config show". */
+static char *format_config(JsonObject *o) {
+        g_autofree const char **keys = ctl_json_object_sorted_members(o);
+        g_autoptr(GString) s = g_string_new(NULL);
+
+        for (const char **k = keys; *k; k++) {
+                JsonNode *v = json_object_get_member(o, *k);
+                const char *value = JSON_NODE_HOLDS_VALUE(v) ? json_node_get_string(v) : NULL;
+
+                g_string_append_printf(s, "%s%s=%s", k == keys ? "" : "\n", *k, strempty(value));
+        }
+        return g_string_free(g_steal_pointer(&s), false);
+}
+
+static char *format_timestamp(JsonNode *n) {
+        char buf[CTL_FORMAT_TIMESTAMP_MAX];
+
+        if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
+                return ctl_json_to_text(n);
+        return g_strdup(ctl_format_timestamp(buf, sizeof(buf), (uint64_t) json_node_get_int(n)));
+}
+
+/* Snapshots a(st): "name (creation time)" lines. */
+static char *format_snapshots(JsonNode *n) {
+        g_autoptr(GString) s = NULL;
+        JsonArray *a;
+
+        if (!JSON_NODE_HOLDS_ARRAY(n) || json_array_get_length(json_node_get_array(n)) == 0)
+                return format_lines(n);
+
+        a = json_node_get_array(n);
+        s = g_string_new(NULL);
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+                JsonNode *e = json_array_get_element(a, i);
+                JsonArray *pair = JSON_NODE_HOLDS_ARRAY(e) ? json_node_get_array(e) : NULL;
+                g_autofree char *name = NULL, *created = NULL;
+
+                if (!pair || json_array_get_length(pair) != 2)
+                        return format_lines(n);
+                name = ctl_json_to_text(json_array_get_element(pair, 0));
+                created = format_timestamp(json_array_get_element(pair, 1));
+                g_string_append_printf(s, "%s%s (%s)", i > 0 ? "\n" : "", name, created);
+        }
+        return g_string_free(g_steal_pointer(&s), false);
+}
+
+static char *format_property(const char *name, JsonNode *n) {
+        if (streq(name, "Config") && JSON_NODE_HOLDS_OBJECT(n)) {
+                if (json_object_get_size(json_node_get_object(n)) == 0)
+                        return g_strdup("-");
+                return format_config(json_node_get_object(n));
+        }
+        if (streq(name, "Snapshots"))
+                return format_snapshots(n);
+        if (g_str_has_suffix(name, "At"))
+                return format_timestamp(n);
+        return format_lines(n);
+}
+
+/* GetState() figures, under names for humans. "state" and "pid" repeat the properties and are left out. */
+static char *format_figure(const char *key, JsonNode *n, const char **ret_label) {
+        char buf[MAX(CTL_FORMAT_BYTES_MAX, CTL_FORMAT_TIMESPAN_MAX)];
+        bool integer = JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_INT64;
+
+        if (streq(key, "state") || streq(key, "pid"))
+                return NULL;
+
+        if (streq(key, "memory-bytes") && integer) {
+                *ret_label = "Memory";
+                return g_strdup(ctl_format_bytes(buf, sizeof(buf), (uint64_t) json_node_get_int(n)));
+        }
+        if (streq(key, "cpu-ns") && integer) {
+                *ret_label = "CPU time";
+                return g_strdup(ctl_format_timespan_ns(buf, sizeof(buf), (uint64_t) json_node_get_int(n)));
+        }
+        if (streq(key, "tasks"))
+                *ret_label = "Tasks";
+        else if (streq(key, "addresses"))
+                *ret_label = "Addresses";
+        else
+                *ret_label = key;
+        return format_lines(n);
+}
+
+typedef struct Fields {
+        GPtrArray *labels;      /* borrowed strings */
+        GPtrArray *values;      /* owned, may span lines */
+        int width;
+} Fields;
+
+static void fields_add(Fields *f, const char *label, char *value) {
+        g_ptr_array_add(f->labels, (gpointer) label);
+        g_ptr_array_add(f->values, value);
+        f->width = MAX(f->width, (int) strlen(label) + 1);
+}
+
+static void fields_print(const Fields *f) {
+        for (guint i = 0; i < f->labels->len; i++) {
+                g_autofree char *label = g_strconcat(f->labels->pdata[i], ":", NULL);
+                g_auto(GStrv) lines = g_strsplit(f->values->pdata[i], "\n", -1);
+
+                for (char **l = lines; *l; l++)
+                        printf("%-*s %s\n", f->width, l == lines ? label : "", *l);
+        }
+}
+
+static void print_info(const char *path, JsonObject *properties, JsonObject *figures) {
+        g_autoptr(GList) names = json_object_get_members(properties);
+        g_autoptr(GList) keys = json_object_get_members(figures);
+        g_autoptr(GPtrArray) labels = g_ptr_array_new();
+        g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func(g_free);
+        Fields f = { labels, values, 0 };
+
+        for (GList *l = names; l; l = l->next) {
+                JsonNode *value = json_object_get_member(properties, l->data);
+
+                fields_add(&f, l->data, format_property(l->data, value));
+                if (streq(l->data, "Name"))
+                        fields_add(&f, "Path", g_strdup(path));
+        }
+
+        for (GList *l = keys; l; l = l->next) {
+                const char *label = NULL;
+                char *value = format_figure(l->data, json_object_get_member(figures, l->data), &label);
+
+                if (value)
+                        fields_add(&f, label, value);
+        }
+
+        fields_print(&f);
+}
+
+/* Parses "[--json]" and an instance name: 1 to go on, 0 when done, < 0 on error. */
+static int parse_info_args(Context *c, int argc, char *argv[], bool *ret_json) {
+        static const struct option options[] = {
+                CTL_COMMON_OPTIONS,
+                { "json", no_argument, NULL, ARG_JSON },
+                {}
+        };
+        bool json = false;
+        int opt, r;
+
+        optind = 0;
+        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (opt) {
+                case ARG_JSON:
+                        json = true;
+                        break;
+                default:
+                        r = ctl_common_option(c, opt, optarg);
+                        if (r <= 0)
+                                return r;
+                }
+
+        r = ctl_expect_args(c, argc, argv, 1, "instance name");
+        if (r < 0)
+                return r;
+
+        *ret_json = json;
+        return 1;
+}
+
+static int get_state(Context *c, const char *path, JsonNode **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, "GetState", &m);
+        if (r < 0)
+                return r;
+        return ctl_call_json(c, m, 0, ret);
+}
+
+int verb_info(Context *c, int argc, char *argv[]) {
+        g_autoptr(JsonNode) properties = NULL, figures = NULL;
+        _cleanup_free_ char *path = NULL;
+        bool json = false;
+        int r;
+
+        r = parse_info_args(c, argc, argv, &json);
+        if (r <= 0)
+                return r;
+
+        r = ctl_get_instance_path(c, argv[optind], &path);
+        if (r < 0)
+                return r;
+        r = ctl_get_all_properties(c, path, LXCBUS_INSTANCE_INTERFACE, &properties);
+        if (r < 0)
+                return r;
+        r = get_state(c, path, &figures);
+        if (r < 0)
+                return r;
+        if (!JSON_NODE_HOLDS_OBJECT(properties) || !JSON_NODE_HOLDS_OBJECT(figures))
+                return ctl_error_errno(c, EBADMSG, "Unexpected reply from the daemon.");
+
+        if (json) {
+                /* The properties under their D-Bus names, then the object path and the live figures. */
+                JsonObject *o = json_node_get_object(properties);
+
+                json_object_set_string_member(o, "Path", path);
+                json_object_set_member(o, "Runtime", json_node_ref(figures));
+                ctl_json_print(properties);
+        } else
+                print_info(path, json_node_get_object(properties), json_node_get_object(figures));
+        return 0;
+}
+
+typedef enum ConfigAction {
+        CONFIG_SHOW,
+        CONFIG_SET,
+        CONFIG_UNSET,
+        _CONFIG_ACTION_MAX,
+        _CONFIG_ACTION_INVALID = -EINVAL,
+} ConfigAction;
+
+static const char *const config_action_table[_CONFIG_ACTION_MAX] = {
+        [CONFIG_SHOW] = "show",
+        [CONFIG_SET] = "set",
+        [CONFIG_UNSET] = "unset",
+};
+
+static ConfigAction config_action_from_string(const char *s) {
+        for (size_t i = 0; i < _CONFIG_ACTION_MAX; i++)
+                if (streq(s, config_action_table[i]))
+                        return (ConfigAction) i;
+        return _CONFIG_ACTION_INVALID;
+}
+
+typedef struct ConfigArgs {
+        const char *name;
+        ConfigAction action;
+        bool json;
+        bool have_generation;
+        uint64_t generation;
+        char **set;             /* alternating keys and values */
+        char **unset;           /* borrowed from argv */
+} ConfigArgs;
+
+static void config_args_done(ConfigArgs *a) {
+        a->set = strv_free(a->set);
+}
+
+static int parse_config_assignments(Context *c, ConfigArgs *a, int n, char *args[]) {
+        int r;
+
+        if (n == 0)
+                return ctl_usage_error(c, "Missing %s.", a->action == CONFIG_SET ? "KEY=VALUE" : "KEY");
+
+        for (int i = 0; i < n; i++) {
+                if (a->action == CONFIG_UNSET) {
+                        if (!ctl_config_key_is_valid(args[i]))
+                                return ctl_usage_error(c, "Invalid key '%s'.", args[i]);
+                        continue;
+                }
+
+                r = ctl_pairs_add(&a->set, args[i]);
+                if (r == -EEXIST)
+                        return ctl_usage_error(c, "Key of '%s' given twice.", args[i]);
+                if (r == -ENOMEM)
+                        return ctl_error_errno(c, r, "Out of memory.");
+                if (r < 0)
+                        return ctl_usage_error(c, "Invalid assignment '%s': expected KEY=VALUE.", args[i]);
+        }
+
+        if (a->action == CONFIG_UNSET)
+                a->unset = args;
+        return 0;
+}
+
+static int parse_config_args(Context *c, int argc, char *argv[], ConfigArgs *a) {
+        static const struct option options[] = {
+                CTL_COMMON_OPTIONS,
+                { "json", no_argument, NULL, ARG_JSON },
+                { "expected-generation", required_argument, NULL, ARG_EXPECTED_GENERATION },
+                {}
+        };
+        int opt, r;
+
+        optind = 0;
+        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (opt) {
+                case ARG_JSON:
+                        a->json = true;
+                        break;
+                case ARG_EXPECTED_GENERATION:
+                        if (ctl_parse_uint64(optarg, &a->generation) < 0)
+                                return ctl_usage_error(c, "Invalid generation '%s'.", optarg);
+                        a->have_generation = true;
+                        break;
+                default:
+                        r = ctl_common_option(c, opt, optarg);
+                        if (r <= 0)
+                                return r;
+                }
+
+        if (argc - optind < 1)
+                return ctl_usage_error(c, "Missing instance name.");
+        if (argc - optind < 2)
+                return ctl_usage_error(c, "Missing action: show, set or unset.");
+        a->name = argv[optind];
+        a->action = config_action_from_string(argv[optind + 1]);
+        if (a->action < 0)
+                return ctl_usage_error(c, "Unknown config action '%s': expected show, set or unset.",
+                                       argv[optind + 1]);
+
+        if (a->action == CONFIG_SHOW) {
+                if (a->have_generation)
+                        return ctl_usage_error(c, "'config show' takes no --expected-generation.");
+                r = ctl_expect_args(c, argc, argv, 2, "instance name and action");
+        } else {
+                if (a->json)
+                        return ctl_usage_error(c, "--json only goes with 'config show'.");
+                r = parse_config_assignments(c, a, argc - optind - 2, argv + optind + 2);
+        }
+        if (r < 0)
+                return r;
+        return 1;
+}
+
+static int config_show(Context *c, const char *path, bool json) {
+        g_autoptr(JsonNode) config = NULL;
+        g_autofree char *text = NULL;
+        int r;
+
+        r = ctl_get_property(c, path, LXCBUS_INSTANCE_INTERFACE, "Config", &config);
+        if (r < 0)
+                return r;
+        if (!JSON_NODE_HOLDS_OBJECT(config))
+                return ctl_error_errno(c, EBADMSG, "Unexpected type of property Config.");
+
+        if (json) {
+                ctl_json_print(config);
+                return 0;
+        }
+
+        text = format_config(json_node_get_object(config));
+        if (!isempty(text))
+                puts(text);
+        return 0;
+}
+
+static int append_set_config_arguments(sd_bus_message *m, const ConfigArgs *a) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{ss}");
+        if (r < 0)
+                return r;
+        for (char **p = a->set; p && p[0] && p[1]; p += 2) {
+                r = sd_bus_message_append(m, "{ss}", p[0], p[1]);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_append_strv(m, a->unset);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        if (a->have_generation) {
+                r = ctl_append_option_u64(m, "expected-generation", a->generation);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(m);
+}
+
+static int config_change(Context *c, const char *path, const ConfigArgs *a) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, "SetConfig", &m);
+        if (r < 0)
+                return r;
+        r = append_set_config_arguments(m, a);
+        if (r < 0)
+                return ctl_message_error(c, r);
+
+        /* Limits apply live to a running instance's scope, through systemd. */
+        return ctl_call(c, m, ctl_operation_timeout_usec(0), NULL);
+}
+
+int verb_config(Context *c, int argc, char *argv[]) {
+        _cleanup_(config_args_done) ConfigArgs a = {};
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = parse_config_args(c, argc, argv, &a);
+        if (r <= 0)
+                return r;
+
+        r = ctl_get_instance_path(c, a.name, &path);
+        if (r < 0)
+                return r;
+
+        if (a.action == CONFIG_SHOW)
+                return config_show(c, path, a.json);
+        return config_change(c, path, &a);
+}

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+
+#include "ctl-json.h"
+#include "ctl-table.h"
+#include "ctl-util.h"
+#include "ctl.h"
+#include "names.h"
+
+/* "list" and "operations": one GetManagedObjects() call gives every instance and operation with all their
+ * properties, where ListInstances() plus per-object reads would cost a round trip each. */
+
+/* Parses "[--json]" and no positional argument: 1 to go on, 0 when done, < 0 on error. */
+static int parse_listing_options(Context *c, int argc, char *argv[], bool *ret_json) {
+        static const struct option options[] = {
+                CTL_COMMON_OPTIONS,
+                { "json", no_argument, NULL, 'j' },
+                {}
+        };
+        bool json = false;
+        int opt, r;
+
+        optind = 0;
+        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (opt) {
+                case 'j':
+                        json = true;
+                        break;
+                default:
+                        r = ctl_common_option(c, opt, optarg);
+                        if (r <= 0)
+                                return r;
+                }
+
+        if (optind < argc)
+                return ctl_usage_error(c, "Unexpected argument '%s'.", argv[optind]);
+
+        *ret_json = json;
+        return 1;
+}
+
+/* The properties of interface on each object of a GetManagedObjects() reply, calling f for each. */
+typedef void (*ObjectFunc)(const char *path, JsonObject *properties, JsonObject *objects, JsonArray *out);
+
+static void foreach_object(JsonObject *objects, const char *interface, ObjectFunc f, JsonArray *out) {
+        g_autoptr(GList) paths = json_object_get_members(objects);
+
+        for (GList *l = paths; l; l = l->next) {
+                JsonObject *interfaces = json_object_get_object_member(objects, l->data);
+                JsonNode *properties = interfaces ? json_object_get_member(interfaces, interface) : NULL;
+
+                if (properties && JSON_NODE_HOLDS_OBJECT(properties))
+                        f(l->data, json_node_get_object(properties), objects, out);
+        }
+}
+
+static void set_string(JsonObject *o, const char *key, JsonObject *properties, const char *property) {
+        json_object_set_string_member(o, key,
+                                      json_object_get_string_member_with_default(properties, property, ""));
+}
+
+static void set_int(JsonObject *o, const char *key, JsonObject *properties, const char *property) {
+        json_object_set_int_member(o, key, json_object_get_int_member_with_default(properties, property, 0));
+}
+
+static void add_instance(const char *path, JsonObject *properties, JsonObject *objects, JsonArray *out) {
+        g_autoptr(JsonObject) o = json_object_new();
+
+        set_string(o, "name", properties, "Name");
+        set_string(o, "state", properties, "State");
+        set_int(o, "pid", properties, "Pid");
+        set_string(o, "unit", properties, "Unit");
+        json_object_set_string_member(o, "path", path);
+        json_array_add_object_element(out, g_steal_pointer(&o));
+}
+
+static int compare_by_name(gconstpointer a, gconstpointer b) {
+        return g_strcmp0(json_object_get_string_member_with_default(json_node_get_object((JsonNode *) a),
+                                                                    "name", ""),
+                         json_object_get_string_member_with_default(json_node_get_object((JsonNode *) b),
+                                                                    "name", ""));
+}
+
+static int compare_by_id(gconstpointer a, gconstpointer b) {
+        gint64 x = json_object_get_int_member_with_default(json_node_get_object((JsonNode *) a), "id", 0);
+        gint64 y = json_object_get_int_member_with_default(json_node_get_object((JsonNode *) b), "id", 0);
+
+        return (x > y) - (x < y);
+}
+
+/* A sorted copy of an array of objects. */
+static JsonArray *array_sorted(JsonArray *a, GCompareFunc compare) {
+        g_autoptr(GList) elements = json_array_get_elements(a);
+        JsonArray *sorted = json_array_sized_new(json_array_get_length(a));
+
+        elements = g_list_sort(elements, compare);
+        for (GList *l = elements; l; l = l->next)
+                json_array_add_element(sorted, json_node_ref(l->data));
+        return sorted;
+}
+
+/* Collects objects of interface from GetManagedObjects(), sorted; NULL after a reported failure. */
+static int collect_objects(Context *c, const char *interface, ObjectFunc f, GCompareFunc compare,
+                           JsonArray **ret) {
+        g_autoptr(JsonNode) root = NULL;
+        g_autoptr(JsonArray) a = json_array_new();
+        int r;
+
+        r = ctl_get_managed_objects(c, &root);
+        if (r < 0)
+                return r;
+        if (!JSON_NODE_HOLDS_OBJECT(root))
+                return ctl_error_errno(c, EBADMSG, "Unexpected reply of GetManagedObjects.");
+
+        foreach_object(json_node_get_object(root), interface, f, a);
+        *ret = array_sorted(a, compare);
+        return 0;
+}
+
+static void print_array(JsonArray *a) {
+        g_autoptr(JsonNode) n = json_node_init_array(json_node_alloc(), a);
+
+        ctl_json_print(n);
+}
+
+int verb_list(Context *c, int argc, char *argv[]) {
+        static const CtlColumn columns[] = {
+                { "NAME", "name" },
+                { "STATE", "state" },
+                { "PID", "pid", .zero_is_empty = true },
+                { "UNIT", "unit" },
+        };
+        g_autoptr(JsonArray) instances = NULL;
+        bool json = false;
+        int r;
+
+        r = parse_listing_options(c, argc, argv, &json);
+        if (r <= 0)
+                return r;
+
+        r = collect_objects(c, LXCBUS_INSTANCE_INTERFACE, add_instance, compare_by_name, &instances);
+        if (r < 0)
+                return r;
+
+        if (json)
+                print_array(instances);
+        else
+                ctl_table_print(instances, columns, ELEMENTSOF(columns));
+        return 0;
+}
+
+/* The name of the instance of an operation: from its object if it still exists, otherwise decoded from
+ * the path (a delete operation outlives its instance). */
+static char *operation_instance_name(JsonObject *objects, const char *instance_path) {
+        JsonObject *interfaces, *properties;
+        char *name = NULL;
+
+        if (isempty(instance_path))
+                return g_strdup("");
+
+        interfaces = json_object_has_member(objects, instance_path)
+                             ? json_object_get_object_member(objects, instance_path) : NULL;
+        properties = interfaces && json_object_has_member(interfaces, LXCBUS_INSTANCE_INTERFACE)
+                             ? json_object_get_object_member(interfaces, LXCBUS_INSTANCE_INTERFACE) : NULL;
+        if (properties)
+                return g_strdup(json_object_get_string_member_with_default(properties, "Name", ""));
+
+        if (instance_name_from_path(instance_path, &name) >= 0) {
+                char *s = g_strdup(name);
+
+                free(name);
+                return s;
+        }
+        return g_strdup("");
+}
+
+static void add_operation(const char *path, JsonObject *properties, JsonObject *objects, JsonArray *out) {
+        g_autoptr(JsonObject) o = json_object_new();
+        const char *instance_path = json_object_get_string_member_with_default(properties, "Instance", "");
+        g_autofree char *instance = operation_instance_name(objects, instance_path);
+
+        json_object_set_int_member(o, "id", (gint64) ctl_operation_id_from_path(path));
+        json_object_set_string_member(o, "path", path);
+        set_string(o, "kind", properties, "Kind");
+        set_string(o, "status", properties, "Status");
+        json_object_set_string_member(o, "instance", instance);
+        json_object_set_string_member(o, "instance_path", instance_path);
+        json_object_set_double_member(o, "progress",
+                                      json_object_get_double_member_with_default(properties, "Progress", 0));
+        set_string(o, "stage", properties, "Stage");
+        set_int(o, "created_at", properties, "CreatedAt");
+        set_int(o, "finished_at", properties, "FinishedAt");
+        set_string(o, "error_name", properties, "ErrorName");
+        set_string(o, "error_message", properties, "ErrorMessage");
+        json_array_add_object_element(out, g_steal_pointer(&o));
+}
+
+int verb_operations(Context *c, int argc, char *argv[]) {
+        static const CtlColumn columns[] = {
+                { "ID", "id" },
+                { "KIND", "kind" },
+                { "STATUS", "status" },
+                { "INSTANCE", "instance" },
+                { "STAGE", "stage" },
+        };
+        g_autoptr(JsonArray) operations = NULL;
+        bool json = false;
+        int r;
+
+        r = parse_listing_options(c, argc, argv, &json);
+        if (r <= 0)
+                return r;
+
+        r = collect_objects(c, LXCBUS_OPERATION_INTERFACE, add_operation, compare_by_id, &operations);
+        if (r < 0)
+                return r;
+
+        if (json)
+                print_array(operations);
+        else
+                ctl_table_print(operations, columns, ELEMENTSOF(columns));
+        return 0;
+}

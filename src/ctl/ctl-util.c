@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <strings.h>
+#include <time.h>
+
+#include "bus-errors.h"
+#include "ctl-util.h"
+#include "macro.h"
+#include "util.h"
+
+int ctl_parse_key_value(const char *s, char **ret_key, char **ret_value) {
+        _cleanup_free_ char *key = NULL, *value = NULL;
+        const char *eq;
+
+        assert(s);
+        assert(ret_key);
+        assert(ret_value);
+
+        eq = strchr(s, '=');
+        if (!eq || eq == s)
+                return -EINVAL;
+
+        key = strndup(s, (size_t) (eq - s));
+        value = strdup(eq + 1);
+        if (!key || !value)
+                return -ENOMEM;
+
+        *ret_key = TAKE_PTR(key);
+        *ret_value = TAKE_PTR(value);
+        return 0;
+}
+
+int ctl_pairs_add(char ***pairs, const char *assignment) {
+        _cleanup_free_ char *key = NULL, *value = NULL;
+        size_t n;
+        char **l;
+        int r;
+
+        assert(pairs);
+
+        r = ctl_parse_key_value(assignment, &key, &value);
+        if (r < 0)
+                return r;
+
+        n = strv_length(*pairs);
+        for (size_t i = 0; i + 1 < n; i += 2)
+                if (streq((*pairs)[i], key))
+                        return -EEXIST;
+
+        l = realloc(*pairs, sizeof(char *) * (n + 3));
+        if (!l)
+                return -ENOMEM;
+        l[n] = TAKE_PTR(key);
+        l[n + 1] = TAKE_PTR(value);
+        l[n + 2] = NULL;
+        *pairs = l;
+        return 0;
+}
+
+bool ctl_config_key_is_valid(const char *key) {
+        return !isempty(key) && !strchr(key, '=');
+}
+
+static const char *const signal_names[] = {
+        [SIGHUP] = "HUP",       [SIGINT] = "INT",       [SIGQUIT] = "QUIT",     [SIGILL] = "ILL",
+        [SIGTRAP] = "TRAP",     [SIGABRT] = "ABRT",     [SIGBUS] = "BUS",       [SIGFPE] = "FPE",
+        [SIGKILL] = "KILL",     [SIGUSR1] = "USR1",     [SIGSEGV] = "SEGV",     [SIGUSR2] = "USR2",
+        [SIGPIPE] = "PIPE",     [SIGALRM] = "ALRM",     [SIGTERM] = "TERM",     [SIGSTKFLT] = "STKFLT",
+        [SIGCHLD] = "CHLD",     [SIGCONT] = "CONT",     [SIGSTOP] = "STOP",     [SIGTSTP] = "TSTP",
+        [SIGTTIN] = "TTIN",     [SIGTTOU] = "TTOU",     [SIGURG] = "URG",       [SIGXCPU] = "XCPU",
+        [SIGXFSZ] = "XFSZ",     [SIGVTALRM] = "VTALRM", [SIGPROF] = "PROF",     [SIGWINCH] = "WINCH",
+        [SIGIO] = "IO",         [SIGPWR] = "PWR",       [SIGSYS] = "SYS",
+};
+
+const char *ctl_signal_to_string(int sig) {
+        if (sig <= 0 || (size_t) sig >= ELEMENTSOF(signal_names))
+                return NULL;
+        return signal_names[sig];
+}
+
+/* "RTMIN+n" and "RTMAX-n", and the bare "RTMIN"/"RTMAX", as kill(1) accepts them. */
+static int signal_from_rt_string(const char *s) {
+        const char *p;
+        uint32_t n = 0;
+        int base, sign;
+
+        if ((p = startswith(s, "RTMIN"))) {
+                base = SIGRTMIN;
+                sign = 1;
+        } else if ((p = startswith(s, "RTMAX"))) {
+                base = SIGRTMAX;
+                sign = -1;
+        } else
+                return -EINVAL;
+
+        if (*p) {
+                if (*p != (sign > 0 ? '+' : '-') || ctl_parse_uint32(p + 1, &n) < 0)
+                        return -EINVAL;
+                if (n > (uint32_t) (SIGRTMAX - SIGRTMIN))
+                        return -EINVAL;
+        }
+        return base + sign * (int) n;
+}
+
+int ctl_signal_from_string(const char *s) {
+        char name[16];
+        uint32_t n;
+        size_t l;
+
+        if (isempty(s))
+                return -EINVAL;
+
+        if (ctl_parse_uint32(s, &n) >= 0)
+                return n >= 1 && n <= (uint32_t) SIGRTMAX ? (int) n : -EINVAL;
+
+        /* Names are matched without regard to case, with or without "SIG". */
+        l = strlen(s);
+        if (l >= sizeof(name))
+                return -EINVAL;
+        for (size_t i = 0; i <= l; i++)
+                name[i] = (char) toupper((unsigned char) s[i]);
+
+        const char *p = startswith(name, "SIG") ?: name;
+        for (size_t i = 1; i < ELEMENTSOF(signal_names); i++)
+                if (signal_names[i] && streq(p, signal_names[i]))
+                        return (int) i;
+        return signal_from_rt_string(p);
+}
+
+int ctl_parse_uint64(const char *s, uint64_t *ret) {
+        uint64_t v = 0;
+
+        assert(ret);
+
+        if (isempty(s))
+                return -EINVAL;
+        for (const char *p = s; *p; p++) {
+                unsigned d;
+
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                d = (unsigned) (*p - '0');
+                if (v > (UINT64_MAX - d) / 10)
+                        return -ERANGE;
+                v = v * 10 + d;
+        }
+        *ret = v;
+        return 0;
+}
+
+int ctl_parse_uint32(const char *s, uint32_t *ret) {
+        uint64_t v;
+        int r;
+
+        assert(ret);
+
+        r = ctl_parse_uint64(s, &v);
+        if (r < 0)
+                return r;
+        if (v > UINT32_MAX)
+                return -ERANGE;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+uint64_t ctl_operation_timeout_usec(uint32_t timeout_sec) {
+        uint64_t sec = 2 * (uint64_t) timeout_sec + 60;
+
+        if (sec < CTL_OPERATION_TIMEOUT_MIN_SEC)
+                sec = CTL_OPERATION_TIMEOUT_MIN_SEC;
+        return sec * USEC_PER_SEC;
+}
+
+int ctl_exit_status_from_error_name(const char *name) {
+        return streq_ptr(name, LXCBUS_ERROR_NO_SUCH_INSTANCE) ? CTL_EXIT_NO_SUCH_INSTANCE : CTL_EXIT_FAILURE;
+}
+
+uint64_t ctl_operation_id_from_path(const char *path) {
+        const char *slash;
+        uint64_t id;
+
+        if (!path)
+                return 0;
+        slash = strrchr(path, '/');
+        if (!slash || ctl_parse_uint64(slash + 1, &id) < 0)
+                return 0;
+        return id;
+}
+
+char *ctl_format_bytes(char *buf, size_t size, uint64_t bytes) {
+        static const struct {
+                char suffix;
+                uint64_t factor;
+        } table[] = {
+                { 'E', UINT64_C(1) << 60 }, { 'P', UINT64_C(1) << 50 }, { 'T', UINT64_C(1) << 40 },
+                { 'G', UINT64_C(1) << 30 }, { 'M', UINT64_C(1) << 20 }, { 'K', UINT64_C(1) << 10 },
+        };
+
+        assert(buf);
+
+        /* Integer arithmetic, so that a value just below a unit never rounds up to "1024.0K". */
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (bytes >= table[i].factor) {
+                        uint64_t whole = bytes / table[i].factor;
+                        uint64_t tenths = (bytes % table[i].factor) * 10 / table[i].factor;
+
+                        (void) snprintf(buf, size, "%" PRIu64 ".%" PRIu64 "%c",
+                                        whole, tenths, table[i].suffix);
+                        return buf;
+                }
+
+        (void) snprintf(buf, size, "%" PRIu64 "B", bytes);
+        return buf;
+}
+
+char *ctl_format_timespan_ns(char *buf, size_t size, uint64_t ns) {
+        uint64_t ms = ns / 1000000, h, min, s;
+
+        assert(buf);
+
+        h = ms / 3600000;
+        min = ms / 60000 % 60;
+        s = ms / 1000 % 60;
+        ms %= 1000;
+
+        if (h > 0)
+                (void) snprintf(buf, size, "%" PRIu64 "h %" PRIu64 "min %" PRIu64 ".%03" PRIu64 "s",
+                                h, min, s, ms);
+        else if (min > 0)
+                (void) snprintf(buf, size, "%" PRIu64 "min %" PRIu64 ".%03" PRIu64 "s", min, s, ms);
+        else
+                (void) snprintf(buf, size, "%" PRIu64 ".%03" PRIu64 "s", s, ms);
+        return buf;
+}
+
+char *ctl_format_timestamp(char *buf, size_t size, uint64_t usec) {
+        time_t t;
+        struct tm tm;
+
+        assert(buf);
+
+        if (usec == 0 || usec == UINT64_MAX || usec / USEC_PER_SEC > (uint64_t) INT64_MAX) {
+                (void) snprintf(buf, size, "-");
+                return buf;
+        }
+
+        t = (time_t) (usec / USEC_PER_SEC);
+        if (!localtime_r(&t, &tm) || strftime(buf, size, "%a %Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+                (void) snprintf(buf, size, "@%" PRIu64, usec / USEC_PER_SEC);
+        return buf;
+}

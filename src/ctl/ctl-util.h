@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Pure helpers of lxcbusctl: argument parsing and formatting, no bus, no I/O. Unit-tested in
+ * tests/unit/test-ctl-util.c. */
+
+/* Exit statuses, script-friendly and stable (documented in lxcbusctl(1)). 4 follows systemctl's "no such
+ * unit". */
+enum {
+        CTL_EXIT_SUCCESS = 0,
+        CTL_EXIT_FAILURE = 1,
+        CTL_EXIT_USAGE = 2,
+        CTL_EXIT_NO_SUCH_INSTANCE = 4,
+};
+
+/* Splits "KEY=VALUE" at the first '='. The key must be non-empty; the value may be empty ("description="
+ * sets an empty description). -EINVAL without '=' or with an empty key. */
+int ctl_parse_key_value(const char *s, char **ret_key, char **ret_value);
+
+/* Appends KEY=VALUE to a NULL-terminated list of alternating keys and values (*pairs may be NULL).
+ * -EEXIST if the key is already there, so "set a=1 a=2" is refused instead of being ambiguous. */
+int ctl_pairs_add(char ***pairs, const char *assignment);
+
+/* A key given to "config unset": non-empty and without '='. */
+bool ctl_config_key_is_valid(const char *key);
+
+/* "TERM", "SIGTERM", "sigterm", "15", "RTMIN+2", "SIGRTMAX-1": the signal number, or -EINVAL. Signal 0 is
+ * refused: it sends nothing. */
+int ctl_signal_from_string(const char *s);
+/* "TERM" for SIGTERM; NULL if unknown or a real-time signal. */
+const char *ctl_signal_to_string(int sig);
+
+/* Decimal only, no sign, no leading or trailing whitespace, no overflow: -EINVAL or -ERANGE. */
+int ctl_parse_uint32(const char *s, uint32_t *ret);
+int ctl_parse_uint64(const char *s, uint64_t *ret);
+
+/* The time to wait for the reply of a lifecycle call that replies when its operation finishes: at least 5
+ * minutes, and long enough for two waits of timeout_sec (Restart, and Delete with force, stop and then
+ * act) plus a margin. */
+#define CTL_OPERATION_TIMEOUT_MIN_SEC 300U
+uint64_t ctl_operation_timeout_usec(uint32_t timeout_sec);
+
+/* CTL_EXIT_NO_SUCH_INSTANCE for org.lxcbus1.Error.NoSuchInstance, CTL_EXIT_FAILURE for anything else. */
+int ctl_exit_status_from_error_name(const char *name);
+
+/* The numeric id at the end of an operation path ("/org/lxcbus1/operation/12" -> 12), for sorting; 0 if
+ * the path does not end in one. */
+uint64_t ctl_operation_id_from_path(const char *path);
+
+/* Formatting into a caller's buffer (truncated to fit); each returns buf. */
+#define CTL_FORMAT_BYTES_MAX 32
+#define CTL_FORMAT_TIMESPAN_MAX 64
+#define CTL_FORMAT_TIMESTAMP_MAX 64
+char *ctl_format_bytes(char *buf, size_t size, uint64_t bytes);          /* "1.5G", "512B" */
+char *ctl_format_timespan_ns(char *buf, size_t size, uint64_t ns);       /* "1h 2min 3.004s" */
+/* Local time, "Tue 2023-11-14 22:13:20 UTC"; "-" for 0 and UINT64_MAX. */
+char *ctl_format_timestamp(char *buf, size_t size, uint64_t usec);

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bus-errors.h"
+#include "ctl-main.h"
+#include "ctl-util.h"
+#include "ctl.h"
+
+#define PROGRAM_NAME "lxcbusctl"
+
+void context_done(Context *c) {
+        c->bus = sd_bus_flush_close_unref(c->bus);
+        free(c->address);
+        c->address = NULL;
+}
+
+static void set_exit_status(Context *c, int status) {
+        /* The first failure reported decides. */
+        if (c->exit_status == 0)
+                c->exit_status = status;
+}
+
+int ctl_usage_error(Context *c, const char *format, ...) {
+        va_list ap;
+
+        fputs(PROGRAM_NAME ": ", stderr);
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+
+        set_exit_status(c, CTL_EXIT_USAGE);
+        return -EINVAL;
+}
+
+int ctl_error_errno(Context *c, int error, const char *format, ...) {
+        va_list ap;
+
+        error = error < 0 ? -error : error;
+
+        fputs(PROGRAM_NAME ": ", stderr);
+        errno = error;  /* for %m */
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+
+        set_exit_status(c, CTL_EXIT_FAILURE);
+        return -error;
+}
+
+int ctl_bus_error(Context *c, const sd_bus_error *error, int r) {
+        assert(r < 0);
+
+        if (!sd_bus_error_is_set(error))
+                return ctl_error_errno(c, r, "%m");
+
+        /* The daemon's messages name the object, so they stand on their own. */
+        fprintf(stderr, PROGRAM_NAME ": %s\n", !isempty(error->message) ? error->message : error->name);
+        set_exit_status(c, ctl_exit_status_from_error_name(error->name));
+        return r;
+}
+
+void ctl_help(void) {
+        printf("%1$s [OPTIONS...] COMMAND ...\n"
+               "\n"
+               "Manage lxcbus container instances through the lxcbusd D-Bus API.\n"
+               "\n"
+               "Instance commands:\n"
+               "  list [--json]                    List instances\n"
+               "  info NAME [--json]               Show properties and live figures of an instance\n"
+               "  create NAME [--template=T|--empty] [--config=KEY=VALUE...] [--ephemeral] [--async]\n"
+               "                                   Create an instance (default template: busybox)\n"
+               "  start NAME [--timeout=SEC] [--async]\n"
+               "                                   Start an instance\n"
+               "  stop NAME [--timeout=SEC] [--force] [--async]\n"
+               "                                   Stop an instance (timeout 0: kill at once)\n"
+               "  restart NAME [--timeout=SEC] [--force] [--async]\n"
+               "                                   Stop and start an instance\n"
+               "  freeze NAME                      Freeze all processes of an instance\n"
+               "  unfreeze NAME                    Thaw a frozen instance\n"
+               "  kill NAME [-s SIG|--signal=SIG] [--all]\n"
+               "                                   Send a signal to init (or all processes)\n"
+               "  delete NAME [--force] [--async]  Delete an instance (--force: stop it first)\n"
+               "\n"
+               "Configuration commands:\n"
+               "  config NAME show [--json]        Show the configuration keys of an instance\n"
+               "  config NAME set KEY=VALUE... [--expected-generation=N]\n"
+               "                                   Set configuration keys\n"
+               "  config NAME unset KEY... [--expected-generation=N]\n"
+               "                                   Remove configuration keys\n"
+               "\n"
+               "Operation commands:\n"
+               "  operations [--json]              List running and recently finished operations\n"
+               "\n"
+               "Options:\n"
+               "  -h --help                        Show this help\n"
+               "     --version                     Show the version\n"
+               "     --address=ADDRESS             Connect to this D-Bus address instead of the system bus\n"
+               "                                   (default: $LXCBUS_BUS_ADDRESS, if set)\n"
+               "\n"
+               "See the %1$s(1) man page for details.\n",
+               PROGRAM_NAME);
+}
+
+static int set_address(Context *c, const char *address) {
+        char *a;
+
+        if (isempty(address))
+                return ctl_usage_error(c, "Empty bus address.");
+        a = strdup(address);
+        if (!a)
+                return ctl_error_errno(c, ENOMEM, "Out of memory.");
+        free(c->address);
+        c->address = a;
+        return 0;
+}
+
+int ctl_common_option(Context *c, int opt, const char *arg) {
+        int r;
+
+        switch (opt) {
+        case 'h':
+                ctl_help();
+                return 0;
+        case ARG_ADDRESS:
+                r = set_address(c, arg);
+                return r < 0 ? r : 1;
+        default:
+                /* '?': getopt_long() has already said what is wrong. */
+                assert(opt == '?');
+                set_exit_status(c, CTL_EXIT_USAGE);
+                return -EINVAL;
+        }
+}
+
+int ctl_expect_args(Context *c, int argc, char *argv[], int n, const char *what) {
+        if (argc - optind < n)
+                return ctl_usage_error(c, "Missing %s.", what);
+        if (argc - optind > n)
+                return ctl_usage_error(c, "Unexpected argument '%s'.", argv[optind + n]);
+        return 0;
+}
+
+static const struct {
+        const char *name;
+        int (*run)(Context *c, int argc, char *argv[]);
+} verbs[] = {
+        { "list", verb_list },
+        { "info", verb_info },
+        { "create", verb_create },
+        { "start", verb_start },
+        { "stop", verb_stop },
+        { "restart", verb_restart },
+        { "freeze", verb_freeze },
+        { "unfreeze", verb_unfreeze },
+        { "kill", verb_kill },
+        { "delete", verb_delete },
+        { "config", verb_config },
+        { "operations", verb_operations },
+};
+
+/* Parses the options before the verb: 1 to go on, 0 when done (--help, --version), < 0 on error. */
+static int parse_global_options(Context *c, int argc, char *argv[]) {
+        static const struct option options[] = {
+                CTL_COMMON_OPTIONS,
+                { "version", no_argument, NULL, ARG_VERSION },
+                {}
+        };
+        int opt, r;
+
+        /* "+": stop at the verb; the verb parses the rest with its own options. */
+        optind = 0;
+        while ((opt = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+                switch (opt) {
+                case ARG_VERSION:
+                        printf("%s %s\n", PROGRAM_NAME, PACKAGE_VERSION);
+                        return 0;
+                default:
+                        r = ctl_common_option(c, opt, optarg);
+                        if (r <= 0)
+                                return r;
+                }
+
+        return 1;
+}
+
+static int run_verb(Context *c, int argc, char *argv[]) {
+        _cleanup_free_ char **vargv = NULL;
+        const char *verb;
+
+        if (optind >= argc)
+                return ctl_usage_error(c, "Missing command. See '%s --help'.", PROGRAM_NAME);
+        verb = argv[optind];
+
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                int vargc = argc - optind;
+
+                if (!streq(verbs[i].name, verb))
+                        continue;
+
+                /* The verb sees its arguments behind the program name, so that getopt_long() reports
+                 * errors as "lxcbusctl: ...". Its permutation only reorders this copy. */
+                vargv = calloc((size_t) vargc + 1, sizeof(char *));
+                if (!vargv)
+                        return ctl_error_errno(c, ENOMEM, "Out of memory.");
+                vargv[0] = (char *) PROGRAM_NAME;
+                for (int j = 1; j < vargc; j++)
+                        vargv[j] = argv[optind + j];
+
+                return verbs[i].run(c, vargc, vargv);
+        }
+
+        return ctl_usage_error(c, "Unknown command '%s'. See '%s --help'.", verb, PROGRAM_NAME);
+}
+
+int ctl_main(int argc, char *argv[]) {
+        _cleanup_(context_done) Context c = {};
+        const char *e;
+        int r;
+
+        /* First, so that errors arriving from the daemon map to their errno. */
+        r = lxcbus_bus_errors_register();
+        if (r < 0) {
+                (void) ctl_error_errno(&c, r, "Failed to register D-Bus error map: %m");
+                return CTL_EXIT_FAILURE;
+        }
+
+        e = getenv("LXCBUS_BUS_ADDRESS");
+        if (!isempty(e)) {
+                r = set_address(&c, e);
+                if (r < 0)
+                        return CTL_EXIT_FAILURE;
+        }
+
+        r = parse_global_options(&c, argc, argv);
+        if (r > 0)
+                r = run_verb(&c, argc, argv);
+
+        /* Output cut short (a full disk, a closed pipe) is a failure too. */
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                if (r >= 0)
+                        r = ctl_error_errno(&c, errno ?: EIO, "Failed to write output: %m");
+        }
+
+        if (r >= 0)
+                return CTL_EXIT_SUCCESS;
+        return c.exit_status ?: CTL_EXIT_FAILURE;
+}
