@@ -228,6 +228,7 @@ int manager_create_instance(Manager *m, Operation *o, const char *name, const ch
 
 #define OPERATIONS_MAX 64
 #define OPERATIONS_PER_UID_MAX 16
+#define OPERATIONS_FINISHED_MAX 1024
 
 struct Manager {
         sd_event *event;

@@ -156,6 +156,21 @@ int operation_wait(Operation *o, sd_bus_message *call) {
         return 0;
 }
 
+/* However fast callers come, at most OPERATIONS_FINISHED_MAX finished operations are kept: the oldest
+ * go first (the list is newest first). */
+static void operations_trim_finished(Manager *m) {
+        Operation *oldest = NULL;
+        unsigned n = 0;
+
+        for (Operation *o = m->operations; o; o = o->next)
+                if (o->status != OPERATION_RUNNING) {
+                        n++;
+                        oldest = o;
+                }
+        if (n > OPERATIONS_FINISHED_MAX && oldest)
+                operation_free(oldest);
+}
+
 static int on_linger_expired(sd_event_source *s, uint64_t usec, void *userdata) {
         Operation *o = userdata;
         operation_free(o);
@@ -230,7 +245,9 @@ void operation_finish(Operation *o, const char *error_name, const char *error_me
         if (r < 0) {
                 log_warning_errno(r, "Failed to arm the linger timer of operation %" PRIu64 ", dropping it: %m", o->id);
                 operation_free(o);
+                return;
         }
+        operations_trim_finished(m);
 }
 
 void operation_finish_errno(Operation *o, int error, const char *message) {
