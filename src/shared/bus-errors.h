@@ -17,7 +17,6 @@
 #define LXCBUS_ERROR_TIMEOUT          "org.lxcbus1.Error.Timeout"
 #define LXCBUS_ERROR_NOT_SUPPORTED    "org.lxcbus1.Error.NotSupported"
 #define LXCBUS_ERROR_FAILED           "org.lxcbus1.Error.Failed"
-#define LXCBUS_ERROR_NO_SUCH_OPERATION "org.lxcbus1.Error.NoSuchOperation"
 
 extern const sd_bus_error_map lxcbus_bus_error_map[];
 
