@@ -1,0 +1,40 @@
+#!/bin/bash
+# tests/install-deps.sh: install every Debian 12 package that lxcbus needs to
+# build, to run its unit and integration tests (test host with a real
+# systemd, dbus, polkitd and busybox LXC containers) and demo.sh.
+# The one place where dependencies are listed: .ci/run and demo.sh call it.
+# Runs as root, non-interactive. Skips apt entirely when everything is
+# already installed, unless CI=true or LXCBUS_DEPS_FORCE=1.
+set -euo pipefail
+
+PKGS=(
+  # build
+  meson ninja-build gcc pkg-config
+  libsystemd-dev lxc-dev libglib2.0-dev libjson-glib-dev libpolkit-gobject-1-dev
+  # runtime: the daemon and the containers it runs
+  lxc busybox-static uidmap
+  # the test host: real systemd, system bus, polkit, and the tools the
+  # harness uses (unshare/nsenter/setpriv/findmnt, mount, perl, awk, ip)
+  systemd systemd-container dbus polkitd libglib2.0-bin
+  util-linux mount perl mawk procps iproute2 coreutils findutils
+  # the integration tests
+  python3 python3-gi gir1.2-glib-2.0
+  # leak checks
+  valgrind
+)
+
+[ "$(id -u)" = 0 ] || { echo "install-deps.sh: must run as root (sudo $0)" >&2; exit 1; }
+export DEBIAN_FRONTEND=noninteractive
+
+missing=()
+for p in "${PKGS[@]}"; do
+  s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$s" = installed ] || missing+=("$p")
+done
+if [ "${#missing[@]}" = 0 ] && [ "${CI:-}" != true ] && [ "${LXCBUS_DEPS_FORCE:-0}" != 1 ]; then
+  echo "install-deps.sh: all ${#PKGS[@]} packages installed"
+  exit 0
+fi
+[ "${#missing[@]}" = 0 ] || echo "install-deps.sh: installing: ${missing[*]}"
+apt-get update < /dev/null
+apt-get install -y --no-install-recommends "${PKGS[@]}" < /dev/null
