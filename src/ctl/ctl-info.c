@@ -98,7 +98,8 @@ static char *format_figure(const char *key, JsonNode *n, const char **ret_label)
         char buf[MAX(CTL_FORMAT_BYTES_MAX, CTL_FORMAT_TIMESPAN_MAX)];
         bool integer = JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_INT64;
 
-        if (streq(key, "state") || streq(key, "pid"))
+        /* Shown with the properties already. */
+        if (streq(key, "state") || streq(key, "pid") || streq(key, "unit"))
                 return NULL;
 
         if (streq(key, "memory-bytes") && integer) {

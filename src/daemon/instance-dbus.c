@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <inttypes.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "bus-errors.h"
 #include "bus-options.h"
@@ -185,6 +187,19 @@ static int reply_noop(sd_bus_message *message, Instance *i, OperationKind kind, 
         return r < 0 ? r : 1;
 }
 
+/* An instance without an init (source type "none" gives an empty rootfs) would "start" and stop at
+ * once: refuse it up front. The start-host hook reports running just before init is executed. */
+static int instance_check_bootable(Instance *i, sd_bus_error *error) {
+        char path[PATH_MAX];
+        struct stat st;
+
+        snprintf(path, sizeof path, "%s/%s/rootfs/sbin/init", i->manager->instances_dir, i->name);
+        if (lstat(path, &st) < 0)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_FAILED,
+                                         "Instance '%s' cannot boot: its rootfs has no /sbin/init.", i->name);
+        return 0;
+}
+
 static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Instance *i = userdata;
         unsigned timeout = DEFAULT_START_TIMEOUT_SEC;
@@ -213,6 +228,9 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
                 return reply_noop(message, i, OPERATION_START, async, error);
         if (i->state != INSTANCE_STOPPED)
                 return invalid_state(i, "start", error);
+        r = instance_check_bootable(i, error);
+        if (r < 0)
+                return r;
 
         r = operation_new(i->manager, OPERATION_START, i, i->name, message, OPERATION_REPLY_OP, async, &o, error);
         if (r < 0)
@@ -421,6 +439,10 @@ static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_err
         STRV_FOREACH(k, unset)
                 if (config_map_unset(&merged, *k) > 0)
                         limits = limits || startswith(*k, "limits.");
+
+        /* Nothing changes: no write, no new generation, no signal. */
+        if (config_map_equal(&merged, &i->md.config))
+                return sd_bus_reply_method_return(message, NULL);
 
         /* Write first, then switch: a failed write changes nothing. */
         ConfigMap old = i->md.config;

@@ -695,6 +695,50 @@ int instance_kill(Instance *i, int sig, bool all) {
 
 /* ---------------------------------------------------------------- create */
 
+typedef struct StagingCleanup {
+        Manager *manager;
+        Worker *worker;
+        char *name;
+} StagingCleanup;
+
+static void on_staging_cleaned(Worker *w, int error, const char *message, void *userdata) {
+        StagingCleanup *c = userdata;
+
+        if (error != 0)
+                log_warning("Failed to remove what the failed create of '%s' left: %s", c->name, message);
+        /* Only now may the name be created again: the removal must not race with a new create. */
+        manager_release_name(c->manager, c->name);
+        worker_free(c->worker);
+        free(c->name);
+        free(c);
+}
+
+static const WorkerHandlers staging_cleanup_handlers = {
+        .exited = on_staging_cleaned,
+};
+
+/* A failed or cancelled create may leave a half-built staging/<name>: remove it in a worker. */
+static void create_cleanup_staging(Manager *m, const char *name) {
+        StagingCleanup *c;
+        int r;
+
+        c = calloc(1, sizeof(StagingCleanup));
+        if (!c || !(c->name = strdup(name))) {
+                free(c);
+                manager_release_name(m, name);
+                return;
+        }
+        c->manager = m;
+        char *args[] = { (char *) "destroy", m->staging_dir, c->name, m->staging_dir, NULL };
+        r = worker_spawn(m, args, &staging_cleanup_handlers, c, &c->worker);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to clean up after the create of '%s', ignoring: %m", name);
+                manager_release_name(m, name);
+                free(c->name);
+                free(c);
+        }
+}
+
 static void on_create_exited(Worker *w, int error, const char *message, void *userdata) {
         Operation *o = userdata;
         Manager *m = o->manager;
@@ -702,14 +746,15 @@ static void on_create_exited(Worker *w, int error, const char *message, void *us
         int r;
 
         o->worker = worker_free(o->worker);
-        manager_release_name(m, o->instance_name);
         if (error != 0) {
+                create_cleanup_staging(m, o->instance_name);
                 if (o->cancelable == false && o->step == -1)
                         operation_finish_errno(o, ECANCELED, "Create was cancelled.");
                 else
                         op_fail(o, error, "Failed to create instance '%s': %s", o->instance_name, message);
                 return;
         }
+        manager_release_name(m, o->instance_name);
         r = instance_new(m, o->create_md, &i);
         if (r < 0) {
                 op_fail(o, r, "Failed to set up instance '%s': %s", o->instance_name, strerror(-r));

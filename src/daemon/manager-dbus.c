@@ -95,6 +95,7 @@ static int method_list_operations(sd_bus_message *message, void *userdata, sd_bu
 static int method_get_instance(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const char *name;
+        char qbuf[80];
         Instance *i;
         int r;
 
@@ -102,7 +103,8 @@ static int method_get_instance(sd_bus_message *message, void *userdata, sd_bus_e
         if (r < 0)
                 return r;
         if (!instance_name_is_valid(name))
-                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_NAME, "Invalid instance name.");
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_NAME, "Invalid instance name%s.",
+                                         instance_name_for_message(name, qbuf));
         i = manager_find_instance(m, name);
         if (!i)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_NO_SUCH_INSTANCE, "No instance '%s'.", name);
@@ -152,6 +154,7 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         Manager *m = userdata;
         int async = 0, ephemeral = 0;
         const char *name;
+        char qbuf[80];
         Operation *o;
         uid_t uid;
         int r;
@@ -161,8 +164,9 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
                 return r;
         if (!instance_name_is_valid(name))
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_NAME,
-                                         "Invalid instance name: 1 to 63 characters of a-z, A-Z, 0-9 and '-', "
-                                         "starting with a letter, not ending with '-'.");
+                                         "Invalid instance name%s: 1 to 63 characters of a-z, A-Z, 0-9 and '-', "
+                                         "starting with a letter, not ending with '-'.",
+                                         instance_name_for_message(name, qbuf));
 
         const BusOption source_options[] = {
                 { "type", "s", &type },

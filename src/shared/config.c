@@ -102,6 +102,15 @@ int config_map_copy(const ConfigMap *src, ConfigMap *ret) {
         return 0;
 }
 
+bool config_map_equal(const ConfigMap *a, const ConfigMap *b) {
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++)
+                if (!streq(a->entries[i].key, b->entries[i].key) || !streq(a->entries[i].value, b->entries[i].value))
+                        return false;
+        return true;
+}
+
 int config_parse_bool(const char *s, bool *ret) {
         if (streq(s, "true") || streq(s, "1") || streq(s, "yes")) {
                 *ret = true;

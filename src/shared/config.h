@@ -24,6 +24,7 @@ typedef struct ConfigMap {
 
 void config_map_done(ConfigMap *m);
 int config_map_copy(const ConfigMap *src, ConfigMap *ret);
+bool config_map_equal(const ConfigMap *a, const ConfigMap *b);
 const char *config_map_get(const ConfigMap *m, const char *key);
 int config_map_set(ConfigMap *m, const char *key, const char *value);
 /* Returns 1 if removed, 0 if absent. */

@@ -58,3 +58,16 @@ int instance_unit_name(const char *name, char **ret) {
         *ret = s;
         return 0;
 }
+
+const char *instance_name_for_message(const char *name, char buf[static 80]) {
+        size_t n = name ? strlen(name) : 0;
+
+        buf[0] = 0;
+        if (n == 0 || n > 70)
+                return buf;
+        for (size_t i = 0; i < n; i++)
+                if (name[i] < 0x20 || name[i] >= 0x7f || name[i] == '\'')
+                        return buf;
+        snprintf(buf, 80, " '%s'", name);
+        return buf;
+}

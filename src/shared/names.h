@@ -19,3 +19,7 @@ int instance_name_from_path(const char *path, char **ret);
 
 /* "lxcbus-<name>.scope" */
 int instance_unit_name(const char *name, char **ret);
+
+/* "'name'" for messages when the name is short printable ASCII, "" otherwise (a hostile name is never
+ * echoed raw into a log or a reply). Returns buf. */
+const char *instance_name_for_message(const char *name, char buf[static 80]);

@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""Finished operation objects disappear after their linger time.
+
+Only meaningful with a short linger time, which applies to the whole run:
+
+    LXCBUSD_EXTRA_ARGS=--operation-linger-sec=3 \\
+        tests/integration/run.sh BUILD tests/integration/test_linger.py
+
+Without --operation-linger-sec on lxcbusd's command line (the default of
+300 s), the tests print a SKIP note and pass."""
+
+import time
+
+from lxcbustest import *
+from lxcbushelp import *
+
+T = Tracker()
+st = {}
+
+
+def linger_sec():
+    """The --operation-linger-sec=N of the running daemon, or None."""
+    with open('/proc/%d/cmdline' % MAIN_PID, 'rb') as f:
+        argv = f.read().rstrip(b'\0').split(b'\0')
+    for k, a in enumerate(argv):
+        a = a.decode()
+        if a.startswith('--operation-linger-sec='):
+            return int(a.split('=', 1)[1])
+        if a == '--operation-linger-sec' and k + 1 < len(argv):
+            return int(argv[k + 1])
+    return None
+
+
+LINGER = linger_sec()
+
+
+def skip():
+    if LINGER is None or LINGER > 30:
+        print('# SKIP: lxcbusd runs without a short --operation-linger-sec (cmdline of pid %d); '
+              'run with LXCBUSD_EXTRA_ARGS=--operation-linger-sec=3' % MAIN_PID)
+        return True
+    return False
+
+
+def listed(op):
+    return op in call(MANAGER_PATH, MANAGER_IFACE, 'ListOperations')
+
+
+def gone(op):
+    try:
+        get_all_props(op, OPERATION_IFACE)
+    except BusError as e:
+        assert e.dbus_name == 'org.freedesktop.DBus.Error.UnknownObject', e
+        return True
+    return False
+
+
+@test
+def finished_operation_vanishes_after_linger():
+    if skip():
+        return
+    name = T.add(unique_name('linger'))
+    with Signals(path=MANAGER_PATH, iface='org.freedesktop.DBus.ObjectManager',
+                 member='InterfacesRemoved') as sig:
+        path, op = create_instance(name)
+        t_done = time.monotonic()
+        # still there right after it finished
+        assert get_prop(op, OPERATION_IFACE, 'Status') == 'success'
+        assert listed(op)
+        wait_for(lambda: gone(op), LINGER + 2, 'operation %s gone within %d+2 s' % (op, LINGER))
+        dt = time.monotonic() - t_done
+        print('# %s vanished %.1f s after it finished (linger %d s)' % (op, dt, LINGER))
+        assert dt >= LINGER - 1, 'vanished too early: %.1f s < %d s' % (dt, LINGER)
+        assert not listed(op)
+        assert op not in get_prop(MANAGER_PATH, MANAGER_IFACE, 'Operations')
+        sig.wait(lambda s: s.args[0] == op, 5, 'InterfacesRemoved(%s)' % op)
+    # the instance it made is of course still there
+    assert instance_exists(name)
+    st['name'] = name
+
+
+@test
+def cancelled_operation_vanishes_too():
+    if skip():
+        return
+    name = T.add(unique_name('lingerc'))
+    path, op = call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance',
+                    V('(sa{sv}a{ss}a{sv})', (name, {'type': V('s', 'template'), 'template': V('s', 'busybox')},
+                                            {}, {'async': V('b', True)})))
+    call(op, OPERATION_IFACE, 'Cancel')
+    assert op_wait(op, 60) == 'cancelled'
+    assert listed(op)
+    wait_for(lambda: gone(op), LINGER + 2, 'operation %s gone' % op)
+    assert not listed(op)
+    # Wait on a vanished operation: UnknownObject, not a hang
+    with raises_dbus('org.freedesktop.DBus.Error.UnknownObject'):
+        call(op, OPERATION_IFACE, 'Wait', timeout=10)
+
+
+@test
+def many_operations_all_vanish():
+    if skip():
+        return
+    name = st['name']
+    path = instance_path(name)
+    ops = [call(path, INSTANCE_IFACE, 'Stop', opts()) for _ in range(50)]
+    assert len(set(ops)) == 50
+    wait_for(lambda: not (set(ops) & set(call(MANAGER_PATH, MANAGER_IFACE, 'ListOperations'))),
+             LINGER + 3, 'all 50 operations gone')
+    check_daemon_alive()
+
+
+@on_exit
+def cleanup():
+    T.cleanup()
+
+
+if __name__ == '__main__':
+    main()
