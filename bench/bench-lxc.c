@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* bench-lxc: the floor for bench/run.sh. The same lifecycle steps lxcbusd performs, done directly
+ * with liblxc (and with the lxc-* commands) on an ordinary lxcpath, without D-Bus, without a worker
+ * process and WITHOUT a systemd scope.
+ *
+ * Every timed sample is printed on stdout as "SAMPLE <metric> <side> <microseconds>"; warm-up
+ * iterations are run but not printed. Diagnostics go to stderr. run.sh tabulates the samples.
+ *
+ *   bench-lxc startstop   LXCPATH NAME ITER WARM CGDIR   start (daemonized, until RUNNING, init pid
+ *                                                        known) and stop (c->stop, kill) per iteration
+ *   bench-lxc shutdown    LXCPATH NAME ITER WARM CGDIR   untimed start, timed c->shutdown(c, 30)
+ *   bench-lxc freeze      LXCPATH NAME ITER WARM CGDIR   c->freeze + c->unfreeze round trips
+ *   bench-lxc cli         LXCPATH NAME ITER WARM CGDIR   lxc-start + lxc-wait RUNNING, lxc-stop -k
+ *   bench-lxc mklist      LXCPATH PREFIX COUNT           define COUNT containers (config only)
+ *   bench-lxc list        LXCPATH ITER WARM              list_all_containers + state of each
+ *   bench-lxc lxcls       LXCPATH ITER WARM              `lxc-ls -f -P LXCPATH` (fork+exec, output discarded)
+ *
+ * CGDIR is given to liblxc as lxc.cgroup.dir (as lxcbusd's worker gives it the scope's path), so the
+ * floor's cgroups are <root>/CGDIR/lxc.{monitor,payload}.NAME; run.sh removes CGDIR at the end. */
+#include <errno.h>
+#include <fcntl.h>
+#include <lxc/lxccontainer.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t now_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("bench-lxc: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+        exit(EXIT_FAILURE);
+}
+
+static void sample(const char *metric, const char *side, int iter, int warm, uint64_t us) {
+        if (iter < warm)
+                return;
+        printf("SAMPLE %s %s %llu\n", metric, side, (unsigned long long) us);
+        fflush(stdout);
+}
+
+static struct lxc_container *open_ct(const char *lxcpath, const char *name, const char *cgdir) {
+        struct lxc_container *c = lxc_container_new(name, lxcpath);
+
+        if (!c || !c->is_defined(c))
+                die("container %s in %s is not defined", name, lxcpath);
+        /* Same knob as lxcbusd's worker: cgroups below a fixed directory (there: the scope). */
+        if (cgdir && *cgdir && !c->set_config_item(c, "lxc.cgroup.dir", cgdir))
+                die("cannot set lxc.cgroup.dir");
+        return c;
+}
+
+static void ct_start(struct lxc_container *c) {
+        c->want_daemonize(c, true);
+        if (!c->start(c, 0, NULL))
+                die("start of %s failed: %s", c->name, c->error_string ? c->error_string : "?");
+        /* c->start daemonized already waits for RUNNING in liblxc 5; wait anyway, and insist on the
+         * init pid, which is what lxcbusd's reply carries (Pid property). */
+        if (!c->wait(c, "RUNNING", 5))
+                die("%s did not reach RUNNING", c->name);
+        if (c->init_pid(c) <= 0)
+                die("%s has no init pid", c->name);
+}
+
+static void ct_stop(struct lxc_container *c) {
+        /* c->stop returns once the monitor closed the command socket, i.e. the container is down;
+         * wait for STOPPED as well so that the next start never races the old monitor. */
+        if (!c->stop(c))
+                die("stop of %s failed", c->name);
+        if (!c->wait(c, "STOPPED", 10))
+                die("%s did not reach STOPPED", c->name);
+}
+
+static void ensure_stopped(struct lxc_container *c) {
+        if (c->is_running(c)) {
+                if (strcmp(c->state(c), "FROZEN") == 0)
+                        (void) c->unfreeze(c);
+                ct_stop(c);
+        }
+}
+
+static int do_startstop(const char *lxcpath, const char *name, int iter, int warm, const char *cgdir) {
+        struct lxc_container *c = open_ct(lxcpath, name, cgdir);
+
+        ensure_stopped(c);
+        for (int k = 0; k < iter + warm; k++) {
+                uint64_t t0 = now_us();
+                ct_start(c);
+                uint64_t t1 = now_us();
+                ct_stop(c);
+                uint64_t t2 = now_us();
+                sample("start", "liblxc", k, warm, t1 - t0);
+                sample("stop-kill", "liblxc", k, warm, t2 - t1);
+        }
+        lxc_container_put(c);
+        return 0;
+}
+
+static int do_shutdown(const char *lxcpath, const char *name, int iter, int warm, const char *cgdir) {
+        struct lxc_container *c = open_ct(lxcpath, name, cgdir);
+
+        ensure_stopped(c);
+        for (int k = 0; k < iter + warm; k++) {
+                ct_start(c);
+                /* lxcbusd's reply to Start comes from the start-host hook, before busybox's init has
+                 * run its rcS; give init the same head start the bus client gives it (none), but
+                 * make sure it handles SIGUSR1 at all: a signal before init installed its handler
+                 * would be lost. Both sides sleep the same 100 ms, untimed. */
+                usleep(100000);
+                uint64_t t0 = now_us();
+                if (!c->shutdown(c, 30)) {
+                        fprintf(stderr, "bench-lxc: clean shutdown of %s timed out, killing\n", name);
+                        ct_stop(c);
+                } else if (!c->wait(c, "STOPPED", 10))
+                        die("%s did not reach STOPPED", name);
+                uint64_t t1 = now_us();
+                sample("stop-clean", "liblxc", k, warm, t1 - t0);
+        }
+        lxc_container_put(c);
+        return 0;
+}
+
+static int do_freeze(const char *lxcpath, const char *name, int iter, int warm, const char *cgdir) {
+        struct lxc_container *c = open_ct(lxcpath, name, cgdir);
+
+        ensure_stopped(c);
+        ct_start(c);
+        for (int k = 0; k < iter + warm; k++) {
+                uint64_t t0 = now_us();
+                if (!c->freeze(c))
+                        die("freeze failed");
+                uint64_t t1 = now_us();
+                if (!c->unfreeze(c))
+                        die("unfreeze failed");
+                uint64_t t2 = now_us();
+                sample("freeze+unfreeze", "liblxc", k, warm, t2 - t0);
+                sample("freeze", "liblxc", k, warm, t1 - t0);
+                sample("unfreeze", "liblxc", k, warm, t2 - t1);
+        }
+        ct_stop(c);
+        lxc_container_put(c);
+        return 0;
+}
+
+static int run_cmd(char *const argv[], bool quiet) {
+        pid_t pid = fork();
+        int st;
+
+        if (pid < 0)
+                die("fork: %m");
+        if (pid == 0) {
+                if (quiet) {
+                        int fd = open("/dev/null", O_WRONLY);
+                        if (fd >= 0) {
+                                dup2(fd, STDOUT_FILENO);
+                                close(fd);
+                        }
+                }
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        if (waitpid(pid, &st, 0) < 0)
+                die("waitpid: %m");
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                die("%s failed (status 0x%x)", argv[0], st);
+        return 0;
+}
+
+static int do_cli(const char *lxcpath, const char *name, int iter, int warm, const char *cgdir) {
+        char cgopt[512];
+        snprintf(cgopt, sizeof cgopt, "lxc.cgroup.dir=%s", cgdir);
+        char *start[] = { "lxc-start", "-n", (char *) name, "-P", (char *) lxcpath, "-s", cgopt, NULL };
+        char *wait[] = { "lxc-wait", "-n", (char *) name, "-P", (char *) lxcpath, "-s", "RUNNING", NULL };
+        char *stop[] = { "lxc-stop", "-k", "-n", (char *) name, "-P", (char *) lxcpath, NULL };
+        char *waits[] = { "lxc-wait", "-n", (char *) name, "-P", (char *) lxcpath, "-s", "STOPPED", "-t", "10", NULL };
+
+        for (int k = 0; k < iter + warm; k++) {
+                uint64_t t0 = now_us();
+                run_cmd(start, false);
+                run_cmd(wait, false);
+                uint64_t t1 = now_us();
+                run_cmd(stop, false);
+                run_cmd(waits, false);
+                uint64_t t2 = now_us();
+                sample("start", "lxc-start+wait", k, warm, t1 - t0);
+                sample("stop-kill", "lxc-stop-k", k, warm, t2 - t1);
+        }
+        return 0;
+}
+
+static int do_mklist(const char *lxcpath, const char *prefix, int count) {
+        for (int k = 0; k < count; k++) {
+                char name[128], dir[2048], path[4096];
+                FILE *f;
+
+                snprintf(name, sizeof name, "%s%03d", prefix, k);
+                snprintf(dir, sizeof dir, "%s/%s", lxcpath, name);
+                if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+                        die("mkdir %s: %m", dir);
+                snprintf(path, sizeof path, "%s/rootfs", dir);
+                if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                        die("mkdir %s: %m", path);
+                /* What lxcbusd's worker writes for source type none (rootfs + uts name). */
+                snprintf(path, sizeof path, "%s/config", dir);
+                f = fopen(path, "we");
+                if (!f)
+                        die("fopen %s: %m", path);
+                fprintf(f, "lxc.rootfs.path = dir:%s/rootfs\nlxc.uts.name = %s\n", dir, name);
+                if (fclose(f) != 0)
+                        die("write %s: %m", path);
+        }
+        return 0;
+}
+
+static int do_list(const char *lxcpath, int iter, int warm) {
+        for (int k = 0; k < iter + warm; k++) {
+                struct lxc_container **cts = NULL;
+                char **names = NULL;
+                unsigned long sum = 0;
+
+                uint64_t t0 = now_us();
+                int n = list_all_containers(lxcpath, &names, &cts);
+                if (n < 0)
+                        die("list_all_containers failed");
+                for (int j = 0; j < n; j++) {
+                        const char *st = cts[j]->state(cts[j]);
+                        sum += st ? strlen(st) + strlen(names[j]) : 0;
+                }
+                uint64_t t1 = now_us();
+                for (int j = 0; j < n; j++) {
+                        lxc_container_put(cts[j]);
+                        free(names[j]);
+                }
+                free(cts);
+                free(names);
+                if (k == 0)
+                        fprintf(stderr, "bench-lxc: list: %d containers (%lu)\n", n, sum);
+                sample("list", "liblxc", k, warm, t1 - t0);
+        }
+        return 0;
+}
+
+static int do_lxcls(const char *lxcpath, int iter, int warm) {
+        char *argv[] = { "lxc-ls", "-f", "-P", (char *) lxcpath, NULL };
+
+        for (int k = 0; k < iter + warm; k++) {
+                uint64_t t0 = now_us();
+                run_cmd(argv, true);
+                sample("list", "lxc-ls-f", k, warm, now_us() - t0);
+        }
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        if (argc < 2)
+                die("usage: see the comment at the top of bench/bench-lxc.c");
+        const char *mode = argv[1];
+
+        if (argc == 7 && strcmp(mode, "startstop") == 0)
+                return do_startstop(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), argv[6]);
+        if (argc == 7 && strcmp(mode, "shutdown") == 0)
+                return do_shutdown(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), argv[6]);
+        if (argc == 7 && strcmp(mode, "freeze") == 0)
+                return do_freeze(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), argv[6]);
+        if (argc == 7 && strcmp(mode, "cli") == 0)
+                return do_cli(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), argv[6]);
+        if (argc == 5 && strcmp(mode, "mklist") == 0)
+                return do_mklist(argv[2], argv[3], atoi(argv[4]));
+        if (argc == 5 && strcmp(mode, "list") == 0)
+                return do_list(argv[2], atoi(argv[3]), atoi(argv[4]));
+        if (argc == 5 && strcmp(mode, "lxcls") == 0)
+                return do_lxcls(argv[2], atoi(argv[3]), atoi(argv[4]));
+        die("bad arguments for mode '%s'", mode);
+}

@@ -1,0 +1,238 @@
+#!/bin/bash
+# bench/run.sh BUILD_DIR
+#
+# Measures lxcbusd through the bus against the floor on the same machine, in one run, and prints a
+# table per metric (median, p10, p90 of each side; ratio of medians bus/floor). Nothing is written
+# into the tree.
+#
+# Everything runs inside a test host (tests/testhost/, real systemd + dbus + polkitd, see
+# tests/integration/run.sh, which this follows): boot with the project (and build) directory bound
+# read-write at the same path, `meson install` the build into the test host's /usr overlay, start
+# lxcbusd.service, then run build/bench/bench-bus (sd-bus client) and build/bench/bench-lxc
+# (liblxc, and the lxc-* commands) inside with th-exec -r. The test host is always stopped.
+#
+#   bus side:   instance "benchb" (CreateInstance, template busybox) in /var/lib/lxcbus; every start
+#               makes the transient scope lxcbus-benchb.scope and forks a monitor worker.
+#   floor side: container "benchf" (lxc-create -t busybox) in /var/lib/lxcbench, started by liblxc
+#               directly (daemonized, until RUNNING and init pid known), lxc.cgroup.dir=lxcbench
+#               (same knob as lxcbusd, which points it at the scope): NO systemd scope, no worker.
+#   Both rootfs are on the test host's /var, a tmpfs.
+#
+# Runs as root. Needs the bench binaries: BUILD_DIR/bench/bench-{bus,lxc} (meson, once the
+# top-level meson.build has subdir('bench')), or a directory given in LXCBENCH_BIN_DIR.
+#
+# Environment:
+#   LXCBENCH_ITER       timed iterations per metric (default 20; 2 warm-up runs are added and dropped)
+#   LXCBENCH_LIST_ITER  timed ListInstances / liblxc list iterations (default 300)
+#   LXCBENCH_LS_ITER    timed `lxc-ls -f` iterations (default 30)
+#   LXCBENCH_NLIST      instances/containers for the listing (default 200)
+#   LXCBENCH_SHUTDOWN=0 skip the clean-shutdown metric (each sample takes a busybox shutdown)
+#   LXCBENCH_BIN_DIR    where bench-bus and bench-lxc are (default BUILD_DIR/bench)
+#   LXCBENCH_RAW=FILE   also keep the raw samples in FILE
+set -uo pipefail
+
+HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
+SRC=$(cd "$HERE/.." && pwd)
+TH=$SRC/tests/testhost
+PY=/usr/bin/python3
+T_START=$(date +%s)
+NAME=bench$$
+ITER=${LXCBENCH_ITER:-20}
+WARM=2
+LIST_ITER=${LXCBENCH_LIST_ITER:-300}
+LS_ITER=${LXCBENCH_LS_ITER:-30}
+NLIST=${LXCBENCH_NLIST:-200}
+FLOOR_PATH=/var/lib/lxcbench
+FLOOR_CG=lxcbench
+BOOTED=0
+SAMPLES=""
+
+log() { echo "run.sh: $(date +%T) $*" >&2; }
+
+finish() {
+  local rc=$?
+  trap - EXIT INT TERM HUP
+  if [ "$BOOTED" = 1 ] || [ -d "${TH_BASE:-/run/lxcbus-testhost}/$NAME" ]; then
+    "$TH/th-stop" -n "$NAME" >&2 || { log "th-stop reported a problem (leftover processes or cgroups)"; rc=1; }
+  fi
+  [ -n "${LXCBENCH_RAW:-}" ] && [ -n "$SAMPLES" ] && cp "$SAMPLES" "$LXCBENCH_RAW"
+  [ -n "$SAMPLES" ] && rm -f "$SAMPLES" "$SAMPLES.part"
+  log "done in $(( $(date +%s) - T_START ))s, exit status $rc"
+  exit "$rc"
+}
+trap finish EXIT
+trap 'log "interrupted"; exit 130' INT TERM HUP
+die() { log "FAILURE: $*"; [ "$BOOTED" = 1 ] && dump_journal; exit 1; }
+
+tx() { "$TH/th-exec" -n "$NAME" -r -- "$@"; }
+dump_journal() {
+  echo "---- journalctl -u lxcbusd | tail -60 (inside the test host)" >&2
+  tx sh -c 'journalctl -u lxcbusd --no-pager | tail -60' >&2 2>&1
+}
+
+# Runs a bench binary inside; SAMPLE lines go to the samples file, the rest to stderr.
+bench() {
+  local what=$1; shift
+  log "$what"
+  tx "$@" > "$SAMPLES.part" || { cat "$SAMPLES.part" >&2; die "$what failed"; }
+  grep '^SAMPLE ' "$SAMPLES.part" >> "$SAMPLES"
+  grep -v '^SAMPLE ' "$SAMPLES.part" >&2
+  true
+}
+
+# ---- arguments -----------------------------------------------------------------
+[ $# = 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || die "must run as root"
+BUILD=$(readlink -f "$1")
+[ -f "$BUILD/build.ninja" ] && [ -d "$BUILD/meson-info" ] || die "$BUILD is not a meson build directory"
+[ -x "$PY" ] || die "$PY missing"
+read -r BSRC BPREFIX < <("$PY" - "$BUILD" <<'EOF'
+import json, sys, os
+b = sys.argv[1]
+info = json.load(open(os.path.join(b, 'meson-info', 'meson-info.json')))
+opts = json.load(open(os.path.join(b, 'meson-info', 'intro-buildoptions.json')))
+prefix = next((o['value'] for o in opts if o['name'] == 'prefix'), '?')
+print(os.path.realpath(info['directories']['source']), prefix)
+EOF
+) || die "cannot read $BUILD/meson-info"
+[ "$BPREFIX" = /usr ] || die "build dir $BUILD has prefix '$BPREFIX'; configure it with --prefix=/usr"
+BIN=$(readlink -f "${LXCBENCH_BIN_DIR:-$BUILD/bench}")
+for b in bench-bus bench-lxc; do
+  [ -x "$BIN/$b" ] || die "$BIN/$b missing: add subdir('bench') to meson.build and rebuild, or set LXCBENCH_BIN_DIR"
+done
+
+# Samples (kept outside /tmp: see TESTHOST.md on host snapshots), removed at exit.
+SAMPLES=$BUILD/.lxcbench-samples.$$
+: > "$SAMPLES" || die "cannot write $SAMPLES"
+
+BINDS=()
+declare -A seen
+for d in "$SRC" "$BSRC" "$BUILD" "$BIN"; do
+  case $d in *[[:space:]:]*) die "path with whitespace or ':' is not supported: $d";; esac
+done
+for d in "$SRC" "$BSRC" "$BUILD" "$BIN"; do
+  [ -n "${seen[$d]:-}" ] && continue; seen[$d]=1
+  covered=0
+  for e in "$SRC" "$BSRC" "$BUILD"; do
+    case $d in "$e"/*) covered=1;; esac
+  done
+  [ "$covered" = 1 ] && continue
+  BINDS+=(-b "$d:$d:rw")
+done
+
+# ---- boot, install, start the daemon -------------------------------------------------
+log "booting test host $NAME"
+BOOTED=1
+"$TH/th-boot" -n "$NAME" -t 60 "${BINDS[@]}" -k lxcbusd.service -k lxcbus@.service -k lxcbus-autostart.service \
+  >&2 || { BOOTED=0; die "th-boot failed"; }
+out=$(tx meson install -C "$BUILD" --no-rebuild 2>&1) || { printf '%s\n' "$out" | tail -30 >&2; die "meson install failed"; }
+tx busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig || die "dbus ReloadConfig failed"
+tx systemctl daemon-reload || die "systemctl daemon-reload failed"
+tx timeout 150 systemctl start lxcbusd.service || die "systemctl start lxcbusd.service failed"
+ok=0
+for ((i = 0; i < 300; i++)); do
+  tx busctl status org.lxcbus1 >/dev/null 2>&1 && { ok=1; break; }
+  sleep 0.1
+done
+[ "$ok" = 1 ] || die "org.lxcbus1 did not appear on the bus"
+log "lxcbusd is up (MainPID $(tx systemctl show -P MainPID lxcbusd.service))"
+
+# ---- the two busybox containers --------------------------------------------------------
+tx busctl --timeout=120 call org.lxcbus1 /org/lxcbus1 org.lxcbus1.Manager CreateInstance 'sa{sv}a{ss}a{sv}' \
+  benchb 2 type s template template s busybox 0 0 >/dev/null || die "CreateInstance benchb failed"
+tx sh -euc 'mkdir -p "${2:?}" && lxc-create -t busybox -n "${1:?}" -P "$2" >/dev/null 2>&1' sh benchf "$FLOOR_PATH" \
+  || die "lxc-create benchf failed"
+log "created instance benchb (bus) and container benchf in $FLOOR_PATH (floor)"
+
+# ---- measurements ------------------------------------------------------------------
+bench "start/stop-kill: bus"          "$BIN/bench-bus" startstop benchb "$ITER" "$WARM"
+bench "start/stop-kill: liblxc"       "$BIN/bench-lxc" startstop "$FLOOR_PATH" benchf "$ITER" "$WARM" "$FLOOR_CG"
+bench "start/stop-kill: lxc-* cmds"   "$BIN/bench-lxc" cli "$FLOOR_PATH" benchf "$ITER" "$WARM" "$FLOOR_CG"
+bench "freeze/unfreeze: bus"          "$BIN/bench-bus" freeze benchb "$ITER" "$WARM"
+bench "freeze/unfreeze: liblxc"       "$BIN/bench-lxc" freeze "$FLOOR_PATH" benchf "$ITER" "$WARM" "$FLOOR_CG"
+bench "bare systemd scope start/stop" "$BIN/bench-bus" scope "$ITER" "$WARM"
+bench "start/stop breakdown (async Start/Stop + signals)" "$BIN/bench-bus" breakdown benchb "$ITER" "$WARM"
+JOURNAL_EXCERPT=$(tx sh -c 'journalctl -u lxcbusd -o short-precise --no-pager | grep -E "benchb" | tail -6' 2>&1)
+if [ "${LXCBENCH_SHUTDOWN:-1}" = 1 ]; then
+  bench "clean stop: bus"             "$BIN/bench-bus" shutdown benchb "$ITER" "$WARM"
+  bench "clean stop: liblxc"          "$BIN/bench-lxc" shutdown "$FLOOR_PATH" benchf "$ITER" "$WARM" "$FLOOR_CG"
+  bench "clean stop breakdown (5 runs)" "$BIN/bench-bus" breakdown-clean benchb 5 1
+fi
+log "defining $NLIST instances (bus, source none) and $NLIST containers (floor, config only)"
+tx "$BIN/bench-bus" mklist lb "$NLIST" || die "bench-bus mklist failed"
+tx "$BIN/bench-lxc" mklist "$FLOOR_PATH" lb "$NLIST" || die "bench-lxc mklist failed"
+bench "list: bus ListInstances"       "$BIN/bench-bus" list "$LIST_ITER" "$WARM" "$NLIST"
+bench "list: liblxc"                  "$BIN/bench-lxc" list "$FLOOR_PATH" "$LIST_ITER" "$WARM"
+bench "list: lxc-ls -f"               "$BIN/bench-lxc" lxcls "$FLOOR_PATH" "$LS_ITER" "$WARM"
+
+# ---- cleanup and checks inside -------------------------------------------------------------
+log "cleanup"
+tx "$BIN/bench-bus" rmlist lb "$NLIST" || die "bench-bus rmlist failed"
+tx busctl --timeout=120 call org.lxcbus1 /org/lxcbus1/instance/benchb org.lxcbus1.Instance Delete 'a{sv}' \
+  1 force b true >/dev/null || die "Delete benchb failed"
+running=$(tx lxc-ls --running -P "$FLOOR_PATH" 2>&1)
+[ -z "$running" ] || die "floor containers still running: $running"
+# Scripts for inside are single-quoted with their values as arguments (never expanded into the
+# script text), and refuse empty values: a path that expanded to nothing once made a cleanup
+# `find` start from the test host's / (which holds the rw-bound project directory).
+tx sh -euc 'lxc-destroy -n "${1:?}" -P "${2:?}" >/dev/null
+            case $2 in /var/lib/?*) rm -rf --one-file-system -- "$2";; *) exit 1;; esac' \
+  sh benchf "$FLOOR_PATH" || die "removing $FLOOR_PATH failed"
+# The floor's cgroups: <hierarchy>/lxcbench/{lxc.pivot,...} (liblxc leaves lxc.pivot behind).
+tx sh -euc 'cg=${1:?}
+            for d in /sys/fs/cgroup/*/"$cg"; do
+              case $d in /sys/fs/cgroup/?*/?*) ;; *) exit 1;; esac
+              [ -d "$d" ] || continue
+              find "$d" -xdev -depth -type d -exec rmdir -- {} +
+            done' sh "$FLOOR_CG" || log "warning: removing the floor's cgroups failed"
+left=$(tx sh -c 'ls -d /sys/fs/cgroup/*/"${1:?}" /sys/fs/cgroup/*/machine.slice/lxcbus-* 2>/dev/null' sh "$FLOOR_CG")
+[ -z "$left" ] || log "warning: cgroups left inside the test host: $left"
+n=$(tx busctl call org.lxcbus1 /org/lxcbus1 org.lxcbus1.Manager ListInstances | awk '{print $2}')
+[ "$n" = 0 ] || log "warning: $n instances left in lxcbusd"
+state=$(tx systemctl show -P ActiveState lxcbusd.service)
+[ "$state" = active ] || log "warning: lxcbusd.service is $state"
+
+# ---- report ----------------------------------------------------------------------------------
+"$PY" - "$SAMPLES" "$ITER" "$WARM" <<'EOF'
+import sys, collections
+path, it, warm = sys.argv[1], sys.argv[2], sys.argv[3]
+data = collections.OrderedDict()
+for line in open(path):
+    f = line.split()
+    if len(f) != 4 or f[0] != 'SAMPLE':
+        continue
+    data.setdefault(f[1], collections.OrderedDict()).setdefault(f[2], []).append(int(f[3]))
+
+def q(v, p):
+    v = sorted(v)
+    k = (len(v) - 1) * p
+    lo = int(k); hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+def ms(us):
+    return '%9.3f' % (us / 1000.0)
+
+print()
+print('lxcbus benchmark: lxcbusd through the bus vs the floor, same machine, inside one test host')
+print('times in ms; median/p10/p90 over the timed runs (warm-up: %s runs dropped); ratio = median(bus) / median(floor)' % warm)
+print('floor: liblxc (or lxc-* commands) on %s with lxc.cgroup.dir=lxcbench, WITHOUT a systemd scope or worker;' % '/var/lib/lxcbench')
+print('bus: sd-bus client, synchronous calls; Start replies when running, scope included.')
+order = ['start', 'stop-kill', 'stop-clean', 'freeze+unfreeze', 'freeze', 'unfreeze', 'list']
+metrics = [m for m in order if m in data] + [m for m in data if m not in order]
+for m in metrics:
+    sides = data[m]
+    print()
+    print('== %s' % m)
+    print('  %-16s %5s %9s %9s %9s   %s' % ('side', 'n', 'median', 'p10', 'p90', 'ratio'))
+    bus = sides.get('bus')
+    for s, v in sides.items():
+        med = q(v, 0.5)
+        ratio = ''
+        if s != 'bus' and bus and med > 0:
+            ratio = 'bus/%s = %.2fx' % (s, q(bus, 0.5) / med)
+        print('  %-16s %5d %s %s %s   %s' % (s, len(v), ms(med), ms(q(v, 0.1)), ms(q(v, 0.9)), ratio))
+EOF
+echo
+echo "journal excerpt (lxcbusd, last start/stop of the breakdown, short-precise):"
+printf '%s\n' "$JOURNAL_EXCERPT" | sed 's/^/  /'
+exit 0
