@@ -1,73 +1,102 @@
 #!/bin/bash
-# tests/run-all.sh: build, run the unit tests, run the integration tests in a
-# throw-away test host. Runs as root (the integration tests boot a test host).
-# Idempotent: an existing build directory is reused (and reconfigured).
+# tests/run-all.sh: the whole test suite. Runs as root (the integration tests
+# boot throw-away test hosts). Stages:
+#   1. build (build/, -Dwerror=true when CI=true), meson test: unit, fuzz
+#      corpora, contract (introspection = XML, gdbus-codegen client, docs)
+#   2. integration tests in a test host (tests/integration/run.sh)
+#   3. the linger test, in a test host whose daemon keeps operations 3 s
+#   4. the same with ASan+UBSan (build-sanitize/): meson test, then the
+#      integration tests with halt_on_error; any sanitizer report fails
+#   5. unit and fuzz tests under valgrind (errors and definite leaks fail)
+# An existing build directory is reused. LXCBUS_QUICK=1 runs stages 1-3 only.
 #
-# Last line of the output: "N passed, N failed" (unit + integration).
-# Exit status non-zero on any failure (a failed build counts as one failed).
-#
-# Environment:
-#   LXCBUS_BUILD_DIR  build directory (default: build, or build-sanitize)
-#   CI=true           build with -Dwerror=true
-#   LXCBUS_SANITIZE=1 build with -Db_sanitize=address,undefined and run the
-#                     integration tests in sanitizer mode (tests/integration/run.sh)
-#   plus what tests/integration/run.sh honours (LXCBUSD_EXTRA_ARGS, ...)
+# Last line of the output: "N passed, N failed" over all stages. Exit status
+# non-zero on any failure (a failed build or stage counts as one failed).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$ROOT" || exit 1
-if [ "${LXCBUS_SANITIZE:-0}" = 1 ]; then
-  BUILD=${LXCBUS_BUILD_DIR:-build-sanitize}
-else
-  BUILD=${LXCBUS_BUILD_DIR:-build}
-fi
-UP=0; UF=0; IP=0; IF=0
-total() {
-  echo "---- totals: unit $UP passed, $UF failed; integration $IP passed, $IF failed"
-  echo "$((UP + IP)) passed, $((UF + IF)) failed"
-  [ $((UF + IF)) = 0 ]
+PASSED=0
+FAILED=0
+STAGES=()
+
+count() {   # count STAGE PASSED FAILED
+  PASSED=$((PASSED + $2)); FAILED=$((FAILED + $3))
+  STAGES+=("$(printf '%-28s %4d passed, %d failed' "$1" "$2" "$3")")
+}
+
+finish() {
+  echo "==== summary"
+  printf '  %s\n' "${STAGES[@]}"
+  echo "$PASSED passed, $FAILED failed"
+  [ "$FAILED" = 0 ]
   exit $?
 }
 
-# ---- build --------------------------------------------------------------------------
-opts=(-Dprefix=/usr)
-if [ "${CI:-}" = true ]; then opts+=(-Dwerror=true); else opts+=(-Dwerror=false); fi
-if [ "${LXCBUS_SANITIZE:-0}" = 1 ]; then
-  opts+=("-Db_sanitize=address,undefined" -Db_lundef=false)
-fi
-echo "==== build ($BUILD: ${opts[*]})"
-if [ -f "$BUILD/build.ninja" ]; then
-  meson configure "$BUILD" "${opts[@]}" || { echo "meson configure failed"; UF=1; total; }
-else
-  meson setup "$BUILD" "${opts[@]}" || { echo "meson setup failed"; UF=1; total; }
-fi
-ninja -C "$BUILD" || { echo "build failed"; UF=1; total; }
+build() {   # build DIR EXTRA_MESON_OPTS...
+  local dir=$1; shift
+  local opts=(-Dprefix=/usr "$@")
+  if [ "${CI:-}" = true ]; then opts+=(-Dwerror=true); fi
+  echo "==== build ($dir: ${opts[*]})"
+  if [ -f "$dir/build.ninja" ]; then
+    meson configure "$dir" "${opts[@]}" || return 1
+  else
+    meson setup "$dir" "${opts[@]}" || return 1
+  fi
+  ninja -C "$dir"
+}
 
-# ---- unit tests ----------------------------------------------------------------------
-echo "==== unit tests (meson test)"
-ulog=$BUILD/run-all-unit.log
-meson test -C "$BUILD" --print-errorlogs 2>&1 | tee "$ulog"
-urc=${PIPESTATUS[0]}
-# meson's summary: "Ok: N", "Expected Fail: N", "Fail: N", "Unexpected Pass: N",
-# "Skipped: N", "Timeout: N"; "No tests defined." when there are none
-num() { awk -v k="$1" -F: '$1 == k { gsub(/[^0-9]/, "", $2); n = $2 } END { print n + 0 }' "$ulog"; }
-UP=$(num Ok)
-UF=$(( $(num Fail) + $(num "Unexpected Pass") + $(num Timeout) ))
-if [ "$urc" != 0 ] && [ "$UF" = 0 ]; then
-  echo "meson test failed (exit status $urc)"; UF=1
-fi
-grep -q 'No tests defined' "$ulog" && echo "(no unit tests defined)"
+mesontest() {   # mesontest STAGE DIR MESON_TEST_ARGS...
+  local stage=$1 dir=$2; shift 2
+  local log=$dir/run-all-$stage.log
+  echo "==== $stage (meson test $*)"
+  meson test -C "$dir" --print-errorlogs "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  num() { awk -v k="$1" -F: '$1 == k { gsub(/[^0-9]/, "", $2); n = $2 } END { print n + 0 }' "$log"; }
+  local ok=$(num Ok) bad=$(( $(num Fail) + $(num "Unexpected Pass") + $(num Timeout) ))
+  if [ "$rc" != 0 ] && [ "$bad" = 0 ]; then bad=1; fi
+  count "$stage" "$ok" "$bad"
+}
 
-# ---- integration tests -------------------------------------------------------------
-echo "==== integration tests (tests/integration/run.sh $BUILD)"
+integration() {   # integration STAGE DIR [TEST_FILE...]   (env passes through)
+  local stage=$1 dir=$2; shift 2
+  local log=$dir/run-all-$stage.log
+  echo "==== $stage (tests/integration/run.sh $dir $*)"
+  "$ROOT/tests/integration/run.sh" "$dir" "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]} ok=0 bad=0
+  local last; last=$(tail -n 1 "$log")
+  if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    ok=${BASH_REMATCH[1]}; bad=${BASH_REMATCH[2]}
+  fi
+  if [ "$rc" != 0 ] && [ "$bad" = 0 ]; then bad=1; fi
+  count "$stage" "$ok" "$bad"
+}
+
 if [ "$(id -u)" != 0 ]; then
-  echo "integration tests need root (they boot a test host): sudo $0"; IF=1; total
+  echo "run-all.sh: the integration tests need root (they boot test hosts): sudo $0" >&2
+  count "root" 0 1; finish
 fi
-ilog=$BUILD/run-all-integration.log
-"$ROOT/tests/integration/run.sh" "$BUILD" 2>&1 | tee "$ilog"
-irc=${PIPESTATUS[0]}
-last=$(tail -n 1 "$ilog")
-if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-  IP=${BASH_REMATCH[1]}; IF=${BASH_REMATCH[2]}
+
+B=${LXCBUS_BUILD_DIR:-build}
+if build "$B"; then
+  mesontest unit "$B"
+  integration integration "$B"
+  LXCBUSD_EXTRA_ARGS=--operation-linger-sec=3 integration linger "$B" tests/integration/test_linger.py
+else
+  count "build $B" 0 1
 fi
-if [ "$irc" != 0 ] && [ "$IF" = 0 ]; then IF=1; fi
-total
+[ "${LXCBUS_QUICK:-0}" = 1 ] && finish
+
+S=${LXCBUS_SANITIZE_BUILD_DIR:-build-sanitize}
+if build "$S" -Db_sanitize=address,undefined -Db_lundef=false; then
+  ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 mesontest unit-sanitize "$S"
+  LXCBUS_SANITIZE=1 integration integration-sanitize "$S"
+else
+  count "build $S" 0 1
+fi
+
+if [ -d "$B" ] && command -v valgrind >/dev/null; then
+  mesontest unit-valgrind "$B" --suite unit --suite fuzz \
+    --wrap='valgrind --quiet --error-exitcode=66 --leak-check=full --errors-for-leak-kinds=definite'
+fi
+finish
