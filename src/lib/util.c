@@ -37,8 +37,8 @@ int fsync_directory_of(const char *path) {
                 return -ENOMEM;
         slash = strrchr(dir, '/');
         if (!slash)
-                return -EINVAL;
-        if (slash == dir)
+                dir[0] = '.', dir[1] = 0;
+        else if (slash == dir)
                 slash[1] = 0;
         else
                 *slash = 0;
@@ -103,8 +103,6 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
 
                 if (alloc - n < 4096) {
                         char *nb;
-                        if (alloc > max)
-                                return -EFBIG;
                         alloc = alloc ? alloc * 2 : 4096;
                         nb = realloc(buf, alloc + 1);
                         if (!nb)
@@ -213,8 +211,16 @@ int mkdir_p(const char *path, mode_t mode) {
                         return -errno;
                 *s = '/';
         }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
+        if (mkdir(p, mode) < 0) {
+                struct stat st;
+
+                if (errno != EEXIST)
+                        return -errno;
+                if (stat(p, &st) < 0)
+                        return -errno;
+                if (!S_ISDIR(st.st_mode))
+                        return -ENOTDIR;
+        }
         return 0;
 }
 

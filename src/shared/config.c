@@ -127,7 +127,8 @@ int config_parse_int(const char *s, long min, long max, long *ret) {
         char *end;
         long v;
 
-        if (isempty(s) || (s[0] == ' ' || s[0] == '\t'))
+        /* strtol() skips leading white space of any kind: only a sign or a digit may start. */
+        if (isempty(s) || !(s[0] == '-' || s[0] == '+' || (s[0] >= '0' && s[0] <= '9')))
                 return -EINVAL;
         errno = 0;
         v = strtol(s, &end, 10);

@@ -69,6 +69,39 @@ static int member_int(JsonObject *o, const char *name, gint64 min, gint64 max, g
         return 0;
 }
 
+#define METADATA_DEPTH_MAX 16
+
+/* json-glib parses recursively and keeps strings NUL-terminated: refuse deep nesting (stack) and
+ * escaped NUL characters (a name "web\u0000x" would silently become "web") before parsing. */
+static int json_precheck(const char *json, size_t size) {
+        unsigned depth = 0;
+        bool in_string = false;
+
+        for (size_t i = 0; i < size; i++) {
+                char c = json[i];
+
+                if (c == 0)
+                        return -EBADMSG;
+                if (in_string) {
+                        if (c == '\\') {
+                                if (i + 5 < size && json[i + 1] == 'u' && memcmp(json + i + 2, "0000", 4) == 0)
+                                        return -EBADMSG;
+                                i++; /* skip the escaped character */
+                        } else if (c == '"')
+                                in_string = false;
+                        continue;
+                }
+                if (c == '"')
+                        in_string = true;
+                else if (c == '{' || c == '[') {
+                        if (++depth > METADATA_DEPTH_MAX)
+                                return -EBADMSG;
+                } else if ((c == '}' || c == ']') && depth > 0)
+                        depth--;
+        }
+        return 0;
+}
+
 int instance_metadata_from_json(const char *json, size_t size, InstanceMetadata *ret, char **ret_message) {
         g_autoptr(JsonParser) p = json_parser_new();
         g_autoptr(GError) err = NULL;
@@ -81,6 +114,8 @@ int instance_metadata_from_json(const char *json, size_t size, InstanceMetadata 
 
         if (size > METADATA_SIZE_MAX)
                 return bad(ret_message, "too large");
+        if (json_precheck(json, size) < 0)
+                return bad(ret_message, "nested too deep, or a NUL character");
         if (!json_parser_load_from_data(p, json, (gssize) size, &err))
                 return bad(ret_message, "not JSON");
         root = json_parser_get_root(p);
@@ -128,6 +163,8 @@ int instance_metadata_from_json(const char *json, size_t size, InstanceMetadata 
                 if (config_validate(key, json_node_get_string(vn), NULL) < 0)
                         goto fail_msg;
                 r = config_map_set(&m.config, key, json_node_get_string(vn));
+                if (r == -E2BIG)
+                        goto fail_msg;
                 if (r < 0)
                         goto fail;
         }

@@ -44,6 +44,13 @@ int instance_name_from_path(const char *path, char **ret) {
                 return r;
         if (r == 0 || !instance_name_is_valid(name))
                 return -ENXIO;
+        /* One object, one path: "_77eb" or a trailing "_00junk" decode to "web" too. */
+        _cleanup_free_ char *canonical = NULL;
+        r = sd_bus_path_encode(LXCBUS_INSTANCE_PREFIX, name, &canonical);
+        if (r < 0)
+                return r;
+        if (!streq(canonical, path))
+                return -ENXIO;
         *ret = TAKE_PTR(name);
         return 0;
 }

@@ -16,8 +16,6 @@
  *   start   LXCPATH NAME CGROUP_DIR          waits for "go", then runs the container in the foreground:
  *                                             the worker is its monitor and exits when it stops.
  *   stop    LXCPATH NAME TIMEOUT_SEC         clean shutdown for TIMEOUT_SEC (0: none), then kill.
- *   freeze  LXCPATH NAME
- *   unfreeze LXCPATH NAME
  *   destroy LXCPATH NAME TRASH_DIR           renames the instance directory into TRASH_DIR, removes it.
  *
  * Cancel is SIGTERM to the worker. The hook mode "lxcbusd-worker hook-start-host" is what LXC runs as
