@@ -64,6 +64,8 @@ int scope_kill(Manager *m, const char *unit, int sig);
 int scope_set_limits(Manager *m, const char *unit, const ConfigMap *config);
 int scope_job_removed(sd_bus_message *message, void *userdata, sd_bus_error *error);
 void scope_cleanup_cgroups(const char *unit);
+int cgroup_freezer_set(const char *unit, const char *name, bool freeze);
+int cgroup_freezer_get(const char *unit, const char *name);
 int scope_find_running(const char *unit, const char *name, pid_t *ret_monitor, pid_t *ret_init, bool *ret_frozen);
 int scope_read_figures(const char *unit, uint64_t *ret_memory, uint64_t *ret_cpu_ns, uint64_t *ret_tasks);
 
@@ -139,6 +141,8 @@ struct Operation {
         unsigned timeout_sec;
         bool force;
         bool escalated;             /* stop: the scope was killed after the timeout */
+        uint64_t deadline;          /* freeze: CLOCK_MONOTONIC µs */
+        unsigned attempts;
         bool counted;               /* counts towards the running limits */
         InstanceMetadata *create_md; /* create: the metadata of the new instance */
         void (*cancel)(Operation *o);
@@ -191,6 +195,7 @@ struct Instance {
         pid_t pid;
         bool has_unit;
         ScopeJob *scope_stop_job;   /* the scope of a stopped instance is being removed */
+        bool scope_owned;           /* we created the scope (or adopted it): ours to stop */
         InstanceMetadata md;
 
         Worker *monitor;            /* the start worker that is the LXC monitor, if we spawned it */

@@ -15,7 +15,7 @@
 #include "util.h"
 
 #define FREEZE_TIMEOUT_USEC (10 * USEC_PER_SEC)
-#define STOP_GRACE_USEC (30 * USEC_PER_SEC)
+#define STOP_GRACE_USEC (10 * USEC_PER_SEC)
 
 enum {
         STEP_INIT,
@@ -212,6 +212,7 @@ static void op_fail(Operation *o, int r, const char *format, ...) {
 
 static void start_phase(Operation *o);
 static void stop_phase(Operation *o, unsigned timeout_sec);
+int instance_kill(Instance *i, int sig, bool all);
 static void destroy_phase(Operation *o);
 static void stop_phase_check(Operation *o);
 static void ephemeral_delete(Instance *i);
@@ -256,6 +257,16 @@ static void instance_on_stopped(Instance *i, const char *why) {
         if (o && (o->step == STEP_START_SCOPE || o->step == STEP_START_RUNNING))
                 op_fail(o, EIO, "Instance '%s' stopped while starting%s%s", i->name, why ? ": " : ".", strempty(why));
 
+        if (!i->scope_owned) {
+                /* The start failed before the scope was ours (say the name is taken by a unit that is
+                 * not ours): never stop or clean up someone else's unit. */
+                instance_set_pid(i, 0, false);
+                instance_ref(i);
+                instance_after_stop(i);
+                instance_unref(i);
+                return;
+        }
+        i->scope_owned = false;
         r = scope_stop(i->manager, i->unit_name, on_scope_gone, i, &i->scope_stop_job);
         if (r < 0) {
                 log_warning_errno(r, "Failed to ask systemd to stop %s, ignoring: %m", i->unit_name);
@@ -331,6 +342,7 @@ int instance_adopt_running(Instance *i) {
         }
         i->monitor_pidfd = fd;
         i->monitor_pid = monitor;
+        i->scope_owned = true;
         instance_set_pid(i, init, true);
         instance_set_state(i, frozen ? INSTANCE_FROZEN : INSTANCE_RUNNING);
         return 1;
@@ -361,9 +373,10 @@ static void on_scope_ready(Manager *m, int error, const char *message, void *use
         if (error != 0) {
                 if (i->monitor)
                         worker_kill(i->monitor, SIGKILL);
-                op_fail(o, error, "Failed to start instance '%s': %s", i->name, message);
+                op_fail(o, EIO, "Failed to start instance '%s': %s", i->name, message);
                 return;
         }
+        i->scope_owned = true;
         operation_set_progress(o, 0.3, "starting container");
         o->step = STEP_START_RUNNING;
         r = i->monitor ? worker_send(i->monitor, "go") : -ESRCH;
@@ -494,6 +507,14 @@ static void stop_phase_check(Operation *o) {
                 ephemeral_delete(i);
 }
 
+/* What liblxc's stop does, without a worker: thaw, SIGKILL init. The monitor sees init die, cleans up
+ * and exits; that exit completes the stop. */
+static int instance_kill_now(Instance *i) {
+        if (i->state == INSTANCE_FROZEN || cgroup_freezer_get(i->unit_name, i->name) != 0)
+                (void) cgroup_freezer_set(i->unit_name, i->name, false);
+        return instance_kill(i, SIGKILL, false);
+}
+
 static void stop_phase(Operation *o, unsigned timeout_sec) {
         Instance *i = o->instance;
         Manager *m = o->manager;
@@ -505,7 +526,13 @@ static void stop_phase(Operation *o, unsigned timeout_sec) {
 
         o->step = STEP_STOP;
         instance_set_state(i, INSTANCE_STOPPING);
-        operation_set_progress(o, 0.05, "stopping");
+        operation_set_progress(o, 0.05, timeout_sec > 0 ? "shutting down" : "killing");
+        if (timeout_sec == 0 && i->pid > 0 && instance_kill_now(i) >= 0) {
+                r = op_arm_timeout(o, STOP_GRACE_USEC, on_stop_timeout);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to arm the stop timeout of '%s', ignoring: %m", i->name);
+                return;
+        }
         r = worker_spawn(m, args, &stop_handlers, o, &o->worker);
         if (r < 0) {
                 instance_set_state(i, INSTANCE_RUNNING);
@@ -589,55 +616,70 @@ static void ephemeral_delete(Instance *i) {
 
 /* ---------------------------------------------------------------- freeze */
 
-static void on_freeze_exited(Worker *w, int error, const char *message, void *userdata) {
-        Operation *o = userdata;
+/* Freezing is a write to the payload cgroup's freezer and a wait for the kernel to get there; no
+ * worker needed. A v1 freezer can stay FREEZING forever (a task in vfork): like runc, thaw and retry
+ * every few checks, and on the final timeout thaw, so the state we report is the true one. */
+#define FREEZE_RETRY_EVERY 8
+
+static int freeze_check(sd_event_source *s, uint64_t usec, void *userdata);
+
+static void freeze_done(Operation *o, bool freeze) {
         Instance *i = o->instance;
 
-        o->worker = worker_free(o->worker);
-        if (error != 0) {
-                op_fail(o, error, "Failed to %s instance '%s': %s", operation_kind_to_string(o->kind), i->name, message);
-                return;
-        }
-        if (i->monitor || i->monitor_pidfd >= 0)
-                instance_set_state(i, o->kind == OPERATION_FREEZE ? INSTANCE_FROZEN : INSTANCE_RUNNING);
-        log_lifecycle(i, operation_kind_to_string(o->kind), "Instance '%s' %s.", i->name,
-                      o->kind == OPERATION_FREEZE ? "frozen" : "thawed");
+        instance_set_state(i, freeze ? INSTANCE_FROZEN : INSTANCE_RUNNING);
+        log_lifecycle(i, freeze ? "freeze" : "unfreeze", "Instance '%s' %s.", i->name, freeze ? "frozen" : "thawed");
         operation_finish(o, NULL, NULL);
 }
 
-static const WorkerHandlers freeze_handlers = {
-        .message = on_worker_progress,
-        .exited = on_freeze_exited,
-};
-
-static int on_freeze_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+static int freeze_check(sd_event_source *s, uint64_t usec, void *userdata) {
         Operation *o = userdata;
+        Instance *i = o->instance;
+        bool freeze = o->kind == OPERATION_FREEZE;
+        uint64_t delay;
+        int r;
 
-        if (o->worker) {
-                worker_abandon(o->worker, SIGKILL);
-                o->worker = NULL;
+        r = cgroup_freezer_get(i->unit_name, i->name);
+        if (r == (freeze ? 1 : 0)) {
+                freeze_done(o, freeze);
+                return 0;
         }
-        op_fail(o, ETIMEDOUT, "Instance '%s' did not %s within %" PRIu64 " s.", o->instance->name,
-                operation_kind_to_string(o->kind), FREEZE_TIMEOUT_USEC / USEC_PER_SEC);
+        if (r < 0 && r != -EAGAIN) {
+                op_fail(o, r, "Failed to read the freezer of '%s': %s", i->name, strerror(-r));
+                return 0;
+        }
+        if (now_usec(CLOCK_MONOTONIC) >= o->deadline) {
+                if (freeze)
+                        (void) cgroup_freezer_set(i->unit_name, i->name, false);
+                op_fail(o, ETIMEDOUT, "Instance '%s' did not %s within %" PRIu64 " s.", i->name,
+                        freeze ? "freeze" : "thaw", FREEZE_TIMEOUT_USEC / USEC_PER_SEC);
+                return 0;
+        }
+        o->attempts++;
+        if (freeze && o->attempts % FREEZE_RETRY_EVERY == 0) {
+                (void) cgroup_freezer_set(i->unit_name, i->name, false);
+                (void) cgroup_freezer_set(i->unit_name, i->name, true);
+        } else if (!freeze)
+                (void) cgroup_freezer_set(i->unit_name, i->name, false);
+        /* 1, 2, 4 ... 64 ms between checks. */
+        delay = USEC_PER_MSEC << (o->attempts < 7 ? o->attempts - 1 : 6);
+        r = op_arm_timeout(o, delay, freeze_check);
+        if (r < 0)
+                op_fail(o, r, "Failed to wait for the freezer of '%s': %s", i->name, strerror(-r));
         return 0;
 }
 
 int instance_freeze(Instance *i, Operation *o, bool freeze) {
-        Manager *m = o->manager;
         int r;
 
-        char *args[] = { (char *) (freeze ? "freeze" : "unfreeze"), m->instances_dir, i->name, NULL };
         i->lock = o;
         o->step = STEP_WORK;
-        r = worker_spawn(m, args, &freeze_handlers, o, &o->worker);
+        o->deadline = now_usec(CLOCK_MONOTONIC) + FREEZE_TIMEOUT_USEC;
+        r = cgroup_freezer_set(i->unit_name, i->name, freeze);
         if (r < 0) {
-                op_fail(o, r, "Failed to spawn the freeze worker for '%s': %s", i->name, strerror(-r));
+                op_fail(o, r, "Failed to %s instance '%s': %s", freeze ? "freeze" : "thaw", i->name, strerror(-r));
                 return 0;
         }
-        r = op_arm_timeout(o, FREEZE_TIMEOUT_USEC, on_freeze_timeout);
-        if (r < 0)
-                log_warning_errno(r, "Failed to arm the freeze timeout of '%s', ignoring: %m", i->name);
-        return 0;
+        return freeze_check(NULL, 0, o);
 }
 
 /* ---------------------------------------------------------------- kill */

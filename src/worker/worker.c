@@ -206,6 +206,16 @@ static int do_start(char **args, size_t n, const char *self) {
         if (!streq(buf, "go"))
                 return result(ECANCELED, "Start of '%s' was cancelled.", args[1]);
 
+        /* The container's init inherits ignored signals: give it SIGPIPE's default back. Then no
+         * stdio of ours may be a pipe or socket whose reader can go away (the daemon's journal
+         * stream): the monitor outlives the daemon and must not die of SIGPIPE. Failures still
+         * come back in the result message. */
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 ||
+            dup2(null, STDERR_FILENO) < 0)
+                return result(errno, "Failed to set up the monitor of '%s'.", args[1]);
+        safe_close(null);
+        (void) signal(SIGPIPE, SIG_DFL);
         c->want_daemonize(c, false);
         c->want_close_all_fds(c, false);
         if (!c->start(c, 0, NULL))
@@ -246,20 +256,6 @@ static int do_stop(char **args, size_t n) {
                 return result(EIO, "Failed to stop '%s'%s%s", args[1], c->error_string ? ": " : ".",
                               strempty(c->error_string));
         return result(0, "killed");
-}
-
-static int do_freeze(char **args, size_t n, bool freeze) {
-        _cleanup_lxc_ struct lxc_container *c = NULL;
-        int r;
-
-        if (n < 2)
-                return result(EINVAL, "Bad freeze request.");
-        r = open_container(args[0], args[1], &c);
-        if (r < 0)
-                return result(-r, "Instance '%s' has no LXC config.", args[1]);
-        if (freeze ? !c->freeze(c) : !c->unfreeze(c))
-                return result(EIO, "Failed to %s '%s'.", freeze ? "freeze" : "unfreeze", args[1]);
-        return result(0, freeze ? "frozen" : "thawed");
 }
 
 static int do_destroy(char **args, size_t n) {
@@ -330,10 +326,6 @@ int worker_main(int argc, char *argv[]) {
                 return do_start(rest, nrest, self);
         if (streq(verb, "stop"))
                 return do_stop(rest, nrest);
-        if (streq(verb, "freeze"))
-                return do_freeze(rest, nrest, true);
-        if (streq(verb, "unfreeze"))
-                return do_freeze(rest, nrest, false);
         if (streq(verb, "destroy"))
                 return do_destroy(rest, nrest);
         return result(EINVAL, "Unknown verb '%s'.", verb);
