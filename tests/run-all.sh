@@ -7,7 +7,9 @@
 #   3. the linger test, in a test host whose daemon keeps operations 3 s
 #   4. the same with ASan+UBSan (build-sanitize/): meson test, then the
 #      integration tests with halt_on_error; any sanitizer report fails
-#   5. unit and fuzz tests under valgrind (errors and definite leaks fail)
+#   5. unit and fuzz tests under valgrind, then the integration tests that do
+#      not measure time with lxcbusd under valgrind (errors and definite
+#      leaks fail)
 # An existing build directory is reused. LXCBUS_QUICK=1 runs stages 1-3 only.
 #
 # Last line of the output: "N passed, N failed" over all stages. Exit status
@@ -98,5 +100,10 @@ fi
 if [ -d "$B" ] && command -v valgrind >/dev/null; then
   mesontest unit-valgrind "$B" --suite unit --suite fuzz \
     --wrap='valgrind --quiet --error-exitcode=66 --leak-check=full --errors-for-leak-kinds=definite'
+  # test_events (idle wakeups, reaction times) and test_persistence (kill -9 of the daemon) measure
+  # or kill the daemon itself: not under valgrind.
+  LXCBUS_VALGRIND=1 integration integration-valgrind "$B" tests/integration/test_smoke.py \
+    tests/integration/test_lifecycle.py tests/integration/test_errors.py tests/integration/test_config.py \
+    tests/integration/test_ctl.py tests/integration/test_resources.py
 fi
 finish

@@ -29,13 +29,13 @@ typedef struct WorkerHandlers {
 struct Worker {
         Manager *manager;
         pid_t pid;
-        int pidfd;
         int fd;
         sd_event_source *pid_source;
         sd_event_source *io_source;
         const WorkerHandlers *handlers;
         void *userdata;
         bool got_result;
+        bool exited;
         bool abandoned;
         Worker *next;               /* in the manager's list of abandoned workers */
         int result_error;
@@ -142,6 +142,8 @@ struct Operation {
         bool force;
         bool escalated;             /* stop: the scope was killed after the timeout */
         uint64_t deadline;          /* freeze: CLOCK_MONOTONIC µs */
+        int pending_error;          /* start: given up, finishing once the monitor is gone */
+        char *pending_message;
         unsigned attempts;
         bool counted;               /* counts towards the running limits */
         InstanceMetadata *create_md; /* create: the metadata of the new instance */

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <sys/pidfd.h>
 
@@ -254,8 +255,15 @@ static void instance_on_stopped(Instance *i, const char *why) {
         instance_set_pid(i, 0, i->has_unit);
         instance_set_state(i, INSTANCE_STOPPED);
 
-        if (o && (o->step == STEP_START_SCOPE || o->step == STEP_START_RUNNING))
-                op_fail(o, EIO, "Instance '%s' stopped while starting%s%s", i->name, why ? ": " : ".", strempty(why));
+        if (o && (o->step == STEP_START_SCOPE || o->step == STEP_START_RUNNING)) {
+                /* A start we gave up on (timeout, no scope) ends here, once the worker is gone and the
+                 * state is true again: with the reason we gave up. */
+                if (o->pending_message)
+                        op_fail(o, o->pending_error, "%s", o->pending_message);
+                else
+                        op_fail(o, EIO, "Instance '%s' stopped while starting%s%s", i->name, why ? ": " : ".",
+                                strempty(why));
+        }
 
         if (!i->scope_owned) {
                 /* The start failed before the scope was ours (say the name is taken by a unit that is
@@ -350,6 +358,25 @@ int instance_adopt_running(Instance *i) {
 
 /* ---------------------------------------------------------------- start */
 
+/* Records why a start failed; the operation finishes when the monitor is gone (instance_on_stopped), so
+ * the caller never sees the error while the instance is still "starting". */
+static void start_give_up(Operation *o, int error, const char *format, ...) _printf_(3, 4);
+static void start_give_up(Operation *o, int error, const char *format, ...) {
+        va_list ap;
+        char *m;
+
+        if (o->pending_message)
+                return;
+        va_start(ap, format);
+        if (vasprintf(&m, format, ap) < 0)
+                m = NULL;
+        va_end(ap);
+        o->pending_error = error;
+        o->pending_message = m;
+        if (!m || !o->instance->monitor)
+                op_fail(o, error, "%s", m ? m : "Out of memory.");
+}
+
 static int on_start_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Operation *o = userdata;
         Instance *i = o->instance;
@@ -360,7 +387,7 @@ static int on_start_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
                 (void) scope_kill(o->manager, i->unit_name, SIGKILL);
         else if (i->monitor)
                 worker_kill(i->monitor, SIGKILL);
-        op_fail(o, ETIMEDOUT, "Instance '%s' did not reach running within %u s.", i->name, o->timeout_sec);
+        start_give_up(o, ETIMEDOUT, "Instance '%s' did not reach running within %u s.", i->name, o->timeout_sec);
         return 0;
 }
 
@@ -373,7 +400,7 @@ static void on_scope_ready(Manager *m, int error, const char *message, void *use
         if (error != 0) {
                 if (i->monitor)
                         worker_kill(i->monitor, SIGKILL);
-                op_fail(o, EIO, "Failed to start instance '%s': %s", i->name, message);
+                start_give_up(o, EIO, "Failed to start instance '%s': %s", i->name, message);
                 return;
         }
         i->scope_owned = true;
@@ -409,7 +436,7 @@ static void start_phase(Operation *o) {
         r = scope_start(m, i->unit_name, i->monitor->pid, &i->md.config, on_scope_ready, o, &o->scope_job);
         if (r < 0) {
                 worker_kill(i->monitor, SIGKILL);
-                op_fail(o, r, "Failed to ask systemd for scope '%s': %s", i->unit_name, strerror(-r));
+                start_give_up(o, r, "Failed to ask systemd for scope '%s': %s", i->unit_name, strerror(-r));
                 return;
         }
         r = op_arm_timeout(o, (uint64_t) o->timeout_sec * USEC_PER_SEC, on_start_timeout);
@@ -719,6 +746,8 @@ int instance_kill(Instance *i, int sig, bool all) {
 
         if (!all) {
                 int fd = pidfd_open(i->pid, 0);
+                if (fd < 0 && errno == ENOSYS)   /* old kernels, valgrind */
+                        return kill(i->pid, sig) < 0 ? -errno : 0;
                 if (fd < 0)
                         return -errno;
                 int r = pidfd_send_signal(fd, sig, NULL, 0) < 0 ? -errno : 0;

@@ -332,6 +332,7 @@ Operation *operation_free(Operation *o) {
         free(o->stage);
         free(o->error_name);
         free(o->error_message);
+        free(o->pending_message);
         free(o);
         return NULL;
 }

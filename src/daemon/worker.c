@@ -2,7 +2,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,7 +15,6 @@ static void worker_finish(Worker *w, int error, const char *message) {
         const WorkerHandlers *h = w->handlers;
         void *userdata = w->userdata;
 
-        w->pid_source = sd_event_source_disable_unref(w->pid_source);
         w->io_source = sd_event_source_disable_unref(w->io_source);
         w->handlers = NULL;
         if (h && h->exited)
@@ -58,19 +56,19 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
 
         (void) worker_drain(w);
         if (revents & (EPOLLHUP | EPOLLERR))
-                /* The worker closed its end; its exit follows and the pidfd tells. Stop polling here. */
+                /* The worker closed its end; its exit follows and the child source tells. */
                 (void) sd_event_source_set_enabled(w->io_source, SD_EVENT_OFF);
         return 0;
 }
 
-static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+/* sd-event watches (by pidfd where the kernel has it, SIGCHLD otherwise) and reaps the child after
+ * this returns. */
+static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Worker *w = userdata;
-        siginfo_t si = {};
         char msg[128];
 
+        w->exited = true;
         (void) worker_drain(w);
-        /* Reap it: we are the parent (or it is not ours any more, then ECHILD). */
-        (void) waitid(P_PIDFD, (id_t) w->pidfd, &si, WEXITED | WNOHANG);
 
         if (w->abandoned) {
                 Worker **p;
@@ -85,10 +83,10 @@ static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *us
                 worker_finish(w, w->result_error, w->result_message);
                 return 0;
         }
-        if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
-                snprintf(msg, sizeof msg, "Worker process died of signal %s.", strsignal(si.si_status));
+        if (si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED)
+                snprintf(msg, sizeof msg, "Worker process died of signal %s.", strsignal(si->si_status));
         else
-                snprintf(msg, sizeof msg, "Worker process exited with status %i without a result.", si.si_status);
+                snprintf(msg, sizeof msg, "Worker process exited with status %i without a result.", si->si_status);
         worker_finish(w, EPROTO, msg);
         return 0;
 }
@@ -152,12 +150,6 @@ int worker_spawn(Manager *m, char *const *args, const WorkerHandlers *h, void *u
         w->fd = TAKE_FD(sv[0]);
         w->handlers = h;
         w->userdata = userdata;
-        w->pidfd = pidfd_open(pid, 0);
-        if (w->pidfd < 0) {
-                r = -errno;
-                goto fail;
-        }
-        (void) fcntl(w->pidfd, F_SETFD, FD_CLOEXEC);
 
         if (send(w->fd, req, reqlen, MSG_NOSIGNAL) < 0) {
                 r = -errno;
@@ -166,7 +158,7 @@ int worker_spawn(Manager *m, char *const *args, const WorkerHandlers *h, void *u
         r = sd_event_add_io(m->event, &w->io_source, w->fd, EPOLLIN, on_worker_io, w);
         if (r < 0)
                 goto fail;
-        r = sd_event_add_io(m->event, &w->pid_source, w->pidfd, EPOLLIN, on_worker_exit, w);
+        r = sd_event_add_child(m->event, &w->pid_source, pid, WEXITED, on_worker_exit, w);
         if (r < 0)
                 goto fail;
         /* Exit handling after reading the last messages. */
@@ -204,8 +196,9 @@ void worker_abandon(Worker *w, int sig) {
 }
 
 void worker_kill(Worker *w, int sig) {
-        if (w && w->pidfd >= 0)
-                (void) pidfd_send_signal(w->pidfd, sig, NULL, 0);
+        /* Through the child source: its pidfd where there is one; never a reaped, reused pid. */
+        if (w && w->pid_source && !w->exited)
+                (void) sd_event_source_send_child_signal(w->pid_source, sig, NULL, 0);
 }
 
 Worker *worker_free(Worker *w) {
@@ -214,7 +207,6 @@ Worker *worker_free(Worker *w) {
         sd_event_source_disable_unref(w->pid_source);
         sd_event_source_disable_unref(w->io_source);
         safe_close(w->fd);
-        safe_close(w->pidfd);
         free(w->result_message);
         free(w);
         return NULL;

@@ -75,11 +75,20 @@ lb_install() {
 
 lb_dropin() {
   local n=$1 dropin="" execstart frag asan ubsan
-  if [ -n "${LXCBUSD_EXTRA_ARGS:-}" ]; then
+  if [ -n "${LXCBUSD_EXTRA_ARGS:-}" ] || [ "${LXCBUS_VALGRIND:-0}" = 1 ]; then
     frag=$(lb_exec "$n" systemctl show -P FragmentPath lxcbusd.service)
     execstart=$(lb_exec "$n" grep -m1 '^ExecStart=' "$frag") || { lb_err "no ExecStart= in $frag"; return 1; }
-    dropin+=$'[Service]\nExecStart=\n'"$execstart ${LXCBUSD_EXTRA_ARGS}"$'\n'
-    echo "lxcbus-testhost: lxcbusd extra arguments: $LXCBUSD_EXTRA_ARGS" >&2
+    if [ "${LXCBUS_VALGRIND:-0}" = 1 ]; then
+      # the daemon under valgrind (its exec'd workers are not traced); errors or a definite
+      # leak make it exit 99 when it is stopped after the tests
+      execstart="ExecStart=/usr/bin/valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite ${execstart#ExecStart=}"
+      dropin+=$'[Service]\nTimeoutStartSec=120\nTimeoutStopSec=60\n'
+      LB_EXEC_ENV+=(-E LXCBUS_VALGRIND=1)
+      echo "lxcbus-testhost: lxcbusd runs under valgrind" >&2
+    fi
+    [ -n "$dropin" ] || dropin=$'[Service]\n'
+    dropin+=$'ExecStart=\n'"$execstart ${LXCBUSD_EXTRA_ARGS:-}"$'\n'
+    [ -n "${LXCBUSD_EXTRA_ARGS:-}" ] && echo "lxcbus-testhost: lxcbusd extra arguments: $LXCBUSD_EXTRA_ARGS" >&2
   fi
   if [ "${LXCBUS_SANITIZE:-0}" = 1 ]; then
     asan=${LXCBUS_ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:detect_leaks=1}

@@ -48,7 +48,7 @@ OPERATION_IFACE = 'org.lxcbus1.Operation'
 PROPS_IFACE = 'org.freedesktop.DBus.Properties'
 
 # Sanitizer builds are slower: scale timeouts.
-SLOW = 3 if os.environ.get('LXCBUS_SANITIZE') == '1' else 1
+SLOW = 3 if '1' in (os.environ.get('LXCBUS_SANITIZE'), os.environ.get('LXCBUS_VALGRIND')) else 1
 
 V = GLib.Variant  # V('(s)', ('name',)), V('s', 'busybox')
 

@@ -167,6 +167,18 @@ if [ "$state" != active ] || [ -n "$crash" ]; then
   [ -n "$crash" ] && printf '%s\n' "$crash"
   FAILED=$((FAILED + 1)); SUMMARY+=("FAIL lxcbusd health: ActiveState=$state NRestarts=$nrestarts${crash:+, crashed}")
 fi
+if [ "${LXCBUS_VALGRIND:-0}" = 1 ]; then
+  # stop it so that valgrind checks for leaks at exit; it exits 99 on any error or definite leak
+  tx timeout 90 systemctl stop lxcbusd.service || log "stopping lxcbusd failed"
+  vg=$(tx journalctl -u lxcbusd.service --no-pager -o cat | grep -E '^==[0-9]+==|status=99' || true)
+  if [ -n "$vg" ]; then
+    echo "==== valgrind reports in the journal:"
+    printf '%s\n' "$vg" | head -80
+    FAILED=$((FAILED + 1)); SUMMARY+=("FAIL valgrind: $(printf '%s\n' "$vg" | wc -l) report lines")
+  else
+    SUMMARY+=("ok valgrind: no errors, no definite leaks")
+  fi
+fi
 if [ "${LXCBUS_SANITIZE:-0}" = 1 ]; then
   # stop it so that LeakSanitizer reports at exit
   tx timeout 60 systemctl stop lxcbusd.service || log "stopping lxcbusd failed"
