@@ -201,6 +201,10 @@ struct Instance {
         InstanceMetadata md;
 
         Worker *monitor;            /* the start worker that is the LXC monitor, if we spawned it */
+        pid_t pending_init;         /* reported by the start-host hook, not executed yet */
+        sd_event_source *exec_wait;
+        uint64_t exec_deadline;
+        unsigned exec_checks;
         pid_t monitor_pid;
         int monitor_pidfd;
         sd_event_source *monitor_source;

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/pidfd.h>
+#include <sys/stat.h>
 
 #include "bus-errors.h"
 #include "daemon.h"
@@ -17,6 +18,8 @@
 
 #define FREEZE_TIMEOUT_USEC (10 * USEC_PER_SEC)
 #define STOP_GRACE_USEC (10 * USEC_PER_SEC)
+#define STOP_KILL_WAIT_USEC (10 * USEC_PER_SEC)
+#define STOP_AFTER_KILL_USEC (3 * USEC_PER_SEC)
 
 enum {
         STEP_INIT,
@@ -85,6 +88,8 @@ Instance *instance_ref(Instance *i) {
 static void instance_drop_monitor(Instance *i) {
         /* Closes our handles; the monitor process itself runs on (the daemon may be exiting). */
         i->monitor = worker_free(i->monitor);
+        i->exec_wait = sd_event_source_disable_unref(i->exec_wait);
+        i->pending_init = 0;
         i->monitor_source = sd_event_source_disable_unref(i->monitor_source);
         i->monitor_pidfd = safe_close(i->monitor_pidfd);
         i->monitor_pid = 0;
@@ -282,25 +287,81 @@ static void instance_on_stopped(Instance *i, const char *why) {
         }
 }
 
-static void on_monitor_message(Worker *w, const char *msg, void *userdata) {
-        Instance *i = userdata;
+static void instance_became_running(Instance *i, pid_t pid) {
         Operation *o = i->lock;
-        const char *p;
 
-        if ((p = startswith(msg, "running "))) {
-                int pid = atoi(p);
-
-                if (pid <= 0)
-                        return;
-                instance_set_pid(i, pid, true);
+        instance_set_pid(i, pid, true);
                 instance_set_state(i, INSTANCE_RUNNING);
                 i->md.last_used_at = now_usec(CLOCK_REALTIME);
                 instance_mark_dirty(i, INSTANCE_PROP_LAST_USED);
                 (void) instance_save_metadata(i);
                 log_lifecycle(i, "started", "Instance '%s' is running, init pid %i, unit %s.", i->name, pid,
                               i->unit_name);
-                if (o && o->step == STEP_START_RUNNING)
-                        operation_finish(o, NULL, NULL);
+        if (o && o->step == STEP_START_RUNNING)
+                operation_finish(o, NULL, NULL);
+}
+
+/* 1 once pid runs another program than the monitor: init has been executed. */
+static int init_has_execed(pid_t init, pid_t monitor) {
+        char a[64], b[64];
+        struct stat sa, sb;
+
+        snprintf(a, sizeof a, "/proc/%i/exe", (int) init);
+        snprintf(b, sizeof b, "/proc/%i/exe", (int) monitor);
+        if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
+                return -errno;
+        return sa.st_dev != sb.st_dev || sa.st_ino != sb.st_ino;
+}
+
+/* The start-host hook runs just before liblxc executes init. A SIGKILL to init in that window can
+ * leave liblxc's monitor waiting forever, and a signal to init before it runs is lost: so "running"
+ * means init has been executed. Checked on a short backoff timer (0.25 ms doubling to 4 ms) that
+ * runs only during a start, for 5 s at most. */
+static int on_exec_check(sd_event_source *s, uint64_t usec, void *userdata) {
+        Instance *i = userdata;
+        pid_t pid = i->pending_init;
+        int r;
+
+        r = init_has_execed(pid, i->monitor_pid);
+        if (r != 0 || now_usec(CLOCK_MONOTONIC) >= i->exec_deadline) {
+                if (r == 0)
+                        log_warning("Init of '%s' (pid %i) was not executed within 5 s, calling it running.", i->name,
+                                    (int) pid);
+                i->exec_wait = sd_event_source_disable_unref(i->exec_wait);
+                i->pending_init = 0;
+                instance_became_running(i, pid);
+                return 0;
+        }
+        i->exec_checks++;
+        r = sd_event_source_set_time_relative(i->exec_wait,
+                                              250 << (i->exec_checks < 5 ? i->exec_checks : 4));
+        if (r >= 0)
+                r = sd_event_source_set_enabled(i->exec_wait, SD_EVENT_ONESHOT);
+        if (r < 0) {
+                i->exec_wait = sd_event_source_disable_unref(i->exec_wait);
+                instance_became_running(i, pid);
+        }
+        return 0;
+}
+
+static void on_monitor_message(Worker *w, const char *msg, void *userdata) {
+        Instance *i = userdata;
+        Operation *o = i->lock;
+        const char *p;
+
+        if ((p = startswith(msg, "running "))) {
+                int pid = atoi(p), r;
+
+                if (pid <= 0 || i->pending_init > 0 || i->state == INSTANCE_RUNNING)
+                        return;
+                i->pending_init = pid;
+                i->exec_checks = 0;
+                i->exec_deadline = now_usec(CLOCK_MONOTONIC) + 5 * USEC_PER_SEC;
+                r = sd_event_add_time_relative(i->manager->event, &i->exec_wait, CLOCK_MONOTONIC, 0, 1, on_exec_check, i);
+                if (r < 0) {
+                        i->pending_init = 0;
+                        instance_became_running(i, pid);
+                }
         } else if ((p = startswith(msg, "progress ")) && o) {
                 char *end;
                 double f = strtod(p, &end);
@@ -484,8 +545,6 @@ static const WorkerHandlers stop_handlers = {
         .exited = on_stop_worker_exited,
 };
 
-#define STOP_KILL_WAIT_USEC (10 * USEC_PER_SEC)
-
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Operation *o = userdata;
         Instance *i = o->instance;
@@ -555,7 +614,8 @@ static void stop_phase(Operation *o, unsigned timeout_sec) {
         instance_set_state(i, INSTANCE_STOPPING);
         operation_set_progress(o, 0.05, timeout_sec > 0 ? "shutting down" : "killing");
         if (timeout_sec == 0 && i->pid > 0 && instance_kill_now(i) >= 0) {
-                r = op_arm_timeout(o, STOP_GRACE_USEC, on_stop_timeout);
+                /* The monitor normally exits within milliseconds of init's death. */
+                r = op_arm_timeout(o, STOP_AFTER_KILL_USEC, on_stop_timeout);
                 if (r < 0)
                         log_warning_errno(r, "Failed to arm the stop timeout of '%s', ignoring: %m", i->name);
                 return;
