@@ -197,10 +197,11 @@ void instance_unlink(Instance *i) {
         instance_unref(i);
 }
 
+/* A deadline may fire up to a tenth late (sd-event coalesces wakeups); a short poll step may not. */
 static int op_arm_timeout(Operation *o, uint64_t usec, sd_event_time_handler_t handler) {
         o->timeout_source = sd_event_source_disable_unref(o->timeout_source);
-        return sd_event_add_time_relative(o->manager->event, &o->timeout_source, CLOCK_MONOTONIC, usec, USEC_PER_SEC / 10,
-                                          handler, o);
+        return sd_event_add_time_relative(o->manager->event, &o->timeout_source, CLOCK_MONOTONIC, usec,
+                                          usec < USEC_PER_SEC ? 1 : USEC_PER_SEC / 10, handler, o);
 }
 
 static void op_fail(Operation *o, int r, const char *format, ...) _printf_(3, 4);

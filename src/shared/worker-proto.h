@@ -18,7 +18,7 @@
  *   stop    LXCPATH NAME TIMEOUT_SEC         clean shutdown for TIMEOUT_SEC (0: none), then kill.
  *   destroy LXCPATH NAME TRASH_DIR           renames the instance directory into TRASH_DIR, removes it.
  *
- * Cancel is SIGTERM to the worker. The hook mode "lxcbusd-worker hook-start-host" is what LXC runs as
+ * Cancel is SIGTERM to the worker. lxcbusd-start-hook, beside the worker, is what liblxc runs as
  * lxc.hook.start-host; it sends "running $LXC_PID" on the fd named by $LXCBUS_NOTIFY_FD. */
 
 #define WORKER_MSG_MAX 65536

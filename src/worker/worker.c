@@ -188,7 +188,11 @@ static int do_start(char **args, size_t n, const char *self) {
         if (r < 0)
                 return result(-r, "Instance '%s' has no LXC config.", args[1]);
 
-        if (asprintf(&hook, "%s hook-start-host", self) < 0)
+        /* The hook sits beside us: lxcbusd-start-hook. */
+        const char *slash = strrchr(self, '/');
+        if (!slash)
+                return result(EINVAL, "The worker needs to know its own path.");
+        if (asprintf(&hook, "%.*s/lxcbusd-start-hook", (int) (slash - self), self) < 0)
                 return result(ENOMEM, "Out of memory.");
         /* liblxc reads lxc.cgroup.dir relative to the cgroup root: the delegated scope, see TESTHOST.md. */
         if (!c->set_config_item(c, "lxc.cgroup.dir", args[2]) ||
@@ -222,16 +226,6 @@ static int do_start(char **args, size_t n, const char *self) {
                 return result(EIO, "Failed to start '%s'%s%s", args[1], c->error_string ? ": " : ".",
                               strempty(c->error_string));
         return result(0, "stopped");
-}
-
-static int do_hook_start_host(void) {
-        const char *fd = getenv("LXCBUS_NOTIFY_FD"), *pid = getenv("LXC_PID");
-
-        if (!fd || !pid)
-                return EXIT_FAILURE;
-        worker_fd = atoi(fd);
-        send_msg("running %s", pid);
-        return EXIT_SUCCESS;
 }
 
 static int do_stop(char **args, size_t n) {
@@ -289,9 +283,6 @@ int worker_main(int argc, char *argv[]) {
         const char *self;
         size_t nargs = 0;
         ssize_t k;
-
-        if (argc >= 2 && streq(argv[1], "hook-start-host"))
-                return do_hook_start_host();
 
         self = getenv("LXCBUS_WORKER_PATH") ?: argv[0];
         (void) signal(SIGPIPE, SIG_IGN);
