@@ -39,6 +39,10 @@ int manager_bus_register(Manager *m) {
                                        operation_vtable, operation_object_find, m);
         if (r < 0)
                 return r;
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, LXCBUS_OPERATION_PREFIX, "org.lxcbus1.Process", process_vtable,
+                                       process_object_find, m);
+        if (r < 0)
+                return r;
         r = sd_bus_add_node_enumerator(m->bus, NULL, LXCBUS_OPERATION_PREFIX, operation_node_enumerator, m);
         if (r < 0)
                 return r;

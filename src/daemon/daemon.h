@@ -44,6 +44,8 @@ struct Worker {
 
 /* args: verb, then the verb's arguments (see worker-proto.h). */
 int worker_spawn(Manager *m, char *const *args, const WorkerHandlers *h, void *userdata, Worker **ret);
+int worker_spawn_with_fds(Manager *m, char *const *args, const int *fds, size_t n_fds, const WorkerHandlers *h,
+                          void *userdata, Worker **ret);
 int worker_send(Worker *w, const char *msg);
 void worker_kill(Worker *w, int sig);
 /* Signals it and lets it go: it is reaped and freed when it exits, with no callback. */
@@ -79,6 +81,7 @@ typedef enum OperationKind {
         OPERATION_DELETE,
         OPERATION_FREEZE,
         OPERATION_UNFREEZE,
+        OPERATION_EXEC,
         _OPERATION_KIND_MAX,
         _OPERATION_KIND_INVALID = -EINVAL,
 } OperationKind;
@@ -106,6 +109,7 @@ enum {
         OPERATION_PROP_FINISHED = 1 << 3,
         OPERATION_PROP_CANCELABLE = 1 << 4,
         OPERATION_PROP_ERROR = 1 << 5,
+        OPERATION_PROP_PROCESS = 1 << 6,    /* org.lxcbus1.Process: Pid, ExitStatus, ExitSignal */
 };
 
 struct Operation {
@@ -144,6 +148,15 @@ struct Operation {
         uint64_t deadline;          /* freeze: CLOCK_MONOTONIC µs */
         int pending_error;          /* start: given up, finishing once the monitor is gone */
         char *pending_message;
+
+        /* exec: the org.lxcbus1.Process side */
+        pid_t exec_pid;
+        int exit_status;            /* -1 while running, or when killed by a signal */
+        int exit_signal;
+        bool exited;
+        char **command;
+        sd_bus_message **process_waiters;   /* Process.Wait() calls */
+        size_t n_process_waiters;
         unsigned attempts;
         bool counted;               /* counts towards the running limits */
         InstanceMetadata *create_md; /* create: the metadata of the new instance */
@@ -164,6 +177,9 @@ Operation *operation_free(Operation *o);
 Operation *manager_find_operation(Manager *m, uint64_t id);
 int operation_reply_to(Operation *o, sd_bus_message *call, bool async);
 int operation_wait(Operation *o, sd_bus_message *call);
+int operation_send_early_reply(Operation *o);
+int process_wait(Operation *o, sd_bus_message *call);
+void process_exited(Operation *o, int status, int sig);
 
 /* ---- instance.c ---- */
 
@@ -232,6 +248,8 @@ int instance_stop(Instance *i, Operation *o);
 int instance_delete(Instance *i, Operation *o);
 int instance_freeze(Instance *i, Operation *o, bool freeze);
 int instance_kill(Instance *i, int sig, bool all);
+int instance_exec(Instance *i, Operation *o, char **argv, char **env, const char *cwd, uid_t uid, gid_t gid,
+                  const int fds[3]);
 int manager_create_instance(Manager *m, Operation *o, const char *name, const char *template, char **template_args,
                             InstanceMetadata *md);
 
@@ -284,6 +302,9 @@ unsigned manager_running_operations_of(Manager *m, uid_t uid);
 extern const sd_bus_vtable manager_vtable[];
 extern const sd_bus_vtable instance_vtable[];
 extern const sd_bus_vtable operation_vtable[];
+extern const sd_bus_vtable process_vtable[];
+int process_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                        sd_bus_error *error);
 int instance_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                          sd_bus_error *error);
 int instance_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <limits.h>
@@ -502,6 +503,168 @@ static int method_get_state(sd_bus_message *message, void *userdata, sd_bus_erro
         return sd_bus_send(NULL, reply, NULL);
 }
 
+#define EXEC_ARGV_MAX 1024
+#define EXEC_ENV_MAX 256
+#define EXEC_STRING_MAX (64 * 1024)
+#define EXEC_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+static bool env_name_is_valid(const char *s) {
+        if (isempty(s) || (s[0] >= '0' && s[0] <= '9'))
+                return false;
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_'))
+                        return false;
+        return true;
+}
+
+/* Sets NAME=VALUE in a strv environment, replacing an earlier NAME. */
+static int env_set(char ***env, const char *name, const char *value) {
+        size_t nl = strlen(name), n = strv_length(*env);
+        char *e, **l;
+
+        if (asprintf(&e, "%s=%s", name, value) < 0)
+                return -ENOMEM;
+        STRV_FOREACH(x, *env)
+                if (strncmp(*x, name, nl) == 0 && (*x)[nl] == '=') {
+                        free(*x);
+                        *x = e;
+                        return 0;
+                }
+        l = realloc(*env, (n + 2) * sizeof(char *));
+        if (!l) {
+                free(e);
+                return -ENOMEM;
+        }
+        l[n] = e;
+        l[n + 1] = NULL;
+        *env = l;
+        return 0;
+}
+
+static int check_fd(int fd, bool want_read, const char *what, sd_bus_error *error) {
+        int fl = fcntl(fd, F_GETFL);
+
+        if (fl < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid %s file descriptor.", what);
+        fl &= O_ACCMODE;
+        if (want_read ? fl == O_WRONLY : fl == O_RDONLY)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The %s file descriptor is not %s.", what,
+                                         want_read ? "readable" : "writable");
+        return 0;
+}
+
+static int method_exec(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_strv_free_ char **argv = NULL, **env = NULL;
+        _cleanup_free_ char *cwd = NULL;
+        Instance *i = userdata;
+        uint32_t uid = 0, gid = 0;
+        int env_clear = 0, fds[3], r;
+        const char *k, *v;
+        Operation *o;
+
+        r = sd_bus_message_read_strv(message, &argv);
+        if (r < 0)
+                return r;
+        if (strv_length(argv) == 0)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The command is empty.");
+        if (strv_length(argv) > EXEC_ARGV_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The command has more than %u arguments.",
+                                         EXEC_ARGV_MAX);
+        STRV_FOREACH(a, argv)
+                if (strlen(*a) > EXEC_STRING_MAX)
+                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "A command argument is too long.");
+
+        /* The instance's environment.* keys first, the call's env over them. */
+        _cleanup_strv_free_ char **call_env = NULL;
+        r = sd_bus_message_enter_container(message, 'a', "{ss}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(message, "{ss}", &k, &v)) > 0) {
+                if (!env_name_is_valid(k))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid environment variable name.");
+                if (strlen(v) > EXEC_STRING_MAX || strv_length(call_env) >= EXEC_ENV_MAX)
+                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The environment is too large.");
+                r = env_set(&call_env, k, v);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(message);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_read(message, "hhh", &fds[0], &fds[1], &fds[2]);
+        if (r < 0)
+                return r;
+        r = check_fd(fds[0], true, "stdin", error);
+        if (r >= 0)
+                r = check_fd(fds[1], false, "stdout", error);
+        if (r >= 0)
+                r = check_fd(fds[2], false, "stderr", error);
+        if (r < 0)
+                return r;
+
+        const BusOption options[] = {
+                { "cwd", "s", &cwd },
+                { "uid", "u", &uid },
+                { "gid", "u", &gid },
+                { "env-clear", "b", &env_clear },
+                {}
+        };
+        r = bus_read_options(message, options, error);
+        if (r < 0)
+                return r;
+        if (cwd && cwd[0] != '/')
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Option 'cwd' needs an absolute path.");
+        if (uid == UINT32_MAX || gid == UINT32_MAX)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid uid or gid.");
+
+        r = bus_authorize(message, "org.lxcbus1.exec", i, error);
+        if (r <= 0)
+                return r;
+        if (i->state != INSTANCE_RUNNING)
+                return invalid_state(i, "run a command in", error);
+
+        r = env_set(&env, "PATH", EXEC_DEFAULT_PATH + 5);
+        if (r >= 0)
+                r = env_set(&env, "HOME", uid == 0 ? "/root" : "/");
+        for (size_t n = 0; r >= 0 && !env_clear && n < i->md.config.n; n++) {
+                const char *name = startswith(i->md.config.entries[n].key, "environment.");
+                if (name)
+                        r = env_set(&env, name, i->md.config.entries[n].value);
+        }
+        STRV_FOREACH(e, call_env) {
+                char *eq = strchr(*e, '=');
+                *eq = 0;
+                if (r >= 0)
+                        r = env_set(&env, *e, eq + 1);
+                *eq = '=';
+        }
+        if (r < 0)
+                return r;
+        if (!cwd) {
+                /* HOME is the default directory. */
+                STRV_FOREACH(e, env)
+                        if (startswith(*e, "HOME=")) {
+                                cwd = strdup(*e + 5);
+                                if (!cwd)
+                                        return -ENOMEM;
+                        }
+        }
+
+        r = operation_new(i->manager, OPERATION_EXEC, i, i->name, message, OPERATION_REPLY_OP, false, &o, error);
+        if (r < 0)
+                return r;
+        o->command = TAKE_PTR(argv);
+        r = instance_exec(i, o, o->command, env, cwd, uid, gid, fds);
+        if (r < 0) {
+                operation_finish_errno(o, r, "Failed to start the command.");
+                return 1;
+        }
+        return 1;
+}
+
 const sd_bus_vtable instance_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", NULL, offsetof(Instance, name), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -533,5 +696,9 @@ const sd_bus_vtable instance_vtable[] = {
                                 SD_BUS_NO_RESULT, method_set_config, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetState", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", state), method_get_state,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Exec",
+                                SD_BUS_ARGS("as", argv, "a{ss}", env, "h", stdin, "h", stdout, "h", stderr, "a{sv}",
+                                            options),
+                                SD_BUS_RESULT("o", process), method_exec, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };

@@ -958,3 +958,68 @@ int manager_create_instance(Manager *m, Operation *o, const char *name, const ch
         }
         return 0;
 }
+
+/* ---------------------------------------------------------------- exec */
+
+static void on_exec_message(Worker *w, const char *msg, void *userdata) {
+        Operation *o = userdata;
+        const char *p;
+        int a, b;
+
+        if ((p = startswith(msg, "running "))) {
+                o->exec_pid = atoi(p);
+                o->dirty |= OPERATION_PROP_PROCESS;
+                operation_set_progress(o, 0.5, "running");
+                manager_flush_changes(o->manager);
+                (void) operation_send_early_reply(o);
+        } else if ((p = startswith(msg, "exited ")) && sscanf(p, "%i %i", &a, &b) == 2)
+                process_exited(o, a, b);
+}
+
+static void on_exec_exited(Worker *w, int error, const char *message, void *userdata) {
+        Operation *o = userdata;
+
+        o->worker = worker_free(o->worker);
+        if (o->exec_pid <= 0) {
+                op_fail(o, error ?: EIO, "Failed to run the command in '%s': %s", o->instance_name, message);
+                return;
+        }
+        /* The worker died without telling how the process ended: it shared its fate (SIGKILL). */
+        if (!o->exited)
+                process_exited(o, -1, SIGKILL);
+        operation_finish(o, NULL, NULL);
+}
+
+static const WorkerHandlers exec_handlers = {
+        .message = on_exec_message,
+        .exited = on_exec_exited,
+};
+
+int instance_exec(Instance *i, Operation *o, char **argv, char **env, const char *cwd, uid_t uid, gid_t gid,
+                  const int fds[3]) {
+        Manager *m = o->manager;
+        _cleanup_free_ char **args = NULL;
+        char u[16], g[16], ne[16];
+        size_t n = 0, nenv = strv_length(env), nargv = strv_length(argv);
+
+        args = calloc(7 + nenv + nargv + 1, sizeof(char *));
+        if (!args)
+                return -ENOMEM;
+        snprintf(u, sizeof u, "%u", (unsigned) uid);
+        snprintf(g, sizeof g, "%u", (unsigned) gid);
+        snprintf(ne, sizeof ne, "%zu", nenv);
+        args[n++] = (char *) "exec";
+        args[n++] = m->instances_dir;
+        args[n++] = i->name;
+        args[n++] = (char *) strempty(cwd);
+        args[n++] = u;
+        args[n++] = g;
+        args[n++] = ne;
+        STRV_FOREACH(e, env)
+                args[n++] = *e;
+        STRV_FOREACH(a, argv)
+                args[n++] = *a;
+        o->step = STEP_WORK;
+        operation_set_progress(o, 0.1, "starting");
+        return worker_spawn_with_fds(m, args, fds, 3, &exec_handlers, o, &o->worker);
+}

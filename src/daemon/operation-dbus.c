@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "bus-errors.h"
@@ -115,10 +116,14 @@ void operation_emit_changes(Operation *o) {
                 names[n++] = "ErrorMessage";
         }
         names[n] = NULL;
+        bool process = o->dirty & OPERATION_PROP_PROCESS;
         o->dirty = 0;
         if (n > 0 && o->exported)
                 (void) sd_bus_emit_properties_changed_strv(o->manager->bus, o->path, "org.lxcbus1.Operation",
                                                            (char **) names);
+        if (process && o->exported && o->kind == OPERATION_EXEC)
+                (void) sd_bus_emit_properties_changed(o->manager->bus, o->path, "org.lxcbus1.Process", "Pid",
+                                                      "ExitStatus", "ExitSignal", NULL);
 }
 
 static int method_cancel(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -170,5 +175,75 @@ const sd_bus_vtable operation_vtable[] = {
         SD_BUS_METHOD("Cancel", NULL, NULL, method_cancel, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Wait", NULL, NULL, method_wait, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("Completed", SD_BUS_ARGS("s", status, "s", error_name, "s", message), 0),
+        SD_BUS_VTABLE_END
+};
+
+/* ---------------------------------------------------------------- org.lxcbus1.Process */
+
+int process_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                        sd_bus_error *error) {
+        Operation *o;
+        int r;
+
+        r = operation_object_find(bus, path, interface, userdata, (void **) &o, error);
+        if (r <= 0 || o->kind != OPERATION_EXEC)
+                return 0;
+        *found = o;
+        return 1;
+}
+
+static int process_property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Operation *o = userdata;
+
+        if (streq(property, "Pid"))
+                return sd_bus_message_append(reply, "u", (uint32_t) o->exec_pid);
+        if (streq(property, "ExitStatus"))
+                return sd_bus_message_append(reply, "i", (int32_t) (o->exited ? o->exit_status : -1));
+        if (streq(property, "ExitSignal"))
+                return sd_bus_message_append(reply, "i", (int32_t) o->exit_signal);
+        if (streq(property, "Command"))
+                return sd_bus_message_append_strv(reply, o->command);
+        return -EINVAL;
+}
+
+static int method_process_signal(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Operation *o = userdata;
+        int32_t sig;
+        int r;
+
+        r = sd_bus_message_read(message, "i", &sig);
+        if (r < 0)
+                return r;
+        if (sig <= 0 || sig >= _NSIG)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid signal %" PRIi32 ".", sig);
+        r = bus_authorize(message, "org.lxcbus1.exec", o->instance, error);
+        if (r <= 0)
+                return r;
+        if (o->exited || o->exec_pid <= 0 || !o->worker)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE, "Process %" PRIu64 " has exited.", o->id);
+        /* The worker is its parent and has not reaped it (it would have said so): the pid is still its. */
+        if (kill(o->exec_pid, sig) < 0)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_FAILED, "Failed to signal process %" PRIu64 ": %s", o->id,
+                                         strerror(errno));
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_process_wait(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        int r = process_wait(userdata, message);
+        return r < 0 ? r : 1;
+}
+
+const sd_bus_vtable process_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Pid", "u", process_property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Command", "as", process_property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ExitStatus", "i", process_property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ExitSignal", "i", process_property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Signal", SD_BUS_ARGS("i", signal), SD_BUS_NO_RESULT, method_process_signal,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Wait", SD_BUS_NO_ARGS, SD_BUS_RESULT("i", status, "i", signal), method_process_wait,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("Exited", SD_BUS_ARGS("i", status, "i", signal), 0),
         SD_BUS_VTABLE_END
 };

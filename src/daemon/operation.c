@@ -12,7 +12,7 @@
 static const char *const kind_table[_OPERATION_KIND_MAX] = {
         [OPERATION_CREATE] = "create",   [OPERATION_START] = "start",   [OPERATION_STOP] = "stop",
         [OPERATION_RESTART] = "restart", [OPERATION_DELETE] = "delete", [OPERATION_FREEZE] = "freeze",
-        [OPERATION_UNFREEZE] = "unfreeze",
+        [OPERATION_UNFREEZE] = "unfreeze", [OPERATION_EXEC] = "exec",
 };
 
 static const char *const status_table[_OPERATION_STATUS_MAX] = {
@@ -86,6 +86,7 @@ int operation_new(Manager *m, OperationKind kind, Instance *i, const char *insta
                 return r < 0 ? r : -ENOMEM;
         }
         o->reply = reply;
+        o->exit_status = -1;
         if (request && !async)
                 o->request = sd_bus_message_ref(request);
 
@@ -137,6 +138,59 @@ int operation_reply_to(Operation *o, sd_bus_message *call, bool async) {
         if (!async)
                 return 0;
         return send_reply(o, call, o->reply);
+}
+
+/* Exec answers its call once the process runs, long before the operation finishes. */
+int operation_send_early_reply(Operation *o) {
+        int r = 0;
+
+        if (o->request) {
+                r = send_reply(o, o->request, o->reply);
+                o->request = sd_bus_message_unref(o->request);
+        }
+        return r;
+}
+
+static int send_process_result(Operation *o, sd_bus_message *call) {
+        return sd_bus_reply_method_return(call, "ii", o->exit_status, o->exit_signal);
+}
+
+/* Process.Wait(): (status, signal) at once when the process has exited, else when it does. */
+int process_wait(Operation *o, sd_bus_message *call) {
+        sd_bus_message **w;
+
+        if (o->exited || o->status != OPERATION_RUNNING)
+                return send_process_result(o, call);
+        if (o->n_process_waiters >= 64)
+                return sd_bus_reply_method_errorf(call, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                                  "Too many callers wait for process %" PRIu64 ".", o->id);
+        w = realloc(o->process_waiters, (o->n_process_waiters + 1) * sizeof(sd_bus_message *));
+        if (!w)
+                return -ENOMEM;
+        o->process_waiters = w;
+        o->process_waiters[o->n_process_waiters++] = sd_bus_message_ref(call);
+        return 0;
+}
+
+static void process_reply_waiters(Operation *o) {
+        for (size_t i = 0; i < o->n_process_waiters; i++) {
+                (void) send_process_result(o, o->process_waiters[i]);
+                sd_bus_message_unref(o->process_waiters[i]);
+        }
+        o->process_waiters = mfree(o->process_waiters);
+        o->n_process_waiters = 0;
+}
+
+void process_exited(Operation *o, int status, int sig) {
+        if (o->exited)
+                return;
+        o->exited = true;
+        o->exit_status = status;
+        o->exit_signal = sig;
+        o->dirty |= OPERATION_PROP_PROCESS;
+        manager_flush_changes(o->manager);
+        (void) sd_bus_emit_signal(o->manager->bus, o->path, "org.lxcbus1.Process", "Exited", "ii", status, sig);
+        process_reply_waiters(o);
 }
 
 /* Wait(): at once when finished, else at completion. */
@@ -239,6 +293,7 @@ void operation_finish(Operation *o, const char *error_name, const char *error_me
         }
         o->waiters = mfree(o->waiters);
         o->n_waiters = 0;
+        process_reply_waiters(o);
 
         r = sd_event_add_time_relative(m->event, &o->linger_source, CLOCK_MONOTONIC, m->operation_linger_usec,
                                        USEC_PER_SEC, on_linger_expired, o);
@@ -333,6 +388,10 @@ Operation *operation_free(Operation *o) {
         free(o->error_name);
         free(o->error_message);
         free(o->pending_message);
+        for (size_t i = 0; i < o->n_process_waiters; i++)
+                sd_bus_message_unref(o->process_waiters[i]);
+        free(o->process_waiters);
+        strv_free(o->command);
         free(o);
         return NULL;
 }

@@ -92,6 +92,12 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
 }
 
 int worker_spawn(Manager *m, char *const *args, const WorkerHandlers *h, void *userdata, Worker **ret) {
+        return worker_spawn_with_fds(m, args, NULL, 0, h, userdata, ret);
+}
+
+/* fds[i] becomes fd WORKER_FD + 1 + i in the worker. */
+int worker_spawn_with_fds(Manager *m, char *const *args, const int *fds, size_t n_fds, const WorkerHandlers *h,
+                          void *userdata, Worker **ret) {
         _cleanup_close_pair_ int sv[2] = { -EBADF, -EBADF };
         _cleanup_free_ char *req = NULL;
         size_t reqlen = 0;
@@ -126,7 +132,17 @@ int worker_spawn(Manager *m, char *const *args, const WorkerHandlers *h, void *u
                  * start worker becomes an instance's monitor and must outlive us). */
                 if (dup2(sv[1], WORKER_FD) < 0)
                         _exit(127);
-                (void) close_range(WORKER_FD + 1, ~0U, 0);
+                /* Move the extra fds above where they go first, so that no dup2() clobbers one. */
+                int moved[8];
+                for (size_t k = 0; k < n_fds && k < ELEMENTSOF(moved); k++) {
+                        moved[k] = fcntl(fds[k], F_DUPFD, 100);
+                        if (moved[k] < 0)
+                                _exit(127);
+                }
+                for (size_t k = 0; k < n_fds && k < ELEMENTSOF(moved); k++)
+                        if (dup2(moved[k], WORKER_FD + 1 + (int) k) < 0)
+                                _exit(127);
+                (void) close_range(WORKER_FD + 1 + (unsigned) n_fds, ~0U, 0);
                 sigemptyset(&ss);
                 (void) sigprocmask(SIG_SETMASK, &ss, NULL);
                 for (int sig = 1; sig < _NSIG; sig++)

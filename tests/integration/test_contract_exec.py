@@ -1,0 +1,48 @@
+#!/usr/bin/python3
+"""The introspection of objects that only exist with a running instance (an
+exec operation with org.lxcbus1.Process) equals dbus-interfaces/*.xml; the
+contract test in tests/contract/ covers the others without systemd."""
+
+import os
+
+from lxcbustest import *
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+NAME = unique_name('ce')
+PATH = instance_path(NAME)
+
+
+@test
+def exec_operation_matches_the_xml():
+    cleanup_instance(NAME)
+    create_instance(NAME)
+    call(PATH, INSTANCE_IFACE, 'Start', V('(a{sv})', ({},)))
+    null_r = os.open('/dev/null', os.O_RDONLY)
+    null_w = os.open('/dev/null', os.O_WRONLY)
+    try:
+        fdl = Gio.UnixFDList.new()
+        for fd in (null_r, null_w, null_w):
+            fdl.append(fd)
+        op = call(PATH, INSTANCE_IFACE, 'Exec',
+                  V('(asa{ss}hhha{sv})', (['true'], {}, 0, 1, 2, {})), fd_list=fdl)
+    finally:
+        os.close(null_r)
+        os.close(null_w)
+    assert call(op, 'org.lxcbus1.Process', 'Wait') == (0, 0)
+    rc, out, err = run('/usr/bin/python3', os.path.join(SRC, 'tests/contract/compare-introspection.py'),
+                       '--system', '--xml-dir', os.path.join(SRC, 'dbus-interfaces'),
+                       '--instance', PATH, '--operation', op)
+    print('\n'.join('# ' + l for l in (out + err).splitlines()))
+    assert rc == 0, 'introspection differs from the XML (exit %d)' % rc
+    rc, out, err = run('busctl', 'introspect', '--xml-interface', 'org.lxcbus1', op)
+    assert 'org.lxcbus1.Process' in out and 'org.lxcbus1.Operation' in out, out
+
+
+@on_exit
+def cleanup():
+    cleanup_instance(NAME)
+
+
+if __name__ == '__main__':
+    main()
