@@ -82,7 +82,7 @@ B=${LXCBUS_BUILD_DIR:-build}
 if build "$B"; then
   mesontest unit "$B"
   integration integration "$B"
-  LXCBUSD_EXTRA_ARGS=--operation-linger-sec=3 integration linger "$B" tests/integration/test_linger.py
+  LXCBUSD_EXTRA_ARGS=--operation-linger-sec=3 integration linger "$B" tests/integration/linger_only.py
 else
   count "build $B" 0 1
 fi

@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """Finished operation objects disappear after their linger time.
 
-Only meaningful with a short linger time, which applies to the whole run:
+Needs a short linger time, which applies to the whole run, so this file is
+not a test_*.py that run.sh picks up by itself; tests/run-all.sh runs it as
 
     LXCBUSD_EXTRA_ARGS=--operation-linger-sec=3 \\
-        tests/integration/run.sh BUILD tests/integration/test_linger.py
+        tests/integration/run.sh BUILD tests/integration/linger_only.py
 
-Without --operation-linger-sec on lxcbusd's command line (the default of
-300 s), the tests print a SKIP note and pass."""
+Without a short --operation-linger-sec on lxcbusd's command line the tests
+fail: they would prove nothing."""
 
 import time
 
@@ -35,10 +36,9 @@ LINGER = linger_sec()
 
 
 def skip():
-    if LINGER is None or LINGER > 30:
-        print('# SKIP: lxcbusd runs without a short --operation-linger-sec (cmdline of pid %d); '
-              'run with LXCBUSD_EXTRA_ARGS=--operation-linger-sec=3' % MAIN_PID)
-        return True
+    assert LINGER is not None and LINGER <= 30, \
+        ('lxcbusd runs without a short --operation-linger-sec (cmdline of pid %d): '
+         'run with LXCBUSD_EXTRA_ARGS=--operation-linger-sec=3' % MAIN_PID)
     return False
 
 
