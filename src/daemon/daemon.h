@@ -155,6 +155,7 @@ struct Operation {
         int exit_signal;
         bool exited;
         char **command;
+        sd_bus_track *track;        /* kill-on-disconnect: the caller */
         sd_bus_message **process_waiters;   /* Process.Wait() calls */
         size_t n_process_waiters;
         unsigned attempts;
@@ -250,6 +251,7 @@ int instance_freeze(Instance *i, Operation *o, bool freeze);
 int instance_kill(Instance *i, int sig, bool all);
 int instance_exec(Instance *i, Operation *o, char **argv, char **env, const char *cwd, uid_t uid, gid_t gid,
                   const int fds[3]);
+int exec_kill_on_disconnect(Operation *o, sd_bus_message *call);
 int manager_create_instance(Manager *m, Operation *o, const char *name, const char *template, char **template_args,
                             InstanceMetadata *md);
 

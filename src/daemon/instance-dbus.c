@@ -558,7 +558,7 @@ static int method_exec(sd_bus_message *message, void *userdata, sd_bus_error *er
         _cleanup_free_ char *cwd = NULL;
         Instance *i = userdata;
         uint32_t uid = 0, gid = 0;
-        int env_clear = 0, fds[3], r;
+        int env_clear = 0, kill_on_disconnect = 0, fds[3], r;
         const char *k, *v;
         Operation *o;
 
@@ -610,6 +610,7 @@ static int method_exec(sd_bus_message *message, void *userdata, sd_bus_error *er
                 { "uid", "u", &uid },
                 { "gid", "u", &gid },
                 { "env-clear", "b", &env_clear },
+                { "kill-on-disconnect", "b", &kill_on_disconnect },
                 {}
         };
         r = bus_read_options(message, options, error);
@@ -657,6 +658,13 @@ static int method_exec(sd_bus_message *message, void *userdata, sd_bus_error *er
         if (r < 0)
                 return r;
         o->command = TAKE_PTR(argv);
+        if (kill_on_disconnect) {
+                r = exec_kill_on_disconnect(o, message);
+                if (r < 0) {
+                        operation_finish_errno(o, r, "Failed to track the caller.");
+                        return 1;
+                }
+        }
         r = instance_exec(i, o, o->command, env, cwd, uid, gid, fds);
         if (r < 0) {
                 operation_finish_errno(o, r, "Failed to start the command.");

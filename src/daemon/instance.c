@@ -1023,3 +1023,35 @@ int instance_exec(Instance *i, Operation *o, char **argv, char **env, const char
         operation_set_progress(o, 0.1, "starting");
         return worker_spawn_with_fds(m, args, fds, 3, &exec_handlers, o, &o->worker);
 }
+
+#define EXEC_HANGUP_GRACE_USEC (3 * USEC_PER_SEC)
+
+static int on_exec_hangup_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Operation *o = userdata;
+
+        if (!o->exited && o->exec_pid > 0 && o->worker)
+                (void) kill(o->exec_pid, SIGKILL);
+        return 0;
+}
+
+/* The caller who asked for kill-on-disconnect went away: SIGHUP, and SIGKILL if that is not enough. */
+static int on_exec_caller_gone(sd_bus_track *t, void *userdata) {
+        Operation *o = userdata;
+
+        o->track = sd_bus_track_unref(o->track);
+        if (o->exited || o->exec_pid <= 0 || !o->worker)
+                return 0;
+        log_debug("Caller of exec %" PRIu64 " disconnected, hanging up its process %i.", o->id, (int) o->exec_pid);
+        (void) kill(o->exec_pid, SIGHUP);
+        (void) op_arm_timeout(o, EXEC_HANGUP_GRACE_USEC, on_exec_hangup_timeout);
+        return 0;
+}
+
+int exec_kill_on_disconnect(Operation *o, sd_bus_message *call) {
+        int r;
+
+        r = sd_bus_track_new(o->manager->bus, &o->track, on_exec_caller_gone, o);
+        if (r < 0)
+                return r;
+        return sd_bus_track_add_sender(o->track, call);
+}

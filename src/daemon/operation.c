@@ -265,6 +265,7 @@ void operation_finish(Operation *o, const char *error_name, const char *error_me
                 m->n_running_operations--;
         }
         o->timeout_source = sd_event_source_disable_unref(o->timeout_source);
+        o->track = sd_bus_track_unref(o->track);
         if (o->instance && o->instance->lock == o)
                 o->instance->lock = NULL;
 
@@ -392,6 +393,7 @@ Operation *operation_free(Operation *o) {
                 sd_bus_message_unref(o->process_waiters[i]);
         free(o->process_waiters);
         strv_free(o->command);
+        sd_bus_track_unref(o->track);
         free(o);
         return NULL;
 }
