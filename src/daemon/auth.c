@@ -26,6 +26,7 @@ static const AuthEntry auth_table[] = {
         { "org.lxcbus1.Instance", "Delete", "org.lxcbus1.delete" },
         { "org.lxcbus1.Instance", "SetConfig", "org.lxcbus1.config" },
         { "org.lxcbus1.Instance", "Exec", "org.lxcbus1.exec" },
+        { "org.lxcbus1.Instance", "ExecPty", "org.lxcbus1.exec" },
         { "org.lxcbus1.Process", "Wait", NULL },
         { "org.lxcbus1.Process", "Signal", "org.lxcbus1.exec" },
         { "org.lxcbus1.Operation", "Wait", NULL },

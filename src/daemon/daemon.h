@@ -30,6 +30,7 @@ struct Worker {
         Manager *manager;
         pid_t pid;
         int fd;
+        int received_fd;            /* an fd that came with the message being handled */
         sd_event_source *pid_source;
         sd_event_source *io_source;
         const WorkerHandlers *handlers;
@@ -100,6 +101,7 @@ typedef enum OperationReply {
         OPERATION_REPLY_OP,         /* (o operation) */
         OPERATION_REPLY_INSTANCE_OP, /* (o instance, o operation) */
         OPERATION_REPLY_NONE,       /* () */
+        OPERATION_REPLY_PTY_OP,     /* (h master, o process) */
 } OperationReply;
 
 enum {
@@ -156,6 +158,7 @@ struct Operation {
         bool exited;
         char **command;
         sd_bus_track *track;        /* kill-on-disconnect: the caller */
+        int pty_master;             /* ExecPty: until the call is answered */
         sd_bus_message **process_waiters;   /* Process.Wait() calls */
         size_t n_process_waiters;
         unsigned attempts;
@@ -250,7 +253,7 @@ int instance_delete(Instance *i, Operation *o);
 int instance_freeze(Instance *i, Operation *o, bool freeze);
 int instance_kill(Instance *i, int sig, bool all);
 int instance_exec(Instance *i, Operation *o, char **argv, char **env, const char *cwd, uid_t uid, gid_t gid,
-                  const int fds[3]);
+                  const int fds[3], unsigned rows, unsigned cols);
 int exec_kill_on_disconnect(Operation *o, sd_bus_message *call);
 int manager_create_instance(Manager *m, Operation *o, const char *name, const char *template, char **template_args,
                             InstanceMetadata *md);

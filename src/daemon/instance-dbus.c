@@ -553,11 +553,12 @@ static int check_fd(int fd, bool want_read, const char *what, sd_bus_error *erro
         return 0;
 }
 
-static int method_exec(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+/* Exec and ExecPty: the same but for where stdio comes from (the caller's fds, or a new pty in the
+ * instance's own devpts whose master goes back to the caller). */
+static int exec_common(sd_bus_message *message, Instance *i, bool pty, sd_bus_error *error) {
         _cleanup_strv_free_ char **argv = NULL, **env = NULL;
-        _cleanup_free_ char *cwd = NULL;
-        Instance *i = userdata;
-        uint32_t uid = 0, gid = 0;
+        _cleanup_free_ char *cwd = NULL, *term = NULL;
+        uint32_t uid = 0, gid = 0, rows = 24, cols = 80;
         int env_clear = 0, kill_on_disconnect = 0, fds[3], r;
         const char *k, *v;
         Operation *o;
@@ -594,16 +595,18 @@ static int method_exec(sd_bus_message *message, void *userdata, sd_bus_error *er
         if (r < 0)
                 return r;
 
-        r = sd_bus_message_read(message, "hhh", &fds[0], &fds[1], &fds[2]);
-        if (r < 0)
-                return r;
-        r = check_fd(fds[0], true, "stdin", error);
-        if (r >= 0)
-                r = check_fd(fds[1], false, "stdout", error);
-        if (r >= 0)
-                r = check_fd(fds[2], false, "stderr", error);
-        if (r < 0)
-                return r;
+        if (!pty) {
+                r = sd_bus_message_read(message, "hhh", &fds[0], &fds[1], &fds[2]);
+                if (r < 0)
+                        return r;
+                r = check_fd(fds[0], true, "stdin", error);
+                if (r >= 0)
+                        r = check_fd(fds[1], false, "stdout", error);
+                if (r >= 0)
+                        r = check_fd(fds[2], false, "stderr", error);
+                if (r < 0)
+                        return r;
+        }
 
         const BusOption options[] = {
                 { "cwd", "s", &cwd },
@@ -611,11 +614,17 @@ static int method_exec(sd_bus_message *message, void *userdata, sd_bus_error *er
                 { "gid", "u", &gid },
                 { "env-clear", "b", &env_clear },
                 { "kill-on-disconnect", "b", &kill_on_disconnect },
+                /* ExecPty only (the list ends here for Exec) */
+                { pty ? "rows" : NULL, "u", &rows },
+                { "cols", "u", &cols },
+                { "term", "s", &term },
                 {}
         };
         r = bus_read_options(message, options, error);
         if (r < 0)
                 return r;
+        if (rows == 0 || rows > 10000 || cols == 0 || cols > 10000)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Options 'rows' and 'cols' take 1 to 10000.");
         if (cwd && cwd[0] != '/')
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Option 'cwd' needs an absolute path.");
         if (uid == UINT32_MAX || gid == UINT32_MAX)
@@ -630,6 +639,8 @@ static int method_exec(sd_bus_message *message, void *userdata, sd_bus_error *er
         r = env_set(&env, "PATH", EXEC_DEFAULT_PATH + 5);
         if (r >= 0)
                 r = env_set(&env, "HOME", uid == 0 ? "/root" : "/");
+        if (r >= 0 && pty)
+                r = env_set(&env, "TERM", term ?: "xterm");
         for (size_t n = 0; r >= 0 && !env_clear && n < i->md.config.n; n++) {
                 const char *name = startswith(i->md.config.entries[n].key, "environment.");
                 if (name)
@@ -654,7 +665,8 @@ static int method_exec(sd_bus_message *message, void *userdata, sd_bus_error *er
                         }
         }
 
-        r = operation_new(i->manager, OPERATION_EXEC, i, i->name, message, OPERATION_REPLY_OP, false, &o, error);
+        r = operation_new(i->manager, OPERATION_EXEC, i, i->name, message,
+                          pty ? OPERATION_REPLY_PTY_OP : OPERATION_REPLY_OP, false, &o, error);
         if (r < 0)
                 return r;
         o->command = TAKE_PTR(argv);
@@ -665,12 +677,20 @@ static int method_exec(sd_bus_message *message, void *userdata, sd_bus_error *er
                         return 1;
                 }
         }
-        r = instance_exec(i, o, o->command, env, cwd, uid, gid, fds);
+        r = instance_exec(i, o, o->command, env, cwd, uid, gid, pty ? NULL : fds, rows, cols);
         if (r < 0) {
                 operation_finish_errno(o, r, "Failed to start the command.");
                 return 1;
         }
         return 1;
+}
+
+static int method_exec(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return exec_common(message, userdata, false, error);
+}
+
+static int method_exec_pty(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return exec_common(message, userdata, true, error);
 }
 
 const sd_bus_vtable instance_vtable[] = {
@@ -708,5 +728,7 @@ const sd_bus_vtable instance_vtable[] = {
                                 SD_BUS_ARGS("as", argv, "a{ss}", env, "h", stdin, "h", stdout, "h", stderr, "a{sv}",
                                             options),
                                 SD_BUS_RESULT("o", process), method_exec, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ExecPty", SD_BUS_ARGS("as", argv, "a{ss}", env, "a{sv}", options),
+                                SD_BUS_RESULT("h", master, "o", process), method_exec_pty, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };

@@ -966,7 +966,12 @@ static void on_exec_message(Worker *w, const char *msg, void *userdata) {
         const char *p;
         int a, b;
 
-        if ((p = startswith(msg, "running "))) {
+        if (streq(msg, "pty") && w->received_fd >= 0) {
+                safe_close(o->pty_master);
+                o->pty_master = TAKE_FD(w->received_fd);
+        } else if ((p = startswith(msg, "running "))) {
+                if (o->reply == OPERATION_REPLY_PTY_OP && o->pty_master < 0)
+                        return;   /* the worker reports an error next */
                 o->exec_pid = atoi(p);
                 o->dirty |= OPERATION_PROP_PROCESS;
                 operation_set_progress(o, 0.5, "running");
@@ -996,24 +1001,29 @@ static const WorkerHandlers exec_handlers = {
 };
 
 int instance_exec(Instance *i, Operation *o, char **argv, char **env, const char *cwd, uid_t uid, gid_t gid,
-                  const int fds[3]) {
+                  const int fds[3], unsigned rows, unsigned cols) {
         Manager *m = o->manager;
         _cleanup_free_ char **args = NULL;
-        char u[16], g[16], ne[16];
+        char u[16], g[16], ne[16], pty[32];
         size_t n = 0, nenv = strv_length(env), nargv = strv_length(argv);
 
-        args = calloc(7 + nenv + nargv + 1, sizeof(char *));
+        args = calloc(8 + nenv + nargv + 1, sizeof(char *));
         if (!args)
                 return -ENOMEM;
         snprintf(u, sizeof u, "%u", (unsigned) uid);
         snprintf(g, sizeof g, "%u", (unsigned) gid);
         snprintf(ne, sizeof ne, "%zu", nenv);
+        if (fds)
+                strcpy(pty, "-");
+        else
+                snprintf(pty, sizeof pty, "%u:%u", rows, cols);
         args[n++] = (char *) "exec";
         args[n++] = m->instances_dir;
         args[n++] = i->name;
         args[n++] = (char *) strempty(cwd);
         args[n++] = u;
         args[n++] = g;
+        args[n++] = pty;
         args[n++] = ne;
         STRV_FOREACH(e, env)
                 args[n++] = *e;
@@ -1021,7 +1031,7 @@ int instance_exec(Instance *i, Operation *o, char **argv, char **env, const char
                 args[n++] = *a;
         o->step = STEP_WORK;
         operation_set_progress(o, 0.1, "starting");
-        return worker_spawn_with_fds(m, args, fds, 3, &exec_handlers, o, &o->worker);
+        return worker_spawn_with_fds(m, args, fds, fds ? 3 : 0, &exec_handlers, o, &o->worker);
 }
 
 #define EXEC_HANGUP_GRACE_USEC (3 * USEC_PER_SEC)

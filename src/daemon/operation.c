@@ -87,6 +87,7 @@ int operation_new(Manager *m, OperationKind kind, Instance *i, const char *insta
         }
         o->reply = reply;
         o->exit_status = -1;
+        o->pty_master = -EBADF;
         if (request && !async)
                 o->request = sd_bus_message_ref(request);
 
@@ -120,6 +121,9 @@ static int send_reply(Operation *o, sd_bus_message *call, OperationReply kind) {
         case OPERATION_REPLY_NONE:
                 r = 0;
                 break;
+        case OPERATION_REPLY_PTY_OP:
+                r = o->pty_master >= 0 ? sd_bus_message_append(reply, "ho", o->pty_master, o->path) : -EBADF;
+                break;
         }
         if (r < 0)
                 return r;
@@ -148,6 +152,8 @@ int operation_send_early_reply(Operation *o) {
                 r = send_reply(o, o->request, o->reply);
                 o->request = sd_bus_message_unref(o->request);
         }
+        /* The reply holds its own copy of the pty master; the daemon keeps none. */
+        o->pty_master = safe_close(o->pty_master);
         return r;
 }
 
@@ -394,6 +400,7 @@ Operation *operation_free(Operation *o) {
         free(o->process_waiters);
         strv_free(o->command);
         sd_bus_track_unref(o->track);
+        safe_close(o->pty_master);
         free(o);
         return NULL;
 }

@@ -26,12 +26,29 @@ static int worker_drain(Worker *w) {
         char buf[WORKER_MSG_MAX + 1];
 
         for (;;) {
-                ssize_t n = recv(w->fd, buf, WORKER_MSG_MAX, MSG_DONTWAIT);
+                union {
+                        struct cmsghdr h;
+                        char buf[CMSG_SPACE(sizeof(int))];
+                } control = {};
+                struct iovec iov = { buf, WORKER_MSG_MAX };
+                struct msghdr mh = {
+                        .msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = &control,
+                        .msg_controllen = sizeof control,
+                };
+                ssize_t n = recvmsg(w->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
                         return 0;
                 }
+                /* A message may carry one fd (the pty master of an ExecPty): the handler may take it. */
+                w->received_fd = safe_close(w->received_fd);
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+                    c->cmsg_len == CMSG_LEN(sizeof(int)))
+                        memcpy(&w->received_fd, CMSG_DATA(c), sizeof(int));
                 if (n == 0)
                         return 0;
                 buf[n] = 0;
@@ -48,6 +65,7 @@ static int worker_drain(Worker *w) {
                 }
                 if (w->handlers && w->handlers->message)
                         w->handlers->message(w, buf, w->userdata);
+                w->received_fd = safe_close(w->received_fd);
         }
 }
 
@@ -162,6 +180,7 @@ int worker_spawn_with_fds(Manager *m, char *const *args, const int *fds, size_t 
                 return -ENOMEM;
         }
         w->manager = m;
+        w->received_fd = -EBADF;
         w->pid = pid;
         w->fd = TAKE_FD(sv[0]);
         w->handlers = h;
@@ -223,6 +242,7 @@ Worker *worker_free(Worker *w) {
         sd_event_source_disable_unref(w->pid_source);
         sd_event_source_disable_unref(w->io_source);
         safe_close(w->fd);
+        safe_close(w->received_fd);
         free(w->result_message);
         free(w);
         return NULL;

@@ -17,10 +17,12 @@
  *                                             the worker is its monitor and exits when it stops.
  *   stop    LXCPATH NAME TIMEOUT_SEC         clean shutdown for TIMEOUT_SEC (0: none), then kill.
  *   destroy LXCPATH NAME TRASH_DIR           renames the instance directory into TRASH_DIR, removes it.
- *   exec    LXCPATH NAME CWD UID GID NENV ENV... ARGV...
- *                                             runs ARGV in the instance with fds 4, 5, 6 as its stdio;
- *                                             reports "running <pid>", then "exited <status> <signal>"
- *                                             (status -1 when killed by a signal).
+ *   exec    LXCPATH NAME CWD UID GID PTY NENV ENV... ARGV...
+ *                                             runs ARGV in the instance with fds 4, 5, 6 as its stdio
+ *                                             (PTY "-"), or on a new pty in the instance (PTY
+ *                                             "ROWS:COLS"), whose master comes first as "pty" with the
+ *                                             fd (SCM_RIGHTS); reports "running <pid>", then "exited
+ *                                             <status> <signal>" (status -1 when killed by a signal).
  *
  * Cancel is SIGTERM to the worker. lxcbusd-start-hook, beside the worker, is what liblxc runs as
  * lxc.hook.start-host; it sends "running $LXC_PID" on the fd named by $LXCBUS_NOTIFY_FD. */

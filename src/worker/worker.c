@@ -11,7 +11,12 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <linux/openat2.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -253,19 +258,100 @@ static int do_stop(char **args, size_t n) {
         return result(0, "killed");
 }
 
-/* exec LXCPATH NAME CWD UID GID NENV ENV... ARGV...: attach, report "running <pid>", wait, report
- * "exited <status> <signal>". The caller's stdio arrived as fds 4, 5, 6. The attached process is our
+static int send_fd(const char *msg, int fd) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct iovec iov = { (void *) msg, strlen(msg) };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof control,
+        };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        return sendmsg(worker_fd, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/* A pty in the instance's own devpts, so that nothing in the instance can reach a terminal of the
+ * host: open its /dev/pts/ptmx below init's root. RESOLVE_IN_ROOT keeps every symlink the instance
+ * may have planted inside it; the result must be the ptmx device; the peer comes from the master
+ * itself (TIOCGPTPEER), never from a path. */
+static int open_instance_pty(pid_t init, unsigned rows, unsigned cols, int *ret_master, int *ret_slave) {
+        struct open_how how = {
+                .flags = O_RDWR | O_NOCTTY | O_CLOEXEC,
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        struct winsize ws = { .ws_row = (unsigned short) rows, .ws_col = (unsigned short) cols };
+        _cleanup_close_ int root = -EBADF, master = -EBADF;
+        char path[64];
+        struct stat st;
+        int unlock = 0, slave;
+
+        snprintf(path, sizeof path, "/proc/%i/root", (int) init);
+        root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return -errno;
+        master = (int) syscall(SYS_openat2, root, "dev/pts/ptmx", &how, sizeof how);
+        if (master < 0)
+                return -errno;
+        if (fstat(master, &st) < 0)
+                return -errno;
+        if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 || minor(st.st_rdev) != 2)
+                return -ENOTTY;
+        if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCSWINSZ, &ws) < 0)
+                return -errno;
+        slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave < 0)
+                return -errno;
+        *ret_master = TAKE_FD(master);
+        *ret_slave = slave;
+        return 0;
+}
+
+/* Runs inside the instance: the pty becomes the controlling terminal of a new session. */
+static int exec_in_session(void *payload) {
+        lxc_attach_command_t *cmd = payload;
+
+        /* liblxc may have made us a session leader already. */
+        if ((setsid() < 0 && getsid(0) != getpid()) || ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0) {
+                fprintf(stderr, "lxcbus: failed to set up the terminal: %m\n");
+                _exit(126);
+        }
+        execvp(cmd->program, cmd->argv);
+        fprintf(stderr, "lxcbus: %s: %m\n", cmd->program);
+        _exit(errno == ENOENT ? 127 : 126);
+}
+
+/* exec LXCPATH NAME CWD UID GID PTY NENV ENV... ARGV...: attach, report "running <pid>", wait, report
+ * "exited <status> <signal>". PTY "-": the caller's stdio arrived as fds 4, 5, 6; "ROWS:COLS": make a
+ * pty in the instance and send its master first ("pty" with the fd). The attached process is our
  * child (liblxc clones it with CLONE_PARENT), so we reap it. */
 static int do_exec(char **args, size_t n) {
         _cleanup_lxc_ struct lxc_container *c = NULL;
         lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
         lxc_attach_command_t cmd;
+        _cleanup_close_ int master = -EBADF, slave = -EBADF;
+        unsigned rows, cols;
+        bool pty;
         size_t nenv;
         pid_t pid;
         int r, status;
 
-        if (n < 7)
+        if (n < 8)
                 return result(EINVAL, "Bad exec request.");
+        pty = !streq(args[5], "-");
+        if (pty && sscanf(args[5], "%u:%u", &rows, &cols) != 2)
+                return result(EINVAL, "Bad exec request.");
+        /* From here on the layout is the one without PTY. */
+        memmove(args + 5, args + 6, (n - 6) * sizeof(char *));
+        n--;
         nenv = strtoul(args[5], NULL, 10);
         if (n < 6 + nenv + 1)
                 return result(EINVAL, "Bad exec request.");
@@ -294,19 +380,33 @@ static int do_exec(char **args, size_t n) {
         opts.stdin_fd = 4;
         opts.stdout_fd = 5;
         opts.stderr_fd = 6;
+        if (pty) {
+                r = open_instance_pty(c->init_pid(c), rows, cols, &master, &slave);
+                if (r < 0)
+                        return result(-r, "Failed to allocate a terminal in '%s': %s", args[1], strerror(-r));
+                opts.stdin_fd = opts.stdout_fd = opts.stderr_fd = slave;
+        }
         cmd.program = argv[0];
         cmd.argv = argv;
 
         /* The attached process must not inherit our ignored SIGPIPE. */
         (void) signal(SIGPIPE, SIG_DFL);
-        r = c->attach(c, lxc_attach_run_command, &cmd, &opts, &pid);
+        r = c->attach(c, pty ? exec_in_session : lxc_attach_run_command, &cmd, &opts, &pid);
         (void) signal(SIGPIPE, SIG_IGN);
         if (r < 0)
                 return result(EIO, "Failed to run a command in '%s'.", args[1]);
-        /* Our copies of the caller's fds: the process has its own now. */
-        (void) close(4);
-        (void) close(5);
-        (void) close(6);
+        /* Our copies of the stdio fds: the process has its own now. */
+        if (pty) {
+                slave = safe_close(slave);
+                r = send_fd("pty", master);
+                if (r < 0)
+                        return result(-r, "Failed to hand over the terminal.");
+                master = safe_close(master);
+        } else {
+                (void) close(4);
+                (void) close(5);
+                (void) close(6);
+        }
         send_msg("running %i", (int) pid);
 
         for (;;) {
