@@ -175,6 +175,62 @@ uint64_t ctl_operation_timeout_usec(uint32_t timeout_sec) {
         return sec * USEC_PER_SEC;
 }
 
+int ctl_parse_user(const char *s, uint32_t *ret_uid, uint32_t *ret_gid, bool *ret_have_gid) {
+        _cleanup_free_ char *u = NULL;
+        const char *colon;
+        uint32_t uid, gid = 0;
+        int r;
+
+        assert(ret_uid);
+        assert(ret_gid);
+        assert(ret_have_gid);
+
+        if (isempty(s))
+                return -EINVAL;
+
+        colon = strchr(s, ':');
+        u = colon ? strndup(s, (size_t) (colon - s)) : strdup(s);
+        if (!u)
+                return -ENOMEM;
+
+        r = ctl_parse_uint32(u, &uid);
+        if (r < 0)
+                return r;
+        if (uid == UINT32_MAX)
+                return -ERANGE;
+        if (colon) {
+                r = ctl_parse_uint32(colon + 1, &gid);
+                if (r < 0)
+                        return r;
+                if (gid == UINT32_MAX)
+                        return -ERANGE;
+        }
+
+        *ret_uid = uid;
+        *ret_gid = gid;
+        *ret_have_gid = !!colon;
+        return 0;
+}
+
+bool ctl_env_name_is_valid(const char *name) {
+        if (isempty(name))
+                return false;
+        if (!(isalpha((unsigned char) name[0]) || name[0] == '_') || !isascii((unsigned char) name[0]))
+                return false;
+        for (const char *p = name + 1; *p; p++)
+                if (!isascii((unsigned char) *p) || !(isalnum((unsigned char) *p) || *p == '_'))
+                        return false;
+        return true;
+}
+
+int ctl_exec_exit_status(int32_t status, int32_t signal) {
+        if (signal > 0 && signal < 128)
+                return 128 + signal;
+        if (signal == 0 && status >= 0 && status <= 255)
+                return status;
+        return CTL_EXIT_FAILURE;
+}
+
 int ctl_exit_status_from_error_name(const char *name) {
         return streq_ptr(name, LXCBUS_ERROR_NO_SUCH_INSTANCE) ? CTL_EXIT_NO_SUCH_INSTANCE : CTL_EXIT_FAILURE;
 }

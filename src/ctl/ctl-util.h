@@ -44,6 +44,19 @@ int ctl_parse_uint64(const char *s, uint64_t *ret);
 #define CTL_OPERATION_TIMEOUT_MIN_SEC 300U
 uint64_t ctl_operation_timeout_usec(uint32_t timeout_sec);
 
+/* "UID" or "UID:GID", numeric only (the names inside an instance are not known to the host): -EINVAL on
+ * anything else, -ERANGE beyond 32 bits. *ret_have_gid is false without ":GID". uid_t/gid_t -1 (4294967295)
+ * is refused: it means "unchanged" to setresuid(). */
+int ctl_parse_user(const char *s, uint32_t *ret_uid, uint32_t *ret_gid, bool *ret_have_gid);
+
+/* An environment variable name that Exec accepts: [A-Za-z_][A-Za-z0-9_]*. */
+bool ctl_env_name_is_valid(const char *name);
+
+/* The exit status of "lxcbusctl exec" for a process that ended with (status, signal) as Process.Wait()
+ * reports them: the status (0..255), or 128 + signal if it was killed by one, as a shell, lxc-attach and
+ * podman exec do. CTL_EXIT_FAILURE for anything that is neither. */
+int ctl_exec_exit_status(int32_t status, int32_t signal);
+
 /* CTL_EXIT_NO_SUCH_INSTANCE for org.lxcbus1.Error.NoSuchInstance, CTL_EXIT_FAILURE for anything else. */
 int ctl_exit_status_from_error_name(const char *name);
 

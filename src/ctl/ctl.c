@@ -86,6 +86,9 @@ void ctl_help(void) {
                "  kill NAME [-s SIG|--signal=SIG] [--all]\n"
                "                                   Send a signal to init (or all processes)\n"
                "  delete NAME [--force] [--async]  Delete an instance (--force: stop it first)\n"
+               "  exec NAME [--env=K=V...] [--cwd=DIR] [--user=UID[:GID]] [--] CMD [ARGS...]\n"
+               "                                   Run a command in a running instance with this\n"
+               "                                   terminal's stdin/stdout/stderr; exit with its status\n"
                "\n"
                "Configuration commands:\n"
                "  config NAME show [--json]        Show the configuration keys of an instance\n"
@@ -161,6 +164,7 @@ static const struct {
         { "kill", verb_kill },
         { "delete", verb_delete },
         { "config", verb_config },
+        { "exec", verb_exec },
         { "operations", verb_operations },
 };
 
@@ -248,6 +252,6 @@ int ctl_main(int argc, char *argv[]) {
         }
 
         if (r >= 0)
-                return CTL_EXIT_SUCCESS;
+                return c.command_exit_status;   /* CTL_EXIT_SUCCESS but for exec */
         return c.exit_status ?: CTL_EXIT_FAILURE;
 }

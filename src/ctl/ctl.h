@@ -11,12 +11,14 @@
 #define LXCBUS_MANAGER_INTERFACE "org.lxcbus1.Manager"
 #define LXCBUS_INSTANCE_INTERFACE "org.lxcbus1.Instance"
 #define LXCBUS_OPERATION_INTERFACE "org.lxcbus1.Operation"
+#define LXCBUS_PROCESS_INTERFACE "org.lxcbus1.Process"
 
 /* State of one lxcbusctl run, passed to every verb. */
 typedef struct Context {
         char *address;          /* --address= or $LXCBUS_BUS_ADDRESS; NULL: the system bus */
         sd_bus *bus;            /* connected on first use, so usage errors never touch the bus */
         int exit_status;        /* set where a failure is reported; 0 until then */
+        int command_exit_status; /* exec: the exit status of the command, returned when the verb succeeds */
 } Context;
 
 void context_done(Context *c);
@@ -61,3 +63,4 @@ int verb_unfreeze(Context *c, int argc, char *argv[]);
 int verb_kill(Context *c, int argc, char *argv[]);
 int verb_info(Context *c, int argc, char *argv[]);
 int verb_config(Context *c, int argc, char *argv[]);
+int verb_exec(Context *c, int argc, char *argv[]);

@@ -27,6 +27,8 @@ static const AuthEntry auth_table[] = {
         { "org.lxcbus1.Instance", "SetConfig", "org.lxcbus1.config" },
         { "org.lxcbus1.Instance", "Exec", "org.lxcbus1.exec" },
         { "org.lxcbus1.Instance", "ExecPty", "org.lxcbus1.exec" },
+        { "org.lxcbus1.Instance", "OpenConsole", "org.lxcbus1.console" },
+        { "org.lxcbus1.Instance", "ConsoleLog", "org.lxcbus1.console" },
         { "org.lxcbus1.Process", "Wait", NULL },
         { "org.lxcbus1.Process", "Signal", "org.lxcbus1.exec" },
         { "org.lxcbus1.Operation", "Wait", NULL },

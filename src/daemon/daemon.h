@@ -16,6 +16,7 @@ typedef struct Instance Instance;
 typedef struct Operation Operation;
 typedef struct Worker Worker;
 typedef struct ScopeJob ScopeJob;
+typedef struct Console Console;
 
 /* ---- worker.c: one exec'd lxcbusd-worker, watched by pidfd, talking over a seqpacket socket ---- */
 
@@ -30,7 +31,7 @@ struct Worker {
         Manager *manager;
         pid_t pid;
         int fd;
-        int received_fd;            /* an fd that came with the message being handled */
+        int received_fds[2];        /* fds that came with the message being handled */
         sd_event_source *pid_source;
         sd_event_source *io_source;
         const WorkerHandlers *handlers;
@@ -230,6 +231,7 @@ struct Instance {
         sd_event_source *monitor_source;
 
         Operation *lock;            /* the operation that holds the instance lock */
+        Console *consoles;          /* terminals handed out by OpenConsole */
         uint32_t dirty;
         bool linked;                /* in the manager's list and on the bus */
 };
@@ -257,6 +259,13 @@ int instance_exec(Instance *i, Operation *o, char **argv, char **env, const char
 int exec_kill_on_disconnect(Operation *o, sd_bus_message *call);
 int manager_create_instance(Manager *m, Operation *o, const char *name, const char *template, char **template_args,
                             InstanceMetadata *md);
+
+/* ---- console.c ---- */
+
+Console *console_free(Console *c);
+void instance_release_consoles(Instance *i);
+int method_open_console(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int method_console_log(sd_bus_message *message, void *userdata, sd_bus_error *error);
 
 /* ---- manager.c ---- */
 

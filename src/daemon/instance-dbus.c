@@ -728,6 +728,10 @@ const sd_bus_vtable instance_vtable[] = {
                                 SD_BUS_ARGS("as", argv, "a{ss}", env, "h", stdin, "h", stdout, "h", stderr, "a{sv}",
                                             options),
                                 SD_BUS_RESULT("o", process), method_exec, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_ARGS("i", tty), SD_BUS_RESULT("h", master),
+                                method_open_console, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ConsoleLog", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("h", log),
+                                method_console_log, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ExecPty", SD_BUS_ARGS("as", argv, "a{ss}", env, "a{sv}", options),
                                 SD_BUS_RESULT("h", master, "o", process), method_exec_pty, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END

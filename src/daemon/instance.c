@@ -99,6 +99,7 @@ Instance *instance_unref(Instance *i) {
         if (!i || --i->n_ref > 0)
                 return NULL;
         scope_job_cancel(i->scope_stop_job);
+        instance_release_consoles(i);
         instance_drop_monitor(i);
         instance_metadata_done(&i->md);
         free(i->name);
@@ -258,6 +259,7 @@ static void instance_on_stopped(Instance *i, const char *why) {
         int r;
 
         instance_drop_monitor(i);
+        instance_release_consoles(i);
         instance_set_pid(i, 0, i->has_unit);
         instance_set_state(i, INSTANCE_STOPPED);
 
@@ -966,9 +968,9 @@ static void on_exec_message(Worker *w, const char *msg, void *userdata) {
         const char *p;
         int a, b;
 
-        if (streq(msg, "pty") && w->received_fd >= 0) {
+        if (streq(msg, "pty") && w->received_fds[0] >= 0) {
                 safe_close(o->pty_master);
-                o->pty_master = TAKE_FD(w->received_fd);
+                o->pty_master = TAKE_FD(w->received_fds[0]);
         } else if ((p = startswith(msg, "running "))) {
                 if (o->reply == OPERATION_REPLY_PTY_OP && o->pty_master < 0)
                         return;   /* the worker reports an error next */

@@ -21,6 +21,11 @@ static void worker_finish(Worker *w, int error, const char *message) {
                 h->exited(w, error, message, userdata);
 }
 
+static void worker_close_received(Worker *w) {
+        w->received_fds[0] = safe_close(w->received_fds[0]);
+        w->received_fds[1] = safe_close(w->received_fds[1]);
+}
+
 /* Reads every pending message. Returns > 0 after a "result" message. */
 static int worker_drain(Worker *w) {
         char buf[WORKER_MSG_MAX + 1];
@@ -28,7 +33,7 @@ static int worker_drain(Worker *w) {
         for (;;) {
                 union {
                         struct cmsghdr h;
-                        char buf[CMSG_SPACE(sizeof(int))];
+                        char buf[CMSG_SPACE(2 * sizeof(int))];
                 } control = {};
                 struct iovec iov = { buf, WORKER_MSG_MAX };
                 struct msghdr mh = {
@@ -43,12 +48,14 @@ static int worker_drain(Worker *w) {
                                 continue;
                         return 0;
                 }
-                /* A message may carry one fd (the pty master of an ExecPty): the handler may take it. */
-                w->received_fd = safe_close(w->received_fd);
+                /* A message may carry up to two fds (a pty master, a console): the handler may take
+                 * them; the rest are closed after it. */
+                worker_close_received(w);
                 struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-                if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-                    c->cmsg_len == CMSG_LEN(sizeof(int)))
-                        memcpy(&w->received_fd, CMSG_DATA(c), sizeof(int));
+                if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                        memcpy(w->received_fds, CMSG_DATA(c), MIN(k, 2u) * sizeof(int));
+                }
                 if (n == 0)
                         return 0;
                 buf[n] = 0;
@@ -65,7 +72,7 @@ static int worker_drain(Worker *w) {
                 }
                 if (w->handlers && w->handlers->message)
                         w->handlers->message(w, buf, w->userdata);
-                w->received_fd = safe_close(w->received_fd);
+                worker_close_received(w);
         }
 }
 
@@ -180,7 +187,7 @@ int worker_spawn_with_fds(Manager *m, char *const *args, const int *fds, size_t 
                 return -ENOMEM;
         }
         w->manager = m;
-        w->received_fd = -EBADF;
+        w->received_fds[0] = w->received_fds[1] = -EBADF;
         w->pid = pid;
         w->fd = TAKE_FD(sv[0]);
         w->handlers = h;
@@ -242,7 +249,7 @@ Worker *worker_free(Worker *w) {
         sd_event_source_disable_unref(w->pid_source);
         sd_event_source_disable_unref(w->io_source);
         safe_close(w->fd);
-        safe_close(w->received_fd);
+        worker_close_received(w);
         free(w->result_message);
         free(w);
         return NULL;

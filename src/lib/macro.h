@@ -116,3 +116,10 @@ static inline void *mfree(void *p) {
                         }                                               \
                 _found;                                                 \
         })
+
+#ifndef MIN
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
+#ifndef MAX
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#endif

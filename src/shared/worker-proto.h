@@ -17,6 +17,8 @@
  *                                             the worker is its monitor and exits when it stops.
  *   stop    LXCPATH NAME TIMEOUT_SEC         clean shutdown for TIMEOUT_SEC (0: none), then kill.
  *   destroy LXCPATH NAME TRASH_DIR           renames the instance directory into TRASH_DIR, removes it.
+ *   console LXCPATH NAME TTY                 "console <tty>" with two fds: the one that keeps the
+ *                                             terminal allocated, and its ptx (TTY 0: the console).
  *   exec    LXCPATH NAME CWD UID GID PTY NENV ENV... ARGV...
  *                                             runs ARGV in the instance with fds 4, 5, 6 as its stdio
  *                                             (PTY "-"), or on a new pty in the instance (PTY

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -183,7 +184,7 @@ static int do_create(char **args, size_t n) {
 
 static int do_start(char **args, size_t n, const char *self) {
         _cleanup_lxc_ struct lxc_container *c = NULL;
-        _cleanup_free_ char *hook = NULL;
+        _cleanup_free_ char *hook = NULL, *console_log = NULL;
         char buf[64], fdstr[16];
         ssize_t k;
         int r;
@@ -201,8 +202,15 @@ static int do_start(char **args, size_t n, const char *self) {
         if (asprintf(&hook, "%.*s/lxcbusd-start-hook", (int) (slash - self), self) < 0)
                 return result(ENOMEM, "Out of memory.");
         /* liblxc reads lxc.cgroup.dir relative to the cgroup root: the delegated scope, see TESTHOST.md. */
+        /* What the console prints goes to console.log beside the config (ConsoleLog), rotated at
+         * 128 KiB: it outlives the monitor, and reading it consumes nothing. */
+        if (asprintf(&console_log, "%s/%s/console.log", args[0], args[1]) < 0)
+                return result(ENOMEM, "Out of memory.");
         if (!c->set_config_item(c, "lxc.cgroup.dir", args[2]) ||
-            !c->set_config_item(c, "lxc.hook.start-host", hook))
+            !c->set_config_item(c, "lxc.hook.start-host", hook) ||
+            !c->set_config_item(c, "lxc.console.logfile", console_log) ||
+            !c->set_config_item(c, "lxc.console.size", "131072") ||
+            !c->set_config_item(c, "lxc.console.rotate", "1"))
                 return result(EINVAL, "Failed to set up the start of '%s'.", args[1]);
         snprintf(fdstr, sizeof fdstr, "%i", worker_fd);
         if (setenv("LXCBUS_NOTIFY_FD", fdstr, 1) < 0)
@@ -258,10 +266,10 @@ static int do_stop(char **args, size_t n) {
         return result(0, "killed");
 }
 
-static int send_fd(const char *msg, int fd) {
+static int send_fds(const char *msg, const int *fds, size_t n_fds) {
         union {
                 struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
+                char buf[CMSG_SPACE(2 * sizeof(int))];
         } control = {};
         struct iovec iov = { (void *) msg, strlen(msg) };
         struct msghdr mh = {
@@ -272,10 +280,13 @@ static int send_fd(const char *msg, int fd) {
         };
         struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 
+        if (n_fds > 2)
+                return -E2BIG;
+        mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
         return sendmsg(worker_fd, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
@@ -398,7 +409,7 @@ static int do_exec(char **args, size_t n) {
         /* Our copies of the stdio fds: the process has its own now. */
         if (pty) {
                 slave = safe_close(slave);
-                r = send_fd("pty", master);
+                r = send_fds("pty", &master, 1);
                 if (r < 0)
                         return result(-r, "Failed to hand over the terminal.");
                 master = safe_close(master);
@@ -420,6 +431,31 @@ static int do_exec(char **args, size_t n) {
         else
                 send_msg("exited %i 0", WEXITSTATUS(status));
         return result(0, "exited");
+}
+
+/* console LXCPATH NAME TTY: a terminal of the instance from its monitor (TTY 0 is the console). Sends
+ * "console <tty>" with two fds: the one that keeps the terminal allocated while held, and the ptx. */
+static int do_console(char **args, size_t n) {
+        _cleanup_lxc_ struct lxc_container *c = NULL;
+        int tty, ptx = -EBADF, keep, r;
+
+        if (n < 3)
+                return result(EINVAL, "Bad console request.");
+        r = open_container(args[0], args[1], &c);
+        if (r < 0)
+                return result(-r, "Instance '%s' has no LXC config.", args[1]);
+        tty = atoi(args[2]);
+        keep = c->console_getfd(c, &tty, &ptx);
+        if (keep < 0)
+                return result(EBUSY, "Terminal %s of '%s' is not available (in use, or no such terminal).", args[2],
+                              args[1]);
+        int fds[2] = { keep, ptx };
+        char msg[32];
+        snprintf(msg, sizeof msg, "console %i", tty);
+        r = send_fds(msg, fds, 2);
+        if (r < 0)
+                return result(-r, "Failed to hand over the terminal.");
+        return result(0, "console");
 }
 
 static int do_destroy(char **args, size_t n) {
@@ -489,6 +525,8 @@ int worker_main(int argc, char *argv[]) {
                 return do_stop(rest, nrest);
         if (streq(verb, "exec"))
                 return do_exec(rest, nrest);
+        if (streq(verb, "console"))
+                return do_console(rest, nrest);
         if (streq(verb, "destroy"))
                 return do_destroy(rest, nrest);
         return result(EINVAL, "Unknown verb '%s'.", verb);

@@ -125,6 +125,63 @@ static void test_operation_timeout(void) {
         CHECK(ctl_operation_timeout_usec(UINT32_MAX) == (2 * (uint64_t) UINT32_MAX + 60) * USEC_PER_SEC);
 }
 
+static void test_parse_user(void) {
+        uint32_t uid = 7, gid = 7;
+        bool have_gid = true;
+
+        CHECK(ctl_parse_user("1000", &uid, &gid, &have_gid) == 0);
+        CHECK(uid == 1000 && gid == 0 && !have_gid);
+        CHECK(ctl_parse_user("0", &uid, &gid, &have_gid) == 0 && uid == 0 && !have_gid);
+        CHECK(ctl_parse_user("1000:100", &uid, &gid, &have_gid) == 0);
+        CHECK(uid == 1000 && gid == 100 && have_gid);
+        CHECK(ctl_parse_user("0:0", &uid, &gid, &have_gid) == 0 && uid == 0 && gid == 0 && have_gid);
+        CHECK(ctl_parse_user("4294967294:4294967294", &uid, &gid, &have_gid) == 0);
+        CHECK(uid == UINT32_MAX - 1 && gid == UINT32_MAX - 1);
+
+        uid = gid = 7;
+        have_gid = false;
+        CHECK(ctl_parse_user("", &uid, &gid, &have_gid) == -EINVAL);
+        CHECK(ctl_parse_user(NULL, &uid, &gid, &have_gid) == -EINVAL);
+        CHECK(ctl_parse_user("root", &uid, &gid, &have_gid) == -EINVAL);
+        CHECK(ctl_parse_user("1000:", &uid, &gid, &have_gid) == -EINVAL);
+        CHECK(ctl_parse_user(":100", &uid, &gid, &have_gid) == -EINVAL);
+        CHECK(ctl_parse_user("1:2:3", &uid, &gid, &have_gid) == -EINVAL);
+        CHECK(ctl_parse_user("-1", &uid, &gid, &have_gid) == -EINVAL);
+        CHECK(ctl_parse_user(" 1", &uid, &gid, &have_gid) == -EINVAL);
+        CHECK(ctl_parse_user("1000:users", &uid, &gid, &have_gid) == -EINVAL);
+        CHECK(ctl_parse_user("4294967295", &uid, &gid, &have_gid) == -ERANGE);
+        CHECK(ctl_parse_user("1:4294967295", &uid, &gid, &have_gid) == -ERANGE);
+        CHECK(ctl_parse_user("4294967296", &uid, &gid, &have_gid) == -ERANGE);
+        CHECK(uid == 7 && gid == 7 && !have_gid); /* untouched on failure */
+}
+
+static void test_env_name(void) {
+        CHECK(ctl_env_name_is_valid("FOO"));
+        CHECK(ctl_env_name_is_valid("_"));
+        CHECK(ctl_env_name_is_valid("_x1"));
+        CHECK(ctl_env_name_is_valid("a_B_9"));
+        CHECK(!ctl_env_name_is_valid(""));
+        CHECK(!ctl_env_name_is_valid(NULL));
+        CHECK(!ctl_env_name_is_valid("1X"));
+        CHECK(!ctl_env_name_is_valid("A=B"));
+        CHECK(!ctl_env_name_is_valid("A-B"));
+        CHECK(!ctl_env_name_is_valid("A B"));
+        CHECK(!ctl_env_name_is_valid("\xc3\xa9"));
+}
+
+static void test_exec_exit_status(void) {
+        CHECK(ctl_exec_exit_status(0, 0) == 0);
+        CHECK(ctl_exec_exit_status(7, 0) == 7);
+        CHECK(ctl_exec_exit_status(127, 0) == 127);
+        CHECK(ctl_exec_exit_status(255, 0) == 255);
+        CHECK(ctl_exec_exit_status(-1, SIGKILL) == 137);
+        CHECK(ctl_exec_exit_status(0, SIGTERM) == 143);
+        CHECK(ctl_exec_exit_status(-1, SIGINT) == 130);
+        CHECK(ctl_exec_exit_status(-1, 0) == CTL_EXIT_FAILURE);
+        CHECK(ctl_exec_exit_status(256, 0) == CTL_EXIT_FAILURE);
+        CHECK(ctl_exec_exit_status(0, -1) == CTL_EXIT_FAILURE);
+}
+
 static void test_exit_status(void) {
         CHECK(ctl_exit_status_from_error_name(LXCBUS_ERROR_NO_SUCH_INSTANCE) == CTL_EXIT_NO_SUCH_INSTANCE);
         CHECK(ctl_exit_status_from_error_name(LXCBUS_ERROR_INVALID_NAME) == CTL_EXIT_FAILURE);
@@ -173,6 +230,9 @@ int main(void) {
         test_signal_from_string();
         test_parse_uint();
         test_operation_timeout();
+        test_parse_user();
+        test_env_name();
+        test_exec_exit_status();
         test_exit_status();
         test_operation_id();
         test_format();
