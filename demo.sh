@@ -48,6 +48,7 @@ step lxcbusctl start demo
 step lxcbusctl list
 step systemctl status lxcbus-demo.scope --no-pager
 step lxcbusctl info demo
+step lxcbusctl exec demo -- sh -c 'echo "hello from $(hostname), pid $$ in the instance"; uname -a'
 step lxcbusctl stop demo
 step lxcbusctl delete demo
 step lxcbusctl list
