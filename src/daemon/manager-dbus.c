@@ -18,8 +18,8 @@ static int property_get_version(sd_bus *bus, const char *path, const char *inter
 
 static int property_get_features(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "as", 5, "source-template-busybox", "source-none", "scopes",
-                                     "operations", "restart-survival");
+        return sd_bus_message_append(reply, "as", 8, "source-template-busybox", "source-none", "scopes",
+                                     "operations", "restart-survival", "exec", "exec-pty", "console");
 }
 
 static int property_get_instances(sd_bus *bus, const char *path, const char *interface, const char *property,
