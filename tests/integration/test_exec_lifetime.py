@@ -82,6 +82,44 @@ def stopping_the_instance_ends_its_processes_with_sigkill():
     assert get_prop(op, OPERATION_IFACE, 'Status') == 'success'
 
 
+def daemon_pid():
+    rc, out, err = run('systemctl', 'show', '-p', 'MainPID', '--value', 'lxcbusd')
+    return int(out.strip() or 0)
+
+
+@test
+def exec_sessions_after_a_daemon_restart():
+    """The old daemon's exec sessions are gone from the bus; their processes are
+    not left behind as zombies (the worker that was their parent dies with the
+    service; init of the instance reaps them)."""
+    if get_prop(PATH, INSTANCE_IFACE, 'State') != 'running':
+        call(PATH, INSTANCE_IFACE, 'Start', V('(a{sv})', ({},)))
+    op = exec_from_dying_client(False)
+    pid = get_prop(op, 'org.lxcbus1.Process', 'Pid')
+    old = daemon_pid()
+    os.kill(old, 9)
+    wait_for(lambda: not os.path.exists('/proc/%d' % old), 10, 'lxcbusd gone')
+    run('systemctl', 'reset-failed', 'lxcbusd')
+    rc, out, err = run('systemctl', 'start', 'lxcbusd', timeout=60)
+    assert rc == 0, err
+    wait_for(lambda: daemon_pid() not in (0, old) and run('busctl', 'status', BUS_NAME)[0] == 0, 30,
+             'a new lxcbusd')
+    with raises_dbus('org.freedesktop.DBus.Error.UnknownObject'):
+        get_prop(op, 'org.lxcbus1.Process', 'Pid')
+    assert get_prop(PATH, INSTANCE_IFACE, 'State') == 'running'
+    # the process itself may run on (sleep 300) or have ended; it is never a zombie
+    def not_zombie():
+        try:
+            with open('/proc/%d/stat' % pid) as f:
+                st = f.read()
+        except FileNotFoundError:
+            return True
+        return st[st.rindex(')') + 2] != 'Z'
+    assert not_zombie(), 'process %d of an exec of the old daemon is a zombie' % pid
+    os.kill(pid, 9)
+    wait_for(lambda: not os.path.exists('/proc/%d' % pid), 10, 'process %d reaped' % pid)
+
+
 @test
 def no_zombies_left():
     z = []
