@@ -625,6 +625,9 @@ static int exec_common(sd_bus_message *message, Instance *i, bool pty, sd_bus_er
                 return r;
         if (rows == 0 || rows > 10000 || cols == 0 || cols > 10000)
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Options 'rows' and 'cols' take 1 to 10000.");
+        if (term && (isempty(term) || strlen(term) > 128 || strspn(term, "abcdefghijklmnopqrstuvwxyz"
+                                                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-._") != strlen(term)))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid terminal type in option 'term'.");
         if (cwd && cwd[0] != '/')
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Option 'cwd' needs an absolute path.");
         if (uid == UINT32_MAX || gid == UINT32_MAX)

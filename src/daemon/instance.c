@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/pidfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "bus-errors.h"
@@ -292,6 +293,14 @@ static void instance_on_stopped(Instance *i, const char *why) {
 
 static void instance_became_running(Instance *i, pid_t pid) {
         Operation *o = i->lock;
+
+        /* The monitor has nothing more to say, but the instance's init inherited the monitor's end of
+         * the socket (the start hook needs it, so liblxc may not close it): stop reading, and make
+         * any write from inside fail. The monitor's exit is all we wait for now. */
+        if (i->monitor) {
+                (void) shutdown(i->monitor->fd, SHUT_RD);
+                (void) sd_event_source_set_enabled(i->monitor->io_source, SD_EVENT_OFF);
+        }
 
         instance_set_pid(i, pid, true);
                 instance_set_state(i, INSTANCE_RUNNING);

@@ -235,6 +235,9 @@ static int do_start(char **args, size_t n, const char *self) {
         safe_close(null);
         (void) signal(SIGPIPE, SIG_DFL);
         c->want_daemonize(c, false);
+        /* liblxc would close fd 3 in the monitor too, and the start hook needs it. The container's
+         * init inherits it; the daemon shuts its end for reading once the start is reported, so it
+         * is dead there. */
         c->want_close_all_fds(c, false);
         if (!c->start(c, 0, NULL))
                 return result(EIO, "Failed to start '%s'%s%s", args[1], c->error_string ? ": " : ".",
@@ -400,7 +403,9 @@ static int do_exec(char **args, size_t n) {
         cmd.program = argv[0];
         cmd.argv = argv;
 
-        /* The attached process must not inherit our ignored SIGPIPE. */
+        /* The attached process must not inherit our ignored SIGPIPE, nor our socket to the daemon
+         * (liblxc closes nothing it is not asked to). */
+        (void) fcntl(worker_fd, F_SETFD, FD_CLOEXEC);
         (void) signal(SIGPIPE, SIG_DFL);
         r = c->attach(c, pty ? exec_in_session : lxc_attach_run_command, &cmd, &opts, &pid);
         (void) signal(SIGPIPE, SIG_IGN);
