@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include "ctl-bus.h"
+#include "ctl-pty.h"
 #include "ctl-util.h"
 #include "ctl.h"
 #include "names.h"
@@ -14,12 +16,17 @@
 /* "exec": runs a command in a running instance with lxcbusctl's own stdin, stdout and stderr (the daemon
  * passes the three fds on; the data never goes through the bus), waits for it to end and exits with its
  * exit status, or 128 + signal if a signal killed it. SIGINT and SIGTERM that lxcbusctl receives meanwhile
- * are forwarded to the process, which is not in our process group and would not see a ^C otherwise. */
+ * are forwarded to the process, which is not in our process group and would not see a ^C otherwise.
+ *
+ * With a terminal (-t, the default when stdin and stdout are terminals, as with "podman exec -it" and
+ * lxc-attach), ExecPty gives the command a new terminal in the instance, and we copy bytes between it and
+ * ours (in raw mode meanwhile) until it hangs up; then Process.Wait() says how the command ended. */
 
 enum {
         ARG_ENV = ARG_FIRST_VERB_OPTION,
         ARG_CWD,
         ARG_USER,
+        ARG_NO_TTY,
 };
 
 typedef struct ExecArgs {
@@ -28,6 +35,7 @@ typedef struct ExecArgs {
         const char *cwd;
         bool have_uid, have_gid;
         uint32_t uid, gid;
+        int tty;                /* -1: if stdin and stdout are terminals */
         char **command;         /* points into argv */
 } ExecArgs;
 
@@ -71,7 +79,14 @@ static int parse_exec_option(Context *c, int opt, ExecArgs *a) {
                 a->have_uid = true;
                 return 1;
         case 't':
-                return ctl_usage_error(c, "--tty is not supported yet.");
+                a->tty = 1;
+                return 1;
+        case 'T':
+                a->tty = 0;
+                return 1;
+        case 'i':
+                /* stdin is always passed on; accepted for the habit of "exec -it". */
+                return 1;
         default:
                 return ctl_common_option(c, opt, optarg);
         }
@@ -87,6 +102,8 @@ static int parse_exec_args(Context *c, int argc, char *argv[], ExecArgs *a) {
                 { "cwd", required_argument, NULL, ARG_CWD },
                 { "user", required_argument, NULL, ARG_USER },
                 { "tty", no_argument, NULL, 't' },
+                { "no-tty", no_argument, NULL, 'T' },
+                { "interactive", no_argument, NULL, 'i' },
                 {}
         };
         int opt, r;
@@ -96,7 +113,7 @@ static int parse_exec_args(Context *c, int argc, char *argv[], ExecArgs *a) {
         for (;;) {
                 int before = optind ?: 1;
 
-                opt = getopt_long(argc, argv, "+ht", options, NULL);
+                opt = getopt_long(argc, argv, "+htTi", options, NULL);
                 if (opt >= 0) {
                         r = parse_exec_option(c, opt, a);
                         if (r <= 0)
@@ -124,7 +141,9 @@ static int parse_exec_args(Context *c, int argc, char *argv[], ExecArgs *a) {
         return 1;
 }
 
-static int append_exec_arguments(sd_bus_message *m, const ExecArgs *a, const int fds[3]) {
+/* Exec's arguments with fds, ExecPty's with ws (NULL: the daemon's default size) and term instead. */
+static int append_exec_arguments(sd_bus_message *m, const ExecArgs *a, const int fds[3],
+                                 const struct winsize *ws, const char *term) {
         int r;
 
         r = sd_bus_message_append_strv(m, a->command);
@@ -144,9 +163,11 @@ static int append_exec_arguments(sd_bus_message *m, const ExecArgs *a, const int
                 return r;
 
         /* 'h' duplicates each fd into the message. */
-        r = sd_bus_message_append(m, "hhh", fds[0], fds[1], fds[2]);
-        if (r < 0)
-                return r;
+        if (fds) {
+                r = sd_bus_message_append(m, "hhh", fds[0], fds[1], fds[2]);
+                if (r < 0)
+                        return r;
+        }
 
         r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r < 0)
@@ -163,6 +184,19 @@ static int append_exec_arguments(sd_bus_message *m, const ExecArgs *a, const int
         }
         if (a->have_gid) {
                 r = ctl_append_option_u32(m, "gid", a->gid);
+                if (r < 0)
+                        return r;
+        }
+        if (ws) {
+                /* The daemon takes 1 to 10000. */
+                r = ctl_append_option_u32(m, "rows", MIN(ws->ws_row, 10000u));
+                if (r >= 0)
+                        r = ctl_append_option_u32(m, "cols", MIN(ws->ws_col, 10000u));
+                if (r < 0)
+                        return r;
+        }
+        if (!isempty(term)) {
+                r = ctl_append_option_string(m, "term", term);
                 if (r < 0)
                         return r;
         }
@@ -363,9 +397,65 @@ finish:
         return r;
 }
 
+static int exec_with_tty(Context *c, const ExecArgs *a, const char *path) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_free_ char *process = NULL;
+        _cleanup_close_ int master = -EBADF;
+        int exit_status = CTL_EXIT_FAILURE, fd, r;
+        struct winsize ws;
+        bool have_size;
+        CtlPtyEnd end;
+        const char *p;
+        sigset_t mask;
+
+        /* Blocked from now until we exit: the forwarding reads them (a resize before it starts is passed on
+         * then), and after it the wait reads SIGINT and SIGTERM. */
+        ctl_pty_signal_mask(&mask);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return ctl_error_errno(c, errno, "Failed to block signals: %m");
+
+        have_size = ctl_pty_get_size(&ws) >= 0;
+
+        r = ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, "ExecPty", &m);
+        if (r < 0)
+                return r;
+        r = append_exec_arguments(m, a, NULL, have_size ? &ws : NULL, getenv("TERM"));
+        if (r < 0)
+                return ctl_message_error(c, r);
+
+        r = ctl_call(c, m, ctl_operation_timeout_usec(0), &reply);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_read(reply, "ho", &fd, &p);
+        if (r < 0)
+                return ctl_error_errno(c, r, "Failed to parse reply of ExecPty: %m");
+        /* The fd belongs to the reply. */
+        master = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (master < 0)
+                return ctl_error_errno(c, errno, "Failed to duplicate the terminal's fd: %m");
+        process = strdup(p);
+        if (!process)
+                return ctl_error_errno(c, ENOMEM, "Out of memory.");
+        reply = sd_bus_message_unref(reply);
+
+        r = ctl_pty_forward(c, master, &(const CtlPtyOptions) { .process = process }, &end, NULL);
+        if (r < 0)
+                return r;
+        assert(end == CTL_PTY_HANGUP);
+        master = safe_close(master);
+
+        r = wait_for_process(c, process, &exit_status);
+        if (r < 0)
+                return r;
+
+        c->command_exit_status = exit_status;
+        return 0;
+}
+
 int verb_exec(Context *c, int argc, char *argv[]) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_(exec_args_done) ExecArgs a = {};
+        _cleanup_(exec_args_done) ExecArgs a = { .tty = -1 };
         _cleanup_free_ char *path = NULL, *process = NULL;
         int fds[3], opened[3] = { -EBADF, -EBADF, -EBADF };
         int exit_status = CTL_EXIT_FAILURE;
@@ -380,6 +470,11 @@ int verb_exec(Context *c, int argc, char *argv[]) {
         r = ctl_get_instance_path(c, a.name, &path);
         if (r < 0)
                 return r;
+
+        if (a.tty < 0)
+                a.tty = isatty(STDIN_FILENO) > 0 && isatty(STDOUT_FILENO) > 0;
+        if (a.tty)
+                return exec_with_tty(c, &a, path);
 
         /* From now on SIGINT and SIGTERM are read from the event loop; one that arrives while Exec is
          * still running stays pending and is forwarded as soon as the process exists. They stay blocked
@@ -397,7 +492,7 @@ int verb_exec(Context *c, int argc, char *argv[]) {
         r = ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, "Exec", &m);
         if (r < 0)
                 goto finish;
-        r = append_exec_arguments(m, &a, fds);
+        r = append_exec_arguments(m, &a, fds, NULL, NULL);
         if (r < 0) {
                 r = ctl_message_error(c, r);
                 goto finish;

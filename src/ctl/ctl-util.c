@@ -309,3 +309,35 @@ char *ctl_format_timestamp(char *buf, size_t size, uint64_t usec) {
                 (void) snprintf(buf, size, "@%" PRIu64, usec / USEC_PER_SEC);
         return buf;
 }
+
+size_t ctl_escape_feed(CtlEscape *e, const void *in, size_t n, void *out, bool *ret_detach) {
+        const uint8_t *p = in;
+        uint8_t *q = out;
+        size_t k = 0;
+
+        assert(e);
+        assert(in || n == 0);
+        assert(out);
+        assert(ret_detach);
+
+        *ret_detach = false;
+        for (size_t i = 0; i < n; i++) {
+                if (!e->pending) {
+                        if (p[i] == CTL_ESCAPE_CHAR)
+                                e->pending = true;
+                        else
+                                q[k++] = p[i];
+                        continue;
+                }
+
+                e->pending = false;
+                if (p[i] == CTL_ESCAPE_DETACH) {
+                        *ret_detach = true;
+                        return k;
+                }
+                q[k++] = CTL_ESCAPE_CHAR;
+                if (p[i] != CTL_ESCAPE_CHAR)
+                        q[k++] = p[i];
+        }
+        return k;
+}

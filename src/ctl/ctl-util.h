@@ -72,3 +72,18 @@ char *ctl_format_bytes(char *buf, size_t size, uint64_t bytes);          /* "1.5
 char *ctl_format_timespan_ns(char *buf, size_t size, uint64_t ns);       /* "1h 2min 3.004s" */
 /* Local time, "Tue 2023-11-14 22:13:20 UTC"; "-" for 0 and UINT64_MAX. */
 char *ctl_format_timestamp(char *buf, size_t size, uint64_t usec);
+
+/* The escape sequence of "lxcbusctl console", as lxc-console has it: Ctrl-a q detaches, Ctrl-a Ctrl-a
+ * sends one Ctrl-a, and Ctrl-a followed by anything else sends both bytes. A Ctrl-a at the end of one read
+ * waits for the next. */
+#define CTL_ESCAPE_CHAR 0x01    /* Ctrl-a */
+#define CTL_ESCAPE_DETACH 'q'
+
+typedef struct CtlEscape {
+        bool pending;           /* the last byte fed was an escape character not yet decided on */
+} CtlEscape;
+
+/* Feeds n bytes of input. Writes the bytes to forward to out, which has room for n + 1 (a Ctrl-a held back
+ * from the previous call may go out now), and returns their number. On the detach sequence, sets
+ * *ret_detach and ignores the rest of the input; the bytes before the sequence are still in out. */
+size_t ctl_escape_feed(CtlEscape *e, const void *in, size_t n, void *out, bool *ret_detach);

@@ -86,9 +86,13 @@ void ctl_help(void) {
                "  kill NAME [-s SIG|--signal=SIG] [--all]\n"
                "                                   Send a signal to init (or all processes)\n"
                "  delete NAME [--force] [--async]  Delete an instance (--force: stop it first)\n"
-               "  exec NAME [--env=K=V...] [--cwd=DIR] [--user=UID[:GID]] [--] CMD [ARGS...]\n"
+               "  exec NAME [-t|-T] [--env=K=V...] [--cwd=DIR] [--user=UID[:GID]] [--] CMD [ARGS...]\n"
                "                                   Run a command in a running instance with this\n"
                "                                   terminal's stdin/stdout/stderr; exit with its status\n"
+               "                                   (-t: on a new terminal, the default on a terminal)\n"
+               "  console NAME [--tty=N]           Attach to the console (or terminal N) of an instance;\n"
+               "                                   Ctrl-a q detaches\n"
+               "  console-log NAME [--clear]       Print the console log of an instance\n"
                "\n"
                "Configuration commands:\n"
                "  config NAME show [--json]        Show the configuration keys of an instance\n"
@@ -165,6 +169,8 @@ static const struct {
         { "delete", verb_delete },
         { "config", verb_config },
         { "exec", verb_exec },
+        { "console", verb_console },
+        { "console-log", verb_console_log },
         { "operations", verb_operations },
 };
 

@@ -64,3 +64,5 @@ int verb_kill(Context *c, int argc, char *argv[]);
 int verb_info(Context *c, int argc, char *argv[]);
 int verb_config(Context *c, int argc, char *argv[]);
 int verb_exec(Context *c, int argc, char *argv[]);
+int verb_console(Context *c, int argc, char *argv[]);
+int verb_console_log(Context *c, int argc, char *argv[]);

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bus-errors.h"
 #include "ctl-util.h"
@@ -223,6 +224,63 @@ static void test_format(void) {
         CHECK(streq(ctl_format_bytes(buf, 3, 1536), "1."));
 }
 
+/* Feeds s (split at the given offsets) and returns what goes out; *detach as the feed that detached said. */
+static size_t escape_run(CtlEscape *e, const char *s, size_t n, char *out, bool *detach) {
+        size_t k;
+
+        k = ctl_escape_feed(e, s, n, out, detach);
+        out[k] = 0;
+        return k;
+}
+
+static void test_escape(void) {
+        CtlEscape e = {};
+        char out[64];
+        bool detach;
+
+        /* Plain bytes pass through. */
+        CHECK(escape_run(&e, "ls -l\r", 6, out, &detach) == 6);
+        CHECK(streq(out, "ls -l\r") && !detach && !e.pending);
+
+        /* Ctrl-a q detaches; what came before still goes out, what follows does not. */
+        CHECK(escape_run(&e, "ab\001qcd", 5, out, &detach) == 2);
+        CHECK(streq(out, "ab") && detach);
+
+        /* Ctrl-a Ctrl-a sends one Ctrl-a, and is no escape any more: a 'q' after it is a 'q'. */
+        e = (CtlEscape) {};
+        CHECK(escape_run(&e, "\001\001q", 3, out, &detach) == 2);
+        CHECK(memcmp(out, "\001q", 2) == 0 && !detach && !e.pending);
+
+        /* Ctrl-a and anything else: both go out. */
+        CHECK(escape_run(&e, "\001x", 2, out, &detach) == 2);
+        CHECK(memcmp(out, "\001x", 2) == 0 && !detach);
+
+        /* A Ctrl-a at the end of a read waits for the next one... */
+        CHECK(escape_run(&e, "a\001", 2, out, &detach) == 1);
+        CHECK(streq(out, "a") && !detach && e.pending);
+        CHECK(escape_run(&e, "q", 1, out, &detach) == 0 && detach);
+
+        /* ...and goes out with it when it is not the sequence: n + 1 bytes from n. */
+        e = (CtlEscape) {};
+        CHECK(escape_run(&e, "\001", 1, out, &detach) == 0 && e.pending);
+        CHECK(escape_run(&e, "yz", 2, out, &detach) == 3);
+        CHECK(memcmp(out, "\001yz", 3) == 0 && !detach);
+
+        /* Split Ctrl-a Ctrl-a. */
+        e = (CtlEscape) {};
+        CHECK(escape_run(&e, "\001", 1, out, &detach) == 0);
+        CHECK(escape_run(&e, "\001", 1, out, &detach) == 1 && out[0] == 1 && !e.pending);
+
+        /* A 'q' alone, an empty read, NUL bytes. */
+        CHECK(escape_run(&e, "q", 1, out, &detach) == 1 && streq(out, "q") && !detach);
+        CHECK(escape_run(&e, "", 0, out, &detach) == 0 && !detach);
+        CHECK(escape_run(&e, "\0\001\0", 3, out, &detach) == 3);
+        CHECK(memcmp(out, "\0\001\0", 3) == 0 && !detach);
+
+        /* Ctrl-a Q (capital) does not detach. */
+        CHECK(escape_run(&e, "\001Q", 2, out, &detach) == 2 && !detach);
+}
+
 int main(void) {
         test_parse_key_value();
         test_pairs_add();
@@ -236,6 +294,7 @@ int main(void) {
         test_exit_status();
         test_operation_id();
         test_format();
+        test_escape();
 
         if (n_failed > 0) {
                 printf("%u check(s) failed\n", n_failed);

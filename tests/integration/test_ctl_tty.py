@@ -1,0 +1,299 @@
+#!/usr/bin/python3
+"""`lxcbusctl exec -t`, `lxcbusctl console` and `lxcbusctl console-log`, driven
+on a real terminal: lxcbusctl runs on the slave of a pty whose master the test
+holds, as a session leader with the slave as its controlling terminal."""
+
+import fcntl
+import os
+import re
+import select
+import signal
+import struct
+import subprocess
+import termios
+import time
+
+from lxcbustest import *
+
+NAME = unique_name('tty')
+PATH = instance_path(NAME)
+CTL = 'lxcbusctl'
+TERM = 'xterm-256color'
+
+
+def set_size(fd, rows, cols):
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
+
+
+class Terminal:
+    """lxcbusctl ARGS on a new pty of rows x cols. stdin and stdout are the
+    slave; stderr too, unless stderr_pipe. The slave stays open here too, so
+    that its modes can be read after lxcbusctl exits."""
+
+    def __init__(self, args, rows=24, cols=80, stderr_pipe=False):
+        self.master, self.slave = os.openpty()
+        set_size(self.master, rows, cols)
+        self.termios_before = termios.tcgetattr(self.slave)
+        self.out = b''
+        self.mark = 0
+        self.err = b''
+        self.proc = subprocess.Popen(
+            [CTL] + list(args), stdin=self.slave, stdout=self.slave,
+            stderr=subprocess.PIPE if stderr_pipe else self.slave,
+            start_new_session=True,    # setsid() comes before preexec_fn
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+            env=dict(os.environ, TERM=TERM, LANG='C.UTF-8'))
+        if stderr_pipe:
+            os.set_blocking(self.proc.stderr.fileno(), False)
+
+    def _pump(self, left):
+        fds = [self.master] + ([self.proc.stderr.fileno()] if self.proc.stderr else [])
+        r, _, _ = select.select(fds, [], [], max(0, min(left, 0.5)))
+        for fd in r:
+            try:
+                chunk = os.read(fd, 65536)
+            except (BlockingIOError, OSError):
+                continue
+            if fd == self.master:
+                self.out += chunk
+            else:
+                self.err += chunk
+
+    def expect(self, pattern, timeout=30, stream='out'):
+        """Wait for regex `pattern` (bytes) in the output after the last
+        match; returns the match."""
+        deadline = time.monotonic() + timeout * SLOW
+        while True:
+            buf = self.out if stream == 'out' else self.err
+            m = re.compile(pattern).search(buf, self.mark if stream == 'out' else 0)
+            if m:
+                if stream == 'out':
+                    self.mark = m.end()
+                return m
+            left = deadline - time.monotonic()
+            assert left > 0, 'no %r on %s within %ds; got %r, stderr %r' % (
+                pattern, stream, timeout, self.out[self.mark:][-2000:], self.err)
+            self._pump(left)
+
+    def send(self, data):
+        os.write(self.master, data)
+
+    def wait(self, timeout=30):
+        """lxcbusctl's exit status (draining its output meanwhile)."""
+        deadline = time.monotonic() + timeout * SLOW
+        while self.proc.poll() is None:
+            left = deadline - time.monotonic()
+            assert left > 0, 'lxcbusctl did not exit within %ds; output %r' % (timeout, self.out[-2000:])
+            self._pump(min(left, 0.1))
+        self._pump(0)
+        return self.proc.returncode
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()      # by pid: the one we started
+            self.proc.wait(10)
+        if self.proc.stderr:
+            self.proc.stderr.close()
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def ctl(*args, input=None, timeout=60):
+    return run(CTL, *args, input=input, timeout=timeout)
+
+
+# ---- setup ----------------------------------------------------------------------------------
+
+@test
+def setup_running_instance():
+    cleanup_instance(NAME)
+    create_instance(NAME)
+    call(PATH, INSTANCE_IFACE, 'Start', V('(a{sv})', ({},)), timeout=120)
+    assert get_prop(PATH, INSTANCE_IFACE, 'State') == 'running'
+
+
+# ---- exec -t -------------------------------------------------------------------------------
+
+def stty_size(t):
+    t.send(b'stty size\n')
+    m = t.expect(rb'\r\n(\d+) (\d+)\r\n')
+    return int(m.group(1)), int(m.group(2))
+
+
+@test
+def exec_tty_shell_sizes_and_exit_status():
+    with Terminal(['exec', NAME, '-t', '--', 'sh'], rows=33, cols=111) as t:
+        assert stty_size(t) == (33, 111)
+
+        # The kernel sends SIGWINCH to lxcbusctl (the foreground process group of our pty), which
+        # passes the new size on; the keys typed after it come behind it.
+        set_size(t.master, 40, 132)
+        deadline = time.monotonic() + 15 * SLOW
+        while stty_size(t) != (40, 132):
+            assert time.monotonic() < deadline, 'the new size never reached the terminal in the instance'
+
+        t.send(b'tty\n')
+        t.expect(rb'\r\n/dev/pts/\d+\r\n')
+        t.send(b'echo "term=$TERM"\n')
+        t.expect(rb'\r\nterm=' + TERM.encode() + rb'\r\n')
+        # ^C goes to the shell's terminal, as a byte: it interrupts the command there, not lxcbusctl.
+        t.send(b'sleep 100\n')
+        time.sleep(0.3)
+        t.send(b'\x03')
+        t.send(b'echo after-$((40+2))\n')
+        t.expect(rb'after-42')
+
+        t.send(b'exit 3\n')
+        assert t.wait() == 3, t.out[-2000:]
+
+        after = termios.tcgetattr(t.slave)
+        assert after == t.termios_before, (after, t.termios_before)
+        assert after[3] & termios.ECHO and after[3] & termios.ICANON
+        # and the file status flags: not left non-blocking
+        assert not fcntl.fcntl(t.slave, fcntl.F_GETFL) & os.O_NONBLOCK
+
+
+@test
+def exec_tty_killed_by_a_signal_and_sigterm_forwarded():
+    with Terminal(['exec', NAME, '--', 'sh']) as t:
+        t.send(b'echo ready-$((1+1))\n')
+        t.expect(rb'ready-2')
+        t.proc.send_signal(signal.SIGTERM)     # forwarded to the shell, which ignores it
+        t.send(b'echo alive-$((2+2))\n')
+        t.expect(rb'alive-4')
+        t.send(b'kill -9 $$\n')
+        assert t.wait() == 128 + 9
+        assert termios.tcgetattr(t.slave) == t.termios_before
+
+
+@test
+def exec_default_tty_follows_stdin():
+    script = 'test -t 0 && echo tty || echo notty'
+    rc, out, err = ctl('exec', NAME, '--', 'sh', '-c', script, input='')
+    assert (rc, out) == (0, 'notty\n'), (rc, out, err)
+    with Terminal(['exec', NAME, '--', 'sh', '-c', script]) as t:
+        assert t.wait() == 0, t.out
+        assert re.search(rb'(^|\n)tty\r\n', t.out), t.out
+    rc, out, err = ctl('exec', '-T', NAME, '--', 'sh', '-c', script, input='')
+    assert (rc, out) == (0, 'notty\n'), (rc, out, err)
+
+
+@test
+def exec_forced_tty_with_a_pipe():
+    # -t with pipes: a terminal in the instance all the same
+    rc, out, err = ctl('exec', '-t', NAME, '--', 'sh', '-c', 'test -t 0 && echo is-$((3*3))', input='')
+    assert (rc, out) == (0, 'is-9\n'), (rc, out, err)    # (run() reads text: \r\n becomes \n)
+    rc, out, err = ctl('exec', '-ti', NAME, '--', 'sh', '-c', 'exit 7', input='')
+    assert rc == 7, (rc, out, err)
+    # EOF on our stdin reaches the terminal as its EOF character, which ends cat (the terminal echoes
+    # the line, and cat prints it)
+    rc, out, err = ctl('exec', '-t', NAME, '--', 'cat', input='hello\n')
+    assert rc == 0 and out.count('hello\n') == 2, (rc, out, err)
+
+
+# ---- console ------------------------------------------------------------------------------------
+
+@test
+def console_log_has_the_askfirst_prompt():
+    def has_prompt():
+        rc, out, err = ctl('console-log', NAME)
+        assert rc == 0, (rc, out, err)
+        return 'Please press Enter' in out
+    wait_for(has_prompt, 30, 'the askfirst prompt in lxcbusctl console-log')
+
+
+@test
+def console_shell_and_detach():
+    with Terminal(['console', NAME], stderr_pipe=True) as t:
+        t.expect(rb'Connected to the console of ' + NAME.encode() + rb'; type Ctrl-a q to detach\.',
+                 stream='err')
+        t.send(b'\n')
+        t.expect(rb'/ # ')
+        t.send(b'echo c-$((6*7))\n')
+        t.expect(rb'c-42')
+        t.send(b'\x01q')
+        assert t.wait() == 0, (t.out[-500:], t.err)
+        after = termios.tcgetattr(t.slave)
+        assert after == t.termios_before, (after, t.termios_before)
+    assert get_prop(PATH, INSTANCE_IFACE, 'State') == 'running'
+
+    # The daemon gave the console back when the first lxcbusctl left the bus.
+    with Terminal(['console', NAME], stderr_pipe=True) as t:
+        t.expect(rb'type Ctrl-a q to detach', stream='err')
+        # Ctrl-a Ctrl-a is one Ctrl-a: busybox's line editing moves to the start of the line with it
+        t.send(b'cho again-$((1+2))\x01\x01e\n')
+        t.expect(rb'again-3')
+        t.send(b'\x01q')
+        assert t.wait() == 0, (t.out[-500:], t.err)
+    assert get_prop(PATH, INSTANCE_IFACE, 'State') == 'running'
+
+
+@test
+def console_without_a_terminal_detaches_at_eof():
+    rc, out, err = ctl('console', NAME, input='')
+    assert rc == 0, (rc, out, err)
+    assert 'Ctrl-a q' in err, err
+    # and it let go of the console again
+    with Terminal(['console', NAME], stderr_pipe=True) as t:
+        t.expect(rb'type Ctrl-a q', stream='err')
+        t.send(b'echo back-$((5+5))\n')
+        t.expect(rb'back-10')
+        t.send(b'\x01q')
+        assert t.wait() == 0
+
+
+@test
+def console_errors():
+    for args in (['console'], ['console', NAME, 'extra'], ['console', NAME, '--tty=x'],
+                 ['console', NAME, '--tty=-2'], ['console-log'], ['console-log', NAME, '--clear=yes']):
+        rc, out, err = ctl(*args, input='')
+        assert rc == 2 and err.strip(), (args, rc, out, err)
+    rc, out, err = ctl('console', 'no-such-instance', input='')
+    assert rc == 4 and err.strip(), (rc, out, err)
+    rc, out, err = ctl('console-log', 'no-such-instance')
+    assert rc == 4 and err.strip(), (rc, out, err)
+    # the busybox template makes 5 terminals: 40 is no terminal (Busy)
+    rc, out, err = ctl('console', NAME, '--tty', '40', input='')
+    assert rc == 1 and err.strip(), (rc, out, err)
+    # while one holds the console, another gets Busy
+    with Terminal(['console', NAME], stderr_pipe=True) as t:
+        t.expect(rb'type Ctrl-a q', stream='err')
+        rc, out, err = ctl('console', NAME, input='')
+        assert rc == 1 and err.strip(), (rc, out, err)
+        t.send(b'\x01q')
+        assert t.wait() == 0
+
+
+@test
+def console_tty_n():
+    with Terminal(['console', NAME, '--tty', '2'], stderr_pipe=True) as t:
+        t.expect(rb'terminal 2 of ' + NAME.encode(), stream='err')
+        t.send(b'\x01q')
+        assert t.wait() == 0
+
+
+@test
+def console_log_clear():
+    rc, out, err = ctl('console-log', NAME, '--clear')
+    assert rc == 0 and 'Please press Enter' in out, (rc, out, err)
+    rc, out, err = ctl('console-log', NAME)
+    assert rc == 0 and 'Please press Enter' not in out, (rc, out, err)
+
+
+@on_exit
+def cleanup():
+    cleanup_instance(NAME)
+
+
+if __name__ == '__main__':
+    main()
