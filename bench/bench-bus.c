@@ -18,8 +18,16 @@
  *   bench-bus breakdown-clean NAME ITER WARM   the same for Stop({}) (clean shutdown)
  *   bench-bus scope     ITER WARM          a bare transient scope in machine.slice (Delegate=yes):
  *                                          StartTransientUnit until JobRemoved, StopUnit until
- *                                          JobRemoved: the systemd share of a start/stop */
+ *                                          JobRemoved: the systemd share of a start/stop
+ *   bench-bus exec      NAME ITER WARM     Instance.Exec(['true'], {}, /dev/null x3, {}) +
+ *                                          Process.Wait(): from the call to the exit status (the
+ *                                          instance is started first if it is not running, and
+ *                                          stopped again at the end then)
+ *   bench-bus exec-throughput NAME ITER WARM   Exec(['dd', 'if=/dev/zero', 'bs=1048576', 'count=1024']) with
+ *                                          stdout a pipe read (and counted) here, then Wait(): from
+ *                                          the call to the exit status with every byte read */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -528,6 +536,143 @@ static int do_scope(int iter, int warm) {
         return 0;
 }
 
+/* ---------------------------------------------------------------- exec */
+
+#define PROC_IFACE "org.lxcbus1.Process"
+#define THROUGHPUT_BYTES (1024ULL * 1024 * 1024)
+
+/* Instance.Exec(argv, {}, fds..., {}); returns the process object path (to free). */
+static char *exec_start(const char *path, char **argv, int in, int out, int err_fd) {
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = NULL, *reply = NULL;
+        const char *proc;
+        char *ret;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, DEST, path, INST_IFACE, "Exec");
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, argv);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a{ss}", 0);
+        if (r >= 0)   /* sd-bus duplicates the fds into the message */
+                r = sd_bus_message_append(m, "hhh", in, out, err_fd);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a{sv}", 0);
+        if (r < 0)
+                die("append: %s", strerror(-r));
+        r = sd_bus_call(bus, m, CALL_TIMEOUT_US, &err, &reply);
+        if (r < 0)
+                die("Exec on %s failed: %s: %s", path, err.name ? err.name : "?",
+                    err.message ? err.message : strerror(-r));
+        if (sd_bus_message_read(reply, "o", &proc) < 0 || !(ret = strdup(proc)))
+                die("bad Exec reply");
+        sd_bus_message_unref(reply);
+        sd_bus_message_unref(m);   /* closes the message's copies of the fds */
+        return ret;
+}
+
+static void exec_wait(const char *proc, int want_status) {
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        int32_t status, sig;
+        int r;
+
+        r = sd_bus_call_method(bus, DEST, proc, PROC_IFACE, "Wait", &err, &reply, "");
+        if (r < 0)
+                die("Wait on %s failed: %s", proc, err.message ? err.message : strerror(-r));
+        if (sd_bus_message_read(reply, "ii", &status, &sig) < 0)
+                die("bad Wait reply");
+        if (status != want_status || sig != 0)
+                die("%s exited with status %d, signal %d", proc, (int) status, (int) sig);
+        sd_bus_message_unref(reply);
+}
+
+/* Returns whether it started the instance. */
+static bool ensure_running(const char *path) {
+        char *s = get_state(path);
+        bool started = false;
+
+        if (strcmp(s, "stopped") == 0) {
+                sd_bus_message_unref(call_inst(path, "Start", NULL, OPT_NONE, 0));
+                started = true;
+        } else if (strcmp(s, "running") != 0)
+                die("%s is %s", path, s);
+        free(s);
+        expect_state(path, "running");
+        return started;
+}
+
+static int do_exec(const char *name, int iter, int warm) {
+        char *path = inst_path(name);
+        char *argv[] = { "true", NULL };
+        int null_r = open("/dev/null", O_RDONLY | O_CLOEXEC), null_w = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        bool started;
+
+        if (null_r < 0 || null_w < 0)
+                die("open /dev/null: %m");
+        started = ensure_running(path);
+        for (int k = 0; k < iter + warm; k++) {
+                uint64_t t0 = now_us();
+                char *proc = exec_start(path, argv, null_r, null_w, null_w);
+                exec_wait(proc, 0);
+                uint64_t t1 = now_us();
+                free(proc);
+                sample("exec(true)", "bus", k, warm, t1 - t0);
+        }
+        if (started)
+                sd_bus_message_unref(call_inst(path, "Stop", "timeout-sec", OPT_U, 0));
+        close(null_r);
+        close(null_w);
+        free(path);
+        return 0;
+}
+
+static int do_exec_throughput(const char *name, int iter, int warm) {
+        char *path = inst_path(name);
+        char *argv[] = { "dd", "if=/dev/zero", "bs=1048576", "count=1024", NULL };
+        int null_r = open("/dev/null", O_RDONLY | O_CLOEXEC), null_w = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        static char buf[1 << 17];
+        bool started;
+
+        if (null_r < 0 || null_w < 0)
+                die("open /dev/null: %m");
+        started = ensure_running(path);
+        for (int k = 0; k < iter + warm; k++) {
+                int p[2];
+                uint64_t total = 0;
+
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        die("pipe: %m");
+                uint64_t t0 = now_us();
+                char *proc = exec_start(path, argv, null_r, p[1], null_w);
+                close(p[1]);
+                for (;;) {
+                        ssize_t n = read(p[0], buf, sizeof buf);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0)
+                                die("read: %m");
+                        if (n == 0)
+                                break;
+                        total += (uint64_t) n;
+                }
+                exec_wait(proc, 0);
+                uint64_t t1 = now_us();
+                close(p[0]);
+                free(proc);
+                if (total != THROUGHPUT_BYTES)
+                        die("read %llu bytes, expected %llu", (unsigned long long) total,
+                            (unsigned long long) THROUGHPUT_BYTES);
+                sample("exec-throughput(1GiB)", "bus", k, warm, t1 - t0);
+        }
+        if (started)
+                sd_bus_message_unref(call_inst(path, "Stop", "timeout-sec", OPT_U, 0));
+        close(null_r);
+        close(null_w);
+        free(path);
+        return 0;
+}
+
 int main(int argc, char *argv[]) {
         int r;
 
@@ -554,6 +699,10 @@ int main(int argc, char *argv[]) {
                 return do_breakdown(argv[2], atoi(argv[3]), atoi(argv[4]), false);
         if (argc == 5 && strcmp(mode, "breakdown-clean") == 0)
                 return do_breakdown(argv[2], atoi(argv[3]), atoi(argv[4]), true);
+        if (argc == 5 && strcmp(mode, "exec") == 0)
+                return do_exec(argv[2], atoi(argv[3]), atoi(argv[4]));
+        if (argc == 5 && strcmp(mode, "exec-throughput") == 0)
+                return do_exec_throughput(argv[2], atoi(argv[3]), atoi(argv[4]));
         if (argc == 4 && strcmp(mode, "scope") == 0)
                 return do_scope(atoi(argv[2]), atoi(argv[3]));
         die("bad arguments for mode '%s'", mode);

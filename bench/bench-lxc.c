@@ -14,6 +14,14 @@
  *   bench-lxc mklist      LXCPATH PREFIX COUNT           define COUNT containers (config only)
  *   bench-lxc list        LXCPATH ITER WARM              list_all_containers + state of each
  *   bench-lxc lxcls       LXCPATH ITER WARM              `lxc-ls -f -P LXCPATH` (fork+exec, output discarded)
+ *   bench-lxc attach      LXCPATH NAME ITER WARM CGDIR   c->attach_run_wait of `true` (stdio /dev/null, the
+ *                                                        environment and cwd lxcbusd's worker gives)
+ *   bench-lxc attach-throughput LXCPATH NAME ITER WARM CGDIR   attach_run_wait of
+ *                                                        `dd if=/dev/zero bs=1048576 count=1024`, stdout a pipe read
+ *                                                        and counted by a forked reader
+ *   bench-lxc lxc-attach  LXCPATH NAME ITER WARM CGDIR   fork/exec `lxc-attach -P LXCPATH -n NAME -- true`
+ *                                                        (stdio /dev/null)
+ * The attach modes start the container (liblxc, as startstop does) and stop it at the end.
  *
  * CGDIR is given to liblxc as lxc.cgroup.dir (as lxcbusd's worker gives it the scope's path), so the
  * floor's cgroups are <root>/CGDIR/lxc.{monitor,payload}.NAME; run.sh removes CGDIR at the end. */
@@ -266,6 +274,159 @@ static int do_lxcls(const char *lxcpath, int iter, int warm) {
         return 0;
 }
 
+/* ---------------------------------------------------------------- attach */
+
+#define THROUGHPUT_BYTES (1024ULL * 1024 * 1024)
+
+/* What lxcbusd's worker asks of liblxc for an Exec with uid 0 (src/worker/worker.c, do_exec). */
+static char *attach_env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
+                              NULL };
+
+static lxc_attach_options_t attach_opts(int in, int out, int err) {
+        lxc_attach_options_t o = LXC_ATTACH_OPTIONS_DEFAULT;
+        o.env_policy = LXC_ATTACH_CLEAR_ENV;
+        o.extra_env_vars = attach_env;
+        o.initial_cwd = (char *) "/root";
+        o.uid = 0;
+        o.gid = 0;
+        o.stdin_fd = in;
+        o.stdout_fd = out;
+        o.stderr_fd = err;
+        return o;
+}
+
+static void check_status(int st, const char *what) {
+        if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                die("%s: attach_run_wait status 0x%x", what, st);
+}
+
+static int do_attach(const char *lxcpath, const char *name, int iter, int warm, const char *cgdir) {
+        struct lxc_container *c = open_ct(lxcpath, name, cgdir);
+        int null_r = open("/dev/null", O_RDONLY | O_CLOEXEC), null_w = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        const char *argv[] = { "true", NULL };
+
+        if (null_r < 0 || null_w < 0)
+                die("open /dev/null: %m");
+        ensure_stopped(c);
+        ct_start(c);
+        for (int k = 0; k < iter + warm; k++) {
+                lxc_attach_options_t o = attach_opts(null_r, null_w, null_w);
+                uint64_t t0 = now_us();
+                int st = c->attach_run_wait(c, &o, "true", argv);
+                uint64_t t1 = now_us();
+                check_status(st, "true");
+                sample("exec(true)", "liblxc", k, warm, t1 - t0);
+        }
+        ct_stop(c);
+        close(null_r);
+        close(null_w);
+        lxc_container_put(c);
+        return 0;
+}
+
+/* A child that reads fd r to EOF and writes the byte count to fd res. */
+static pid_t fork_reader(int r, int w, int res_r, int res_w) {
+        pid_t pid = fork();
+
+        if (pid < 0)
+                die("fork: %m");
+        if (pid == 0) {
+                static char buf[1 << 17];
+                uint64_t total = 0;
+
+                close(w);
+                close(res_r);
+                for (;;) {
+                        ssize_t n = read(r, buf, sizeof buf);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0)
+                                break;
+                        total += (uint64_t) n;
+                }
+                if (write(res_w, &total, sizeof total) != sizeof total)
+                        _exit(1);
+                _exit(0);
+        }
+        return pid;
+}
+
+static int do_attach_throughput(const char *lxcpath, const char *name, int iter, int warm, const char *cgdir) {
+        struct lxc_container *c = open_ct(lxcpath, name, cgdir);
+        int null_r = open("/dev/null", O_RDONLY | O_CLOEXEC), null_w = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        const char *argv[] = { "dd", "if=/dev/zero", "bs=1048576", "count=1024", NULL };
+
+        if (null_r < 0 || null_w < 0)
+                die("open /dev/null: %m");
+        ensure_stopped(c);
+        ct_start(c);
+        for (int k = 0; k < iter + warm; k++) {
+                int p[2], res[2], st;
+                uint64_t total = 0;
+
+                if (pipe2(p, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0)
+                        die("pipe: %m");
+                lxc_attach_options_t o = attach_opts(null_r, p[1], null_w);
+                uint64_t t0 = now_us();
+                pid_t reader = fork_reader(p[0], p[1], res[0], res[1]);
+                close(p[0]);
+                close(res[1]);
+                int ast = c->attach_run_wait(c, &o, "dd", argv);
+                close(p[1]);
+                if (read(res[0], &total, sizeof total) != sizeof total)
+                        die("reader failed");
+                uint64_t t1 = now_us();
+                close(res[0]);
+                if (waitpid(reader, &st, 0) < 0)
+                        die("waitpid: %m");
+                check_status(ast, "dd");
+                if (total != THROUGHPUT_BYTES)
+                        die("read %llu bytes, expected %llu", (unsigned long long) total,
+                            (unsigned long long) THROUGHPUT_BYTES);
+                sample("exec-throughput(1GiB)", "liblxc", k, warm, t1 - t0);
+        }
+        ct_stop(c);
+        close(null_r);
+        close(null_w);
+        lxc_container_put(c);
+        return 0;
+}
+
+static int do_lxc_attach(const char *lxcpath, const char *name, int iter, int warm, const char *cgdir) {
+        struct lxc_container *c = open_ct(lxcpath, name, cgdir);
+        char *argv[] = { "lxc-attach", "-P", (char *) lxcpath, "-n", (char *) name, "--", "true", NULL };
+
+        ensure_stopped(c);
+        ct_start(c);
+        for (int k = 0; k < iter + warm; k++) {
+                uint64_t t0 = now_us();
+                pid_t pid = fork();
+                int st;
+
+                if (pid < 0)
+                        die("fork: %m");
+                if (pid == 0) {
+                        int fd = open("/dev/null", O_RDWR);
+                        if (fd >= 0) {
+                                dup2(fd, STDIN_FILENO);
+                                dup2(fd, STDOUT_FILENO);
+                                dup2(fd, STDERR_FILENO);
+                        }
+                        execvp(argv[0], argv);
+                        _exit(127);
+                }
+                if (waitpid(pid, &st, 0) < 0)
+                        die("waitpid: %m");
+                uint64_t t1 = now_us();
+                if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                        die("lxc-attach failed (status 0x%x)", st);
+                sample("exec(true)", "lxc-attach", k, warm, t1 - t0);
+        }
+        ct_stop(c);
+        lxc_container_put(c);
+        return 0;
+}
+
 int main(int argc, char *argv[]) {
         if (argc < 2)
                 die("usage: see the comment at the top of bench/bench-lxc.c");
@@ -279,6 +440,12 @@ int main(int argc, char *argv[]) {
                 return do_freeze(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), argv[6]);
         if (argc == 7 && strcmp(mode, "cli") == 0)
                 return do_cli(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), argv[6]);
+        if (argc == 7 && strcmp(mode, "attach") == 0)
+                return do_attach(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), argv[6]);
+        if (argc == 7 && strcmp(mode, "attach-throughput") == 0)
+                return do_attach_throughput(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), argv[6]);
+        if (argc == 7 && strcmp(mode, "lxc-attach") == 0)
+                return do_lxc_attach(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), argv[6]);
         if (argc == 5 && strcmp(mode, "mklist") == 0)
                 return do_mklist(argv[2], argv[3], atoi(argv[4]));
         if (argc == 5 && strcmp(mode, "list") == 0)

@@ -27,6 +27,8 @@
 #   LXCBENCH_LS_ITER    timed `lxc-ls -f` iterations (default 30)
 #   LXCBENCH_NLIST      instances/containers for the listing (default 200)
 #   LXCBENCH_SHUTDOWN=0 skip the clean-shutdown metric (each sample takes a busybox shutdown)
+#   LXCBENCH_EXEC_ITER  timed exec round trips per side (default: LXCBENCH_ITER, at least 20)
+#   LXCBENCH_TPUT_ITER  timed 1 GiB exec transfers per side (default 3; 1 warm-up run is added)
 #   LXCBENCH_BIN_DIR    where bench-bus and bench-lxc are (default BUILD_DIR/bench)
 #   LXCBENCH_RAW=FILE   also keep the raw samples in FILE
 set -uo pipefail
@@ -42,6 +44,8 @@ WARM=2
 LIST_ITER=${LXCBENCH_LIST_ITER:-300}
 LS_ITER=${LXCBENCH_LS_ITER:-30}
 NLIST=${LXCBENCH_NLIST:-200}
+EXEC_ITER=${LXCBENCH_EXEC_ITER:-$(( ITER < 20 ? 20 : ITER ))}
+TPUT_ITER=${LXCBENCH_TPUT_ITER:-3}
 FLOOR_PATH=/var/lib/lxcbench
 FLOOR_CG=lxcbench
 BOOTED=0
@@ -172,6 +176,21 @@ if [ "${LXCBENCH_SHUTDOWN:-1}" = 1 ]; then
                                       "$BIN/bench-lxc" shutdown "$FLOOR_PATH" benchf "$ITER" "$WARM" "$FLOOR_CG"
   bench "clean stop breakdown (5 runs)" "$BIN/bench-bus" breakdown-clean benchb 5 1
 fi
+# Exec: a command in the running container. bus: Instance.Exec (stdio fds passed over the bus, a
+# worker attaches) + Process.Wait; floor: liblxc attach_run_wait in this process, and lxc-attach.
+# Throughput: `dd if=/dev/zero bs=1M count=1024` (busybox head copies a byte at a time) in the container into a pipe read by the bench: the data never
+# passes through lxcbusd, so only the setup should differ.
+bench "exec true: bus"                "$BIN/bench-bus" exec benchb "$EXEC_ITER" "$WARM"
+bench "exec true: liblxc attach"      "$BIN/bench-lxc" attach "$FLOOR_PATH" benchf "$EXEC_ITER" "$WARM" "$FLOOR_CG"
+bench "exec true: lxc-attach"         "$BIN/bench-lxc" lxc-attach "$FLOOR_PATH" benchf "$EXEC_ITER" "$WARM" "$FLOOR_CG"
+bench "exec throughput: bus"          "$BIN/bench-bus" exec-throughput benchb "$TPUT_ITER" 1
+bench "exec throughput: liblxc attach" "$BIN/bench-lxc" attach-throughput "$FLOOR_PATH" benchf "$TPUT_ITER" 1 "$FLOOR_CG"
+if tx sh -c 'command -v podman' >/dev/null 2>&1; then
+  PODMAN="podman is installed in the test host but not measured (no podman image here)"
+else
+  PODMAN="podman is not installed (test host$(command -v podman >/dev/null 2>&1 || echo ' and this machine')): no podman exec figures"
+fi
+
 log "defining $NLIST instances (bus, source none) and $NLIST containers (floor, config only)"
 tx "$BIN/bench-bus" mklist lb "$NLIST" || die "bench-bus mklist failed"
 tx "$BIN/bench-lxc" mklist "$FLOOR_PATH" lb "$NLIST" || die "bench-lxc mklist failed"
@@ -207,9 +226,9 @@ state=$(tx systemctl show -P ActiveState lxcbusd.service)
 [ "$state" = active ] || log "warning: lxcbusd.service is $state"
 
 # ---- report ----------------------------------------------------------------------------------
-"$PY" - "$SAMPLES" "$ITER" "$WARM" <<'EOF'
+"$PY" - "$SAMPLES" "$ITER" "$WARM" "${PODMAN:-}" <<'EOF'
 import sys, collections
-path, it, warm = sys.argv[1], sys.argv[2], sys.argv[3]
+path, it, warm, podman = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 data = collections.OrderedDict()
 for line in open(path):
     f = line.split()
@@ -232,7 +251,8 @@ print('times in ms; median/p10/p90 over the timed runs (warm-up: %s runs dropped
 print('floor: liblxc (or lxc-* commands) on %s with lxc.cgroup.dir=lxcbench, WITHOUT a systemd scope or worker;' % '/var/lib/lxcbench')
 print('bus: sd-bus client, synchronous calls; Start replies when running, scope included.')
 order = ['start', 'stop-kill', 'stop-clean', 'freeze+unfreeze', 'freeze', 'unfreeze', 'list']
-metrics = [m for m in order if m in data] + [m for m in data if m not in order]
+EXEC, TPUT = 'exec(true)', 'exec-throughput(1GiB)'
+metrics = [m for m in order if m in data] + [m for m in data if m not in order and m not in (EXEC, TPUT)]
 for m in metrics:
     sides = data[m]
     print()
@@ -245,6 +265,40 @@ for m in metrics:
         if s != 'bus' and bus and med > 0:
             ratio = 'bus/%s = %.2fx' % (s, q(bus, 0.5) / med)
         print('  %-16s %5d %s %s %s   %s' % (s, len(v), ms(med), ms(q(v, 0.1)), ms(q(v, 0.9)), ratio))
+
+# Exec: a section of its own (the floor has two sides, and throughput is in MiB/s).
+print()
+print('== exec: `true` in the running container, from the call to its exit status (ms)')
+print('   bus: Instance.Exec (stdio /dev/null) + Process.Wait; liblxc: attach_run_wait in the bench;')
+print('   lxc-attach: fork/exec `lxc-attach -P PATH -n NAME -- true`')
+if EXEC in data:
+    sides = data[EXEC]
+    bus = sides.get('bus')
+    print('  %-16s %5s %9s %9s %9s   %s' % ('side', 'n', 'median', 'p10', 'p90', 'ratio'))
+    for s, v in sides.items():
+        med = q(v, 0.5)
+        ratio = 'bus/%s = %.2fx' % (s, q(bus, 0.5) / med) if s != 'bus' and bus and med > 0 else ''
+        print('  %-16s %5d %s %s %s   %s' % (s, len(v), ms(med), ms(q(v, 0.1)), ms(q(v, 0.9)), ratio))
+else:
+    print('  (no samples)')
+print()
+print('== exec throughput: `dd if=/dev/zero bs=1048576 count=1024` in the container, stdout a pipe the bench reads (MiB/s)')
+print('   1 GiB over the time from the call to the exit status with every byte read; higher is better')
+if TPUT in data:
+    sides = data[TPUT]
+    bus = sides.get('bus')
+
+    def mibs(us):
+        return 1024.0 / (us / 1e6)
+    print('  %-16s %5s %9s %9s %9s   %s' % ('side', 'n', 'median', 'min', 'max', 'ratio'))
+    for s, v in sides.items():
+        med = mibs(q(v, 0.5))
+        ratio = 'bus/%s = %.2fx' % (s, mibs(q(bus, 0.5)) / med) if s != 'bus' and bus else ''
+        print('  %-16s %5d %9.0f %9.0f %9.0f   %s' % (s, len(v), med, mibs(max(v)), mibs(min(v)), ratio))
+else:
+    print('  (no samples)')
+if podman:
+    print('  ' + podman)
 EOF
 echo
 echo "journal excerpt (lxcbusd, last start/stop of the breakdown, short-precise):"

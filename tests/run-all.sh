@@ -4,7 +4,9 @@
 #   1. build (build/, -Dwerror=true when CI=true), meson test: unit, fuzz
 #      corpora, contract (introspection = XML, gdbus-codegen client, docs)
 #   2. integration tests in a test host (tests/integration/run.sh)
-#   3. the linger test, in a test host whose daemon keeps operations 3 s
+#   3. the linger test, in a test host whose daemon keeps operations 3 s, and
+#      the exec leak test (1000 execs, 200 from killed clients: fds, RSS,
+#      zombies, objects), in one whose daemon keeps them 5 s
 #   4. the same with ASan+UBSan (build-sanitize/): meson test, then the
 #      integration tests with halt_on_error; any sanitizer report fails
 #   5. unit and fuzz tests under valgrind, then the integration tests that do
@@ -83,6 +85,7 @@ if build "$B"; then
   mesontest unit "$B"
   integration integration "$B"
   LXCBUSD_EXTRA_ARGS=--operation-linger-sec=3 integration linger "$B" tests/integration/linger_only.py
+  LXCBUSD_EXTRA_ARGS=--operation-linger-sec=5 integration exec-leaks "$B" tests/integration/exec_leaks_only.py
 else
   count "build $B" 0 1
 fi
