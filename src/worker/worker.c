@@ -406,11 +406,22 @@ static int do_exec(char **args, size_t n) {
         /* The attached process must not inherit our ignored SIGPIPE, nor our socket to the daemon
          * (liblxc closes nothing it is not asked to). */
         (void) fcntl(worker_fd, F_SETFD, FD_CLOEXEC);
+        /* "running" means the command has been executed: the attached process inherits the write end
+         * of a close-on-exec pipe, which reads EOF here once it executed (or died trying). */
+        _cleanup_close_pair_ int execed[2] = { -EBADF, -EBADF };
+        if (pipe2(execed, O_CLOEXEC) < 0)
+                return result(errno, "Failed to create a pipe: %m");
         (void) signal(SIGPIPE, SIG_DFL);
         r = c->attach(c, pty ? exec_in_session : lxc_attach_run_command, &cmd, &opts, &pid);
         (void) signal(SIGPIPE, SIG_IGN);
         if (r < 0)
                 return result(EIO, "Failed to run a command in '%s'.", args[1]);
+        execed[1] = safe_close(execed[1]);
+        for (char b;;) {
+                ssize_t k = read(execed[0], &b, 1);
+                if (k == 0 || (k < 0 && errno != EINTR))
+                        break;
+        }
         /* Our copies of the stdio fds: the process has its own now. */
         if (pty) {
                 slave = safe_close(slave);
