@@ -53,13 +53,6 @@ RSS_SLACK_KB = 1024
 st = {}
 
 
-def main_pid():
-    rc, out, err = run('systemctl', 'show', '-p', 'MainPID', '--value', 'lxcbusd')
-    pid = int(out.strip() or 0)
-    assert pid > 0, 'lxcbusd has no MainPID'
-    return pid
-
-
 MAIN_PID = main_pid()
 
 
@@ -108,21 +101,6 @@ def rss_kb():
             if line.startswith('VmRSS:'):
                 return int(line.split()[1])
     raise AssertionError('no VmRSS for pid %d' % MAIN_PID)
-
-
-def zombies():
-    z = []
-    for p in os.listdir('/proc'):
-        if not p.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % p) as f:
-                s = f.read()
-        except OSError:
-            continue
-        if s[s.rindex(')') + 2] == 'Z':
-            z.append(s[:s.rindex(')') + 1])
-    return z
 
 
 def operations():

@@ -37,7 +37,7 @@ __all__ = [
     'test', 'on_exit', 'main', 'bus', 'call', 'get_prop', 'get_all_props',
     'wait_for', 'wait_prop', 'Signals', 'Signal', 'run', 'instance_path',
     'cleanup_instance', 'unique_name', 'raises_dbus', 'create_instance',
-    'instance_exists', 'scope_state', 'SLOW',
+    'instance_exists', 'scope_state', 'SLOW', 'daemon_pid', 'main_pid', 'zombies',
 ]
 
 BUS_NAME = 'org.lxcbus1'
@@ -368,3 +368,32 @@ def scope_state(unit):
     rc, out, err = run('systemctl', 'show', '-p', 'LoadState', '-p', 'ActiveState', unit)
     d = dict(l.split('=', 1) for l in out.splitlines() if '=' in l)
     return d.get('LoadState', ''), d.get('ActiveState', '')
+
+
+def daemon_pid():
+    """lxcbusd's MainPID, 0 when it does not run."""
+    rc, out, err = run('systemctl', 'show', '-p', 'MainPID', '--value', 'lxcbusd')
+    return int(out.strip() or 0)
+
+
+def main_pid():
+    """lxcbusd's MainPID; fails the test when it does not run."""
+    pid = daemon_pid()
+    assert pid > 0, 'lxcbusd has no MainPID'
+    return pid
+
+
+def zombies():
+    """Zombie processes anywhere in the test host, as "pid (comm)"."""
+    z = []
+    for p in os.listdir('/proc'):
+        if not p.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % p) as f:
+                st = f.read()
+        except OSError:
+            continue
+        if st[st.rindex(')') + 2] == 'Z':
+            z.append(st[:st.rindex(')') + 1])
+    return z

@@ -177,13 +177,6 @@ def kill_9_of_init_is_noticed():
 
 # ---- idle -------------------------------------------------------------------------------------
 
-def daemon_pid():
-    rc, out, err = run('systemctl', 'show', '-p', 'MainPID', '--value', 'lxcbusd')
-    pid = int(out.strip() or 0)
-    assert pid > 0, 'lxcbusd has no MainPID: %r %r' % (out, err)
-    return pid
-
-
 def ctxt_switches(pid):
     """Voluntary + involuntary context switches of every thread of pid."""
     total = 0
@@ -203,7 +196,7 @@ def idle_daemon_does_not_wake_up():
     with running_instances('ev-idle', 2) as insts:
         for name, path in insts:
             assert iprop(path, 'State') == 'running'
-        pid = daemon_pid()
+        pid = main_pid()
         # let the replies to our calls and any follow-up settle: wait (bounded)
         # for a quiet second
         last = [ctxt_switches(pid), time.monotonic()]

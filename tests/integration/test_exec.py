@@ -133,13 +133,6 @@ def sh(script, **kw):
     return out.decode()
 
 
-def main_pid():
-    rc, out, err = run('systemctl', 'show', '-p', 'MainPID', '--value', 'lxcbusd')
-    pid = int(out.strip() or 0)
-    assert pid > 0, 'lxcbusd has no MainPID'
-    return pid
-
-
 def fd_list(pid):
     res = {}
     for fd in os.listdir('/proc/%d/fd' % pid):
@@ -148,21 +141,6 @@ def fd_list(pid):
         except OSError:
             pass
     return res
-
-
-def zombies():
-    z = []
-    for p in os.listdir('/proc'):
-        if not p.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % p) as f:
-                st = f.read()
-        except OSError:
-            continue
-        if st[st.rindex(')') + 2] == 'Z':
-            z.append(st[:st.rindex(')') + 1])
-    return z
 
 
 def ctl(*args, input=None, timeout=60):

@@ -82,11 +82,6 @@ def stopping_the_instance_ends_its_processes_with_sigkill():
     assert get_prop(op, OPERATION_IFACE, 'Status') == 'success'
 
 
-def daemon_pid():
-    rc, out, err = run('systemctl', 'show', '-p', 'MainPID', '--value', 'lxcbusd')
-    return int(out.strip() or 0)
-
-
 @test
 def exec_sessions_after_a_daemon_restart():
     """The old daemon's exec sessions are gone from the bus; their processes are
@@ -122,17 +117,7 @@ def exec_sessions_after_a_daemon_restart():
 
 @test
 def no_zombies_left():
-    z = []
-    for p in os.listdir('/proc'):
-        if p.isdigit():
-            try:
-                with open('/proc/%s/stat' % p) as f:
-                    st = f.read()
-            except OSError:
-                continue
-            if st[st.rindex(')') + 2] == 'Z':
-                z.append(st[:st.rindex(')') + 1])
-    assert not z, 'zombies: %s' % z
+    assert not zombies(), 'zombies: %s' % zombies()
 
 
 @on_exit

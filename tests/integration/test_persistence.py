@@ -82,11 +82,6 @@ def assert_scope_gone(name, timeout=5):
                              % (unit, last.get('unit'), last.get('dirs'))) from None
 
 
-def daemon_pid():
-    rc, out, err = run('systemctl', 'show', '-p', 'MainPID', '--value', 'lxcbusd')
-    return int(out.strip() or 0)
-
-
 def bus_owner_pid():
     """PID of the owner of org.lxcbus1 per `busctl status`, 0 if unowned."""
     rc, out, err = run('busctl', 'status', BUS_NAME, timeout=10)

@@ -11,13 +11,6 @@ NAME = unique_name('res')
 PATH = instance_path(NAME)
 
 
-def main_pid():
-    rc, out, err = run('systemctl', 'show', '-p', 'MainPID', '--value', 'lxcbusd')
-    pid = int(out.strip() or 0)
-    assert pid > 0, 'lxcbusd has no MainPID'
-    return pid
-
-
 def fd_count(pid):
     return len(os.listdir('/proc/%d/fd' % pid))
 
@@ -28,23 +21,6 @@ def rss_kib(pid):
             if line.startswith('VmRSS:'):
                 return int(line.split()[1])
     raise AssertionError('no VmRSS')
-
-
-def zombies():
-    """Zombie processes anywhere in the test host (the daemon reaps its workers;
-    PID 1 reaps monitors of instances a previous daemon started)."""
-    z = []
-    for p in os.listdir('/proc'):
-        if not p.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % p) as f:
-                st = f.read()
-        except OSError:
-            continue
-        if st[st.rindex(')') + 2] == 'Z':
-            z.append(st[:st.rindex(')') + 1])
-    return z
 
 
 def opts(**kw):
