@@ -889,6 +889,17 @@ static void on_create_exited(Worker *w, int error, const char *message, void *us
         int r;
 
         o->worker = worker_free(o->worker);
+        if (error != 0 && o->step == -1) {
+                /* Cancelled, but killed after it moved the instance into place? Then it is there. */
+                _cleanup_free_ char *md = NULL;
+                struct stat st;
+
+                if (asprintf(&md, "%s/%s/" METADATA_FILE, m->instances_dir, o->instance_name) >= 0 &&
+                    stat(md, &st) >= 0) {
+                        log_info("Create of '%s' finished before its cancel took effect.", o->instance_name);
+                        error = 0;
+                }
+        }
         if (error != 0) {
                 create_cleanup_staging(m, o->instance_name);
                 if (o->cancelable == false && o->step == -1)
