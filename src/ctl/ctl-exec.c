@@ -7,6 +7,7 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "ctl-bus.h"
 #include "ctl-pty.h"
 #include "ctl-util.h"
@@ -54,7 +55,7 @@ static int parse_exec_option(Context *c, int opt, ExecArgs *a) {
                 n = eq ? strndup(optarg, (size_t) (eq - optarg)) : strdup(optarg);
                 if (!n)
                         return ctl_error_errno(c, ENOMEM, "Out of memory.");
-                if (!eq || !ctl_env_name_is_valid(n))
+                if (!eq || !env_name_is_valid(n))
                         return ctl_usage_error(c, "Invalid --env '%s': expected NAME=VALUE, NAME of "
                                                "letters, digits and '_', not starting with a digit.", optarg);
                 r = ctl_pairs_add(&a->env, optarg);

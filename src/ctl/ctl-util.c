@@ -212,17 +212,6 @@ int ctl_parse_user(const char *s, uint32_t *ret_uid, uint32_t *ret_gid, bool *re
         return 0;
 }
 
-bool ctl_env_name_is_valid(const char *name) {
-        if (isempty(name))
-                return false;
-        if (!(isalpha((unsigned char) name[0]) || name[0] == '_') || !isascii((unsigned char) name[0]))
-                return false;
-        for (const char *p = name + 1; *p; p++)
-                if (!isascii((unsigned char) *p) || !(isalnum((unsigned char) *p) || *p == '_'))
-                        return false;
-        return true;
-}
-
 int ctl_exec_exit_status(int32_t status, int32_t signal) {
         if (signal > 0 && signal < 128)
                 return 128 + signal;

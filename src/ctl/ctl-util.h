@@ -50,7 +50,6 @@ uint64_t ctl_operation_timeout_usec(uint32_t timeout_sec);
 int ctl_parse_user(const char *s, uint32_t *ret_uid, uint32_t *ret_gid, bool *ret_have_gid);
 
 /* An environment variable name that Exec accepts: [A-Za-z_][A-Za-z0-9_]*. */
-bool ctl_env_name_is_valid(const char *name);
 
 /* The exit status of "lxcbusctl exec" for a process that ended with (status, signal) as Process.Wait()
  * reports them: the status (0..255), or 128 + signal if it was killed by one, as a shell, lxc-attach and

@@ -508,15 +508,6 @@ static int method_get_state(sd_bus_message *message, void *userdata, sd_bus_erro
 #define EXEC_STRING_MAX (64 * 1024)
 #define EXEC_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-static bool env_name_is_valid(const char *s) {
-        if (isempty(s) || (s[0] >= '0' && s[0] <= '9'))
-                return false;
-        for (; *s; s++)
-                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_'))
-                        return false;
-        return true;
-}
-
 /* Sets NAME=VALUE in a strv environment, replacing an earlier NAME. */
 static int env_set(char ***env, const char *name, const char *value) {
         size_t nl = strlen(name), n = strv_length(*env);

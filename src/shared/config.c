@@ -191,7 +191,7 @@ int config_parse_bytes_or_max(const char *s, uint64_t *ret) {
         return -EINVAL;
 }
 
-static bool env_name_is_valid(const char *s) {
+bool env_name_is_valid(const char *s) {
         if (isempty(s) || (s[0] >= '0' && s[0] <= '9'))
                 return false;
         for (; *s; s++)

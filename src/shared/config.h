@@ -30,6 +30,9 @@ int config_map_set(ConfigMap *m, const char *key, const char *value);
 /* Returns 1 if removed, 0 if absent. */
 int config_map_unset(ConfigMap *m, const char *key);
 
+/* An environment variable name: [A-Za-z_][A-Za-z0-9_]*. */
+bool env_name_is_valid(const char *s);
+
 /* Checks one key and its value. On failure returns -EINVAL and a message naming the key. */
 int config_validate(const char *key, const char *value, char **ret_message);
 /* Checks a key alone (for "unset"). */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bus-errors.h"
+#include "config.h"
 #include "ctl-util.h"
 #include "macro.h"
 #include "util.h"
@@ -157,17 +158,17 @@ static void test_parse_user(void) {
 }
 
 static void test_env_name(void) {
-        CHECK(ctl_env_name_is_valid("FOO"));
-        CHECK(ctl_env_name_is_valid("_"));
-        CHECK(ctl_env_name_is_valid("_x1"));
-        CHECK(ctl_env_name_is_valid("a_B_9"));
-        CHECK(!ctl_env_name_is_valid(""));
-        CHECK(!ctl_env_name_is_valid(NULL));
-        CHECK(!ctl_env_name_is_valid("1X"));
-        CHECK(!ctl_env_name_is_valid("A=B"));
-        CHECK(!ctl_env_name_is_valid("A-B"));
-        CHECK(!ctl_env_name_is_valid("A B"));
-        CHECK(!ctl_env_name_is_valid("\xc3\xa9"));
+        CHECK(env_name_is_valid("FOO"));
+        CHECK(env_name_is_valid("_"));
+        CHECK(env_name_is_valid("_x1"));
+        CHECK(env_name_is_valid("a_B_9"));
+        CHECK(!env_name_is_valid(""));
+        CHECK(!env_name_is_valid(NULL));
+        CHECK(!env_name_is_valid("1X"));
+        CHECK(!env_name_is_valid("A=B"));
+        CHECK(!env_name_is_valid("A-B"));
+        CHECK(!env_name_is_valid("A B"));
+        CHECK(!env_name_is_valid("\xc3\xa9"));
 }
 
 static void test_exec_exit_status(void) {
