@@ -38,6 +38,7 @@ __all__ = [
     'wait_for', 'wait_prop', 'Signals', 'Signal', 'run', 'instance_path',
     'cleanup_instance', 'unique_name', 'raises_dbus', 'create_instance',
     'instance_exists', 'scope_state', 'SLOW', 'daemon_pid', 'main_pid', 'zombies',
+    'scope_of', 'proc_stat', 'pid_alive', 'cgroup_dirs_named', 'assert_scope_gone',
 ]
 
 BUS_NAME = 'org.lxcbus1'
@@ -397,3 +398,54 @@ def zombies():
         if st[st.rindex(')') + 2] == 'Z':
             z.append(st[:st.rindex(')') + 1])
     return z
+
+
+def scope_of(name):
+    return 'lxcbus-%s.scope' % name
+
+
+def proc_stat(pid):
+    """Fields of /proc/PID/stat after the command name (state is [0], ppid
+    [1]), or None if the process is gone."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def pid_alive(pid):
+    """True while `pid` exists and is not a zombie."""
+    st = proc_stat(pid)
+    return st is not None and st[0] != 'Z'
+
+
+def cgroup_dirs_named(dirname):
+    """Every directory called `dirname` anywhere under /sys/fs/cgroup."""
+    found = []
+    for root, dirs, files in os.walk('/sys/fs/cgroup'):
+        for d in dirs:
+            if d == dirname:
+                found.append(os.path.join(root, d))
+        dirs[:] = [d for d in dirs if d != dirname]
+    return found
+
+
+def assert_scope_gone(name, timeout=5):
+    """The scope unit is not active any more and no cgroup directory of it is
+    left in any hierarchy (bounded wait: systemd and the daemon clean up
+    asynchronously, but promptly)."""
+    unit = scope_of(name)
+    last = {}
+
+    def gone():
+        last['unit'] = scope_state(unit)
+        last['dirs'] = cgroup_dirs_named(unit)
+        return (last['unit'][0] == 'not-found' or last['unit'][1] in ('inactive', 'failed')) \
+            and not last['dirs']
+    try:
+        wait_for(gone, timeout, '%s gone' % unit)
+    except TimeoutError:
+        rc, out, err = run('systemctl', 'status', '--no-pager', '-l', unit)
+        raise AssertionError('%s not gone: (LoadState, ActiveState) = %s, cgroup dirs left: %s\n%s'
+                             % (unit, last.get('unit'), last.get('dirs'), out)) from None

@@ -50,57 +50,6 @@ def now_us():
     return int(time.time() * 1e6)
 
 
-def scope_of(name):
-    return 'lxcbus-%s.scope' % name
-
-
-def pid_alive(pid):
-    """True while `pid` exists and is not a zombie."""
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            stat = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(')', 1)[1].split()[0] != 'Z'
-
-
-def cgroup_dirs_named(dirname):
-    """Every directory called `dirname` anywhere under /sys/fs/cgroup."""
-    found = []
-    for root, dirs, files in os.walk('/sys/fs/cgroup'):
-        for d in dirs:
-            if d == dirname:
-                found.append(os.path.join(root, d))
-        dirs[:] = [d for d in dirs if d != dirname]
-    return found
-
-
-def assert_scope_gone(name, timeout=5):
-    """The scope unit is not active any more and no cgroup directory of it is
-    left in any hierarchy (bounded wait: systemd and the daemon clean up
-    asynchronously, but promptly)."""
-    unit = scope_of(name)
-    last = {}
-
-    def unit_gone():
-        last['unit'] = scope_state(unit)
-        return last['unit'][0] == 'not-found' or last['unit'][1] in ('inactive', 'failed')
-    try:
-        wait_for(unit_gone, timeout, '%s gone' % unit)
-    except TimeoutError:
-        rc, out, err = run('systemctl', 'status', '--no-pager', '-l', unit)
-        raise AssertionError('%s still there: (LoadState, ActiveState) = %s\n%s'
-                             % (unit, last.get('unit'), out)) from None
-
-    def no_dirs():
-        last['dirs'] = cgroup_dirs_named(unit)
-        return not last['dirs']
-    try:
-        wait_for(no_dirs, timeout, 'no cgroup directory %s' % unit)
-    except TimeoutError:
-        raise AssertionError('cgroup directories left behind: %s' % last['dirs']) from None
-
-
 def assert_stopped(path, name):
     assert iprop(path, 'State') == 'stopped', iprop(path, 'State')
     assert iprop(path, 'Pid') == 0, iprop(path, 'Pid')

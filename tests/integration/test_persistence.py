@@ -34,52 +34,9 @@ def icall(path, method, params=None, timeout=120):
     return call(path, INSTANCE_IFACE, method, params, timeout=timeout)
 
 
-def scope_of(name):
-    return 'lxcbus-%s.scope' % name
-
-
-def proc_stat(pid):
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            return f.read().rsplit(')', 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-
-
-def pid_alive(pid):
-    st = proc_stat(pid)
-    return st is not None and st[0] != 'Z'
-
-
 def start_time(pid):
     """Field 22 of /proc/PID/stat (start time in clock ticks since boot)."""
     return int(proc_stat(pid)[19])
-
-
-def cgroup_dirs_named(dirname):
-    found = []
-    for root, dirs, files in os.walk('/sys/fs/cgroup'):
-        for d in dirs:
-            if d == dirname:
-                found.append(os.path.join(root, d))
-        dirs[:] = [d for d in dirs if d != dirname]
-    return found
-
-
-def assert_scope_gone(name, timeout=5):
-    unit = scope_of(name)
-    last = {}
-
-    def gone():
-        last['unit'] = scope_state(unit)
-        last['dirs'] = cgroup_dirs_named(unit)
-        return (last['unit'][0] == 'not-found' or last['unit'][1] in ('inactive', 'failed')) \
-            and not last['dirs']
-    try:
-        wait_for(gone, timeout, '%s gone' % unit)
-    except TimeoutError:
-        raise AssertionError('%s not gone: (LoadState, ActiveState) = %s, cgroup dirs left: %s'
-                             % (unit, last.get('unit'), last.get('dirs'))) from None
 
 
 def bus_owner_pid():
