@@ -1,49 +1,138 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Who may call what. Every method of every interface has an entry in one table: reading is open,
- * everything else names the polkit action that will decide it. Until the polkit client lands, only
- * root is allowed the actions. */
+/* Who may call what.
+ *
+ * Every method of every interface has an entry in one table: reading is open, everything else names the
+ * polkit action that decides it and the "verb" a rule sees. Root is allowed without asking. Anybody else
+ * is checked by polkit, asynchronously: the first time a handler calls bus_authorize() for a message,
+ * CheckAuthorization goes out (subject: the caller's unique bus name, never a pid) and the handler
+ * returns 1 without replying. When polkit says yes, the message is put back into the bus's read queue,
+ * the handler runs again from the top, and this time bus_authorize() finds the answer and returns 1.
+ * A refusal is answered from the callback. A caller that leaves the bus while its check is pending is
+ * never served: its query is dropped and the re-dispatched message, if any, ends without an action. */
+#include <pwd.h>
+
+#include "bus-errors.h"
 #include "daemon.h"
 #include "log.h"
+#include "util.h"
+
+#define POLKIT_INTERACTIVE_TIMEOUT_USEC (300 * USEC_PER_SEC)
+#define AUTH_PENDING_PER_UID_MAX 32
+#define AUTH_PENDING_MAX 256
+/* A query polkit has allowed, whose message went back to the read queue, is consumed at once; if the
+ * handler never gets that far (the object went away meanwhile), this frees it. */
+#define AUTH_UNCLAIMED_USEC (10 * USEC_PER_SEC)
 
 typedef struct AuthEntry {
         const char *interface;
         const char *member;
         const char *action;     /* NULL: open to everybody */
+        const char *verb;       /* the "verb" detail */
 } AuthEntry;
 
 static const AuthEntry auth_table[] = {
-        { "org.lxcbus1.Manager", "ListInstances", NULL },
-        { "org.lxcbus1.Manager", "GetInstance", NULL },
-        { "org.lxcbus1.Manager", "ListOperations", NULL },
-        { "org.lxcbus1.Manager", "CreateInstance", "org.lxcbus1.create" },
-        { "org.lxcbus1.Instance", "GetState", NULL },
-        { "org.lxcbus1.Instance", "Start", "org.lxcbus1.manage" },
-        { "org.lxcbus1.Instance", "Stop", "org.lxcbus1.manage" },
-        { "org.lxcbus1.Instance", "Restart", "org.lxcbus1.manage" },
-        { "org.lxcbus1.Instance", "Freeze", "org.lxcbus1.manage" },
-        { "org.lxcbus1.Instance", "Unfreeze", "org.lxcbus1.manage" },
-        { "org.lxcbus1.Instance", "Kill", "org.lxcbus1.manage" },
-        { "org.lxcbus1.Instance", "Delete", "org.lxcbus1.delete" },
-        { "org.lxcbus1.Instance", "SetConfig", "org.lxcbus1.config" },
-        { "org.lxcbus1.Instance", "Exec", "org.lxcbus1.exec" },
-        { "org.lxcbus1.Instance", "ExecPty", "org.lxcbus1.exec" },
-        { "org.lxcbus1.Instance", "OpenConsole", "org.lxcbus1.console" },
-        { "org.lxcbus1.Instance", "ConsoleLog", "org.lxcbus1.console" },
-        { "org.lxcbus1.Process", "Wait", NULL },
-        { "org.lxcbus1.Process", "Signal", "org.lxcbus1.exec" },
-        { "org.lxcbus1.Operation", "Wait", NULL },
-        { "org.lxcbus1.Operation", "Cancel", "org.lxcbus1.manage" },
+        { "org.lxcbus1.Manager", "ListInstances", NULL, NULL },
+        { "org.lxcbus1.Manager", "GetInstance", NULL, NULL },
+        { "org.lxcbus1.Manager", "ListOperations", NULL, NULL },
+        { "org.lxcbus1.Manager", "CreateInstance", "org.lxcbus1.create", "create" },
+        { "org.lxcbus1.Instance", "GetState", NULL, NULL },
+        { "org.lxcbus1.Instance", "Start", "org.lxcbus1.manage", "start" },
+        { "org.lxcbus1.Instance", "Stop", "org.lxcbus1.manage", "stop" },
+        { "org.lxcbus1.Instance", "Restart", "org.lxcbus1.manage", "restart" },
+        { "org.lxcbus1.Instance", "Freeze", "org.lxcbus1.manage", "freeze" },
+        { "org.lxcbus1.Instance", "Unfreeze", "org.lxcbus1.manage", "unfreeze" },
+        { "org.lxcbus1.Instance", "Kill", "org.lxcbus1.manage", "kill" },
+        { "org.lxcbus1.Instance", "Delete", "org.lxcbus1.delete", "delete" },
+        { "org.lxcbus1.Instance", "SetConfig", "org.lxcbus1.config", "set-config" },
+        { "org.lxcbus1.Instance", "Exec", "org.lxcbus1.exec", "exec" },
+        { "org.lxcbus1.Instance", "ExecPty", "org.lxcbus1.exec", "exec-pty" },
+        { "org.lxcbus1.Instance", "OpenConsole", "org.lxcbus1.console", "open-console" },
+        { "org.lxcbus1.Instance", "ConsoleLog", "org.lxcbus1.console", "console-log" },
+        { "org.lxcbus1.Process", "Wait", NULL, NULL },
+        { "org.lxcbus1.Process", "Signal", "org.lxcbus1.exec", "signal" },
+        { "org.lxcbus1.Operation", "Wait", NULL, NULL },
+        { "org.lxcbus1.Operation", "Cancel", "org.lxcbus1.manage", "cancel" },
 };
 
-const char *bus_auth_action(const char *interface, const char *member, bool *ret_found);
-const char *bus_auth_action(const char *interface, const char *member, bool *ret_found) {
+static const AuthEntry *auth_entry_find(const char *interface, const char *member) {
         for (size_t k = 0; k < ELEMENTSOF(auth_table); k++)
-                if (streq(auth_table[k].interface, interface) && streq(auth_table[k].member, member)) {
-                        *ret_found = true;
-                        return auth_table[k].action;
-                }
-        *ret_found = false;
+                if (streq(auth_table[k].interface, interface) && streq(auth_table[k].member, member))
+                        return &auth_table[k];
         return NULL;
+}
+
+/* For the unit test that holds the table against the XML: entry k, false past the end. */
+bool bus_auth_table_get(size_t k, const char **ret_interface, const char **ret_member, const char **ret_action) {
+        if (k >= ELEMENTSOF(auth_table))
+                return false;
+        *ret_interface = auth_table[k].interface;
+        *ret_member = auth_table[k].member;
+        *ret_action = auth_table[k].action;
+        return true;
+}
+
+const char *bus_auth_action(const char *interface, const char *member, bool *ret_found) {
+        const AuthEntry *e = auth_entry_find(interface, member);
+
+        *ret_found = e;
+        return e ? e->action : NULL;
+}
+
+struct AuthQuery {
+        Manager *manager;
+        AuthQuery *prev, *next;
+        sd_bus_message *request;    /* ref; the call being authorized */
+        sd_bus_slot *slot;          /* the pending CheckAuthorization */
+        sd_bus_track *track;        /* the caller, while it is on the bus */
+        sd_event_source *unclaimed; /* allowed, back in the read queue, not yet consumed */
+        char *cancellation_id;      /* interactive checks: for CancelCheckAuthorization */
+        char *instance;             /* for the messages */
+        uid_t uid;
+        bool interactive;
+        bool allowed;               /* polkit said yes */
+        bool dropped;               /* the caller left: the request is never served */
+};
+
+static AuthQuery *auth_query_free(AuthQuery *q) {
+        if (!q)
+                return NULL;
+        if (q->manager) {
+                if (q->prev)
+                        q->prev->next = q->next;
+                else
+                        q->manager->auth_queries = q->next;
+                if (q->next)
+                        q->next->prev = q->prev;
+                q->manager->n_auth_queries--;
+        }
+        sd_bus_slot_unref(q->slot);
+        sd_bus_track_unref(q->track);
+        sd_event_source_disable_unref(q->unclaimed);
+        sd_bus_message_unref(q->request);
+        free(q->cancellation_id);
+        free(q->instance);
+        free(q);
+        return NULL;
+}
+
+void auth_queries_free(Manager *m) {
+        while (m->auth_queries)
+                auth_query_free(m->auth_queries);
+}
+
+static AuthQuery *auth_query_find(Manager *m, sd_bus_message *request) {
+        for (AuthQuery *q = m->auth_queries; q; q = q->next)
+                if (q->request == request)
+                        return q;
+        return NULL;
+}
+
+static unsigned auth_queries_of(Manager *m, uid_t uid) {
+        unsigned n = 0;
+
+        for (AuthQuery *q = m->auth_queries; q; q = q->next)
+                n += q->uid == uid;
+        return n;
 }
 
 int bus_get_sender_uid(sd_bus_message *m, uid_t *ret) {
@@ -56,26 +145,255 @@ int bus_get_sender_uid(sd_bus_message *m, uid_t *ret) {
         return sd_bus_creds_get_euid(creds, ret);
 }
 
-int bus_authorize(sd_bus_message *m, const char *action_unused, Instance *i, sd_bus_error *error) {
-        const char *interface = sd_bus_message_get_interface(m), *member = sd_bus_message_get_member(m);
-        const char *action;
-        bool found;
+static int on_unclaimed(sd_event_source *s, uint64_t usec, void *userdata) {
+        auth_query_free(userdata);
+        return 0;
+}
+
+static void auth_cancel_interactive(AuthQuery *q) {
+        /* An agent may be prompting somebody for a password on this check's behalf: stop it. */
+        if (!q->slot || !q->cancellation_id)
+                return;
+        (void) sd_bus_call_method_async(q->manager->bus, NULL, "org.freedesktop.PolicyKit1",
+                                        "/org/freedesktop/PolicyKit1/Authority",
+                                        "org.freedesktop.PolicyKit1.Authority", "CancelCheckAuthorization", NULL,
+                                        NULL, "s", q->cancellation_id);
+}
+
+static int on_caller_gone(sd_bus_track *t, void *userdata) {
+        AuthQuery *q = userdata;
+
+        log_debug("%s.%s from %s: the caller left while its authorization was pending, dropping the call.",
+                  strempty(sd_bus_message_get_interface(q->request)), strempty(sd_bus_message_get_member(q->request)),
+                  strempty(sd_bus_message_get_sender(q->request)));
+        if (q->allowed) {
+                /* Already back in the read queue: let the handler find it dropped. */
+                q->dropped = true;
+                q->track = sd_bus_track_unref(q->track);
+                return 0;
+        }
+        auth_cancel_interactive(q);
+        auth_query_free(q);
+        return 0;
+}
+
+static int auth_refuse(AuthQuery *q, const char *name, const char *format, ...) _printf_(3, 4);
+static int auth_refuse(AuthQuery *q, const char *name, const char *format, ...) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = sd_bus_error_setfv(&error, name, format, ap);
+        va_end(ap);
+        if (r == -ENOMEM)
+                return r;
+        return sd_bus_reply_method_error(q->request, &error);
+}
+
+static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        AuthQuery *q = userdata;
+        const char *member = strempty(sd_bus_message_get_member(q->request));
+        const sd_bus_error *e;
+        int authorized, challenge, r;
+
+        q->slot = sd_bus_slot_unref(q->slot);
+
+        e = sd_bus_message_get_error(reply);
+        if (e) {
+                bool timeout = sd_bus_error_has_names(e, SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_TIMEOUT);
+
+                log_warning("polkit %s for %s by uid %u: %s", timeout ? "timed out" : "failed", member,
+                            q->uid, e->message ?: e->name);
+                if (timeout)
+                        r = auth_refuse(q, SD_BUS_ERROR_ACCESS_DENIED,
+                                        "Access denied: the authorization service did not answer in time.");
+                else
+                        r = auth_refuse(q, SD_BUS_ERROR_ACCESS_DENIED,
+                                        "Access denied: the authorization service failed (%s).", e->message ?: e->name);
+                goto finish;
+        }
+
+        r = sd_bus_message_enter_container(reply, 'r', "bba{ss}");
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "bb", &authorized, &challenge);
+        if (r < 0) {
+                log_warning_errno(r, "Bad answer from polkit for %s: %m", member);
+                r = auth_refuse(q, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: bad answer from the authorization service.");
+                goto finish;
+        }
+
+        if (!authorized) {
+                bool found;
+                const char *action = bus_auth_action(strempty(sd_bus_message_get_interface(q->request)), member,
+                                                     &found);
+
+                if (challenge && !q->interactive)
+                        r = auth_refuse(q, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+                                        "Interactive authentication required: %s%s%s%s needs %s.", member,
+                                        q->instance ? " of '" : "", strempty(q->instance), q->instance ? "'" : "",
+                                        action);
+                else
+                        r = auth_refuse(q, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: %s%s%s%s needs %s.", member,
+                                        q->instance ? " of '" : "", strempty(q->instance), q->instance ? "'" : "",
+                                        action);
+                goto finish;
+        }
+
+        /* Allowed: back into the read queue, from the top. */
+        q->allowed = true;
+        r = sd_bus_message_rewind(q->request, true);
+        if (r >= 0)
+                r = sd_bus_enqueue_for_read(q->manager->bus, q->request);
+        if (r >= 0)
+                r = sd_event_add_time_relative(q->manager->event, &q->unclaimed, CLOCK_MONOTONIC, AUTH_UNCLAIMED_USEC,
+                                               0, on_unclaimed, q);
+        if (r < 0) {
+                log_error_errno(r, "Failed to requeue %s after authorization: %m", member);
+                if (!q->unclaimed)      /* not queued, or queued without a timer: answer and forget */
+                        (void) sd_bus_reply_method_errno(q->request, r, NULL);
+                goto finish;
+        }
+        return 0;
+
+finish:
+        auth_query_free(q);
+        return 0;
+}
+
+static int append_details(sd_bus_message *m, const AuthEntry *e, const char *instance, uid_t owner, char *const *argv) {
+        char owner_uid[16], buf[4096];
+        struct passwd pw, *result = NULL;
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{ss}");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "{ss}", "verb", e->verb);
+        if (r >= 0 && instance)
+                r = sd_bus_message_append(m, "{ss}", "instance", instance);
+        if (r >= 0 && owner != UID_INVALID) {
+                (void) snprintf(owner_uid, sizeof(owner_uid), "%u", (unsigned) owner);
+                /* Rules see subject.user (a name), not a uid: give the owner's name too. Local NSS. */
+                (void) getpwuid_r(owner, &pw, buf, sizeof(buf), &result);
+                r = sd_bus_message_append(m, "{ss}{ss}", "owner_uid", owner_uid, "owner",
+                                          result ? result->pw_name : owner_uid);
+        }
+        if (r >= 0 && argv) {
+                _cleanup_free_ char *cmdline = argv_to_command_line(argv);
+                if (!cmdline)
+                        return -ENOMEM;
+                r = sd_bus_message_append(m, "{ss}", "command_line", cmdline);
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+int bus_authorize_full(Manager *m, sd_bus_message *message, const char *instance, uid_t owner, char *const *argv,
+                       sd_bus_error *error) {
+        const char *interface = strempty(sd_bus_message_get_interface(message));
+        const char *member = strempty(sd_bus_message_get_member(message));
+        sd_bus *bus = sd_bus_message_get_bus(message);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *pk = NULL;
+        const AuthEntry *e;
+        AuthQuery *q;
         uid_t uid;
         int r;
 
-        action = bus_auth_action(strempty(interface), strempty(member), &found);
-        if (!found) {
+        e = auth_entry_find(interface, member);
+        if (!e) {
                 /* A method without an entry is a bug: refuse rather than allow. */
-                log_error("No authorization entry for %s.%s, refusing.", strempty(interface), strempty(member));
+                log_error("No authorization entry for %s.%s, refusing.", interface, member);
                 return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "Method has no authorization entry.");
         }
-        if (!action)
+        if (!e->action)
                 return 1;
-        r = bus_get_sender_uid(m, &uid);
+
+        /* The second time round: polkit has answered. */
+        q = auth_query_find(m, message);
+        if (q) {
+                bool allowed = q->allowed && !q->dropped;
+
+                if (!q->allowed)
+                        return 0;       /* still pending; not reached through the read queue */
+                auth_query_free(q);
+                return allowed ? 1 : 0;  /* dropped: the handler returns without acting or replying */
+        }
+
+        r = bus_get_sender_uid(message, &uid);
         if (r < 0)
                 return r;
         if (uid == 0)
                 return 1;
-        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: %s needs %s%s%s%s.", member,
-                                 action, i ? " on '" : "", i ? i->name : "", i ? "'" : "");
+        if (owner == UID_INVALID && streq(e->verb, "create"))
+                owner = uid;
+
+        if (m->n_auth_queries >= AUTH_PENDING_MAX || auth_queries_of(m, uid) >= AUTH_PENDING_PER_UID_MAX)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                         "Too many authorization checks pending (at most %u per user, %u in all).",
+                                         AUTH_PENDING_PER_UID_MAX, AUTH_PENDING_MAX);
+
+        q = calloc(1, sizeof(AuthQuery));
+        if (!q)
+                return -ENOMEM;
+        q->uid = uid;
+        q->request = sd_bus_message_ref(message);
+        q->instance = instance ? strdup(instance) : NULL;
+        q->interactive = sd_bus_message_get_allow_interactive_authorization(message) > 0;
+        q->manager = m;
+        q->next = m->auth_queries;
+        if (q->next)
+                q->next->prev = q;
+        m->auth_queries = q;
+        m->n_auth_queries++;
+        if (instance && !q->instance) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (q->interactive && asprintf(&q->cancellation_id, "lxcbus-%" PRIu64, ++m->auth_cancellation_counter) < 0) {
+                q->cancellation_id = NULL;
+                r = -ENOMEM;
+                goto fail;
+        }
+
+        r = sd_bus_message_new_method_call(bus, &pk, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+                                           "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
+        if (r >= 0)
+                r = sd_bus_message_append(pk, "(sa{sv})s", "system-bus-name", 1, "name", "s",
+                                          sd_bus_message_get_sender(message), e->action);
+        if (r >= 0)
+                r = append_details(pk, e, instance, owner, argv);
+        if (r >= 0)
+                r = sd_bus_message_append(pk, "us", (uint32_t) q->interactive, strempty(q->cancellation_id));
+        if (r < 0)
+                goto fail;
+
+        /* Leaving the bus drops the call. Watch before asking, so the departure cannot slip between. */
+        r = sd_bus_track_new(bus, &q->track, on_caller_gone, q);
+        if (r >= 0)
+                r = sd_bus_track_add_sender(q->track, message);
+        if (r < 0)
+                goto fail;
+
+        r = sd_bus_call_async(bus, &q->slot, pk, on_polkit_reply, q,
+                              q->interactive ? MAX(m->polkit_timeout_usec, POLKIT_INTERACTIVE_TIMEOUT_USEC)
+                                             : m->polkit_timeout_usec);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to ask polkit about %s: %m", member);
+                auth_query_free(q);
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                        "Access denied: the authorization service is unreachable.");
+        }
+        log_debug("%s by uid %u (%s): asking polkit for %s.", member, uid, sd_bus_message_get_sender(message),
+                  e->action);
+        return 0;
+
+fail:
+        auth_query_free(q);
+        return r;
+}
+
+int bus_authorize(sd_bus_message *message, Instance *i, sd_bus_error *error) {
+        return bus_authorize_full(i->manager, message, i->name, i->md.owner, NULL, error);
 }

@@ -154,9 +154,9 @@ int method_open_console(sd_bus_message *message, void *userdata, sd_bus_error *e
         if (tty < -1 || tty == 0 || tty > TTY_MAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Invalid terminal %" PRIi32 ": -1 for the console, or 1 to %u.", tty, TTY_MAX);
-        r = bus_authorize(message, "org.lxcbus1.console", i, error);
+        r = bus_authorize(message, i, error);
         if (r <= 0)
-                return r;
+                return r < 0 ? r : 1;
         if (!IN_SET(i->state, INSTANCE_RUNNING, INSTANCE_FROZEN))
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE, "Instance '%s' is %s.", i->name,
                                          instance_state_to_string(i->state));
@@ -188,9 +188,9 @@ int method_console_log(sd_bus_message *message, void *userdata, sd_bus_error *er
         r = bus_read_options(message, options, error);
         if (r < 0)
                 return r;
-        r = bus_authorize(message, "org.lxcbus1.console", i, error);
+        r = bus_authorize(message, i, error);
         if (r <= 0)
-                return r;
+                return r < 0 ? r : 1;
         if (asprintf(&path, "%s/%s/console.log", i->manager->instances_dir, i->name) < 0)
                 return -ENOMEM;
         r = read_full_file(path, CONSOLE_LOG_MAX, &data, &size);

@@ -17,6 +17,7 @@ typedef struct Operation Operation;
 typedef struct Worker Worker;
 typedef struct ScopeJob ScopeJob;
 typedef struct Console Console;
+typedef struct AuthQuery AuthQuery;
 
 /* ---- worker.c: one exec'd lxcbusd-worker, watched by pidfd, talking over a seqpacket socket ---- */
 
@@ -297,6 +298,11 @@ struct Manager {
         bool dirty_instances, dirty_operations;
         bool ready;
         Worker *abandoned_workers;
+
+        AuthQuery *auth_queries;    /* polkit checks pending (or answered, not yet consumed) */
+        unsigned n_auth_queries;
+        uint64_t auth_cancellation_counter;
+        uint64_t polkit_timeout_usec;
 };
 
 int manager_new(Manager **ret);
@@ -329,6 +335,19 @@ int manager_bus_register(Manager *m);
 void instance_emit_changes(Instance *i);
 void operation_emit_changes(Operation *o);
 
-/* Caller identity and authorization. Root only until polkit lands. */
-int bus_authorize(sd_bus_message *m, const char *action, Instance *i, sd_bus_error *error);
+/* ---- auth.c ---- */
+
+#define UID_INVALID ((uid_t) -1)
+
+/* Caller identity and authorization (polkit). bus_authorize*() return 1 when the call may go ahead,
+ * 0 when the answer is pending (the handler returns 1 without replying and is called again with the
+ * same message once polkit has allowed it; a refusal is answered for it), < 0 or an error set when
+ * refused. Check arguments before, act after. owner UID_INVALID: none (for a create: the caller). argv:
+ * the command, for the command_line detail. */
+int bus_authorize_full(Manager *m, sd_bus_message *message, const char *instance, uid_t owner, char *const *argv,
+                       sd_bus_error *error);
+int bus_authorize(sd_bus_message *message, Instance *i, sd_bus_error *error);
 int bus_get_sender_uid(sd_bus_message *m, uid_t *ret);
+const char *bus_auth_action(const char *interface, const char *member, bool *ret_found);
+bool bus_auth_table_get(size_t k, const char **ret_interface, const char **ret_member, const char **ret_action);
+void auth_queries_free(Manager *m);

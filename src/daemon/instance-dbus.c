@@ -219,9 +219,9 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         r = parse_timeout(&timeout, timeout_set, error);
         if (r < 0)
                 return r;
-        r = bus_authorize(message, "org.lxcbus1.manage", i, error);
+        r = bus_authorize(message, i, error);
         if (r <= 0)
-                return r;
+                return r < 0 ? r : 1;
         r = check_lock(i, error);
         if (r < 0)
                 return r;
@@ -260,9 +260,9 @@ static int stop_like(sd_bus_message *message, Instance *i, OperationKind kind, s
         r = parse_timeout(&timeout, timeout_set, error);
         if (r < 0)
                 return r;
-        r = bus_authorize(message, "org.lxcbus1.manage", i, error);
+        r = bus_authorize(message, i, error);
         if (r <= 0)
-                return r;
+                return r < 0 ? r : 1;
         r = check_lock(i, error);
         if (r < 0)
                 return r;
@@ -309,9 +309,9 @@ static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *
         r = bus_read_options(message, options, error);
         if (r < 0)
                 return r;
-        r = bus_authorize(message, "org.lxcbus1.delete", i, error);
+        r = bus_authorize(message, i, error);
         if (r <= 0)
-                return r;
+                return r < 0 ? r : 1;
         r = check_lock(i, error);
         if (r < 0)
                 return r;
@@ -333,9 +333,9 @@ static int freeze_like(sd_bus_message *message, Instance *i, bool freeze, sd_bus
         Operation *o;
         int r;
 
-        r = bus_authorize(message, "org.lxcbus1.manage", i, error);
+        r = bus_authorize(message, i, error);
         if (r <= 0)
-                return r;
+                return r < 0 ? r : 1;
         r = check_lock(i, error);
         if (r < 0)
                 return r;
@@ -370,9 +370,9 @@ static int method_kill(sd_bus_message *message, void *userdata, sd_bus_error *er
                 return r;
         if (sig <= 0 || sig >= _NSIG)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid signal %" PRIi32 ".", sig);
-        r = bus_authorize(message, "org.lxcbus1.manage", i, error);
+        r = bus_authorize(message, i, error);
         if (r <= 0)
-                return r;
+                return r < 0 ? r : 1;
         if (!IN_SET(i->state, INSTANCE_RUNNING, INSTANCE_FROZEN) || i->pid <= 0)
                 return invalid_state(i, "kill", error);
         r = instance_kill(i, sig, all);
@@ -412,9 +412,9 @@ static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_err
         r = bus_read_options(message, options, error);
         if (r < 0)
                 return r;
-        r = bus_authorize(message, "org.lxcbus1.config", i, error);
+        r = bus_authorize(message, i, error);
         if (r <= 0)
-                return r;
+                return r < 0 ? r : 1;
         r = check_lock(i, error);
         if (r < 0)
                 return r;
@@ -624,9 +624,9 @@ static int exec_common(sd_bus_message *message, Instance *i, bool pty, sd_bus_er
         if (uid == UINT32_MAX || gid == UINT32_MAX)
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid uid or gid.");
 
-        r = bus_authorize(message, "org.lxcbus1.exec", i, error);
+        r = bus_authorize_full(i->manager, message, i->name, i->md.owner, argv, error);
         if (r <= 0)
-                return r;
+                return r < 0 ? r : 1;
         if (i->state != INSTANCE_RUNNING)
                 return invalid_state(i, "run a command in", error);
 

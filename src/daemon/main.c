@@ -19,6 +19,8 @@ static void help(void) {
                "     --runtime-dir=DIR         Runtime state (default " LXCBUS_RUNTIME_DIR ")\n"
                "     --worker-path=PATH        The lxcbusd-worker binary (default " LXCBUS_WORKER_PATH ")\n"
                "     --operation-linger-sec=N  How long finished operations stay (default 300)\n"
+               "     --polkit-timeout-sec=N    Deny when polkit has not answered in N s (default 25;\n"
+               "                               interactive checks wait at least 300 s)\n"
                "     --log-level=LEVEL         debug, info, notice, warning, err (default info)\n");
 }
 
@@ -31,6 +33,7 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                 ARG_WORKER_PATH,
                 ARG_LINGER,
                 ARG_LOG_LEVEL,
+                ARG_POLKIT_TIMEOUT,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -41,6 +44,7 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                 { "worker-path", required_argument, NULL, ARG_WORKER_PATH },
                 { "operation-linger-sec", required_argument, NULL, ARG_LINGER },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "polkit-timeout-sec", required_argument, NULL, ARG_POLKIT_TIMEOUT },
                 {}
         };
         int c, r;
@@ -67,12 +71,14 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                 case ARG_WORKER_PATH:
                         target = &m->worker_path;
                         break;
-                case ARG_LINGER: {
+                case ARG_LINGER:
+                case ARG_POLKIT_TIMEOUT: {
                         char *end;
                         unsigned long v = strtoul(optarg, &end, 10);
-                        if (!*optarg || *end || v > 86400)
-                                return log_error_errno(EINVAL, "Invalid --operation-linger-sec: %s", optarg);
-                        m->operation_linger_usec = v * USEC_PER_SEC;
+                        if (!*optarg || *end || v > 86400 || (c == ARG_POLKIT_TIMEOUT && v == 0))
+                                return log_error_errno(EINVAL, "Invalid --%s: %s", c == ARG_LINGER ?
+                                                       "operation-linger-sec" : "polkit-timeout-sec", optarg);
+                        *(c == ARG_LINGER ? &m->operation_linger_usec : &m->polkit_timeout_usec) = v * USEC_PER_SEC;
                         break;
                 }
                 case ARG_LOG_LEVEL:

@@ -209,9 +209,9 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         } else
                 return sd_bus_error_setf(error, LXCBUS_ERROR_NOT_SUPPORTED, "Source type '%s' is not supported.", type);
 
-        r = bus_authorize(message, "org.lxcbus1.create", NULL, error);
+        r = bus_authorize_full(m, message, name, UID_INVALID, NULL, error);
         if (r <= 0)
-                return r;
+                return r < 0 ? r : 1;
 
         if (manager_find_instance(m, name) || manager_name_reserved(m, name))
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INSTANCE_EXISTS, "Instance '%s' already exists.", name);

@@ -19,6 +19,7 @@ int manager_new(Manager **ret) {
         if (!m)
                 return -ENOMEM;
         m->operation_linger_usec = 300 * USEC_PER_SEC;
+        m->polkit_timeout_usec = 25 * USEC_PER_SEC;
         r = sd_event_default(&m->event);
         if (r < 0) {
                 free(m);
@@ -46,6 +47,7 @@ Manager *manager_free(Manager *m) {
         }
         while (m->scope_jobs)
                 scope_job_cancel(m->scope_jobs);
+        auth_queries_free(m);
         sd_event_source_disable_unref(m->flush_source);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);

@@ -136,9 +136,10 @@ static int method_cancel(sd_bus_message *message, void *userdata, sd_bus_error *
                 return r;
         /* Whoever started an operation may cancel it; anybody else needs the manage action. */
         if (uid != o->uid) {
-                r = bus_authorize(message, "org.lxcbus1.manage", o->instance, error);
+                r = bus_authorize_full(o->manager, message, o->instance_name,
+                                       o->instance ? o->instance->md.owner : o->uid, NULL, error);
                 if (r <= 0)
-                        return r;
+                        return r < 0 ? r : 1;
         }
         if (o->status != OPERATION_RUNNING)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE, "Operation %" PRIu64 " has finished already.",
@@ -210,6 +211,7 @@ static int process_property_get(sd_bus *bus, const char *path, const char *inter
 static int method_process_signal(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Operation *o = userdata;
         int32_t sig;
+        uid_t uid;
         int r;
 
         r = sd_bus_message_read(message, "i", &sig);
@@ -217,9 +219,16 @@ static int method_process_signal(sd_bus_message *message, void *userdata, sd_bus
                 return r;
         if (sig <= 0 || sig >= _NSIG)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid signal %" PRIi32 ".", sig);
-        r = bus_authorize(message, "org.lxcbus1.exec", o->instance, error);
-        if (r <= 0)
+        /* Whoever ran the command may signal it; anybody else needs the exec action for that command. */
+        r = bus_get_sender_uid(message, &uid);
+        if (r < 0)
                 return r;
+        if (uid != o->uid) {
+                r = bus_authorize_full(o->manager, message, o->instance_name,
+                                       o->instance ? o->instance->md.owner : UID_INVALID, o->command, error);
+                if (r <= 0)
+                        return r < 0 ? r : 1;
+        }
         if (o->exited || o->exec_pid <= 0 || !o->worker)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE, "Process %" PRIu64 " has exited.", o->id);
         /* The worker is its parent and has not reaped it (it would have said so): the pid is still its. */

@@ -271,3 +271,32 @@ int pid_get_ppid(pid_t pid, pid_t *ret) {
         *ret = (pid_t) v;
         return 0;
 }
+
+char *argv_to_command_line(char *const *argv) {
+        static const char safe[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:=@%+,-";
+        size_t n = 1;
+        char *ret, *p;
+
+        for (char *const *a = argv; a && *a; a++)
+                n += 3 + 4 * strlen(*a);     /* worst case: every character a quote, becoming '\'' */
+        p = ret = malloc(n);
+        if (!ret)
+                return NULL;
+        for (char *const *a = argv; a && *a; a++) {
+                if (a != argv)
+                        *p++ = ' ';
+                if (**a && strspn(*a, safe) == strlen(*a)) {
+                        p = stpcpy(p, *a);
+                        continue;
+                }
+                *p++ = '\'';
+                for (const char *c = *a; *c; c++)
+                        if (*c == '\'')
+                                p = stpcpy(p, "'\\''");
+                        else
+                                *p++ = *c;
+                *p++ = '\'';
+        }
+        *p = 0;
+        return ret;
+}

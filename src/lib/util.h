@@ -29,3 +29,7 @@ int mkdir_p(const char *path, mode_t mode);
 /* Reads field 22 (start time) of /proc/PID/stat. */
 int pid_get_starttime(pid_t pid, uint64_t *ret);
 int pid_get_ppid(pid_t pid, pid_t *ret);
+
+/* Joins argv with single spaces, quoting shell-style ('it'\''s') every argument that holds anything
+ * but [A-Za-z0-9_./:=@%+,-], and an empty one as ''. What polkit rules see as "command_line". */
+char *argv_to_command_line(char *const *argv);

@@ -48,6 +48,26 @@ TEST(strv) {
         ASSERT_NULL(strv_free(NULL));
 }
 
+static void check_command_line(char *const *argv, const char *expected) {
+        char *s = argv_to_command_line(argv);
+
+        ASSERT_NOT_NULL(s);
+        ASSERT_STREQ(s, expected);
+        free(s);
+}
+
+TEST(argv_to_command_line) {
+        check_command_line((char *[]) { NULL }, "");
+        check_command_line((char *[]) { (char *) "cat", (char *) "/etc/hostname", NULL }, "cat /etc/hostname");
+        check_command_line((char *[]) { (char *) "sh", (char *) "-c", (char *) "echo hi", NULL }, "sh -c 'echo hi'");
+        check_command_line((char *[]) { (char *) "echo", (char *) "", NULL }, "echo ''");
+        check_command_line((char *[]) { (char *) "echo", (char *) "it's", NULL }, "echo 'it'\\''s'");
+        check_command_line((char *[]) { (char *) "'", NULL }, "''\\'''");
+        check_command_line((char *[]) { (char *) "a=b,c:d@e%f+g", (char *) "$HOME", (char *) "x;y", NULL },
+                           "a=b,c:d@e%f+g '$HOME' 'x;y'");
+        check_command_line((char *[]) { (char *) "tab\there", NULL }, "'tab\there'");
+}
+
 TEST(now_usec) {
         uint64_t a = now_usec(CLOCK_MONOTONIC), b = now_usec(CLOCK_MONOTONIC);
 
