@@ -25,7 +25,11 @@
  *                                          stopped again at the end then)
  *   bench-bus exec-throughput NAME ITER WARM   Exec(['dd', 'if=/dev/zero', 'bs=1048576', 'count=1024']) with
  *                                          stdout a pipe read (and counted) here, then Wait(): from
- *                                          the call to the exit status with every byte read */
+ *                                          the call to the exit status with every byte read
+ *   bench-bus authcall NAME ITER WARM SIDE   SetConfig({description: ...}, [], {}) round trips, printed as
+ *                                          metric "setconfig" with side SIDE: run as root (never asks
+ *                                          polkit) and as a user a polkit rule allows (one
+ *                                          CheckAuthorization per call) to show what polkit adds */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -673,6 +677,30 @@ static int do_exec_throughput(const char *name, int iter, int warm) {
         return 0;
 }
 
+static int do_authcall(const char *name, int iter, int warm, const char *side) {
+        char *path = inst_path(name);
+
+        for (int k = 0; k < iter + warm; k++) {
+                sd_bus_error err = SD_BUS_ERROR_NULL;
+                sd_bus_message *reply = NULL;
+                char desc[32];
+                int r;
+
+                snprintf(desc, sizeof(desc), "bench %s %d", side, k);
+                uint64_t t0 = now_us();
+                r = sd_bus_call_method(bus, DEST, path, INST_IFACE, "SetConfig", &err, &reply, "a{ss}asa{sv}", 1,
+                                       "description", desc, 0, 0);
+                uint64_t t1 = now_us();
+                if (r < 0)
+                        die("SetConfig on %s failed: %s: %s", path, err.name ? err.name : "?",
+                            err.message ? err.message : strerror(-r));
+                sd_bus_message_unref(reply);
+                sample("setconfig", side, k, warm, t1 - t0);
+        }
+        free(path);
+        return 0;
+}
+
 int main(int argc, char *argv[]) {
         int r;
 
@@ -703,6 +731,8 @@ int main(int argc, char *argv[]) {
                 return do_exec(argv[2], atoi(argv[3]), atoi(argv[4]));
         if (argc == 5 && strcmp(mode, "exec-throughput") == 0)
                 return do_exec_throughput(argv[2], atoi(argv[3]), atoi(argv[4]));
+        if (argc == 6 && strcmp(mode, "authcall") == 0)
+                return do_authcall(argv[2], atoi(argv[3]), atoi(argv[4]), argv[5]);
         if (argc == 4 && strcmp(mode, "scope") == 0)
                 return do_scope(atoi(argv[2]), atoi(argv[3]));
         die("bad arguments for mode '%s'", mode);

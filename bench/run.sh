@@ -29,6 +29,7 @@
 #   LXCBENCH_SHUTDOWN=0 skip the clean-shutdown metric (each sample takes a busybox shutdown)
 #   LXCBENCH_EXEC_ITER  timed exec round trips per side (default: LXCBENCH_ITER, at least 20)
 #   LXCBENCH_TPUT_ITER  timed 1 GiB exec transfers per side (default 3; 1 warm-up run is added)
+#   LXCBENCH_AUTH_ITER  timed SetConfig calls as root and as a user polkit allows (default 200)
 #   LXCBENCH_BIN_DIR    where bench-bus and bench-lxc are (default BUILD_DIR/bench)
 #   LXCBENCH_RAW=FILE   also keep the raw samples in FILE
 set -uo pipefail
@@ -46,6 +47,7 @@ LS_ITER=${LXCBENCH_LS_ITER:-30}
 NLIST=${LXCBENCH_NLIST:-200}
 EXEC_ITER=${LXCBENCH_EXEC_ITER:-$(( ITER < 20 ? 20 : ITER ))}
 TPUT_ITER=${LXCBENCH_TPUT_ITER:-3}
+AUTH_ITER=${LXCBENCH_AUTH_ITER:-200}
 FLOOR_PATH=/var/lib/lxcbench
 FLOOR_CG=lxcbench
 BOOTED=0
@@ -191,6 +193,21 @@ else
   PODMAN="podman is not installed (test host$(command -v podman >/dev/null 2>&1 || echo ' and this machine')): no podman exec figures"
 fi
 
+# Authorization: the same SetConfig as root (never asks polkit) and as a user a JS rule allows (one
+# CheckAuthorization round trip through polkitd per call). Side "bus" is the polkit one, so the
+# ratio is what polkit costs.
+tx useradd -M lxbench || die "useradd lxbench failed"
+tx sh -c 'cat > /etc/polkit-1/rules.d/50-lxbench.rules' <<'EOR' || die "cannot write the polkit rule"
+polkit.addRule(function(action, subject) {
+        if (action.id == "org.lxcbus1.config" && subject.user == "lxbench")
+                return polkit.Result.YES;
+});
+EOR
+sleep 1   # polkitd reloads rules on the directory change
+bench "setconfig: root"               "$BIN/bench-bus" authcall benchb "$AUTH_ITER" "$WARM" root
+bench "setconfig: user via polkit"    setpriv --reuid=lxbench --regid=lxbench --clear-groups -- \
+                                      "$BIN/bench-bus" authcall benchb "$AUTH_ITER" "$WARM" bus
+
 log "defining $NLIST instances (bus, source none) and $NLIST containers (floor, config only)"
 tx "$BIN/bench-bus" mklist lb "$NLIST" || die "bench-bus mklist failed"
 tx "$BIN/bench-lxc" mklist "$FLOOR_PATH" lb "$NLIST" || die "bench-lxc mklist failed"
@@ -250,13 +267,16 @@ print('lxcbus benchmark: lxcbusd through the bus vs the floor, same machine, ins
 print('times in ms; median/p10/p90 over the timed runs (warm-up: %s runs dropped); ratio = median(bus) / median(floor)' % warm)
 print('floor: liblxc (or lxc-* commands) on %s with lxc.cgroup.dir=lxcbench, WITHOUT a systemd scope or worker;' % '/var/lib/lxcbench')
 print('bus: sd-bus client, synchronous calls; Start replies when running, scope included.')
-order = ['start', 'stop-kill', 'stop-clean', 'freeze+unfreeze', 'freeze', 'unfreeze', 'list']
+order = ['start', 'stop-kill', 'stop-clean', 'freeze+unfreeze', 'freeze', 'unfreeze', 'list', 'setconfig']
 EXEC, TPUT = 'exec(true)', 'exec-throughput(1GiB)'
 metrics = [m for m in order if m in data] + [m for m in data if m not in order and m not in (EXEC, TPUT)]
 for m in metrics:
     sides = data[m]
     print()
     print('== %s' % m)
+    if m == 'setconfig':
+        print('   Instance.SetConfig; bus: a non-root user a polkit rule allows (a CheckAuthorization per call);')
+        print('   root: the same call as root, which never asks polkit')
     print('  %-16s %5s %9s %9s %9s   %s' % ('side', 'n', 'median', 'p10', 'p90', 'ratio'))
     bus = sides.get('bus')
     for s, v in sides.items():
