@@ -375,8 +375,9 @@ def do_call(req, conn=None, n=0):
         os.close(r)
     return out
 
-def race(req, n, delay):
-    """n times: a fresh connection sends the call, waits `delay` s, leaves."""
+def race(req, n, delay, gap):
+    """n times: a fresh connection sends the call, waits `delay` s, leaves;
+    then `gap` s before the next one."""
     sent = 0
     for k in range(n):
         c = Gio.DBusConnection.new_for_address_sync(
@@ -401,6 +402,8 @@ def race(req, n, delay):
         for r in pipes.values():
             os.close(r)
         sent += 1
+        if gap:
+            time.sleep(gap)
     return sent
 
 print(json.dumps({'ready': True, 'name': bus.get_unique_name(), 'pid': os.getpid(), 'uid': os.getuid()}),
@@ -421,7 +424,7 @@ for line in sys.stdin:
                     errors.append(r['error'] + ': ' + r['message'])
             out = {'ok': True, 'times': times, 'errors': errors[:5], 'nerrors': len(errors)}
         elif op == 'race':
-            out = {'ok': True, 'sent': race(req['call'], req['n'], req.get('delay', 0))}
+            out = {'ok': True, 'sent': race(req['call'], req['n'], req.get('delay', 0), req.get('gap', 0))}
         elif op == 'close_held':
             for f in held:
                 os.close(f)
@@ -489,8 +492,8 @@ class Agent:
         return self.request({'op': 'bench', 'n': n, 'call': self.spec(path, iface, method, params, **kw)},
                             600)
 
-    def race(self, n, path, iface, method, params=None, delay=0, **kw):
-        return self.request({'op': 'race', 'n': n, 'delay': delay,
+    def race(self, n, path, iface, method, params=None, delay=0, gap=0, **kw):
+        return self.request({'op': 'race', 'n': n, 'delay': delay, 'gap': gap,
                              'call': self.spec(path, iface, method, params, **kw)}, 600)
 
     def close(self):

@@ -179,8 +179,10 @@ def expect_details(user, action, verb, instance, owner_uid=0, owner='root', comm
     if command_line is not None:
         want['command_line'] = command_line
     rec = SPY.wait(lambda r: r['user'] == user and r['action'] == action
-                   and r['details'].get('verb') == verb and r['details'].get('instance') == instance,
-                   '%s %s verb=%s instance=%s' % (user, action, verb, instance))
+                   and r['details'].get('verb') == verb and r['details'].get('instance') == instance
+                   and (command_line is None or r['details'].get('command_line') == command_line),
+                   '%s %s verb=%s instance=%s%s' % (user, action, verb, instance,
+                                                   '' if command_line is None else ' command_line=%s' % command_line))
     got = {k: v for k, v in rec['details'].items() if not k.startswith('polkit.')}
     if exact:
         assert got == want, 'details of %s for %s: got %s, expected %s' % (action, user, got, want)
@@ -419,7 +421,7 @@ def case_exec_pty():
 
     res = ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'ExecPty',
                        V('(asa{ss}a{sv})', (['sh', '-c', 'echo pty-$((6*7))'], {}, {})),
-                       fd_script=[['read_until', 'pty-42', 15]])
+                       fd_script=[['read_until', 'pty-42', 15], ['read_all', 15]])   # to EIO: it has exited
     h, proc = allowed(res, 'ExecPty')
     assert res['nfds'] == 1 and res['isatty'] and 'pty-42' in res['fd_data'], res
     assert tuple(call(proc, PROCESS_IFACE, 'Wait')) == (0, 0)
