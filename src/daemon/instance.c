@@ -942,12 +942,16 @@ int manager_create_instance(Manager *m, Operation *o, const char *name, const ch
         _cleanup_free_ char *json = NULL;
         _cleanup_free_ char **args = NULL;
         size_t n = 0, k = strv_length(template_args);
+        char idmap[64] = "-";
         int r;
 
         r = instance_metadata_to_json(md, &json);
         if (r < 0)
                 return r;
-        args = calloc(k + 8, sizeof(char *));
+        if (md->idmap.count > 0)
+                snprintf(idmap, sizeof idmap, "%" PRIu32 ":%" PRIu32 ":%" PRIu32, md->idmap.uid, md->idmap.gid,
+                         md->idmap.count);
+        args = calloc(k + 9, sizeof(char *));
         if (!args)
                 return -ENOMEM;
         args[n++] = (char *) "create";
@@ -955,11 +959,12 @@ int manager_create_instance(Manager *m, Operation *o, const char *name, const ch
         args[n++] = (char *) name;
         args[n++] = m->instances_dir;
         args[n++] = json;
+        args[n++] = idmap;
         args[n++] = (char *) template;
         for (size_t j = 0; j < k; j++)
                 args[n++] = template_args[j];
 
-        r = manager_reserve_name(m, name);
+        r = manager_reserve_name(m, name, md->idmap.count > 0 ? &md->idmap : NULL);
         if (r < 0)
                 return r;
         o->create_md = calloc(1, sizeof(InstanceMetadata));
