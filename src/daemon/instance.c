@@ -383,9 +383,11 @@ static void on_monitor_message(Worker *w, const char *msg, void *userdata) {
 
 static void on_monitor_exited(Worker *w, int error, const char *message, void *userdata) {
         Instance *i = userdata;
+        /* message belongs to the worker, which instance_on_stopped() frees first. */
+        _cleanup_free_ char *why = error && message ? strdup(message) : NULL;
 
         instance_ref(i);
-        instance_on_stopped(i, error ? message : NULL);
+        instance_on_stopped(i, why);
         instance_unref(i);
 }
 
