@@ -126,14 +126,15 @@ static int read_subid_ranges(Manager *m, const char *path, SubIdRange **ret, siz
                 return 0;
         }
         if (r < 0)
-                return sd_bus_error_setf(error, LXCBUS_ERROR_FAILED, "Failed to read '%s': %s", path, strerror(-r));
+                return sd_bus_error_setf(error, LXCBUS_ERROR_FAILED, "Failed to read '%s' for the subordinate ids of "
+                                         "unprivileged instances: %s", path, strerror(-r));
         return subid_parse(text, size, SUBID_USER, m->subid_uid, ret, ret_n);
 }
 
 /* A block of SUBID_BLOCK subordinate ids of user lxcbus that no instance and no running create uses.
  * The files are read at each create: they are small, local, change rarely, and an administrator's edit
  * takes effect without a restart. */
-static int allocate_idmap(Manager *m, InstanceIdmap *ret, sd_bus_error *error) {
+static int allocate_idmap(Manager *m, const char *name, InstanceIdmap *ret, sd_bus_error *error) {
         _cleanup_free_ SubIdRange *u = NULL, *g = NULL, *used = NULL;
         size_t nu, ng, nused;
         uint32_t base;
@@ -147,19 +148,20 @@ static int allocate_idmap(Manager *m, InstanceIdmap *ret, sd_bus_error *error) {
                 return r;
         if (nu == 0 || ng == 0)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_NOT_SUPPORTED,
-                                         "Unprivileged instances need subordinate ids of user '" SUBID_USER "', and %s "
-                                         "has none: add a line such as '" SUBID_USER ":1000000:65536000' to both "
-                                         SUBUID_PATH " and " SUBGID_PATH " (blocks of 65536 ids, one per instance).",
-                                         nu == 0 ? SUBUID_PATH : SUBGID_PATH);
+                                         "Cannot create unprivileged instance '%s': '%s' has no subordinate ids of "
+                                         "user '" SUBID_USER "'. Add a line such as '" SUBID_USER ":1000000:65536000' "
+                                         "to both '" SUBUID_PATH "' and '" SUBGID_PATH "' (65536 ids per instance).",
+                                         name, nu == 0 ? SUBUID_PATH : SUBGID_PATH);
         r = manager_used_subids(m, &used, &nused);
         if (r < 0)
                 return r;
         r = subid_allocate(u, nu, g, ng, used, nused, SUBID_BLOCK, &base);
         if (r == -ENOSPC)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
-                                         "No free block of 65536 subordinate ids of user '" SUBID_USER "' is left in "
-                                         SUBUID_PATH " and " SUBGID_PATH " (the same ids must be in both); delete an "
-                                         "unprivileged instance or add ids.");
+                                         "Cannot create unprivileged instance '%s': no free block of 65536 "
+                                         "subordinate ids of user '" SUBID_USER "' is left in both '" SUBUID_PATH
+                                         "' and '" SUBGID_PATH "'. Delete an unprivileged instance, or add ids.",
+                                         name);
         if (r < 0)
                 return r;
         *ret = (InstanceIdmap) { base, base, SUBID_BLOCK };
@@ -294,7 +296,7 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         if (r < 0)
                 return r;
         if (!privileged) {
-                r = allocate_idmap(m, &md.idmap, error);
+                r = allocate_idmap(m, name, &md.idmap, error);
                 if (r < 0)
                         return r;
         }

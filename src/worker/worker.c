@@ -243,6 +243,14 @@ static int do_start(char **args, size_t n, const char *self) {
         snprintf(fdstr, sizeof fdstr, "%i", worker_fd);
         if (setenv("LXCBUS_NOTIFY_FD", fdstr, 1) < 0)
                 return result(errno, "Failed to set up the start notification.");
+        /* An idmapped instance: liblxc writes the id maps with shadow's newuidmap whenever it finds it
+         * on $PATH, and newuidmap allows root only the ranges /etc/subuid gives to root. The block is
+         * lxcbus's (allocated from user lxcbus's lines, which is also what keeps useradd from handing
+         * it out, the reason liblxc insists on newuidmap): without $PATH liblxc writes the maps
+         * itself, as root may. Nothing else the monitor runs needs $PATH (the hook is absolute), and
+         * liblxc gives init a fresh environment. */
+        if (c->get_config_item(c, "lxc.idmap", NULL, 0) > 0)
+                (void) unsetenv("PATH");
 
         /* Wait until the daemon has the scope realized with us in it (sequence B). */
         k = recv(worker_fd, buf, sizeof buf - 1, 0);
