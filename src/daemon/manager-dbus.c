@@ -18,8 +18,9 @@ static int property_get_version(sd_bus *bus, const char *path, const char *inter
 
 static int property_get_features(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "as", 8, "source-template-busybox", "source-none", "scopes",
-                                     "operations", "restart-survival", "exec", "exec-pty", "console");
+        return sd_bus_message_append(reply, "as", 9, "source-template-busybox", "source-none", "scopes",
+                                     "operations", "restart-survival", "exec", "exec-pty", "console",
+                                     "idmapped-instances");
 }
 
 static int property_get_instances(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -289,13 +290,15 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         if (manager_find_instance(m, name) || manager_name_reserved(m, name))
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INSTANCE_EXISTS, "Instance '%s' already exists.", name);
 
-        r = config_map_set(&md.config, "security.privileged", privileged ? "true" : "false");
-        if (r == -E2BIG)
-                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG, "Too many config keys (%u at most).",
-                                         CONFIG_KEYS_MAX);
-        if (r < 0)
-                return r;
+        /* Like any key, absent means the default: a privileged instance. An idmapped one always says so,
+         * whoever created it. */
         if (!privileged) {
+                r = config_map_set(&md.config, "security.privileged", "false");
+                if (r == -E2BIG)
+                        return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
+                                                 "Too many config keys (%u at most).", CONFIG_KEYS_MAX);
+                if (r < 0)
+                        return r;
                 r = allocate_idmap(m, name, &md.idmap, error);
                 if (r < 0)
                         return r;

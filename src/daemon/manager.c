@@ -192,9 +192,9 @@ static int load_instances(Manager *m) {
                         instance_metadata_done(&md);
                         continue;
                 }
-                /* Written before security.privileged existed: say what the idmap says. */
-                if (!config_map_get(&md.config, "security.privileged") &&
-                    config_map_set(&md.config, "security.privileged", md.idmap.count > 0 ? "false" : "true") < 0) {
+                /* An idmapped instance always shows security.privileged=false. */
+                if (md.idmap.count > 0 && !config_map_get(&md.config, "security.privileged") &&
+                    config_map_set(&md.config, "security.privileged", "false") < 0) {
                         instance_metadata_done(&md);
                         break;
                 }

@@ -150,7 +150,7 @@ def root_default_is_privileged():
     name = unique_name('priv')
     create(name, 'none')
     cfg = iprop(name, 'Config')
-    assert cfg.get('security.privileged') == 'true', cfg
+    assert cfg == {}, cfg   # absent: the default, privileged
     assert 'idmap' not in metadata(name)
     s = os.stat(inst_dir(name))
     assert (s.st_uid, s.st_gid, stat.S_IMODE(s.st_mode)) == (0, 0, 0o700), s
@@ -203,6 +203,7 @@ def idmapped_none_source():
     assert base is not None and base >= BASE0 and (base - BASE0) % BLOCK == 0, base
     assert iprop(name, 'Config').get('security.privileged') == 'false'
     assert iprop(name, 'Owner') == 0
+    assert 'idmapped-instances' in get_prop(MANAGER_PATH, MANAGER_IFACE, 'Features')
     s = os.stat(inst_dir(name))
     assert (s.st_uid, s.st_gid, stat.S_IMODE(s.st_mode)) == (0, base, 0o710), s
     r = os.stat(os.path.join(inst_dir(name), 'rootfs'))
