@@ -7,6 +7,7 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <systemd/sd-login.h>
 #include <time.h>
 
 #include "ctl-agent.h"
@@ -22,7 +23,7 @@
 #define AGENT_NOTIFY_FD 3
 #define AGENT_NOTIFY_FD_STR "3"
 
-static _noreturn_ void agent_exec(int notify_fd, pid_t parent) {
+static _noreturn_ void agent_exec(int notify_fd, pid_t parent, bool fallback) {
         sigset_t ss;
         int fd;
 
@@ -54,8 +55,11 @@ static _noreturn_ void agent_exec(int notify_fd, pid_t parent) {
                         _exit(EXIT_FAILURE);
         }
 
-        execl(CTL_AGENT_PATH, CTL_AGENT_PATH, "--notify-fd", AGENT_NOTIFY_FD_STR, "--fallback",
-              (char *) NULL);
+        if (fallback)
+                execl(CTL_AGENT_PATH, CTL_AGENT_PATH, "--notify-fd", AGENT_NOTIFY_FD_STR, "--fallback",
+                      (char *) NULL);
+        else
+                execl(CTL_AGENT_PATH, CTL_AGENT_PATH, "--notify-fd", AGENT_NOTIFY_FD_STR, (char *) NULL);
         _exit(127);
 }
 
@@ -103,6 +107,7 @@ static bool agent_exited(CtlAgent *a) {
 int ctl_agent_open(CtlAgent *a) {
         _cleanup_close_pair_ int pipe_fd[2] = { -EBADF, -EBADF };
         pid_t parent = getpid(), pid;
+        bool fallback;
         int r;
 
         assert(a);
@@ -113,6 +118,11 @@ int ctl_agent_open(CtlAgent *a) {
         /* Not installed: polkit simply has no agent to ask. */
         if (access(CTL_AGENT_PATH, X_OK) < 0)
                 return 0;
+
+        /* In a login session, like systemctl, only as a fallback: an agent of the session (a desktop's
+         * dialog) goes first. But polkitd looks for a fallback agent only through the subject's session:
+         * without one (su, setpriv, a service, no logind) it would never ask ours. */
+        fallback = sd_pid_get_session(0, NULL) >= 0;
 
         if (pipe2(pipe_fd, O_CLOEXEC) < 0) {
                 fprintf(stderr, "lxcbusctl: Failed to create a pipe for %s: %m, ignoring.\n", CTL_AGENT_PATH);
@@ -129,7 +139,7 @@ int ctl_agent_open(CtlAgent *a) {
                 return 0;
         }
         if (pid == 0)
-                agent_exec(pipe_fd[1], parent);
+                agent_exec(pipe_fd[1], parent, fallback);
 
         /* Our child, not reaped yet: its pid cannot be reused under us. */
         a->pid = pid;
