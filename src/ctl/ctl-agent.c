@@ -106,6 +106,7 @@ static bool agent_exited(CtlAgent *a) {
 
 int ctl_agent_open(CtlAgent *a) {
         _cleanup_close_pair_ int pipe_fd[2] = { -EBADF, -EBADF };
+        _cleanup_free_ char *session = NULL;
         pid_t parent = getpid(), pid;
         bool fallback;
         int r;
@@ -122,7 +123,7 @@ int ctl_agent_open(CtlAgent *a) {
         /* In a login session, like systemctl, only as a fallback: an agent of the session (a desktop's
          * dialog) goes first. But polkitd looks for a fallback agent only through the subject's session:
          * without one (su, setpriv, a service, no logind) it would never ask ours. */
-        fallback = sd_pid_get_session(0, NULL) >= 0;
+        fallback = sd_pid_get_session(0, &session) >= 0;
 
         if (pipe2(pipe_fd, O_CLOEXEC) < 0) {
                 fprintf(stderr, "lxcbusctl: Failed to create a pipe for %s: %m, ignoring.\n", CTL_AGENT_PATH);

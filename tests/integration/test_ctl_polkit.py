@@ -204,6 +204,39 @@ def comm_of(pid):
         return None
 
 
+def agents_of(pid):
+    return [p for p in children_of(pid) if comm_of(p) == 'pkttyagent']
+
+
+# lxcbusctl under a shell that is the session leader, as on a real terminal: were lxcbusctl the leader
+# itself, its death would hang up the terminal and SIGHUP the agent before it can restore the modes.
+# The shell traps SIGINT (a trap is reset to the default in lxcbusctl), so that it outlives a Ctrl-C.
+UNDER_SHELL = ['sh', '-c', 'trap : INT; lxcbusctl "$@"; echo "RC=$?"', 'sh']
+
+
+def catches(pid, *sigs):
+    """True once process pid has handlers for all of sigs (/proc/PID/status SigCgt)."""
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            mask = int(next(l for l in f if l.startswith('SigCgt:')).split()[1], 16)
+    except (OSError, StopIteration):
+        return False
+    return all(mask & (1 << (s - 1)) for s in sigs)
+
+
+def wait_agent_armed(agent):
+    """pkttyagent closes its notify fd once registered, and only then saves the terminal modes and
+    installs the SIGTERM/SIGINT handlers that restore them; its prompt can come first. A signal in
+    between leaves echo off: wait for the handlers (a user does not type that fast)."""
+    wait_for(lambda: catches(agent, 2, 15), 10, 'pkttyagent %d handling SIGINT and SIGTERM' % agent)
+
+
+def lxcbusctl_under(t):
+    found = [p for p in children_of(t.proc.pid) if comm_of(p) == 'lxcbusctl']
+    assert len(found) == 1, children_of(t.proc.pid)
+    return found[0]
+
+
 def assert_no_agent_left(zombies_before):
     """No pkttyagent or polkit-agent-helper-1 anywhere (nothing else runs
     one in the test host), and no new zombie: bounded wait, as the helper
@@ -404,7 +437,7 @@ def on_terminal_root_password_starts_instance():
             t.expect(rb'Authenticating as: root')
             t.expect(rb'Password: ')
             # The agent is lxcbusctl's child while it asks.
-            agents = [p for p in children_of(t.proc.pid) if comm_of(p) == 'pkttyagent']
+            agents = agents_of(t.proc.pid)
             assert len(agents) == 1, children_of(t.proc.pid)
             t.type_password(PASSWORD)
             t.expect(rb'AUTHENTICATION COMPLETE')
@@ -431,7 +464,8 @@ def on_terminal_wrong_password_is_denied():
         t.type_password('not-' + PASSWORD)
         t.expect(rb'AUTHENTICATION FAILED')
         assert t.wait(60) == 1
-        assert t.err.decode().startswith('lxcbusctl: start %s: access denied (' % NAME), t.err
+        # After polkit-agent-helper-1's "pam_authenticate failed: Authentication failure".
+        assert t.err.decode().splitlines()[-1].startswith('lxcbusctl: start %s: access denied (' % NAME), t.err
         assert termios.tcgetattr(t.slave) == t.termios_before
     assert state() == 'stopped'
     assert_no_agent_left(before)
@@ -446,14 +480,39 @@ def killed_while_asking_leaves_no_agent():
     if not daemon_asks_polkit():
         skip('killing lxcbusctl at the password prompt')
         return
-    with Terminal([CTL, 'start', NAME]) as t:
+    with Terminal(UNDER_SHELL + ['start', NAME]) as t:
         t.expect(rb'Password: ')
-        agents = [p for p in children_of(t.proc.pid) if comm_of(p) == 'pkttyagent']
-        assert len(agents) == 1, children_of(t.proc.pid)
-        t.proc.terminate()      # by pid: the one we started
-        assert t.wait(30) == -15
+        ctl = lxcbusctl_under(t)
+        agents = agents_of(ctl)
+        assert len(agents) == 1, children_of(ctl)
+        wait_for(lambda: not termios.tcgetattr(t.slave)[3] & termios.ECHO, 10, 'echo off for the password')
+        wait_agent_armed(agents[0])
+        os.kill(ctl, 15)    # by pid: lxcbusctl, which we started
+        t.expect(rb'RC=143')
+        assert t.wait(30) == 0
         # The agent dies with its parent (PR_SET_PDEATHSIG) and gives the terminal its echo back.
         wait_for(lambda: not pid_alive(agents[0]), 10, 'pkttyagent %d gone' % agents[0])
+        wait_for(lambda: termios.tcgetattr(t.slave) == t.termios_before, 10, 'terminal modes restored')
+    assert state() == 'stopped'
+    assert_no_agent_left(before)
+
+
+@test
+def ctrl_c_at_the_prompt_leaves_no_agent():
+    ensure_stopped()
+    before = zombies()
+    if not daemon_asks_polkit():
+        skip('Ctrl-C at the password prompt')
+        return
+    with Terminal(UNDER_SHELL + ['start', NAME]) as t:
+        t.expect(rb'Password: ')
+        agents = agents_of(lxcbusctl_under(t))
+        assert len(agents) == 1
+        wait_for(lambda: not termios.tcgetattr(t.slave)[3] & termios.ECHO, 10, 'echo off for the password')
+        wait_agent_armed(agents[0])
+        t.send(b'\x03')    # SIGINT to the foreground process group: lxcbusctl and its agent
+        t.expect(rb'RC=130')
+        assert t.wait(30) == 0
         wait_for(lambda: termios.tcgetattr(t.slave) == t.termios_before, 10, 'terminal modes restored')
     assert state() == 'stopped'
     assert_no_agent_left(before)
