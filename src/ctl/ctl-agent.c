@@ -162,7 +162,8 @@ int ctl_agent_open(CtlAgent *a) {
                 return 0;
         }
 
-        /* It has said why on stderr (no polkit, no controlling terminal); go on without it. */
+        /* Registered, or exited having said why on stderr (no polkit, no controlling terminal): then go on
+         * without it. */
         (void) agent_exited(a);
         return 0;
 }
