@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "ctl-bus.h"
+#include "ctl-util.h"
 #include "names.h"
 
 static int bus_connect(const char *address, sd_bus **ret) {
@@ -46,9 +47,10 @@ int ctl_bus_get(Context *c, sd_bus **ret) {
         if (r < 0)
                 return ctl_error_errno(c, r, "Failed to connect to %s: %m", c->address ?: "the system bus");
 
-        /* On a terminal, let polkit ask for a password (through an agent) instead of refusing. This flags
-         * every method call created from now on. */
-        r = sd_bus_set_allow_interactive_authorization(bus, isatty(STDIN_FILENO) > 0);
+        /* On a terminal, let polkit ask for a password (through our agent) instead of refusing, as systemctl
+         * does. Root is never asked. This flags every method call created from now on. */
+        c->ask_password = !c->no_ask_password && isatty(STDIN_FILENO) > 0 && geteuid() != 0;
+        r = sd_bus_set_allow_interactive_authorization(bus, c->ask_password);
         if (r < 0)
                 return ctl_error_errno(c, r, "Failed to allow interactive authorization: %m");
 
@@ -78,13 +80,28 @@ int ctl_new_method_call(Context *c, const char *path, const char *interface, con
 int ctl_call(Context *c, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **ret_reply) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus *bus;
+        bool ask;
         int r;
 
         r = ctl_bus_get(c, &bus);
         if (r < 0)
                 return r;
 
+        ask = c->ask_password && ctl_method_needs_authorization(sd_bus_message_get_interface(m),
+                                                               sd_bus_message_get_member(m));
+        if (ask) {
+                /* The user types a password before the daemon can even start. */
+                timeout_usec = ctl_authorization_timeout_usec(timeout_usec);
+                /* Registered before the call goes out, so that polkit finds it. */
+                (void) ctl_agent_open(&c->agent);
+        }
+
         r = sd_bus_call(bus, m, timeout_usec, &error, ret_reply);
+
+        /* polkit has had its answer: give the terminal back, which exec -t and console take over next. */
+        if (ask)
+                ctl_agent_close(&c->agent);
+
         if (r < 0)
                 return ctl_bus_error(c, &error, r);
         return 0;
@@ -98,6 +115,9 @@ int ctl_get_instance_path(Context *c, const char *name, char **ret) {
 
         assert(name);
         assert(ret);
+
+        /* The instance this run is about, for messages. */
+        c->instance = name;
 
         r = ctl_new_method_call(c, LXCBUS_PATH, LXCBUS_MANAGER_INTERFACE, "GetInstance", &m);
         if (r < 0)

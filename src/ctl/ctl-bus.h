@@ -14,7 +14,8 @@ int ctl_bus_get(Context *c, sd_bus **ret);
 
 int ctl_new_method_call(Context *c, const char *path, const char *interface, const char *member,
                         sd_bus_message **ret);
-/* timeout_usec 0 is sd-bus's default (25 s). */
+/* timeout_usec 0 is sd-bus's default (25 s). A call that may need authorization, when we may ask for a
+ * password, runs with a pkttyagent and at least CTL_AUTHORIZATION_TIMEOUT_MIN_SEC. */
 int ctl_call(Context *c, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **ret_reply);
 /* Reports a failure to build a message (out of memory, bad argument). */
 int ctl_message_error(Context *c, int r);

@@ -291,6 +291,7 @@ int verb_create(Context *c, int argc, char *argv[]) {
         r = parse_create_args(c, argc, argv, &a);
         if (r <= 0)
                 return r;
+        c->instance = a.name;
 
         r = ctl_new_method_call(c, LXCBUS_PATH, LXCBUS_MANAGER_INTERFACE, "CreateInstance", &m);
         if (r < 0)

@@ -175,6 +175,35 @@ uint64_t ctl_operation_timeout_usec(uint32_t timeout_sec) {
         return sec * USEC_PER_SEC;
 }
 
+bool ctl_method_needs_authorization(const char *interface, const char *member) {
+        static const struct {
+                const char *interface;
+                const char *member;
+        } open_methods[] = {
+                { "org.lxcbus1.Manager", "ListInstances" },
+                { "org.lxcbus1.Manager", "GetInstance" },
+                { "org.lxcbus1.Manager", "ListOperations" },
+                { "org.lxcbus1.Instance", "GetState" },
+                { "org.lxcbus1.Operation", "Wait" },
+                { "org.lxcbus1.Process", "Wait" },
+        };
+
+        if (!interface || !member || strncmp(interface, "org.lxcbus1.", STRLEN("org.lxcbus1.")) != 0)
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(open_methods); i++)
+                if (streq(interface, open_methods[i].interface) && streq(member, open_methods[i].member))
+                        return false;
+        return true;
+}
+
+uint64_t ctl_authorization_timeout_usec(uint64_t timeout_usec) {
+        if (timeout_usec == 0)
+                timeout_usec = 25 * USEC_PER_SEC;
+        if (timeout_usec < CTL_AUTHORIZATION_TIMEOUT_MIN_SEC * USEC_PER_SEC)
+                timeout_usec = CTL_AUTHORIZATION_TIMEOUT_MIN_SEC * USEC_PER_SEC;
+        return timeout_usec;
+}
+
 int ctl_parse_user(const char *s, uint32_t *ret_uid, uint32_t *ret_gid, bool *ret_have_gid) {
         _cleanup_free_ char *u = NULL;
         const char *colon;

@@ -44,6 +44,17 @@ int ctl_parse_uint64(const char *s, uint64_t *ret);
 #define CTL_OPERATION_TIMEOUT_MIN_SEC 300U
 uint64_t ctl_operation_timeout_usec(uint32_t timeout_sec);
 
+/* Whether a method of lxcbusd may be checked by polkit, so that it may ask for a password: every lxcbus
+ * method but the open ones (the listings, GetState, and waiting for an operation or a process). Property
+ * reads and the standard interfaces are open. */
+bool ctl_method_needs_authorization(const char *interface, const char *member);
+
+/* The time to wait for the reply of such a call when polkit may ask for a password: the user has to type it
+ * first. At least 5 minutes, as the daemon allows polkit; timeout_usec (0: sd-bus's default, 25 s) if
+ * longer. */
+#define CTL_AUTHORIZATION_TIMEOUT_MIN_SEC 300U
+uint64_t ctl_authorization_timeout_usec(uint64_t timeout_usec);
+
 /* "UID" or "UID:GID", numeric only (the names inside an instance are not known to the host): -EINVAL on
  * anything else, -ERANGE beyond 32 bits. *ret_have_gid is false without ":GID". uid_t/gid_t -1 (4294967295)
  * is refused: it means "unchanged" to setresuid(). */

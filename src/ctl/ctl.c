@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "bus-errors.h"
 #include "ctl-main.h"
@@ -13,6 +14,8 @@
 #define PROGRAM_NAME "lxcbusctl"
 
 void context_done(Context *c) {
+        /* Never leave an agent behind, whatever path led here. */
+        ctl_agent_close(&c->agent);
         c->bus = sd_bus_flush_close_unref(c->bus);
         free(c->address);
         c->address = NULL;
@@ -53,11 +56,45 @@ int ctl_error_errno(Context *c, int error, const char *format, ...) {
         return -error;
 }
 
+/* "start web: " for the messages of a denied call, which the daemon words for D-Bus, not for this command
+ * line. */
+static void print_what(const Context *c) {
+        if (c->verb)
+                fprintf(stderr, "%s%s%s: ", c->verb, c->instance ? " " : "", strempty(c->instance));
+}
+
+static int access_denied(Context *c, const sd_bus_error *error, int r) {
+        fputs(PROGRAM_NAME ": ", stderr);
+        print_what(c);
+
+        if (sd_bus_error_has_name(error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED)) {
+                /* polkit wanted to ask for a password, and this call did not allow it. */
+                fputs("access denied (interactive authentication required; run on a terminal without "
+                      "--no-ask-password, or as root)\n", stderr);
+        } else if (!isempty(error->message)) {
+                const char *msg = error->message;
+
+                /* Said already. */
+                if (strncasecmp(msg, "Access denied: ", STRLEN("Access denied: ")) == 0)
+                        msg += STRLEN("Access denied: ");
+                fprintf(stderr, "access denied (%s)\n", msg);
+        }
+        else
+                fputs("access denied\n", stderr);
+
+        set_exit_status(c, CTL_EXIT_FAILURE);
+        return r;
+}
+
 int ctl_bus_error(Context *c, const sd_bus_error *error, int r) {
         assert(r < 0);
 
         if (!sd_bus_error_is_set(error))
                 return ctl_error_errno(c, r, "%m");
+
+        if (sd_bus_error_has_names(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                   SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED))
+                return access_denied(c, error, r);
 
         /* The daemon's messages name the object, so they stand on their own. */
         fprintf(stderr, PROGRAM_NAME ": %s\n", !isempty(error->message) ? error->message : error->name);
@@ -109,6 +146,7 @@ void ctl_help(void) {
                "     --version                     Show the version\n"
                "     --address=ADDRESS             Connect to this D-Bus address instead of the system bus\n"
                "                                   (default: $LXCBUS_BUS_ADDRESS, if set)\n"
+               "     --no-ask-password             Do not ask for a password when polkit wants one\n"
                "\n"
                "See the %1$s(1) man page for details.\n",
                PROGRAM_NAME);
@@ -137,6 +175,9 @@ int ctl_common_option(Context *c, int opt, const char *arg) {
         case ARG_ADDRESS:
                 r = set_address(c, arg);
                 return r < 0 ? r : 1;
+        case ARG_NO_ASK_PASSWORD:
+                c->no_ask_password = true;
+                return 1;
         default:
                 /* '?': getopt_long() has already said what is wrong. */
                 assert(opt == '?');
@@ -212,6 +253,7 @@ static int run_verb(Context *c, int argc, char *argv[]) {
 
                 if (!streq(verbs[i].name, verb))
                         continue;
+                c->verb = verbs[i].name;
 
                 /* The verb sees its arguments behind the program name, so that getopt_long() reports
                  * errors as "lxcbusctl: ...". Its permutation only reorders this copy. */

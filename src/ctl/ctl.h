@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 
+#include "ctl-agent.h"
 #include "macro.h"
 
 #define LXCBUS_BUS_NAME "org.lxcbus1"
@@ -19,6 +20,11 @@ typedef struct Context {
         sd_bus *bus;            /* connected on first use, so usage errors never touch the bus */
         int exit_status;        /* set where a failure is reported; 0 until then */
         int command_exit_status; /* exec: the exit status of the command, returned when the verb succeeds */
+        bool no_ask_password;   /* --no-ask-password */
+        bool ask_password;      /* set on connecting: calls allow interactive authorization, with an agent */
+        CtlAgent agent;         /* pkttyagent, while a call that may ask for a password is out */
+        const char *verb;       /* for messages: "start" */
+        const char *instance;   /* for messages: the instance the verb is about, once known */
 } Context;
 
 void context_done(Context *c);
@@ -36,11 +42,13 @@ void ctl_help(void);
 enum {
         ARG_ADDRESS = 0x100,
         ARG_VERSION,
+        ARG_NO_ASK_PASSWORD,
         ARG_FIRST_VERB_OPTION,
 };
 #define CTL_COMMON_OPTIONS                                              \
         { "help", no_argument, NULL, 'h' },                             \
-        { "address", required_argument, NULL, ARG_ADDRESS }
+        { "address", required_argument, NULL, ARG_ADDRESS },            \
+        { "no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD }
 
 /* Handles a getopt_long() result that the verb itself does not know: 1 to go on, 0 when the run is
  * complete (--help), < 0 on a usage error. */

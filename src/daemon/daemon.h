@@ -10,6 +10,7 @@
 #include "config.h"
 #include "macro.h"
 #include "metadata.h"
+#include "subid.h"
 
 typedef struct Manager Manager;
 typedef struct Instance Instance;
@@ -291,7 +292,13 @@ struct Manager {
         unsigned n_running_operations;
         uint64_t operation_linger_usec;
 
-        char **creating;            /* names reserved by running creates */
+        /* Names (and the subordinate ids of idmapped ones) reserved by running creates. */
+        struct Reservation {
+                char *name;
+                SubIdRange ids;     /* count 0: privileged */
+        } *creating;
+        size_t n_creating;
+        uid_t subid_uid;            /* uid of user lxcbus (numeric lines in /etc/subuid), or -1 */
         ScopeJob *scope_jobs;
 
         sd_event_source *flush_source;
@@ -313,7 +320,10 @@ void manager_mark_dirty(Manager *m);
 void manager_flush_changes(Manager *m);
 void manager_add_instance(Manager *m, Instance *i);
 bool manager_name_reserved(Manager *m, const char *name);
-int manager_reserve_name(Manager *m, const char *name);
+/* Reserves the name, and the ids of idmap (may be NULL) until the name is released. */
+int manager_reserve_name(Manager *m, const char *name, const InstanceIdmap *idmap);
+/* The subordinate ids of every instance and running create: uid and gid ranges of each. */
+int manager_used_subids(Manager *m, SubIdRange **ret, size_t *ret_n);
 void manager_release_name(Manager *m, const char *name);
 unsigned manager_running_operations_of(Manager *m, uid_t uid);
 

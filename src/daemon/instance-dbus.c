@@ -382,6 +382,11 @@ static int method_kill(sd_bus_message *message, void *userdata, sd_bus_error *er
         return sd_bus_reply_method_return(message, NULL);
 }
 
+static int create_only_key(Instance *i, const char *key, sd_bus_error *error) {
+        return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
+                                 "Config key '%s' of instance '%s' is fixed when the instance is created.", key, i->name);
+}
+
 static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(config_map_done) ConfigMap set = {}, merged = {};
         _cleanup_strv_free_ char **unset = NULL;
@@ -393,6 +398,9 @@ static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_err
         r = bus_read_config(message, &set, error);
         if (r < 0)
                 return r;
+        for (size_t k = 0; k < set.n; k++)
+                if (config_key_is_create_only(set.entries[k].key))
+                        return create_only_key(i, set.entries[k].key, error);
         r = sd_bus_message_read_strv(message, &unset);
         if (r < 0)
                 return r;
@@ -402,6 +410,8 @@ static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_err
                 _cleanup_free_ char *msg = NULL;
                 if (config_key_validate(*k, &msg) < 0)
                         return sd_bus_error_set(error, LXCBUS_ERROR_INVALID_CONFIG, msg ?: "Invalid config key.");
+                if (config_key_is_create_only(*k))
+                        return create_only_key(i, *k, error);
                 if (config_map_get(&set, *k))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Config key '%s' is both set and unset.", *k);
         }

@@ -383,9 +383,11 @@ static void on_monitor_message(Worker *w, const char *msg, void *userdata) {
 
 static void on_monitor_exited(Worker *w, int error, const char *message, void *userdata) {
         Instance *i = userdata;
+        /* message belongs to the worker, which instance_on_stopped() frees first. */
+        _cleanup_free_ char *why = error && message ? strdup(message) : NULL;
 
         instance_ref(i);
-        instance_on_stopped(i, error ? message : NULL);
+        instance_on_stopped(i, why);
         instance_unref(i);
 }
 
@@ -942,12 +944,16 @@ int manager_create_instance(Manager *m, Operation *o, const char *name, const ch
         _cleanup_free_ char *json = NULL;
         _cleanup_free_ char **args = NULL;
         size_t n = 0, k = strv_length(template_args);
+        char idmap[64] = "-";
         int r;
 
         r = instance_metadata_to_json(md, &json);
         if (r < 0)
                 return r;
-        args = calloc(k + 8, sizeof(char *));
+        if (md->idmap.count > 0)
+                snprintf(idmap, sizeof idmap, "%" PRIu32 ":%" PRIu32 ":%" PRIu32, md->idmap.uid, md->idmap.gid,
+                         md->idmap.count);
+        args = calloc(k + 9, sizeof(char *));
         if (!args)
                 return -ENOMEM;
         args[n++] = (char *) "create";
@@ -955,11 +961,12 @@ int manager_create_instance(Manager *m, Operation *o, const char *name, const ch
         args[n++] = (char *) name;
         args[n++] = m->instances_dir;
         args[n++] = json;
+        args[n++] = idmap;
         args[n++] = (char *) template;
         for (size_t j = 0; j < k; j++)
                 args[n++] = template_args[j];
 
-        r = manager_reserve_name(m, name);
+        r = manager_reserve_name(m, name, md->idmap.count > 0 ? &md->idmap : NULL);
         if (r < 0)
                 return r;
         o->create_md = calloc(1, sizeof(InstanceMetadata));

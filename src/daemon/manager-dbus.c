@@ -18,8 +18,9 @@ static int property_get_version(sd_bus *bus, const char *path, const char *inter
 
 static int property_get_features(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "as", 8, "source-template-busybox", "source-none", "scopes",
-                                     "operations", "restart-survival", "exec", "exec-pty", "console");
+        return sd_bus_message_append(reply, "as", 9, "source-template-busybox", "source-none", "scopes",
+                                     "operations", "restart-survival", "exec", "exec-pty", "console",
+                                     "idmapped-instances");
 }
 
 static int property_get_instances(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -109,6 +110,63 @@ static int method_get_instance(sd_bus_message *message, void *userdata, sd_bus_e
         if (!i)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_NO_SUCH_INSTANCE, "No instance '%s'.", name);
         return sd_bus_reply_method_return(message, "o", i->path);
+}
+
+#define SUBUID_PATH "/etc/subuid"
+#define SUBGID_PATH "/etc/subgid"
+
+static int read_subid_ranges(Manager *m, const char *path, SubIdRange **ret, size_t *ret_n, sd_bus_error *error) {
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(path, SUBID_FILE_MAX, &text, &size);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        if (r < 0)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_FAILED, "Failed to read '%s' for the subordinate ids of "
+                                         "unprivileged instances: %s", path, strerror(-r));
+        return subid_parse(text, size, SUBID_USER, m->subid_uid, ret, ret_n);
+}
+
+/* A block of SUBID_BLOCK subordinate ids of user lxcbus that no instance and no running create uses.
+ * The files are read at each create: they are small, local, change rarely, and an administrator's edit
+ * takes effect without a restart. */
+static int allocate_idmap(Manager *m, const char *name, InstanceIdmap *ret, sd_bus_error *error) {
+        _cleanup_free_ SubIdRange *u = NULL, *g = NULL, *used = NULL;
+        size_t nu, ng, nused;
+        uint32_t base;
+        int r;
+
+        r = read_subid_ranges(m, SUBUID_PATH, &u, &nu, error);
+        if (r < 0)
+                return r;
+        r = read_subid_ranges(m, SUBGID_PATH, &g, &ng, error);
+        if (r < 0)
+                return r;
+        if (nu == 0 || ng == 0)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_NOT_SUPPORTED,
+                                         "Cannot create unprivileged instance '%s': '%s' has no subordinate ids of "
+                                         "user '" SUBID_USER "'. Add a line such as '" SUBID_USER ":1000000:65536000' "
+                                         "to both '" SUBUID_PATH "' and '" SUBGID_PATH "' (65536 ids per instance).",
+                                         name, nu == 0 ? SUBUID_PATH : SUBGID_PATH);
+        r = manager_used_subids(m, &used, &nused);
+        if (r < 0)
+                return r;
+        r = subid_allocate(u, nu, g, ng, used, nused, SUBID_BLOCK, &base);
+        if (r == -ENOSPC)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                         "Cannot create unprivileged instance '%s': no free block of 65536 "
+                                         "subordinate ids of user '" SUBID_USER "' is left in both '" SUBUID_PATH
+                                         "' and '" SUBGID_PATH "'. Delete an unprivileged instance, or add ids.",
+                                         name);
+        if (r < 0)
+                return r;
+        *ret = (InstanceIdmap) { base, base, SUBID_BLOCK };
+        return 0;
 }
 
 /* Reads an a{ss} of config keys, validating every key and value. */
@@ -213,12 +271,38 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         if (r <= 0)
                 return r < 0 ? r : 1;
 
-        if (manager_find_instance(m, name) || manager_name_reserved(m, name))
-                return sd_bus_error_setf(error, LXCBUS_ERROR_INSTANCE_EXISTS, "Instance '%s' already exists.", name);
-
+        /* Only root may have a privileged instance, and it is the default for root. Anybody else gets an
+         * idmapped one, and no template arguments: the template runs as the instance's root user, and
+         * what arguments a template takes (paths on the host, say) is beyond what lxcbus can vet. */
         r = bus_get_sender_uid(message, &uid);
         if (r < 0)
                 return r;
+        const char *priv = config_map_get(&md.config, "security.privileged");
+        bool privileged = uid == 0 && !streq_ptr(priv, "false");
+        if (uid != 0 && streq_ptr(priv, "true"))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Cannot create instance '%s': only root may create privileged instances "
+                                         "(config key 'security.privileged').", name);
+        if (uid != 0 && targs)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Cannot create instance '%s': only root may pass template arguments.", name);
+
+        if (manager_find_instance(m, name) || manager_name_reserved(m, name))
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INSTANCE_EXISTS, "Instance '%s' already exists.", name);
+
+        /* Like any key, absent means the default: a privileged instance. An idmapped one always says so,
+         * whoever created it. */
+        if (!privileged) {
+                r = config_map_set(&md.config, "security.privileged", "false");
+                if (r == -E2BIG)
+                        return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
+                                                 "Too many config keys (%u at most).", CONFIG_KEYS_MAX);
+                if (r < 0)
+                        return r;
+                r = allocate_idmap(m, name, &md.idmap, error);
+                if (r < 0)
+                        return r;
+        }
         md.name = strdup(name);
         if (!md.name)
                 return -ENOMEM;

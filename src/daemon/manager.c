@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -20,6 +21,7 @@ int manager_new(Manager **ret) {
                 return -ENOMEM;
         m->operation_linger_usec = 300 * USEC_PER_SEC;
         m->polkit_timeout_usec = 25 * USEC_PER_SEC;
+        m->subid_uid = UID_INVALID;
         r = sd_event_default(&m->event);
         if (r < 0) {
                 free(m);
@@ -51,7 +53,9 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->flush_source);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
-        strv_free(m->creating);
+        for (size_t k = 0; k < m->n_creating; k++)
+                free(m->creating[k].name);
+        free(m->creating);
         free(m->bus_address);
         free(m->state_dir);
         free(m->runtime_dir);
@@ -63,39 +67,63 @@ Manager *manager_free(Manager *m) {
 }
 
 bool manager_name_reserved(Manager *m, const char *name) {
-        STRV_FOREACH(s, m->creating)
-                if (streq(*s, name))
+        for (size_t k = 0; k < m->n_creating; k++)
+                if (streq(m->creating[k].name, name))
                         return true;
         return false;
 }
 
-int manager_reserve_name(Manager *m, const char *name) {
-        size_t n = strv_length(m->creating);
-        char **l, *s;
+int manager_reserve_name(Manager *m, const char *name, const InstanceIdmap *idmap) {
+        struct Reservation *l;
+        char *s;
 
         s = strdup(name);
         if (!s)
                 return -ENOMEM;
-        l = realloc(m->creating, (n + 2) * sizeof(char *));
+        l = realloc(m->creating, (m->n_creating + 1) * sizeof(struct Reservation));
         if (!l) {
                 free(s);
                 return -ENOMEM;
         }
-        l[n] = s;
-        l[n + 1] = NULL;
         m->creating = l;
+        m->creating[m->n_creating++] = (struct Reservation) {
+                .name = s,
+                .ids = idmap ? (SubIdRange) { idmap->uid, idmap->count } : (SubIdRange) {},
+        };
         return 0;
 }
 
 void manager_release_name(Manager *m, const char *name) {
-        size_t n = strv_length(m->creating);
-
-        for (size_t i = 0; i < n; i++)
-                if (streq(m->creating[i], name)) {
-                        free(m->creating[i]);
-                        memmove(m->creating + i, m->creating + i + 1, (n - i) * sizeof(char *));
+        for (size_t k = 0; k < m->n_creating; k++)
+                if (streq(m->creating[k].name, name)) {
+                        free(m->creating[k].name);
+                        memmove(m->creating + k, m->creating + k + 1,
+                                (m->n_creating - k - 1) * sizeof(struct Reservation));
+                        m->n_creating--;
                         return;
                 }
+}
+
+int manager_used_subids(Manager *m, SubIdRange **ret, size_t *ret_n) {
+        SubIdRange *l;
+        size_t n = 0;
+
+        /* uid and gid ranges in one list: a new block uses the same base for both, so it must overlap
+         * neither. */
+        l = calloc(2 * (m->n_instances + m->n_creating) + 1, sizeof(SubIdRange));
+        if (!l)
+                return -ENOMEM;
+        for (Instance *i = m->instances; i; i = i->next)
+                if (i->md.idmap.count > 0) {
+                        l[n++] = (SubIdRange) { i->md.idmap.uid, i->md.idmap.count };
+                        l[n++] = (SubIdRange) { i->md.idmap.gid, i->md.idmap.count };
+                }
+        for (size_t k = 0; k < m->n_creating; k++)
+                if (m->creating[k].ids.count > 0)
+                        l[n++] = m->creating[k].ids;
+        *ret = l;
+        *ret_n = n;
+        return 0;
 }
 
 static int on_flush(sd_event_source *s, void *userdata) {
@@ -166,6 +194,12 @@ static int load_instances(Manager *m) {
                         instance_metadata_done(&md);
                         continue;
                 }
+                /* An idmapped instance always shows security.privileged=false. */
+                if (md.idmap.count > 0 && !config_map_get(&md.config, "security.privileged") &&
+                    config_map_set(&md.config, "security.privileged", "false") < 0) {
+                        instance_metadata_done(&md);
+                        break;
+                }
                 r = instance_new(m, &md, &i);
                 if (r < 0) {
                         instance_metadata_done(&md);
@@ -215,8 +249,19 @@ int manager_startup(Manager *m) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to create '%s': %m", d);
         }
-        (void) chmod(m->state_dir, 0711);
-        (void) chmod(m->instances_dir, 0711);
+        /* Traversable by everybody, readable by nobody but root: the user namespace root of an idmapped
+         * instance (a plain uid on the host) must reach its rootfs, in staging/ while the template runs
+         * and in instances/ afterwards. Each instance's own directory decides who gets further
+         * (docs/architecture.md). */
+        FOREACH_STRING(d, m->state_dir, m->instances_dir, m->staging_dir)
+                if (chmod(d, 0711) < 0)
+                        log_warning_errno(errno, "Failed to make '%s' traversable, ignoring: %m", d);
+
+        /* Numeric lines of /etc/subuid name user lxcbus by uid; the user need not exist. Looked up
+         * once, here, because NSS may block and the event loop must not. */
+        struct passwd *pw = getpwnam(SUBID_USER);
+        if (pw)
+                m->subid_uid = pw->pw_uid;
         r = clean_staging(m);
         if (r < 0)
                 log_warning_errno(r, "Failed to clean '%s', ignoring: %m", m->staging_dir);

@@ -220,7 +220,8 @@ int config_key_validate(const char *key, char **ret_message) {
         if (isempty(key) || strlen(key) > CONFIG_KEY_MAX || !string_is_printable_utf8ish(key))
                 return fail(ret_message, "Invalid config key '%s'.", key ? key : "");
         FOREACH_STRING(k, "description", "boot.autostart", "boot.autostart.priority",
-                       "limits.memory", "limits.cpu.weight", "limits.tasks")
+                       "limits.memory", "limits.cpu.weight", "limits.tasks",
+                       "security.privileged")
                 if (streq(key, k))
                         return 0;
         if ((p = startswith(key, "environment."))) {
@@ -231,6 +232,10 @@ int config_key_validate(const char *key, char **ret_message) {
         if ((p = startswith(key, "user.")) && *p)
                 return 0;
         return fail(ret_message, "Unknown config key '%s'.", key);
+}
+
+bool config_key_is_create_only(const char *key) {
+        return streq_ptr(key, "security.privileged");
 }
 
 int config_validate(const char *key, const char *value, char **ret_message) {
@@ -260,6 +265,11 @@ int config_validate(const char *key, const char *value, char **ret_message) {
         } else if (streq(key, "limits.cpu.weight")) {
                 if (config_parse_int(value, 1, 10000, &l) < 0)
                         return fail(ret_message, "Config key '%s' takes an integer from 1 to 10000.", key);
+        } else if (streq(key, "security.privileged")) {
+                /* Only these two spellings: the value is shown as stored, and decides a security
+                 * boundary. */
+                if (!streq(value, "true") && !streq(value, "false"))
+                        return fail(ret_message, "Config key '%s' takes true or false.", key);
         } else if (streq(key, "limits.tasks")) {
                 if (config_parse_uint_or_max(value, &u) < 0 || u == 0)
                         return fail(ret_message, "Config key '%s' takes a positive integer, or max.", key);

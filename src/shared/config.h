@@ -38,6 +38,9 @@ int config_validate(const char *key, const char *value, char **ret_message);
 /* Checks a key alone (for "unset"). */
 int config_key_validate(const char *key, char **ret_message);
 
+/* Keys that only CreateInstance may set (security.privileged): fixed for the instance's lifetime. */
+bool config_key_is_create_only(const char *key);
+
 /* Value parsers shared by validation and by the daemon that applies the values. */
 int config_parse_bool(const char *s, bool *ret);
 int config_parse_int(const char *s, long min, long max, long *ret);

@@ -40,6 +40,17 @@ int instance_metadata_to_json(const InstanceMetadata *m, char **ret) {
                 json_builder_add_string_value(b, m->config.entries[i].value);
         }
         json_builder_end_object(b);
+        if (m->idmap.count > 0) {
+                json_builder_set_member_name(b, "idmap");
+                json_builder_begin_object(b);
+                json_builder_set_member_name(b, "uid");
+                json_builder_add_int_value(b, m->idmap.uid);
+                json_builder_set_member_name(b, "gid");
+                json_builder_add_int_value(b, m->idmap.gid);
+                json_builder_set_member_name(b, "count");
+                json_builder_add_int_value(b, m->idmap.count);
+                json_builder_end_object(b);
+        }
         json_builder_end_object(b);
 
         root = json_builder_get_root(b);
@@ -167,6 +178,28 @@ int instance_metadata_from_json(const char *json, size_t size, InstanceMetadata 
                         goto fail_msg;
                 if (r < 0)
                         goto fail;
+        }
+
+        /* Host ids 1 .. (uint32_t) -2: never 0 (host root) nor the invalid id. */
+        n = json_object_get_member(o, "idmap");
+        if (n) {
+                JsonObject *im;
+                gint64 u, g, c;
+
+                if (!JSON_NODE_HOLDS_OBJECT(n))
+                        goto fail_msg;
+                im = json_node_get_object(n);
+                if (member_int(im, "count", 1, UINT32_MAX - 1, &c) < 0 ||
+                    member_int(im, "uid", 1, UINT32_MAX - c, &u) < 0 ||
+                    member_int(im, "gid", 1, UINT32_MAX - c, &g) < 0)
+                        goto fail_msg;
+                m.idmap = (InstanceIdmap) { (uint32_t) u, (uint32_t) g, (uint32_t) c };
+        }
+        /* security.privileged, when present, must say what the idmap says. */
+        const char *priv = config_map_get(&m.config, "security.privileged");
+        if (priv && streq(priv, "true") != (m.idmap.count == 0)) {
+                r = bad(ret_message, "security.privileged disagrees with idmap");
+                goto fail;
         }
         *ret = m;
         return 0;

@@ -7,6 +7,14 @@
 
 #include "config.h"
 
+/* The user namespace of an idmapped instance: ids 0..count-1 inside are uid..uid+count-1 and
+ * gid..gid+count-1 on the host. count 0: not idmapped (a privileged instance). */
+typedef struct InstanceIdmap {
+        uint32_t uid;
+        uint32_t gid;
+        uint32_t count;
+} InstanceIdmap;
+
 /* lxcbus.json: what lxcbus knows of an instance beyond LXC's own config. */
 typedef struct InstanceMetadata {
         char *name;
@@ -16,6 +24,7 @@ typedef struct InstanceMetadata {
         uint64_t last_used_at;
         uint64_t generation;
         ConfigMap config;
+        InstanceIdmap idmap;     /* "idmap": {"uid", "gid", "count"}, absent when privileged */
 } InstanceMetadata;
 
 #define METADATA_FILE "lxcbus.json"
@@ -24,7 +33,8 @@ typedef struct InstanceMetadata {
 void instance_metadata_done(InstanceMetadata *m);
 
 int instance_metadata_to_json(const InstanceMetadata *m, char **ret);
-/* Parses and validates (the name, every config key). Fails with -EBADMSG and a message on bad input. */
+/* Parses and validates (the name, every config key, the idmap and its agreement with
+ * security.privileged). Fails with -EBADMSG and a message on bad input. */
 int instance_metadata_from_json(const char *json, size_t size, InstanceMetadata *ret, char **ret_message);
 
 int instance_metadata_save(const InstanceMetadata *m, const char *path);

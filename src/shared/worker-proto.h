@@ -11,8 +11,10 @@
  *   worker -> daemon   "result <errno> <message>"                 last message; errno 0 = success
  *
  * Verbs:
- *   create  STAGING_LXCPATH NAME FINAL_LXCPATH METADATA_JSON TEMPLATE [TEMPLATE_ARGS...]
+ *   create  STAGING_LXCPATH NAME FINAL_LXCPATH METADATA_JSON IDMAP TEMPLATE [TEMPLATE_ARGS...]
  *           TEMPLATE "none" makes an empty rootfs. Builds in staging, renames into FINAL_LXCPATH/NAME.
+ *           IDMAP "-": privileged; "UID:GID:COUNT": idmapped (lxc.idmap u 0 UID COUNT, g 0 GID COUNT),
+ *           the template runs in the user namespace and the rootfs belongs to UID:GID.
  *   start   LXCPATH NAME CGROUP_DIR          waits for "go", then runs the container in the foreground:
  *                                             the worker is its monitor and exits when it stops.
  *   stop    LXCPATH NAME TIMEOUT_SEC         clean shutdown for TIMEOUT_SEC (0: none), then kill.

@@ -112,14 +112,21 @@ static int file_replace_all(const char *path, const char *from, const char *to) 
 }
 
 static int do_create(char **args, size_t n) {
-        const char *staging, *name, *final, *json, *template;
+        const char *staging, *name, *final, *json, *idmap, *template;
         _cleanup_free_ char *sdir = NULL, *fdir = NULL, *config = NULL, *mdpath = NULL;
         _cleanup_lxc_ struct lxc_container *c = NULL;
+        unsigned uid = 0, gid = 0, count = 0;
         int r;
 
-        if (n < 5)
+        if (n < 6)
                 return result(EINVAL, "Bad create request.");
-        staging = args[0], name = args[1], final = args[2], json = args[3], template = args[4];
+        staging = args[0], name = args[1], final = args[2], json = args[3], idmap = args[4], template = args[5];
+        if (!streq(idmap, "-")) {
+                char tail;
+                if (sscanf(idmap, "%u:%u:%u%c", &uid, &gid, &count, &tail) != 3 || uid == 0 || gid == 0 ||
+                    count == 0)
+                        return result(EINVAL, "Bad create request.");
+        }
 
         if (asprintf(&sdir, "%s/%s", staging, name) < 0 || asprintf(&fdir, "%s/%s", final, name) < 0 ||
             asprintf(&config, "%s/config", sdir) < 0 || asprintf(&mdpath, "%s/" METADATA_FILE, sdir) < 0)
@@ -132,6 +139,17 @@ static int do_create(char **args, size_t n) {
         if (!c)
                 return result(ENOMEM, "Failed to allocate container '%s'.", name);
 
+        /* Set before the create: liblxc then runs the template in the user namespace, the rootfs
+         * belongs to the instance's root user, and the idmap is saved with the config. */
+        if (count > 0) {
+                char u[64], g[64];
+
+                snprintf(u, sizeof u, "u 0 %u %u", uid, count);
+                snprintf(g, sizeof g, "g 0 %u %u", gid, count);
+                if (!c->set_config_item(c, "lxc.idmap", u) || !c->set_config_item(c, "lxc.idmap", g))
+                        return result(EINVAL, "Failed to set the idmap of '%s'.", name);
+        }
+
         if (streq(template, "none")) {
                 _cleanup_free_ char *rootfs = NULL, *rootfs_item = NULL;
 
@@ -141,6 +159,8 @@ static int do_create(char **args, size_t n) {
                 r = mkdir_p(rootfs, 0755);
                 if (r < 0)
                         return result(-r, "Failed to create '%s': %s", rootfs, strerror(-r));
+                if (count > 0 && chown(rootfs, uid, gid) < 0)
+                        return result(errno, "Failed to hand '%s' to the instance's root user: %m", rootfs);
                 if (!c->set_config_item(c, "lxc.rootfs.path", rootfs_item) ||
                     !c->set_config_item(c, "lxc.uts.name", name) ||
                     !c->save_config(c, config))
@@ -168,6 +188,14 @@ static int do_create(char **args, size_t n) {
         r = write_file_atomic(mdpath, json, strlen(json), 0644);
         if (r < 0)
                 return result(-r, "Failed to write the metadata of '%s': %s", name, strerror(-r));
+
+        /* The instance directory is root's: nobody but root may reach a privileged rootfs (a setuid
+         * binary in it is setuid root on the host). For an idmapped instance, its root group may pass
+         * (liblxc sets up the rootfs as that user), nobody else: a setuid binary there would give any
+         * host user the instance's ids. Never writable by the instance: the config in it is run as
+         * root. liblxc made it the instance's for the template. */
+        if (chown(sdir, 0, count > 0 ? gid : 0) < 0 || chmod(sdir, count > 0 ? 0710 : 0700) < 0)
+                return result(errno, "Failed to set the owner of '%s': %m", sdir);
 
         /* The last step: the instance exists once it is in place, not before. */
         progress(0.95, "moving into place");
@@ -215,6 +243,14 @@ static int do_start(char **args, size_t n, const char *self) {
         snprintf(fdstr, sizeof fdstr, "%i", worker_fd);
         if (setenv("LXCBUS_NOTIFY_FD", fdstr, 1) < 0)
                 return result(errno, "Failed to set up the start notification.");
+        /* An idmapped instance: liblxc writes the id maps with shadow's newuidmap whenever it finds it
+         * on $PATH, and newuidmap allows root only the ranges /etc/subuid gives to root. The block is
+         * lxcbus's (allocated from user lxcbus's lines, which is also what keeps useradd from handing
+         * it out, the reason liblxc insists on newuidmap): without $PATH liblxc writes the maps
+         * itself, as root may. Nothing else the monitor runs needs $PATH (the hook is absolute), and
+         * liblxc gives init a fresh environment. */
+        if (c->get_config_item(c, "lxc.idmap", NULL, 0) > 0)
+                (void) unsetenv("PATH");
 
         /* Wait until the daemon has the scope realized with us in it (sequence B). */
         k = recv(worker_fd, buf, sizeof buf - 1, 0);

@@ -430,6 +430,24 @@ def non_root_caller_is_access_denied():
     assert rc == 0 and '"state"' in out, (rc, out, err)
 
 
+@test
+def only_root_may_own_the_name():
+    # org.lxcbus1.conf: anybody may call the service, only root may own its name. A user asking for
+    # it (with queueing, so a refusal cannot be "in the queue") is refused by the bus itself.
+    ensure_user(USER)
+    script = ('from gi.repository import Gio, GLib\n'
+              'b = Gio.bus_get_sync(Gio.BusType.SYSTEM)\n'
+              'try:\n'
+              '    r = b.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",\n'
+              '                    "RequestName", GLib.Variant("(su)", ("org.lxcbus1", 0)), None, 0, 5000, None)\n'
+              '    print("granted", r.unpack()[0])\n'
+              'except GLib.Error as e:\n'
+              '    print("refused", Gio.DBusError.get_remote_error(e))\n')
+    rc, out, err = run_as_user(USER, '/usr/bin/python3', '-c', script)
+    assert rc == 0 and out.strip() == 'refused org.freedesktop.DBus.Error.AccessDenied', (rc, out, err)
+    check_daemon_alive()
+
+
 # ---- the per-uid operation limit ----------------------------------------------------------------
 
 @test

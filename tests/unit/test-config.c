@@ -290,11 +290,25 @@ TEST(validate_values) {
         assert_invalid("limits.tasks", "-1");
         assert_invalid("limits.tasks", "many");
 
+        assert_valid("security.privileged", "true");
+        assert_valid("security.privileged", "false");
+        FOREACH_STRING(v, "", "yes", "1", "0", "True", "FALSE", " true", "true ")
+                assert_invalid("security.privileged", v);
+
         assert_valid("environment.PATH", "/usr/bin:/bin");
         assert_valid("environment._x1", "");
         assert_valid("environment.A", "with spaces = and \t tabs");
         assert_valid("user.anything", "free \x01 form");
         assert_valid("user.a.b-c/d", "x");
+}
+
+TEST(create_only_keys) {
+        ASSERT_TRUE(config_key_is_create_only("security.privileged"));
+        FOREACH_STRING(k, "description", "limits.memory", "security.privilegedx", "security", "user.security.privileged")
+                ASSERT_FALSE(config_key_is_create_only(k));
+        ASSERT_FALSE(config_key_is_create_only(NULL));
+        ASSERT_OK(config_key_validate("security.privileged", NULL));
+        ASSERT_ERROR(config_key_validate("security.other", NULL), EINVAL);
 }
 
 TEST(validate_lengths) {

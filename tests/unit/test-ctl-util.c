@@ -127,6 +127,34 @@ static void test_operation_timeout(void) {
         CHECK(ctl_operation_timeout_usec(UINT32_MAX) == (2 * (uint64_t) UINT32_MAX + 60) * USEC_PER_SEC);
 }
 
+static void test_authorization(void) {
+        /* Everything that changes something... */
+        CHECK(ctl_method_needs_authorization("org.lxcbus1.Manager", "CreateInstance"));
+        CHECK(ctl_method_needs_authorization("org.lxcbus1.Instance", "Start"));
+        CHECK(ctl_method_needs_authorization("org.lxcbus1.Instance", "Kill"));
+        CHECK(ctl_method_needs_authorization("org.lxcbus1.Instance", "ConsoleLog"));
+        CHECK(ctl_method_needs_authorization("org.lxcbus1.Instance", "ExecPty"));
+        CHECK(ctl_method_needs_authorization("org.lxcbus1.Operation", "Cancel"));
+        CHECK(ctl_method_needs_authorization("org.lxcbus1.Process", "Signal"));
+        /* ...but not reading and waiting. */
+        CHECK(!ctl_method_needs_authorization("org.lxcbus1.Manager", "ListInstances"));
+        CHECK(!ctl_method_needs_authorization("org.lxcbus1.Manager", "GetInstance"));
+        CHECK(!ctl_method_needs_authorization("org.lxcbus1.Manager", "ListOperations"));
+        CHECK(!ctl_method_needs_authorization("org.lxcbus1.Instance", "GetState"));
+        CHECK(!ctl_method_needs_authorization("org.lxcbus1.Operation", "Wait"));
+        CHECK(!ctl_method_needs_authorization("org.lxcbus1.Process", "Wait"));
+        CHECK(!ctl_method_needs_authorization("org.freedesktop.DBus.Properties", "GetAll"));
+        CHECK(!ctl_method_needs_authorization("org.freedesktop.DBus.ObjectManager", "GetManagedObjects"));
+        CHECK(!ctl_method_needs_authorization("org.lxcbus1x.Instance", "Start"));
+        CHECK(!ctl_method_needs_authorization(NULL, "Start"));
+        CHECK(!ctl_method_needs_authorization("org.lxcbus1.Instance", NULL));
+
+        CHECK(ctl_authorization_timeout_usec(0) == 300 * USEC_PER_SEC);
+        CHECK(ctl_authorization_timeout_usec(25 * USEC_PER_SEC) == 300 * USEC_PER_SEC);
+        CHECK(ctl_authorization_timeout_usec(2060 * USEC_PER_SEC) == 2060 * USEC_PER_SEC);
+        CHECK(ctl_authorization_timeout_usec(UINT64_MAX) == UINT64_MAX);
+}
+
 static void test_parse_user(void) {
         uint32_t uid = 7, gid = 7;
         bool have_gid = true;
@@ -289,6 +317,7 @@ int main(void) {
         test_signal_from_string();
         test_parse_uint();
         test_operation_timeout();
+        test_authorization();
         test_parse_user();
         test_env_name();
         test_exec_exit_status();

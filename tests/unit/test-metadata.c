@@ -32,6 +32,9 @@ static void assert_metadata_equal(const InstanceMetadata *a, const InstanceMetad
         ASSERT_EQ_U(a->created_at, b->created_at);
         ASSERT_EQ_U(a->last_used_at, b->last_used_at);
         ASSERT_EQ_U(a->generation, b->generation);
+        ASSERT_EQ_U(a->idmap.uid, b->idmap.uid);
+        ASSERT_EQ_U(a->idmap.gid, b->idmap.gid);
+        ASSERT_EQ_U(a->idmap.count, b->idmap.count);
         ASSERT_EQ(a->config.n, b->config.n);
         for (size_t i = 0; i < a->config.n; i++) {
                 ASSERT_STREQ(a->config.entries[i].key, b->config.entries[i].key);
@@ -290,6 +293,88 @@ TEST(json_duplicate_config_keys) {
         /* JSON leaves duplicates undefined; whatever wins, the map has one entry. */
         ASSERT_OK(instance_metadata_from_json(s, strlen(s), &m, NULL));
         ASSERT_EQ(m.config.n, 1);
+}
+
+TEST(json_idmap_round_trip) {
+        _cleanup_(instance_metadata_done) InstanceMetadata m = {}, back = {};
+        _cleanup_free_ char *json = NULL;
+
+        sample(&m);
+        ASSERT_OK(instance_metadata_to_json(&m, &json));
+        ASSERT_FALSE(strstr(json, "idmap"));  /* privileged: no member */
+        json = mfree(json);
+
+        m.idmap = (InstanceIdmap) { 1000000, 2000000, 65536 };
+        ASSERT_OK(config_map_set(&m.config, "security.privileged", "false"));
+        ASSERT_OK(instance_metadata_to_json(&m, &json));
+        printf("%s\n", json);
+        ASSERT_CONTAINS(json, "\"uid\" : 1000000");
+        ASSERT_CONTAINS(json, "\"gid\" : 2000000");
+        ASSERT_CONTAINS(json, "\"count\" : 65536");
+        ASSERT_OK(instance_metadata_from_json(json, strlen(json), &back, NULL));
+        assert_metadata_equal(&m, &back);
+        instance_metadata_done(&back);
+        json = mfree(json);
+
+        /* The extremes: ids 1 .. (uint32_t) -2. */
+        m.idmap = (InstanceIdmap) { 1, UINT32_MAX - 1, 1 };
+        ASSERT_OK(instance_metadata_to_json(&m, &json));
+        ASSERT_OK(instance_metadata_from_json(json, strlen(json), &back, NULL));
+        assert_metadata_equal(&m, &back);
+        instance_metadata_done(&back);
+        json = mfree(json);
+        m.idmap = (InstanceIdmap) { 1, 1, UINT32_MAX - 1 };
+        ASSERT_OK(instance_metadata_to_json(&m, &json));
+        ASSERT_OK(instance_metadata_from_json(json, strlen(json), &back, NULL));
+        assert_metadata_equal(&m, &back);
+}
+
+TEST(json_idmap_without_privileged_key) {
+        /* Metadata written before security.privileged existed: fine either way. */
+        _cleanup_(instance_metadata_done) InstanceMetadata m = {};
+        _cleanup_free_ char *s = doc("version", "\"version\": 1, \"idmap\": {\"uid\": 1000000, \"gid\": 1000000, "
+                                     "\"count\": 65536}");
+
+        ASSERT_OK(instance_metadata_from_json(s, strlen(s), &m, NULL));
+        ASSERT_EQ_U(m.idmap.uid, 1000000);
+        ASSERT_EQ_U(m.idmap.count, 65536);
+        ASSERT_NULL(config_map_get(&m.config, "security.privileged"));
+}
+
+TEST(json_reject_idmap) {
+        static const char *const bad[] = {
+                "\"idmap\": null", "\"idmap\": 1000000", "\"idmap\": []", "\"idmap\": {}",
+                "\"idmap\": {\"uid\": 1000000, \"gid\": 1000000}",
+                "\"idmap\": {\"uid\": 1000000, \"count\": 65536}",
+                "\"idmap\": {\"gid\": 1000000, \"count\": 65536}",
+                "\"idmap\": {\"uid\": \"1000000\", \"gid\": 1000000, \"count\": 65536}",
+                "\"idmap\": {\"uid\": 1000000.0, \"gid\": 1000000, \"count\": 65536}",
+                "\"idmap\": {\"uid\": 0, \"gid\": 1000000, \"count\": 65536}",
+                "\"idmap\": {\"uid\": 1000000, \"gid\": 0, \"count\": 65536}",
+                "\"idmap\": {\"uid\": -1, \"gid\": 1000000, \"count\": 65536}",
+                "\"idmap\": {\"uid\": 1000000, \"gid\": 1000000, \"count\": 0}",
+                "\"idmap\": {\"uid\": 1000000, \"gid\": 1000000, \"count\": -65536}",
+                "\"idmap\": {\"uid\": 4294901760, \"gid\": 1000000, \"count\": 65536}",
+                "\"idmap\": {\"uid\": 1000000, \"gid\": 4294901760, \"count\": 65536}",
+                "\"idmap\": {\"uid\": 1, \"gid\": 1, \"count\": 4294967295}",
+                "\"idmap\": {\"uid\": 4294967296, \"gid\": 1, \"count\": 1}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_free_ char *member = NULL;
+                ASSERT_TRUE(asprintf(&member, "\"version\": 1, %s", bad[i]) >= 0);
+                assert_bad_member("version", member);
+        }
+
+        /* security.privileged must agree with the idmap. */
+        assert_bad_member("config", "\"config\": {\"security.privileged\": \"false\"}");
+        assert_bad_member("config", "\"config\": {\"security.privileged\": \"true\"}, "
+                                    "\"idmap\": {\"uid\": 1000000, \"gid\": 1000000, \"count\": 65536}");
+        assert_bad_member("config", "\"config\": {\"security.privileged\": \"yes\"}");
+
+        _cleanup_(instance_metadata_done) InstanceMetadata m = {};
+        _cleanup_free_ char *s = doc("config", "\"config\": {\"security.privileged\": \"true\"}");
+        ASSERT_OK(instance_metadata_from_json(s, strlen(s), &m, NULL));
+        ASSERT_EQ_U(m.idmap.count, 0);
 }
 
 static size_t count_entries(const char *dir) {
