@@ -25,7 +25,8 @@ __all__ = [
     'PROCESS_IFACE', 'OPEN_METHODS', 'xml_methods', 'checked_methods',
     'add_group', 'add_user', 'remove_users', 'uid_of', 'install_rule', 'install_doc_rule',
     'remove_rule', 'remove_all_rules', 'Agent', 'pk_check', 'wait_rule', 'SPY_RULE', 'Spy',
-    'ensure_subids', 'daemon_fds', 'variant_text', 'median_ms', 'stats_ms', 'private_root_conn',
+    'ensure_subids', 'restore_subids', 'daemon_fds', 'variant_text', 'median_ms', 'stats_ms',
+    'private_root_conn',
     'root_exec', 'INTERACTIVE',
 ]
 
@@ -150,19 +151,35 @@ def remove_all_rules():
         remove_rule(f)
 
 
+_subid_orig = {}
+
+
 def ensure_subids():
     """Non-root callers get idmapped instances whose ids come from the
     ranges of `lxcbus` in /etc/subuid and /etc/subgid: make sure there is one
-    (inside the test host)."""
+    (inside the test host); restore_subids() undoes it."""
     for f in ('/etc/subuid', '/etc/subgid'):
         try:
             with open(f) as fh:
-                lines = fh.read().splitlines()
+                text = fh.read()
         except FileNotFoundError:
-            lines = []
-        if not any(l.split(':')[0] == 'lxcbus' for l in lines):
+            text = None
+        if not any(l.split(':')[0] == 'lxcbus' for l in (text or '').splitlines()):
+            _subid_orig.setdefault(f, text)
             with open(f, 'a') as fh:
+                if text and not text.endswith('\n'):
+                    fh.write('\n')
                 fh.write('lxcbus:1000000:6553600\n')
+
+
+def restore_subids():
+    for f, text in _subid_orig.items():
+        if text is None:
+            os.unlink(f)
+        else:
+            with open(f, 'w') as fh:
+                fh.write(text)
+    _subid_orig.clear()
 
 
 # ---- polkit itself ------------------------------------------------------------------
@@ -272,6 +289,7 @@ from gi.repository import Gio, GLib
 
 bus = Gio.bus_get_sync(Gio.BusType.SYSTEM, None)
 ADDR = Gio.dbus_address_get_for_bus_sync(Gio.BusType.SYSTEM, None)
+FLAGS = Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION
 held = []
 
 def jsonable(v):
@@ -380,9 +398,7 @@ def race(req, n, delay, gap):
     then `gap` s before the next one."""
     sent = 0
     for k in range(n):
-        c = Gio.DBusConnection.new_for_address_sync(
-            ADDR, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
-            None, None)
+        c = Gio.DBusConnection.new_for_address_sync(ADDR, FLAGS, None, None)
         msg = Gio.DBusMessage.new_method_call(req.get('dest', 'org.lxcbus1'), req['path'], req['iface'],
                                               req['method'])
         p = params_of(req, k)
@@ -406,6 +422,26 @@ def race(req, n, delay, gap):
             time.sleep(gap)
     return sent
 
+def burst(req, n):
+    """n calls at once on this connection; the error name (or 'ok') of each."""
+    results, messages = [None] * n, {}
+
+    def mk(k):
+        def cb(conn, res):
+            try:
+                conn.call_finish(res)
+                results[k] = 'ok'
+            except GLib.Error as e:
+                results[k], messages[results[k]] = error_of(e)
+        return cb
+    for k in range(n):
+        bus.call(req.get('dest', 'org.lxcbus1'), req['path'], req['iface'], req['method'], params_of(req, k),
+                 None, Gio.DBusCallFlags.NONE, int(req.get('timeout', 60) * 1000), None, mk(k))
+    ctx = GLib.MainContext.default()
+    while None in results:
+        ctx.iteration(True)     # every call has a timeout: this ends
+    return results, messages
+
 print(json.dumps({'ready': True, 'name': bus.get_unique_name(), 'pid': os.getpid(), 'uid': os.getuid()}),
       flush=True)
 for line in sys.stdin:
@@ -425,6 +461,9 @@ for line in sys.stdin:
             out = {'ok': True, 'times': times, 'errors': errors[:5], 'nerrors': len(errors)}
         elif op == 'race':
             out = {'ok': True, 'sent': race(req['call'], req['n'], req.get('delay', 0), req.get('gap', 0))}
+        elif op == 'burst':
+            results, messages = burst(req['call'], req['n'])
+            out = {'ok': True, 'results': results, 'messages': messages}
         elif op == 'close_held':
             for f in held:
                 os.close(f)
@@ -496,6 +535,13 @@ class Agent:
         return self.request({'op': 'race', 'n': n, 'delay': delay, 'gap': gap,
                              'call': self.spec(path, iface, method, params, **kw)}, 600)
 
+    def burst(self, n, path, iface, method, params=None, **kw):
+        """n calls sent at once on the agent's connection; returns the
+        answer: results (per call 'ok' or the error name), messages (one
+        per error name)."""
+        return self.request({'op': 'burst', 'n': n,
+                             'call': self.spec(path, iface, method, params, **kw)}, 600)
+
     def close(self):
         if self.proc.poll() is None:
             self.proc.stdin.close()
@@ -537,7 +583,8 @@ def root_exec(name, argv, timeout=30):
     try:
         idx = [fdl.append(fd) for fd in (nul_r, w, nul_w)]
         proc = call(instance_path(name), INSTANCE_IFACE, 'Exec',
-                    V('(asa{ss}hhha{sv})', (argv, {}, idx[0], idx[1], idx[2], {})), fd_list=fdl, timeout=timeout)
+                    V('(asa{ss}hhha{sv})', (argv, {}, idx[0], idx[1], idx[2], {})), fd_list=fdl,
+                    timeout=timeout)
     finally:
         for fd in fdl.steal_fds():
             os.close(fd)
@@ -564,7 +611,8 @@ def stats_ms(times):
         return 'no samples'
     s = sorted(times)
     q = lambda p: s[min(len(s) - 1, int(p * len(s)))] * 1000
-    return 'median %.2f ms (p10 %.2f, p90 %.2f, n %d)' % (statistics.median(s) * 1000, q(0.1), q(0.9), len(s))
+    return 'median %.2f ms (p10 %.2f, p90 %.2f, n %d)' % (
+        statistics.median(s) * 1000, q(0.1), q(0.9), len(s))
 
 
 def median_ms(times):

@@ -58,7 +58,8 @@ def ipath(name):
 
 
 def create_params(name, source=None, config=None, options=None):
-    return V('(sa{sv}a{ss}a{sv})', (name, BUSYBOX if source is None else source, config or {}, options or {}))
+    return V('(sa{sv}a{ss}a{sv})',
+             (name, BUSYBOX if source is None else source, config or {}, options or {}))
 
 
 def exec_params(argv):
@@ -87,7 +88,8 @@ def denied(res, member, action, instance=None):
 def allowed(res, member):
     """res succeeded; returns the reply as lxcbustest.call does (None, the
     one value, or a list of them)."""
-    assert res['ok'], '%s by a user a rule allows failed: %s: %s' % (member, res.get('error'), res.get('message'))
+    assert res['ok'], '%s by a user a rule allows failed: %s: %s' % (
+        member, res.get('error'), res.get('message'))
     v = res['value']
     return None if len(v) == 0 else v[0] if len(v) == 1 else v
 
@@ -181,8 +183,8 @@ def expect_details(user, action, verb, instance, owner_uid=0, owner='root', comm
     rec = SPY.wait(lambda r: r['user'] == user and r['action'] == action
                    and r['details'].get('verb') == verb and r['details'].get('instance') == instance
                    and (command_line is None or r['details'].get('command_line') == command_line),
-                   '%s %s verb=%s instance=%s%s' % (user, action, verb, instance,
-                                                   '' if command_line is None else ' command_line=%s' % command_line))
+                   '%s %s verb=%s instance=%s command_line=%s'
+                   % (user, action, verb, instance, command_line))
     got = {k: v for k, v in rec['details'].items() if not k.startswith('polkit.')}
     if exact:
         assert got == want, 'details of %s for %s: got %s, expected %s' % (action, user, got, want)
@@ -235,7 +237,8 @@ def every_checked_method_has_a_case():
 def open_methods_need_no_rule():
     a = NOBODY()
     assert allowed(a.call(MANAGER_PATH, MANAGER_IFACE, 'ListInstances'), 'ListInstances')
-    assert allowed(a.call(MANAGER_PATH, MANAGER_IFACE, 'GetInstance', V('(s)', (RUN,))), 'GetInstance') == ipath(RUN)
+    res = a.call(MANAGER_PATH, MANAGER_IFACE, 'GetInstance', V('(s)', (RUN,)))
+    assert allowed(res, 'GetInstance') == ipath(RUN)
     allowed(a.call(MANAGER_PATH, MANAGER_IFACE, 'ListOperations'), 'ListOperations')
     allowed(a.call(ipath(RUN), INSTANCE_IFACE, 'GetState'), 'GetState')
     allowed(a.call(ipath(RUN), PROPS_IFACE, 'GetAll', V('(s)', (INSTANCE_IFACE,))), 'GetAll')
@@ -265,8 +268,8 @@ def case_create():
     expect_details('pknobody', 'org.lxcbus1.create', 'create', n1, uid_of('pknobody'), 'pknobody')
 
     n2 = T.add(unique_name('pkc'))
-    path, op = allowed(ADMIN().call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(n2, NONE_SRC),
-                                    timeout=300), 'CreateInstance')
+    path, op = allowed(ADMIN().call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance',
+                                    create_params(n2, NONE_SRC), timeout=300), 'CreateInstance')
     assert path == ipath(n2) and instance_exists(n2)
     assert iprop(n2, 'Owner') == uid_of('pkadmin'), iprop(n2, 'Owner')
     assert get_prop(op, OPERATION_IFACE, 'StartedByUID') == uid_of('pkadmin')
@@ -277,7 +280,8 @@ def case_create():
 @case('Instance.Start')
 def case_start():
     ensure_stopped(STOPPED)
-    denied(NOBODY().call(ipath(STOPPED), INSTANCE_IFACE, 'Start', opts()), 'Start', 'org.lxcbus1.manage', STOPPED)
+    denied(NOBODY().call(ipath(STOPPED), INSTANCE_IFACE, 'Start', opts()),
+           'Start', 'org.lxcbus1.manage', STOPPED)
     assert iprop(STOPPED, 'State') == 'stopped' and iprop(STOPPED, 'Pid') == 0
     assert scope_state(scope_of(STOPPED))[1] != 'active', scope_state(scope_of(STOPPED))
     expect_details('pknobody', 'org.lxcbus1.manage', 'start', STOPPED)
@@ -297,7 +301,8 @@ def case_stop():
     assert iprop(RUN, 'State') == 'running' and iprop(RUN, 'Pid') == pid and pid_alive(pid)
     expect_details('pknobody', 'org.lxcbus1.manage', 'stop', RUN)
 
-    allowed(ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'Stop', opts(timeout_sec=V('u', 0)), timeout=90), 'Stop')
+    allowed(ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'Stop', opts(timeout_sec=V('u', 0)), timeout=90),
+            'Stop')
     assert iprop(RUN, 'State') == 'stopped'
     expect_details('pkadmin', 'org.lxcbus1.manage', 'stop', RUN)
     ensure_running(RUN)
@@ -349,8 +354,8 @@ def case_unfreeze():
 def case_kill():
     ensure_running(RUN)
     pid = iprop(RUN, 'Pid')
-    denied(NOBODY().call(ipath(RUN), INSTANCE_IFACE, 'Kill', V('(ib)', (9, False))), 'Kill', 'org.lxcbus1.manage',
-           RUN)
+    denied(NOBODY().call(ipath(RUN), INSTANCE_IFACE, 'Kill', V('(ib)', (9, False))),
+           'Kill', 'org.lxcbus1.manage', RUN)
     assert iprop(RUN, 'State') == 'running' and iprop(RUN, 'Pid') == pid and pid_alive(pid)
     expect_details('pknobody', 'org.lxcbus1.manage', 'kill', RUN)
 
@@ -380,7 +385,8 @@ def case_delete():
 def case_set_config():
     gen, cfg = iprop(CONF, 'Generation'), iprop(CONF, 'Config')
     params = V('(a{ss}asa{sv})', ({'description': 'by pknobody'}, [], {}))
-    denied(NOBODY().call(ipath(CONF), INSTANCE_IFACE, 'SetConfig', params), 'SetConfig', 'org.lxcbus1.config', CONF)
+    denied(NOBODY().call(ipath(CONF), INSTANCE_IFACE, 'SetConfig', params),
+           'SetConfig', 'org.lxcbus1.config', CONF)
     assert iprop(CONF, 'Generation') == gen and iprop(CONF, 'Config') == cfg
     expect_details('pknobody', 'org.lxcbus1.config', 'set-config', CONF)
 
@@ -400,8 +406,8 @@ def case_exec():
     assert not file_in(RUN, '/tmp/pk-exec-denied'), 'the denied Exec ran'
     expect_details('pknobody', 'org.lxcbus1.exec', 'exec', RUN, command_line='touch /tmp/pk-exec-denied')
 
-    proc = allowed(ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'Exec', exec_params(['touch', '/tmp/pk-exec-ok']),
-                                in_fds=NULL_FDS), 'Exec')
+    proc = allowed(ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'Exec',
+                                exec_params(['touch', '/tmp/pk-exec-ok']), in_fds=NULL_FDS), 'Exec')
     assert tuple(call(proc, PROCESS_IFACE, 'Wait')) == (0, 0)
     assert file_in(RUN, '/tmp/pk-exec-ok')
     expect_details('pkadmin', 'org.lxcbus1.exec', 'exec', RUN, command_line='touch /tmp/pk-exec-ok')
@@ -440,7 +446,8 @@ def case_open_console():
     conn = private_root_conn()
     try:
         r, fdl = conn.call_with_unix_fd_list_sync(BUS_NAME, ipath(RUN), INSTANCE_IFACE, 'OpenConsole',
-                                                  V('(i)', (-1,)), None, Gio.DBusCallFlags.NONE, 30000, None, None)
+                                                  V('(i)', (-1,)), None, Gio.DBusCallFlags.NONE, 30000,
+                                                  None, None)
         for fd in fdl.steal_fds():
             os.close(fd)
     finally:
@@ -451,7 +458,8 @@ def case_open_console():
     def open_it():
         last['r'] = r = ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'OpenConsole', V('(i)', (-1,)),
                                      fd_script=[['write', '\n'], ['read_until', '# ', 10],
-                                                ['write', 'echo con-$((6*7))\n'], ['read_until', 'con-42', 10]])
+                                                ['write', 'echo con-$((6*7))\n'],
+                                                ['read_until', 'con-42', 10]])
         if not r['ok'] and r['error'] == E + 'Busy':
             return False    # root's terminal not released yet
         return True
@@ -470,20 +478,23 @@ def case_console_log():
     denied(res, 'ConsoleLog', 'org.lxcbus1.console', RUN)
     assert res['nfds'] == 0
     log1 = root_console_log()
-    assert log0 and log1.startswith(log0), 'the console log changed by a denied ConsoleLog(clear): %r -> %r' % (
-        log0[-200:], log1[-200:])
+    assert log0 and log1.startswith(log0), \
+        'the console log changed by a denied ConsoleLog(clear): %r -> %r' % (log0[-200:], log1[-200:])
     expect_details('pknobody', 'org.lxcbus1.console', 'console-log', RUN)
 
-    res = ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'ConsoleLog', V('(a{sv})', ({},)), fd_script=[['read_all', 10]])
+    res = ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'ConsoleLog', V('(a{sv})', ({},)),
+                       fd_script=[['read_all', 10]])
     allowed(res, 'ConsoleLog')
-    assert res['nfds'] == 1 and len(res['fd_data']) >= len(log1) > 0, (len(res.get('fd_data', '')), len(log1))
+    assert res['nfds'] == 1 and len(res['fd_data']) >= len(log1) > 0, \
+        (len(res.get('fd_data', '')), len(log1))
     expect_details('pkadmin', 'org.lxcbus1.console', 'console-log', RUN)
 
 
 @case('Operation.Cancel')
 def case_cancel():
     n1 = T.add(unique_name('pkcan'))
-    path, op = call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(n1, options={'async': V('b', True)}))
+    path, op = call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance',
+                    create_params(n1, options={'async': V('b', True)}))
     denied(NOBODY().call(op, OPERATION_IFACE, 'Cancel'), 'Cancel', 'org.lxcbus1.manage', n1)
     assert op_wait(op) == 'success', get_prop(op, OPERATION_IFACE, 'ErrorMessage')
     assert instance_exists(n1)
@@ -491,7 +502,8 @@ def case_cancel():
     cleanup_instance(n1)
 
     n2 = T.add(unique_name('pkcan'))
-    path, op = call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(n2, options={'async': V('b', True)}))
+    path, op = call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance',
+                    create_params(n2, options={'async': V('b', True)}))
     res = ADMIN().call(op, OPERATION_IFACE, 'Cancel')
     if res['ok']:
         assert op_wait(op) == 'cancelled', get_prop(op, OPERATION_IFACE, 'Status')
@@ -558,7 +570,8 @@ def rule_allows_one_user_one_instance():
     gen2 = iprop('p-two', 'Generation')
     allowed(a.call(ipath('p-one'), INSTANCE_IFACE, 'SetConfig', cfg), 'SetConfig')
     assert iprop('p-one', 'Description') == 'pkone was here'
-    denied(a.call(ipath('p-two'), INSTANCE_IFACE, 'SetConfig', cfg), 'SetConfig', 'org.lxcbus1.config', 'p-two')
+    denied(a.call(ipath('p-two'), INSTANCE_IFACE, 'SetConfig', cfg),
+           'SetConfig', 'org.lxcbus1.config', 'p-two')
     denied(a.call(ipath('p-two'), INSTANCE_IFACE, 'Delete', opts()), 'Delete', 'org.lxcbus1.delete', 'p-two')
     assert iprop('p-two', 'Generation') == gen2 and instance_exists('p-two')
     denied(a.call(ipath(RUN), INSTANCE_IFACE, 'Stop', opts()), 'Stop', 'org.lxcbus1.manage', RUN)
@@ -606,7 +619,8 @@ def rule_allows_one_user_some_command_lines():
     assert not file_in(RUN, '/tmp/pkcmd-x')
     expect_details('pkcmd', 'org.lxcbus1.exec', 'exec', RUN, command_line="sh -c 'touch /tmp/pkcmd-x'")
     # ExecPty with an allowed command line too; anything else on the same instance is refused
-    res = a.call(ipath(RUN), INSTANCE_IFACE, 'ExecPty', V('(asa{ss}a{sv})', (['sh', '-c', 'echo hi'], {}, {})),
+    res = a.call(ipath(RUN), INSTANCE_IFACE, 'ExecPty',
+                 V('(asa{ss}a{sv})', (['sh', '-c', 'echo hi'], {}, {})),
                  fd_script=[['read_until', 'hi', 10]])
     allowed(res, 'ExecPty')
     denied(a.call(ipath(RUN), INSTANCE_IFACE, 'OpenConsole', V('(i)', (-1,))), 'OpenConsole',
@@ -657,11 +671,13 @@ def doc_rule_user_may_only_exec_into_one_instance():
     wait_rule(a.name, 'org.lxcbus1.exec', {'instance': 'web'}, True)
     make_etc_hostname('web')
     status, sig, hostname = root_exec('web', ['cat', '/etc/hostname'])
-    res = a.call(ipath('web'), INSTANCE_IFACE, 'Exec', exec_params(['cat', '/etc/hostname']), in_fds=OUT_PIPE)
+    res = a.call(ipath('web'), INSTANCE_IFACE, 'Exec', exec_params(['cat', '/etc/hostname']),
+                 in_fds=OUT_PIPE)
     proc = allowed(res, 'Exec')
     assert res['pipe1'] == hostname, (res['pipe1'], hostname)
     assert tuple(call(proc, PROCESS_IFACE, 'Wait')) == (0, 0)
-    res = a.call(ipath('web'), INSTANCE_IFACE, 'ExecPty', V('(asa{ss}a{sv})', (['sh', '-c', 'echo a-$((1+1))'], {}, {})),
+    res = a.call(ipath('web'), INSTANCE_IFACE, 'ExecPty',
+                 V('(asa{ss}a{sv})', (['sh', '-c', 'echo a-$((1+1))'], {}, {})),
                  fd_script=[['read_until', 'a-2', 10]])
     allowed(res, 'ExecPty')
     assert 'a-2' in res['fd_data'], res
@@ -673,7 +689,8 @@ def doc_rule_user_may_only_exec_into_one_instance():
     pid = iprop('web', 'Pid')
     denied(a.call(ipath(RUN), INSTANCE_IFACE, 'Exec', exec_params(['true']), in_fds=NULL_FDS),
            'Exec', 'org.lxcbus1.exec', RUN)
-    for method, params, action in (('Stop', opts(), 'org.lxcbus1.manage'), ('Restart', opts(), 'org.lxcbus1.manage'),
+    for method, params, action in (('Stop', opts(), 'org.lxcbus1.manage'),
+                                   ('Restart', opts(), 'org.lxcbus1.manage'),
                                    ('Delete', opts(force=V('b', True)), 'org.lxcbus1.delete'),
                                    ('SetConfig', V('(a{ss}asa{sv})', ({'description': 'alice'}, [], {})),
                                     'org.lxcbus1.config'),
@@ -697,11 +714,11 @@ def doc_rule_owners_manage_only_their_own_instances():
     wait_rule(a1.name, 'org.lxcbus1.create', {'owner': 'pkown1'}, True)
     SPY.mark()
     own1, own2 = T.add(unique_name('own1')), T.add(unique_name('own2'))
-    allowed(a1.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(own1, NONE_SRC), timeout=300),
-            'CreateInstance')
-    allowed(a2.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(own2, NONE_SRC), timeout=300),
-            'CreateInstance')
-    assert iprop(own1, 'Owner') == u1 and iprop(own2, 'Owner') == u2, (iprop(own1, 'Owner'), iprop(own2, 'Owner'))
+    for a, n in ((a1, own1), (a2, own2)):
+        allowed(a.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(n, NONE_SRC),
+                       timeout=300), 'CreateInstance')
+    owners = (iprop(own1, 'Owner'), iprop(own2, 'Owner'))
+    assert owners == (u1, u2), owners
     expect_details('pkown1', 'org.lxcbus1.create', 'create', own1, u1, 'pkown1')
 
     cfg = lambda d: V('(a{ss}asa{sv})', ({'description': d}, [], {}))
@@ -709,12 +726,14 @@ def doc_rule_owners_manage_only_their_own_instances():
     assert iprop(own1, 'Description') == 'mine'
     expect_details('pkown1', 'org.lxcbus1.config', 'set-config', own1, u1, 'pkown1')
     gen2 = iprop(own2, 'Generation')
-    denied(a1.call(ipath(own2), INSTANCE_IFACE, 'SetConfig', cfg('not mine')), 'SetConfig', 'org.lxcbus1.config', own2)
+    denied(a1.call(ipath(own2), INSTANCE_IFACE, 'SetConfig', cfg('not mine')),
+           'SetConfig', 'org.lxcbus1.config', own2)
     denied(a1.call(ipath(own2), INSTANCE_IFACE, 'Delete', opts()), 'Delete', 'org.lxcbus1.delete', own2)
     assert iprop(own2, 'Generation') == gen2 and instance_exists(own2)
     expect_details('pkown1', 'org.lxcbus1.delete', 'delete', own2, u2, 'pkown2')
     # root's instances are nobody's in this group
-    denied(a1.call(ipath(CONF), INSTANCE_IFACE, 'SetConfig', cfg('x')), 'SetConfig', 'org.lxcbus1.config', CONF)
+    denied(a1.call(ipath(CONF), INSTANCE_IFACE, 'SetConfig', cfg('x')),
+           'SetConfig', 'org.lxcbus1.config', CONF)
     denied(a2.call(ipath(RUN), INSTANCE_IFACE, 'Stop', opts()), 'Stop', 'org.lxcbus1.manage', RUN)
     # a non-root caller may not ask for a privileged instance
     n = T.add(unique_name('ownp'))
@@ -746,7 +765,8 @@ def owner_creates_starts_execs_into_and_deletes_an_idmapped_instance():
     a = agent('pkown1')
     wait_rule(a.name, 'org.lxcbus1.create', {'owner': 'pkown1'}, True)
     n = T.add(unique_name('ownbb'))
-    allowed(a.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(n), timeout=300), 'CreateInstance')
+    allowed(a.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(n), timeout=300),
+            'CreateInstance')
     assert iprop(n, 'Owner') == u1
     rootfs = os.path.join(INSTANCES_DIR, n, 'rootfs')
     base = os.stat(rootfs).st_uid
@@ -756,8 +776,8 @@ def owner_creates_starts_execs_into_and_deletes_an_idmapped_instance():
     assert iprop(n, 'State') == 'running'
     init = iprop(n, 'Pid')
     assert host_ids(init) == (base, os.stat(rootfs).st_gid), (host_ids(init), base)
-    res = a.call(ipath(n), INSTANCE_IFACE, 'Exec', exec_params(['sh', '-c', 'id -u; sleep 100']), in_fds=OUT_PIPE,
-                 pipe_timeout=2)
+    res = a.call(ipath(n), INSTANCE_IFACE, 'Exec', exec_params(['sh', '-c', 'id -u; sleep 100']),
+                 in_fds=OUT_PIPE, pipe_timeout=2)
     proc = allowed(res, 'Exec')
     assert res['pipe1'].strip() == '0', res
     pid = get_prop(proc, PROCESS_IFACE, 'Pid')
@@ -785,12 +805,15 @@ def auth_admin_without_the_interactive_flag_is_interactive_authorization_require
     add_user('pkauth')
     install_rule('60-lxcbus-test-auth.rules', AUTH_RULE)
     a = agent('pkauth')
-    wait_for(lambda: pk_check(a.name, 'org.lxcbus1.config') == (False, True), 15, 'the AUTH_ADMIN rule', interval=0.1)
+    wait_for(lambda: pk_check(a.name, 'org.lxcbus1.config') == (False, True), 15, 'the AUTH_ADMIN rule',
+             interval=0.1)
     ensure_stopped(STOPPED)
     gen = iprop(CONF, 'Generation')
     cfg = V('(a{ss}asa{sv})', ({'description': 'pkauth'}, [], {}))
-    for path, method, params, inst in ((ipath(CONF), 'SetConfig', cfg, CONF), (ipath(STOPPED), 'Start', opts(), STOPPED),
-                                       (MANAGER_PATH, 'CreateInstance', create_params('pkauth-x', NONE_SRC), 'pkauth-x')):
+    for path, method, params, inst in ((ipath(CONF), 'SetConfig', cfg, CONF),
+                                       (ipath(STOPPED), 'Start', opts(), STOPPED),
+                                       (MANAGER_PATH, 'CreateInstance', create_params('pkauth-x', NONE_SRC),
+                                        'pkauth-x')):
         iface = MANAGER_IFACE if path == MANAGER_PATH else INSTANCE_IFACE
         res = a.call(path, iface, method, params)
         assert not res['ok'] and res['error'] == INTERACTIVE_REQUIRED, (method, res)
@@ -879,7 +902,8 @@ def latency_of_an_authorized_call_root_vs_user():
     print('# latency SetConfig as root:              %s' % stats_ms(root_times))
     print('# latency SetConfig as pkadmin (polkit):  %s' % stats_ms(user_times))
     print('# latency GetState as pkadmin (open):     %s' % stats_ms(floor))
-    print('# added by the polkit round trip (median): %.2f ms' % (median_ms(user_times) - median_ms(root_times)))
+    print('# added by the polkit round trip (median): %.2f ms'
+          % (median_ms(user_times) - median_ms(root_times)))
 
 
 @on_exit
@@ -891,6 +915,7 @@ def cleanup():
         cleanup_instance(n)
     remove_all_rules()
     remove_users()
+    restore_subids()
 
 
 if __name__ == '__main__':

@@ -252,6 +252,30 @@ def allowed_callers_that_leave_while_polkit_decides_are_dropped():
     daemon_answers()
 
 
+@test
+def pending_checks_per_user_are_bounded():
+    """40 calls at once through the 0.3 s rule: at most 32 checks of one user
+    may be pending, the others get LimitsExceeded at once; every accepted
+    one is performed."""
+    a = agent('pkrslow')
+    gen = iprop(RCONF, 'Generation')
+    fds = fd_count()
+    n = 40
+    t0 = time.monotonic()
+    res = a.burst(n, instance_path(RCONF), INSTANCE_IFACE, 'SetConfig', cfg('burst-@N@'), timeout=120)
+    assert res['ok'], res
+    results = res['results']
+    counts = {r: results.count(r) for r in set(results)}
+    print('# %d SetConfig at once through a 0.3 s rule (%.1fs): %s; %s' % (
+        n, time.monotonic() - t0, counts, res['messages']))
+    assert set(counts) <= {'ok', 'org.lxcbus1.Error.LimitsExceeded'}, counts
+    assert counts.get('org.lxcbus1.Error.LimitsExceeded', 0) >= 1, 'no limit on pending checks: %s' % counts
+    assert counts.get('ok', 0) >= 32, counts
+    assert iprop(RCONF, 'Generation') == gen + counts['ok']
+    wait_fds(fds, 'a burst of slow checks')
+    daemon_answers()
+
+
 # ---- polkitd unreachable ------------------------------------------------------------------------
 
 @test
@@ -261,7 +285,8 @@ def polkit_stopped_gives_access_denied_at_once():
     assert res['ok'], res
     gen = iprop(RCONF, 'Generation')
     try:
-        for cmd in (('systemctl', 'mask', '--runtime', 'polkit.service'), ('systemctl', 'stop', 'polkit.service')):
+        for cmd in (('systemctl', 'mask', '--runtime', 'polkit.service'),
+                    ('systemctl', 'stop', 'polkit.service')):
             rc, out, err = run(*cmd)
             assert rc == 0, (cmd, out, err)
         wait_for(lambda: not polkit_on_bus(), 15, 'polkit off the bus')
@@ -381,6 +406,7 @@ def cleanup():
     T.cleanup()
     remove_all_rules()
     remove_users()
+    restore_subids()
 
 
 if __name__ == '__main__':
