@@ -7,6 +7,7 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <systemd/sd-login.h>
 #include <time.h>
 
@@ -22,6 +23,55 @@
 /* The agent's notify fd: it closes it once it has registered. */
 #define AGENT_NOTIFY_FD 3
 #define AGENT_NOTIFY_FD_STR "3"
+
+/* A signal that kills us while the agent asks (Ctrl-C at its prompt, a kill) must not leave the terminal
+ * with echo off: pkttyagent restores it from its own handler, but not when it is busy re-prompting or
+ * dies first. So we end the agent and put back the modes we saw before it started, then die of the
+ * signal as we would have. Everything here is async-signal-safe. */
+static volatile sig_atomic_t agent_pid_for_signal;
+static struct termios saved_termios;
+static volatile sig_atomic_t have_saved_termios;
+static const int fatal_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+static struct sigaction old_actions[ELEMENTSOF(fatal_signals)];
+static bool handlers_installed;
+
+static void restore_terminal(void) {
+        if (have_saved_termios)
+                (void) tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
+}
+
+static void on_fatal_signal(int sig) {
+        pid_t pid = agent_pid_for_signal;
+
+        if (pid > 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+        }
+        restore_terminal();
+        (void) signal(sig, SIG_DFL);
+        (void) raise(sig);
+}
+
+static void install_handlers(void) {
+        struct sigaction sa = { .sa_handler = on_fatal_signal };
+
+        if (isatty(STDIN_FILENO) > 0 && tcgetattr(STDIN_FILENO, &saved_termios) >= 0)
+                have_saved_termios = true;
+        sigemptyset(&sa.sa_mask);
+        for (size_t k = 0; k < ELEMENTSOF(fatal_signals); k++)
+                (void) sigaction(fatal_signals[k], &sa, &old_actions[k]);
+        handlers_installed = true;
+}
+
+static void uninstall_handlers(void) {
+        if (!handlers_installed)
+                return;
+        for (size_t k = 0; k < ELEMENTSOF(fatal_signals); k++)
+                (void) sigaction(fatal_signals[k], &old_actions[k], NULL);
+        handlers_installed = false;
+        agent_pid_for_signal = 0;
+        have_saved_termios = false;
+}
 
 static _noreturn_ void agent_exec(int notify_fd, pid_t parent, bool fallback) {
         sigset_t ss;
@@ -91,6 +141,10 @@ static void agent_reap(CtlAgent *a) {
                 ;
         a->pidfd = safe_close(a->pidfd);
         a->pid = 0;
+        agent_pid_for_signal = 0;
+        /* Killed or not, the agent may have left echo off. */
+        restore_terminal();
+        uninstall_handlers();
 }
 
 /* True if the agent has exited (reaping it), false while it runs. */
@@ -101,6 +155,8 @@ static bool agent_exited(CtlAgent *a) {
                 return false;
         a->pidfd = safe_close(a->pidfd);
         a->pid = 0;
+        agent_pid_for_signal = 0;
+        uninstall_handlers();
         return true;
 }
 
@@ -134,9 +190,11 @@ int ctl_agent_open(CtlAgent *a) {
         fflush(stdout);
         fflush(stderr);
 
+        install_handlers();
         pid = fork();
         if (pid < 0) {
                 fprintf(stderr, "lxcbusctl: Failed to fork %s: %m, ignoring.\n", CTL_AGENT_PATH);
+                uninstall_handlers();
                 return 0;
         }
         if (pid == 0)
@@ -144,6 +202,7 @@ int ctl_agent_open(CtlAgent *a) {
 
         /* Our child, not reaped yet: its pid cannot be reused under us. */
         a->pid = pid;
+        agent_pid_for_signal = pid;
         a->pidfd = pidfd_open(pid, 0);
         if (a->pidfd < 0)
                 a->pidfd = -EBADF;

@@ -267,13 +267,10 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         } else
                 return sd_bus_error_setf(error, LXCBUS_ERROR_NOT_SUPPORTED, "Source type '%s' is not supported.", type);
 
-        r = bus_authorize_full(m, message, name, UID_INVALID, NULL, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-
         /* Only root may have a privileged instance, and it is the default for root. Anybody else gets an
          * idmapped one, and no template arguments: the template runs as the instance's root user, and
-         * what arguments a template takes (paths on the host, say) is beyond what lxcbus can vet. */
+         * what arguments a template takes (paths on the host, say) is beyond what lxcbus can vet. These
+         * refusals come before polkit: nobody is asked for a password for a call that cannot succeed. */
         r = bus_get_sender_uid(message, &uid);
         if (r < 0)
                 return r;
@@ -286,6 +283,10 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         if (uid != 0 && targs)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Cannot create instance '%s': only root may pass template arguments.", name);
+
+        r = bus_authorize_full(m, message, name, UID_INVALID, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
 
         if (manager_find_instance(m, name) || manager_name_reserved(m, name))
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INSTANCE_EXISTS, "Instance '%s' already exists.", name);

@@ -10,12 +10,7 @@ behind in any case.
 lxcbusctl runs as the user through setpriv (it execs, so the pid we hold is
 lxcbusctl's), on the slave of a pty whose master the test holds, as a
 session leader with the slave as its controlling terminal (pkttyagent talks
-on /dev/tty).
-
-Until lxcbusd asks polkit (issue 5), a non-root caller gets a plain
-AccessDenied "... needs org.lxcbus1.manage ...": the tests that need a
-password prompt then only check what they can (the message, the exit
-status, no agent left) and print "# SKIP"."""
+on /dev/tty)."""
 
 import fcntl
 import os
@@ -263,25 +258,6 @@ def polkitd_agent_log(pid):
 
 # ---- the daemon ----------------------------------------------------------------------------
 
-def daemon_asks_polkit():
-    """False while lxcbusd refuses every non-root change with a plain
-    AccessDenied ("Start needs org.lxcbus1.manage ..."), as before issue 5."""
-    if 'polkit' not in st:
-        rc, out, err = run_as_user(USER, 'gdbus', 'call', '--system', '--dest', BUS_NAME, '--object-path', PATH,
-                                   '--method', INSTANCE_IFACE + '.Freeze')
-        # Freeze on a stopped instance: InvalidState once the user is authorized, an
-        # authorization error before.
-        assert rc != 0, (out, err)
-        st['polkit'] = 'needs org.lxcbus1.' not in err
-        if not st['polkit']:
-            print('# lxcbusd answers a non-root caller with a plain AccessDenied: %s' % err.strip())
-    return st['polkit']
-
-
-def skip(what):
-    print('# SKIP: %s (lxcbusd does not ask polkit yet)' % what)
-
-
 def state():
     return get_prop(PATH, INSTANCE_IFACE, 'State')
 
@@ -382,11 +358,7 @@ def without_terminal_start_is_refused_and_nothing_runs():
         rc, out, err = run_as_user(USER, CTL, *args)
         assert rc == 1, (args, rc, out, err)
         assert state() == 'stopped'
-        if daemon_asks_polkit():
-            assert err == 'lxcbusctl: start %s: %s\n' % (NAME, INTERACTIVE_REQUIRED), (args, err)
-        else:
-            assert re.fullmatch(r"lxcbusctl: start %s: access denied \(Start needs org\.lxcbus1\.manage "
-                                r"on '%s'\.\)\n" % (NAME, NAME), err), (args, err)
+        assert err == 'lxcbusctl: start %s: %s\n' % (NAME, INTERACTIVE_REQUIRED), (args, err)
     assert_no_agent_left(before)
 
 
@@ -398,10 +370,7 @@ def on_terminal_no_ask_password_starts_no_agent():
         assert t.wait() == 1
         assert t.out == b'', t.out
         err = t.err.decode()
-        if daemon_asks_polkit():
-            assert err == 'lxcbusctl: start %s: %s\n' % (NAME, INTERACTIVE_REQUIRED), err
-        else:
-            assert err.startswith('lxcbusctl: start %s: access denied (' % NAME), err
+        assert err == 'lxcbusctl: start %s: %s\n' % (NAME, INTERACTIVE_REQUIRED), err
         assert not polkitd_agent_log(t.proc.pid), polkitd_agent_log(t.proc.pid)
     assert state() == 'stopped'
     assert_no_agent_left(before)
@@ -423,29 +392,19 @@ def on_terminal_root_password_starts_instance():
     ensure_stopped()
     before = zombies()
     with Terminal([CTL, 'start', NAME]) as t:
-        if not daemon_asks_polkit():
-            # The agent runs for the call all the same, and is gone with it.
-            assert t.wait() == 1
-            assert t.err.decode().startswith('lxcbusctl: start %s: access denied (' % NAME), t.err
-            log = polkitd_agent_log(t.proc.pid)
-            assert any('Registered' in l and 'pkttyagent' in l for l in log), log
-            assert any('Unregistered' in l for l in log), log
-            assert termios.tcgetattr(t.slave) == t.termios_before
-            skip('typing the password')
-        else:
-            t.expect(rb'AUTHENTICATING FOR org\.lxcbus1\.manage')
-            t.expect(rb'Authenticating as: root')
-            t.expect(rb'Password: ')
-            # The agent is lxcbusctl's child while it asks.
-            agents = agents_of(t.proc.pid)
-            assert len(agents) == 1, children_of(t.proc.pid)
-            t.type_password(PASSWORD)
-            t.expect(rb'AUTHENTICATION COMPLETE')
-            assert t.wait(180) == 0, t.err
-            assert t.err == b'', t.err
-            assert state() == 'running'
-            assert not pid_alive(agents[0])
-            assert termios.tcgetattr(t.slave) == t.termios_before
+        t.expect(rb'AUTHENTICATING FOR org\.lxcbus1\.manage')
+        t.expect(rb'Authenticating as: root')
+        t.expect(rb'Password: ')
+        # The agent is lxcbusctl's child while it asks.
+        agents = agents_of(t.proc.pid)
+        assert len(agents) == 1, children_of(t.proc.pid)
+        t.type_password(PASSWORD)
+        t.expect(rb'AUTHENTICATION COMPLETE')
+        assert t.wait(180) == 0, t.err
+        assert t.err == b'', t.err
+        assert state() == 'running'
+        assert not pid_alive(agents[0])
+        assert termios.tcgetattr(t.slave) == t.termios_before
     assert_no_agent_left(before)
     ensure_stopped()
 
@@ -456,9 +415,6 @@ def on_terminal_root_password_starts_instance():
 def on_terminal_wrong_password_is_denied():
     ensure_stopped()
     before = zombies()
-    if not daemon_asks_polkit():
-        skip('a wrong password')
-        return
     with Terminal([CTL, 'start', NAME]) as t:
         t.expect(rb'Password: ')
         t.type_password('not-' + PASSWORD)
@@ -477,9 +433,6 @@ def on_terminal_wrong_password_is_denied():
 def killed_while_asking_leaves_no_agent():
     ensure_stopped()
     before = zombies()
-    if not daemon_asks_polkit():
-        skip('killing lxcbusctl at the password prompt')
-        return
     with Terminal(UNDER_SHELL + ['start', NAME]) as t:
         t.expect(rb'Password: ')
         ctl = lxcbusctl_under(t)
@@ -501,9 +454,6 @@ def killed_while_asking_leaves_no_agent():
 def ctrl_c_at_the_prompt_leaves_no_agent():
     ensure_stopped()
     before = zombies()
-    if not daemon_asks_polkit():
-        skip('Ctrl-C at the password prompt')
-        return
     with Terminal(UNDER_SHELL + ['start', NAME]) as t:
         t.expect(rb'Password: ')
         agents = agents_of(lxcbusctl_under(t))
