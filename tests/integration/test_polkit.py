@@ -218,6 +218,19 @@ def setup_users_rules_and_instances():
 
 
 @test
+def doc_rules_are_installed_as_in_the_tree():
+    """docs/polkit.md points at /usr/share/doc/lxcbus/polkit-rules/: what
+    meson installed there is what these tests install verbatim."""
+    installed = '/usr/share/doc/lxcbus/polkit-rules'
+    tree = sorted(f for f in os.listdir(DOC_RULES_DIR) if f.endswith('.rules'))
+    assert tree == ['50-lxcbus-admins.rules', '50-lxcbus-exec-web.rules', '50-lxcbus-owners.rules'], tree
+    assert sorted(os.listdir(installed)) == tree, sorted(os.listdir(installed))
+    for f in tree:
+        with open(os.path.join(DOC_RULES_DIR, f)) as a, open(os.path.join(installed, f)) as b:
+            assert a.read() == b.read(), '%s/%s differs from the tree' % (installed, f)
+
+
+@test
 def every_checked_method_has_a_case():
     """A method added to the XML without a polkit case here fails this test."""
     methods = checked_methods()
