@@ -207,10 +207,14 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                             q->uid, e->message ?: e->name);
                 if (timeout)
                         r = auth_refuse(q, SD_BUS_ERROR_ACCESS_DENIED,
-                                        "Access denied: the authorization service did not answer in time.");
+                                        "Access denied: %s%s%s%s: the authorization service did not answer in time.",
+                                        member, q->instance ? " of '" : "", strempty(q->instance),
+                                        q->instance ? "'" : "");
                 else
                         r = auth_refuse(q, SD_BUS_ERROR_ACCESS_DENIED,
-                                        "Access denied: the authorization service failed (%s).", e->message ?: e->name);
+                                        "Access denied: %s%s%s%s: the authorization service failed (%s).", member,
+                                        q->instance ? " of '" : "", strempty(q->instance), q->instance ? "'" : "",
+                                        e->message ?: e->name);
                 goto finish;
         }
 
