@@ -85,16 +85,6 @@ def fd_count():
     return len(os.listdir('/proc/%d/fd' % MAIN_PID))
 
 
-def fds():
-    res = {}
-    for fd in os.listdir('/proc/%d/fd' % MAIN_PID):
-        try:
-            res[int(fd)] = os.readlink('/proc/%d/fd/%s' % (MAIN_PID, fd))
-        except OSError:
-            pass
-    return res
-
-
 def rss_kb():
     with open('/proc/%d/status' % MAIN_PID) as f:
         for line in f:
@@ -208,7 +198,7 @@ def setup_and_baseline():
         short_exec(k)
     wait_operations_gone('after the warm-up')
     time.sleep(0.5)
-    st['fds'] = fds()
+    st['fds'] = proc_fds(MAIN_PID)
     st['rss'] = rss_kb()
     print('# baseline after 50 warm-up execs and their linger: %d fds, VmRSS %d kB'
           % (len(st['fds']), st['rss']))
@@ -331,7 +321,7 @@ def nothing_leaks_once_operations_are_gone():
         wait_for(lambda: fd_count() <= len(before), 5, 'fd count back to %d' % len(before))
     except TimeoutError:
         pass
-    after, rss1 = fds(), rss_kb()
+    after, rss1 = proc_fds(MAIN_PID), rss_kb()
     print('# fds: %d before, %d after; VmRSS: %d kB before, %d kB after (%+d kB)'
           % (len(before), len(after), rss0, rss1, rss1 - rss0))
     assert len(after) <= len(before), 'lxcbusd fds: %d before, %d after; new: %s' % (

@@ -38,7 +38,8 @@ __all__ = [
     'wait_for', 'wait_prop', 'Signals', 'Signal', 'run', 'instance_path',
     'cleanup_instance', 'unique_name', 'raises_dbus', 'create_instance',
     'instance_exists', 'scope_state', 'SLOW', 'daemon_pid', 'main_pid', 'zombies',
-    'scope_of', 'proc_stat', 'pid_alive', 'cgroup_dirs_named', 'assert_scope_gone',
+    'scope_of', 'proc_stat', 'pid_alive', 'cgroup_dirs_named', 'assert_scope_gone', 'processes',
+    'proc_fds',
 ]
 
 BUS_NAME = 'org.lxcbus1'
@@ -384,9 +385,10 @@ def main_pid():
     return pid
 
 
-def zombies():
-    """Zombie processes anywhere in the test host, as "pid (comm)"."""
-    z = []
+def processes():
+    """Every process in the test host, as (pid, comm, state, ppid) from
+    /proc/PID/stat (those that end while being read are left out)."""
+    found = []
     for p in os.listdir('/proc'):
         if not p.isdigit():
             continue
@@ -395,9 +397,14 @@ def zombies():
                 st = f.read()
         except OSError:
             continue
-        if st[st.rindex(')') + 2] == 'Z':
-            z.append(st[:st.rindex(')') + 1])
-    return z
+        comm, rest = st[st.index('(') + 1:st.rindex(')')], st[st.rindex(')') + 2:].split()
+        found.append((int(p), comm, rest[0], int(rest[1])))
+    return found
+
+
+def zombies():
+    """Zombie processes anywhere in the test host, as "pid (comm)"."""
+    return ['%d (%s)' % (pid, comm) for pid, comm, state, ppid in processes() if state == 'Z']
 
 
 def scope_of(name):
@@ -418,6 +425,17 @@ def pid_alive(pid):
     """True while `pid` exists and is not a zombie."""
     st = proc_stat(pid)
     return st is not None and st[0] != 'Z'
+
+
+def proc_fds(pid):
+    """The open fds of process `pid`: {fd: what /proc/PID/fd/FD links to}."""
+    res = {}
+    for fd in os.listdir('/proc/%d/fd' % pid):
+        try:
+            res[int(fd)] = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+        except OSError:
+            pass
+    return res
 
 
 def cgroup_dirs_named(dirname):

@@ -133,16 +133,6 @@ def sh(script, **kw):
     return out.decode()
 
 
-def fd_list(pid):
-    res = {}
-    for fd in os.listdir('/proc/%d/fd' % pid):
-        try:
-            res[int(fd)] = os.readlink('/proc/%d/fd/%s' % (pid, fd))
-        except OSError:
-            pass
-    return res
-
-
 def ctl(*args, input=None, timeout=60):
     return run(CTL, *args, input=input, timeout=timeout)
 
@@ -394,14 +384,14 @@ def no_leaks_over_200_execs():
             proc = exec_call(['true'])
             assert call(proc, PROCESS_IFACE, 'Wait') == (0, 0)
     rounds(20)
-    before = fd_list(pid)
+    before = proc_fds(pid)
     rounds(200)
     # Give the daemon a moment for cleanups it defers (finished operations linger, but hold no fd).
     try:
-        wait_for(lambda: len(fd_list(pid)) <= len(before), 10, 'fd count back to %d' % len(before))
+        wait_for(lambda: len(proc_fds(pid)) <= len(before), 10, 'fd count back to %d' % len(before))
     except TimeoutError:
         pass
-    after = fd_list(pid)
+    after = proc_fds(pid)
     # "before" may still hold the socket of the last warm-up exec's worker, so fewer is fine
     assert len(after) <= len(before), 'lxcbusd fds: %d before, %d after; new: %s' % (
         len(before), len(after), sorted(set(after.values()) - set(before.values()))[:20])
