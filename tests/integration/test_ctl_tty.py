@@ -6,14 +6,12 @@ holds, as a session leader with the slave as its controlling terminal."""
 import fcntl
 import os
 import re
-import select
 import signal
-import struct
-import subprocess
 import termios
 import time
 
 from lxcbustest import *
+from ptyhelp import Terminal, set_size
 
 NAME = unique_name('tty')
 PATH = instance_path(NAME)
@@ -21,91 +19,9 @@ CTL = 'lxcbusctl'
 TERM = 'xterm-256color'
 
 
-def set_size(fd, rows, cols):
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
-
-
-class Terminal:
-    """lxcbusctl ARGS on a new pty of rows x cols. stdin and stdout are the
-    slave; stderr too, unless stderr_pipe. The slave stays open here too, so
-    that its modes can be read after lxcbusctl exits."""
-
-    def __init__(self, args, rows=24, cols=80, stderr_pipe=False):
-        self.master, self.slave = os.openpty()
-        set_size(self.master, rows, cols)
-        self.termios_before = termios.tcgetattr(self.slave)
-        self.out = b''
-        self.mark = 0
-        self.err = b''
-        self.proc = subprocess.Popen(
-            [CTL] + list(args), stdin=self.slave, stdout=self.slave,
-            stderr=subprocess.PIPE if stderr_pipe else self.slave,
-            start_new_session=True,    # setsid() comes before preexec_fn
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
-            env=dict(os.environ, TERM=TERM, LANG='C.UTF-8'))
-        if stderr_pipe:
-            os.set_blocking(self.proc.stderr.fileno(), False)
-
-    def _pump(self, left):
-        fds = [self.master] + ([self.proc.stderr.fileno()] if self.proc.stderr else [])
-        r, _, _ = select.select(fds, [], [], max(0, min(left, 0.5)))
-        for fd in r:
-            try:
-                chunk = os.read(fd, 65536)
-            except (BlockingIOError, OSError):
-                continue
-            if fd == self.master:
-                self.out += chunk
-            else:
-                self.err += chunk
-
-    def expect(self, pattern, timeout=30, stream='out'):
-        """Wait for regex `pattern` (bytes) in the output after the last
-        match; returns the match."""
-        deadline = time.monotonic() + timeout * SLOW
-        while True:
-            buf = self.out if stream == 'out' else self.err
-            m = re.compile(pattern).search(buf, self.mark if stream == 'out' else 0)
-            if m:
-                if stream == 'out':
-                    self.mark = m.end()
-                return m
-            left = deadline - time.monotonic()
-            assert left > 0, 'no %r on %s within %ds; got %r, stderr %r' % (
-                pattern, stream, timeout, self.out[self.mark:][-2000:], self.err)
-            self._pump(left)
-
-    def send(self, data):
-        os.write(self.master, data)
-
-    def wait(self, timeout=30):
-        """lxcbusctl's exit status (draining its output meanwhile)."""
-        deadline = time.monotonic() + timeout * SLOW
-        while self.proc.poll() is None:
-            left = deadline - time.monotonic()
-            assert left > 0, 'lxcbusctl did not exit within %ds; output %r' % (timeout, self.out[-2000:])
-            self._pump(min(left, 0.1))
-        self._pump(0)
-        return self.proc.returncode
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()      # by pid: the one we started
-            self.proc.wait(10)
-        if self.proc.stderr:
-            self.proc.stderr.close()
-        for fd in (self.master, self.slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
+def terminal(args, **kw):
+    """lxcbusctl ARGS on a terminal (ptyhelp.Terminal)."""
+    return Terminal([CTL] + list(args), term=TERM, **kw)
 
 
 def ctl(*args, input=None, timeout=60):
@@ -132,7 +48,7 @@ def stty_size(t):
 
 @test
 def exec_tty_shell_sizes_and_exit_status():
-    with Terminal(['exec', NAME, '-t', '--', 'sh'], rows=33, cols=111) as t:
+    with terminal(['exec', NAME, '-t', '--', 'sh'], rows=33, cols=111) as t:
         assert stty_size(t) == (33, 111)
 
         # The kernel sends SIGWINCH to lxcbusctl (the foreground process group of our pty), which
@@ -165,7 +81,7 @@ def exec_tty_shell_sizes_and_exit_status():
 
 @test
 def exec_tty_killed_by_a_signal_and_sigterm_forwarded():
-    with Terminal(['exec', NAME, '--', 'sh']) as t:
+    with terminal(['exec', NAME, '--', 'sh']) as t:
         t.send(b'echo ready-$((1+1))\n')
         t.expect(rb'ready-2')
         t.proc.send_signal(signal.SIGTERM)     # forwarded to the shell, which ignores it
@@ -181,7 +97,7 @@ def exec_default_tty_follows_stdin():
     script = 'test -t 0 && echo tty || echo notty'
     rc, out, err = ctl('exec', NAME, '--', 'sh', '-c', script, input='')
     assert (rc, out) == (0, 'notty\n'), (rc, out, err)
-    with Terminal(['exec', NAME, '--', 'sh', '-c', script]) as t:
+    with terminal(['exec', NAME, '--', 'sh', '-c', script]) as t:
         assert t.wait() == 0, t.out
         assert re.search(rb'(^|\n)tty\r\n', t.out), t.out
     rc, out, err = ctl('exec', '-T', NAME, '--', 'sh', '-c', script, input='')
@@ -214,7 +130,7 @@ def console_log_has_the_askfirst_prompt():
 
 @test
 def console_shell_and_detach():
-    with Terminal(['console', NAME], stderr_pipe=True) as t:
+    with terminal(['console', NAME], stderr_pipe=True) as t:
         t.expect(rb'Connected to the console of ' + NAME.encode() + rb'; type Ctrl-a q to detach\.',
                  stream='err')
         t.send(b'\n')
@@ -228,7 +144,7 @@ def console_shell_and_detach():
     assert get_prop(PATH, INSTANCE_IFACE, 'State') == 'running'
 
     # The daemon gave the console back when the first lxcbusctl left the bus.
-    with Terminal(['console', NAME], stderr_pipe=True) as t:
+    with terminal(['console', NAME], stderr_pipe=True) as t:
         t.expect(rb'type Ctrl-a q to detach', stream='err')
         # Ctrl-a Ctrl-a is one Ctrl-a: busybox's line editing moves to the start of the line with it
         t.send(b'cho again-$((1+2))\x01\x01e\n')
@@ -244,7 +160,7 @@ def console_without_a_terminal_detaches_at_eof():
     assert rc == 0, (rc, out, err)
     assert 'Ctrl-a q' in err, err
     # and it let go of the console again
-    with Terminal(['console', NAME], stderr_pipe=True) as t:
+    with terminal(['console', NAME], stderr_pipe=True) as t:
         t.expect(rb'type Ctrl-a q', stream='err')
         t.send(b'echo back-$((5+5))\n')
         t.expect(rb'back-10')
@@ -266,7 +182,7 @@ def console_errors():
     rc, out, err = ctl('console', NAME, '--tty', '40', input='')
     assert rc == 1 and err.strip(), (rc, out, err)
     # while one holds the console, another gets Busy
-    with Terminal(['console', NAME], stderr_pipe=True) as t:
+    with terminal(['console', NAME], stderr_pipe=True) as t:
         t.expect(rb'type Ctrl-a q', stream='err')
         rc, out, err = ctl('console', NAME, input='')
         assert rc == 1 and err.strip(), (rc, out, err)
@@ -276,7 +192,7 @@ def console_errors():
 
 @test
 def console_tty_n():
-    with Terminal(['console', NAME, '--tty', '2'], stderr_pipe=True) as t:
+    with terminal(['console', NAME, '--tty', '2'], stderr_pipe=True) as t:
         t.expect(rb'terminal 2 of ' + NAME.encode(), stream='err')
         t.send(b'\x01q')
         assert t.wait() == 0
