@@ -1,20 +1,25 @@
-"""Extra helpers for the error, config and lxcbusctl tests (on top of
-lxcbustest). Not a test file itself (run.sh only runs test_*.py)."""
+"""Extra helpers for the error, config, console, terminal and lxcbusctl
+tests (on top of lxcbustest). Not a test file itself (run.sh only runs
+test_*.py)."""
 
 import os
+import select
+import time
 import uuid
 
 from lxcbustest import (GLib, Gio, V, BUS_NAME, MANAGER_PATH, MANAGER_IFACE,
                         INSTANCE_IFACE, OPERATION_IFACE, BusError, bus, call,
                         get_prop, wait_for, run, instance_path,
                         cleanup_instance)
+from lxcbustest import _bus_error as _call_error
 
 __all__ = [
     'STATE_DIR', 'INSTANCES_DIR', 'STAGING_DIR', 'main_pid', 'MAIN_PID',
     'check_daemon_alive', 'check_error', 'expect_error', 'call_many',
     'fs_snapshot', 'opts', 'iprop', 'set_config', 'new_instance', 'Tracker',
     'op_wait', 'start_instance', 'stop_instance', 'ensure_user',
-    'run_as_user', 'gdbus_error_name',
+    'run_as_user', 'gdbus_error_name', 'read_until', 'call_fds', 'open_console',
+    'console_log', 'exec_pty', 'console_shell', 'file_text', 'save_file', 'restore_files',
 ]
 
 STATE_DIR = '/var/lib/lxcbus'
@@ -198,6 +203,40 @@ def run_as_user(user, *cmd, timeout=60):
                '--', *cmd, timeout=timeout, env={'HOME': '/home/' + user, 'USER': user})
 
 
+# ---- files of the test host changed for a test ------------------------------------------
+
+def file_text(path):
+    """The text of file `path`, or None when there is none."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def save_file(saved, path):
+    """Remember the text of `path` in the dict `saved`, the first time only
+    (for restore_files); returns the remembered text."""
+    if path not in saved:
+        saved[path] = file_text(path)
+    return saved[path]
+
+
+def restore_files(saved):
+    """Put back the files remembered in `saved` (remove those that were not
+    there) and forget them."""
+    for path, text in saved.items():
+        if text is None:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        else:
+            with open(path, 'w') as f:
+                f.write(text)
+    saved.clear()
+
+
 def gdbus_error_name(stderr):
     """'Error: GDBus.Error:NAME: message' -> (NAME, message)."""
     import re
@@ -205,3 +244,77 @@ def gdbus_error_name(stderr):
     if not m:
         return None, stderr
     return m.group(1), m.group(2).strip()
+
+
+# ---- terminals and the console log: calls that answer with an fd ------------------------
+
+def read_until(fd, needle=None, timeout=10):
+    """Read fd until `needle` (bytes) has come; returns all that was read.
+    Without a needle: up to the end (EOF, or EIO from a pty whose other side
+    has closed) or `timeout`. A needle that has not come by then fails.
+
+    Needs only os, select and time: polkithelp's agent runs its source."""
+    out, end = b'', time.monotonic() + timeout
+    while needle is None or needle not in out:
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        r, _, _ = select.select([fd], [], [], left)
+        if not r:
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:     # EIO: the other side of the pty has closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert needle is None or needle in out, 'no %r within %ss, got %r' % (needle, timeout, out)
+    return out
+
+
+def call_fds(name, method, params, conn=None, timeout=30):
+    """Instance.METHOD of instance `name`, whose reply starts with a handle
+    (OpenConsole, ConsoleLog, ExecPty), on `conn` or the shared connection:
+    (fd, the rest of the reply...); the fd is the caller's to close."""
+    try:
+        res, fdl = (conn or bus()).call_with_unix_fd_list_sync(
+            BUS_NAME, instance_path(name), INSTANCE_IFACE, method, params, None, Gio.DBusCallFlags.NONE,
+            int(timeout * 1000), None, None)
+    except GLib.Error as e:
+        raise _call_error(e, method) from None
+    reply = res.unpack()
+    fds = fdl.steal_fds() if fdl is not None else []
+    for k, fd in enumerate(fds):
+        if k != reply[0]:
+            os.close(fd)
+    return (fds[reply[0]],) + tuple(reply[1:])
+
+
+def console_shell(fd, line, needle):
+    """On the console master `fd` of a busybox instance: Enter (askfirst),
+    the shell's prompt, then `line` typed and `needle` awaited; returns what
+    came after the prompt."""
+    os.write(fd, b'\n')
+    read_until(fd, b'# ')
+    os.write(fd, line)
+    return read_until(fd, needle)
+
+
+def open_console(name, tty=-1, conn=None):
+    """OpenConsole: the master of the console (-1) or of terminal `tty`."""
+    return call_fds(name, 'OpenConsole', V('(i)', (tty,)), conn)[0]
+
+
+def console_log(name, **opts):
+    """ConsoleLog(opts): all of the log."""
+    fd = call_fds(name, 'ConsoleLog', V('(a{sv})', (dict(opts),)))[0]
+    try:
+        return read_until(fd)
+    finally:
+        os.close(fd)
+
+
+def exec_pty(name, argv, **opts):
+    """ExecPty(argv, no environment, opts): (master fd, process path)."""
+    return call_fds(name, 'ExecPty', V('(asa{ss}a{sv})', (argv, {}, dict(opts))))

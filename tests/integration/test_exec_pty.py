@@ -2,45 +2,14 @@
 """ExecPty: a terminal in the instance's own devpts, a session with it as the
 controlling terminal, resize through TIOCSWINSZ on the master, exit status."""
 
-import fcntl
 import os
-import select
-import struct
-import termios
-import time
 
 from lxcbustest import *
+from lxcbushelp import exec_pty, read_until
+from ptyhelp import set_size
 
 NAME = unique_name('pty')
 PATH = instance_path(NAME)
-
-
-def exec_pty(argv, **opts):
-    try:
-        res, fdl = bus().call_with_unix_fd_list_sync(
-            BUS_NAME, PATH, INSTANCE_IFACE, 'ExecPty', V('(asa{ss}a{sv})', (argv, {}, dict(opts))),
-            None, Gio.DBusCallFlags.NONE, 30000, None, None)
-    except GLib.Error as e:
-        raise BusError(Gio.DBusError.get_remote_error(e), e.message, 'ExecPty') from None
-    h, op = res.unpack()
-    return fdl.get(h), op
-
-
-def read_until(fd, needle, timeout=10):
-    out, end = b'', time.monotonic() + timeout
-    while needle not in out:
-        left = end - time.monotonic()
-        assert left > 0, 'no %r from the terminal, got %r' % (needle, out)
-        r, _, _ = select.select([fd], [], [], left)
-        if r:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-    return out
 
 
 @test
@@ -52,14 +21,14 @@ def setup():
 
 @test
 def shell_on_a_terminal_of_the_instance():
-    master, op = exec_pty(['sh'], rows=V('u', 30), cols=V('u', 100), term=V('s', 'vt100'))
+    master, op = exec_pty(NAME, ['sh'], rows=V('u', 30), cols=V('u', 100), term=V('s', 'vt100'))
     try:
         os.write(master, b'stty size; tty; echo T=$TERM; ls -l /proc/self/fd/0\n')
         out = read_until(master, b'T=vt100')
         assert b'30 100' in out, out
         assert b'/dev/pts/' in out, out
         # a resize on the master reaches the process
-        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack('HHHH', 50, 132, 0, 0))
+        set_size(master, 50, 132)
         os.write(master, b'stty size; exit 5\n')
         out = read_until(master, b'50 132')
         assert call(op, 'org.lxcbus1.Process', 'Wait') == (5, 0)
@@ -69,7 +38,7 @@ def shell_on_a_terminal_of_the_instance():
 
 @test
 def the_terminal_is_the_controlling_terminal_of_a_new_session():
-    master, op = exec_pty(['sh', '-c', 'exec cat /proc/self/stat'])
+    master, op = exec_pty(NAME, ['sh', '-c', 'exec cat /proc/self/stat'])
     try:
         out = read_until(master, b'\n', 10).decode(errors='replace').strip()
         # /proc/self/stat as the shell sees it: "pid (comm) state ppid pgrp session tty_nr ..."
@@ -85,7 +54,7 @@ def the_terminal_is_the_controlling_terminal_of_a_new_session():
 
 @test
 def the_terminal_belongs_to_the_instance():
-    master, op = exec_pty(['sleep', '30'])
+    master, op = exec_pty(NAME, ['sleep', '30'])
     try:
         pid = get_prop(op, 'org.lxcbus1.Process', 'Pid')
         target = os.readlink('/proc/%d/fd/0' % pid)
@@ -103,7 +72,7 @@ def the_terminal_belongs_to_the_instance():
 def bad_sizes_and_options_are_invalid_args():
     for o in ({'rows': V('u', 0)}, {'cols': V('u', 100000)}, {'term': V('i', 1)}):
         with raises_dbus('org.freedesktop.DBus.Error.InvalidArgs'):
-            exec_pty(['true'], **o)
+            exec_pty(NAME, ['true'], **o)
     # Exec (without a pty) has no terminal options
     with raises_dbus('org.freedesktop.DBus.Error.InvalidArgs'):
         fd = os.open('/dev/null', os.O_RDWR)

@@ -7,7 +7,6 @@ as 0 inside), restart adoption, the errors, and a non-root owner."""
 
 import json
 import os
-import select
 
 import lxcbushelp
 import stat
@@ -33,13 +32,7 @@ st = {}
 def write_subids(text_uid, text_gid=None):
     """Replace the lxcbus lines of /etc/subuid and /etc/subgid (others stay)."""
     for path, text in (('/etc/subuid', text_uid), ('/etc/subgid', text_uid if text_gid is None else text_gid)):
-        if path not in SAVED:
-            try:
-                with open(path) as f:
-                    SAVED[path] = f.read()
-            except FileNotFoundError:
-                SAVED[path] = None
-        keep = [l for l in (SAVED[path] or '').splitlines(True) if not l.startswith('lxcbus:')]
+        keep = [l for l in (save_file(SAVED, path) or '').splitlines(True) if not l.startswith('lxcbus:')]
         with open(path, 'w') as f:
             f.write(''.join(keep) + text)
 
@@ -94,32 +87,6 @@ def status_ids(pid, field):
 def ctl_exec(name, *argv, user=None):
     cmd = ('lxcbusctl', 'exec', name, '--') + argv
     return run_as_user(user, *cmd) if user else run(*cmd)
-
-
-def call_fd(name, method, params):
-    try:
-        res, fdl = bus().call_with_unix_fd_list_sync(BUS_NAME, instance_path(name), INSTANCE_IFACE, method, params,
-                                                     None, Gio.DBusCallFlags.NONE, 30000, None, None)
-    except GLib.Error as e:
-        raise BusError(Gio.DBusError.get_remote_error(e), e.message, method) from None
-    return fdl.get(res.unpack()[0])
-
-
-def read_until(fd, needle, timeout=10):
-    out, end = b'', time.monotonic() + timeout
-    while needle not in out:
-        left = end - time.monotonic()
-        assert left > 0, 'no %r, got %r' % (needle, out)
-        r, _, _ = select.select([fd], [], [], left)
-        if r:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-    return out
 
 
 def delete(name):
@@ -244,26 +211,17 @@ def idmapped_busybox_lifecycle():
     assert os.stat(os.path.join(d, 'rootfs', 'root-owned')).st_uid == base
 
     # the console, a terminal from ExecPty, the console log
-    fd = call_fd(name, 'OpenConsole', V('(i)', (-1,)))
+    fd = open_console(name)
     try:
-        os.write(fd, b'\n')
-        read_until(fd, b'# ')
-        os.write(fd, b'echo con-$((6*7)) $(id -u)\n')
-        read_until(fd, b'con-42 0')
+        console_shell(fd, b'echo con-$((6*7)) $(id -u)\n', b'con-42 0')
     finally:
         os.close(fd)
-    res, fdl = bus().call_with_unix_fd_list_sync(
-        BUS_NAME, instance_path(name), INSTANCE_IFACE, 'ExecPty',
-        V('(asa{ss}a{sv})', (['sh', '-c', 'echo pty-$(id -u)-$(tty)'], {}, {})), None,
-        Gio.DBusCallFlags.NONE, 30000, None, None)
-    master = fdl.get(res.unpack()[0])
+    master, op = exec_pty(name, ['sh', '-c', 'echo pty-$(id -u)-$(tty)'])
     try:
         out = read_until(master, b'pty-0-/dev/pts/')
     finally:
         os.close(master)
-    logfd = call_fd(name, 'ConsoleLog', V('(a{sv})', ({},)))
-    with os.fdopen(logfd, 'rb') as f:
-        assert b'con-42' in f.read()
+    assert b'con-42' in console_log(name)
 
     call(instance_path(name), INSTANCE_IFACE, 'Freeze', None)
     assert iprop(name, 'State') == 'frozen'
@@ -455,12 +413,7 @@ def non_root_owner_gets_idmapped_instance():
 def cleanup():
     T.cleanup()
     polkit_rule(False)
-    for path, text in SAVED.items():
-        if text is None:
-            os.unlink(path)
-        else:
-            with open(path, 'w') as f:
-                f.write(text)
+    restore_files(SAVED)
     run('userdel', '-r', USER)
 
 
