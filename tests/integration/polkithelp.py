@@ -7,27 +7,28 @@ methods read from dbus-interfaces/*.xml. Not a test file itself.
 Everything here writes only inside the test host: its /etc is an overlay on
 tmpfs and /home a tmpfs (TESTHOST.md, section 8)."""
 
+import inspect
 import json
 import os
 import re
 import select
 import statistics
 import subprocess
-import time
 import xml.etree.ElementTree as ET
 
 from lxcbustest import (GLib, Gio, V, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, INSTANCE_IFACE,
                         OPERATION_IFACE, BusError, bus, call, get_prop, wait_for, run, instance_path,
                         SLOW)
+from lxcbushelp import read_until, file_text, save_file, restore_files
 
 __all__ = [
     'SRC_DIR', 'RULES_DIR', 'DOC_RULES_DIR', 'ACCESS_DENIED', 'INTERACTIVE_REQUIRED',
     'PROCESS_IFACE', 'OPEN_METHODS', 'xml_methods', 'checked_methods',
     'add_group', 'add_user', 'remove_users', 'uid_of', 'install_rule', 'install_doc_rule',
     'remove_rule', 'remove_all_rules', 'Agent', 'pk_check', 'wait_rule', 'SPY_RULE', 'Spy',
-    'ensure_subids', 'restore_subids', 'daemon_fds', 'variant_text', 'median_ms', 'stats_ms',
+    'ensure_subids', 'restore_subids', 'variant_text', 'median_ms', 'stats_ms',
     'private_root_conn',
-    'root_exec', 'INTERACTIVE',
+    'root_exec', 'INTERACTIVE', 'exec_params', 'NULL_FDS', 'OUT_PIPE',
 ]
 
 SRC_DIR = os.environ.get('LXCBUS_SRC_DIR') or os.path.abspath(
@@ -159,13 +160,9 @@ def ensure_subids():
     ranges of `lxcbus` in /etc/subuid and /etc/subgid: make sure there is one
     (inside the test host); restore_subids() undoes it."""
     for f in ('/etc/subuid', '/etc/subgid'):
-        try:
-            with open(f) as fh:
-                text = fh.read()
-        except FileNotFoundError:
-            text = None
+        text = file_text(f)
         if not any(l.split(':')[0] == 'lxcbus' for l in (text or '').splitlines()):
-            _subid_orig.setdefault(f, text)
+            save_file(_subid_orig, f)
             with open(f, 'a') as fh:
                 if text and not text.endswith('\n'):
                     fh.write('\n')
@@ -173,13 +170,7 @@ def ensure_subids():
 
 
 def restore_subids():
-    for f, text in _subid_orig.items():
-        if text is None:
-            os.unlink(f)
-        else:
-            with open(f, 'w') as fh:
-                fh.write(text)
-    _subid_orig.clear()
+    restore_files(_subid_orig)
 
 
 # ---- polkit itself ------------------------------------------------------------------
@@ -280,12 +271,14 @@ class Spy:
 # Runs as the user (python3 -c), one JSON request per line on stdin, one
 # JSON answer per line on stdout. It owns one bus connection for its whole
 # life (so one unique name, the polkit subject), and can open short-lived
-# private ones (race).
+# private ones (race). It reads fds with lxcbushelp.read_until, whose source
+# it gets.
 AGENT = r'''
 import json, os, re, select, sys, time
 import gi
 gi.require_version('Gio', '2.0')
 from gi.repository import Gio, GLib
+''' + inspect.getsource(read_until) + r'''
 
 bus = Gio.bus_get_sync(Gio.BusType.SYSTEM, None)
 ADDR = Gio.dbus_address_get_for_bus_sync(Gio.BusType.SYSTEM, None)
@@ -300,24 +293,6 @@ def jsonable(v):
     if isinstance(v, (str, int, float, bool)) or v is None:
         return v
     return str(v)
-
-def read_some(fd, needle, timeout):
-    out, end = b'', time.monotonic() + timeout
-    while needle is None or needle not in out:
-        left = end - time.monotonic()
-        if left <= 0:
-            break
-        r, _, _ = select.select([fd], [], [], left)
-        if not r:
-            continue
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    return out
 
 def params_of(req, n=0):
     if not req.get('sig'):
@@ -379,9 +354,9 @@ def do_call(req, conn=None, n=0):
             if step[0] == 'write':
                 os.write(fd, step[1].encode())
             elif step[0] == 'read_until':
-                data += read_some(fd, step[1].encode(), step[2])
+                data += read_until(fd, step[1].encode(), step[2])
             elif step[0] == 'read_all':
-                data += read_some(fd, None, step[1])
+                data += read_until(fd, None, step[1])
         out['fd_data'] = data.decode('latin1')
         if req.get('keep_fd'):
             held.extend(got)
@@ -389,7 +364,7 @@ def do_call(req, conn=None, n=0):
             for f in got:
                 os.close(f)
     for k, r in pipes.items():
-        out['pipe%d' % k] = read_some(r, None, req.get('pipe_timeout', 30)).decode('latin1')
+        out['pipe%d' % k] = read_until(r, None, req.get('pipe_timeout', 30)).decode('latin1')
         os.close(r)
     return out
 
@@ -477,6 +452,16 @@ for line in sys.stdin:
 '''
 
 
+def exec_params(argv):
+    """Exec(argv) with no environment: stdin, stdout, stderr are handles 0,
+    1, 2 of the fd list the agent sends (in_fds=NULL_FDS or OUT_PIPE)."""
+    return V('(asa{ss}hhha{sv})', (argv, {}, 0, 1, 2, {}))
+
+
+NULL_FDS = ['null-r', 'null-w', 'null-w']
+OUT_PIPE = ['null-r', 'pipe', 'null-w']
+
+
 def variant_text(params):
     """(signature, text) of a GLib.Variant tuple, for the agent."""
     if params is None:
@@ -554,16 +539,6 @@ class Agent:
 
 # ---- the daemon and root-side helpers ----------------------------------------------------
 
-def daemon_fds(pid):
-    res = {}
-    for fd in os.listdir('/proc/%d/fd' % pid):
-        try:
-            res[int(fd)] = os.readlink('/proc/%d/fd/%s' % (pid, fd))
-        except OSError:
-            pass
-    return res
-
-
 def private_root_conn():
     """A root connection of its own (closing it makes the bus tell the
     daemon that this caller left)."""
@@ -590,17 +565,10 @@ def root_exec(name, argv, timeout=30):
             os.close(fd)
         for fd in (w, nul_r, nul_w):
             os.close(fd)
-    out = b''
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        rr, _, _ = select.select([r], [], [], end - time.monotonic())
-        if not rr:
-            break
-        chunk = os.read(r, 65536)
-        if not chunk:
-            break
-        out += chunk
-    os.close(r)
+    try:
+        out = read_until(r, None, timeout)
+    finally:
+        os.close(r)
     status, sig = call(proc, PROCESS_IFACE, 'Wait', timeout=timeout)
     return status, sig, out.decode('latin1')
 

@@ -45,6 +45,16 @@ def agent(user):
     return agents[user]
 
 
+def agent_with_rule(user, filename, rule, action, details):
+    """`user` (made if need be) and their agent, once the rule `filename`
+    is in force and lets them do `action` with `details`."""
+    add_user(user)
+    install_rule(filename, rule)
+    a = agent(user)
+    wait_rule(a.name, action, details, True)
+    return a
+
+
 def ADMIN():
     return agent('pkadmin')
 
@@ -60,15 +70,6 @@ def ipath(name):
 def create_params(name, source=None, config=None, options=None):
     return V('(sa{sv}a{ss}a{sv})',
              (name, BUSYBOX if source is None else source, config or {}, options or {}))
-
-
-def exec_params(argv):
-    # stdin, stdout, stderr are handles 0, 1, 2 of the fd list the agent sends
-    return V('(asa{ss}hhha{sv})', (argv, {}, 0, 1, 2, {}))
-
-
-NULL_FDS = ['null-r', 'null-w', 'null-w']
-OUT_PIPE = ['null-r', 'pipe', 'null-w']
 
 
 def denied(res, member, action, instance=None):
@@ -146,24 +147,6 @@ def root_exec_start(name, argv):
     finally:
         for fd in fdl.steal_fds() + fds:
             os.close(fd)
-
-
-def root_console_log():
-    res, fdl = bus().call_with_unix_fd_list_sync(BUS_NAME, ipath(RUN), INSTANCE_IFACE, 'ConsoleLog',
-                                                 V('(a{sv})', ({},)), None, Gio.DBusCallFlags.NONE, 30000,
-                                                 None, None)
-    fd = fdl.get(res.unpack()[0])
-    for f in fdl.steal_fds():
-        os.close(f)
-    data = b''
-    try:
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return data
-            data += chunk
-    finally:
-        os.close(fd)
 
 
 # ---- what the daemon told polkit ---------------------------------------------------------
@@ -290,18 +273,39 @@ def case_create():
     cleanup_instance(n2)
 
 
+def manage_case(name, method, params, verb, unchanged, done, timeout=60):
+    """METHOD (action org.lxcbus1.manage) on instance `name`: pknobody is
+    refused and unchanged() holds; pkadmin succeeds and done() holds. The spy
+    saw both checks with their details."""
+    denied(NOBODY().call(ipath(name), INSTANCE_IFACE, method, params), method, 'org.lxcbus1.manage', name)
+    unchanged()
+    expect_details('pknobody', 'org.lxcbus1.manage', verb, name)
+
+    allowed(ADMIN().call(ipath(name), INSTANCE_IFACE, method, params, timeout=timeout), method)
+    done()
+    expect_details('pkadmin', 'org.lxcbus1.manage', verb, name)
+
+
+def assert_state(name, state):
+    assert iprop(name, 'State') == state, (name, iprop(name, 'State'), state)
+
+
+def assert_init_lives(pid):
+    """RUN still runs, with the same init `pid`."""
+    assert iprop(RUN, 'State') == 'running' and iprop(RUN, 'Pid') == pid and pid_alive(pid)
+
+
 @case('Instance.Start')
 def case_start():
     ensure_stopped(STOPPED)
-    denied(NOBODY().call(ipath(STOPPED), INSTANCE_IFACE, 'Start', opts()),
-           'Start', 'org.lxcbus1.manage', STOPPED)
-    assert iprop(STOPPED, 'State') == 'stopped' and iprop(STOPPED, 'Pid') == 0
-    assert scope_state(scope_of(STOPPED))[1] != 'active', scope_state(scope_of(STOPPED))
-    expect_details('pknobody', 'org.lxcbus1.manage', 'start', STOPPED)
 
-    allowed(ADMIN().call(ipath(STOPPED), INSTANCE_IFACE, 'Start', opts(), timeout=120), 'Start')
-    assert iprop(STOPPED, 'State') == 'running' and iprop(STOPPED, 'Pid') > 0
-    expect_details('pkadmin', 'org.lxcbus1.manage', 'start', STOPPED)
+    def not_started():
+        assert iprop(STOPPED, 'State') == 'stopped' and iprop(STOPPED, 'Pid') == 0
+        assert scope_state(scope_of(STOPPED))[1] != 'active', scope_state(scope_of(STOPPED))
+
+    def started():
+        assert iprop(STOPPED, 'State') == 'running' and iprop(STOPPED, 'Pid') > 0
+    manage_case(STOPPED, 'Start', opts(), 'start', not_started, started, timeout=120)
     ensure_stopped(STOPPED)
 
 
@@ -309,15 +313,8 @@ def case_start():
 def case_stop():
     ensure_running(RUN)
     pid = iprop(RUN, 'Pid')
-    denied(NOBODY().call(ipath(RUN), INSTANCE_IFACE, 'Stop', opts(timeout_sec=V('u', 0))),
-           'Stop', 'org.lxcbus1.manage', RUN)
-    assert iprop(RUN, 'State') == 'running' and iprop(RUN, 'Pid') == pid and pid_alive(pid)
-    expect_details('pknobody', 'org.lxcbus1.manage', 'stop', RUN)
-
-    allowed(ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'Stop', opts(timeout_sec=V('u', 0)), timeout=90),
-            'Stop')
-    assert iprop(RUN, 'State') == 'stopped'
-    expect_details('pkadmin', 'org.lxcbus1.manage', 'stop', RUN)
+    manage_case(RUN, 'Stop', opts(timeout_sec=V('u', 0)), 'stop', lambda: assert_init_lives(pid),
+                lambda: assert_state(RUN, 'stopped'), timeout=90)
     ensure_running(RUN)
 
 
@@ -325,27 +322,18 @@ def case_stop():
 def case_restart():
     ensure_running(RUN)
     pid = iprop(RUN, 'Pid')
-    denied(NOBODY().call(ipath(RUN), INSTANCE_IFACE, 'Restart', opts(timeout_sec=V('u', 0))),
-           'Restart', 'org.lxcbus1.manage', RUN)
-    assert iprop(RUN, 'State') == 'running' and iprop(RUN, 'Pid') == pid and pid_alive(pid)
-    expect_details('pknobody', 'org.lxcbus1.manage', 'restart', RUN)
 
-    allowed(ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'Restart', opts(timeout_sec=V('u', 0)), timeout=120),
-            'Restart')
-    assert iprop(RUN, 'State') == 'running' and iprop(RUN, 'Pid') not in (0, pid)
-    expect_details('pkadmin', 'org.lxcbus1.manage', 'restart', RUN)
+    def restarted():
+        assert iprop(RUN, 'State') == 'running' and iprop(RUN, 'Pid') not in (0, pid)
+    manage_case(RUN, 'Restart', opts(timeout_sec=V('u', 0)), 'restart', lambda: assert_init_lives(pid),
+                restarted, timeout=120)
 
 
 @case('Instance.Freeze')
 def case_freeze():
     ensure_running(RUN)
-    denied(NOBODY().call(ipath(RUN), INSTANCE_IFACE, 'Freeze'), 'Freeze', 'org.lxcbus1.manage', RUN)
-    assert iprop(RUN, 'State') == 'running'
-    expect_details('pknobody', 'org.lxcbus1.manage', 'freeze', RUN)
-
-    allowed(ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'Freeze'), 'Freeze')
-    wait_prop(ipath(RUN), INSTANCE_IFACE, 'State', 'frozen')
-    expect_details('pkadmin', 'org.lxcbus1.manage', 'freeze', RUN)
+    manage_case(RUN, 'Freeze', None, 'freeze', lambda: assert_state(RUN, 'running'),
+                lambda: wait_prop(ipath(RUN), INSTANCE_IFACE, 'State', 'frozen'))
     ensure_running(RUN)
 
 
@@ -354,28 +342,19 @@ def case_unfreeze():
     ensure_running(RUN)
     call(ipath(RUN), INSTANCE_IFACE, 'Freeze')
     wait_prop(ipath(RUN), INSTANCE_IFACE, 'State', 'frozen')
-    denied(NOBODY().call(ipath(RUN), INSTANCE_IFACE, 'Unfreeze'), 'Unfreeze', 'org.lxcbus1.manage', RUN)
-    assert iprop(RUN, 'State') == 'frozen'
-    expect_details('pknobody', 'org.lxcbus1.manage', 'unfreeze', RUN)
-
-    allowed(ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'Unfreeze'), 'Unfreeze')
-    wait_prop(ipath(RUN), INSTANCE_IFACE, 'State', 'running')
-    expect_details('pkadmin', 'org.lxcbus1.manage', 'unfreeze', RUN)
+    manage_case(RUN, 'Unfreeze', None, 'unfreeze', lambda: assert_state(RUN, 'frozen'),
+                lambda: wait_prop(ipath(RUN), INSTANCE_IFACE, 'State', 'running'))
 
 
 @case('Instance.Kill')
 def case_kill():
     ensure_running(RUN)
     pid = iprop(RUN, 'Pid')
-    denied(NOBODY().call(ipath(RUN), INSTANCE_IFACE, 'Kill', V('(ib)', (9, False))),
-           'Kill', 'org.lxcbus1.manage', RUN)
-    assert iprop(RUN, 'State') == 'running' and iprop(RUN, 'Pid') == pid and pid_alive(pid)
-    expect_details('pknobody', 'org.lxcbus1.manage', 'kill', RUN)
 
-    allowed(ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'Kill', V('(ib)', (9, False))), 'Kill')
-    wait_for(lambda: not pid_alive(pid), 30, 'init %d killed' % pid)
-    wait_prop(ipath(RUN), INSTANCE_IFACE, 'State', 'stopped')
-    expect_details('pkadmin', 'org.lxcbus1.manage', 'kill', RUN)
+    def killed():
+        wait_for(lambda: not pid_alive(pid), 30, 'init %d killed' % pid)
+        wait_prop(ipath(RUN), INSTANCE_IFACE, 'State', 'stopped')
+    manage_case(RUN, 'Kill', V('(ib)', (9, False)), 'kill', lambda: assert_init_lives(pid), killed)
     ensure_running(RUN)
 
 
@@ -458,11 +437,7 @@ def case_open_console():
     # which then leaves and so releases it)
     conn = private_root_conn()
     try:
-        r, fdl = conn.call_with_unix_fd_list_sync(BUS_NAME, ipath(RUN), INSTANCE_IFACE, 'OpenConsole',
-                                                  V('(i)', (-1,)), None, Gio.DBusCallFlags.NONE, 30000,
-                                                  None, None)
-        for fd in fdl.steal_fds():
-            os.close(fd)
+        os.close(open_console(RUN, conn=conn))
     finally:
         conn.close_sync(None)
 
@@ -486,11 +461,11 @@ def case_open_console():
 @case('Instance.ConsoleLog')
 def case_console_log():
     ensure_running(RUN)
-    log0 = root_console_log()
+    log0 = console_log(RUN)
     res = NOBODY().call(ipath(RUN), INSTANCE_IFACE, 'ConsoleLog', V('(a{sv})', ({'clear': V('b', True)},)))
     denied(res, 'ConsoleLog', 'org.lxcbus1.console', RUN)
     assert res['nfds'] == 0
-    log1 = root_console_log()
+    log1 = console_log(RUN)
     assert log0 and log1.startswith(log0), \
         'the console log changed by a denied ConsoleLog(clear): %r -> %r' % (log0[-200:], log1[-200:])
     expect_details('pknobody', 'org.lxcbus1.console', 'console-log', RUN)
@@ -571,14 +546,12 @@ polkit.addRule(function(action, subject) {
 
 @test
 def rule_allows_one_user_one_instance():
-    add_user('pkone')
-    install_rule('60-lxcbus-test-instance.rules', INSTANCE_RULE)
+    a = agent_with_rule('pkone', '60-lxcbus-test-instance.rules', INSTANCE_RULE, 'org.lxcbus1.config',
+                        {'instance': 'p-one'})
     for n in ('p-one', 'p-two'):
         cleanup_instance(n)
         T.add(n)
         call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(n, NONE_SRC))
-    a = agent('pkone')
-    wait_rule(a.name, 'org.lxcbus1.config', {'instance': 'p-one'}, True)
     cfg = V('(a{ss}asa{sv})', ({'description': 'pkone was here'}, [], {}))
     gen2 = iprop('p-two', 'Generation')
     allowed(a.call(ipath('p-one'), INSTANCE_IFACE, 'SetConfig', cfg), 'SetConfig')
@@ -606,11 +579,9 @@ polkit.addRule(function(action, subject) {
 
 @test
 def rule_allows_one_user_some_command_lines():
-    add_user('pkcmd')
-    install_rule('60-lxcbus-test-command.rules', COMMAND_RULE)
+    a = agent_with_rule('pkcmd', '60-lxcbus-test-command.rules', COMMAND_RULE, 'org.lxcbus1.exec',
+                        {'command_line': 'cat /etc/hostname'})
     ensure_running(RUN)
-    a = agent('pkcmd')
-    wait_rule(a.name, 'org.lxcbus1.exec', {'command_line': 'cat /etc/hostname'}, True)
     make_etc_hostname(RUN)
     status, sig, hostname = root_exec(RUN, ['cat', '/etc/hostname'])
     assert (status, sig) == (0, 0) and hostname, (status, sig, hostname)
@@ -653,11 +624,9 @@ polkit.addRule(function(action, subject) {
 
 @test
 def rule_allows_some_verbs_of_an_action():
-    add_user('pkverb')
-    install_rule('60-lxcbus-test-verb.rules', VERB_RULE)
+    a = agent_with_rule('pkverb', '60-lxcbus-test-verb.rules', VERB_RULE, 'org.lxcbus1.manage',
+                        {'verb': 'freeze'})
     ensure_running(RUN)
-    a = agent('pkverb')
-    wait_rule(a.name, 'org.lxcbus1.manage', {'verb': 'freeze'}, True)
     pid = iprop(RUN, 'Pid')
     for method, params in (('Stop', opts(timeout_sec=V('u', 0))), ('Restart', opts()), ('Start', opts()),
                            ('Kill', V('(ib)', (9, False)))):

@@ -59,12 +59,13 @@ def cfg(desc):
     return V('(a{ss}asa{sv})', ({'description': desc}, [], {}))
 
 
-def exec_params(argv):
-    return V('(asa{ss}hhha{sv})', (argv, {}, 0, 1, 2, {}))
-
-
 def fd_count():
-    return len(daemon_fds(main_pid()))
+    return len(proc_fds(main_pid()))
+
+
+def marks():
+    """RCONF's Generation and lxcbusd's fd count, to compare with later."""
+    return iprop(RCONF, 'Generation'), fd_count()
 
 
 def wait_fds(before, what):
@@ -79,7 +80,7 @@ def wait_fds(before, what):
         wait_for(same, 15, 'lxcbusd fds back to %d' % before, interval=0.1)
     except TimeoutError:
         raise AssertionError('lxcbusd holds %d fds after %s, %d before: %s' % (
-            last[0], what, before, sorted(daemon_fds(main_pid()).values()))) from None
+            last[0], what, before, sorted(proc_fds(main_pid()).values()))) from None
 
 
 def stays(pred, seconds, what):
@@ -97,6 +98,12 @@ def stays(pred, seconds, what):
 def daemon_answers():
     check_daemon_alive()
     assert call(instance_path(RCONF), INSTANCE_IFACE, 'GetState', timeout=10)
+
+
+def daemon_recovered(fds, what):
+    """After `what`: lxcbusd holds no more fds than `fds`, and answers."""
+    wait_fds(fds, what)
+    daemon_answers()
 
 
 def polkit_on_bus():
@@ -134,8 +141,7 @@ def setup_users_rules_and_instances():
 @test
 def denied_callers_that_leave_at_once_never_act():
     a = agent('pkrdeny')
-    gen = iprop(RCONF, 'Generation')
-    fds = fd_count()
+    gen, fds = marks()
     n = 50
     with Signals.properties_changed(instance_path(RSTOP), INSTANCE_IFACE) as sig:
         t0 = time.monotonic()
@@ -144,7 +150,7 @@ def denied_callers_that_leave_at_once_never_act():
                      (instance_path(RCONF), 'SetConfig', cfg('race-deny-@N@'), {}),
                      (instance_path(RCONF), 'Delete', opts(force=V('b', True)), {}),
                      (instance_path(RSTOP), 'Exec', exec_params(['touch', '/tmp/race-denied']),
-                      {'in_fds': ['null-r', 'null-w', 'null-w']})):
+                      {'in_fds': NULL_FDS})):
             path, method, params, kw = spec
             res = a.race(n, path, INSTANCE_IFACE, method, params, **kw)
             assert res['ok'] and res['sent'] == n, res
@@ -155,8 +161,7 @@ def denied_callers_that_leave_at_once_never_act():
         moved = [s.args[1] for s in sig.events if 'State' in s.args[1]]
         assert not moved, 'the stopped instance changed state: %s' % moved
     assert not os.path.exists(os.path.join(INSTANCES_DIR, RSTOP, 'rootfs', 'tmp', 'race-denied'))
-    wait_fds(fds, '%d denied calls from callers that left' % sent)
-    daemon_answers()
+    daemon_recovered(fds, '%d denied calls from callers that left' % sent)
     # and a denied caller that stays still gets its answer
     res = a.call(instance_path(RCONF), INSTANCE_IFACE, 'SetConfig', cfg('x'))
     assert not res['ok'] and res['error'] == ACCESS_DENIED, res
@@ -165,8 +170,7 @@ def denied_callers_that_leave_at_once_never_act():
 @test
 def allowed_callers_that_leave_at_once_record_the_outcome():
     a = agent('pkrok')
-    gen = iprop(RCONF, 'Generation')
-    fds = fd_count()
+    gen, fds = marks()
     n = 200
     t0 = time.monotonic()
     res = a.race(n, instance_path(RCONF), INSTANCE_IFACE, 'SetConfig', cfg('race-ok-@N@'))
@@ -194,8 +198,7 @@ def allowed_callers_that_leave_at_once_record_the_outcome():
     wait_for(lambda: iprop(RSTOP, 'State') in ('stopped', 'running'), 60, 'RSTOP settled')
     if iprop(RSTOP, 'State') == 'running':
         stop_instance(RSTOP, 0)
-    wait_fds(fds, '%d allowed calls from callers that left' % n)
-    daemon_answers()
+    daemon_recovered(fds, '%d allowed calls from callers that left' % n)
     res = a.call(instance_path(RCONF), INSTANCE_IFACE, 'SetConfig', cfg('after the race'))
     assert res['ok'], res
     assert iprop(RCONF, 'Description') == 'after the race'
@@ -229,8 +232,7 @@ def allowed_callers_that_leave_while_polkit_decides_are_dropped():
 
     spy = Spy()
     spy.mark()
-    gen = iprop(RCONF, 'Generation')
-    fds = fd_count()
+    gen, fds = marks()
     # each caller stays 0.1 s (polkit has looked it up and is in the rule), then leaves; the next
     # one comes once polkit has decided (polkitd does one check at a time, and looks the subject
     # up only when it gets to it: one queued behind a slow rule would fail the lookup instead)
@@ -248,8 +250,7 @@ def allowed_callers_that_leave_while_polkit_decides_are_dropped():
         moved = [s.args[1] for s in sig.events if 'State' in s.args[1]]
         assert not moved, 'Start by callers that had left was performed: %s' % moved
     print('# %d checks decided YES after their callers left: none performed' % len(slow_records(spy.cursor)))
-    wait_fds(fds, 'slow checks of callers that left')
-    daemon_answers()
+    daemon_recovered(fds, 'slow checks of callers that left')
 
 
 @test
@@ -258,8 +259,7 @@ def pending_checks_per_user_are_bounded():
     may be pending, the others get LimitsExceeded at once; every accepted
     one is performed."""
     a = agent('pkrslow')
-    gen = iprop(RCONF, 'Generation')
-    fds = fd_count()
+    gen, fds = marks()
     n = 40
     t0 = time.monotonic()
     res = a.burst(n, instance_path(RCONF), INSTANCE_IFACE, 'SetConfig', cfg('burst-@N@'), timeout=120)
@@ -272,8 +272,7 @@ def pending_checks_per_user_are_bounded():
     assert counts.get('org.lxcbus1.Error.LimitsExceeded', 0) >= 1, 'no limit on pending checks: %s' % counts
     assert counts.get('ok', 0) >= 32, counts
     assert iprop(RCONF, 'Generation') == gen + counts['ok']
-    wait_fds(fds, 'a burst of slow checks')
-    daemon_answers()
+    daemon_recovered(fds, 'a burst of slow checks')
 
 
 # ---- polkitd unreachable ------------------------------------------------------------------------
@@ -358,8 +357,7 @@ def polkit_hanging_gives_access_denied_after_the_timeout():
         assert '--polkit-timeout-sec=2' in cmdline(pid), cmdline(pid)
         res = a.call(instance_path(RCONF), INSTANCE_IFACE, 'SetConfig', cfg('before the hang'))
         assert res['ok'], res
-        gen = iprop(RCONF, 'Generation')
-        fds = fd_count()
+        gen, fds = marks()
         pk = polkit_main_pid()
         assert pk > 0
         os.kill(pk, signal.SIGSTOP)
