@@ -195,25 +195,27 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         AuthQuery *q = userdata;
         const char *member = strempty(sd_bus_message_get_member(q->request));
         const sd_bus_error *e;
+        char what[256];     /* "Start of 'web'": a member and an instance name are short */
         int authorized, challenge, r;
 
         q->slot = sd_bus_slot_unref(q->slot);
+        if (q->instance)
+                (void) snprintf(what, sizeof(what), "%s of '%s'", member, q->instance);
+        else
+                (void) snprintf(what, sizeof(what), "%s", member);
 
         e = sd_bus_message_get_error(reply);
         if (e) {
                 bool timeout = sd_bus_error_has_names(e, SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_TIMEOUT);
 
-                log_warning("polkit %s for %s by uid %u: %s", timeout ? "timed out" : "failed", member,
-                            q->uid, e->message ?: e->name);
+                log_warning("polkit %s for %s by uid %u: %s", timeout ? "timed out" : "failed", what, q->uid,
+                            e->message ?: e->name);
                 if (timeout)
                         r = auth_refuse(q, SD_BUS_ERROR_ACCESS_DENIED,
-                                        "Access denied: %s%s%s%s: the authorization service did not answer in time.",
-                                        member, q->instance ? " of '" : "", strempty(q->instance),
-                                        q->instance ? "'" : "");
+                                        "Access denied: %s: the authorization service did not answer in time.", what);
                 else
                         r = auth_refuse(q, SD_BUS_ERROR_ACCESS_DENIED,
-                                        "Access denied: %s%s%s%s: the authorization service failed (%s).", member,
-                                        q->instance ? " of '" : "", strempty(q->instance), q->instance ? "'" : "",
+                                        "Access denied: %s: the authorization service failed (%s).", what,
                                         e->message ?: e->name);
                 goto finish;
         }
@@ -222,8 +224,9 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         if (r >= 0)
                 r = sd_bus_message_read(reply, "bb", &authorized, &challenge);
         if (r < 0) {
-                log_warning_errno(r, "Bad answer from polkit for %s: %m", member);
-                r = auth_refuse(q, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: bad answer from the authorization service.");
+                log_warning_errno(r, "Bad answer from polkit for %s: %m", what);
+                r = auth_refuse(q, SD_BUS_ERROR_ACCESS_DENIED,
+                                "Access denied: %s: bad answer from the authorization service.", what);
                 goto finish;
         }
 
@@ -234,13 +237,9 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
 
                 if (challenge && !q->interactive)
                         r = auth_refuse(q, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
-                                        "Interactive authentication required: %s%s%s%s needs %s.", member,
-                                        q->instance ? " of '" : "", strempty(q->instance), q->instance ? "'" : "",
-                                        action);
+                                        "Interactive authentication required: %s needs %s.", what, action);
                 else
-                        r = auth_refuse(q, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: %s%s%s%s needs %s.", member,
-                                        q->instance ? " of '" : "", strempty(q->instance), q->instance ? "'" : "",
-                                        action);
+                        r = auth_refuse(q, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: %s needs %s.", what, action);
                 goto finish;
         }
 
