@@ -29,7 +29,11 @@
  *   bench-bus authcall NAME ITER WARM SIDE   SetConfig({description: ...}, [], {}) round trips, printed as
  *                                          metric "setconfig" with side SIDE: run as root (never asks
  *                                          polkit) and as a user a polkit rule allows (one
- *                                          CheckAuthorization per call) to show what polkit adds */
+ *                                          CheckAuthorization per call) to show what polkit adds
+ *   bench-bus pkcheck ITER WARM            the floor of that: CheckAuthorization for org.lxcbus1.config
+ *                                          straight to polkitd, subject our own bus name, no details
+ *                                          (polkitd takes details only from root or the action's
+ *                                          owner); side "polkitd" of metric "setconfig" */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -701,6 +705,35 @@ static int do_authcall(const char *name, int iter, int warm, const char *side) {
         return 0;
 }
 
+static int do_pkcheck(int iter, int warm) {
+        const char *me = NULL;
+
+        if (sd_bus_get_unique_name(bus, &me) < 0)
+                die("no unique name");
+        for (int k = 0; k < iter + warm; k++) {
+                sd_bus_error err = SD_BUS_ERROR_NULL;
+                sd_bus_message *reply = NULL;
+                int authorized = 0, challenge = 0, r;
+
+                uint64_t t0 = now_us();
+                r = sd_bus_call_method(bus, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+                                       "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization", &err, &reply,
+                                       "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s", me,
+                                       "org.lxcbus1.config", 0, 0, "");
+                if (r >= 0)
+                        r = sd_bus_message_read(reply, "(bba{ss})", &authorized, &challenge, NULL);
+                uint64_t t1 = now_us();
+                if (r < 0)
+                        die("CheckAuthorization failed: %s: %s", err.name ? err.name : "?",
+                            err.message ? err.message : strerror(-r));
+                if (!authorized)
+                        die("CheckAuthorization said no: a rule must allow org.lxcbus1.config");
+                sd_bus_message_unref(reply);
+                sample("setconfig", "polkitd", k, warm, t1 - t0);
+        }
+        return 0;
+}
+
 int main(int argc, char *argv[]) {
         int r;
 
@@ -733,6 +766,8 @@ int main(int argc, char *argv[]) {
                 return do_exec_throughput(argv[2], atoi(argv[3]), atoi(argv[4]));
         if (argc == 6 && strcmp(mode, "authcall") == 0)
                 return do_authcall(argv[2], atoi(argv[3]), atoi(argv[4]), argv[5]);
+        if (argc == 4 && strcmp(mode, "pkcheck") == 0)
+                return do_pkcheck(atoi(argv[2]), atoi(argv[3]));
         if (argc == 4 && strcmp(mode, "scope") == 0)
                 return do_scope(atoi(argv[2]), atoi(argv[3]));
         die("bad arguments for mode '%s'", mode);

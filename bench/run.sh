@@ -194,8 +194,8 @@ else
 fi
 
 # Authorization: the same SetConfig as root (never asks polkit) and as a user a JS rule allows (one
-# CheckAuthorization round trip through polkitd per call). Side "bus" is the polkit one, so the
-# ratio is what polkit costs.
+# CheckAuthorization round trip through polkitd per call), and CheckAuthorization alone, straight
+# to polkitd, as the floor of the polkit path. Side "bus" is the polkit one.
 tx useradd -M lxbench || die "useradd lxbench failed"
 tx sh -c 'cat > /etc/polkit-1/rules.d/50-lxbench.rules' <<'EOR' || die "cannot write the polkit rule"
 polkit.addRule(function(action, subject) {
@@ -207,6 +207,8 @@ sleep 1   # polkitd reloads rules on the directory change
 bench "setconfig: root"               "$BIN/bench-bus" authcall benchb "$AUTH_ITER" "$WARM" root
 bench "setconfig: user via polkit"    setpriv --reuid=lxbench --regid=lxbench --clear-groups -- \
                                       "$BIN/bench-bus" authcall benchb "$AUTH_ITER" "$WARM" bus
+bench "setconfig: polkitd alone"     setpriv --reuid=lxbench --regid=lxbench --clear-groups -- \
+                                      "$BIN/bench-bus" pkcheck "$AUTH_ITER" "$WARM"
 
 log "defining $NLIST instances (bus, source none) and $NLIST containers (floor, config only)"
 tx "$BIN/bench-bus" mklist lb "$NLIST" || die "bench-bus mklist failed"
@@ -276,7 +278,8 @@ for m in metrics:
     print('== %s' % m)
     if m == 'setconfig':
         print('   Instance.SetConfig; bus: a non-root user a polkit rule allows (a CheckAuthorization per call);')
-        print('   root: the same call as root, which never asks polkit')
+        print('   root: the same call as root, which never asks polkit;')
+        print('   polkitd: CheckAuthorization alone, from that user straight to polkitd (the floor of side bus)')
     print('  %-16s %5s %9s %9s %9s   %s' % ('side', 'n', 'median', 'p10', 'p90', 'ratio'))
     bus = sides.get('bus')
     for s, v in sides.items():
