@@ -85,7 +85,10 @@ def instance(prefix, running=False, **create_kw):
 
 
 def wait_stopped(path, timeout=30):
-    return wait_prop(path, INSTANCE_IFACE, 'State', 'stopped', timeout)
+    """A stop nobody asked for (a kill, a poweroff inside): State turns stopped when the monitor
+    exits, and Unit turns empty once systemd has removed the scope, a few ms later."""
+    wait_prop(path, INSTANCE_IFACE, 'State', 'stopped', timeout)
+    return wait_prop(path, INSTANCE_IFACE, 'Unit', '', timeout)
 
 
 # ---- create -------------------------------------------------------------------------
