@@ -105,12 +105,14 @@ void manager_release_name(Manager *m, const char *name) {
 }
 
 int manager_used_subids(Manager *m, SubIdRange **ret, size_t *ret_n) {
-        SubIdRange *l;
-        size_t n = 0;
+        _cleanup_free_ SubIdRange *l = NULL;
+        size_t n = 0, size;
+        DIR *d;
 
         /* uid and gid ranges in one list: a new block uses the same base for both, so it must overlap
          * neither. */
-        l = calloc(2 * (m->n_instances + m->n_creating) + 1, sizeof(SubIdRange));
+        size = 2 * (m->n_instances + m->n_creating) + 1;
+        l = calloc(size, sizeof(SubIdRange));
         if (!l)
                 return -ENOMEM;
         for (Instance *i = m->instances; i; i = i->next)
@@ -121,7 +123,34 @@ int manager_used_subids(Manager *m, SubIdRange **ret, size_t *ret_n) {
         for (size_t k = 0; k < m->n_creating; k++)
                 if (m->creating[k].ids.count > 0)
                         l[n++] = m->creating[k].ids;
-        *ret = l;
+
+        /* The directories on disk too: an idmapped instance's is root:BASE. One whose lxcbus.json did not
+         * load is not listed, but its block is still owned by its files, and two instances sharing ids
+         * would share everything. */
+        d = opendir(m->instances_dir);
+        if (d) {
+                struct dirent *de;
+                struct stat st;
+
+                while ((de = readdir(d))) {
+                        if (de->d_name[0] == '.' ||
+                            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                            !S_ISDIR(st.st_mode) || st.st_gid == 0)
+                                continue;
+                        if (n == size) {
+                                SubIdRange *t = reallocarray(l, size * 2, sizeof(SubIdRange));
+                                if (!t) {
+                                        closedir(d);
+                                        return -ENOMEM;
+                                }
+                                l = t;
+                                size *= 2;
+                        }
+                        l[n++] = (SubIdRange) { (uint32_t) st.st_gid, SUBID_BLOCK };
+                }
+                closedir(d);
+        }
+        *ret = TAKE_PTR(l);
         *ret_n = n;
         return 0;
 }

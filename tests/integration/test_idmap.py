@@ -239,11 +239,7 @@ def idmapped_busybox_lifecycle():
 def restart_adopts_running_idmapped_instance():
     name = st['life']
     pid = iprop(name, 'Pid')
-    old = main_pid()
-    rc, out, err = run('systemctl', 'restart', 'lxcbusd', timeout=60)
-    assert rc == 0, err
-    wait_for(lambda: daemon_pid() not in (0, old) and instance_exists(name), 30, 'new lxcbusd with %s' % name)
-    lxcbushelp.MAIN_PID = main_pid()   # what check_daemon_alive() compares with from now on
+    restart_daemon_waiting(lambda: instance_exists(name))
     assert iprop(name, 'State') == 'running'
     assert iprop(name, 'Pid') == pid
     assert idmap_base(name) == st['life_base']
@@ -284,6 +280,39 @@ def blocks_are_distinct_and_reused():
     assert idmap_base(c) == ba, 'freed block %d not reused: got %d' % (ba, idmap_base(c))
     delete(b)
     delete(c)
+
+
+@test
+def block_of_an_unlisted_instance_stays_taken():
+    # An idmapped instance whose lxcbus.json does not load is not listed; its files still belong to
+    # its block, so a new instance must not get that block.
+    a = unpriv('none')
+    base = idmap_base(a)
+    md = os.path.join(inst_dir(a), 'lxcbus.json')
+    with open(md) as f:
+        good = f.read()
+    try:
+        with open(md, 'w') as f:
+            f.write('{not json')
+        restart_daemon_waiting(lambda: True)
+        assert not instance_exists(a)
+        b = unpriv('none')
+        assert idmap_base(b) != base, 'block %d of the unlisted %s handed out again' % (base, a)
+        delete(b)
+    finally:
+        with open(md, 'w') as f:
+            f.write(good)
+        restart_daemon_waiting(lambda: instance_exists(a))
+    assert instance_exists(a) and idmap_base(a) == base
+    delete(a)
+
+
+def restart_daemon_waiting(ready):
+    old = main_pid()
+    rc, out, err = run('systemctl', 'restart', 'lxcbusd', timeout=60)
+    assert rc == 0, err
+    wait_for(lambda: daemon_pid() not in (0, old) and ready(), 30, 'a new lxcbusd')
+    lxcbushelp.MAIN_PID = main_pid()   # what check_daemon_alive() compares with from now on
 
 
 @test
