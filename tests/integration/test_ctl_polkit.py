@@ -39,7 +39,7 @@ polkit.addAdminRule(function(action, subject) {
         return ["unix-user:0"];
 });
 polkit.addRule(function(action, subject) {
-    if (action.id == "org.lxcbus1.manage" && subject.user == "%s")
+    if ((action.id == "org.lxcbus1.manage" || action.id == "org.lxcbus1.exec") && subject.user == "%s")
         return polkit.Result.AUTH_ADMIN;
 });
 ''' % USER
@@ -268,6 +268,31 @@ def on_terminal_root_password_starts_instance():
         assert state() == 'running'
         assert not pid_alive(agents[0])
         assert termios.tcgetattr(t.slave) == t.termios_before
+    ensure_stopped()
+
+
+@test
+def on_terminal_password_then_exec_gets_the_terminal():
+    # exec on a terminal: the agent asks first (the message shows the command line), is gone when
+    # ExecPty answers, and the command then has the terminal (-t is the default on a tty), our size.
+    if state() != 'running':
+        call(PATH, INSTANCE_IFACE, 'Start', V('(a{sv})', ({},)), timeout=120)
+    script = 'tty; stty size; echo done-$((6 * 7))'
+    with no_agent_left(), terminal([CTL, 'exec', NAME, '--', 'sh', '-c', script]) as t:
+        t.expect(rb'AUTHENTICATING FOR org\.lxcbus1\.exec')
+        quoted = "sh -c '%s'" % script
+        t.expect(re.escape(("run '%s' in the container instance '%s'" % (quoted, NAME)).encode()))
+        t.expect(rb'Password: ')
+        agents = agents_of(t.proc.pid)
+        assert len(agents) == 1, children_of(t.proc.pid)
+        t.type_password(PASSWORD)
+        t.expect(rb'AUTHENTICATION COMPLETE')
+        t.expect(rb'/dev/pts/\d+')
+        t.expect(rb'24 80')
+        t.expect(rb'done-42')
+        assert t.wait(60) == 0, t.err
+        assert not pid_alive(agents[0])
+        t.wait_modes_restored()
     ensure_stopped()
 
 
