@@ -2,7 +2,9 @@
 # demo.sh: install the dependencies, build lxcbus, boot a throw-away test host
 # (a real systemd, system bus and polkitd in private namespaces: this machine
 # stays untouched, see tests/testhost/README.md), install and start lxcbusd
-# there, and walk a busybox instance through its life with lxcbusctl.
+# there, and walk a busybox instance through its life with lxcbusctl; then a
+# user whom a polkit rule lets in creates, starts, execs into and deletes an
+# idmapped instance of their own.
 # Run as root on Debian 12:  sudo ./demo.sh
 #   LXCBUS_BUILD_DIR  build directory (default: build)
 #   LXCBUS_SKIP_DEPS=1  do not run tests/install-deps.sh
@@ -52,6 +54,22 @@ step lxcbusctl exec demo -- sh -c 'echo "hello from $(hostname), pid $$ in the i
 step lxcbusctl stop demo
 step lxcbusctl delete demo
 step lxcbusctl list
+
+banner "an unprivileged user, allowed by a polkit rule, gets an idmapped instance"
+# Inside the test host only: its /etc is an overlay on tmpfs.
+lb_exec "$NAME" sh -euc '
+  useradd -m alice
+  echo lxcbus:1000000:65536000 >> /etc/subuid
+  echo lxcbus:1000000:65536000 >> /etc/subgid
+  cp "$1/docs/polkit-rules/50-lxcbus-owners.rules" /etc/polkit-1/rules.d/
+  groupadd lxowners && usermod -aG lxowners alice
+  sleep 1   # polkitd reloads its rules' sh "$ROOT"
+as_alice() { printf '\n# (alice) %s\n' "$*"; lb_exec "$NAME" setpriv --reuid=alice --regid=alice --init-groups -- "$@"; }
+as_alice lxcbusctl create mine --template busybox
+as_alice lxcbusctl start mine
+as_alice lxcbusctl exec mine -- id
+step sh -c 'ps -o uid,pid,args -p "$(busctl get-property org.lxcbus1 /org/lxcbus1/instance/mine org.lxcbus1.Instance Pid | cut -d" " -f2)"'
+as_alice lxcbusctl delete --force mine
 
 banner "power the test host off"
 trap - EXIT
