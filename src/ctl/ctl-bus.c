@@ -141,6 +141,16 @@ int ctl_get_instance_path(Context *c, const char *name, char **ret) {
         return 0;
 }
 
+int ctl_new_instance_call(Context *c, const char *name, const char *member, sd_bus_message **ret) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = ctl_get_instance_path(c, name, &path);
+        if (r < 0)
+                return r;
+        return ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, member, ret);
+}
+
 int ctl_append_option_bool(sd_bus_message *m, const char *key, bool value) {
         return sd_bus_message_append(m, "{sv}", key, "b", (int) value);
 }

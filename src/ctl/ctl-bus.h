@@ -22,6 +22,8 @@ int ctl_message_error(Context *c, int r);
 
 /* GetInstance(name) on the manager: the daemon owns the name-to-path mapping, and says NoSuchInstance. */
 int ctl_get_instance_path(Context *c, const char *name, char **ret);
+/* A call of member on the instance called name (its path from ctl_get_instance_path()). */
+int ctl_new_instance_call(Context *c, const char *name, const char *member, sd_bus_message **ret);
 
 /* Entries of an a{sv} options argument, between sd_bus_message_open_container(m, 'a', "{sv}") and its
  * close. */

@@ -153,7 +153,6 @@ int verb_console_log(Context *c, int argc, char *argv[]) {
                 {}
         };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_free_ char *path = NULL;
         bool clear = false;
         int opt, fd, r;
 
@@ -173,10 +172,7 @@ int verb_console_log(Context *c, int argc, char *argv[]) {
         if (r < 0)
                 return r;
 
-        r = ctl_get_instance_path(c, argv[optind], &path);
-        if (r < 0)
-                return r;
-        r = ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, "ConsoleLog", &m);
+        r = ctl_new_instance_call(c, argv[optind], "ConsoleLog", &m);
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(m, 'a', "{sv}");

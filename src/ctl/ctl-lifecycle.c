@@ -123,7 +123,6 @@ static int append_operation_options(sd_bus_message *m, const OperationArgs *a) {
 
 static int run_operation_verb(Context *c, int argc, char *argv[], const OperationVerb *v) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_free_ char *path = NULL;
         OperationArgs a = {};
         int r;
 
@@ -131,11 +130,7 @@ static int run_operation_verb(Context *c, int argc, char *argv[], const Operatio
         if (r <= 0)
                 return r;
 
-        r = ctl_get_instance_path(c, argv[optind], &path);
-        if (r < 0)
-                return r;
-
-        r = ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, v->method, &m);
+        r = ctl_new_instance_call(c, argv[optind], v->method, &m);
         if (r < 0)
                 return r;
         r = append_operation_options(m, &a);
@@ -314,7 +309,6 @@ static int call_simple(Context *c, int argc, char *argv[], const char *method) {
                 {}
         };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        _cleanup_free_ char *path = NULL;
         int opt, r;
 
         optind = 0;
@@ -328,10 +322,7 @@ static int call_simple(Context *c, int argc, char *argv[], const char *method) {
         if (r < 0)
                 return r;
 
-        r = ctl_get_instance_path(c, argv[optind], &path);
-        if (r < 0)
-                return r;
-        r = ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, method, &m);
+        r = ctl_new_instance_call(c, argv[optind], method, &m);
         if (r < 0)
                 return r;
 
@@ -355,7 +346,6 @@ int verb_kill(Context *c, int argc, char *argv[]) {
                 {}
         };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        _cleanup_free_ char *path = NULL;
         int sig = SIGTERM, opt, r;
         bool all = false;
 
@@ -380,10 +370,7 @@ int verb_kill(Context *c, int argc, char *argv[]) {
         if (r < 0)
                 return r;
 
-        r = ctl_get_instance_path(c, argv[optind], &path);
-        if (r < 0)
-                return r;
-        r = ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, "Kill", &m);
+        r = ctl_new_instance_call(c, argv[optind], "Kill", &m);
         if (r < 0)
                 return r;
         r = sd_bus_message_append(m, "ib", (int32_t) sig, (int) all);
