@@ -48,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
+
 #define DEST "org.lxcbus1"
 #define MGR_PATH "/org/lxcbus1"
 #define MGR_IFACE "org.lxcbus1.Manager"
@@ -56,29 +58,6 @@
 #define CALL_TIMEOUT_US (120ULL * 1000000ULL)
 
 static sd_bus *bus;
-
-static uint64_t now_us(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
-static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        fputs("bench-bus: ", stderr);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
-        va_end(ap);
-        exit(EXIT_FAILURE);
-}
-
-static void sample(const char *metric, const char *side, int iter, int warm, uint64_t us) {
-        if (iter < warm)
-                return;
-        printf("SAMPLE %s %s %llu\n", metric, side, (unsigned long long) us);
-        fflush(stdout);
-}
 
 static char *inst_path(const char *name) {
         char *p = NULL;

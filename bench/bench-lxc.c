@@ -39,28 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t now_us(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
-static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        fputs("bench-lxc: ", stderr);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
-        va_end(ap);
-        exit(EXIT_FAILURE);
-}
-
-static void sample(const char *metric, const char *side, int iter, int warm, uint64_t us) {
-        if (iter < warm)
-                return;
-        printf("SAMPLE %s %s %llu\n", metric, side, (unsigned long long) us);
-        fflush(stdout);
-}
+#include "bench-util.h"
 
 static struct lxc_container *open_ct(const char *lxcpath, const char *name, const char *cgdir) {
         struct lxc_container *c = lxc_container_new(name, lxcpath);
