@@ -56,20 +56,7 @@ st = {}
 MAIN_PID = main_pid()
 
 
-def linger_sec():
-    """The --operation-linger-sec=N of the running daemon, or None."""
-    with open('/proc/%d/cmdline' % MAIN_PID, 'rb') as f:
-        argv = f.read().rstrip(b'\0').split(b'\0')
-    for k, a in enumerate(argv):
-        a = a.decode()
-        if a.startswith('--operation-linger-sec='):
-            return int(a.split('=', 1)[1])
-        if a == '--operation-linger-sec' and k + 1 < len(argv):
-            return int(argv[k + 1])
-    return None
-
-
-LINGER = linger_sec()
+LINGER = daemon_linger_sec(MAIN_PID)
 
 
 def need_short_linger():

@@ -10,7 +10,7 @@ import uuid
 from lxcbustest import (GLib, Gio, V, BUS_NAME, MANAGER_PATH, MANAGER_IFACE,
                         INSTANCE_IFACE, OPERATION_IFACE, BusError, bus, call,
                         get_prop, wait_for, run, instance_path,
-                        cleanup_instance)
+                        cleanup_instance, opts)
 from lxcbustest import _bus_error as _call_error
 
 __all__ = [
@@ -125,11 +125,6 @@ def fs_snapshot():
         except FileNotFoundError:
             snap[d] = None
     return snap
-
-
-def opts(**kw):
-    """a{sv} options tuple: opts(async_=V('b', True), timeout_sec=V('u', 5))."""
-    return V('(a{sv})', ({k.rstrip('_').replace('_', '-'): v for k, v in kw.items()},))
 
 
 def iprop(name, prop):

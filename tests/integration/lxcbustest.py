@@ -39,7 +39,7 @@ __all__ = [
     'cleanup_instance', 'unique_name', 'raises_dbus', 'create_instance',
     'instance_exists', 'scope_state', 'SLOW', 'daemon_pid', 'main_pid', 'zombies',
     'scope_of', 'proc_stat', 'pid_alive', 'cgroup_dirs_named', 'assert_scope_gone', 'processes',
-    'proc_fds',
+    'proc_fds', 'opts', 'instance_prop', 'instance_call', 'cmdline', 'daemon_linger_sec',
 ]
 
 BUS_NAME = 'org.lxcbus1'
@@ -372,6 +372,20 @@ def scope_state(unit):
     return d.get('LoadState', ''), d.get('ActiveState', '')
 
 
+def opts(**kw):
+    """a{sv} options tuple: opts(async_=V('b', True), timeout_sec=V('u', 5)); a trailing '_' is
+    dropped and '_' becomes '-' in keys."""
+    return V('(a{sv})', ({k.rstrip('_').replace('_', '-'): v for k, v in kw.items()},))
+
+
+def instance_prop(path, name):
+    return get_prop(path, INSTANCE_IFACE, name)
+
+
+def instance_call(path, method, params=None, timeout=120):
+    return call(path, INSTANCE_IFACE, method, params, timeout=timeout)
+
+
 def daemon_pid():
     """lxcbusd's MainPID, 0 when it does not run."""
     rc, out, err = run('systemctl', 'show', '-p', 'MainPID', '--value', 'lxcbusd')
@@ -400,6 +414,23 @@ def processes():
         comm, rest = st[st.index('(') + 1:st.rindex(')')], st[st.rindex(')') + 2:].split()
         found.append((int(p), comm, rest[0], int(rest[1])))
     return found
+
+
+def cmdline(pid):
+    """The argv of process pid, as strings."""
+    with open('/proc/%d/cmdline' % pid, 'rb') as f:
+        return [x.decode() for x in f.read().split(b'\0') if x]
+
+
+def daemon_linger_sec(pid):
+    """The --operation-linger-sec=N that lxcbusd (pid) runs with, or None."""
+    argv = cmdline(pid)
+    for k, a in enumerate(argv):
+        if a.startswith('--operation-linger-sec='):
+            return int(a.split('=', 1)[1])
+        if a == '--operation-linger-sec' and k + 1 < len(argv):
+            return int(argv[k + 1])
+    return None
 
 
 def zombies():

@@ -24,18 +24,6 @@ ERR = 'org.lxcbus1.Error.'
 
 # ---- helpers (local to this file) -------------------------------------------
 
-def opts(**kw):
-    return V('(a{sv})', ({k.replace('_', '-'): v for k, v in kw.items()},))
-
-
-def iprop(path, name):
-    return get_prop(path, INSTANCE_IFACE, name)
-
-
-def icall(path, method, params=None, timeout=120):
-    return call(path, INSTANCE_IFACE, method, params, timeout=timeout)
-
-
 @contextlib.contextmanager
 def running_instances(prefix, n=1):
     """n fresh running busybox instances; force-deleted on the way out.
@@ -45,8 +33,8 @@ def running_instances(prefix, n=1):
         out = []
         for name in names:
             path, op = create_instance(name)
-            icall(path, 'Start', opts())
-            assert iprop(path, 'State') == 'running'
+            instance_call(path, 'Start', opts())
+            assert instance_prop(path, 'State') == 'running'
             out.append((name, path))
         yield out
     finally:
@@ -66,7 +54,7 @@ def measure_exit_to_stopped(path, pid, what, init_deadline=30):
     last = [None]
 
     def stopped():
-        last[0] = iprop(path, 'State')
+        last[0] = instance_prop(path, 'State')
         return last[0] == 'stopped'
     try:
         wait_for(stopped, 10, 'State stopped', interval=0.01)
@@ -79,12 +67,12 @@ def check_noticed(name, path, pid, what):
     dt = measure_exit_to_stopped(path, pid, what)
     print('# %s: State stopped %.3fs after init exited' % (what, dt))
     assert dt < 1.0 * SLOW, '%s: State became stopped %.2fs after init exited (limit 1s)' % (what, dt)
-    assert iprop(path, 'Pid') == 0, iprop(path, 'Pid')
+    assert instance_prop(path, 'Pid') == 0, instance_prop(path, 'Pid')
     assert_scope_gone(name)
-    assert iprop(path, 'Unit') == '', iprop(path, 'Unit')
+    assert instance_prop(path, 'Unit') == '', instance_prop(path, 'Unit')
     # the daemon still manages it: it starts again
-    icall(path, 'Start', opts())
-    assert iprop(path, 'State') == 'running'
+    instance_call(path, 'Start', opts())
+    assert instance_prop(path, 'State') == 'running'
 
 
 # ---- stops behind the daemon's back --------------------------------------------------
@@ -92,7 +80,7 @@ def check_noticed(name, path, pid, what):
 @test
 def poweroff_inside_is_noticed():
     with running_instances('ev-poweroff') as [(name, path)]:
-        pid = iprop(path, 'Pid')
+        pid = instance_prop(path, 'Pid')
         p = subprocess.Popen(['lxc-attach', '-P', LXCPATH, '-n', name, '--', 'poweroff'],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
@@ -108,7 +96,7 @@ def poweroff_inside_is_noticed():
 @test
 def lxc_stop_kill_is_noticed():
     with running_instances('ev-lxcstop') as [(name, path)]:
-        pid = iprop(path, 'Pid')
+        pid = instance_prop(path, 'Pid')
         p = subprocess.Popen(['lxc-stop', '-P', LXCPATH, '-n', name, '-k'],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
@@ -125,7 +113,7 @@ def lxc_stop_kill_is_noticed():
 @test
 def kill_9_of_init_is_noticed():
     with running_instances('ev-kill9') as [(name, path)]:
-        pid = iprop(path, 'Pid')
+        pid = instance_prop(path, 'Pid')
         os.kill(pid, signal.SIGKILL)
         check_noticed(name, path, pid, 'kill -9 init')
 
@@ -150,7 +138,7 @@ def ctxt_switches(pid):
 def idle_daemon_does_not_wake_up():
     with running_instances('ev-idle', 2) as insts:
         for name, path in insts:
-            assert iprop(path, 'State') == 'running'
+            assert instance_prop(path, 'State') == 'running'
         pid = main_pid()
         # let the replies to our calls and any follow-up settle: wait (bounded)
         # for a quiet second
@@ -169,7 +157,7 @@ def idle_daemon_does_not_wake_up():
         print('# lxcbusd %d: %d context switches in 10 s while idle' % (pid, after - before))
         assert after - before <= 1, 'idle lxcbusd woke up %d times in 10 s' % (after - before)
         for name, path in insts:
-            assert iprop(path, 'State') == 'running'
+            assert instance_prop(path, 'State') == 'running'
 
 
 # ---- a hung instance does not stall the daemon --------------------------------------------
@@ -186,7 +174,7 @@ def timed(what, fn, limit=5.0):
 @test
 def hung_instance_does_not_stall_others():
     with running_instances('ev-hung', 2) as [(a, pa), (b, pb)]:
-        init_a = iprop(pa, 'Pid')
+        init_a = instance_prop(pa, 'Pid')
         monitor = int(proc_stat(init_a)[1])
         assert monitor > 1 and pid_alive(monitor), 'monitor of %s: %d' % (a, monitor)
         os.kill(monitor, signal.SIGSTOP)
@@ -195,24 +183,24 @@ def hung_instance_does_not_stall_others():
             with Signals(iface=OPERATION_IFACE, member='Completed') as done:
                 t0 = time.monotonic()
                 op = timed('async Stop of the hung instance',
-                           lambda: icall(pa, 'Stop', opts(timeout_sec=V('u', 1), **{'async': V('b', True)})))
+                           lambda: instance_call(pa, 'Stop', opts(timeout_sec=V('u', 1), **{'async': V('b', True)})))
                 # the hung instance is locked, not the daemon
                 with raises_dbus(ERR + 'Busy', ERR + 'InvalidState'):
-                    timed('Start of the hung instance', lambda: icall(pa, 'Start', opts(), timeout=10))
-                timed('GetState of the hung instance', lambda: icall(pa, 'GetState', timeout=10))
+                    timed('Start of the hung instance', lambda: instance_call(pa, 'Start', opts(), timeout=10))
+                timed('GetState of the hung instance', lambda: instance_call(pa, 'GetState', timeout=10))
                 # every call on the other instance answers promptly
                 lst = timed('ListInstances', lambda: call(MANAGER_PATH, MANAGER_IFACE, 'ListInstances', timeout=10))
                 assert (b, 'running', pb) in lst, lst
-                gs = timed('GetState', lambda: icall(pb, 'GetState', timeout=10))
+                gs = timed('GetState', lambda: instance_call(pb, 'GetState', timeout=10))
                 assert gs.get('state') == 'running' and gs.get('tasks', 0) > 0, gs
-                timed('Freeze', lambda: icall(pb, 'Freeze', timeout=10))
-                assert iprop(pb, 'State') == 'frozen'
-                timed('Unfreeze', lambda: icall(pb, 'Unfreeze', timeout=10))
-                assert iprop(pb, 'State') == 'running'
-                timed('Stop', lambda: icall(pb, 'Stop', opts(force=V('b', True)), timeout=10))
-                assert iprop(pb, 'State') == 'stopped'
-                timed('Start', lambda: icall(pb, 'Start', opts(), timeout=10))
-                assert iprop(pb, 'State') == 'running'
+                timed('Freeze', lambda: instance_call(pb, 'Freeze', timeout=10))
+                assert instance_prop(pb, 'State') == 'frozen'
+                timed('Unfreeze', lambda: instance_call(pb, 'Unfreeze', timeout=10))
+                assert instance_prop(pb, 'State') == 'running'
+                timed('Stop', lambda: instance_call(pb, 'Stop', opts(force=V('b', True)), timeout=10))
+                assert instance_prop(pb, 'State') == 'stopped'
+                timed('Start', lambda: instance_call(pb, 'Start', opts(), timeout=10))
+                assert instance_prop(pb, 'State') == 'running'
                 # the stop of the hung instance ends within a bound, one way or
                 # the other: killed (success) or a clear error
                 s = done.wait(lambda s: s.path == op, 60, 'Completed of the Stop of %s' % a)
@@ -222,14 +210,14 @@ def hung_instance_does_not_stall_others():
             # and calls kept answering while it ran
             timed('ListInstances (after)', lambda: call(MANAGER_PATH, MANAGER_IFACE, 'ListInstances', timeout=10))
             if status == 'success':
-                assert iprop(pa, 'State') == 'stopped', iprop(pa, 'State')
+                assert instance_prop(pa, 'State') == 'stopped', instance_prop(pa, 'State')
                 assert not pid_alive(init_a), 'init of %s alive after a successful Stop' % a
                 assert_scope_gone(a, 15)
             else:
                 assert status == 'failure' and ename.startswith(ERR), s.args
                 assert msg, s.args
-                assert iprop(pa, 'State') in ('running', 'error', 'stopped'), iprop(pa, 'State')
-            assert iprop(pb, 'State') == 'running'
+                assert instance_prop(pa, 'State') in ('running', 'error', 'stopped'), instance_prop(pa, 'State')
+            assert instance_prop(pb, 'State') == 'running'
         finally:
             if pid_alive(monitor):
                 os.kill(monitor, signal.SIGCONT)

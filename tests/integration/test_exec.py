@@ -19,10 +19,6 @@ INVALID_STATE = 'org.lxcbus1.Error.InvalidState'
 CTL = 'lxcbusctl'
 
 
-def opts(**kw):
-    return V('(a{sv})', ({k.replace('_', '-'): v for k, v in kw.items()},))
-
-
 def start():
     call(PATH, INSTANCE_IFACE, 'Start', opts(), timeout=120)
     assert get_prop(PATH, INSTANCE_IFACE, 'State') == 'running'

@@ -21,29 +21,16 @@ ERR = 'org.lxcbus1.Error.'
 
 # ---- helpers (local to this file) -------------------------------------------
 
-def opts(**kw):
-    """V('(a{sv})') of options; keyword a_b becomes key 'a-b'."""
-    return V('(a{sv})', ({k.replace('_', '-'): v for k, v in kw.items()},))
-
-
-def iprop(path, name):
-    return get_prop(path, INSTANCE_IFACE, name)
-
-
 def oprop(op, name):
     return get_prop(op, OPERATION_IFACE, name)
 
 
-def icall(path, method, params=None, timeout=120):
-    return call(path, INSTANCE_IFACE, method, params, timeout=timeout)
-
-
 def start(path, timeout=60, **kw):
-    return icall(path, 'Start', opts(**kw), timeout=timeout)
+    return instance_call(path, 'Start', opts(**kw), timeout=timeout)
 
 
 def stop(path, timeout=90, **kw):
-    return icall(path, 'Stop', opts(**kw), timeout=timeout)
+    return instance_call(path, 'Stop', opts(**kw), timeout=timeout)
 
 
 def now_us():
@@ -51,9 +38,9 @@ def now_us():
 
 
 def assert_stopped(path, name):
-    assert iprop(path, 'State') == 'stopped', iprop(path, 'State')
-    assert iprop(path, 'Pid') == 0, iprop(path, 'Pid')
-    assert iprop(path, 'Unit') == '', iprop(path, 'Unit')
+    assert instance_prop(path, 'State') == 'stopped', instance_prop(path, 'State')
+    assert instance_prop(path, 'Pid') == 0, instance_prop(path, 'Pid')
+    assert instance_prop(path, 'Unit') == '', instance_prop(path, 'Unit')
 
 
 def init_cgroup(pid, hierarchy=':name=systemd:'):
@@ -78,7 +65,7 @@ def instance(prefix, running=False, **create_kw):
         path, op = create_instance(name, **create_kw)
         if running:
             start(path)
-            assert iprop(path, 'State') == 'running'
+            assert instance_prop(path, 'State') == 'running'
         yield name, path
     finally:
         cleanup_instance(name)
@@ -132,7 +119,7 @@ def create_busybox_gives_a_stopped_instance():
         # a second create with the same name is refused, the first is untouched
         with raises_dbus(ERR + 'InstanceExists'):
             create_instance(name)
-        assert iprop(path, 'State') == 'stopped'
+        assert instance_prop(path, 'State') == 'stopped'
     finally:
         cleanup_instance(name)
 
@@ -143,8 +130,8 @@ def stopped_instance_refuses_running_only_calls():
         for method, params in (('Freeze', None), ('Unfreeze', None),
                                ('Kill', V('(ib)', (9, False))), ('Kill', V('(ib)', (15, True)))):
             with raises_dbus(ERR + 'InvalidState'):
-                icall(path, method, params)
-        gs = icall(path, 'GetState')
+                instance_call(path, method, params)
+        gs = instance_call(path, 'GetState')
         assert gs.get('state') == 'stopped', gs
         assert gs.get('pid', 0) == 0, gs
         assert_stopped(path, name)
@@ -161,8 +148,8 @@ def start_replies_once_running_in_its_scope():
             op = start(path)
             t1 = now_us()
             # the reply came only once the instance runs: no waiting here
-            assert iprop(path, 'State') == 'running', iprop(path, 'State')
-            pid = iprop(path, 'Pid')
+            assert instance_prop(path, 'State') == 'running', instance_prop(path, 'State')
+            pid = instance_prop(path, 'Pid')
             sig.wait(lambda s: s.args[1].get('State') == 'running', 10, 'PropertiesChanged State=running')
             sig.wait(lambda s: s.args[1].get('Pid') == pid, 10, 'PropertiesChanged Pid=%d' % pid)
             sig.wait(lambda s: s.args[1].get('Unit') == unit, 10, 'PropertiesChanged Unit=%s' % unit)
@@ -175,11 +162,11 @@ def start_replies_once_running_in_its_scope():
         assert oprop(op, 'Kind') == 'start'
 
         assert pid > 0 and pid_alive(pid), 'Pid %r is not a live process' % pid
-        assert iprop(path, 'Unit') == unit, iprop(path, 'Unit')
+        assert instance_prop(path, 'Unit') == unit, instance_prop(path, 'Unit')
         cg = init_cgroup(pid)
         assert cg is not None and ('/machine.slice/%s/lxc.payload.%s' % (unit, name)) in cg, \
             'init %d is in %r (name=systemd)' % (pid, cg)
-        last_used = iprop(path, 'LastUsedAt')
+        last_used = instance_prop(path, 'LastUsedAt')
         assert t0 - 2_000_000 <= last_used <= t1 + 2_000_000, \
             'LastUsedAt %d not within [%d, %d]' % (last_used, t0, t1)
         assert (name, 'running', path) in call(MANAGER_PATH, MANAGER_IFACE, 'ListInstances')
@@ -192,7 +179,7 @@ def start_replies_once_running_in_its_scope():
         rc, out, err = run('systemctl', 'status', '--no-pager', '-l', unit)
         assert str(pid) in out, 'init pid %d not in systemctl status:\n%s' % (pid, out)
 
-        gs = icall(path, 'GetState')
+        gs = instance_call(path, 'GetState')
         assert gs.get('state') == 'running', gs
         assert gs.get('pid') == pid, gs
         assert gs.get('memory-bytes', 0) > 0, 'memory-bytes missing or 0: %s' % gs
@@ -203,7 +190,7 @@ def start_replies_once_running_in_its_scope():
 @test
 def start_on_running_is_idempotent():
     with instance('lc-idem', running=True) as (name, path):
-        pid = iprop(path, 'Pid')
+        pid = instance_prop(path, 'Pid')
         t0 = time.monotonic()
         op = start(path)
         assert time.monotonic() - t0 < 5, 'no-op Start took %.1fs' % (time.monotonic() - t0)
@@ -211,8 +198,8 @@ def start_on_running_is_idempotent():
         assert oprop(op, 'Kind') == 'start'
         assert oprop(op, 'ErrorName') == ''
         call(op, OPERATION_IFACE, 'Wait', timeout=10)
-        assert iprop(path, 'State') == 'running'
-        assert iprop(path, 'Pid') == pid, 'Start on a running instance changed its Pid'
+        assert instance_prop(path, 'State') == 'running'
+        assert instance_prop(path, 'Pid') == pid, 'Start on a running instance changed its Pid'
 
 
 @test
@@ -232,7 +219,7 @@ def async_start_operation_reports_progress_and_completion():
             call(op, OPERATION_IFACE, 'Wait', timeout=90)   # returns once finished
             s = done.wait(lambda s: s.path == op, 10, 'Completed on %s' % op)
             assert s.args == ('success', '', ''), s.args
-        assert iprop(path, 'State') == 'running'
+        assert instance_prop(path, 'State') == 'running'
         p = get_all_props(op, OPERATION_IFACE)
         assert p['Kind'] == 'start', p
         assert p['Status'] == 'success', p
@@ -287,7 +274,7 @@ def failed_operation_carries_the_error():
         assert_scope_gone(name, 10)
         # once the name is free, it starts
         start(path)
-        assert iprop(path, 'State') == 'running'
+        assert instance_prop(path, 'State') == 'running'
 
 
 @test
@@ -322,7 +309,7 @@ def start_without_init_fails():
         with raises_dbus(ERR + 'Failed') as e:
             start(path, **{'async': V('b', True)})
         assert "'%s'" % name in e.error.message and 'init' in e.error.message, e.error.message
-        assert iprop(path, 'State') == 'stopped'
+        assert instance_prop(path, 'State') == 'stopped'
         wait_stopped(path, 10)
         assert_stopped(path, name)
         assert_scope_gone(name)
@@ -335,37 +322,37 @@ def start_without_init_fails():
 @test
 def freeze_and_unfreeze():
     with instance('lc-freeze', running=True) as (name, path):
-        pid = iprop(path, 'Pid')
+        pid = instance_prop(path, 'Pid')
         fs = '/sys/fs/cgroup/freezer/machine.slice/%s/lxc.payload.%s/freezer.state' % (scope_of(name), name)
         with Signals.properties_changed(path, INSTANCE_IFACE) as sig:
-            icall(path, 'Freeze', timeout=30)
-            assert iprop(path, 'State') == 'frozen', iprop(path, 'State')
+            instance_call(path, 'Freeze', timeout=30)
+            assert instance_prop(path, 'State') == 'frozen', instance_prop(path, 'State')
             sig.wait(lambda s: s.args[1].get('State') == 'frozen', 10, 'PropertiesChanged State=frozen')
         with open(fs) as f:
             assert f.read().strip() == 'FROZEN', fs
-        assert pid_alive(pid) and iprop(path, 'Pid') == pid
-        icall(path, 'Freeze', timeout=30)   # idempotent
-        assert iprop(path, 'State') == 'frozen'
+        assert pid_alive(pid) and instance_prop(path, 'Pid') == pid
+        instance_call(path, 'Freeze', timeout=30)   # idempotent
+        assert instance_prop(path, 'State') == 'frozen'
         # frozen: no clean stop, no start
         with raises_dbus(ERR + 'InvalidState'):
             stop(path, timeout_sec=V('u', 5))
-        assert iprop(path, 'State') == 'frozen'
+        assert instance_prop(path, 'State') == 'frozen'
         with Signals.properties_changed(path, INSTANCE_IFACE) as sig:
-            icall(path, 'Unfreeze', timeout=30)
-            assert iprop(path, 'State') == 'running', iprop(path, 'State')
+            instance_call(path, 'Unfreeze', timeout=30)
+            assert instance_prop(path, 'State') == 'running', instance_prop(path, 'State')
             sig.wait(lambda s: s.args[1].get('State') == 'running', 10, 'PropertiesChanged State=running')
         with open(fs) as f:
             assert f.read().strip() == 'THAWED', fs
-        icall(path, 'Unfreeze', timeout=30)   # idempotent
-        assert iprop(path, 'State') == 'running'
-        assert iprop(path, 'Pid') == pid
+        instance_call(path, 'Unfreeze', timeout=30)   # idempotent
+        assert instance_prop(path, 'State') == 'running'
+        assert instance_prop(path, 'Pid') == pid
 
 
 @test
 def stop_force_on_frozen_instance():
     with instance('lc-frzstop', running=True) as (name, path):
-        pid = iprop(path, 'Pid')
-        icall(path, 'Freeze', timeout=30)
+        pid = instance_prop(path, 'Pid')
+        instance_call(path, 'Freeze', timeout=30)
         t0 = time.monotonic()
         stop(path, force=V('b', True))
         assert time.monotonic() - t0 < 15, 'forced stop of a frozen instance took %.1fs' % (time.monotonic() - t0)
@@ -379,8 +366,8 @@ def stop_force_on_frozen_instance():
 @test
 def kill_init_with_sigkill_stops_it():
     with instance('lc-kill9', running=True) as (name, path):
-        pid = iprop(path, 'Pid')
-        icall(path, 'Kill', V('(ib)', (9, False)))
+        pid = instance_prop(path, 'Pid')
+        instance_call(path, 'Kill', V('(ib)', (9, False)))
         wait_stopped(path, 15)
         assert not pid_alive(pid)
         assert_stopped(path, name)
@@ -391,16 +378,16 @@ def kill_init_with_sigkill_stops_it():
 def kill_sigusr1_halts_busybox():
     """SIGUSR1 asks busybox init to halt: a clean shutdown from inside."""
     with instance('lc-halt', running=True) as (name, path):
-        pid = iprop(path, 'Pid')
+        pid = instance_prop(path, 'Pid')
         # State is running once LXC runs init (as lxc-wait RUNNING). Init of a pid namespace drops
         # a signal it neither catches nor blocks yet, so early in its boot busybox init may miss
         # it: send it again every 2 s, as a person would.
         def halted():
-            if iprop(path, 'State') == 'stopped':
+            if instance_prop(path, 'State') == 'stopped':
                 return True
             if pid_alive(pid):
                 try:
-                    icall(path, 'Kill', V('(ib)', (10, False)))
+                    instance_call(path, 'Kill', V('(ib)', (10, False)))
                 except BusError as e:
                     if e.dbus_name != ERR + 'InvalidState':
                         raise
@@ -415,11 +402,11 @@ def kill_sigusr1_halts_busybox():
 @test
 def kill_all_signals_every_process():
     with instance('lc-killall', running=True) as (name, path):
-        pid = iprop(path, 'Pid')
+        pid = instance_prop(path, 'Pid')
         payload = '/sys/fs/cgroup/systemd/machine.slice/%s/lxc.payload.%s' % (scope_of(name), name)
         # a harmless signal to everybody leaves it running
-        icall(path, 'Kill', V('(ib)', (18, True)))   # SIGCONT
-        assert iprop(path, 'State') == 'running' and pid_alive(pid)
+        instance_call(path, 'Kill', V('(ib)', (18, True)))   # SIGCONT
+        assert instance_prop(path, 'State') == 'running' and pid_alive(pid)
         def payload_procs():
             procs = []
             for root, dirs, files in os.walk(payload):
@@ -429,7 +416,7 @@ def kill_all_signals_every_process():
         # init starts the rest of the instance (syslogd, getty) itself: wait for them
         procs = wait_for(lambda: len(payload_procs()) >= 2 and payload_procs(), 15, 'init started its children')
         assert pid in procs, 'payload processes: %s' % procs
-        icall(path, 'Kill', V('(ib)', (9, True)))
+        instance_call(path, 'Kill', V('(ib)', (9, True)))
         wait_stopped(path, 15)
         for p in procs:
             assert not pid_alive(p), 'process %d of the instance survived Kill(9, all)' % p
@@ -442,8 +429,8 @@ def kill_rejects_bad_signals():
     with instance('lc-killbad', running=True) as (name, path):
         for sig in (0, -1, 65, 1000):
             with raises_dbus('org.freedesktop.DBus.Error.InvalidArgs'):
-                icall(path, 'Kill', V('(ib)', (sig, False)))
-        assert iprop(path, 'State') == 'running'
+                instance_call(path, 'Kill', V('(ib)', (sig, False)))
+        assert instance_prop(path, 'State') == 'running'
 
 
 # ---- restart ---------------------------------------------------------------------------
@@ -451,18 +438,18 @@ def kill_rejects_bad_signals():
 @test
 def restart_gives_a_new_init():
     with instance('lc-restart', running=True) as (name, path):
-        pid = iprop(path, 'Pid')
+        pid = instance_prop(path, 'Pid')
         with Signals.properties_changed(path, INSTANCE_IFACE) as sig:
-            op = icall(path, 'Restart', opts(timeout_sec=V('u', 20)), timeout=120)
-            assert iprop(path, 'State') == 'running', iprop(path, 'State')
+            op = instance_call(path, 'Restart', opts(timeout_sec=V('u', 20)), timeout=120)
+            assert instance_prop(path, 'State') == 'running', instance_prop(path, 'State')
             sig.wait(lambda s: s.args[1].get('State') == 'running', 10, 'PropertiesChanged State=running')
         states = state_values(sig)
         assert 'stopping' in states or 'stopped' in states, 'State values signalled: %s' % states
         assert oprop(op, 'Kind') == 'restart' and oprop(op, 'Status') == 'success'
-        new = iprop(path, 'Pid')
+        new = instance_prop(path, 'Pid')
         assert new > 0 and new != pid and pid_alive(new), (pid, new)
         assert not pid_alive(pid), 'old init %d still alive' % pid
-        assert iprop(path, 'Unit') == scope_of(name)
+        assert instance_prop(path, 'Unit') == scope_of(name)
         assert scope_state(scope_of(name))[1] == 'active'
         assert '/machine.slice/%s/' % scope_of(name) in init_cgroup(new)
 
@@ -472,7 +459,7 @@ def restart_gives_a_new_init():
 @test
 def stop_cleanly_removes_scope_and_cgroups():
     with instance('lc-stop', running=True) as (name, path):
-        pid = iprop(path, 'Pid')
+        pid = instance_prop(path, 'Pid')
         with Signals.properties_changed(path, INSTANCE_IFACE) as sig:
             op = stop(path, timeout_sec=V('u', 20))
             # replied once stopped
@@ -488,22 +475,22 @@ def stop_cleanly_removes_scope_and_cgroups():
         assert ls == 'not-found' or as_ in ('inactive', 'failed'), \
             '%s is %s/%s right after Stop replied' % (scope_of(name), ls, as_)
         assert_scope_gone(name)
-        gs = icall(path, 'GetState')
+        gs = instance_call(path, 'GetState')
         assert gs.get('state') == 'stopped', gs
         # and it can run again
         start(path)
-        assert iprop(path, 'State') == 'running'
+        assert instance_prop(path, 'State') == 'running'
 
 
 @test
 def stop_force_and_timeout_zero_kill_quickly():
     with instance('lc-stopfast', running=True) as (name, path):
         for how in ({'force': V('b', True)}, {'timeout-sec': V('u', 0)}):
-            if iprop(path, 'State') != 'running':
+            if instance_prop(path, 'State') != 'running':
                 start(path)
-            pid = iprop(path, 'Pid')
+            pid = instance_prop(path, 'Pid')
             t0 = time.monotonic()
-            icall(path, 'Stop', V('(a{sv})', (how,)), timeout=60)
+            instance_call(path, 'Stop', V('(a{sv})', (how,)), timeout=60)
             dt = time.monotonic() - t0
             assert dt < 2.5, 'Stop %s took %.1fs (a clean busybox shutdown takes ~3s)' % (list(how), dt)
             assert_stopped(path, name)
@@ -514,13 +501,13 @@ def stop_force_and_timeout_zero_kill_quickly():
 @test
 def stop_on_stopped_is_idempotent():
     with instance('lc-stopidem') as (name, path):
-        gen = iprop(path, 'Generation')
+        gen = instance_prop(path, 'Generation')
         t0 = time.monotonic()
         op = stop(path)
         assert time.monotonic() - t0 < 5
         assert oprop(op, 'Status') == 'success' and oprop(op, 'Kind') == 'stop'
         assert_stopped(path, name)
-        assert iprop(path, 'Generation') == gen
+        assert instance_prop(path, 'Generation') == gen
 
 
 # ---- delete -------------------------------------------------------------------------------
@@ -534,7 +521,7 @@ def delete_removes_object_and_files():
         assert os.path.isdir(d)
         with Signals(path=MANAGER_PATH, iface=MANAGER_IFACE, member='InstanceRemoved') as removed, \
                 Signals(path=MANAGER_PATH, iface=OM_IFACE, member='InterfacesRemoved') as om:
-            op = icall(path, 'Delete', opts())
+            op = instance_call(path, 'Delete', opts())
             removed.wait(lambda s: s.args == (name, path), 10, 'InstanceRemoved(%s)' % name)
             s = om.wait(lambda s: s.args[0] == path, 10, 'InterfacesRemoved(%s)' % path)
             assert INSTANCE_IFACE in s.args[1], s.args
@@ -548,10 +535,10 @@ def delete_removes_object_and_files():
                          'org.freedesktop.DBus.Error.UnknownMethod',
                          'org.freedesktop.DBus.Error.UnknownInterface',
                          ERR + 'NoSuchInstance'):
-            iprop(path, 'State')
+            instance_prop(path, 'State')
         # the name is free again
         create_instance(name)
-        assert iprop(path, 'State') == 'stopped'
+        assert instance_prop(path, 'State') == 'stopped'
     finally:
         cleanup_instance(name)
 
@@ -559,12 +546,12 @@ def delete_removes_object_and_files():
 @test
 def delete_running_needs_force():
     with instance('lc-delrun', running=True) as (name, path):
-        pid = iprop(path, 'Pid')
+        pid = instance_prop(path, 'Pid')
         with raises_dbus(ERR + 'InvalidState'):
-            icall(path, 'Delete', opts())
-        assert iprop(path, 'State') == 'running' and pid_alive(pid)
+            instance_call(path, 'Delete', opts())
+        assert instance_prop(path, 'State') == 'running' and pid_alive(pid)
         with Signals(path=MANAGER_PATH, iface=MANAGER_IFACE, member='InstanceRemoved') as removed:
-            icall(path, 'Delete', opts(force=V('b', True)))
+            instance_call(path, 'Delete', opts(force=V('b', True)))
             removed.wait(lambda s: s.args == (name, path), 10, 'InstanceRemoved(%s)' % name)
         assert not instance_exists(name)
         assert not pid_alive(pid)
@@ -577,9 +564,9 @@ def delete_running_needs_force():
 @test
 def ephemeral_instance_is_deleted_when_stopped():
     with instance('lc-eph', options={'ephemeral': V('b', True)}) as (name, path):
-        assert iprop(path, 'Ephemeral') is True
+        assert instance_prop(path, 'Ephemeral') is True
         start(path)   # still there while stopped before its first start
-        assert iprop(path, 'State') == 'running'
+        assert instance_prop(path, 'State') == 'running'
         with Signals(path=MANAGER_PATH, iface=MANAGER_IFACE, member='InstanceRemoved') as removed:
             stop(path, timeout_sec=V('u', 20))
             removed.wait(lambda s: s.args == (name, path), 30, 'InstanceRemoved(%s)' % name)
@@ -593,7 +580,7 @@ def ephemeral_instance_is_deleted_when_stopped():
 def ephemeral_instance_is_deleted_when_its_init_dies():
     with instance('lc-ephkill', running=True, options={'ephemeral': V('b', True)}) as (name, path):
         with Signals(path=MANAGER_PATH, iface=MANAGER_IFACE, member='InstanceRemoved') as removed:
-            icall(path, 'Kill', V('(ib)', (9, False)))
+            instance_call(path, 'Kill', V('(ib)', (9, False)))
             removed.wait(lambda s: s.args == (name, path), 30, 'InstanceRemoved(%s)' % name)
         assert not instance_exists(name)
         wait_for(lambda: not os.path.exists(os.path.join(INSTANCES_DIR, name)), 10,

@@ -22,18 +22,6 @@ ERR = 'org.lxcbus1.Error.'
 
 # ---- helpers (local to this file) -------------------------------------------
 
-def opts(**kw):
-    return V('(a{sv})', ({k.replace('_', '-'): v for k, v in kw.items()},))
-
-
-def iprop(path, name):
-    return get_prop(path, INSTANCE_IFACE, name)
-
-
-def icall(path, method, params=None, timeout=120):
-    return call(path, INSTANCE_IFACE, method, params, timeout=timeout)
-
-
 def start_time(pid):
     """Field 22 of /proc/PID/stat (start time in clock ticks since boot)."""
     return int(proc_stat(pid)[19])
@@ -105,19 +93,19 @@ def listed():
 
 
 def snapshot_running(path):
-    pid = iprop(path, 'Pid')
+    pid = instance_prop(path, 'Pid')
     assert pid > 0 and pid_alive(pid), pid
-    return {'pid': pid, 'start': start_time(pid), 'unit': iprop(path, 'Unit'),
+    return {'pid': pid, 'start': start_time(pid), 'unit': instance_prop(path, 'Unit'),
             'monitor': int(proc_stat(pid)[1])}
 
 
 def check_same_running(name, path, before, state):
-    assert iprop(path, 'State') == state, '%s: State %r, expected %r' % (name, iprop(path, 'State'), state)
-    pid = iprop(path, 'Pid')
+    assert instance_prop(path, 'State') == state, '%s: State %r, expected %r' % (name, instance_prop(path, 'State'), state)
+    pid = instance_prop(path, 'Pid')
     assert pid == before['pid'], '%s: Pid %d, was %d' % (name, pid, before['pid'])
     assert pid_alive(pid) and start_time(pid) == before['start'], \
         '%s: init %d was restarted (start time %s, was %s)' % (name, pid, start_time(pid), before['start'])
-    assert iprop(path, 'Unit') == before['unit'] == scope_of(name), (iprop(path, 'Unit'), before['unit'])
+    assert instance_prop(path, 'Unit') == before['unit'] == scope_of(name), (instance_prop(path, 'Unit'), before['unit'])
     assert scope_state(before['unit'])[1] == 'active', scope_state(before['unit'])
 
 
@@ -129,10 +117,10 @@ def killed_daemon_adopts_running_frozen_and_stopped_instances():
         pa, _ = create_instance(ra)
         pb, _ = create_instance(fb)
         pc, _ = create_instance(sc)
-        icall(pa, 'Start', opts())
-        icall(pb, 'Start', opts())
-        icall(pb, 'Freeze', timeout=30)
-        assert iprop(pb, 'State') == 'frozen'
+        instance_call(pa, 'Start', opts())
+        instance_call(pb, 'Start', opts())
+        instance_call(pb, 'Freeze', timeout=30)
+        assert instance_prop(pb, 'State') == 'frozen'
         a0, b0 = snapshot_running(pa), snapshot_running(pb)
 
         old = kill_daemon()
@@ -148,35 +136,35 @@ def killed_daemon_adopts_running_frozen_and_stopped_instances():
         assert ls.get(sc) == ('stopped', pc), ls.get(sc)
         check_same_running(ra, pa, a0, 'running')
         check_same_running(fb, pb, b0, 'frozen')
-        assert iprop(pc, 'Pid') == 0 and iprop(pc, 'Unit') == ''
-        gs = icall(pa, 'GetState')
+        assert instance_prop(pc, 'Pid') == 0 and instance_prop(pc, 'Unit') == ''
+        gs = instance_call(pa, 'GetState')
         assert gs.get('state') == 'running' and gs.get('pid') == a0['pid'] and gs.get('tasks', 0) > 0, gs
 
         # the adopted instances are fully managed
-        icall(pb, 'Unfreeze', timeout=30)
-        assert iprop(pb, 'State') == 'running'
+        instance_call(pb, 'Unfreeze', timeout=30)
+        assert instance_prop(pb, 'State') == 'running'
         with open('/sys/fs/cgroup/freezer/machine.slice/%s/lxc.payload.%s/freezer.state'
                   % (scope_of(fb), fb)) as f:
             assert f.read().strip() == 'THAWED'
-        icall(pa, 'Stop', opts(timeout_sec=V('u', 20)))
-        assert iprop(pa, 'State') == 'stopped' and iprop(pa, 'Pid') == 0 and iprop(pa, 'Unit') == ''
+        instance_call(pa, 'Stop', opts(timeout_sec=V('u', 20)))
+        assert instance_prop(pa, 'State') == 'stopped' and instance_prop(pa, 'Pid') == 0 and instance_prop(pa, 'Unit') == ''
         assert not pid_alive(a0['pid'])
         assert_scope_gone(ra)
         # an adopted instance that dies behind the daemon's back is noticed
         os.kill(b0['pid'], signal.SIGKILL)
         wait_prop(pb, INSTANCE_IFACE, 'State', 'stopped', 5)
-        assert iprop(pb, 'Pid') == 0
+        assert instance_prop(pb, 'Pid') == 0
         assert_scope_gone(fb)
         # and the stopped one starts
-        icall(pc, 'Start', opts())
-        assert iprop(pc, 'State') == 'running'
+        instance_call(pc, 'Start', opts())
+        assert instance_prop(pc, 'State') == 'running'
 
 
 @test
 def graceful_daemon_stop_leaves_instances_running():
     with instances('ps-graceful', 1) as (name,):
         path, _ = create_instance(name)
-        icall(path, 'Start', opts())
+        instance_call(path, 'Start', opts())
         before = snapshot_running(path)
         old = daemon_pid()
         rc, out, err = run('systemctl', 'stop', 'lxcbusd', timeout=60)
@@ -193,8 +181,8 @@ def graceful_daemon_stop_leaves_instances_running():
             assert rc == 0, (out, err)
         wait_daemon_up(old)
         check_same_running(name, path, before, 'running')
-        icall(path, 'Stop', opts(timeout_sec=V('u', 20)))
-        assert iprop(path, 'State') == 'stopped'
+        instance_call(path, 'Stop', opts(timeout_sec=V('u', 20)))
+        assert instance_prop(path, 'State') == 'stopped'
         assert not pid_alive(before['pid'])
         assert_scope_gone(name)
 
@@ -245,17 +233,17 @@ def killed_create_leaves_no_half_instance():
             assert staging == [], 'after restart, %s holds %s' % (STAGING_DIR, staging)
             if is_listed:
                 p = call(MANAGER_PATH, MANAGER_IFACE, 'GetInstance', V('(s)', (name,)))
-                assert iprop(p, 'State') == 'stopped', iprop(p, 'State')
-                assert iprop(p, 'Generation') >= 1
+                assert instance_prop(p, 'State') == 'stopped', instance_prop(p, 'State')
+                assert instance_prop(p, 'Generation') >= 1
                 for f in ('config', 'lxcbus.json', 'rootfs/bin/busybox', 'rootfs/sbin/init'):
                     assert os.path.exists(os.path.join(d, f)), 'listed instance %s lacks %s' % (name, f)
                 with open(os.path.join(d, 'lxcbus.json')) as f:
                     json.load(f)
                 if not started_one:
-                    icall(p, 'Start', opts())
-                    assert iprop(p, 'State') == 'running'
-                    icall(p, 'Stop', opts(force=V('b', True)))
-                    assert iprop(p, 'State') == 'stopped'
+                    instance_call(p, 'Start', opts())
+                    assert instance_prop(p, 'State') == 'running'
+                    instance_call(p, 'Stop', opts(force=V('b', True)))
+                    assert instance_prop(p, 'State') == 'stopped'
                     started_one = True
             else:
                 assert not os.path.exists(d), \
@@ -283,9 +271,9 @@ def metadata_survives_restarts():
     with instances('ps-meta', 1) as (name,):
         path, _ = create_instance(name)
         desc = 'a description with ünïcode and "quotes" ' + name
-        icall(path, 'SetConfig', V('(a{ss}asa{sv})', (
+        instance_call(path, 'SetConfig', V('(a{ss}asa{sv})', (
             {'description': desc, 'user.note': 'kept', 'boot.autostart.priority': '7'}, [], {})))
-        icall(path, 'SetConfig', V('(a{ss}asa{sv})', ({'limits.memory': '64M'}, [], {})))
+        instance_call(path, 'SetConfig', V('(a{ss}asa{sv})', ({'limits.memory': '64M'}, [], {})))
         before = get_all_props(path, INSTANCE_IFACE)
         assert before['Description'] == desc, before
         assert before['Generation'] == 3, before
@@ -311,11 +299,11 @@ def metadata_survives_restarts():
                 json.load(f)
         # optimistic concurrency still works on the reloaded generation
         with raises_dbus(ERR + 'Conflict'):
-            icall(path, 'SetConfig', V('(a{ss}asa{sv})', (
+            instance_call(path, 'SetConfig', V('(a{ss}asa{sv})', (
                 {'description': 'x'}, [], {'expected-generation': V('t', 2)})))
-        icall(path, 'SetConfig', V('(a{ss}asa{sv})', (
+        instance_call(path, 'SetConfig', V('(a{ss}asa{sv})', (
             {'description': 'y'}, [], {'expected-generation': V('t', 3)})))
-        assert iprop(path, 'Generation') == 4 and iprop(path, 'Description') == 'y'
+        assert instance_prop(path, 'Generation') == 4 and instance_prop(path, 'Description') == 'y'
 
 
 if __name__ == '__main__':

@@ -313,11 +313,6 @@ def polkit_stopped_gives_access_denied_at_once():
     assert iprop(RCONF, 'Description') == 'polkit back'
 
 
-def cmdline(pid):
-    with open('/proc/%d/cmdline' % pid, 'rb') as f:
-        return [x.decode() for x in f.read().split(b'\0') if x]
-
-
 def wait_new_daemon(old):
     def up():
         p = daemon_pid()

@@ -23,10 +23,6 @@ def rss_kib(pid):
     raise AssertionError('no VmRSS')
 
 
-def opts(**kw):
-    return V('(a{sv})', ({k.replace('_', '-'): v for k, v in kw.items()},))
-
-
 def batch(n):
     """n rounds of cheap calls of every kind, including failing ones."""
     for k in range(n):
