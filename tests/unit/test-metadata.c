@@ -377,19 +377,6 @@ TEST(json_reject_idmap) {
         ASSERT_EQ_U(m.idmap.count, 0);
 }
 
-static size_t count_entries(const char *dir) {
-        DIR *d = opendir(dir);
-        struct dirent *de;
-        size_t n = 0;
-
-        ASSERT_NOT_NULL(d);
-        while ((de = readdir(d)))
-                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                        n++;
-        closedir(d);
-        return n;
-}
-
 TEST(save_load) {
         _cleanup_free_ char *dir = tests_make_tmpdir("test-metadata"), *path = NULL, *msg = NULL;
         _cleanup_(instance_metadata_done) InstanceMetadata m = {}, back = {}, other = {};
@@ -405,7 +392,7 @@ TEST(save_load) {
         ASSERT_OK(stat(path, &st));
         ASSERT_EQ(st.st_mode & 07777, 0644);
         /* No temporary file left behind. */
-        ASSERT_EQ(count_entries(dir), 1);
+        ASSERT_EQ(tests_count_entries(dir), 1);
 
         ASSERT_OK(instance_metadata_load(path, &back, &msg));
         ASSERT_NULL(msg);
@@ -415,7 +402,7 @@ TEST(save_load) {
         ASSERT_OK(config_map_set(&m.config, "limits.tasks", "100"));
         m.generation++;
         ASSERT_OK(instance_metadata_save(&m, path));
-        ASSERT_EQ(count_entries(dir), 1);
+        ASSERT_EQ(tests_count_entries(dir), 1);
         ASSERT_OK(instance_metadata_load(path, &other, NULL));
         assert_metadata_equal(&m, &other);
 

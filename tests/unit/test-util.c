@@ -15,19 +15,6 @@ static char *path_join(const char *a, const char *b) {
         return p;
 }
 
-static size_t count_entries(const char *dir) {
-        DIR *d = opendir(dir);
-        struct dirent *de;
-        size_t n = 0;
-
-        ASSERT_NOT_NULL(d);
-        while ((de = readdir(d)))
-                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                        n++;
-        closedir(d);
-        return n;
-}
-
 static void write_plain(const char *path, const char *text) {
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
@@ -88,7 +75,7 @@ TEST(write_read_round_trip) {
         ASSERT_OK(stat(p, &st));
         ASSERT_TRUE(S_ISREG(st.st_mode));
         ASSERT_EQ(st.st_mode & 07777, 0600);
-        ASSERT_EQ(count_entries(dir), 1); /* no temporary file left */
+        ASSERT_EQ(tests_count_entries(dir), 1); /* no temporary file left */
 
         ASSERT_OK(read_full_file(p, 4096, &got, &n));
         ASSERT_EQ(n, 6);
@@ -110,7 +97,7 @@ TEST(write_read_round_trip) {
         ASSERT_EQ(n, 1);
         ASSERT_STREQ(got, "x");
         got = mfree(got);
-        ASSERT_EQ(count_entries(dir), 1);
+        ASSERT_EQ(tests_count_entries(dir), 1);
 
         /* Empty file: an empty, NUL-terminated buffer. */
         ASSERT_OK(write_file_atomic(p, "", 0, 0644));
@@ -226,7 +213,7 @@ TEST(rm_rf_tree) {
         got = mfree(got);
         ASSERT_OK(read_full_file(precious_dir_file, 4096, &got, NULL));
         ASSERT_STREQ(got, "keep too");
-        ASSERT_EQ(count_entries(outside), 2);
+        ASSERT_EQ(tests_count_entries(outside), 2);
 
         /* Removing what is not there is fine. */
         ASSERT_OK(rm_rf(tree));
@@ -236,17 +223,17 @@ TEST(rm_rf_tree) {
         ASSERT_OK(symlink("outside", top_link));
         ASSERT_OK(rm_rf(top_link));
         ASSERT_TRUE(lstat(top_link, &(struct stat) {}) < 0 && errno == ENOENT);
-        ASSERT_EQ(count_entries(outside), 2);
+        ASSERT_EQ(tests_count_entries(outside), 2);
 
         /* A plain file as the top. */
         ASSERT_OK(rm_rf(precious));
-        ASSERT_EQ(count_entries(outside), 1);
+        ASSERT_EQ(tests_count_entries(outside), 1);
 
         /* rm_rf_at() relative to a directory fd. */
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         ASSERT_OK(dfd);
         ASSERT_OK(rm_rf_at(dfd, "outside"));
-        ASSERT_EQ(count_entries(dir), 0);
+        ASSERT_EQ(tests_count_entries(dir), 0);
 
         ASSERT_OK(rm_rf(dir));
         ASSERT_TRUE(access(dir, F_OK) < 0 && errno == ENOENT);

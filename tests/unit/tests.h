@@ -14,6 +14,7 @@
  * not run); the others still run and the binary exits 1. A test may call TEST_SKIP("why"); if every test
  * that ran skipped, the binary exits with 77 (meson: SKIP). */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -167,6 +168,20 @@ static inline char *tests_make_tmpdir(const char *tag) {
                 abort();
         }
         return p;
+}
+
+/* How many entries (besides . and ..) a directory holds: what a test left behind. */
+static inline size_t tests_count_entries(const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        size_t n = 0;
+
+        ASSERT_NOT_NULL(d);
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                        n++;
+        closedir(d);
+        return n;
 }
 
 /* Static, so longjmp() cannot clobber them. */
