@@ -177,9 +177,7 @@ def daemon_lingers_at_most_10s():
 @test
 def setup_and_baseline():
     need_short_linger()
-    cleanup_instance(NAME)
-    create_instance(NAME)
-    call(PATH, INSTANCE_IFACE, 'Start', V('(a{sv})', ({},)), timeout=120)
+    create_running_instance(NAME)
     assert get_prop(PATH, INSTANCE_IFACE, 'State') == 'running'
     for k in range(50):
         short_exec(k)
@@ -320,11 +318,7 @@ def nothing_leaks_once_operations_are_gone():
 @test
 def no_zombies():
     need_short_linger()
-    try:
-        wait_for(lambda: not zombies(), 5, 'no zombies')
-    except TimeoutError:
-        pass
-    assert not zombies(), 'zombies: %s' % zombies()
+    assert_no_zombies()
 
 
 @test

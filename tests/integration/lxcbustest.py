@@ -40,6 +40,7 @@ __all__ = [
     'instance_exists', 'scope_state', 'SLOW', 'daemon_pid', 'main_pid', 'zombies',
     'scope_of', 'proc_stat', 'pid_alive', 'cgroup_dirs_named', 'assert_scope_gone', 'processes',
     'proc_fds', 'opts', 'instance_prop', 'instance_call', 'cmdline', 'daemon_linger_sec',
+    'create_running_instance', 'assert_no_zombies',
 ]
 
 BUS_NAME = 'org.lxcbus1'
@@ -346,6 +347,13 @@ def create_instance(name, template='busybox', config=None, options=None, timeout
                 timeout=timeout)
 
 
+def create_running_instance(name, timeout=120):
+    """A fresh busybox instance called name (an old one of that name removed first), started."""
+    cleanup_instance(name)
+    create_instance(name)
+    call(instance_path(name), INSTANCE_IFACE, 'Start', V('(a{sv})', ({},)), timeout=timeout)
+
+
 def cleanup_instance(name, timeout=120):
     """Force-delete instance `name` if it exists; ignore every error. Waits
     (bounded) until it is gone; returns True if it is."""
@@ -436,6 +444,15 @@ def daemon_linger_sec(pid):
 def zombies():
     """Zombie processes anywhere in the test host, as "pid (comm)"."""
     return ['%d (%s)' % (pid, comm) for pid, comm, state, ppid in processes() if state == 'Z']
+
+
+def assert_no_zombies(timeout=5):
+    """No zombie process anywhere, waiting up to timeout seconds for a parent to reap; names them."""
+    try:
+        wait_for(lambda: not zombies(), timeout, 'no zombies')
+    except TimeoutError:
+        pass
+    assert not zombies(), 'zombies: %s' % zombies()
 
 
 def scope_of(name):

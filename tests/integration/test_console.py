@@ -16,9 +16,7 @@ PATH = instance_path(NAME)
 
 @test
 def setup():
-    cleanup_instance(NAME)
-    create_instance(NAME)
-    call(PATH, INSTANCE_IFACE, 'Start', V('(a{sv})', ({},)))
+    create_running_instance(NAME)
 
 
 @test

@@ -15,9 +15,7 @@ PATH = instance_path(NAME)
 
 @test
 def exec_operation_matches_the_xml():
-    cleanup_instance(NAME)
-    create_instance(NAME)
-    call(PATH, INSTANCE_IFACE, 'Start', V('(a{sv})', ({},)))
+    create_running_instance(NAME)
     null_r = os.open('/dev/null', os.O_RDONLY)
     null_w = os.open('/dev/null', os.O_WRONLY)
     try:

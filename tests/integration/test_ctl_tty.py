@@ -32,9 +32,7 @@ def ctl(*args, input=None, timeout=60):
 
 @test
 def setup_running_instance():
-    cleanup_instance(NAME)
-    create_instance(NAME)
-    call(PATH, INSTANCE_IFACE, 'Start', V('(a{sv})', ({},)), timeout=120)
+    create_running_instance(NAME)
     assert get_prop(PATH, INSTANCE_IFACE, 'State') == 'running'
 
 

@@ -44,9 +44,7 @@ def pstate(op):
 
 @test
 def setup():
-    cleanup_instance(NAME)
-    create_instance(NAME)
-    call(PATH, INSTANCE_IFACE, 'Start', V('(a{sv})', ({},)))
+    create_running_instance(NAME)
 
 
 @test
