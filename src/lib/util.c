@@ -130,50 +130,109 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
         return 0;
 }
 
+/* At most this many directories are open at once while removing a tree. */
+#define RM_RF_DEPTH_MAX 32
+
+/* Moves directory name (in dir_fd) up to top_fd under a new unique name. */
+static int rm_rf_move_up(int dir_fd, const char *name, int top_fd, unsigned long *counter) {
+        char tmp[64];
+
+        for (unsigned tries = 0; tries < 1000; tries++) {
+                (void) snprintf(tmp, sizeof tmp, ".rm-rf-%i-%lu", (int) getpid(), (*counter)++);
+                if (renameat2(dir_fd, name, top_fd, tmp, RENAME_NOREPLACE) >= 0)
+                        return 0;
+                if (errno != EEXIST)
+                        return -errno;
+        }
+        return -EEXIST;
+}
+
+/* Removes everything below the directory fd (taken). The tree may be made by a container's root: deeper
+ * than any stack, any fd limit or PATH_MAX, with symlinks anywhere. So no recursion, no paths, never a
+ * symlink followed, never another file system entered, and at most RM_RF_DEPTH_MAX directories open:
+ * a directory found at that depth is moved up to the top under a unique name and removed from there in
+ * a later pass. Each pass removes or moves something, and the tree is finite, so it ends. Returns the
+ * first error; everything else that can be removed is. */
 static int rm_rf_children(int fd, dev_t dev) {
-        DIR *d;
-        struct dirent *de;
+        DIR *stack[RM_RF_DEPTH_MAX];
+        char names[RM_RF_DEPTH_MAX][NAME_MAX + 1];
+        unsigned long counter = 0;
+        size_t depth = 1;
+        bool moved;
         int r = 0;
 
-        d = fdopendir(fd);
-        if (!d) {
+        stack[0] = fdopendir(fd);
+        if (!stack[0]) {
                 safe_close(fd);
                 return -errno;
         }
-        while ((de = readdir(d))) {
-                struct stat st;
+        do {
+                moved = false;
+                rewinddir(stack[0]);
+                while (depth > 0) {
+                        DIR *d = stack[depth - 1];
+                        struct dirent *de;
+                        struct stat st;
 
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                        if (errno != ENOENT && r == 0)
-                                r = -errno;
-                        continue;
-                }
-                if (S_ISDIR(st.st_mode)) {
-                        int sub;
-
+                        errno = 0;
+                        de = readdir(d);
+                        if (!de) {
+                                if (errno != 0 && r == 0)
+                                        r = -errno;
+                                if (depth == 1)
+                                        break;
+                                /* This directory is empty now (or holds what cannot go): remove it. */
+                                closedir(d);
+                                depth--;
+                                if (unlinkat(dirfd(stack[depth - 1]), names[depth], AT_REMOVEDIR) < 0 &&
+                                    errno != ENOENT && r == 0)
+                                        r = -errno;
+                                continue;
+                        }
+                        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                                continue;
+                        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                                if (errno != ENOENT && r == 0)
+                                        r = -errno;
+                                continue;
+                        }
+                        if (!S_ISDIR(st.st_mode)) {
+                                if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT && r == 0)
+                                        r = -errno;
+                                continue;
+                        }
                         if (st.st_dev != dev) {
                                 /* Never cross into another file system (a bind mount left behind). */
                                 if (r == 0)
                                         r = -EXDEV;
                                 continue;
                         }
-                        sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (depth == RM_RF_DEPTH_MAX) {
+                                int q = rm_rf_move_up(dirfd(d), de->d_name, dirfd(stack[0]), &counter);
+                                if (q < 0 && r == 0)
+                                        r = q;
+                                moved = moved || q >= 0;
+                                continue;
+                        }
+                        int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (sub < 0) {
                                 if (errno != ENOENT && r == 0)
                                         r = -errno;
                                 continue;
                         }
-                        int q = rm_rf_children(sub, dev);
-                        if (q < 0 && r == 0)
-                                r = q;
-                        if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
-                                r = -errno;
-                } else if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT && r == 0)
-                        r = -errno;
-        }
-        closedir(d);
+                        stack[depth] = fdopendir(sub);
+                        if (!stack[depth]) {
+                                if (r == 0)
+                                        r = -errno;
+                                safe_close(sub);
+                                continue;
+                        }
+                        strncpy(names[depth], de->d_name, NAME_MAX);
+                        names[depth][NAME_MAX] = 0;
+                        depth++;
+                }
+        } while (moved);
+        closedir(stack[0]);
         return r;
 }
 

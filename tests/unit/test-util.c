@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "macro.h"
@@ -240,24 +241,43 @@ TEST(rm_rf_tree) {
 }
 
 TEST(rm_rf_deep) {
-        /* Deeper than a typical fd limit would allow if every level kept its fd open... within reason:
-         * rm_rf recurses and holds one fd per level, so keep this well below RLIMIT_NOFILE. */
+        /* A container's root can make a tree deeper than any stack, fd limit or PATH_MAX (2000 levels of
+         * 200-character names is 400 KB of path). rm_rf must remove it with a handful of fds: run it under
+         * an fd limit of 64, far below the depth. */
         _cleanup_free_ char *dir = tests_make_tmpdir("test-util");
         _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char name[201];
+        struct rlimit old, low;
 
+        memset(name, 'd', 200);
+        name[200] = 0;
         ASSERT_OK(fd);
         int cur = fd;
-        for (int i = 0; i < 200; i++) {
-                ASSERT_OK(mkdirat(cur, "d", 0755));
-                int next = openat(cur, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        for (int i = 0; i < 2000; i++) {
+                ASSERT_OK(mkdirat(cur, name, 0755));
+                if (i % 100 == 0) {
+                        /* Files and symlinks on the way, one of them pointing out of the tree. */
+                        int f = openat(cur, "file", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+                        ASSERT_OK(f);
+                        safe_close(f);
+                        ASSERT_OK(symlinkat("/", cur, "root-link"));
+                }
+                int next = openat(cur, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 ASSERT_OK(next);
                 if (cur != fd)
                         safe_close(cur);
                 cur = next;
         }
         safe_close(cur);
-        ASSERT_OK(rm_rf(dir));
+        ASSERT_OK(getrlimit(RLIMIT_NOFILE, &old));
+        low = old;
+        low.rlim_cur = 64;
+        ASSERT_OK(setrlimit(RLIMIT_NOFILE, &low));
+        int r = rm_rf(dir);
+        ASSERT_OK(setrlimit(RLIMIT_NOFILE, &old));
+        ASSERT_OK(r);
         ASSERT_TRUE(access(dir, F_OK) < 0 && errno == ENOENT);
+        ASSERT_TRUE(access("/", F_OK) == 0);
 }
 
 TEST(mkdir_p) {
