@@ -295,9 +295,8 @@ static void instance_on_stopped(Instance *i, const char *why) {
 static void instance_became_running(Instance *i, pid_t pid) {
         Operation *o = i->lock;
 
-        /* The monitor has nothing more to say, but the instance's init inherited the monitor's end of
-         * the socket (the start hook needs it, so liblxc may not close it): stop reading, and make
-         * any write from inside fail. The monitor's exit is all we wait for now. */
+        /* The monitor has nothing more to say (its socket is close-on-exec: no process of the
+         * instance holds it): stop reading. The monitor's exit is all we wait for now. */
         if (i->monitor) {
                 (void) shutdown(i->monitor->fd, SHUT_RD);
                 (void) sd_event_source_set_enabled(i->monitor->io_source, SD_EVENT_OFF);
