@@ -110,6 +110,11 @@ int cgroup_walk(int parent_fd, const char *name, cgroup_walk_fn_t fn, void *user
         return r;
 }
 
+static int cmp_pid(const void *a, const void *b) {
+        pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
+        return x < y ? -1 : x > y;
+}
+
 static int read_fd_bounded(int fd, size_t max, char **ret) {
         _cleanup_free_ char *buf = NULL;
         size_t n = 0, alloc = 0;
@@ -172,108 +177,85 @@ int cgroup_read_file(int dir_fd, const char *path, size_t max, char **ret) {
 
 typedef struct KillContext {
         int sig;
-        const char *controller;
-        const char *prefix;
         unsigned n;
 } KillContext;
 
-/* True if /proc/PID/cgroup puts pid in the subtree k->prefix of hierarchy k->controller. */
-static bool pid_in_subtree(pid_t pid, const KillContext *k) {
+/* The pids listed in dir_fd's cgroup.procs, sorted; at most CGROUP_FILE_MAX bytes of it. */
+static int read_procs(int dir_fd, pid_t **ret, size_t *ret_n) {
         _cleanup_free_ char *data = NULL;
-        char path[64];
-        size_t pl = strlen(k->prefix);
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0, alloc = 0;
+        int r;
 
-        snprintf(path, sizeof path, "/proc/%i/cgroup", (int) pid);
-        /* One line per hierarchy, each as long as the path: deep trees make it long, not unbounded. */
-        if (cgroup_read_file(-EBADF, path, CGROUP_FILE_MAX, &data) < 0)
-                return false;
-        for (char *line = data, *next; line && *line; line = next) {
-                char *c, *p;
-
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = 0;
-                c = strchr(line, ':');
-                if (!c)
+        r = cgroup_read_file(dir_fd, "cgroup.procs", CGROUP_FILE_MAX, &data);
+        if (r < 0)
+                return r;
+        for (char *p = data, *e; *p; p = e) {
+                long v = strtol(p, &e, 10);
+                if (e == p) {
+                        e = p + 1;
                         continue;
-                p = strchr(++c, ':');
-                if (!p)
+                }
+                if (v <= 0 || v > INT32_MAX)
                         continue;
-                *p++ = 0;
-                if (!streq(c, k->controller))
-                        continue;
-                return strncmp(p, k->prefix, pl) == 0 && (p[pl] == 0 || p[pl] == '/');
+                if (n == alloc) {
+                        pid_t *np;
+                        alloc = alloc ? alloc * 2 : 64;
+                        np = reallocarray(pids, alloc, sizeof(pid_t));
+                        if (!np)
+                                return -ENOMEM;
+                        pids = np;
+                }
+                pids[n++] = (pid_t) v;
         }
-        return false;
+        if (n > 0)
+                qsort(pids, n, sizeof(pid_t), cmp_pid);
+        *ret = TAKE_PTR(pids);
+        *ret_n = n;
+        return 0;
 }
 
-static void kill_one(pid_t pid, KillContext *k) {
-        _cleanup_close_ int fd = -EBADF;
+#define KILL_BATCH 128
 
-        /* Open the process first, then check where it is: if the pid was reused before the check, the
-         * pidfd's process is dead and the signal goes nowhere; if it is alive, the check saw it. */
-        fd = pidfd_open(pid, 0);
-        if (fd < 0 && errno != ENOSYS)
-                return;
-        if (!pid_in_subtree(pid, k))
-                return;
-        if (fd < 0) {
-                /* No pidfds (valgrind): the check above is all we have. */
-                if (kill(pid, k->sig) >= 0)
-                        k->n++;
-                return;
-        }
-        if (pidfd_send_signal(fd, k->sig, NULL, 0) >= 0)
-                k->n++;
-}
-
+/* Signals the processes of one cgroup. A pid read from cgroup.procs may have been recycled by the
+ * time we act: each is opened as a pidfd first, then cgroup.procs is read again, and only a pid still
+ * listed is signalled, through its pidfd. If the process behind the pidfd is alive when signalled, it
+ * held that pid all along, so the second read saw it; if it is dead, the signal goes nowhere. */
 static int kill_visit(int parent_fd, const char *name, int dir_fd, bool post, void *userdata) {
         KillContext *k = userdata;
-        _cleanup_close_ int fd = -EBADF;
-        char buf[4096], num[16];
-        size_t nl = 0;
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
 
-        if (post)
+        if (post || read_procs(dir_fd, &pids, &n) < 0)
                 return 0;
-        fd = openat(dir_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-        if (fd < 0)
-                return 0;
-        /* Streamed, one pid at a time, at most CGROUP_FILE_MAX bytes. */
-        for (size_t total = 0; total < CGROUP_FILE_MAX;) {
-                ssize_t got = read(fd, buf, sizeof buf);
-                if (got < 0 && errno == EINTR)
-                        continue;
-                if (got <= 0)
-                        break;
-                total += (size_t) got;
-                for (ssize_t j = 0; j < got; j++) {
-                        char ch = buf[j];
-                        if (ch >= '0' && ch <= '9') {
-                                if (nl < sizeof num - 1)
-                                        num[nl++] = ch;
-                                continue;
-                        }
-                        if (nl > 0) {
-                                num[nl] = 0;
-                                long pid = strtol(num, NULL, 10);
-                                if (pid > 0 && pid <= INT32_MAX)
-                                        kill_one((pid_t) pid, k);
-                        }
-                        nl = 0;
+        for (size_t b = 0; b < n; b += KILL_BATCH) {
+                size_t m = MIN((size_t) KILL_BATCH, n - b), n2 = 0;
+                _cleanup_free_ pid_t *again = NULL;
+                int fds[KILL_BATCH];
+                bool nosys = false;
+
+                for (size_t j = 0; j < m; j++) {
+                        fds[j] = pidfd_open(pids[b + j], 0);
+                        if (fds[j] < 0 && errno == ENOSYS)
+                                nosys = true;
                 }
-        }
-        if (nl > 0) {
-                num[nl] = 0;
-                long pid = strtol(num, NULL, 10);
-                if (pid > 0 && pid <= INT32_MAX)
-                        kill_one((pid_t) pid, k);
+                if (read_procs(dir_fd, &again, &n2) >= 0)
+                        for (size_t j = 0; j < m; j++) {
+                                if (!bsearch(&pids[b + j], again, n2, sizeof(pid_t), cmp_pid))
+                                        continue;
+                                if (fds[j] >= 0 ? pidfd_send_signal(fds[j], k->sig, NULL, 0) >= 0 :
+                                    /* No pidfds (valgrind): the second read is all we have. */
+                                    nosys && kill(pids[b + j], k->sig) >= 0)
+                                        k->n++;
+                        }
+                for (size_t j = 0; j < m; j++)
+                        safe_close(fds[j]);
         }
         return 0;
 }
 
-int cgroup_kill_tree(int parent_fd, const char *name, int sig, const char *controller, const char *prefix,
-                     unsigned *ret_n) {
-        KillContext k = { .sig = sig, .controller = controller, .prefix = prefix };
+int cgroup_kill_tree(int parent_fd, const char *name, int sig, unsigned *ret_n) {
+        KillContext k = { .sig = sig };
         int r;
 
         r = cgroup_walk(parent_fd, name, kill_visit, &k);

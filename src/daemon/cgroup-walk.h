@@ -19,11 +19,9 @@ typedef int (*cgroup_walk_fn_t)(int parent_fd, const char *name, int dir_fd, boo
 /* 0 when the whole tree was visited, -E2BIG when a bound cut it short, else -errno (the root). */
 int cgroup_walk(int parent_fd, const char *name, cgroup_walk_fn_t fn, void *userdata);
 
-/* Signals every process of the tree through a pidfd, after checking that the process is still in
- * the subtree "prefix" of the hierarchy "controller" ("name=systemd", or "" for cgroup2) in
- * /proc/PID/cgroup: a pid that was recycled is never signalled. */
-int cgroup_kill_tree(int parent_fd, const char *name, int sig, const char *controller, const char *prefix,
-                     unsigned *ret_n);
+/* Signals every process of the tree through a pidfd, checking after the pidfd was opened that the pid
+ * is still listed in the cgroup: a pid that was recycled is never signalled. */
+int cgroup_kill_tree(int parent_fd, const char *name, int sig, unsigned *ret_n);
 
 /* Removes the tree, deepest first. */
 int cgroup_rmdir_tree(int parent_fd, const char *name);

@@ -786,7 +786,7 @@ int instance_freeze(Instance *i, Operation *o, bool freeze) {
 /* ---------------------------------------------------------------- kill */
 
 int instance_kill(Instance *i, int sig, bool all) {
-        char path[PATH_MAX], payload[NAME_MAX + 1], prefix[PATH_MAX];
+        char path[PATH_MAX], payload[NAME_MAX + 1];
         unsigned n = 0;
         int r;
 
@@ -806,11 +806,10 @@ int instance_kill(Instance *i, int sig, bool all) {
         FOREACH_STRING(h, "systemd/", "") {
                 snprintf(path, sizeof path, "/sys/fs/cgroup/%smachine.slice/%s", h, i->unit_name);
                 snprintf(payload, sizeof payload, "lxc.payload.%s", i->name);
-                snprintf(prefix, sizeof prefix, "/machine.slice/%s/%s", i->unit_name, payload);
                 _cleanup_close_ int fd = cgroup_open(path, O_RDONLY | O_DIRECTORY);
                 if (fd < 0)
                         continue;
-                r = cgroup_kill_tree(fd, payload, sig, *h ? "name=systemd" : "", prefix, &n);
+                r = cgroup_kill_tree(fd, payload, sig, &n);
                 if (r == -ENOENT)
                         continue;
                 if (r == -E2BIG)
