@@ -210,9 +210,10 @@ def init_and_exec_hold_no_socket_of_the_daemon():
         assert not sockets_of(init_pid), 'init holds %s' % sockets_of(init_pid)
         sleeper = exec_bg(path, ['sleep', '1000'])
         assert not sockets_of(sleeper), 'an exec\'d process holds %s' % sockets_of(sleeper)
-        instance_call(path, 'Kill', V('(ib)', (9, True)), timeout=60)
+        instance_call(path, 'Kill', V('(ib)', (1, True)), timeout=60)   # init reloads, sleep dies
         wait_for(lambda: not pid_alive(sleeper), 10, 'sleep killed')
-        assert_daemon_answers(path, pid0)
+        assert assert_daemon_answers(path, pid0) == 'running'
+        instance_call(path, 'Stop', opts(force=V('b', True)), timeout=60)
     finally:
         cleanup_instance(name)
 
