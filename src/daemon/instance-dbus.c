@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <limits.h>
 #include <stdio.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "bus-errors.h"
 #include "bus-options.h"
@@ -190,14 +192,31 @@ static int reply_noop(sd_bus_message *message, Instance *i, OperationKind kind, 
 
 /* An instance without an init (source type "none" gives an empty rootfs) would "start" and stop at
  * once: refuse it up front. The start-host hook reports running just before init is executed. */
+/* The rootfs is the instance's: resolve /sbin/init as the instance would (RESOLVE_IN_ROOT: an absolute
+ * symlink or ".." stays inside), never across a mount point (RESOLVE_NO_XDEV: nothing the instance
+ * links to can be a mount that hangs) and never through /proc magic links. What is left is a lookup in
+ * the host filesystem that holds the rootfs, bounded by the kernel's 40 symlinks. */
 static int instance_check_bootable(Instance *i, sd_bus_error *error) {
-        char path[PATH_MAX];
-        struct stat st;
+        struct open_how how = {
+                .flags = O_PATH | O_CLOEXEC,
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS,
+        };
+        struct open_how dir_how = {
+                .flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+                .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        _cleanup_close_ int root = -EBADF, init = -EBADF;
+        _cleanup_free_ char *path = NULL;
 
-        snprintf(path, sizeof path, "%s/%s/rootfs/sbin/init", i->manager->instances_dir, i->name);
-        if (lstat(path, &st) < 0)
+        if (asprintf(&path, "%s/%s/rootfs", i->manager->instances_dir, i->name) < 0)
+                return -ENOMEM;
+        root = (int) syscall(SYS_openat2, AT_FDCWD, path, &dir_how, sizeof dir_how);
+        if (root >= 0)
+                init = (int) syscall(SYS_openat2, root, "sbin/init", &how, sizeof how);
+        if ((root < 0 || init < 0) && IN_SET(errno, ENOENT, ENOTDIR, ELOOP))
                 return sd_bus_error_setf(error, LXCBUS_ERROR_FAILED,
                                          "Instance '%s' cannot boot: its rootfs has no /sbin/init.", i->name);
+        /* Anything else (a mount inside the rootfs, no openat2): liblxc is the judge. */
         return 0;
 }
 

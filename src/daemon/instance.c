@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "bus-errors.h"
+#include "cgroup-walk.h"
 #include "daemon.h"
 #include "log.h"
 #include "names.h"
@@ -294,9 +295,8 @@ static void instance_on_stopped(Instance *i, const char *why) {
 static void instance_became_running(Instance *i, pid_t pid) {
         Operation *o = i->lock;
 
-        /* The monitor has nothing more to say, but the instance's init inherited the monitor's end of
-         * the socket (the start hook needs it, so liblxc may not close it): stop reading, and make
-         * any write from inside fail. The monitor's exit is all we wait for now. */
+        /* The monitor has nothing more to say (its socket is close-on-exec: no process of the
+         * instance holds it): stop reading. The monitor's exit is all we wait for now. */
         if (i->monitor) {
                 (void) shutdown(i->monitor->fd, SHUT_RD);
                 (void) sd_event_source_set_enabled(i->monitor->io_source, SD_EVENT_OFF);
@@ -785,38 +785,10 @@ int instance_freeze(Instance *i, Operation *o, bool freeze) {
 
 /* ---------------------------------------------------------------- kill */
 
-static int kill_cgroup_tree(const char *path, int sig, unsigned *n) {
-        _cleanup_free_ char *procs = NULL;
-        char sub[PATH_MAX];
-        DIR *d;
-        struct dirent *de;
-
-        snprintf(sub, sizeof sub, "%s/cgroup.procs", path);
-        if (read_full_file(sub, 4 * 1024 * 1024, &procs, NULL) >= 0)
-                for (char *p = procs, *e; *p; p = e) {
-                        long pid = strtol(p, &e, 10);
-                        if (e == p)
-                                break;
-                        if (pid > 0 && kill((pid_t) pid, sig) >= 0)
-                                (*n)++;
-                        while (*e == '\n')
-                                e++;
-                }
-        d = opendir(path);
-        if (!d)
-                return -errno;
-        while ((de = readdir(d)))
-                if (de->d_type == DT_DIR && de->d_name[0] != '.') {
-                        snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-                        (void) kill_cgroup_tree(sub, sig, n);
-                }
-        closedir(d);
-        return 0;
-}
-
 int instance_kill(Instance *i, int sig, bool all) {
-        char path[PATH_MAX];
+        char path[PATH_MAX], payload[NAME_MAX + 1];
         unsigned n = 0;
+        int r;
 
         if (!all) {
                 int fd = pidfd_open(i->pid, 0);
@@ -824,18 +796,30 @@ int instance_kill(Instance *i, int sig, bool all) {
                         return kill(i->pid, sig) < 0 ? -errno : 0;
                 if (fd < 0)
                         return -errno;
-                int r = pidfd_send_signal(fd, sig, NULL, 0) < 0 ? -errno : 0;
+                r = pidfd_send_signal(fd, sig, NULL, 0) < 0 ? -errno : 0;
                 safe_close(fd);
                 return r;
         }
         /* Every process of the payload: the container's cgroup below the scope, in the named systemd
-         * hierarchy (v1/hybrid) or the unified one (pure v2). Never the monitor. */
-        snprintf(path, sizeof path, "/sys/fs/cgroup/systemd/machine.slice/%s/lxc.payload.%s", i->unit_name, i->name);
-        if (access(path, F_OK) < 0)
-                snprintf(path, sizeof path, "/sys/fs/cgroup/machine.slice/%s/lxc.payload.%s", i->unit_name, i->name);
-        if (kill_cgroup_tree(path, sig, &n) < 0 || n == 0)
-                return -ESRCH;
-        return 0;
+         * hierarchy (v1/hybrid) or the unified one (pure v2). Never the monitor. The instance's root
+         * owns that tree: cgroup_kill_tree() walks it with fds, bounded, and signals by pidfd. */
+        FOREACH_STRING(h, "systemd/", "") {
+                snprintf(path, sizeof path, "/sys/fs/cgroup/%smachine.slice/%s", h, i->unit_name);
+                snprintf(payload, sizeof payload, "lxc.payload.%s", i->name);
+                _cleanup_close_ int fd = cgroup_open(path, O_RDONLY | O_DIRECTORY);
+                if (fd < 0)
+                        continue;
+                r = cgroup_kill_tree(fd, payload, sig, &n);
+                if (r == -ENOENT)
+                        continue;
+                if (r == -E2BIG)
+                        log_warning("Cgroup tree of '%s' exceeds %u levels or %u cgroups: processes beyond were "
+                                    "not signalled.", i->name, CGROUP_WALK_DEPTH_MAX, CGROUP_WALK_ENTRIES_MAX);
+                else if (r < 0)
+                        log_warning_errno(r, "Failed to walk the cgroups of '%s', ignoring: %m", i->name);
+                break;
+        }
+        return n == 0 ? -ESRCH : 0;
 }
 
 /* ---------------------------------------------------------------- create */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "cgroup-walk.h"
 #include "daemon.h"
 #include "log.h"
 #include "util.h"
@@ -261,56 +262,52 @@ int scope_kill(Manager *m, const char *unit, int sig) {
                                         unit, "all", sig);
 }
 
-static void rmdir_tree(int parent, const char *name) {
-        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+void scope_cleanup_cgroups(const char *unit) {
+        _cleanup_close_ int root = -EBADF;
         DIR *d;
         struct dirent *de;
 
-        if (fd < 0)
+        root = cgroup_open("/sys/fs/cgroup", O_RDONLY | O_DIRECTORY);
+        if (root < 0)
                 return;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return;
-        }
-        while ((de = readdir(d)))
-                if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                        rmdir_tree(dirfd(d), de->d_name);
-        closedir(d);
-        (void) unlinkat(parent, name, AT_REMOVEDIR);
-}
-
-void scope_cleanup_cgroups(const char *unit) {
-        DIR *d = opendir("/sys/fs/cgroup");
-        struct dirent *de;
-
+        d = fdopendir(root);
         if (!d)
                 return;
+        root = -EBADF;   /* d owns it */
         /* systemd removes the scope where it manages the hierarchy; in freezer, cpuset and cpuacct
-         * (v1) liblxc's mkdir -p leaves machine.slice/<scope> behind (TESTHOST.md §7). */
+         * (v1) liblxc's mkdir -p leaves machine.slice/<scope> behind (TESTHOST.md §7). Every hierarchy
+         * is tried: below lxc.payload.<name> the tree is the instance's, and systemd gives up on what
+         * it cannot remove by path (deeper than PATH_MAX). */
         while ((de = readdir(d))) {
-                char path[PATH_MAX];
-                int fd;
+                _cleanup_close_ int hfd = -EBADF, sfd = -EBADF;
+                int r;
 
                 if (de->d_name[0] == '.')
                         continue;
-                snprintf(path, sizeof path, "/sys/fs/cgroup/%s/machine.slice", de->d_name);
-                fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (fd < 0)
+                hfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (hfd < 0)
                         continue;
-                rmdir_tree(fd, unit);
-                safe_close(fd);
+                sfd = openat(hfd, "machine.slice", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sfd < 0)
+                        continue;
+                r = cgroup_rmdir_tree(sfd, unit);
+                if (r == -E2BIG)
+                        log_warning("Cgroup tree of %s in %s exceeds %u levels or %u cgroups, left behind below "
+                                    "that.", unit, de->d_name, CGROUP_WALK_DEPTH_MAX, CGROUP_WALK_ENTRIES_MAX);
+                else if (r < 0 && r != -ENOENT)
+                        log_warning_errno(r, "Failed to remove the cgroups of %s in %s, ignoring: %m", unit,
+                                          de->d_name);
         }
         closedir(d);
 }
 
 static int read_u64_file(const char *path, const char *key, uint64_t *ret) {
         char buf[4096];
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int fd = cgroup_open(path, O_RDONLY);
         ssize_t n;
 
         if (fd < 0)
-                return -errno;
+                return fd;
         n = read(fd, buf, sizeof buf - 1);
         if (n < 0)
                 return -errno;
@@ -363,7 +360,8 @@ static int first_pid_in(const char *path, pid_t *ret) {
         long v;
         int r;
 
-        r = read_full_file(path, 1024 * 1024, &data, NULL);
+        /* The first line is all we need; the monitor's cgroup holds just the monitor. */
+        r = cgroup_read_file(-EBADF, path, CGROUP_FILE_MAX, &data);
         if (r < 0)
                 return r;
         v = strtol(data, NULL, 10);
@@ -402,7 +400,7 @@ int scope_find_running(const char *unit, const char *name, pid_t *ret_monitor, p
         *ret_frozen = false;
         snprintf(path, sizeof path, "/sys/fs/cgroup/freezer/machine.slice/%s/lxc.payload.%s/freezer.state", unit, name);
         _cleanup_free_ char *state = NULL;
-        if (read_full_file(path, 4096, &state, NULL) >= 0)
+        if (cgroup_read_file(-EBADF, path, 4096, &state) >= 0)
                 *ret_frozen = startswith(state, "FROZEN") || startswith(state, "FREEZING");
         else {
                 uint64_t v;
@@ -421,11 +419,11 @@ static void freezer_paths(const char *unit, const char *name, char v1[static PAT
 }
 
 static int write_string(const char *path, const char *s) {
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_close_ int fd = cgroup_open(path, O_WRONLY);
         size_t n = strlen(s);
 
         if (fd < 0)
-                return -errno;
+                return fd;
         if (write(fd, s, n) != (ssize_t) n)
                 return errno > 0 ? -errno : -EIO;
         return 0;
@@ -452,7 +450,7 @@ int cgroup_freezer_get(const char *unit, const char *name) {
         int r;
 
         freezer_paths(unit, name, v1, v2);
-        r = read_full_file(v1, 4096, &s, NULL);
+        r = cgroup_read_file(-EBADF, v1, 4096, &s);
         if (r >= 0)
                 return startswith(s, "FROZEN") ? 1 : startswith(s, "THAWED") ? 0 : -EAGAIN;
         if (r != -ENOENT)

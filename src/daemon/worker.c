@@ -26,14 +26,44 @@ static void worker_close_received(Worker *w) {
         w->received_fds[1] = safe_close(w->received_fds[1]);
 }
 
-/* Reads every pending message. Returns > 0 after a "result" message. */
-static int worker_drain(Worker *w) {
+/* At most this many messages per dispatch: a worker that floods its socket gets its turn like every
+ * other event source (the io source is level-triggered and comes back), never the whole loop. */
+#define WORKER_MSGS_PER_DISPATCH 16
+/* Draining after the worker's exit: more than its socket's queue can hold. Once no process holds the
+ * other end, fewer arrive; the bound only keeps a stray writer from pinning the loop. */
+#define WORKER_MSGS_AT_EXIT 1024
+/* fds that one message may carry (a pty master; a console's two); more are closed unread. */
+#define WORKER_MSG_FDS_MAX 2
+
+/* Closes every fd that came with a message beyond the ones we keep. */
+static void close_extra_fds(struct msghdr *mh, Worker *w) {
+        size_t kept = 0;
+
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                int *fds = (int *) CMSG_DATA(c);
+                for (size_t j = 0; j < k; j++) {
+                        int fd;
+                        memcpy(&fd, fds + j, sizeof fd);
+                        if (kept < WORKER_MSG_FDS_MAX)
+                                w->received_fds[kept++] = fd;
+                        else
+                                safe_close(fd);
+                }
+        }
+}
+
+/* Reads up to budget pending messages. Returns 1 if more may be pending, 0 if the socket is empty. */
+static int worker_drain(Worker *w, unsigned budget) {
         char buf[WORKER_MSG_MAX + 1];
 
-        for (;;) {
+        for (unsigned count = 0; count < budget; count++) {
                 union {
                         struct cmsghdr h;
-                        char buf[CMSG_SPACE(2 * sizeof(int))];
+                        /* Room for more than we keep, so that the extra ones are closed by us. */
+                        char buf[CMSG_SPACE(8 * sizeof(int))];
                 } control = {};
                 struct iovec iov = { buf, WORKER_MSG_MAX };
                 struct msghdr mh = {
@@ -48,16 +78,14 @@ static int worker_drain(Worker *w) {
                                 continue;
                         return 0;
                 }
-                /* A message may carry up to two fds (a pty master, a console): the handler may take
-                 * them; the rest are closed after it. */
+                /* A message may carry up to two fds (a pty master, a console): the handler of a message
+                 * that expects them takes them; every other fd is closed after it. */
                 worker_close_received(w);
-                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-                if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                        memcpy(w->received_fds, CMSG_DATA(c), MIN(k, 2u) * sizeof(int));
-                }
-                if (n == 0)
+                close_extra_fds(&mh, w);
+                if (n == 0) {
+                        worker_close_received(w);
                         return 0;
+                }
                 buf[n] = 0;
 
                 const char *p = startswith(buf, "result ");
@@ -68,18 +96,22 @@ static int worker_drain(Worker *w) {
                         w->result_error = (int) e;
                         free(w->result_message);
                         w->result_message = strdup(*end == ' ' ? end + 1 : "");
+                        worker_close_received(w);
                         continue;
                 }
                 if (w->handlers && w->handlers->message)
                         w->handlers->message(w, buf, w->userdata);
                 worker_close_received(w);
         }
+        return 1;
 }
 
 static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Worker *w = userdata;
 
-        (void) worker_drain(w);
+        /* More pending: the level-triggered source fires again on the next iteration. */
+        if (worker_drain(w, WORKER_MSGS_PER_DISPATCH) > 0)
+                return 0;
         if (revents & (EPOLLHUP | EPOLLERR))
                 /* The worker closed its end; its exit follows and the child source tells. */
                 (void) sd_event_source_set_enabled(w->io_source, SD_EVENT_OFF);
@@ -93,7 +125,7 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         char msg[128];
 
         w->exited = true;
-        (void) worker_drain(w);
+        (void) worker_drain(w, WORKER_MSGS_AT_EXIT);
 
         if (w->abandoned) {
                 Worker **p;

@@ -213,7 +213,7 @@ static int do_create(char **args, size_t n) {
 static int do_start(char **args, size_t n, const char *self) {
         _cleanup_lxc_ struct lxc_container *c = NULL;
         _cleanup_free_ char *hook = NULL, *console_log = NULL;
-        char buf[64], fdstr[16];
+        char buf[64], fdstr[16], pidstr[16];
         ssize_t k;
         int r;
 
@@ -241,7 +241,8 @@ static int do_start(char **args, size_t n, const char *self) {
             !c->set_config_item(c, "lxc.console.rotate", "1"))
                 return result(EINVAL, "Failed to set up the start of '%s'.", args[1]);
         snprintf(fdstr, sizeof fdstr, "%i", worker_fd);
-        if (setenv("LXCBUS_NOTIFY_FD", fdstr, 1) < 0)
+        snprintf(pidstr, sizeof pidstr, "%i", (int) getpid());
+        if (setenv("LXCBUS_NOTIFY_FD", fdstr, 1) < 0 || setenv("LXCBUS_MONITOR_PID", pidstr, 1) < 0)
                 return result(errno, "Failed to set up the start notification.");
         /* An idmapped instance: liblxc writes the id maps with shadow's newuidmap whenever it finds it
          * on $PATH, and newuidmap allows root only the ranges /etc/subuid gives to root. The block is
@@ -271,9 +272,11 @@ static int do_start(char **args, size_t n, const char *self) {
         safe_close(null);
         (void) signal(SIGPIPE, SIG_DFL);
         c->want_daemonize(c, false);
-        /* liblxc would close fd 3 in the monitor too, and the start hook needs it. The container's
-         * init inherits it; the daemon shuts its end for reading once the start is reported, so it
-         * is dead there. */
+        /* liblxc would close fd 3 in the monitor too, and the start hook needs it there. No process of
+         * the instance may ever hold a socket to the daemon: close-on-exec, so the container's init
+         * (and the hook) never inherit it; the hook takes a copy from us with pidfd_getfd(). */
+        if (fcntl(worker_fd, F_SETFD, FD_CLOEXEC) < 0)
+                return result(errno, "Failed to set up the monitor of '%s'.", args[1]);
         c->want_close_all_fds(c, false);
         if (!c->start(c, 0, NULL))
                 return result(EIO, "Failed to start '%s'%s%s", args[1], c->error_string ? ": " : ".",

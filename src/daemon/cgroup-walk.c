@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Walking cgroup trees that an instance controls: with fds, iteratively, bounded. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "cgroup-walk.h"
+#include "log.h"
+#include "macro.h"
+
+typedef struct WalkLevel {
+        int fd;
+        char name[NAME_MAX + 1];
+} WalkLevel;
+
+static int open_dir_at(int parent_fd, const char *name) {
+        return openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+}
+
+int cgroup_walk(int parent_fd, const char *name, cgroup_walk_fn_t fn, void *userdata) {
+        _cleanup_free_ WalkLevel *levels = NULL;
+        _Alignas(struct dirent64) char buf[4096];
+        unsigned entries = 1;
+        bool cut = false, stop = false;
+        int depth = 0, r = 0;
+
+        if (strlen(name) > NAME_MAX)
+                return -ENAMETOOLONG;
+        levels = calloc(CGROUP_WALK_DEPTH_MAX + 1, sizeof(WalkLevel));
+        if (!levels)
+                return -ENOMEM;
+        levels[0].fd = open_dir_at(parent_fd, name);
+        if (levels[0].fd < 0)
+                return -errno;
+        strcpy(levels[0].name, name);
+        if (fn(parent_fd, name, levels[0].fd, false, userdata) < 0)
+                stop = true;
+
+        while (depth >= 0) {
+                WalkLevel *l = &levels[depth];
+                bool descended = false;
+                ssize_t n = 0;
+
+                /* getdents64 continues where the last call (or the lseek() before a descent) left. */
+                if (!stop)
+                        n = syscall(SYS_getdents64, l->fd, buf, sizeof buf);
+                for (ssize_t off = 0; off < n && !descended && !stop;) {
+                        struct dirent64 *de = (struct dirent64 *) (buf + off);
+                        struct stat st;
+                        int fd;
+
+                        off += de->d_reclen;
+                        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                                continue;
+                        if (de->d_type == DT_UNKNOWN) {
+                                if (fstatat(l->fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                                    !S_ISDIR(st.st_mode))
+                                        continue;
+                        } else if (de->d_type != DT_DIR)
+                                continue;
+                        if (depth >= CGROUP_WALK_DEPTH_MAX) {
+                                cut = true;
+                                continue;
+                        }
+                        if (entries >= CGROUP_WALK_ENTRIES_MAX) {
+                                cut = stop = true;
+                                break;
+                        }
+                        /* Come back after this entry; a directory that cannot seek is left there. */
+                        if (lseek(l->fd, de->d_off, SEEK_SET) < 0) {
+                                cut = true;
+                                n = 0;
+                                break;
+                        }
+                        fd = open_dir_at(l->fd, de->d_name);
+                        if (fd < 0) {
+                                /* Removed meanwhile, or out of fds: the rest of this level still counts. */
+                                if (errno != ENOENT)
+                                        cut = true;
+                                continue;
+                        }
+                        entries++;
+                        depth++;
+                        levels[depth].fd = fd;
+                        strcpy(levels[depth].name, de->d_name);
+                        descended = true;
+                        if (fn(l->fd, de->d_name, fd, false, userdata) < 0)
+                                stop = true;
+                }
+                if (descended)
+                        continue;
+                if (n > 0 && !stop)
+                        continue;   /* more of this directory */
+                if (n < 0)
+                        cut = true;
+
+                /* This level is done: close it, then its post-order visit from the parent. */
+                l->fd = safe_close(l->fd);
+                if (fn(depth > 0 ? levels[depth - 1].fd : parent_fd, l->name, -EBADF, true, userdata) < 0)
+                        stop = true;
+                depth--;
+        }
+        if (cut)
+                r = -E2BIG;
+        return r;
+}
+
+static int cmp_pid(const void *a, const void *b) {
+        pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+static int read_fd_bounded(int fd, size_t max, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t n = 0, alloc = 0;
+
+        for (;;) {
+                ssize_t k;
+
+                if (alloc - n < 4096) {
+                        char *nb;
+                        alloc = alloc ? alloc * 2 : 4096;
+                        if (alloc > max + 4096)
+                                alloc = max + 4096;
+                        nb = realloc(buf, alloc + 1);
+                        if (!nb)
+                                return -ENOMEM;
+                        buf = nb;
+                }
+                k = read(fd, buf + n, alloc - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                if (n > max)
+                        return -EFBIG;
+        }
+        if (!buf && !(buf = malloc(1)))
+                return -ENOMEM;
+        buf[n] = 0;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int cgroup_open(const char *path, int flags) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW),
+                .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        int fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+
+        if (fd < 0 && errno == ENOSYS)   /* valgrind */
+                fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        return fd < 0 ? -errno : fd;
+}
+
+int cgroup_read_file(int dir_fd, const char *path, size_t max, char **ret) {
+        _cleanup_close_ int fd = -EBADF;
+
+        if (dir_fd >= 0)
+                fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        else
+                fd = cgroup_open(path, O_RDONLY);
+        if (fd < 0)
+                return dir_fd >= 0 ? -errno : fd;
+        return read_fd_bounded(fd, max, ret);
+}
+
+typedef struct KillContext {
+        int sig;
+        unsigned n;
+} KillContext;
+
+/* The pids listed in dir_fd's cgroup.procs, sorted; at most CGROUP_FILE_MAX bytes of it. */
+static int read_procs(int dir_fd, pid_t **ret, size_t *ret_n) {
+        _cleanup_free_ char *data = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0, alloc = 0;
+        int r;
+
+        r = cgroup_read_file(dir_fd, "cgroup.procs", CGROUP_FILE_MAX, &data);
+        if (r < 0)
+                return r;
+        for (char *p = data, *e; *p; p = e) {
+                long v = strtol(p, &e, 10);
+                if (e == p) {
+                        e = p + 1;
+                        continue;
+                }
+                if (v <= 0 || v > INT32_MAX)
+                        continue;
+                if (n == alloc) {
+                        pid_t *np;
+                        alloc = alloc ? alloc * 2 : 64;
+                        np = reallocarray(pids, alloc, sizeof(pid_t));
+                        if (!np)
+                                return -ENOMEM;
+                        pids = np;
+                }
+                pids[n++] = (pid_t) v;
+        }
+        if (n > 0)
+                qsort(pids, n, sizeof(pid_t), cmp_pid);
+        *ret = TAKE_PTR(pids);
+        *ret_n = n;
+        return 0;
+}
+
+#define KILL_BATCH 128
+
+/* Signals the processes of one cgroup. A pid read from cgroup.procs may have been recycled by the
+ * time we act: each is opened as a pidfd first, then cgroup.procs is read again, and only a pid still
+ * listed is signalled, through its pidfd. If the process behind the pidfd is alive when signalled, it
+ * held that pid all along, so the second read saw it; if it is dead, the signal goes nowhere. */
+static int kill_visit(int parent_fd, const char *name, int dir_fd, bool post, void *userdata) {
+        KillContext *k = userdata;
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+
+        if (post || read_procs(dir_fd, &pids, &n) < 0)
+                return 0;
+        for (size_t b = 0; b < n; b += KILL_BATCH) {
+                size_t m = MIN((size_t) KILL_BATCH, n - b), n2 = 0;
+                _cleanup_free_ pid_t *again = NULL;
+                int fds[KILL_BATCH];
+                bool nosys = false;
+
+                for (size_t j = 0; j < m; j++) {
+                        fds[j] = pidfd_open(pids[b + j], 0);
+                        if (fds[j] < 0 && errno == ENOSYS)
+                                nosys = true;
+                }
+                if (read_procs(dir_fd, &again, &n2) >= 0)
+                        for (size_t j = 0; j < m; j++) {
+                                if (!bsearch(&pids[b + j], again, n2, sizeof(pid_t), cmp_pid))
+                                        continue;
+                                if (fds[j] >= 0 ? pidfd_send_signal(fds[j], k->sig, NULL, 0) >= 0 :
+                                    /* No pidfds (valgrind): the second read is all we have. */
+                                    nosys && kill(pids[b + j], k->sig) >= 0)
+                                        k->n++;
+                        }
+                for (size_t j = 0; j < m; j++)
+                        safe_close(fds[j]);
+        }
+        return 0;
+}
+
+int cgroup_kill_tree(int parent_fd, const char *name, int sig, unsigned *ret_n) {
+        KillContext k = { .sig = sig };
+        int r;
+
+        r = cgroup_walk(parent_fd, name, kill_visit, &k);
+        *ret_n = k.n;
+        return r;
+}
+
+static int rmdir_visit(int parent_fd, const char *name, int dir_fd, bool post, void *userdata) {
+        unsigned *failed = userdata;
+
+        if (post && unlinkat(parent_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                (*failed)++;
+        return 0;
+}
+
+int cgroup_rmdir_tree(int parent_fd, const char *name) {
+        unsigned failed = 0;
+        int r;
+
+        r = cgroup_walk(parent_fd, name, rmdir_visit, &failed);
+        if (r >= 0 && failed > 0)
+                r = -EBUSY;
+        return r;
+}
