@@ -966,7 +966,7 @@ int manager_create_instance(Manager *m, Operation *o, const char *name, const ch
         for (size_t j = 0; j < k; j++)
                 args[n++] = template_args[j];
 
-        r = manager_reserve_name(m, name, md->idmap.count > 0 ? &md->idmap : NULL);
+        r = manager_reserve_name(m, name, md->idmap.count > 0 ? &md->idmap : NULL, md->owner);
         if (r < 0)
                 return r;
         o->create_md = calloc(1, sizeof(InstanceMetadata));

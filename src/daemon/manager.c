@@ -22,6 +22,19 @@ int manager_new(Manager **ret) {
         m->operation_linger_usec = 300 * USEC_PER_SEC;
         m->polkit_timeout_usec = 25 * USEC_PER_SEC;
         m->subid_uid = UID_INVALID;
+        m->operation_limits = (Limiter) {
+                .what = "operations running",
+                .max = OPERATIONS_MAX,
+                .reserve = OPERATIONS_ROOT_RESERVE,
+                .per_uid = OPERATIONS_PER_UID_MAX,
+        };
+        m->wait_limits = (Limiter) {
+                .what = "callers waiting",
+                .max = WAITS_MAX,
+                .reserve = WAITS_ROOT_RESERVE,
+                .per_uid = WAITS_PER_UID_MAX,
+        };
+        m->max_instances_per_owner = INSTANCES_PER_OWNER_DEFAULT;
         r = sd_event_default(&m->event);
         if (r < 0) {
                 free(m);
@@ -50,6 +63,8 @@ Manager *manager_free(Manager *m) {
         while (m->scope_jobs)
                 scope_job_cancel(m->scope_jobs);
         auth_queries_free(m);
+        limiter_done(&m->operation_limits);
+        limiter_done(&m->wait_limits);
         sd_event_source_disable_unref(m->flush_source);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
@@ -73,7 +88,19 @@ bool manager_name_reserved(Manager *m, const char *name) {
         return false;
 }
 
-int manager_reserve_name(Manager *m, const char *name, const InstanceIdmap *idmap) {
+unsigned manager_instances_of(Manager *m, uid_t owner) {
+        unsigned n = 0;
+
+        for (Instance *i = m->instances; i; i = i->next)
+                if (i->md.owner == owner)
+                        n++;
+        for (size_t k = 0; k < m->n_creating; k++)
+                if (m->creating[k].owner == owner)
+                        n++;
+        return n;
+}
+
+int manager_reserve_name(Manager *m, const char *name, const InstanceIdmap *idmap, uid_t owner) {
         struct Reservation *l;
         char *s;
 
@@ -89,6 +116,7 @@ int manager_reserve_name(Manager *m, const char *name, const InstanceIdmap *idma
         m->creating[m->n_creating++] = (struct Reservation) {
                 .name = s,
                 .ids = idmap ? (SubIdRange) { idmap->uid, idmap->count } : (SubIdRange) {},
+                .owner = owner,
         };
         return 0;
 }
