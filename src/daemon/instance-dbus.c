@@ -455,6 +455,18 @@ static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_err
         if (config_map_equal(&merged, &i->md.config))
                 return sd_bus_reply_method_return(message, NULL);
 
+        /* What is saved must load back after a restart: the bound load applies, checked before. */
+        InstanceMetadata candidate = i->md;    /* shallow */
+        size_t size = 0;
+        candidate.config = merged;
+        r = instance_metadata_check_size(&candidate, &size);
+        if (r == -E2BIG)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
+                                         "Config of instance '%s' is too large: its metadata would take %zu bytes "
+                                         "(%u at most).", i->name, size, (unsigned) METADATA_SIZE_MAX);
+        if (r < 0)
+                return r;
+
         /* Write first, then switch: a failed write changes nothing. */
         ConfigMap old = i->md.config;
         i->md.config = merged;

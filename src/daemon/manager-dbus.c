@@ -318,6 +318,14 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         md.ephemeral = ephemeral;
         md.created_at = now_usec(CLOCK_REALTIME);
         md.generation = 1;
+        size_t size = 0;
+        r = instance_metadata_check_size(&md, &size);
+        if (r == -E2BIG)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
+                                         "Config of instance '%s' is too large: its metadata would take %zu bytes "
+                                         "(%u at most).", name, size, (unsigned) METADATA_SIZE_MAX);
+        if (r < 0)
+                return r;
 
         r = operation_new(m, OPERATION_CREATE, NULL, name, message, OPERATION_REPLY_INSTANCE_OP, async, &o, error);
         if (r < 0)
