@@ -173,8 +173,9 @@ int method_open_console(sd_bus_message *message, void *userdata, sd_bus_error *e
         if (r <= 0)
                 return r < 0 ? r : 1;
         if (!IN_SET(i->state, INSTANCE_RUNNING, INSTANCE_FROZEN))
-                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE, "Instance '%s' is %s.", i->name,
-                                         instance_state_to_string(i->state));
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE, "Instance '%s' is %s%s%s.", i->name,
+                                         instance_state_to_string(i->state), i->load_error ? ": " : "",
+                                         strempty(i->load_error));
         if (n_consoles(i) + i->n_console_calls >= CONSOLES_PER_INSTANCE_MAX)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
                                          "Instance '%s' has %u terminals open or being opened already.", i->name,

@@ -251,6 +251,9 @@ struct Instance {
         ScopeJob *scope_stop_job;   /* the scope of a stopped instance is being removed */
         bool scope_owned;           /* we created the scope (or adopted it): ours to stop */
         InstanceMetadata md;
+        /* Why its lxcbus.json did not load: the instance is listed as "error", owned by root, with an
+         * empty config, and only Delete works. NULL for every other instance. */
+        char *load_error;
 
         Worker *monitor;            /* the start worker that is the LXC monitor, if we spawned it */
         pid_t pending_init;         /* reported by the start-host hook, not executed yet */
@@ -272,6 +275,9 @@ const char *instance_state_to_string(InstanceState s);
 InstanceState instance_state_from_string(const char *s);
 
 int instance_new(Manager *m, InstanceMetadata *md, Instance **ret);
+/* An instance directory whose metadata did not load: listed as "error", so it neither vanishes nor
+ * leaves its name and files to the next create of that name. */
+int instance_new_broken(Manager *m, const char *name, const char *why, Instance **ret);
 Instance *instance_ref(Instance *i);
 Instance *instance_unref(Instance *i);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Instance *, instance_unref);

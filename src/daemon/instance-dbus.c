@@ -163,6 +163,10 @@ static int check_lock(Instance *i, sd_bus_error *error) {
 }
 
 static int invalid_state(Instance *i, const char *verb, sd_bus_error *error) {
+        if (i->load_error)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE,
+                                         "Cannot %s instance '%s': it is broken, %s. Only Delete works.", verb,
+                                         i->name, i->load_error);
         return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE, "Cannot %s instance '%s': it is %s.", verb, i->name,
                                  instance_state_to_string(i->state));
 }
@@ -315,7 +319,17 @@ static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *
         r = check_lock(i, error);
         if (r < 0)
                 return r;
-        if (i->state != INSTANCE_STOPPED && !force)
+        if (i->load_error) {
+                pid_t monitor, init;
+                bool frozen;
+
+                /* Without its metadata nothing can stop it properly: whoever runs it must. */
+                if (scope_find_running(i->unit_name, i->name, &monitor, &init, &frozen) >= 0)
+                        return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE,
+                                                 "Cannot delete instance '%s': it is broken (%s) and still runs "
+                                                 "in %s; stop that unit first.", i->name, i->load_error,
+                                                 i->unit_name);
+        } else if (i->state != INSTANCE_STOPPED && !force)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE,
                                          "Instance '%s' is %s: stop it first, or pass force.", i->name,
                                          instance_state_to_string(i->state));

@@ -153,8 +153,8 @@ int manager_used_subids(Manager *m, SubIdRange **ret, size_t *ret_n) {
                         l[n++] = m->creating[k].ids;
 
         /* The directories on disk too: an idmapped instance's is root:BASE. One whose lxcbus.json did not
-         * load is not listed, but its block is still owned by its files, and two instances sharing ids
-         * would share everything. */
+         * load is listed as error without an idmap, but its block is still owned by its files until it is
+         * deleted, and two instances sharing ids would share everything. */
         d = opendir(m->instances_dir);
         if (d) {
                 struct dirent *de;
@@ -228,8 +228,9 @@ static int load_instances(Manager *m) {
         if (!d)
                 return -errno;
         while ((de = readdir(d))) {
-                _cleanup_free_ char *path = NULL, *message = NULL;
+                _cleanup_free_ char *path = NULL, *message = NULL, *why = NULL;
                 InstanceMetadata md = {};
+                struct stat st;
                 Instance *i;
                 int r;
 
@@ -239,16 +240,37 @@ static int load_instances(Manager *m) {
                         log_warning("Ignoring '%s/%s': not a valid instance name.", m->instances_dir, de->d_name);
                         continue;
                 }
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) {
+                        log_warning("Ignoring '%s/%s': not a directory.", m->instances_dir, de->d_name);
+                        continue;
+                }
                 if (asprintf(&path, "%s/%s/" METADATA_FILE, m->instances_dir, de->d_name) < 0)
                         break;
                 r = instance_metadata_load(path, &md, &message);
                 if (r < 0) {
-                        log_warning_errno(r, "Ignoring instance '%s': %s", de->d_name, message ?: strerror(-r));
-                        continue;
-                }
-                if (!streq(md.name, de->d_name)) {
-                        log_warning("Ignoring instance '%s': its metadata names '%s'.", de->d_name, md.name);
+                        if (r == -ENOENT)
+                                why = strdup("its " METADATA_FILE " is missing");
+                        else if (r == -EFBIG)
+                                why = strdup("its " METADATA_FILE " is larger than 1 MiB");
+                        else if (asprintf(&why, "its " METADATA_FILE " does not load: %s",
+                                          message ?: strerror(-r)) < 0)
+                                why = NULL;
+                } else if (!streq(md.name, de->d_name)) {
+                        if (asprintf(&why, "its " METADATA_FILE " names '%s'", md.name) < 0)
+                                why = NULL;
                         instance_metadata_done(&md);
+                        r = -EBADMSG;
+                }
+                if (r < 0) {
+                        /* Listed as "error", not skipped: hidden, it would keep its files and ids while a
+                         * create of the same name could take them over. */
+                        if (!why)
+                                break;
+                        log_warning("Instance '%s' is broken, listing it as error: %s.", de->d_name, why);
+                        r = instance_new_broken(m, de->d_name, why, &i);
+                        if (r < 0)
+                                break;
+                        manager_add_instance(m, i);
                         continue;
                 }
                 /* An idmapped instance always shows security.privileged=false. */
@@ -329,6 +351,8 @@ int manager_startup(Manager *m) {
 
         /* Instances a previous daemon started keep running: pick them up. */
         for (Instance *i = m->instances; i; i = i->next) {
+                if (i->load_error)
+                        continue;
                 r = instance_adopt_running(i);
                 if (r < 0)
                         log_warning_errno(r, "Failed to pick up running instance '%s', listing it as stopped: %m", i->name);
