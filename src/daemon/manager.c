@@ -262,10 +262,16 @@ static int load_instances(Manager *m) {
                         r = -EBADMSG;
                 }
                 if (r < 0) {
-                        /* Listed as "error", not skipped: hidden, it would keep its files and ids while a
-                         * create of the same name could take them over. */
+                        size_t l;
+
                         if (!why)
                                 break;
+                        /* It goes into sentences of its own. */
+                        l = strlen(why);
+                        if (l > 0 && why[l - 1] == '.')
+                                why[l - 1] = 0;
+                        /* Listed as "error", not skipped: hidden, it would keep its files and ids while a
+                         * create of the same name could take them over. */
                         log_warning("Instance '%s' is broken, listing it as error: %s.", de->d_name, why);
                         r = instance_new_broken(m, de->d_name, why, &i);
                         if (r < 0)
