@@ -249,14 +249,14 @@ static int load_instances(Manager *m) {
                 r = instance_metadata_load(path, &md, &message);
                 if (r < 0) {
                         if (r == -ENOENT)
-                                why = strdup("its " METADATA_FILE " is missing");
+                                why = strdup("its metadata file '" METADATA_FILE "' is missing");
                         else if (r == -EFBIG)
-                                why = strdup("its " METADATA_FILE " is larger than 1 MiB");
-                        else if (asprintf(&why, "its " METADATA_FILE " does not load: %s",
+                                why = strdup("its metadata file '" METADATA_FILE "' is larger than 1 MiB");
+                        else if (asprintf(&why, "its metadata file '" METADATA_FILE "' does not load: %s",
                                           message ?: strerror(-r)) < 0)
                                 why = NULL;
                 } else if (!streq(md.name, de->d_name)) {
-                        if (asprintf(&why, "its " METADATA_FILE " names '%s'", md.name) < 0)
+                        if (asprintf(&why, "its metadata file '" METADATA_FILE "' names '%s'", md.name) < 0)
                                 why = NULL;
                         instance_metadata_done(&md);
                         r = -EBADMSG;
