@@ -29,6 +29,7 @@ typedef struct ConsoleCall {
         Instance *instance;         /* ref */
         sd_bus_message *call;
         Worker *worker;
+        uid_t uid;                  /* holds a slot of operation_limits */
         bool replied;
 } ConsoleCall;
 
@@ -74,6 +75,8 @@ static ConsoleCall *console_call_free(ConsoleCall *cc) {
                                                   cc->instance->name);
         sd_bus_message_unref(cc->call);
         worker_free(cc->worker);
+        cc->instance->n_console_calls--;
+        limiter_put(&cc->instance->manager->operation_limits, cc->uid);
         instance_unref(cc->instance);
         free(cc);
         return NULL;
@@ -125,12 +128,24 @@ static const WorkerHandlers console_handlers = {
 
 static int console_call(sd_bus_message *message, Instance *i, const char *arg, sd_bus_error *error) {
         ConsoleCall *cc;
+        uid_t uid;
         int r;
 
+        /* A call in flight is a worker: it counts like an operation of its caller, before it is spawned. */
+        r = bus_get_sender_uid(message, &uid);
+        if (r < 0)
+                return r;
+        r = limiter_take(&i->manager->operation_limits, uid, error);
+        if (r < 0)
+                return r;
         cc = calloc(1, sizeof(ConsoleCall));
-        if (!cc)
+        if (!cc) {
+                limiter_put(&i->manager->operation_limits, uid);
                 return -ENOMEM;
+        }
         cc->instance = instance_ref(i);
+        cc->uid = uid;
+        i->n_console_calls++;
         cc->call = sd_bus_message_ref(message);
         char *args[] = { (char *) "console", i->manager->instances_dir, i->name, (char *) arg, NULL };
         r = worker_spawn(i->manager, args, &console_handlers, cc, &cc->worker);
@@ -158,11 +173,12 @@ int method_open_console(sd_bus_message *message, void *userdata, sd_bus_error *e
         if (r <= 0)
                 return r < 0 ? r : 1;
         if (!IN_SET(i->state, INSTANCE_RUNNING, INSTANCE_FROZEN))
-                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE, "Instance '%s' is %s.", i->name,
-                                         instance_state_to_string(i->state));
-        if (n_consoles(i) >= CONSOLES_PER_INSTANCE_MAX)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE, "Instance '%s' is %s%s%s.", i->name,
+                                         instance_state_to_string(i->state), i->load_error ? ": " : "",
+                                         strempty(i->load_error));
+        if (n_consoles(i) + i->n_console_calls >= CONSOLES_PER_INSTANCE_MAX)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
-                                         "Instance '%s' has %u terminals open already.", i->name,
+                                         "Instance '%s' has %u terminals open or being opened already.", i->name,
                                          CONSOLES_PER_INSTANCE_MAX);
         /* liblxc numbers the console 0. */
         snprintf(arg, sizeof arg, "%i", tty < 0 ? 0 : (int) tty);

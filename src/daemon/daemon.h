@@ -19,6 +19,7 @@ typedef struct Worker Worker;
 typedef struct ScopeJob ScopeJob;
 typedef struct Console Console;
 typedef struct AuthQuery AuthQuery;
+typedef struct Waiter Waiter;
 
 /* ---- worker.c: one exec'd lxcbusd-worker, watched by pidfd, talking over a seqpacket socket ---- */
 
@@ -76,6 +77,36 @@ int scope_find_running(const char *unit, const char *name, pid_t *ret_monitor, p
 int scope_read_figures(const char *unit, uint64_t *ret_memory, uint64_t *ret_cpu_ns, uint64_t *ret_tasks);
 
 /* ---- operation.c ---- */
+
+/* A resource callers share: at most max in all, of which the last reserve only root may take, and
+ * per_uid for any one uid (root included). The daemon's own work takes no slot: it is bounded by the
+ * number of instances (one lock each). */
+typedef struct Limiter {
+        const char *what;           /* "operations running", for the error message */
+        unsigned max, reserve, per_uid;
+        unsigned n, n_users;        /* taken, and of those by uids other than root */
+        struct LimiterUid {
+                uid_t uid;
+                unsigned n;
+        } *uids;
+        size_t n_uids;
+} Limiter;
+
+/* 0 and a slot, or LimitsExceeded set in error. */
+int limiter_take(Limiter *l, uid_t uid, sd_bus_error *error);
+void limiter_put(Limiter *l, uid_t uid);
+unsigned limiter_count(const Limiter *l, uid_t uid);
+void limiter_done(Limiter *l);
+
+/* A Wait() or Process.Wait() call: dropped when its caller leaves the bus. */
+struct Waiter {
+        Operation *operation;
+        Waiter *next;
+        sd_bus_message *call;
+        sd_bus_track *track;
+        uid_t uid;
+        bool process;
+};
 
 typedef enum OperationKind {
         OPERATION_CREATE,
@@ -138,8 +169,8 @@ struct Operation {
 
         sd_bus_message *request;    /* the call to answer at completion, unless async */
         OperationReply reply;
-        sd_bus_message **waiters;   /* Wait() calls */
-        size_t n_waiters;
+        Waiter *waiters;            /* Wait() and Process.Wait() calls */
+        unsigned n_waiters;
 
         /* the running work */
         Worker *worker;
@@ -162,10 +193,8 @@ struct Operation {
         char **command;
         sd_bus_track *track;        /* kill-on-disconnect: the caller */
         int pty_master;             /* ExecPty: until the call is answered */
-        sd_bus_message **process_waiters;   /* Process.Wait() calls */
-        size_t n_process_waiters;
         unsigned attempts;
-        bool counted;               /* counts towards the running limits */
+        bool counted;               /* holds a slot of manager->operation_limits */
         InstanceMetadata *create_md; /* create: the metadata of the new instance */
         void (*cancel)(Operation *o);
         uint32_t dirty;
@@ -222,6 +251,9 @@ struct Instance {
         ScopeJob *scope_stop_job;   /* the scope of a stopped instance is being removed */
         bool scope_owned;           /* we created the scope (or adopted it): ours to stop */
         InstanceMetadata md;
+        /* Why its lxcbus.json did not load: the instance is listed as "error", owned by root, with an
+         * empty config, and only Delete works. NULL for every other instance. */
+        char *load_error;
 
         Worker *monitor;            /* the start worker that is the LXC monitor, if we spawned it */
         pid_t pending_init;         /* reported by the start-host hook, not executed yet */
@@ -234,6 +266,7 @@ struct Instance {
 
         Operation *lock;            /* the operation that holds the instance lock */
         Console *consoles;          /* terminals handed out by OpenConsole */
+        unsigned n_console_calls;   /* OpenConsole workers running */
         uint32_t dirty;
         bool linked;                /* in the manager's list and on the bus */
 };
@@ -242,6 +275,9 @@ const char *instance_state_to_string(InstanceState s);
 InstanceState instance_state_from_string(const char *s);
 
 int instance_new(Manager *m, InstanceMetadata *md, Instance **ret);
+/* An instance directory whose metadata did not load: listed as "error", so it neither vanishes nor
+ * leaves its name and files to the next create of that name. */
+int instance_new_broken(Manager *m, const char *name, const char *why, Instance **ret);
 Instance *instance_ref(Instance *i);
 Instance *instance_unref(Instance *i);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Instance *, instance_unref);
@@ -271,8 +307,21 @@ int method_console_log(sd_bus_message *message, void *userdata, sd_bus_error *er
 
 /* ---- manager.c ---- */
 
+/* Operations (and OpenConsole calls in flight) of callers: 64 in all, the last 16 of them root's
+ * alone, so that users together never block root's Stop or Delete; 16 for any one uid. */
 #define OPERATIONS_MAX 64
+#define OPERATIONS_ROOT_RESERVE 16
 #define OPERATIONS_PER_UID_MAX 16
+/* Pending Wait() and Process.Wait() calls: each costs a match on the bus, to drop it when its caller
+ * leaves. 64 per operation, 32 per uid, 256 in all of which 64 are root's. */
+#define WAITS_MAX 256
+#define WAITS_ROOT_RESERVE 64
+#define WAITS_PER_UID_MAX 32
+#define WAITS_PER_OPERATION_MAX 64
+/* Instances (and creates in flight) one non-root owner may have: --max-instances-per-owner. Each
+ * idmapped one holds a block of 65536 subordinate ids, and disk space. */
+#define INSTANCES_PER_OWNER_DEFAULT 16
+#define INSTANCES_PER_OWNER_MAX 100000
 #define OPERATIONS_FINISHED_MAX 1024
 
 struct Manager {
@@ -289,13 +338,16 @@ struct Manager {
         unsigned n_instances;
         Operation *operations;
         uint64_t next_operation_id;
-        unsigned n_running_operations;
+        Limiter operation_limits;
+        Limiter wait_limits;
+        unsigned max_instances_per_owner;
         uint64_t operation_linger_usec;
 
         /* Names (and the subordinate ids of idmapped ones) reserved by running creates. */
         struct Reservation {
                 char *name;
                 SubIdRange ids;     /* count 0: privileged */
+                uid_t owner;
         } *creating;
         size_t n_creating;
         uid_t subid_uid;            /* uid of user lxcbus (numeric lines in /etc/subuid), or -1 */
@@ -321,11 +373,12 @@ void manager_flush_changes(Manager *m);
 void manager_add_instance(Manager *m, Instance *i);
 bool manager_name_reserved(Manager *m, const char *name);
 /* Reserves the name, and the ids of idmap (may be NULL) until the name is released. */
-int manager_reserve_name(Manager *m, const char *name, const InstanceIdmap *idmap);
+int manager_reserve_name(Manager *m, const char *name, const InstanceIdmap *idmap, uid_t owner);
+/* Instances of owner, and creates in flight for it. */
+unsigned manager_instances_of(Manager *m, uid_t owner);
 /* The subordinate ids of every instance and running create: uid and gid ranges of each. */
 int manager_used_subids(Manager *m, SubIdRange **ret, size_t *ret_n);
 void manager_release_name(Manager *m, const char *name);
-unsigned manager_running_operations_of(Manager *m, uid_t uid);
 
 /* ---- *-dbus.c ---- */
 

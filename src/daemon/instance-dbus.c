@@ -165,6 +165,10 @@ static int check_lock(Instance *i, sd_bus_error *error) {
 }
 
 static int invalid_state(Instance *i, const char *verb, sd_bus_error *error) {
+        if (i->load_error)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE,
+                                         "Cannot %s instance '%s': it is broken, %s. Only Delete works.", verb,
+                                         i->name, i->load_error);
         return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE, "Cannot %s instance '%s': it is %s.", verb, i->name,
                                  instance_state_to_string(i->state));
 }
@@ -334,7 +338,17 @@ static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *
         r = check_lock(i, error);
         if (r < 0)
                 return r;
-        if (i->state != INSTANCE_STOPPED && !force)
+        if (i->load_error) {
+                pid_t monitor, init;
+                bool frozen;
+
+                /* Without its metadata nothing can stop it properly: whoever runs it must. */
+                if (scope_find_running(i->unit_name, i->name, &monitor, &init, &frozen) >= 0)
+                        return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE,
+                                                 "Cannot delete instance '%s': it is broken (%s) and still runs "
+                                                 "in %s; stop that unit first.", i->name, i->load_error,
+                                                 i->unit_name);
+        } else if (i->state != INSTANCE_STOPPED && !force)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE,
                                          "Instance '%s' is %s: stop it first, or pass force.", i->name,
                                          instance_state_to_string(i->state));
@@ -473,6 +487,18 @@ static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_err
         /* Nothing changes: no write, no new generation, no signal. */
         if (config_map_equal(&merged, &i->md.config))
                 return sd_bus_reply_method_return(message, NULL);
+
+        /* What is saved must load back after a restart: the bound load applies, checked before. */
+        InstanceMetadata candidate = i->md;    /* shallow */
+        size_t size = 0;
+        candidate.config = merged;
+        r = instance_metadata_check_size(&candidate, &size);
+        if (r == -E2BIG)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
+                                         "Config of instance '%s' is too large: its metadata would take %zu bytes "
+                                         "(%u at most).", i->name, size, (unsigned) METADATA_SIZE_MAX);
+        if (r < 0)
+                return r;
 
         /* Write first, then switch: a failed write changes nothing. */
         ConfigMap old = i->md.config;

@@ -81,6 +81,29 @@ fail:
         return r;
 }
 
+int instance_new_broken(Manager *m, const char *name, const char *why, Instance **ret) {
+        InstanceMetadata md = { .owner = 0 };
+        char *e;
+        int r;
+
+        e = strdup(why);
+        md.name = strdup(name);
+        if (!e || !md.name) {
+                free(e);
+                instance_metadata_done(&md);
+                return -ENOMEM;
+        }
+        r = instance_new(m, &md, ret);
+        if (r < 0) {
+                free(e);
+                instance_metadata_done(&md);
+                return r;
+        }
+        (*ret)->load_error = e;
+        (*ret)->state = INSTANCE_ERROR;
+        return 0;
+}
+
 Instance *instance_ref(Instance *i) {
         if (i)
                 i->n_ref++;
@@ -104,6 +127,7 @@ Instance *instance_unref(Instance *i) {
         instance_release_consoles(i);
         instance_drop_monitor(i);
         instance_metadata_done(&i->md);
+        free(i->load_error);
         free(i->name);
         free(i->path);
         free(i->unit_name);
@@ -143,6 +167,9 @@ static void instance_set_pid(Instance *i, pid_t pid, bool has_unit) {
 int instance_save_metadata(Instance *i) {
         _cleanup_free_ char *path = NULL;
 
+        /* Its file is what is left of the real metadata: never overwrite it with the stand-in. */
+        if (i->load_error)
+                return -EBADMSG;
         if (asprintf(&path, "%s/%s/" METADATA_FILE, i->manager->instances_dir, i->name) < 0)
                 return -ENOMEM;
         return instance_metadata_save(&i->md, path);
@@ -696,7 +723,8 @@ static void destroy_phase(Operation *o) {
 
 int instance_delete(Instance *i, Operation *o) {
         i->lock = o;
-        if (i->state == INSTANCE_STOPPED)
+        /* A broken instance does not run (the method checked its scope): its files go at once. */
+        if (i->state == INSTANCE_STOPPED || i->load_error)
                 destroy_phase(o);
         else
                 stop_phase(o, 0);
@@ -868,6 +896,21 @@ static void create_cleanup_staging(Manager *m, const char *name) {
         }
 }
 
+/* Did this create move its instance into place before it died or was killed? Then instances/NAME holds
+ * the metadata this create wrote, byte for byte: its created-at is this create's own, to the µs. A
+ * directory there for any other reason (a broken instance's, say) is never taken over. */
+static bool create_moved_into_place(Operation *o) {
+        _cleanup_free_ char *path = NULL, *want = NULL, *have = NULL;
+        size_t n;
+
+        if (instance_metadata_to_json(o->create_md, &want) < 0 ||
+            asprintf(&path, "%s/%s/" METADATA_FILE, o->manager->instances_dir, o->instance_name) < 0)
+                return false;
+        if (read_full_file(path, METADATA_SIZE_MAX, &have, &n) < 0)
+                return false;
+        return n == strlen(want) && memcmp(have, want, n) == 0;
+}
+
 static void on_create_exited(Worker *w, int error, const char *message, void *userdata) {
         Operation *o = userdata;
         Manager *m = o->manager;
@@ -875,16 +918,10 @@ static void on_create_exited(Worker *w, int error, const char *message, void *us
         int r;
 
         o->worker = worker_free(o->worker);
-        if (error != 0 && o->step == -1) {
-                /* Cancelled, but killed after it moved the instance into place? Then it is there. */
-                _cleanup_free_ char *md = NULL;
-                struct stat st;
-
-                if (asprintf(&md, "%s/%s/" METADATA_FILE, m->instances_dir, o->instance_name) >= 0 &&
-                    stat(md, &st) >= 0) {
-                        log_info("Create of '%s' finished before its cancel took effect.", o->instance_name);
-                        error = 0;
-                }
+        if (error != 0 && create_moved_into_place(o)) {
+                log_info("Create of '%s' finished before it %s.", o->instance_name,
+                         o->step == -1 ? "was cancelled" : "failed");
+                error = 0;
         }
         if (error != 0) {
                 create_cleanup_staging(m, o->instance_name);
@@ -950,7 +987,7 @@ int manager_create_instance(Manager *m, Operation *o, const char *name, const ch
         for (size_t j = 0; j < k; j++)
                 args[n++] = template_args[j];
 
-        r = manager_reserve_name(m, name, md->idmap.count > 0 ? &md->idmap : NULL);
+        r = manager_reserve_name(m, name, md->idmap.count > 0 ? &md->idmap : NULL, md->owner);
         if (r < 0)
                 return r;
         o->create_md = calloc(1, sizeof(InstanceMetadata));

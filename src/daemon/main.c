@@ -21,6 +21,9 @@ static void help(void) {
                "     --operation-linger-sec=N  How long finished operations stay (default 300)\n"
                "     --polkit-timeout-sec=N    Deny when polkit has not answered in N s (default 25;\n"
                "                               interactive checks wait at least 300 s)\n"
+               "     --max-instances-per-owner=N\n"
+               "                               Instances one user other than root may own\n"
+               "                               (default 16; 0 for none)\n"
                "     --log-level=LEVEL         debug, info, notice, warning, err (default info)\n");
 }
 
@@ -34,6 +37,7 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                 ARG_LINGER,
                 ARG_LOG_LEVEL,
                 ARG_POLKIT_TIMEOUT,
+                ARG_MAX_INSTANCES_PER_OWNER,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -45,6 +49,7 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                 { "operation-linger-sec", required_argument, NULL, ARG_LINGER },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "polkit-timeout-sec", required_argument, NULL, ARG_POLKIT_TIMEOUT },
+                { "max-instances-per-owner", required_argument, NULL, ARG_MAX_INSTANCES_PER_OWNER },
                 {}
         };
         int c, r;
@@ -79,6 +84,15 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                                 return log_error_errno(EINVAL, "Invalid --%s: %s", c == ARG_LINGER ?
                                                        "operation-linger-sec" : "polkit-timeout-sec", optarg);
                         *(c == ARG_LINGER ? &m->operation_linger_usec : &m->polkit_timeout_usec) = v * USEC_PER_SEC;
+                        break;
+                }
+                case ARG_MAX_INSTANCES_PER_OWNER: {
+                        char *end;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (!*optarg || *end || optarg[0] == '-' || v > INSTANCES_PER_OWNER_MAX)
+                                return log_error_errno(EINVAL, "Invalid --max-instances-per-owner (0 to %u): %s",
+                                                       INSTANCES_PER_OWNER_MAX, optarg);
+                        m->max_instances_per_owner = (unsigned) v;
                         break;
                 }
                 case ARG_LOG_LEVEL:

@@ -290,6 +290,13 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
 
         if (manager_find_instance(m, name) || manager_name_reserved(m, name))
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INSTANCE_EXISTS, "Instance '%s' already exists.", name);
+        /* Before anything is allocated: a refused create takes no block of subordinate ids. Root's are
+         * not counted, nor limited. */
+        if (uid != 0 && manager_instances_of(m, uid) >= m->max_instances_per_owner)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                         "Cannot create instance '%s': uid %u has %u instances already, the quota "
+                                         "of an owner (--max-instances-per-owner=%u).", name, (unsigned) uid,
+                                         manager_instances_of(m, uid), m->max_instances_per_owner);
 
         /* Like any key, absent means the default: a privileged instance. An idmapped one always says so,
          * whoever created it. */
@@ -311,6 +318,14 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         md.ephemeral = ephemeral;
         md.created_at = now_usec(CLOCK_REALTIME);
         md.generation = 1;
+        size_t size = 0;
+        r = instance_metadata_check_size(&md, &size);
+        if (r == -E2BIG)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
+                                         "Config of instance '%s' is too large: its metadata would take %zu bytes "
+                                         "(%u at most).", name, size, (unsigned) METADATA_SIZE_MAX);
+        if (r < 0)
+                return r;
 
         r = operation_new(m, OPERATION_CREATE, NULL, name, message, OPERATION_REPLY_INSTANCE_OP, async, &o, error);
         if (r < 0)

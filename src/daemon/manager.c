@@ -22,6 +22,19 @@ int manager_new(Manager **ret) {
         m->operation_linger_usec = 300 * USEC_PER_SEC;
         m->polkit_timeout_usec = 25 * USEC_PER_SEC;
         m->subid_uid = UID_INVALID;
+        m->operation_limits = (Limiter) {
+                .what = "operations running",
+                .max = OPERATIONS_MAX,
+                .reserve = OPERATIONS_ROOT_RESERVE,
+                .per_uid = OPERATIONS_PER_UID_MAX,
+        };
+        m->wait_limits = (Limiter) {
+                .what = "callers waiting",
+                .max = WAITS_MAX,
+                .reserve = WAITS_ROOT_RESERVE,
+                .per_uid = WAITS_PER_UID_MAX,
+        };
+        m->max_instances_per_owner = INSTANCES_PER_OWNER_DEFAULT;
         r = sd_event_default(&m->event);
         if (r < 0) {
                 free(m);
@@ -50,6 +63,8 @@ Manager *manager_free(Manager *m) {
         while (m->scope_jobs)
                 scope_job_cancel(m->scope_jobs);
         auth_queries_free(m);
+        limiter_done(&m->operation_limits);
+        limiter_done(&m->wait_limits);
         sd_event_source_disable_unref(m->flush_source);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
@@ -73,7 +88,19 @@ bool manager_name_reserved(Manager *m, const char *name) {
         return false;
 }
 
-int manager_reserve_name(Manager *m, const char *name, const InstanceIdmap *idmap) {
+unsigned manager_instances_of(Manager *m, uid_t owner) {
+        unsigned n = 0;
+
+        for (Instance *i = m->instances; i; i = i->next)
+                if (i->md.owner == owner)
+                        n++;
+        for (size_t k = 0; k < m->n_creating; k++)
+                if (m->creating[k].owner == owner)
+                        n++;
+        return n;
+}
+
+int manager_reserve_name(Manager *m, const char *name, const InstanceIdmap *idmap, uid_t owner) {
         struct Reservation *l;
         char *s;
 
@@ -89,6 +116,7 @@ int manager_reserve_name(Manager *m, const char *name, const InstanceIdmap *idma
         m->creating[m->n_creating++] = (struct Reservation) {
                 .name = s,
                 .ids = idmap ? (SubIdRange) { idmap->uid, idmap->count } : (SubIdRange) {},
+                .owner = owner,
         };
         return 0;
 }
@@ -125,8 +153,8 @@ int manager_used_subids(Manager *m, SubIdRange **ret, size_t *ret_n) {
                         l[n++] = m->creating[k].ids;
 
         /* The directories on disk too: an idmapped instance's is root:BASE. One whose lxcbus.json did not
-         * load is not listed, but its block is still owned by its files, and two instances sharing ids
-         * would share everything. */
+         * load is listed as error without an idmap, but its block is still owned by its files until it is
+         * deleted, and two instances sharing ids would share everything. */
         d = opendir(m->instances_dir);
         if (d) {
                 struct dirent *de;
@@ -200,8 +228,9 @@ static int load_instances(Manager *m) {
         if (!d)
                 return -errno;
         while ((de = readdir(d))) {
-                _cleanup_free_ char *path = NULL, *message = NULL;
+                _cleanup_free_ char *path = NULL, *message = NULL, *why = NULL;
                 InstanceMetadata md = {};
+                struct stat st;
                 Instance *i;
                 int r;
 
@@ -211,16 +240,43 @@ static int load_instances(Manager *m) {
                         log_warning("Ignoring '%s/%s': not a valid instance name.", m->instances_dir, de->d_name);
                         continue;
                 }
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) {
+                        log_warning("Ignoring '%s/%s': not a directory.", m->instances_dir, de->d_name);
+                        continue;
+                }
                 if (asprintf(&path, "%s/%s/" METADATA_FILE, m->instances_dir, de->d_name) < 0)
                         break;
                 r = instance_metadata_load(path, &md, &message);
                 if (r < 0) {
-                        log_warning_errno(r, "Ignoring instance '%s': %s", de->d_name, message ?: strerror(-r));
-                        continue;
-                }
-                if (!streq(md.name, de->d_name)) {
-                        log_warning("Ignoring instance '%s': its metadata names '%s'.", de->d_name, md.name);
+                        if (r == -ENOENT)
+                                why = strdup("its metadata file '" METADATA_FILE "' is missing");
+                        else if (r == -EFBIG)
+                                why = strdup("its metadata file '" METADATA_FILE "' is larger than 1 MiB");
+                        else if (asprintf(&why, "its metadata file '" METADATA_FILE "' does not load: %s",
+                                          message ?: strerror(-r)) < 0)
+                                why = NULL;
+                } else if (!streq(md.name, de->d_name)) {
+                        if (asprintf(&why, "its metadata file '" METADATA_FILE "' names '%s'", md.name) < 0)
+                                why = NULL;
                         instance_metadata_done(&md);
+                        r = -EBADMSG;
+                }
+                if (r < 0) {
+                        size_t l;
+
+                        if (!why)
+                                break;
+                        /* It goes into sentences of its own. */
+                        l = strlen(why);
+                        if (l > 0 && why[l - 1] == '.')
+                                why[l - 1] = 0;
+                        /* Listed as "error", not skipped: hidden, it would keep its files and ids while a
+                         * create of the same name could take them over. */
+                        log_warning("Instance '%s' is broken, listing it as error: %s.", de->d_name, why);
+                        r = instance_new_broken(m, de->d_name, why, &i);
+                        if (r < 0)
+                                break;
+                        manager_add_instance(m, i);
                         continue;
                 }
                 /* An idmapped instance always shows security.privileged=false. */
@@ -301,6 +357,8 @@ int manager_startup(Manager *m) {
 
         /* Instances a previous daemon started keep running: pick them up. */
         for (Instance *i = m->instances; i; i = i->next) {
+                if (i->load_error)
+                        continue;
                 r = instance_adopt_running(i);
                 if (r < 0)
                         log_warning_errno(r, "Failed to pick up running instance '%s', listing it as stopped: %m", i->name);

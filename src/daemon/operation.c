@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,12 +31,61 @@ const char *operation_status_to_string(OperationStatus s) {
         return s >= 0 && s < _OPERATION_STATUS_MAX ? status_table[s] : NULL;
 }
 
-unsigned manager_running_operations_of(Manager *m, uid_t uid) {
-        unsigned n = 0;
-        for (Operation *o = m->operations; o; o = o->next)
-                if (o->counted && o->uid == uid)
-                        n++;
-        return n;
+static struct LimiterUid *limiter_find(const Limiter *l, uid_t uid) {
+        for (size_t k = 0; k < l->n_uids; k++)
+                if (l->uids[k].uid == uid)
+                        return l->uids + k;
+        return NULL;
+}
+
+unsigned limiter_count(const Limiter *l, uid_t uid) {
+        struct LimiterUid *u = limiter_find(l, uid);
+        return u ? u->n : 0;
+}
+
+int limiter_take(Limiter *l, uid_t uid, sd_bus_error *error) {
+        struct LimiterUid *u = limiter_find(l, uid);
+
+        if (l->n >= l->max)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED, "Too many %s (%u at most).", l->what,
+                                         l->max);
+        if (uid != 0 && l->n_users >= l->max - l->reserve)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                         "Too many %s (%u at most for all users but root together).", l->what,
+                                         l->max - l->reserve);
+        if (u && u->n >= l->per_uid)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED, "Too many %s for uid %u (%u at most).",
+                                         l->what, (unsigned) uid, l->per_uid);
+        if (!u) {
+                /* At most max uids hold a slot: the array never grows beyond that. */
+                u = reallocarray(l->uids, l->n_uids + 1, sizeof(struct LimiterUid));
+                if (!u)
+                        return -ENOMEM;
+                l->uids = u;
+                u = l->uids + l->n_uids++;
+                *u = (struct LimiterUid) { .uid = uid };
+        }
+        u->n++;
+        l->n++;
+        if (uid != 0)
+                l->n_users++;
+        return 0;
+}
+
+void limiter_put(Limiter *l, uid_t uid) {
+        struct LimiterUid *u = limiter_find(l, uid);
+
+        assert(u && u->n > 0 && l->n > 0);
+        l->n--;
+        if (uid != 0)
+                l->n_users--;
+        if (--u->n == 0)
+                *u = l->uids[--l->n_uids];
+}
+
+void limiter_done(Limiter *l) {
+        l->uids = mfree(l->uids);
+        l->n_uids = 0;
 }
 
 Operation *manager_find_operation(Manager *m, uint64_t id) {
@@ -56,17 +106,21 @@ int operation_new(Manager *m, OperationKind kind, Instance *i, const char *insta
                 if (r < 0)
                         return r;
         }
-        if (m->n_running_operations >= OPERATIONS_MAX)
-                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
-                                         "Too many operations running (%u at most).", OPERATIONS_MAX);
-        if (manager_running_operations_of(m, uid) >= OPERATIONS_PER_UID_MAX)
-                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
-                                         "Too many operations running for uid %u (%u at most).", (unsigned) uid,
-                                         OPERATIONS_PER_UID_MAX);
+        /* A caller's operation takes a slot; the daemon's own (request NULL: an ephemeral instance's
+         * delete, say) never fails for want of one. */
+        if (request) {
+                r = limiter_take(&m->operation_limits, uid, error);
+                if (r < 0)
+                        return r;
+        }
 
         o = calloc(1, sizeof(Operation));
-        if (!o)
+        if (!o) {
+                if (request)
+                        limiter_put(&m->operation_limits, uid);
                 return -ENOMEM;
+        }
+        o->counted = request;
         o->manager = m;
         o->id = ++m->next_operation_id;
         o->kind = kind;
@@ -93,8 +147,6 @@ int operation_new(Manager *m, OperationKind kind, Instance *i, const char *insta
 
         o->next = m->operations;
         m->operations = o;
-        o->counted = true;
-        m->n_running_operations++;
         o->exported = true;
         m->dirty_operations = true;
         manager_mark_dirty(m);
@@ -161,30 +213,93 @@ static int send_process_result(Operation *o, sd_bus_message *call) {
         return sd_bus_reply_method_return(call, "ii", o->exit_status, o->exit_signal);
 }
 
-/* Process.Wait(): (status, signal) at once when the process has exited, else when it does. */
-int process_wait(Operation *o, sd_bus_message *call) {
-        sd_bus_message **w;
+static Waiter *waiter_free(Waiter *w) {
+        Operation *o;
 
-        if (o->exited || o->status != OPERATION_RUNNING)
-                return send_process_result(o, call);
-        if (o->n_process_waiters >= 64)
-                return sd_bus_reply_method_errorf(call, LXCBUS_ERROR_LIMITS_EXCEEDED,
-                                                  "Too many callers wait for process %" PRIu64 ".", o->id);
-        w = realloc(o->process_waiters, (o->n_process_waiters + 1) * sizeof(sd_bus_message *));
         if (!w)
-                return -ENOMEM;
-        o->process_waiters = w;
-        o->process_waiters[o->n_process_waiters++] = sd_bus_message_ref(call);
+                return NULL;
+        o = w->operation;
+        for (Waiter **p = &o->waiters; *p; p = &(*p)->next)
+                if (*p == w) {
+                        *p = w->next;
+                        break;
+                }
+        o->n_waiters--;
+        limiter_put(&o->manager->wait_limits, w->uid);
+        sd_bus_track_unref(w->track);
+        sd_bus_message_unref(w->call);
+        free(w);
+        return NULL;
+}
+
+static int on_waiter_gone(sd_bus_track *t, void *userdata) {
+        Waiter *w = userdata;
+
+        log_debug("Caller waiting for operation %" PRIu64 " left.", w->operation->id);
+        waiter_free(w);
         return 0;
 }
 
-static void process_reply_waiters(Operation *o) {
-        for (size_t i = 0; i < o->n_process_waiters; i++) {
-                (void) send_process_result(o, o->process_waiters[i]);
-                sd_bus_message_unref(o->process_waiters[i]);
+/* Keeps the call to answer later. A waiter whose caller leaves is dropped: it costs nothing after. */
+static int waiter_add(Operation *o, sd_bus_message *call, bool process) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Waiter *w;
+        uid_t uid;
+        int r;
+
+        r = bus_get_sender_uid(call, &uid);
+        if (r < 0)
+                return r;
+        if (o->n_waiters >= WAITS_PER_OPERATION_MAX)
+                return sd_bus_reply_method_errorf(call, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                                  "Too many callers wait for operation %" PRIu64 " (%u at most).",
+                                                  o->id, WAITS_PER_OPERATION_MAX);
+        r = limiter_take(&o->manager->wait_limits, uid, &error);
+        if (r < 0)
+                return sd_bus_error_is_set(&error) ? sd_bus_reply_method_error(call, &error) : r;
+        w = calloc(1, sizeof(Waiter));
+        if (!w) {
+                limiter_put(&o->manager->wait_limits, uid);
+                return -ENOMEM;
         }
-        o->process_waiters = mfree(o->process_waiters);
-        o->n_process_waiters = 0;
+        *w = (Waiter) {
+                .operation = o,
+                .next = o->waiters,
+                .call = sd_bus_message_ref(call),
+                .uid = uid,
+                .process = process,
+        };
+        o->waiters = w;
+        o->n_waiters++;
+        r = sd_bus_track_new(o->manager->bus, &w->track, on_waiter_gone, w);
+        if (r >= 0)
+                r = sd_bus_track_add_sender(w->track, call);
+        if (r < 0) {
+                /* Most likely the caller is gone already: nobody to answer. */
+                log_debug_errno(r, "Failed to track a caller waiting for operation %" PRIu64 ", dropping it: %m", o->id);
+                waiter_free(w);
+        }
+        return 0;
+}
+
+/* Answers the waiters: those of Process.Wait() (process) or of Wait() (!process). */
+static void reply_waiters(Operation *o, bool process) {
+        Waiter *next;
+
+        for (Waiter *w = o->waiters; w; w = next) {
+                next = w->next;
+                if (w->process != process)
+                        continue;
+                (void) (process ? send_process_result(o, w->call) : send_result(o, w->call, OPERATION_REPLY_NONE));
+                waiter_free(w);
+        }
+}
+
+/* Process.Wait(): (status, signal) at once when the process has exited, else when it does. */
+int process_wait(Operation *o, sd_bus_message *call) {
+        if (o->exited || o->status != OPERATION_RUNNING)
+                return send_process_result(o, call);
+        return waiter_add(o, call, true);
 }
 
 void process_exited(Operation *o, int status, int sig) {
@@ -196,24 +311,14 @@ void process_exited(Operation *o, int status, int sig) {
         o->dirty |= OPERATION_PROP_PROCESS;
         manager_flush_changes(o->manager);
         (void) sd_bus_emit_signal(o->manager->bus, o->path, "org.lxcbus1.Process", "Exited", "ii", status, sig);
-        process_reply_waiters(o);
+        reply_waiters(o, true);
 }
 
 /* Wait(): at once when finished, else at completion. */
 int operation_wait(Operation *o, sd_bus_message *call) {
-        sd_bus_message **w;
-
         if (o->status != OPERATION_RUNNING)
                 return send_result(o, call, OPERATION_REPLY_NONE);
-        if (o->n_waiters >= 64)
-                return sd_bus_reply_method_errorf(call, LXCBUS_ERROR_LIMITS_EXCEEDED,
-                                                  "Too many callers wait for operation %" PRIu64 ".", o->id);
-        w = realloc(o->waiters, (o->n_waiters + 1) * sizeof(sd_bus_message *));
-        if (!w)
-                return -ENOMEM;
-        o->waiters = w;
-        o->waiters[o->n_waiters++] = sd_bus_message_ref(call);
-        return 0;
+        return waiter_add(o, call, false);
 }
 
 /* However fast callers come, at most OPERATIONS_FINISHED_MAX finished operations are kept: the oldest
@@ -268,7 +373,7 @@ void operation_finish(Operation *o, const char *error_name, const char *error_me
                     OPERATION_PROP_CANCELABLE | OPERATION_PROP_ERROR;
         if (o->counted) {
                 o->counted = false;
-                m->n_running_operations--;
+                limiter_put(&m->operation_limits, o->uid);
         }
         o->timeout_source = sd_event_source_disable_unref(o->timeout_source);
         o->track = sd_bus_track_unref(o->track);
@@ -294,13 +399,8 @@ void operation_finish(Operation *o, const char *error_name, const char *error_me
                 (void) send_result(o, o->request, o->reply);
                 o->request = sd_bus_message_unref(o->request);
         }
-        for (size_t i = 0; i < o->n_waiters; i++) {
-                (void) send_result(o, o->waiters[i], OPERATION_REPLY_NONE);
-                sd_bus_message_unref(o->waiters[i]);
-        }
-        o->waiters = mfree(o->waiters);
-        o->n_waiters = 0;
-        process_reply_waiters(o);
+        reply_waiters(o, false);
+        reply_waiters(o, true);
 
         r = sd_event_add_time_relative(m->event, &o->linger_source, CLOCK_MONOTONIC, m->operation_linger_usec,
                                        USEC_PER_SEC, on_linger_expired, o);
@@ -371,7 +471,7 @@ Operation *operation_free(Operation *o) {
                         break;
                 }
         if (o->counted)
-                m->n_running_operations--;
+                limiter_put(&m->operation_limits, o->uid);
         if (o->instance && o->instance->lock == o)
                 o->instance->lock = NULL;
         if (o->worker)
@@ -380,9 +480,8 @@ Operation *operation_free(Operation *o) {
         sd_event_source_disable_unref(o->timeout_source);
         sd_event_source_disable_unref(o->linger_source);
         sd_bus_message_unref(o->request);
-        for (size_t i = 0; i < o->n_waiters; i++)
-                sd_bus_message_unref(o->waiters[i]);
-        free(o->waiters);
+        while (o->waiters)
+                waiter_free(o->waiters);
         instance_unref(o->instance);
         if (o->create_md) {
                 instance_metadata_done(o->create_md);
@@ -395,9 +494,6 @@ Operation *operation_free(Operation *o) {
         free(o->error_name);
         free(o->error_message);
         free(o->pending_message);
-        for (size_t i = 0; i < o->n_process_waiters; i++)
-                sd_bus_message_unref(o->process_waiters[i]);
-        free(o->process_waiters);
         strv_free(o->command);
         sd_bus_track_unref(o->track);
         safe_close(o->pty_master);

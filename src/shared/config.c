@@ -208,6 +208,41 @@ static bool string_is_printable_utf8ish(const char *s) {
         return true;
 }
 
+/* What a D-Bus string may hold (so only a caller other than the bus can get it wrong), and what the
+ * JSON of lxcbus.json saves and loads unchanged: UTF-8 without overlong forms, surrogates or code
+ * points above U+10FFFF. */
+static bool utf8_is_valid(const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+
+        while (*p) {
+                uint32_t c;
+                unsigned n;
+
+                if (*p < 0x80) {
+                        p++;
+                        continue;
+                }
+                if ((*p & 0xe0) == 0xc0)
+                        n = 1, c = *p & 0x1f;
+                else if ((*p & 0xf0) == 0xe0)
+                        n = 2, c = *p & 0x0f;
+                else if ((*p & 0xf8) == 0xf0)
+                        n = 3, c = *p & 0x07;
+                else
+                        return false;
+                for (unsigned k = 1; k <= n; k++) {
+                        if ((p[k] & 0xc0) != 0x80)
+                                return false;
+                        c = (c << 6) | (p[k] & 0x3f);
+                }
+                if ((n == 1 && c < 0x80) || (n == 2 && c < 0x800) || (n == 3 && c < 0x10000) || c > 0x10ffff ||
+                    (c >= 0xd800 && c <= 0xdfff))
+                        return false;
+                p += n + 1;
+        }
+        return true;
+}
+
 static int fail(char **ret_message, const char *fmt, const char *key) {
         if (ret_message && asprintf(ret_message, fmt, key) < 0)
                 *ret_message = NULL;
@@ -249,6 +284,8 @@ int config_validate(const char *key, const char *value, char **ret_message) {
                 return r;
         if (!value || strlen(value) > CONFIG_VALUE_MAX)
                 return fail(ret_message, "Value of config key '%s' is too long.", key);
+        if (!utf8_is_valid(value))
+                return fail(ret_message, "Value of config key '%s' is not valid UTF-8.", key);
 
         if (streq(key, "description")) {
                 if (strlen(value) > CONFIG_DESCRIPTION_MAX)

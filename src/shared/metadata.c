@@ -211,14 +211,37 @@ fail:
         return r;
 }
 
+int instance_metadata_check_size(const InstanceMetadata *m, size_t *ret_size) {
+        _cleanup_free_ char *s = NULL;
+        InstanceMetadata widest = *m;   /* shallow: nothing of it is freed */
+        size_t n;
+        int r;
+
+        widest.owner = UINT32_MAX - 1;
+        widest.created_at = widest.last_used_at = widest.generation = INT64_MAX;
+        if (widest.idmap.count > 0)
+                widest.idmap = (InstanceIdmap) { UINT32_MAX - 1, UINT32_MAX - 1, UINT32_MAX - 1 };
+        r = instance_metadata_to_json(&widest, &s);
+        if (r < 0)
+                return r;
+        n = strlen(s);
+        if (ret_size)
+                *ret_size = n;
+        return n > METADATA_SIZE_MAX ? -E2BIG : 0;
+}
+
 int instance_metadata_save(const InstanceMetadata *m, const char *path) {
         _cleanup_free_ char *s = NULL;
+        size_t n;
         int r;
 
         r = instance_metadata_to_json(m, &s);
         if (r < 0)
                 return r;
-        return write_file_atomic(path, s, strlen(s), 0644);
+        n = strlen(s);
+        if (n > METADATA_SIZE_MAX)
+                return -E2BIG;
+        return write_file_atomic(path, s, n, 0644);
 }
 
 int instance_metadata_load(const char *path, InstanceMetadata *ret, char **ret_message) {

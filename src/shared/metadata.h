@@ -37,5 +37,12 @@ int instance_metadata_to_json(const InstanceMetadata *m, char **ret);
  * security.privileged). Fails with -EBADMSG and a message on bad input. */
 int instance_metadata_from_json(const char *json, size_t size, InstanceMetadata *ret, char **ret_message);
 
+/* The bound that save and load share: a metadata file is at most METADATA_SIZE_MAX bytes. Every
+ * config that SetConfig and CreateInstance take passes this (with CONFIG_KEYS_MAX and config_validate(),
+ * which load applies too): it serializes m with its counters at their largest, so no later save of the
+ * same config (a new generation, last-used-at) can outgrow what load accepts. -E2BIG when too large. */
+int instance_metadata_check_size(const InstanceMetadata *m, size_t *ret_size);
+
+/* -E2BIG rather than write a file that would not load back. */
 int instance_metadata_save(const InstanceMetadata *m, const char *path);
 int instance_metadata_load(const char *path, InstanceMetadata *ret, char **ret_message);

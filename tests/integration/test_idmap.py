@@ -283,9 +283,9 @@ def blocks_are_distinct_and_reused():
 
 
 @test
-def block_of_an_unlisted_instance_stays_taken():
-    # An idmapped instance whose lxcbus.json does not load is not listed; its files still belong to
-    # its block, so a new instance must not get that block.
+def block_of_a_broken_instance_stays_taken():
+    # An idmapped instance whose lxcbus.json does not load is listed as error, owned by root, without
+    # its idmap; its files still belong to its block, so a new instance must not get that block.
     a = unpriv('none')
     base = idmap_base(a)
     md = os.path.join(inst_dir(a), 'lxcbus.json')
@@ -294,8 +294,9 @@ def block_of_an_unlisted_instance_stays_taken():
     try:
         with open(md, 'w') as f:
             f.write('{not json')
-        restart_daemon_waiting(lambda: True)
-        assert not instance_exists(a)
+        restart_daemon_waiting(lambda: instance_exists(a))
+        assert get_prop(instance_path(a), INSTANCE_IFACE, 'State') == 'error'
+        assert get_prop(instance_path(a), INSTANCE_IFACE, 'Owner') == 0
         b = unpriv('none')
         assert idmap_base(b) != base, 'block %d of the unlisted %s handed out again' % (base, a)
         delete(b)

@@ -397,3 +397,16 @@ TEST(parse_int_leading_whitespace) {
         ASSERT_EQ(l, 7);
         ASSERT_ERROR(config_validate("boot.autostart.priority", "\n5", NULL), EINVAL);
 }
+
+/* A value that would not save and load unchanged as JSON is refused, naming the key. */
+TEST(validate_value_utf8) {
+        _cleanup_free_ char *msg = NULL;
+
+        ASSERT_OK(config_validate("user.x", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xb3 \x01\x1f\x7f", NULL));
+        FOREACH_STRING(bad, "\xff", "a\xc3", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                       "\x80", "\xf8\x88\x80\x80\x80") {
+                ASSERT_ERROR(config_validate("user.x", bad, NULL), EINVAL);
+        }
+        ASSERT_ERROR(config_validate("description", "\xff", &msg), EINVAL);
+        ASSERT_CONTAINS(msg, "'description'");
+}

@@ -428,6 +428,144 @@ TEST(save_load) {
         ASSERT_TRUE(access(dir, F_OK) < 0 && errno == ENOENT);
 }
 
+/* ---- the bound save and load share: whatever SetConfig and CreateInstance accept loads back ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint32_t rng(uint32_t n) {
+        /* xorshift64*: deterministic, so a failure is reproducible. */
+        rng_state ^= rng_state >> 12;
+        rng_state ^= rng_state << 25;
+        rng_state ^= rng_state >> 27;
+        return n ? (uint32_t) ((rng_state * UINT64_C(2685821657736338717)) >> 33) % n : 0;
+}
+
+/* A value of up to max bytes: ASCII with control characters, quotes and backslashes (each escaped in
+ * JSON, up to 6 bytes for one), and valid UTF-8 of 2, 3 and 4 bytes. */
+static void random_value(char *buf, size_t max) {
+        static const char *const multi[] = { "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x90\xb3", "\xef\xbf\xbf" };
+        size_t n = 0, len = rng(4) == 0 ? max : rng((uint32_t) max + 1);
+        unsigned kind = rng(4);
+
+        while (n < len) {
+                unsigned c = kind == 0 ? 1 + rng(31) : rng(6);
+                if (kind != 0 && c == 0 && n + 4 <= len) {
+                        const char *m = multi[rng(ELEMENTSOF(multi))];
+                        memcpy(buf + n, m, strlen(m));
+                        n += strlen(m);
+                        continue;
+                }
+                buf[n++] = kind == 0 ? (char) c : c == 1 ? '"' : c == 2 ? '\\' : c == 3 ? (char) (1 + rng(31)) :
+                                                                  (char) (' ' + rng(95));
+        }
+        buf[n] = 0;
+}
+
+static void random_config(ConfigMap *c) {
+        unsigned n = rng(3) == 0 ? CONFIG_KEYS_MAX : rng(CONFIG_KEYS_MAX + 1);
+        bool long_keys = rng(2);
+        static char value[CONFIG_VALUE_MAX + 1];
+
+        for (unsigned i = 0; i < n; i++) {
+                char key[CONFIG_KEY_MAX + 1];
+                size_t klen;
+
+                /* Printable ASCII after "user.", quotes and backslashes included, up to the key bound. */
+                klen = snprintf(key, sizeof key, "user.%u.", i);
+                size_t want = long_keys ? CONFIG_KEY_MAX : klen + rng(16);
+                while (klen < want)
+                        key[klen++] = (char) ('!' + rng(94));
+                key[klen] = 0;
+                random_value(value, rng(8) == 0 ? CONFIG_DESCRIPTION_MAX : CONFIG_VALUE_MAX);
+                if (config_validate(key, value, NULL) < 0)
+                        continue;   /* not what a caller can set: not part of the property */
+                ASSERT_OK(config_map_set(c, key, value));
+        }
+}
+
+TEST(accepted_config_round_trips) {
+        _cleanup_free_ char *dir = tests_make_tmpdir("test-metadata-bound"), *path = NULL;
+        unsigned accepted = 0, refused = 0;
+
+        ASSERT_TRUE(asprintf(&path, "%s/" METADATA_FILE, dir) >= 0);
+        for (unsigned round = 0; round < 40; round++) {
+                _cleanup_(instance_metadata_done) InstanceMetadata m = {}, back = {};
+                _cleanup_free_ char *msg = NULL;
+                size_t size;
+                int r;
+
+                m.name = strdup("a-rather-long-instance-name-0123456789-0123456789-0123456789-x");
+                ASSERT_NOT_NULL(m.name);
+                m.owner = rng(2) ? 0 : 1000 + rng(100000);
+                m.created_at = rng(1u << 31);
+                m.generation = 1;
+                if (rng(2))
+                        m.idmap = (InstanceIdmap) { 1000000, 1000000, 65536 };
+                random_config(&m.config);
+
+                r = instance_metadata_check_size(&m, &size);
+                if (r == -E2BIG) {
+                        ASSERT_TRUE(size > METADATA_SIZE_MAX);
+                        /* Nothing that would not load back is ever written. */
+                        ASSERT_ERROR(instance_metadata_save(&m, path), E2BIG);
+                        refused++;
+                        continue;
+                }
+                ASSERT_OK(r);
+                accepted++;
+                /* Accepted, then used for years: the counters at their largest still load back. */
+                m.generation = m.last_used_at = INT64_MAX;
+                ASSERT_OK(instance_metadata_save(&m, path));
+                ASSERT_OK(instance_metadata_load(path, &back, &msg));
+                ASSERT_NULL(msg);
+                assert_metadata_equal(&m, &back);
+        }
+        printf("%u configs accepted and round-tripped, %u refused as too large\n", accepted, refused);
+        ASSERT_TRUE(accepted > 0 && refused > 0);
+        ASSERT_OK(rm_rf(dir));
+}
+
+/* 255 keys of 4 KiB were accepted by SetConfig, saved, and did not load after a restart: the instance
+ * vanished. Now save refuses them, and so does the check SetConfig makes first. */
+TEST(too_large_config_is_never_saved) {
+        _cleanup_free_ char *dir = tests_make_tmpdir("test-metadata-big"), *path = NULL;
+        _cleanup_(instance_metadata_done) InstanceMetadata m = {}, back = {};
+        static char value[CONFIG_VALUE_MAX + 1];
+
+        ASSERT_TRUE(asprintf(&path, "%s/" METADATA_FILE, dir) >= 0);
+        sample(&m);
+        config_map_done(&m.config);
+        memset(value, 'x', CONFIG_VALUE_MAX);
+        for (unsigned i = 0; i < 255; i++) {
+                char key[32];
+                snprintf(key, sizeof key, "user.k%u", i);
+                ASSERT_OK(config_validate(key, value, NULL));
+                ASSERT_OK(config_map_set(&m.config, key, value));
+        }
+        ASSERT_ERROR(instance_metadata_check_size(&m, NULL), E2BIG);
+        ASSERT_ERROR(instance_metadata_save(&m, path), E2BIG);
+        ASSERT_TRUE(access(path, F_OK) < 0 && errno == ENOENT);
+
+        /* Escaped control characters: 4 KiB of them take 24 KiB of JSON; 64 such values are too many. */
+        config_map_done(&m.config);
+        memset(value, '\x01', CONFIG_VALUE_MAX);
+        for (unsigned i = 0; i < 64; i++) {
+                char key[32];
+                snprintf(key, sizeof key, "user.c%u", i);
+                ASSERT_OK(config_validate(key, value, NULL));
+                ASSERT_OK(config_map_set(&m.config, key, value));
+        }
+        ASSERT_ERROR(instance_metadata_save(&m, path), E2BIG);
+        /* 16 of them are fine, and load back unchanged. */
+        while (m.config.n > 16)
+                ASSERT_TRUE(config_map_unset(&m.config, m.config.entries[m.config.n - 1].key) == 1);
+        ASSERT_OK(instance_metadata_check_size(&m, NULL));
+        ASSERT_OK(instance_metadata_save(&m, path));
+        ASSERT_OK(instance_metadata_load(path, &back, NULL));
+        assert_metadata_equal(&m, &back);
+        ASSERT_OK(rm_rf(dir));
+}
+
 /* Known bugs, kept last because they fail. */
 
 /* More config keys than a ConfigMap holds: from_json() promises -EBADMSG and a message on bad input, but
