@@ -4,16 +4,12 @@
 #include <signal.h>
 #include <limits.h>
 #include <stdio.h>
-#include <linux/magic.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/sysmacros.h>
-#include <unistd.h>
 
 #include "bus-errors.h"
 #include "bus-options.h"
 #include "daemon.h"
+#include "exec-fd.h"
 #include "log.h"
 #include "names.h"
 #include "util.h"
@@ -21,7 +17,6 @@
 #define DEFAULT_START_TIMEOUT_SEC 60
 #define DEFAULT_STOP_TIMEOUT_SEC 30
 #define TIMEOUT_SEC_MAX (24 * 3600)
-#define EXEC_FD_ADVICE "pass a pipe, a connected AF_UNIX socket or /dev/null (or use ExecPty for a terminal)."
 
 int bus_read_config(sd_bus_message *message, ConfigMap *ret, sd_bus_error *error);
 
@@ -548,73 +543,16 @@ static int env_set(char ***env, const char *name, const char *value) {
         return 0;
 }
 
-/* What an fd given to Exec is, for the message that refuses it. */
-static const char *fd_kind(int fd, const struct stat *st) {
-        switch (st->st_mode & S_IFMT) {
-        case S_IFREG:
-                return "a regular file";
-        case S_IFDIR:
-                return "a directory";
-        case S_IFLNK:
-                return "a symbolic link";
-        case S_IFBLK:
-                return "a block device";
-        case S_IFCHR:
-                return isatty(fd) ? "a terminal" : "a character device";
-        case S_IFIFO:
-                return "a named pipe (FIFO)";
-        case S_IFSOCK:
-                return "a socket that is not a connected AF_UNIX stream or seqpacket socket";
-        default:
-                return "an anonymous inode (eventfd, timerfd, signalfd, ...)";
-        }
-}
-
-static bool fd_is_safe_socket(int fd) {
-        struct sockaddr_storage sa;
-        socklen_t len = sizeof sa;
-        int domain = 0, type = 0, listening = 1;
-        socklen_t l1 = sizeof domain, l2 = sizeof type, l3 = sizeof listening;
-
-        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l1) < 0 ||
-            getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l2) < 0 ||
-            getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l3) < 0)
-                return false;
-        return domain == AF_UNIX && IN_SET(type, SOCK_STREAM, SOCK_SEQPACKET) && !listening &&
-                getpeername(fd, (struct sockaddr *) &sa, &len) >= 0;
-}
-
-/* The process in the instance gets these fds, and a privileged instance's root can do with them what
- * root can: fchmod()/fchown() them, reopen them through /proc/self/fd, openat(fd, "..") from a
- * directory, TIOCSTI into a terminal, connect()/sendto() from a socket in the host's network namespace
- * (a TCP socket too: connect(AF_UNSPEC) disconnects it). So only kinds whose inode belongs to nothing
- * else and that reach nothing but their peer are accepted: an anonymous pipe (on pipefs, not a FIFO
- * of the host's file system), a connected AF_UNIX stream or seqpacket socket, and /dev/null, which the
- * worker replaces with the instance's own. A terminal goes through ExecPty; anything else can be
- * relayed by the caller through a pipe (lxcbusctl exec does). */
+/* Only kinds of fd that give the process in the instance no way into the host (exec-fd.h). */
 static int check_fd(int fd, bool want_read, const char *what, sd_bus_error *error) {
-        struct statfs sfs;
-        struct stat st;
-        bool safe;
+        const char *refusal;
         int fl;
 
-        fl = fcntl(fd, F_GETFL);
-        if (fl < 0 || fstat(fd, &st) < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid %s file descriptor.", what);
-        if (fl & O_PATH)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "%s is an O_PATH file descriptor: " EXEC_FD_ADVICE, what);
-        if (S_ISFIFO(st.st_mode))
-                safe = fstatfs(fd, &sfs) >= 0 && sfs.f_type == PIPEFS_MAGIC;
-        else if (S_ISSOCK(st.st_mode))
-                safe = fd_is_safe_socket(fd);
-        else
-                safe = S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3);
-        if (!safe)
+        refusal = exec_fd_refusal(fd);
+        if (refusal)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s is %s: " EXEC_FD_ADVICE, what,
-                                         fd_kind(fd, &st));
-
-        fl &= O_ACCMODE;
+                                         refusal);
+        fl = fcntl(fd, F_GETFL) & O_ACCMODE;
         if (want_read ? fl == O_WRONLY : fl == O_RDONLY)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The %s file descriptor is not %s.", what,
                                          want_read ? "readable" : "writable");
