@@ -23,8 +23,9 @@
  * never goes through us); for any other (a file, a terminal, ...) the command gets a pipe, and we copy
  * between it and ours (Relay) until the command exited and its output ended. A terminal as stdin is read
  * only with -i (else the command's stdin is /dev/null), as with "podman exec": so that "exec NAME -- cmd |
- * less" leaves the keys to less, and a job in the background is not stopped by SIGTTIN. SIGINT and SIGTERM that lxcbusctl receives meanwhile
- * are forwarded to the process, which is not in our process group and would not see a ^C otherwise.
+ * less" leaves the keys to less, and a job in the background is not stopped by SIGTTIN. SIGINT and SIGTERM
+ * that lxcbusctl receives meanwhile are forwarded to the process, which is not in our process group and
+ * would not see a ^C otherwise.
  *
  * With a terminal (-t, the default when stdin and stdout are terminals, as with "podman exec -it" and
  * lxc-attach), ExecPty gives the command a new terminal in the instance, and we copy bytes between it and

@@ -440,9 +440,9 @@ static int exec_with_stdio(void *payload) {
 }
 
 /* exec LXCPATH NAME CWD UID GID PTY NENV ENV... ARGV...: attach, report "running <pid>", wait, report
- * "exited <status> <signal>". PTY "-": the caller's stdio arrived as fds 4, 5, 6 (see ExecStdio); "ROWS:COLS": make a
- * pty in the instance and send its master first ("pty" with the fd). The attached process is our
- * child (liblxc clones it with CLONE_PARENT), so we reap it. */
+ * "exited <status> <signal>". PTY "-": the caller's stdio arrived as fds 4, 5, 6 (see ExecStdio);
+ * "ROWS:COLS": make a pty in the instance and send its master first ("pty" with the fd). The attached
+ * process is our child (liblxc clones it with CLONE_PARENT), so we reap it. */
 static int do_exec(char **args, size_t n) {
         _cleanup_lxc_ struct lxc_container *c = NULL;
         lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
