@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <fcntl.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
@@ -12,12 +14,18 @@
 #include "ctl-pty.h"
 #include "ctl-util.h"
 #include "ctl.h"
+#include "exec-fd.h"
 #include "names.h"
 
-/* "exec": runs a command in a running instance with lxcbusctl's own stdin, stdout and stderr (the daemon
- * passes the three fds on; the data never goes through the bus), waits for it to end and exits with its
- * exit status, or 128 + signal if a signal killed it. SIGINT and SIGTERM that lxcbusctl receives meanwhile
- * are forwarded to the process, which is not in our process group and would not see a ^C otherwise.
+/* "exec": runs a command in a running instance with lxcbusctl's own stdin, stdout and stderr, waits for it
+ * to end and exits with its exit status, or 128 + signal if a signal killed it. Exec takes only pipes,
+ * connected AF_UNIX sockets and /dev/null (exec-fd.h): those of ours are passed on as they are (the data
+ * never goes through us); for any other (a file, a terminal, ...) the command gets a pipe, and we copy
+ * between it and ours (Relay) until the command exited and its output ended. A terminal as stdin is read
+ * only with -i (else the command's stdin is /dev/null), as with "podman exec": so that "exec NAME -- cmd |
+ * less" leaves the keys to less, and a job in the background is not stopped by SIGTTIN. SIGINT and SIGTERM
+ * that lxcbusctl receives meanwhile are forwarded to the process, which is not in our process group and
+ * would not see a ^C otherwise.
  *
  * With a terminal (-t, the default when stdin and stdout are terminals, as with "podman exec -it" and
  * lxc-attach), ExecPty gives the command a new terminal in the instance, and we copy bytes between it and
@@ -37,6 +45,7 @@ typedef struct ExecArgs {
         bool have_uid, have_gid;
         uint32_t uid, gid;
         int tty;                /* -1: if stdin and stdout are terminals */
+        bool interactive;       /* -i: read a terminal that is stdin (without -t) */
         char **command;         /* points into argv */
 } ExecArgs;
 
@@ -86,7 +95,7 @@ static int parse_exec_option(Context *c, int opt, ExecArgs *a) {
                 a->tty = 0;
                 return 1;
         case 'i':
-                /* stdin is always passed on; accepted for the habit of "exec -it". */
+                a->interactive = true;
                 return 1;
         default:
                 return ctl_common_option(c, opt, optarg);
@@ -204,18 +213,73 @@ static int append_exec_arguments(sd_bus_message *m, const ExecArgs *a, const int
         return sd_bus_message_close_container(m);
 }
 
-/* The three fds to pass: ours, or /dev/null where one of them is closed (a daemon may run us so), since
- * the call needs three valid fds. */
-static int get_stdio_fds(Context *c, int fds[3], int opened[3]) {
+/* Bytes copied from src to dst, one of which is our own stdio (never made non-blocking: it may be shared
+ * with the shell that started us, and would stay so if we were killed) and the other our end of a pipe to
+ * the process (non-blocking). Level-triggered: a read only when there is data (or EOF), one read or write
+ * per event, so that our own fds never block us for long; an fd that epoll refuses (a regular file) never
+ * blocks, and is served by a defer source instead. */
+#define RELAY_BUFFER_SIZE (64 * 1024)
+
+typedef struct ExecWait ExecWait;
+
+typedef struct Relay {
+        ExecWait *wait;
+        const char *what;       /* "stdin", "stdout", "stderr" */
+        bool output;            /* stdout, stderr: we wait for their end */
+        int src, dst;
+        int pipe_fd;            /* whichever of src and dst is our pipe end: closed at the end */
+        sd_event_source *src_source, *dst_source;
+        size_t start, n;
+        bool eof, dst_gone, done;
+        uint8_t buf[RELAY_BUFFER_SIZE];
+} Relay;
+
+static Relay *relay_free(Relay *r) {
+        if (!r)
+                return NULL;
+        sd_event_source_disable_unref(r->src_source);
+        sd_event_source_disable_unref(r->dst_source);
+        safe_close(r->pipe_fd);
+        free(r);
+        return NULL;
+}
+
+/* The three fds to pass, and the relays for those that Exec does not take as they are. /dev/null where
+ * one of ours is closed (a daemon may run us so), since the call needs three valid fds; *opened are
+ * what we opened or made for the call, to close once it is sent. */
+static int get_stdio_fds(Context *c, const ExecArgs *a, int fds[3], int opened[3], Relay *relays[3]) {
         for (int i = 0; i < 3; i++) {
+                _cleanup_close_pair_ int p[2] = { -EBADF, -EBADF };
+                Relay *r;
+
                 opened[i] = -EBADF;
+                relays[i] = NULL;
                 fds[i] = i;
-                if (fcntl(i, F_GETFD) >= 0)
+                if (fcntl(i, F_GETFD) < 0 || (i == 0 && !a->interactive && isatty(i) > 0)) {
+                        opened[i] = open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC | O_NOCTTY);
+                        if (opened[i] < 0)
+                                return ctl_error_errno(c, errno, "Failed to open /dev/null: %m");
+                        fds[i] = opened[i];
                         continue;
-                opened[i] = open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC | O_NOCTTY);
-                if (opened[i] < 0)
-                        return ctl_error_errno(c, errno, "Failed to open /dev/null: %m");
-                fds[i] = opened[i];
+                }
+                if (!exec_fd_refusal(i))
+                        continue;
+
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        return ctl_error_errno(c, errno, "Failed to create a pipe: %m");
+                r = calloc(1, sizeof(Relay));
+                if (!r)
+                        return ctl_error_errno(c, ENOMEM, "Out of memory.");
+                r->what = i == 0 ? "stdin" : i == 1 ? "stdout" : "stderr";
+                r->output = i > 0;
+                /* The process gets one end, we keep the other. */
+                r->pipe_fd = TAKE_FD(p[i == 0 ? 1 : 0]);
+                opened[i] = fds[i] = TAKE_FD(p[i == 0 ? 0 : 1]);
+                r->src = i == 0 ? i : r->pipe_fd;
+                r->dst = i == 0 ? r->pipe_fd : i;
+                relays[i] = r;
+                if (fcntl(r->pipe_fd, F_SETFL, O_NONBLOCK) < 0)
+                        return ctl_error_errno(c, errno, "Failed to make a pipe non-blocking: %m");
         }
         return 0;
 }
@@ -226,8 +290,9 @@ static const int forwarded_signals[] = { SIGINT, SIGTERM };
         for (size_t _i_ = 0; _i_ < ELEMENTSOF(forwarded_signals); _i_++)                        \
                 for (int sig = forwarded_signals[_i_], _once_ = 1; _once_; _once_ = 0)
 
-typedef struct ExecWait {
+struct ExecWait {
         Context *context;
+        Relay **relays;         /* [3], NULL where there is none */
         sd_bus *bus;
         sd_event *event;
         const char *path;
@@ -235,7 +300,17 @@ typedef struct ExecWait {
         bool done;
         int32_t status, signal;
         int error;              /* < 0: a failure was reported */
-} ExecWait;
+};
+
+/* Done once the process exited and all of its output is written. */
+static void exec_wait_check(ExecWait *w) {
+        if (!w->done)
+                return;
+        for (int i = 0; w->error >= 0 && w->relays && i < 3; i++)
+                if (w->relays[i] && w->relays[i]->output && !w->relays[i]->done)
+                        return;
+        (void) sd_event_exit(w->event, 0);
+}
 
 static void exec_wait_finish(ExecWait *w, int32_t status, int32_t sig) {
         if (w->done)
@@ -243,7 +318,99 @@ static void exec_wait_finish(ExecWait *w, int32_t status, int32_t sig) {
         w->done = true;
         w->status = status;
         w->signal = sig;
-        (void) sd_event_exit(w->event, 0);
+        exec_wait_check(w);
+}
+
+static void relay_update(Relay *r) {
+        if (r->done)
+                return;
+        if (r->eof && r->n == 0) {
+                /* For stdin, closing our end is the process's EOF. */
+                r->done = true;
+                r->src_source = sd_event_source_disable_unref(r->src_source);
+                r->dst_source = sd_event_source_disable_unref(r->dst_source);
+                r->pipe_fd = safe_close(r->pipe_fd);
+                exec_wait_check(r->wait);
+                return;
+        }
+        (void) sd_event_source_set_enabled(r->src_source, !r->eof && r->n == 0 ? SD_EVENT_ON : SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(r->dst_source, r->n > 0 ? SD_EVENT_ON : SD_EVENT_OFF);
+}
+
+static void relay_read(Relay *r) {
+        ssize_t k = read(r->src, r->buf, sizeof r->buf);
+
+        if (k > 0) {
+                r->start = 0;
+                r->n = (size_t) k;
+        } else if (k == 0 || !IN_SET(errno, EAGAIN, EINTR))
+                /* An error ends the stream too: EIO is a terminal that hung up. */
+                r->eof = true;
+        relay_update(r);
+}
+
+static void relay_write(Relay *r) {
+        ssize_t k;
+
+        if (r->dst_gone) {
+                r->n = 0;
+                relay_update(r);
+                return;
+        }
+        k = write(r->dst, r->buf + r->start, r->n);
+        if (k >= 0) {
+                r->start += (size_t) k;
+                r->n -= (size_t) k;
+        } else if (!IN_SET(errno, EAGAIN, EINTR)) {
+                if (!r->output)
+                        /* EPIPE: the process closed its stdin; what we have for it is of no use. */
+                        r->eof = true;
+                else {
+                        /* Our stdout or stderr failed (a full disk): the rest is discarded, so that the
+                         * process is never blocked on it. */
+                        if (r->dst != STDERR_FILENO)
+                                fprintf(stderr, "lxcbusctl: Failed to write the command's %s: %m\n", r->what);
+                        r->dst_gone = true;
+                }
+                r->n = 0;
+        }
+        relay_update(r);
+}
+
+static int on_relay_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Relay *r = userdata;
+
+        if (s == r->src_source)
+                relay_read(r);
+        else
+                relay_write(r);
+        return 0;
+}
+
+static int on_relay_defer(sd_event_source *s, void *userdata) {
+        return on_relay_io(s, -EBADF, 0, userdata);
+}
+
+static int relay_watch(sd_event *e, Relay *r, int fd, uint32_t events, sd_event_source **ret) {
+        int k;
+
+        k = sd_event_add_io(e, ret, fd, events, on_relay_io, r);
+        if (k == -EPERM)
+                k = sd_event_add_defer(e, ret, on_relay_defer, r);
+        return k;
+}
+
+static int relay_start(ExecWait *w, Relay *r) {
+        int k;
+
+        r->wait = w;
+        k = relay_watch(w->event, r, r->src, EPOLLIN, &r->src_source);
+        if (k >= 0)
+                k = relay_watch(w->event, r, r->dst, EPOLLOUT, &r->dst_source);
+        if (k < 0)
+                return ctl_error_errno(w->context, k, "Failed to watch the command's %s: %m", r->what);
+        relay_update(r);
+        return 0;
 }
 
 static void exec_wait_fail(ExecWait *w, int r) {
@@ -339,10 +506,11 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
-static int wait_for_process(Context *c, const char *path, int *ret_exit_status) {
+/* relays: [3] or NULL; they are stopped before we return. */
+static int wait_for_process(Context *c, const char *path, Relay *relays[3], int *ret_exit_status) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *exited_slot = NULL;
-        ExecWait w = { .context = c, .path = path };
+        ExecWait w = { .context = c, .path = path, .relays = relays };
         sd_bus *bus;
         int r;
 
@@ -373,6 +541,13 @@ static int wait_for_process(Context *c, const char *path, int *ret_exit_status) 
         if (r < 0)
                 return ctl_error_errno(c, r, "Failed to subscribe to Exited of %s: %m", path);
 
+        for (int i = 0; relays && i < 3; i++)
+                if (relays[i]) {
+                        r = relay_start(&w, relays[i]);
+                        if (r < 0)
+                                goto finish;
+                }
+
         r = call_wait(&w);
         if (r < 0)
                 goto finish;
@@ -393,6 +568,8 @@ static int wait_for_process(Context *c, const char *path, int *ret_exit_status) 
         }
 
 finish:
+        for (int i = 0; relays && i < 3; i++)
+                relays[i] = relay_free(relays[i]);
         w.wait_slot = sd_bus_slot_unref(w.wait_slot);
         (void) sd_bus_detach_event(bus);
         return r;
@@ -446,7 +623,7 @@ static int exec_with_tty(Context *c, const ExecArgs *a, const char *path) {
         assert(end == CTL_PTY_HANGUP);
         master = safe_close(master);
 
-        r = wait_for_process(c, process, &exit_status);
+        r = wait_for_process(c, process, NULL, &exit_status);
         if (r < 0)
                 return r;
 
@@ -459,6 +636,7 @@ int verb_exec(Context *c, int argc, char *argv[]) {
         _cleanup_(exec_args_done) ExecArgs a = { .tty = -1 };
         _cleanup_free_ char *path = NULL, *process = NULL;
         int fds[3], opened[3] = { -EBADF, -EBADF, -EBADF };
+        Relay *relays[3] = {};
         int exit_status = CTL_EXIT_FAILURE;
         const char *p;
         sigset_t mask;
@@ -486,9 +664,12 @@ int verb_exec(Context *c, int argc, char *argv[]) {
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return ctl_error_errno(c, errno, "Failed to block signals: %m");
 
-        r = get_stdio_fds(c, fds, opened);
+        r = get_stdio_fds(c, &a, fds, opened, relays);
         if (r < 0)
                 goto finish;
+        /* A process that closes its stdin must not kill us when we relay to it: EPIPE instead. */
+        if (relays[0])
+                (void) signal(SIGPIPE, SIG_IGN);
 
         r = ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, "Exec", &m);
         if (r < 0)
@@ -519,7 +700,7 @@ int verb_exec(Context *c, int argc, char *argv[]) {
         /* The daemon holds the duplicates now; the command's output must not wait for ours. */
         m = sd_bus_message_unref(m);
 
-        r = wait_for_process(c, process, &exit_status);
+        r = wait_for_process(c, process, relays, &exit_status);
         if (r < 0)
                 goto finish;
 
@@ -527,7 +708,9 @@ int verb_exec(Context *c, int argc, char *argv[]) {
         r = 0;
 
 finish:
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 3; i++) {
                 opened[i] = safe_close(opened[i]);
+                relays[i] = relay_free(relays[i]);
+        }
         return r;
 }

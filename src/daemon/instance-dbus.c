@@ -11,6 +11,7 @@
 #include "bus-errors.h"
 #include "bus-options.h"
 #include "daemon.h"
+#include "exec-fd.h"
 #include "log.h"
 #include "names.h"
 #include "util.h"
@@ -587,12 +588,16 @@ static int env_set(char ***env, const char *name, const char *value) {
         return 0;
 }
 
+/* Only kinds of fd that give the process in the instance no way into the host (exec-fd.h). */
 static int check_fd(int fd, bool want_read, const char *what, sd_bus_error *error) {
-        int fl = fcntl(fd, F_GETFL);
+        const char *refusal;
+        int fl;
 
-        if (fl < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid %s file descriptor.", what);
-        fl &= O_ACCMODE;
+        refusal = exec_fd_refusal(fd);
+        if (refusal)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s is %s: " EXEC_FD_ADVICE, what,
+                                         refusal);
+        fl = fcntl(fd, F_GETFL) & O_ACCMODE;
         if (want_read ? fl == O_WRONLY : fl == O_RDONLY)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The %s file descriptor is not %s.", what,
                                          want_read ? "readable" : "writable");

@@ -368,6 +368,12 @@ static int open_instance_pty(pid_t init, unsigned rows, unsigned cols, int *ret_
         return 0;
 }
 
+static _noreturn_ void exec_command(const lxc_attach_command_t *cmd) {
+        execvp(cmd->program, cmd->argv);
+        fprintf(stderr, "lxcbus: %s: %m\n", cmd->program);
+        _exit(errno == ENOENT ? 127 : 126);
+}
+
 /* Runs inside the instance: the pty becomes the controlling terminal of a new session. */
 static int exec_in_session(void *payload) {
         lxc_attach_command_t *cmd = payload;
@@ -377,20 +383,75 @@ static int exec_in_session(void *payload) {
                 fprintf(stderr, "lxcbus: failed to set up the terminal: %m\n");
                 _exit(126);
         }
-        execvp(cmd->program, cmd->argv);
-        fprintf(stderr, "lxcbus: %s: %m\n", cmd->program);
-        _exit(errno == ENOENT ? 127 : 126);
+        exec_command(cmd);
+}
+
+/* The caller's stdio arrives as fds 4, 5, 6. liblxc never sees them: its attach fchown()s and fchmod()s
+ * the stdio it is given (fix_stdio_permissions(), as root, on any inode but the one the instance calls
+ * /dev/null), so it gets a pipe of our own, and the attached process puts the caller's fds in place
+ * itself, just before it executes the command. */
+typedef struct ExecStdio {
+        lxc_attach_command_t cmd;
+        bool devnull[3];        /* the caller gave /dev/null: the process gets the instance's own */
+} ExecStdio;
+
+#define EXEC_STDIO_FD(k) (WORKER_FD + 1 + (k))
+
+/* The instance's /dev/null, opened by the attached process (in the instance, as the target user, under
+ * its device policy); whatever the instance's root made of that path, it must be the null device, and
+ * opening a FIFO planted there must not block. */
+static int open_instance_devnull(int flags) {
+        struct stat st;
+        int fd;
+
+        fd = open("/dev/null", flags | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3) ||
+            fcntl(fd, F_SETFL, 0) < 0) {
+                (void) close(fd);
+                return -ENODEV;
+        }
+        return fd;
+}
+
+/* Runs inside the instance, after liblxc's setup: the caller's fds (or the instance's /dev/null)
+ * become 0, 1, 2, and no other copy of them stays open. */
+static int exec_with_stdio(void *payload) {
+        ExecStdio *p = payload;
+
+        for (int k = 0; k < 3; k++) {
+                int fd = EXEC_STDIO_FD(k);
+
+                if (p->devnull[k]) {
+                        fd = open_instance_devnull(k == 0 ? O_RDONLY : O_WRONLY);
+                        if (fd < 0) {
+                                if (!p->devnull[2])
+                                        dprintf(EXEC_STDIO_FD(2), "lxcbus: the instance has no usable "
+                                                "/dev/null: %s\n", strerror(-fd));
+                                _exit(126);
+                        }
+                }
+                if (dup2(fd, k) < 0)
+                        _exit(126);
+                if (fd != EXEC_STDIO_FD(k))
+                        (void) close(fd);
+        }
+        for (int k = 0; k < 3; k++)
+                (void) close(EXEC_STDIO_FD(k));
+        exec_command(&p->cmd);
 }
 
 /* exec LXCPATH NAME CWD UID GID PTY NENV ENV... ARGV...: attach, report "running <pid>", wait, report
- * "exited <status> <signal>". PTY "-": the caller's stdio arrived as fds 4, 5, 6; "ROWS:COLS": make a
- * pty in the instance and send its master first ("pty" with the fd). The attached process is our
- * child (liblxc clones it with CLONE_PARENT), so we reap it. */
+ * "exited <status> <signal>". PTY "-": the caller's stdio arrived as fds 4, 5, 6 (see ExecStdio);
+ * "ROWS:COLS": make a pty in the instance and send its master first ("pty" with the fd). The attached
+ * process is our child (liblxc clones it with CLONE_PARENT), so we reap it. */
 static int do_exec(char **args, size_t n) {
         _cleanup_lxc_ struct lxc_container *c = NULL;
         lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
-        lxc_attach_command_t cmd;
+        ExecStdio x = {};
         _cleanup_close_ int master = -EBADF, slave = -EBADF;
+        _cleanup_close_pair_ int dummy[2] = { -EBADF, -EBADF };
         unsigned rows, cols;
         bool pty;
         size_t nenv;
@@ -430,17 +491,34 @@ static int do_exec(char **args, size_t n) {
         opts.initial_cwd = args[2][0] ? args[2] : NULL;
         opts.uid = (uid_t) strtoul(args[3], NULL, 10);
         opts.gid = (gid_t) strtoul(args[4], NULL, 10);
-        opts.stdin_fd = 4;
-        opts.stdout_fd = 5;
-        opts.stderr_fd = 6;
         if (pty) {
                 r = open_instance_pty(c->init_pid(c), rows, cols, &master, &slave);
                 if (r < 0)
                         return result(-r, "Failed to allocate a terminal in '%s': %s", args[1], strerror(-r));
                 opts.stdin_fd = opts.stdout_fd = opts.stderr_fd = slave;
+        } else {
+                /* What liblxc may chown and chmod: a pipe nobody else has. */
+                if (pipe2(dummy, O_CLOEXEC) < 0)
+                        return result(errno, "Failed to create a pipe: %m");
+                opts.stdin_fd = dummy[0];
+                opts.stdout_fd = opts.stderr_fd = dummy[1];
+                /* The caller's /dev/null is an inode of the host, which a privileged instance's root
+                 * could chmod: drop it here (keeping the fd number taken, so that nothing else lands
+                 * on it) and give the process the instance's own. */
+                for (int k = 0; k < 3; k++) {
+                        struct stat st;
+
+                        if (fstat(EXEC_STDIO_FD(k), &st) < 0)
+                                return result(errno, "Bad exec request: no stdio fd %i.", k);
+                        if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+                                continue;
+                        if (dup2(dummy[k == 0 ? 0 : 1], EXEC_STDIO_FD(k)) < 0)
+                                return result(errno, "Failed to replace /dev/null: %m");
+                        x.devnull[k] = true;
+                }
         }
-        cmd.program = argv[0];
-        cmd.argv = argv;
+        x.cmd.program = argv[0];
+        x.cmd.argv = argv;
 
         /* The attached process must not inherit our ignored SIGPIPE, nor our socket to the daemon
          * (liblxc closes nothing it is not asked to). */
@@ -451,7 +529,10 @@ static int do_exec(char **args, size_t n) {
         if (pipe2(execed, O_CLOEXEC) < 0)
                 return result(errno, "Failed to create a pipe: %m");
         (void) signal(SIGPIPE, SIG_DFL);
-        r = c->attach(c, pty ? exec_in_session : lxc_attach_run_command, &cmd, &opts, &pid);
+        if (pty)
+                r = c->attach(c, exec_in_session, &x.cmd, &opts, &pid);
+        else
+                r = c->attach(c, exec_with_stdio, &x, &opts, &pid);
         (void) signal(SIGPIPE, SIG_IGN);
         if (r < 0)
                 return result(EIO, "Failed to run a command in '%s'.", args[1]);
@@ -469,9 +550,10 @@ static int do_exec(char **args, size_t n) {
                         return result(-r, "Failed to hand over the terminal.");
                 master = safe_close(master);
         } else {
-                (void) close(4);
-                (void) close(5);
-                (void) close(6);
+                for (int k = 0; k < 3; k++)
+                        (void) close(EXEC_STDIO_FD(k));
+                dummy[0] = safe_close(dummy[0]);
+                dummy[1] = safe_close(dummy[1]);
         }
         send_msg("running %i", (int) pid);
 

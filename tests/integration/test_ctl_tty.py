@@ -115,6 +115,49 @@ def exec_forced_tty_with_a_pipe():
     assert rc == 0 and out.count('hello\n') == 2, (rc, out, err)
 
 
+def not_nonblocking(t):
+    return not fcntl.fcntl(t.slave, fcntl.F_GETFL) & os.O_NONBLOCK
+
+
+@test
+def exec_piped_to_cat_on_a_terminal():
+    # stdin and stderr a terminal, stdout a pipe (as with "| less"): no terminal in the instance; the
+    # command's stdin is /dev/null (the keys stay with the reader of the pipe), its stderr reaches our
+    # terminal through lxcbusctl.
+    script = ('set -o pipefail; %s exec %s -- sh -c \'test -t 0 || echo in-no-tty; cat; '
+              'echo out-$((6*7)); echo err-$((6*6)) >&2; exit 5\' | cat' % (CTL, NAME))
+    with Terminal(['bash', '-c', script], term=TERM) as t:
+        assert t.wait() == 5, t.out
+        t.expect(rb'in-no-tty\r\n')
+        t.expect(rb'out-42\r\n')
+        t.mark = 0
+        t.expect(rb'err-36\r\n')
+        assert not_nonblocking(t)
+        assert termios.tcgetattr(t.slave) == t.termios_before
+
+
+@test
+def exec_no_tty_on_a_terminal():
+    # -T on a terminal: stdout to it through lxcbusctl (more than a pipe holds, intact); stdin /dev/null
+    script = ('test -t 0 || echo in-no-tty; test -t 1 || echo out-no-tty; cat; '
+              'head -c 1048576 /dev/zero | tr "\\0" x; echo; echo end-$((2*3))')
+    with terminal(['exec', '-T', NAME, '--', 'sh', '-c', script]) as t:
+        t.expect(rb'in-no-tty\r\nout-no-tty\r\n')
+        t.expect(rb'end-6\r\n', timeout=120)
+        assert t.wait() == 0
+        assert t.out.count(b'x') == 1048576, t.out.count(b'x')
+        assert not_nonblocking(t)
+    # -Ti: what is typed reaches the command, and ^D is its end of file
+    with terminal(['exec', '-Ti', NAME, '--', 'sh', '-c', 'cat; echo after-cat-$((3*3))']) as t:
+        t.send(b'typed-line\n')
+        t.expect(rb'typed-line\r\n')         # the echo of our terminal
+        t.expect(rb'typed-line\r\n')         # cat's
+        t.send(b'\x04')
+        t.expect(rb'after-cat-9')
+        assert t.wait() == 0
+        assert not_nonblocking(t)
+
+
 # ---- console ------------------------------------------------------------------------------------
 
 @test

@@ -419,6 +419,56 @@ def ctl_exec_stdio():
     assert (rc, out) == (0, '/\n'), (rc, out, err)
 
 
+def fd_facts(fd):
+    """(owner, group, mode, file status flags) of an fd."""
+    st = os.fstat(fd)
+    return st.st_uid, st.st_gid, st.st_mode, fcntl.fcntl(fd, fcntl.F_GETFL)
+
+
+@test
+def ctl_exec_with_files_as_stdio():
+    # < in > out 2> err: Exec takes no file, so the command gets pipes and lxcbusctl copies; more than a
+    # pipe holds arrives intact, and the files (owner, mode, flags) are left as they were.
+    import subprocess
+    import tempfile
+    data = os.urandom(1024 * 1024 + 4097)
+    d = tempfile.mkdtemp(prefix='ctl-exec-')
+    try:
+        with open(os.path.join(d, 'in'), 'wb') as f:
+            f.write(data)
+        script = 'cat; for k in 0 1 2; do test -p /proc/self/fd/$k && echo pipe$k >&2; done; echo err-done >&2'
+        with open(os.path.join(d, 'in'), 'rb') as fi, open(os.path.join(d, 'out'), 'wb') as fo, \
+                open(os.path.join(d, 'err'), 'ab') as fe:
+            before = [fd_facts(f.fileno()) for f in (fi, fo, fe)]
+            p = subprocess.run([CTL, 'exec', NAME, '--', 'sh', '-c', script], stdin=fi, stdout=fo, stderr=fe,
+                               timeout=120 * SLOW)
+            after = [fd_facts(f.fileno()) for f in (fi, fo, fe)]
+        with open(os.path.join(d, 'out'), 'rb') as f:
+            out = f.read()
+        with open(os.path.join(d, 'err'), 'rb') as f:
+            err = f.read().decode()
+        assert p.returncode == 0, (p.returncode, err)
+        assert len(out) == len(data) and hashlib.sha256(out).digest() == hashlib.sha256(data).digest(), \
+            'got %d bytes, sent %d' % (len(out), len(data))
+        assert err == 'pipe0\npipe1\npipe2\nerr-done\n', err
+        assert before == after, (before, after)
+        # stdin /dev/null is passed as it is: EOF at once
+        with open(os.path.join(d, 'out'), 'wb') as fo:
+            p = subprocess.run([CTL, 'exec', NAME, '--', 'sh', '-c', 'cat; echo end'], stdin=subprocess.DEVNULL,
+                               stdout=fo, stderr=subprocess.PIPE, timeout=60 * SLOW)
+        with open(os.path.join(d, 'out'), 'rb') as f:
+            assert (p.returncode, f.read()) == (0, b'end\n'), (p.returncode, p.stderr)
+        # only stderr to a file, the others pipes
+        with open(os.path.join(d, 'err'), 'wb') as fe:
+            p = subprocess.run([CTL, 'exec', NAME, '--', 'sh', '-c', 'cat; echo oops >&2; exit 3'], input=b'in\n',
+                               stdout=subprocess.PIPE, stderr=fe, timeout=60 * SLOW)
+        with open(os.path.join(d, 'err'), 'rb') as f:
+            assert (p.returncode, p.stdout, f.read()) == (3, b'in\n', b'oops\n'), p
+    finally:
+        import shutil
+        shutil.rmtree(d, ignore_errors=True)
+
+
 @test
 def ctl_exec_options():
     rc, out, err = ctl('exec', NAME, '--env', 'A=1', '--', 'sh', '-c', 'echo $A')

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The kinds of fd that Instance.Exec passes on as a process's stdin, stdout or stderr (docs/api.md).
+ * The process in the instance can do with them what its user can: a privileged instance's root can
+ * fchmod()/fchown() them, reopen them through /proc/self/fd, openat(fd, "..") from a directory, TIOCSTI
+ * into a terminal, connect()/sendto()/bind() with a socket in the host's network namespace (a TCP one
+ * too: connect(AF_UNSPEC) disconnects it). So only kinds whose inode belongs to nothing else and that
+ * reach nothing but their peer are accepted: an anonymous pipe (pipefs, not a FIFO in a file system), a
+ * connected AF_UNIX stream or seqpacket socket, and /dev/null (which the worker replaces with the
+ * instance's own). lxcbusctl relays anything else through a pipe. */
+
+/* NULL if fd is of a kind Exec accepts; else what it is, for a message ("a regular file", "a terminal",
+ * ...). An fd that cannot be examined is "an invalid file descriptor". */
+const char *exec_fd_refusal(int fd);
+
+#define EXEC_FD_ADVICE "pass a pipe, a connected AF_UNIX socket or /dev/null (or use ExecPty for a terminal)."
