@@ -8,9 +8,16 @@
  * returns 1 without replying. When polkit says yes, the message is put back into the bus's read queue,
  * the handler runs again from the top, and this time bus_authorize() finds the answer and returns 1.
  * A refusal is answered from the callback. A caller that leaves the bus while its check is pending is
- * never served: its query is dropped and the re-dispatched message, if any, ends without an action. */
+ * never served: its query is dropped and the re-dispatched message, if any, ends without an action.
+ *
+ * An answer is bound to the object it was given for, not to its path: the query records the instance's
+ * incarnation (never reused, unlike a name), and for calls whose details read the instance's config (exec:
+ * the working directory) its config generation. An instance deleted and re-created under the same name
+ * while polkit decided, or reconfigured under an exec, gets NoSuchInstance or Conflict, never an action
+ * allowed for something else. Operation and process paths carry ids that are never reused. */
 #include <pwd.h>
 
+#include "auth-details.h"
 #include "bus-errors.h"
 #include "daemon.h"
 #include "log.h"
@@ -87,6 +94,8 @@ struct AuthQuery {
         sd_event_source *unclaimed; /* allowed, back in the read queue, not yet consumed */
         char *cancellation_id;      /* interactive checks: for CancelCheckAuthorization */
         char *instance;             /* for the messages */
+        uint64_t incarnation;       /* the instance asked about; 0: none (a create, an operation) */
+        uint64_t generation;        /* its config, when the details read it; 0: not bound */
         uid_t uid;
         bool interactive;
         bool allowed;               /* polkit said yes */
@@ -264,41 +273,46 @@ finish:
         return 0;
 }
 
-static int append_details(sd_bus_message *m, const AuthEntry *e, const char *instance, uid_t owner, char *const *argv) {
-        char owner_uid[16], buf[4096];
-        struct passwd pw, *result = NULL;
+static int append_details(sd_bus_message *m, char **details) {
         int r;
 
         r = sd_bus_message_open_container(m, 'a', "{ss}");
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(m, "{ss}", "verb", e->verb);
-        if (r >= 0 && instance)
-                r = sd_bus_message_append(m, "{ss}", "instance", instance);
-        if (r >= 0 && owner != UID_INVALID) {
-                (void) snprintf(owner_uid, sizeof(owner_uid), "%u", (unsigned) owner);
-                /* Rules see subject.user (a name), not a uid: give the owner's name too. Local NSS. */
-                (void) getpwuid_r(owner, &pw, buf, sizeof(buf), &result);
-                r = sd_bus_message_append(m, "{ss}{ss}", "owner_uid", owner_uid, "owner",
-                                          result ? result->pw_name : owner_uid);
+        for (char **p = details; p && p[0] && p[1]; p += 2) {
+                r = sd_bus_message_append(m, "{ss}", p[0], p[1]);
+                if (r < 0)
+                        return r;
         }
-        if (r >= 0 && argv) {
-                _cleanup_free_ char *cmdline = argv_to_command_line(argv);
-                if (!cmdline)
-                        return -ENOMEM;
-                r = sd_bus_message_append(m, "{ss}", "command_line", cmdline);
-        }
-        if (r < 0)
-                return r;
         return sd_bus_message_close_container(m);
 }
 
-int bus_authorize_full(Manager *m, sd_bus_message *message, const char *instance, uid_t owner, char *const *argv,
+/* The answer found for a re-dispatched message: is it still about the object the handler has now? */
+static int auth_query_check_object(AuthQuery *q, Instance *i, sd_bus_error *error) {
+        if (q->incarnation == 0)
+                return 0;
+        if (!i || i->incarnation != q->incarnation)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_NO_SUCH_INSTANCE,
+                                         "Instance '%s' was deleted while authorization was pending.",
+                                         strempty(q->instance));
+        if (q->generation != 0 && i->md.generation != q->generation)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_CONFLICT,
+                                         "Instance '%s' was reconfigured while authorization was pending "
+                                         "(generation %" PRIu64 ", asked at %" PRIu64 "); try again.",
+                                         i->name, i->md.generation, q->generation);
+        return 0;
+}
+
+int bus_authorize_full(Manager *m, sd_bus_message *message, Instance *i, const AuthRequest *request,
                        sd_bus_error *error) {
         const char *interface = strempty(sd_bus_message_get_interface(message));
         const char *member = strempty(sd_bus_message_get_member(message));
         sd_bus *bus = sd_bus_message_get_bus(message);
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *pk = NULL;
+        _cleanup_strv_free_ char **details = NULL;
+        AuthRequest req = request ? *request : (AuthRequest) { .owner = UID_INVALID };
+        char buf[4096];
+        struct passwd pw, *result = NULL;
         const AuthEntry *e;
         AuthQuery *q;
         uid_t uid;
@@ -320,8 +334,11 @@ int bus_authorize_full(Manager *m, sd_bus_message *message, const char *instance
 
                 if (!q->allowed)
                         return 0;       /* still pending; not reached through the read queue */
+                r = allowed ? auth_query_check_object(q, i, error) : 0;
                 auth_query_free(q);
-                return allowed ? 1 : 0;  /* dropped: the handler returns without acting or replying */
+                if (!allowed)
+                        return 0;       /* dropped: the handler returns without acting or replying */
+                return r < 0 ? r : 1;
         }
 
         r = bus_get_sender_uid(message, &uid);
@@ -329,8 +346,27 @@ int bus_authorize_full(Manager *m, sd_bus_message *message, const char *instance
                 return r;
         if (uid == 0)
                 return 1;
-        if (owner == UID_INVALID && streq(e->verb, "create"))
-                owner = uid;
+
+        if (!req.verb)
+                req.verb = e->verb;
+        if (i) {
+                req.instance = i->name;
+                req.owner = i->md.owner;
+        }
+        if (req.owner == UID_INVALID && streq(e->verb, "create"))
+                req.owner = uid;
+        if (req.owner != UID_INVALID) {
+                /* Rules see subject.user (a name), not a uid: give the owner's name too. Local NSS. */
+                (void) getpwuid_r(req.owner, &pw, buf, sizeof(buf), &result);
+                req.owner_name = result ? result->pw_name : NULL;
+        }
+        r = auth_details_build(&req, &details);
+        if (r == -E2BIG)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "The call is too large to be authorized: its polkit details (command, "
+                                         "environment, keys, quoted) would exceed %u bytes.", AUTH_DETAILS_SIZE_MAX);
+        if (r < 0)
+                return r;
 
         if (m->n_auth_queries >= AUTH_PENDING_MAX || auth_queries_of(m, uid) >= AUTH_PENDING_PER_UID_MAX)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
@@ -342,7 +378,12 @@ int bus_authorize_full(Manager *m, sd_bus_message *message, const char *instance
                 return -ENOMEM;
         q->uid = uid;
         q->request = sd_bus_message_ref(message);
-        q->instance = instance ? strdup(instance) : NULL;
+        q->instance = req.instance ? strdup(req.instance) : NULL;
+        if (i) {
+                q->incarnation = i->incarnation;
+                if (auth_details_read_config(req.verb))
+                        q->generation = i->md.generation;
+        }
         q->interactive = sd_bus_message_get_allow_interactive_authorization(message) > 0;
         q->manager = m;
         q->next = m->auth_queries;
@@ -350,7 +391,7 @@ int bus_authorize_full(Manager *m, sd_bus_message *message, const char *instance
                 q->next->prev = q;
         m->auth_queries = q;
         m->n_auth_queries++;
-        if (instance && !q->instance) {
+        if (req.instance && !q->instance) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -366,7 +407,7 @@ int bus_authorize_full(Manager *m, sd_bus_message *message, const char *instance
                 r = sd_bus_message_append(pk, "(sa{sv})s", "system-bus-name", 1, "name", "s",
                                           sd_bus_message_get_sender(message), e->action);
         if (r >= 0)
-                r = append_details(pk, e, instance, owner, argv);
+                r = append_details(pk, details);
         if (r >= 0)
                 r = sd_bus_message_append(pk, "us", (uint32_t) q->interactive, strempty(q->cancellation_id));
         if (r < 0)
@@ -398,5 +439,5 @@ fail:
 }
 
 int bus_authorize(sd_bus_message *message, Instance *i, sd_bus_error *error) {
-        return bus_authorize_full(i->manager, message, i->name, i->md.owner, NULL, error);
+        return bus_authorize_full(i->manager, message, i, NULL, error);
 }

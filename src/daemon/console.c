@@ -204,9 +204,16 @@ int method_console_log(sd_bus_message *message, void *userdata, sd_bus_error *er
         r = bus_read_options(message, options, error);
         if (r < 0)
                 return r;
-        r = bus_authorize(message, i, error);
+        /* Emptying the log is not reading it: its own verb, so a rule that lets somebody read does not
+         * let them erase what the instance printed. */
+        r = bus_authorize_full(i->manager, message, i, &(AuthRequest) { .verb = clear ? "console-log-clear" : NULL },
+                               error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        /* The buffer is the running monitor's (docs/api.md): a stopped instance has none to read or clear. */
+        if (!IN_SET(i->state, INSTANCE_RUNNING, INSTANCE_FROZEN))
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE, "Instance '%s' is %s, not running.",
+                                         i->name, instance_state_to_string(i->state));
         if (asprintf(&path, "%s/%s/console.log", i->manager->instances_dir, i->name) < 0)
                 return -ENOMEM;
         r = read_full_file(path, CONSOLE_LOG_MAX, &data, &size);

@@ -7,6 +7,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "auth-details.h"
 #include "config.h"
 #include "macro.h"
 #include "metadata.h"
@@ -245,6 +246,7 @@ struct Instance {
         char *name;
         char *path;
         char *unit_name;            /* lxcbus-<name>.scope, always set */
+        uint64_t incarnation;       /* unique in this daemon's life, never reused: names are */
         InstanceState state;
         pid_t pid;
         bool has_unit;
@@ -361,6 +363,7 @@ struct Manager {
         AuthQuery *auth_queries;    /* polkit checks pending (or answered, not yet consumed) */
         unsigned n_auth_queries;
         uint64_t auth_cancellation_counter;
+        uint64_t last_incarnation;  /* of instances: the last one given out */
         uint64_t polkit_timeout_usec;
 };
 
@@ -400,14 +403,13 @@ void operation_emit_changes(Operation *o);
 
 /* ---- auth.c ---- */
 
-#define UID_INVALID ((uid_t) -1)
-
 /* Caller identity and authorization (polkit). bus_authorize*() return 1 when the call may go ahead,
  * 0 when the answer is pending (the handler returns 1 without replying and is called again with the
  * same message once polkit has allowed it; a refusal is answered for it), < 0 or an error set when
- * refused. Check arguments before, act after. owner UID_INVALID: none (for a create: the caller). argv:
- * the command, for the command_line detail. */
-int bus_authorize_full(Manager *m, sd_bus_message *message, const char *instance, uid_t owner, char *const *argv,
+ * refused. Check arguments before, act after. i: the instance the call acts on (its name and owner go into
+ * the details, and the answer is bound to it), NULL for none. request: what the call asks, for the details
+ * (auth-details.h); NULL for nothing beyond the verb, instance and owner. */
+int bus_authorize_full(Manager *m, sd_bus_message *message, Instance *i, const AuthRequest *request,
                        sd_bus_error *error);
 int bus_authorize(sd_bus_message *message, Instance *i, sd_bus_error *error);
 int bus_get_sender_uid(sd_bus_message *m, uid_t *ret);

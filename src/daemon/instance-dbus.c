@@ -284,7 +284,9 @@ static int stop_like(sd_bus_message *message, Instance *i, OperationKind kind, s
         r = parse_timeout(&timeout, timeout_set, error);
         if (r < 0)
                 return r;
-        r = bus_authorize(message, i, error);
+        /* force as a rule sees it: also a timeout of 0, which kills at once */
+        r = bus_authorize_full(i->manager, message, i,
+                               &(AuthRequest) { .force = force || timeout == 0, .timeout_sec = timeout }, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         r = check_lock(i, error);
@@ -333,7 +335,7 @@ static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *
         r = bus_read_options(message, options, error);
         if (r < 0)
                 return r;
-        r = bus_authorize(message, i, error);
+        r = bus_authorize_full(i->manager, message, i, &(AuthRequest) { .force = force }, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         r = check_lock(i, error);
@@ -404,7 +406,7 @@ static int method_kill(sd_bus_message *message, void *userdata, sd_bus_error *er
                 return r;
         if (sig <= 0 || sig >= _NSIG)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid signal %" PRIi32 ".", sig);
-        r = bus_authorize(message, i, error);
+        r = bus_authorize_full(i->manager, message, i, &(AuthRequest) { .signal = sig, .all = all }, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         if (!IN_SET(i->state, INSTANCE_RUNNING, INSTANCE_FROZEN) || i->pid <= 0)
@@ -456,7 +458,13 @@ static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_err
         r = bus_read_options(message, options, error);
         if (r < 0)
                 return r;
-        r = bus_authorize(message, i, error);
+        _cleanup_free_ char **set_keys = calloc(set.n + 1, sizeof(char *));
+        if (!set_keys)
+                return -ENOMEM;
+        for (size_t k = 0; k < set.n; k++)
+                set_keys[k] = set.entries[k].key;
+        r = bus_authorize_full(i->manager, message, i, &(AuthRequest) { .set_keys = set_keys, .unset_keys = unset },
+                               error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         r = check_lock(i, error);
@@ -684,12 +692,8 @@ static int exec_common(sd_bus_message *message, Instance *i, bool pty, sd_bus_er
         if (uid == UINT32_MAX || gid == UINT32_MAX)
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid uid or gid.");
 
-        r = bus_authorize_full(i->manager, message, i->name, i->md.owner, argv, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-        if (i->state != INSTANCE_RUNNING)
-                return invalid_state(i, "run a command in", error);
-
+        /* The environment and directory before asking: the rule sees where the process starts. They read
+         * the config, and the answer is bound to its generation (auth.c). */
         r = env_set(&env, "PATH", EXEC_DEFAULT_PATH + 5);
         if (r >= 0)
                 r = env_set(&env, "HOME", uid == 0 ? "/root" : "/");
@@ -718,6 +722,15 @@ static int exec_common(sd_bus_message *message, Instance *i, bool pty, sd_bus_er
                                         return -ENOMEM;
                         }
         }
+
+        r = bus_authorize_full(i->manager, message, i,
+                               &(AuthRequest) { .argv = argv, .env = call_env, .env_clear = env_clear, .uid = uid,
+                                                .gid = gid, .cwd = cwd, .term = term ?: "xterm" },
+                               error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (i->state != INSTANCE_RUNNING)
+                return invalid_state(i, "run a command in", error);
 
         r = operation_new(i->manager, OPERATION_EXEC, i, i->name, message,
                           pty ? OPERATION_REPLY_PTY_OP : OPERATION_REPLY_OP, false, &o, error);

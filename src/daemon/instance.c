@@ -58,6 +58,7 @@ int instance_new(Manager *m, InstanceMetadata *md, Instance **ret) {
         i->n_ref = 1;
         i->manager = m;
         i->monitor_pidfd = -EBADF;
+        i->incarnation = ++m->last_incarnation;
         i->state = INSTANCE_STOPPED;
         r = instance_path_from_name(md->name, &i->path);
         if (r < 0)

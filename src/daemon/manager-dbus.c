@@ -284,7 +284,15 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Cannot create instance '%s': only root may pass template arguments.", name);
 
-        r = bus_authorize_full(m, message, name, UID_INVALID, NULL, error);
+        _cleanup_free_ char **keys = calloc(md.config.n + 1, sizeof(char *));
+        if (!keys)
+                return -ENOMEM;
+        for (size_t k = 0; k < md.config.n; k++)
+                keys[k] = md.config.entries[k].key;
+        r = bus_authorize_full(m, message, NULL,
+                               &(AuthRequest) { .instance = name, .owner = UID_INVALID, .template = template,
+                                                .set_keys = keys },
+                               error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 

@@ -136,8 +136,11 @@ static int method_cancel(sd_bus_message *message, void *userdata, sd_bus_error *
                 return r;
         /* Whoever started an operation may cancel it; anybody else needs the manage action. */
         if (uid != o->uid) {
-                r = bus_authorize_full(o->manager, message, o->instance_name,
-                                       o->instance ? o->instance->md.owner : o->uid, NULL, error);
+                /* No binding to the instance needed: operation ids (and so paths) are never reused. */
+                r = bus_authorize_full(o->manager, message, NULL,
+                                       &(AuthRequest) { .instance = o->instance_name,
+                                                        .owner = o->instance ? o->instance->md.owner : o->uid },
+                                       error);
                 if (r <= 0)
                         return r < 0 ? r : 1;
         }
@@ -224,8 +227,11 @@ static int method_process_signal(sd_bus_message *message, void *userdata, sd_bus
         if (r < 0)
                 return r;
         if (uid != o->uid) {
-                r = bus_authorize_full(o->manager, message, o->instance_name,
-                                       o->instance ? o->instance->md.owner : UID_INVALID, o->command, error);
+                r = bus_authorize_full(o->manager, message, NULL,
+                                       &(AuthRequest) { .instance = o->instance_name,
+                                                        .owner = o->instance ? o->instance->md.owner : UID_INVALID,
+                                                        .argv = o->command, .signal = sig },
+                                       error);
                 if (r <= 0)
                         return r < 0 ? r : 1;
         }

@@ -154,10 +154,20 @@ def root_exec_start(name, argv):
 SPY = Spy()
 
 
-def expect_details(user, action, verb, instance, owner_uid=0, owner='root', command_line=None, exact=True):
+# What each verb adds to verb, instance, owner (docs/polkit.md), for the
+# calls the cases make.
+EXEC_DEFAULTS = {'uid': '0', 'gid': '0', 'cwd': '/root', 'env': '', 'env_names': '', 'env_clear': 'false'}
+PTY_DEFAULTS = dict(EXEC_DEFAULTS, term='xterm')
+NO_CONFIG_KEYS = {'keys': ''}
+DESCRIPTION_ONLY = {'keys': 'description', 'set_keys': 'description', 'unset_keys': ''}
+
+
+def expect_details(user, action, verb, instance, owner_uid=0, owner='root', command_line=None, exact=True,
+                   extra=None):
     """The spy saw a check of `action` for `user` with exactly these details
-    (keys polkit itself reserves, polkit.*, aside)."""
-    want = {'verb': verb, 'instance': instance}
+    (keys polkit itself reserves, polkit.*, aside), `extra` those beyond
+    verb, instance, owner and command_line."""
+    want = dict(extra or {}, verb=verb, instance=instance)
     if owner_uid is not None:
         want['owner_uid'] = str(owner_uid)
         want['owner'] = owner
@@ -206,7 +216,8 @@ def doc_rules_are_installed_as_in_the_tree():
     meson installed there is what these tests install verbatim."""
     installed = '/usr/share/doc/lxcbus/polkit-rules'
     tree = sorted(f for f in os.listdir(DOC_RULES_DIR) if f.endswith('.rules'))
-    assert tree == ['50-lxcbus-admins.rules', '50-lxcbus-exec-web.rules', '50-lxcbus-owners.rules'], tree
+    assert tree == ['50-lxcbus-admins.rules', '50-lxcbus-exec-command.rules', '50-lxcbus-exec-web.rules',
+                    '50-lxcbus-owners.rules'], tree
     assert sorted(os.listdir(installed)) == tree, sorted(os.listdir(installed))
     for f in tree:
         with open(os.path.join(DOC_RULES_DIR, f)) as a, open(os.path.join(installed, f)) as b:
@@ -261,7 +272,8 @@ def case_create():
     assert not instance_exists(n1)
     assert fs_snapshot() == before
     assert sorted(x[0] for x in call(MANAGER_PATH, MANAGER_IFACE, 'ListInstances')) == listed
-    expect_details('pknobody', 'org.lxcbus1.create', 'create', n1, uid_of('pknobody'), 'pknobody')
+    expect_details('pknobody', 'org.lxcbus1.create', 'create', n1, uid_of('pknobody'), 'pknobody',
+                   extra=dict(NO_CONFIG_KEYS, template='busybox'))
 
     n2 = T.add(unique_name('pkc'))
     path, op = allowed(ADMIN().call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance',
@@ -269,21 +281,22 @@ def case_create():
     assert path == ipath(n2) and instance_exists(n2)
     assert iprop(n2, 'Owner') == uid_of('pkadmin'), iprop(n2, 'Owner')
     assert get_prop(op, OPERATION_IFACE, 'StartedByUID') == uid_of('pkadmin')
-    expect_details('pkadmin', 'org.lxcbus1.create', 'create', n2, uid_of('pkadmin'), 'pkadmin')
+    expect_details('pkadmin', 'org.lxcbus1.create', 'create', n2, uid_of('pkadmin'), 'pkadmin',
+                   extra=dict(NO_CONFIG_KEYS, template='none'))
     cleanup_instance(n2)
 
 
-def manage_case(name, method, params, verb, unchanged, done, timeout=60):
+def manage_case(name, method, params, verb, unchanged, done, timeout=60, extra=None):
     """METHOD (action org.lxcbus1.manage) on instance `name`: pknobody is
     refused and unchanged() holds; pkadmin succeeds and done() holds. The spy
     saw both checks with their details."""
     denied(NOBODY().call(ipath(name), INSTANCE_IFACE, method, params), method, 'org.lxcbus1.manage', name)
     unchanged()
-    expect_details('pknobody', 'org.lxcbus1.manage', verb, name)
+    expect_details('pknobody', 'org.lxcbus1.manage', verb, name, extra=extra)
 
     allowed(ADMIN().call(ipath(name), INSTANCE_IFACE, method, params, timeout=timeout), method)
     done()
-    expect_details('pkadmin', 'org.lxcbus1.manage', verb, name)
+    expect_details('pkadmin', 'org.lxcbus1.manage', verb, name, extra=extra)
 
 
 def assert_state(name, state):
@@ -314,7 +327,7 @@ def case_stop():
     ensure_running(RUN)
     pid = iprop(RUN, 'Pid')
     manage_case(RUN, 'Stop', opts(timeout_sec=V('u', 0)), 'stop', lambda: assert_init_lives(pid),
-                lambda: assert_state(RUN, 'stopped'), timeout=90)
+                lambda: assert_state(RUN, 'stopped'), timeout=90, extra={'force': 'true', 'timeout_sec': '0'})
     ensure_running(RUN)
 
 
@@ -326,7 +339,7 @@ def case_restart():
     def restarted():
         assert iprop(RUN, 'State') == 'running' and iprop(RUN, 'Pid') not in (0, pid)
     manage_case(RUN, 'Restart', opts(timeout_sec=V('u', 0)), 'restart', lambda: assert_init_lives(pid),
-                restarted, timeout=120)
+                restarted, timeout=120, extra={'force': 'true', 'timeout_sec': '0'})
 
 
 @case('Instance.Freeze')
@@ -354,7 +367,8 @@ def case_kill():
     def killed():
         wait_for(lambda: not pid_alive(pid), 30, 'init %d killed' % pid)
         wait_prop(ipath(RUN), INSTANCE_IFACE, 'State', 'stopped')
-    manage_case(RUN, 'Kill', V('(ib)', (9, False)), 'kill', lambda: assert_init_lives(pid), killed)
+    manage_case(RUN, 'Kill', V('(ib)', (9, False)), 'kill', lambda: assert_init_lives(pid), killed,
+                extra={'signal': '9', 'signal_name': 'SIGKILL', 'all': 'false'})
     ensure_running(RUN)
 
 
@@ -366,11 +380,11 @@ def case_delete():
     denied(NOBODY().call(ipath(d), INSTANCE_IFACE, 'Delete', opts(force=V('b', True))), 'Delete',
            'org.lxcbus1.delete', d)
     assert instance_exists(d) and fs_snapshot() == before
-    expect_details('pknobody', 'org.lxcbus1.delete', 'delete', d)
+    expect_details('pknobody', 'org.lxcbus1.delete', 'delete', d, extra={'force': 'true'})
 
     allowed(ADMIN().call(ipath(d), INSTANCE_IFACE, 'Delete', opts(force=V('b', True))), 'Delete')
     assert not instance_exists(d)
-    expect_details('pkadmin', 'org.lxcbus1.delete', 'delete', d)
+    expect_details('pkadmin', 'org.lxcbus1.delete', 'delete', d, extra={'force': 'true'})
 
 
 @case('Instance.SetConfig')
@@ -380,12 +394,12 @@ def case_set_config():
     denied(NOBODY().call(ipath(CONF), INSTANCE_IFACE, 'SetConfig', params),
            'SetConfig', 'org.lxcbus1.config', CONF)
     assert iprop(CONF, 'Generation') == gen and iprop(CONF, 'Config') == cfg
-    expect_details('pknobody', 'org.lxcbus1.config', 'set-config', CONF)
+    expect_details('pknobody', 'org.lxcbus1.config', 'set-config', CONF, extra=DESCRIPTION_ONLY)
 
     params = V('(a{ss}asa{sv})', ({'description': 'by pkadmin'}, [], {}))
     allowed(ADMIN().call(ipath(CONF), INSTANCE_IFACE, 'SetConfig', params), 'SetConfig')
     assert iprop(CONF, 'Generation') == gen + 1 and iprop(CONF, 'Description') == 'by pkadmin'
-    expect_details('pkadmin', 'org.lxcbus1.config', 'set-config', CONF)
+    expect_details('pkadmin', 'org.lxcbus1.config', 'set-config', CONF, extra=DESCRIPTION_ONLY)
 
 
 @case('Instance.Exec')
@@ -396,13 +410,15 @@ def case_exec():
                          in_fds=NULL_FDS), 'Exec', 'org.lxcbus1.exec', RUN)
     assert exec_ops() - ops == set(), 'a denied Exec made a process object: %s' % (exec_ops() - ops)
     assert not file_in(RUN, '/tmp/pk-exec-denied'), 'the denied Exec ran'
-    expect_details('pknobody', 'org.lxcbus1.exec', 'exec', RUN, command_line='touch /tmp/pk-exec-denied')
+    expect_details('pknobody', 'org.lxcbus1.exec', 'exec', RUN, command_line='touch /tmp/pk-exec-denied',
+                   extra=EXEC_DEFAULTS)
 
     proc = allowed(ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'Exec',
                                 exec_params(['touch', '/tmp/pk-exec-ok']), in_fds=NULL_FDS), 'Exec')
     assert tuple(call(proc, PROCESS_IFACE, 'Wait')) == (0, 0)
     assert file_in(RUN, '/tmp/pk-exec-ok')
-    expect_details('pkadmin', 'org.lxcbus1.exec', 'exec', RUN, command_line='touch /tmp/pk-exec-ok')
+    expect_details('pkadmin', 'org.lxcbus1.exec', 'exec', RUN, command_line='touch /tmp/pk-exec-ok',
+                   extra=EXEC_DEFAULTS)
 
 
 @case('Instance.ExecPty')
@@ -415,7 +431,8 @@ def case_exec_pty():
     assert res['nfds'] == 0
     assert exec_ops() - ops == set()
     assert not file_in(RUN, '/tmp/pk-pty-denied'), 'the denied ExecPty ran'
-    expect_details('pknobody', 'org.lxcbus1.exec', 'exec-pty', RUN, command_line='touch /tmp/pk-pty-denied')
+    expect_details('pknobody', 'org.lxcbus1.exec', 'exec-pty', RUN, command_line='touch /tmp/pk-pty-denied',
+                   extra=PTY_DEFAULTS)
 
     res = ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'ExecPty',
                        V('(asa{ss}a{sv})', (['sh', '-c', 'echo pty-$((6*7))'], {}, {})),
@@ -423,7 +440,8 @@ def case_exec_pty():
     h, proc = allowed(res, 'ExecPty')
     assert res['nfds'] == 1 and res['isatty'] and 'pty-42' in res['fd_data'], res
     assert tuple(call(proc, PROCESS_IFACE, 'Wait')) == (0, 0)
-    expect_details('pkadmin', 'org.lxcbus1.exec', 'exec-pty', RUN, command_line="sh -c 'echo pty-$((6*7))'")
+    expect_details('pkadmin', 'org.lxcbus1.exec', 'exec-pty', RUN, command_line="sh -c 'echo pty-$((6*7))'",
+                   extra=PTY_DEFAULTS)
 
 
 @case('Instance.OpenConsole')
@@ -468,7 +486,8 @@ def case_console_log():
     log1 = console_log(RUN)
     assert log0 and log1.startswith(log0), \
         'the console log changed by a denied ConsoleLog(clear): %r -> %r' % (log0[-200:], log1[-200:])
-    expect_details('pknobody', 'org.lxcbus1.console', 'console-log', RUN)
+    # clearing is a verb of its own (so a rule allowing console-log cannot be used to erase it)
+    expect_details('pknobody', 'org.lxcbus1.console', 'console-log-clear', RUN)
 
     res = ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'ConsoleLog', V('(a{sv})', ({},)),
                        fd_script=[['read_all', 10]])
@@ -513,12 +532,14 @@ def case_signal():
     assert pid > 0 and pid_alive(pid)
     denied(NOBODY().call(proc, PROCESS_IFACE, 'Signal', V('(i)', (9,))), 'Signal', 'org.lxcbus1.exec', RUN)
     assert pid_alive(pid) and get_prop(proc, OPERATION_IFACE, 'Status') == 'running'
-    expect_details('pknobody', 'org.lxcbus1.exec', 'signal', RUN, command_line='sleep 1000')
+    expect_details('pknobody', 'org.lxcbus1.exec', 'signal', RUN, command_line='sleep 1000',
+                   extra={'signal': '9', 'signal_name': 'SIGKILL'})
 
     allowed(ADMIN().call(proc, PROCESS_IFACE, 'Signal', V('(i)', (9,))), 'Signal')
     status, sig = call(proc, PROCESS_IFACE, 'Wait', timeout=30)
     assert sig == 9, (status, sig)
-    expect_details('pkadmin', 'org.lxcbus1.exec', 'signal', RUN, command_line='sleep 1000')
+    expect_details('pkadmin', 'org.lxcbus1.exec', 'signal', RUN, command_line='sleep 1000',
+                   extra={'signal': '9', 'signal_name': 'SIGKILL'})
 
 
 def _make_case_test(key):
@@ -601,7 +622,8 @@ def rule_allows_one_user_some_command_lines():
         denied(res, 'Exec', 'org.lxcbus1.exec', RUN)
         assert res.get('pipe1') == '', res
     assert not file_in(RUN, '/tmp/pkcmd-x')
-    expect_details('pkcmd', 'org.lxcbus1.exec', 'exec', RUN, command_line="sh -c 'touch /tmp/pkcmd-x'")
+    expect_details('pkcmd', 'org.lxcbus1.exec', 'exec', RUN, command_line="sh -c 'touch /tmp/pkcmd-x'",
+                   extra=EXEC_DEFAULTS)
     # ExecPty with an allowed command line too; anything else on the same instance is refused
     res = a.call(ipath(RUN), INSTANCE_IFACE, 'ExecPty',
                  V('(asa{ss}a{sv})', (['sh', '-c', 'echo hi'], {}, {})),
@@ -701,18 +723,19 @@ def doc_rule_owners_manage_only_their_own_instances():
                        timeout=300), 'CreateInstance')
     owners = (iprop(own1, 'Owner'), iprop(own2, 'Owner'))
     assert owners == (u1, u2), owners
-    expect_details('pkown1', 'org.lxcbus1.create', 'create', own1, u1, 'pkown1')
+    expect_details('pkown1', 'org.lxcbus1.create', 'create', own1, u1, 'pkown1',
+                   extra=dict(NO_CONFIG_KEYS, template='none'))
 
     cfg = lambda d: V('(a{ss}asa{sv})', ({'description': d}, [], {}))
     allowed(a1.call(ipath(own1), INSTANCE_IFACE, 'SetConfig', cfg('mine')), 'SetConfig')
     assert iprop(own1, 'Description') == 'mine'
-    expect_details('pkown1', 'org.lxcbus1.config', 'set-config', own1, u1, 'pkown1')
+    expect_details('pkown1', 'org.lxcbus1.config', 'set-config', own1, u1, 'pkown1', extra=DESCRIPTION_ONLY)
     gen2 = iprop(own2, 'Generation')
     denied(a1.call(ipath(own2), INSTANCE_IFACE, 'SetConfig', cfg('not mine')),
            'SetConfig', 'org.lxcbus1.config', own2)
     denied(a1.call(ipath(own2), INSTANCE_IFACE, 'Delete', opts()), 'Delete', 'org.lxcbus1.delete', own2)
     assert iprop(own2, 'Generation') == gen2 and instance_exists(own2)
-    expect_details('pkown1', 'org.lxcbus1.delete', 'delete', own2, u2, 'pkown2')
+    expect_details('pkown1', 'org.lxcbus1.delete', 'delete', own2, u2, 'pkown2', extra={'force': 'false'})
     # root's instances are nobody's in this group
     denied(a1.call(ipath(CONF), INSTANCE_IFACE, 'SetConfig', cfg('x')),
            'SetConfig', 'org.lxcbus1.config', CONF)
