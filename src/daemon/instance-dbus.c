@@ -640,7 +640,7 @@ static int exec_common(sd_bus_message *message, Instance *i, bool pty, sd_bus_er
         if (i->state != INSTANCE_RUNNING)
                 return invalid_state(i, "run a command in", error);
 
-        r = env_set(&env, "PATH", EXEC_DEFAULT_PATH + 5);
+        r = env_set(&env, "PATH", &EXEC_DEFAULT_PATH[STRLEN("PATH=")]);
         if (r >= 0)
                 r = env_set(&env, "HOME", uid == 0 ? "/root" : "/");
         if (r >= 0 && pty)

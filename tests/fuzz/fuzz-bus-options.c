@@ -257,7 +257,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 uint8_t k = next_byte(&in);
 
                 if (k >= 0xf0) {
-                        size_t len = MIN((size_t) next_byte(&in), in.left);
+                        size_t len = next_byte(&in);
+
+                        len = MIN(len, in.left);
                         key_owned = fuzz_strndup(in.p, len);
                         in.p += len;
                         in.left -= len;
