@@ -109,7 +109,7 @@ fuzz() {   # fuzz DIR: every fuzzer, LXCBUS_FUZZ_SECONDS each, on a scratch copy
   work=$(mktemp -d /tmp/lxcbus-fuzz.XXXXXX) || { count fuzz 0 1; return; }
   for exe in "$dir"/tests/fuzz/fuzz-*; do
     [ -x "$exe" ] && [ -f "$exe" ] || continue
-    local name; name=$(basename "$exe")
+    local name; name=$(basename "$exe"); exe=$(readlink -f "$exe")
     mkdir -p "$work/$name/corpus" "$work/$name/crash"
     cp -r "$ROOT/tests/fuzz/corpus/$name/." "$work/$name/corpus/" 2>/dev/null
     echo "==== fuzz $name (${secs} s)"
@@ -123,7 +123,7 @@ fuzz() {   # fuzz DIR: every fuzzer, LXCBUS_FUZZ_SECONDS each, on a scratch copy
     else
       bad=$((bad + 1))
       grep -E '^(==[0-9]+==ERROR|SUMMARY|.*invariant failed|.*runtime error)' "$work/$name/log" | head -n 5
-      echo "$name: FAILED (exit $rc) after ${execs:-?} executions; reproducer: $(ls "$work/$name/crash"/* 2>/dev/null)"
+      echo "$name: FAILED (exit $rc) after ${execs:-?} executions; reproducer: $(ls "$work/$name/crash"/* 2>/dev/null || echo none)"
       echo "  log: $work/$name/log; replay: $exe <reproducer>"
     fi
   done
