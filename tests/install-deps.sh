@@ -21,6 +21,8 @@ PKGS=(
   python3 python3-gi gir1.2-glib-2.0
   # leak checks
   valgrind
+  # the fuzz stage: libFuzzer with ASan and UBSan
+  clang-14 libclang-rt-14-dev
 )
 
 [ "$(id -u)" = 0 ] || { echo "install-deps.sh: must run as root (sudo $0)" >&2; exit 1; }

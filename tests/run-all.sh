@@ -9,7 +9,11 @@
 #      zombies, objects), in one whose daemon keeps them 5 s
 #   4. the same with ASan+UBSan (build-sanitize/): meson test, then the
 #      integration tests with halt_on_error; any sanitizer report fails
-#   5. unit and fuzz tests under valgrind, then the integration tests that do
+#   5. libFuzzer (build-fuzz/: clang-14, -Dlibfuzzer=true, ASan+UBSan): each
+#      fuzzer of tests/fuzz/ runs ${LXCBUS_FUZZ_SECONDS:-30} s on a copy of its
+#      corpus; one test per fuzzer, a crash, leak, timeout (10 s) or RSS over
+#      2 GiB fails it and prints the reproducer
+#   6. unit and fuzz tests under valgrind, then the integration tests that do
 #      not measure time with lxcbusd under valgrind (errors and definite
 #      leaks fail)
 # An existing build directory is reused. LXCBUS_QUICK=1 runs stages 1-3 only.
@@ -98,6 +102,40 @@ if build "$S" -Db_sanitize=address,undefined -Db_lundef=false; then
   LXCBUS_SANITIZE=1 integration integration-sanitize "$S"
 else
   count "build $S" 0 1
+fi
+
+fuzz() {   # fuzz DIR: every fuzzer, LXCBUS_FUZZ_SECONDS each, on a scratch copy of its corpus
+  local dir=$1 secs=${LXCBUS_FUZZ_SECONDS:-30} ok=0 bad=0 work
+  work=$(mktemp -d /tmp/lxcbus-fuzz.XXXXXX) || { count fuzz 0 1; return; }
+  for exe in "$dir"/tests/fuzz/fuzz-*; do
+    [ -x "$exe" ] && [ -f "$exe" ] || continue
+    local name; name=$(basename "$exe"); exe=$(readlink -f "$exe")
+    mkdir -p "$work/$name/corpus" "$work/$name/crash"
+    cp -r "$ROOT/tests/fuzz/corpus/$name/." "$work/$name/corpus/" 2>/dev/null
+    echo "==== fuzz $name (${secs} s)"
+    # Never the source tree: new inputs go to the copy, crashes to $work/$name/crash/.
+    (cd "$work/$name" && "$exe" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+      -artifact_prefix="$work/$name/crash/" corpus) > "$work/$name/log" 2>&1
+    local rc=$? execs
+    execs=$(awk '/^stat::number_of_executed_units:/ { print $2 }' "$work/$name/log")
+    if [ "$rc" = 0 ] && [ -z "$(ls -A "$work/$name/crash")" ]; then
+      ok=$((ok + 1)); echo "$name: ${execs:-?} executions, no crash"
+    else
+      bad=$((bad + 1))
+      grep -E '^(==[0-9]+==ERROR|SUMMARY|.*invariant failed|.*runtime error)' "$work/$name/log" | head -n 5
+      echo "$name: FAILED (exit $rc) after ${execs:-?} executions; reproducer: $(ls "$work/$name/crash"/* 2>/dev/null || echo none)"
+      echo "  log: $work/$name/log; replay: $exe <reproducer>"
+    fi
+  done
+  [ "$bad" = 0 ] && rm -rf "$work"
+  count fuzz "$ok" "$bad"
+}
+
+F=${LXCBUS_FUZZ_BUILD_DIR:-build-fuzz}
+if command -v clang-14 >/dev/null && CC=clang-14 build "$F" -Dlibfuzzer=true -Db_sanitize=address,undefined -Db_lundef=false; then
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 fuzz "$F"
+else
+  count "build $F" 0 1
 fi
 
 if [ -d "$B" ] && command -v valgrind >/dev/null; then

@@ -82,12 +82,13 @@ static ConsoleCall *console_call_free(ConsoleCall *cc) {
         return NULL;
 }
 
-static void on_console_message(Worker *w, const char *msg, void *userdata) {
+static void on_console_message(Worker *w, const WorkerMessage *msg, void *userdata) {
         ConsoleCall *cc = userdata;
         Instance *i = cc->instance;
         int tty, r;
 
-        if (sscanf(msg, "console %i", &tty) == 1 && w->received_fds[0] >= 0 && w->received_fds[1] >= 0) {
+        if (msg->kind == WORKER_MESSAGE_CONSOLE && w->received_fds[0] >= 0 && w->received_fds[1] >= 0) {
+                tty = msg->tty;
                 Console *c = calloc(1, sizeof(Console));
                 if (!c)
                         return;

@@ -12,6 +12,7 @@
 #include "macro.h"
 #include "metadata.h"
 #include "subid.h"
+#include "worker-proto.h"
 
 typedef struct Manager Manager;
 typedef struct Instance Instance;
@@ -25,7 +26,7 @@ typedef struct Waiter Waiter;
 /* ---- worker.c: one exec'd lxcbusd-worker, watched by pidfd, talking over a seqpacket socket ---- */
 
 typedef struct WorkerHandlers {
-        void (*message)(Worker *w, const char *msg, void *userdata);
+        void (*message)(Worker *w, const WorkerMessage *msg, void *userdata);
         /* Called once, after the last message was read. error is the "result" errno, or -ECHILD style
          * negative value when the worker died without reporting (killed, crashed). */
         void (*exited)(Worker *w, int error, const char *message, void *userdata);

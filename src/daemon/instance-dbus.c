@@ -694,7 +694,7 @@ static int exec_common(sd_bus_message *message, Instance *i, bool pty, sd_bus_er
 
         /* The environment and directory before asking: the rule sees where the process starts. They read
          * the config, and the answer is bound to its generation (auth.c). */
-        r = env_set(&env, "PATH", EXEC_DEFAULT_PATH + 5);
+        r = env_set(&env, "PATH", &EXEC_DEFAULT_PATH[STRLEN("PATH=")]);
         if (r >= 0)
                 r = env_set(&env, "HOME", uid == 0 ? "/root" : "/");
         if (r >= 0 && pty)

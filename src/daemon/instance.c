@@ -384,13 +384,13 @@ static int on_exec_check(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static void on_monitor_message(Worker *w, const char *msg, void *userdata) {
+static void on_monitor_message(Worker *w, const WorkerMessage *msg, void *userdata) {
         Instance *i = userdata;
         Operation *o = i->lock;
-        const char *p;
 
-        if ((p = startswith(msg, "running "))) {
-                int pid = atoi(p), r;
+        if (msg->kind == WORKER_MESSAGE_RUNNING) {
+                pid_t pid = msg->pid;
+                int r;
 
                 if (pid <= 0 || i->pending_init > 0 || i->state == INSTANCE_RUNNING)
                         return;
@@ -402,11 +402,8 @@ static void on_monitor_message(Worker *w, const char *msg, void *userdata) {
                         i->pending_init = 0;
                         instance_became_running(i, pid);
                 }
-        } else if ((p = startswith(msg, "progress ")) && o) {
-                char *end;
-                double f = strtod(p, &end);
-                operation_set_progress(o, f, *end == ' ' ? end + 1 : NULL);
-        }
+        } else if (msg->kind == WORKER_MESSAGE_PROGRESS && o)
+                operation_set_progress(o, msg->progress, msg->text);
 }
 
 static void on_monitor_exited(Worker *w, int error, const char *message, void *userdata) {
@@ -571,15 +568,11 @@ static void on_stop_worker_exited(Worker *w, int error, const char *message, voi
         stop_phase_check(o);
 }
 
-static void on_worker_progress(Worker *w, const char *msg, void *userdata) {
+static void on_worker_progress(Worker *w, const WorkerMessage *msg, void *userdata) {
         Operation *o = userdata;
-        const char *p = startswith(msg, "progress ");
-        char *end;
 
-        if (!p)
-                return;
-        double f = strtod(p, &end);
-        operation_set_progress(o, f, *end == ' ' ? end + 1 : NULL);
+        if (msg->kind == WORKER_MESSAGE_PROGRESS)
+                operation_set_progress(o, msg->progress, msg->text);
 }
 
 static const WorkerHandlers stop_handlers = {
@@ -1012,24 +1005,22 @@ int manager_create_instance(Manager *m, Operation *o, const char *name, const ch
 
 /* ---------------------------------------------------------------- exec */
 
-static void on_exec_message(Worker *w, const char *msg, void *userdata) {
+static void on_exec_message(Worker *w, const WorkerMessage *msg, void *userdata) {
         Operation *o = userdata;
-        const char *p;
-        int a, b;
 
-        if (streq(msg, "pty") && w->received_fds[0] >= 0) {
+        if (msg->kind == WORKER_MESSAGE_PTY && w->received_fds[0] >= 0) {
                 safe_close(o->pty_master);
                 o->pty_master = TAKE_FD(w->received_fds[0]);
-        } else if ((p = startswith(msg, "running "))) {
+        } else if (msg->kind == WORKER_MESSAGE_RUNNING) {
                 if (o->reply == OPERATION_REPLY_PTY_OP && o->pty_master < 0)
                         return;   /* the worker reports an error next */
-                o->exec_pid = atoi(p);
+                o->exec_pid = msg->pid;
                 o->dirty |= OPERATION_PROP_PROCESS;
                 operation_set_progress(o, 0.5, "running");
                 manager_flush_changes(o->manager);
                 (void) operation_send_early_reply(o);
-        } else if ((p = startswith(msg, "exited ")) && sscanf(p, "%i %i", &a, &b) == 2)
-                process_exited(o, a, b);
+        } else if (msg->kind == WORKER_MESSAGE_EXITED)
+                process_exited(o, msg->status, msg->signal);
 }
 
 static void on_exec_exited(Worker *w, int error, const char *message, void *userdata) {

@@ -88,19 +88,22 @@ static int worker_drain(Worker *w, unsigned budget) {
                 }
                 buf[n] = 0;
 
-                const char *p = startswith(buf, "result ");
-                if (p) {
-                        char *end;
-                        long e = strtol(p, &end, 10);
+                WorkerMessage msg;
+                if (worker_message_parse(buf, (size_t) n, &msg) < 0) {
+                        log_debug("Ignoring a malformed message from worker %i.", (int) w->pid);
+                        worker_close_received(w);
+                        continue;
+                }
+                if (msg.kind == WORKER_MESSAGE_RESULT) {
                         w->got_result = true;
-                        w->result_error = (int) e;
+                        w->result_error = msg.error;
                         free(w->result_message);
-                        w->result_message = strdup(*end == ' ' ? end + 1 : "");
+                        w->result_message = strdup(msg.text);
                         worker_close_received(w);
                         continue;
                 }
                 if (w->handlers && w->handlers->message)
-                        w->handlers->message(w, buf, w->userdata);
+                        w->handlers->message(w, &msg, w->userdata);
                 worker_close_received(w);
         }
         return 1;

@@ -41,6 +41,22 @@ static int read_strv(sd_bus_message *m, const char *key, char ***ret, sd_bus_err
         return 0;
 }
 
+/* The caller's text goes into an error message only when short and printable: the reply must not grow
+ * with the request (one at the bus's size limit would get a reply beyond it), and a key is shown in
+ * logs and terminals. Known keys are all far shorter. */
+#define BUS_OPTIONS_SHOWN_MAX 64
+
+static bool shown(const char *s) {
+        size_t n = strlen(s);
+
+        if (n > BUS_OPTIONS_SHOWN_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char) s[i] < 0x20 || (unsigned char) s[i] >= 0x7f)
+                        return false;
+        return true;
+}
+
 int bus_read_options(sd_bus_message *m, const BusOption *options, sd_bus_error *error) {
         int r;
 
@@ -63,13 +79,17 @@ int bus_read_options(sd_bus_message *m, const BusOption *options, sd_bus_error *
                         if (streq(o->name, key))
                                 break;
                 if (!o->name)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%s'.", key);
+                        return shown(key) ? sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%s'.", key)
+                                          : sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                              "Unknown option (a key of %zu bytes, not shown).",
+                                                              strlen(key));
                 r = sd_bus_message_peek_type(m, NULL, &contents);
                 if (r < 0)
                         return r;
                 if (!streq(contents, o->type))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Option '%s' must be of type '%s', not '%s'.", key, o->type, contents);
+                                                 "Option '%s' must be of type '%s', not '%s'.", key, o->type,
+                                                 shown(contents) ? contents : "(a longer type)");
                 r = sd_bus_message_enter_container(m, 'v', o->type);
                 if (r < 0)
                         return r;

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <lxc/lxccontainer.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,12 +122,8 @@ static int do_create(char **args, size_t n) {
         if (n < 6)
                 return result(EINVAL, "Bad create request.");
         staging = args[0], name = args[1], final = args[2], json = args[3], idmap = args[4], template = args[5];
-        if (!streq(idmap, "-")) {
-                char tail;
-                if (sscanf(idmap, "%u:%u:%u%c", &uid, &gid, &count, &tail) != 3 || uid == 0 || gid == 0 ||
-                    count == 0)
-                        return result(EINVAL, "Bad create request.");
-        }
+        if (worker_idmap_parse(idmap, &uid, &gid, &count) < 0)
+                return result(EINVAL, "Bad create request.");
 
         if (asprintf(&sdir, "%s/%s", staging, name) < 0 || asprintf(&fdir, "%s/%s", final, name) < 0 ||
             asprintf(&config, "%s/config", sdir) < 0 || asprintf(&mdpath, "%s/" METADATA_FILE, sdir) < 0)
@@ -286,19 +283,21 @@ static int do_start(char **args, size_t n, const char *self) {
 
 static int do_stop(char **args, size_t n) {
         _cleanup_lxc_ struct lxc_container *c = NULL;
-        int timeout, r;
+        unsigned timeout;
+        int r;
 
         if (n < 3)
                 return result(EINVAL, "Bad stop request.");
         r = open_container(args[0], args[1], &c);
         if (r < 0)
                 return result(-r, "Instance '%s' has no LXC config.", args[1]);
-        timeout = atoi(args[2]);
+        if (worker_parse_uint(args[2], INT_MAX, &timeout) < 0)
+                return result(EINVAL, "Bad stop request.");
         if (!c->is_running(c))
                 return result(0, "not running");
         if (timeout > 0) {
                 progress(0.1, "shutting down");
-                if (c->shutdown(c, timeout))
+                if (c->shutdown(c, (int) timeout))
                         return result(0, "shut down");
         }
         progress(0.6, "killing");
@@ -452,47 +451,27 @@ static int do_exec(char **args, size_t n) {
         ExecStdio x = {};
         _cleanup_close_ int master = -EBADF, slave = -EBADF;
         _cleanup_close_pair_ int dummy[2] = { -EBADF, -EBADF };
-        unsigned rows, cols;
-        bool pty;
-        size_t nenv;
+        _cleanup_(worker_exec_args_done) WorkerExecArgs a = {};
         pid_t pid;
         int r, status;
 
-        if (n < 8)
-                return result(EINVAL, "Bad exec request.");
-        pty = !streq(args[5], "-");
-        if (pty && sscanf(args[5], "%u:%u", &rows, &cols) != 2)
-                return result(EINVAL, "Bad exec request.");
-        /* From here on the layout is the one without PTY. */
-        memmove(args + 5, args + 6, (n - 6) * sizeof(char *));
-        n--;
-        nenv = strtoul(args[5], NULL, 10);
-        if (n < 6 + nenv + 1)
-                return result(EINVAL, "Bad exec request.");
+        r = worker_exec_args_parse(args, n, &a);
+        if (r < 0)
+                return result(r == -ENOMEM ? ENOMEM : EINVAL, "Bad exec request.");
+        const bool pty = a.pty;
         r = open_container(args[0], args[1], &c);
         if (r < 0)
                 return result(-r, "Instance '%s' has no LXC config.", args[1]);
         if (!c->is_running(c))
                 return result(ESRCH, "Instance '%s' is not running.", args[1]);
 
-        /* Terminated environment list: the entries sit in args, args[6 + nenv] is overwritten by
-         * nothing: copy the pointers. */
-        _cleanup_free_ char **env = calloc(nenv + 1, sizeof(char *));
-        _cleanup_free_ char **argv = calloc(n - 6 - nenv + 1, sizeof(char *));
-        if (!env || !argv)
-                return result(ENOMEM, "Out of memory.");
-        for (size_t k = 0; k < nenv; k++)
-                env[k] = args[6 + k];
-        for (size_t k = 6 + nenv; k < n; k++)
-                argv[k - 6 - nenv] = args[k];
-
         opts.env_policy = LXC_ATTACH_CLEAR_ENV;
-        opts.extra_env_vars = env;
-        opts.initial_cwd = args[2][0] ? args[2] : NULL;
-        opts.uid = (uid_t) strtoul(args[3], NULL, 10);
-        opts.gid = (gid_t) strtoul(args[4], NULL, 10);
+        opts.extra_env_vars = a.env;
+        opts.initial_cwd = (char *) a.cwd;
+        opts.uid = a.uid;
+        opts.gid = a.gid;
         if (pty) {
-                r = open_instance_pty(c->init_pid(c), rows, cols, &master, &slave);
+                r = open_instance_pty(c->init_pid(c), a.rows, a.cols, &master, &slave);
                 if (r < 0)
                         return result(-r, "Failed to allocate a terminal in '%s': %s", args[1], strerror(-r));
                 opts.stdin_fd = opts.stdout_fd = opts.stderr_fd = slave;
@@ -517,8 +496,8 @@ static int do_exec(char **args, size_t n) {
                         x.devnull[k] = true;
                 }
         }
-        x.cmd.program = argv[0];
-        x.cmd.argv = argv;
+        x.cmd.program = a.argv[0];
+        x.cmd.argv = a.argv;
 
         /* The attached process must not inherit our ignored SIGPIPE, nor our socket to the daemon
          * (liblxc closes nothing it is not asked to). */
@@ -575,13 +554,16 @@ static int do_exec(char **args, size_t n) {
 static int do_console(char **args, size_t n) {
         _cleanup_lxc_ struct lxc_container *c = NULL;
         int tty, ptx = -EBADF, keep, r;
+        unsigned u;
 
         if (n < 3)
                 return result(EINVAL, "Bad console request.");
         r = open_container(args[0], args[1], &c);
         if (r < 0)
                 return result(-r, "Instance '%s' has no LXC config.", args[1]);
-        tty = atoi(args[2]);
+        if (worker_parse_uint(args[2], WORKER_TTY_MAX, &u) < 0)
+                return result(EINVAL, "Bad console request.");
+        tty = (int) u;
         keep = c->console_getfd(c, &tty, &ptx);
         if (keep < 0)
                 return result(EBUSY, "Terminal %s of '%s' is not available (in use, or no such terminal).", args[2],
@@ -624,8 +606,9 @@ int worker_main(int argc, char *argv[]) {
         _cleanup_free_ char *buf = NULL;
         _cleanup_free_ char **args = NULL;
         const char *self;
-        size_t nargs = 0;
+        size_t nrest;
         ssize_t k;
+        int r;
 
         self = getenv("LXCBUS_WORKER_PATH") ?: argv[0];
         (void) signal(SIGPIPE, SIG_IGN);
@@ -639,20 +622,11 @@ int worker_main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
         buf[k] = 0;
-        if (buf[k - 1] != 0)
-                return result(EINVAL, "Malformed request.");
-
-        args = calloc((size_t) k + 1, sizeof(char *));
-        if (!args)
-                return result(ENOMEM, "Out of memory.");
-        for (char *p = buf; p < buf + k; p += strlen(p) + 1)
-                args[nargs++] = p;
-        if (nargs < 1)
-                return result(EINVAL, "Malformed request.");
-
-        const char *verb = args[0];
-        char **rest = args + 1;
-        size_t nrest = nargs - 1;
+        const char *verb;
+        r = worker_request_parse(buf, (size_t) k, &verb, &args, &nrest);
+        if (r < 0)
+                return result(r == -ENOMEM ? ENOMEM : EINVAL, r == -ENOMEM ? "Out of memory." : "Malformed request.");
+        char **rest = args;
 
         if (streq(verb, "create"))
                 return do_create(rest, nrest);

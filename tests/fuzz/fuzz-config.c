@@ -2,27 +2,107 @@
 
 /* Config keys, values and the ConfigMap. The input is a list of lines: "key=value" validates the pair and
  * sets it in a map if valid; "-key" validates the key and unsets it. Each value also goes through every
- * value parser. The map must stay sorted and agree with a trivial model (the last value set). */
+ * value parser and the validation of every kind of key, each compared with a model of what it accepts; so
+ * does each key. The map must stay sorted and agree with a trivial model (the last value set). */
 
+#include <glib.h>
 #include <string.h>
 
 #include "config.h"
 #include "fuzz.h"
 #include "macro.h"
 
-static void parse_value(const char *v) {
-        uint64_t u = 0;
-        long l = 0;
-        bool b;
+static bool all_digits(const char *s) {
+        return *s && strspn(s, "0123456789") == strlen(s);
+}
 
-        if (config_parse_bool(v, &b) >= 0)
-                FUZZ_CHECK(strlen(v) <= 5);
-        if (config_parse_int(v, -1000, 1000, &l) >= 0)
+/* Every value parser, and every key's validation, against a model of what it accepts. */
+static void parse_value(const char *v) {
+        uint64_t u = 0, u2 = 0;
+        long l = 0;
+        bool b, ok;
+        int r;
+
+        r = config_parse_bool(v, &b);
+        FUZZ_CHECK((r >= 0) == (streq(v, "true") || streq(v, "1") || streq(v, "yes") || streq(v, "false") ||
+                                streq(v, "0") || streq(v, "no")));
+        if (r >= 0)
+                FUZZ_CHECK(b == (streq(v, "true") || streq(v, "1") || streq(v, "yes")));
+
+        /* An integer: an optional sign, then only digits (no blanks strtol() would skip). */
+        r = config_parse_int(v, -1000, 1000, &l);
+        if (r >= 0) {
                 FUZZ_CHECK(l >= -1000 && l <= 1000);
-        if (config_parse_uint_or_max(v, &u) >= 0)
-                FUZZ_CHECK(streq(v, "max") || (v[0] >= '0' && v[0] <= '9'));
-        if (config_parse_bytes_or_max(v, &u) >= 0)
-                FUZZ_CHECK(streq(v, "max") || (v[0] >= '0' && v[0] <= '9'));
+                FUZZ_CHECK(all_digits(v + (v[0] == '-' || v[0] == '+')));
+                FUZZ_CHECK(l == strtol(v, NULL, 10));
+        }
+        FUZZ_CHECK((config_validate("boot.autostart.priority", v, NULL) == 0) == (r >= 0 && strlen(v) <= CONFIG_VALUE_MAX));
+        r = config_parse_int(v, 1, 10000, &l);
+        if (r >= 0)
+                FUZZ_CHECK(l >= 1 && l <= 10000);
+        FUZZ_CHECK((config_validate("limits.cpu.weight", v, NULL) == 0) == (r >= 0 && strlen(v) <= CONFIG_VALUE_MAX));
+
+        r = config_parse_uint_or_max(v, &u);
+        if (r >= 0) {
+                FUZZ_CHECK(streq(v, "max") ? u == UINT64_MAX : all_digits(v));
+                if (!streq(v, "max"))
+                        FUZZ_CHECK(u == strtoull(v, NULL, 10));
+        }
+        FUZZ_CHECK((config_validate("limits.tasks", v, NULL) == 0) == (r >= 0 && u != 0 && strlen(v) <= CONFIG_VALUE_MAX));
+
+        /* A size: digits and one of the suffixes, a multiple of its unit. */
+        r = config_parse_bytes_or_max(v, &u2);
+        if (r >= 0 && !streq(v, "max")) {
+                const char *end = v + strspn(v, "0123456789");
+                unsigned shift = 0;
+
+                FUZZ_CHECK(end > v);
+                if (*end == 'K')
+                        shift = 10;
+                else if (*end == 'M')
+                        shift = 20;
+                else if (*end == 'G')
+                        shift = 30;
+                else if (*end == 'T')
+                        shift = 40;
+                else
+                        FUZZ_CHECK(streq(end, "") || streq(end, "B"));
+                if (shift > 0)
+                        FUZZ_CHECK(streq(end + 1, "") || streq(end + 1, "iB"));
+                FUZZ_CHECK(u2 == strtoull(v, NULL, 10) << shift);
+                FUZZ_CHECK(u2 >> shift == strtoull(v, NULL, 10));
+        } else if (r >= 0)
+                FUZZ_CHECK(u2 == UINT64_MAX);
+        FUZZ_CHECK((config_validate("limits.memory", v, NULL) == 0) ==
+                   (r >= 0 && u2 >= 4096 && strlen(v) <= CONFIG_VALUE_MAX));
+
+        ok = config_parse_bool(v, &b) >= 0;
+        FUZZ_CHECK((config_validate("boot.autostart", v, NULL) == 0) == ok);
+        FUZZ_CHECK((config_validate("security.privileged", v, NULL) == 0) == (streq(v, "true") || streq(v, "false")));
+        /* Free text: bounded, and valid UTF-8 (so that lxcbus.json loads it back unchanged). */
+        bool u8 = g_utf8_validate(v, -1, NULL);
+        FUZZ_CHECK((config_validate("description", v, NULL) == 0) == (u8 && strlen(v) <= CONFIG_DESCRIPTION_MAX));
+        FUZZ_CHECK((config_validate("user.x", v, NULL) == 0) == (u8 && strlen(v) <= CONFIG_VALUE_MAX));
+        FUZZ_CHECK((config_validate("environment.X", v, NULL) == 0) == (u8 && strlen(v) <= CONFIG_VALUE_MAX));
+}
+
+/* Which keys exist: a model of config_key_validate(). */
+static bool key_model(const char *k) {
+        size_t n = strlen(k);
+
+        if (n == 0 || n > CONFIG_KEY_MAX)
+                return false;
+        for (const char *p = k; *p; p++)
+                if ((unsigned char) *p <= ' ' || (unsigned char) *p >= 0x7f)
+                        return false;
+        if (streq(k, "description") || streq(k, "boot.autostart") || streq(k, "boot.autostart.priority") ||
+            streq(k, "limits.memory") || streq(k, "limits.cpu.weight") || streq(k, "limits.tasks") ||
+            streq(k, "security.privileged"))
+                return true;
+        if (startswith(k, "environment."))
+                return env_name_is_valid(k + STRLEN("environment.")) &&
+                       strspn(k + STRLEN("environment."), "0123456789") == 0;
+        return startswith(k, "user.") && n > STRLEN("user.");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -45,6 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
                         r = config_key_validate(key, &msg);
                         FUZZ_CHECK(r == 0 || (r == -EINVAL && msg));
+                        FUZZ_CHECK((r == 0) == key_model(key));
                         FUZZ_CHECK(config_map_unset(&m, key) == (had ? 1 : 0));
                         FUZZ_CHECK(!config_map_get(&m, key));
                         continue;
@@ -59,6 +140,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 parse_value(eq + 1);
                 r = config_validate(line, eq + 1, &msg);
                 FUZZ_CHECK(r == 0 || (r == -EINVAL && msg));
+                if (!key_model(line))
+                        FUZZ_CHECK(r == -EINVAL);
                 if (r == 0) {
                         /* A valid pair has a valid key, within the size limits. */
                         FUZZ_CHECK(config_key_validate(line, NULL) == 0);

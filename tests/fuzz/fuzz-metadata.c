@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* lxcbus.json. Whatever parses must serialize and parse back to the same thing. */
+/* lxcbus.json. Whatever parses must be valid (name, owner, each config pair) and serialize and parse back
+ * to the same thing, every field; and serializing that gives the same text again (load -> save -> load ->
+ * save is stable). */
 
 #include <string.h>
 
@@ -11,7 +13,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(instance_metadata_done) InstanceMetadata m = {}, back = {};
-        _cleanup_free_ char *msg = NULL, *json = NULL;
+        _cleanup_free_ char *msg = NULL, *json = NULL, *json2 = NULL;
         int r;
 
         /* The input is not NUL-terminated: the parser is told its size. */
@@ -41,5 +43,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FUZZ_CHECK(streq(m.config.entries[i].key, back.config.entries[i].key));
                 FUZZ_CHECK(streq(m.config.entries[i].value, back.config.entries[i].value));
         }
+        FUZZ_CHECK(config_map_equal(&m.config, &back.config));
+        for (size_t i = 1; i < m.config.n; i++)
+                FUZZ_CHECK(strcmp(m.config.entries[i - 1].key, m.config.entries[i].key) < 0);
+        FUZZ_CHECK(m.idmap.uid == back.idmap.uid && m.idmap.gid == back.idmap.gid && m.idmap.count == back.idmap.count);
+
+        FUZZ_CHECK(instance_metadata_to_json(&back, &json2) == 0);
+        FUZZ_CHECK(streq(json, json2));
         return 0;
 }

@@ -1,17 +1,35 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* Instance names, their object paths and unit names. The input is tried both as a name and as an object
- * path. */
+/* Instance names, their object paths and unit names. The input is tried as a name, as an object path, and
+ * as the label below the instance prefix (which the fuzzer would rarely find by itself). The path codec is
+ * checked both ways: name -> path -> name gives the name, and a path decodes only if it is the one
+ * encoding of a valid name (path -> name -> path gives the path: one object, one path). */
 
 #include <string.h>
 #include <systemd/sd-bus.h>
+
+#include <stdio.h>
 
 #include "fuzz.h"
 #include "macro.h"
 #include "names.h"
 
+static void check_path(const char *p) {
+        _cleanup_free_ char *name = NULL, *again = NULL;
+        int r;
+
+        r = instance_name_from_path(p, &name);
+        if (r < 0) {
+                FUZZ_CHECK(!name);
+                return;
+        }
+        FUZZ_CHECK(instance_name_is_valid(name));
+        FUZZ_CHECK(instance_path_from_name(name, &again) >= 0);
+        FUZZ_CHECK(streq(again, p));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        _cleanup_free_ char *s = NULL, *path = NULL, *back = NULL, *unit = NULL, *name = NULL;
+        _cleanup_free_ char *s = NULL, *path = NULL, *back = NULL, *unit = NULL, *below = NULL;
         bool valid;
         int r;
 
@@ -35,15 +53,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FUZZ_CHECK(strlen(unit) == strlen(s) + STRLEN("lxcbus-.scope"));
         }
 
-        /* As an object path: whatever decodes must be a valid name. (That the encoding is canonical is not
-         * checked: see name_from_path_only_canonical in test-names.c.) */
-        r = instance_name_from_path(s, &name);
-        if (r >= 0) {
-                _cleanup_free_ char *again = NULL;
+        /* As an object path, and as the label below the prefix. */
+        check_path(s);
+        if (asprintf(&below, LXCBUS_INSTANCE_PREFIX "/%s", s) < 0)
+                abort();
+        check_path(below);
 
-                FUZZ_CHECK(instance_name_is_valid(name));
-                FUZZ_CHECK(instance_path_from_name(name, &again) >= 0);
-        } else
-                FUZZ_CHECK(!name);
+        /* The name as shown in messages: nothing, or the name quoted, printable and short. */
+        char buf[80];
+        const char *shown = instance_name_for_message(s, buf);
+        FUZZ_CHECK(shown == buf && strlen(buf) < sizeof buf);
+        if (buf[0]) {
+                FUZZ_CHECK(startswith(buf, " '") && buf[strlen(buf) - 1] == '\'');
+                FUZZ_CHECK(strlen(buf) == strlen(s) + 3 && strncmp(buf + 2, s, strlen(s)) == 0);
+                for (const char *p = buf; *p; p++)
+                        FUZZ_CHECK(*p >= 0x20 && *p < 0x7f);
+        }
+        if (valid)
+                FUZZ_CHECK(buf[0]);
         return 0;
 }

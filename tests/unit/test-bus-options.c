@@ -208,6 +208,33 @@ TEST(unknown_key) {
         assert_invalid_args(m3, &o, "''");
 }
 
+/* An unknown key is the caller's text: a long or unprintable one is not echoed into the error (which
+ * would make the reply as large as the request, beyond the bus's limit for a request at the limit, and
+ * carry control characters into logs and terminals). */
+TEST(unknown_key_not_echoed) {
+        _cleanup_free_ char *huge = malloc(1024 * 1024 + 1);
+        ASSERT_NOT_NULL(huge);
+        memset(huge, 'k', 1024 * 1024);
+        huge[1024 * 1024] = 0;
+        const char *keys[] = { huge, "esc\x1b[2Jape", "new\nline", "caf\xc3\xa9" };
+
+        for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = new_message();
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                _cleanup_(opts_done) Opts o = {};
+
+                ASSERT_OK(sd_bus_message_append(m, "a{sv}", 1, keys[k], "b", 1));
+                seal(m);
+                ASSERT_ERROR(bus_read_options(m, OPTION_TABLE(&o), &error), EINVAL);
+                ASSERT_STREQ(error.name, SD_BUS_ERROR_INVALID_ARGS);
+                printf("  %s\n", error.message);
+                ASSERT_TRUE(strlen(error.message) <= 256);
+                for (const char *c = error.message; *c; c++)
+                        ASSERT_TRUE(*c >= 0x20 && *c < 0x7f);
+                ASSERT_CONTAINS(error.message, "Unknown option");
+        }
+}
+
 TEST(wrong_variant_type) {
         static const struct {
                 const char *key;
