@@ -189,6 +189,7 @@ struct Operation {
 
         /* exec: the org.lxcbus1.Process side */
         pid_t exec_pid;
+        int exec_pidfd;             /* from the worker, whose unreaped child it is: signals go here */
         int exit_status;            /* -1 while running, or when killed by a signal */
         int exit_signal;
         bool exited;
@@ -218,6 +219,7 @@ int operation_wait(Operation *o, sd_bus_message *call);
 int operation_send_early_reply(Operation *o);
 int process_wait(Operation *o, sd_bus_message *call);
 void process_exited(Operation *o, int status, int sig);
+int process_send_signal(Operation *o, int sig);
 
 /* ---- instance.c ---- */
 
@@ -265,6 +267,7 @@ struct Instance {
         unsigned exec_checks;
         pid_t monitor_pid;
         int monitor_pidfd;
+        int init_pidfd;             /* init, held once it runs: Kill() signals it here, never a reused pid */
         sd_event_source *monitor_source;
 
         Operation *lock;            /* the operation that holds the instance lock */

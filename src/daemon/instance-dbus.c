@@ -412,6 +412,9 @@ static int method_kill(sd_bus_message *message, void *userdata, sd_bus_error *er
         if (!IN_SET(i->state, INSTANCE_RUNNING, INSTANCE_FROZEN) || i->pid <= 0)
                 return invalid_state(i, "kill", error);
         r = instance_kill(i, sig, all);
+        if (r == -ESRCH && !all)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE,
+                                         "Cannot kill instance '%s': its init has exited, it is stopping.", i->name);
         if (r < 0)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_FAILED, "Failed to send signal %" PRIi32 " to instance '%s': %s",
                                          sig, i->name, strerror(-r));

@@ -58,6 +58,7 @@ int instance_new(Manager *m, InstanceMetadata *md, Instance **ret) {
         i->n_ref = 1;
         i->manager = m;
         i->monitor_pidfd = -EBADF;
+        i->init_pidfd = -EBADF;
         i->incarnation = ++m->last_incarnation;
         i->state = INSTANCE_STOPPED;
         r = instance_path_from_name(md->name, &i->path);
@@ -127,6 +128,7 @@ Instance *instance_unref(Instance *i) {
         scope_job_cancel(i->scope_stop_job);
         instance_release_consoles(i);
         instance_drop_monitor(i);
+        safe_close(i->init_pidfd);
         instance_metadata_done(&i->md);
         free(i->load_error);
         free(i->name);
@@ -157,12 +159,38 @@ void instance_set_state(Instance *i, InstanceState s) {
 }
 
 static void instance_set_pid(Instance *i, pid_t pid, bool has_unit) {
-        if (i->pid != pid)
+        if (i->pid != pid) {
                 instance_mark_dirty(i, INSTANCE_PROP_PID);
+                i->init_pidfd = safe_close(i->init_pidfd);
+        }
         if (i->has_unit != has_unit)
                 instance_mark_dirty(i, INSTANCE_PROP_UNIT);
         i->pid = pid;
         i->has_unit = has_unit;
+}
+
+/* Holds init by pidfd once it runs. It is init if, with the pidfd held, it is still the monitor's child:
+ * from then on the pidfd is that process's, whatever happens to its pid. Without pidfds (valgrind),
+ * Kill() falls back to the pid. */
+static void instance_hold_init(Instance *i, pid_t monitor) {
+        pid_t ppid;
+        int fd;
+
+        i->init_pidfd = safe_close(i->init_pidfd);
+        if (i->pid <= 0)
+                return;
+        fd = pidfd_open(i->pid, 0);
+        if (fd < 0) {
+                if (errno != ENOSYS)
+                        log_warning_errno(errno, "Failed to hold init %i of '%s', ignoring: %m", (int) i->pid, i->name);
+                return;
+        }
+        if (pid_get_ppid(i->pid, &ppid) < 0 || ppid != monitor) {
+                log_warning("Process %i is no longer init of '%s', not holding it.", (int) i->pid, i->name);
+                safe_close(fd);
+                return;
+        }
+        i->init_pidfd = fd;
 }
 
 int instance_save_metadata(Instance *i) {
@@ -331,12 +359,13 @@ static void instance_became_running(Instance *i, pid_t pid) {
         }
 
         instance_set_pid(i, pid, true);
-                instance_set_state(i, INSTANCE_RUNNING);
-                i->md.last_used_at = now_usec(CLOCK_REALTIME);
-                instance_mark_dirty(i, INSTANCE_PROP_LAST_USED);
-                (void) instance_save_metadata(i);
-                log_lifecycle(i, "started", "Instance '%s' is running, init pid %i, unit %s.", i->name, pid,
-                              i->unit_name);
+        instance_hold_init(i, i->monitor_pid);
+        instance_set_state(i, INSTANCE_RUNNING);
+        i->md.last_used_at = now_usec(CLOCK_REALTIME);
+        instance_mark_dirty(i, INSTANCE_PROP_LAST_USED);
+        (void) instance_save_metadata(i);
+        log_lifecycle(i, "started", "Instance '%s' is running, init pid %i, unit %s.", i->name, pid,
+                      i->unit_name);
         if (o && o->step == STEP_START_RUNNING)
                 operation_finish(o, NULL, NULL);
 }
@@ -452,6 +481,7 @@ int instance_adopt_running(Instance *i) {
         i->monitor_pid = monitor;
         i->scope_owned = true;
         instance_set_pid(i, init, true);
+        instance_hold_init(i, monitor);
         instance_set_state(i, frozen ? INSTANCE_FROZEN : INSTANCE_RUNNING);
         return 1;
 }
@@ -813,6 +843,9 @@ int instance_kill(Instance *i, int sig, bool all) {
         int r;
 
         if (!all) {
+                if (i->init_pidfd >= 0)
+                        return pidfd_send_signal(i->init_pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+                /* Not held: pidfds unsupported (valgrind), or init was gone before it could be. */
                 int fd = pidfd_open(i->pid, 0);
                 if (fd < 0 && errno == ENOSYS)   /* old kernels, valgrind */
                         return kill(i->pid, sig) < 0 ? -errno : 0;
@@ -1015,6 +1048,10 @@ static void on_exec_message(Worker *w, const WorkerMessage *msg, void *userdata)
                 if (o->reply == OPERATION_REPLY_PTY_OP && o->pty_master < 0)
                         return;   /* the worker reports an error next */
                 o->exec_pid = msg->pid;
+                if (w->received_fds[0] >= 0) {
+                        safe_close(o->exec_pidfd);
+                        o->exec_pidfd = TAKE_FD(w->received_fds[0]);
+                }
                 o->dirty |= OPERATION_PROP_PROCESS;
                 operation_set_progress(o, 0.5, "running");
                 manager_flush_changes(o->manager);
@@ -1081,8 +1118,7 @@ int instance_exec(Instance *i, Operation *o, char **argv, char **env, const char
 static int on_exec_hangup_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Operation *o = userdata;
 
-        if (!o->exited && o->exec_pid > 0 && o->worker)
-                (void) kill(o->exec_pid, SIGKILL);
+        (void) process_send_signal(o, SIGKILL);
         return 0;
 }
 
@@ -1094,7 +1130,7 @@ static int on_exec_caller_gone(sd_bus_track *t, void *userdata) {
         if (o->exited || o->exec_pid <= 0 || !o->worker)
                 return 0;
         log_debug("Caller of exec %" PRIu64 " disconnected, hanging up its process %i.", o->id, (int) o->exec_pid);
-        (void) kill(o->exec_pid, SIGHUP);
+        (void) process_send_signal(o, SIGHUP);
         (void) op_arm_timeout(o, EXEC_HANGUP_GRACE_USEC, on_exec_hangup_timeout);
         return 0;
 }

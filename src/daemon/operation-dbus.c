@@ -235,12 +235,12 @@ static int method_process_signal(sd_bus_message *message, void *userdata, sd_bus
                 if (r <= 0)
                         return r < 0 ? r : 1;
         }
-        if (o->exited || o->exec_pid <= 0 || !o->worker)
+        r = process_send_signal(o, sig);
+        if (r == -ESRCH)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE, "Process %" PRIu64 " has exited.", o->id);
-        /* The worker is its parent and has not reaped it (it would have said so): the pid is still its. */
-        if (kill(o->exec_pid, sig) < 0)
+        if (r < 0)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_FAILED, "Failed to signal process %" PRIu64 ": %s", o->id,
-                                         strerror(errno));
+                                         strerror(-r));
         return sd_bus_reply_method_return(message, NULL);
 }
 

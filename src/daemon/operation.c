@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/pidfd.h>
 
 #include "bus-errors.h"
 #include "daemon.h"
@@ -142,6 +143,7 @@ int operation_new(Manager *m, OperationKind kind, Instance *i, const char *insta
         o->reply = reply;
         o->exit_status = -1;
         o->pty_master = -EBADF;
+        o->exec_pidfd = -EBADF;
         if (request && !async)
                 o->request = sd_bus_message_ref(request);
 
@@ -302,10 +304,25 @@ int process_wait(Operation *o, sd_bus_message *call) {
         return waiter_add(o, call, true);
 }
 
+/* Signals the exec'd process: through the pidfd the worker sent, which stays this process's even once
+ * the worker has reaped it and the pid is another's. The bare pid only without pidfds (valgrind). */
+int process_send_signal(Operation *o, int sig) {
+        if (o->exited || o->exec_pid <= 0 || !o->worker)
+                return -ESRCH;
+        if (o->exec_pidfd >= 0) {
+                if (pidfd_send_signal(o->exec_pidfd, sig, NULL, 0) >= 0)
+                        return 0;
+                if (errno != ENOSYS)
+                        return -errno;
+        }
+        return kill(o->exec_pid, sig) < 0 ? -errno : 0;
+}
+
 void process_exited(Operation *o, int status, int sig) {
         if (o->exited)
                 return;
         o->exited = true;
+        o->exec_pidfd = safe_close(o->exec_pidfd);
         o->exit_status = status;
         o->exit_signal = sig;
         o->dirty |= OPERATION_PROP_PROCESS;
@@ -497,6 +514,7 @@ Operation *operation_free(Operation *o) {
         strv_free(o->command);
         sd_bus_track_unref(o->track);
         safe_close(o->pty_master);
+        safe_close(o->exec_pidfd);
         free(o);
         return NULL;
 }

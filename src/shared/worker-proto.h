@@ -25,11 +25,15 @@
  *                                             runs ARGV in the instance with fds 4, 5, 6 as its stdio
  *                                             (PTY "-"), or on a new pty in the instance (PTY
  *                                             "ROWS:COLS"), whose master comes first as "pty" with the
- *                                             fd (SCM_RIGHTS); reports "running <pid>", then "exited
- *                                             <status> <signal>" (status -1 when killed by a signal).
+ *                                             fd (SCM_RIGHTS); reports "running <pid>" with a pidfd of
+ *                                             the process (its only handle for signals: the worker
+ *                                             reaps it), then "exited <status> <signal>" (status -1
+ *                                             when killed by a signal).
  *
  * Cancel is SIGTERM to the worker. lxcbusd-start-hook, beside the worker, is what liblxc runs as
- * lxc.hook.start-host; it sends "running $LXC_PID" on the fd named by $LXCBUS_NOTIFY_FD. */
+ * lxc.hook.start-host; it sends "running $LXC_PID" on the start worker's socket, which it takes from the
+ * monitor with pidfd_getfd($LXCBUS_MONITOR_PID, $LXCBUS_NOTIFY_FD): the socket is close-on-exec in the
+ * monitor, so no process of the instance ever holds it. */
 
 #define WORKER_MSG_MAX 65536
 #define WORKER_FD 3

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/pidfd.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -534,7 +535,19 @@ static int do_exec(char **args, size_t n) {
                 dummy[0] = safe_close(dummy[0]);
                 dummy[1] = safe_close(dummy[1]);
         }
-        send_msg("running %i", (int) pid);
+        /* With a pidfd of it: the process is our child and unreaped until we say "exited", so the pidfd
+         * is of this process, and the daemon signals it through that, never by a pid that may be reused
+         * once we reaped it. */
+        char running[32];
+        snprintf(running, sizeof running, "running %i", (int) pid);
+        _cleanup_close_ int pidfd = pidfd_open(pid, 0);
+        if (pidfd >= 0) {
+                r = send_fds(running, &pidfd, 1);
+                if (r < 0)
+                        return result(-r, "Failed to report the process.");
+        } else
+                send_msg("%s", running);    /* no pidfds (old kernel): the daemon falls back to the pid */
+        pidfd = safe_close(pidfd);
 
         for (;;) {
                 if (waitpid(pid, &status, 0) >= 0)
