@@ -273,7 +273,7 @@ int method_console_log(sd_bus_message *message, void *userdata, sd_bus_error *er
 
 #define OPERATIONS_MAX 64
 #define OPERATIONS_PER_UID_MAX 16
-#define OPERATIONS_FINISHED_MAX 1024
+#define OPERATIONS_FINISHED_MAX 128      /* bounds GetManagedObjects (bus-limits.h) */
 
 struct Manager {
         sd_event *event;
@@ -310,6 +310,9 @@ struct Manager {
         unsigned n_auth_queries;
         uint64_t auth_cancellation_counter;
         uint64_t polkit_timeout_usec;
+
+        char *systemd_owner;        /* unique name of org.freedesktop.systemd1: its signals are believed */
+        unsigned max_instances;     /* --max-instances */
 };
 
 int manager_new(Manager **ret);
@@ -342,6 +345,7 @@ int operation_object_find(sd_bus *bus, const char *path, const char *interface, 
                           sd_bus_error *error);
 int operation_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
 int manager_bus_register(Manager *m);
+int manager_bus_setup_trust(Manager *m);
 void instance_emit_changes(Instance *i);
 void operation_emit_changes(Operation *o);
 
