@@ -74,7 +74,9 @@ FORGER = textwrap.dedent('''
     reply = ctypes.c_void_p()
     assert sd.sd_bus_call_method(bus, b'org.lxcbus1', b'/org/lxcbus1', b'org.freedesktop.DBus.Peer', b'Ping',
                                  None, ctypes.byref(reply), b'') >= 0
-    print(json.dumps({'sent': sent}), flush=True)
+    name = ctypes.c_char_p()
+    assert sd.sd_bus_get_unique_name(bus, ctypes.byref(name)) >= 0
+    print(json.dumps({'sent': sent, 'name': name.value.decode()}), flush=True)
 ''')
 
 # Runs as any user: one Exec with the argv of length ARGC of LEN bytes of ', on RUN. Prints
@@ -169,13 +171,29 @@ def assert_keeps_running(pid, op, seconds=1.0):
         'the victim\'s process is marked ended: %r' % get_all_props(op, OPERATION_IFACE)
 
 
+def journal_cursor():
+    rc, out, err = run('journalctl', '-n', '0', '--show-cursor', '--no-pager')
+    return out.strip().splitlines()[-1].split('cursor: ', 1)[1]
+
+
+def bus_rejected(cursor, sender):
+    """dbus-daemon logged that it refused a NameOwnerChanged from sender (its policy)."""
+    rc, out, err = run('journalctl', '--no-pager', '-o', 'cat', '--after-cursor', cursor)
+    return any('Rejected send message' in line and 'NameOwnerChanged' in line and '"%s"' % sender in line
+               for line in out.splitlines())
+
+
 def forged_owner_changed(sender_user):
     victim = private_root_conn()
     try:
         op, pid = exec_kill_on_disconnect(victim)
+        cursor = journal_cursor()
         out = run_script(sender_user, FORGER, 'owner', victim.get_unique_name())
         assert out['sent'] == 1, out
         assert_keeps_running(pid, op)
+        if sender_user != 'root':
+            # The bus policy refused it already (lxcbusd's own check is tested with root's).
+            wait_for(lambda: bus_rejected(cursor, out['name']), 10, 'dbus-daemon to log the refused signal')
         check_daemon_alive()
     finally:
         victim.close_sync(None)
