@@ -41,7 +41,8 @@ static int on_bus_message(sd_bus_message *message, void *userdata, sd_bus_error 
                                 log_error("Lost the connection to the bus; exiting, to be restarted.");
                         return 0;
                 }
-                if (streq_ptr(sender, "org.freedesktop.DBus") || (m->systemd_owner && streq_ptr(sender, m->systemd_owner)))
+                if (streq_ptr(sender, "org.freedesktop.DBus") ||
+                    (m->systemd_owner && streq_ptr(sender, m->systemd_owner)))
                         return 0;
                 log_debug("Ignoring signal %s.%s from %s: only the bus and systemd are believed.",
                           strna(sd_bus_message_get_interface(message)), strna(sd_bus_message_get_member(message)),
