@@ -1,9 +1,123 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <systemd/sd-daemon.h>
 
+#include "bus-errors.h"
+#include "bus-limits.h"
 #include "daemon.h"
 #include "log.h"
 #include "names.h"
+#include "util.h"
+
+/* Whom lxcbusd believes, and what it accepts, before any match or handler sees a message.
+ *
+ * Signals: any peer may send a unicast signal to us, and sd-bus matches on a well-known sender
+ * ("org.freedesktop.systemd1", "org.freedesktop.DBus") cannot check it (the sender field holds a
+ * unique name), so a forged NameOwnerChanged would make sd_bus_track believe a caller left and a
+ * forged JobRemoved would end someone's scope job. dbus-daemon sets the sender field of everything it
+ * routes, and only its own messages say "org.freedesktop.DBus": a signal is believed if it comes from
+ * the bus driver, from sd-bus itself (org.freedesktop.DBus.Local: Disconnected), or from the current
+ * unique owner of org.freedesktop.systemd1. Everything else is dropped here; the bus policy
+ * (org.lxcbus1.conf) also refuses unicast signals to us.
+ *
+ * Method calls: one over LXCBUS_REQUEST_MAX of arguments or LXCBUS_OBJECT_PATH_MAX of path is refused
+ * here, so that no reply (an error that quotes the caller, sd-bus's own "Unknown object") can grow
+ * past the bus's message limit and get us disconnected. */
+static const char *strna(const char *s) {
+        return s ?: "n/a";
+}
+
+static int on_bus_message(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
+        Manager *m = userdata;
+        const char *sender = sd_bus_message_get_sender(message);
+        uint8_t type;
+        size_t n;
+        int r;
+
+        if (sd_bus_message_get_type(message, &type) < 0)
+                return 0;
+        if (type == SD_BUS_MESSAGE_SIGNAL) {
+                if (streq_ptr(sender, "org.freedesktop.DBus.Local")) {
+                        if (sd_bus_message_is_signal(message, "org.freedesktop.DBus.Local", "Disconnected"))
+                                log_error("Lost the connection to the bus; exiting, to be restarted.");
+                        return 0;
+                }
+                if (streq_ptr(sender, "org.freedesktop.DBus") ||
+                    (m->systemd_owner && streq_ptr(sender, m->systemd_owner)))
+                        return 0;
+                log_debug("Ignoring signal %s.%s from %s: only the bus and systemd are believed.",
+                          strna(sd_bus_message_get_interface(message)), strna(sd_bus_message_get_member(message)),
+                          strna(sender));
+                return 1;
+        }
+        if (type != SD_BUS_MESSAGE_METHOD_CALL)
+                return 0;
+
+        if (strlen(strempty(sd_bus_message_get_path(message))) > LXCBUS_OBJECT_PATH_MAX) {
+                r = sd_bus_reply_method_errorf(message, SD_BUS_ERROR_UNKNOWN_OBJECT,
+                                               "Object path too long (%u bytes at most).", LXCBUS_OBJECT_PATH_MAX);
+                return r < 0 ? r : 1;
+        }
+        r = bus_message_arguments_size(message, LXCBUS_REQUEST_MAX, &n);
+        if (r < 0)
+                return 0;       /* unreadable: the handler reports it */
+        if (n > LXCBUS_REQUEST_MAX) {
+                r = sd_bus_reply_method_errorf(message, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                               "The arguments of %s are too large (%u bytes at most).",
+                                               strna(sd_bus_message_get_member(message)), LXCBUS_REQUEST_MAX);
+                return r < 0 ? r : 1;
+        }
+        return 0;
+}
+
+static int set_systemd_owner(Manager *m, const char *owner) {
+        char *o = NULL;
+
+        if (!isempty(owner) && !(o = strdup(owner)))
+                return log_oom();
+        free(m->systemd_owner);
+        m->systemd_owner = o;
+        log_debug("org.freedesktop.systemd1 is %s.", strna(o));
+        return 0;
+}
+
+static int on_systemd_owner_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        const char *owner = NULL;
+
+        /* An error (no systemd on this bus) leaves it unknown: then no systemd signal is believed. */
+        if (!sd_bus_message_is_method_error(reply, NULL))
+                (void) sd_bus_message_read(reply, "s", &owner);
+        return set_systemd_owner(userdata, owner);
+}
+
+static int on_systemd_owner_changed(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
+        const char *name, *old_owner, *new_owner;
+
+        /* Only the driver gets here (on_bus_message). */
+        if (sd_bus_message_read(message, "sss", &name, &old_owner, &new_owner) < 0 ||
+            !streq(name, "org.freedesktop.systemd1"))
+                return 0;
+        return set_systemd_owner(userdata, new_owner);
+}
+
+/* Before anything is sent that makes systemd signal us: the owner is known (the driver answers
+ * GetNameOwner before it routes any later call of ours to systemd) and followed from then on. */
+int manager_bus_setup_trust(Manager *m) {
+        int r;
+
+        r = sd_bus_add_filter(m->bus, NULL, on_bus_message, m);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_match_async(m->bus, NULL,
+                                   "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                                   "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
+                                   "arg0='org.freedesktop.systemd1'",
+                                   on_systemd_owner_changed, NULL, m);
+        if (r < 0)
+                return r;
+        return sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                        "org.freedesktop.DBus", "GetNameOwner", on_systemd_owner_reply, m, "s",
+                                        "org.freedesktop.systemd1");
+}
 
 static int on_name_acquired(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Manager *m = userdata;

@@ -327,8 +327,8 @@ int method_console_log(sd_bus_message *message, void *userdata, sd_bus_error *er
 /* Instances (and creates in flight) one non-root owner may have: --max-instances-per-owner. Each
  * idmapped one holds a block of 65536 subordinate ids, and disk space. */
 #define INSTANCES_PER_OWNER_DEFAULT 16
-#define INSTANCES_PER_OWNER_MAX 100000
-#define OPERATIONS_FINISHED_MAX 1024
+#define INSTANCES_PER_OWNER_MAX 512     /* LXCBUS_INSTANCES_MAX: no more can exist anyway */
+#define OPERATIONS_FINISHED_MAX 128      /* bounds GetManagedObjects (bus-limits.h) */
 
 struct Manager {
         sd_event *event;
@@ -369,6 +369,9 @@ struct Manager {
         uint64_t auth_cancellation_counter;
         uint64_t last_incarnation;  /* of instances: the last one given out */
         uint64_t polkit_timeout_usec;
+
+        char *systemd_owner;        /* unique name of org.freedesktop.systemd1: its signals are believed */
+        unsigned max_instances;     /* --max-instances */
 };
 
 int manager_new(Manager **ret);
@@ -402,6 +405,7 @@ int operation_object_find(sd_bus *bus, const char *path, const char *interface, 
                           sd_bus_error *error);
 int operation_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
 int manager_bus_register(Manager *m);
+int manager_bus_setup_trust(Manager *m);
 void instance_emit_changes(Instance *i);
 void operation_emit_changes(Operation *o);
 

@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 
 #include "bus-errors.h"
+#include "bus-limits.h"
 #include "bus-options.h"
 #include "daemon.h"
 #include "exec-fd.h"
@@ -426,6 +427,12 @@ static int create_only_key(Instance *i, const char *key, sd_bus_error *error) {
                                  "Config key '%s' of instance '%s' is fixed when the instance is created.", key, i->name);
 }
 
+static int config_too_large(Instance *i, sd_bus_error *error) {
+        return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
+                                 "The config of instance '%s' would be too large (%u bytes at most, keys and values "
+                                 "together).", i->name, LXCBUS_CONFIG_TOTAL_MAX);
+}
+
 static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(config_map_done) ConfigMap set = {}, merged = {};
         _cleanup_strv_free_ char **unset = NULL;
@@ -437,6 +444,8 @@ static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_err
         r = bus_read_config(message, &set, error);
         if (r < 0)
                 return r;
+        if (config_map_stored_size(&set) > LXCBUS_CONFIG_TOTAL_MAX)
+                return config_too_large(i, error);
         for (size_t k = 0; k < set.n; k++)
                 if (config_key_is_create_only(set.entries[k].key))
                         return create_only_key(i, set.entries[k].key, error);
@@ -445,6 +454,12 @@ static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_err
                 return r;
         if (strv_length(unset) > CONFIG_KEYS_MAX)
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Too many keys to unset.");
+        size_t unset_size = 0;
+        STRV_FOREACH(k, unset)
+                unset_size += config_string_stored_size(*k);
+        if (unset_size > LXCBUS_CONFIG_TOTAL_MAX)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
+                                         "The keys to unset are too large (%u bytes at most).", LXCBUS_CONFIG_TOTAL_MAX);
         STRV_FOREACH(k, unset) {
                 _cleanup_free_ char *msg = NULL;
                 if (config_key_validate(*k, &msg) < 0)
@@ -495,6 +510,11 @@ static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_err
         STRV_FOREACH(k, unset)
                 if (config_map_unset(&merged, *k) > 0)
                         limits = limits || startswith(*k, "limits.");
+
+        /* An instance saved before this bound existed may be over it: it can still shrink. */
+        size_t merged_size = config_map_stored_size(&merged);
+        if (merged_size > LXCBUS_CONFIG_TOTAL_MAX && merged_size > config_map_stored_size(&i->md.config))
+                return config_too_large(i, error);
 
         /* Nothing changes: no write, no new generation, no signal. */
         if (config_map_equal(&merged, &i->md.config))
@@ -570,9 +590,6 @@ static int method_get_state(sd_bus_message *message, void *userdata, sd_bus_erro
         return sd_bus_send(NULL, reply, NULL);
 }
 
-#define EXEC_ARGV_MAX 1024
-#define EXEC_ENV_MAX 256
-#define EXEC_STRING_MAX (64 * 1024)
 #define EXEC_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* Sets NAME=VALUE in a strv environment, replacing an earlier NAME. */
@@ -630,12 +647,14 @@ static int exec_common(sd_bus_message *message, Instance *i, bool pty, sd_bus_er
                 return r;
         if (strv_length(argv) == 0)
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The command is empty.");
-        if (strv_length(argv) > EXEC_ARGV_MAX)
+        if (strv_length(argv) > LXCBUS_EXEC_ARGV_MAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The command has more than %u arguments.",
-                                         EXEC_ARGV_MAX);
+                                         LXCBUS_EXEC_ARGV_MAX);
+        /* argv and env together, before polkit sees them quoted and the worker request carries them
+         * (bus-limits.h). */
+        size_t strings = 0;
         STRV_FOREACH(a, argv)
-                if (strlen(*a) > EXEC_STRING_MAX)
-                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "A command argument is too long.");
+                strings += strlen(*a) + 1;
 
         /* The instance's environment.* keys first, the call's env over them. */
         _cleanup_strv_free_ char **call_env = NULL;
@@ -645,14 +664,22 @@ static int exec_common(sd_bus_message *message, Instance *i, bool pty, sd_bus_er
         while ((r = sd_bus_message_read(message, "{ss}", &k, &v)) > 0) {
                 if (!env_name_is_valid(k))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid environment variable name.");
-                if (strlen(v) > EXEC_STRING_MAX || strv_length(call_env) >= EXEC_ENV_MAX)
-                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The environment is too large.");
+                if (strv_length(call_env) >= LXCBUS_EXEC_ENV_MAX)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "The environment has more than %u variables.", LXCBUS_EXEC_ENV_MAX);
+                strings += strlen(k) + 1 + strlen(v) + 1;
+                if (strings > LXCBUS_EXEC_STRINGS_MAX)
+                        break;
                 r = env_set(&call_env, k, v);
                 if (r < 0)
                         return r;
         }
         if (r < 0)
                 return r;
+        if (strings > LXCBUS_EXEC_STRINGS_MAX)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                         "The command and environment are too large (%u bytes at most, counting "
+                                         "each string and its terminating NUL).", LXCBUS_EXEC_STRINGS_MAX);
         r = sd_bus_message_exit_container(message);
         if (r < 0)
                 return r;

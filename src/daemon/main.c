@@ -5,6 +5,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "bus-errors.h"
+#include "bus-limits.h"
 #include "daemon.h"
 #include "log.h"
 #include "util.h"
@@ -21,10 +22,13 @@ static void help(void) {
                "     --operation-linger-sec=N  How long finished operations stay (default 300)\n"
                "     --polkit-timeout-sec=N    Deny when polkit has not answered in N s (default 25;\n"
                "                               interactive checks wait at least 300 s)\n"
+               "     --max-instances=N         Refuse to create more than N instances (1 to %u,\n"
+               "                               default %u)\n"
                "     --max-instances-per-owner=N\n"
                "                               Instances one user other than root may own\n"
                "                               (default 16; 0 for none)\n"
-               "     --log-level=LEVEL         debug, info, notice, warning, err (default info)\n");
+               "     --log-level=LEVEL         debug, info, notice, warning, err (default info)\n",
+               LXCBUS_INSTANCES_MAX, LXCBUS_INSTANCES_MAX);
 }
 
 static int parse_argv(Manager *m, int argc, char *argv[]) {
@@ -38,6 +42,7 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                 ARG_LOG_LEVEL,
                 ARG_POLKIT_TIMEOUT,
                 ARG_MAX_INSTANCES_PER_OWNER,
+                ARG_MAX_INSTANCES,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -50,6 +55,7 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "polkit-timeout-sec", required_argument, NULL, ARG_POLKIT_TIMEOUT },
                 { "max-instances-per-owner", required_argument, NULL, ARG_MAX_INSTANCES_PER_OWNER },
+                { "max-instances", required_argument, NULL, ARG_MAX_INSTANCES },
                 {}
         };
         int c, r;
@@ -93,6 +99,16 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                                 return log_error_errno(EINVAL, "Invalid --max-instances-per-owner (0 to %u): %s",
                                                        INSTANCES_PER_OWNER_MAX, optarg);
                         m->max_instances_per_owner = (unsigned) v;
+                        break;
+                }
+                case ARG_MAX_INSTANCES: {
+                        /* The ceiling keeps GetManagedObjects within the bus's message limit (bus-limits.h). */
+                        char *end;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (!*optarg || *end || v == 0 || v > LXCBUS_INSTANCES_MAX)
+                                return log_error_errno(EINVAL, "Invalid --max-instances (1 to %u): %s",
+                                                       LXCBUS_INSTANCES_MAX, optarg);
+                        m->max_instances = (unsigned) v;
                         break;
                 }
                 case ARG_LOG_LEVEL:
@@ -144,7 +160,16 @@ static int connect_bus(Manager *m) {
                 r = sd_bus_open_system(&m->bus);
         if (r < 0)
                 return r;
-        return sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        /* Off the bus nobody can reach us, and the watchdog would not notice: leave the event loop with
+         * a failure, so that systemd restarts us (Restart=on-failure) and running instances are
+         * picked up again. */
+        r = sd_bus_set_exit_on_disconnect(m->bus, true);
+        if (r < 0)
+                return r;
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+        return manager_bus_setup_trust(m);
 }
 
 int main(int argc, char *argv[]) {
@@ -200,5 +225,6 @@ int main(int argc, char *argv[]) {
         r = sd_event_loop(m->event);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m"), EXIT_FAILURE;
-        return EXIT_SUCCESS;
+        /* A positive exit code is sd-bus's EXIT_FAILURE after the bus went away. */
+        return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

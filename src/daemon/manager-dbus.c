@@ -3,13 +3,12 @@
 #include <stdio.h>
 
 #include "bus-errors.h"
+#include "bus-limits.h"
 #include "bus-options.h"
 #include "daemon.h"
 #include "log.h"
 #include "names.h"
 #include "util.h"
-
-#define TEMPLATE_ARGS_MAX 64
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -255,8 +254,16 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
                 if (!streq(template, "busybox"))
                         return sd_bus_error_setf(error, LXCBUS_ERROR_NOT_SUPPORTED,
                                                  "Template '%s' is not supported (supported: busybox).", template);
-                if (strv_length(targs) > TEMPLATE_ARGS_MAX)
-                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Too many template arguments.");
+                size_t targs_size = 0;
+                STRV_FOREACH(a, targs)
+                        targs_size += strlen(*a) + 1;
+                if (strv_length(targs) > LXCBUS_TEMPLATE_ARGS_MAX)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Too many template arguments (%u at most).", LXCBUS_TEMPLATE_ARGS_MAX);
+                if (targs_size > LXCBUS_TEMPLATE_ARGS_TOTAL_MAX)
+                        return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                                 "The template arguments are too large (%u bytes at most).",
+                                                 LXCBUS_TEMPLATE_ARGS_TOTAL_MAX);
         } else if (streq(type, "none")) {
                 if (template || targs)
                         return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
@@ -283,6 +290,20 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         if (uid != 0 && targs)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Cannot create instance '%s': only root may pass template arguments.", name);
+
+        /* The config goes to the worker in one packet and into every GetManagedObjects: bounded
+         * (bus-limits.h), with the key lxcbusd adds for an idmapped instance. */
+        size_t config_size = config_map_stored_size(&md.config);
+        if (!privileged && !priv)
+                config_size += strlen("security.privileged") + strlen("false");
+        if (config_size > LXCBUS_CONFIG_TOTAL_MAX)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
+                                         "The config of instance '%s' is too large (%u bytes at most, keys and values "
+                                         "together).", name, LXCBUS_CONFIG_TOTAL_MAX);
+        if (m->n_instances + m->n_creating >= m->max_instances)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                         "Cannot create instance '%s': there are %u instances, the most allowed "
+                                         "(--max-instances).", name, m->max_instances);
 
         _cleanup_free_ char **keys = calloc(md.config.n + 1, sizeof(char *));
         if (!keys)
@@ -340,9 +361,19 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
                 return r;
         r = manager_create_instance(m, o, name, template, targs, &md);
         if (r < 0) {
-                /* The finished operation answers the call, unless the call is async. */
-                operation_finish_errno(o, r, "Failed to start the create.");
-                return async ? sd_bus_error_set_errnof(error, r, "Failed to create instance '%s': %m", name) : 1;
+                /* The finished operation answers the call, unless the call is async. E2BIG: the request
+                 * does not fit one worker packet, which the bounds above should make impossible. */
+                if (r == -E2BIG)
+                        operation_finish(o, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                         "The create request is too large for the worker (64 KiB at most).");
+                else
+                        operation_finish_errno(o, r, "Failed to start the create.");
+                if (!async)
+                        return 1;
+                if (r == -E2BIG)
+                        return sd_bus_error_set(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                                "The create request is too large for the worker (64 KiB at most).");
+                return sd_bus_error_set_errnof(error, r, "Failed to create instance '%s': %m", name);
         }
         r = operation_reply_to(o, message, async);
         return r < 0 ? r : 1;

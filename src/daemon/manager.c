@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
+#include "bus-limits.h"
 #include "daemon.h"
 #include "log.h"
 #include "names.h"
@@ -21,6 +22,7 @@ int manager_new(Manager **ret) {
                 return -ENOMEM;
         m->operation_linger_usec = 300 * USEC_PER_SEC;
         m->polkit_timeout_usec = 25 * USEC_PER_SEC;
+        m->max_instances = LXCBUS_INSTANCES_MAX;
         m->subid_uid = UID_INVALID;
         m->operation_limits = (Limiter) {
                 .what = "operations running",
@@ -75,6 +77,7 @@ Manager *manager_free(Manager *m) {
         free(m->state_dir);
         free(m->runtime_dir);
         free(m->worker_path);
+        free(m->systemd_owner);
         free(m->instances_dir);
         free(m->staging_dir);
         free(m);

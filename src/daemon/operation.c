@@ -6,6 +6,7 @@
 #include <sys/pidfd.h>
 
 #include "bus-errors.h"
+#include "bus-limits.h"
 #include "daemon.h"
 #include "log.h"
 #include "names.h"
@@ -371,6 +372,7 @@ void operation_finish(Operation *o, const char *error_name, const char *error_me
                 n = strdup(error_name);
                 msg = strdup(error_message ?: "");
                 if (n && msg) {
+                        utf8_truncate(msg, LXCBUS_OPERATION_TEXT_MAX);   /* may quote a worker */
                         free(o->error_name);
                         free(o->error_message);
                         o->error_name = n;
@@ -460,6 +462,7 @@ void operation_set_progress(Operation *o, double progress, const char *stage) {
         if (stage && !streq(stage, o->stage)) {
                 char *s = strdup(stage);
                 if (s) {
+                        utf8_truncate(s, LXCBUS_OPERATION_TEXT_MAX);
                         free(o->stage);
                         o->stage = s;
                         o->dirty |= OPERATION_PROP_STAGE;

@@ -162,6 +162,9 @@ int scope_job_removed(sd_bus_message *message, void *userdata, sd_bus_error *err
         const char *path, *unit, *result;
         uint32_t id;
 
+        /* Also checked by the bus filter (bus.c); a job's end is only systemd's to tell. */
+        if (!m->systemd_owner || !streq_ptr(sd_bus_message_get_sender(message), m->systemd_owner))
+                return 0;
         if (sd_bus_message_read(message, "uoss", &id, &path, &unit, &result) < 0)
                 return 0;
         for (ScopeJob *j = m->scope_jobs; j; j = j->next) {

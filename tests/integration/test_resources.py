@@ -63,7 +63,7 @@ def fds_and_memory_do_not_grow_with_calls():
         # leak checks run when the daemon exits at the end of this run instead.
         print('# RSS not compared under the sanitizers or valgrind')
         return
-    # Finished operations linger (up to 1024 are kept): allow for those, nothing more.
+    # Finished operations linger (up to 128 are kept): allow for those, nothing more.
     assert rss1 - rss0 < 4096, 'RSS grew by %d KiB' % (rss1 - rss0)
 
 
