@@ -272,13 +272,16 @@ def owner_quota():
 def config_that_would_not_load_back_is_refused():
     name = T.add(unique_name('hbcfg'))
     call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_args(name, NONE_SRC), timeout=120)
-    ctl = '\x01' * 4096     # 24 KiB of JSON each
+    # A control character takes 6 bytes in lxcbus.json ("\u0001"), a quote 2: the bound counts what is
+    # stored (16 KiB), so 64 values of 256 of them (96 KiB stored, 17 KiB on the bus) are refused ...
+    ctl = '\x01' * 256
     big = {'user.c%d' % k: ctl for k in range(64)}
     err = expect_error(E + 'InvalidConfig', lambda: set_config(name, big), name)
     print('# %s' % err.message)
-    assert 'metadata' in err.message, err.message
-    # what is accepted survives a restart unchanged
-    fine = {'user.c%d' % k: ctl for k in range(16)}
+    assert 'too large' in err.message and '16384' in err.message, err.message
+    # ... and the largest that is accepted survives a restart unchanged
+    fine = {'user.c%d' % k: ctl for k in range(9)}
+    fine['user.quotes'] = '"\\' * 100
     set_config(name, fine)
     restart_daemon_waiting(lambda: instance_exists(name))
     cfg = get_prop(instance_path(name), INSTANCE_IFACE, 'Config')
