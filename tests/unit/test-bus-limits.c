@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <systemd/sd-bus.h>
 
+#include "auth-details.h"
 #include "bus-errors.h"
 #include "bus-limits.h"
 #include "bus-options.h"
@@ -234,29 +235,31 @@ TEST(utf8_truncate) {
 
 static void build_polkit_exec(sd_bus *bus, sd_bus_message **ret, const void *userdata) {
         sd_bus_message *pk = NULL;
-        /* The worst command line: one argument of nothing but quotes, each quoted as '\'' (4 bytes). */
-        _cleanup_free_ char *arg = filled(LXCBUS_EXEC_STRINGS_MAX - 1, '\'');
-        char *argv[] = { arg, NULL };
-        _cleanup_free_ char *cmdline = argv_to_command_line(argv);
+        /* The worst the bounds allow, through the real details builder: argv and env share
+         * LXCBUS_EXEC_STRINGS_MAX, and both are shown shell-quoted, where a quote becomes '\'' (4 bytes);
+         * the longest cwd, of quotes too; the longest terminal type. */
+        size_t half = LXCBUS_EXEC_STRINGS_MAX / 2 - 8;
+        _cleanup_free_ char *arg = filled(half, '\'');
+        _cleanup_free_ char *var = filled(half, '\'');
         _cleanup_free_ char *cwd = filled(BUS_OPTIONS_VALUE_MAX, '\'');
-        char *cwdv[] = { cwd, NULL };
-        _cleanup_free_ char *cwdq = argv_to_command_line(cwdv);
+        _cleanup_free_ char *term = filled(128, 'x');
+        _cleanup_strv_free_ char **details = NULL;
 
-        ASSERT_NOT_NULL(cmdline);
-        ASSERT_TRUE(strlen(cmdline) >= 4 * (LXCBUS_EXEC_STRINGS_MAX - 1));
+        memcpy(var, "A=", 2);
+        char *argv[] = { arg, NULL }, *env[] = { var, NULL };
+        ASSERT_OK(auth_details_build(&(AuthRequest) { .verb = "exec-pty", .instance = worst_name(),
+                                                      .owner = 4294967294u, .owner_name = tmp(256, 'o'),
+                                                      .argv = argv, .env = env, .uid = 4294967294u,
+                                                      .gid = 4294967294u, .cwd = cwd, .term = term },
+                                     &details));
         ASSERT_OK(sd_bus_message_new_method_call(bus, &pk, "org.freedesktop.PolicyKit1",
                                                  "/org/freedesktop/PolicyKit1/Authority",
                                                  "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization"));
         ASSERT_OK(sd_bus_message_append(pk, "(sa{sv})s", "system-bus-name", 1, "name", "s", ":1.4294967295",
                                         "org.lxcbus1.exec"));
         ASSERT_OK(sd_bus_message_open_container(pk, 'a', "{ss}"));
-        ASSERT_OK(sd_bus_message_append(pk, "{ss}{ss}{ss}{ss}", "verb", "exec", "instance", worst_name(),
-                                        "owner_uid", "4294967294", "owner", tmp(256, 'o')));
-        ASSERT_OK(sd_bus_message_append(pk, "{ss}", "command_line", cmdline));
-        /* Room for whatever else the details carry of the same call (environment, cwd, uid, gid, ...):
-         * as much again as the command line, and the cwd quoted. */
-        ASSERT_OK(sd_bus_message_append(pk, "{ss}{ss}{ss}{ss}", "environment", cmdline, "cwd", cwdq, "uid",
-                                        "4294967294", "gid", "4294967294"));
+        for (char **d = details; d && d[0] && d[1]; d += 2)
+                ASSERT_OK(sd_bus_message_append(pk, "{ss}", d[0], d[1]));
         ASSERT_OK(sd_bus_message_close_container(pk));
         ASSERT_OK(sd_bus_message_append(pk, "us", 1, "lxcbus-18446744073709551615"));
         *ret = pk;
