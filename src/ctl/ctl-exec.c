@@ -506,8 +506,11 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
-/* relays: [3] or NULL; they are stopped before we return. */
-static int wait_for_process(Context *c, const char *path, Relay *relays[3], int *ret_exit_status) {
+/* sender: the unique name of the daemon that ran the process (from its reply), so that only its Exited
+ * is believed: any peer may send us a signal, and a match on the well-known name cannot check that (a
+ * message carries the sender's unique name). relays: [3] or NULL; they are stopped before we return. */
+static int wait_for_process(Context *c, const char *path, const char *sender, Relay *relays[3],
+                            int *ret_exit_status) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *exited_slot = NULL;
         ExecWait w = { .context = c, .path = path, .relays = relays };
@@ -536,7 +539,7 @@ static int wait_for_process(Context *c, const char *path, Relay *relays[3], int 
 
         /* Subscribe first, so that an exit between here and Wait() is not missed; Wait() also answers at
          * once for a process that has already exited, so either way the status arrives. */
-        r = sd_bus_match_signal(bus, &exited_slot, LXCBUS_BUS_NAME, path, LXCBUS_PROCESS_INTERFACE, "Exited",
+        r = sd_bus_match_signal(bus, &exited_slot, sender ?: LXCBUS_BUS_NAME, path, LXCBUS_PROCESS_INTERFACE, "Exited",
                                 on_exited, &w);
         if (r < 0)
                 return ctl_error_errno(c, r, "Failed to subscribe to Exited of %s: %m", path);
@@ -577,7 +580,7 @@ finish:
 
 static int exec_with_tty(Context *c, const ExecArgs *a, const char *path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_free_ char *process = NULL;
+        _cleanup_free_ char *process = NULL, *sender = NULL;
         _cleanup_close_ int master = -EBADF;
         int exit_status = CTL_EXIT_FAILURE, fd, r;
         struct winsize ws;
@@ -615,6 +618,8 @@ static int exec_with_tty(Context *c, const ExecArgs *a, const char *path) {
         process = strdup(p);
         if (!process)
                 return ctl_error_errno(c, ENOMEM, "Out of memory.");
+        if (sd_bus_message_get_sender(reply) && !(sender = strdup(sd_bus_message_get_sender(reply))))
+                return ctl_error_errno(c, ENOMEM, "Out of memory.");
         reply = sd_bus_message_unref(reply);
 
         r = ctl_pty_forward(c, master, &(const CtlPtyOptions) { .process = process }, &end, NULL);
@@ -623,7 +628,7 @@ static int exec_with_tty(Context *c, const ExecArgs *a, const char *path) {
         assert(end == CTL_PTY_HANGUP);
         master = safe_close(master);
 
-        r = wait_for_process(c, process, NULL, &exit_status);
+        r = wait_for_process(c, process, sender, NULL, &exit_status);
         if (r < 0)
                 return r;
 
@@ -634,7 +639,7 @@ static int exec_with_tty(Context *c, const ExecArgs *a, const char *path) {
 int verb_exec(Context *c, int argc, char *argv[]) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(exec_args_done) ExecArgs a = { .tty = -1 };
-        _cleanup_free_ char *path = NULL, *process = NULL;
+        _cleanup_free_ char *path = NULL, *process = NULL, *sender = NULL;
         int fds[3], opened[3] = { -EBADF, -EBADF, -EBADF };
         Relay *relays[3] = {};
         int exit_status = CTL_EXIT_FAILURE;
@@ -693,14 +698,14 @@ int verb_exec(Context *c, int argc, char *argv[]) {
                 goto finish;
         }
         process = strdup(p);
-        if (!process) {
+        if (!process || (sd_bus_message_get_sender(reply) && !(sender = strdup(sd_bus_message_get_sender(reply))))) {
                 r = ctl_error_errno(c, ENOMEM, "Out of memory.");
                 goto finish;
         }
         /* The daemon holds the duplicates now; the command's output must not wait for ours. */
         m = sd_bus_message_unref(m);
 
-        r = wait_for_process(c, process, relays, &exit_status);
+        r = wait_for_process(c, process, sender, relays, &exit_status);
         if (r < 0)
                 goto finish;
 

@@ -350,6 +350,60 @@ def devnull_is_the_instances_own():
     want = '%d %d 1:3\n' % (inside.st_dev, inside.st_ino)
     assert out == want * 2, (out, want)
 
+# Runs as another user: sends a unicast Exited(0, 0) of PROCESS to the bus name NAME, as the daemon would.
+FORGE_EXITED = r'''
+import sys
+from gi.repository import Gio, GLib
+bus = Gio.bus_get_sync(Gio.BusType.SYSTEM, None)
+for _ in range(20):
+    bus.emit_signal(sys.argv[1], sys.argv[2], 'org.lxcbus1.Process', 'Exited', GLib.Variant('(ii)', (0, 0)))
+bus.flush_sync(None)
+'''
+
+
+def bus_name_of_pid(pid):
+    """The unique bus name of the connection that process pid holds."""
+    rc, out, err = run('busctl', 'list', '--unique', '--no-legend', '--no-pager')
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) > 1 and f[1] == str(pid):
+            return f[0]
+    return None
+
+
+@test
+def lxcbusctl_exec_believes_only_the_daemons_exited():
+    # Root waits for a command with lxcbusctl exec; another user forges the command's Exited(0, 0) to
+    # lxcbusctl's connection. It must go on waiting, and exit with the command's real status, 7.
+    p = subprocess.Popen(['lxcbusctl', 'exec', NAME, '--', 'sh', '-c', 'sleep 2; exit 7'],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: bus_name_of_pid(p.pid), 10, 'lxcbusctl on the bus')
+        victim = bus_name_of_pid(p.pid)
+
+        def process_path():
+            for op in call(MANAGER_PATH, MANAGER_IFACE, 'ListOperations'):
+                try:
+                    if get_prop(op, 'org.lxcbus1.Process', 'Command') == ['sh', '-c', 'sleep 2; exit 7'] and \
+                            get_prop(op, 'org.lxcbus1.Process', 'ExitStatus') == -1:
+                        return op
+                except BusError:
+                    pass
+            return None
+        wait_for(process_path, 10, 'the exec\'s Process object')
+        op = process_path()
+        forged = subprocess.run(['setpriv', '--reuid=' + NOBODY_USER, '--regid=' + NOBODY_USER, '--init-groups',
+                                 '--', sys.executable, '-c', FORGE_EXITED, victim, op],
+                                capture_output=True, text=True, timeout=60, cwd='/')
+        assert forged.returncode == 0, forged.stderr
+        rc = p.wait(60)
+        assert rc == 7, 'lxcbusctl exec ended with %d after a forged Exited (the command exits 7): %s' % (
+            rc, p.stderr.read())
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
 
 @on_exit
 def cleanup():
