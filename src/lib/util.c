@@ -227,8 +227,9 @@ static int rm_rf_children(int fd, dev_t dev) {
                                 safe_close(sub);
                                 continue;
                         }
-                        strncpy(names[depth], de->d_name, NAME_MAX);
-                        names[depth][NAME_MAX] = 0;
+                        size_t l = strnlen(de->d_name, NAME_MAX);
+                        memcpy(names[depth], de->d_name, l);
+                        names[depth][l] = 0;
                         depth++;
                 }
         } while (moved);
