@@ -270,7 +270,12 @@ def operations_property_tracks_new_operations():
         op = call(path, INSTANCE_IFACE, 'Start', opts(async_=V('b', True)))
         sig.wait(lambda s: op in s.args[1].get('Operations', []), 10, 'Operations with %s' % op)
     assert op not in before
-    assert set(call(MANAGER_PATH, MANAGER_IFACE, 'ListOperations')) >= before | {op}
+    now = set(call(MANAGER_PATH, MANAGER_IFACE, 'ListOperations'))
+    assert op in now
+    # Nothing else goes, unless the daemon already kept its most finished operations (128, a slow run
+    # under valgrind gets there): then the oldest one makes room.
+    gone = before - now
+    assert not gone or (len(gone) == 1 and len(before) >= 128), gone
     assert get_prop(op, OPERATION_IFACE, 'Kind') == 'start'
     assert op_wait(op) == 'success'
     assert op in call(MANAGER_PATH, MANAGER_IFACE, 'ListOperations')
