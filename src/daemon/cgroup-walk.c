@@ -12,6 +12,7 @@
 #include "cgroup-walk.h"
 #include "log.h"
 #include "macro.h"
+#include "util.h"
 
 typedef struct WalkLevel {
         int fd;
@@ -115,42 +116,6 @@ static int cmp_pid(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
-static int read_fd_bounded(int fd, size_t max, char **ret) {
-        _cleanup_free_ char *buf = NULL;
-        size_t n = 0, alloc = 0;
-
-        for (;;) {
-                ssize_t k;
-
-                if (alloc - n < 4096) {
-                        char *nb;
-                        alloc = alloc ? alloc * 2 : 4096;
-                        if (alloc > max + 4096)
-                                alloc = max + 4096;
-                        nb = realloc(buf, alloc + 1);
-                        if (!nb)
-                                return -ENOMEM;
-                        buf = nb;
-                }
-                k = read(fd, buf + n, alloc - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-                if (n > max)
-                        return -EFBIG;
-        }
-        if (!buf && !(buf = malloc(1)))
-                return -ENOMEM;
-        buf[n] = 0;
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
 int cgroup_open(const char *path, int flags) {
         struct open_how how = {
                 .flags = (uint64_t) (flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW),
@@ -172,7 +137,7 @@ int cgroup_read_file(int dir_fd, const char *path, size_t max, char **ret) {
                 fd = cgroup_open(path, O_RDONLY);
         if (fd < 0)
                 return dir_fd >= 0 ? -errno : fd;
-        return read_fd_bounded(fd, max, ret);
+        return read_full_fd(fd, max, ret, NULL);
 }
 
 typedef struct KillContext {

@@ -90,20 +90,17 @@ fail:
         return r;
 }
 
-int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = -EBADF;
+int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size) {
         _cleanup_free_ char *buf = NULL;
         size_t n = 0, alloc = 0;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
         for (;;) {
                 ssize_t k;
 
                 if (alloc - n < 4096) {
                         char *nb;
-                        alloc = alloc ? alloc * 2 : 4096;
+                        /* Never more than a page past max: enough to see that there is more. */
+                        alloc = MIN(alloc ? alloc * 2 : 4096, max + 4096);
                         nb = realloc(buf, alloc + 1);
                         if (!nb)
                                 return -ENOMEM;
@@ -128,6 +125,15 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
                 *ret_size = n;
         *ret = TAKE_PTR(buf);
         return 0;
+}
+
+int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        return read_full_fd(fd, max, ret, ret_size);
 }
 
 /* At most this many directories are open at once while removing a tree. */

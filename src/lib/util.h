@@ -17,6 +17,8 @@ uint64_t now_usec(clockid_t clock);
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
 
 /* Reads a whole (small) file; fails with -EFBIG above max bytes. The result is NUL-terminated. */
+/* Reads all of fd (to its end) into a NUL-terminated buffer; -EFBIG past max bytes. */
+int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
 
 /* Removes a directory tree without following symlinks or crossing mount points. */

@@ -91,21 +91,35 @@ def wait_gone(pid, timeout=30):
     wait_for(lambda: not os.path.exists('/proc/%d' % pid), timeout, 'pid %d gone' % pid)
 
 
-def attack(daemon, target, queue_call, finish):
-    """Stop the daemon, queue the call, kill the target, give its pid to a
-    bystander, let the daemon go on. Returns (bystander, call process)."""
+def signal_after_pid_reuse(target, path, iface, method, signature, *args):
+    """Stop lxcbusd, queue the call, kill the target, give its pid to a
+    bystander, let lxcbusd go on. Returns (whether the bystander is still
+    alive, the call's exit status, its output)."""
+    daemon = main_pid()
+    victim = None
     os.kill(daemon, signal.SIGSTOP)
     try:
         before = bus_recv_queue(daemon)
-        caller = queue_call()
+        caller = call_in_background(path, iface, method, signature, *args)
         wait_for(lambda: bus_recv_queue(daemon) > before, 10, 'the call waiting in lxcbusd\'s socket')
         os.kill(target, signal.SIGKILL)
-        finish()
         wait_gone(target)
         victim = bystander_with_pid(target)
     finally:
         os.kill(daemon, signal.SIGCONT)
-    return victim, caller
+    try:
+        assert victim is not None, 'could not give pid %d to a bystander' % target
+        out, err = caller.communicate(timeout=60)
+        time.sleep(0.5)   # a signal, if one was sent, has been delivered by now
+        alive = victim.poll() is None
+    finally:
+        if victim:
+            victim.kill()
+            victim.wait()
+    assert main_pid() == daemon
+    print('# %s after pid %d died and was reused: rc %d %s' % (method, target, caller.returncode,
+                                                               (out + err).strip()))
+    return alive, caller.returncode, (out + err).strip()
 
 
 @test
@@ -113,29 +127,13 @@ def kill_never_signals_a_reused_init_pid():
     name = unique_name('pid')
     create_running_instance(name)
     path = instance_path(name)
-    victim = None
     try:
         init = instance_prop(path, 'Pid')
-        d = main_pid()
-        victim, caller = attack(
-            d, init,
-            lambda: call_in_background(path, INSTANCE_IFACE, 'Kill', 'ib', 15, 'false'),
-            lambda: None)
-        if victim is None:
-            print('# could not hand pid %d to a bystander; nothing to show' % init)
-            caller.wait(60)
-            return
-        out, err = caller.communicate(timeout=60)
-        print('# Kill after init %d died: rc %d %s' % (init, caller.returncode, (out + err).strip()))
-        time.sleep(0.5)   # a signal, if one was sent, has been delivered by now
-        assert victim.poll() is None, 'the bystander with init\'s old pid %d got the signal' % init
-        assert caller.returncode != 0, 'Kill succeeded after init had died'
+        alive, rc, out = signal_after_pid_reuse(init, path, INSTANCE_IFACE, 'Kill', 'ib', 15, 'false')
+        assert alive, 'the bystander with init\'s old pid %d got the signal' % init
+        assert rc != 0 and 'init has exited' in out, 'Kill after init had died: %d %s' % (rc, out)
         wait_prop(path, INSTANCE_IFACE, 'State', 'stopped', 60)
-        assert main_pid() == d
     finally:
-        if victim:
-            victim.kill()
-            victim.wait()
         cleanup_instance(name)
 
 
@@ -143,7 +141,6 @@ def kill_never_signals_a_reused_init_pid():
 def process_signal_never_hits_a_reused_pid():
     name = unique_name('pid')
     create_running_instance(name)
-    victim = None
     try:
         n = os.open('/dev/null', os.O_RDWR)
         fdl = Gio.UnixFDList.new()
@@ -154,25 +151,10 @@ def process_signal_never_hits_a_reused_pid():
                   V('(asa{ss}hhha{sv})', (['sleep', '300'], {}, 0, 1, 2, {})), fd_list=fdl)
         pid = get_prop(op, PROCESS_IFACE, 'Pid')
         assert pid > 0
-        d = main_pid()
-        victim, caller = attack(
-            d, pid,
-            lambda: call_in_background(op, PROCESS_IFACE, 'Signal', 'i', 15),
-            lambda: None)
-        if victim is None:
-            print('# could not hand pid %d to a bystander; nothing to show' % pid)
-            caller.wait(60)
-            return
-        out, err = caller.communicate(timeout=60)
-        print('# Signal after process %d died: rc %d %s' % (pid, caller.returncode, (out + err).strip()))
-        time.sleep(0.5)
-        assert victim.poll() is None, 'the bystander with the process\'s old pid %d got the signal' % pid
+        alive, rc, out = signal_after_pid_reuse(pid, op, PROCESS_IFACE, 'Signal', 'i', 15)
+        assert alive, 'the bystander with the process\'s old pid %d got the signal' % pid
         wait_for(lambda: get_prop(op, PROCESS_IFACE, 'ExitSignal') == 9, 30, 'Process ended by SIGKILL')
-        assert main_pid() == d
     finally:
-        if victim:
-            victim.kill()
-            victim.wait()
         cleanup_instance(name)
 
 
