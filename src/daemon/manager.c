@@ -304,25 +304,101 @@ static int manager_go_ready(Manager *m) {
         return manager_bus_register(m);
 }
 
+typedef struct StagingLeftover {
+        Worker *worker;
+        char *entry;
+} StagingLeftover;
+
+static void on_leftover_removed(Worker *w, int error, const char *message, void *userdata) {
+        StagingLeftover *l = userdata;
+
+        if (error != 0)
+                log_warning("Failed to remove leftover '%s', ignoring: %s", l->entry, message);
+        worker_free(l->worker);
+        free(l->entry);
+        free(l);
+}
+
+static const WorkerHandlers leftover_handlers = {
+        .exited = on_leftover_removed,
+};
+
+/* One leftover of staging/: renamed out of the way at once, so that its name is free for a new create
+ * (a ".deleted-" name is never an instance's), then removed in a worker. */
+static void staging_remove_leftover(Manager *m, int dir_fd, const char *entry) {
+        _cleanup_free_ char *trash = NULL;
+        StagingLeftover *l;
+        int r;
+
+        if (startswith(entry, ".deleted-"))
+                trash = strdup(entry);
+        else
+                for (unsigned n = 0; n < 1000 && !trash; n++) {
+                        if (asprintf(&trash, ".deleted-%s-%u", entry, n) < 0) {
+                                trash = NULL;
+                                (void) log_oom();
+                                return;
+                        }
+                        if (renameat2(dir_fd, entry, dir_fd, trash, RENAME_NOREPLACE) >= 0)
+                                break;
+                        trash = mfree(trash);
+                        if (errno != EEXIST) {
+                                log_warning_errno(errno, "Failed to move leftover '%s' aside, ignoring: %m", entry);
+                                return;
+                        }
+                }
+        if (!trash)
+                return;
+        log_info("Removing leftover '%s/%s' of an interrupted operation.", m->staging_dir, entry);
+        l = calloc(1, sizeof(StagingLeftover));
+        if (!l) {
+                (void) log_oom();
+                return;
+        }
+        l->entry = TAKE_PTR(trash);
+        char *args[] = { (char *) "destroy", m->staging_dir, l->entry, m->staging_dir, NULL };
+        r = worker_spawn(m, args, &leftover_handlers, l, &l->worker);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to remove leftover '%s', ignoring: %m", l->entry);
+                free(l->entry);
+                free(l);
+        }
+}
+
+/* What a killed create or delete left behind in staging/, never listed: removed by workers, because a
+ * leftover may be a whole rootfs, and the daemon is ready without waiting for that. */
 static int clean_staging(Manager *m) {
+        _cleanup_strv_free_ char **entries = NULL;
         _cleanup_close_ int fd = -EBADF;
+        size_t n = 0;
         DIR *d;
         struct dirent *de;
 
-        /* What a killed create or delete left behind; never listed, now removed. */
         fd = open(m->staging_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        d = fdopendir(TAKE_FD(fd));
+        d = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 3));
         if (!d)
                 return -errno;
+        /* Listed first: renaming while reading could show an entry twice. */
         while ((de = readdir(d))) {
+                char **l;
+
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
-                log_info("Removing leftover '%s/%s' of an interrupted operation.", m->staging_dir, de->d_name);
-                (void) rm_rf_at(dirfd(d), de->d_name);
+                l = realloc(entries, (n + 2) * sizeof(char *));
+                if (!l || !(l[n] = strdup(de->d_name))) {
+                        if (l)
+                                entries = l;
+                        closedir(d);
+                        return -ENOMEM;
+                }
+                l[++n] = NULL;
+                entries = l;
         }
         closedir(d);
+        STRV_FOREACH(e, entries)
+                staging_remove_leftover(m, fd, *e);
         return 0;
 }
 

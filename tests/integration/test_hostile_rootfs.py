@@ -81,16 +81,28 @@ def delete_removes_a_tree_deeper_than_any_limit():
 @test
 def startup_removes_a_deep_leftover_in_staging():
     # What a delete interrupted by a kill of the daemon leaves: the renamed
-    # instance directory in staging/, emptied by the next daemon at startup.
+    # instance directory in staging/, emptied by the next daemon at startup
+    # (in a worker: the daemon is ready without waiting for it). A leftover
+    # of an interrupted create, under an instance's name, is moved aside at
+    # once, so that the name can be created again straight away.
     leftover = os.path.join(STAGING_DIR, '.deleted-deep-1')
     make_deep_tree_on_host(leftover)
+    name = unique_name('left')
+    make_deep_tree_on_host(os.path.join(STAGING_DIR, name, 'rootfs'))
     old = main_pid()
     rc, out, err = run('systemctl', 'restart', 'lxcbusd', timeout=120)
     assert rc == 0, (out, err)
     wait_for(lambda: daemon_pid() not in (0, old), 60, 'lxcbusd restarted')
-    # it answers, and the leftover is gone
+    # it answers at once (the leftover is moved aside and removed by a worker), and the leftover goes
     call(MANAGER_PATH, MANAGER_IFACE, 'ListInstances')
     assert not os.path.exists(leftover), 'the leftover is still there'
+    # the name of the interrupted create is free at once
+    try:
+        create_instance(name)
+        assert instance_exists(name)
+    finally:
+        cleanup_instance(name)
+    wait_for(lambda: os.listdir(STAGING_DIR) == [], 120, 'staging/ emptied')
     assert os.path.exists('/etc/hostname')
 
 
