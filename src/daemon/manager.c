@@ -370,7 +370,6 @@ static void staging_remove_leftover(Manager *m, int dir_fd, const char *entry) {
 static int clean_staging(Manager *m) {
         _cleanup_strv_free_ char **entries = NULL;
         _cleanup_close_ int fd = -EBADF;
-        size_t n = 0;
         DIR *d;
         struct dirent *de;
 
@@ -382,19 +381,12 @@ static int clean_staging(Manager *m) {
                 return -errno;
         /* Listed first: renaming while reading could show an entry twice. */
         while ((de = readdir(d))) {
-                char **l;
-
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
-                l = realloc(entries, (n + 2) * sizeof(char *));
-                if (!l || !(l[n] = strdup(de->d_name))) {
-                        if (l)
-                                entries = l;
+                if (strv_extend(&entries, de->d_name) < 0) {
                         closedir(d);
                         return -ENOMEM;
                 }
-                l[++n] = NULL;
-                entries = l;
         }
         closedir(d);
         STRV_FOREACH(e, entries)

@@ -22,6 +22,29 @@ size_t strv_length(char *const *l) {
         return n;
 }
 
+int strv_push(char ***l, char *s) {
+        size_t n = strv_length(*l);
+        char **nl;
+
+        nl = realloc(*l, (n + 2) * sizeof(char *));
+        if (!nl) {
+                free(s);
+                return -ENOMEM;
+        }
+        nl[n] = s;
+        nl[n + 1] = NULL;
+        *l = nl;
+        return 0;
+}
+
+int strv_extend(char ***l, const char *s) {
+        char *c = strdup(s);
+
+        if (!c)
+                return -ENOMEM;
+        return strv_push(l, c);
+}
+
 uint64_t now_usec(clockid_t clock) {
         struct timespec ts;
         (void) clock_gettime(clock, &ts);

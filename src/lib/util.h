@@ -9,6 +9,10 @@
 
 char **strv_free(char **l);
 size_t strv_length(char *const *l);
+/* Appends s to the NULL-terminated list *l (NULL: empty). strv_push() takes s, and frees it on failure;
+ * strv_extend() appends a copy. */
+int strv_push(char ***l, char *s);
+int strv_extend(char ***l, const char *s);
 
 uint64_t now_usec(clockid_t clock);
 
@@ -16,9 +20,9 @@ uint64_t now_usec(clockid_t clock);
  * directory. Either the old or the new contents survive a crash, never a mix. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
 
-/* Reads a whole (small) file; fails with -EFBIG above max bytes. The result is NUL-terminated. */
 /* Reads all of fd (to its end) into a NUL-terminated buffer; -EFBIG past max bytes. */
 int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
+/* Reads a whole (small) file; fails with -EFBIG above max bytes. The result is NUL-terminated. */
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
 
 /* Removes a directory tree without following symlinks or crossing mount points. */

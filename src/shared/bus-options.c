@@ -20,14 +20,10 @@ static int read_strv(sd_bus_message *m, const char *key, char ***ret, sd_bus_err
         while ((r = sd_bus_message_read_basic(m, 's', &s)) > 0) {
                 if (n >= BUS_OPTIONS_ARRAY_MAX || strlen(s) > BUS_OPTIONS_VALUE_MAX)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option '%s' is too large.", key);
-                char **nl = realloc(l, (n + 2) * sizeof(char *));
-                if (!nl)
-                        return -ENOMEM;
-                l = nl;
-                l[n] = strdup(s);
-                if (!l[n])
-                        return -ENOMEM;
-                l[++n] = NULL;
+                r = strv_extend(&l, s);
+                if (r < 0)
+                        return r;
+                n++;
         }
         if (r < 0)
                 return r;

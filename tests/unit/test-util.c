@@ -34,6 +34,16 @@ TEST(strv) {
         ASSERT_EQ(strv_length(l), 2);
         ASSERT_NULL(strv_free(l));
         ASSERT_NULL(strv_free(NULL));
+
+        /* Appending to nothing, then to a list. */
+        char **m = NULL;
+        ASSERT_OK(strv_extend(&m, "x"));
+        ASSERT_OK(strv_push(&m, strdup("y")));
+        ASSERT_EQ(strv_length(m), 2);
+        ASSERT_STREQ(m[0], "x");
+        ASSERT_STREQ(m[1], "y");
+        ASSERT_NULL(m[2]);
+        ASSERT_NULL(strv_free(m));
 }
 
 static void check_command_line(char *const *argv, const char *expected) {
