@@ -197,11 +197,14 @@ static int reply_noop(sd_bus_message *message, Instance *i, OperationKind kind, 
 }
 
 /* An instance without an init (source type "none" gives an empty rootfs) would "start" and stop at
- * once: refuse it up front. The start-host hook reports running just before init is executed. */
-/* The rootfs is the instance's: resolve /sbin/init as the instance would (RESOLVE_IN_ROOT: an absolute
- * symlink or ".." stays inside), never across a mount point (RESOLVE_NO_XDEV: nothing the instance
- * links to can be a mount that hangs) and never through /proc magic links. What is left is a lookup in
- * the host filesystem that holds the rootfs, bounded by the kernel's 40 symlinks. */
+ * once: refuse it up front. The start-host hook reports running just before init is executed.
+ *
+ * The state directory is root's (and may be a symlink an admin made); below it, the instance directory
+ * and rootfs/ are ours, never followed. The rootfs is the instance's: /sbin/init is resolved as the
+ * instance would (RESOLVE_IN_ROOT: an absolute symlink or ".." stays inside), never across a mount
+ * point (RESOLVE_NO_XDEV: nothing the instance links to can be a mount that hangs) and never through
+ * /proc magic links. What is left is a lookup in the host filesystem that holds the rootfs, bounded by
+ * the kernel's 40 symlinks. */
 static int instance_check_bootable(Instance *i, sd_bus_error *error) {
         struct open_how how = {
                 .flags = O_PATH | O_CLOEXEC,
@@ -211,9 +214,6 @@ static int instance_check_bootable(Instance *i, sd_bus_error *error) {
         _cleanup_free_ char *rel = NULL;
         struct stat st;
 
-        /* The state directory is root's (and may be a symlink an admin made); below it, the instance
-         * directory and rootfs/ are ours, never followed; inside the rootfs everything is the
-         * instance's: resolved in its root, never onto the host or across a mount. */
         if (asprintf(&rel, "%s/rootfs", i->name) < 0)
                 return -ENOMEM;
         dir = open(i->manager->instances_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -600,8 +600,8 @@ static int method_get_state(sd_bus_message *message, void *userdata, sd_bus_erro
 
 /* Sets NAME=VALUE in a strv environment, replacing an earlier NAME. */
 static int env_set(char ***env, const char *name, const char *value) {
-        size_t nl = strlen(name), n = strv_length(*env);
-        char *e, **l;
+        size_t nl = strlen(name);
+        char *e;
 
         if (asprintf(&e, "%s=%s", name, value) < 0)
                 return -ENOMEM;
@@ -611,15 +611,7 @@ static int env_set(char ***env, const char *name, const char *value) {
                         *x = e;
                         return 0;
                 }
-        l = realloc(*env, (n + 2) * sizeof(char *));
-        if (!l) {
-                free(e);
-                return -ENOMEM;
-        }
-        l[n] = e;
-        l[n + 1] = NULL;
-        *env = l;
-        return 0;
+        return strv_push(env, e);
 }
 
 /* Only kinds of fd that give the process in the instance no way into the host (exec-fd.h). */

@@ -6,7 +6,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "exec-fd.h"
@@ -48,7 +47,7 @@ const char *exec_fd_refusal(int fd) {
                         return NULL;
                 return "a socket that is not a connected AF_UNIX stream or seqpacket socket";
         case S_IFCHR:
-                if (st.st_rdev == makedev(1, 3))
+                if (stat_is_devnull(&st))
                         return NULL;
                 return isatty(fd) ? "a terminal" : "a character device";
         case S_IFREG:

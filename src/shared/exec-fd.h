@@ -1,6 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+/* The null device, by what fstat() says of it (a path may be anything the instance's root made). */
+static inline bool stat_is_devnull(const struct stat *st) {
+        return S_ISCHR(st->st_mode) && st->st_rdev == makedev(1, 3);
+}
+
 /* The kinds of fd that Instance.Exec passes on as a process's stdin, stdout or stderr (docs/api.md).
  * The process in the instance can do with them what its user can: a privileged instance's root can
  * fchmod()/fchown() them, reopen them through /proc/self/fd, openat(fd, "..") from a directory, TIOCSTI

@@ -22,6 +22,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "exec-fd.h"
 #include "macro.h"
 #include "metadata.h"
 #include "util.h"
@@ -407,7 +408,7 @@ static int open_instance_devnull(int flags) {
         fd = open("/dev/null", flags | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3) ||
+        if (fstat(fd, &st) < 0 || !stat_is_devnull(&st) ||
             fcntl(fd, F_SETFL, 0) < 0) {
                 (void) close(fd);
                 return -ENODEV;
@@ -490,7 +491,7 @@ static int do_exec(char **args, size_t n) {
 
                         if (fstat(EXEC_STDIO_FD(k), &st) < 0)
                                 return result(errno, "Bad exec request: no stdio fd %i.", k);
-                        if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+                        if (!stat_is_devnull(&st))
                                 continue;
                         if (dup2(dummy[k == 0 ? 0 : 1], EXEC_STDIO_FD(k)) < 0)
                                 return result(errno, "Failed to replace /dev/null: %m");
