@@ -25,7 +25,7 @@ __all__ = [
     'SRC_DIR', 'RULES_DIR', 'DOC_RULES_DIR', 'ACCESS_DENIED', 'INTERACTIVE_REQUIRED',
     'PROCESS_IFACE', 'OPEN_METHODS', 'xml_methods', 'checked_methods',
     'add_group', 'add_user', 'remove_users', 'uid_of', 'install_rule', 'install_doc_rule',
-    'remove_rule', 'remove_all_rules', 'Agent', 'pk_check', 'wait_rule', 'SPY_RULE', 'Spy',
+    'remove_rule', 'remove_all_rules', 'Agent', 'agent', 'close_agents', 'pk_check', 'wait_rule', 'SPY_RULE', 'Spy',
     'ensure_subids', 'restore_subids', 'variant_text', 'median_ms', 'stats_ms',
     'private_root_conn',
     'root_exec', 'INTERACTIVE', 'exec_params', 'NULL_FDS', 'OUT_PIPE',
@@ -535,6 +535,22 @@ class Agent:
             except subprocess.TimeoutExpired:
                 self.proc.kill()   # our own child
                 self.proc.wait(10)
+
+
+_agents = {}
+
+
+def agent(user):
+    """The test file's one Agent of user, started on first use."""
+    if user not in _agents:
+        _agents[user] = Agent(user)
+    return _agents[user]
+
+
+def close_agents():
+    """Ends every agent that agent() started (for the file's cleanup)."""
+    while _agents:
+        _agents.popitem()[1].close()
 
 
 # ---- the daemon and root-side helpers ----------------------------------------------------

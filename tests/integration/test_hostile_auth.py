@@ -33,14 +33,7 @@ BUSYBOX = {'type': V('s', 'template'), 'template': V('s', 'busybox')}
 INSTANCES_DIR = '/var/lib/lxcbus/instances'
 GO_FILE = '/run/lxcbus-test-auth-go'
 HOLD_USERS = ('pkhold1', 'pkhold2', 'pkhold3')
-agents = {}
 SPY = Spy()
-
-
-def agent(user):
-    if user not in agents:
-        agents[user] = Agent(user)
-    return agents[user]
 
 
 def ipath(name):
@@ -434,8 +427,7 @@ def exec_whose_instance_was_reconfigured_meanwhile_is_conflict():
 @on_exit
 def cleanup():
     no_go()
-    for a in agents.values():
-        a.close()
+    close_agents()
     T.cleanup()
     cleanup_instance('web')
     remove_all_rules()

@@ -33,14 +33,7 @@ OWNER = 'hbown'                            # may create, and act on what it owns
 RULE = '60-lxcbus-test-hostile-bounds.rules'
 NONE_SRC = {'type': V('s', 'none')}
 BUSYBOX = {'type': V('s', 'template'), 'template': V('s', 'busybox')}
-agents = {}
 st = {}
-
-
-def agent(user):
-    if user not in agents:
-        agents[user] = Agent(user)
-    return agents[user]
 
 
 def create_args(name, source, config=None, **options):
@@ -359,8 +352,7 @@ def cancelled_create_never_adopts_an_orphan():
 
 @on_exit
 def cleanup():
-    for a in agents.values():
-        a.close()
+    close_agents()
     T.cleanup()
     remove_rule(RULE)
     remove_users()

@@ -35,14 +35,7 @@ NONE_SRC = {'type': V('s', 'none')}
 RUN = unique_name('pkrun')      # busybox, kept running
 STOPPED = unique_name('pkstop')  # busybox, kept stopped
 CONF = unique_name('pkconf')    # source none, for SetConfig
-agents = {}
 st = {}
-
-
-def agent(user):
-    if user not in agents:
-        agents[user] = Agent(user)
-    return agents[user]
 
 
 def agent_with_rule(user, filename, rule, action, details):
@@ -913,8 +906,7 @@ def latency_of_an_authorized_call_root_vs_user():
 
 @on_exit
 def cleanup():
-    for a in agents.values():
-        a.close()
+    close_agents()
     T.cleanup()
     for n in ('p-one', 'p-two', 'web'):
         cleanup_instance(n)

@@ -30,7 +30,6 @@ RSTOP = unique_name('prstop')   # busybox, stays stopped
 RCONF = unique_name('prconf')   # source none, for SetConfig/Delete
 DROPIN_DIR = '/etc/systemd/system/lxcbusd.service.d'
 DROPIN = DROPIN_DIR + '/60-lxcbus-test-polkit-timeout.conf'
-agents = {}
 
 RACE_RULE = '''// test: pkrok may do everything; pkrslow too, but polkit takes 0.3 s to say so
 polkit.addRule(function(action, subject) {
@@ -47,12 +46,6 @@ polkit.addRule(function(action, subject) {
     return polkit.Result.NOT_HANDLED;
 });
 '''
-
-
-def agent(user):
-    if user not in agents:
-        agents[user] = Agent(user)
-    return agents[user]
 
 
 def cfg(desc):
@@ -388,8 +381,7 @@ def polkit_hanging_gives_access_denied_after_the_timeout():
 
 @on_exit
 def cleanup():
-    for a in agents.values():
-        a.close()
+    close_agents()
     if os.path.exists(DROPIN):
         os.unlink(DROPIN)
         restart_daemon()
