@@ -23,6 +23,8 @@ static int open_dir_at(int parent_fd, const char *name) {
         return openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 }
 
+/* One loop with an explicit stack instead of recursion, so that the depth is ours to bound: it reads
+ * long because the descent, the visit and the climb back are all in it. */
 int cgroup_walk(int parent_fd, const char *name, cgroup_walk_fn_t fn, void *userdata) {
         _cleanup_free_ WalkLevel *levels = NULL;
         _Alignas(struct dirent64) char buf[4096];

@@ -1,27 +1,34 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* org.lxcbus1.Instance (instance-dbus.h): each method reads and checks its arguments, asks polkit, and
+ * calls the model (instance.c, exec.c); the answer comes from the operation it starts
+ * (operation-dbus.c) or at once. */
+#include <assert.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <limits.h>
 #include <stdio.h>
-#include <linux/openat2.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 
+#include "auth-dbus.h"
 #include "bus-errors.h"
 #include "bus-limits.h"
 #include "bus-options.h"
-#include "daemon.h"
+#include "cgroup.h"
+#include "console-dbus.h"
+#include "daemon-dbus.h"
+#include "exec.h"
 #include "exec-fd.h"
+#include "instance.h"
+#include "instance-dbus.h"
 #include "log.h"
+#include "manager.h"
+#include "manager-dbus.h"
 #include "names.h"
+#include "operation-dbus.h"
 #include "util.h"
 
 #define DEFAULT_START_TIMEOUT_SEC 60
 #define DEFAULT_STOP_TIMEOUT_SEC 30
 #define TIMEOUT_SEC_MAX (24 * 3600)
-
-int bus_read_config(sd_bus_message *message, ConfigMap *ret, sd_bus_error *error);
 
 int instance_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                          sd_bus_error *error) {
@@ -42,7 +49,7 @@ int instance_node_enumerator(sd_bus *bus, const char *path, void *userdata, char
         char **l;
         size_t n = 0;
 
-        l = calloc(m->n_instances + 1, sizeof(char *));
+        l = new0(char *, m->n_instances + 1);
         if (!l)
                 return -ENOMEM;
         for (Instance *i = m->instances; i; i = i->next) {
@@ -57,10 +64,11 @@ int instance_node_enumerator(sd_bus *bus, const char *path, void *userdata, char
         return 1;
 }
 
+/* ---------------------------------------------------------------- properties */
+
 static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Instance *i = userdata;
-        return sd_bus_message_append(reply, "s", instance_state_to_string(i->state));
+        return sd_bus_message_append(reply, "s", instance_state_to_string(*(InstanceState *) userdata));
 }
 
 static int property_get_unit(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -69,43 +77,35 @@ static int property_get_unit(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_append(reply, "s", i->has_unit ? i->unit_name : "");
 }
 
-static int property_get_misc(sd_bus *bus, const char *path, const char *interface, const char *property,
-                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Instance *i = userdata;
-        const char *v;
-
-        if (streq(property, "Pid"))
-                return sd_bus_message_append(reply, "u", (uint32_t) i->pid);
-        if (streq(property, "Owner"))
-                return sd_bus_message_append(reply, "u", (uint32_t) i->md.owner);
-        if (streq(property, "Ephemeral"))
-                return sd_bus_message_append(reply, "b", i->md.ephemeral);
-        if (streq(property, "CreatedAt"))
-                return sd_bus_message_append(reply, "t", i->md.created_at);
-        if (streq(property, "LastUsedAt"))
-                return sd_bus_message_append(reply, "t", i->md.last_used_at);
-        if (streq(property, "Generation"))
-                return sd_bus_message_append(reply, "t", i->md.generation);
-        if (streq(property, "Description"))
-                return sd_bus_message_append(reply, "s", strempty(config_map_get(&i->md.config, "description")));
-        if (streq(property, "Autostart")) {
-                bool b = false;
-                v = config_map_get(&i->md.config, "boot.autostart");
-                if (v)
-                        (void) config_parse_bool(v, &b);
-                return sd_bus_message_append(reply, "b", b);
-        }
-        if (streq(property, "AutostartPriority")) {
-                long l = 0;
-                v = config_map_get(&i->md.config, "boot.autostart.priority");
-                if (v)
-                        (void) config_parse_int(v, -1000, 1000, &l);
-                return sd_bus_message_append(reply, "i", (int32_t) l);
-        }
-        return -EINVAL;
+static int property_get_description(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", strempty(config_map_get(userdata, "description")));
 }
 
-static int append_config(sd_bus_message *reply, const ConfigMap *c) {
+static int property_get_autostart(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const char *v = config_map_get(userdata, "boot.autostart");
+        bool b = false;
+
+        if (v)
+                (void) config_parse_bool(v, &b);
+        return sd_bus_message_append(reply, "b", b);
+}
+
+static int property_get_autostart_priority(sd_bus *bus, const char *path, const char *interface,
+                                           const char *property, sd_bus_message *reply, void *userdata,
+                                           sd_bus_error *error) {
+        const char *v = config_map_get(userdata, "boot.autostart.priority");
+        long l = 0;
+
+        if (v)
+                (void) config_parse_int(v, -1000, 1000, &l);
+        return sd_bus_message_append(reply, "i", (int32_t) l);
+}
+
+static int property_get_config(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const ConfigMap *c = userdata;
         int r;
 
         r = sd_bus_message_open_container(reply, 'a', "{ss}");
@@ -119,13 +119,7 @@ static int append_config(sd_bus_message *reply, const ConfigMap *c) {
         return sd_bus_message_close_container(reply);
 }
 
-static int property_get_config(sd_bus *bus, const char *path, const char *interface, const char *property,
-                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Instance *i = userdata;
-        return append_config(reply, &i->md.config);
-}
-
-void instance_emit_changes(Instance *i) {
+void instance_bus_emit_changes(Instance *i) {
         const char *names[16];
         size_t n = 0;
 
@@ -151,22 +145,38 @@ void instance_emit_changes(Instance *i) {
                                                            (char **) names);
 }
 
-/* ---------------------------------------------------------------- lifecycle methods */
-
-static int check_lock(Instance *i, sd_bus_error *error) {
-        if (i->lock)
-                return sd_bus_error_setf(error, LXCBUS_ERROR_BUSY, "Instance '%s' is busy with operation %" PRIu64 " (%s).",
-                                         i->name, i->lock->id, operation_kind_to_string(i->lock->kind));
-        if (i->scope_stop_job)
-                return sd_bus_error_setf(error, LXCBUS_ERROR_BUSY, "Instance '%s' is being cleaned up after its stop.",
-                                         i->name);
-        if (i->state == INSTANCE_STARTING || i->state == INSTANCE_STOPPING)
-                return sd_bus_error_setf(error, LXCBUS_ERROR_BUSY, "Instance '%s' is %s.", i->name,
-                                         instance_state_to_string(i->state));
-        return 0;
+void instance_bus_added(Instance *i) {
+        (void) sd_bus_emit_object_added(i->manager->bus, i->path);
+        (void) sd_bus_emit_signal(i->manager->bus, LXCBUS_PATH, "org.lxcbus1.Manager", "InstanceNew", "so", i->name,
+                                  i->path);
 }
 
-static int invalid_state(Instance *i, const char *verb, sd_bus_error *error) {
+void instance_bus_removed(Instance *i) {
+        (void) sd_bus_emit_object_removed(i->manager->bus, i->path);
+        (void) sd_bus_emit_signal(i->manager->bus, LXCBUS_PATH, "org.lxcbus1.Manager", "InstanceRemoved", "so",
+                                  i->name, i->path);
+}
+
+/* ---------------------------------------------------------------- lifecycle methods */
+
+static int bus_error_busy(Instance *i, sd_bus_error *error) {
+        switch (instance_busy(i)) {
+        case INSTANCE_IDLE:
+                return 0;
+        case INSTANCE_BUSY_OPERATION:
+                return sd_bus_error_setf(error, LXCBUS_ERROR_BUSY, "Instance '%s' is busy with operation %" PRIu64 " (%s).",
+                                         i->name, i->lock->id, operation_kind_to_string(i->lock->kind));
+        case INSTANCE_BUSY_SCOPE_STOP:
+                return sd_bus_error_setf(error, LXCBUS_ERROR_BUSY, "Instance '%s' is being cleaned up after its stop.",
+                                         i->name);
+        case INSTANCE_BUSY_TRANSITION:
+                return sd_bus_error_setf(error, LXCBUS_ERROR_BUSY, "Instance '%s' is %s.", i->name,
+                                         instance_state_to_string(i->state));
+        }
+        assert_not_reached();
+}
+
+int bus_error_invalid_state(Instance *i, const char *verb, sd_bus_error *error) {
         if (i->load_error)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE,
                                          "Cannot %s instance '%s': it is broken, %s. Only Delete works.", verb,
@@ -175,150 +185,133 @@ static int invalid_state(Instance *i, const char *verb, sd_bus_error *error) {
                                  instance_state_to_string(i->state));
 }
 
-static int parse_timeout(unsigned *timeout, bool present, sd_bus_error *error) {
-        if (present && *timeout > TIMEOUT_SEC_MAX)
+/* The options a lifecycle method takes, and what it read of them. */
+enum {
+        CALL_TIMEOUT = 1 << 0,
+        CALL_FORCE = 1 << 1,
+        CALL_ASYNC = 1 << 2,
+};
+
+typedef struct LifecycleCall {
+        unsigned timeout_sec;
+        bool timeout_set;
+        int force, async;
+        uid_t uid;
+} LifecycleCall;
+
+/* What Start, Stop, Restart, Delete, Freeze and Unfreeze do first: read the options named by which,
+ * ask polkit (auth: the details, NULL for none beyond the verb; auth_of() fills them from the options),
+ * and check that no other operation holds the instance. 1: go on; 0: polkit's answer is pending (the
+ * handler returns 1); < 0 (error set): refused. */
+static int lifecycle_begin(sd_bus_message *message, Instance *i, unsigned which, LifecycleCall *c,
+                           void (*auth_of)(const LifecycleCall *c, AuthRequest *ret), sd_bus_error *error) {
+        AuthRequest auth = {};
+        int r;
+
+        if (which != 0) {       /* Freeze and Unfreeze take no options at all */
+                BusOption options[4] = {};
+                size_t n = 0;
+
+                if (which & CALL_TIMEOUT)
+                        options[n++] = (BusOption) { "timeout-sec", "u", &c->timeout_sec, &c->timeout_set };
+                if (which & CALL_FORCE)
+                        options[n++] = (BusOption) { "force", "b", &c->force };
+                if (which & CALL_ASYNC)
+                        options[n++] = (BusOption) { "async", "b", &c->async };
+                r = bus_read_options(message, options, error);
+                if (r < 0)
+                        return r;
+        }
+        if (c->timeout_set && c->timeout_sec > TIMEOUT_SEC_MAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option 'timeout-sec' is too large (%u at most).",
                                          TIMEOUT_SEC_MAX);
-        return 0;
+        if (auth_of)
+                auth_of(c, &auth);
+        r = bus_authorize_full(i->manager, message, i, auth_of ? &auth : NULL, error);
+        if (r <= 0)
+                return r;
+        r = bus_get_sender_uid(message, &c->uid);
+        if (r < 0)
+                return r;
+        r = bus_error_busy(i, error);
+        if (r < 0)
+                return r;
+        return 1;
 }
 
 /* A call that has nothing to do gets a finished, successful operation, as systemctl start does. */
-static int reply_noop(sd_bus_message *message, Instance *i, OperationKind kind, bool async, sd_bus_error *error) {
+static int reply_noop(sd_bus_message *message, Instance *i, OperationKind kind, const LifecycleCall *c,
+                      sd_bus_error *error) {
         Operation *o;
         int r;
 
-        r = operation_new(i->manager, kind, i, i->name, message, OPERATION_REPLY_OP, async, &o, error);
+        r = bus_operation_new(i->manager, kind, i, i->name, message, c->uid, OPERATION_REPLY_OP, c->async, &o, error);
         if (r < 0)
                 return r;
         operation_set_progress(o, 1.0, "nothing to do");
         operation_finish(o, NULL, NULL);
-        r = operation_reply_to(o, message, async);
-        return r < 0 ? r : 1;
-}
-
-/* An instance without an init (source type "none" gives an empty rootfs) would "start" and stop at
- * once: refuse it up front. The start-host hook reports running just before init is executed.
- *
- * The state directory is root's (and may be a symlink an admin made); below it, the instance directory
- * and rootfs/ are ours, never followed. The rootfs is the instance's: /sbin/init is resolved as the
- * instance would (RESOLVE_IN_ROOT: an absolute symlink or ".." stays inside), never across a mount
- * point (RESOLVE_NO_XDEV: nothing the instance links to can be a mount that hangs) and never through
- * /proc magic links. What is left is a lookup in the host filesystem that holds the rootfs, bounded by
- * the kernel's 40 symlinks. */
-static int instance_check_bootable(Instance *i, sd_bus_error *error) {
-        struct open_how how = {
-                .flags = O_PATH | O_CLOEXEC,
-                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS,
-        };
-        _cleanup_close_ int dir = -EBADF, root = -EBADF, init = -EBADF;
-        _cleanup_free_ char *rel = NULL;
-        struct stat st;
-
-        if (asprintf(&rel, "%s/rootfs", i->name) < 0)
-                return -ENOMEM;
-        dir = open(i->manager->instances_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dir >= 0)
-                root = openat(dir, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (root >= 0) {
-                init = (int) syscall(SYS_openat2, root, "sbin/init", &how, sizeof how);
-                /* Without openat2 (valgrind), as lstat() did: the last component is not followed. */
-                if (init < 0 && errno == ENOSYS && fstatat(root, "sbin/init", &st, AT_SYMLINK_NOFOLLOW) >= 0)
-                        return 0;
-        }
-        if ((root < 0 || init < 0) && IN_SET(errno, ENOENT, ENOTDIR, ELOOP))
-                return sd_bus_error_setf(error, LXCBUS_ERROR_FAILED,
-                                         "Instance '%s' cannot boot: its rootfs has no /sbin/init.", i->name);
-        /* Anything else (a mount inside the rootfs): liblxc is the judge. */
-        return 0;
+        return bus_operation_reply(o, message, c->async);
 }
 
 static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        LifecycleCall c = { .timeout_sec = DEFAULT_START_TIMEOUT_SEC };
         Instance *i = userdata;
-        unsigned timeout = DEFAULT_START_TIMEOUT_SEC;
-        bool timeout_set = false;
-        int async = 0, r;
         Operation *o;
+        int r;
 
-        const BusOption options[] = {
-                { "timeout-sec", "u", &timeout, &timeout_set },
-                { "async", "b", &async },
-                {}
-        };
-        r = bus_read_options(message, options, error);
-        if (r < 0)
-                return r;
-        r = parse_timeout(&timeout, timeout_set, error);
-        if (r < 0)
-                return r;
-        r = bus_authorize(message, i, error);
+        r = lifecycle_begin(message, i, CALL_TIMEOUT | CALL_ASYNC, &c, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = check_lock(i, error);
-        if (r < 0)
-                return r;
         if (i->state == INSTANCE_RUNNING)
-                return reply_noop(message, i, OPERATION_START, async, error);
+                return reply_noop(message, i, OPERATION_START, &c, error);
         if (i->state != INSTANCE_STOPPED)
-                return invalid_state(i, "start", error);
-        r = instance_check_bootable(i, error);
+                return bus_error_invalid_state(i, "start", error);
+        r = instance_check_bootable(i);
+        if (r == -ENOEXEC)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_FAILED,
+                                         "Instance '%s' cannot boot: its rootfs has no /sbin/init.", i->name);
         if (r < 0)
                 return r;
 
-        r = operation_new(i->manager, OPERATION_START, i, i->name, message, OPERATION_REPLY_OP, async, &o, error);
+        r = bus_operation_new(i->manager, OPERATION_START, i, i->name, message, c.uid, OPERATION_REPLY_OP, c.async,
+                              &o, error);
         if (r < 0)
                 return r;
-        o->timeout_sec = timeout ?: DEFAULT_START_TIMEOUT_SEC;
-        (void) instance_start(i, o);
-        r = operation_reply_to(o, message, async);
-        return r < 0 ? r : 1;
+        o->lifecycle.timeout_sec = c.timeout_sec ?: DEFAULT_START_TIMEOUT_SEC;
+        instance_start(i, o);
+        return bus_operation_reply(o, message, c.async);
+}
+
+/* force as a rule sees it: also a timeout of 0, which kills at once */
+static void stop_auth(const LifecycleCall *c, AuthRequest *ret) {
+        *ret = (AuthRequest) { .force = c->force || c->timeout_sec == 0, .timeout_sec = c->timeout_sec };
 }
 
 static int stop_like(sd_bus_message *message, Instance *i, OperationKind kind, sd_bus_error *error) {
-        unsigned timeout = DEFAULT_STOP_TIMEOUT_SEC;
-        bool timeout_set = false;
-        int async = 0, force = 0, r;
+        LifecycleCall c = { .timeout_sec = DEFAULT_STOP_TIMEOUT_SEC };
         Operation *o;
+        int r;
 
-        const BusOption options[] = {
-                { "timeout-sec", "u", &timeout, &timeout_set },
-                { "force", "b", &force },
-                { "async", "b", &async },
-                {}
-        };
-        r = bus_read_options(message, options, error);
-        if (r < 0)
-                return r;
-        r = parse_timeout(&timeout, timeout_set, error);
-        if (r < 0)
-                return r;
-        /* force as a rule sees it: also a timeout of 0, which kills at once */
-        r = bus_authorize_full(i->manager, message, i,
-                               &(AuthRequest) { .force = force || timeout == 0, .timeout_sec = timeout }, error);
+        r = lifecycle_begin(message, i, CALL_TIMEOUT | CALL_FORCE | CALL_ASYNC, &c, stop_auth, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = check_lock(i, error);
-        if (r < 0)
-                return r;
         if (kind == OPERATION_STOP && i->state == INSTANCE_STOPPED)
-                return reply_noop(message, i, kind, async, error);
-        if (i->state == INSTANCE_FROZEN && !force)
+                return reply_noop(message, i, kind, &c, error);
+        if (i->state == INSTANCE_FROZEN && !c.force)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE,
                                          "Instance '%s' is frozen: unfreeze it first, or pass force.", i->name);
         if (!IN_SET(i->state, INSTANCE_RUNNING, INSTANCE_FROZEN, INSTANCE_STOPPED))
-                return invalid_state(i, operation_kind_to_string(kind), error);
+                return bus_error_invalid_state(i, operation_kind_to_string(kind), error);
 
-        r = operation_new(i->manager, kind, i, i->name, message, OPERATION_REPLY_OP, async, &o, error);
+        r = bus_operation_new(i->manager, kind, i, i->name, message, c.uid, OPERATION_REPLY_OP, c.async, &o, error);
         if (r < 0)
                 return r;
-        o->timeout_sec = timeout;
-        o->force = force || i->state == INSTANCE_FROZEN;
-        if (kind == OPERATION_RESTART && o->timeout_sec == 0)
-                o->force = true;
-        (void) instance_stop(i, o);
+        o->lifecycle.timeout_sec = c.timeout_sec;
+        o->lifecycle.force = c.force || i->state == INSTANCE_FROZEN || (kind == OPERATION_RESTART && c.timeout_sec == 0);
+        instance_stop(i, o);
         if (kind == OPERATION_RESTART)
-                o->timeout_sec = DEFAULT_START_TIMEOUT_SEC;
-        r = operation_reply_to(o, message, async);
-        return r < 0 ? r : 1;
+                o->lifecycle.timeout_sec = DEFAULT_START_TIMEOUT_SEC;
+        return bus_operation_reply(o, message, c.async);
 }
 
 static int method_stop(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -329,25 +322,19 @@ static int method_restart(sd_bus_message *message, void *userdata, sd_bus_error 
         return stop_like(message, userdata, OPERATION_RESTART, error);
 }
 
-static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Instance *i = userdata;
-        int async = 0, force = 0, r;
-        Operation *o;
+static void delete_auth(const LifecycleCall *c, AuthRequest *ret) {
+        *ret = (AuthRequest) { .force = c->force };
+}
 
-        const BusOption options[] = {
-                { "force", "b", &force },
-                { "async", "b", &async },
-                {}
-        };
-        r = bus_read_options(message, options, error);
-        if (r < 0)
-                return r;
-        r = bus_authorize_full(i->manager, message, i, &(AuthRequest) { .force = force }, error);
+static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        LifecycleCall c = {};
+        Instance *i = userdata;
+        Operation *o;
+        int r;
+
+        r = lifecycle_begin(message, i, CALL_FORCE | CALL_ASYNC, &c, delete_auth, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = check_lock(i, error);
-        if (r < 0)
-                return r;
         if (i->load_error) {
                 pid_t monitor, init;
                 bool frozen;
@@ -358,40 +345,38 @@ static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *
                                                  "Cannot delete instance '%s': it is broken (%s) and still runs "
                                                  "in %s; stop that unit first.", i->name, i->load_error,
                                                  i->unit_name);
-        } else if (i->state != INSTANCE_STOPPED && !force)
+        } else if (i->state != INSTANCE_STOPPED && !c.force)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE,
                                          "Instance '%s' is %s: stop it first, or pass force.", i->name,
                                          instance_state_to_string(i->state));
 
-        r = operation_new(i->manager, OPERATION_DELETE, i, i->name, message, OPERATION_REPLY_OP, async, &o, error);
+        r = bus_operation_new(i->manager, OPERATION_DELETE, i, i->name, message, c.uid, OPERATION_REPLY_OP, c.async,
+                              &o, error);
         if (r < 0)
                 return r;
-        o->force = force;
-        (void) instance_delete(i, o);
-        r = operation_reply_to(o, message, async);
-        return r < 0 ? r : 1;
+        o->lifecycle.force = c.force;
+        instance_delete(i, o);
+        return bus_operation_reply(o, message, c.async);
 }
 
 static int freeze_like(sd_bus_message *message, Instance *i, bool freeze, sd_bus_error *error) {
+        LifecycleCall c = {};
         Operation *o;
         int r;
 
-        r = bus_authorize(message, i, error);
+        r = lifecycle_begin(message, i, 0, &c, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = check_lock(i, error);
-        if (r < 0)
-                return r;
         if (i->state == (freeze ? INSTANCE_FROZEN : INSTANCE_RUNNING))
                 return sd_bus_reply_method_return(message, NULL);
         if (i->state != (freeze ? INSTANCE_RUNNING : INSTANCE_FROZEN))
-                return invalid_state(i, freeze ? "freeze" : "unfreeze", error);
+                return bus_error_invalid_state(i, freeze ? "freeze" : "unfreeze", error);
 
-        r = operation_new(i->manager, freeze ? OPERATION_FREEZE : OPERATION_UNFREEZE, i, i->name, message,
-                          OPERATION_REPLY_NONE, false, &o, error);
+        r = bus_operation_new(i->manager, freeze ? OPERATION_FREEZE : OPERATION_UNFREEZE, i, i->name, message, c.uid,
+                              OPERATION_REPLY_NONE, false, &o, error);
         if (r < 0)
                 return r;
-        (void) instance_freeze(i, o, freeze);
+        instance_freeze(i, o, freeze);
         return 1;
 }
 
@@ -417,7 +402,7 @@ static int method_kill(sd_bus_message *message, void *userdata, sd_bus_error *er
         if (r <= 0)
                 return r < 0 ? r : 1;
         if (!IN_SET(i->state, INSTANCE_RUNNING, INSTANCE_FROZEN) || i->pid <= 0)
-                return invalid_state(i, "kill", error);
+                return bus_error_invalid_state(i, "kill", error);
         r = instance_kill(i, sig, all);
         if (r == -ESRCH && !all)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE,
@@ -439,42 +424,53 @@ static int config_too_large(Instance *i, sd_bus_error *error) {
                                  "together).", i->name, LXCBUS_CONFIG_TOTAL_MAX);
 }
 
-static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_(config_map_done) ConfigMap set = {}, merged = {};
-        _cleanup_strv_free_ char **unset = NULL;
-        Instance *i = userdata;
-        uint64_t expected = 0;
-        bool expected_set = false, limits = false;
+/* SetConfig's keys to set and unset, checked as far as they can be without the instance's config. */
+static int read_config_change(sd_bus_message *message, Instance *i, ConfigMap *set, char ***unset,
+                              sd_bus_error *error) {
+        size_t unset_size = 0;
         int r;
 
-        r = bus_read_config(message, &set, error);
+        r = bus_read_config(message, set, error);
         if (r < 0)
                 return r;
-        if (config_map_stored_size(&set) > LXCBUS_CONFIG_TOTAL_MAX)
+        if (config_map_stored_size(set) > LXCBUS_CONFIG_TOTAL_MAX)
                 return config_too_large(i, error);
-        for (size_t k = 0; k < set.n; k++)
-                if (config_key_is_create_only(set.entries[k].key))
-                        return create_only_key(i, set.entries[k].key, error);
-        r = sd_bus_message_read_strv(message, &unset);
+        for (size_t k = 0; k < set->n; k++)
+                if (config_key_is_create_only(set->entries[k].key))
+                        return create_only_key(i, set->entries[k].key, error);
+        r = sd_bus_message_read_strv(message, unset);
         if (r < 0)
                 return r;
-        if (strv_length(unset) > CONFIG_KEYS_MAX)
+        if (strv_length(*unset) > CONFIG_KEYS_MAX)
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Too many keys to unset.");
-        size_t unset_size = 0;
-        STRV_FOREACH(k, unset)
+        STRV_FOREACH(k, *unset)
                 unset_size += config_string_stored_size(*k);
         if (unset_size > LXCBUS_CONFIG_TOTAL_MAX)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
                                          "The keys to unset are too large (%u bytes at most).", LXCBUS_CONFIG_TOTAL_MAX);
-        STRV_FOREACH(k, unset) {
+        STRV_FOREACH(k, *unset) {
                 _cleanup_free_ char *msg = NULL;
                 if (config_key_validate(*k, &msg) < 0)
                         return sd_bus_error_set(error, LXCBUS_ERROR_INVALID_CONFIG, msg ?: "Invalid config key.");
                 if (config_key_is_create_only(*k))
                         return create_only_key(i, *k, error);
-                if (config_map_get(&set, *k))
+                if (config_map_get(set, *k))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Config key '%s' is both set and unset.", *k);
         }
+        return 0;
+}
+
+static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(config_map_done) ConfigMap set = {}, merged = {};
+        _cleanup_strv_free_ char **unset = NULL;
+        Instance *i = userdata;
+        uint64_t expected = 0;
+        bool expected_set = false;
+        int r;
+
+        r = read_config_change(message, i, &set, &unset, error);
+        if (r < 0)
+                return r;
         const BusOption options[] = {
                 { "expected-generation", "t", &expected, &expected_set },
                 {}
@@ -482,7 +478,7 @@ static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_err
         r = bus_read_options(message, options, error);
         if (r < 0)
                 return r;
-        _cleanup_free_ char **set_keys = calloc(set.n + 1, sizeof(char *));
+        _cleanup_free_ char **set_keys = new0(char *, set.n + 1);
         if (!set_keys)
                 return -ENOMEM;
         for (size_t k = 0; k < set.n; k++)
@@ -491,74 +487,35 @@ static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_err
                                error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = check_lock(i, error);
+        r = bus_error_busy(i, error);
         if (r < 0)
                 return r;
         if (!IN_SET(i->state, INSTANCE_STOPPED, INSTANCE_RUNNING))
-                return invalid_state(i, "configure", error);
+                return bus_error_invalid_state(i, "configure", error);
         if (expected_set && expected != i->md.generation)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_CONFLICT,
                                          "Instance '%s' changed: generation is %" PRIu64 ", not %" PRIu64 ".", i->name,
                                          i->md.generation, expected);
 
-        r = config_map_copy(&i->md.config, &merged);
-        if (r < 0)
-                return r;
-        for (size_t k = 0; k < set.n; k++) {
-                r = config_map_set(&merged, set.entries[k].key, set.entries[k].value);
-                if (r == -E2BIG)
-                        return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG, "Too many config keys (%u at most).",
-                                                 CONFIG_KEYS_MAX);
-                if (r < 0)
-                        return r;
-                limits = limits || startswith(set.entries[k].key, "limits.");
-        }
-        STRV_FOREACH(k, unset)
-                if (config_map_unset(&merged, *k) > 0)
-                        limits = limits || startswith(*k, "limits.");
-
-        /* An instance saved before this bound existed may be over it: it can still shrink. */
-        size_t merged_size = config_map_stored_size(&merged);
-        if (merged_size > LXCBUS_CONFIG_TOTAL_MAX && merged_size > config_map_stored_size(&i->md.config))
-                return config_too_large(i, error);
-
-        /* Nothing changes: no write, no new generation, no signal. */
-        if (config_map_equal(&merged, &i->md.config))
-                return sd_bus_reply_method_return(message, NULL);
-
-        /* What is saved must load back after a restart: the bound load applies, checked before. */
-        InstanceMetadata candidate = i->md;    /* shallow */
-        size_t size = 0;
-        candidate.config = merged;
-        r = instance_metadata_check_size(&candidate, &size);
+        size_t size;
+        r = instance_config_merge(i, &set, unset, &merged, &size);
         if (r == -E2BIG)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG, "Too many config keys (%u at most).",
+                                         CONFIG_KEYS_MAX);
+        if (r == -EFBIG)
+                return config_too_large(i, error);
+        if (r == -EMSGSIZE)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
                                          "Config of instance '%s' is too large: its metadata would take %zu bytes "
                                          "(%u at most).", i->name, size, (unsigned) METADATA_SIZE_MAX);
         if (r < 0)
                 return r;
-
-        /* Write first, then switch: a failed write changes nothing. */
-        ConfigMap old = i->md.config;
-        i->md.config = merged;
-        i->md.generation++;
-        r = instance_save_metadata(i);
-        if (r < 0) {
-                merged = i->md.config;
-                i->md.config = old;
-                i->md.generation--;
-                return sd_bus_error_setf(error, LXCBUS_ERROR_FAILED, "Failed to save the config of '%s': %s", i->name,
-                                         strerror(-r));
-        }
-        merged = old; /* freed on return */
-        i->dirty |= INSTANCE_PROP_CONFIG;
-        manager_mark_dirty(i->manager);
-        if (limits && i->state == INSTANCE_RUNNING) {
-                r = scope_set_limits(i->manager, i->unit_name, &i->md.config);
+        if (r > 0) {
+                r = instance_config_apply(i, &merged);
                 if (r < 0)
-                        log_warning_errno(r, "Failed to apply limits to %s live, ignoring: %m", i->unit_name);
+                        return sd_bus_error_setf(error, LXCBUS_ERROR_FAILED, "Failed to save the config of '%s': %s",
+                                                 i->name, strerror(-r));
         }
-        manager_flush_changes(i->manager);
         return sd_bus_reply_method_return(message, NULL);
 }
 
@@ -596,24 +553,6 @@ static int method_get_state(sd_bus_message *message, void *userdata, sd_bus_erro
         return sd_bus_send(NULL, reply, NULL);
 }
 
-#define EXEC_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-/* Sets NAME=VALUE in a strv environment, replacing an earlier NAME. */
-static int env_set(char ***env, const char *name, const char *value) {
-        size_t nl = strlen(name);
-        char *e;
-
-        if (asprintf(&e, "%s=%s", name, value) < 0)
-                return -ENOMEM;
-        STRV_FOREACH(x, *env)
-                if (strncmp(*x, name, nl) == 0 && (*x)[nl] == '=') {
-                        free(*x);
-                        *x = e;
-                        return 0;
-                }
-        return strv_push(env, e);
-}
-
 /* Only kinds of fd that give the process in the instance no way into the host (exec-fd.h). */
 static int check_fd(int fd, bool want_read, const char *what, sd_bus_error *error) {
         const char *refusal;
@@ -630,45 +569,54 @@ static int check_fd(int fd, bool want_read, const char *what, sd_bus_error *erro
         return 0;
 }
 
-/* Exec and ExecPty: the same but for where stdio comes from (the caller's fds, or a new pty in the
- * instance's own devpts whose master goes back to the caller). */
-static int exec_common(sd_bus_message *message, Instance *i, bool pty, sd_bus_error *error) {
-        _cleanup_strv_free_ char **argv = NULL, **env = NULL;
-        _cleanup_free_ char *cwd = NULL, *term = NULL;
-        uint32_t uid = 0, gid = 0, rows = 24, cols = 80;
-        int env_clear = 0, kill_on_disconnect = 0, fds[3], r;
-        const char *k, *v;
-        Operation *o;
+/* What Exec and ExecPty ask for, as read from the call. */
+typedef struct ExecCall {
+        char **argv;
+        char **env;                 /* the call's own variables */
+        char *cwd, *term;
+        uint32_t uid, gid, rows, cols;
+        int env_clear, kill_on_disconnect;
+        int fds[3];                 /* Exec: the caller's, owned by the message */
+} ExecCall;
 
-        r = sd_bus_message_read_strv(message, &argv);
+static void exec_call_done(ExecCall *c) {
+        strv_free(c->argv);
+        strv_free(c->env);
+        free(c->cwd);
+        free(c->term);
+}
+
+/* The command and its environment: argv and env together are bounded (bus-limits.h), before polkit
+ * sees them quoted and the worker request carries them. */
+static int read_exec_command(sd_bus_message *message, ExecCall *c, sd_bus_error *error) {
+        const char *k, *v;
+        size_t strings = 0;
+        int r;
+
+        r = sd_bus_message_read_strv(message, &c->argv);
         if (r < 0)
                 return r;
-        if (strv_length(argv) == 0)
+        if (strv_length(c->argv) == 0)
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The command is empty.");
-        if (strv_length(argv) > LXCBUS_EXEC_ARGV_MAX)
+        if (strv_length(c->argv) > LXCBUS_EXEC_ARGV_MAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The command has more than %u arguments.",
                                          LXCBUS_EXEC_ARGV_MAX);
-        /* argv and env together, before polkit sees them quoted and the worker request carries them
-         * (bus-limits.h). */
-        size_t strings = 0;
-        STRV_FOREACH(a, argv)
+        STRV_FOREACH(a, c->argv)
                 strings += strlen(*a) + 1;
 
-        /* The instance's environment.* keys first, the call's env over them. */
-        _cleanup_strv_free_ char **call_env = NULL;
         r = sd_bus_message_enter_container(message, 'a', "{ss}");
         if (r < 0)
                 return r;
         while ((r = sd_bus_message_read(message, "{ss}", &k, &v)) > 0) {
                 if (!env_name_is_valid(k))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid environment variable name.");
-                if (strv_length(call_env) >= LXCBUS_EXEC_ENV_MAX)
+                if (strv_length(c->env) >= LXCBUS_EXEC_ENV_MAX)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                                  "The environment has more than %u variables.", LXCBUS_EXEC_ENV_MAX);
                 strings += strlen(k) + 1 + strlen(v) + 1;
                 if (strings > LXCBUS_EXEC_STRINGS_MAX)
                         break;
-                r = env_set(&call_env, k, v);
+                r = strv_env_set(&c->env, k, v);
                 if (r < 0)
                         return r;
         }
@@ -678,105 +626,113 @@ static int exec_common(sd_bus_message *message, Instance *i, bool pty, sd_bus_er
                 return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
                                          "The command and environment are too large (%u bytes at most, counting "
                                          "each string and its terminating NUL).", LXCBUS_EXEC_STRINGS_MAX);
-        r = sd_bus_message_exit_container(message);
-        if (r < 0)
-                return r;
+        return sd_bus_message_exit_container(message);
+}
 
-        if (!pty) {
-                r = sd_bus_message_read(message, "hhh", &fds[0], &fds[1], &fds[2]);
-                if (r < 0)
-                        return r;
-                r = check_fd(fds[0], true, "stdin", error);
-                if (r >= 0)
-                        r = check_fd(fds[1], false, "stdout", error);
-                if (r >= 0)
-                        r = check_fd(fds[2], false, "stderr", error);
-                if (r < 0)
-                        return r;
-        }
+static int read_exec_options(sd_bus_message *message, bool pty, ExecCall *c, sd_bus_error *error) {
+        int r;
 
         const BusOption options[] = {
-                { "cwd", "s", &cwd },
-                { "uid", "u", &uid },
-                { "gid", "u", &gid },
-                { "env-clear", "b", &env_clear },
-                { "kill-on-disconnect", "b", &kill_on_disconnect },
+                { "cwd", "s", &c->cwd },
+                { "uid", "u", &c->uid },
+                { "gid", "u", &c->gid },
+                { "env-clear", "b", &c->env_clear },
+                { "kill-on-disconnect", "b", &c->kill_on_disconnect },
                 /* ExecPty only (the list ends here for Exec) */
-                { pty ? "rows" : NULL, "u", &rows },
-                { "cols", "u", &cols },
-                { "term", "s", &term },
+                { pty ? "rows" : NULL, "u", &c->rows },
+                { "cols", "u", &c->cols },
+                { "term", "s", &c->term },
                 {}
         };
         r = bus_read_options(message, options, error);
         if (r < 0)
                 return r;
-        if (rows == 0 || rows > 10000 || cols == 0 || cols > 10000)
+        if (c->rows == 0 || c->rows > 10000 || c->cols == 0 || c->cols > 10000)
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Options 'rows' and 'cols' take 1 to 10000.");
-        if (term && (isempty(term) || strlen(term) > 128 || strspn(term, "abcdefghijklmnopqrstuvwxyz"
-                                                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-._") != strlen(term)))
+        if (c->term && (isempty(c->term) || strlen(c->term) > 128 ||
+                        strspn(c->term, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-._") !=
+                                strlen(c->term)))
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid terminal type in option 'term'.");
-        if (cwd && cwd[0] != '/')
+        if (c->cwd && c->cwd[0] != '/')
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Option 'cwd' needs an absolute path.");
-        if (uid == UINT32_MAX || gid == UINT32_MAX)
+        if (c->uid == UINT32_MAX || c->gid == UINT32_MAX)
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid uid or gid.");
+        return 0;
+}
 
-        /* The environment and directory before asking: the rule sees where the process starts. They read
-         * the config, and the answer is bound to its generation (auth.c). */
-        r = env_set(&env, "PATH", &EXEC_DEFAULT_PATH[STRLEN("PATH=")]);
-        if (r >= 0)
-                r = env_set(&env, "HOME", uid == 0 ? "/root" : "/");
-        if (r >= 0 && pty)
-                r = env_set(&env, "TERM", term ?: "xterm");
-        for (size_t n = 0; r >= 0 && !env_clear && n < i->md.config.n; n++) {
-                const char *name = startswith(i->md.config.entries[n].key, "environment.");
-                if (name)
-                        r = env_set(&env, name, i->md.config.entries[n].value);
-        }
-        STRV_FOREACH(e, call_env) {
-                char *eq = strchr(*e, '=');
-                *eq = 0;
-                if (r >= 0)
-                        r = env_set(&env, *e, eq + 1);
-                *eq = '=';
-        }
+/* Exec and ExecPty: the same but for where stdio comes from (the caller's fds, or a new pty in the
+ * instance's own devpts whose master goes back to the caller). */
+static int exec_common(sd_bus_message *message, Instance *i, bool pty, sd_bus_error *error) {
+        _cleanup_(exec_call_done) ExecCall c = { .rows = 24, .cols = 80 };
+        _cleanup_strv_free_ char **env = NULL;
+        _cleanup_free_ char *cwd = NULL;
+        Operation *o;
+        uid_t caller;
+        int r;
+
+        r = read_exec_command(message, &c, error);
         if (r < 0)
                 return r;
-        if (!cwd) {
-                /* HOME is the default directory. */
-                STRV_FOREACH(e, env)
-                        if (startswith(*e, "HOME=")) {
-                                cwd = strdup(*e + 5);
-                                if (!cwd)
-                                        return -ENOMEM;
-                        }
+        if (!pty) {
+                r = sd_bus_message_read(message, "hhh", &c.fds[0], &c.fds[1], &c.fds[2]);
+                if (r < 0)
+                        return r;
+                r = check_fd(c.fds[0], true, "stdin", error);
+                if (r >= 0)
+                        r = check_fd(c.fds[1], false, "stdout", error);
+                if (r >= 0)
+                        r = check_fd(c.fds[2], false, "stderr", error);
+                if (r < 0)
+                        return r;
         }
+        r = read_exec_options(message, pty, &c, error);
+        if (r < 0)
+                return r;
 
+        /* The environment and directory before asking: the rule sees where the process starts. They read
+         * the config, and the answer is bound to its generation (auth-dbus.c). */
+        ExecRequest req = {
+                .env = c.env,
+                .env_clear = c.env_clear,
+                .cwd = c.cwd,
+                .uid = c.uid,
+                .gid = c.gid,
+                .fds = pty ? NULL : c.fds,
+                .rows = c.rows,
+                .cols = c.cols,
+                .term = c.term,
+        };
+        r = exec_environment(i, &req, &env, &cwd);
+        if (r < 0)
+                return r;
         r = bus_authorize_full(i->manager, message, i,
-                               &(AuthRequest) { .argv = argv, .env = call_env, .env_clear = env_clear, .uid = uid,
-                                                .gid = gid, .cwd = cwd, .term = term ?: "xterm" },
+                               &(AuthRequest) { .argv = c.argv, .env = c.env, .env_clear = c.env_clear, .uid = c.uid,
+                                                .gid = c.gid, .cwd = cwd, .term = c.term ?: "xterm" },
                                error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         if (i->state != INSTANCE_RUNNING)
-                return invalid_state(i, "run a command in", error);
-
-        r = operation_new(i->manager, OPERATION_EXEC, i, i->name, message,
-                          pty ? OPERATION_REPLY_PTY_OP : OPERATION_REPLY_OP, false, &o, error);
+                return bus_error_invalid_state(i, "run a command in", error);
+        r = bus_get_sender_uid(message, &caller);
         if (r < 0)
                 return r;
-        o->command = TAKE_PTR(argv);
-        if (kill_on_disconnect) {
-                r = exec_kill_on_disconnect(o, message);
+
+        r = bus_operation_new(i->manager, OPERATION_EXEC, i, i->name, message, caller,
+                              pty ? OPERATION_REPLY_PTY_OP : OPERATION_REPLY_OP, false, &o, error);
+        if (r < 0)
+                return r;
+        if (c.kill_on_disconnect) {
+                r = bus_process_track_caller(o, message);
                 if (r < 0) {
                         operation_finish_errno(o, r, "Failed to track the caller.");
                         return 1;
                 }
         }
-        r = instance_exec(i, o, o->command, env, cwd, uid, gid, pty ? NULL : fds, rows, cols);
-        if (r < 0) {
+        req.argv = TAKE_PTR(c.argv);
+        r = exec_start(i, o, &req);
+        c.argv = req.argv;     /* what exec_start() did not take */
+        if (r < 0)
                 operation_finish_errno(o, r, "Failed to start the command.");
-                return 1;
-        }
         return 1;
 }
 
@@ -788,21 +744,22 @@ static int method_exec_pty(sd_bus_message *message, void *userdata, sd_bus_error
         return exec_common(message, userdata, true, error);
 }
 
+#define P(name, sig, get, field, flags) SD_BUS_PROPERTY(name, sig, get, offsetof(Instance, field), flags)
 const sd_bus_vtable instance_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Name", "s", NULL, offsetof(Instance, name), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Pid", "u", property_get_misc, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("Name", "s", NULL, name, SD_BUS_VTABLE_PROPERTY_CONST),
+        P("State", "s", property_get_state, state, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("Pid", "u", NULL, pid, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Unit", "s", property_get_unit, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Owner", "u", property_get_misc, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Ephemeral", "b", property_get_misc, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Autostart", "b", property_get_misc, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("AutostartPriority", "i", property_get_misc, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Description", "s", property_get_misc, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Config", "a{ss}", property_get_config, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("CreatedAt", "t", property_get_misc, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("LastUsedAt", "t", property_get_misc, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Generation", "t", property_get_misc, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("Owner", "u", NULL, md.owner, SD_BUS_VTABLE_PROPERTY_CONST),
+        P("Ephemeral", "b", bus_property_get_bool, md.ephemeral, SD_BUS_VTABLE_PROPERTY_CONST),
+        P("Autostart", "b", property_get_autostart, md.config, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("AutostartPriority", "i", property_get_autostart_priority, md.config, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("Description", "s", property_get_description, md.config, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("Config", "a{ss}", property_get_config, md.config, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("CreatedAt", "t", NULL, md.created_at, SD_BUS_VTABLE_PROPERTY_CONST),
+        P("LastUsedAt", "t", NULL, md.last_used_at, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("Generation", "t", NULL, md.generation, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", operation), method_start,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", operation), method_stop,

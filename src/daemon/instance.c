@@ -1,36 +1,35 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The instance model and its lifecycle: every step that may take time runs in a worker, every change
- * of state is learnt from an event (a worker's message, the pidfd of the LXC monitor). */
-#include <dirent.h>
+/* The instance model and its lifecycle (instance.h). */
+#include <assert.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/openat2.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "bus-errors.h"
+#include "bus-limits.h"
+#include "cgroup.h"
 #include "cgroup-walk.h"
-#include "daemon.h"
+#include "console.h"
+#include "instance.h"
 #include "log.h"
+#include "manager.h"
 #include "names.h"
+#include "operation.h"
+#include "scope.h"
 #include "util.h"
+#include "worker.h"
 
 #define FREEZE_TIMEOUT_USEC (10 * USEC_PER_SEC)
 #define STOP_GRACE_USEC (10 * USEC_PER_SEC)
 #define STOP_KILL_WAIT_USEC (10 * USEC_PER_SEC)
 #define STOP_AFTER_KILL_USEC (3 * USEC_PER_SEC)
-
-enum {
-        STEP_INIT,
-        STEP_START_SCOPE,     /* waiting for systemd to realize the scope */
-        STEP_START_RUNNING,   /* waiting for the start-host hook */
-        STEP_STOP,            /* waiting for the stop worker and the monitor's exit */
-        STEP_DESTROY,
-        STEP_WORK,            /* a single worker: create, freeze, unfreeze */
-};
 
 static const char *const state_table[_INSTANCE_STATE_MAX] = {
         [INSTANCE_STOPPED] = "stopped",   [INSTANCE_STARTING] = "starting", [INSTANCE_RUNNING] = "running",
@@ -138,14 +137,8 @@ Instance *instance_unref(Instance *i) {
         return NULL;
 }
 
-Instance *manager_find_instance(Manager *m, const char *name) {
-        for (Instance *i = m->instances; i; i = i->next)
-                if (streq(i->name, name))
-                        return i;
-        return NULL;
-}
-
-static void instance_mark_dirty(Instance *i, uint32_t props) {
+void instance_mark_dirty(Instance *i, uint32_t props) {
+        assert(i);
         i->dirty |= props;
         manager_mark_dirty(i->manager);
 }
@@ -204,8 +197,7 @@ int instance_save_metadata(Instance *i) {
         return instance_metadata_save(&i->md, path);
 }
 
-static void log_lifecycle(Instance *i, const char *verb, const char *format, ...) _printf_(3, 4);
-static void log_lifecycle(Instance *i, const char *verb, const char *format, ...) {
+void instance_log(Instance *i, const char *verb, const char *format, ...) {
         char f_inst[128], f_verb[64], msg[512];
         va_list ap;
 
@@ -217,33 +209,12 @@ static void log_lifecycle(Instance *i, const char *verb, const char *format, ...
         log_struct(LOG_INFO, FIELDS(f_inst, f_verb), "%s", msg);
 }
 
-void manager_add_instance(Manager *m, Instance *i) {
-        Instance **p;
-
-        /* Sorted by name, so listings need no sort. */
-        for (p = &m->instances; *p && strcmp((*p)->name, i->name) < 0; p = &(*p)->next)
-                ;
-        i->next = *p;
-        *p = i;
-        i->linked = true;
-        m->n_instances++;
-        m->dirty_instances = true;
-        manager_mark_dirty(m);
-        if (m->ready) {
-                (void) sd_bus_emit_object_added(m->bus, i->path);
-                (void) sd_bus_emit_signal(m->bus, LXCBUS_PATH, "org.lxcbus1.Manager", "InstanceNew", "so", i->name,
-                                          i->path);
-        }
-}
-
 void instance_unlink(Instance *i) {
         Manager *m = i->manager;
 
         if (!i->linked)
                 return;
-        (void) sd_bus_emit_object_removed(m->bus, i->path);
-        (void) sd_bus_emit_signal(m->bus, LXCBUS_PATH, "org.lxcbus1.Manager", "InstanceRemoved", "so", i->name,
-                                  i->path);
+        MANAGER_HOOK(m, instance_removed, i);
         for (Instance **p = &m->instances; *p; p = &(*p)->next)
                 if (*p == i) {
                         *p = i->next;
@@ -256,29 +227,73 @@ void instance_unlink(Instance *i) {
         instance_unref(i);
 }
 
-/* A deadline may fire up to a tenth late (sd-event coalesces wakeups); a short poll step may not. */
-static int op_arm_timeout(Operation *o, uint64_t usec, sd_event_time_handler_t handler) {
-        o->timeout_source = sd_event_source_disable_unref(o->timeout_source);
-        return sd_event_add_time_relative(o->manager->event, &o->timeout_source, CLOCK_MONOTONIC, usec,
-                                          usec < USEC_PER_SEC ? 1 : USEC_PER_SEC / 10, handler, o);
+/* ---------------------------------------------------------------- the lock */
+
+InstanceBusy instance_busy(const Instance *i) {
+        assert(i);
+
+        if (i->lock)
+                return INSTANCE_BUSY_OPERATION;
+        if (i->scope_stop_job)
+                return INSTANCE_BUSY_SCOPE_STOP;
+        if (IN_SET(i->state, INSTANCE_STARTING, INSTANCE_STOPPING))
+                return INSTANCE_BUSY_TRANSITION;
+        return INSTANCE_IDLE;
 }
 
-static void op_fail(Operation *o, int r, const char *format, ...) _printf_(3, 4);
-static void op_fail(Operation *o, int r, const char *format, ...) {
-        char msg[1024];
-        va_list ap;
+void instance_lock(Instance *i, Operation *o) {
+        assert(i);
+        assert(o);
+        assert(!i->lock || i->lock == o);
+        i->lock = o;
+}
 
-        va_start(ap, format);
-        vsnprintf(msg, sizeof msg, format, ap);
-        va_end(ap);
-        operation_finish_errno(o, r == 0 ? EIO : r, msg);
+void instance_unlock(Instance *i, Operation *o) {
+        if (i && i->lock == o)
+                i->lock = NULL;
+}
+
+/* An instance without an init (source type "none" gives an empty rootfs) would "start" and stop at
+ * once: refuse it up front. The start-host hook reports running just before init is executed.
+ *
+ * The state directory is root's (and may be a symlink an admin made); below it, the instance directory
+ * and rootfs/ are ours, never followed. The rootfs is the instance's: /sbin/init is resolved as the
+ * instance would (RESOLVE_IN_ROOT: an absolute symlink or ".." stays inside), never across a mount
+ * point (RESOLVE_NO_XDEV: nothing the instance links to can be a mount that hangs) and never through
+ * /proc magic links. What is left is a lookup in the host filesystem that holds the rootfs, bounded by
+ * the kernel's 40 symlinks. */
+int instance_check_bootable(Instance *i) {
+        struct open_how how = {
+                .flags = O_PATH | O_CLOEXEC,
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS,
+        };
+        _cleanup_close_ int dir = -EBADF, root = -EBADF, init = -EBADF;
+        _cleanup_free_ char *rel = NULL;
+        struct stat st;
+
+        assert(i);
+
+        if (asprintf(&rel, "%s/rootfs", i->name) < 0)
+                return -ENOMEM;
+        dir = open(i->manager->instances_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir >= 0)
+                root = openat(dir, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (root >= 0) {
+                init = (int) syscall(SYS_openat2, root, "sbin/init", &how, sizeof how);
+                /* Without openat2 (valgrind), as lstat() did: the last component is not followed. */
+                if (init < 0 && errno == ENOSYS && fstatat(root, "sbin/init", &st, AT_SYMLINK_NOFOLLOW) >= 0)
+                        return 0;
+        }
+        if ((root < 0 || init < 0) && IN_SET(errno, ENOENT, ENOTDIR, ELOOP))
+                return -ENOEXEC;
+        /* Anything else (a mount inside the rootfs): liblxc is the judge. */
+        return 0;
 }
 
 /* ---------------------------------------------------------------- the monitor (start worker) */
 
 static void start_phase(Operation *o);
 static void stop_phase(Operation *o, unsigned timeout_sec);
-int instance_kill(Instance *i, int sig, bool all);
 static void destroy_phase(Operation *o);
 static void stop_phase_check(Operation *o);
 static void ephemeral_delete(Instance *i);
@@ -286,11 +301,11 @@ static void ephemeral_delete(Instance *i);
 static void instance_after_stop(Instance *i) {
         Operation *o = i->lock;
 
-        if (o && o->step == STEP_STOP) {
+        if (o && o->step == OPERATION_STEP_STOP) {
                 stop_phase_check(o);
                 return;
         }
-        log_lifecycle(i, "stopped", "Instance '%s' stopped.", i->name);
+        instance_log(i, "stopped", "Instance '%s' stopped.", i->name);
         if (i->md.ephemeral && !o && i->linked)
                 ephemeral_delete(i);
 }
@@ -302,7 +317,7 @@ static void on_scope_gone(Manager *m, int error, const char *message, void *user
         if (error != 0)
                 log_warning("Failed to stop %s, ignoring: %s", i->unit_name, message);
         /* systemd removed the scope where it manages the hierarchy; the rest is liblxc's leftovers in
-         * freezer, cpuset, cpuacct (TESTHOST.md §7). */
+         * freezer, cpuset, cpuacct (cgroup.c). */
         scope_cleanup_cgroups(i->unit_name);
         instance_set_pid(i, 0, false);
         instance_ref(i);
@@ -321,13 +336,13 @@ static void instance_on_stopped(Instance *i, const char *why) {
         instance_set_pid(i, 0, i->has_unit);
         instance_set_state(i, INSTANCE_STOPPED);
 
-        if (o && (o->step == STEP_START_SCOPE || o->step == STEP_START_RUNNING)) {
+        if (o && (o->step == OPERATION_STEP_START_SCOPE || o->step == OPERATION_STEP_START_RUNNING)) {
                 /* A start we gave up on (timeout, no scope) ends here, once the worker is gone and the
                  * state is true again: with the reason we gave up. */
-                if (o->pending_message)
-                        op_fail(o, o->pending_error, "%s", o->pending_message);
+                if (o->lifecycle.pending_message)
+                        operation_fail(o, o->lifecycle.pending_error, "%s", o->lifecycle.pending_message);
                 else
-                        op_fail(o, EIO, "Instance '%s' stopped while starting%s%s", i->name, why ? ": " : ".",
+                        operation_fail(o, -EIO, "Instance '%s' stopped while starting%s%s", i->name, why ? ": " : ".",
                                 strempty(why));
         }
 
@@ -364,9 +379,9 @@ static void instance_became_running(Instance *i, pid_t pid) {
         i->md.last_used_at = now_usec(CLOCK_REALTIME);
         instance_mark_dirty(i, INSTANCE_PROP_LAST_USED);
         (void) instance_save_metadata(i);
-        log_lifecycle(i, "started", "Instance '%s' is running, init pid %i, unit %s.", i->name, pid,
+        instance_log(i, "started", "Instance '%s' is running, init pid %i, unit %s.", i->name, pid,
                       i->unit_name);
-        if (o && o->step == STEP_START_RUNNING)
+        if (o && o->step == OPERATION_STEP_START_RUNNING)
                 operation_finish(o, NULL, NULL);
 }
 
@@ -495,16 +510,16 @@ static void start_give_up(Operation *o, int error, const char *format, ...) {
         va_list ap;
         char *m;
 
-        if (o->pending_message)
+        if (o->lifecycle.pending_message)
                 return;
         va_start(ap, format);
         if (vasprintf(&m, format, ap) < 0)
                 m = NULL;
         va_end(ap);
-        o->pending_error = error;
-        o->pending_message = m;
+        o->lifecycle.pending_error = error;
+        o->lifecycle.pending_message = m;
         if (!m || !o->instance->monitor)
-                op_fail(o, error, "%s", m ? m : "Out of memory.");
+                operation_fail(o, error, "%s", m ? m : "Out of memory.");
 }
 
 static int on_start_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -513,11 +528,11 @@ static int on_start_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
         /* Give up. Before the scope exists the worker has started nothing: kill it. Afterwards kill
          * the whole scope (monitor and payload); the monitor's exit then cleans up as for any stop. */
-        if (o->step == STEP_START_RUNNING)
+        if (o->step == OPERATION_STEP_START_RUNNING)
                 (void) scope_kill(o->manager, i->unit_name, SIGKILL);
         else if (i->monitor)
                 worker_kill(i->monitor, SIGKILL);
-        start_give_up(o, ETIMEDOUT, "Instance '%s' did not reach running within %u s.", i->name, o->timeout_sec);
+        start_give_up(o, -ETIMEDOUT, "Instance '%s' did not reach running within %u s.", i->name, o->lifecycle.timeout_sec);
         return 0;
 }
 
@@ -530,15 +545,15 @@ static void on_scope_ready(Manager *m, int error, const char *message, void *use
         if (error != 0) {
                 if (i->monitor)
                         worker_kill(i->monitor, SIGKILL);
-                start_give_up(o, EIO, "Failed to start instance '%s': %s", i->name, message);
+                start_give_up(o, -EIO, "Failed to start instance '%s': %s", i->name, message);
                 return;
         }
         i->scope_owned = true;
         operation_set_progress(o, 0.3, "starting container");
-        o->step = STEP_START_RUNNING;
+        o->step = OPERATION_STEP_START_RUNNING;
         r = i->monitor ? worker_send(i->monitor, "go") : -ESRCH;
         if (r < 0)
-                op_fail(o, r, "Failed to start instance '%s': the start worker is gone.", i->name);
+                operation_fail(o, r, "Failed to start instance '%s': the start worker is gone.", i->name);
 }
 
 static void start_phase(Operation *o) {
@@ -548,7 +563,7 @@ static void start_phase(Operation *o) {
         int r;
 
         if (asprintf(&cgdir, "machine.slice/%s", i->unit_name) < 0) {
-                op_fail(o, ENOMEM, "Out of memory.");
+                operation_fail(o, -ENOMEM, "Out of memory.");
                 return;
         }
 
@@ -558,27 +573,25 @@ static void start_phase(Operation *o) {
         r = worker_spawn(m, args, &monitor_handlers, i, &i->monitor);
         if (r < 0) {
                 instance_set_state(i, INSTANCE_STOPPED);
-                op_fail(o, r, "Failed to spawn the start worker for '%s': %s", i->name, strerror(-r));
+                operation_fail(o, r, "Failed to spawn the start worker for '%s': %s", i->name, strerror(-r));
                 return;
         }
         i->monitor_pid = i->monitor->pid;
-        o->step = STEP_START_SCOPE;
+        o->step = OPERATION_STEP_START_SCOPE;
         r = scope_start(m, i->unit_name, i->monitor->pid, &i->md.config, on_scope_ready, o, &o->scope_job);
         if (r < 0) {
                 worker_kill(i->monitor, SIGKILL);
                 start_give_up(o, r, "Failed to ask systemd for scope '%s': %s", i->unit_name, strerror(-r));
                 return;
         }
-        r = op_arm_timeout(o, (uint64_t) o->timeout_sec * USEC_PER_SEC, on_start_timeout);
+        r = operation_arm_timeout(o, (uint64_t) o->lifecycle.timeout_sec * USEC_PER_SEC, on_start_timeout);
         if (r < 0)
                 log_warning_errno(r, "Failed to arm the start timeout of '%s', ignoring: %m", i->name);
 }
 
-int instance_start(Instance *i, Operation *o) {
-        i->lock = o;
-        o->step = STEP_INIT;
+void instance_start(Instance *i, Operation *o) {
+        instance_lock(i, o);
         start_phase(o);
-        return 0;
 }
 
 /* ---------------------------------------------------------------- stop */
@@ -592,7 +605,7 @@ static void on_stop_worker_exited(Worker *w, int error, const char *message, voi
                 /* Still running: back to where it was. */
                 if (i->monitor || i->monitor_pidfd >= 0)
                         instance_set_state(i, INSTANCE_RUNNING);
-                op_fail(o, error, "Failed to stop instance '%s': %s", i->name, message);
+                operation_fail(o, error, "Failed to stop instance '%s': %s", i->name, message);
                 return;
         }
         stop_phase_check(o);
@@ -619,21 +632,21 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
                 worker_abandon(o->worker, SIGKILL);
                 o->worker = NULL;
         }
-        if (!o->escalated) {
+        if (!o->lifecycle.escalated) {
                 /* The monitor does not answer (hung, or SIGSTOPped): kill everything in the scope
                  * through systemd and wait for the monitor's exit. */
-                o->escalated = true;
+                o->lifecycle.escalated = true;
                 log_warning("Instance '%s' did not stop in time, killing its scope %s.", i->name, i->unit_name);
                 operation_set_progress(o, 0.8, "killing the scope");
                 r = scope_kill(o->manager, i->unit_name, SIGKILL);
-                if (r >= 0 && op_arm_timeout(o, STOP_KILL_WAIT_USEC, on_stop_timeout) >= 0) {
+                if (r >= 0 && operation_arm_timeout(o, STOP_KILL_WAIT_USEC, on_stop_timeout) >= 0) {
                         stop_phase_check(o);
                         return 0;
                 }
         }
         if (i->state == INSTANCE_STOPPING)
                 instance_set_state(i, INSTANCE_RUNNING);
-        op_fail(o, ETIMEDOUT, "Instance '%s' did not stop in time.", i->name);
+        operation_fail(o, -ETIMEDOUT, "Instance '%s' did not stop in time.", i->name);
         return 0;
 }
 
@@ -651,7 +664,7 @@ static void stop_phase_check(Operation *o) {
                 destroy_phase(o);
                 break;
         default:
-                log_lifecycle(i, "stop", "Instance '%s' stopped.", i->name);
+                instance_log(i, "stop", "Instance '%s' stopped.", i->name);
                 operation_finish(o, NULL, NULL);
         }
         if (i->md.ephemeral && o->kind == OPERATION_STOP && i->linked && !i->lock)
@@ -675,12 +688,12 @@ static void stop_phase(Operation *o, unsigned timeout_sec) {
         snprintf(t, sizeof t, "%u", timeout_sec);
         char *args[] = { (char *) "stop", m->instances_dir, i->name, t, NULL };
 
-        o->step = STEP_STOP;
+        o->step = OPERATION_STEP_STOP;
         instance_set_state(i, INSTANCE_STOPPING);
         operation_set_progress(o, 0.05, timeout_sec > 0 ? "shutting down" : "killing");
         if (timeout_sec == 0 && i->pid > 0 && instance_kill_now(i) >= 0) {
                 /* The monitor normally exits within milliseconds of init's death. */
-                r = op_arm_timeout(o, STOP_AFTER_KILL_USEC, on_stop_timeout);
+                r = operation_arm_timeout(o, STOP_AFTER_KILL_USEC, on_stop_timeout);
                 if (r < 0)
                         log_warning_errno(r, "Failed to arm the stop timeout of '%s', ignoring: %m", i->name);
                 return;
@@ -688,26 +701,22 @@ static void stop_phase(Operation *o, unsigned timeout_sec) {
         r = worker_spawn(m, args, &stop_handlers, o, &o->worker);
         if (r < 0) {
                 instance_set_state(i, INSTANCE_RUNNING);
-                op_fail(o, r, "Failed to spawn the stop worker for '%s': %s", i->name, strerror(-r));
+                operation_fail(o, r, "Failed to spawn the stop worker for '%s': %s", i->name, strerror(-r));
                 return;
         }
-        r = op_arm_timeout(o, (uint64_t) timeout_sec * USEC_PER_SEC + STOP_GRACE_USEC, on_stop_timeout);
+        r = operation_arm_timeout(o, (uint64_t) timeout_sec * USEC_PER_SEC + STOP_GRACE_USEC, on_stop_timeout);
         if (r < 0)
                 log_warning_errno(r, "Failed to arm the stop timeout of '%s', ignoring: %m", i->name);
 }
 
-int instance_stop(Instance *i, Operation *o) {
-        i->lock = o;
-        o->step = STEP_INIT;
-        if (i->state == INSTANCE_STOPPED) {
-                if (o->kind == OPERATION_RESTART)
-                        start_phase(o);
-                else
-                        operation_finish(o, NULL, NULL);
-                return 0;
-        }
-        stop_phase(o, o->force ? 0 : o->timeout_sec);
-        return 0;
+void instance_stop(Instance *i, Operation *o) {
+        instance_lock(i, o);
+        if (i->state != INSTANCE_STOPPED)
+                stop_phase(o, o->lifecycle.force ? 0 : o->lifecycle.timeout_sec);
+        else if (o->kind == OPERATION_RESTART)
+                start_phase(o);
+        else
+                operation_finish(o, NULL, NULL);
 }
 
 /* ---------------------------------------------------------------- delete */
@@ -718,11 +727,11 @@ static void on_destroy_exited(Worker *w, int error, const char *message, void *u
 
         o->worker = worker_free(o->worker);
         if (error != 0) {
-                op_fail(o, error, "Failed to delete instance '%s': %s", i->name, message);
+                operation_fail(o, error, "Failed to delete instance '%s': %s", i->name, message);
                 return;
         }
-        log_lifecycle(i, "delete", "Instance '%s' deleted.", i->name);
-        i->lock = NULL;
+        instance_log(i, "delete", "Instance '%s' deleted.", i->name);
+        instance_unlock(i, o);
         instance_unlink(i);
         operation_finish(o, NULL, NULL);
 }
@@ -738,33 +747,32 @@ static void destroy_phase(Operation *o) {
         int r;
 
         char *args[] = { (char *) "destroy", m->instances_dir, i->name, m->staging_dir, NULL };
-        o->step = STEP_DESTROY;
+        o->step = OPERATION_STEP_DESTROY;
         operation_set_progress(o, 0.5, "removing files");
         r = worker_spawn(m, args, &destroy_handlers, o, &o->worker);
         if (r < 0)
-                op_fail(o, r, "Failed to spawn the delete worker for '%s': %s", i->name, strerror(-r));
+                operation_fail(o, r, "Failed to spawn the delete worker for '%s': %s", i->name, strerror(-r));
 }
 
-int instance_delete(Instance *i, Operation *o) {
-        i->lock = o;
+void instance_delete(Instance *i, Operation *o) {
+        instance_lock(i, o);
         /* A broken instance does not run (the method checked its scope): its files go at once. */
         if (i->state == INSTANCE_STOPPED || i->load_error)
                 destroy_phase(o);
         else
                 stop_phase(o, 0);
-        return 0;
 }
 
 static void ephemeral_delete(Instance *i) {
         Operation *o;
         int r;
 
-        r = operation_new(i->manager, OPERATION_DELETE, i, i->name, NULL, OPERATION_REPLY_OP, true, &o, NULL);
+        r = operation_new(i->manager, OPERATION_DELETE, i, i->name, 0, false, &o);
         if (r < 0) {
                 log_warning_errno(r, "Failed to delete ephemeral instance '%s': %m", i->name);
                 return;
         }
-        (void) instance_delete(i, o);
+        instance_delete(i, o);
 }
 
 /* ---------------------------------------------------------------- freeze */
@@ -780,7 +788,7 @@ static void freeze_done(Operation *o, bool freeze) {
         Instance *i = o->instance;
 
         instance_set_state(i, freeze ? INSTANCE_FROZEN : INSTANCE_RUNNING);
-        log_lifecycle(i, freeze ? "freeze" : "unfreeze", "Instance '%s' %s.", i->name, freeze ? "frozen" : "thawed");
+        instance_log(i, freeze ? "freeze" : "unfreeze", "Instance '%s' %s.", i->name, freeze ? "frozen" : "thawed");
         operation_finish(o, NULL, NULL);
 }
 
@@ -797,50 +805,51 @@ static int freeze_check(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         }
         if (r < 0 && r != -EAGAIN) {
-                op_fail(o, r, "Failed to read the freezer of '%s': %s", i->name, strerror(-r));
+                operation_fail(o, r, "Failed to read the freezer of '%s': %s", i->name, strerror(-r));
                 return 0;
         }
-        if (now_usec(CLOCK_MONOTONIC) >= o->deadline) {
+        if (now_usec(CLOCK_MONOTONIC) >= o->freeze.deadline) {
                 if (freeze)
                         (void) cgroup_freezer_set(i->unit_name, i->name, false);
-                op_fail(o, ETIMEDOUT, "Instance '%s' did not %s within %" PRIu64 " s.", i->name,
+                operation_fail(o, -ETIMEDOUT, "Instance '%s' did not %s within %" PRIu64 " s.", i->name,
                         freeze ? "freeze" : "thaw", FREEZE_TIMEOUT_USEC / USEC_PER_SEC);
                 return 0;
         }
-        o->attempts++;
-        if (freeze && o->attempts % FREEZE_RETRY_EVERY == 0) {
+        o->freeze.attempts++;
+        if (freeze && o->freeze.attempts % FREEZE_RETRY_EVERY == 0) {
                 (void) cgroup_freezer_set(i->unit_name, i->name, false);
                 (void) cgroup_freezer_set(i->unit_name, i->name, true);
         } else if (!freeze)
                 (void) cgroup_freezer_set(i->unit_name, i->name, false);
         /* 1, 2, 4 ... 64 ms between checks. */
-        delay = USEC_PER_MSEC << (o->attempts < 7 ? o->attempts - 1 : 6);
-        r = op_arm_timeout(o, delay, freeze_check);
+        delay = USEC_PER_MSEC << (o->freeze.attempts < 7 ? o->freeze.attempts - 1 : 6);
+        r = operation_arm_timeout(o, delay, freeze_check);
         if (r < 0)
-                op_fail(o, r, "Failed to wait for the freezer of '%s': %s", i->name, strerror(-r));
+                operation_fail(o, r, "Failed to wait for the freezer of '%s': %s", i->name, strerror(-r));
         return 0;
 }
 
-int instance_freeze(Instance *i, Operation *o, bool freeze) {
+void instance_freeze(Instance *i, Operation *o, bool freeze) {
         int r;
 
-        i->lock = o;
-        o->step = STEP_WORK;
-        o->deadline = now_usec(CLOCK_MONOTONIC) + FREEZE_TIMEOUT_USEC;
+        instance_lock(i, o);
+        o->step = OPERATION_STEP_WORK;
+        o->freeze.deadline = now_usec(CLOCK_MONOTONIC) + FREEZE_TIMEOUT_USEC;
         r = cgroup_freezer_set(i->unit_name, i->name, freeze);
         if (r < 0) {
-                op_fail(o, r, "Failed to %s instance '%s': %s", freeze ? "freeze" : "thaw", i->name, strerror(-r));
-                return 0;
+                operation_fail(o, r, "Failed to %s instance '%s': %s", freeze ? "freeze" : "thaw", i->name,
+                               strerror(-r));
+                return;
         }
-        return freeze_check(NULL, 0, o);
+        (void) freeze_check(NULL, 0, o);
 }
 
 /* ---------------------------------------------------------------- kill */
-
 int instance_kill(Instance *i, int sig, bool all) {
-        char path[PATH_MAX], payload[NAME_MAX + 1];
         unsigned n = 0;
         int r;
+
+        assert(i);
 
         if (!all) {
                 if (i->init_pidfd >= 0)
@@ -855,291 +864,98 @@ int instance_kill(Instance *i, int sig, bool all) {
                 safe_close(fd);
                 return r;
         }
-        /* Every process of the payload: the container's cgroup below the scope, in the named systemd
-         * hierarchy (v1/hybrid) or the unified one (pure v2). Never the monitor. The instance's root
-         * owns that tree: cgroup_kill_tree() walks it with fds, bounded, and signals by pidfd. */
-        FOREACH_STRING(h, "systemd/", "") {
-                snprintf(path, sizeof path, "/sys/fs/cgroup/%smachine.slice/%s", h, i->unit_name);
-                snprintf(payload, sizeof payload, "lxc.payload.%s", i->name);
-                _cleanup_close_ int fd = cgroup_open(path, O_RDONLY | O_DIRECTORY);
-                if (fd < 0)
-                        continue;
-                r = cgroup_kill_tree(fd, payload, sig, &n);
-                if (r == -ENOENT)
-                        continue;
-                if (r == -E2BIG)
-                        log_warning("Cgroup tree of '%s' exceeds %u levels or %u cgroups: processes beyond were "
-                                    "not signalled.", i->name, CGROUP_WALK_DEPTH_MAX, CGROUP_WALK_ENTRIES_MAX);
-                else if (r < 0)
-                        log_warning_errno(r, "Failed to walk the cgroups of '%s', ignoring: %m", i->name);
-                break;
-        }
+        r = cgroup_kill_payload(i->unit_name, i->name, sig, &n);
+        if (r == -E2BIG)
+                log_warning("Cgroup tree of '%s' exceeds %u levels or %u cgroups: processes beyond were not "
+                            "signalled.", i->name, CGROUP_WALK_DEPTH_MAX, CGROUP_WALK_ENTRIES_MAX);
+        else if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "Failed to walk the cgroups of '%s', ignoring: %m", i->name);
         return n == 0 ? -ESRCH : 0;
 }
 
 /* ---------------------------------------------------------------- create */
 
-typedef struct StagingCleanup {
-        Manager *manager;
-        Worker *worker;
-        char *name;
-} StagingCleanup;
+/* ---------------------------------------------------------------- config */
 
-static void on_staging_cleaned(Worker *w, int error, const char *message, void *userdata) {
-        StagingCleanup *c = userdata;
-
-        if (error != 0)
-                log_warning("Failed to remove what the failed create of '%s' left: %s", c->name, message);
-        /* Only now may the name be created again: the removal must not race with a new create. */
-        manager_release_name(c->manager, c->name);
-        worker_free(c->worker);
-        free(c->name);
-        free(c);
-}
-
-static const WorkerHandlers staging_cleanup_handlers = {
-        .exited = on_staging_cleaned,
-};
-
-/* A failed or cancelled create may leave a half-built staging/<name>: remove it in a worker. */
-static void create_cleanup_staging(Manager *m, const char *name) {
-        StagingCleanup *c;
+int instance_config_merge(Instance *i, const ConfigMap *set, char **unset, ConfigMap *ret, size_t *ret_size) {
+        _cleanup_(config_map_done) ConfigMap merged = {};
         int r;
 
-        c = calloc(1, sizeof(StagingCleanup));
-        if (!c || !(c->name = strdup(name))) {
-                free(c);
-                manager_release_name(m, name);
-                return;
-        }
-        c->manager = m;
-        char *args[] = { (char *) "destroy", m->staging_dir, c->name, m->staging_dir, NULL };
-        r = worker_spawn(m, args, &staging_cleanup_handlers, c, &c->worker);
-        if (r < 0) {
-                log_warning_errno(r, "Failed to clean up after the create of '%s', ignoring: %m", name);
-                manager_release_name(m, name);
-                free(c->name);
-                free(c);
-        }
-}
+        assert(i);
+        assert(set);
+        assert(ret);
+        assert(ret_size);
 
-/* Did this create move its instance into place before it died or was killed? Then instances/NAME holds
- * the metadata this create wrote, byte for byte: its created-at is this create's own, to the µs. A
- * directory there for any other reason (a broken instance's, say) is never taken over. */
-static bool create_moved_into_place(Operation *o) {
-        _cleanup_free_ char *path = NULL, *want = NULL, *have = NULL;
-        size_t n;
-
-        if (instance_metadata_to_json(o->create_md, &want) < 0 ||
-            asprintf(&path, "%s/%s/" METADATA_FILE, o->manager->instances_dir, o->instance_name) < 0)
-                return false;
-        if (read_full_file(path, METADATA_SIZE_MAX, &have, &n) < 0)
-                return false;
-        return n == strlen(want) && memcmp(have, want, n) == 0;
-}
-
-static void on_create_exited(Worker *w, int error, const char *message, void *userdata) {
-        Operation *o = userdata;
-        Manager *m = o->manager;
-        Instance *i;
-        int r;
-
-        o->worker = worker_free(o->worker);
-        if (error != 0 && create_moved_into_place(o)) {
-                log_info("Create of '%s' finished before it %s.", o->instance_name,
-                         o->step == -1 ? "was cancelled" : "failed");
-                error = 0;
-        }
-        if (error != 0) {
-                create_cleanup_staging(m, o->instance_name);
-                if (o->cancelable == false && o->step == -1)
-                        operation_finish_errno(o, ECANCELED, "Create was cancelled.");
-                else
-                        op_fail(o, error, "Failed to create instance '%s': %s", o->instance_name, message);
-                return;
-        }
-        manager_release_name(m, o->instance_name);
-        r = instance_new(m, o->create_md, &i);
-        if (r < 0) {
-                op_fail(o, r, "Failed to set up instance '%s': %s", o->instance_name, strerror(-r));
-                return;
-        }
-        manager_add_instance(m, i);
-        o->instance = instance_ref(i);
-        log_lifecycle(i, "create", "Instance '%s' created.", i->name);
-        operation_finish(o, NULL, NULL);
-}
-
-static const WorkerHandlers create_handlers = {
-        .message = on_worker_progress,
-        .exited = on_create_exited,
-};
-
-static void create_cancel(Operation *o) {
-        if (!o->worker)
-                return;
-        /* The template runs in the worker's process group (it called setsid()): kill all of it. The
-         * worker is our unreaped child, so its pid cannot have been reused. */
-        (void) kill(-o->worker->pid, SIGKILL);
-        o->step = -1;
-        o->cancelable = false;
-        o->dirty |= OPERATION_PROP_CANCELABLE;
-        manager_mark_dirty(o->manager);
-}
-
-int manager_create_instance(Manager *m, Operation *o, const char *name, const char *template, char **template_args,
-                            InstanceMetadata *md) {
-        _cleanup_free_ char *json = NULL;
-        _cleanup_free_ char **args = NULL;
-        size_t n = 0, k = strv_length(template_args);
-        char idmap[64] = "-";
-        int r;
-
-        r = instance_metadata_to_json(md, &json);
+        *ret_size = 0;
+        r = config_map_copy(&i->md.config, &merged);
         if (r < 0)
                 return r;
-        if (md->idmap.count > 0)
-                snprintf(idmap, sizeof idmap, "%" PRIu32 ":%" PRIu32 ":%" PRIu32, md->idmap.uid, md->idmap.gid,
-                         md->idmap.count);
-        args = calloc(k + 9, sizeof(char *));
-        if (!args)
-                return -ENOMEM;
-        args[n++] = (char *) "create";
-        args[n++] = m->staging_dir;
-        args[n++] = (char *) name;
-        args[n++] = m->instances_dir;
-        args[n++] = json;
-        args[n++] = idmap;
-        args[n++] = (char *) template;
-        for (size_t j = 0; j < k; j++)
-                args[n++] = template_args[j];
-
-        r = manager_reserve_name(m, name, md->idmap.count > 0 ? &md->idmap : NULL, md->owner);
-        if (r < 0)
-                return r;
-        o->create_md = calloc(1, sizeof(InstanceMetadata));
-        if (!o->create_md) {
-                manager_release_name(m, name);
-                return -ENOMEM;
+        for (size_t k = 0; k < set->n; k++) {
+                r = config_map_set(&merged, set->entries[k].key, set->entries[k].value);
+                if (r < 0)
+                        return r;
         }
-        *o->create_md = *md;
-        *md = (InstanceMetadata) {};
-        o->step = STEP_WORK;
-        o->cancel = create_cancel;
-        o->cancelable = true;
-        operation_set_progress(o, 0.0, "creating");
-        r = worker_spawn(m, args, &create_handlers, o, &o->worker);
-        if (r < 0) {
-                manager_release_name(m, name);
-                return r;
-        }
-        return 0;
-}
+        STRV_FOREACH(k, unset)
+                (void) config_map_unset(&merged, *k);
 
-/* ---------------------------------------------------------------- exec */
+        /* An instance saved before this bound existed may be over it: it can still shrink. */
+        size_t merged_size = config_map_stored_size(&merged);
+        if (merged_size > LXCBUS_CONFIG_TOTAL_MAX && merged_size > config_map_stored_size(&i->md.config))
+                return -EFBIG;
 
-static void on_exec_message(Worker *w, const WorkerMessage *msg, void *userdata) {
-        Operation *o = userdata;
-
-        if (msg->kind == WORKER_MESSAGE_PTY && w->received_fds[0] >= 0) {
-                safe_close(o->pty_master);
-                o->pty_master = TAKE_FD(w->received_fds[0]);
-        } else if (msg->kind == WORKER_MESSAGE_RUNNING) {
-                if (o->reply == OPERATION_REPLY_PTY_OP && o->pty_master < 0)
-                        return;   /* the worker reports an error next */
-                o->exec_pid = msg->pid;
-                if (w->received_fds[0] >= 0) {
-                        safe_close(o->exec_pidfd);
-                        o->exec_pidfd = TAKE_FD(w->received_fds[0]);
-                }
-                o->dirty |= OPERATION_PROP_PROCESS;
-                operation_set_progress(o, 0.5, "running");
-                manager_flush_changes(o->manager);
-                (void) operation_send_early_reply(o);
-        } else if (msg->kind == WORKER_MESSAGE_EXITED)
-                process_exited(o, msg->status, msg->signal);
-}
-
-static void on_exec_exited(Worker *w, int error, const char *message, void *userdata) {
-        Operation *o = userdata;
-
-        o->worker = worker_free(o->worker);
-        if (o->exec_pid <= 0) {
-                op_fail(o, error ?: EIO, "Failed to run the command in '%s': %s", o->instance_name, message);
-                return;
-        }
-        /* The worker died without telling how the process ended: it shared its fate (SIGKILL). */
-        if (!o->exited)
-                process_exited(o, -1, SIGKILL);
-        operation_finish(o, NULL, NULL);
-}
-
-static const WorkerHandlers exec_handlers = {
-        .message = on_exec_message,
-        .exited = on_exec_exited,
-};
-
-int instance_exec(Instance *i, Operation *o, char **argv, char **env, const char *cwd, uid_t uid, gid_t gid,
-                  const int fds[3], unsigned rows, unsigned cols) {
-        Manager *m = o->manager;
-        _cleanup_free_ char **args = NULL;
-        char u[16], g[16], ne[16], pty[32];
-        size_t n = 0, nenv = strv_length(env), nargv = strv_length(argv);
-
-        args = calloc(8 + nenv + nargv + 1, sizeof(char *));
-        if (!args)
-                return -ENOMEM;
-        snprintf(u, sizeof u, "%u", (unsigned) uid);
-        snprintf(g, sizeof g, "%u", (unsigned) gid);
-        snprintf(ne, sizeof ne, "%zu", nenv);
-        if (fds)
-                strcpy(pty, "-");
-        else
-                snprintf(pty, sizeof pty, "%u:%u", rows, cols);
-        args[n++] = (char *) "exec";
-        args[n++] = m->instances_dir;
-        args[n++] = i->name;
-        args[n++] = (char *) strempty(cwd);
-        args[n++] = u;
-        args[n++] = g;
-        args[n++] = pty;
-        args[n++] = ne;
-        STRV_FOREACH(e, env)
-                args[n++] = *e;
-        STRV_FOREACH(a, argv)
-                args[n++] = *a;
-        o->step = STEP_WORK;
-        operation_set_progress(o, 0.1, "starting");
-        return worker_spawn_with_fds(m, args, fds, fds ? 3 : 0, &exec_handlers, o, &o->worker);
-}
-
-#define EXEC_HANGUP_GRACE_USEC (3 * USEC_PER_SEC)
-
-static int on_exec_hangup_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
-        Operation *o = userdata;
-
-        (void) process_send_signal(o, SIGKILL);
-        return 0;
-}
-
-/* The caller who asked for kill-on-disconnect went away: SIGHUP, and SIGKILL if that is not enough. */
-static int on_exec_caller_gone(sd_bus_track *t, void *userdata) {
-        Operation *o = userdata;
-
-        o->track = sd_bus_track_unref(o->track);
-        if (o->exited || o->exec_pid <= 0 || !o->worker)
+        /* Nothing changes: no write, no new generation, no signal. */
+        if (config_map_equal(&merged, &i->md.config))
                 return 0;
-        log_debug("Caller of exec %" PRIu64 " disconnected, hanging up its process %i.", o->id, (int) o->exec_pid);
-        (void) process_send_signal(o, SIGHUP);
-        (void) op_arm_timeout(o, EXEC_HANGUP_GRACE_USEC, on_exec_hangup_timeout);
-        return 0;
-}
 
-int exec_kill_on_disconnect(Operation *o, sd_bus_message *call) {
-        int r;
-
-        r = sd_bus_track_new(o->manager->bus, &o->track, on_exec_caller_gone, o);
+        /* What is saved must load back after a restart: the bound load applies, checked before. */
+        InstanceMetadata candidate = i->md;    /* shallow */
+        candidate.config = merged;
+        r = instance_metadata_check_size(&candidate, ret_size);
+        if (r == -E2BIG)
+                return -EMSGSIZE;
         if (r < 0)
                 return r;
-        return sd_bus_track_add_sender(o->track, call);
+        *ret = merged;
+        merged = (ConfigMap) {};
+        return 1;
+}
+
+/* Whether a limits.* key differs between a and b: those are applied to a running scope. */
+static bool limits_differ(const ConfigMap *a, const ConfigMap *b) {
+        for (size_t k = 0; k < a->n; k++)
+                if (startswith(a->entries[k].key, "limits.") &&
+                    !streq_ptr(a->entries[k].value, config_map_get(b, a->entries[k].key)))
+                        return true;
+        for (size_t k = 0; k < b->n; k++)
+                if (startswith(b->entries[k].key, "limits.") && !config_map_get(a, b->entries[k].key))
+                        return true;
+        return false;
+}
+
+int instance_config_apply(Instance *i, ConfigMap *config) {
+        ConfigMap old;
+        int r;
+
+        assert(i);
+        assert(config);
+
+        /* Write first, then switch: a failed write changes nothing. */
+        old = i->md.config;
+        i->md.config = *config;
+        i->md.generation++;
+        r = instance_save_metadata(i);
+        if (r < 0) {
+                i->md.config = old;
+                i->md.generation--;
+                return r;
+        }
+        *config = old;   /* the caller frees what was replaced */
+        instance_mark_dirty(i, INSTANCE_PROP_CONFIG);
+        if (i->state == INSTANCE_RUNNING && limits_differ(config, &i->md.config)) {
+                r = scope_set_limits(i->manager, i->unit_name, &i->md.config);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to apply limits to %s live, ignoring: %m", i->unit_name);
+        }
+        manager_flush_changes(i->manager);
+        return 0;
 }

@@ -6,7 +6,8 @@
 
 #include "bus-errors.h"
 #include "bus-limits.h"
-#include "daemon.h"
+#include "daemon-dbus.h"
+#include "manager.h"
 #include "log.h"
 #include "util.h"
 
@@ -31,6 +32,7 @@ static void help(void) {
                LXCBUS_INSTANCES_MAX, LXCBUS_INSTANCES_MAX);
 }
 
+/* One case per option, each with the check of its value: long, and plainer so than a table. */
 static int parse_argv(Manager *m, int argc, char *argv[]) {
         enum {
                 ARG_VERSION = 0x100,
@@ -218,9 +220,14 @@ int main(int argc, char *argv[]) {
         if (r < 0)
                 return log_error_errno(r, "Failed to connect to the bus: %m"), EXIT_FAILURE;
 
+        m->hooks = &bus_manager_hooks;
         r = manager_startup(m);
         if (r < 0)
                 return EXIT_FAILURE;
+        manager_set_ready(m);
+        r = manager_bus_register(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register on the bus: %m"), EXIT_FAILURE;
 
         r = sd_event_loop(m->event);
         if (r < 0)

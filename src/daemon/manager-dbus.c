@@ -2,12 +2,18 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "auth-dbus.h"
 #include "bus-errors.h"
 #include "bus-limits.h"
 #include "bus-options.h"
-#include "daemon.h"
+#include "create.h"
+#include "instance.h"
+#include "instance-dbus.h"
 #include "log.h"
+#include "manager.h"
+#include "manager-dbus.h"
 #include "names.h"
+#include "operation-dbus.h"
 #include "util.h"
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -111,65 +117,29 @@ static int method_get_instance(sd_bus_message *message, void *userdata, sd_bus_e
         return sd_bus_reply_method_return(message, "o", i->path);
 }
 
-#define SUBUID_PATH "/etc/subuid"
-#define SUBGID_PATH "/etc/subgid"
-
-static int read_subid_ranges(Manager *m, const char *path, SubIdRange **ret, size_t *ret_n, sd_bus_error *error) {
-        _cleanup_free_ char *text = NULL;
-        size_t size;
-        int r;
-
-        r = read_full_file(path, SUBID_FILE_MAX, &text, &size);
-        if (r == -ENOENT) {
-                *ret = NULL;
-                *ret_n = 0;
-                return 0;
-        }
-        if (r < 0)
-                return sd_bus_error_setf(error, LXCBUS_ERROR_FAILED, "Failed to read '%s' for the subordinate ids of "
-                                         "unprivileged instances: %s", path, strerror(-r));
-        return subid_parse(text, size, SUBID_USER, m->subid_uid, ret, ret_n);
-}
-
-/* A block of SUBID_BLOCK subordinate ids of user lxcbus that no instance and no running create uses.
- * The files are read at each create: they are small, local, change rarely, and an administrator's edit
- * takes effect without a restart. */
+/* A block of subordinate ids for the new idmapped instance name. */
 static int allocate_idmap(Manager *m, const char *name, InstanceIdmap *ret, sd_bus_error *error) {
-        _cleanup_free_ SubIdRange *u = NULL, *g = NULL, *used = NULL;
-        size_t nu, ng, nused;
-        uint32_t base;
+        const char *path;
         int r;
 
-        r = read_subid_ranges(m, SUBUID_PATH, &u, &nu, error);
-        if (r < 0)
-                return r;
-        r = read_subid_ranges(m, SUBGID_PATH, &g, &ng, error);
-        if (r < 0)
-                return r;
-        if (nu == 0 || ng == 0)
+        r = create_allocate_idmap(m, ret, &path);
+        if (r == -ENODATA)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_NOT_SUPPORTED,
                                          "Cannot create unprivileged instance '%s': '%s' has no subordinate ids of "
                                          "user '" SUBID_USER "'. Add a line such as '" SUBID_USER ":1000000:65536000' "
-                                         "to both '" SUBUID_PATH "' and '" SUBGID_PATH "' (65536 ids per instance).",
-                                         name, nu == 0 ? SUBUID_PATH : SUBGID_PATH);
-        r = manager_used_subids(m, &used, &nused);
-        if (r < 0)
-                return r;
-        r = subid_allocate(u, nu, g, ng, used, nused, SUBID_BLOCK, &base);
+                                         "to both '/etc/subuid' and '/etc/subgid' (65536 ids per instance).",
+                                         name, path);
         if (r == -ENOSPC)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
                                          "Cannot create unprivileged instance '%s': no free block of 65536 "
-                                         "subordinate ids of user '" SUBID_USER "' is left in both '" SUBUID_PATH
-                                         "' and '" SUBGID_PATH "'. Delete an unprivileged instance, or add ids.",
-                                         name);
-        if (r < 0)
-                return r;
-        *ret = (InstanceIdmap) { base, base, SUBID_BLOCK };
-        return 0;
+                                         "subordinate ids of user '" SUBID_USER "' is left in both '/etc/subuid' "
+                                         "and '/etc/subgid'. Delete an unprivileged instance, or add ids.", name);
+        if (r < 0 && path)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_FAILED, "Failed to read '%s' for the subordinate ids of "
+                                         "unprivileged instances: %s", path, strerror(-r));
+        return r;
 }
 
-/* Reads an a{ss} of config keys, validating every key and value. */
-int bus_read_config(sd_bus_message *message, ConfigMap *ret, sd_bus_error *error);
 int bus_read_config(sd_bus_message *message, ConfigMap *ret, sd_bus_error *error) {
         ConfigMap c = {};
         const char *k, *v;
@@ -204,12 +174,141 @@ int bus_read_config(sd_bus_message *message, ConfigMap *ret, sd_bus_error *error
         return 0;
 }
 
+/* The source argument of CreateInstance: a template (busybox, for now) with its arguments, or none
+ * (*template becomes "none"). */
+static int check_create_source(const char *type, char **template, char **targs, sd_bus_error *error) {
+        if (!type)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The source needs a 'type'.");
+        if (streq(type, "template")) {
+                if (!*template)
+                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "A template source needs a 'template'.");
+                if (!streq(*template, "busybox"))
+                        return sd_bus_error_setf(error, LXCBUS_ERROR_NOT_SUPPORTED,
+                                                 "Template '%s' is not supported (supported: busybox).", *template);
+                size_t targs_size = 0;
+                STRV_FOREACH(a, targs)
+                        targs_size += strlen(*a) + 1;
+                if (strv_length(targs) > LXCBUS_TEMPLATE_ARGS_MAX)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Too many template arguments (%u at most).", LXCBUS_TEMPLATE_ARGS_MAX);
+                if (targs_size > LXCBUS_TEMPLATE_ARGS_TOTAL_MAX)
+                        return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                                 "The template arguments are too large (%u bytes at most).",
+                                                 LXCBUS_TEMPLATE_ARGS_TOTAL_MAX);
+        } else if (streq(type, "none")) {
+                if (*template || targs)
+                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                "A source of type 'none' takes no template.");
+                *template = strdup("none");
+                if (!*template)
+                        return -ENOMEM;
+        } else
+                return sd_bus_error_setf(error, LXCBUS_ERROR_NOT_SUPPORTED, "Source type '%s' is not supported.", type);
+        return 0;
+}
+
+/* Only root may have a privileged instance, and it is the default for root. Anybody else gets an
+ * idmapped one, and no template arguments: the template runs as the instance's root user, and what
+ * arguments a template takes (paths on the host, say) is beyond what lxcbus can vet. These refusals
+ * come before polkit: nobody is asked for a password for a call that cannot succeed. */
+static int check_create_allowed(Manager *m, const char *name, uid_t uid, const ConfigMap *config, char **targs,
+                                bool *ret_privileged, sd_bus_error *error) {
+        const char *priv = config_map_get(config, "security.privileged");
+        bool privileged = uid == 0 && !streq_ptr(priv, "false");
+
+        if (uid != 0 && streq_ptr(priv, "true"))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Cannot create instance '%s': only root may create privileged instances "
+                                         "(config key 'security.privileged').", name);
+        if (uid != 0 && targs)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Cannot create instance '%s': only root may pass template arguments.", name);
+
+        /* The config goes to the worker in one packet and into every GetManagedObjects: bounded
+         * (bus-limits.h), with the key lxcbusd adds for an idmapped instance. */
+        size_t config_size = config_map_stored_size(config);
+        if (!privileged && !priv)
+                config_size += strlen("security.privileged") + strlen("false");
+        if (config_size > LXCBUS_CONFIG_TOTAL_MAX)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
+                                         "The config of instance '%s' is too large (%u bytes at most, keys and values "
+                                         "together).", name, LXCBUS_CONFIG_TOTAL_MAX);
+        if (m->n_instances + m->n_creating >= m->max_instances)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                         "Cannot create instance '%s': there are %u instances, the most allowed "
+                                         "(--max-instances).", name, m->max_instances);
+        *ret_privileged = privileged;
+        return 0;
+}
+
+/* After polkit: the name is free, the owner's quota allows one more, and md is complete (an idmapped
+ * instance gets its block of subordinate ids here, so a refused create never takes one). */
+static int prepare_create(Manager *m, const char *name, uid_t uid, bool privileged, bool ephemeral,
+                          InstanceMetadata *md, sd_bus_error *error) {
+        int r;
+
+        if (manager_find_instance(m, name) || manager_name_reserved(m, name))
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INSTANCE_EXISTS, "Instance '%s' already exists.", name);
+        /* Root's are not counted, nor limited. */
+        if (uid != 0 && manager_instances_of(m, uid) >= m->max_instances_per_owner)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                         "Cannot create instance '%s': uid %u has %u instances already, the quota "
+                                         "of an owner (--max-instances-per-owner=%u).", name, (unsigned) uid,
+                                         manager_instances_of(m, uid), m->max_instances_per_owner);
+
+        /* Like any key, absent means the default: a privileged instance. An idmapped one always says so,
+         * whoever created it. */
+        if (!privileged) {
+                r = config_map_set(&md->config, "security.privileged", "false");
+                if (r == -E2BIG)
+                        return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
+                                                 "Too many config keys (%u at most).", CONFIG_KEYS_MAX);
+                if (r < 0)
+                        return r;
+                r = allocate_idmap(m, name, &md->idmap, error);
+                if (r < 0)
+                        return r;
+        }
+        md->name = strdup(name);
+        if (!md->name)
+                return -ENOMEM;
+        md->owner = uid;
+        md->ephemeral = ephemeral;
+        md->created_at = now_usec(CLOCK_REALTIME);
+        md->generation = 1;
+        size_t size = 0;
+        r = instance_metadata_check_size(md, &size);
+        if (r == -E2BIG)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
+                                         "Config of instance '%s' is too large: its metadata would take %zu bytes "
+                                         "(%u at most).", name, size, (unsigned) METADATA_SIZE_MAX);
+        return r;
+}
+
+/* The create did not start: the finished operation answers the call, unless the call is async, which
+ * got no paths yet and gets the error. E2BIG: the request does not fit one worker packet, which the
+ * bounds checked before should make impossible. */
+static int create_failed(Operation *o, const char *name, int r, bool async, sd_bus_error *error) {
+        if (r == -E2BIG)
+                operation_finish(o, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                 "The create request is too large for the worker (64 KiB at most).");
+        else
+                operation_finish_errno(o, r, "Failed to start the create.");
+        if (!async)
+                return 1;
+        if (r == -E2BIG)
+                return sd_bus_error_set(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                        "The create request is too large for the worker (64 KiB at most).");
+        return sd_bus_error_set_errnof(error, r, "Failed to create instance '%s': %m", name);
+}
+
 static int method_create_instance(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *type = NULL, *template = NULL;
         _cleanup_strv_free_ char **targs = NULL;
         _cleanup_(instance_metadata_done) InstanceMetadata md = {};
         Manager *m = userdata;
         int async = 0, ephemeral = 0;
+        bool privileged = false;
         const char *name;
         char qbuf[80];
         Operation *o;
@@ -224,7 +323,6 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
                                          "Invalid instance name%s: 1 to 63 characters of a-z, A-Z, 0-9 and '-', "
                                          "starting with a letter, not ending with '-'.",
                                          instance_name_for_message(name, qbuf));
-
         const BusOption source_options[] = {
                 { "type", "s", &type },
                 { "template", "s", &template },
@@ -245,67 +343,17 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         r = bus_read_options(message, options, error);
         if (r < 0)
                 return r;
-
-        if (!type)
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The source needs a 'type'.");
-        if (streq(type, "template")) {
-                if (!template)
-                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "A template source needs a 'template'.");
-                if (!streq(template, "busybox"))
-                        return sd_bus_error_setf(error, LXCBUS_ERROR_NOT_SUPPORTED,
-                                                 "Template '%s' is not supported (supported: busybox).", template);
-                size_t targs_size = 0;
-                STRV_FOREACH(a, targs)
-                        targs_size += strlen(*a) + 1;
-                if (strv_length(targs) > LXCBUS_TEMPLATE_ARGS_MAX)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Too many template arguments (%u at most).", LXCBUS_TEMPLATE_ARGS_MAX);
-                if (targs_size > LXCBUS_TEMPLATE_ARGS_TOTAL_MAX)
-                        return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
-                                                 "The template arguments are too large (%u bytes at most).",
-                                                 LXCBUS_TEMPLATE_ARGS_TOTAL_MAX);
-        } else if (streq(type, "none")) {
-                if (template || targs)
-                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                "A source of type 'none' takes no template.");
-                template = strdup("none");
-                if (!template)
-                        return -ENOMEM;
-        } else
-                return sd_bus_error_setf(error, LXCBUS_ERROR_NOT_SUPPORTED, "Source type '%s' is not supported.", type);
-
-        /* Only root may have a privileged instance, and it is the default for root. Anybody else gets an
-         * idmapped one, and no template arguments: the template runs as the instance's root user, and
-         * what arguments a template takes (paths on the host, say) is beyond what lxcbus can vet. These
-         * refusals come before polkit: nobody is asked for a password for a call that cannot succeed. */
+        r = check_create_source(type, &template, targs, error);
+        if (r < 0)
+                return r;
         r = bus_get_sender_uid(message, &uid);
         if (r < 0)
                 return r;
-        const char *priv = config_map_get(&md.config, "security.privileged");
-        bool privileged = uid == 0 && !streq_ptr(priv, "false");
-        if (uid != 0 && streq_ptr(priv, "true"))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "Cannot create instance '%s': only root may create privileged instances "
-                                         "(config key 'security.privileged').", name);
-        if (uid != 0 && targs)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "Cannot create instance '%s': only root may pass template arguments.", name);
+        r = check_create_allowed(m, name, uid, &md.config, targs, &privileged, error);
+        if (r < 0)
+                return r;
 
-        /* The config goes to the worker in one packet and into every GetManagedObjects: bounded
-         * (bus-limits.h), with the key lxcbusd adds for an idmapped instance. */
-        size_t config_size = config_map_stored_size(&md.config);
-        if (!privileged && !priv)
-                config_size += strlen("security.privileged") + strlen("false");
-        if (config_size > LXCBUS_CONFIG_TOTAL_MAX)
-                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
-                                         "The config of instance '%s' is too large (%u bytes at most, keys and values "
-                                         "together).", name, LXCBUS_CONFIG_TOTAL_MAX);
-        if (m->n_instances + m->n_creating >= m->max_instances)
-                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
-                                         "Cannot create instance '%s': there are %u instances, the most allowed "
-                                         "(--max-instances).", name, m->max_instances);
-
-        _cleanup_free_ char **keys = calloc(md.config.n + 1, sizeof(char *));
+        _cleanup_free_ char **keys = new0(char *, md.config.n + 1);
         if (!keys)
                 return -ENOMEM;
         for (size_t k = 0; k < md.config.n; k++)
@@ -316,67 +364,18 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
                                error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-
-        if (manager_find_instance(m, name) || manager_name_reserved(m, name))
-                return sd_bus_error_setf(error, LXCBUS_ERROR_INSTANCE_EXISTS, "Instance '%s' already exists.", name);
-        /* Before anything is allocated: a refused create takes no block of subordinate ids. Root's are
-         * not counted, nor limited. */
-        if (uid != 0 && manager_instances_of(m, uid) >= m->max_instances_per_owner)
-                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
-                                         "Cannot create instance '%s': uid %u has %u instances already, the quota "
-                                         "of an owner (--max-instances-per-owner=%u).", name, (unsigned) uid,
-                                         manager_instances_of(m, uid), m->max_instances_per_owner);
-
-        /* Like any key, absent means the default: a privileged instance. An idmapped one always says so,
-         * whoever created it. */
-        if (!privileged) {
-                r = config_map_set(&md.config, "security.privileged", "false");
-                if (r == -E2BIG)
-                        return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
-                                                 "Too many config keys (%u at most).", CONFIG_KEYS_MAX);
-                if (r < 0)
-                        return r;
-                r = allocate_idmap(m, name, &md.idmap, error);
-                if (r < 0)
-                        return r;
-        }
-        md.name = strdup(name);
-        if (!md.name)
-                return -ENOMEM;
-        md.owner = uid;
-        md.ephemeral = ephemeral;
-        md.created_at = now_usec(CLOCK_REALTIME);
-        md.generation = 1;
-        size_t size = 0;
-        r = instance_metadata_check_size(&md, &size);
-        if (r == -E2BIG)
-                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
-                                         "Config of instance '%s' is too large: its metadata would take %zu bytes "
-                                         "(%u at most).", name, size, (unsigned) METADATA_SIZE_MAX);
+        r = prepare_create(m, name, uid, privileged, ephemeral, &md, error);
         if (r < 0)
                 return r;
 
-        r = operation_new(m, OPERATION_CREATE, NULL, name, message, OPERATION_REPLY_INSTANCE_OP, async, &o, error);
+        r = bus_operation_new(m, OPERATION_CREATE, NULL, name, message, uid, OPERATION_REPLY_INSTANCE_OP, async, &o,
+                              error);
         if (r < 0)
                 return r;
-        r = manager_create_instance(m, o, name, template, targs, &md);
-        if (r < 0) {
-                /* The finished operation answers the call, unless the call is async. E2BIG: the request
-                 * does not fit one worker packet, which the bounds above should make impossible. */
-                if (r == -E2BIG)
-                        operation_finish(o, LXCBUS_ERROR_LIMITS_EXCEEDED,
-                                         "The create request is too large for the worker (64 KiB at most).");
-                else
-                        operation_finish_errno(o, r, "Failed to start the create.");
-                if (!async)
-                        return 1;
-                if (r == -E2BIG)
-                        return sd_bus_error_set(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
-                                                "The create request is too large for the worker (64 KiB at most).");
-                return sd_bus_error_set_errnof(error, r, "Failed to create instance '%s': %m", name);
-        }
-        r = operation_reply_to(o, message, async);
-        return r < 0 ? r : 1;
+        r = create_instance(m, o, template, targs, &md);
+        if (r < 0)
+                return create_failed(o, name, r, async, error);
+        return bus_operation_reply(o, message, async);
 }
 
 const sd_bus_vtable manager_vtable[] = {
@@ -401,3 +400,22 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_END
 };
 
+
+void manager_bus_flush(Manager *m) {
+        for (Instance *i = m->instances; i; i = i->next)
+                if (i->dirty)
+                        instance_bus_emit_changes(i);
+        for (Operation *o = m->operations; o; o = o->next)
+                if (o->dirty)
+                        operation_bus_emit_changes(o);
+        if (m->dirty_instances || m->dirty_operations) {
+                const char *names[3] = {};
+                size_t n = 0;
+                if (m->dirty_instances)
+                        names[n++] = "Instances";
+                if (m->dirty_operations)
+                        names[n++] = "Operations";
+                (void) sd_bus_emit_properties_changed_strv(m->bus, LXCBUS_PATH, "org.lxcbus1.Manager", (char **) names);
+                m->dirty_instances = m->dirty_operations = false;
+        }
+}

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -8,10 +9,15 @@
 #include <systemd/sd-daemon.h>
 
 #include "bus-limits.h"
-#include "daemon.h"
+#include "create.h"
+#include "instance.h"
 #include "log.h"
+#include "manager.h"
 #include "names.h"
+#include "operation.h"
+#include "scope.h"
 #include "util.h"
+#include "worker.h"
 
 int manager_new(Manager **ret) {
         Manager *m;
@@ -64,7 +70,7 @@ Manager *manager_free(Manager *m) {
         }
         while (m->scope_jobs)
                 scope_job_cancel(m->scope_jobs);
-        auth_queries_free(m);
+        MANAGER_HOOK(m, done, m);
         limiter_done(&m->operation_limits);
         limiter_done(&m->wait_limits);
         sd_event_source_disable_unref(m->flush_source);
@@ -82,6 +88,29 @@ Manager *manager_free(Manager *m) {
         free(m->staging_dir);
         free(m);
         return NULL;
+}
+
+Instance *manager_find_instance(Manager *m, const char *name) {
+        for (Instance *i = m->instances; i; i = i->next)
+                if (streq(i->name, name))
+                        return i;
+        return NULL;
+}
+
+void manager_add_instance(Manager *m, Instance *i) {
+        Instance **p;
+
+        /* Sorted by name, so listings need no sort. */
+        for (p = &m->instances; *p && strcmp((*p)->name, i->name) < 0; p = &(*p)->next)
+                ;
+        i->next = *p;
+        *p = i;
+        i->linked = true;
+        m->n_instances++;
+        m->dirty_instances = true;
+        manager_mark_dirty(m);
+        if (m->ready)
+                MANAGER_HOOK(m, instance_added, i);
 }
 
 bool manager_name_reserved(Manager *m, const char *name) {
@@ -201,26 +230,17 @@ void manager_mark_dirty(Manager *m) {
 }
 
 void manager_flush_changes(Manager *m) {
+        assert(m);
+
         if (!m->ready)
                 return;
-        for (Instance *i = m->instances; i; i = i->next)
-                if (i->dirty)
-                        instance_emit_changes(i);
-        for (Operation *o = m->operations; o; o = o->next)
-                if (o->dirty)
-                        operation_emit_changes(o);
-        if (m->dirty_instances || m->dirty_operations) {
-                const char *names[3] = {};
-                size_t n = 0;
-                if (m->dirty_instances)
-                        names[n++] = "Instances";
-                if (m->dirty_operations)
-                        names[n++] = "Operations";
-                (void) sd_bus_emit_properties_changed_strv(m->bus, LXCBUS_PATH, "org.lxcbus1.Manager", (char **) names);
-                m->dirty_instances = m->dirty_operations = false;
-        }
+        MANAGER_HOOK(m, flush, m);
         if (m->flush_source)
                 (void) sd_event_source_set_enabled(m->flush_source, SD_EVENT_OFF);
+}
+
+void manager_set_ready(Manager *m) {
+        m->ready = true;
 }
 
 static int load_instances(Manager *m) {
@@ -299,101 +319,6 @@ static int load_instances(Manager *m) {
         return 0;
 }
 
-static int manager_go_ready(Manager *m) {
-        m->ready = true;
-        return manager_bus_register(m);
-}
-
-typedef struct StagingLeftover {
-        Worker *worker;
-        char *entry;
-} StagingLeftover;
-
-static void on_leftover_removed(Worker *w, int error, const char *message, void *userdata) {
-        StagingLeftover *l = userdata;
-
-        if (error != 0)
-                log_warning("Failed to remove leftover '%s', ignoring: %s", l->entry, message);
-        worker_free(l->worker);
-        free(l->entry);
-        free(l);
-}
-
-static const WorkerHandlers leftover_handlers = {
-        .exited = on_leftover_removed,
-};
-
-/* One leftover of staging/: renamed out of the way at once, so that its name is free for a new create
- * (a ".deleted-" name is never an instance's), then removed in a worker. */
-static void staging_remove_leftover(Manager *m, int dir_fd, const char *entry) {
-        _cleanup_free_ char *trash = NULL;
-        StagingLeftover *l;
-        int r;
-
-        if (startswith(entry, ".deleted-"))
-                trash = strdup(entry);
-        else
-                for (unsigned n = 0; n < 1000 && !trash; n++) {
-                        if (asprintf(&trash, ".deleted-%s-%u", entry, n) < 0) {
-                                trash = NULL;
-                                (void) log_oom();
-                                return;
-                        }
-                        if (renameat2(dir_fd, entry, dir_fd, trash, RENAME_NOREPLACE) >= 0)
-                                break;
-                        trash = mfree(trash);
-                        if (errno != EEXIST) {
-                                log_warning_errno(errno, "Failed to move leftover '%s' aside, ignoring: %m", entry);
-                                return;
-                        }
-                }
-        if (!trash)
-                return;
-        log_info("Removing leftover '%s/%s' of an interrupted operation.", m->staging_dir, entry);
-        l = calloc(1, sizeof(StagingLeftover));
-        if (!l) {
-                (void) log_oom();
-                return;
-        }
-        l->entry = TAKE_PTR(trash);
-        char *args[] = { (char *) "destroy", m->staging_dir, l->entry, m->staging_dir, NULL };
-        r = worker_spawn(m, args, &leftover_handlers, l, &l->worker);
-        if (r < 0) {
-                log_warning_errno(r, "Failed to remove leftover '%s', ignoring: %m", l->entry);
-                free(l->entry);
-                free(l);
-        }
-}
-
-/* What a killed create or delete left behind in staging/, never listed: removed by workers, because a
- * leftover may be a whole rootfs, and the daemon is ready without waiting for that. */
-static int clean_staging(Manager *m) {
-        _cleanup_strv_free_ char **entries = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        DIR *d;
-        struct dirent *de;
-
-        fd = open(m->staging_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 3));
-        if (!d)
-                return -errno;
-        /* Listed first: renaming while reading could show an entry twice. */
-        while ((de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                if (strv_extend(&entries, de->d_name) < 0) {
-                        closedir(d);
-                        return -ENOMEM;
-                }
-        }
-        closedir(d);
-        STRV_FOREACH(e, entries)
-                staging_remove_leftover(m, fd, *e);
-        return 0;
-}
-
 int manager_startup(Manager *m) {
         int r;
 
@@ -418,7 +343,7 @@ int manager_startup(Manager *m) {
         struct passwd *pw = getpwnam(SUBID_USER);
         if (pw)
                 m->subid_uid = pw->pw_uid;
-        r = clean_staging(m);
+        r = create_clean_staging(m);
         if (r < 0)
                 log_warning_errno(r, "Failed to clean '%s', ignoring: %m", m->staging_dir);
 
@@ -436,5 +361,5 @@ int manager_startup(Manager *m) {
                 else if (r > 0)
                         log_info("Picked up running instance '%s', init pid %i, %s.", i->name, (int) i->pid, i->unit_name);
         }
-        return manager_go_ready(m);
+        return 0;
 }

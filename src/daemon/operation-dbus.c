@@ -1,13 +1,286 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* org.lxcbus1.Operation and org.lxcbus1.Process (operation-dbus.h). An operation's bus side is its
+ * OperationCall: the call that started it, to answer when it completes (or, for exec, once the process
+ * runs), the Wait() and Process.Wait() calls pending on it, and the caller an exec hangs up for. */
+#include <assert.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 
+#include "auth-dbus.h"
 #include "bus-errors.h"
-#include "daemon.h"
+#include "daemon-dbus.h"
+#include "exec.h"
+#include "instance.h"
 #include "log.h"
+#include "manager.h"
 #include "names.h"
+#include "operation-dbus.h"
 #include "util.h"
+
+/* A Wait() or Process.Wait() call: dropped when its caller leaves the bus. */
+typedef struct Waiter Waiter;
+struct Waiter {
+        Operation *operation;
+        Waiter *next;
+        sd_bus_message *call;
+        sd_bus_track *track;
+        uid_t uid;
+        bool process;
+};
+
+struct OperationCall {
+        sd_bus_message *request;    /* the call to answer, unless async */
+        OperationReply reply;
+        Waiter *waiters;
+        unsigned n_waiters;
+        sd_bus_track *track;        /* exec with kill-on-disconnect: its caller */
+};
+
+int bus_limiter_check(const Limiter *l, uid_t uid, sd_bus_error *error) {
+        switch (limiter_check(l, uid)) {
+        case LIMITER_ALLOWED:
+                return 0;
+        case LIMITER_FULL:
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED, "Too many %s (%u at most).", l->what,
+                                         l->max);
+        case LIMITER_USERS_FULL:
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                         "Too many %s (%u at most for all users but root together).", l->what,
+                                         l->max - l->reserve);
+        case LIMITER_UID_FULL:
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED, "Too many %s for uid %u (%u at most).",
+                                         l->what, (unsigned) uid, l->per_uid);
+        }
+        assert_not_reached();
+}
+
+static OperationCall *operation_call(Operation *o) {
+        if (!o->call)
+                o->call = new0(OperationCall, 1);
+        return o->call;
+}
+
+int bus_operation_new(Manager *m, OperationKind kind, Instance *i, const char *instance_name,
+                      sd_bus_message *message, uid_t uid, OperationReply reply, bool async, Operation **ret,
+                      sd_bus_error *error) {
+        Operation *o;
+        int r;
+
+        r = bus_limiter_check(&m->operation_limits, uid, error);
+        if (r < 0)
+                return r;
+        r = operation_new(m, kind, i, instance_name, uid, true, &o);
+        if (r < 0)
+                return r;
+        if (!operation_call(o)) {
+                operation_free(o);
+                return -ENOMEM;
+        }
+        o->call->reply = reply;
+        if (!async)
+                o->call->request = sd_bus_message_ref(message);
+        *ret = o;
+        return 0;
+}
+
+static int send_reply(Operation *o, sd_bus_message *call, OperationReply kind) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(call, &reply);
+        if (r < 0)
+                return r;
+        switch (kind) {
+        case OPERATION_REPLY_OP:
+                r = sd_bus_message_append(reply, "o", o->path);
+                break;
+        case OPERATION_REPLY_INSTANCE_OP:
+                r = sd_bus_message_append(reply, "oo", o->instance_path, o->path);
+                break;
+        case OPERATION_REPLY_NONE:
+                r = 0;
+                break;
+        case OPERATION_REPLY_PTY_OP:
+                r = o->exec.pty_master >= 0 ? sd_bus_message_append(reply, "ho", o->exec.pty_master, o->path) : -EBADF;
+                break;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int send_result(Operation *o, sd_bus_message *call, OperationReply kind) {
+        if (o->status == OPERATION_SUCCESS)
+                return send_reply(o, call, kind);
+        return sd_bus_reply_method_errorf(call, o->error_name, "%s", o->error_message);
+}
+
+int bus_operation_reply(Operation *o, sd_bus_message *message, bool async) {
+        int r = 0;
+
+        if (async)
+                r = send_reply(o, message, o->call->reply);
+        return r < 0 ? r : 1;
+}
+
+static int send_process_result(Operation *o, sd_bus_message *call) {
+        return sd_bus_reply_method_return(call, "ii", o->exec.exit_status, o->exec.exit_signal);
+}
+
+static Waiter *waiter_free(Waiter *w) {
+        OperationCall *c;
+
+        if (!w)
+                return NULL;
+        c = w->operation->call;
+        for (Waiter **p = &c->waiters; *p; p = &(*p)->next)
+                if (*p == w) {
+                        *p = w->next;
+                        break;
+                }
+        c->n_waiters--;
+        limiter_put(&w->operation->manager->wait_limits, w->uid);
+        sd_bus_track_unref(w->track);
+        sd_bus_message_unref(w->call);
+        free(w);
+        return NULL;
+}
+
+static int on_waiter_gone(sd_bus_track *t, void *userdata) {
+        Waiter *w = userdata;
+
+        log_debug("Caller waiting for operation %" PRIu64 " left.", w->operation->id);
+        waiter_free(w);
+        return 0;
+}
+
+/* Keeps the call to answer later. A waiter whose caller leaves is dropped: it costs nothing after. */
+static int waiter_add(Operation *o, sd_bus_message *call, bool process, sd_bus_error *error) {
+        OperationCall *c;
+        Waiter *w;
+        uid_t uid;
+        int r;
+
+        r = bus_get_sender_uid(call, &uid);
+        if (r < 0)
+                return r;
+        c = operation_call(o);
+        if (!c)
+                return -ENOMEM;
+        if (c->n_waiters >= WAITS_PER_OPERATION_MAX)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                         "Too many callers wait for operation %" PRIu64 " (%u at most).", o->id,
+                                         WAITS_PER_OPERATION_MAX);
+        r = bus_limiter_check(&o->manager->wait_limits, uid, error);
+        if (r < 0)
+                return r;
+        w = new0(Waiter, 1);
+        if (!w)
+                return -ENOMEM;
+        r = limiter_take(&o->manager->wait_limits, uid);
+        if (r < 0) {
+                free(w);
+                return r;
+        }
+        *w = (Waiter) {
+                .operation = o,
+                .next = c->waiters,
+                .call = sd_bus_message_ref(call),
+                .uid = uid,
+                .process = process,
+        };
+        c->waiters = w;
+        c->n_waiters++;
+        r = sd_bus_track_new(o->manager->bus, &w->track, on_waiter_gone, w);
+        if (r >= 0)
+                r = sd_bus_track_add_sender(w->track, call);
+        if (r < 0) {
+                /* Most likely the caller is gone already: nobody to answer. */
+                log_debug_errno(r, "Failed to track a caller waiting for operation %" PRIu64 ", dropping it: %m", o->id);
+                waiter_free(w);
+        }
+        return 1;
+}
+
+/* Answers the waiters: those of Process.Wait() (process) or of Wait() (!process). */
+static void reply_waiters(Operation *o, bool process) {
+        Waiter *next;
+
+        if (!o->call)
+                return;
+        for (Waiter *w = o->call->waiters; w; w = next) {
+                next = w->next;
+                if (w->process != process)
+                        continue;
+                (void) (process ? send_process_result(o, w->call) : send_result(o, w->call, OPERATION_REPLY_NONE));
+                waiter_free(w);
+        }
+}
+
+static int on_caller_gone(sd_bus_track *t, void *userdata) {
+        Operation *o = userdata;
+
+        o->call->track = sd_bus_track_unref(o->call->track);
+        process_hang_up(o);
+        return 0;
+}
+
+int bus_process_track_caller(Operation *o, sd_bus_message *message) {
+        int r;
+
+        if (!operation_call(o))
+                return -ENOMEM;
+        r = sd_bus_track_new(o->manager->bus, &o->call->track, on_caller_gone, o);
+        if (r < 0)
+                return r;
+        return sd_bus_track_add_sender(o->call->track, message);
+}
+
+/* ---------------------------------------------------------------- the manager's hooks */
+
+void operation_bus_added(Operation *o) {
+        (void) sd_bus_emit_object_added(o->manager->bus, o->path);
+}
+
+void operation_bus_finished(Operation *o) {
+        (void) sd_bus_emit_signal(o->manager->bus, o->path, "org.lxcbus1.Operation", "Completed", "sss",
+                                  operation_status_to_string(o->status), o->error_name, o->error_message);
+        if (!o->call)
+                return;
+        o->call->track = sd_bus_track_unref(o->call->track);
+        if (o->call->request) {
+                (void) send_result(o, o->call->request, o->call->reply);
+                o->call->request = sd_bus_message_unref(o->call->request);
+        }
+        reply_waiters(o, false);
+        reply_waiters(o, true);
+}
+
+void operation_bus_removed(Operation *o) {
+        (void) sd_bus_emit_object_removed(o->manager->bus, o->path);
+        if (!o->call)
+                return;
+        while (o->call->waiters)
+                waiter_free(o->call->waiters);
+        sd_bus_message_unref(o->call->request);
+        sd_bus_track_unref(o->call->track);
+        o->call = mfree(o->call);
+}
+
+/* Exec answers its call once the process runs, long before the operation finishes. */
+void operation_bus_process_running(Operation *o) {
+        if (!o->call || !o->call->request)
+                return;
+        (void) send_reply(o, o->call->request, o->call->reply);
+        o->call->request = sd_bus_message_unref(o->call->request);
+}
+
+void operation_bus_process_exited(Operation *o) {
+        (void) sd_bus_emit_signal(o->manager->bus, o->path, "org.lxcbus1.Process", "Exited", "ii",
+                                  o->exec.exit_status, o->exec.exit_signal);
+        reply_waiters(o, true);
+}
 
 static int operation_id_from_path(const char *path, uint64_t *ret) {
         _cleanup_free_ char *label = NULL;
@@ -32,7 +305,7 @@ int operation_object_find(sd_bus *bus, const char *path, const char *interface, 
         if (operation_id_from_path(path, &id) < 0)
                 return 0;
         o = manager_find_operation(userdata, id);
-        if (!o || !o->exported)
+        if (!o)
                 return 0;
         *found = o;
         return 1;
@@ -60,42 +333,17 @@ int operation_node_enumerator(sd_bus *bus, const char *path, void *userdata, cha
         return 1;
 }
 
-static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
-                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Operation *o = userdata;
-
-        if (streq(property, "Kind"))
-                return sd_bus_message_append(reply, "s", operation_kind_to_string(o->kind));
-        if (streq(property, "Status"))
-                return sd_bus_message_append(reply, "s", operation_status_to_string(o->status));
-        if (streq(property, "Instance"))
-                return sd_bus_message_append(reply, "o", o->instance_path);
-        if (streq(property, "Progress"))
-                return sd_bus_message_append(reply, "d", o->progress);
-        if (streq(property, "ProgressValid"))
-                return sd_bus_message_append(reply, "b", o->progress_valid);
-        if (streq(property, "Stage"))
-                return sd_bus_message_append(reply, "s", o->stage);
-        if (streq(property, "Bytes"))
-                return sd_bus_message_append(reply, "t", o->bytes);
-        if (streq(property, "Rate"))
-                return sd_bus_message_append(reply, "t", o->rate);
-        if (streq(property, "CreatedAt"))
-                return sd_bus_message_append(reply, "t", o->created_at);
-        if (streq(property, "FinishedAt"))
-                return sd_bus_message_append(reply, "t", o->finished_at);
-        if (streq(property, "Cancelable"))
-                return sd_bus_message_append(reply, "b", o->cancelable);
-        if (streq(property, "StartedByUID"))
-                return sd_bus_message_append(reply, "u", (uint32_t) o->uid);
-        if (streq(property, "ErrorName"))
-                return sd_bus_message_append(reply, "s", o->error_name);
-        if (streq(property, "ErrorMessage"))
-                return sd_bus_message_append(reply, "s", o->error_message);
-        return -EINVAL;
+static int property_get_kind(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", operation_kind_to_string(*(OperationKind *) userdata));
 }
 
-void operation_emit_changes(Operation *o) {
+static int property_get_status(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", operation_status_to_string(*(OperationStatus *) userdata));
+}
+
+void operation_bus_emit_changes(Operation *o) {
         const char *names[16];
         size_t n = 0;
 
@@ -118,10 +366,10 @@ void operation_emit_changes(Operation *o) {
         names[n] = NULL;
         bool process = o->dirty & OPERATION_PROP_PROCESS;
         o->dirty = 0;
-        if (n > 0 && o->exported)
+        if (n > 0)
                 (void) sd_bus_emit_properties_changed_strv(o->manager->bus, o->path, "org.lxcbus1.Operation",
                                                            (char **) names);
-        if (process && o->exported && o->kind == OPERATION_EXEC)
+        if (process && o->kind == OPERATION_EXEC)
                 (void) sd_bus_emit_properties_changed(o->manager->bus, o->path, "org.lxcbus1.Process", "Pid",
                                                       "ExitStatus", "ExitSignal", NULL);
 }
@@ -154,28 +402,32 @@ static int method_cancel(sd_bus_message *message, void *userdata, sd_bus_error *
         return sd_bus_reply_method_return(message, NULL);
 }
 
+/* Wait(): at once when finished, else at completion. */
 static int method_wait(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        int r = operation_wait(userdata, message);
-        return r < 0 ? r : 1;
+        Operation *o = userdata;
+
+        if (o->status != OPERATION_RUNNING)
+                return send_result(o, message, OPERATION_REPLY_NONE);
+        return waiter_add(o, message, false, error);
 }
 
-#define P(name, sig, flags) SD_BUS_PROPERTY(name, sig, property_get, 0, flags)
+#define P(name, sig, get, field, flags) SD_BUS_PROPERTY(name, sig, get, offsetof(Operation, field), flags)
 const sd_bus_vtable operation_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        P("Kind", "s", SD_BUS_VTABLE_PROPERTY_CONST),
-        P("Instance", "o", SD_BUS_VTABLE_PROPERTY_CONST),
-        P("Status", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        P("Progress", "d", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        P("ProgressValid", "b", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        P("Stage", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        P("Bytes", "t", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        P("Rate", "t", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        P("CreatedAt", "t", SD_BUS_VTABLE_PROPERTY_CONST),
-        P("FinishedAt", "t", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        P("Cancelable", "b", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        P("StartedByUID", "u", SD_BUS_VTABLE_PROPERTY_CONST),
-        P("ErrorName", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        P("ErrorMessage", "s", SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("Kind", "s", property_get_kind, kind, SD_BUS_VTABLE_PROPERTY_CONST),
+        P("Instance", "o", NULL, instance_path, SD_BUS_VTABLE_PROPERTY_CONST),
+        P("Status", "s", property_get_status, status, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("Progress", "d", NULL, progress, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("ProgressValid", "b", bus_property_get_bool, progress_valid, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("Stage", "s", NULL, stage, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("Bytes", "t", NULL, bytes, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("Rate", "t", NULL, rate, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("CreatedAt", "t", NULL, created_at, SD_BUS_VTABLE_PROPERTY_CONST),
+        P("FinishedAt", "t", NULL, finished_at, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("Cancelable", "b", bus_property_get_bool, cancelable, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("StartedByUID", "u", NULL, uid, SD_BUS_VTABLE_PROPERTY_CONST),
+        P("ErrorName", "s", NULL, error_name, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("ErrorMessage", "s", NULL, error_message, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("Cancel", NULL, NULL, method_cancel, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Wait", NULL, NULL, method_wait, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("Completed", SD_BUS_ARGS("s", status, "s", error_name, "s", message), 0),
@@ -194,21 +446,6 @@ int process_object_find(sd_bus *bus, const char *path, const char *interface, vo
                 return 0;
         *found = o;
         return 1;
-}
-
-static int process_property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Operation *o = userdata;
-
-        if (streq(property, "Pid"))
-                return sd_bus_message_append(reply, "u", (uint32_t) o->exec_pid);
-        if (streq(property, "ExitStatus"))
-                return sd_bus_message_append(reply, "i", (int32_t) (o->exited ? o->exit_status : -1));
-        if (streq(property, "ExitSignal"))
-                return sd_bus_message_append(reply, "i", (int32_t) o->exit_signal);
-        if (streq(property, "Command"))
-                return sd_bus_message_append_strv(reply, o->command);
-        return -EINVAL;
 }
 
 static int method_process_signal(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -230,7 +467,7 @@ static int method_process_signal(sd_bus_message *message, void *userdata, sd_bus
                 r = bus_authorize_full(o->manager, message, NULL,
                                        &(AuthRequest) { .instance = o->instance_name,
                                                         .owner = o->instance ? o->instance->md.owner : UID_INVALID,
-                                                        .argv = o->command, .signal = sig },
+                                                        .argv = o->exec.argv, .signal = sig },
                                        error);
                 if (r <= 0)
                         return r < 0 ? r : 1;
@@ -244,17 +481,22 @@ static int method_process_signal(sd_bus_message *message, void *userdata, sd_bus
         return sd_bus_reply_method_return(message, NULL);
 }
 
+/* Process.Wait(): (status, signal) at once when the process has exited, else when it does. */
 static int method_process_wait(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        int r = process_wait(userdata, message);
-        return r < 0 ? r : 1;
+        Operation *o = userdata;
+
+        if (o->exec.exited || o->status != OPERATION_RUNNING)
+                return send_process_result(o, message);
+        return waiter_add(o, message, true, error);
 }
 
 const sd_bus_vtable process_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Pid", "u", process_property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Command", "as", process_property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("ExitStatus", "i", process_property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("ExitSignal", "i", process_property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("Pid", "u", NULL, exec.pid, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("Command", "as", NULL, exec.argv, SD_BUS_VTABLE_PROPERTY_CONST),
+        /* -1 while it runs, and when a signal killed it */
+        P("ExitStatus", "i", NULL, exec.exit_status, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        P("ExitSignal", "i", NULL, exec.exit_signal, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Signal", SD_BUS_ARGS("i", signal), SD_BUS_NO_RESULT, method_process_signal,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Wait", SD_BUS_NO_ARGS, SD_BUS_RESULT("i", status, "i", signal), method_process_wait,

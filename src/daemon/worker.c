@@ -6,7 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "manager.h"
+#include "worker.h"
 #include "log.h"
 #include "util.h"
 #include "worker-proto.h"
@@ -96,7 +97,7 @@ static int worker_drain(Worker *w, unsigned budget) {
                 }
                 if (msg.kind == WORKER_MESSAGE_RESULT) {
                         w->got_result = true;
-                        w->result_error = msg.error;
+                        w->result_error = -msg.error;
                         free(w->result_message);
                         w->result_message = strdup(msg.text);
                         worker_close_received(w);
@@ -147,7 +148,7 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
                 snprintf(msg, sizeof msg, "Worker process died of signal %s.", strsignal(si->si_status));
         else
                 snprintf(msg, sizeof msg, "Worker process exited with status %i without a result.", si->si_status);
-        worker_finish(w, EPROTO, msg);
+        worker_finish(w, -EPROTO, msg);
         return 0;
 }
 

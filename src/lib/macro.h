@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -98,6 +100,17 @@ static inline const char *startswith(const char *s, const char *prefix) {
 
 #define ERRNO_IS_DISCONNECT(r) \
         ((r) == ECONNABORTED || (r) == ECONNREFUSED || (r) == ECONNRESET || (r) == ENOTCONN || (r) == EPIPE)
+
+#define assert_not_reached()                                            \
+        do {                                                            \
+                assert(!"unreachable code reached");                    \
+                abort();                                                \
+        } while (0)
+
+#define UID_INVALID ((uid_t) -1)
+
+/* A zeroed array of n (at least one) t, as systemd's new0(). */
+#define new0(t, n) ((t *) calloc((n) ?: 1, sizeof(t)))
 
 static inline void *mfree(void *p) {
         free(p);

@@ -181,7 +181,8 @@ static int rm_rf_move_up(int dir_fd, const char *name, int top_fd, unsigned long
  * symlink followed, never another file system entered, and at most RM_RF_DEPTH_MAX directories open:
  * a directory found at that depth is moved up to the top under a unique name and removed from there in
  * a later pass. Each pass removes or moves something, and the tree is finite, so it ends. Returns the
- * first error; everything else that can be removed is. */
+ * first error; everything else that can be removed is. One function, long, because the passes, the
+ * descent and the climb share the open directories. */
 static int rm_rf_children(int fd, dev_t dev) {
         DIR *stack[RM_RF_DEPTH_MAX];
         char names[RM_RF_DEPTH_MAX][NAME_MAX + 1];
@@ -388,4 +389,19 @@ char *argv_to_command_line(char *const *argv) {
         }
         *p = 0;
         return ret;
+}
+
+int strv_env_set(char ***env, const char *name, const char *value) {
+        size_t nl = strlen(name);
+        char *e;
+
+        if (asprintf(&e, "%s=%s", name, value) < 0)
+                return -ENOMEM;
+        STRV_FOREACH(x, *env)
+                if (strncmp(*x, name, nl) == 0 && (*x)[nl] == '=') {
+                        free(*x);
+                        *x = e;
+                        return 0;
+                }
+        return strv_push(env, e);
 }

@@ -12,6 +12,8 @@ size_t strv_length(char *const *l);
 /* Appends s to the NULL-terminated list *l (NULL: empty). strv_push() takes s, and frees it on failure;
  * strv_extend() appends a copy. */
 int strv_push(char ***l, char *s);
+/* Sets NAME=VALUE in a strv environment, replacing an earlier NAME. */
+int strv_env_set(char ***env, const char *name, const char *value);
 int strv_extend(char ***l, const char *s);
 
 uint64_t now_usec(clockid_t clock);

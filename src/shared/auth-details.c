@@ -134,6 +134,8 @@ bool auth_details_read_config(const char *verb) {
         return verb && (streq(verb, "exec") || streq(verb, "exec-pty"));
 }
 
+/* One detail per field of the request, in the order docs/polkit.md lists them: long, and better read
+ * in one place than spread over helpers. */
 int auth_details_build(const AuthRequest *req, char ***ret) {
         _cleanup_(details_done) Details d = {};
         const char *verb = req->verb;

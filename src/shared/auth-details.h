@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "macro.h"
+
 /* The polkit details of a call: what a rule reads with action.lookup(KEY). A pure function of what the
  * call asks (no bus, no NSS, no daemon state), so it is unit-tested and fuzzed on its own. Which keys a
  * verb carries is fixed (docs/polkit.md lists them); a key that does not apply is absent, never empty,
@@ -10,7 +12,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define UID_INVALID ((uid_t) -1)
 
 /* The bound on all the details of one check together (keys and values, bytes). A call whose details
  * would be larger is refused before polkit is asked: the CheckAuthorization message stays far below the

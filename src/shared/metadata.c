@@ -113,6 +113,8 @@ static int json_precheck(const char *json, size_t size) {
         return 0;
 }
 
+/* Field by field, each with its type and bound checked and its own message: long, but one straight
+ * line that reads as the file format. */
 int instance_metadata_from_json(const char *json, size_t size, InstanceMetadata *ret, char **ret_message) {
         g_autoptr(JsonParser) p = json_parser_new();
         g_autoptr(GError) err = NULL;

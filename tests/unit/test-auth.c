@@ -4,7 +4,7 @@
  * that exists, and every action it names is defined in the polkit policy. */
 #include <gio/gio.h>
 
-#include "daemon.h"
+#include "auth-dbus.h"
 #include "tests.h"
 #include "util.h"
 

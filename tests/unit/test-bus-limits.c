@@ -12,7 +12,7 @@
 #include "bus-limits.h"
 #include "bus-options.h"
 #include "config.h"
-#include "daemon.h"
+#include "manager.h"
 #include "macro.h"
 #include "metadata.h"
 #include "names.h"

@@ -17,10 +17,12 @@
  * allowed for something else. Operation and process paths carry ids that are never reused. */
 #include <pwd.h>
 
+#include "auth-dbus.h"
 #include "auth-details.h"
 #include "bus-errors.h"
-#include "daemon.h"
+#include "instance.h"
 #include "log.h"
+#include "manager.h"
 #include "util.h"
 
 #define POLKIT_INTERACTIVE_TIMEOUT_USEC (300 * USEC_PER_SEC)
@@ -303,17 +305,111 @@ static int auth_query_check_object(AuthQuery *q, Instance *i, sd_bus_error *erro
         return 0;
 }
 
+/* The polkit details of a call of uid: what it asks (request), and the instance it acts on. */
+static int auth_build_details(const AuthEntry *e, Instance *i, const AuthRequest *request, uid_t uid,
+                              AuthRequest *ret_req, char ***ret_details, sd_bus_error *error) {
+        AuthRequest req = request ? *request : (AuthRequest) { .owner = UID_INVALID };
+        char buf[4096];
+        struct passwd pw, *result = NULL;
+        int r;
+
+        if (!req.verb)
+                req.verb = e->verb;
+        if (i) {
+                req.instance = i->name;
+                req.owner = i->md.owner;
+        }
+        if (req.owner == UID_INVALID && streq(e->verb, "create"))
+                req.owner = uid;
+        if (req.owner != UID_INVALID) {
+                /* Rules see subject.user (a name), not a uid: give the owner's name too. Local NSS. */
+                (void) getpwuid_r(req.owner, &pw, buf, sizeof(buf), &result);
+                req.owner_name = result ? result->pw_name : NULL;
+        }
+        r = auth_details_build(&req, ret_details);
+        if (r == -E2BIG)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "The call is too large to be authorized: its polkit details (command, "
+                                         "environment, keys, quoted) would exceed %u bytes.", AUTH_DETAILS_SIZE_MAX);
+        /* owner_name pointed into buf: not for the caller. */
+        req.owner_name = NULL;
+        *ret_req = req;
+        return r;
+}
+
+/* A pending query for message, bound to instance i (and its config generation, when the details read
+ * it), in the manager's list. */
+static int auth_query_new(Manager *m, sd_bus_message *message, uid_t uid, Instance *i, const AuthRequest *req,
+                          AuthQuery **ret) {
+        AuthQuery *q;
+
+        q = new0(AuthQuery, 1);
+        if (!q)
+                return -ENOMEM;
+        q->uid = uid;
+        q->request = sd_bus_message_ref(message);
+        q->instance = req->instance ? strdup(req->instance) : NULL;
+        if (i) {
+                q->incarnation = i->incarnation;
+                if (auth_details_read_config(req->verb))
+                        q->generation = i->md.generation;
+        }
+        q->interactive = sd_bus_message_get_allow_interactive_authorization(message) > 0;
+        q->manager = m;
+        q->next = m->auth_queries;
+        if (q->next)
+                q->next->prev = q;
+        m->auth_queries = q;
+        m->n_auth_queries++;
+        if ((req->instance && !q->instance) ||
+            (q->interactive && asprintf(&q->cancellation_id, "lxcbus-%" PRIu64, ++m->auth_cancellation_counter) < 0)) {
+                q->cancellation_id = NULL;
+                auth_query_free(q);
+                return -ENOMEM;
+        }
+        *ret = q;
+        return 0;
+}
+
+/* CheckAuthorization for q, answered in on_polkit_reply(). */
+static int auth_query_send(AuthQuery *q, const char *action, char **details) {
+        sd_bus_message *message = q->request;
+        sd_bus *bus = sd_bus_message_get_bus(message);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *pk = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &pk, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+                                           "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
+        if (r >= 0)
+                r = sd_bus_message_append(pk, "(sa{sv})s", "system-bus-name", 1, "name", "s",
+                                          sd_bus_message_get_sender(message), action);
+        if (r >= 0)
+                r = append_details(pk, details);
+        if (r >= 0)
+                r = sd_bus_message_append(pk, "us", (uint32_t) q->interactive, strempty(q->cancellation_id));
+        if (r < 0)
+                return r;
+
+        /* Leaving the bus drops the call. Watch before asking, so the departure cannot slip between. */
+        r = sd_bus_track_new(bus, &q->track, on_caller_gone, q);
+        if (r >= 0)
+                r = sd_bus_track_add_sender(q->track, message);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_call_async(bus, &q->slot, pk, on_polkit_reply, q,
+                              q->interactive ? MAX(q->manager->polkit_timeout_usec, POLKIT_INTERACTIVE_TIMEOUT_USEC)
+                                             : q->manager->polkit_timeout_usec);
+        return r < 0 ? -ENOTCONN : 0;
+}
+
 int bus_authorize_full(Manager *m, sd_bus_message *message, Instance *i, const AuthRequest *request,
                        sd_bus_error *error) {
         const char *interface = strempty(sd_bus_message_get_interface(message));
         const char *member = strempty(sd_bus_message_get_member(message));
-        sd_bus *bus = sd_bus_message_get_bus(message);
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *pk = NULL;
         _cleanup_strv_free_ char **details = NULL;
-        AuthRequest req = request ? *request : (AuthRequest) { .owner = UID_INVALID };
-        char buf[4096];
-        struct passwd pw, *result = NULL;
         const AuthEntry *e;
+        AuthRequest req;
         AuthQuery *q;
         uid_t uid;
         int r;
@@ -346,96 +442,30 @@ int bus_authorize_full(Manager *m, sd_bus_message *message, Instance *i, const A
                 return r;
         if (uid == 0)
                 return 1;
-
-        if (!req.verb)
-                req.verb = e->verb;
-        if (i) {
-                req.instance = i->name;
-                req.owner = i->md.owner;
-        }
-        if (req.owner == UID_INVALID && streq(e->verb, "create"))
-                req.owner = uid;
-        if (req.owner != UID_INVALID) {
-                /* Rules see subject.user (a name), not a uid: give the owner's name too. Local NSS. */
-                (void) getpwuid_r(req.owner, &pw, buf, sizeof(buf), &result);
-                req.owner_name = result ? result->pw_name : NULL;
-        }
-        r = auth_details_build(&req, &details);
-        if (r == -E2BIG)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "The call is too large to be authorized: its polkit details (command, "
-                                         "environment, keys, quoted) would exceed %u bytes.", AUTH_DETAILS_SIZE_MAX);
+        r = auth_build_details(e, i, request, uid, &req, &details, error);
         if (r < 0)
                 return r;
-
         if (m->n_auth_queries >= AUTH_PENDING_MAX || auth_queries_of(m, uid) >= AUTH_PENDING_PER_UID_MAX)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
                                          "Too many authorization checks pending (at most %u per user, %u in all).",
                                          AUTH_PENDING_PER_UID_MAX, AUTH_PENDING_MAX);
-
-        q = calloc(1, sizeof(AuthQuery));
-        if (!q)
-                return -ENOMEM;
-        q->uid = uid;
-        q->request = sd_bus_message_ref(message);
-        q->instance = req.instance ? strdup(req.instance) : NULL;
-        if (i) {
-                q->incarnation = i->incarnation;
-                if (auth_details_read_config(req.verb))
-                        q->generation = i->md.generation;
-        }
-        q->interactive = sd_bus_message_get_allow_interactive_authorization(message) > 0;
-        q->manager = m;
-        q->next = m->auth_queries;
-        if (q->next)
-                q->next->prev = q;
-        m->auth_queries = q;
-        m->n_auth_queries++;
-        if (req.instance && !q->instance) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        if (q->interactive && asprintf(&q->cancellation_id, "lxcbus-%" PRIu64, ++m->auth_cancellation_counter) < 0) {
-                q->cancellation_id = NULL;
-                r = -ENOMEM;
-                goto fail;
-        }
-
-        r = sd_bus_message_new_method_call(bus, &pk, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
-                                           "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
-        if (r >= 0)
-                r = sd_bus_message_append(pk, "(sa{sv})s", "system-bus-name", 1, "name", "s",
-                                          sd_bus_message_get_sender(message), e->action);
-        if (r >= 0)
-                r = append_details(pk, details);
-        if (r >= 0)
-                r = sd_bus_message_append(pk, "us", (uint32_t) q->interactive, strempty(q->cancellation_id));
+        r = auth_query_new(m, message, uid, i, &req, &q);
         if (r < 0)
-                goto fail;
-
-        /* Leaving the bus drops the call. Watch before asking, so the departure cannot slip between. */
-        r = sd_bus_track_new(bus, &q->track, on_caller_gone, q);
-        if (r >= 0)
-                r = sd_bus_track_add_sender(q->track, message);
-        if (r < 0)
-                goto fail;
-
-        r = sd_bus_call_async(bus, &q->slot, pk, on_polkit_reply, q,
-                              q->interactive ? MAX(m->polkit_timeout_usec, POLKIT_INTERACTIVE_TIMEOUT_USEC)
-                                             : m->polkit_timeout_usec);
-        if (r < 0) {
-                log_warning_errno(r, "Failed to ask polkit about %s: %m", member);
+                return r;
+        r = auth_query_send(q, e->action, details);
+        if (r == -ENOTCONN) {
+                log_warning("Failed to ask polkit about %s.", member);
                 auth_query_free(q);
                 return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
                                         "Access denied: the authorization service is unreachable.");
         }
+        if (r < 0) {
+                auth_query_free(q);
+                return r;
+        }
         log_debug("%s by uid %u (%s): asking polkit for %s.", member, uid, sd_bus_message_get_sender(message),
                   e->action);
         return 0;
-
-fail:
-        auth_query_free(q);
-        return r;
 }
 
 int bus_authorize(sd_bus_message *message, Instance *i, sd_bus_error *error) {

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <systemd/sd-daemon.h>
 
+#include "auth-dbus.h"
 #include "bus-errors.h"
 #include "bus-limits.h"
-#include "daemon.h"
+#include "daemon-dbus.h"
+#include "instance-dbus.h"
 #include "log.h"
+#include "manager.h"
+#include "manager-dbus.h"
 #include "names.h"
+#include "operation-dbus.h"
+#include "scope.h"
 #include "util.h"
 
 /* Whom lxcbusd believes, and what it accepts, before any match or handler sees a message.
@@ -171,3 +177,20 @@ int manager_bus_register(Manager *m) {
                 return r;
         return 0;
 }
+
+int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
+                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "b", *(bool *) userdata);
+}
+
+const ManagerHooks bus_manager_hooks = {
+        .instance_added = instance_bus_added,
+        .instance_removed = instance_bus_removed,
+        .operation_added = operation_bus_added,
+        .operation_finished = operation_bus_finished,
+        .operation_removed = operation_bus_removed,
+        .process_running = operation_bus_process_running,
+        .process_exited = operation_bus_process_exited,
+        .flush = manager_bus_flush,
+        .done = auth_queries_free,
+};

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Creating instances (create.h). An instance is built in staging/NAME by a worker (the template may
+ * run for minutes, as the instance's root user for an idmapped one) and renamed into instances/ when
+ * complete, so instances/ only ever holds whole instances. */
+#include <assert.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "create.h"
+#include "instance.h"
+#include "log.h"
+#include "manager.h"
+#include "operation.h"
+#include "subid.h"
+#include "util.h"
+#include "worker.h"
+
+#define SUBUID_PATH "/etc/subuid"
+#define SUBGID_PATH "/etc/subgid"
+
+/* ---------------------------------------------------------------- subordinate ids */
+
+/* *ret_failed: path, when it is reading the file that failed. */
+static int read_subid_ranges(Manager *m, const char *path, SubIdRange **ret, size_t *ret_n, const char **ret_failed) {
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(path, SUBID_FILE_MAX, &text, &size);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        if (r < 0) {
+                *ret_failed = path;
+                return r;
+        }
+        return subid_parse(text, size, SUBID_USER, m->subid_uid, ret, ret_n);
+}
+
+/* A block of SUBID_BLOCK subordinate ids of user lxcbus that no instance and no running create uses.
+ * The files are read at each create: they are small, local, change rarely, and an administrator's edit
+ * takes effect without a restart. */
+int create_allocate_idmap(Manager *m, InstanceIdmap *ret, const char **ret_path) {
+        _cleanup_free_ SubIdRange *u = NULL, *g = NULL, *used = NULL;
+        size_t nu, ng, nused;
+        uint32_t base;
+        int r;
+
+        assert(m);
+        assert(ret);
+        assert(ret_path);
+
+        *ret_path = NULL;
+        r = read_subid_ranges(m, SUBUID_PATH, &u, &nu, ret_path);
+        if (r < 0)
+                return r;
+        r = read_subid_ranges(m, SUBGID_PATH, &g, &ng, ret_path);
+        if (r < 0)
+                return r;
+        if (nu == 0 || ng == 0) {
+                *ret_path = nu == 0 ? SUBUID_PATH : SUBGID_PATH;
+                return -ENODATA;
+        }
+        r = manager_used_subids(m, &used, &nused);
+        if (r < 0)
+                return r;
+        r = subid_allocate(u, nu, g, ng, used, nused, SUBID_BLOCK, &base);
+        if (r < 0)
+                return r;
+        *ret = (InstanceIdmap) { base, base, SUBID_BLOCK };
+        return 0;
+}
+
+/* ---------------------------------------------------------------- staging */
+
+/* An entry of staging/ being removed by a worker. */
+typedef struct StagingRemoval {
+        Manager *manager;
+        Worker *worker;
+        char *entry;
+        bool release_name;          /* the failed create's name is free again once its rest is gone */
+} StagingRemoval;
+
+static void on_staging_removed(Worker *w, int error, const char *message, void *userdata) {
+        StagingRemoval *s = userdata;
+
+        if (error != 0)
+                log_warning("Failed to remove '%s/%s', ignoring: %s", s->manager->staging_dir, s->entry, message);
+        /* Only now may the name be created again: the removal must not race with a new create. */
+        if (s->release_name)
+                manager_release_name(s->manager, s->entry);
+        worker_free(s->worker);
+        free(s->entry);
+        free(s);
+}
+
+static const WorkerHandlers staging_removal_handlers = {
+        .exited = on_staging_removed,
+};
+
+/* Removes staging/ENTRY in a worker (which renames it aside first). */
+static int staging_remove(Manager *m, const char *entry, bool release_name) {
+        StagingRemoval *s;
+        int r;
+
+        s = new0(StagingRemoval, 1);
+        if (!s)
+                return -ENOMEM;
+        *s = (StagingRemoval) { .manager = m, .entry = strdup(entry), .release_name = release_name };
+        if (!s->entry) {
+                free(s);
+                return -ENOMEM;
+        }
+        char *args[] = { (char *) "destroy", m->staging_dir, s->entry, m->staging_dir, NULL };
+        r = worker_spawn(m, args, &staging_removal_handlers, s, &s->worker);
+        if (r < 0) {
+                free(s->entry);
+                free(s);
+        }
+        return r;
+}
+
+/* A failed or cancelled create may leave a half-built staging/<name>. */
+static void create_cleanup_staging(Manager *m, const char *name) {
+        int r;
+
+        r = staging_remove(m, name, true);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to clean up after the create of '%s', ignoring: %m", name);
+                manager_release_name(m, name);
+        }
+}
+
+/* One leftover of staging/: renamed out of the way at once, so that its name is free for a new create
+ * (a ".deleted-" name is never an instance's), then removed in a worker. */
+static void staging_remove_leftover(Manager *m, int dir_fd, const char *entry) {
+        _cleanup_free_ char *trash = NULL;
+        int r;
+
+        if (startswith(entry, ".deleted-"))
+                trash = strdup(entry);
+        else
+                for (unsigned n = 0; n < 1000 && !trash; n++) {
+                        if (asprintf(&trash, ".deleted-%s-%u", entry, n) < 0) {
+                                trash = NULL;
+                                (void) log_oom();
+                                return;
+                        }
+                        if (renameat2(dir_fd, entry, dir_fd, trash, RENAME_NOREPLACE) >= 0)
+                                break;
+                        trash = mfree(trash);
+                        if (errno != EEXIST) {
+                                log_warning_errno(errno, "Failed to move leftover '%s' aside, ignoring: %m", entry);
+                                return;
+                        }
+                }
+        if (!trash)
+                return;
+        log_info("Removing leftover '%s/%s' of an interrupted operation.", m->staging_dir, entry);
+        r = staging_remove(m, trash, false);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove leftover '%s', ignoring: %m", trash);
+}
+
+/* What a killed create or delete left behind in staging/, never listed: removed by workers, because a
+ * leftover may be a whole rootfs, and the daemon is ready without waiting for that. */
+int create_clean_staging(Manager *m) {
+        _cleanup_strv_free_ char **entries = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        DIR *d;
+        struct dirent *de;
+
+        assert(m);
+
+        fd = open(m->staging_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+        if (!d)
+                return -errno;
+        /* Listed first: renaming while reading could show an entry twice. */
+        while ((de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (strv_extend(&entries, de->d_name) < 0) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
+        }
+        closedir(d);
+        STRV_FOREACH(e, entries)
+                staging_remove_leftover(m, fd, *e);
+        return 0;
+}
+
+/* ---------------------------------------------------------------- the create worker */
+
+/* Did this create move its instance into place before it died or was killed? Then instances/NAME holds
+ * the metadata this create wrote, byte for byte: its created-at is this create's own, to the µs. A
+ * directory there for any other reason (a broken instance's, say) is never taken over. */
+static bool create_moved_into_place(Operation *o) {
+        _cleanup_free_ char *path = NULL, *want = NULL, *have = NULL;
+        size_t n;
+
+        if (instance_metadata_to_json(o->create.md, &want) < 0 ||
+            asprintf(&path, "%s/%s/" METADATA_FILE, o->manager->instances_dir, o->instance_name) < 0)
+                return false;
+        if (read_full_file(path, METADATA_SIZE_MAX, &have, &n) < 0)
+                return false;
+        return n == strlen(want) && memcmp(have, want, n) == 0;
+}
+
+static void on_create_exited(Worker *w, int error, const char *message, void *userdata) {
+        Operation *o = userdata;
+        Manager *m = o->manager;
+        Instance *i;
+        int r;
+
+        o->worker = worker_free(o->worker);
+        if (error != 0 && create_moved_into_place(o)) {
+                log_info("Create of '%s' finished before it %s.", o->instance_name,
+                         o->step == OPERATION_STEP_CANCELLED ? "was cancelled" : "failed");
+                error = 0;
+        }
+        if (error != 0) {
+                create_cleanup_staging(m, o->instance_name);
+                if (o->step == OPERATION_STEP_CANCELLED)
+                        operation_finish_errno(o, -ECANCELED, "Create was cancelled.");
+                else
+                        operation_fail(o, error, "Failed to create instance '%s': %s", o->instance_name, message);
+                return;
+        }
+        manager_release_name(m, o->instance_name);
+        r = instance_new(m, o->create.md, &i);
+        if (r < 0) {
+                operation_fail(o, r, "Failed to set up instance '%s': %s", o->instance_name, strerror(-r));
+                return;
+        }
+        manager_add_instance(m, i);
+        o->instance = instance_ref(i);
+        instance_log(i, "create", "Instance '%s' created.", i->name);
+        operation_finish(o, NULL, NULL);
+}
+
+static void on_create_message(Worker *w, const WorkerMessage *msg, void *userdata) {
+        if (msg->kind == WORKER_MESSAGE_PROGRESS)
+                operation_set_progress(userdata, msg->progress, msg->text);
+}
+
+static const WorkerHandlers create_handlers = {
+        .message = on_create_message,
+        .exited = on_create_exited,
+};
+
+static void create_cancel(Operation *o) {
+        if (!o->worker)
+                return;
+        /* The template runs in the worker's process group (it called setsid()): kill all of it. The
+         * worker is our unreaped child, so its pid cannot have been reused. */
+        (void) kill(-o->worker->pid, SIGKILL);
+        o->step = OPERATION_STEP_CANCELLED;
+        o->cancelable = false;
+        operation_mark_dirty(o, OPERATION_PROP_CANCELABLE);
+}
+
+int create_instance(Manager *m, Operation *o, const char *template, char **template_args, InstanceMetadata *md) {
+        const char *name = o->instance_name;
+        _cleanup_free_ char *json = NULL;
+        _cleanup_free_ char **args = NULL;
+        size_t n = 0, k = strv_length(template_args);
+        char idmap[64] = "-";
+        int r;
+
+        assert(m);
+        assert(o);
+        assert(o->kind == OPERATION_CREATE);
+        assert(template);
+        assert(md);
+
+        r = instance_metadata_to_json(md, &json);
+        if (r < 0)
+                return r;
+        if (md->idmap.count > 0)
+                snprintf(idmap, sizeof idmap, "%" PRIu32 ":%" PRIu32 ":%" PRIu32, md->idmap.uid, md->idmap.gid,
+                         md->idmap.count);
+        args = calloc(k + 9, sizeof(char *));
+        if (!args)
+                return -ENOMEM;
+        args[n++] = (char *) "create";
+        args[n++] = m->staging_dir;
+        args[n++] = (char *) name;
+        args[n++] = m->instances_dir;
+        args[n++] = json;
+        args[n++] = idmap;
+        args[n++] = (char *) template;
+        for (size_t j = 0; j < k; j++)
+                args[n++] = template_args[j];
+
+        r = manager_reserve_name(m, name, md->idmap.count > 0 ? &md->idmap : NULL, md->owner);
+        if (r < 0)
+                return r;
+        *o->create.md = *md;
+        *md = (InstanceMetadata) {};
+        o->step = OPERATION_STEP_WORK;
+        o->cancel = create_cancel;
+        o->cancelable = true;
+        operation_set_progress(o, 0.0, "creating");
+        r = worker_spawn(m, args, &create_handlers, o, &o->worker);
+        if (r < 0) {
+                manager_release_name(m, name);
+                return r;
+        }
+        return 0;
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <sys/types.h>
+
+#include "forward.h"
+#include "metadata.h"
+
+/* CreateInstance's work: the subordinate ids of an idmapped instance, the create worker that builds
+ * it in staging/ and moves it into instances/, and the cleanup of what an interrupted one left. */
+
+/* A block of subordinate ids for a new idmapped instance: -ENOSPC none is free; -ENODATA the file
+ * *ret_path has no ids of SUBID_USER; another error: reading *ret_path failed (NULL: something else). */
+int create_allocate_idmap(Manager *m, InstanceIdmap *ret, const char **ret_path);
+/* Starts the create worker for o; md (complete, checked) is taken. o finishes when the instance is in
+ * place, or failed; name stays reserved until what a failed create left is removed. */
+int create_instance(Manager *m, Operation *o, const char *template, char **template_args, InstanceMetadata *md);
+/* At startup: what interrupted creates and deletes left in staging/ goes, in workers. */
+int create_clean_staging(Manager *m);

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "forward.h"
+
+/* org.lxcbus1.Instance: the bus face of instances (console-dbus.c has OpenConsole and ConsoleLog). */
+
+extern const sd_bus_vtable instance_vtable[];
+int instance_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                         sd_bus_error *error);
+int instance_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
+
+/* An InvalidState error for verb ("start") in the instance's state. */
+int bus_error_invalid_state(Instance *i, const char *verb, sd_bus_error *error);
+
+/* The manager's hooks of instances. */
+void instance_bus_added(Instance *i);
+void instance_bus_removed(Instance *i);
+void instance_bus_emit_changes(Instance *i);

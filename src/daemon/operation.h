@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "forward.h"
+#include "macro.h"
+#include "metadata.h"
+
+/* An operation: one verb on one instance, from the call that asked for it to its result, then kept
+ * for a while (operation_linger_usec) for whoever asks how it went. The model of org.lxcbus1.Operation
+ * and, for exec, org.lxcbus1.Process; operation-dbus.c answers their calls and sends their signals. */
+
+typedef enum OperationKind {
+        OPERATION_CREATE,
+        OPERATION_START,
+        OPERATION_STOP,
+        OPERATION_RESTART,
+        OPERATION_DELETE,
+        OPERATION_FREEZE,
+        OPERATION_UNFREEZE,
+        OPERATION_EXEC,
+        _OPERATION_KIND_MAX,
+        _OPERATION_KIND_INVALID = -EINVAL,
+} OperationKind;
+
+typedef enum OperationStatus {
+        OPERATION_RUNNING,
+        OPERATION_SUCCESS,
+        OPERATION_FAILURE,
+        OPERATION_CANCELLED,
+        _OPERATION_STATUS_MAX,
+        _OPERATION_STATUS_INVALID = -EINVAL,
+} OperationStatus;
+
+/* Where a running operation is: what the event that comes next means to it. */
+typedef enum OperationStep {
+        OPERATION_STEP_NONE,
+        OPERATION_STEP_START_SCOPE,     /* waiting for systemd to realize the scope */
+        OPERATION_STEP_START_RUNNING,   /* waiting for the start-host hook */
+        OPERATION_STEP_STOP,            /* waiting for the stop worker and the monitor's exit */
+        OPERATION_STEP_DESTROY,         /* waiting for the delete worker */
+        OPERATION_STEP_WORK,            /* a single worker or check: create, freeze, unfreeze, exec */
+        OPERATION_STEP_CANCELLED,       /* create: killed on Cancel(), waiting for the worker's exit */
+} OperationStep;
+
+/* Which properties changed since they were last sent. */
+enum {
+        OPERATION_PROP_STATUS = 1 << 0,
+        OPERATION_PROP_PROGRESS = 1 << 1,
+        OPERATION_PROP_STAGE = 1 << 2,
+        OPERATION_PROP_FINISHED = 1 << 3,
+        OPERATION_PROP_CANCELABLE = 1 << 4,
+        OPERATION_PROP_ERROR = 1 << 5,
+        OPERATION_PROP_PROCESS = 1 << 6,    /* org.lxcbus1.Process: Pid, ExitStatus, ExitSignal */
+};
+
+/* Start, stop, restart and delete: the lifecycle steps of instance.c. */
+typedef struct OperationLifecycle {
+        unsigned timeout_sec;
+        bool force;
+        bool escalated;             /* stop: the scope was killed after the timeout */
+        int pending_error;          /* start: given up, finishing once the monitor is gone */
+        char *pending_message;
+} OperationLifecycle;
+
+typedef struct OperationFreeze {
+        uint64_t deadline;          /* CLOCK_MONOTONIC µs */
+        unsigned attempts;
+} OperationFreeze;
+
+typedef struct OperationCreate {
+        InstanceMetadata *md;       /* of the new instance */
+} OperationCreate;
+
+/* The org.lxcbus1.Process side of an exec. */
+typedef struct OperationExec {
+        char **argv;
+        pid_t pid;
+        int pidfd;                  /* from the worker, whose unreaped child it is: signals go here */
+        int exit_status;            /* -1 while running, or when killed by a signal */
+        int exit_signal;
+        bool exited;
+        bool want_pty;              /* ExecPty */
+        int pty_master;             /* ExecPty: until the call is answered */
+} OperationExec;
+
+struct Operation {
+        Manager *manager;
+        Operation *next;
+        uint64_t id;
+        char *path;
+        OperationKind kind;
+        OperationStatus status;
+        Instance *instance;         /* ref; NULL for a create until it succeeded */
+        char *instance_name;
+        char *instance_path;
+        uid_t uid;
+        uint64_t created_at, finished_at;
+        double progress;
+        bool progress_valid;
+        char *stage;
+        uint64_t bytes, rate;
+        bool cancelable;
+        char *error_name, *error_message;
+        uint32_t dirty;             /* OPERATION_PROP_* */
+        bool counted;               /* holds a slot of manager->operation_limits */
+
+        /* The running work. */
+        OperationStep step;
+        Worker *worker;
+        ScopeJob *scope_job;
+        sd_event_source *timeout_source;
+        sd_event_source *linger_source;
+        void (*cancel)(Operation *o);
+
+        union {                     /* by kind */
+                OperationLifecycle lifecycle;
+                OperationFreeze freeze;
+                OperationCreate create;
+                OperationExec exec;
+        };
+
+        OperationCall *call;        /* the bus face's: the call to answer and its waiters */
+};
+
+const char *operation_kind_to_string(OperationKind k);
+const char *operation_status_to_string(OperationStatus s);
+
+/* A new running operation of uid on instance i (NULL for a create, named instance_name). counted: it
+ * takes a slot of the manager's operation limits, -EUSERS when there is none (the caller checked with
+ * limiter_check() for the reason); the daemon's own work is not counted. */
+int operation_new(Manager *m, OperationKind kind, Instance *i, const char *instance_name, uid_t uid, bool counted,
+                  Operation **ret);
+Operation *operation_free(Operation *o);
+Operation *manager_find_operation(Manager *m, uint64_t id);
+
+/* Finishes: error_name NULL means success. The bus face answers the call and the waiters, and the
+ * linger timer starts. */
+void operation_finish(Operation *o, const char *error_name, const char *error_message);
+/* The same with an error name for a negative errno (0: success). */
+void operation_finish_errno(Operation *o, int error, const char *message);
+void operation_fail(Operation *o, int error, const char *format, ...) _printf_(3, 4);
+void operation_set_progress(Operation *o, double progress, const char *stage);
+void operation_mark_dirty(Operation *o, uint32_t props);
+/* Arms the operation's one timer (replacing it): a deadline may fire up to a tenth late. */
+int operation_arm_timeout(Operation *o, uint64_t usec, sd_event_time_handler_t handler);
