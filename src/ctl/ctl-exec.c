@@ -31,13 +31,6 @@
  * lxc-attach), ExecPty gives the command a new terminal in the instance, and we copy bytes between it and
  * ours (in raw mode meanwhile) until it hangs up; then Process.Wait() says how the command ended. */
 
-enum {
-        ARG_ENV = ARG_FIRST_VERB_OPTION,
-        ARG_CWD,
-        ARG_USER,
-        ARG_NO_TTY,
-};
-
 typedef struct ExecArgs {
         const char *name;
         char **env;             /* alternating names and values */
@@ -53,96 +46,86 @@ static void exec_args_done(ExecArgs *a) {
         a->env = strv_free(a->env);
 }
 
-static int parse_exec_option(Context *c, int opt, ExecArgs *a) {
+static int parse_env(Context *c, const char *arg, void *userdata) {
+        ExecArgs *a = userdata;
+        const char *eq = strchr(arg, '=');
+        _cleanup_free_ char *n = NULL;
         int r;
 
-        switch (opt) {
-        case ARG_ENV: {
-                const char *eq = strchr(optarg, '=');
-                _cleanup_free_ char *n = NULL;
+        n = eq ? strndup(arg, (size_t) (eq - arg)) : strdup(arg);
+        if (!n)
+                return ctl_error_errno(c, ENOMEM, "Out of memory.");
+        if (!eq || !env_name_is_valid(n))
+                return ctl_usage_error(c, "Invalid --env '%s': expected NAME=VALUE, NAME of "
+                                       "letters, digits and '_', not starting with a digit.", arg);
+        r = ctl_pairs_add(&a->env, arg);
+        if (r == -EEXIST)
+                return ctl_usage_error(c, "Environment variable '%s' given twice.", n);
+        if (r < 0)
+                return ctl_error_errno(c, r, "Out of memory.");
+        return 1;
+}
 
-                n = eq ? strndup(optarg, (size_t) (eq - optarg)) : strdup(optarg);
-                if (!n)
-                        return ctl_error_errno(c, ENOMEM, "Out of memory.");
-                if (!eq || !env_name_is_valid(n))
-                        return ctl_usage_error(c, "Invalid --env '%s': expected NAME=VALUE, NAME of "
-                                               "letters, digits and '_', not starting with a digit.", optarg);
-                r = ctl_pairs_add(&a->env, optarg);
-                if (r == -EEXIST)
-                        return ctl_usage_error(c, "Environment variable '%s' given twice.", n);
-                if (r < 0)
-                        return ctl_error_errno(c, r, "Out of memory.");
-                return 1;
-        }
-        case ARG_CWD:
-                if (isempty(optarg) || optarg[0] != '/')
-                        return ctl_usage_error(c, "Invalid --cwd '%s': expected an absolute path.", optarg);
-                a->cwd = optarg;
-                return 1;
-        case ARG_USER:
-                r = ctl_parse_user(optarg, &a->uid, &a->gid, &a->have_gid);
-                if (r == -ENOMEM)
-                        return ctl_error_errno(c, r, "Out of memory.");
-                if (r < 0)
-                        return ctl_usage_error(c, "Invalid --user '%s': expected UID or UID:GID (numbers).",
-                                               optarg);
-                a->have_uid = true;
-                return 1;
-        case 't':
-                a->tty = 1;
-                return 1;
-        case 'T':
-                a->tty = 0;
-                return 1;
-        case 'i':
-                a->interactive = true;
-                return 1;
-        default:
-                return ctl_common_option(c, opt, optarg);
-        }
+static int parse_cwd(Context *c, const char *arg, void *userdata) {
+        ExecArgs *a = userdata;
+
+        if (isempty(arg) || arg[0] != '/')
+                return ctl_usage_error(c, "Invalid --cwd '%s': expected an absolute path.", arg);
+        a->cwd = arg;
+        return 1;
+}
+
+static int parse_user(Context *c, const char *arg, void *userdata) {
+        ExecArgs *a = userdata;
+        int r;
+
+        r = ctl_parse_user(arg, &a->uid, &a->gid, &a->have_gid);
+        if (r == -ENOMEM)
+                return ctl_error_errno(c, r, "Out of memory.");
+        if (r < 0)
+                return ctl_usage_error(c, "Invalid --user '%s': expected UID or UID:GID (numbers).", arg);
+        a->have_uid = true;
+        return 1;
+}
+
+static int set_tty(Context *c, const char *arg, void *userdata) {
+        ((ExecArgs *) userdata)->tty = 1;
+        return 1;
+}
+
+static int set_no_tty(Context *c, const char *arg, void *userdata) {
+        ((ExecArgs *) userdata)->tty = 0;
+        return 1;
 }
 
 /* exec [OPTIONS...] NAME [OPTIONS...] [--] CMD [ARGS...]: options come before the command, on either side
  * of NAME; the command starts after "--" or at the first argument after NAME that is not an option, so
- * the command's own options ("ls -l") are never taken for ours. */
+ * the command's own options ("ls -l") are never taken for ours. Hence parsing in order, twice: up to NAME,
+ * and from NAME to the command. */
 static int parse_exec_args(Context *c, int argc, char *argv[], ExecArgs *a) {
-        static const struct option options[] = {
-                CTL_COMMON_OPTIONS,
-                { "env", required_argument, NULL, ARG_ENV },
-                { "cwd", required_argument, NULL, ARG_CWD },
-                { "user", required_argument, NULL, ARG_USER },
-                { "tty", no_argument, NULL, 't' },
-                { "no-tty", no_argument, NULL, 'T' },
-                { "interactive", no_argument, NULL, 'i' },
+        static const CtlOption options[] = {
+                CTL_OPTION_ARG("env", parse_env),
+                CTL_OPTION_ARG("cwd", parse_cwd),
+                CTL_OPTION_ARG("user", parse_user),
+                { .name = "tty", .short_name = 't', .parse = set_tty },
+                { .name = "no-tty", .short_name = 'T', .parse = set_no_tty },
+                { .name = "interactive", .short_name = 'i', .flag = offsetof(ExecArgs, interactive) },
                 {}
         };
-        int opt, r;
+        int r;
 
-        /* "+": no permutation, stop at the first non-option (NAME, then the command). */
-        optind = 0;
-        for (;;) {
-                int before = optind ?: 1;
+        r = ctl_parse_options(c, argc, argv, options, a, CTL_PARSE_IN_ORDER);
+        if (r <= 0)
+                return r;
+        if (optind >= argc)
+                return ctl_usage_error(c, "Missing instance name.");
+        a->name = argv[optind++];
 
-                opt = getopt_long(argc, argv, "+htTi", options, NULL);
-                if (opt >= 0) {
-                        r = parse_exec_option(c, opt, a);
-                        if (r <= 0)
-                                return r;
-                        continue;
-                }
-
-                /* getopt_long() stopped: at "--" (which it skipped), at a non-option, or at the end. */
-                bool dashdash = optind == before + 1 && streq(argv[before], "--");
-
-                if (!a->name) {
-                        if (optind >= argc)
-                                return ctl_usage_error(c, "Missing instance name.");
-                        a->name = argv[optind++];
-                        if (dashdash)
-                                break;  /* "exec -- NAME CMD...": the rest is the command */
-                        continue;       /* options may follow NAME */
-                }
-                break;
+        /* "exec -- NAME CMD...": the rest is the command. */
+        if (r == 1) {
+                r = ctl_parse_options(c, argc, argv, options, a, CTL_PARSE_IN_ORDER | CTL_PARSE_CONTINUE);
+                if (r <= 0)
+                        return r;
         }
 
         if (optind >= argc)
@@ -160,15 +143,7 @@ static int append_exec_arguments(sd_bus_message *m, const ExecArgs *a, const int
         if (r < 0)
                 return r;
 
-        r = sd_bus_message_open_container(m, 'a', "{ss}");
-        if (r < 0)
-                return r;
-        for (char **p = a->env; p && p[0] && p[1]; p += 2) {
-                r = sd_bus_message_append(m, "{ss}", p[0], p[1]);
-                if (r < 0)
-                        return r;
-        }
-        r = sd_bus_message_close_container(m);
+        r = ctl_append_pairs(m, a->env);
         if (r < 0)
                 return r;
 
@@ -179,38 +154,14 @@ static int append_exec_arguments(sd_bus_message *m, const ExecArgs *a, const int
                         return r;
         }
 
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        if (a->cwd) {
-                r = ctl_append_option_string(m, "cwd", a->cwd);
-                if (r < 0)
-                        return r;
-        }
-        if (a->have_uid) {
-                r = ctl_append_option_u32(m, "uid", a->uid);
-                if (r < 0)
-                        return r;
-        }
-        if (a->have_gid) {
-                r = ctl_append_option_u32(m, "gid", a->gid);
-                if (r < 0)
-                        return r;
-        }
-        if (ws) {
-                /* The daemon takes 1 to 10000. */
-                r = ctl_append_option_u32(m, "rows", MIN(ws->ws_row, 10000u));
-                if (r >= 0)
-                        r = ctl_append_option_u32(m, "cols", MIN(ws->ws_col, 10000u));
-                if (r < 0)
-                        return r;
-        }
-        if (!isempty(term)) {
-                r = ctl_append_option_string(m, "term", term);
-                if (r < 0)
-                        return r;
-        }
-        return sd_bus_message_close_container(m);
+        /* The daemon takes 1 to 10000 rows and columns. */
+        return CTL_APPEND_OPTIONS(m,
+                                  CTL_BUS_STRING("cwd", a->cwd, a->cwd),
+                                  CTL_BUS_U32("uid", a->have_uid, a->uid),
+                                  CTL_BUS_U32("gid", a->have_gid, a->gid),
+                                  CTL_BUS_U32("rows", ws, ws ? MIN(ws->ws_row, 10000u) : 0),
+                                  CTL_BUS_U32("cols", ws, ws ? MIN(ws->ws_col, 10000u) : 0),
+                                  CTL_BUS_STRING("term", !isempty(term), term));
 }
 
 /* Bytes copied from src to dst, one of which is our own stdio (never made non-blocking: it may be shared

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <inttypes.h>
+#include <stdarg.h>
 
 #include "ctl-bus.h"
 #include "ctl-json.h"
@@ -192,6 +193,9 @@ int ctl_call_json(Context *c, sd_bus_message *m, uint64_t timeout_usec, JsonNode
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
+        assert(m);
+        assert(ret);
+
         r = ctl_call(c, m, timeout_usec, &reply);
         if (r < 0)
                 return r;
@@ -203,45 +207,34 @@ int ctl_call_json(Context *c, sd_bus_message *m, uint64_t timeout_usec, JsonNode
         return 0;
 }
 
-int ctl_get_all_properties(Context *c, const char *path, const char *interface, JsonNode **ret) {
+int ctl_call_method_json(Context *c, const char *path, const char *interface, const char *member,
+                         JsonNode **ret, const char *types, ...) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        va_list ap;
         int r;
 
-        r = ctl_new_method_call(c, path, "org.freedesktop.DBus.Properties", "GetAll", &m);
+        va_start(ap, types);
+        r = ctl_new_method_callv(c, path, interface, member, &m, types, ap);
+        va_end(ap);
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(m, "s", interface);
-        if (r < 0)
-                return ctl_message_error(c, r);
 
         return ctl_call_json(c, m, 0, ret);
+}
+
+int ctl_get_all_properties(Context *c, const char *path, const char *interface, JsonNode **ret) {
+        return ctl_call_method_json(c, path, "org.freedesktop.DBus.Properties", "GetAll", ret, "s", interface);
 }
 
 int ctl_get_property(Context *c, const char *path, const char *interface, const char *property,
                      JsonNode **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r;
-
-        r = ctl_new_method_call(c, path, "org.freedesktop.DBus.Properties", "Get", &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "ss", interface, property);
-        if (r < 0)
-                return ctl_message_error(c, r);
-
-        return ctl_call_json(c, m, 0, ret);
+        return ctl_call_method_json(c, path, "org.freedesktop.DBus.Properties", "Get", ret,
+                                    "ss", interface, property);
 }
 
 int ctl_get_managed_objects(Context *c, JsonNode **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r;
-
-        r = ctl_new_method_call(c, LXCBUS_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
-                                &m);
-        if (r < 0)
-                return r;
-
-        return ctl_call_json(c, m, 0, ret);
+        return ctl_call_method_json(c, LXCBUS_PATH, "org.freedesktop.DBus.ObjectManager",
+                                    "GetManagedObjects", ret, NULL);
 }
 
 void ctl_json_print(JsonNode *node) {

@@ -47,6 +47,19 @@ typedef struct PtyForward {
         int error;
 } PtyForward;
 
+int ctl_pty_dup_master(Context *c, int fd, int *ret) {
+        int master;
+
+        assert(c);
+        assert(ret);
+
+        master = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (master < 0)
+                return ctl_error_errno(c, errno, "Failed to duplicate the terminal's fd: %m");
+        *ret = master;
+        return 0;
+}
+
 int ctl_pty_get_size(struct winsize *ret) {
         struct winsize ws = {};
 
