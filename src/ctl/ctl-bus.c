@@ -124,9 +124,9 @@ int ctl_get_instance_path(Context *c, const char *name, char **ret) {
         if (r < 0)
                 return r;
 
-        r = sd_bus_message_read(reply, "o", &path);
+        r = ctl_read_reply(c, reply, "GetInstance", "o", &path);
         if (r < 0)
-                return ctl_error_errno(c, r, "Failed to parse reply of GetInstance: %m");
+                return r;
 
         p = strdup(path);
         if (!p)
@@ -143,6 +143,35 @@ int ctl_new_instance_call(Context *c, const char *name, const char *member, sd_b
         if (r < 0)
                 return r;
         return ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, member, ret);
+}
+
+int ctl_parse_instance_call(Context *c, int argc, char *argv[], const CtlOption options[], void *userdata,
+                            const char *member, sd_bus_message **ret) {
+        int r;
+
+        r = ctl_parse_args(c, argc, argv, options, userdata, 1, "instance name");
+        if (r <= 0)
+                return r;
+        r = ctl_new_instance_call(c, argv[optind], member, ret);
+        if (r < 0)
+                return r;
+        return 1;
+}
+
+int ctl_read_reply(Context *c, sd_bus_message *reply, const char *member, const char *types, ...) {
+        va_list ap;
+        int r;
+
+        assert(reply);
+        assert(member);
+        assert(types);
+
+        va_start(ap, types);
+        r = sd_bus_message_readv(reply, types, ap);
+        va_end(ap);
+        if (r < 0)
+                return ctl_error_errno(c, r, "Failed to parse reply of %s: %m", member);
+        return 0;
 }
 
 int ctl_new_method_callv(Context *c, const char *path, const char *interface, const char *member,

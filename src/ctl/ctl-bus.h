@@ -26,6 +26,14 @@ int ctl_get_instance_path(Context *c, const char *name, char **ret);
 /* A call of member on the instance called name (its path from ctl_get_instance_path()). */
 int ctl_new_instance_call(Context *c, const char *name, const char *member, sd_bus_message **ret);
 
+/* The verbs about one instance: ctl_parse_args() with the instance's name as the one positional argument,
+ * then a call of member on that instance in *ret. The same returns as ctl_parse_args(). */
+int ctl_parse_instance_call(Context *c, int argc, char *argv[], const CtlOption options[], void *userdata,
+                            const char *member, sd_bus_message **ret);
+
+/* Reads the reply of member (for the message) as sd_bus_message_read() does; reports a failure. */
+int ctl_read_reply(Context *c, sd_bus_message *reply, const char *member, const char *types, ...);
+
 /* A call of member with arguments as sd_bus_message_append() takes them (types NULL: none). */
 int ctl_new_method_callv(Context *c, const char *path, const char *interface, const char *member,
                          sd_bus_message **ret, const char *types, va_list ap);

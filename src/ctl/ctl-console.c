@@ -50,9 +50,9 @@ static int open_console(Context *c, const char *name, int32_t tty, int *ret_mast
         r = ctl_call_method(c, path, LXCBUS_INSTANCE_INTERFACE, "OpenConsole", 0, &reply, "i", tty);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(reply, "h", &fd);
+        r = ctl_read_reply(c, reply, "OpenConsole", "h", &fd);
         if (r < 0)
-                return ctl_error_errno(c, r, "Failed to parse reply of OpenConsole: %m");
+                return r;
         return ctl_pty_dup_master(c, fd, ret_master);
 }
 
@@ -137,12 +137,8 @@ int verb_console_log(Context *c, int argc, char *argv[]) {
         bool clear = false;
         int fd, r;
 
-        r = ctl_parse_args(c, argc, argv, options, &clear, 1, "instance name");
+        r = ctl_parse_instance_call(c, argc, argv, options, &clear, "ConsoleLog", &m);
         if (r <= 0)
-                return r;
-
-        r = ctl_new_instance_call(c, argv[optind], "ConsoleLog", &m);
-        if (r < 0)
                 return r;
         r = CTL_APPEND_OPTIONS(m, CTL_BUS_FLAG("clear", clear));
         if (r < 0)
@@ -151,9 +147,9 @@ int verb_console_log(Context *c, int argc, char *argv[]) {
         r = ctl_call(c, m, 0, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(reply, "h", &fd);
+        r = ctl_read_reply(c, reply, "ConsoleLog", "h", &fd);
         if (r < 0)
-                return ctl_error_errno(c, r, "Failed to parse reply of ConsoleLog: %m");
+                return r;
 
         /* Everything we print goes through write(); nothing is left in stdio's buffer. */
         fflush(stdout);

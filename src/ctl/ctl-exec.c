@@ -411,9 +411,9 @@ static int on_wait_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                 return 0;
         }
 
-        r = sd_bus_message_read(m, "ii", &status, &sig);
+        r = ctl_read_reply(w->context, m, "Wait", "ii", &status, &sig);
         if (r < 0) {
-                exec_wait_fail(w, ctl_error_errno(w->context, r, "Failed to parse reply of Wait: %m"));
+                exec_wait_fail(w, r);
                 return 0;
         }
         exec_wait_finish(w, status, sig);
@@ -529,6 +529,29 @@ finish:
         return r;
 }
 
+/* The Process object that the reply of Exec or ExecPty (member) names next, and the unique name of the
+ * daemon that sent it (see wait_for_process()). */
+static int read_process(Context *c, sd_bus_message *reply, const char *member, char **ret_process,
+                        char **ret_sender) {
+        _cleanup_free_ char *process = NULL, *sender = NULL;
+        const char *p;
+        int r;
+
+        assert(ret_process);
+        assert(ret_sender);
+
+        r = ctl_read_reply(c, reply, member, "o", &p);
+        if (r < 0)
+                return r;
+        process = strdup(p);
+        if (!process || (sd_bus_message_get_sender(reply) && !(sender = strdup(sd_bus_message_get_sender(reply)))))
+                return ctl_error_errno(c, ENOMEM, "Out of memory.");
+
+        *ret_process = TAKE_PTR(process);
+        *ret_sender = TAKE_PTR(sender);
+        return 0;
+}
+
 static int exec_with_tty(Context *c, const ExecArgs *a, const char *path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_free_ char *process = NULL, *sender = NULL;
@@ -537,7 +560,6 @@ static int exec_with_tty(Context *c, const ExecArgs *a, const char *path) {
         struct winsize ws;
         bool have_size;
         CtlPtyEnd end;
-        const char *p;
         sigset_t mask;
 
         /* Blocked from now until we exit: the forwarding reads them (a resize before it starts is passed on
@@ -559,18 +581,15 @@ static int exec_with_tty(Context *c, const ExecArgs *a, const char *path) {
         if (r < 0)
                 return r;
 
-        r = sd_bus_message_read(reply, "ho", &fd, &p);
+        r = ctl_read_reply(c, reply, "ExecPty", "h", &fd);
         if (r < 0)
-                return ctl_error_errno(c, r, "Failed to parse reply of ExecPty: %m");
-        /* The fd belongs to the reply. */
-        master = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (master < 0)
-                return ctl_error_errno(c, errno, "Failed to duplicate the terminal's fd: %m");
-        process = strdup(p);
-        if (!process)
-                return ctl_error_errno(c, ENOMEM, "Out of memory.");
-        if (sd_bus_message_get_sender(reply) && !(sender = strdup(sd_bus_message_get_sender(reply))))
-                return ctl_error_errno(c, ENOMEM, "Out of memory.");
+                return r;
+        r = read_process(c, reply, "ExecPty", &process, &sender);
+        if (r < 0)
+                return r;
+        r = ctl_pty_dup_master(c, fd, &master);
+        if (r < 0)
+                return r;
         reply = sd_bus_message_unref(reply);
 
         r = ctl_pty_forward(c, master, &(const CtlPtyOptions) { .process = process }, &end, NULL);
@@ -587,29 +606,15 @@ static int exec_with_tty(Context *c, const ExecArgs *a, const char *path) {
         return 0;
 }
 
-int verb_exec(Context *c, int argc, char *argv[]) {
+/* Exec with our own stdio, passed on as they are or relayed through pipes (get_stdio_fds()). */
+static int exec_with_pipes(Context *c, const ExecArgs *a, const char *path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_(exec_args_done) ExecArgs a = { .tty = -1 };
-        _cleanup_free_ char *path = NULL, *process = NULL, *sender = NULL;
+        _cleanup_free_ char *process = NULL, *sender = NULL;
         int fds[3], opened[3] = { -EBADF, -EBADF, -EBADF };
         Relay *relays[3] = {};
         int exit_status = CTL_EXIT_FAILURE;
-        const char *p;
         sigset_t mask;
         int r;
-
-        r = parse_exec_args(c, argc, argv, &a);
-        if (r <= 0)
-                return r;
-
-        r = ctl_get_instance_path(c, a.name, &path);
-        if (r < 0)
-                return r;
-
-        if (a.tty < 0)
-                a.tty = isatty(STDIN_FILENO) > 0 && isatty(STDOUT_FILENO) > 0;
-        if (a.tty)
-                return exec_with_tty(c, &a, path);
 
         /* From now on SIGINT and SIGTERM are read from the event loop; one that arrives while Exec is
          * still running stays pending and is forwarded as soon as the process exists. They stay blocked
@@ -620,7 +625,7 @@ int verb_exec(Context *c, int argc, char *argv[]) {
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return ctl_error_errno(c, errno, "Failed to block signals: %m");
 
-        r = get_stdio_fds(c, &a, fds, opened, relays);
+        r = get_stdio_fds(c, a, fds, opened, relays);
         if (r < 0)
                 goto finish;
         /* A process that closes its stdin must not kill us when we relay to it: EPIPE instead. */
@@ -630,7 +635,7 @@ int verb_exec(Context *c, int argc, char *argv[]) {
         r = ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, "Exec", &m);
         if (r < 0)
                 goto finish;
-        r = append_exec_arguments(m, &a, fds, NULL, NULL);
+        r = append_exec_arguments(m, a, fds, NULL, NULL);
         if (r < 0) {
                 r = ctl_message_error(c, r);
                 goto finish;
@@ -642,17 +647,9 @@ int verb_exec(Context *c, int argc, char *argv[]) {
         r = ctl_call(c, m, ctl_operation_timeout_usec(0), &reply);
         if (r < 0)
                 goto finish;
-
-        r = sd_bus_message_read(reply, "o", &p);
-        if (r < 0) {
-                r = ctl_error_errno(c, r, "Failed to parse reply of Exec: %m");
+        r = read_process(c, reply, "Exec", &process, &sender);
+        if (r < 0)
                 goto finish;
-        }
-        process = strdup(p);
-        if (!process || (sd_bus_message_get_sender(reply) && !(sender = strdup(sd_bus_message_get_sender(reply))))) {
-                r = ctl_error_errno(c, ENOMEM, "Out of memory.");
-                goto finish;
-        }
         /* The daemon holds the duplicates now; the command's output must not wait for ours. */
         m = sd_bus_message_unref(m);
 
@@ -669,4 +666,24 @@ finish:
                 relays[i] = relay_free(relays[i]);
         }
         return r;
+}
+
+int verb_exec(Context *c, int argc, char *argv[]) {
+        _cleanup_(exec_args_done) ExecArgs a = { .tty = -1 };
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = parse_exec_args(c, argc, argv, &a);
+        if (r <= 0)
+                return r;
+
+        r = ctl_get_instance_path(c, a.name, &path);
+        if (r < 0)
+                return r;
+
+        if (a.tty < 0)
+                a.tty = isatty(STDIN_FILENO) > 0 && isatty(STDOUT_FILENO) > 0;
+        if (a.tty)
+                return exec_with_tty(c, &a, path);
+        return exec_with_pipes(c, &a, path);
 }

@@ -76,12 +76,8 @@ static int run_operation_verb(Context *c, int argc, char *argv[], const Operatio
         OperationArgs a = { .verb = v };
         int r;
 
-        r = ctl_parse_args(c, argc, argv, options, &a, 1, "instance name");
+        r = ctl_parse_instance_call(c, argc, argv, options, &a, v->method, &m);
         if (r <= 0)
-                return r;
-
-        r = ctl_new_instance_call(c, argv[optind], v->method, &m);
-        if (r < 0)
                 return r;
         r = CTL_APPEND_OPTIONS(m,
                                CTL_BUS_U32("timeout-sec", a.have_timeout, a.timeout_sec),
@@ -237,12 +233,8 @@ static int call_simple(Context *c, int argc, char *argv[], const char *method) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        r = ctl_parse_args(c, argc, argv, options, NULL, 1, "instance name");
+        r = ctl_parse_instance_call(c, argc, argv, options, NULL, method, &m);
         if (r <= 0)
-                return r;
-
-        r = ctl_new_instance_call(c, argv[optind], method, &m);
-        if (r < 0)
                 return r;
 
         /* Freezing waits for the cgroup freezer, which the daemon bounds with its own timeout. */
@@ -281,12 +273,8 @@ int verb_kill(Context *c, int argc, char *argv[]) {
         KillArgs a = { .signal = SIGTERM };
         int r;
 
-        r = ctl_parse_args(c, argc, argv, options, &a, 1, "instance name");
+        r = ctl_parse_instance_call(c, argc, argv, options, &a, "Kill", &m);
         if (r <= 0)
-                return r;
-
-        r = ctl_new_instance_call(c, argv[optind], "Kill", &m);
-        if (r < 0)
                 return r;
         r = sd_bus_message_append(m, "ib", (int32_t) a.signal, (int) a.all);
         if (r < 0)

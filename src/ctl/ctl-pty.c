@@ -155,11 +155,32 @@ static int shovel_in(PtyForward *f) {
         return 1;
 }
 
+/* One write of the *n bytes at buf to fd, keeping what is left at the front of buf: 1 on progress (or a hangup,
+ * which sets *hangup), 0 when fd would block (clears *writable), -errno on failure. */
+static int write_buffer(int fd, uint8_t *buf, size_t *n, bool *writable, bool *hangup) {
+        ssize_t k;
+
+        k = write(fd, buf, *n);
+        if (k < 0) {
+                if (errno == EINTR)
+                        return 1;
+                if (errno == EAGAIN) {
+                        *writable = false;
+                        return 0;
+                }
+                if (!errno_is_hangup(errno))
+                        return -errno;
+                *hangup = true;
+                return 1;
+        }
+        memmove(buf, buf + k, *n - (size_t) k);
+        *n -= (size_t) k;
+        return 1;
+}
+
 /* Writes in_buf to the master; after EOF on stdin, the terminal's EOF character (as if Ctrl-d was typed),
  * so that a shell reading a script from a pipe ends. */
 static int shovel_to_master(PtyForward *f) {
-        ssize_t n;
-
         if (!f->master_writable || f->master_hangup)
                 return 0;
 
@@ -175,22 +196,7 @@ static int shovel_to_master(PtyForward *f) {
         if (f->in_n == 0)
                 return 0;
 
-        n = write(f->master, f->in_buf, f->in_n);
-        if (n < 0) {
-                if (errno == EINTR)
-                        return 1;
-                if (errno == EAGAIN) {
-                        f->master_writable = false;
-                        return 0;
-                }
-                if (!errno_is_hangup(errno))
-                        return -errno;
-                f->master_hangup = true;
-                return 1;
-        }
-        memmove(f->in_buf, f->in_buf + n, f->in_n - (size_t) n);
-        f->in_n -= (size_t) n;
-        return 1;
+        return write_buffer(f->master, f->in_buf, &f->in_n, &f->master_writable, &f->master_hangup);
 }
 
 static int shovel_from_master(PtyForward *f) {
@@ -220,8 +226,6 @@ static int shovel_from_master(PtyForward *f) {
 }
 
 static int shovel_out(PtyForward *f) {
-        ssize_t n;
-
         if (f->out_n == 0)
                 return 0;
         if (f->out_gone) {
@@ -232,22 +236,7 @@ static int shovel_out(PtyForward *f) {
         if (!f->out_writable)
                 return 0;
 
-        n = write(f->out, f->out_buf, f->out_n);
-        if (n < 0) {
-                if (errno == EINTR)
-                        return 1;
-                if (errno == EAGAIN) {
-                        f->out_writable = false;
-                        return 0;
-                }
-                if (!errno_is_hangup(errno))
-                        return -errno;
-                f->out_gone = true;
-                return 1;
-        }
-        memmove(f->out_buf, f->out_buf + n, f->out_n - (size_t) n);
-        f->out_n -= (size_t) n;
-        return 1;
+        return write_buffer(f->out, f->out_buf, &f->out_n, &f->out_writable, &f->out_gone);
 }
 
 static void shovel(PtyForward *f) {
