@@ -67,6 +67,12 @@ int ctl_new_method_call(Context *c, const char *path, const char *interface, con
         sd_bus *bus;
         int r;
 
+        assert(c);
+        assert(path);
+        assert(interface);
+        assert(member);
+        assert(ret);
+
         r = ctl_bus_get(c, &bus);
         if (r < 0)
                 return r;
@@ -82,6 +88,9 @@ int ctl_call(Context *c, sd_bus_message *m, uint64_t timeout_usec, sd_bus_messag
         sd_bus *bus;
         bool ask;
         int r;
+
+        assert(c);
+        assert(m);
 
         r = ctl_bus_get(c, &bus);
         if (r < 0)
@@ -139,6 +148,11 @@ int ctl_new_instance_call(Context *c, const char *name, const char *member, sd_b
         _cleanup_free_ char *path = NULL;
         int r;
 
+        assert(c);
+        assert(name);
+        assert(member);
+        assert(ret);
+
         r = ctl_get_instance_path(c, name, &path);
         if (r < 0)
                 return r;
@@ -148,6 +162,12 @@ int ctl_new_instance_call(Context *c, const char *name, const char *member, sd_b
 int ctl_parse_instance_call(Context *c, int argc, char *argv[], const CtlOption options[], void *userdata,
                             const char *member, sd_bus_message **ret) {
         int r;
+
+        assert(c);
+        assert(argv);
+        assert(options);
+        assert(member);
+        assert(ret);
 
         r = ctl_parse_args(c, argc, argv, options, userdata, 1, "instance name");
         if (r <= 0)
@@ -199,6 +219,11 @@ int ctl_call_method(Context *c, const char *path, const char *interface, const c
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         va_list ap;
         int r;
+
+        assert(c);
+        assert(path);
+        assert(interface);
+        assert(member);
 
         va_start(ap, types);
         r = ctl_new_method_callv(c, path, interface, member, &m, types, ap);

@@ -25,8 +25,8 @@ static int parse_tty(Context *c, const char *arg, void *userdata) {
                 return 1;
         }
         if (ctl_parse_uint32(arg, &n) < 0 || n > INT32_MAX)
-                return ctl_usage_error(c, "Invalid --tty '%s': expected -1 (the console) or a terminal number.",
-                                       arg);
+                return ctl_usage_error(c, "Invalid --tty '%s': expected -1 (the console) or "
+                                       "a terminal number.", arg);
         *tty = (int32_t) n;
         return 1;
 }

@@ -490,8 +490,8 @@ static int wait_for_process(Context *c, const char *path, const char *sender, Re
 
         /* Subscribe first, so that an exit between here and Wait() is not missed; Wait() also answers at
          * once for a process that has already exited, so either way the status arrives. */
-        r = sd_bus_match_signal(bus, &exited_slot, sender ?: LXCBUS_BUS_NAME, path, LXCBUS_PROCESS_INTERFACE, "Exited",
-                                on_exited, &w);
+        r = sd_bus_match_signal(bus, &exited_slot, sender ?: LXCBUS_BUS_NAME, path, LXCBUS_PROCESS_INTERFACE,
+                                "Exited", on_exited, &w);
         if (r < 0)
                 return ctl_error_errno(c, r, "Failed to subscribe to Exited of %s: %m", path);
 
@@ -544,7 +544,9 @@ static int read_process(Context *c, sd_bus_message *reply, const char *member, c
         if (r < 0)
                 return r;
         process = strdup(p);
-        if (!process || (sd_bus_message_get_sender(reply) && !(sender = strdup(sd_bus_message_get_sender(reply)))))
+        if (sd_bus_message_get_sender(reply))
+                sender = strdup(sd_bus_message_get_sender(reply));
+        if (!process || (sd_bus_message_get_sender(reply) && !sender))
                 return ctl_error_errno(c, ENOMEM, "Out of memory.");
 
         *ret_process = TAKE_PTR(process);

@@ -213,6 +213,12 @@ int ctl_call_method_json(Context *c, const char *path, const char *interface, co
         va_list ap;
         int r;
 
+        assert(c);
+        assert(path);
+        assert(interface);
+        assert(member);
+        assert(ret);
+
         va_start(ap, types);
         r = ctl_new_method_callv(c, path, interface, member, &m, types, ap);
         va_end(ap);
@@ -223,7 +229,8 @@ int ctl_call_method_json(Context *c, const char *path, const char *interface, co
 }
 
 int ctl_get_all_properties(Context *c, const char *path, const char *interface, JsonNode **ret) {
-        return ctl_call_method_json(c, path, "org.freedesktop.DBus.Properties", "GetAll", ret, "s", interface);
+        return ctl_call_method_json(c, path, "org.freedesktop.DBus.Properties", "GetAll", ret,
+                                    "s", interface);
 }
 
 int ctl_get_property(Context *c, const char *path, const char *interface, const char *property,
@@ -240,6 +247,8 @@ int ctl_get_managed_objects(Context *c, JsonNode **ret) {
 void ctl_json_print(JsonNode *node) {
         g_autoptr(JsonGenerator) g = json_generator_new();
         g_autofree char *s = NULL;
+
+        assert(node);
 
         json_generator_set_pretty(g, true);
         json_generator_set_root(g, node);
@@ -271,6 +280,8 @@ const char **ctl_json_object_sorted_members(JsonObject *o) {
         g_autoptr(GList) members = json_object_get_members(o);
         const char **names;
         size_t n = 0;
+
+        assert(o);
 
         names = g_new0(const char *, g_list_length(members) + 1);
         for (GList *l = members; l; l = l->next)

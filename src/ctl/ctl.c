@@ -23,6 +23,8 @@ enum {
 };
 
 void context_done(Context *c) {
+        assert(c);
+
         /* Never leave an agent behind, whatever path led here. */
         ctl_agent_close(&c->agent);
         c->bus = sd_bus_flush_close_unref(c->bus);
@@ -297,6 +299,10 @@ int ctl_expect_args(Context *c, int argc, char *argv[], int n, const char *what)
 int ctl_parse_args(Context *c, int argc, char *argv[], const CtlOption options[], void *userdata, int n,
                    const char *what) {
         int r;
+
+        assert(c);
+        assert(argv);
+        assert(options);
 
         r = ctl_parse_options(c, argc, argv, options, userdata, 0);
         if (r <= 0)
