@@ -194,12 +194,10 @@ int ctl_read_reply(Context *c, sd_bus_message *reply, const char *member, const 
         return 0;
 }
 
-int ctl_new_method_callv(Context *c, const char *path, const char *interface, const char *member,
-                         sd_bus_message **ret, const char *types, va_list ap) {
+int ctl_call_methodv(Context *c, const char *path, const char *interface, const char *member,
+                     uint64_t timeout_usec, sd_bus_message **ret_reply, const char *types, va_list ap) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
-
-        assert(ret);
 
         r = ctl_new_method_call(c, path, interface, member, &m);
         if (r < 0)
@@ -210,28 +208,18 @@ int ctl_new_method_callv(Context *c, const char *path, const char *interface, co
                         return ctl_message_error(c, r);
         }
 
-        *ret = TAKE_PTR(m);
-        return 0;
+        return ctl_call(c, m, timeout_usec, ret_reply);
 }
 
 int ctl_call_method(Context *c, const char *path, const char *interface, const char *member,
                     uint64_t timeout_usec, sd_bus_message **ret_reply, const char *types, ...) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         va_list ap;
         int r;
 
-        assert(c);
-        assert(path);
-        assert(interface);
-        assert(member);
-
         va_start(ap, types);
-        r = ctl_new_method_callv(c, path, interface, member, &m, types, ap);
+        r = ctl_call_methodv(c, path, interface, member, timeout_usec, ret_reply, types, ap);
         va_end(ap);
-        if (r < 0)
-                return r;
-
-        return ctl_call(c, m, timeout_usec, ret_reply);
+        return r;
 }
 
 static int append_option(sd_bus_message *m, const CtlBusOption *o) {

@@ -34,12 +34,12 @@ int ctl_parse_instance_call(Context *c, int argc, char *argv[], const CtlOption 
 /* Reads the reply of member (for the message) as sd_bus_message_read() does; reports a failure. */
 int ctl_read_reply(Context *c, sd_bus_message *reply, const char *member, const char *types, ...);
 
-/* A call of member with arguments as sd_bus_message_append() takes them (types NULL: none). */
-int ctl_new_method_callv(Context *c, const char *path, const char *interface, const char *member,
-                         sd_bus_message **ret, const char *types, va_list ap);
-/* Builds that call, runs it with ctl_call() and returns the reply (ret_reply may be NULL). */
+/* Builds a call of member with arguments as sd_bus_message_append() takes them (types NULL: none), runs it
+ * with ctl_call() and returns the reply (ret_reply may be NULL). */
 int ctl_call_method(Context *c, const char *path, const char *interface, const char *member,
                     uint64_t timeout_usec, sd_bus_message **ret_reply, const char *types, ...);
+int ctl_call_methodv(Context *c, const char *path, const char *interface, const char *member,
+                     uint64_t timeout_usec, sd_bus_message **ret_reply, const char *types, va_list ap);
 
 /* One entry of an a{sv} options argument, for ctl_append_options(): left out unless set, so that the
  * daemon applies its default. A flag ('b') is always true. */

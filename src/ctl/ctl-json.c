@@ -189,43 +189,24 @@ int ctl_json_read(sd_bus_message *m, JsonNode **ret) {
         }
 }
 
-int ctl_call_json(Context *c, sd_bus_message *m, uint64_t timeout_usec, JsonNode **ret) {
+int ctl_call_method_json(Context *c, const char *path, const char *interface, const char *member,
+                         JsonNode **ret, const char *types, ...) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        va_list ap;
         int r;
 
-        assert(m);
         assert(ret);
 
-        r = ctl_call(c, m, timeout_usec, &reply);
+        va_start(ap, types);
+        r = ctl_call_methodv(c, path, interface, member, 0, &reply, types, ap);
+        va_end(ap);
         if (r < 0)
                 return r;
 
         r = ctl_json_read(reply, ret);
         if (r < 0)
-                return ctl_error_errno(c, r, "Failed to parse reply of %s: %m",
-                                       sd_bus_message_get_member(m));
+                return ctl_error_errno(c, r, "Failed to parse reply of %s: %m", member);
         return 0;
-}
-
-int ctl_call_method_json(Context *c, const char *path, const char *interface, const char *member,
-                         JsonNode **ret, const char *types, ...) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        va_list ap;
-        int r;
-
-        assert(c);
-        assert(path);
-        assert(interface);
-        assert(member);
-        assert(ret);
-
-        va_start(ap, types);
-        r = ctl_new_method_callv(c, path, interface, member, &m, types, ap);
-        va_end(ap);
-        if (r < 0)
-                return r;
-
-        return ctl_call_json(c, m, 0, ret);
 }
 
 int ctl_get_all_properties(Context *c, const char *path, const char *interface, JsonNode **ret) {
