@@ -67,6 +67,12 @@ int ctl_new_method_call(Context *c, const char *path, const char *interface, con
         sd_bus *bus;
         int r;
 
+        assert(c);
+        assert(path);
+        assert(interface);
+        assert(member);
+        assert(ret);
+
         r = ctl_bus_get(c, &bus);
         if (r < 0)
                 return r;
@@ -82,6 +88,9 @@ int ctl_call(Context *c, sd_bus_message *m, uint64_t timeout_usec, sd_bus_messag
         sd_bus *bus;
         bool ask;
         int r;
+
+        assert(c);
+        assert(m);
 
         r = ctl_bus_get(c, &bus);
         if (r < 0)
@@ -108,31 +117,25 @@ int ctl_call(Context *c, sd_bus_message *m, uint64_t timeout_usec, sd_bus_messag
 }
 
 int ctl_get_instance_path(Context *c, const char *name, char **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *path;
         char *p;
         int r;
 
+        assert(c);
         assert(name);
         assert(ret);
 
         /* The instance this run is about, for messages. */
         c->instance = name;
 
-        r = ctl_new_method_call(c, LXCBUS_PATH, LXCBUS_MANAGER_INTERFACE, "GetInstance", &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "s", name);
-        if (r < 0)
-                return ctl_message_error(c, r);
-
-        r = ctl_call(c, m, 0, &reply);
+        r = ctl_call_method(c, LXCBUS_PATH, LXCBUS_MANAGER_INTERFACE, "GetInstance", 0, &reply, "s", name);
         if (r < 0)
                 return r;
 
-        r = sd_bus_message_read(reply, "o", &path);
+        r = ctl_read_reply(c, reply, "GetInstance", "o", &path);
         if (r < 0)
-                return ctl_error_errno(c, r, "Failed to parse reply of GetInstance: %m");
+                return r;
 
         p = strdup(path);
         if (!p)
@@ -145,24 +148,126 @@ int ctl_new_instance_call(Context *c, const char *name, const char *member, sd_b
         _cleanup_free_ char *path = NULL;
         int r;
 
+        assert(c);
+        assert(name);
+        assert(member);
+        assert(ret);
+
         r = ctl_get_instance_path(c, name, &path);
         if (r < 0)
                 return r;
         return ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, member, ret);
 }
 
-int ctl_append_option_bool(sd_bus_message *m, const char *key, bool value) {
-        return sd_bus_message_append(m, "{sv}", key, "b", (int) value);
+int ctl_parse_instance_call(Context *c, int argc, char *argv[], const CtlOption options[], void *userdata,
+                            const char *member, sd_bus_message **ret) {
+        int r;
+
+        assert(c);
+        assert(argv);
+        assert(options);
+        assert(member);
+        assert(ret);
+
+        r = ctl_parse_args(c, argc, argv, options, userdata, 1, "instance name");
+        if (r <= 0)
+                return r;
+        r = ctl_new_instance_call(c, argv[optind], member, ret);
+        if (r < 0)
+                return r;
+        return 1;
 }
 
-int ctl_append_option_u32(sd_bus_message *m, const char *key, uint32_t value) {
-        return sd_bus_message_append(m, "{sv}", key, "u", value);
+int ctl_read_reply(Context *c, sd_bus_message *reply, const char *member, const char *types, ...) {
+        va_list ap;
+        int r;
+
+        assert(reply);
+        assert(member);
+        assert(types);
+
+        va_start(ap, types);
+        r = sd_bus_message_readv(reply, types, ap);
+        va_end(ap);
+        if (r < 0)
+                return ctl_error_errno(c, r, "Failed to parse reply of %s: %m", member);
+        return 0;
 }
 
-int ctl_append_option_u64(sd_bus_message *m, const char *key, uint64_t value) {
-        return sd_bus_message_append(m, "{sv}", key, "t", value);
+int ctl_call_methodv(Context *c, const char *path, const char *interface, const char *member,
+                     uint64_t timeout_usec, sd_bus_message **ret_reply, const char *types, va_list ap) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = ctl_new_method_call(c, path, interface, member, &m);
+        if (r < 0)
+                return r;
+        if (types) {
+                r = sd_bus_message_appendv(m, types, ap);
+                if (r < 0)
+                        return ctl_message_error(c, r);
+        }
+
+        return ctl_call(c, m, timeout_usec, ret_reply);
 }
 
-int ctl_append_option_string(sd_bus_message *m, const char *key, const char *value) {
-        return sd_bus_message_append(m, "{sv}", key, "s", value);
+int ctl_call_method(Context *c, const char *path, const char *interface, const char *member,
+                    uint64_t timeout_usec, sd_bus_message **ret_reply, const char *types, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = ctl_call_methodv(c, path, interface, member, timeout_usec, ret_reply, types, ap);
+        va_end(ap);
+        return r;
+}
+
+static int append_option(sd_bus_message *m, const CtlBusOption *o) {
+        switch (o->type) {
+        case 'b':
+                return sd_bus_message_append(m, "{sv}", o->key, "b", 1);
+        case 'u':
+                return sd_bus_message_append(m, "{sv}", o->key, "u", o->u32);
+        case 't':
+                return sd_bus_message_append(m, "{sv}", o->key, "t", o->u64);
+        case 's':
+                return sd_bus_message_append(m, "{sv}", o->key, "s", o->s);
+        default:
+                return -EINVAL;         /* not a type that the CTL_BUS_* macros make */
+        }
+}
+
+int ctl_append_options(sd_bus_message *m, const CtlBusOption options[], size_t n) {
+        int r;
+
+        assert(m);
+        assert(options || n == 0);
+
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                if (!options[i].set)
+                        continue;
+                r = append_option(m, &options[i]);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(m);
+}
+
+int ctl_append_pairs(sd_bus_message *m, char **pairs) {
+        int r;
+
+        assert(m);
+
+        r = sd_bus_message_open_container(m, 'a', "{ss}");
+        if (r < 0)
+                return r;
+        for (char **p = pairs; p && p[0] && p[1]; p += 2) {
+                r = sd_bus_message_append(m, "{ss}", p[0], p[1]);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(m);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
@@ -25,9 +26,44 @@ int ctl_get_instance_path(Context *c, const char *name, char **ret);
 /* A call of member on the instance called name (its path from ctl_get_instance_path()). */
 int ctl_new_instance_call(Context *c, const char *name, const char *member, sd_bus_message **ret);
 
-/* Entries of an a{sv} options argument, between sd_bus_message_open_container(m, 'a', "{sv}") and its
- * close. */
-int ctl_append_option_bool(sd_bus_message *m, const char *key, bool value);
-int ctl_append_option_u32(sd_bus_message *m, const char *key, uint32_t value);
-int ctl_append_option_u64(sd_bus_message *m, const char *key, uint64_t value);
-int ctl_append_option_string(sd_bus_message *m, const char *key, const char *value);
+/* The verbs about one instance: ctl_parse_args() with the instance's name as the one positional argument,
+ * then a call of member on that instance in *ret. The same returns as ctl_parse_args(). */
+int ctl_parse_instance_call(Context *c, int argc, char *argv[], const CtlOption options[], void *userdata,
+                            const char *member, sd_bus_message **ret);
+
+/* Reads the reply of member (for the message) as sd_bus_message_read() does; reports a failure. */
+int ctl_read_reply(Context *c, sd_bus_message *reply, const char *member, const char *types, ...);
+
+/* Builds a call of member with arguments as sd_bus_message_append() takes them (types NULL: none), runs it
+ * with ctl_call() and returns the reply (ret_reply may be NULL). */
+int ctl_call_method(Context *c, const char *path, const char *interface, const char *member,
+                    uint64_t timeout_usec, sd_bus_message **ret_reply, const char *types, ...);
+int ctl_call_methodv(Context *c, const char *path, const char *interface, const char *member,
+                     uint64_t timeout_usec, sd_bus_message **ret_reply, const char *types, va_list ap);
+
+/* One entry of an a{sv} options argument, for ctl_append_options(): left out unless set, so that the
+ * daemon applies its default. A flag ('b') is always true. */
+typedef struct CtlBusOption {
+        const char *key;
+        char type;              /* 'b', 'u', 't' or 's' */
+        bool set;
+        union {
+                uint32_t u32;
+                uint64_t u64;
+                const char *s;
+        };
+} CtlBusOption;
+
+#define CTL_BUS_FLAG(k, cond) { .key = (k), .type = 'b', .set = (cond) }
+#define CTL_BUS_U32(k, cond, v) { .key = (k), .type = 'u', .set = (cond), .u32 = (v) }
+#define CTL_BUS_U64(k, cond, v) { .key = (k), .type = 't', .set = (cond), .u64 = (v) }
+#define CTL_BUS_STRING(k, cond, v) { .key = (k), .type = 's', .set = (cond), .s = (v) }
+
+/* Appends an a{sv} of the options that are set, in their order. */
+int ctl_append_options(sd_bus_message *m, const CtlBusOption options[], size_t n);
+#define CTL_APPEND_OPTIONS(m, ...)                                                              \
+        ctl_append_options((m), (const CtlBusOption[]) { __VA_ARGS__ },                         \
+                           sizeof((const CtlBusOption[]) { __VA_ARGS__ }) / sizeof(CtlBusOption))
+
+/* Appends an a{ss} of a list of alternating keys and values (NULL: empty). */
+int ctl_append_pairs(sd_bus_message *m, char **pairs);

@@ -16,57 +16,27 @@
  * Ctrl-a q. The daemon gives the terminal back when we leave the bus, so detaching is just exiting.
  * "console-log": the console ring buffer. */
 
-enum {
-        ARG_TTY = ARG_FIRST_VERB_OPTION,
-        ARG_CLEAR,
-};
-
-static int parse_tty(const char *s, int32_t *ret) {
+static int parse_tty(Context *c, const char *arg, void *userdata) {
+        int32_t *tty = userdata;
         uint32_t n;
 
-        if (streq(s, "-1")) {
-                *ret = -1;
-                return 0;
+        if (streq(arg, "-1")) {
+                *tty = -1;
+                return 1;
         }
-        if (ctl_parse_uint32(s, &n) < 0 || n > INT32_MAX)
-                return -EINVAL;
-        *ret = (int32_t) n;
-        return 0;
+        if (ctl_parse_uint32(arg, &n) < 0 || n > INT32_MAX)
+                return ctl_usage_error(c, "Invalid --tty '%s': expected -1 (the console) or "
+                                       "a terminal number.", arg);
+        *tty = (int32_t) n;
+        return 1;
 }
 
-int verb_console(Context *c, int argc, char *argv[]) {
-        static const struct option options[] = {
-                CTL_COMMON_OPTIONS,
-                { "tty", required_argument, NULL, ARG_TTY },
-                {}
-        };
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+/* OpenConsole(tty) on the instance called name: the master of its terminal in *ret_master. */
+static int open_console(Context *c, const char *name, int32_t tty, int *ret_master) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int master = -EBADF;
-        int32_t tty = -1;
-        int opt, fd, sig = 0, r;
-        const char *name;
-        CtlPtyEnd end;
         sigset_t mask;
-
-        optind = 0;
-        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (opt) {
-                case ARG_TTY:
-                        if (parse_tty(optarg, &tty) < 0)
-                                return ctl_usage_error(c, "Invalid --tty '%s': expected -1 (the console) or "
-                                                       "a terminal number.", optarg);
-                        break;
-                default:
-                        r = ctl_common_option(c, opt, optarg);
-                        if (r <= 0)
-                                return r;
-                }
-
-        r = ctl_expect_args(c, argc, argv, 1, "instance name");
-        if (r < 0)
-                return r;
-        name = argv[optind];
+        int fd, r;
 
         r = ctl_get_instance_path(c, name, &path);
         if (r < 0)
@@ -77,22 +47,34 @@ int verb_console(Context *c, int argc, char *argv[]) {
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return ctl_error_errno(c, errno, "Failed to block signals: %m");
 
-        r = ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, "OpenConsole", &m);
+        r = ctl_call_method(c, path, LXCBUS_INSTANCE_INTERFACE, "OpenConsole", 0, &reply, "i", tty);
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(m, "i", tty);
-        if (r < 0)
-                return ctl_message_error(c, r);
-        r = ctl_call(c, m, 0, &reply);
+        r = ctl_read_reply(c, reply, "OpenConsole", "h", &fd);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(reply, "h", &fd);
+        return ctl_pty_dup_master(c, fd, ret_master);
+}
+
+int verb_console(Context *c, int argc, char *argv[]) {
+        static const CtlOption options[] = {
+                CTL_OPTION_ARG("tty", parse_tty),
+                {}
+        };
+        _cleanup_close_ int master = -EBADF;
+        int32_t tty = -1;
+        int sig = 0, r;
+        const char *name;
+        CtlPtyEnd end;
+
+        r = ctl_parse_args(c, argc, argv, options, &tty, 1, "instance name");
+        if (r <= 0)
+                return r;
+        name = argv[optind];
+
+        r = open_console(c, name, tty, &master);
         if (r < 0)
-                return ctl_error_errno(c, r, "Failed to parse reply of OpenConsole: %m");
-        master = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (master < 0)
-                return ctl_error_errno(c, errno, "Failed to duplicate the terminal's fd: %m");
-        reply = sd_bus_message_unref(reply);
+                return r;
 
         if (tty < 0)
                 fprintf(stderr, "Connected to the console of %s; type Ctrl-a q to detach.\n", name);
@@ -147,48 +129,27 @@ static int copy_to_stdout(int fd) {
 }
 
 int verb_console_log(Context *c, int argc, char *argv[]) {
-        static const struct option options[] = {
-                CTL_COMMON_OPTIONS,
-                { "clear", no_argument, NULL, ARG_CLEAR },
+        static const CtlOption options[] = {
+                { .name = "clear" },    /* sets the bool that userdata is */
                 {}
         };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         bool clear = false;
-        int opt, fd, r;
+        int fd, r;
 
-        optind = 0;
-        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (opt) {
-                case ARG_CLEAR:
-                        clear = true;
-                        break;
-                default:
-                        r = ctl_common_option(c, opt, optarg);
-                        if (r <= 0)
-                                return r;
-                }
-
-        r = ctl_expect_args(c, argc, argv, 1, "instance name");
-        if (r < 0)
+        r = ctl_parse_instance_call(c, argc, argv, options, &clear, "ConsoleLog", &m);
+        if (r <= 0)
                 return r;
-
-        r = ctl_new_instance_call(c, argv[optind], "ConsoleLog", &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && clear)
-                r = ctl_append_option_bool(m, "clear", true);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+        r = CTL_APPEND_OPTIONS(m, CTL_BUS_FLAG("clear", clear));
         if (r < 0)
                 return ctl_message_error(c, r);
 
         r = ctl_call(c, m, 0, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(reply, "h", &fd);
+        r = ctl_read_reply(c, reply, "ConsoleLog", "h", &fd);
         if (r < 0)
-                return ctl_error_errno(c, r, "Failed to parse reply of ConsoleLog: %m");
+                return r;
 
         /* Everything we print goes through write(); nothing is left in stdio's buffer. */
         fflush(stdout);

@@ -31,13 +31,6 @@
  * lxc-attach), ExecPty gives the command a new terminal in the instance, and we copy bytes between it and
  * ours (in raw mode meanwhile) until it hangs up; then Process.Wait() says how the command ended. */
 
-enum {
-        ARG_ENV = ARG_FIRST_VERB_OPTION,
-        ARG_CWD,
-        ARG_USER,
-        ARG_NO_TTY,
-};
-
 typedef struct ExecArgs {
         const char *name;
         char **env;             /* alternating names and values */
@@ -53,96 +46,86 @@ static void exec_args_done(ExecArgs *a) {
         a->env = strv_free(a->env);
 }
 
-static int parse_exec_option(Context *c, int opt, ExecArgs *a) {
+static int parse_env(Context *c, const char *arg, void *userdata) {
+        ExecArgs *a = userdata;
+        const char *eq = strchr(arg, '=');
+        _cleanup_free_ char *n = NULL;
         int r;
 
-        switch (opt) {
-        case ARG_ENV: {
-                const char *eq = strchr(optarg, '=');
-                _cleanup_free_ char *n = NULL;
+        n = eq ? strndup(arg, (size_t) (eq - arg)) : strdup(arg);
+        if (!n)
+                return ctl_error_errno(c, ENOMEM, "Out of memory.");
+        if (!eq || !env_name_is_valid(n))
+                return ctl_usage_error(c, "Invalid --env '%s': expected NAME=VALUE, NAME of "
+                                       "letters, digits and '_', not starting with a digit.", arg);
+        r = ctl_pairs_add(&a->env, arg);
+        if (r == -EEXIST)
+                return ctl_usage_error(c, "Environment variable '%s' given twice.", n);
+        if (r < 0)
+                return ctl_error_errno(c, r, "Out of memory.");
+        return 1;
+}
 
-                n = eq ? strndup(optarg, (size_t) (eq - optarg)) : strdup(optarg);
-                if (!n)
-                        return ctl_error_errno(c, ENOMEM, "Out of memory.");
-                if (!eq || !env_name_is_valid(n))
-                        return ctl_usage_error(c, "Invalid --env '%s': expected NAME=VALUE, NAME of "
-                                               "letters, digits and '_', not starting with a digit.", optarg);
-                r = ctl_pairs_add(&a->env, optarg);
-                if (r == -EEXIST)
-                        return ctl_usage_error(c, "Environment variable '%s' given twice.", n);
-                if (r < 0)
-                        return ctl_error_errno(c, r, "Out of memory.");
-                return 1;
-        }
-        case ARG_CWD:
-                if (isempty(optarg) || optarg[0] != '/')
-                        return ctl_usage_error(c, "Invalid --cwd '%s': expected an absolute path.", optarg);
-                a->cwd = optarg;
-                return 1;
-        case ARG_USER:
-                r = ctl_parse_user(optarg, &a->uid, &a->gid, &a->have_gid);
-                if (r == -ENOMEM)
-                        return ctl_error_errno(c, r, "Out of memory.");
-                if (r < 0)
-                        return ctl_usage_error(c, "Invalid --user '%s': expected UID or UID:GID (numbers).",
-                                               optarg);
-                a->have_uid = true;
-                return 1;
-        case 't':
-                a->tty = 1;
-                return 1;
-        case 'T':
-                a->tty = 0;
-                return 1;
-        case 'i':
-                a->interactive = true;
-                return 1;
-        default:
-                return ctl_common_option(c, opt, optarg);
-        }
+static int parse_cwd(Context *c, const char *arg, void *userdata) {
+        ExecArgs *a = userdata;
+
+        if (isempty(arg) || arg[0] != '/')
+                return ctl_usage_error(c, "Invalid --cwd '%s': expected an absolute path.", arg);
+        a->cwd = arg;
+        return 1;
+}
+
+static int parse_user(Context *c, const char *arg, void *userdata) {
+        ExecArgs *a = userdata;
+        int r;
+
+        r = ctl_parse_user(arg, &a->uid, &a->gid, &a->have_gid);
+        if (r == -ENOMEM)
+                return ctl_error_errno(c, r, "Out of memory.");
+        if (r < 0)
+                return ctl_usage_error(c, "Invalid --user '%s': expected UID or UID:GID (numbers).", arg);
+        a->have_uid = true;
+        return 1;
+}
+
+static int set_tty(Context *c, const char *arg, void *userdata) {
+        ((ExecArgs *) userdata)->tty = 1;
+        return 1;
+}
+
+static int set_no_tty(Context *c, const char *arg, void *userdata) {
+        ((ExecArgs *) userdata)->tty = 0;
+        return 1;
 }
 
 /* exec [OPTIONS...] NAME [OPTIONS...] [--] CMD [ARGS...]: options come before the command, on either side
  * of NAME; the command starts after "--" or at the first argument after NAME that is not an option, so
- * the command's own options ("ls -l") are never taken for ours. */
+ * the command's own options ("ls -l") are never taken for ours. Hence parsing in order, twice: up to NAME,
+ * and from NAME to the command. */
 static int parse_exec_args(Context *c, int argc, char *argv[], ExecArgs *a) {
-        static const struct option options[] = {
-                CTL_COMMON_OPTIONS,
-                { "env", required_argument, NULL, ARG_ENV },
-                { "cwd", required_argument, NULL, ARG_CWD },
-                { "user", required_argument, NULL, ARG_USER },
-                { "tty", no_argument, NULL, 't' },
-                { "no-tty", no_argument, NULL, 'T' },
-                { "interactive", no_argument, NULL, 'i' },
+        static const CtlOption options[] = {
+                CTL_OPTION_ARG("env", parse_env),
+                CTL_OPTION_ARG("cwd", parse_cwd),
+                CTL_OPTION_ARG("user", parse_user),
+                { .name = "tty", .short_name = 't', .parse = set_tty },
+                { .name = "no-tty", .short_name = 'T', .parse = set_no_tty },
+                { .name = "interactive", .short_name = 'i', .flag = offsetof(ExecArgs, interactive) },
                 {}
         };
-        int opt, r;
+        int r;
 
-        /* "+": no permutation, stop at the first non-option (NAME, then the command). */
-        optind = 0;
-        for (;;) {
-                int before = optind ?: 1;
+        r = ctl_parse_options(c, argc, argv, options, a, CTL_PARSE_IN_ORDER);
+        if (r <= 0)
+                return r;
+        if (optind >= argc)
+                return ctl_usage_error(c, "Missing instance name.");
+        a->name = argv[optind++];
 
-                opt = getopt_long(argc, argv, "+htTi", options, NULL);
-                if (opt >= 0) {
-                        r = parse_exec_option(c, opt, a);
-                        if (r <= 0)
-                                return r;
-                        continue;
-                }
-
-                /* getopt_long() stopped: at "--" (which it skipped), at a non-option, or at the end. */
-                bool dashdash = optind == before + 1 && streq(argv[before], "--");
-
-                if (!a->name) {
-                        if (optind >= argc)
-                                return ctl_usage_error(c, "Missing instance name.");
-                        a->name = argv[optind++];
-                        if (dashdash)
-                                break;  /* "exec -- NAME CMD...": the rest is the command */
-                        continue;       /* options may follow NAME */
-                }
-                break;
+        /* "exec -- NAME CMD...": the rest is the command. */
+        if (r == 1) {
+                r = ctl_parse_options(c, argc, argv, options, a, CTL_PARSE_IN_ORDER | CTL_PARSE_CONTINUE);
+                if (r <= 0)
+                        return r;
         }
 
         if (optind >= argc)
@@ -160,15 +143,7 @@ static int append_exec_arguments(sd_bus_message *m, const ExecArgs *a, const int
         if (r < 0)
                 return r;
 
-        r = sd_bus_message_open_container(m, 'a', "{ss}");
-        if (r < 0)
-                return r;
-        for (char **p = a->env; p && p[0] && p[1]; p += 2) {
-                r = sd_bus_message_append(m, "{ss}", p[0], p[1]);
-                if (r < 0)
-                        return r;
-        }
-        r = sd_bus_message_close_container(m);
+        r = ctl_append_pairs(m, a->env);
         if (r < 0)
                 return r;
 
@@ -179,38 +154,14 @@ static int append_exec_arguments(sd_bus_message *m, const ExecArgs *a, const int
                         return r;
         }
 
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        if (a->cwd) {
-                r = ctl_append_option_string(m, "cwd", a->cwd);
-                if (r < 0)
-                        return r;
-        }
-        if (a->have_uid) {
-                r = ctl_append_option_u32(m, "uid", a->uid);
-                if (r < 0)
-                        return r;
-        }
-        if (a->have_gid) {
-                r = ctl_append_option_u32(m, "gid", a->gid);
-                if (r < 0)
-                        return r;
-        }
-        if (ws) {
-                /* The daemon takes 1 to 10000. */
-                r = ctl_append_option_u32(m, "rows", MIN(ws->ws_row, 10000u));
-                if (r >= 0)
-                        r = ctl_append_option_u32(m, "cols", MIN(ws->ws_col, 10000u));
-                if (r < 0)
-                        return r;
-        }
-        if (!isempty(term)) {
-                r = ctl_append_option_string(m, "term", term);
-                if (r < 0)
-                        return r;
-        }
-        return sd_bus_message_close_container(m);
+        /* The daemon takes 1 to 10000 rows and columns. */
+        return CTL_APPEND_OPTIONS(m,
+                                  CTL_BUS_STRING("cwd", a->cwd, a->cwd),
+                                  CTL_BUS_U32("uid", a->have_uid, a->uid),
+                                  CTL_BUS_U32("gid", a->have_gid, a->gid),
+                                  CTL_BUS_U32("rows", ws, ws ? MIN(ws->ws_row, 10000u) : 0),
+                                  CTL_BUS_U32("cols", ws, ws ? MIN(ws->ws_col, 10000u) : 0),
+                                  CTL_BUS_STRING("term", !isempty(term), term));
 }
 
 /* Bytes copied from src to dst, one of which is our own stdio (never made non-blocking: it may be shared
@@ -460,9 +411,9 @@ static int on_wait_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                 return 0;
         }
 
-        r = sd_bus_message_read(m, "ii", &status, &sig);
+        r = ctl_read_reply(w->context, m, "Wait", "ii", &status, &sig);
         if (r < 0) {
-                exec_wait_fail(w, ctl_error_errno(w->context, r, "Failed to parse reply of Wait: %m"));
+                exec_wait_fail(w, r);
                 return 0;
         }
         exec_wait_finish(w, status, sig);
@@ -539,8 +490,8 @@ static int wait_for_process(Context *c, const char *path, const char *sender, Re
 
         /* Subscribe first, so that an exit between here and Wait() is not missed; Wait() also answers at
          * once for a process that has already exited, so either way the status arrives. */
-        r = sd_bus_match_signal(bus, &exited_slot, sender ?: LXCBUS_BUS_NAME, path, LXCBUS_PROCESS_INTERFACE, "Exited",
-                                on_exited, &w);
+        r = sd_bus_match_signal(bus, &exited_slot, sender ?: LXCBUS_BUS_NAME, path, LXCBUS_PROCESS_INTERFACE,
+                                "Exited", on_exited, &w);
         if (r < 0)
                 return ctl_error_errno(c, r, "Failed to subscribe to Exited of %s: %m", path);
 
@@ -578,6 +529,31 @@ finish:
         return r;
 }
 
+/* The Process object that the reply of Exec or ExecPty (member) names next, and the unique name of the
+ * daemon that sent it (see wait_for_process()). */
+static int read_process(Context *c, sd_bus_message *reply, const char *member, char **ret_process,
+                        char **ret_sender) {
+        _cleanup_free_ char *process = NULL, *sender = NULL;
+        const char *p;
+        int r;
+
+        assert(ret_process);
+        assert(ret_sender);
+
+        r = ctl_read_reply(c, reply, member, "o", &p);
+        if (r < 0)
+                return r;
+        process = strdup(p);
+        if (sd_bus_message_get_sender(reply))
+                sender = strdup(sd_bus_message_get_sender(reply));
+        if (!process || (sd_bus_message_get_sender(reply) && !sender))
+                return ctl_error_errno(c, ENOMEM, "Out of memory.");
+
+        *ret_process = TAKE_PTR(process);
+        *ret_sender = TAKE_PTR(sender);
+        return 0;
+}
+
 static int exec_with_tty(Context *c, const ExecArgs *a, const char *path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_free_ char *process = NULL, *sender = NULL;
@@ -586,7 +562,6 @@ static int exec_with_tty(Context *c, const ExecArgs *a, const char *path) {
         struct winsize ws;
         bool have_size;
         CtlPtyEnd end;
-        const char *p;
         sigset_t mask;
 
         /* Blocked from now until we exit: the forwarding reads them (a resize before it starts is passed on
@@ -608,18 +583,15 @@ static int exec_with_tty(Context *c, const ExecArgs *a, const char *path) {
         if (r < 0)
                 return r;
 
-        r = sd_bus_message_read(reply, "ho", &fd, &p);
+        r = ctl_read_reply(c, reply, "ExecPty", "h", &fd);
         if (r < 0)
-                return ctl_error_errno(c, r, "Failed to parse reply of ExecPty: %m");
-        /* The fd belongs to the reply. */
-        master = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (master < 0)
-                return ctl_error_errno(c, errno, "Failed to duplicate the terminal's fd: %m");
-        process = strdup(p);
-        if (!process)
-                return ctl_error_errno(c, ENOMEM, "Out of memory.");
-        if (sd_bus_message_get_sender(reply) && !(sender = strdup(sd_bus_message_get_sender(reply))))
-                return ctl_error_errno(c, ENOMEM, "Out of memory.");
+                return r;
+        r = read_process(c, reply, "ExecPty", &process, &sender);
+        if (r < 0)
+                return r;
+        r = ctl_pty_dup_master(c, fd, &master);
+        if (r < 0)
+                return r;
         reply = sd_bus_message_unref(reply);
 
         r = ctl_pty_forward(c, master, &(const CtlPtyOptions) { .process = process }, &end, NULL);
@@ -636,29 +608,15 @@ static int exec_with_tty(Context *c, const ExecArgs *a, const char *path) {
         return 0;
 }
 
-int verb_exec(Context *c, int argc, char *argv[]) {
+/* Exec with our own stdio, passed on as they are or relayed through pipes (get_stdio_fds()). */
+static int exec_with_pipes(Context *c, const ExecArgs *a, const char *path) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_(exec_args_done) ExecArgs a = { .tty = -1 };
-        _cleanup_free_ char *path = NULL, *process = NULL, *sender = NULL;
+        _cleanup_free_ char *process = NULL, *sender = NULL;
         int fds[3], opened[3] = { -EBADF, -EBADF, -EBADF };
         Relay *relays[3] = {};
         int exit_status = CTL_EXIT_FAILURE;
-        const char *p;
         sigset_t mask;
         int r;
-
-        r = parse_exec_args(c, argc, argv, &a);
-        if (r <= 0)
-                return r;
-
-        r = ctl_get_instance_path(c, a.name, &path);
-        if (r < 0)
-                return r;
-
-        if (a.tty < 0)
-                a.tty = isatty(STDIN_FILENO) > 0 && isatty(STDOUT_FILENO) > 0;
-        if (a.tty)
-                return exec_with_tty(c, &a, path);
 
         /* From now on SIGINT and SIGTERM are read from the event loop; one that arrives while Exec is
          * still running stays pending and is forwarded as soon as the process exists. They stay blocked
@@ -669,7 +627,7 @@ int verb_exec(Context *c, int argc, char *argv[]) {
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return ctl_error_errno(c, errno, "Failed to block signals: %m");
 
-        r = get_stdio_fds(c, &a, fds, opened, relays);
+        r = get_stdio_fds(c, a, fds, opened, relays);
         if (r < 0)
                 goto finish;
         /* A process that closes its stdin must not kill us when we relay to it: EPIPE instead. */
@@ -679,7 +637,7 @@ int verb_exec(Context *c, int argc, char *argv[]) {
         r = ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, "Exec", &m);
         if (r < 0)
                 goto finish;
-        r = append_exec_arguments(m, &a, fds, NULL, NULL);
+        r = append_exec_arguments(m, a, fds, NULL, NULL);
         if (r < 0) {
                 r = ctl_message_error(c, r);
                 goto finish;
@@ -691,17 +649,9 @@ int verb_exec(Context *c, int argc, char *argv[]) {
         r = ctl_call(c, m, ctl_operation_timeout_usec(0), &reply);
         if (r < 0)
                 goto finish;
-
-        r = sd_bus_message_read(reply, "o", &p);
-        if (r < 0) {
-                r = ctl_error_errno(c, r, "Failed to parse reply of Exec: %m");
+        r = read_process(c, reply, "Exec", &process, &sender);
+        if (r < 0)
                 goto finish;
-        }
-        process = strdup(p);
-        if (!process || (sd_bus_message_get_sender(reply) && !(sender = strdup(sd_bus_message_get_sender(reply))))) {
-                r = ctl_error_errno(c, ENOMEM, "Out of memory.");
-                goto finish;
-        }
         /* The daemon holds the duplicates now; the command's output must not wait for ours. */
         m = sd_bus_message_unref(m);
 
@@ -718,4 +668,24 @@ finish:
                 relays[i] = relay_free(relays[i]);
         }
         return r;
+}
+
+int verb_exec(Context *c, int argc, char *argv[]) {
+        _cleanup_(exec_args_done) ExecArgs a = { .tty = -1 };
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = parse_exec_args(c, argc, argv, &a);
+        if (r <= 0)
+                return r;
+
+        r = ctl_get_instance_path(c, a.name, &path);
+        if (r < 0)
+                return r;
+
+        if (a.tty < 0)
+                a.tty = isatty(STDIN_FILENO) > 0 && isatty(STDOUT_FILENO) > 0;
+        if (a.tty)
+                return exec_with_tty(c, &a, path);
+        return exec_with_pipes(c, &a, path);
 }

@@ -8,11 +8,6 @@
 
 /* "info" and "config": reading an instance's properties, and SetConfig. */
 
-enum {
-        ARG_JSON = ARG_FIRST_VERB_OPTION,
-        ARG_EXPECTED_GENERATION,
-};
-
 /* Text for humans of a JSON value that may be a list: one element per line. */
 static char *format_lines(JsonNode *n) {
         g_autoptr(GString) s = NULL;
@@ -167,53 +162,21 @@ static void print_info(const char *path, JsonObject *properties, JsonObject *fig
         fields_print(&f);
 }
 
-/* Parses "[--json]" and an instance name: 1 to go on, 0 when done, < 0 on error. */
-static int parse_info_args(Context *c, int argc, char *argv[], bool *ret_json) {
-        static const struct option options[] = {
-                CTL_COMMON_OPTIONS,
-                { "json", no_argument, NULL, ARG_JSON },
-                {}
-        };
-        bool json = false;
-        int opt, r;
-
-        optind = 0;
-        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (opt) {
-                case ARG_JSON:
-                        json = true;
-                        break;
-                default:
-                        r = ctl_common_option(c, opt, optarg);
-                        if (r <= 0)
-                                return r;
-                }
-
-        r = ctl_expect_args(c, argc, argv, 1, "instance name");
-        if (r < 0)
-                return r;
-
-        *ret_json = json;
-        return 1;
-}
-
 static int get_state(Context *c, const char *path, JsonNode **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r;
-
-        r = ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, "GetState", &m);
-        if (r < 0)
-                return r;
-        return ctl_call_json(c, m, 0, ret);
+        return ctl_call_method_json(c, path, LXCBUS_INSTANCE_INTERFACE, "GetState", ret, NULL);
 }
 
 int verb_info(Context *c, int argc, char *argv[]) {
+        static const CtlOption options[] = {
+                { .name = "json" },     /* sets the bool that userdata is */
+                {}
+        };
         g_autoptr(JsonNode) properties = NULL, figures = NULL;
         _cleanup_free_ char *path = NULL;
         bool json = false;
         int r;
 
-        r = parse_info_args(c, argc, argv, &json);
+        r = ctl_parse_args(c, argc, argv, options, &json, 1, "instance name");
         if (r <= 0)
                 return r;
 
@@ -303,31 +266,26 @@ static int parse_config_assignments(Context *c, ConfigArgs *a, int n, char *args
         return 0;
 }
 
+static int parse_generation(Context *c, const char *arg, void *userdata) {
+        ConfigArgs *a = userdata;
+
+        if (ctl_parse_uint64(arg, &a->generation) < 0)
+                return ctl_usage_error(c, "Invalid generation '%s'.", arg);
+        a->have_generation = true;
+        return 1;
+}
+
 static int parse_config_args(Context *c, int argc, char *argv[], ConfigArgs *a) {
-        static const struct option options[] = {
-                CTL_COMMON_OPTIONS,
-                { "json", no_argument, NULL, ARG_JSON },
-                { "expected-generation", required_argument, NULL, ARG_EXPECTED_GENERATION },
+        static const CtlOption options[] = {
+                CTL_OPTION_FLAG("json", ConfigArgs, json),
+                CTL_OPTION_ARG("expected-generation", parse_generation),
                 {}
         };
-        int opt, r;
+        int r;
 
-        optind = 0;
-        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (opt) {
-                case ARG_JSON:
-                        a->json = true;
-                        break;
-                case ARG_EXPECTED_GENERATION:
-                        if (ctl_parse_uint64(optarg, &a->generation) < 0)
-                                return ctl_usage_error(c, "Invalid generation '%s'.", optarg);
-                        a->have_generation = true;
-                        break;
-                default:
-                        r = ctl_common_option(c, opt, optarg);
-                        if (r <= 0)
-                                return r;
-                }
+        r = ctl_parse_options(c, argc, argv, options, a, 0);
+        if (r <= 0)
+                return r;
 
         if (argc - optind < 1)
                 return ctl_usage_error(c, "Missing instance name.");
@@ -378,15 +336,7 @@ static int config_show(Context *c, const char *path, bool json) {
 static int append_set_config_arguments(sd_bus_message *m, const ConfigArgs *a) {
         int r;
 
-        r = sd_bus_message_open_container(m, 'a', "{ss}");
-        if (r < 0)
-                return r;
-        for (char **p = a->set; p && p[0] && p[1]; p += 2) {
-                r = sd_bus_message_append(m, "{ss}", p[0], p[1]);
-                if (r < 0)
-                        return r;
-        }
-        r = sd_bus_message_close_container(m);
+        r = ctl_append_pairs(m, a->set);
         if (r < 0)
                 return r;
 
@@ -394,15 +344,7 @@ static int append_set_config_arguments(sd_bus_message *m, const ConfigArgs *a) {
         if (r < 0)
                 return r;
 
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        if (a->have_generation) {
-                r = ctl_append_option_u64(m, "expected-generation", a->generation);
-                if (r < 0)
-                        return r;
-        }
-        return sd_bus_message_close_container(m);
+        return CTL_APPEND_OPTIONS(m, CTL_BUS_U64("expected-generation", a->have_generation, a->generation));
 }
 
 static int config_change(Context *c, const char *path, const ConfigArgs *a) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <inttypes.h>
+#include <stdarg.h>
 
 #include "ctl-bus.h"
 #include "ctl-json.h"
@@ -188,65 +189,47 @@ int ctl_json_read(sd_bus_message *m, JsonNode **ret) {
         }
 }
 
-int ctl_call_json(Context *c, sd_bus_message *m, uint64_t timeout_usec, JsonNode **ret) {
+int ctl_call_method_json(Context *c, const char *path, const char *interface, const char *member,
+                         JsonNode **ret, const char *types, ...) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        va_list ap;
         int r;
 
-        r = ctl_call(c, m, timeout_usec, &reply);
+        assert(ret);
+
+        va_start(ap, types);
+        r = ctl_call_methodv(c, path, interface, member, 0, &reply, types, ap);
+        va_end(ap);
         if (r < 0)
                 return r;
 
         r = ctl_json_read(reply, ret);
         if (r < 0)
-                return ctl_error_errno(c, r, "Failed to parse reply of %s: %m",
-                                       sd_bus_message_get_member(m));
+                return ctl_error_errno(c, r, "Failed to parse reply of %s: %m", member);
         return 0;
 }
 
 int ctl_get_all_properties(Context *c, const char *path, const char *interface, JsonNode **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r;
-
-        r = ctl_new_method_call(c, path, "org.freedesktop.DBus.Properties", "GetAll", &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "s", interface);
-        if (r < 0)
-                return ctl_message_error(c, r);
-
-        return ctl_call_json(c, m, 0, ret);
+        return ctl_call_method_json(c, path, "org.freedesktop.DBus.Properties", "GetAll", ret,
+                                    "s", interface);
 }
 
 int ctl_get_property(Context *c, const char *path, const char *interface, const char *property,
                      JsonNode **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r;
-
-        r = ctl_new_method_call(c, path, "org.freedesktop.DBus.Properties", "Get", &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "ss", interface, property);
-        if (r < 0)
-                return ctl_message_error(c, r);
-
-        return ctl_call_json(c, m, 0, ret);
+        return ctl_call_method_json(c, path, "org.freedesktop.DBus.Properties", "Get", ret,
+                                    "ss", interface, property);
 }
 
 int ctl_get_managed_objects(Context *c, JsonNode **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r;
-
-        r = ctl_new_method_call(c, LXCBUS_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
-                                &m);
-        if (r < 0)
-                return r;
-
-        return ctl_call_json(c, m, 0, ret);
+        return ctl_call_method_json(c, LXCBUS_PATH, "org.freedesktop.DBus.ObjectManager",
+                                    "GetManagedObjects", ret, NULL);
 }
 
 void ctl_json_print(JsonNode *node) {
         g_autoptr(JsonGenerator) g = json_generator_new();
         g_autofree char *s = NULL;
+
+        assert(node);
 
         json_generator_set_pretty(g, true);
         json_generator_set_root(g, node);
@@ -278,6 +261,8 @@ const char **ctl_json_object_sorted_members(JsonObject *o) {
         g_autoptr(GList) members = json_object_get_members(o);
         const char **names;
         size_t n = 0;
+
+        assert(o);
 
         names = g_new0(const char *, g_list_length(members) + 1);
         for (GList *l = members; l; l = l->next)

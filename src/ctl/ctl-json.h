@@ -15,8 +15,10 @@
 /* Reads the next complete value of m. -ENXIO when there is none left. */
 int ctl_json_read(sd_bus_message *m, JsonNode **ret);
 
-/* Calls m and returns its (single) reply value as JSON. Reports failures. */
-int ctl_call_json(Context *c, sd_bus_message *m, uint64_t timeout_usec, JsonNode **ret);
+/* ctl_call_method()'s call, with sd-bus's default timeout, and its (single) reply value as JSON. Reports
+ * failures. */
+int ctl_call_method_json(Context *c, const char *path, const char *interface, const char *member,
+                         JsonNode **ret, const char *types, ...);
 
 /* Properties.GetAll(interface) of path as a JSON object, in the daemon's order. */
 int ctl_get_all_properties(Context *c, const char *path, const char *interface, JsonNode **ret);

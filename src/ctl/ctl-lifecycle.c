@@ -10,17 +10,6 @@
 /* Verbs that change an instance's life: create, start, stop, restart, delete (Operations: the call
  * replies when the operation has finished, or at once with --async), freeze, unfreeze, kill. */
 
-enum {
-        ARG_TIMEOUT = ARG_FIRST_VERB_OPTION,
-        ARG_FORCE,
-        ARG_ASYNC,
-        ARG_TEMPLATE,
-        ARG_EMPTY,
-        ARG_CONFIG,
-        ARG_EPHEMERAL,
-        ARG_ALL,
-};
-
 /* The reply of an operation call is the operation's path (or an instance and the operation, for
  * CreateInstance); with --async it is all the caller gets, so print it for scripts to follow. */
 static int finish_operation_call(Context *c, sd_bus_message *reply, const char *signature, bool async) {
@@ -47,93 +36,53 @@ typedef struct OperationVerb {
 } OperationVerb;
 
 typedef struct OperationArgs {
+        const OperationVerb *verb;
         bool have_timeout;
         uint32_t timeout_sec;
         bool force;
         bool async;
 } OperationArgs;
 
-static int parse_operation_args(Context *c, int argc, char *argv[], const OperationVerb *v,
-                                OperationArgs *ret) {
-        static const struct option options[] = {
-                CTL_COMMON_OPTIONS,
-                { "timeout", required_argument, NULL, ARG_TIMEOUT },
-                { "force", no_argument, NULL, ARG_FORCE },
-                { "async", no_argument, NULL, ARG_ASYNC },
-                {}
-        };
-        OperationArgs a = {};
-        int opt, r;
+/* Every operation verb knows --timeout and --force, so that one that does not take them says so instead of
+ * getopt_long()'s "unrecognized option". */
+static int parse_timeout(Context *c, const char *arg, void *userdata) {
+        OperationArgs *a = userdata;
 
-        optind = 0;
-        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (opt) {
-                case ARG_TIMEOUT:
-                        if (!v->takes_timeout)
-                                return ctl_usage_error(c, "'%s' takes no --timeout.", v->name);
-                        if (ctl_parse_uint32(optarg, &a.timeout_sec) < 0)
-                                return ctl_usage_error(c, "Invalid timeout '%s': expected seconds.", optarg);
-                        a.have_timeout = true;
-                        break;
-                case ARG_FORCE:
-                        if (!v->takes_force)
-                                return ctl_usage_error(c, "'%s' takes no --force.", v->name);
-                        a.force = true;
-                        break;
-                case ARG_ASYNC:
-                        a.async = true;
-                        break;
-                default:
-                        r = ctl_common_option(c, opt, optarg);
-                        if (r <= 0)
-                                return r;
-                }
-
-        r = ctl_expect_args(c, argc, argv, 1, "instance name");
-        if (r < 0)
-                return r;
-
-        *ret = a;
+        if (!a->verb->takes_timeout)
+                return ctl_usage_error(c, "'%s' takes no --timeout.", a->verb->name);
+        if (ctl_parse_uint32(arg, &a->timeout_sec) < 0)
+                return ctl_usage_error(c, "Invalid timeout '%s': expected seconds.", arg);
+        a->have_timeout = true;
         return 1;
 }
 
-static int append_operation_options(sd_bus_message *m, const OperationArgs *a) {
-        int r;
+static int parse_force(Context *c, const char *arg, void *userdata) {
+        OperationArgs *a = userdata;
 
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        if (a->have_timeout) {
-                r = ctl_append_option_u32(m, "timeout-sec", a->timeout_sec);
-                if (r < 0)
-                        return r;
-        }
-        if (a->force) {
-                r = ctl_append_option_bool(m, "force", true);
-                if (r < 0)
-                        return r;
-        }
-        if (a->async) {
-                r = ctl_append_option_bool(m, "async", true);
-                if (r < 0)
-                        return r;
-        }
-        return sd_bus_message_close_container(m);
+        if (!a->verb->takes_force)
+                return ctl_usage_error(c, "'%s' takes no --force.", a->verb->name);
+        a->force = true;
+        return 1;
 }
 
 static int run_operation_verb(Context *c, int argc, char *argv[], const OperationVerb *v) {
+        static const CtlOption options[] = {
+                CTL_OPTION_ARG("timeout", parse_timeout),
+                CTL_OPTION_CALL("force", parse_force),
+                CTL_OPTION_FLAG("async", OperationArgs, async),
+                {}
+        };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        OperationArgs a = {};
+        OperationArgs a = { .verb = v };
         int r;
 
-        r = parse_operation_args(c, argc, argv, v, &a);
+        r = ctl_parse_instance_call(c, argc, argv, options, &a, v->method, &m);
         if (r <= 0)
                 return r;
-
-        r = ctl_new_instance_call(c, argv[optind], v->method, &m);
-        if (r < 0)
-                return r;
-        r = append_operation_options(m, &a);
+        r = CTL_APPEND_OPTIONS(m,
+                               CTL_BUS_U32("timeout-sec", a.have_timeout, a.timeout_sec),
+                               CTL_BUS_FLAG("force", a.force),
+                               CTL_BUS_FLAG("async", a.async));
         if (r < 0)
                 return ctl_message_error(c, r);
 
@@ -178,50 +127,43 @@ static void create_args_done(CreateArgs *a) {
         a->config = strv_free(a->config);
 }
 
+static int parse_template(Context *c, const char *arg, void *userdata) {
+        CreateArgs *a = userdata;
+
+        if (isempty(arg))
+                return ctl_usage_error(c, "Empty template name.");
+        a->template = arg;
+        return 1;
+}
+
+static int parse_config(Context *c, const char *arg, void *userdata) {
+        CreateArgs *a = userdata;
+        int r;
+
+        r = ctl_pairs_add(&a->config, arg);
+        if (r == -EEXIST)
+                return ctl_usage_error(c, "Configuration key of '%s' given twice.", arg);
+        if (r == -ENOMEM)
+                return ctl_error_errno(c, r, "Out of memory.");
+        if (r < 0)
+                return ctl_usage_error(c, "Invalid --config '%s': expected KEY=VALUE.", arg);
+        return 1;
+}
+
 static int parse_create_args(Context *c, int argc, char *argv[], CreateArgs *a) {
-        static const struct option options[] = {
-                CTL_COMMON_OPTIONS,
-                { "template", required_argument, NULL, ARG_TEMPLATE },
-                { "empty", no_argument, NULL, ARG_EMPTY },
-                { "config", required_argument, NULL, ARG_CONFIG },
-                { "ephemeral", no_argument, NULL, ARG_EPHEMERAL },
-                { "async", no_argument, NULL, ARG_ASYNC },
+        static const CtlOption options[] = {
+                CTL_OPTION_ARG("template", parse_template),
+                CTL_OPTION_FLAG("empty", CreateArgs, empty),
+                CTL_OPTION_ARG("config", parse_config),
+                CTL_OPTION_FLAG("ephemeral", CreateArgs, ephemeral),
+                CTL_OPTION_FLAG("async", CreateArgs, async),
                 {}
         };
-        int opt, r;
+        int r;
 
-        optind = 0;
-        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (opt) {
-                case ARG_TEMPLATE:
-                        if (isempty(optarg))
-                                return ctl_usage_error(c, "Empty template name.");
-                        a->template = optarg;
-                        break;
-                case ARG_EMPTY:
-                        a->empty = true;
-                        break;
-                case ARG_CONFIG:
-                        r = ctl_pairs_add(&a->config, optarg);
-                        if (r == -EEXIST)
-                                return ctl_usage_error(c, "Configuration key of '%s' given twice.", optarg);
-                        if (r == -ENOMEM)
-                                return ctl_error_errno(c, r, "Out of memory.");
-                        if (r < 0)
-                                return ctl_usage_error(c, "Invalid --config '%s': expected KEY=VALUE.",
-                                                       optarg);
-                        break;
-                case ARG_EPHEMERAL:
-                        a->ephemeral = true;
-                        break;
-                case ARG_ASYNC:
-                        a->async = true;
-                        break;
-                default:
-                        r = ctl_common_option(c, opt, optarg);
-                        if (r <= 0)
-                                return r;
-                }
+        r = ctl_parse_options(c, argc, argv, options, a, 0);
+        if (r <= 0)
+                return r;
 
         if (a->empty && a->template)
                 return ctl_usage_error(c, "--template and --empty exclude each other.");
@@ -250,32 +192,13 @@ static int append_create_arguments(sd_bus_message *m, const CreateArgs *a) {
         if (r < 0)
                 return r;
 
-        r = sd_bus_message_open_container(m, 'a', "{ss}");
-        if (r < 0)
-                return r;
-        for (char **p = a->config; p && p[0] && p[1]; p += 2) {
-                r = sd_bus_message_append(m, "{ss}", p[0], p[1]);
-                if (r < 0)
-                        return r;
-        }
-        r = sd_bus_message_close_container(m);
+        r = ctl_append_pairs(m, a->config);
         if (r < 0)
                 return r;
 
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        if (a->ephemeral) {
-                r = ctl_append_option_bool(m, "ephemeral", true);
-                if (r < 0)
-                        return r;
-        }
-        if (a->async) {
-                r = ctl_append_option_bool(m, "async", true);
-                if (r < 0)
-                        return r;
-        }
-        return sd_bus_message_close_container(m);
+        return CTL_APPEND_OPTIONS(m,
+                                  CTL_BUS_FLAG("ephemeral", a->ephemeral),
+                                  CTL_BUS_FLAG("async", a->async));
 }
 
 int verb_create(Context *c, int argc, char *argv[]) {
@@ -304,26 +227,14 @@ int verb_create(Context *c, int argc, char *argv[]) {
 
 /* Calls a method of NAME's instance object with no arguments and no reply value. */
 static int call_simple(Context *c, int argc, char *argv[], const char *method) {
-        static const struct option options[] = {
-                CTL_COMMON_OPTIONS,
+        static const CtlOption options[] = {
                 {}
         };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int opt, r;
+        int r;
 
-        optind = 0;
-        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                r = ctl_common_option(c, opt, optarg);
-                if (r <= 0)
-                        return r;
-        }
-
-        r = ctl_expect_args(c, argc, argv, 1, "instance name");
-        if (r < 0)
-                return r;
-
-        r = ctl_new_instance_call(c, argv[optind], method, &m);
-        if (r < 0)
+        r = ctl_parse_instance_call(c, argc, argv, options, NULL, method, &m);
+        if (r <= 0)
                 return r;
 
         /* Freezing waits for the cgroup freezer, which the daemon bounds with its own timeout. */
@@ -338,42 +249,34 @@ int verb_unfreeze(Context *c, int argc, char *argv[]) {
         return call_simple(c, argc, argv, "Unfreeze");
 }
 
+typedef struct KillArgs {
+        int signal;
+        bool all;
+} KillArgs;
+
+static int parse_signal(Context *c, const char *arg, void *userdata) {
+        KillArgs *a = userdata;
+
+        a->signal = ctl_signal_from_string(arg);
+        if (a->signal < 0)
+                return ctl_usage_error(c, "Invalid signal '%s'.", arg);
+        return 1;
+}
+
 int verb_kill(Context *c, int argc, char *argv[]) {
-        static const struct option options[] = {
-                CTL_COMMON_OPTIONS,
-                { "signal", required_argument, NULL, 's' },
-                { "all", no_argument, NULL, ARG_ALL },
+        static const CtlOption options[] = {
+                { .name = "signal", .short_name = 's', .has_arg = true, .parse = parse_signal },
+                CTL_OPTION_FLAG("all", KillArgs, all),
                 {}
         };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int sig = SIGTERM, opt, r;
-        bool all = false;
+        KillArgs a = { .signal = SIGTERM };
+        int r;
 
-        optind = 0;
-        while ((opt = getopt_long(argc, argv, "hs:", options, NULL)) >= 0)
-                switch (opt) {
-                case 's':
-                        sig = ctl_signal_from_string(optarg);
-                        if (sig < 0)
-                                return ctl_usage_error(c, "Invalid signal '%s'.", optarg);
-                        break;
-                case ARG_ALL:
-                        all = true;
-                        break;
-                default:
-                        r = ctl_common_option(c, opt, optarg);
-                        if (r <= 0)
-                                return r;
-                }
-
-        r = ctl_expect_args(c, argc, argv, 1, "instance name");
-        if (r < 0)
+        r = ctl_parse_instance_call(c, argc, argv, options, &a, "Kill", &m);
+        if (r <= 0)
                 return r;
-
-        r = ctl_new_instance_call(c, argv[optind], "Kill", &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "ib", (int32_t) sig, (int) all);
+        r = sd_bus_message_append(m, "ib", (int32_t) a.signal, (int) a.all);
         if (r < 0)
                 return ctl_message_error(c, r);
 

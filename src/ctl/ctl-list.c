@@ -10,35 +10,6 @@
 /* "list" and "operations": one GetManagedObjects() call gives every instance and operation with all their
  * properties, where ListInstances() plus per-object reads would cost a round trip each. */
 
-/* Parses "[--json]" and no positional argument: 1 to go on, 0 when done, < 0 on error. */
-static int parse_listing_options(Context *c, int argc, char *argv[], bool *ret_json) {
-        static const struct option options[] = {
-                CTL_COMMON_OPTIONS,
-                { "json", no_argument, NULL, 'j' },
-                {}
-        };
-        bool json = false;
-        int opt, r;
-
-        optind = 0;
-        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (opt) {
-                case 'j':
-                        json = true;
-                        break;
-                default:
-                        r = ctl_common_option(c, opt, optarg);
-                        if (r <= 0)
-                                return r;
-                }
-
-        if (optind < argc)
-                return ctl_usage_error(c, "Unexpected argument '%s'.", argv[optind]);
-
-        *ret_json = json;
-        return 1;
-}
-
 /* The properties of interface on each object of a GetManagedObjects() reply, calling f for each. */
 typedef void (*ObjectFunc)(const char *path, JsonObject *properties, JsonObject *objects, JsonArray *out);
 
@@ -123,32 +94,6 @@ static void print_array(JsonArray *a) {
         ctl_json_print(n);
 }
 
-int verb_list(Context *c, int argc, char *argv[]) {
-        static const CtlColumn columns[] = {
-                { "NAME", "name" },
-                { "STATE", "state" },
-                { "PID", "pid", .zero_is_empty = true },
-                { "UNIT", "unit" },
-        };
-        g_autoptr(JsonArray) instances = NULL;
-        bool json = false;
-        int r;
-
-        r = parse_listing_options(c, argc, argv, &json);
-        if (r <= 0)
-                return r;
-
-        r = collect_objects(c, LXCBUS_INSTANCE_INTERFACE, add_instance, compare_by_name, &instances);
-        if (r < 0)
-                return r;
-
-        if (json)
-                print_array(instances);
-        else
-                ctl_table_print(instances, columns, ELEMENTSOF(columns));
-        return 0;
-}
-
 /* The name of the instance of an operation: from its object if it still exists, otherwise decoded from
  * the path (a delete operation outlives its instance). */
 static char *operation_instance_name(JsonObject *objects, const char *instance_path) {
@@ -195,6 +140,53 @@ static void add_operation(const char *path, JsonObject *properties, JsonObject *
         json_array_add_object_element(out, g_steal_pointer(&o));
 }
 
+/* What "list" and "operations" show: the objects of interface, as rows made by add, sorted by compare. */
+typedef struct Listing {
+        const char *interface;
+        ObjectFunc add;
+        GCompareFunc compare;
+        const CtlColumn *columns;
+        size_t n_columns;
+} Listing;
+
+static int run_listing(Context *c, int argc, char *argv[], const Listing *l) {
+        static const CtlOption options[] = {
+                { .name = "json" },     /* sets the bool that userdata is */
+                {}
+        };
+        g_autoptr(JsonArray) rows = NULL;
+        bool json = false;
+        int r;
+
+        r = ctl_parse_args(c, argc, argv, options, &json, 0, NULL);
+        if (r <= 0)
+                return r;
+
+        r = collect_objects(c, l->interface, l->add, l->compare, &rows);
+        if (r < 0)
+                return r;
+
+        if (json)
+                print_array(rows);
+        else
+                ctl_table_print(rows, l->columns, l->n_columns);
+        return 0;
+}
+
+int verb_list(Context *c, int argc, char *argv[]) {
+        static const CtlColumn columns[] = {
+                { "NAME", "name" },
+                { "STATE", "state" },
+                { "PID", "pid", .zero_is_empty = true },
+                { "UNIT", "unit" },
+        };
+        static const Listing l = {
+                LXCBUS_INSTANCE_INTERFACE, add_instance, compare_by_name, columns, ELEMENTSOF(columns),
+        };
+
+        return run_listing(c, argc, argv, &l);
+}
+
 int verb_operations(Context *c, int argc, char *argv[]) {
         static const CtlColumn columns[] = {
                 { "ID", "id" },
@@ -203,21 +195,9 @@ int verb_operations(Context *c, int argc, char *argv[]) {
                 { "INSTANCE", "instance" },
                 { "STAGE", "stage" },
         };
-        g_autoptr(JsonArray) operations = NULL;
-        bool json = false;
-        int r;
+        static const Listing l = {
+                LXCBUS_OPERATION_INTERFACE, add_operation, compare_by_id, columns, ELEMENTSOF(columns),
+        };
 
-        r = parse_listing_options(c, argc, argv, &json);
-        if (r <= 0)
-                return r;
-
-        r = collect_objects(c, LXCBUS_OPERATION_INTERFACE, add_operation, compare_by_id, &operations);
-        if (r < 0)
-                return r;
-
-        if (json)
-                print_array(operations);
-        else
-                ctl_table_print(operations, columns, ELEMENTSOF(columns));
-        return 0;
+        return run_listing(c, argc, argv, &l);
 }

@@ -47,6 +47,19 @@ typedef struct PtyForward {
         int error;
 } PtyForward;
 
+int ctl_pty_dup_master(Context *c, int fd, int *ret) {
+        int master;
+
+        assert(c);
+        assert(ret);
+
+        master = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (master < 0)
+                return ctl_error_errno(c, errno, "Failed to duplicate the terminal's fd: %m");
+        *ret = master;
+        return 0;
+}
+
 int ctl_pty_get_size(struct winsize *ret) {
         struct winsize ws = {};
 
@@ -98,29 +111,42 @@ static bool errno_is_hangup(int e) {
         return IN_SET(e, EIO, EPIPE, ECONNRESET, EBADF, ENXIO);
 }
 
+/* One read from fd into buf, retried on EINTR: 1 with the number of bytes in *ret_n (0: EOF, or a hangup,
+ * which ends the stream too), 0 when fd would block (clears *readable), -errno on failure. */
+static int read_buffer(int fd, void *buf, size_t size, bool *readable, size_t *ret_n) {
+        ssize_t k;
+
+        do
+                k = read(fd, buf, size);
+        while (k < 0 && errno == EINTR);
+        if (k < 0) {
+                if (errno == EAGAIN) {
+                        *readable = false;
+                        return 0;
+                }
+                if (!errno_is_hangup(errno))
+                        return -errno;
+                k = 0;
+        }
+        *ret_n = (size_t) k;
+        return 1;
+}
+
 /* Reads stdin into in_buf, through the escape filter. */
 static int shovel_in(PtyForward *f) {
         uint8_t buf[PTY_BUFFER_SIZE];
         size_t room;
         bool detach = false;
-        ssize_t n;
+        size_t n;
+        int r;
 
         if (!f->in_readable || f->in_eof || f->in_n + 1 >= sizeof(f->in_buf))
                 return 0;
 
         room = sizeof(f->in_buf) - f->in_n - 1;         /* feeding n may give n + 1 */
-        n = read(f->in, buf, MIN(room, sizeof(buf)));
-        if (n < 0) {
-                if (errno == EINTR)
-                        return 1;
-                if (errno == EAGAIN) {
-                        f->in_readable = false;
-                        return 0;
-                }
-                if (!errno_is_hangup(errno))
-                        return -errno;
-                n = 0;          /* our terminal hung up: that is EOF */
-        }
+        r = read_buffer(f->in, buf, MIN(room, sizeof(buf)), &f->in_readable, &n);
+        if (r <= 0)
+                return r;
         if (n == 0) {
                 f->in_eof = true;
                 f->in_readable = false;
@@ -132,21 +158,42 @@ static int shovel_in(PtyForward *f) {
         }
 
         if (f->opts->escape)
-                f->in_n += ctl_escape_feed(&f->escape, buf, (size_t) n, f->in_buf + f->in_n, &detach);
+                f->in_n += ctl_escape_feed(&f->escape, buf, n, f->in_buf + f->in_n, &detach);
         else {
-                memcpy(f->in_buf + f->in_n, buf, (size_t) n);
-                f->in_n += (size_t) n;
+                memcpy(f->in_buf + f->in_n, buf, n);
+                f->in_n += n;
         }
         if (detach)
                 pty_forward_end(f, CTL_PTY_DETACHED, 0);
         return 1;
 }
 
+/* One write of the *n bytes at buf to fd, keeping what is left at the front of buf: 1 on progress (or a
+ * hangup, which sets *hangup), 0 when fd would block (clears *writable), -errno on failure. */
+static int write_buffer(int fd, uint8_t *buf, size_t *n, bool *writable, bool *hangup) {
+        ssize_t k;
+
+        k = write(fd, buf, *n);
+        if (k < 0) {
+                if (errno == EINTR)
+                        return 1;
+                if (errno == EAGAIN) {
+                        *writable = false;
+                        return 0;
+                }
+                if (!errno_is_hangup(errno))
+                        return -errno;
+                *hangup = true;
+                return 1;
+        }
+        memmove(buf, buf + k, *n - (size_t) k);
+        *n -= (size_t) k;
+        return 1;
+}
+
 /* Writes in_buf to the master; after EOF on stdin, the terminal's EOF character (as if Ctrl-d was typed),
  * so that a shell reading a script from a pipe ends. */
 static int shovel_to_master(PtyForward *f) {
-        ssize_t n;
-
         if (!f->master_writable || f->master_hangup)
                 return 0;
 
@@ -162,53 +209,30 @@ static int shovel_to_master(PtyForward *f) {
         if (f->in_n == 0)
                 return 0;
 
-        n = write(f->master, f->in_buf, f->in_n);
-        if (n < 0) {
-                if (errno == EINTR)
-                        return 1;
-                if (errno == EAGAIN) {
-                        f->master_writable = false;
-                        return 0;
-                }
-                if (!errno_is_hangup(errno))
-                        return -errno;
-                f->master_hangup = true;
-                return 1;
-        }
-        memmove(f->in_buf, f->in_buf + n, f->in_n - (size_t) n);
-        f->in_n -= (size_t) n;
-        return 1;
+        return write_buffer(f->master, f->in_buf, &f->in_n, &f->master_writable, &f->master_hangup);
 }
 
 static int shovel_from_master(PtyForward *f) {
-        ssize_t n;
+        size_t n;
+        int r;
 
         if (!f->master_readable || f->master_hangup || f->out_n >= sizeof(f->out_buf))
                 return 0;
 
-        n = read(f->master, f->out_buf + f->out_n, sizeof(f->out_buf) - f->out_n);
-        if (n < 0) {
-                if (errno == EINTR)
-                        return 1;
-                if (errno == EAGAIN) {
-                        f->master_readable = false;
-                        return 0;
-                }
-                if (!errno_is_hangup(errno))
-                        return -errno;
-                n = 0;          /* EIO: no slave is open any more, and all output was read */
-        }
+        /* A hangup (EIO: no slave is open any more) comes after all output was read. */
+        r = read_buffer(f->master, f->out_buf + f->out_n, sizeof(f->out_buf) - f->out_n, &f->master_readable,
+                        &n);
+        if (r <= 0)
+                return r;
         if (n == 0) {
                 f->master_hangup = true;
                 return 1;
         }
-        f->out_n += (size_t) n;
+        f->out_n += n;
         return 1;
 }
 
 static int shovel_out(PtyForward *f) {
-        ssize_t n;
-
         if (f->out_n == 0)
                 return 0;
         if (f->out_gone) {
@@ -219,22 +243,7 @@ static int shovel_out(PtyForward *f) {
         if (!f->out_writable)
                 return 0;
 
-        n = write(f->out, f->out_buf, f->out_n);
-        if (n < 0) {
-                if (errno == EINTR)
-                        return 1;
-                if (errno == EAGAIN) {
-                        f->out_writable = false;
-                        return 0;
-                }
-                if (!errno_is_hangup(errno))
-                        return -errno;
-                f->out_gone = true;
-                return 1;
-        }
-        memmove(f->out_buf, f->out_buf + n, f->out_n - (size_t) n);
-        f->out_n -= (size_t) n;
-        return 1;
+        return write_buffer(f->out, f->out_buf, &f->out_n, &f->out_writable, &f->out_gone);
 }
 
 static void shovel(PtyForward *f) {
@@ -385,6 +394,55 @@ static int terminal_setup(Context *c, TerminalState *t, int master) {
         return 0;
 }
 
+static int pty_watch_signals(PtyForward *f) {
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(pty_signals); i++) {
+                sd_event_source *s;
+
+                r = sd_event_add_signal(f->event, &s, pty_signals[i], on_signal, f);
+                if (r < 0)
+                        return ctl_error_errno(f->context, r, "Failed to watch signal %d: %m", pty_signals[i]);
+                /* Before the input of the same iteration: keys typed after a resize see the new size. */
+                (void) sd_event_source_set_priority(s, SD_EVENT_PRIORITY_IMPORTANT);
+                /* Owned by the loop, as with a NULL slot. */
+                (void) sd_event_source_set_floating(s, true);
+                sd_event_source_unref(s);
+        }
+        return 0;
+}
+
+/* The master, stdin and stdout on the loop, and the bus if signals go to a process. */
+static int pty_watch_fds(PtyForward *f) {
+        sd_bus *bus;
+        int r;
+
+        r = watch_fd(f, f->master, EPOLLIN | EPOLLOUT, on_master, &f->master_readable);
+        if (r >= 0)
+                r = watch_fd(f, f->in, EPOLLIN, on_stdin, &f->in_readable);
+        if (r >= 0)
+                r = watch_fd(f, f->out, EPOLLOUT, on_stdout, &f->out_writable);
+        if (r < 0)
+                return ctl_error_errno(f->context, r, "Failed to watch the terminal: %m");
+        if (fcntl(f->in, F_GETFD) < 0) {
+                f->in_eof = true;       /* stdin closed */
+                f->eof_pending = !f->opts->detach_on_eof;
+        }
+
+        /* With the bus on the loop, Process.Signal goes out while we forward. */
+        if (f->opts->process) {
+                r = ctl_bus_get(f->context, &bus);
+                if (r < 0)
+                        return r;
+                r = sd_bus_attach_event(bus, f->event, SD_EVENT_PRIORITY_NORMAL);
+                if (r < 0)
+                        return ctl_error_errno(f->context, r,
+                                               "Failed to attach the bus to the event loop: %m");
+                f->bus = bus;
+        }
+        return 0;
+}
+
 int ctl_pty_forward(Context *c, int master, const CtlPtyOptions *opts, CtlPtyEnd *ret_end, int *ret_signal) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(terminal_restore) TerminalState t = {
@@ -392,7 +450,6 @@ int ctl_pty_forward(Context *c, int master, const CtlPtyOptions *opts, CtlPtyEnd
         };
         _cleanup_free_ PtyForward *f = NULL;
         sigset_t mask;
-        sd_bus *bus = NULL;
         int r;
 
         assert(c);
@@ -419,45 +476,17 @@ int ctl_pty_forward(Context *c, int master, const CtlPtyOptions *opts, CtlPtyEnd
                 return ctl_error_errno(c, r, "Failed to allocate event loop: %m");
         f->event = event;
 
-        for (size_t i = 0; i < ELEMENTSOF(pty_signals); i++) {
-                sd_event_source *s;
-
-                r = sd_event_add_signal(event, &s, pty_signals[i], on_signal, f);
-                if (r < 0)
-                        return ctl_error_errno(c, r, "Failed to watch signal %d: %m", pty_signals[i]);
-                /* Before the input of the same iteration: keys typed after a resize see the new size. */
-                (void) sd_event_source_set_priority(s, SD_EVENT_PRIORITY_IMPORTANT);
-                /* Owned by the loop, as with a NULL slot. */
-                (void) sd_event_source_set_floating(s, true);
-                sd_event_source_unref(s);
-        }
+        r = pty_watch_signals(f);
+        if (r < 0)
+                return r;
 
         r = terminal_setup(c, &t, master);
         if (r < 0)
                 return r;
 
-        r = watch_fd(f, master, EPOLLIN | EPOLLOUT, on_master, &f->master_readable);
-        if (r >= 0)
-                r = watch_fd(f, f->in, EPOLLIN, on_stdin, &f->in_readable);
-        if (r >= 0)
-                r = watch_fd(f, f->out, EPOLLOUT, on_stdout, &f->out_writable);
+        r = pty_watch_fds(f);
         if (r < 0)
-                return ctl_error_errno(c, r, "Failed to watch the terminal: %m");
-        if (fcntl(f->in, F_GETFD) < 0) {
-                f->in_eof = true;       /* stdin closed */
-                f->eof_pending = !opts->detach_on_eof;
-        }
-
-        /* With the bus on the loop, Process.Signal goes out while we forward. */
-        if (opts->process) {
-                r = ctl_bus_get(c, &bus);
-                if (r < 0)
-                        return r;
-                r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
-                if (r < 0)
-                        return ctl_error_errno(c, r, "Failed to attach the bus to the event loop: %m");
-                f->bus = bus;
-        }
+                return r;
 
         if (opts->set_size)
                 pty_pass_size(f);
@@ -472,8 +501,8 @@ int ctl_pty_forward(Context *c, int master, const CtlPtyOptions *opts, CtlPtyEnd
         r = 0;
         while (!f->done && r >= 0)
                 r = sd_event_run(event, UINT64_MAX);
-        if (bus)
-                (void) sd_bus_detach_event(bus);
+        if (f->bus)
+                (void) sd_bus_detach_event(f->bus);
         /* Now, so that a message below is on a sane terminal. */
         terminal_restore(&t);
         if (r < 0)

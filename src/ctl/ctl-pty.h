@@ -32,6 +32,10 @@ int ctl_pty_get_size(struct winsize *ret);
  * so that none arrives between that and the forwarding. */
 void ctl_pty_signal_mask(sigset_t *ret);
 
+/* A copy (close-on-exec) of the terminal's fd that a reply (OpenConsole, ExecPty) carries, which stays
+ * the reply's. Reports its failure. */
+int ctl_pty_dup_master(Context *c, int fd, int *ret);
+
 /* Runs until the master hangs up (after the output that it had is written), a detach or a signal. The
  * local terminal's mode and the file status flags of stdin and stdout are restored on every return.
  * Reports its failures. */

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <stdio.h>
 
 #include "ctl-json.h"
@@ -25,6 +26,9 @@ void ctl_table_print(JsonArray *rows, const CtlColumn *columns, size_t n_columns
         guint n_rows = json_array_get_length(rows);
         g_autofree char **cells = g_new0(char *, (size_t) n_rows * n_columns);
         g_autofree int *widths = g_new0(int, n_columns);
+
+        assert(rows);
+        assert(columns);
 
         for (size_t j = 0; j < n_columns; j++)
                 widths[j] = (int) strlen(columns[j].header);

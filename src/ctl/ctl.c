@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -13,7 +15,16 @@
 
 #define PROGRAM_NAME "lxcbusctl"
 
+/* getopt_long() values of the common long options; a verb's own follow. */
+enum {
+        ARG_ADDRESS = 0x100,
+        ARG_NO_ASK_PASSWORD,
+        ARG_FIRST_VERB_OPTION,
+};
+
 void context_done(Context *c) {
+        assert(c);
+
         /* Never leave an agent behind, whatever path led here. */
         ctl_agent_close(&c->agent);
         c->bus = sd_bus_flush_close_unref(c->bus);
@@ -27,14 +38,23 @@ static void set_exit_status(Context *c, int status) {
                 c->exit_status = status;
 }
 
+/* "lxcbusctl: message\n" on stderr; errno is the caller's, for %m. */
+_printf_(1, 0)
+static void print_error(const char *format, va_list ap) {
+        fputs(PROGRAM_NAME ": ", stderr);
+        vfprintf(stderr, format, ap);
+        fputc('\n', stderr);
+}
+
 int ctl_usage_error(Context *c, const char *format, ...) {
         va_list ap;
 
-        fputs(PROGRAM_NAME ": ", stderr);
+        assert(c);
+        assert(format);
+
         va_start(ap, format);
-        vfprintf(stderr, format, ap);
+        print_error(format, ap);
         va_end(ap);
-        fputc('\n', stderr);
 
         set_exit_status(c, CTL_EXIT_USAGE);
         return -EINVAL;
@@ -43,14 +63,15 @@ int ctl_usage_error(Context *c, const char *format, ...) {
 int ctl_error_errno(Context *c, int error, const char *format, ...) {
         va_list ap;
 
+        assert(c);
+        assert(format);
+
         error = error < 0 ? -error : error;
 
-        fputs(PROGRAM_NAME ": ", stderr);
         errno = error;  /* for %m */
         va_start(ap, format);
-        vfprintf(stderr, format, ap);
+        print_error(format, ap);
         va_end(ap);
-        fputc('\n', stderr);
 
         set_exit_status(c, CTL_EXIT_FAILURE);
         return -error;
@@ -166,7 +187,9 @@ static int set_address(Context *c, const char *address) {
         return 0;
 }
 
-int ctl_common_option(Context *c, int opt, const char *arg) {
+/* An option that ctl_parse_options() found in none of the verb's: 1 to go on, 0 when the run is complete
+ * (--help), < 0 on a usage error. */
+static int common_option(Context *c, int opt, const char *arg) {
         int r;
 
         switch (opt) {
@@ -187,12 +210,107 @@ int ctl_common_option(Context *c, int opt, const char *arg) {
         }
 }
 
+/* getopt_long()'s value of the verb's option i: its short name, or a number beyond the common options. */
+static int option_value(const CtlOption options[], size_t i) {
+        return options[i].short_name ?: ARG_FIRST_VERB_OPTION + (int) i;
+}
+
+static int verb_option(Context *c, const CtlOption *o, const char *arg, void *userdata) {
+        if (o->parse)
+                return o->parse(c, arg, userdata);
+
+        assert(userdata);
+        *(bool *) ((uint8_t *) userdata + o->flag) = true;
+        return 1;
+}
+
+int ctl_parse_options(Context *c, int argc, char *argv[], const CtlOption options[], void *userdata,
+                      CtlParseFlags flags) {
+        static const struct option common[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "address", required_argument, NULL, ARG_ADDRESS },
+                { "no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD },
+        };
+        /* The common options first: getopt_long() lists the candidates of an ambiguous abbreviation in
+         * this order. */
+        struct option longopts[ELEMENTSOF(common) + CTL_OPTIONS_MAX + 1] = {};
+        char shortopts[2 + 2 * CTL_OPTIONS_MAX + 1] = {};
+        size_t n = 0, k = 0;
+
+        assert(c);
+        assert(argv);
+        assert(options);
+
+        if (flags & CTL_PARSE_IN_ORDER)
+                shortopts[k++] = '+';
+        shortopts[k++] = 'h';
+        for (size_t i = 0; i < ELEMENTSOF(common); i++)
+                longopts[n++] = common[i];
+        for (size_t i = 0; options[i].name; i++) {
+                assert(i < CTL_OPTIONS_MAX);
+                longopts[n++] = (struct option) {
+                        options[i].name,
+                        options[i].has_arg ? required_argument : no_argument,
+                        NULL,
+                        option_value(options, i),
+                };
+                if (options[i].short_name != 0) {
+                        shortopts[k++] = (char) options[i].short_name;
+                        if (options[i].has_arg)
+                                shortopts[k++] = ':';
+                }
+        }
+
+        if (!(flags & CTL_PARSE_CONTINUE))
+                optind = 0;
+        for (;;) {
+                int before = optind ?: 1, opt, r = 0;
+                size_t i;
+
+                opt = getopt_long(argc, argv, shortopts, longopts, NULL);
+                if (opt < 0)
+                        /* Stopped: at "--" (which it skipped), at a non-option, or at the end. */
+                        return (flags & CTL_PARSE_IN_ORDER) && optind == before + 1 &&
+                                streq(argv[before], "--") ? 2 : 1;
+
+                for (i = 0; options[i].name; i++)
+                        if (option_value(options, i) == opt)
+                                break;
+                if (options[i].name)
+                        r = verb_option(c, &options[i], optarg, userdata);
+                else
+                        r = common_option(c, opt, optarg);
+                if (r <= 0)
+                        return r;
+        }
+}
+
 int ctl_expect_args(Context *c, int argc, char *argv[], int n, const char *what) {
+        assert(c);
+        assert(argv);
+
         if (argc - optind < n)
                 return ctl_usage_error(c, "Missing %s.", what);
         if (argc - optind > n)
                 return ctl_usage_error(c, "Unexpected argument '%s'.", argv[optind + n]);
         return 0;
+}
+
+int ctl_parse_args(Context *c, int argc, char *argv[], const CtlOption options[], void *userdata, int n,
+                   const char *what) {
+        int r;
+
+        assert(c);
+        assert(argv);
+        assert(options);
+
+        r = ctl_parse_options(c, argc, argv, options, userdata, 0);
+        if (r <= 0)
+                return r;
+        r = ctl_expect_args(c, argc, argv, n, what);
+        if (r < 0)
+                return r;
+        return 1;
 }
 
 static const struct {
@@ -216,29 +334,20 @@ static const struct {
         { "operations", verb_operations },
 };
 
+static int print_version(Context *c, const char *arg, void *userdata) {
+        printf("%s %s\n", PROGRAM_NAME, PACKAGE_VERSION);
+        return 0;
+}
+
 /* Parses the options before the verb: 1 to go on, 0 when done (--help, --version), < 0 on error. */
 static int parse_global_options(Context *c, int argc, char *argv[]) {
-        static const struct option options[] = {
-                CTL_COMMON_OPTIONS,
-                { "version", no_argument, NULL, ARG_VERSION },
+        static const CtlOption options[] = {
+                CTL_OPTION_CALL("version", print_version),
                 {}
         };
-        int opt, r;
 
-        /* "+": stop at the verb; the verb parses the rest with its own options. */
-        optind = 0;
-        while ((opt = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
-                switch (opt) {
-                case ARG_VERSION:
-                        printf("%s %s\n", PROGRAM_NAME, PACKAGE_VERSION);
-                        return 0;
-                default:
-                        r = ctl_common_option(c, opt, optarg);
-                        if (r <= 0)
-                                return r;
-                }
-
-        return 1;
+        /* In order: stop at the verb; the verb parses the rest with its own options. */
+        return ctl_parse_options(c, argc, argv, options, NULL, CTL_PARSE_IN_ORDER);
 }
 
 static int run_verb(Context *c, int argc, char *argv[]) {

@@ -3,6 +3,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <systemd/sd-bus.h>
 
 #include "ctl-agent.h"
@@ -37,25 +38,44 @@ int ctl_bus_error(Context *c, const sd_bus_error *error, int r);
 
 void ctl_help(void);
 
-/* Options every verb understands, so "lxcbusctl list --address=..." works as well as
- * "lxcbusctl --address=... list". */
-enum {
-        ARG_ADDRESS = 0x100,
-        ARG_VERSION,
-        ARG_NO_ASK_PASSWORD,
-        ARG_FIRST_VERB_OPTION,
-};
-#define CTL_COMMON_OPTIONS                                              \
-        { "help", no_argument, NULL, 'h' },                             \
-        { "address", required_argument, NULL, ARG_ADDRESS },            \
-        { "no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD }
+/* One option of a verb, for ctl_parse_options(), which adds the options every verb understands (--help,
+ * --address=, --no-ask-password) in front of them, so that "lxcbusctl list --address=..." works as well as
+ * "lxcbusctl --address=... list". parse gets the argument (NULL for an option without one) and the verb's
+ * userdata, and returns 1 to go on, 0 when the run is complete (--version), < 0 after reporting a usage
+ * error. An option without parse sets the bool at offset flag of userdata. */
+typedef struct CtlOption {
+        const char *name;
+        int short_name;                 /* 0: long only */
+        bool has_arg;
+        int (*parse)(Context *c, const char *arg, void *userdata);
+        size_t flag;
+} CtlOption;
 
-/* Handles a getopt_long() result that the verb itself does not know: 1 to go on, 0 when the run is
- * complete (--help), < 0 on a usage error. */
-int ctl_common_option(Context *c, int opt, const char *arg);
+#define CTL_OPTION_FLAG(n, type, field) { .name = (n), .flag = offsetof(type, field) }
+#define CTL_OPTION_CALL(n, func) { .name = (n), .parse = (func) }
+#define CTL_OPTION_ARG(n, func) { .name = (n), .has_arg = true, .parse = (func) }
+
+/* The most options a verb may have beyond the common ones. */
+#define CTL_OPTIONS_MAX 16
+
+typedef enum CtlParseFlags {
+        CTL_PARSE_IN_ORDER = 1 << 0,    /* "+": stop at the first non-option instead of permuting */
+        CTL_PARSE_CONTINUE = 1 << 1,    /* go on from optind, where an earlier call stopped */
+} CtlParseFlags;
+
+/* getopt_long() over argv with the common options and options (ended by an entry without a name): 1 to go
+ * on with argv[optind..] (2 with CTL_PARSE_IN_ORDER when it stopped behind a "--", which it skipped), 0 when
+ * the run is complete (--help), < 0 after reporting a usage error. */
+int ctl_parse_options(Context *c, int argc, char *argv[], const CtlOption options[], void *userdata,
+                      CtlParseFlags flags);
 
 /* After getopt_long(): exactly n positional arguments left, else a usage error naming what is missing. */
 int ctl_expect_args(Context *c, int argc, char *argv[], int n, const char *what);
+
+/* Both: the options, then exactly n positional arguments (what may be NULL for n = 0). The same returns as
+ * ctl_parse_options(). */
+int ctl_parse_args(Context *c, int argc, char *argv[], const CtlOption options[], void *userdata, int n,
+                   const char *what);
 
 /* Verbs: argv[0] is the program name, argv[1..] the arguments after the verb. They return >= 0 on
  * success, < 0 after reporting the failure. */
