@@ -127,7 +127,7 @@ static const WorkerHandlers console_handlers = {
         .exited = on_console_exited,
 };
 
-static int console_call(sd_bus_message *message, Instance *i, const char *arg, sd_bus_error *error) {
+static int console_call(sd_bus_message *message, Instance *i, unsigned tty, sd_bus_error *error) {
         ConsoleCall *cc;
         uid_t uid;
         int r;
@@ -148,8 +148,13 @@ static int console_call(sd_bus_message *message, Instance *i, const char *arg, s
         cc->uid = uid;
         i->n_console_calls++;
         cc->call = sd_bus_message_ref(message);
-        char *args[] = { (char *) "console", i->manager->instances_dir, i->name, (char *) arg, NULL };
-        r = worker_spawn(i->manager, args, &console_handlers, cc, &cc->worker);
+        WorkerRequest req = {
+                .verb = WORKER_VERB_CONSOLE,
+                .lxcpath = i->manager->instances_dir,
+                .name = i->name,
+                .console.tty = tty,
+        };
+        r = worker_spawn(i->manager, &req, NULL, 0, &console_handlers, cc, &cc->worker);
         if (r < 0) {
                 cc->replied = true;   /* the error goes back through the return value */
                 console_call_free(cc);
@@ -161,7 +166,6 @@ static int console_call(sd_bus_message *message, Instance *i, const char *arg, s
 int method_open_console(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Instance *i = userdata;
         int32_t tty;
-        char arg[16];
         int r;
 
         r = sd_bus_message_read(message, "i", &tty);
@@ -182,8 +186,7 @@ int method_open_console(sd_bus_message *message, void *userdata, sd_bus_error *e
                                          "Instance '%s' has %u terminals open or being opened already.", i->name,
                                          CONSOLES_PER_INSTANCE_MAX);
         /* liblxc numbers the console 0. */
-        snprintf(arg, sizeof arg, "%i", tty < 0 ? 0 : (int) tty);
-        return console_call(message, i, arg, error);
+        return console_call(message, i, tty < 0 ? 0 : (unsigned) tty, error);
 }
 
 #define CONSOLE_LOG_MAX (256 * 1024)

@@ -536,7 +536,7 @@ static void on_scope_ready(Manager *m, int error, const char *message, void *use
         i->scope_owned = true;
         operation_set_progress(o, 0.3, "starting container");
         o->step = STEP_START_RUNNING;
-        r = i->monitor ? worker_send(i->monitor, "go") : -ESRCH;
+        r = i->monitor ? worker_send(i->monitor, WORKER_MESSAGE_GO) : -ESRCH;
         if (r < 0)
                 op_fail(o, r, "Failed to start instance '%s': the start worker is gone.", i->name);
 }
@@ -552,10 +552,15 @@ static void start_phase(Operation *o) {
                 return;
         }
 
-        char *args[] = { (char *) "start", m->instances_dir, i->name, cgdir, NULL };
+        WorkerRequest req = {
+                .verb = WORKER_VERB_START,
+                .lxcpath = m->instances_dir,
+                .name = i->name,
+                .start.cgroup_dir = cgdir,
+        };
         instance_set_state(i, INSTANCE_STARTING);
         operation_set_progress(o, 0.1, "creating scope");
-        r = worker_spawn(m, args, &monitor_handlers, i, &i->monitor);
+        r = worker_spawn(m, &req, NULL, 0, &monitor_handlers, i, &i->monitor);
         if (r < 0) {
                 instance_set_state(i, INSTANCE_STOPPED);
                 op_fail(o, r, "Failed to spawn the start worker for '%s': %s", i->name, strerror(-r));
@@ -669,11 +674,13 @@ static int instance_kill_now(Instance *i) {
 static void stop_phase(Operation *o, unsigned timeout_sec) {
         Instance *i = o->instance;
         Manager *m = o->manager;
-        char t[16];
+        WorkerRequest req = {
+                .verb = WORKER_VERB_STOP,
+                .lxcpath = m->instances_dir,
+                .name = i->name,
+                .stop.timeout_sec = timeout_sec,
+        };
         int r;
-
-        snprintf(t, sizeof t, "%u", timeout_sec);
-        char *args[] = { (char *) "stop", m->instances_dir, i->name, t, NULL };
 
         o->step = STEP_STOP;
         instance_set_state(i, INSTANCE_STOPPING);
@@ -685,7 +692,7 @@ static void stop_phase(Operation *o, unsigned timeout_sec) {
                         log_warning_errno(r, "Failed to arm the stop timeout of '%s', ignoring: %m", i->name);
                 return;
         }
-        r = worker_spawn(m, args, &stop_handlers, o, &o->worker);
+        r = worker_spawn(m, &req, NULL, 0, &stop_handlers, o, &o->worker);
         if (r < 0) {
                 instance_set_state(i, INSTANCE_RUNNING);
                 op_fail(o, r, "Failed to spawn the stop worker for '%s': %s", i->name, strerror(-r));
@@ -737,10 +744,15 @@ static void destroy_phase(Operation *o) {
         Manager *m = o->manager;
         int r;
 
-        char *args[] = { (char *) "destroy", m->instances_dir, i->name, m->staging_dir, NULL };
+        WorkerRequest req = {
+                .verb = WORKER_VERB_DESTROY,
+                .lxcpath = m->instances_dir,
+                .name = i->name,
+                .destroy.trash_dir = m->staging_dir,
+        };
         o->step = STEP_DESTROY;
         operation_set_progress(o, 0.5, "removing files");
-        r = worker_spawn(m, args, &destroy_handlers, o, &o->worker);
+        r = worker_spawn(m, &req, NULL, 0, &destroy_handlers, o, &o->worker);
         if (r < 0)
                 op_fail(o, r, "Failed to spawn the delete worker for '%s': %s", i->name, strerror(-r));
 }
@@ -913,8 +925,13 @@ static void create_cleanup_staging(Manager *m, const char *name) {
                 return;
         }
         c->manager = m;
-        char *args[] = { (char *) "destroy", m->staging_dir, c->name, m->staging_dir, NULL };
-        r = worker_spawn(m, args, &staging_cleanup_handlers, c, &c->worker);
+        WorkerRequest req = {
+                .verb = WORKER_VERB_DESTROY,
+                .lxcpath = m->staging_dir,
+                .name = c->name,
+                .destroy.trash_dir = m->staging_dir,
+        };
+        r = worker_spawn(m, &req, NULL, 0, &staging_cleanup_handlers, c, &c->worker);
         if (r < 0) {
                 log_warning_errno(r, "Failed to clean up after the create of '%s', ignoring: %m", name);
                 manager_release_name(m, name);
@@ -990,29 +1007,25 @@ static void create_cancel(Operation *o) {
 int manager_create_instance(Manager *m, Operation *o, const char *name, const char *template, char **template_args,
                             InstanceMetadata *md) {
         _cleanup_free_ char *json = NULL;
-        _cleanup_free_ char **args = NULL;
-        size_t n = 0, k = strv_length(template_args);
-        char idmap[64] = "-";
         int r;
 
         r = instance_metadata_to_json(md, &json);
         if (r < 0)
                 return r;
-        if (md->idmap.count > 0)
-                snprintf(idmap, sizeof idmap, "%" PRIu32 ":%" PRIu32 ":%" PRIu32, md->idmap.uid, md->idmap.gid,
-                         md->idmap.count);
-        args = calloc(k + 9, sizeof(char *));
-        if (!args)
-                return -ENOMEM;
-        args[n++] = (char *) "create";
-        args[n++] = m->staging_dir;
-        args[n++] = (char *) name;
-        args[n++] = m->instances_dir;
-        args[n++] = json;
-        args[n++] = idmap;
-        args[n++] = (char *) template;
-        for (size_t j = 0; j < k; j++)
-                args[n++] = template_args[j];
+        WorkerRequest req = {
+                .verb = WORKER_VERB_CREATE,
+                .lxcpath = m->staging_dir,
+                .name = name,
+                .create = {
+                        .final_lxcpath = m->instances_dir,
+                        .metadata_json = json,
+                        .idmap_uid = md->idmap.uid,
+                        .idmap_gid = md->idmap.gid,
+                        .idmap_count = md->idmap.count,
+                        .template = template,
+                        .template_args = template_args,
+                },
+        };
 
         r = manager_reserve_name(m, name, md->idmap.count > 0 ? &md->idmap : NULL, md->owner);
         if (r < 0)
@@ -1028,7 +1041,7 @@ int manager_create_instance(Manager *m, Operation *o, const char *name, const ch
         o->cancel = create_cancel;
         o->cancelable = true;
         operation_set_progress(o, 0.0, "creating");
-        r = worker_spawn(m, args, &create_handlers, o, &o->worker);
+        r = worker_spawn(m, &req, NULL, 0, &create_handlers, o, &o->worker);
         if (r < 0) {
                 manager_release_name(m, name);
                 return r;
@@ -1082,35 +1095,25 @@ static const WorkerHandlers exec_handlers = {
 int instance_exec(Instance *i, Operation *o, char **argv, char **env, const char *cwd, uid_t uid, gid_t gid,
                   const int fds[3], unsigned rows, unsigned cols) {
         Manager *m = o->manager;
-        _cleanup_free_ char **args = NULL;
-        char u[16], g[16], ne[16], pty[32];
-        size_t n = 0, nenv = strv_length(env), nargv = strv_length(argv);
+        WorkerRequest req = {
+                .verb = WORKER_VERB_EXEC,
+                .lxcpath = m->instances_dir,
+                .name = i->name,
+                .exec = {
+                        .cwd = cwd,
+                        .uid = uid,
+                        .gid = gid,
+                        .pty = !fds,      /* no stdio fds: a pty in the instance */
+                        .rows = rows,
+                        .cols = cols,
+                        .env = env,
+                        .argv = argv,
+                },
+        };
 
-        args = calloc(8 + nenv + nargv + 1, sizeof(char *));
-        if (!args)
-                return -ENOMEM;
-        snprintf(u, sizeof u, "%u", (unsigned) uid);
-        snprintf(g, sizeof g, "%u", (unsigned) gid);
-        snprintf(ne, sizeof ne, "%zu", nenv);
-        if (fds)
-                strcpy(pty, "-");
-        else
-                snprintf(pty, sizeof pty, "%u:%u", rows, cols);
-        args[n++] = (char *) "exec";
-        args[n++] = m->instances_dir;
-        args[n++] = i->name;
-        args[n++] = (char *) strempty(cwd);
-        args[n++] = u;
-        args[n++] = g;
-        args[n++] = pty;
-        args[n++] = ne;
-        STRV_FOREACH(e, env)
-                args[n++] = *e;
-        STRV_FOREACH(a, argv)
-                args[n++] = *a;
         o->step = STEP_WORK;
         operation_set_progress(o, 0.1, "starting");
-        return worker_spawn_with_fds(m, args, fds, fds ? 3 : 0, &exec_handlers, o, &o->worker);
+        return worker_spawn(m, &req, fds, fds ? 3 : 0, &exec_handlers, o, &o->worker);
 }
 
 #define EXEC_HANGUP_GRACE_USEC (3 * USEC_PER_SEC)

@@ -356,8 +356,13 @@ static void staging_remove_leftover(Manager *m, int dir_fd, const char *entry) {
                 return;
         }
         l->entry = TAKE_PTR(trash);
-        char *args[] = { (char *) "destroy", m->staging_dir, l->entry, m->staging_dir, NULL };
-        r = worker_spawn(m, args, &leftover_handlers, l, &l->worker);
+        WorkerRequest req = {
+                .verb = WORKER_VERB_DESTROY,
+                .lxcpath = m->staging_dir,
+                .name = l->entry,
+                .destroy.trash_dir = m->staging_dir,
+        };
+        r = worker_spawn(m, &req, NULL, 0, &leftover_handlers, l, &l->worker);
         if (r < 0) {
                 log_warning_errno(r, "Failed to remove leftover '%s', ignoring: %m", l->entry);
                 free(l->entry);

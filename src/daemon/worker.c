@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -151,33 +152,23 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         return 0;
 }
 
-int worker_spawn(Manager *m, char *const *args, const WorkerHandlers *h, void *userdata, Worker **ret) {
-        return worker_spawn_with_fds(m, args, NULL, 0, h, userdata, ret);
-}
-
-/* fds[i] becomes fd WORKER_FD + 1 + i in the worker. */
-int worker_spawn_with_fds(Manager *m, char *const *args, const int *fds, size_t n_fds, const WorkerHandlers *h,
-                          void *userdata, Worker **ret) {
+int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_fds, const WorkerHandlers *h,
+                 void *userdata, Worker **ret) {
         _cleanup_close_pair_ int sv[2] = { -EBADF, -EBADF };
-        _cleanup_free_ char *req = NULL;
-        size_t reqlen = 0;
+        _cleanup_free_ char *packet = NULL;
+        const char *verb = worker_verb_to_string(req->verb);
+        size_t len;
         Worker *w;
         pid_t pid;
         int r;
 
-        for (char *const *a = args; *a; a++)
-                reqlen += strlen(*a) + 1;
-        if (reqlen > WORKER_MSG_MAX)
-                return -E2BIG;
-        req = malloc(reqlen);
-        if (!req)
-                return -ENOMEM;
-        reqlen = 0;
-        for (char *const *a = args; *a; a++) {
-                size_t l = strlen(*a) + 1;
-                memcpy(req + reqlen, *a, l);
-                reqlen += l;
-        }
+        assert(m);
+        assert(req);
+        assert(fds || n_fds == 0);
+
+        r = worker_request_encode(req, &packet, &len);
+        if (r < 0)
+                return r;
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
@@ -209,7 +200,7 @@ int worker_spawn_with_fds(Manager *m, char *const *args, const int *fds, size_t 
                         (void) signal(sig, SIG_DFL);
                 (void) setsid();
                 (void) setenv("LXCBUS_WORKER_PATH", m->worker_path, 1);
-                execl(m->worker_path, "lxcbusd-worker", args[0], (char *) NULL);
+                execl(m->worker_path, "lxcbusd-worker", verb, (char *) NULL);
                 fprintf(stderr, "Failed to execute %s: %m\n", m->worker_path);
                 _exit(127);
         }
@@ -228,7 +219,7 @@ int worker_spawn_with_fds(Manager *m, char *const *args, const int *fds, size_t 
         w->handlers = h;
         w->userdata = userdata;
 
-        if (send(w->fd, req, reqlen, MSG_NOSIGNAL) < 0) {
+        if (send(w->fd, packet, len, MSG_NOSIGNAL) < 0) {
                 r = -errno;
                 goto fail;
         }
@@ -241,7 +232,7 @@ int worker_spawn_with_fds(Manager *m, char *const *args, const int *fds, size_t 
         /* Exit handling after reading the last messages. */
         (void) sd_event_source_set_priority(w->pid_source, SD_EVENT_PRIORITY_NORMAL + 1);
 
-        log_debug("Spawned worker %i: %s %s", (int) pid, args[0], args[1] ? args[1] : "");
+        log_debug("Spawned worker %i: %s %s", (int) pid, verb, req->lxcpath);
         *ret = w;
         return 0;
 fail:
