@@ -152,6 +152,35 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         return 0;
 }
 
+/* The forked child: fd 3 is the socket, fds[i] becomes WORKER_FD + 1 + i, everything else is closed, default
+ * signals, own session (a start worker becomes an instance's monitor and must outlive us). */
+static _noreturn_ void worker_child(const Manager *m, const char *verb, int sock, const int *fds, size_t n_fds) {
+        int moved[8];
+        sigset_t ss;
+
+        if (dup2(sock, WORKER_FD) < 0)
+                _exit(127);
+        /* Move the extra fds above where they go first, so that no dup2() clobbers one. */
+        for (size_t k = 0; k < n_fds && k < ELEMENTSOF(moved); k++) {
+                moved[k] = fcntl(fds[k], F_DUPFD, 100);
+                if (moved[k] < 0)
+                        _exit(127);
+        }
+        for (size_t k = 0; k < n_fds && k < ELEMENTSOF(moved); k++)
+                if (dup2(moved[k], WORKER_FD + 1 + (int) k) < 0)
+                        _exit(127);
+        (void) close_range(WORKER_FD + 1 + (unsigned) n_fds, ~0U, 0);
+        sigemptyset(&ss);
+        (void) sigprocmask(SIG_SETMASK, &ss, NULL);
+        for (int sig = 1; sig < _NSIG; sig++)
+                (void) signal(sig, SIG_DFL);
+        (void) setsid();
+        (void) setenv("LXCBUS_WORKER_PATH", m->worker_path, 1);
+        execl(m->worker_path, "lxcbusd-worker", verb, (char *) NULL);
+        fprintf(stderr, "Failed to execute %s: %m\n", m->worker_path);
+        _exit(127);
+}
+
 int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_fds, const WorkerHandlers *h,
                  void *userdata, Worker **ret) {
         _cleanup_close_pair_ int sv[2] = { -EBADF, -EBADF };
@@ -176,34 +205,8 @@ int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_
         pid = fork();
         if (pid < 0)
                 return -errno;
-        if (pid == 0) {
-                sigset_t ss;
-
-                /* Child: fd 3 is the socket, everything else closed, default signals, own session (a
-                 * start worker becomes an instance's monitor and must outlive us). */
-                if (dup2(sv[1], WORKER_FD) < 0)
-                        _exit(127);
-                /* Move the extra fds above where they go first, so that no dup2() clobbers one. */
-                int moved[8];
-                for (size_t k = 0; k < n_fds && k < ELEMENTSOF(moved); k++) {
-                        moved[k] = fcntl(fds[k], F_DUPFD, 100);
-                        if (moved[k] < 0)
-                                _exit(127);
-                }
-                for (size_t k = 0; k < n_fds && k < ELEMENTSOF(moved); k++)
-                        if (dup2(moved[k], WORKER_FD + 1 + (int) k) < 0)
-                                _exit(127);
-                (void) close_range(WORKER_FD + 1 + (unsigned) n_fds, ~0U, 0);
-                sigemptyset(&ss);
-                (void) sigprocmask(SIG_SETMASK, &ss, NULL);
-                for (int sig = 1; sig < _NSIG; sig++)
-                        (void) signal(sig, SIG_DFL);
-                (void) setsid();
-                (void) setenv("LXCBUS_WORKER_PATH", m->worker_path, 1);
-                execl(m->worker_path, "lxcbusd-worker", verb, (char *) NULL);
-                fprintf(stderr, "Failed to execute %s: %m\n", m->worker_path);
-                _exit(127);
-        }
+        if (pid == 0)
+                worker_child(m, verb, sv[1], fds, n_fds);
         sv[1] = safe_close(sv[1]);
 
         w = calloc(1, sizeof(Worker));

@@ -421,10 +421,60 @@ static int exec_with_stdio(void *payload) {
         exec_command(&p->cmd);
 }
 
-/* exec LXCPATH NAME CWD UID GID PTY NENV ENV... ARGV...: attach, report "running <pid>", wait, report
- * "exited <status> <signal>". PTY "-": the caller's stdio arrived as fds 4, 5, 6 (see ExecStdio);
- * "ROWS:COLS": make a pty in the instance and send its master first ("pty" with the fd). The attached
- * process is our child (liblxc clones it with CLONE_PARENT), so we reap it. */
+/* Without a pty: the pipe that liblxc gets as stdio (it may chown and chmod it: nobody else has it). The
+ * caller's /dev/null is an inode of the host, which a privileged instance's root could chmod: drop it here
+ * (keeping the fd number taken, so that nothing else lands on it) and give the process the instance's
+ * own. */
+static int exec_prepare_stdio(ExecStdio *x, int dummy[2]) {
+        if (pipe2(dummy, O_CLOEXEC) < 0)
+                return result(errno, "Failed to create a pipe: %m");
+        for (int k = 0; k < 3; k++) {
+                struct stat st;
+
+                if (fstat(EXEC_STDIO_FD(k), &st) < 0)
+                        return result(errno, "Bad exec request: no stdio fd %i.", k);
+                if (!stat_is_devnull(&st))
+                        continue;
+                if (dup2(dummy[k == 0 ? 0 : 1], EXEC_STDIO_FD(k)) < 0)
+                        return result(errno, "Failed to replace /dev/null: %m");
+                x->devnull[k] = true;
+        }
+        return EXIT_SUCCESS;
+}
+
+/* Reports "running <pid>", reaps the process, reports "exited <status> <signal>" and the result. */
+static int exec_report_and_wait(pid_t pid) {
+        int r, status;
+
+        /* With a pidfd of it: the process is our child and unreaped until we say "exited", so the pidfd
+         * is of this process, and the daemon signals it through that, never by a pid that may be reused
+         * once we reaped it. */
+        _cleanup_close_ int pidfd = pidfd_open(pid, 0);
+        /* Without the pidfd (old kernel) the daemon falls back to the pid. */
+        r = send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_RUNNING, .pid = pid }, &pidfd, pidfd >= 0 ? 1 : 0);
+        if (r < 0 && pidfd >= 0)
+                return result(-r, "Failed to report the process.");
+        pidfd = safe_close(pidfd);
+
+        for (;;) {
+                if (waitpid(pid, &status, 0) >= 0)
+                        break;
+                if (errno != EINTR)
+                        return result(errno, "Failed to wait for the command: %m");
+        }
+        if (WIFSIGNALED(status))
+                (void) send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_EXITED, .status = -1,
+                                                       .signal = WTERMSIG(status) }, NULL, 0);
+        else
+                (void) send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_EXITED, .status = WEXITSTATUS(status) },
+                                    NULL, 0);
+        return result(0, "exited");
+}
+
+/* exec: attach, report "running <pid>", wait, report "exited <status> <signal>". Without a pty the
+ * caller's stdio arrived as fds 4, 5, 6 (see ExecStdio); with one, make a pty in the instance and send its
+ * master first ("pty" with the fd). The attached process is our child (liblxc clones it with
+ * CLONE_PARENT), so we reap it. */
 static int do_exec(const WorkerRequest *req, struct lxc_container *c) {
         const WorkerExecArgs *a = &req->exec;
         lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
@@ -433,7 +483,7 @@ static int do_exec(const WorkerRequest *req, struct lxc_container *c) {
         _cleanup_close_pair_ int dummy[2] = { -EBADF, -EBADF };
         const bool pty = a->pty;
         pid_t pid;
-        int r, status;
+        int r;
 
         if (!c->is_running(c))
                 return result(ESRCH, "Instance '%s' is not running.", req->name);
@@ -449,25 +499,11 @@ static int do_exec(const WorkerRequest *req, struct lxc_container *c) {
                         return result(-r, "Failed to allocate a terminal in '%s': %s", req->name, strerror(-r));
                 opts.stdin_fd = opts.stdout_fd = opts.stderr_fd = slave;
         } else {
-                /* What liblxc may chown and chmod: a pipe nobody else has. */
-                if (pipe2(dummy, O_CLOEXEC) < 0)
-                        return result(errno, "Failed to create a pipe: %m");
+                r = exec_prepare_stdio(&x, dummy);
+                if (r != EXIT_SUCCESS)
+                        return r;
                 opts.stdin_fd = dummy[0];
                 opts.stdout_fd = opts.stderr_fd = dummy[1];
-                /* The caller's /dev/null is an inode of the host, which a privileged instance's root
-                 * could chmod: drop it here (keeping the fd number taken, so that nothing else lands
-                 * on it) and give the process the instance's own. */
-                for (int k = 0; k < 3; k++) {
-                        struct stat st;
-
-                        if (fstat(EXEC_STDIO_FD(k), &st) < 0)
-                                return result(errno, "Bad exec request: no stdio fd %i.", k);
-                        if (!stat_is_devnull(&st))
-                                continue;
-                        if (dup2(dummy[k == 0 ? 0 : 1], EXEC_STDIO_FD(k)) < 0)
-                                return result(errno, "Failed to replace /dev/null: %m");
-                        x.devnull[k] = true;
-                }
         }
         x.cmd.program = a->argv[0];
         x.cmd.argv = a->argv;
@@ -507,32 +543,10 @@ static int do_exec(const WorkerRequest *req, struct lxc_container *c) {
                 dummy[0] = safe_close(dummy[0]);
                 dummy[1] = safe_close(dummy[1]);
         }
-        /* With a pidfd of it: the process is our child and unreaped until we say "exited", so the pidfd
-         * is of this process, and the daemon signals it through that, never by a pid that may be reused
-         * once we reaped it. */
-        _cleanup_close_ int pidfd = pidfd_open(pid, 0);
-        /* Without the pidfd (old kernel) the daemon falls back to the pid. */
-        r = send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_RUNNING, .pid = pid }, &pidfd, pidfd >= 0 ? 1 : 0);
-        if (r < 0 && pidfd >= 0)
-                return result(-r, "Failed to report the process.");
-        pidfd = safe_close(pidfd);
-
-        for (;;) {
-                if (waitpid(pid, &status, 0) >= 0)
-                        break;
-                if (errno != EINTR)
-                        return result(errno, "Failed to wait for the command: %m");
-        }
-        if (WIFSIGNALED(status))
-                (void) send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_EXITED, .status = -1,
-                                                       .signal = WTERMSIG(status) }, NULL, 0);
-        else
-                (void) send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_EXITED, .status = WEXITSTATUS(status) },
-                                    NULL, 0);
-        return result(0, "exited");
+        return exec_report_and_wait(pid);
 }
 
-/* console LXCPATH NAME TTY: a terminal of the instance from its monitor (TTY 0 is the console). Sends
+/* console: a terminal of the instance from its monitor (TTY 0 is the console). Sends
  * "console <tty>" with two fds: the one that keeps the terminal allocated while held, and the ptx. */
 static int do_console(const WorkerRequest *req, struct lxc_container *c) {
         int tty = (int) req->console.tty, ptx = -EBADF, keep, r;
