@@ -50,9 +50,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* At most this many strings in a request (verb included). The daemon sends at most 8 + EXEC_ENV_MAX (256)
- * + EXEC_ARGV_MAX (1024); each string needs at least its NUL, so WORKER_MSG_MAX bounds the count too, but
- * the worker allocates per string before it looks at the verb. */
+/* At most this many strings in a request (verb included). The daemon sends at most 8 + an environment of
+ * 3 defaults, CONFIG_KEYS_MAX (256) environment.* keys and LXCBUS_EXEC_ENV_MAX (256) + LXCBUS_EXEC_ARGV_MAX
+ * (1024), that is 1547; each string needs at least its NUL, so WORKER_MSG_MAX bounds the count too, but
+ * the decoder allocates per string before it looks at the verb. */
 #define WORKER_REQUEST_ARGS_MAX 2048
 
 #define WORKER_PTY_SIZE_MAX 10000
