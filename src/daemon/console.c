@@ -96,7 +96,6 @@ static const WorkerHandlers console_handlers = {
 
 int console_open(Instance *i, uid_t uid, int tty, console_done_t done, void *userdata) {
         ConsoleRequest *req;
-        char arg[16];
         int r;
 
         assert(i);
@@ -116,9 +115,13 @@ int console_open(Instance *i, uid_t uid, int tty, console_done_t done, void *use
         }
         *req = (ConsoleRequest) { .instance = instance_ref(i), .uid = uid, .done = done, .userdata = userdata };
         i->n_console_calls++;
-        snprintf(arg, sizeof arg, "%i", tty);
-        char *args[] = { (char *) "console", i->manager->instances_dir, i->name, arg, NULL };
-        r = worker_spawn(i->manager, args, &console_handlers, req, &req->worker);
+        WorkerRequest wr = {
+                .verb = WORKER_VERB_CONSOLE,
+                .lxcpath = i->manager->instances_dir,
+                .name = i->name,
+                .console.tty = (unsigned) tty,
+        };
+        r = worker_spawn(i->manager, &wr, NULL, 0, &console_handlers, req, &req->worker);
         if (r < 0) {
                 req->done = NULL;     /* the error goes back through the return value */
                 request_free(req);

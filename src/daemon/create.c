@@ -116,8 +116,13 @@ static int staging_remove(Manager *m, const char *entry, bool release_name) {
                 free(s);
                 return -ENOMEM;
         }
-        char *args[] = { (char *) "destroy", m->staging_dir, s->entry, m->staging_dir, NULL };
-        r = worker_spawn(m, args, &staging_removal_handlers, s, &s->worker);
+        WorkerRequest req = {
+                .verb = WORKER_VERB_DESTROY,
+                .lxcpath = m->staging_dir,
+                .name = s->entry,
+                .destroy.trash_dir = m->staging_dir,
+        };
+        r = worker_spawn(m, &req, NULL, 0, &staging_removal_handlers, s, &s->worker);
         if (r < 0) {
                 free(s->entry);
                 free(s);
@@ -271,9 +276,6 @@ static void create_cancel(Operation *o) {
 int create_instance(Manager *m, Operation *o, const char *template, char **template_args, InstanceMetadata *md) {
         const char *name = o->instance_name;
         _cleanup_free_ char *json = NULL;
-        _cleanup_free_ char **args = NULL;
-        size_t n = 0, k = strv_length(template_args);
-        char idmap[64] = "-";
         int r;
 
         assert(m);
@@ -285,21 +287,20 @@ int create_instance(Manager *m, Operation *o, const char *template, char **templ
         r = instance_metadata_to_json(md, &json);
         if (r < 0)
                 return r;
-        if (md->idmap.count > 0)
-                snprintf(idmap, sizeof idmap, "%" PRIu32 ":%" PRIu32 ":%" PRIu32, md->idmap.uid, md->idmap.gid,
-                         md->idmap.count);
-        args = calloc(k + 9, sizeof(char *));
-        if (!args)
-                return -ENOMEM;
-        args[n++] = (char *) "create";
-        args[n++] = m->staging_dir;
-        args[n++] = (char *) name;
-        args[n++] = m->instances_dir;
-        args[n++] = json;
-        args[n++] = idmap;
-        args[n++] = (char *) template;
-        for (size_t j = 0; j < k; j++)
-                args[n++] = template_args[j];
+        WorkerRequest req = {
+                .verb = WORKER_VERB_CREATE,
+                .lxcpath = m->staging_dir,
+                .name = name,
+                .create = {
+                        .final_lxcpath = m->instances_dir,
+                        .metadata_json = json,
+                        .idmap_uid = md->idmap.uid,
+                        .idmap_gid = md->idmap.gid,
+                        .idmap_count = md->idmap.count,
+                        .template = template,
+                        .template_args = template_args,
+                },
+        };
 
         r = manager_reserve_name(m, name, md->idmap.count > 0 ? &md->idmap : NULL, md->owner);
         if (r < 0)
@@ -310,7 +311,7 @@ int create_instance(Manager *m, Operation *o, const char *template, char **templ
         o->cancel = create_cancel;
         o->cancelable = true;
         operation_set_progress(o, 0.0, "creating");
-        r = worker_spawn(m, args, &create_handlers, o, &o->worker);
+        r = worker_spawn(m, &req, NULL, 0, &create_handlers, o, &o->worker);
         if (r < 0) {
                 manager_release_name(m, name);
                 return r;

@@ -142,12 +142,8 @@ static const WorkerHandlers exec_handlers = {
 };
 
 int exec_start(Instance *i, Operation *o, ExecRequest *req) {
-        Manager *m = o->manager;
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_free_ char *cwd = NULL;
-        _cleanup_free_ char **args = NULL;
-        char u[16], g[16], ne[16], pty[32];
-        size_t n = 0, nenv, nargv;
         int r;
 
         assert(i);
@@ -160,33 +156,24 @@ int exec_start(Instance *i, Operation *o, ExecRequest *req) {
                 return r;
         o->exec.argv = TAKE_PTR(req->argv);
         o->exec.want_pty = !req->fds;
-        nenv = strv_length(env);
-        nargv = strv_length(o->exec.argv);
-        args = calloc(8 + nenv + nargv + 1, sizeof(char *));
-        if (!args)
-                return -ENOMEM;
-        snprintf(u, sizeof u, "%u", (unsigned) req->uid);
-        snprintf(g, sizeof g, "%u", (unsigned) req->gid);
-        snprintf(ne, sizeof ne, "%zu", nenv);
-        if (req->fds)
-                strcpy(pty, "-");
-        else
-                snprintf(pty, sizeof pty, "%u:%u", req->rows, req->cols);
-        args[n++] = (char *) "exec";
-        args[n++] = m->instances_dir;
-        args[n++] = i->name;
-        args[n++] = cwd;
-        args[n++] = u;
-        args[n++] = g;
-        args[n++] = pty;
-        args[n++] = ne;
-        STRV_FOREACH(e, env)
-                args[n++] = *e;
-        STRV_FOREACH(a, o->exec.argv)
-                args[n++] = *a;
+        WorkerRequest wr = {
+                .verb = WORKER_VERB_EXEC,
+                .lxcpath = o->manager->instances_dir,
+                .name = i->name,
+                .exec = {
+                        .cwd = cwd,
+                        .uid = req->uid,
+                        .gid = req->gid,
+                        .pty = !req->fds,
+                        .rows = req->rows,
+                        .cols = req->cols,
+                        .env = env,
+                        .argv = o->exec.argv,
+                },
+        };
         o->step = OPERATION_STEP_WORK;
         operation_set_progress(o, 0.1, "starting");
-        return worker_spawn_with_fds(m, args, req->fds, req->fds ? 3 : 0, &exec_handlers, o, &o->worker);
+        return worker_spawn(o->manager, &wr, req->fds, req->fds ? 3 : 0, &exec_handlers, o, &o->worker);
 }
 
 /* Signals the exec'd process: through the pidfd the worker sent, which stays this process's even once

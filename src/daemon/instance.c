@@ -551,7 +551,7 @@ static void on_scope_ready(Manager *m, int error, const char *message, void *use
         i->scope_owned = true;
         operation_set_progress(o, 0.3, "starting container");
         o->step = OPERATION_STEP_START_RUNNING;
-        r = i->monitor ? worker_send(i->monitor, "go") : -ESRCH;
+        r = i->monitor ? worker_send(i->monitor, WORKER_MESSAGE_GO) : -ESRCH;
         if (r < 0)
                 operation_fail(o, r, "Failed to start instance '%s': the start worker is gone.", i->name);
 }
@@ -567,10 +567,15 @@ static void start_phase(Operation *o) {
                 return;
         }
 
-        char *args[] = { (char *) "start", m->instances_dir, i->name, cgdir, NULL };
+        WorkerRequest req = {
+                .verb = WORKER_VERB_START,
+                .lxcpath = m->instances_dir,
+                .name = i->name,
+                .start.cgroup_dir = cgdir,
+        };
         instance_set_state(i, INSTANCE_STARTING);
         operation_set_progress(o, 0.1, "creating scope");
-        r = worker_spawn(m, args, &monitor_handlers, i, &i->monitor);
+        r = worker_spawn(m, &req, NULL, 0, &monitor_handlers, i, &i->monitor);
         if (r < 0) {
                 instance_set_state(i, INSTANCE_STOPPED);
                 operation_fail(o, r, "Failed to spawn the start worker for '%s': %s", i->name, strerror(-r));
@@ -682,11 +687,13 @@ static int instance_kill_now(Instance *i) {
 static void stop_phase(Operation *o, unsigned timeout_sec) {
         Instance *i = o->instance;
         Manager *m = o->manager;
-        char t[16];
+        WorkerRequest req = {
+                .verb = WORKER_VERB_STOP,
+                .lxcpath = m->instances_dir,
+                .name = i->name,
+                .stop.timeout_sec = timeout_sec,
+        };
         int r;
-
-        snprintf(t, sizeof t, "%u", timeout_sec);
-        char *args[] = { (char *) "stop", m->instances_dir, i->name, t, NULL };
 
         o->step = OPERATION_STEP_STOP;
         instance_set_state(i, INSTANCE_STOPPING);
@@ -698,7 +705,7 @@ static void stop_phase(Operation *o, unsigned timeout_sec) {
                         log_warning_errno(r, "Failed to arm the stop timeout of '%s', ignoring: %m", i->name);
                 return;
         }
-        r = worker_spawn(m, args, &stop_handlers, o, &o->worker);
+        r = worker_spawn(m, &req, NULL, 0, &stop_handlers, o, &o->worker);
         if (r < 0) {
                 instance_set_state(i, INSTANCE_RUNNING);
                 operation_fail(o, r, "Failed to spawn the stop worker for '%s': %s", i->name, strerror(-r));
@@ -746,10 +753,15 @@ static void destroy_phase(Operation *o) {
         Manager *m = o->manager;
         int r;
 
-        char *args[] = { (char *) "destroy", m->instances_dir, i->name, m->staging_dir, NULL };
+        WorkerRequest req = {
+                .verb = WORKER_VERB_DESTROY,
+                .lxcpath = m->instances_dir,
+                .name = i->name,
+                .destroy.trash_dir = m->staging_dir,
+        };
         o->step = OPERATION_STEP_DESTROY;
         operation_set_progress(o, 0.5, "removing files");
-        r = worker_spawn(m, args, &destroy_handlers, o, &o->worker);
+        r = worker_spawn(m, &req, NULL, 0, &destroy_handlers, o, &o->worker);
         if (r < 0)
                 operation_fail(o, r, "Failed to spawn the delete worker for '%s': %s", i->name, strerror(-r));
 }

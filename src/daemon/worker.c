@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -152,33 +153,52 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         return 0;
 }
 
-int worker_spawn(Manager *m, char *const *args, const WorkerHandlers *h, void *userdata, Worker **ret) {
-        return worker_spawn_with_fds(m, args, NULL, 0, h, userdata, ret);
+/* The forked child: fd 3 is the socket, fds[i] becomes WORKER_FD + 1 + i, everything else is closed, default
+ * signals, own session (a start worker becomes an instance's monitor and must outlive us). */
+static _noreturn_ void worker_child(const Manager *m, const char *verb, int sock, const int *fds, size_t n_fds) {
+        int moved[8];
+        sigset_t ss;
+
+        if (dup2(sock, WORKER_FD) < 0)
+                _exit(127);
+        /* Move the extra fds above where they go first, so that no dup2() clobbers one. */
+        for (size_t k = 0; k < n_fds && k < ELEMENTSOF(moved); k++) {
+                moved[k] = fcntl(fds[k], F_DUPFD, 100);
+                if (moved[k] < 0)
+                        _exit(127);
+        }
+        for (size_t k = 0; k < n_fds && k < ELEMENTSOF(moved); k++)
+                if (dup2(moved[k], WORKER_FD + 1 + (int) k) < 0)
+                        _exit(127);
+        (void) close_range(WORKER_FD + 1 + (unsigned) n_fds, ~0U, 0);
+        sigemptyset(&ss);
+        (void) sigprocmask(SIG_SETMASK, &ss, NULL);
+        for (int sig = 1; sig < _NSIG; sig++)
+                (void) signal(sig, SIG_DFL);
+        (void) setsid();
+        (void) setenv("LXCBUS_WORKER_PATH", m->worker_path, 1);
+        execl(m->worker_path, "lxcbusd-worker", verb, (char *) NULL);
+        fprintf(stderr, "Failed to execute %s: %m\n", m->worker_path);
+        _exit(127);
 }
 
-/* fds[i] becomes fd WORKER_FD + 1 + i in the worker. */
-int worker_spawn_with_fds(Manager *m, char *const *args, const int *fds, size_t n_fds, const WorkerHandlers *h,
-                          void *userdata, Worker **ret) {
+int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_fds, const WorkerHandlers *h,
+                 void *userdata, Worker **ret) {
         _cleanup_close_pair_ int sv[2] = { -EBADF, -EBADF };
-        _cleanup_free_ char *req = NULL;
-        size_t reqlen = 0;
+        _cleanup_free_ char *packet = NULL;
+        const char *verb = worker_verb_to_string(req->verb);
+        size_t len;
         Worker *w;
         pid_t pid;
         int r;
 
-        for (char *const *a = args; *a; a++)
-                reqlen += strlen(*a) + 1;
-        if (reqlen > WORKER_MSG_MAX)
-                return -E2BIG;
-        req = malloc(reqlen);
-        if (!req)
-                return -ENOMEM;
-        reqlen = 0;
-        for (char *const *a = args; *a; a++) {
-                size_t l = strlen(*a) + 1;
-                memcpy(req + reqlen, *a, l);
-                reqlen += l;
-        }
+        assert(m);
+        assert(req);
+        assert(fds || n_fds == 0);
+
+        r = worker_request_encode(req, &packet, &len);
+        if (r < 0)
+                return r;
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
@@ -186,34 +206,8 @@ int worker_spawn_with_fds(Manager *m, char *const *args, const int *fds, size_t 
         pid = fork();
         if (pid < 0)
                 return -errno;
-        if (pid == 0) {
-                sigset_t ss;
-
-                /* Child: fd 3 is the socket, everything else closed, default signals, own session (a
-                 * start worker becomes an instance's monitor and must outlive us). */
-                if (dup2(sv[1], WORKER_FD) < 0)
-                        _exit(127);
-                /* Move the extra fds above where they go first, so that no dup2() clobbers one. */
-                int moved[8];
-                for (size_t k = 0; k < n_fds && k < ELEMENTSOF(moved); k++) {
-                        moved[k] = fcntl(fds[k], F_DUPFD, 100);
-                        if (moved[k] < 0)
-                                _exit(127);
-                }
-                for (size_t k = 0; k < n_fds && k < ELEMENTSOF(moved); k++)
-                        if (dup2(moved[k], WORKER_FD + 1 + (int) k) < 0)
-                                _exit(127);
-                (void) close_range(WORKER_FD + 1 + (unsigned) n_fds, ~0U, 0);
-                sigemptyset(&ss);
-                (void) sigprocmask(SIG_SETMASK, &ss, NULL);
-                for (int sig = 1; sig < _NSIG; sig++)
-                        (void) signal(sig, SIG_DFL);
-                (void) setsid();
-                (void) setenv("LXCBUS_WORKER_PATH", m->worker_path, 1);
-                execl(m->worker_path, "lxcbusd-worker", args[0], (char *) NULL);
-                fprintf(stderr, "Failed to execute %s: %m\n", m->worker_path);
-                _exit(127);
-        }
+        if (pid == 0)
+                worker_child(m, verb, sv[1], fds, n_fds);
         sv[1] = safe_close(sv[1]);
 
         w = calloc(1, sizeof(Worker));
@@ -229,7 +223,7 @@ int worker_spawn_with_fds(Manager *m, char *const *args, const int *fds, size_t 
         w->handlers = h;
         w->userdata = userdata;
 
-        if (send(w->fd, req, reqlen, MSG_NOSIGNAL) < 0) {
+        if (send(w->fd, packet, len, MSG_NOSIGNAL) < 0) {
                 r = -errno;
                 goto fail;
         }
@@ -242,7 +236,7 @@ int worker_spawn_with_fds(Manager *m, char *const *args, const int *fds, size_t 
         /* Exit handling after reading the last messages. */
         (void) sd_event_source_set_priority(w->pid_source, SD_EVENT_PRIORITY_NORMAL + 1);
 
-        log_debug("Spawned worker %i: %s %s", (int) pid, args[0], args[1] ? args[1] : "");
+        log_debug("Spawned worker %i: %s %s", (int) pid, verb, req->lxcpath);
         *ret = w;
         return 0;
 fail:

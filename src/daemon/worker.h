@@ -34,10 +34,9 @@ struct Worker {
         char *result_message;
 };
 
-/* args: verb, then the verb's arguments (see worker-proto.h). */
-int worker_spawn(Manager *m, char *const *args, const WorkerHandlers *h, void *userdata, Worker **ret);
-int worker_spawn_with_fds(Manager *m, char *const *args, const int *fds, size_t n_fds, const WorkerHandlers *h,
-                          void *userdata, Worker **ret);
+/* Runs a worker for req (see worker-proto.h); fds[i] becomes fd WORKER_FD + 1 + i in it. */
+int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_fds, const WorkerHandlers *h,
+                 void *userdata, Worker **ret);
 int worker_send(Worker *w, const char *msg);
 void worker_kill(Worker *w, int sig);
 /* Signals it and lets it go: it is reaped and freed when it exits, with no callback. */

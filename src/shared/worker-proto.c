@@ -1,38 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Parsing of the daemon <-> worker protocol (worker-proto.h). Pure functions: no I/O, no global state, so
+/* The daemon <-> worker protocol (worker-proto.h), both ways: requests are encoded and decoded here, and
+ * messages formatted and parsed, so each form is written down once. Pure functions: no I/O, no global state, so
  * they are unit tested and fuzzed (tests/fuzz/fuzz-worker-request.c, fuzz-worker-message.c). Both ends
  * are our own programs, but a request crosses an exec, and a start worker's socket is inherited by the
  * container's init: every number is parsed strictly and checked against its range. */
+#include <assert.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "macro.h"
 #include "util.h"
 #include "worker-proto.h"
-
-int worker_request_parse(char *buf, size_t len, const char **ret_verb, char ***ret_args, size_t *ret_n) {
-        _cleanup_free_ char **args = NULL;
-        size_t n = 0;
-
-        if (!buf || len < 1 || len > WORKER_MSG_MAX || buf[len - 1] != 0 || buf[0] == 0)
-                return -EBADMSG;
-        for (size_t i = 0; i < len; i++)
-                if (buf[i] == 0 && ++n > WORKER_REQUEST_ARGS_MAX)
-                        return -EBADMSG;
-        /* n strings: the verb, n - 1 arguments, and the terminating NULL. */
-        args = calloc(n, sizeof(char *));
-        if (!args)
-                return -ENOMEM;
-        n = 0;
-        for (char *p = buf + strlen(buf) + 1; p < buf + len; p += strlen(p) + 1)
-                args[n++] = p;
-        args[n] = NULL;
-        *ret_verb = buf;
-        *ret_args = TAKE_PTR(args);
-        *ret_n = n;
-        return 0;
-}
 
 /* Reads the number at the start of s up to the first byte not a digit; *ret_end points there. */
 static int parse_uint_prefix(const char *s, unsigned long long max, unsigned long long *ret, const char **ret_end) {
@@ -99,78 +81,297 @@ static int parse_rest(const char *p, const char **ret_rest) {
         return 0;
 }
 
-int worker_exec_args_parse(char *const *args, size_t n, WorkerExecArgs *ret) {
+/* ---------------------------------------------------------------- requests */
+
+static const char *const verb_table[_WORKER_VERB_MAX] = {
+        [WORKER_VERB_CREATE] = "create",   [WORKER_VERB_START] = "start",     [WORKER_VERB_STOP] = "stop",
+        [WORKER_VERB_DESTROY] = "destroy", [WORKER_VERB_CONSOLE] = "console", [WORKER_VERB_EXEC] = "exec",
+};
+
+const char *worker_verb_to_string(WorkerVerb v) {
+        return v >= 0 && v < _WORKER_VERB_MAX ? verb_table[v] : NULL;
+}
+
+WorkerVerb worker_verb_from_string(const char *s) {
+        for (int i = 0; i < _WORKER_VERB_MAX; i++)
+                if (streq_ptr(verb_table[i], s))
+                        return (WorkerVerb) i;
+        return _WORKER_VERB_INVALID;
+}
+
+/* create's IDMAP: "-" (privileged: all 0) or "UID:GID:COUNT", all three > 0 and never (uid_t) -1. */
+static int parse_idmap(const char *s, WorkerCreateArgs *a) {
+        unsigned long long v[3];
+        const char *p = s;
+
+        if (streq(s, "-")) {
+                a->idmap_uid = a->idmap_gid = a->idmap_count = 0;
+                return 0;
+        }
+        for (size_t k = 0; k < 3; k++) {
+                if (parse_uint_prefix(p, UINT32_MAX - 1, &v[k], &p) < 0 || v[k] == 0 || *p != (k < 2 ? ':' : 0))
+                        return -EBADMSG;
+                p++;
+        }
+        a->idmap_uid = (unsigned) v[0];
+        a->idmap_gid = (unsigned) v[1];
+        a->idmap_count = (unsigned) v[2];
+        return 0;
+}
+
+/* exec's PTY: "-" (the caller's stdio) or "ROWS:COLS", both 1..WORKER_PTY_SIZE_MAX. */
+static int parse_pty(const char *s, WorkerExecArgs *a) {
+        unsigned long long rows, cols;
+        const char *end;
+
+        if (streq(s, "-"))
+                return 0;
+        if (parse_uint_prefix(s, WORKER_PTY_SIZE_MAX, &rows, &end) < 0 || *end != ':' ||
+            parse_uint_prefix(end + 1, WORKER_PTY_SIZE_MAX, &cols, &end) < 0 || *end != 0 || rows == 0 || cols == 0)
+                return -EBADMSG;
+        a->pty = true;
+        a->rows = (unsigned) rows;
+        a->cols = (unsigned) cols;
+        return 0;
+}
+
+/* A NULL-terminated array of the n pointers at l; the strings stay where they are. */
+static char **strv_copy_n(char *const *l, size_t n) {
+        char **c = calloc(n + 1, sizeof(char *));
+
+        if (c && n > 0)
+                memcpy(c, l, n * sizeof(char *));
+        return c;
+}
+
+/* FINAL_LXCPATH METADATA_JSON IDMAP TEMPLATE [TEMPLATE_ARGS...] */
+static int decode_create(char **args, size_t n, WorkerCreateArgs *ret) {
+        WorkerCreateArgs a = {};
+
+        if (n < 4 || isempty(args[0]) || isempty(args[1]) || parse_idmap(args[2], &a) < 0 || isempty(args[3]))
+                return -EBADMSG;
+        a.final_lxcpath = args[0];
+        a.metadata_json = args[1];
+        a.template = args[3];
+        a.template_args = strv_copy_n(args + 4, n - 4);
+        if (!a.template_args)
+                return -ENOMEM;
+        *ret = a;
+        return 0;
+}
+
+/* CWD UID GID PTY NENV ENV... ARGV...: NENV strings, then at least the program. */
+static int decode_exec(char **args, size_t n, WorkerExecArgs *ret) {
         _cleanup_free_ char **env = NULL, **argv = NULL;
         WorkerExecArgs a = {};
         unsigned u, g, nenv;
-        const char *end;
 
-        /* LXCPATH NAME CWD UID GID PTY NENV, then at least the program. */
-        if (!args || n < 8 || n > WORKER_REQUEST_ARGS_MAX)
-                return -EBADMSG;
-        for (size_t k = 0; k < n; k++)
-                if (!args[k])
-                        return -EBADMSG;
-        a.cwd = args[2][0] ? args[2] : NULL;
         /* (uid_t) -1 means "unchanged" to the kernel's set*id(): never a target. */
-        if (worker_parse_uint(args[3], UINT32_MAX - 1, &u) < 0 || worker_parse_uint(args[4], UINT32_MAX - 1, &g) < 0)
+        if (n < 6 || worker_parse_uint(args[1], UINT32_MAX - 1, &u) < 0 ||
+            worker_parse_uint(args[2], UINT32_MAX - 1, &g) < 0 || parse_pty(args[3], &a) < 0 ||
+            worker_parse_uint(args[4], (unsigned) (n - 6), &nenv) < 0)
                 return -EBADMSG;
+        a.cwd = args[0][0] ? args[0] : NULL;
         a.uid = (uid_t) u;
         a.gid = (gid_t) g;
-        if (!streq(args[5], "-")) {
-                unsigned long long rows, cols;
-
-                if (parse_uint_prefix(args[5], WORKER_PTY_SIZE_MAX, &rows, &end) < 0 || *end != ':' ||
-                    parse_uint_prefix(end + 1, WORKER_PTY_SIZE_MAX, &cols, &end) < 0 || *end != 0 || rows == 0 ||
-                    cols == 0)
-                        return -EBADMSG;
-                a.pty = true;
-                a.rows = (unsigned) rows;
-                a.cols = (unsigned) cols;
-        }
-        if (worker_parse_uint(args[6], (unsigned) (n - 8), &nenv) < 0)
-                return -EBADMSG;
-        env = calloc(nenv + 1, sizeof(char *));
-        argv = calloc(n - 7 - nenv + 1, sizeof(char *));
+        env = strv_copy_n(args + 5, nenv);
+        argv = strv_copy_n(args + 5 + nenv, n - 5 - nenv);
         if (!env || !argv)
                 return -ENOMEM;
-        for (size_t k = 0; k < nenv; k++)
-                env[k] = args[7 + k];
-        for (size_t k = 7 + nenv; k < n; k++)
-                argv[k - 7 - nenv] = args[k];
         a.env = TAKE_PTR(env);
         a.argv = TAKE_PTR(argv);
         *ret = a;
         return 0;
 }
 
-void worker_exec_args_done(WorkerExecArgs *a) {
-        a->env = mfree(a->env);
-        a->argv = mfree(a->argv);
+/* The arguments after LXCPATH NAME. start, stop, destroy and console have exactly one. */
+static int decode_args(WorkerRequest *req, char **args, size_t n) {
+        if (!IN_SET(req->verb, WORKER_VERB_CREATE, WORKER_VERB_EXEC) && n != 1)
+                return -EBADMSG;
+
+        switch (req->verb) {
+        case WORKER_VERB_CREATE:
+                return decode_create(args, n, &req->create);
+        case WORKER_VERB_START:
+                req->start.cgroup_dir = args[0];
+                return isempty(args[0]) ? -EBADMSG : 0;
+        case WORKER_VERB_STOP:
+                return worker_parse_uint(args[0], INT_MAX, &req->stop.timeout_sec) < 0 ? -EBADMSG : 0;
+        case WORKER_VERB_DESTROY:
+                req->destroy.trash_dir = args[0];
+                return isempty(args[0]) ? -EBADMSG : 0;
+        case WORKER_VERB_CONSOLE:
+                return worker_parse_uint(args[0], WORKER_TTY_MAX, &req->console.tty) < 0 ? -EBADMSG : 0;
+        case WORKER_VERB_EXEC:
+                return decode_exec(args, n, &req->exec);
+        default:
+                return -EBADMSG;
+        }
 }
 
-int worker_idmap_parse(const char *s, unsigned *ret_uid, unsigned *ret_gid, unsigned *ret_count) {
-        unsigned long long v[3];
-        const char *p = s;
+int worker_request_decode(char *buf, size_t len, WorkerRequest *ret) {
+        _cleanup_free_ char **s = NULL;
+        WorkerRequest req = {};
+        size_t n = 0;
+        int r;
 
+        assert(ret);
+
+        if (!buf || len < 1 || len > WORKER_MSG_MAX || buf[len - 1] != 0)
+                return -EBADMSG;
+        for (size_t i = 0; i < len; i++)
+                if (buf[i] == 0 && ++n > WORKER_REQUEST_ARGS_MAX)
+                        return -EBADMSG;
+        s = calloc(n + 1, sizeof(char *));
         if (!s)
-                return -EINVAL;
-        if (streq(s, "-")) {
-                *ret_uid = *ret_gid = *ret_count = 0;
-                return 0;
-        }
-        for (size_t k = 0; k < 3; k++) {
-                if (parse_uint_prefix(p, UINT32_MAX - 1, &v[k], &p) < 0 || v[k] == 0)
-                        return -EINVAL;
-                if (*p != (k < 2 ? ':' : 0))
-                        return -EINVAL;
-                p++;
-        }
-        *ret_uid = (unsigned) v[0];
-        *ret_gid = (unsigned) v[1];
-        *ret_count = (unsigned) v[2];
+                return -ENOMEM;
+        n = 0;
+        for (char *p = buf; p < buf + len; p += strlen(p) + 1)
+                s[n++] = p;
+
+        /* VERB LXCPATH NAME ...; NAME is a file name in LXCPATH. */
+        req.verb = worker_verb_from_string(s[0]);
+        if (req.verb < 0 || n < 3 || isempty(s[1]) || isempty(s[2]) || strchr(s[2], '/') || streq(s[2], ".") ||
+            streq(s[2], ".."))
+                return -EBADMSG;
+        req.lxcpath = s[1];
+        req.name = s[2];
+        r = decode_args(&req, s + 3, n - 3);
+        if (r < 0)
+                return r;
+        *ret = req;
         return 0;
 }
+
+void worker_request_done(WorkerRequest *req) {
+        if (!req)
+                return;
+        if (req->verb == WORKER_VERB_CREATE)
+                req->create.template_args = mfree(req->create.template_args);
+        else if (req->verb == WORKER_VERB_EXEC) {
+                req->exec.env = mfree(req->exec.env);
+                req->exec.argv = mfree(req->exec.argv);
+        }
+}
+
+/* A request being written: strings appended with their NUL. The first error sticks. */
+typedef struct Packet {
+        char *data;              /* WORKER_MSG_MAX bytes */
+        size_t len, count;
+        int error;
+} Packet;
+
+static void packet_add(Packet *p, const char *s) {
+        size_t l;
+
+        if (p->error < 0)
+                return;
+        if (!s) {
+                p->error = -EINVAL;
+                return;
+        }
+        l = strlen(s) + 1;
+        if (l > WORKER_MSG_MAX - p->len || ++p->count > WORKER_REQUEST_ARGS_MAX) {
+                p->error = -E2BIG;
+                return;
+        }
+        memcpy(p->data + p->len, s, l);
+        p->len += l;
+}
+
+static _printf_(2, 3) void packet_addf(Packet *p, const char *format, ...) {
+        char s[64];   /* numbers only */
+        va_list ap;
+
+        va_start(ap, format);
+        (void) vsnprintf(s, sizeof s, format, ap);
+        va_end(ap);
+        packet_add(p, s);
+}
+
+static void packet_add_strv(Packet *p, char *const *l) {
+        for (; l && *l; l++)
+                packet_add(p, *l);
+}
+
+static void encode_args(Packet *p, const WorkerRequest *req) {
+        const WorkerCreateArgs *c = &req->create;
+        const WorkerExecArgs *x = &req->exec;
+
+        switch (req->verb) {
+        case WORKER_VERB_CREATE:
+                packet_add(p, c->final_lxcpath);
+                packet_add(p, c->metadata_json);
+                if (c->idmap_count > 0)
+                        packet_addf(p, "%u:%u:%u", c->idmap_uid, c->idmap_gid, c->idmap_count);
+                else
+                        packet_add(p, "-");
+                packet_add(p, c->template);
+                packet_add_strv(p, c->template_args);
+                break;
+        case WORKER_VERB_START:
+                packet_add(p, req->start.cgroup_dir);
+                break;
+        case WORKER_VERB_STOP:
+                packet_addf(p, "%u", req->stop.timeout_sec);
+                break;
+        case WORKER_VERB_DESTROY:
+                packet_add(p, req->destroy.trash_dir);
+                break;
+        case WORKER_VERB_CONSOLE:
+                packet_addf(p, "%u", req->console.tty);
+                break;
+        case WORKER_VERB_EXEC:
+                packet_add(p, strempty(x->cwd));
+                packet_addf(p, "%u", (unsigned) x->uid);
+                packet_addf(p, "%u", (unsigned) x->gid);
+                if (x->pty)
+                        packet_addf(p, "%u:%u", x->rows, x->cols);
+                else
+                        packet_add(p, "-");
+                packet_addf(p, "%zu", strv_length(x->env));
+                packet_add_strv(p, x->env);
+                packet_add_strv(p, x->argv);
+                break;
+        default:
+                p->error = -EINVAL;
+        }
+}
+
+int worker_request_encode(const WorkerRequest *req, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *data = NULL;
+        WorkerRequest check;
+        Packet p = {};
+        int r;
+
+        assert(req);
+        assert(ret);
+        assert(ret_len);
+
+        data = malloc(WORKER_MSG_MAX);
+        if (!data)
+                return -ENOMEM;
+        p.data = data;
+        packet_add(&p, worker_verb_to_string(req->verb));
+        packet_add(&p, req->lxcpath);
+        packet_add(&p, req->name);
+        encode_args(&p, req);
+        if (p.error < 0)
+                return p.error;
+
+        /* The decoder is the one definition of a valid request: what the worker would refuse fails here, in
+         * the daemon, with the caller's context. */
+        r = worker_request_decode(data, p.len, &check);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EINVAL;
+        worker_request_done(&check);
+
+        *ret = TAKE_PTR(data);
+        *ret_len = p.len;
+        return 0;
+}
+
+/* ---------------------------------------------------------------- messages */
 
 /* "0", "1", "0.5", "0.125": what "%.3f" prints for 0..1, and no more (no sign, exponent, "nan", hex). */
 static int parse_fraction(const char *s, double *ret, const char **ret_end) {
@@ -266,4 +467,44 @@ int worker_message_parse(const char *msg, size_t len, WorkerMessage *ret) {
         }
         *ret = m;
         return 0;
+}
+
+int worker_message_format(const WorkerMessage *m, char *buf, size_t size) {
+        WorkerMessage check;
+        int n;
+
+        assert(m);
+        assert(buf);
+
+        switch (m->kind) {
+        case WORKER_MESSAGE_PROGRESS:
+                n = m->text ? snprintf(buf, size, "progress %.3f %s", m->progress, m->text)
+                            : snprintf(buf, size, "progress %.3f", m->progress);
+                break;
+        case WORKER_MESSAGE_RUNNING:
+                n = snprintf(buf, size, "running %i", (int) m->pid);
+                break;
+        case WORKER_MESSAGE_EXITED:
+                n = snprintf(buf, size, "exited %i %i", m->status, m->signal);
+                break;
+        case WORKER_MESSAGE_RESULT:
+                n = snprintf(buf, size, "result %i %s", m->error, strempty(m->text));
+                break;
+        case WORKER_MESSAGE_CONSOLE:
+                n = snprintf(buf, size, "console %i", m->tty);
+                break;
+        case WORKER_MESSAGE_PTY:
+                n = snprintf(buf, size, "pty");
+                break;
+        default:
+                return -EINVAL;
+        }
+        if (n < 0)
+                return -EINVAL;
+        if ((size_t) n >= size)
+                return -ENOBUFS;
+        /* As with requests, the parser says what is valid: a NaN, a pid 0, a status with a signal. */
+        if (worker_message_parse(buf, (size_t) n, &check) < 0)
+                return -EINVAL;
+        return n;
 }

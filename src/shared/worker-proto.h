@@ -2,28 +2,32 @@
 #pragma once
 
 /* The protocol between lxcbusd and lxcbusd-worker, over a SOCK_SEQPACKET socketpair that the worker
- * finds on fd 3. One message per packet, at most WORKER_MSG_MAX bytes.
+ * finds on fd 3. One message per packet, at most WORKER_MSG_MAX bytes. Both directions are encoded and
+ * decoded here only: the daemon fills a WorkerRequest and calls worker_request_encode(), the worker
+ * calls worker_request_decode() once and dispatches on req.verb; the worker (and the start hook) fill a
+ * WorkerMessage and call worker_message_format(), the daemon calls worker_message_parse().
  *
  *   daemon -> worker   request: NUL-separated strings "verb\0lxcpath\0name\0arg...\0"; once only.
- *   daemon -> worker   "go": start may proceed (the scope is realized). Only for verb "start".
+ *   daemon -> worker   WORKER_MESSAGE_GO: start may proceed (the scope is realized). Only for "start".
  *   worker -> daemon   "progress <0..1> <stage text>"
  *   worker -> daemon   "running <init pid>"                      (start: the container runs)
  *   worker -> daemon   "result <errno> <message>"                 last message; errno 0 = success
  *
- * Verbs:
- *   create  STAGING_LXCPATH NAME FINAL_LXCPATH METADATA_JSON IDMAP TEMPLATE [TEMPLATE_ARGS...]
+ * Verbs, and the WorkerRequest member that holds their arguments after LXCPATH NAME:
+ *   create  STAGING_LXCPATH NAME FINAL_LXCPATH METADATA_JSON IDMAP TEMPLATE [TEMPLATE_ARGS...]   .create
  *           TEMPLATE "none" makes an empty rootfs. Builds in staging, renames into FINAL_LXCPATH/NAME.
  *           IDMAP "-": privileged; "UID:GID:COUNT": idmapped (lxc.idmap u 0 UID COUNT, g 0 GID COUNT),
  *           the template runs in the user namespace and the rootfs belongs to UID:GID.
- *   start   LXCPATH NAME CGROUP_DIR          waits for "go", then runs the container in the foreground:
- *                                             the worker is its monitor and exits when it stops.
- *   stop    LXCPATH NAME TIMEOUT_SEC         clean shutdown for TIMEOUT_SEC (0: none), then kill.
- *   destroy LXCPATH NAME TRASH_DIR           renames the instance directory into TRASH_DIR, removes it.
- *   console LXCPATH NAME TTY                 "console <tty>" with two fds: the one that keeps the
- *                                             terminal allocated, and its ptx (TTY 0: the console).
+ *   start   LXCPATH NAME CGROUP_DIR          .start: waits for "go", then runs the container in the
+ *                                             foreground: the worker is its monitor and exits when it stops.
+ *   stop    LXCPATH NAME TIMEOUT_SEC         .stop: clean shutdown for TIMEOUT_SEC (0: none), then kill.
+ *   destroy LXCPATH NAME TRASH_DIR           .destroy: renames the instance directory into TRASH_DIR,
+ *                                             removes it.
+ *   console LXCPATH NAME TTY                 .console: "console <tty>" with two fds: the one that keeps
+ *                                             the terminal allocated, and its ptx (TTY 0: the console).
  *   exec    LXCPATH NAME CWD UID GID PTY NENV ENV... ARGV...
- *                                             runs ARGV in the instance with fds 4, 5, 6 as its stdio
- *                                             (PTY "-"), or on a new pty in the instance (PTY
+ *                                             .exec: runs ARGV in the instance with fds 4, 5, 6 as its
+ *                                             stdio (PTY "-"), or on a new pty in the instance (PTY
  *                                             "ROWS:COLS"), whose master comes first as "pty" with the
  *                                             fd (SCM_RIGHTS); reports "running <pid>" with a pidfd of
  *                                             the process (its only handle for signals: the worker
@@ -38,45 +42,101 @@
 #define WORKER_MSG_MAX 65536
 #define WORKER_FD 3
 
+/* The one message the daemon sends after the request. */
+#define WORKER_MESSAGE_GO "go"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
-/* At most this many strings in a request (verb included). The daemon sends at most 8 + EXEC_ENV_MAX (256)
- * + EXEC_ARGV_MAX (1024); each string needs at least its NUL, so WORKER_MSG_MAX bounds the count too, but
- * the worker allocates per string before it looks at the verb. */
+/* At most this many strings in a request (verb included). The daemon sends at most 8 + an environment of
+ * 3 defaults, CONFIG_KEYS_MAX (256) environment.* keys and LXCBUS_EXEC_ENV_MAX (256) + LXCBUS_EXEC_ARGV_MAX
+ * (1024), that is 1547; each string needs at least its NUL, so WORKER_MSG_MAX bounds the count too, but
+ * the decoder allocates per string before it looks at the verb. */
 #define WORKER_REQUEST_ARGS_MAX 2048
 
-/* Splits a request "verb\0arg\0...\0" of len bytes in buf (len counts the last NUL) into pointers into buf.
- * Fails with -EBADMSG unless 1 <= len <= WORKER_MSG_MAX, the last byte is NUL, the verb is not empty and
- * there are at most WORKER_REQUEST_ARGS_MAX strings; -ENOMEM. *ret_args (NULL-terminated, free() it, the
- * strings stay in buf) holds the *ret_n strings after the verb. */
-int worker_request_parse(char *buf, size_t len, const char **ret_verb, char ***ret_args, size_t *ret_n);
+#define WORKER_PTY_SIZE_MAX 10000
 
 /* A decimal number without sign, spaces or leading zeros ("0" itself is fine), at most max. -EINVAL
  * otherwise. For the numbers in requests and messages, which only our own printf writes. */
 int worker_parse_uint(const char *s, unsigned max, unsigned *ret);
 
-/* The arguments of "exec" after LXCPATH NAME: CWD UID GID PTY NENV ENV... ARGV... */
+typedef enum WorkerVerb {
+        WORKER_VERB_CREATE,
+        WORKER_VERB_START,
+        WORKER_VERB_STOP,
+        WORKER_VERB_DESTROY,
+        WORKER_VERB_CONSOLE,
+        WORKER_VERB_EXEC,
+        _WORKER_VERB_MAX,
+        _WORKER_VERB_INVALID = -EINVAL,
+} WorkerVerb;
+
+const char *worker_verb_to_string(WorkerVerb v);
+WorkerVerb worker_verb_from_string(const char *s);
+
+/* In a decoded request every string is one of the packet (never NULL, never empty unless said) and every
+ * number is in range; the arrays are allocated by the decode and freed by worker_request_done(). */
+typedef struct WorkerCreateArgs {
+        const char *final_lxcpath;
+        const char *metadata_json;
+        unsigned idmap_uid, idmap_gid, idmap_count;   /* idmap_count 0: privileged (wire "-"), all 0;
+                                                       * else all three 1..UINT32_MAX - 1 */
+        const char *template;                          /* "none": empty rootfs */
+        char **template_args;                          /* NULL-terminated, may be NULL = none (decode: never
+                                                        * NULL) */
+} WorkerCreateArgs;
+
+typedef struct WorkerStartArgs {
+        const char *cgroup_dir;    /* relative to the cgroup root, as lxc.cgroup.dir */
+} WorkerStartArgs;
+
+typedef struct WorkerStopArgs {
+        unsigned timeout_sec;      /* 0..INT_MAX; 0: no clean shutdown */
+} WorkerStopArgs;
+
+typedef struct WorkerDestroyArgs {
+        const char *trash_dir;
+} WorkerDestroyArgs;
+
+typedef struct WorkerConsoleArgs {
+        unsigned tty;              /* 0..WORKER_TTY_MAX; 0: the console */
+} WorkerConsoleArgs;
+
 typedef struct WorkerExecArgs {
-        const char *cwd;         /* NULL for the default (the argument was "") */
-        uid_t uid;
+        const char *cwd;           /* NULL for the default (wire "") */
+        uid_t uid;                 /* never (uid_t) -1 */
         gid_t gid;
         bool pty;
-        unsigned rows, cols;     /* with pty: 1..WORKER_PTY_SIZE_MAX */
-        char **env;              /* NULL-terminated; the strings stay in the request */
-        char **argv;             /* NULL-terminated, at least one */
+        unsigned rows, cols;       /* with pty: 1..WORKER_PTY_SIZE_MAX; without: ignored (decode: 0) */
+        char **env;                /* NULL-terminated (NULL: none; decode: never NULL) */
+        char **argv;               /* NULL-terminated, at least one */
 } WorkerExecArgs;
 
-#define WORKER_PTY_SIZE_MAX 10000
+typedef struct WorkerRequest {
+        WorkerVerb verb;
+        const char *lxcpath;       /* not empty */
+        const char *name;          /* not empty, no '/' */
+        union {
+                WorkerCreateArgs create;
+                WorkerStartArgs start;
+                WorkerStopArgs stop;
+                WorkerDestroyArgs destroy;
+                WorkerConsoleArgs console;
+                WorkerExecArgs exec;
+        };
+} WorkerRequest;
 
-/* args/n as worker_request_parse() gives them (LXCPATH first). -EBADMSG if malformed, -ENOMEM. */
-int worker_exec_args_parse(char *const *args, size_t n, WorkerExecArgs *ret);
-void worker_exec_args_done(WorkerExecArgs *a);
-
-/* The IDMAP argument of "create": "-" (privileged: all 0) or "UID:GID:COUNT", all three > 0. */
-int worker_idmap_parse(const char *s, unsigned *ret_uid, unsigned *ret_gid, unsigned *ret_count);
+/* The wire form of req, malloc'ed, *ret_len bytes with the last NUL. -E2BIG over WORKER_MSG_MAX or
+ * WORKER_REQUEST_ARGS_MAX strings, -EINVAL for a request that decode would refuse (empty name, argv
+ * empty, a number out of range ...), -ENOMEM. */
+int worker_request_encode(const WorkerRequest *req, char **ret, size_t *ret_len);
+/* Strict parse of a packet of len bytes (len counts the last NUL): exactly the strings of its verb, every
+ * number as our printf writes it. Pointers into buf; -EBADMSG for anything malformed, -ENOMEM. */
+int worker_request_decode(char *buf, size_t len, WorkerRequest *ret);
+/* Frees the arrays worker_request_decode() allocated (never call it on a request built by hand). */
+void worker_request_done(WorkerRequest *req);
 
 typedef enum WorkerMessageKind {
         WORKER_MESSAGE_PROGRESS,   /* "progress <0..1> [text]" */
@@ -107,6 +167,11 @@ typedef struct WorkerMessage {
         int error;                 /* RESULT: 0..WORKER_ERRNO_MAX, 0 is success */
         int tty;                   /* CONSOLE: 0..WORKER_TTY_MAX */
 } WorkerMessage;
+
+/* The wire form of m into buf, NUL-terminated: its length without the NUL, -EINVAL for a message that
+ * worker_message_parse() would refuse (a number out of range, progress not in 0..1 ...), -ENOBUFS if it
+ * does not fit size bytes. PROGRESS without text is the fraction alone; RESULT's text may be NULL for "". */
+int worker_message_format(const WorkerMessage *m, char *buf, size_t size);
 
 /* A message from a worker: len bytes at msg, followed by a NUL (msg[len] == 0), as the daemon reads
  * it. -EBADMSG for anything else than the forms above (an unknown word, a NUL inside, a number out of

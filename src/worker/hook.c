@@ -10,11 +10,14 @@
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 
+#include "worker-proto.h"
+
 int main(void) {
         const char *fd = getenv("LXCBUS_NOTIFY_FD"), *pid = getenv("LXC_PID"),
                    *monitor = getenv("LXCBUS_MONITOR_PID");
         char buf[64];
         int n, pidfd, sock;
+        unsigned init;
         pid_t m;
 
         if (!fd || !pid || !monitor)
@@ -22,14 +25,18 @@ int main(void) {
         m = (pid_t) atoi(monitor);
         if (m <= 1)
                 return EXIT_FAILURE;
+        /* The daemon would drop anything else than a pid as a malformed message. */
+        if (worker_parse_uint(pid, WORKER_PID_MAX, &init) < 0)
+                return EXIT_FAILURE;
+        n = worker_message_format(&(WorkerMessage) { .kind = WORKER_MESSAGE_RUNNING, .pid = (pid_t) init }, buf,
+                                  sizeof buf);
+        if (n < 0)
+                return EXIT_FAILURE;
         pidfd = pidfd_open(m, 0);
         if (pidfd < 0)
                 return EXIT_FAILURE;
         sock = pidfd_getfd(pidfd, atoi(fd), 0);
         if (sock < 0)
-                return EXIT_FAILURE;
-        n = snprintf(buf, sizeof buf, "running %s", pid);
-        if (n < 0 || (size_t) n >= sizeof buf)
                 return EXIT_FAILURE;
         return send(sock, buf, (size_t) n, MSG_NOSIGNAL) == n ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -30,6 +30,8 @@
 #include "worker-proto.h"
 
 static int worker_fd = WORKER_FD;
+/* Our own path: the start hook sits beside it. */
+static const char *worker_path;
 
 static void lxc_container_putp(struct lxc_container **c) {
         if (*c)
@@ -37,36 +39,55 @@ static void lxc_container_putp(struct lxc_container **c) {
 }
 #define _cleanup_lxc_ _cleanup_(lxc_container_putp)
 
-static _printf_(1, 2) void send_msg(const char *format, ...) {
+/* Sends m, with n_fds fds (SCM_RIGHTS) if any. */
+static int send_message(const WorkerMessage *m, const int *fds, size_t n_fds) {
         char buf[WORKER_MSG_MAX];
-        va_list ap;
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(2 * sizeof(int))];
+        } control = {};
+        struct iovec iov = { buf, 0 };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+        };
         int n;
 
-        va_start(ap, format);
-        n = vsnprintf(buf, sizeof buf, format, ap);
-        va_end(ap);
+        if (n_fds > 2)
+                return -E2BIG;
+        n = worker_message_format(m, buf, sizeof buf);
         if (n < 0)
-                return;
-        if ((size_t) n >= sizeof buf)
-                n = sizeof buf - 1;
+                return n;
+        iov.iov_len = (size_t) n;
+        if (n_fds > 0) {
+                mh.msg_control = &control;
+                mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+                memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
+        }
         /* The daemon may be gone (restarted): never die of SIGPIPE for that. */
-        (void) send(worker_fd, buf, (size_t) n, MSG_NOSIGNAL);
+        return sendmsg(worker_fd, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
 static int result(int error, const char *format, ...) _printf_(2, 3);
 static int result(int error, const char *format, ...) {
-        char msg[4096];
+        char text[4096];
         va_list ap;
 
         va_start(ap, format);
-        vsnprintf(msg, sizeof msg, format, ap);
+        vsnprintf(text, sizeof text, format, ap);
         va_end(ap);
-        send_msg("result %i %s", abs(error), msg);
+        (void) send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_RESULT, .error = abs(error), .text = text },
+                            NULL, 0);
         return error == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 static void progress(double fraction, const char *stage) {
-        send_msg("progress %.3f %s", fraction, stage);
+        (void) send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_PROGRESS, .progress = fraction, .text = stage },
+                            NULL, 0);
 }
 
 static int open_container(const char *lxcpath, const char *name, struct lxc_container **ret) {
@@ -114,69 +135,65 @@ static int file_replace_all(const char *path, const char *from, const char *to) 
         return write_file_atomic(path, out, o, 0640);
 }
 
-static int do_create(char **args, size_t n) {
-        const char *staging, *name, *final, *json, *idmap, *template;
-        _cleanup_free_ char *sdir = NULL, *fdir = NULL, *config = NULL, *mdpath = NULL;
-        _cleanup_lxc_ struct lxc_container *c = NULL;
-        unsigned uid = 0, gid = 0, count = 0;
+/* The rootfs of template "none": an empty directory, and a config that names it. */
+static int create_empty(struct lxc_container *c, const WorkerRequest *req, const char *sdir, const char *config) {
+        const WorkerCreateArgs *a = &req->create;
+        _cleanup_free_ char *rootfs = NULL, *rootfs_item = NULL;
         int r;
 
-        if (n < 6)
-                return result(EINVAL, "Bad create request.");
-        staging = args[0], name = args[1], final = args[2], json = args[3], idmap = args[4], template = args[5];
-        if (worker_idmap_parse(idmap, &uid, &gid, &count) < 0)
-                return result(EINVAL, "Bad create request.");
+        progress(0.1, "creating empty rootfs");
+        if (asprintf(&rootfs, "%s/rootfs", sdir) < 0 || asprintf(&rootfs_item, "dir:%s", rootfs) < 0)
+                return result(ENOMEM, "Out of memory.");
+        r = mkdir_p(rootfs, 0755);
+        if (r < 0)
+                return result(-r, "Failed to create '%s': %s", rootfs, strerror(-r));
+        if (a->idmap_count > 0 && chown(rootfs, a->idmap_uid, a->idmap_gid) < 0)
+                return result(errno, "Failed to hand '%s' to the instance's root user: %m", rootfs);
+        if (!c->set_config_item(c, "lxc.rootfs.path", rootfs_item) ||
+            !c->set_config_item(c, "lxc.uts.name", req->name) ||
+            !c->save_config(c, config))
+                return result(EIO, "Failed to write the config of '%s'.", req->name);
+        return EXIT_SUCCESS;
+}
 
-        if (asprintf(&sdir, "%s/%s", staging, name) < 0 || asprintf(&fdir, "%s/%s", final, name) < 0 ||
+/* create: builds the instance in staging (lxcpath), under its name, then renames it into final_lxcpath. */
+static int do_create(const WorkerRequest *req, struct lxc_container *none) {
+        const WorkerCreateArgs *a = &req->create;
+        const char *name = req->name;
+        _cleanup_free_ char *sdir = NULL, *fdir = NULL, *config = NULL, *mdpath = NULL;
+        _cleanup_lxc_ struct lxc_container *c = NULL;
+        int r;
+
+        if (asprintf(&sdir, "%s/%s", req->lxcpath, name) < 0 || asprintf(&fdir, "%s/%s", a->final_lxcpath, name) < 0 ||
             asprintf(&config, "%s/config", sdir) < 0 || asprintf(&mdpath, "%s/" METADATA_FILE, sdir) < 0)
                 return result(ENOMEM, "Out of memory.");
 
         /* A leftover of an interrupted create of the same name goes first. */
         (void) rm_rf(sdir);
 
-        c = lxc_container_new(name, staging);
+        c = lxc_container_new(name, req->lxcpath);
         if (!c)
                 return result(ENOMEM, "Failed to allocate container '%s'.", name);
 
         /* Set before the create: liblxc then runs the template in the user namespace, the rootfs
          * belongs to the instance's root user, and the idmap is saved with the config. */
-        if (count > 0) {
+        if (a->idmap_count > 0) {
                 char u[64], g[64];
 
-                snprintf(u, sizeof u, "u 0 %u %u", uid, count);
-                snprintf(g, sizeof g, "g 0 %u %u", gid, count);
+                snprintf(u, sizeof u, "u 0 %u %u", a->idmap_uid, a->idmap_count);
+                snprintf(g, sizeof g, "g 0 %u %u", a->idmap_gid, a->idmap_count);
                 if (!c->set_config_item(c, "lxc.idmap", u) || !c->set_config_item(c, "lxc.idmap", g))
                         return result(EINVAL, "Failed to set the idmap of '%s'.", name);
         }
 
-        if (streq(template, "none")) {
-                _cleanup_free_ char *rootfs = NULL, *rootfs_item = NULL;
-
-                progress(0.1, "creating empty rootfs");
-                if (asprintf(&rootfs, "%s/rootfs", sdir) < 0 || asprintf(&rootfs_item, "dir:%s", rootfs) < 0)
-                        return result(ENOMEM, "Out of memory.");
-                r = mkdir_p(rootfs, 0755);
-                if (r < 0)
-                        return result(-r, "Failed to create '%s': %s", rootfs, strerror(-r));
-                if (count > 0 && chown(rootfs, uid, gid) < 0)
-                        return result(errno, "Failed to hand '%s' to the instance's root user: %m", rootfs);
-                if (!c->set_config_item(c, "lxc.rootfs.path", rootfs_item) ||
-                    !c->set_config_item(c, "lxc.uts.name", name) ||
-                    !c->save_config(c, config))
-                        return result(EIO, "Failed to write the config of '%s'.", name);
+        if (streq(a->template, "none")) {
+                r = create_empty(c, req, sdir, config);
+                if (r != EXIT_SUCCESS)
+                        return r;
         } else {
-                _cleanup_free_ char **targv = NULL;
-                size_t k = n - 5;
-
-                targv = calloc(k + 1, sizeof(char *));
-                if (!targv)
-                        return result(ENOMEM, "Out of memory.");
-                for (size_t i = 0; i < k; i++)
-                        targv[i] = args[5 + i];
-
                 progress(0.1, "running template");
-                if (!c->create(c, template, NULL, NULL, LXC_CREATE_QUIET, targv))
-                        return result(EIO, "Template '%s' failed for '%s'%s%s", template, name,
+                if (!c->create(c, a->template, NULL, NULL, LXC_CREATE_QUIET, a->template_args))
+                        return result(EIO, "Template '%s' failed for '%s'%s%s", a->template, name,
                                       c->error_string ? ": " : ".", strempty(c->error_string));
         }
 
@@ -184,7 +201,7 @@ static int do_create(char **args, size_t n) {
         r = file_replace_all(config, sdir, fdir);
         if (r < 0)
                 return result(-r, "Failed to rewrite the config of '%s': %s", name, strerror(-r));
-        r = write_file_atomic(mdpath, json, strlen(json), 0644);
+        r = write_file_atomic(mdpath, a->metadata_json, strlen(a->metadata_json), 0644);
         if (r < 0)
                 return result(-r, "Failed to write the metadata of '%s': %s", name, strerror(-r));
 
@@ -193,7 +210,7 @@ static int do_create(char **args, size_t n) {
          * (liblxc sets up the rootfs as that user), nobody else: a setuid binary there would give any
          * host user the instance's ids. Never writable by the instance: the config in it is run as
          * root. liblxc made it the instance's for the template. */
-        if (chown(sdir, 0, count > 0 ? gid : 0) < 0 || chmod(sdir, count > 0 ? 0710 : 0700) < 0)
+        if (chown(sdir, 0, a->idmap_count > 0 ? a->idmap_gid : 0) < 0 || chmod(sdir, a->idmap_count > 0 ? 0710 : 0700) < 0)
                 return result(errno, "Failed to set the owner of '%s': %m", sdir);
 
         /* The last step: the instance exists once it is in place, not before. */
@@ -205,40 +222,33 @@ static int do_create(char **args, size_t n) {
         }
         r = fsync_directory_of(fdir);
         if (r < 0)
-                return result(-r, "Failed to sync '%s': %s", final, strerror(-r));
+                return result(-r, "Failed to sync '%s': %s", a->final_lxcpath, strerror(-r));
         return result(0, "created");
 }
 
-static int do_start(char **args, size_t n, const char *self) {
-        _cleanup_lxc_ struct lxc_container *c = NULL;
+/* start: waits for "go", then runs the container in the foreground, as its monitor. */
+static int do_start(const WorkerRequest *req, struct lxc_container *c) {
         _cleanup_free_ char *hook = NULL, *console_log = NULL;
         char buf[64], fdstr[16], pidstr[16];
         ssize_t k;
-        int r;
-
-        if (n < 3)
-                return result(EINVAL, "Bad start request.");
-        r = open_container(args[0], args[1], &c);
-        if (r < 0)
-                return result(-r, "Instance '%s' has no LXC config.", args[1]);
 
         /* The hook sits beside us: lxcbusd-start-hook. */
-        const char *slash = strrchr(self, '/');
+        const char *slash = strrchr(worker_path, '/');
         if (!slash)
                 return result(EINVAL, "The worker needs to know its own path.");
-        if (asprintf(&hook, "%.*s/lxcbusd-start-hook", (int) (slash - self), self) < 0)
+        if (asprintf(&hook, "%.*s/lxcbusd-start-hook", (int) (slash - worker_path), worker_path) < 0)
                 return result(ENOMEM, "Out of memory.");
         /* liblxc reads lxc.cgroup.dir relative to the cgroup root: the delegated scope, see TESTHOST.md. */
         /* What the console prints goes to console.log beside the config (ConsoleLog), rotated at
          * 128 KiB: it outlives the monitor, and reading it consumes nothing. */
-        if (asprintf(&console_log, "%s/%s/console.log", args[0], args[1]) < 0)
+        if (asprintf(&console_log, "%s/%s/console.log", req->lxcpath, req->name) < 0)
                 return result(ENOMEM, "Out of memory.");
-        if (!c->set_config_item(c, "lxc.cgroup.dir", args[2]) ||
+        if (!c->set_config_item(c, "lxc.cgroup.dir", req->start.cgroup_dir) ||
             !c->set_config_item(c, "lxc.hook.start-host", hook) ||
             !c->set_config_item(c, "lxc.console.logfile", console_log) ||
             !c->set_config_item(c, "lxc.console.size", "131072") ||
             !c->set_config_item(c, "lxc.console.rotate", "1"))
-                return result(EINVAL, "Failed to set up the start of '%s'.", args[1]);
+                return result(EINVAL, "Failed to set up the start of '%s'.", req->name);
         snprintf(fdstr, sizeof fdstr, "%i", worker_fd);
         snprintf(pidstr, sizeof pidstr, "%i", (int) getpid());
         if (setenv("LXCBUS_NOTIFY_FD", fdstr, 1) < 0 || setenv("LXCBUS_MONITOR_PID", pidstr, 1) < 0)
@@ -257,8 +267,8 @@ static int do_start(char **args, size_t n, const char *self) {
         if (k <= 0)
                 return EXIT_FAILURE;
         buf[k] = 0;
-        if (!streq(buf, "go"))
-                return result(ECANCELED, "Start of '%s' was cancelled.", args[1]);
+        if (!streq(buf, WORKER_MESSAGE_GO))
+                return result(ECANCELED, "Start of '%s' was cancelled.", req->name);
 
         /* The container's init inherits ignored signals: give it SIGPIPE's default back. Then no
          * stdio of ours may be a pipe or socket whose reader can go away (the daemon's journal
@@ -267,7 +277,7 @@ static int do_start(char **args, size_t n, const char *self) {
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 ||
             dup2(null, STDERR_FILENO) < 0)
-                return result(errno, "Failed to set up the monitor of '%s'.", args[1]);
+                return result(errno, "Failed to set up the monitor of '%s'.", req->name);
         safe_close(null);
         (void) signal(SIGPIPE, SIG_DFL);
         c->want_daemonize(c, false);
@@ -275,26 +285,18 @@ static int do_start(char **args, size_t n, const char *self) {
          * the instance may ever hold a socket to the daemon: close-on-exec, so the container's init
          * (and the hook) never inherit it; the hook takes a copy from us with pidfd_getfd(). */
         if (fcntl(worker_fd, F_SETFD, FD_CLOEXEC) < 0)
-                return result(errno, "Failed to set up the monitor of '%s'.", args[1]);
+                return result(errno, "Failed to set up the monitor of '%s'.", req->name);
         c->want_close_all_fds(c, false);
         if (!c->start(c, 0, NULL))
-                return result(EIO, "Failed to start '%s'%s%s", args[1], c->error_string ? ": " : ".",
+                return result(EIO, "Failed to start '%s'%s%s", req->name, c->error_string ? ": " : ".",
                               strempty(c->error_string));
         return result(0, "stopped");
 }
 
-static int do_stop(char **args, size_t n) {
-        _cleanup_lxc_ struct lxc_container *c = NULL;
-        unsigned timeout;
-        int r;
+/* stop: a clean shutdown for timeout_sec (0: none), then kill. */
+static int do_stop(const WorkerRequest *req, struct lxc_container *c) {
+        unsigned timeout = req->stop.timeout_sec;
 
-        if (n < 3)
-                return result(EINVAL, "Bad stop request.");
-        r = open_container(args[0], args[1], &c);
-        if (r < 0)
-                return result(-r, "Instance '%s' has no LXC config.", args[1]);
-        if (worker_parse_uint(args[2], INT_MAX, &timeout) < 0)
-                return result(EINVAL, "Bad stop request.");
         if (!c->is_running(c))
                 return result(0, "not running");
         if (timeout > 0) {
@@ -304,33 +306,9 @@ static int do_stop(char **args, size_t n) {
         }
         progress(0.6, "killing");
         if (!c->stop(c))
-                return result(EIO, "Failed to stop '%s'%s%s", args[1], c->error_string ? ": " : ".",
+                return result(EIO, "Failed to stop '%s'%s%s", req->name, c->error_string ? ": " : ".",
                               strempty(c->error_string));
         return result(0, "killed");
-}
-
-static int send_fds(const char *msg, const int *fds, size_t n_fds) {
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(2 * sizeof(int))];
-        } control = {};
-        struct iovec iov = { (void *) msg, strlen(msg) };
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = &control,
-                .msg_controllen = sizeof control,
-        };
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-
-        if (n_fds > 2)
-                return -E2BIG;
-        mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
-        memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
-        return sendmsg(worker_fd, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
 /* A pty in the instance's own devpts, so that nothing in the instance can reach a terminal of the
@@ -443,63 +421,92 @@ static int exec_with_stdio(void *payload) {
         exec_command(&p->cmd);
 }
 
-/* exec LXCPATH NAME CWD UID GID PTY NENV ENV... ARGV...: attach, report "running <pid>", wait, report
- * "exited <status> <signal>". PTY "-": the caller's stdio arrived as fds 4, 5, 6 (see ExecStdio);
- * "ROWS:COLS": make a pty in the instance and send its master first ("pty" with the fd). The attached
- * process is our child (liblxc clones it with CLONE_PARENT), so we reap it. */
-static int do_exec(char **args, size_t n) {
-        _cleanup_lxc_ struct lxc_container *c = NULL;
+/* Without a pty: the pipe that liblxc gets as stdio (it may chown and chmod it: nobody else has it). The
+ * caller's /dev/null is an inode of the host, which a privileged instance's root could chmod: drop it here
+ * (keeping the fd number taken, so that nothing else lands on it) and give the process the instance's
+ * own. */
+static int exec_prepare_stdio(ExecStdio *x, int dummy[2]) {
+        if (pipe2(dummy, O_CLOEXEC) < 0)
+                return result(errno, "Failed to create a pipe: %m");
+        for (int k = 0; k < 3; k++) {
+                struct stat st;
+
+                if (fstat(EXEC_STDIO_FD(k), &st) < 0)
+                        return result(errno, "Bad exec request: no stdio fd %i.", k);
+                if (!stat_is_devnull(&st))
+                        continue;
+                if (dup2(dummy[k == 0 ? 0 : 1], EXEC_STDIO_FD(k)) < 0)
+                        return result(errno, "Failed to replace /dev/null: %m");
+                x->devnull[k] = true;
+        }
+        return EXIT_SUCCESS;
+}
+
+/* Reports "running <pid>", reaps the process, reports "exited <status> <signal>" and the result. */
+static int exec_report_and_wait(pid_t pid) {
+        int r, status;
+
+        /* With a pidfd of it: the process is our child and unreaped until we say "exited", so the pidfd
+         * is of this process, and the daemon signals it through that, never by a pid that may be reused
+         * once we reaped it. */
+        _cleanup_close_ int pidfd = pidfd_open(pid, 0);
+        /* Without the pidfd (old kernel) the daemon falls back to the pid. */
+        r = send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_RUNNING, .pid = pid }, &pidfd, pidfd >= 0 ? 1 : 0);
+        if (r < 0 && pidfd >= 0)
+                return result(-r, "Failed to report the process.");
+        pidfd = safe_close(pidfd);
+
+        for (;;) {
+                if (waitpid(pid, &status, 0) >= 0)
+                        break;
+                if (errno != EINTR)
+                        return result(errno, "Failed to wait for the command: %m");
+        }
+        if (WIFSIGNALED(status))
+                (void) send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_EXITED, .status = -1,
+                                                       .signal = WTERMSIG(status) }, NULL, 0);
+        else
+                (void) send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_EXITED, .status = WEXITSTATUS(status) },
+                                    NULL, 0);
+        return result(0, "exited");
+}
+
+/* exec: attach, report "running <pid>", wait, report "exited <status> <signal>". Without a pty the
+ * caller's stdio arrived as fds 4, 5, 6 (see ExecStdio); with one, make a pty in the instance and send its
+ * master first ("pty" with the fd). The attached process is our child (liblxc clones it with
+ * CLONE_PARENT), so we reap it. */
+static int do_exec(const WorkerRequest *req, struct lxc_container *c) {
+        const WorkerExecArgs *a = &req->exec;
         lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
         ExecStdio x = {};
         _cleanup_close_ int master = -EBADF, slave = -EBADF;
         _cleanup_close_pair_ int dummy[2] = { -EBADF, -EBADF };
-        _cleanup_(worker_exec_args_done) WorkerExecArgs a = {};
+        const bool pty = a->pty;
         pid_t pid;
-        int r, status;
+        int r;
 
-        r = worker_exec_args_parse(args, n, &a);
-        if (r < 0)
-                return result(r == -ENOMEM ? ENOMEM : EINVAL, "Bad exec request.");
-        const bool pty = a.pty;
-        r = open_container(args[0], args[1], &c);
-        if (r < 0)
-                return result(-r, "Instance '%s' has no LXC config.", args[1]);
         if (!c->is_running(c))
-                return result(ESRCH, "Instance '%s' is not running.", args[1]);
+                return result(ESRCH, "Instance '%s' is not running.", req->name);
 
         opts.env_policy = LXC_ATTACH_CLEAR_ENV;
-        opts.extra_env_vars = a.env;
-        opts.initial_cwd = (char *) a.cwd;
-        opts.uid = a.uid;
-        opts.gid = a.gid;
+        opts.extra_env_vars = a->env;
+        opts.initial_cwd = (char *) a->cwd;
+        opts.uid = a->uid;
+        opts.gid = a->gid;
         if (pty) {
-                r = open_instance_pty(c->init_pid(c), a.rows, a.cols, &master, &slave);
+                r = open_instance_pty(c->init_pid(c), a->rows, a->cols, &master, &slave);
                 if (r < 0)
-                        return result(-r, "Failed to allocate a terminal in '%s': %s", args[1], strerror(-r));
+                        return result(-r, "Failed to allocate a terminal in '%s': %s", req->name, strerror(-r));
                 opts.stdin_fd = opts.stdout_fd = opts.stderr_fd = slave;
         } else {
-                /* What liblxc may chown and chmod: a pipe nobody else has. */
-                if (pipe2(dummy, O_CLOEXEC) < 0)
-                        return result(errno, "Failed to create a pipe: %m");
+                r = exec_prepare_stdio(&x, dummy);
+                if (r != EXIT_SUCCESS)
+                        return r;
                 opts.stdin_fd = dummy[0];
                 opts.stdout_fd = opts.stderr_fd = dummy[1];
-                /* The caller's /dev/null is an inode of the host, which a privileged instance's root
-                 * could chmod: drop it here (keeping the fd number taken, so that nothing else lands
-                 * on it) and give the process the instance's own. */
-                for (int k = 0; k < 3; k++) {
-                        struct stat st;
-
-                        if (fstat(EXEC_STDIO_FD(k), &st) < 0)
-                                return result(errno, "Bad exec request: no stdio fd %i.", k);
-                        if (!stat_is_devnull(&st))
-                                continue;
-                        if (dup2(dummy[k == 0 ? 0 : 1], EXEC_STDIO_FD(k)) < 0)
-                                return result(errno, "Failed to replace /dev/null: %m");
-                        x.devnull[k] = true;
-                }
         }
-        x.cmd.program = a.argv[0];
-        x.cmd.argv = a.argv;
+        x.cmd.program = a->argv[0];
+        x.cmd.argv = a->argv;
 
         /* The attached process must not inherit our ignored SIGPIPE, nor our socket to the daemon
          * (liblxc closes nothing it is not asked to). */
@@ -516,7 +523,7 @@ static int do_exec(char **args, size_t n) {
                 r = c->attach(c, exec_with_stdio, &x, &opts, &pid);
         (void) signal(SIGPIPE, SIG_IGN);
         if (r < 0)
-                return result(EIO, "Failed to run a command in '%s'.", args[1]);
+                return result(EIO, "Failed to run a command in '%s'.", req->name);
         execed[1] = safe_close(execed[1]);
         for (char b;;) {
                 ssize_t k = read(execed[0], &b, 1);
@@ -526,7 +533,7 @@ static int do_exec(char **args, size_t n) {
         /* Our copies of the stdio fds: the process has its own now. */
         if (pty) {
                 slave = safe_close(slave);
-                r = send_fds("pty", &master, 1);
+                r = send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_PTY }, &master, 1);
                 if (r < 0)
                         return result(-r, "Failed to hand over the terminal.");
                 master = safe_close(master);
@@ -536,69 +543,32 @@ static int do_exec(char **args, size_t n) {
                 dummy[0] = safe_close(dummy[0]);
                 dummy[1] = safe_close(dummy[1]);
         }
-        /* With a pidfd of it: the process is our child and unreaped until we say "exited", so the pidfd
-         * is of this process, and the daemon signals it through that, never by a pid that may be reused
-         * once we reaped it. */
-        char running[32];
-        snprintf(running, sizeof running, "running %i", (int) pid);
-        _cleanup_close_ int pidfd = pidfd_open(pid, 0);
-        if (pidfd >= 0) {
-                r = send_fds(running, &pidfd, 1);
-                if (r < 0)
-                        return result(-r, "Failed to report the process.");
-        } else
-                send_msg("%s", running);    /* no pidfds (old kernel): the daemon falls back to the pid */
-        pidfd = safe_close(pidfd);
-
-        for (;;) {
-                if (waitpid(pid, &status, 0) >= 0)
-                        break;
-                if (errno != EINTR)
-                        return result(errno, "Failed to wait for the command: %m");
-        }
-        if (WIFSIGNALED(status))
-                send_msg("exited -1 %i", WTERMSIG(status));
-        else
-                send_msg("exited %i 0", WEXITSTATUS(status));
-        return result(0, "exited");
+        return exec_report_and_wait(pid);
 }
 
-/* console LXCPATH NAME TTY: a terminal of the instance from its monitor (TTY 0 is the console). Sends
+/* console: a terminal of the instance from its monitor (TTY 0 is the console). Sends
  * "console <tty>" with two fds: the one that keeps the terminal allocated while held, and the ptx. */
-static int do_console(char **args, size_t n) {
-        _cleanup_lxc_ struct lxc_container *c = NULL;
-        int tty, ptx = -EBADF, keep, r;
-        unsigned u;
+static int do_console(const WorkerRequest *req, struct lxc_container *c) {
+        int tty = (int) req->console.tty, ptx = -EBADF, keep, r;
 
-        if (n < 3)
-                return result(EINVAL, "Bad console request.");
-        r = open_container(args[0], args[1], &c);
-        if (r < 0)
-                return result(-r, "Instance '%s' has no LXC config.", args[1]);
-        if (worker_parse_uint(args[2], WORKER_TTY_MAX, &u) < 0)
-                return result(EINVAL, "Bad console request.");
-        tty = (int) u;
         keep = c->console_getfd(c, &tty, &ptx);
         if (keep < 0)
-                return result(EBUSY, "Terminal %s of '%s' is not available (in use, or no such terminal).", args[2],
-                              args[1]);
+                return result(EBUSY, "Terminal %u of '%s' is not available (in use, or no such terminal).",
+                              req->console.tty, req->name);
         int fds[2] = { keep, ptx };
-        char msg[32];
-        snprintf(msg, sizeof msg, "console %i", tty);
-        r = send_fds(msg, fds, 2);
+        r = send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_CONSOLE, .tty = tty }, fds, 2);
         if (r < 0)
                 return result(-r, "Failed to hand over the terminal.");
         return result(0, "console");
 }
 
-static int do_destroy(char **args, size_t n) {
+/* destroy: renames the instance directory into trash_dir, then removes it. */
+static int do_destroy(const WorkerRequest *req, struct lxc_container *none) {
         _cleanup_free_ char *dir = NULL, *trash = NULL;
         int r;
 
-        if (n < 3)
-                return result(EINVAL, "Bad destroy request.");
-        if (asprintf(&dir, "%s/%s", args[0], args[1]) < 0 ||
-            asprintf(&trash, "%s/.deleted-%s-%i", args[2], args[1], (int) getpid()) < 0)
+        if (asprintf(&dir, "%s/%s", req->lxcpath, req->name) < 0 ||
+            asprintf(&trash, "%s/.deleted-%s-%i", req->destroy.trash_dir, req->name, (int) getpid()) < 0)
                 return result(ENOMEM, "Out of memory.");
 
         /* Rename first: from this point the instance is gone, even if the removal is interrupted
@@ -616,15 +586,28 @@ static int do_destroy(char **args, size_t n) {
         return result(0, "deleted");
 }
 
+typedef struct WorkerHandler {
+        int (*run)(const WorkerRequest *req, struct lxc_container *c);
+        bool container;    /* run() gets the instance's container, which must exist */
+} WorkerHandler;
+
+static const WorkerHandler handlers[_WORKER_VERB_MAX] = {
+        [WORKER_VERB_CREATE] = { do_create, false },
+        [WORKER_VERB_START] = { do_start, true },
+        [WORKER_VERB_STOP] = { do_stop, true },
+        [WORKER_VERB_DESTROY] = { do_destroy, false },
+        [WORKER_VERB_CONSOLE] = { do_console, true },
+        [WORKER_VERB_EXEC] = { do_exec, true },
+};
+
 int worker_main(int argc, char *argv[]) {
+        _cleanup_(worker_request_done) WorkerRequest req = {};
+        _cleanup_lxc_ struct lxc_container *c = NULL;
         _cleanup_free_ char *buf = NULL;
-        _cleanup_free_ char **args = NULL;
-        const char *self;
-        size_t nrest;
         ssize_t k;
         int r;
 
-        self = getenv("LXCBUS_WORKER_PATH") ?: argv[0];
+        worker_path = getenv("LXCBUS_WORKER_PATH") ?: argv[0];
         (void) signal(SIGPIPE, SIG_IGN);
 
         buf = malloc(WORKER_MSG_MAX + 1);
@@ -635,24 +618,15 @@ int worker_main(int argc, char *argv[]) {
                 fprintf(stderr, "lxcbusd-worker: no request on fd %i; this program is run by lxcbusd.\n", worker_fd);
                 return EXIT_FAILURE;
         }
-        buf[k] = 0;
-        const char *verb;
-        r = worker_request_parse(buf, (size_t) k, &verb, &args, &nrest);
+        r = worker_request_decode(buf, (size_t) k, &req);
         if (r < 0)
                 return result(r == -ENOMEM ? ENOMEM : EINVAL, r == -ENOMEM ? "Out of memory." : "Malformed request.");
-        char **rest = args;
 
-        if (streq(verb, "create"))
-                return do_create(rest, nrest);
-        if (streq(verb, "start"))
-                return do_start(rest, nrest, self);
-        if (streq(verb, "stop"))
-                return do_stop(rest, nrest);
-        if (streq(verb, "exec"))
-                return do_exec(rest, nrest);
-        if (streq(verb, "console"))
-                return do_console(rest, nrest);
-        if (streq(verb, "destroy"))
-                return do_destroy(rest, nrest);
-        return result(EINVAL, "Unknown verb '%s'.", verb);
+        const WorkerHandler *h = &handlers[req.verb];
+        if (h->container) {
+                r = open_container(req.lxcpath, req.name, &c);
+                if (r < 0)
+                        return result(-r, "Instance '%s' has no LXC config.", req.name);
+        }
+        return h->run(&req, c);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* Worker -> daemon: one message as worker_drain() reads it (the bytes, then a NUL). Whatever parses has
- * its fields in range, and printing it the way the worker does gives the input back (one spelling per
- * message), except for progress, whose fraction may have other decimals than "%.3f". */
+ * its fields in range, printing it the way the worker does gives the input back (one spelling per
+ * message), except for progress, whose fraction may have other decimals than "%.3f", and the encoder
+ * writes it again. */
 
 #include <math.h>
 #include <string.h>
@@ -10,6 +11,23 @@
 #include "fuzz.h"
 #include "macro.h"
 #include "worker-proto.h"
+
+/* worker_message_format() writes every message that parses, and what it writes parses to the same (a
+ * progress to 3 decimals, a result's missing text as ""). */
+static void check_format(const WorkerMessage *m) {
+        _cleanup_free_ char *out = malloc(WORKER_MSG_MAX + 2);
+        WorkerMessage p;
+        int n;
+
+        FUZZ_CHECK(out);
+        n = worker_message_format(m, out, WORKER_MSG_MAX + 2);
+        FUZZ_CHECK(n >= 0);
+        FUZZ_CHECK(worker_message_parse(out, (size_t) n, &p) == 0);
+        FUZZ_CHECK(p.kind == m->kind && streq_ptr(p.text, m->text));
+        FUZZ_CHECK(fabs(p.progress - m->progress) < 0.00051);
+        FUZZ_CHECK(p.pid == m->pid && p.status == m->status && p.signal == m->signal && p.error == m->error &&
+                   p.tty == m->tty);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_free_ char *s = NULL, *again = NULL;
@@ -26,6 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         }
         FUZZ_CHECK(memchr(data, 0, size) == NULL);
+        check_format(&m);
         FUZZ_CHECK(m.kind >= 0 && m.kind < _WORKER_MESSAGE_KIND_MAX);
         /* A text points into the message, after the space that ends the number (a result without a
          * text has the static ""). */

@@ -1,127 +1,148 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* Daemon -> worker: one request as worker_main() receives it, and the arguments of every verb as the
- * do_*() functions parse them (exec's layout, create's IDMAP, the numbers of stop and console). Whatever
- * parses is in range and, printed again, gives the input back. */
+/* Daemon -> worker: one request as worker_main() receives it, through worker_request_decode(). Whatever
+ * decodes is in range and points into the packet; encoded again it gives the very same bytes (the wire has
+ * one spelling per request), and those decode to the same request. */
 
+#include <limits.h>
 #include <string.h>
 
 #include "fuzz.h"
 #include "macro.h"
+#include "util.h"
 #include "worker-proto.h"
 
-/* Joins strings as the daemon's worker_spawn_with_fds() does. */
-static void check_join(const char *const *strv, size_t n, const char *buf, size_t len) {
-        size_t off = 0;
+static const char *fuzz_buf;
+static size_t fuzz_len;
 
-        for (size_t k = 0; k < n; k++) {
-                size_t l = strlen(strv[k]) + 1;
-
-                FUZZ_CHECK(off + l <= len);
-                FUZZ_CHECK(memcmp(buf + off, strv[k], l) == 0);
-                off += l;
-        }
-        FUZZ_CHECK(off == len);
+/* A string of the packet: inside it, and ending at one of its NULs. */
+static void check_string(const char *s, bool may_be_empty) {
+        FUZZ_CHECK(s && s >= fuzz_buf && s < fuzz_buf + fuzz_len);
+        FUZZ_CHECK(may_be_empty || s[0]);
 }
 
-static void check_exec(char **args, size_t n) {
-        _cleanup_(worker_exec_args_done) WorkerExecArgs a = {};
-        size_t ne = 0, na = 0;
-        int r;
+static void check_strv(char **l, size_t min) {
+        FUZZ_CHECK(l);
+        FUZZ_CHECK(strv_length(l) >= min);
+        STRV_FOREACH(s, l)
+                check_string(*s, true);
+}
 
-        r = worker_exec_args_parse(args, n, &a);
-        if (r < 0) {
-                FUZZ_CHECK(r == -EBADMSG);
-                FUZZ_CHECK(!a.env && !a.argv);
-                return;
+static void check_request(const WorkerRequest *req) {
+        const WorkerCreateArgs *c = &req->create;
+        const WorkerExecArgs *x = &req->exec;
+
+        FUZZ_CHECK(req->verb >= 0 && req->verb < _WORKER_VERB_MAX);
+        FUZZ_CHECK((const char *) fuzz_buf == req->lxcpath - strlen(worker_verb_to_string(req->verb)) - 1);
+        check_string(req->lxcpath, false);
+        check_string(req->name, false);
+        FUZZ_CHECK(!strchr(req->name, '/') && !streq(req->name, ".") && !streq(req->name, ".."));
+
+        switch (req->verb) {
+        case WORKER_VERB_CREATE:
+                check_string(c->final_lxcpath, false);
+                check_string(c->metadata_json, false);
+                check_string(c->template, false);
+                check_strv(c->template_args, 0);
+                if (c->idmap_count == 0)
+                        FUZZ_CHECK(c->idmap_uid == 0 && c->idmap_gid == 0);
+                else
+                        FUZZ_CHECK(c->idmap_uid > 0 && c->idmap_gid > 0 && c->idmap_uid != UINT32_MAX &&
+                                   c->idmap_gid != UINT32_MAX && c->idmap_count != UINT32_MAX);
+                break;
+        case WORKER_VERB_START:
+                check_string(req->start.cgroup_dir, false);
+                break;
+        case WORKER_VERB_STOP:
+                FUZZ_CHECK(req->stop.timeout_sec <= INT_MAX);
+                break;
+        case WORKER_VERB_DESTROY:
+                check_string(req->destroy.trash_dir, false);
+                break;
+        case WORKER_VERB_CONSOLE:
+                FUZZ_CHECK(req->console.tty <= WORKER_TTY_MAX);
+                break;
+        case WORKER_VERB_EXEC:
+                if (x->cwd)
+                        check_string(x->cwd, false);
+                FUZZ_CHECK(x->uid != (uid_t) -1 && x->gid != (gid_t) -1);
+                if (x->pty)
+                        FUZZ_CHECK(x->rows >= 1 && x->rows <= WORKER_PTY_SIZE_MAX && x->cols >= 1 &&
+                                   x->cols <= WORKER_PTY_SIZE_MAX);
+                else
+                        FUZZ_CHECK(x->rows == 0 && x->cols == 0);
+                check_strv(x->env, 0);
+                check_strv(x->argv, 1);
+                break;
+        default:
+                FUZZ_CHECK(false);
         }
-        FUZZ_CHECK(n >= 8);
-        FUZZ_CHECK(a.env && a.argv && a.argv[0]);
-        while (a.env[ne])
-                ne++;
-        while (a.argv[na])
-                na++;
-        FUZZ_CHECK(7 + ne + na == n);
-        /* In order, the very strings of the request. */
-        for (size_t k = 0; k < ne; k++)
-                FUZZ_CHECK(a.env[k] == args[7 + k]);
-        for (size_t k = 0; k < na; k++)
-                FUZZ_CHECK(a.argv[k] == args[7 + ne + k]);
-        FUZZ_CHECK(a.uid != (uid_t) -1 && a.gid != (gid_t) -1);
-        FUZZ_CHECK(streq_ptr(a.cwd, args[2][0] ? args[2] : NULL));
+}
 
-        char u[16], g[16], pty[32], nenv[24];
-        snprintf(u, sizeof u, "%u", (unsigned) a.uid);
-        snprintf(g, sizeof g, "%u", (unsigned) a.gid);
-        snprintf(nenv, sizeof nenv, "%zu", ne);
-        if (a.pty) {
-                FUZZ_CHECK(a.rows >= 1 && a.rows <= WORKER_PTY_SIZE_MAX);
-                FUZZ_CHECK(a.cols >= 1 && a.cols <= WORKER_PTY_SIZE_MAX);
-                snprintf(pty, sizeof pty, "%u:%u", a.rows, a.cols);
-        } else
-                strcpy(pty, "-");
-        FUZZ_CHECK(streq(args[3], u) && streq(args[4], g) && streq(args[5], pty) && streq(args[6], nenv));
+static bool strv_equal(char **a, char **b) {
+        for (; a && *a && b && *b; a++, b++)
+                if (!streq(*a, *b))
+                        return false;
+        return !(a && *a) && !(b && *b);
+}
+
+static bool request_equal(const WorkerRequest *a, const WorkerRequest *b) {
+        if (a->verb != b->verb || !streq(a->lxcpath, b->lxcpath) || !streq(a->name, b->name))
+                return false;
+        switch (a->verb) {
+        case WORKER_VERB_CREATE:
+                return streq(a->create.final_lxcpath, b->create.final_lxcpath) &&
+                       streq(a->create.metadata_json, b->create.metadata_json) &&
+                       a->create.idmap_uid == b->create.idmap_uid && a->create.idmap_gid == b->create.idmap_gid &&
+                       a->create.idmap_count == b->create.idmap_count && streq(a->create.template, b->create.template) &&
+                       strv_equal(a->create.template_args, b->create.template_args);
+        case WORKER_VERB_START:
+                return streq(a->start.cgroup_dir, b->start.cgroup_dir);
+        case WORKER_VERB_STOP:
+                return a->stop.timeout_sec == b->stop.timeout_sec;
+        case WORKER_VERB_DESTROY:
+                return streq(a->destroy.trash_dir, b->destroy.trash_dir);
+        case WORKER_VERB_CONSOLE:
+                return a->console.tty == b->console.tty;
+        case WORKER_VERB_EXEC:
+                return streq_ptr(a->exec.cwd, b->exec.cwd) && a->exec.uid == b->exec.uid &&
+                       a->exec.gid == b->exec.gid && a->exec.pty == b->exec.pty && a->exec.rows == b->exec.rows &&
+                       a->exec.cols == b->exec.cols && strv_equal(a->exec.env, b->exec.env) &&
+                       strv_equal(a->exec.argv, b->exec.argv);
+        default:
+                return false;
+        }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        _cleanup_free_ char *buf = NULL;
-        _cleanup_free_ char **args = NULL;
-        const char *verb = NULL;
-        size_t n = 0;
+        _cleanup_(worker_request_done) WorkerRequest req = {}, again = {};
+        _cleanup_free_ char *buf = NULL, *enc = NULL;
+        size_t len;
         int r;
 
         if (size > WORKER_MSG_MAX + 1)
                 return 0;
-        /* Exactly the bytes received, without an extra NUL: the parser must not look past len. */
+        /* Exactly the bytes received, without an extra NUL: the decoder must not look past size. */
         buf = malloc(size ?: 1);
         if (!buf)
                 abort();
         if (size > 0)
                 memcpy(buf, data, size);
 
-        r = worker_request_parse(buf, size, &verb, &args, &n);
+        r = worker_request_decode(buf, size, &req);
         if (r < 0) {
                 FUZZ_CHECK(r == -EBADMSG);
-                FUZZ_CHECK(!args);
                 return 0;
         }
-        FUZZ_CHECK(size >= 2 && size <= WORKER_MSG_MAX);
-        FUZZ_CHECK(verb == buf && verb[0]);
-        FUZZ_CHECK(n + 1 <= WORKER_REQUEST_ARGS_MAX);
-        FUZZ_CHECK(args[n] == NULL);
-        for (size_t k = 0; k < n; k++)
-                FUZZ_CHECK(args[k] > buf && args[k] < buf + size);
+        FUZZ_CHECK(size >= 1 && size <= WORKER_MSG_MAX && buf[size - 1] == 0);
+        fuzz_buf = buf;
+        fuzz_len = size;
+        check_request(&req);
 
-        _cleanup_free_ const char **all = calloc(n + 1, sizeof(char *));
-        FUZZ_CHECK(all);
-        all[0] = verb;
-        for (size_t k = 0; k < n; k++)
-                all[k + 1] = args[k];
-        check_join(all, n + 1, buf, size);
-
-        /* Every argument as each kind of number the verbs have. */
-        for (size_t k = 0; k < n; k++) {
-                unsigned v, uid, gid, count;
-                char t[64];
-
-                if (worker_parse_uint(args[k], UINT32_MAX, &v) >= 0) {
-                        snprintf(t, sizeof t, "%u", v);
-                        FUZZ_CHECK(streq(t, args[k]));
-                }
-                if (worker_parse_uint(args[k], WORKER_TTY_MAX, &v) >= 0)
-                        FUZZ_CHECK(v <= WORKER_TTY_MAX);
-                if (worker_idmap_parse(args[k], &uid, &gid, &count) >= 0) {
-                        if (uid == 0)
-                                FUZZ_CHECK(streq(args[k], "-") && gid == 0 && count == 0);
-                        else {
-                                FUZZ_CHECK(gid > 0 && count > 0);
-                                snprintf(t, sizeof t, "%u:%u:%u", uid, gid, count);
-                                FUZZ_CHECK(streq(t, args[k]));
-                        }
-                }
-        }
-
-        /* exec's layout, whatever the verb: the fuzzer need not find the word first. */
-        check_exec(args, n);
+        r = worker_request_encode(&req, &enc, &len);
+        FUZZ_CHECK(r == 0);
+        FUZZ_CHECK(len == size && memcmp(enc, buf, size) == 0);
+        FUZZ_CHECK(worker_request_decode(enc, len, &again) == 0);
+        FUZZ_CHECK(request_equal(&req, &again));
         return 0;
 }

@@ -301,6 +301,7 @@ TEST(polkit_query_set_config) {
 
 /* ---------------------------------------------------------------- worker requests */
 
+/* The bytes of a NULL-terminated list of strings, each with its NUL. */
 static size_t request_size(char *const *args) {
         size_t n = 0;
         for (char *const *a = args; *a; a++)
@@ -308,11 +309,19 @@ static size_t request_size(char *const *args) {
         return n;
 }
 
+/* The packet worker_spawn() sends for req, as the encoder writes it (which also checks that the worker
+ * would take it). */
+static size_t packet_size(const WorkerRequest *req) {
+        _cleanup_free_ char *packet = NULL;
+        size_t len = 0;
+
+        ASSERT_OK(worker_request_encode(req, &packet, &len));
+        return len;
+}
+
 TEST(worker_request_create) {
         _cleanup_(instance_metadata_done) InstanceMetadata md = {};
         _cleanup_free_ char *json = NULL, *dir1 = filled(PATH_MAX - 1, 'p'), *dir2 = filled(PATH_MAX - 1, 'q');
-        char *args[9 + LXCBUS_TEMPLATE_ARGS_MAX + 1] = {};
-        size_t n = 0;
 
         worst_config(&md.config, true);
         md.name = strdup(worst_name());
@@ -322,17 +331,24 @@ TEST(worker_request_create) {
         ASSERT_OK(instance_metadata_to_json(&md, &json));
         printf("  metadata JSON of the worst config: %zu bytes\n", strlen(json));
 
-        args[n++] = (char *) "create";
-        args[n++] = dir1;
-        args[n++] = (char *) worst_name();
-        args[n++] = dir2;
-        args[n++] = json;
-        args[n++] = (char *) "4294901760:4294901760:65536";
-        args[n++] = (char *) "busybox";
         /* Template arguments at their byte bound. */
         _cleanup_free_ char *targ = filled(LXCBUS_TEMPLATE_ARGS_TOTAL_MAX - 1, 't');
-        args[n++] = targ;
-        size_t size = request_size(args);
+        char *targs[] = { targ, NULL };
+        WorkerRequest req = {
+                .verb = WORKER_VERB_CREATE,
+                .lxcpath = dir1,
+                .name = worst_name(),
+                .create = {
+                        .final_lxcpath = dir2,
+                        .metadata_json = json,
+                        .idmap_uid = md.idmap.uid,
+                        .idmap_gid = md.idmap.gid,
+                        .idmap_count = md.idmap.count,
+                        .template = "busybox",
+                        .template_args = targs,
+                },
+        };
+        size_t size = packet_size(&req);
         printf("  create request, worst case: %zu bytes (packet %u)\n", size, WORKER_MSG_MAX);
         ASSERT_TRUE(size <= WORKER_MSG_MAX);
 }
@@ -342,26 +358,30 @@ TEST(worker_request_exec) {
         _cleanup_free_ char *inst_env = filled(LXCBUS_CONFIG_TOTAL_MAX - 1, 'e');
         _cleanup_free_ char *call = filled(LXCBUS_EXEC_STRINGS_MAX - 1, 'a');
         _cleanup_free_ char *term = NULL;
-        char *args[16] = {};
-        size_t n = 0;
 
         ASSERT_TRUE(asprintf(&term, "TERM=%s", tmp(128, 't')) > 0);
-        args[n++] = (char *) "exec";
-        args[n++] = dir;
-        args[n++] = (char *) worst_name();
-        args[n++] = cwd;
-        args[n++] = (char *) "4294967294";
-        args[n++] = (char *) "4294967294";
-        args[n++] = (char *) "10000:10000";
-        args[n++] = (char *) "1283";
         /* The defaults, the instance's environment.* keys (as NAME=VALUE never longer than the key
-         * "environment.NAME" and its value), and the call's argv + env. */
-        args[n++] = (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-        args[n++] = (char *) "HOME=/root";
-        args[n++] = term;
-        args[n++] = inst_env;
-        args[n++] = call;
-        size_t size = request_size(args);
+         * "environment.NAME" and its value), and the call's argv + env. NENV counts 1283 (the bound of
+         * the environment) in the worst case: four digits, as here. */
+        char *env[] = { (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                        (char *) "HOME=/root", term, inst_env, NULL };
+        char *argv[] = { call, NULL };
+        WorkerRequest req = {
+                .verb = WORKER_VERB_EXEC,
+                .lxcpath = dir,
+                .name = worst_name(),
+                .exec = {
+                        .cwd = cwd,
+                        .uid = 4294967294U,
+                        .gid = 4294967294U,
+                        .pty = true,
+                        .rows = 10000,
+                        .cols = 10000,
+                        .env = env,
+                        .argv = argv,
+                },
+        };
+        size_t size = packet_size(&req) + STRLEN("1283") - STRLEN("4");
         printf("  exec request, worst case: %zu bytes (packet %u)\n", size, WORKER_MSG_MAX);
         ASSERT_TRUE(size <= WORKER_MSG_MAX);
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The daemon <-> worker protocol parsers (src/shared/worker-proto.c). The messages here are the ones the
- * worker and lxcbusd-start-hook print, and the near misses that the old atoi()/strtod()/sscanf() parsing
- * took for something else. */
+/* The daemon <-> worker protocol (src/shared/worker-proto.c): every verb's request encoded, decoded and
+ * encoded again, byte for byte the packets the daemon has always sent; the malformed packets the worker
+ * refuses; the messages the worker and lxcbusd-start-hook write, and the near misses that the old
+ * atoi()/strtod()/sscanf() parsing took for something else. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -129,109 +131,431 @@ TEST(message_console_pty_other) {
         ASSERT_ERROR(worker_message_parse(NULL, 0, &m), EBADMSG);
 }
 
-TEST(request_split) {
-        char req[] = "exec\0/l\0web\0\0000\0000\0-\0001\0A=1\0/bin/sh\0";
-        _cleanup_free_ char **args = NULL;
-        const char *verb;
-        size_t n;
+/* ---------------------------------------------------------------- requests */
 
-        ASSERT_OK(worker_request_parse(req, sizeof req - 1, &verb, &args, &n));
-        ASSERT_STREQ(verb, "exec");
-        ASSERT_EQ(n, 9);
-        ASSERT_STREQ(args[0], "/l");
-        ASSERT_STREQ(args[2], "");
-        ASSERT_STREQ(args[8], "/bin/sh");
-        ASSERT_NULL(args[9]);
-        args = mfree(args);
-
-        char verb_only[] = "start";
-        ASSERT_OK(worker_request_parse(verb_only, sizeof verb_only, &verb, &args, &n));
-        ASSERT_EQ(n, 0);
-        ASSERT_NULL(args[0]);
-        args = mfree(args);
-
-        char unterminated[] = "start\0x";
-        ASSERT_ERROR(worker_request_parse(unterminated, sizeof unterminated - 1, &verb, &args, &n), EBADMSG);
-        char empty_verb[] = "\0x";
-        ASSERT_ERROR(worker_request_parse(empty_verb, sizeof empty_verb, &verb, &args, &n), EBADMSG);
-        ASSERT_ERROR(worker_request_parse(empty_verb, 0, &verb, &args, &n), EBADMSG);
-        ASSERT_NULL(args);
-
-        /* The count bound: WORKER_REQUEST_ARGS_MAX strings pass, one more does not. */
-        _cleanup_free_ char *many = calloc(WORKER_REQUEST_ARGS_MAX + 1, 2);
-        ASSERT_NOT_NULL(many);
-        for (size_t k = 0; k < WORKER_REQUEST_ARGS_MAX + 1; k++)
-                many[2 * k] = 'a';
-        ASSERT_OK(worker_request_parse(many, 2 * WORKER_REQUEST_ARGS_MAX, &verb, &args, &n));
-        ASSERT_EQ(n, WORKER_REQUEST_ARGS_MAX - 1);
-        args = mfree(args);
-        ASSERT_ERROR(worker_request_parse(many, 2 * (WORKER_REQUEST_ARGS_MAX + 1), &verb, &args, &n), EBADMSG);
+/* NULL and an empty list are the same on the wire. */
+static void assert_strv_equal(char **a, char **b) {
+        ASSERT_EQ(strv_length(a), strv_length(b));
+        for (size_t k = 0; a && a[k]; k++)
+                ASSERT_STREQ(a[k], b[k]);
 }
 
-static int exec_parse(char **args, WorkerExecArgs *ret) {
-        return worker_exec_args_parse(args, strv_length(args), ret);
-}
-
-TEST(exec_args) {
-        _cleanup_(worker_exec_args_done) WorkerExecArgs a = {};
-
-        ASSERT_OK(exec_parse(STRV_MAKE("/l", "web", "", "0", "0", "-", "1", "A=1", "/bin/sh", "-c", "x"), &a));
-        ASSERT_NULL(a.cwd);
-        ASSERT_EQ(a.uid, 0);
-        ASSERT_FALSE(a.pty);
-        ASSERT_EQ(strv_length(a.env), 1);
-        ASSERT_STREQ(a.env[0], "A=1");
-        ASSERT_EQ(strv_length(a.argv), 3);
-        ASSERT_STREQ(a.argv[0], "/bin/sh");
-        worker_exec_args_done(&a);
-
-        ASSERT_OK(exec_parse(STRV_MAKE("/l", "web", "/root", "1000", "1001", "24:80", "0", "/bin/true"), &a));
-        ASSERT_STREQ(a.cwd, "/root");
-        ASSERT_EQ(a.uid, 1000);
-        ASSERT_EQ(a.gid, 1001);
-        ASSERT_TRUE(a.pty);
-        ASSERT_EQ(a.rows, 24);
-        ASSERT_EQ(a.cols, 80);
-        ASSERT_EQ(strv_length(a.env), 0);
-        ASSERT_EQ(strv_length(a.argv), 1);
-        worker_exec_args_done(&a);
-
-        /* NENV = SIZE_MAX made "n < 6 + nenv + 1" wrap around, and the copy ran past the args array. */
-        char **bad[] = {
-                STRV_MAKE("/l", "web", "", "0", "0", "-", "18446744073709551615", "a"),
-                STRV_MAKE("/l", "web", "", "0", "0", "-", "1", "A=1"),               /* no program */
-                STRV_MAKE("/l", "web", "", "0", "0", "-", "2", "A=1", "/bin/true"),
-                STRV_MAKE("/l", "web", "", "0", "0", "-", "-1", "/bin/true"),
-                STRV_MAKE("/l", "web", "", "4294967295", "0", "-", "0", "/bin/true"), /* (uid_t) -1 */
-                STRV_MAKE("/l", "web", "", "-1", "0", "-", "0", "/bin/true"),
-                STRV_MAKE("/l", "web", "", "0", "x", "-", "0", "/bin/true"),
-                STRV_MAKE("/l", "web", "", "0", "0", "24:80:1", "0", "/bin/true"),
-                STRV_MAKE("/l", "web", "", "0", "0", "0:80", "0", "/bin/true"),
-                STRV_MAKE("/l", "web", "", "0", "0", "24:10001", "0", "/bin/true"),
-                STRV_MAKE("/l", "web", "", "0", "0", "24x80", "0", "/bin/true"),
-                STRV_MAKE("/l", "web", "", "0", "0", "", "0", "/bin/true"),
-                STRV_MAKE("/l", "web", "", "0", "0", "-", "0"),
-        };
-        for (size_t k = 0; k < ELEMENTSOF(bad); k++) {
-                ASSERT_ERROR(exec_parse(bad[k], &a), EBADMSG);
-                ASSERT_NULL(a.argv);
+static void assert_request_equal(const WorkerRequest *a, const WorkerRequest *b) {
+        ASSERT_EQ(a->verb, b->verb);
+        ASSERT_STREQ(a->lxcpath, b->lxcpath);
+        ASSERT_STREQ(a->name, b->name);
+        switch (a->verb) {
+        case WORKER_VERB_CREATE:
+                ASSERT_STREQ(a->create.final_lxcpath, b->create.final_lxcpath);
+                ASSERT_STREQ(a->create.metadata_json, b->create.metadata_json);
+                ASSERT_EQ_U(a->create.idmap_uid, b->create.idmap_uid);
+                ASSERT_EQ_U(a->create.idmap_gid, b->create.idmap_gid);
+                ASSERT_EQ_U(a->create.idmap_count, b->create.idmap_count);
+                ASSERT_STREQ(a->create.template, b->create.template);
+                assert_strv_equal(a->create.template_args, b->create.template_args);
+                break;
+        case WORKER_VERB_START:
+                ASSERT_STREQ(a->start.cgroup_dir, b->start.cgroup_dir);
+                break;
+        case WORKER_VERB_STOP:
+                ASSERT_EQ_U(a->stop.timeout_sec, b->stop.timeout_sec);
+                break;
+        case WORKER_VERB_DESTROY:
+                ASSERT_STREQ(a->destroy.trash_dir, b->destroy.trash_dir);
+                break;
+        case WORKER_VERB_CONSOLE:
+                ASSERT_EQ_U(a->console.tty, b->console.tty);
+                break;
+        case WORKER_VERB_EXEC:
+                ASSERT_TRUE(streq_ptr(a->exec.cwd, b->exec.cwd));
+                ASSERT_EQ_U(a->exec.uid, b->exec.uid);
+                ASSERT_EQ_U(a->exec.gid, b->exec.gid);
+                ASSERT_EQ(a->exec.pty, b->exec.pty);
+                if (a->exec.pty) {
+                        ASSERT_EQ_U(a->exec.rows, b->exec.rows);
+                        ASSERT_EQ_U(a->exec.cols, b->exec.cols);
+                }
+                assert_strv_equal(a->exec.env, b->exec.env);
+                assert_strv_equal(a->exec.argv, b->exec.argv);
+                break;
+        default:
+                ASSERT_TRUE(false);
         }
 }
 
-TEST(idmap_and_numbers) {
-        unsigned u, g, c;
+/* encode -> decode gives req back, the decoded request encodes to the same bytes, and, where given, those
+ * are the bytes the daemon sent before the typed API (the wire format did not change). */
+static void round_trip(const WorkerRequest *req, const char *wire, size_t wire_len) {
+        _cleanup_free_ char *buf = NULL, *again = NULL;
+        _cleanup_(worker_request_done) WorkerRequest d = {};
+        size_t len, len2;
 
-        ASSERT_OK(worker_idmap_parse("-", &u, &g, &c));
-        ASSERT_EQ(u + g + c, 0);
-        ASSERT_OK(worker_idmap_parse("100000:100000:65536", &u, &g, &c));
-        ASSERT_EQ(u, 100000);
-        ASSERT_EQ(g, 100000);
-        ASSERT_EQ(c, 65536);
-        /* sscanf("%u") took "-1" for 4294967295 and " 5" for 5. */
-        const char *bad[] = { "-1:1:1", "1:1:0", "0:1:1", "1:1", "1:1:1:", "1:1:1x", " 1:1:1", "1: 1:1", "",
-                              "4294967295:1:1", "+1:1:1" };
-        for (size_t k = 0; k < ELEMENTSOF(bad); k++)
-                ASSERT_ERROR(worker_idmap_parse(bad[k], &u, &g, &c), EINVAL);
+        ASSERT_OK(worker_request_encode(req, &buf, &len));
+        ASSERT_TRUE(len >= 1 && buf[len - 1] == 0);
+        if (wire) {
+                ASSERT_EQ(len, wire_len);
+                ASSERT_TRUE(memcmp(buf, wire, len) == 0);
+        }
+        ASSERT_OK(worker_request_decode(buf, len, &d));
+        assert_request_equal(req, &d);
+        /* Every string points into the packet. */
+        ASSERT_TRUE(d.lxcpath > buf && d.lxcpath < buf + len);
+        ASSERT_OK(worker_request_encode(&d, &again, &len2));
+        ASSERT_EQ(len, len2);
+        ASSERT_TRUE(memcmp(buf, again, len) == 0);
+}
+
+#define WIRE(s) s, sizeof(s) - 1
+
+TEST(request_round_trip) {
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_START, .lxcpath = "/l", .name = "web",
+                                      .start.cgroup_dir = "machine.slice/lxcbus-web.scope" },
+                   WIRE("start\0/l\0web\0machine.slice/lxcbus-web.scope\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_STOP, .lxcpath = "/l", .name = "web", .stop.timeout_sec = 30 },
+                   WIRE("stop\0/l\0web\00030\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_STOP, .lxcpath = "/l", .name = "web",
+                                      .stop.timeout_sec = INT_MAX }, NULL, 0);
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_DESTROY, .lxcpath = "/s", .name = ".deleted-web-1",
+                                      .destroy.trash_dir = "/s" },
+                   WIRE("destroy\0/s\0.deleted-web-1\0/s\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_CONSOLE, .lxcpath = "/l", .name = "web" },
+                   WIRE("console\0/l\0web\0000\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_CONSOLE, .lxcpath = "/l", .name = "web",
+                                      .console.tty = WORKER_TTY_MAX }, NULL, 0);
+
+        /* create: privileged and idmapped, without and with template arguments. */
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_CREATE, .lxcpath = "/s", .name = "web",
+                                      .create = { .final_lxcpath = "/l", .metadata_json = "{}", .template = "none" } },
+                   WIRE("create\0/s\0web\0/l\0{}\0-\0none\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_CREATE, .lxcpath = "/s", .name = "web",
+                                      .create = { .final_lxcpath = "/l", .metadata_json = "{}", .template = "busybox",
+                                                  .template_args = STRV_MAKE("--", "-x", "") } },
+                   WIRE("create\0/s\0web\0/l\0{}\0-\0busybox\0--\0-x\0\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_CREATE, .lxcpath = "/s", .name = "web",
+                                      .create = { .final_lxcpath = "/l", .metadata_json = "{\"a\":1}",
+                                                  .idmap_uid = 100000, .idmap_gid = 100001, .idmap_count = 65536,
+                                                  .template = "none" } },
+                   WIRE("create\0/s\0web\0/l\0{\"a\":1}\000100000:100001:65536\0none\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_CREATE, .lxcpath = "/s", .name = "web",
+                                      .create = { .final_lxcpath = "/l", .metadata_json = "{}",
+                                                  .idmap_uid = UINT32_MAX - 1, .idmap_gid = 1, .idmap_count = 1,
+                                                  .template = "busybox", .template_args = STRV_MAKE("a") } },
+                   NULL, 0);
+
+        /* exec: stdio fds or a pty, with and without env and cwd. */
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_EXEC, .lxcpath = "/l", .name = "web",
+                                      .exec = { .env = STRV_MAKE("A=1"), .argv = STRV_MAKE("/bin/sh") } },
+                   WIRE("exec\0/l\0web\0\0000\0000\0-\0001\0A=1\0/bin/sh\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_EXEC, .lxcpath = "/l", .name = "web",
+                                      .exec = { .cwd = "/root", .uid = 1000, .gid = 1001, .pty = true, .rows = 24,
+                                                .cols = 80, .argv = STRV_MAKE("/bin/true") } },
+                   WIRE("exec\0/l\0web\0/root\0001000\0001001\00024:80\0000\0/bin/true\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_EXEC, .lxcpath = "/l", .name = "web",
+                                      .exec = { .uid = UINT32_MAX - 1, .gid = UINT32_MAX - 1, .pty = true,
+                                                .rows = WORKER_PTY_SIZE_MAX, .cols = 1,
+                                                .env = STRV_MAKE("A=1", "B=", ""),
+                                                .argv = STRV_MAKE("sh", "-c", "", "x y") } },
+                   NULL, 0);
+}
+
+TEST(request_verbs) {
+        for (WorkerVerb v = 0; v < _WORKER_VERB_MAX; v++) {
+                ASSERT_NOT_NULL(worker_verb_to_string(v));
+                ASSERT_EQ(worker_verb_from_string(worker_verb_to_string(v)), v);
+        }
+        ASSERT_NULL(worker_verb_to_string(_WORKER_VERB_MAX));
+        ASSERT_NULL(worker_verb_to_string(_WORKER_VERB_INVALID));
+        ASSERT_EQ(worker_verb_from_string("freeze"), _WORKER_VERB_INVALID);
+        ASSERT_EQ(worker_verb_from_string("Start"), _WORKER_VERB_INVALID);
+        ASSERT_EQ(worker_verb_from_string(""), _WORKER_VERB_INVALID);
+        ASSERT_EQ(worker_verb_from_string(NULL), _WORKER_VERB_INVALID);
+}
+
+static int decode_bytes(const char *wire, size_t len) {
+        _cleanup_free_ char *buf = malloc(len ?: 1);
+        _cleanup_(worker_request_done) WorkerRequest d = {};
+
+        ASSERT_NOT_NULL(buf);
+        memcpy(buf, wire, len);
+        return worker_request_decode(buf, len, &d);
+}
+
+#define ASSERT_MALFORMED(s) ASSERT_ERROR(decode_bytes(s, sizeof(s) - 1), EBADMSG)
+
+TEST(request_malformed) {
+        /* Framing: empty, truncated, no final NUL. */
+        ASSERT_ERROR(decode_bytes("", 0), EBADMSG);
+        ASSERT_MALFORMED("\0");
+        ASSERT_MALFORMED("stop\0/l\0web\0" "30");
+        ASSERT_MALFORMED("stop\0/l\0web\0");
+        ASSERT_MALFORMED("stop\0/l\0");
+        ASSERT_MALFORMED("stop\0");
+        ASSERT_MALFORMED("stop");
+        /* Unknown or empty verb, empty lxcpath, a name that is no file name. */
+        ASSERT_MALFORMED("freeze\0/l\0web\0x\0");
+        ASSERT_MALFORMED("STOP\0/l\0web\0001\0");
+        ASSERT_MALFORMED("\0/l\0web\0x\0");
+        ASSERT_MALFORMED("start\0\0web\0cg\0");
+        ASSERT_MALFORMED("start\0/l\0\0cg\0");
+        ASSERT_MALFORMED("start\0/l\0a/b\0cg\0");
+        ASSERT_MALFORMED("start\0/l\0.\0cg\0");
+        ASSERT_MALFORMED("start\0/l\0..\0cg\0");
+        /* The one-argument verbs: missing, empty or extra arguments. */
+        ASSERT_MALFORMED("start\0/l\0web\0\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0x\0");
+        ASSERT_MALFORMED("destroy\0/l\0web\0\0");
+        ASSERT_MALFORMED("destroy\0/l\0web\0/t\0/t\0");
+        ASSERT_MALFORMED("console\0/l\0web\0");
+        ASSERT_MALFORMED("console\0/l\0web\0001\0002\0");
+        ASSERT_MALFORMED("stop\0/l\0web\0001\0\0");
+        /* Bad numbers. */
+        const char *numbers[] = { "", "-1", "+1", " 1", "1 ", "01", "1x", "0x10", "2147483648", "99999999999999999999" };
+        for (size_t k = 0; k < ELEMENTSOF(numbers); k++) {
+                char buf[64];
+                int n = snprintf(buf, sizeof buf, "stop%c/l%cweb%c%s", 0, 0, 0, numbers[k]);
+                ASSERT_ERROR(decode_bytes(buf, (size_t) n + 1), EBADMSG);
+        }
+        ASSERT_MALFORMED("console\0/l\0web\00065536\0");
+        ASSERT_MALFORMED("console\0/l\0web\0-1\0");
+
+        /* create: too few arguments, empty fields, a bad IDMAP (sscanf("%u") took "-1" and " 5"). */
+        ASSERT_MALFORMED("create\0/s\0web\0/l\0{}\0-\0");
+        ASSERT_MALFORMED("create\0/s\0web\0/l\0{}\0-\0\0");
+        ASSERT_MALFORMED("create\0/s\0web\0\0{}\0-\0none\0");
+        ASSERT_MALFORMED("create\0/s\0web\0/l\0\0-\0none\0");
+        const char *idmaps[] = { "-1:1:1", "1:1:0", "0:1:1", "1:0:1", "1:1", "1:1:1:", "1:1:1x", " 1:1:1", "1: 1:1",
+                                 "", "4294967295:1:1", "+1:1:1", "--" };
+        for (size_t k = 0; k < ELEMENTSOF(idmaps); k++) {
+                char buf[128];
+                int n = snprintf(buf, sizeof buf, "create%c/s%cweb%c/l%c{}%c%s%cnone", 0, 0, 0, 0, 0, idmaps[k], 0);
+                ASSERT_ERROR(decode_bytes(buf, (size_t) n + 1), EBADMSG);
+        }
+
+        /* exec. NENV = SIZE_MAX made "n < 6 + nenv + 1" wrap around, and the copy ran past the args. */
+        ASSERT_MALFORMED("exec\0/l\0web\0\0000\0000\0-\00018446744073709551615\0a\0");
+        ASSERT_MALFORMED("exec\0/l\0web\0\0000\0000\0-\0001\0A=1\0");          /* no program */
+        ASSERT_MALFORMED("exec\0/l\0web\0\0000\0000\0-\0002\0A=1\0/bin/true\0");
+        ASSERT_MALFORMED("exec\0/l\0web\0\0000\0000\0-\0-1\0/bin/true\0");
+        ASSERT_MALFORMED("exec\0/l\0web\0\0004294967295\0000\0-\0000\0/bin/true\0"); /* (uid_t) -1 */
+        ASSERT_MALFORMED("exec\0/l\0web\0\0000\0004294967295\0-\0000\0/bin/true\0");
+        ASSERT_MALFORMED("exec\0/l\0web\0\0-1\0000\0-\0000\0/bin/true\0");
+        ASSERT_MALFORMED("exec\0/l\0web\0\0000\0x\0-\0000\0/bin/true\0");
+        ASSERT_MALFORMED("exec\0/l\0web\0\0000\0000\00024:80:1\0000\0/bin/true\0");
+        ASSERT_MALFORMED("exec\0/l\0web\0\0000\0000\0000:80\0000\0/bin/true\0");
+        ASSERT_MALFORMED("exec\0/l\0web\0\0000\0000\00024:0\0000\0/bin/true\0");
+        ASSERT_MALFORMED("exec\0/l\0web\0\0000\0000\00024:10001\0000\0/bin/true\0");
+        ASSERT_MALFORMED("exec\0/l\0web\0\0000\0000\00024x80\0000\0/bin/true\0");
+        ASSERT_MALFORMED("exec\0/l\0web\0\0000\0000\0\0000\0/bin/true\0");
+        ASSERT_MALFORMED("exec\0/l\0web\0\0000\0000\0-\0000\0");
+        ASSERT_MALFORMED("exec\0/l\0web\0\0000\0000\0-\0");
+}
+
+/* An exec request of n strings in all ("x" as every argument), the verb included. */
+static char *exec_of_strings(size_t n, size_t *ret_len) {
+        static const char head[] = "exec\0/l\0web\0\0000\0000\0-\0000";   /* 8 strings */
+        char *buf = malloc(sizeof head + 2 * n);
+
+        ASSERT_NOT_NULL(buf);
+        memcpy(buf, head, sizeof head);
+        size_t len = sizeof head;
+        for (size_t k = 8; k < n; k++) {
+                memcpy(buf + len, "x", 2);
+                len += 2;
+        }
+        *ret_len = len;
+        return buf;
+}
+
+TEST(request_bounds) {
+        _cleanup_(worker_request_done) WorkerRequest d = {};
+        _cleanup_free_ char *buf = NULL, *big = NULL, *enc = NULL;
+        size_t len;
+
+        /* WORKER_REQUEST_ARGS_MAX strings pass, one more does not. */
+        buf = exec_of_strings(WORKER_REQUEST_ARGS_MAX, &len);
+        ASSERT_OK(worker_request_decode(buf, len, &d));
+        ASSERT_EQ(strv_length(d.exec.argv), WORKER_REQUEST_ARGS_MAX - 8);
+        worker_request_done(&d);
+        buf = mfree(buf);
+        buf = exec_of_strings(WORKER_REQUEST_ARGS_MAX + 1, &len);
+        ASSERT_ERROR(worker_request_decode(buf, len, &d), EBADMSG);
+
+        /* The packet bound: one byte over WORKER_MSG_MAX fails, whatever it holds. */
+        big = calloc(WORKER_MSG_MAX + 1, 1);
+        ASSERT_NOT_NULL(big);
+        memcpy(big, "start\0/l\0web\0", 13);
+        memset(big + 13, 'c', WORKER_MSG_MAX - 13);
+        ASSERT_ERROR(worker_request_decode(big, WORKER_MSG_MAX + 1, &d), EBADMSG);
+        ASSERT_ERROR(worker_request_decode(big, WORKER_MSG_MAX, &d), EBADMSG);   /* no NUL at the end */
+        big[WORKER_MSG_MAX - 1] = 0;
+        ASSERT_OK(worker_request_decode(big, WORKER_MSG_MAX, &d));
+        ASSERT_EQ(strlen(d.start.cgroup_dir), WORKER_MSG_MAX - 14);
+
+        /* And the encoder says so first: -E2BIG over the size or the count. */
+        ASSERT_OK(worker_request_encode(&(WorkerRequest) { .verb = WORKER_VERB_START, .lxcpath = "/l", .name = "web",
+                                                           .start.cgroup_dir = d.start.cgroup_dir },
+                                        &enc, &len));
+        ASSERT_EQ(len, WORKER_MSG_MAX);
+        enc = mfree(enc);
+        char *cg = big + 13;
+        big[WORKER_MSG_MAX - 1] = 'c';
+        big[WORKER_MSG_MAX] = 0;
+        ASSERT_ERROR(worker_request_encode(&(WorkerRequest) { .verb = WORKER_VERB_START, .lxcpath = "/l",
+                                                              .name = "web", .start.cgroup_dir = cg },
+                                           &enc, &len), E2BIG);
+        _cleanup_free_ char **argv = calloc(WORKER_REQUEST_ARGS_MAX, sizeof(char *));
+        ASSERT_NOT_NULL(argv);
+        for (size_t k = 0; k < WORKER_REQUEST_ARGS_MAX - 8; k++)
+                argv[k] = (char *) "x";
+        WorkerRequest x = { .verb = WORKER_VERB_EXEC, .lxcpath = "/l", .name = "web", .exec.argv = argv };
+        ASSERT_OK(worker_request_encode(&x, &enc, &len));
+        enc = mfree(enc);
+        argv[WORKER_REQUEST_ARGS_MAX - 8] = (char *) "x";
+        ASSERT_ERROR(worker_request_encode(&x, &enc, &len), E2BIG);
+        ASSERT_NULL(enc);
+}
+
+TEST(request_encode_invalid) {
+        const WorkerRequest bad[] = {
+                { .verb = _WORKER_VERB_INVALID, .lxcpath = "/l", .name = "web" },
+                { .verb = _WORKER_VERB_MAX, .lxcpath = "/l", .name = "web" },
+                { .verb = WORKER_VERB_START, .lxcpath = "/l", .name = "", .start.cgroup_dir = "cg" },
+                { .verb = WORKER_VERB_START, .lxcpath = "/l", .name = "a/b", .start.cgroup_dir = "cg" },
+                { .verb = WORKER_VERB_START, .lxcpath = NULL, .name = "web", .start.cgroup_dir = "cg" },
+                { .verb = WORKER_VERB_START, .lxcpath = "", .name = "web", .start.cgroup_dir = "cg" },
+                { .verb = WORKER_VERB_START, .lxcpath = "/l", .name = NULL, .start.cgroup_dir = "cg" },
+                { .verb = WORKER_VERB_START, .lxcpath = "/l", .name = "web" },
+                { .verb = WORKER_VERB_START, .lxcpath = "/l", .name = "web", .start.cgroup_dir = "" },
+                { .verb = WORKER_VERB_STOP, .lxcpath = "/l", .name = "web", .stop.timeout_sec = (unsigned) INT_MAX + 1 },
+                { .verb = WORKER_VERB_DESTROY, .lxcpath = "/l", .name = "web" },
+                { .verb = WORKER_VERB_CONSOLE, .lxcpath = "/l", .name = "web", .console.tty = WORKER_TTY_MAX + 1 },
+                { .verb = WORKER_VERB_CREATE, .lxcpath = "/s", .name = "web",
+                  .create = { .final_lxcpath = "/l", .metadata_json = "{}" } },
+                { .verb = WORKER_VERB_CREATE, .lxcpath = "/s", .name = "web",
+                  .create = { .final_lxcpath = "/l", .metadata_json = "", .template = "none" } },
+                { .verb = WORKER_VERB_CREATE, .lxcpath = "/s", .name = "web",
+                  .create = { .final_lxcpath = "/l", .metadata_json = "{}", .template = "none", .idmap_count = 1 } },
+                { .verb = WORKER_VERB_CREATE, .lxcpath = "/s", .name = "web",
+                  .create = { .final_lxcpath = "/l", .metadata_json = "{}", .template = "none", .idmap_uid = 1,
+                              .idmap_gid = UINT32_MAX, .idmap_count = 1 } },
+                { .verb = WORKER_VERB_EXEC, .lxcpath = "/l", .name = "web" },
+                { .verb = WORKER_VERB_EXEC, .lxcpath = "/l", .name = "web", .exec.argv = STRV_MAKE(NULL) },
+                { .verb = WORKER_VERB_EXEC, .lxcpath = "/l", .name = "web",
+                  .exec = { .uid = (uid_t) -1, .argv = STRV_MAKE("x") } },
+                { .verb = WORKER_VERB_EXEC, .lxcpath = "/l", .name = "web",
+                  .exec = { .pty = true, .rows = 0, .cols = 80, .argv = STRV_MAKE("x") } },
+                { .verb = WORKER_VERB_EXEC, .lxcpath = "/l", .name = "web",
+                  .exec = { .pty = true, .rows = 24, .cols = WORKER_PTY_SIZE_MAX + 1, .argv = STRV_MAKE("x") } },
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(bad); k++) {
+                _cleanup_free_ char *buf = NULL;
+                size_t len = 4242;
+
+                ASSERT_ERROR(worker_request_encode(&bad[k], &buf, &len), EINVAL);
+                ASSERT_NULL(buf);
+                ASSERT_EQ(len, 4242);
+        }
+}
+
+/* ---------------------------------------------------------------- message encoders */
+
+static void format_round_trip(const WorkerMessage *m, const char *wire) {
+        char buf[256];
+        WorkerMessage p;
+        int n;
+
+        n = worker_message_format(m, buf, sizeof buf);
+        ASSERT_OK(n);
+        ASSERT_EQ(n, strlen(wire));
+        ASSERT_STREQ(buf, wire);
+        ASSERT_OK(worker_message_parse(buf, (size_t) n, &p));
+        ASSERT_EQ(p.kind, m->kind);
+        switch (m->kind) {
+        case WORKER_MESSAGE_PROGRESS:
+                ASSERT_TRUE(fabs(p.progress - m->progress) < 0.0005);
+                ASSERT_TRUE(streq_ptr(p.text, m->text));
+                break;
+        case WORKER_MESSAGE_RUNNING:
+                ASSERT_EQ(p.pid, m->pid);
+                break;
+        case WORKER_MESSAGE_EXITED:
+                ASSERT_EQ(p.status, m->status);
+                ASSERT_EQ(p.signal, m->signal);
+                break;
+        case WORKER_MESSAGE_RESULT:
+                ASSERT_EQ(p.error, m->error);
+                ASSERT_STREQ(p.text, strempty(m->text));
+                break;
+        case WORKER_MESSAGE_CONSOLE:
+                ASSERT_EQ(p.tty, m->tty);
+                break;
+        default:
+                break;
+        }
+}
+
+TEST(message_format) {
+        format_round_trip(&(WorkerMessage) { .kind = WORKER_MESSAGE_PROGRESS, .progress = 0.1, .text = "shutting down" },
+                          "progress 0.100 shutting down");
+        format_round_trip(&(WorkerMessage) { .kind = WORKER_MESSAGE_PROGRESS, .progress = 1 }, "progress 1.000");
+        format_round_trip(&(WorkerMessage) { .kind = WORKER_MESSAGE_PROGRESS, .progress = 0.125, .text = "" },
+                          "progress 0.125 ");
+        format_round_trip(&(WorkerMessage) { .kind = WORKER_MESSAGE_RUNNING, .pid = 4242 }, "running 4242");
+        format_round_trip(&(WorkerMessage) { .kind = WORKER_MESSAGE_RUNNING, .pid = WORKER_PID_MAX }, "running 4194304");
+        format_round_trip(&(WorkerMessage) { .kind = WORKER_MESSAGE_EXITED, .status = 3 }, "exited 3 0");
+        format_round_trip(&(WorkerMessage) { .kind = WORKER_MESSAGE_EXITED, .status = -1, .signal = 9 }, "exited -1 9");
+        format_round_trip(&(WorkerMessage) { .kind = WORKER_MESSAGE_RESULT, .text = "created" }, "result 0 created");
+        format_round_trip(&(WorkerMessage) { .kind = WORKER_MESSAGE_RESULT, .error = 2,
+                                             .text = "Instance 'web' has no LXC config." },
+                          "result 2 Instance 'web' has no LXC config.");
+        format_round_trip(&(WorkerMessage) { .kind = WORKER_MESSAGE_RESULT, .error = WORKER_ERRNO_MAX }, "result 4095 ");
+        format_round_trip(&(WorkerMessage) { .kind = WORKER_MESSAGE_CONSOLE, .tty = 0 }, "console 0");
+        format_round_trip(&(WorkerMessage) { .kind = WORKER_MESSAGE_CONSOLE, .tty = 64 }, "console 64");
+        format_round_trip(&(WorkerMessage) { .kind = WORKER_MESSAGE_PTY }, "pty");
+
+        /* What the parser would refuse is not written. */
+        const WorkerMessage bad[] = {
+                { .kind = WORKER_MESSAGE_PROGRESS, .progress = NAN },
+                { .kind = WORKER_MESSAGE_PROGRESS, .progress = INFINITY },
+                { .kind = WORKER_MESSAGE_PROGRESS, .progress = 1.5 },
+                { .kind = WORKER_MESSAGE_PROGRESS, .progress = -0.5 },
+                { .kind = WORKER_MESSAGE_RUNNING, .pid = 0 },
+                { .kind = WORKER_MESSAGE_RUNNING, .pid = -1 },
+                { .kind = WORKER_MESSAGE_RUNNING, .pid = WORKER_PID_MAX + 1 },
+                { .kind = WORKER_MESSAGE_EXITED, .status = 3, .signal = 9 },
+                { .kind = WORKER_MESSAGE_EXITED, .status = -1, .signal = 0 },
+                { .kind = WORKER_MESSAGE_EXITED, .status = 256 },
+                { .kind = WORKER_MESSAGE_EXITED, .status = -1, .signal = 65 },
+                { .kind = WORKER_MESSAGE_RESULT, .error = -5 },
+                { .kind = WORKER_MESSAGE_RESULT, .error = WORKER_ERRNO_MAX + 1 },
+                { .kind = WORKER_MESSAGE_CONSOLE, .tty = -1 },
+                { .kind = WORKER_MESSAGE_CONSOLE, .tty = WORKER_TTY_MAX + 1 },
+                { .kind = _WORKER_MESSAGE_KIND_INVALID },
+                { .kind = _WORKER_MESSAGE_KIND_MAX },
+        };
+        for (size_t k = 0; k < ELEMENTSOF(bad); k++) {
+                char buf[256];
+                ASSERT_ERROR(worker_message_format(&bad[k], buf, sizeof buf), EINVAL);
+        }
+
+        /* A buffer too small; one that just fits. */
+        char small[5];
+        ASSERT_ERROR(worker_message_format(&(WorkerMessage) { .kind = WORKER_MESSAGE_RUNNING, .pid = 42 }, small,
+                                           sizeof small), ENOBUFS);
+        char fits[11];
+        ASSERT_EQ(worker_message_format(&(WorkerMessage) { .kind = WORKER_MESSAGE_RUNNING, .pid = 42 }, fits,
+                                        sizeof fits), 10);
+
+        /* The daemon's "go" is not a worker message. */
+        WorkerMessage m;
+        ASSERT_ERROR(parse(WORKER_MESSAGE_GO, &m), EBADMSG);
+}
+
+/* ---------------------------------------------------------------- numbers */
+
+TEST(numbers) {
+        unsigned u;
 
         ASSERT_OK(worker_parse_uint("0", 10, &u));
         ASSERT_EQ(u, 0);
