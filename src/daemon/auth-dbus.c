@@ -20,6 +20,8 @@
 #include "auth-dbus.h"
 #include "auth-details.h"
 #include "bus-errors.h"
+#include "bus-options.h"
+#include "daemon-dbus.h"
 #include "instance.h"
 #include "log.h"
 #include "manager.h"
@@ -120,9 +122,7 @@ static AuthQuery *auth_query_free(AuthQuery *q) {
         sd_bus_track_unref(q->track);
         sd_event_source_disable_unref(q->unclaimed);
         sd_bus_message_unref(q->request);
-        free(q->cancellation_id);
-        free(q->instance);
-        free(q);
+        FREE_MANY(q->cancellation_id, q->instance, q);
         return NULL;
 }
 
@@ -146,14 +146,37 @@ static unsigned auth_queries_of(Manager *m, uid_t uid) {
         return n;
 }
 
+/* The uids of the last few senders: a handler asks for its caller's uid several times (polkit, the
+ * operation's owner), and each lookup is a call to the bus driver. A unique name is never reused on a
+ * bus and a connection's uid never changes, so an entry cannot go stale. */
+#define SENDER_UID_CACHE_SIZE 16
+static struct {
+        char name[256];
+        uid_t uid;
+} sender_uids[SENDER_UID_CACHE_SIZE];
+static unsigned sender_uids_next;
+
 int bus_get_sender_uid(sd_bus_message *m, uid_t *ret) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const char *sender = sd_bus_message_get_sender(m);
+        size_t k;
         int r;
 
+        for (k = 0; sender && k < SENDER_UID_CACHE_SIZE; k++)
+                if (streq(sender_uids[k].name, sender)) {
+                        *ret = sender_uids[k].uid;
+                        return 0;
+                }
         r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
         if (r < 0)
                 return r;
-        return sd_bus_creds_get_euid(creds, ret);
+        r = sd_bus_creds_get_euid(creds, ret);
+        if (r < 0 || !sender || strlen(sender) >= sizeof(sender_uids[0].name))
+                return r;
+        k = sender_uids_next++ % SENDER_UID_CACHE_SIZE;
+        strcpy(sender_uids[k].name, sender);
+        sender_uids[k].uid = *ret;
+        return 0;
 }
 
 static int on_unclaimed(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -275,20 +298,6 @@ finish:
         return 0;
 }
 
-static int append_details(sd_bus_message *m, char **details) {
-        int r;
-
-        r = sd_bus_message_open_container(m, 'a', "{ss}");
-        if (r < 0)
-                return r;
-        for (char **p = details; p && p[0] && p[1]; p += 2) {
-                r = sd_bus_message_append(m, "{ss}", p[0], p[1]);
-                if (r < 0)
-                        return r;
-        }
-        return sd_bus_message_close_container(m);
-}
-
 /* The answer found for a re-dispatched message: is it still about the object the handler has now? */
 static int auth_query_check_object(AuthQuery *q, Instance *i, sd_bus_error *error) {
         if (q->incarnation == 0)
@@ -384,16 +393,14 @@ static int auth_query_send(AuthQuery *q, const char *action, char **details) {
                 r = sd_bus_message_append(pk, "(sa{sv})s", "system-bus-name", 1, "name", "s",
                                           sd_bus_message_get_sender(message), action);
         if (r >= 0)
-                r = append_details(pk, details);
+                r = bus_append_string_pairs(pk, details);
         if (r >= 0)
                 r = sd_bus_message_append(pk, "us", (uint32_t) q->interactive, strempty(q->cancellation_id));
         if (r < 0)
                 return r;
 
         /* Leaving the bus drops the call. Watch before asking, so the departure cannot slip between. */
-        r = sd_bus_track_new(bus, &q->track, on_caller_gone, q);
-        if (r >= 0)
-                r = sd_bus_track_add_sender(q->track, message);
+        r = bus_track_sender(q->manager, message, on_caller_gone, q, &q->track);
         if (r < 0)
                 return r;
 
