@@ -256,18 +256,3 @@ int ctl_append_options(sd_bus_message *m, const CtlBusOption options[], size_t n
         return sd_bus_message_close_container(m);
 }
 
-int ctl_append_pairs(sd_bus_message *m, char **pairs) {
-        int r;
-
-        assert(m);
-
-        r = sd_bus_message_open_container(m, 'a', "{ss}");
-        if (r < 0)
-                return r;
-        for (char **p = pairs; p && p[0] && p[1]; p += 2) {
-                r = sd_bus_message_append(m, "{ss}", p[0], p[1]);
-                if (r < 0)
-                        return r;
-        }
-        return sd_bus_message_close_container(m);
-}

@@ -65,5 +65,3 @@ int ctl_append_options(sd_bus_message *m, const CtlBusOption options[], size_t n
         ctl_append_options((m), (const CtlBusOption[]) { __VA_ARGS__ },                         \
                            sizeof((const CtlBusOption[]) { __VA_ARGS__ }) / sizeof(CtlBusOption))
 
-/* Appends an a{ss} of a list of alternating keys and values (NULL: empty). */
-int ctl_append_pairs(sd_bus_message *m, char **pairs);

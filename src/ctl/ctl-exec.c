@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "bus-options.h"
 #include "ctl-bus.h"
 #include "ctl-pty.h"
 #include "ctl-util.h"
@@ -143,7 +144,7 @@ static int append_exec_arguments(sd_bus_message *m, const ExecArgs *a, const int
         if (r < 0)
                 return r;
 
-        r = ctl_append_pairs(m, a->env);
+        r = bus_append_string_pairs(m, a->env);
         if (r < 0)
                 return r;
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdio.h>
 
+#include "bus-options.h"
 #include "ctl-bus.h"
 #include "ctl-json.h"
 #include "ctl-util.h"
@@ -336,7 +337,7 @@ static int config_show(Context *c, const char *path, bool json) {
 static int append_set_config_arguments(sd_bus_message *m, const ConfigArgs *a) {
         int r;
 
-        r = ctl_append_pairs(m, a->set);
+        r = bus_append_string_pairs(m, a->set);
         if (r < 0)
                 return r;
 

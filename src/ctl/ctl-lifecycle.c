@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "bus-options.h"
 #include "ctl-bus.h"
 #include "ctl-util.h"
 #include "ctl.h"
@@ -192,7 +193,7 @@ static int append_create_arguments(sd_bus_message *m, const CreateArgs *a) {
         if (r < 0)
                 return r;
 
-        r = ctl_append_pairs(m, a->config);
+        r = bus_append_string_pairs(m, a->config);
         if (r < 0)
                 return r;
 

@@ -23,6 +23,8 @@ void scope_cleanup_cgroups(const char *unit) {
         DIR *d;
         struct dirent *de;
 
+        assert(unit);
+
         root = cgroup_open("/sys/fs/cgroup", O_RDONLY | O_DIRECTORY);
         if (root < 0)
                 return;
@@ -31,9 +33,10 @@ void scope_cleanup_cgroups(const char *unit) {
                 return;
         root = -EBADF;   /* d owns it */
         /* systemd removes the scope where it manages the hierarchy; in freezer, cpuset and cpuacct
-         * (v1) liblxc's mkdir -p leaves machine.slice/<scope> behind (TESTHOST.md §7). Every hierarchy
-         * is tried: below lxc.payload.<name> the tree is the instance's, and systemd gives up on what
-         * it cannot remove by path (deeper than PATH_MAX). */
+         * (v1) liblxc's mkdir -p leaves machine.slice/<scope> behind (tests/testhost/README.md,
+         * "Containers in a delegated scope"). Every hierarchy is tried: below lxc.payload.<name> the
+         * tree is the instance's, and systemd gives up on what it cannot remove by path (deeper than
+         * PATH_MAX). */
         while ((de = readdir(d))) {
                 _cleanup_close_ int hfd = -EBADF, sfd = -EBADF;
                 int r;
@@ -80,6 +83,11 @@ static int read_u64_file(const char *path, const char *key, uint64_t *ret) {
 int scope_read_figures(const char *unit, uint64_t *ret_memory, uint64_t *ret_cpu_ns, uint64_t *ret_tasks) {
         char p[PATH_MAX];
         uint64_t v;
+
+        assert(unit);
+        assert(ret_memory);
+        assert(ret_cpu_ns);
+        assert(ret_tasks);
 
         *ret_memory = *ret_cpu_ns = *ret_tasks = UINT64_MAX;
 
@@ -137,6 +145,12 @@ int scope_find_running(const char *unit, const char *name, pid_t *ret_monitor, p
         long init;
         int r = -ESRCH;
 
+        assert(unit);
+        assert(name);
+        assert(ret_monitor);
+        assert(ret_init);
+        assert(ret_frozen);
+
         FOREACH_STRING(h, "systemd/", "unified/", "") {
                 snprintf(path, sizeof path, "/sys/fs/cgroup/%smachine.slice/%s/lxc.monitor.%s/cgroup.procs", h, unit, name);
                 r = first_pid_in(path, &monitor);
@@ -191,6 +205,9 @@ int cgroup_freezer_set(const char *unit, const char *name, bool freeze) {
         char v1[PATH_MAX], v2[PATH_MAX];
         int r;
 
+        assert(unit);
+        assert(name);
+
         freezer_paths(unit, name, v1, v2);
         r = write_string(v1, freeze ? "FROZEN" : "THAWED");
         if (r != -ENOENT)
@@ -204,6 +221,9 @@ int cgroup_freezer_get(const char *unit, const char *name) {
         char v1[PATH_MAX], v2[PATH_MAX];
         uint64_t frozen;
         int r;
+
+        assert(unit);
+        assert(name);
 
         freezer_paths(unit, name, v1, v2);
         r = cgroup_read_file(-EBADF, v1, 4096, &s);

@@ -8,6 +8,7 @@
 #include "bus-options.h"
 #include "console.h"
 #include "console-dbus.h"
+#include "daemon-dbus.h"
 #include "instance.h"
 #include "log.h"
 #include "manager.h"
@@ -28,7 +29,7 @@ static void console_release_track(Console *c) {
 
 static void on_console_opened(Console *c, int ptx, int error, const char *message, void *userdata) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = userdata;
-        sd_bus_track *track = NULL;
+        sd_bus_track *track;
         int r;
 
         if (error < 0) {
@@ -36,12 +37,9 @@ static void on_console_opened(Console *c, int ptx, int error, const char *messag
                                                   "%s", message);
                 return;
         }
-        r = sd_bus_track_new(c->instance->manager->bus, &track, on_console_caller_gone, c);
-        if (r >= 0)
-                r = sd_bus_track_add_sender(track, call);
+        r = bus_track_sender(c->instance->manager, call, on_console_caller_gone, c, &track);
         if (r < 0) {
                 /* The caller is gone already: nobody to hold the terminal. */
-                sd_bus_track_unref(track);
                 console_free(c);
                 return;
         }

@@ -139,6 +139,21 @@ static int on_name_acquired(sd_bus_message *reply, void *userdata, sd_bus_error 
         return 0;
 }
 
+/* The objects below the manager: found by path, enumerated for introspection and the object manager. */
+static const struct {
+        const char *prefix;
+        const char *interface;
+        const sd_bus_vtable *vtable;
+        sd_bus_object_find_t find;
+        sd_bus_node_enumerator_t enumerate;     /* once per prefix */
+} bus_objects[] = {
+        { LXCBUS_INSTANCE_PREFIX, "org.lxcbus1.Instance", instance_vtable, instance_object_find,
+          manager_instance_enumerator },
+        { LXCBUS_OPERATION_PREFIX, "org.lxcbus1.Operation", operation_vtable, operation_object_find,
+          manager_operation_enumerator },
+        { LXCBUS_OPERATION_PREFIX, "org.lxcbus1.Process", process_vtable, process_object_find, NULL },
+};
+
 int manager_bus_register(Manager *m) {
         int r;
 
@@ -148,33 +163,37 @@ int manager_bus_register(Manager *m) {
         r = sd_bus_add_object_vtable(m->bus, NULL, LXCBUS_PATH, "org.lxcbus1.Manager", manager_vtable, m);
         if (r < 0)
                 return r;
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, LXCBUS_INSTANCE_PREFIX, "org.lxcbus1.Instance", instance_vtable,
-                                       instance_object_find, m);
-        if (r < 0)
-                return r;
-        r = sd_bus_add_node_enumerator(m->bus, NULL, LXCBUS_INSTANCE_PREFIX, instance_node_enumerator, m);
-        if (r < 0)
-                return r;
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, LXCBUS_OPERATION_PREFIX, "org.lxcbus1.Operation",
-                                       operation_vtable, operation_object_find, m);
-        if (r < 0)
-                return r;
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, LXCBUS_OPERATION_PREFIX, "org.lxcbus1.Process", process_vtable,
-                                       process_object_find, m);
-        if (r < 0)
-                return r;
-        r = sd_bus_add_node_enumerator(m->bus, NULL, LXCBUS_OPERATION_PREFIX, operation_node_enumerator, m);
-        if (r < 0)
-                return r;
+        for (size_t k = 0; k < ELEMENTSOF(bus_objects); k++) {
+                r = sd_bus_add_fallback_vtable(m->bus, NULL, bus_objects[k].prefix, bus_objects[k].interface,
+                                               bus_objects[k].vtable, bus_objects[k].find, m);
+                if (r >= 0 && bus_objects[k].enumerate)
+                        r = sd_bus_add_node_enumerator(m->bus, NULL, bus_objects[k].prefix,
+                                                       bus_objects[k].enumerate, m);
+                if (r < 0)
+                        return r;
+        }
         /* Only the jobs we enqueue are reported to us (systemd tracks the requester): no Subscribe(),
          * so other units' churn never wakes us. */
         r = sd_bus_match_signal_async(m->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                       "org.freedesktop.systemd1.Manager", "JobRemoved", scope_job_removed, NULL, m);
         if (r < 0)
                 return r;
-        r = sd_bus_request_name_async(m->bus, NULL, "org.lxcbus1", 0, on_name_acquired, m);
-        if (r < 0)
+        return sd_bus_request_name_async(m->bus, NULL, "org.lxcbus1", 0, on_name_acquired, m);
+}
+
+int bus_track_sender(Manager *m, sd_bus_message *message, sd_bus_track_handler_t handler, void *userdata,
+                     sd_bus_track **ret) {
+        sd_bus_track *t = NULL;
+        int r;
+
+        r = sd_bus_track_new(m->bus, &t, handler, userdata);
+        if (r >= 0)
+                r = sd_bus_track_add_sender(t, message);
+        if (r < 0) {
+                sd_bus_track_unref(t);
                 return r;
+        }
+        *ret = t;
         return 0;
 }
 

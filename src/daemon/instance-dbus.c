@@ -33,35 +33,11 @@
 int instance_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                          sd_bus_error *error) {
         _cleanup_free_ char *name = NULL;
-        Instance *i;
 
         if (instance_name_from_path(path, &name) < 0)
                 return 0;
-        i = manager_find_instance(userdata, name);
-        if (!i)
-                return 0;
-        *found = i;
-        return 1;
-}
-
-int instance_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
-        Manager *m = userdata;
-        char **l;
-        size_t n = 0;
-
-        l = new0(char *, m->n_instances + 1);
-        if (!l)
-                return -ENOMEM;
-        for (Instance *i = m->instances; i; i = i->next) {
-                l[n] = strdup(i->path);
-                if (!l[n]) {
-                        strv_free(l);
-                        return -ENOMEM;
-                }
-                n++;
-        }
-        *nodes = l;
-        return 1;
+        *found = manager_find_instance(userdata, name);
+        return *found != NULL;
 }
 
 /* ---------------------------------------------------------------- properties */

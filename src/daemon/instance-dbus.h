@@ -10,7 +10,6 @@
 extern const sd_bus_vtable instance_vtable[];
 int instance_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                          sd_bus_error *error);
-int instance_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
 
 /* An InvalidState error for verb ("start") in the instance's state. */
 int bus_error_invalid_state(Instance *i, const char *verb, sd_bus_error *error);

@@ -36,20 +36,15 @@ static const char *const state_table[_INSTANCE_STATE_MAX] = {
         [INSTANCE_STOPPING] = "stopping", [INSTANCE_FROZEN] = "frozen",     [INSTANCE_ERROR] = "error",
 };
 
-const char *instance_state_to_string(InstanceState s) {
-        return s >= 0 && s < _INSTANCE_STATE_MAX ? state_table[s] : NULL;
-}
-
-InstanceState instance_state_from_string(const char *s) {
-        for (int i = 0; i < _INSTANCE_STATE_MAX; i++)
-                if (streq_ptr(state_table[i], s))
-                        return (InstanceState) i;
-        return _INSTANCE_STATE_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(instance_state, InstanceState, state_table, _INSTANCE_STATE_MAX, _INSTANCE_STATE_INVALID);
 
 int instance_new(Manager *m, InstanceMetadata *md, Instance **ret) {
         Instance *i;
         int r;
+
+        assert(m);
+        assert(md);
+        assert(ret);
 
         i = calloc(1, sizeof(Instance));
         if (!i)
@@ -86,6 +81,11 @@ int instance_new_broken(Manager *m, const char *name, const char *why, Instance 
         InstanceMetadata md = { .owner = 0 };
         char *e;
         int r;
+
+        assert(m);
+        assert(name);
+        assert(why);
+        assert(ret);
 
         e = strdup(why);
         md.name = strdup(name);
@@ -129,11 +129,7 @@ Instance *instance_unref(Instance *i) {
         instance_drop_monitor(i);
         safe_close(i->init_pidfd);
         instance_metadata_done(&i->md);
-        free(i->load_error);
-        free(i->name);
-        free(i->path);
-        free(i->unit_name);
-        free(i);
+        FREE_MANY(i->load_error, i->name, i->path, i->unit_name, i);
         return NULL;
 }
 
@@ -144,6 +140,8 @@ void instance_mark_dirty(Instance *i, uint32_t props) {
 }
 
 void instance_set_state(Instance *i, InstanceState s) {
+        assert(i);
+
         if (i->state == s)
                 return;
         log_debug("Instance '%s': %s -> %s", i->name, instance_state_to_string(i->state), instance_state_to_string(s));
@@ -189,6 +187,8 @@ static void instance_hold_init(Instance *i, pid_t monitor) {
 int instance_save_metadata(Instance *i) {
         _cleanup_free_ char *path = NULL;
 
+        assert(i);
+
         /* Its file is what is left of the real metadata: never overwrite it with the stand-in. */
         if (i->load_error)
                 return -EBADMSG;
@@ -201,6 +201,10 @@ void instance_log(Instance *i, const char *verb, const char *format, ...) {
         char f_inst[128], f_verb[64], msg[512];
         va_list ap;
 
+        assert(i);
+        assert(verb);
+        assert(format);
+
         va_start(ap, format);
         vsnprintf(msg, sizeof msg, format, ap);
         va_end(ap);
@@ -211,6 +215,8 @@ void instance_log(Instance *i, const char *verb, const char *format, ...) {
 
 void instance_unlink(Instance *i) {
         Manager *m = i->manager;
+
+        assert(i);
 
         if (!i->linked)
                 return;
@@ -480,6 +486,8 @@ int instance_adopt_running(Instance *i) {
         bool frozen;
         int r, fd;
 
+        assert(i);
+
         r = scope_find_running(i->unit_name, i->name, &monitor, &init, &frozen);
         if (r < 0)
                 return 0;
@@ -595,6 +603,9 @@ static void start_phase(Operation *o) {
 }
 
 void instance_start(Instance *i, Operation *o) {
+        assert(i);
+        assert(o);
+
         instance_lock(i, o);
         start_phase(o);
 }
@@ -717,6 +728,9 @@ static void stop_phase(Operation *o, unsigned timeout_sec) {
 }
 
 void instance_stop(Instance *i, Operation *o) {
+        assert(i);
+        assert(o);
+
         instance_lock(i, o);
         if (i->state != INSTANCE_STOPPED)
                 stop_phase(o, o->lifecycle.force ? 0 : o->lifecycle.timeout_sec);
@@ -767,6 +781,9 @@ static void destroy_phase(Operation *o) {
 }
 
 void instance_delete(Instance *i, Operation *o) {
+        assert(i);
+        assert(o);
+
         instance_lock(i, o);
         /* A broken instance does not run (the method checked its scope): its files go at once. */
         if (i->state == INSTANCE_STOPPED || i->load_error)
@@ -843,6 +860,9 @@ static int freeze_check(sd_event_source *s, uint64_t usec, void *userdata) {
 
 void instance_freeze(Instance *i, Operation *o, bool freeze) {
         int r;
+
+        assert(i);
+        assert(o);
 
         instance_lock(i, o);
         o->step = OPERATION_STEP_WORK;

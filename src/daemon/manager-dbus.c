@@ -28,39 +28,57 @@ static int property_get_features(sd_bus *bus, const char *path, const char *inte
                                      "idmapped-instances");
 }
 
-static int property_get_instances(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        int r;
+int manager_bus_paths(Manager *m, bool operations, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        int r = 0;
 
-        r = sd_bus_message_open_container(reply, 'a', "o");
+        if (operations)
+                for (Operation *o = m->operations; o && r >= 0; o = o->next)
+                        r = strv_extend(&l, o->path);
+        else
+                for (Instance *i = m->instances; i && r >= 0; i = i->next)
+                        r = strv_extend(&l, i->path);
         if (r < 0)
                 return r;
-        for (Instance *i = m->instances; i; i = i->next) {
-                r = sd_bus_message_append(reply, "o", i->path);
-                if (r < 0)
-                        return r;
-        }
-        return sd_bus_message_close_container(reply);
+        if (!l && !(l = new0(char *, 1)))
+                return -ENOMEM;
+        *ret = TAKE_PTR(l);
+        return 0;
 }
 
-static int append_operations(sd_bus_message *reply, Manager *m) {
+/* sd-bus passes the path it enumerates below, not the prefix: one function each. */
+int manager_instance_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        int r = manager_bus_paths(userdata, false, nodes);
+        return r < 0 ? r : 1;
+}
+
+int manager_operation_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        int r = manager_bus_paths(userdata, true, nodes);
+        return r < 0 ? r : 1;
+}
+
+static int append_paths(sd_bus_message *reply, Manager *m, bool operations) {
+        _cleanup_strv_free_ char **l = NULL;
         int r;
 
-        r = sd_bus_message_open_container(reply, 'a', "o");
+        r = manager_bus_paths(m, operations, &l);
         if (r < 0)
                 return r;
-        for (Operation *o = m->operations; o; o = o->next) {
-                r = sd_bus_message_append(reply, "o", o->path);
-                if (r < 0)
-                        return r;
-        }
-        return sd_bus_message_close_container(reply);
+        r = sd_bus_message_open_container(reply, 'a', "o");
+        STRV_FOREACH(p, l)
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "o", *p);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int property_get_instances(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return append_paths(reply, userdata, false);
 }
 
 static int property_get_operations(sd_bus *bus, const char *path, const char *interface, const char *property,
                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return append_operations(reply, userdata);
+        return append_paths(reply, userdata, true);
 }
 
 static int method_list_instances(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -92,7 +110,7 @@ static int method_list_operations(sd_bus_message *message, void *userdata, sd_bu
         r = sd_bus_message_new_method_return(message, &reply);
         if (r < 0)
                 return r;
-        r = append_operations(reply, userdata);
+        r = append_paths(reply, userdata, true);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);

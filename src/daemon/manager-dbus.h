@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <systemd/sd-bus.h>
 
 #include "config.h"
@@ -12,6 +13,13 @@ extern const sd_bus_vtable manager_vtable[];
 
 /* Reads an a{ss} of config keys, validating every key and value. */
 int bus_read_config(sd_bus_message *message, ConfigMap *ret, sd_bus_error *error);
+
+/* The object paths of the instances, or of the operations (NULL-terminated, never NULL itself). */
+int manager_bus_paths(Manager *m, bool operations, char ***ret);
+
+/* The children of LXCBUS_INSTANCE_PREFIX, of LXCBUS_OPERATION_PREFIX. */
+int manager_instance_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
+int manager_operation_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
 
 /* The manager's hook that sends what changed: every dirty object's properties, then the manager's. */
 void manager_bus_flush(Manager *m);

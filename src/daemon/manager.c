@@ -23,6 +23,8 @@ int manager_new(Manager **ret) {
         Manager *m;
         int r;
 
+        assert(ret);
+
         m = calloc(1, sizeof(Manager));
         if (!m)
                 return -ENOMEM;
@@ -79,18 +81,15 @@ Manager *manager_free(Manager *m) {
         for (size_t k = 0; k < m->n_creating; k++)
                 free(m->creating[k].name);
         free(m->creating);
-        free(m->bus_address);
-        free(m->state_dir);
-        free(m->runtime_dir);
-        free(m->worker_path);
-        free(m->systemd_owner);
-        free(m->instances_dir);
-        free(m->staging_dir);
-        free(m);
+        FREE_MANY(m->bus_address, m->state_dir, m->runtime_dir, m->worker_path, m->systemd_owner, m->instances_dir,
+                  m->staging_dir, m);
         return NULL;
 }
 
 Instance *manager_find_instance(Manager *m, const char *name) {
+        assert(m);
+        assert(name);
+
         for (Instance *i = m->instances; i; i = i->next)
                 if (streq(i->name, name))
                         return i;
@@ -99,6 +98,9 @@ Instance *manager_find_instance(Manager *m, const char *name) {
 
 void manager_add_instance(Manager *m, Instance *i) {
         Instance **p;
+
+        assert(m);
+        assert(i);
 
         /* Sorted by name, so listings need no sort. */
         for (p = &m->instances; *p && strcmp((*p)->name, i->name) < 0; p = &(*p)->next)
@@ -114,6 +116,9 @@ void manager_add_instance(Manager *m, Instance *i) {
 }
 
 bool manager_name_reserved(Manager *m, const char *name) {
+        assert(m);
+        assert(name);
+
         for (size_t k = 0; k < m->n_creating; k++)
                 if (streq(m->creating[k].name, name))
                         return true;
@@ -136,6 +141,9 @@ int manager_reserve_name(Manager *m, const char *name, const InstanceIdmap *idma
         struct Reservation *l;
         char *s;
 
+        assert(m);
+        assert(name);
+
         s = strdup(name);
         if (!s)
                 return -ENOMEM;
@@ -154,6 +162,9 @@ int manager_reserve_name(Manager *m, const char *name, const InstanceIdmap *idma
 }
 
 void manager_release_name(Manager *m, const char *name) {
+        assert(m);
+        assert(name);
+
         for (size_t k = 0; k < m->n_creating; k++)
                 if (streq(m->creating[k].name, name)) {
                         free(m->creating[k].name);
@@ -168,6 +179,10 @@ int manager_used_subids(Manager *m, SubIdRange **ret, size_t *ret_n) {
         _cleanup_free_ SubIdRange *l = NULL;
         size_t n = 0, size;
         DIR *d;
+
+        assert(m);
+        assert(ret);
+        assert(ret_n);
 
         /* uid and gid ranges in one list: a new block uses the same base for both, so it must overlap
          * neither. */
@@ -222,6 +237,8 @@ static int on_flush(sd_event_source *s, void *userdata) {
 
 /* Property changes are collected and sent once per object and loop iteration. */
 void manager_mark_dirty(Manager *m) {
+        assert(m);
+
         if (!m->flush_source) {
                 if (sd_event_add_defer(m->event, &m->flush_source, on_flush, m) < 0)
                         return;
@@ -240,6 +257,8 @@ void manager_flush_changes(Manager *m) {
 }
 
 void manager_set_ready(Manager *m) {
+        assert(m);
+
         m->ready = true;
 }
 
@@ -321,6 +340,8 @@ static int load_instances(Manager *m) {
 
 int manager_startup(Manager *m) {
         int r;
+
+        assert(m);
 
         if (asprintf(&m->instances_dir, "%s/instances", m->state_dir) < 0 ||
             asprintf(&m->staging_dir, "%s/staging", m->state_dir) < 0)

@@ -14,6 +14,7 @@
 #include "instance.h"
 #include "log.h"
 #include "manager.h"
+#include "manager-dbus.h"
 #include "names.h"
 #include "operation-dbus.h"
 #include "util.h"
@@ -192,9 +193,7 @@ static int waiter_add(Operation *o, sd_bus_message *call, bool process, sd_bus_e
         };
         c->waiters = w;
         c->n_waiters++;
-        r = sd_bus_track_new(o->manager->bus, &w->track, on_waiter_gone, w);
-        if (r >= 0)
-                r = sd_bus_track_add_sender(w->track, call);
+        r = bus_track_sender(o->manager, call, on_waiter_gone, w, &w->track);
         if (r < 0) {
                 /* Most likely the caller is gone already: nobody to answer. */
                 log_debug_errno(r, "Failed to track a caller waiting for operation %" PRIu64 ", dropping it: %m", o->id);
@@ -227,14 +226,9 @@ static int on_caller_gone(sd_bus_track *t, void *userdata) {
 }
 
 int bus_process_track_caller(Operation *o, sd_bus_message *message) {
-        int r;
-
         if (!operation_call(o))
                 return -ENOMEM;
-        r = sd_bus_track_new(o->manager->bus, &o->call->track, on_caller_gone, o);
-        if (r < 0)
-                return r;
-        return sd_bus_track_add_sender(o->call->track, message);
+        return bus_track_sender(o->manager, message, on_caller_gone, o, &o->call->track);
 }
 
 /* ---------------------------------------------------------------- the manager's hooks */
@@ -299,38 +293,12 @@ static int operation_id_from_path(const char *path, uint64_t *ret) {
 
 int operation_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                           sd_bus_error *error) {
-        Operation *o;
         uint64_t id;
 
         if (operation_id_from_path(path, &id) < 0)
                 return 0;
-        o = manager_find_operation(userdata, id);
-        if (!o)
-                return 0;
-        *found = o;
-        return 1;
-}
-
-int operation_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
-        Manager *m = userdata;
-        size_t n = 0, k = 0;
-        char **l;
-
-        for (Operation *o = m->operations; o; o = o->next)
-                n++;
-        l = calloc(n + 1, sizeof(char *));
-        if (!l)
-                return -ENOMEM;
-        for (Operation *o = m->operations; o; o = o->next) {
-                l[k] = strdup(o->path);
-                if (!l[k]) {
-                        strv_free(l);
-                        return -ENOMEM;
-                }
-                k++;
-        }
-        *nodes = l;
-        return 1;
+        *found = manager_find_operation(userdata, id);
+        return *found != NULL;
 }
 
 static int property_get_kind(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -374,24 +342,32 @@ void operation_bus_emit_changes(Operation *o) {
                                                       "ExitStatus", "ExitSignal", NULL);
 }
 
-static int method_cancel(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Operation *o = userdata;
+/* Whoever started an operation may act on it (cancel it, signal its process); anybody else is asked
+ * about with req, which gets the instance's name and owner (or no_instance_owner). No binding to the
+ * instance needed: operation ids (and so paths) are never reused. As bus_authorize(). */
+static int authorize_on_operation(Operation *o, sd_bus_message *message, AuthRequest req, uid_t no_instance_owner,
+                                  sd_bus_error *error) {
         uid_t uid;
         int r;
 
         r = bus_get_sender_uid(message, &uid);
         if (r < 0)
                 return r;
-        /* Whoever started an operation may cancel it; anybody else needs the manage action. */
-        if (uid != o->uid) {
-                /* No binding to the instance needed: operation ids (and so paths) are never reused. */
-                r = bus_authorize_full(o->manager, message, NULL,
-                                       &(AuthRequest) { .instance = o->instance_name,
-                                                        .owner = o->instance ? o->instance->md.owner : o->uid },
-                                       error);
-                if (r <= 0)
-                        return r < 0 ? r : 1;
-        }
+        if (uid == o->uid)
+                return 1;
+        req.instance = o->instance_name;
+        req.owner = o->instance ? o->instance->md.owner : no_instance_owner;
+        return bus_authorize_full(o->manager, message, NULL, &req, error);
+}
+
+static int method_cancel(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Operation *o = userdata;
+        int r;
+
+        /* Anybody but its starter needs the manage action. */
+        r = authorize_on_operation(o, message, (AuthRequest) {}, o->uid, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         if (o->status != OPERATION_RUNNING)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE, "Operation %" PRIu64 " has finished already.",
                                          o->id);
@@ -451,7 +427,6 @@ int process_object_find(sd_bus *bus, const char *path, const char *interface, vo
 static int method_process_signal(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Operation *o = userdata;
         int32_t sig;
-        uid_t uid;
         int r;
 
         r = sd_bus_message_read(message, "i", &sig);
@@ -459,19 +434,11 @@ static int method_process_signal(sd_bus_message *message, void *userdata, sd_bus
                 return r;
         if (sig <= 0 || sig >= _NSIG)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid signal %" PRIi32 ".", sig);
-        /* Whoever ran the command may signal it; anybody else needs the exec action for that command. */
-        r = bus_get_sender_uid(message, &uid);
-        if (r < 0)
-                return r;
-        if (uid != o->uid) {
-                r = bus_authorize_full(o->manager, message, NULL,
-                                       &(AuthRequest) { .instance = o->instance_name,
-                                                        .owner = o->instance ? o->instance->md.owner : UID_INVALID,
-                                                        .argv = o->exec.argv, .signal = sig },
-                                       error);
-                if (r <= 0)
-                        return r < 0 ? r : 1;
-        }
+        /* Anybody but who ran the command needs the exec action for that command. */
+        r = authorize_on_operation(o, message, (AuthRequest) { .argv = o->exec.argv, .signal = sig }, UID_INVALID,
+                                   error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = process_send_signal(o, sig);
         if (r == -ESRCH)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE, "Process %" PRIu64 " has exited.", o->id);

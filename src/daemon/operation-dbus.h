@@ -23,7 +23,6 @@ int operation_object_find(sd_bus *bus, const char *path, const char *interface, 
                           sd_bus_error *error);
 int process_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                         sd_bus_error *error);
-int operation_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
 
 /* An operation for the call message of uid: takes a slot of the operation limits (LimitsExceeded when
  * there is none) and keeps the call, to be answered with reply when the operation finishes, or at once

@@ -30,13 +30,9 @@ static const char *const status_table[_OPERATION_STATUS_MAX] = {
         [OPERATION_CANCELLED] = "cancelled",
 };
 
-const char *operation_kind_to_string(OperationKind k) {
-        return k >= 0 && k < _OPERATION_KIND_MAX ? kind_table[k] : NULL;
-}
-
-const char *operation_status_to_string(OperationStatus s) {
-        return s >= 0 && s < _OPERATION_STATUS_MAX ? status_table[s] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP(operation_kind, OperationKind, kind_table, _OPERATION_KIND_MAX, _OPERATION_KIND_INVALID);
+DEFINE_STRING_TABLE_LOOKUP(operation_status, OperationStatus, status_table, _OPERATION_STATUS_MAX,
+                           _OPERATION_STATUS_INVALID);
 
 Operation *manager_find_operation(Manager *m, uint64_t id) {
         assert(m);
@@ -267,11 +263,16 @@ void operation_fail(Operation *o, int error, const char *format, ...) {
 }
 
 void operation_mark_dirty(Operation *o, uint32_t props) {
+        assert(o);
+
         o->dirty |= props;
         manager_mark_dirty(o->manager);
 }
 
 int operation_arm_timeout(Operation *o, uint64_t usec, sd_event_time_handler_t handler) {
+        assert(o);
+        assert(handler);
+
         o->timeout_source = sd_event_source_disable_unref(o->timeout_source);
         /* A short poll step must not come late; a deadline may (sd-event coalesces wakeups). */
         return sd_event_add_time_relative(o->manager->event, &o->timeout_source, CLOCK_MONOTONIC, usec,
@@ -324,12 +325,6 @@ Operation *operation_free(Operation *o) {
         sd_event_source_disable_unref(o->linger_source);
         instance_unref(o->instance);
         operation_done_kind(o);
-        free(o->instance_name);
-        free(o->instance_path);
-        free(o->path);
-        free(o->stage);
-        free(o->error_name);
-        free(o->error_message);
-        free(o);
+        FREE_MANY(o->instance_name, o->instance_path, o->path, o->stage, o->error_name, o->error_message, o);
         return NULL;
 }

@@ -129,7 +129,9 @@ struct Operation {
 };
 
 const char *operation_kind_to_string(OperationKind k);
+OperationKind operation_kind_from_string(const char *s);
 const char *operation_status_to_string(OperationStatus s);
+OperationStatus operation_status_from_string(const char *s);
 
 /* A new running operation of uid on instance i (NULL for a create, named instance_name). counted: it
  * takes a slot of the manager's operation limits, -EUSERS when there is none (the caller checked with

@@ -35,9 +35,7 @@ static ScopeJob *scope_job_free(ScopeJob *j) {
                 return NULL;
         scope_job_unlink(j);
         sd_bus_slot_unref(j->slot);
-        free(j->unit);
-        free(j->job_path);
-        free(j);
+        FREE_MANY(j->unit, j->job_path, j);
         return NULL;
 }
 
@@ -55,8 +53,9 @@ static void scope_job_complete(ScopeJob *j, int error, const char *message) {
         done(m, error, message, userdata);
 }
 
-/* The scope's resource limits from the instance config; with reset, unset keys go back to no limit. */
-static int append_limits(sd_bus_message *msg, const ConfigMap *config, bool reset) {
+/* The scope's resource limits from the instance config, the last entries of an open a(sv) of unit
+ * properties, which this closes; with reset, unset keys go back to no limit. */
+static int append_limits_and_close(sd_bus_message *msg, const ConfigMap *config, bool reset) {
         const char *v;
         uint64_t u;
         long l;
@@ -80,7 +79,7 @@ static int append_limits(sd_bus_message *msg, const ConfigMap *config, bool rese
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return sd_bus_message_close_container(msg);
 }
 
 static int on_job_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -147,6 +146,10 @@ int scope_stop(Manager *m, const char *unit, scope_done_t done, void *userdata, 
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
         int r;
 
+        assert(m);
+        assert(unit);
+        assert(done);
+
         r = sd_bus_message_new_method_call(m->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                            "org.freedesktop.systemd1.Manager", "StopUnit");
         if (r < 0)
@@ -188,6 +191,10 @@ int scope_start(Manager *m, const char *unit, pid_t pid, const ConfigMap *config
         _cleanup_free_ char *description = NULL;
         int r;
 
+        assert(m);
+        assert(unit);
+        assert(done);
+
         r = sd_bus_message_new_method_call(m->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                            "org.freedesktop.systemd1.Manager", "StartTransientUnit");
         if (r < 0)
@@ -208,10 +215,7 @@ int scope_start(Manager *m, const char *unit, pid_t pid, const ConfigMap *config
                                   "CollectMode", "s", "inactive-or-failed");
         if (r < 0)
                 return r;
-        r = append_limits(msg, config, false);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_close_container(msg);
+        r = append_limits_and_close(msg, config, false);
         if (r < 0)
                 return r;
         r = sd_bus_message_append(msg, "a(sa(sv))", 0);
@@ -232,6 +236,10 @@ int scope_set_limits(Manager *m, const char *unit, const ConfigMap *config) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
         int r;
 
+        assert(m);
+        assert(unit);
+        assert(config);
+
         r = sd_bus_message_new_method_call(m->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                            "org.freedesktop.systemd1.Manager", "SetUnitProperties");
         if (r < 0)
@@ -242,10 +250,7 @@ int scope_set_limits(Manager *m, const char *unit, const ConfigMap *config) {
         r = sd_bus_message_open_container(msg, 'a', "(sv)");
         if (r < 0)
                 return r;
-        r = append_limits(msg, config, true);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_close_container(msg);
+        r = append_limits_and_close(msg, config, true);
         if (r < 0)
                 return r;
         return sd_bus_call_async(m->bus, NULL, msg, on_set_properties_reply, NULL, 30 * USEC_PER_SEC);
@@ -260,6 +265,9 @@ static int on_kill_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
 
 /* Signals every process of the scope, the monitor included: the last resort against a hung monitor. */
 int scope_kill(Manager *m, const char *unit, int sig) {
+        assert(m);
+        assert(unit);
+
         return sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                         "org.freedesktop.systemd1.Manager", "KillUnit", on_kill_reply, NULL, "ssi",
                                         unit, "all", sig);

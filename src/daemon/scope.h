@@ -10,7 +10,7 @@
 /* Transient scope units through systemd, asynchronously: the one room of the model that talks to the
  * bus, as systemd's client. */
 
-/* error: 0, or a positive errno with message. */
+/* error: 0, or a negative errno with message. */
 typedef void (*scope_done_t)(Manager *m, int error, const char *message, void *userdata);
 int scope_start(Manager *m, const char *unit, pid_t pid, const ConfigMap *config, scope_done_t done, void *userdata,
                 ScopeJob **ret);

@@ -248,6 +248,9 @@ fail:
 }
 
 int worker_send(Worker *w, const char *msg) {
+        assert(w);
+        assert(msg);
+
         if (send(w->fd, msg, strlen(msg), MSG_NOSIGNAL) < 0)
                 return -errno;
         return 0;
@@ -268,6 +271,8 @@ void worker_abandon(Worker *w, int sig) {
 }
 
 void worker_kill(Worker *w, int sig) {
+        assert(w);
+
         /* Through the child source: its pidfd where there is one; never a reaped, reused pid. */
         if (w && w->pid_source && !w->exited)
                 (void) sd_event_source_send_child_signal(w->pid_source, sig, NULL, 0);

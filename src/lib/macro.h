@@ -109,6 +109,26 @@ static inline const char *startswith(const char *s, const char *prefix) {
 
 #define UID_INVALID ((uid_t) -1)
 
+/* name_to_string() and name_from_string() of an enum type whose values index table, as systemd's
+ * DEFINE_STRING_TABLE_LOOKUP(): from_string() returns _INVALID_VALUE for what the table does not hold. */
+#define DEFINE_STRING_TABLE_LOOKUP(name, type, table, max, invalid_value)           \
+        const char *name##_to_string(type v) {                                      \
+                return v >= 0 && v < (max) ? table[v] : NULL;                       \
+        }                                                                           \
+        type name##_from_string(const char *s) {                                    \
+                for (int _i = 0; s && _i < (max); _i++)                             \
+                        if (table[_i] && strcmp(table[_i], s) == 0)                 \
+                                return (type) _i;                                   \
+                return invalid_value;                                               \
+        }
+
+/* Frees every pointer of a list, as a run of free() calls would. */
+static inline void free_many(void **p, size_t n) {
+        for (size_t k = 0; k < n; k++)
+                free(p[k]);
+}
+#define FREE_MANY(...) free_many((void *[]) { __VA_ARGS__ }, sizeof((void *[]) { __VA_ARGS__ }) / sizeof(void *))
+
 /* A zeroed array of n (at least one) t, as systemd's new0(). */
 #define new0(t, n) ((t *) calloc((n) ?: 1, sizeof(t)))
 

@@ -129,3 +129,17 @@ int bus_read_options(sd_bus_message *m, const BusOption *options, sd_bus_error *
         }
         return sd_bus_message_exit_container(m);
 }
+
+int bus_append_string_pairs(sd_bus_message *m, char **pairs) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{ss}");
+        if (r < 0)
+                return r;
+        for (char **p = pairs; p && p[0] && p[1]; p += 2) {
+                r = sd_bus_message_append(m, "{ss}", p[0], p[1]);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(m);
+}

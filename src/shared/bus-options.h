@@ -18,3 +18,6 @@ typedef struct BusOption {
 #define BUS_OPTIONS_ARRAY_MAX 256
 
 int bus_read_options(sd_bus_message *m, const BusOption *options, sd_bus_error *error);
+
+/* Appends an a{ss} of a list of alternating keys and values (NULL: empty). */
+int bus_append_string_pairs(sd_bus_message *m, char **pairs);

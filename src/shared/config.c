@@ -140,33 +140,13 @@ int config_parse_int(const char *s, long min, long max, long *ret) {
         return 0;
 }
 
-int config_parse_uint_or_max(const char *s, uint64_t *ret) {
-        char *end;
-        unsigned long long v;
+typedef struct UnitSuffix {
+        const char *suffix;
+        unsigned shift;
+} UnitSuffix;
 
-        if (streq(s, "max")) {
-                *ret = UINT64_MAX;
-                return 0;
-        }
-        if (isempty(s) || !(s[0] >= '0' && s[0] <= '9'))
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno != 0 || *end != 0)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
-int config_parse_bytes_or_max(const char *s, uint64_t *ret) {
-        static const struct {
-                const char *suffix;
-                unsigned shift;
-        } table[] = {
-                { "", 0 },   { "B", 0 },
-                { "K", 10 }, { "KiB", 10 }, { "M", 20 }, { "MiB", 20 },
-                { "G", 30 }, { "GiB", 30 }, { "T", 40 }, { "TiB", 40 },
-        };
+/* "max", or a decimal number with one of the suffixes (each a power of two). */
+static int parse_number_or_max(const char *s, const UnitSuffix *table, size_t n, uint64_t *ret) {
         unsigned long long v;
         char *end;
 
@@ -180,7 +160,7 @@ int config_parse_bytes_or_max(const char *s, uint64_t *ret) {
         v = strtoull(s, &end, 10);
         if (errno != 0)
                 return -EINVAL;
-        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+        for (size_t i = 0; i < n; i++) {
                 if (!streq(end, table[i].suffix))
                         continue;
                 if (v > (UINT64_MAX >> table[i].shift))
@@ -189,6 +169,22 @@ int config_parse_bytes_or_max(const char *s, uint64_t *ret) {
                 return 0;
         }
         return -EINVAL;
+}
+
+int config_parse_uint_or_max(const char *s, uint64_t *ret) {
+        static const UnitSuffix none[] = { { "", 0 } };
+
+        return parse_number_or_max(s, none, ELEMENTSOF(none), ret);
+}
+
+int config_parse_bytes_or_max(const char *s, uint64_t *ret) {
+        static const UnitSuffix bytes[] = {
+                { "", 0 },   { "B", 0 },
+                { "K", 10 }, { "KiB", 10 }, { "M", 20 }, { "MiB", 20 },
+                { "G", 30 }, { "GiB", 30 }, { "T", 40 }, { "TiB", 40 },
+        };
+
+        return parse_number_or_max(s, bytes, ELEMENTSOF(bytes), ret);
 }
 
 bool env_name_is_valid(const char *s) {

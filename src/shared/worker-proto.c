@@ -88,16 +88,7 @@ static const char *const verb_table[_WORKER_VERB_MAX] = {
         [WORKER_VERB_DESTROY] = "destroy", [WORKER_VERB_CONSOLE] = "console", [WORKER_VERB_EXEC] = "exec",
 };
 
-const char *worker_verb_to_string(WorkerVerb v) {
-        return v >= 0 && v < _WORKER_VERB_MAX ? verb_table[v] : NULL;
-}
-
-WorkerVerb worker_verb_from_string(const char *s) {
-        for (int i = 0; i < _WORKER_VERB_MAX; i++)
-                if (streq_ptr(verb_table[i], s))
-                        return (WorkerVerb) i;
-        return _WORKER_VERB_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(worker_verb, WorkerVerb, verb_table, _WORKER_VERB_MAX, _WORKER_VERB_INVALID);
 
 /* create's IDMAP: "-" (privileged: all 0) or "UID:GID:COUNT", all three > 0 and never (uid_t) -1. */
 static int parse_idmap(const char *s, WorkerCreateArgs *a) {

@@ -238,7 +238,8 @@ static int do_start(const WorkerRequest *req, struct lxc_container *c) {
                 return result(EINVAL, "The worker needs to know its own path.");
         if (asprintf(&hook, "%.*s/lxcbusd-start-hook", (int) (slash - worker_path), worker_path) < 0)
                 return result(ENOMEM, "Out of memory.");
-        /* liblxc reads lxc.cgroup.dir relative to the cgroup root: the delegated scope, see TESTHOST.md. */
+        /* liblxc reads lxc.cgroup.dir relative to the cgroup root: the delegated scope
+         * (tests/testhost/README.md). */
         /* What the console prints goes to console.log beside the config (ConsoleLog), rotated at
          * 128 KiB: it outlives the monitor, and reading it consumes nothing. */
         if (asprintf(&console_log, "%s/%s/console.log", req->lxcpath, req->name) < 0)
