@@ -19,8 +19,8 @@ name or its object path (instance_prop(NAME, 'State'), instance_call(path,
 an instance's init is the instance's Pid property.
 
 Everything here writes only inside the test host: its /etc is an overlay on
-tmpfs and /home a tmpfs (tests/testhost/README.md, "What a test may
-change")."""
+tmpfs and /home a tmpfs (tests/testhost/README.md, "Users and polkit
+inside")."""
 
 import fcntl
 import inspect
@@ -895,7 +895,8 @@ def restore_subids():
 
 
 def run_as_user(user, *cmd, timeout=60):
-    """Run cmd as `user` (setpriv execs, so that the pid is cmd's)."""
+    """Run cmd as `user` (setpriv execs, so that the pid is cmd's: tests/testhost/README.md, "Users
+    and polkit inside")."""
     return run('setpriv', '--reuid=' + user, '--regid=' + user, '--init-groups',
                '--', *cmd, timeout=timeout, env={'HOME': '/home/' + user, 'USER': user})
 

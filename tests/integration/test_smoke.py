@@ -115,7 +115,7 @@ def scope_is_gone():
         rc, out, err = run('systemctl', 'status', '--no-pager', '-l', SCOPE)
         raise AssertionError('%s; (LoadState, ActiveState) = %s\n%s' % (e, last, out)) from None
     # systemd does not clean the hierarchies it does not manage on v1; the
-    # daemon must (TESTHOST.md section 7)
+    # daemon must (tests/testhost/README.md, "Containers in a delegated scope")
     left = []
 
     def leftovers():
