@@ -67,7 +67,7 @@ __all__ = [
     'checked_methods', 'add_group', 'add_user', 'uid_of', 'remove_users', 'run_as_user', 'install_rule',
     'install_doc_rule', 'remove_rule', 'remove_all_rules', 'ensure_subids', 'restore_subids', 'pk_check',
     'wait_rule', 'SPY_RULE', 'Spy', 'exec_params', 'NULL_FDS', 'OUT_PIPE', 'variant_text', 'Agent', 'agent',
-    'close_agents', 'private_root_conn', 'stats_ms', 'median_ms',
+    'close_agents', 'agent_with_rule', 'private_root_conn', 'stats_ms', 'median_ms',
 ]
 
 STATE_DIR = '/var/lib/lxcbus'
@@ -1281,6 +1281,16 @@ def close_agents():
     """Ends every agent that agent() started (for the file's cleanup)."""
     while _agents:
         _agents.popitem()[1].close()
+
+
+def agent_with_rule(user, filename, rule, action, details):
+    """`user` (made if need be) and their agent, once the rule `filename`
+    is in force and lets them do `action` with `details`."""
+    add_user(user)
+    install_rule(filename, rule)
+    a = agent(user)
+    wait_rule(a.name, action, details, True)
+    return a
 
 
 # ---- root's own connection, timings ----------------------------------------------------

@@ -139,10 +139,8 @@ polkit.addRule(function(action, subject) {
 
 @test
 def rules_see_signal_force_and_config_keys():
-    add_user('pkhdet')
-    install_rule('60-lxcbus-test-hostile-details.rules', DETAIL_RULE)
-    a = agent('pkhdet')
-    wait_rule(a.name, 'org.lxcbus1.manage', {'verb': 'kill', 'signal_name': 'SIGTERM', 'all': 'false'}, True)
+    a = agent_with_rule('pkhdet', '60-lxcbus-test-hostile-details.rules', DETAIL_RULE, 'org.lxcbus1.manage',
+                        {'verb': 'kill', 'signal_name': 'SIGTERM', 'all': 'false'})
     wait_rule(a.name, 'org.lxcbus1.manage', {'verb': 'kill', 'signal_name': 'SIGKILL', 'all': 'false'}, False)
     pid = instance_prop('web', 'Pid')
 
@@ -197,10 +195,8 @@ def rules_see_signal_force_and_config_keys():
 
 @test
 def console_log_clear_is_its_own_verb():
-    add_user('pkhdet')
-    install_rule('60-lxcbus-test-hostile-details.rules', DETAIL_RULE)
-    a = agent('pkhdet')
-    wait_rule(a.name, 'org.lxcbus1.console', {'verb': 'console-log'}, True)
+    a = agent_with_rule('pkhdet', '60-lxcbus-test-hostile-details.rules', DETAIL_RULE, 'org.lxcbus1.console',
+                        {'verb': 'console-log'})
     wait_for(lambda: b'Please press Enter' in console_log('web'), 30, 'the boot messages in the log')
     log0 = console_log('web')
     res = a.call(instance_path('web'), INSTANCE_IFACE, 'ConsoleLog', V('(a{sv})', ({},)), fd_script=[['read_all', 10]])

@@ -34,16 +34,6 @@ CONF = unique_name('pkconf')    # source none, for SetConfig
 st = {}
 
 
-def agent_with_rule(user, filename, rule, action, details):
-    """`user` (made if need be) and their agent, once the rule `filename`
-    is in force and lets them do `action` with `details`."""
-    add_user(user)
-    install_rule(filename, rule)
-    a = agent(user)
-    wait_rule(a.name, action, details, True)
-    return a
-
-
 def ADMIN():
     return agent('pkadmin')
 
