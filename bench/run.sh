@@ -107,7 +107,7 @@ for b in bench-bus bench-lxc; do
   [ -x "$BIN/$b" ] || die "$BIN/$b missing: add subdir('bench') to meson.build and rebuild, or set LXCBENCH_BIN_DIR"
 done
 
-# Samples (kept outside /tmp: see TESTHOST.md on host snapshots), removed at exit.
+# Samples (kept outside /tmp: see tests/testhost/README.md on host snapshots), removed at exit.
 SAMPLES=$BUILD/.lxcbench-samples.$$
 : > "$SAMPLES" || die "cannot write $SAMPLES"
 
@@ -171,9 +171,10 @@ bench "start/stop breakdown (async Start/Stop + signals)" "$BIN/bench-bus" break
 JOURNAL_EXCERPT=$(tx sh -c 'journalctl -u lxcbusd -o short-precise --no-pager | grep -E "benchb" | tail -6' 2>&1)
 if [ "${LXCBENCH_SHUTDOWN:-1}" = 1 ]; then
   bench "clean stop: bus"             "$BIN/bench-bus" shutdown benchb "$ITER" "$WARM"
-  # Services in the test host (lxcbusd, so its containers) lack CAP_SYS_BOOT (TESTHOST.md §2). Without
-  # it busybox init's reboot() fails and it sleeps one more second before it exits: give the floor's
-  # containers the same bounding set, or the clean stops are not comparable.
+  # Services in the test host (lxcbusd, so its containers) lack CAP_SYS_BOOT (tests/testhost/README.md,
+  # "What the test host looks like"). Without it busybox init's reboot() fails and it sleeps one more
+  # second before it exits: give the floor's containers the same bounding set, or the clean stops are
+  # not comparable.
   bench "clean stop: liblxc"          setpriv --bounding-set -sys_boot -- \
                                       "$BIN/bench-lxc" shutdown "$FLOOR_PATH" benchf "$ITER" "$WARM" "$FLOOR_CG"
   bench "clean stop breakdown (5 runs)" "$BIN/bench-bus" breakdown-clean benchb 5 1

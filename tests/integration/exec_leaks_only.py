@@ -33,11 +33,10 @@ import textwrap
 import time
 
 from lxcbustest import *
+from lxcbushelp import *
 
 NAME = unique_name('leak')
 PATH = instance_path(NAME)
-PROCESS_IFACE = 'org.lxcbus1.Process'
-UNKNOWN_OBJECT = 'org.freedesktop.DBus.Error.UnknownObject'
 
 TOTAL = 1000            # execs in the measured phase, the dying clients' included
 DYING = 200             # of which started by clients that are SIGKILLed
@@ -53,31 +52,32 @@ RSS_SLACK_KB = 1024
 st = {}
 
 
-MAIN_PID = main_pid()
+DAEMON_PID = running_daemon_pid()
 
 
-LINGER = daemon_linger_sec(MAIN_PID)
+LINGER = daemon_linger_sec(DAEMON_PID)
 
 
 def need_short_linger():
     assert LINGER is not None and LINGER <= 10, \
         ('lxcbusd (pid %d) runs with %s, not <= 10 s: finished operations would still be there '
          'when the figures are taken. Run this file with LXCBUSD_EXTRA_ARGS=--operation-linger-sec=5'
-         % (MAIN_PID, 'no --operation-linger-sec (default 300 s)' if LINGER is None
+         % (DAEMON_PID, 'no --operation-linger-sec (default 300 s)' if LINGER is None
             else '--operation-linger-sec=%d' % LINGER))
-    assert main_pid() == MAIN_PID, 'lxcbusd restarted (MainPID %d, was %d)' % (main_pid(), MAIN_PID)
+    pid = running_daemon_pid()
+    assert pid == DAEMON_PID, 'lxcbusd restarted (MainPID %d, was %d)' % (pid, DAEMON_PID)
 
 
 def fd_count():
-    return len(os.listdir('/proc/%d/fd' % MAIN_PID))
+    return len(os.listdir('/proc/%d/fd' % DAEMON_PID))
 
 
 def rss_kb():
-    with open('/proc/%d/status' % MAIN_PID) as f:
+    with open('/proc/%d/status' % DAEMON_PID) as f:
         for line in f:
             if line.startswith('VmRSS:'):
                 return int(line.split()[1])
-    raise AssertionError('no VmRSS for pid %d' % MAIN_PID)
+    raise AssertionError('no VmRSS for pid %d' % DAEMON_PID)
 
 
 def operations():
@@ -91,19 +91,7 @@ def wait_operations_gone(what):
 
 def exec_call(argv, stdout=None, options=None):
     """Instance.Exec with /dev/null (or `stdout`) as stdio; returns the process path."""
-    null_r = os.open('/dev/null', os.O_RDONLY | os.O_CLOEXEC)
-    null_w = os.open('/dev/null', os.O_WRONLY | os.O_CLOEXEC)
-    fdl = Gio.UnixFDList()
-    try:
-        idx = [fdl.append(fd) for fd in (null_r, stdout if stdout is not None else null_w, null_w)]
-        return call(PATH, INSTANCE_IFACE, 'Exec',
-                    V('(asa{ss}hhha{sv})', (argv, {}, idx[0], idx[1], idx[2], options or {})),
-                    fd_list=fdl, timeout=60)
-    finally:
-        for fd in fdl.steal_fds():
-            os.close(fd)
-        os.close(null_r)
-        os.close(null_w)
+    return exec_start(PATH, argv, stdout=stdout, options=options)
 
 
 def short_exec(k):
@@ -171,7 +159,7 @@ def spawn_client(kod, cmd):
 @test
 def daemon_lingers_at_most_10s():
     need_short_linger()
-    print('# lxcbusd pid %d, --operation-linger-sec=%d' % (MAIN_PID, LINGER))
+    print('# lxcbusd pid %d, --operation-linger-sec=%d' % (DAEMON_PID, LINGER))
 
 
 @test
@@ -183,7 +171,7 @@ def setup_and_baseline():
         short_exec(k)
     wait_operations_gone('after the warm-up')
     time.sleep(0.5)
-    st['fds'] = proc_fds(MAIN_PID)
+    st['fds'] = proc_fds(DAEMON_PID)
     st['rss'] = rss_kb()
     print('# baseline after 50 warm-up execs and their linger: %d fds, VmRSS %d kB'
           % (len(st['fds']), st['rss']))
@@ -306,7 +294,7 @@ def nothing_leaks_once_operations_are_gone():
         wait_for(lambda: fd_count() <= len(before), 5, 'fd count back to %d' % len(before))
     except TimeoutError:
         pass
-    after, rss1 = proc_fds(MAIN_PID), rss_kb()
+    after, rss1 = proc_fds(DAEMON_PID), rss_kb()
     print('# fds: %d before, %d after; VmRSS: %d kB before, %d kB after (%+d kB)'
           % (len(before), len(after), rss0, rss1, rss1 - rss0))
     assert len(after) <= len(before), 'lxcbusd fds: %d before, %d after; new: %s' % (

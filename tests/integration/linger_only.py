@@ -19,13 +19,14 @@ T = Tracker()
 st = {}
 
 
-LINGER = daemon_linger_sec(MAIN_PID)
+DAEMON_PID = running_daemon_pid()
+LINGER = daemon_linger_sec(DAEMON_PID)
 
 
 def skip():
     assert LINGER is not None and LINGER <= 30, \
         ('lxcbusd runs without a short --operation-linger-sec (cmdline of pid %d): '
-         'run with LXCBUSD_EXTRA_ARGS=--operation-linger-sec=3' % MAIN_PID)
+         'run with LXCBUSD_EXTRA_ARGS=--operation-linger-sec=3' % DAEMON_PID)
     return False
 
 

@@ -1,9 +1,13 @@
-"""lxcbustest: a tiny framework for the lxcbus integration tests.
+"""lxcbustest: a tiny framework for the lxcbus integration tests: the test
+runner, D-Bus calls and properties, waiting, signals, running commands.
+Everything a test needs beyond that (instances, the daemon, processes,
+errors, users, polkit, consoles and terminals) is in lxcbushelp, once.
 
 Test files run inside a test host (see run.sh) with /usr/bin/python3, on the
 real system bus, as root. A test file looks like:
 
     from lxcbustest import *
+    from lxcbushelp import *
 
     @test
     def version_is_readable():
@@ -23,7 +27,6 @@ import subprocess
 import sys
 import time
 import traceback
-import uuid
 from collections import namedtuple
 
 import gi
@@ -32,15 +35,12 @@ gi.require_version('Gio', '2.0')
 from gi.repository import GLib, Gio  # noqa: E402
 
 __all__ = [
-    'GLib', 'Gio', 'V', 'BUS_NAME', 'MANAGER_PATH', 'MANAGER_IFACE',
-    'INSTANCE_IFACE', 'OPERATION_IFACE', 'PROPS_IFACE', 'BusError',
-    'test', 'on_exit', 'main', 'bus', 'call', 'get_prop', 'get_all_props',
-    'wait_for', 'wait_prop', 'Signals', 'Signal', 'run', 'instance_path',
-    'cleanup_instance', 'unique_name', 'raises_dbus', 'create_instance',
-    'instance_exists', 'scope_state', 'SLOW', 'daemon_pid', 'main_pid', 'zombies',
-    'scope_of', 'proc_stat', 'pid_alive', 'cgroup_dirs_named', 'assert_scope_gone', 'processes',
-    'proc_fds', 'opts', 'instance_prop', 'instance_call', 'cmdline', 'daemon_linger_sec',
-    'create_running_instance', 'assert_no_zombies',
+    'GLib', 'Gio', 'V', 'SLOW', 'BUS_NAME', 'MANAGER_PATH', 'MANAGER_IFACE', 'INSTANCE_IFACE',
+    'OPERATION_IFACE', 'PROCESS_IFACE', 'PROPS_IFACE', 'ERR', 'ACCESS_DENIED', 'INVALID_ARGS',
+    'UNKNOWN_OBJECT', 'INTERACTIVE_REQUIRED',
+    'test', 'on_exit', 'main',
+    'BusError', 'bus', 'bus_error_of', 'call', 'get_prop', 'get_all_props', 'raises_dbus',
+    'iterate', 'wait_for', 'wait_prop', 'Signals', 'Signal', 'run', 'opts',
 ]
 
 BUS_NAME = 'org.lxcbus1'
@@ -48,7 +48,15 @@ MANAGER_PATH = '/org/lxcbus1'
 MANAGER_IFACE = 'org.lxcbus1.Manager'
 INSTANCE_IFACE = 'org.lxcbus1.Instance'
 OPERATION_IFACE = 'org.lxcbus1.Operation'
+PROCESS_IFACE = 'org.lxcbus1.Process'
 PROPS_IFACE = 'org.freedesktop.DBus.Properties'
+
+# Error names: ERR + 'NoSuchInstance' for the domain errors, and the standard ones the tests expect.
+ERR = 'org.lxcbus1.Error.'
+ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
+INVALID_ARGS = 'org.freedesktop.DBus.Error.InvalidArgs'
+UNKNOWN_OBJECT = 'org.freedesktop.DBus.Error.UnknownObject'
+INTERACTIVE_REQUIRED = 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired'
 
 # Sanitizer builds are slower: scale timeouts.
 SLOW = 3 if '1' in (os.environ.get('LXCBUS_SANITIZE'), os.environ.get('LXCBUS_VALGRIND')) else 1
@@ -128,7 +136,8 @@ def bus():
     return _bus
 
 
-def _bus_error(e, what):
+def bus_error_of(e, what=''):
+    """The BusError of a GLib.Error from a D-Bus call (`what`: the call, for the message)."""
     name = Gio.DBusError.get_remote_error(e) or ('GLib.Error.%s.%d' % (e.domain, e.code))
     msg = re.sub(r'^GDBus\.Error:[^ ]+: ', '', e.message)
     return BusError(name, msg, what)
@@ -150,7 +159,7 @@ def call(path, iface, method, params=None, timeout=120, dest=BUS_NAME, fd_list=N
             res = bus().call_sync(dest, path, iface, method, params, None,
                                   Gio.DBusCallFlags.NONE, int(timeout * 1000), None)
     except GLib.Error as e:
-        raise _bus_error(e, '%s.%s on %s' % (iface, method, path)) from None
+        raise bus_error_of(e, '%s.%s on %s' % (iface, method, path)) from None
     out = res.unpack()
     if len(out) == 0:
         return None
@@ -191,7 +200,7 @@ class raises_dbus:
 
 # ---- waiting ---------------------------------------------------------------------------
 
-def _iterate(seconds):
+def iterate(seconds):
     """Dispatch GLib events for at most `seconds` (returns early on an event)."""
     ctx = GLib.MainContext.default()
     while ctx.pending():
@@ -229,7 +238,7 @@ def wait_for(pred, timeout=30, what=None, interval=0.05):
             if last_exc is not None:
                 msg += ' (last error: %s)' % last_exc
             raise TimeoutError(msg)
-        _iterate(min(interval, left))
+        iterate(min(interval, left))
 
 
 def wait_prop(path, iface, name, value, timeout=30):
@@ -298,7 +307,7 @@ class Signals:
             raise TimeoutError('%s; recorded: %s' % (e, got or 'nothing')) from None
 
 
-# ---- processes and names ----------------------------------------------------------
+# ---- commands and options ------------------------------------------------------------
 
 def run(*cmd, timeout=60, input=None, env=None):
     """Run a command; returns (rc, stdout, stderr) as text. Never raises for
@@ -313,205 +322,7 @@ def run(*cmd, timeout=60, input=None, env=None):
     return p.returncode, p.stdout, p.stderr
 
 
-def instance_path(name):
-    """Object path of an instance, escaped as sd_bus_path_encode does."""
-    label = ''
-    for i, c in enumerate(name):
-        if (c.isascii() and c.isalpha()) or (c.isascii() and c.isdigit() and i > 0):
-            label += c
-        else:
-            label += '_%02x' % ord(c)
-    return MANAGER_PATH + '/instance/' + (label or '_')
-
-
-def unique_name(prefix='t'):
-    """A fresh instance name: prefix + '-' + 8 hex digits (valid, <= 63 chars)."""
-    return '%s-%s' % (prefix[:50], uuid.uuid4().hex[:8])
-
-
-def instance_exists(name):
-    try:
-        call(MANAGER_PATH, MANAGER_IFACE, 'GetInstance', V('(s)', (name,)), timeout=30)
-        return True
-    except BusError as e:
-        if e.dbus_name == 'org.lxcbus1.Error.NoSuchInstance':
-            return False
-        raise
-
-
-def create_instance(name, template='busybox', config=None, options=None, timeout=300):
-    """CreateInstance from a template; returns (instance_path, operation_path)."""
-    src = {'type': V('s', 'template'), 'template': V('s', template)}
-    return call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance',
-                V('(sa{sv}a{ss}a{sv})', (name, src, config or {}, options or {})),
-                timeout=timeout)
-
-
-def create_running_instance(name, timeout=120):
-    """A fresh busybox instance called name (an old one of that name removed first), started."""
-    cleanup_instance(name)
-    create_instance(name)
-    call(instance_path(name), INSTANCE_IFACE, 'Start', V('(a{sv})', ({},)), timeout=timeout)
-
-
-def cleanup_instance(name, timeout=120):
-    """Force-delete instance `name` if it exists; ignore every error. Waits
-    (bounded) until it is gone; returns True if it is."""
-    try:
-        path = call(MANAGER_PATH, MANAGER_IFACE, 'GetInstance', V('(s)', (name,)), timeout=30)
-    except Exception:
-        return True
-    try:
-        call(path, INSTANCE_IFACE, 'Delete', V('(a{sv})', ({'force': V('b', True)},)), timeout=timeout)
-    except Exception as e:
-        print('# cleanup_instance(%s): Delete failed: %s' % (name, e))
-    try:
-        wait_for(lambda: not instance_exists(name), 30, 'instance %s gone' % name)
-        return True
-    except Exception as e:
-        print('# cleanup_instance(%s): %s' % (name, e))
-        return False
-
-
-def scope_state(unit):
-    """(LoadState, ActiveState) of a systemd unit, via systemctl show."""
-    rc, out, err = run('systemctl', 'show', '-p', 'LoadState', '-p', 'ActiveState', unit)
-    d = dict(l.split('=', 1) for l in out.splitlines() if '=' in l)
-    return d.get('LoadState', ''), d.get('ActiveState', '')
-
-
 def opts(**kw):
     """a{sv} options tuple: opts(async_=V('b', True), timeout_sec=V('u', 5)); a trailing '_' is
     dropped and '_' becomes '-' in keys."""
     return V('(a{sv})', ({k.rstrip('_').replace('_', '-'): v for k, v in kw.items()},))
-
-
-def instance_prop(path, name):
-    return get_prop(path, INSTANCE_IFACE, name)
-
-
-def instance_call(path, method, params=None, timeout=120):
-    return call(path, INSTANCE_IFACE, method, params, timeout=timeout)
-
-
-def daemon_pid():
-    """lxcbusd's MainPID, 0 when it does not run."""
-    rc, out, err = run('systemctl', 'show', '-p', 'MainPID', '--value', 'lxcbusd')
-    return int(out.strip() or 0)
-
-
-def main_pid():
-    """lxcbusd's MainPID; fails the test when it does not run."""
-    pid = daemon_pid()
-    assert pid > 0, 'lxcbusd has no MainPID'
-    return pid
-
-
-def processes():
-    """Every process in the test host, as (pid, comm, state, ppid) from
-    /proc/PID/stat (those that end while being read are left out)."""
-    found = []
-    for p in os.listdir('/proc'):
-        if not p.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % p) as f:
-                st = f.read()
-        except OSError:
-            continue
-        comm, rest = st[st.index('(') + 1:st.rindex(')')], st[st.rindex(')') + 2:].split()
-        found.append((int(p), comm, rest[0], int(rest[1])))
-    return found
-
-
-def cmdline(pid):
-    """The argv of process pid, as strings."""
-    with open('/proc/%d/cmdline' % pid, 'rb') as f:
-        return [x.decode() for x in f.read().split(b'\0') if x]
-
-
-def daemon_linger_sec(pid):
-    """The --operation-linger-sec=N that lxcbusd (pid) runs with, or None."""
-    argv = cmdline(pid)
-    for k, a in enumerate(argv):
-        if a.startswith('--operation-linger-sec='):
-            return int(a.split('=', 1)[1])
-        if a == '--operation-linger-sec' and k + 1 < len(argv):
-            return int(argv[k + 1])
-    return None
-
-
-def zombies():
-    """Zombie processes anywhere in the test host, as "pid (comm)"."""
-    return ['%d (%s)' % (pid, comm) for pid, comm, state, ppid in processes() if state == 'Z']
-
-
-def assert_no_zombies(timeout=5):
-    """No zombie process anywhere, waiting up to timeout seconds for a parent to reap; names them."""
-    try:
-        wait_for(lambda: not zombies(), timeout, 'no zombies')
-    except TimeoutError:
-        pass
-    assert not zombies(), 'zombies: %s' % zombies()
-
-
-def scope_of(name):
-    return 'lxcbus-%s.scope' % name
-
-
-def proc_stat(pid):
-    """Fields of /proc/PID/stat after the command name (state is [0], ppid
-    [1]), or None if the process is gone."""
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            return f.read().rsplit(')', 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-
-
-def pid_alive(pid):
-    """True while `pid` exists and is not a zombie."""
-    st = proc_stat(pid)
-    return st is not None and st[0] != 'Z'
-
-
-def proc_fds(pid):
-    """The open fds of process `pid`: {fd: what /proc/PID/fd/FD links to}."""
-    res = {}
-    for fd in os.listdir('/proc/%d/fd' % pid):
-        try:
-            res[int(fd)] = os.readlink('/proc/%d/fd/%s' % (pid, fd))
-        except OSError:
-            pass
-    return res
-
-
-def cgroup_dirs_named(dirname):
-    """Every directory called `dirname` anywhere under /sys/fs/cgroup."""
-    found = []
-    for root, dirs, files in os.walk('/sys/fs/cgroup'):
-        for d in dirs:
-            if d == dirname:
-                found.append(os.path.join(root, d))
-        dirs[:] = [d for d in dirs if d != dirname]
-    return found
-
-
-def assert_scope_gone(name, timeout=5):
-    """The scope unit is not active any more and no cgroup directory of it is
-    left in any hierarchy (bounded wait: systemd and the daemon clean up
-    asynchronously, but promptly)."""
-    unit = scope_of(name)
-    last = {}
-
-    def gone():
-        last['unit'] = scope_state(unit)
-        last['dirs'] = cgroup_dirs_named(unit)
-        return (last['unit'][0] == 'not-found' or last['unit'][1] in ('inactive', 'failed')) \
-            and not last['dirs']
-    try:
-        wait_for(gone, timeout, '%s gone' % unit)
-    except TimeoutError:
-        rc, out, err = run('systemctl', 'status', '--no-pager', '-l', unit)
-        raise AssertionError('%s not gone: (LoadState, ActiveState) = %s, cgroup dirs left: %s\n%s'
-                             % (unit, last.get('unit'), last.get('dirs'), out)) from None

@@ -11,8 +11,6 @@ from lxcbushelp import *
 
 T = Tracker()
 st = {}
-E = 'org.lxcbus1.Error.'
-INVALID_ARGS = 'org.freedesktop.DBus.Error.InvalidArgs'
 
 
 def path_of(name):
@@ -72,7 +70,7 @@ def new_instance_has_empty_config():
 def set_keys_and_read_them_back():
     name = st['name']
     path = path_of(name)
-    gen = iprop(name, 'Generation')
+    gen = instance_prop(name, 'Generation')
     cfg = {
         'description': 'web server (test) \u00e4 "quoted"',
         'boot.autostart': 'true',
@@ -106,8 +104,8 @@ def set_keys_and_read_them_back():
 def set_and_unset_in_one_call():
     name = st['name']
     path = path_of(name)
-    gen = iprop(name, 'Generation')
-    want = dict(iprop(name, 'Config'))
+    gen = instance_prop(name, 'Generation')
+    want = dict(instance_prop(name, 'Config'))
     with Signals.properties_changed(path, INSTANCE_IFACE) as sig:
         set_config(name, {'boot.autostart': 'false', 'limits.tasks': '50'}, ['description', 'user.note'])
         s = sig.wait(lambda s: 'Config' in s.args[1], 10, 'PropertiesChanged with Config')
@@ -116,22 +114,22 @@ def set_and_unset_in_one_call():
     assert s.args[1]['Config'] == want, s.args[1]['Config']
     assert s.args[1]['Generation'] == gen + 1
     assert s.args[1]['Description'] == '' and s.args[1]['Autostart'] is False
-    assert iprop(name, 'Config') == want
-    assert iprop(name, 'Description') == ''
-    assert iprop(name, 'Autostart') is False
-    assert iprop(name, 'AutostartPriority') == -42
-    assert iprop(name, 'Generation') == gen + 1
+    assert instance_prop(name, 'Config') == want
+    assert instance_prop(name, 'Description') == ''
+    assert instance_prop(name, 'Autostart') is False
+    assert instance_prop(name, 'AutostartPriority') == -42
+    assert instance_prop(name, 'Generation') == gen + 1
     assert metadata(name).get('config') == want
 
 
 @test
 def unset_everything():
     name = st['name']
-    keys = list(iprop(name, 'Config'))
+    keys = list(instance_prop(name, 'Config'))
     set_config(name, unset=keys)
-    assert iprop(name, 'Config') == {}
-    assert iprop(name, 'Description') == '' and iprop(name, 'Autostart') is False
-    assert iprop(name, 'AutostartPriority') == 0
+    assert instance_prop(name, 'Config') == {}
+    assert instance_prop(name, 'Description') == '' and instance_prop(name, 'Autostart') is False
+    assert instance_prop(name, 'AutostartPriority') == 0
     assert metadata(name).get('config', {}) == {}
 
 
@@ -139,7 +137,7 @@ def unset_everything():
 def key_both_set_and_unset_is_invalid_args():
     name = st['name']
     set_config(name, {'description': 'keep me'})
-    gen = iprop(name, 'Generation')
+    gen = instance_prop(name, 'Generation')
     md = metadata(name)
     with Signals.properties_changed(path_of(name), INSTANCE_IFACE) as sig:
         expect_error(INVALID_ARGS, lambda: set_config(name, {'description': 'new', 'user.x': '1'}, ['description']),
@@ -148,25 +146,25 @@ def key_both_set_and_unset_is_invalid_args():
         call(MANAGER_PATH, MANAGER_IFACE, 'ListInstances')
         wait_for(lambda: True, 1)
         assert not sig.matching(), 'PropertiesChanged after a rejected SetConfig: %s' % sig.events
-    assert iprop(name, 'Generation') == gen
-    assert iprop(name, 'Config') == {'description': 'keep me'}
+    assert instance_prop(name, 'Generation') == gen
+    assert instance_prop(name, 'Config') == {'description': 'keep me'}
     assert metadata(name) == md
 
 
 @test
 def failed_setconfig_changes_nothing():
     name = st['name']
-    gen = iprop(name, 'Generation')
-    cfg = iprop(name, 'Config')
+    gen = instance_prop(name, 'Generation')
+    cfg = instance_prop(name, 'Config')
     md = metadata(name)
     for bad in ({'limits.memory': '1'}, {'limits.tasks': '0'}, {'limits.cpu.weight': '10001'},
                 {'boot.autostart.priority': '-1001'}, {'description': 'x' * 1025},
                 {'description': 'ok', 'nonsense.key': 'v'}, {'environment.A-B': 'x'}, {'user.': 'x'}):
-        expect_error(E + 'InvalidConfig', lambda: set_config(name, bad))
+        expect_error(ERR + 'InvalidConfig', lambda: set_config(name, bad))
     expect_error(INVALID_ARGS, lambda: set_config(name, {'description': 'x'}, options={'nope': V('b', True)}),
                  mentions=('nope',))
-    assert iprop(name, 'Generation') == gen
-    assert iprop(name, 'Config') == cfg
+    assert instance_prop(name, 'Generation') == gen
+    assert instance_prop(name, 'Config') == cfg
     assert metadata(name) == md
 
 
@@ -179,9 +177,9 @@ def accepted_value_forms():
                  ('boot.autostart.priority', '1000'), ('boot.autostart.priority', '-1000'),
                  ('description', 'x' * 1024), ('environment._X9', ''), ('user.a.b.c', 'v')):
         set_config(name, {k: v})
-        assert iprop(name, 'Config').get(k) == v, (k, v, iprop(name, 'Config'))
-    set_config(name, unset=list(iprop(name, 'Config')))
-    assert iprop(name, 'Config') == {}
+        assert instance_prop(name, 'Config').get(k) == v, (k, v, instance_prop(name, 'Config'))
+    set_config(name, unset=list(instance_prop(name, 'Config')))
+    assert instance_prop(name, 'Config') == {}
 
 
 # ---- limits on the scope --------------------------------------------------------------------------
@@ -192,7 +190,7 @@ def limits_set_before_start_apply_at_start():
     unit = 'lxcbus-%s.scope' % name
     set_config(name, {'limits.memory': '128MiB', 'limits.tasks': '77', 'limits.cpu.weight': '300'})
     start_instance(name)
-    assert iprop(name, 'Unit') == unit
+    assert instance_prop(name, 'Unit') == unit
     p = unit_props(unit, 'MemoryMax', 'TasksMax', 'CPUWeight')
     assert p == {'MemoryMax': '134217728', 'TasksMax': '77', 'CPUWeight': '300'}, p
     f = v1_cgroup_file('memory', unit, 'memory.limit_in_bytes')
@@ -207,7 +205,7 @@ def limits_set_before_start_apply_at_start():
 def limits_apply_live():
     name = st['name']
     unit = 'lxcbus-%s.scope' % name
-    assert iprop(name, 'State') == 'running'
+    assert instance_prop(name, 'State') == 'running'
     set_config(name, {'limits.memory': '256MiB'})
     wait_unit_prop(unit, 'MemoryMax', '268435456')
     f = v1_cgroup_file('memory', unit, 'memory.limit_in_bytes')
@@ -221,7 +219,7 @@ def limits_apply_live():
     set_config(name, {'limits.cpu.weight': '200'})
     wait_unit_prop(unit, 'CPUWeight', '200')
     # the instance kept running through all of it
-    assert iprop(name, 'State') == 'running'
+    assert instance_prop(name, 'State') == 'running'
 
 
 @test
@@ -236,7 +234,7 @@ def unset_limits_apply_live():
     set_config(name, {'limits.memory': 'max'})
     wait_unit_prop(unit, 'MemoryMax', 'infinity')
     set_config(name, unset=['limits.memory'])
-    assert iprop(name, 'Config') == {}
+    assert instance_prop(name, 'Config') == {}
 
 
 # ---- operations ---------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import sys
 import textwrap
 
 from lxcbustest import *
-from lxcbushelp import call_fds, open_console, console_log, console_shell
+from lxcbushelp import *
 
 NAME = unique_name('con')
 PATH = instance_path(NAME)

@@ -6,6 +6,7 @@ contract test in tests/contract/ covers the others without systemd."""
 import os
 
 from lxcbustest import *
+from lxcbushelp import *
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
@@ -16,18 +17,8 @@ PATH = instance_path(NAME)
 @test
 def exec_operation_matches_the_xml():
     create_running_instance(NAME)
-    null_r = os.open('/dev/null', os.O_RDONLY)
-    null_w = os.open('/dev/null', os.O_WRONLY)
-    try:
-        fdl = Gio.UnixFDList.new()
-        for fd in (null_r, null_w, null_w):
-            fdl.append(fd)
-        op = call(PATH, INSTANCE_IFACE, 'Exec',
-                  V('(asa{ss}hhha{sv})', (['true'], {}, 0, 1, 2, {})), fd_list=fdl)
-    finally:
-        os.close(null_r)
-        os.close(null_w)
-    assert call(op, 'org.lxcbus1.Process', 'Wait') == (0, 0)
+    op = exec_start(PATH, ['true'], timeout=120)
+    assert call(op, PROCESS_IFACE, 'Wait') == (0, 0)
     rc, out, err = run('/usr/bin/python3', os.path.join(SRC, 'tests/contract/compare-introspection.py'),
                        '--system', '--xml-dir', os.path.join(SRC, 'dbus-interfaces'),
                        '--instance', PATH, '--operation', op)

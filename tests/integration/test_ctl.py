@@ -12,7 +12,6 @@ T = Tracker()
 NAME = unique_name('ctl')
 NAME2 = unique_name('ctl2')
 PATH = instance_path(NAME)
-CTL = 'lxcbusctl'
 
 
 def ctl(*args, rc=0, timeout=120):
@@ -68,7 +67,7 @@ def create_with_template():
     T.add(NAME)
     out, err = ctl('create', NAME, '--template', 'busybox', timeout=300)
     assert instance_exists(NAME)
-    assert iprop(NAME, 'State') == 'stopped'
+    assert instance_prop(NAME, 'State') == 'stopped'
 
 
 @test
@@ -93,8 +92,8 @@ def list_json_is_valid():
 @test
 def start_and_info():
     ctl('start', NAME)
-    assert iprop(NAME, 'State') == 'running'
-    pid = iprop(NAME, 'Pid')
+    assert instance_prop(NAME, 'State') == 'running'
+    pid = instance_prop(NAME, 'Pid')
     assert pid > 0
     out, err = ctl('info', NAME)
     fields = dict((m.group(1), m.group(2).strip()) for m in re.finditer(r'^(\w[\w ]*):\s*(.*)$', out, re.M))
@@ -107,7 +106,7 @@ def start_and_info():
     d = json.loads(out)
     assert d['Name'] == NAME and d['State'] == 'running' and d['Pid'] == pid, d
     assert d['Unit'] == 'lxcbus-%s.scope' % NAME, d
-    assert d['Generation'] == iprop(NAME, 'Generation'), d
+    assert d['Generation'] == instance_prop(NAME, 'Generation'), d
 
     out, err = ctl('list', '--json')
     e = [x for x in json.loads(out) if x['name'] == NAME][0]
@@ -119,11 +118,11 @@ def start_and_info():
 
 @test
 def config_set_show_unset():
-    gen = iprop(NAME, 'Generation')
+    gen = instance_prop(NAME, 'Generation')
     ctl('config', NAME, 'set', 'limits.memory=128MiB', 'description=x')
-    assert iprop(NAME, 'Config') == {'limits.memory': '128MiB', 'description': 'x'}
-    assert iprop(NAME, 'Description') == 'x'
-    assert iprop(NAME, 'Generation') == gen + 1
+    assert instance_prop(NAME, 'Config') == {'limits.memory': '128MiB', 'description': 'x'}
+    assert instance_prop(NAME, 'Description') == 'x'
+    assert instance_prop(NAME, 'Generation') == gen + 1
     out, err = ctl('config', NAME, 'show', '--json')
     assert json.loads(out) == {'limits.memory': '128MiB', 'description': 'x'}, out
     out, err = ctl('config', NAME, 'show')
@@ -132,45 +131,45 @@ def config_set_show_unset():
     assert o.strip() == '134217728', o
     # a value with '=' and spaces in it
     ctl('config', NAME, 'set', 'user.cmd=a=b c')
-    assert iprop(NAME, 'Config')['user.cmd'] == 'a=b c'
+    assert instance_prop(NAME, 'Config')['user.cmd'] == 'a=b c'
     ctl('config', NAME, 'unset', 'description', 'user.cmd')
-    assert iprop(NAME, 'Config') == {'limits.memory': '128MiB'}
-    assert iprop(NAME, 'Description') == ''
+    assert instance_prop(NAME, 'Config') == {'limits.memory': '128MiB'}
+    assert instance_prop(NAME, 'Description') == ''
     # optimistic concurrency from the command line
-    gen = iprop(NAME, 'Generation')
+    gen = instance_prop(NAME, 'Generation')
     code, err = ctl_fails('config', NAME, 'set', 'description=y', '--expected-generation=%d' % (gen - 1))
     assert "'%s'" % NAME in err, err
     ctl('config', NAME, 'set', 'description=y', '--expected-generation=%d' % gen)
-    assert iprop(NAME, 'Description') == 'y'
+    assert instance_prop(NAME, 'Description') == 'y'
 
 
 @test
 def freeze_unfreeze():
     ctl('freeze', NAME)
-    assert iprop(NAME, 'State') == 'frozen'
+    assert instance_prop(NAME, 'State') == 'frozen'
     out, err = ctl('list', '--json')
     assert [x for x in json.loads(out) if x['name'] == NAME][0]['state'] == 'frozen'
     # stop without --force on a frozen instance is refused
     code, err = ctl_fails('stop', NAME)
     assert "'%s'" % NAME in err, err
     ctl('unfreeze', NAME)
-    assert iprop(NAME, 'State') == 'running'
+    assert instance_prop(NAME, 'State') == 'running'
 
 
 @test
 def restart_gives_new_init():
-    pid = iprop(NAME, 'Pid')
+    pid = instance_prop(NAME, 'Pid')
     ctl('restart', NAME, timeout=180)
-    assert iprop(NAME, 'State') == 'running'
-    new = iprop(NAME, 'Pid')
+    assert instance_prop(NAME, 'State') == 'running'
+    new = instance_prop(NAME, 'Pid')
     assert new > 0 and new != pid, (pid, new)
 
 
 @test
 def stop_with_timeout():
     ctl('stop', NAME, '--timeout', '5', timeout=60)
-    assert iprop(NAME, 'State') == 'stopped'
-    assert iprop(NAME, 'Pid') == 0
+    assert instance_prop(NAME, 'State') == 'stopped'
+    assert instance_prop(NAME, 'Pid') == 0
     out, err = ctl('info', NAME, '--json')
     d = json.loads(out)
     assert d['State'] == 'stopped' and d['Pid'] == 0 and d['Unit'] == '', d
@@ -191,7 +190,7 @@ def delete_force_running():
     T.add(NAME2)
     ctl('create', NAME2, timeout=300)   # default template: busybox
     ctl('start', NAME2)
-    assert iprop(NAME2, 'State') == 'running'
+    assert instance_prop(NAME2, 'State') == 'running'
     code, err = ctl_fails('delete', NAME2)
     assert "'%s'" % NAME2 in err, err
     assert instance_exists(NAME2)
@@ -224,14 +223,14 @@ def create_bad_name_fails():
 @test
 def config_set_unknown_key_fails():
     name = T.add(new_instance('ctlc', source='none'))
-    gen = iprop(name, 'Generation')
+    gen = instance_prop(name, 'Generation')
     code, err = ctl_fails('config', name, 'set', 'foo=bar')
     assert "'foo'" in err, err
     code, err = ctl_fails('config', name, 'set', 'limits.memory=lots')
     assert "'limits.memory'" in err, err
     code, err = ctl_fails('config', name, 'set', 'novalue', rc=2)
-    assert iprop(name, 'Generation') == gen
-    assert iprop(name, 'Config') == {}
+    assert instance_prop(name, 'Generation') == gen
+    assert instance_prop(name, 'Config') == {}
     cleanup_instance(name)
 
 

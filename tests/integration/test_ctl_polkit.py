@@ -19,17 +19,15 @@ import subprocess
 import termios
 
 from lxcbustest import *
-from lxcbushelp import ensure_user, run_as_user
-from ptyhelp import Terminal
+from lxcbushelp import *
 
 USER = 'lxctlpk'
 PASSWORD = 'Pk-root-5ecret'
 RULES = '/etc/polkit-1/rules.d/50-ctl.rules'
 NAME = unique_name('ctlpk')
 PATH = instance_path(NAME)
-CTL = 'lxcbusctl'
-INTERACTIVE_REQUIRED = 'access denied (interactive authentication required; ' \
-                       'run on a terminal without --no-ask-password, or as root)'
+INTERACTIVE_REQUIRED_TEXT = 'access denied (interactive authentication required; ' \
+                            'run on a terminal without --no-ask-password, or as root)'
 
 # The admin is root (not the members of group sudo, as 50-default.rules has
 # it), so that the agent asks for one password and no choice of identity.
@@ -48,9 +46,9 @@ st = {}
 
 
 def terminal(cmd):
-    """CMD as USER on a terminal (ptyhelp.Terminal) whose slave the user
+    """CMD as USER on a terminal (Terminal) whose slave the user
     owns, as after a login; stderr a pipe."""
-    ensure_user(USER)
+    add_user(USER)
     return Terminal(cmd, user=USER, stderr_pipe=True)
 
 
@@ -140,7 +138,7 @@ def ensure_stopped():
 
 @test
 def setup_user_password_rule_and_instance():
-    ensure_user(USER)
+    add_user(USER)
     with open('/etc/shadow') as f:
         st['root_hash'] = next(l.split(':')[1] for l in f if l.startswith('root:'))
     rc, out, err = run('chpasswd', input='root:%s\n' % PASSWORD)
@@ -227,7 +225,7 @@ def without_terminal_start_is_refused_and_nothing_runs():
             rc, out, err = run_as_user(USER, CTL, *args)
             assert rc == 1, (args, rc, out, err)
             assert state() == 'stopped'
-            assert err == 'lxcbusctl: start %s: %s\n' % (NAME, INTERACTIVE_REQUIRED), (args, err)
+            assert err == 'lxcbusctl: start %s: %s\n' % (NAME, INTERACTIVE_REQUIRED_TEXT), (args, err)
 
 
 @test
@@ -237,7 +235,7 @@ def on_terminal_no_ask_password_starts_no_agent():
         assert t.wait() == 1
         assert t.out == b'', t.out
         err = t.err.decode()
-        assert err == 'lxcbusctl: start %s: %s\n' % (NAME, INTERACTIVE_REQUIRED), err
+        assert err == 'lxcbusctl: start %s: %s\n' % (NAME, INTERACTIVE_REQUIRED_TEXT), err
         assert not polkitd_agent_log(t.proc.pid), polkitd_agent_log(t.proc.pid)
     assert state() == 'stopped'
 

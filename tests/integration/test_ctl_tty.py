@@ -11,16 +11,15 @@ import termios
 import time
 
 from lxcbustest import *
-from ptyhelp import Terminal, set_size
+from lxcbushelp import *
 
 NAME = unique_name('tty')
 PATH = instance_path(NAME)
-CTL = 'lxcbusctl'
 TERM = 'xterm-256color'
 
 
 def terminal(args, **kw):
-    """lxcbusctl ARGS on a terminal (ptyhelp.Terminal)."""
+    """lxcbusctl ARGS on a terminal (Terminal)."""
     return Terminal([CTL] + list(args), term=TERM, **kw)
 
 

@@ -15,21 +15,12 @@ from lxcbustest import *
 from lxcbushelp import *
 
 T = Tracker()
-E = 'org.lxcbus1.Error.'
-INVALID_ARGS = 'org.freedesktop.DBus.Error.InvalidArgs'
-ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
-UNKNOWN_OBJECT = 'org.freedesktop.DBus.Error.UnknownObject'
 st = {}
 
 
-def busybox_src():
-    return {'type': V('s', 'template'), 'template': V('s', 'busybox')}
-
-
 def create(name, source=None, config=None, options=None, timeout=300):
-    return call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance',
-                V('(sa{sv}a{ss}a{sv})', (name, busybox_src() if source is None else source,
-                                        config or {}, options or {})), timeout=timeout)
+    return call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(name, source, config, options),
+                timeout=timeout)
 
 
 def get_instance(name):
@@ -66,13 +57,13 @@ HOSTILE = [
 
 def _make_name_test(label, bad):
     def t():
-        rejected_create(E + 'InvalidName', bad)
+        rejected_create(ERR + 'InvalidName', bad)
         # an async create is refused just the same, before any operation
-        rejected_create(E + 'InvalidName', bad, options={'async': V('b', True)})
+        rejected_create(ERR + 'InvalidName', bad, options={'async': V('b', True)})
         # a source of type none too (it skips the template)
-        rejected_create(E + 'InvalidName', bad, source={'type': V('s', 'none')})
+        rejected_create(ERR + 'InvalidName', bad, source={'type': V('s', 'none')})
         before = fs_snapshot()
-        expect_error(E + 'InvalidName', lambda: get_instance(bad))
+        expect_error(ERR + 'InvalidName', lambda: get_instance(bad))
         assert fs_snapshot() == before
     t.__name__ = 'invalid_name_' + label
     return t
@@ -86,7 +77,7 @@ for _label, _bad in HOSTILE:
 def name_of_63_chars_is_accepted():
     name = 'a' + uuid_hex(8) + 'b' * 54
     assert len(name) == 63
-    expect_error(E + 'NoSuchInstance', lambda: get_instance(name), instance=name)
+    expect_error(ERR + 'NoSuchInstance', lambda: get_instance(name), instance=name)
     T.add(name)
     path, op = create(name, source={'type': V('s', 'none')})
     assert path == instance_path(name), (path, instance_path(name))
@@ -111,7 +102,7 @@ def source_without_type_is_invalid_args():
 
 @test
 def source_unknown_key_is_invalid_args():
-    src = busybox_src()
+    src = dict(BUSYBOX_SOURCE)
     src['colour'] = V('s', 'blue')
     rejected_create(INVALID_ARGS, unique_name('e'), source=src, mentions=('colour',))
 
@@ -126,14 +117,14 @@ def source_type_with_wrong_variant_is_invalid_args():
 
 @test
 def unknown_template_is_not_supported():
-    rejected_create(E + 'NotSupported', unique_name('e'),
+    rejected_create(ERR + 'NotSupported', unique_name('e'),
                     source={'type': V('s', 'template'), 'template': V('s', 'ubuntu-nonexistent')},
                     mentions=('ubuntu-nonexistent',))
 
 
 @test
 def unknown_source_type_is_not_supported():
-    rejected_create(E + 'NotSupported', unique_name('e'), source={'type': V('s', 'image')},
+    rejected_create(ERR + 'NotSupported', unique_name('e'), source={'type': V('s', 'image')},
                     mentions=('image',))
 
 
@@ -162,7 +153,7 @@ BAD_CONFIG = [
 @test
 def create_with_bad_config_is_invalid_config():
     for k, v in BAD_CONFIG:
-        err = rejected_create(E + 'InvalidConfig', unique_name('e'), config={k: v}, mentions=(k,))
+        err = rejected_create(ERR + 'InvalidConfig', unique_name('e'), config={k: v}, mentions=(k,))
         print('# %s=%s: %s' % (k, v, err.message))
 
 
@@ -170,14 +161,14 @@ def create_with_bad_config_is_invalid_config():
 def setconfig_with_bad_config_is_invalid_config():
     name = T.add(new_instance('econf', source='none'))
     st['conf'] = name
-    gen = iprop(name, 'Generation')
+    gen = instance_prop(name, 'Generation')
     for k, v in BAD_CONFIG:
-        expect_error(E + 'InvalidConfig', lambda: set_config(name, {k: v}), mentions=(k,))
+        expect_error(ERR + 'InvalidConfig', lambda: set_config(name, {k: v}), mentions=(k,))
         # a good key next to the bad one is not applied either
-        expect_error(E + 'InvalidConfig', lambda: set_config(name, {'description': 'half', k: v}), mentions=(k,))
-    expect_error(E + 'InvalidConfig', lambda: set_config(name, unset=['foo']), mentions=('foo',))
-    assert iprop(name, 'Generation') == gen, 'Generation moved on failed SetConfig'
-    assert iprop(name, 'Config') == {}, iprop(name, 'Config')
+        expect_error(ERR + 'InvalidConfig', lambda: set_config(name, {'description': 'half', k: v}), mentions=(k,))
+    expect_error(ERR + 'InvalidConfig', lambda: set_config(name, unset=['foo']), mentions=('foo',))
+    assert instance_prop(name, 'Generation') == gen, 'Generation moved on failed SetConfig'
+    assert instance_prop(name, 'Config') == {}, instance_prop(name, 'Config')
 
 
 # ---- duplicates, missing instances and objects -----------------------------------------------
@@ -186,8 +177,8 @@ def setconfig_with_bad_config_is_invalid_config():
 def duplicate_create_is_instance_exists():
     name = T.add(new_instance('edup', source='none'))
     before = fs_snapshot()
-    expect_error(E + 'InstanceExists', lambda: create(name), instance=name)
-    expect_error(E + 'InstanceExists', lambda: create(name, source={'type': V('s', 'none')},
+    expect_error(ERR + 'InstanceExists', lambda: create(name), instance=name)
+    expect_error(ERR + 'InstanceExists', lambda: create(name, source={'type': V('s', 'none')},
                                                       options={'async': V('b', True)}), instance=name)
     assert fs_snapshot() == before
 
@@ -195,25 +186,25 @@ def duplicate_create_is_instance_exists():
 @test
 def concurrent_async_creates_of_one_name():
     name = T.add(unique_name('edup2'))
-    req = V('(sa{sv}a{ss}a{sv})', (name, busybox_src(), {}, {'async': V('b', True)}))
+    req = create_params(name, options={'async': V('b', True)})
     res = call_many([(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', req)] * 2)
     assert not isinstance(res[0], BusError), 'first async create failed: %s' % res[0]
     assert isinstance(res[1], BusError), 'second create of %s succeeded too: %r' % (name, res[1])
-    assert res[1].dbus_name == E + 'InstanceExists', res[1]
+    assert res[1].dbus_name == ERR + 'InstanceExists', res[1]
     check_error(res[1], instance=name)
     check_daemon_alive()
     path, op = res[0]
     assert op_wait(op) == 'success', get_prop(op, OPERATION_IFACE, 'ErrorMessage')
     assert get_instance(name) == path
     # and once it exists, a third one is refused as well
-    expect_error(E + 'InstanceExists', lambda: create(name), instance=name)
+    expect_error(ERR + 'InstanceExists', lambda: create(name), instance=name)
     assert names_listed().count(name) == 1
 
 
 @test
 def get_missing_instance_is_no_such_instance():
     name = unique_name('nosuch')
-    expect_error(E + 'NoSuchInstance', lambda: get_instance(name), instance=name)
+    expect_error(ERR + 'NoSuchInstance', lambda: get_instance(name), instance=name)
 
 
 @test
@@ -233,24 +224,24 @@ def method_on_missing_instance_path_is_unknown_object():
 def invalid_state_on_stopped_instance():
     name = T.add(new_instance('estate'))
     st['run'] = name
-    expect_error(E + 'InvalidState', imeth(name, 'Freeze'), instance=name)
-    expect_error(E + 'InvalidState', imeth(name, 'Unfreeze'), instance=name)
-    expect_error(E + 'InvalidState', imeth(name, 'Kill', V('(ib)', (15, False))), instance=name)
-    expect_error(E + 'InvalidState', imeth(name, 'Kill', V('(ib)', (9, True))), instance=name)
-    assert iprop(name, 'State') == 'stopped'
+    expect_error(ERR + 'InvalidState', imeth(name, 'Freeze'), instance=name)
+    expect_error(ERR + 'InvalidState', imeth(name, 'Unfreeze'), instance=name)
+    expect_error(ERR + 'InvalidState', imeth(name, 'Kill', V('(ib)', (15, False))), instance=name)
+    expect_error(ERR + 'InvalidState', imeth(name, 'Kill', V('(ib)', (9, True))), instance=name)
+    assert instance_prop(name, 'State') == 'stopped'
 
 
 @test
 def invalid_state_on_running_instance():
     name = st['run']
     start_instance(name)
-    pid = iprop(name, 'Pid')
+    pid = instance_prop(name, 'Pid')
     # Unfreeze on a running instance: no-op success (the spec: idempotent)
     assert call(instance_path(name), INSTANCE_IFACE, 'Unfreeze') is None
-    assert iprop(name, 'State') == 'running'
-    expect_error(E + 'InvalidState', imeth(name, 'Delete', opts()), instance=name)
-    expect_error(E + 'InvalidState', imeth(name, 'Delete', opts(force=V('b', False))), instance=name)
-    assert iprop(name, 'State') == 'running' and iprop(name, 'Pid') == pid
+    assert instance_prop(name, 'State') == 'running'
+    expect_error(ERR + 'InvalidState', imeth(name, 'Delete', opts()), instance=name)
+    expect_error(ERR + 'InvalidState', imeth(name, 'Delete', opts(force=V('b', False))), instance=name)
+    assert instance_prop(name, 'State') == 'running' and instance_prop(name, 'Pid') == pid
 
 
 @test
@@ -260,13 +251,13 @@ def invalid_state_on_frozen_instance():
     call(path, INSTANCE_IFACE, 'Freeze')
     wait_prop(path, INSTANCE_IFACE, 'State', 'frozen', 30)
     try:
-        expect_error(E + 'InvalidState', imeth(name, 'Stop', opts()), instance=name)
-        expect_error(E + 'InvalidState', imeth(name, 'Stop', opts(force=V('b', False))), instance=name)
-        expect_error(E + 'InvalidState', imeth(name, 'Start', opts()), instance=name)
-        expect_error(E + 'InvalidState', imeth(name, 'Restart', opts()), instance=name)
-        expect_error(E + 'InvalidState', imeth(name, 'Delete', opts()), instance=name)
-        expect_error(E + 'InvalidState', lambda: set_config(name, {'description': 'x'}), instance=name)
-        assert iprop(name, 'State') == 'frozen'
+        expect_error(ERR + 'InvalidState', imeth(name, 'Stop', opts()), instance=name)
+        expect_error(ERR + 'InvalidState', imeth(name, 'Stop', opts(force=V('b', False))), instance=name)
+        expect_error(ERR + 'InvalidState', imeth(name, 'Start', opts()), instance=name)
+        expect_error(ERR + 'InvalidState', imeth(name, 'Restart', opts()), instance=name)
+        expect_error(ERR + 'InvalidState', imeth(name, 'Delete', opts()), instance=name)
+        expect_error(ERR + 'InvalidState', lambda: set_config(name, {'description': 'x'}), instance=name)
+        assert instance_prop(name, 'State') == 'frozen'
     finally:
         call(path, INSTANCE_IFACE, 'Unfreeze')
     wait_prop(path, INSTANCE_IFACE, 'State', 'running', 30)
@@ -277,11 +268,11 @@ def invalid_state_on_frozen_instance():
 @test
 def kill_with_invalid_signal_is_invalid_args():
     name = st['run']
-    pid = iprop(name, 'Pid')
+    pid = instance_prop(name, 'Pid')
     for sig in (0, 65, -1, 1000, -2147483648):
         for all_ in (False, True):
             expect_error(INVALID_ARGS, imeth(name, 'Kill', V('(ib)', (sig, all_))))
-    assert iprop(name, 'State') == 'running' and iprop(name, 'Pid') == pid
+    assert instance_prop(name, 'State') == 'running' and instance_prop(name, 'Pid') == pid
 
 
 @test
@@ -291,7 +282,7 @@ def timeout_too_large_is_invalid_args():
         for t in (86401, 0xffffffff):
             expect_error(INVALID_ARGS, imeth(name, method, opts(timeout_sec=V('u', t))), mentions=('timeout-sec',))
     expect_error(INVALID_ARGS, imeth(name, 'Stop', opts(timeout_sec=V('i', 5))), mentions=('timeout-sec',))
-    assert iprop(name, 'State') == 'running'
+    assert instance_prop(name, 'State') == 'running'
 
 
 # ---- the instance lock -------------------------------------------------------------------------
@@ -312,7 +303,7 @@ def busy_while_async_start_runs():
     op = res[0][0]
     for what, r in zip(('Start', 'Stop', 'Delete', 'Freeze'), res[1:]):
         assert isinstance(r, BusError), '%s during an async Start succeeded: %r' % (what, r)
-        assert r.dbus_name == E + 'Busy', '%s during an async Start: %s' % (what, r)
+        assert r.dbus_name == ERR + 'Busy', '%s during an async Start: %s' % (what, r)
         check_error(r, instance=name)
     check_daemon_alive()
     assert op_wait(op) == 'success', get_prop(op, OPERATION_IFACE, 'ErrorMessage')
@@ -324,24 +315,24 @@ def busy_while_async_start_runs():
 @test
 def stale_expected_generation_is_conflict():
     name = st['conf']
-    gen = iprop(name, 'Generation')
-    cfg = iprop(name, 'Config')
+    gen = instance_prop(name, 'Generation')
+    cfg = instance_prop(name, 'Config')
     for stale in (gen - 1, gen + 1, 0):
-        expect_error(E + 'Conflict', lambda: set_config(name, {'description': 'stale'},
+        expect_error(ERR + 'Conflict', lambda: set_config(name, {'description': 'stale'},
                                                         options={'expected-generation': V('t', stale)}),
                      instance=name)
-    assert iprop(name, 'Generation') == gen
-    assert iprop(name, 'Config') == cfg
+    assert instance_prop(name, 'Generation') == gen
+    assert instance_prop(name, 'Config') == cfg
     expect_error(INVALID_ARGS, lambda: set_config(name, {'description': 'x'},
                                                   options={'expected-generation': V('u', gen)}))
     set_config(name, {'description': 'fresh'}, options={'expected-generation': V('t', gen)})
-    assert iprop(name, 'Generation') == gen + 1, (iprop(name, 'Generation'), gen)
-    assert iprop(name, 'Description') == 'fresh'
+    assert instance_prop(name, 'Generation') == gen + 1, (instance_prop(name, 'Generation'), gen)
+    assert instance_prop(name, 'Description') == 'fresh'
     # the generation we just used is stale now
-    expect_error(E + 'Conflict', lambda: set_config(name, {'description': 'again'},
+    expect_error(ERR + 'Conflict', lambda: set_config(name, {'description': 'again'},
                                                     options={'expected-generation': V('t', gen)}),
                  instance=name)
-    assert iprop(name, 'Description') == 'fresh'
+    assert instance_prop(name, 'Description') == 'fresh'
 
 
 # ---- a start that cannot work ----------------------------------------------------------------------
@@ -354,11 +345,11 @@ def start_of_instance_without_rootfs_fails():
     name = T.add(new_instance('enone', source='none'))
     path = instance_path(name)
     with Signals.properties_changed(path, INSTANCE_IFACE) as sig:
-        err = expect_error(tuple(E + n for n in ('Failed', 'NotSupported', 'InvalidState', 'InvalidConfig')),
+        err = expect_error(tuple(ERR + n for n in ('Failed', 'NotSupported', 'InvalidState', 'InvalidConfig')),
                            imeth(name, 'Start', opts(timeout_sec=V('u', 20))), instance=name)
         print('# %s: %s' % (err.dbus_name, err.message))
-        assert iprop(name, 'State') in ('stopped', 'error')
-        assert iprop(name, 'Pid') == 0
+        assert instance_prop(name, 'State') in ('stopped', 'error')
+        assert instance_prop(name, 'Pid') == 0
         wrong = sig.matching(lambda s: s.args[1].get('State') == 'running')
         assert not wrong, 'State went to running: %s' % wrong
 
@@ -375,11 +366,11 @@ def gdbus_as_user(path, method, *args):
 
 @test
 def non_root_caller_is_access_denied():
-    ensure_user(USER)
+    add_user(USER)
     name = st['conf']
     path = instance_path(name)
     before = fs_snapshot()
-    gen = iprop(name, 'Generation')
+    gen = instance_prop(name, 'Generation')
     newname = unique_name('euser')
 
     # busctl, as a user would type it (busctl prints "Access denied" for
@@ -409,7 +400,7 @@ def non_root_caller_is_access_denied():
     check_daemon_alive()
     assert fs_snapshot() == before
     assert not instance_exists(newname)
-    assert iprop(name, 'Generation') == gen and iprop(name, 'Description') != 'user'
+    assert instance_prop(name, 'Generation') == gen and instance_prop(name, 'Description') != 'user'
 
     # reading is open to everybody
     rc, out, err = run_as_user(USER, 'busctl', 'call', BUS_NAME, MANAGER_PATH, MANAGER_IFACE, 'ListInstances')
@@ -434,7 +425,7 @@ def non_root_caller_is_access_denied():
 def only_root_may_own_the_name():
     # org.lxcbus1.conf: anybody may call the service, only root may own its name. A user asking for
     # it (with queueing, so a refusal cannot be "in the queue") is refused by the bus itself.
-    ensure_user(USER)
+    add_user(USER)
     script = ('from gi.repository import Gio, GLib\n'
               'b = Gio.bus_get_sync(Gio.BusType.SYSTEM)\n'
               'try:\n'
@@ -458,12 +449,12 @@ def seventeen_async_creates_hit_limits_exceeded():
     for n in names:
         T.add(n)
     reqs = [(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance',
-             V('(sa{sv}a{ss}a{sv})', (n, busybox_src(), {}, {'async': V('b', True)}))) for n in names]
+             create_params(n, options={'async': V('b', True)})) for n in names]
     res = call_many(reqs)
     ok = [(n, r) for n, r in zip(names, res) if not isinstance(r, BusError)]
     bad = [(n, r) for n, r in zip(names, res) if isinstance(r, BusError)]
     for n, r in bad:
-        assert r.dbus_name == E + 'LimitsExceeded', '%s: %s' % (n, r)
+        assert r.dbus_name == ERR + 'LimitsExceeded', '%s: %s' % (n, r)
         check_error(r)
     check_daemon_alive()
     # every accepted create finishes and succeeds

@@ -17,9 +17,9 @@ import subprocess
 import time
 
 from lxcbustest import *
+from lxcbushelp import *
 
 LXCPATH = '/var/lib/lxcbus/instances'
-ERR = 'org.lxcbus1.Error.'
 
 
 # ---- helpers (local to this file) -------------------------------------------
@@ -139,7 +139,7 @@ def idle_daemon_does_not_wake_up():
     with running_instances('ev-idle', 2) as insts:
         for name, path in insts:
             assert instance_prop(path, 'State') == 'running'
-        pid = main_pid()
+        pid = running_daemon_pid()
         # let the replies to our calls and any follow-up settle: wait (bounded)
         # for a quiet second
         last = [ctxt_switches(pid), time.monotonic()]

@@ -10,13 +10,11 @@ import threading
 import time
 
 from lxcbustest import *
+from lxcbushelp import *
 
 NAME = unique_name('exec')
 PATH = instance_path(NAME)
-PROCESS_IFACE = 'org.lxcbus1.Process'
-INVALID_ARGS = 'org.freedesktop.DBus.Error.InvalidArgs'
 INVALID_STATE = 'org.lxcbus1.Error.InvalidState'
-CTL = 'lxcbusctl'
 
 
 def start():
@@ -28,26 +26,7 @@ def exec_call(argv, env=None, fds=(None, None, None), options=None, path=PATH):
     """Instance.Exec with the given three fds (None: /dev/null, read-only for
     stdin, write-only for the others); returns the process object path. The
     fds are duplicated into the message; the caller keeps its own."""
-    opened = []
-    use = []
-    for i, fd in enumerate(fds):
-        if fd is None:
-            fd = os.open('/dev/null', os.O_RDONLY if i == 0 else os.O_WRONLY)
-            opened.append(fd)
-        use.append(fd)
-    fdl = Gio.UnixFDList()
-    try:
-        idx = [fdl.append(fd) for fd in use]
-        return call(path, INSTANCE_IFACE, 'Exec',
-                    V('(asa{ss}hhha{sv})', (argv, env or {}, idx[0], idx[1], idx[2], options or {})),
-                    fd_list=fdl, timeout=60)
-    finally:
-        # Close our duplicates now (not at garbage collection), or a reader
-        # of the pipes would never see EOF.
-        for fd in fdl.steal_fds():
-            os.close(fd)
-        for fd in opened:
-            os.close(fd)
+    return exec_start(path, argv, *fds, env=env, options=options)
 
 
 def communicate(stdin_w, data, out_r, err_r, timeout=60):
@@ -375,7 +354,7 @@ def exec_on_frozen_instance():
 
 @test
 def no_leaks_over_200_execs():
-    pid = main_pid()
+    pid = running_daemon_pid()
 
     def rounds(n):
         for _ in range(n):

@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 from lxcbustest import *
+from lxcbushelp import *
 
 NAME = unique_name('el')
 PATH = instance_path(NAME)
@@ -39,7 +40,7 @@ def exec_from_dying_client(kill_on_disconnect):
 
 
 def pstate(op):
-    return get_prop(op, 'org.lxcbus1.Process', 'ExitStatus'), get_prop(op, 'org.lxcbus1.Process', 'ExitSignal')
+    return get_prop(op, PROCESS_IFACE, 'ExitStatus'), get_prop(op, PROCESS_IFACE, 'ExitSignal')
 
 
 @test
@@ -50,22 +51,22 @@ def setup():
 @test
 def disconnect_leaves_the_process_running():
     op = exec_from_dying_client(False)
-    pid = get_prop(op, 'org.lxcbus1.Process', 'Pid')
+    pid = get_prop(op, PROCESS_IFACE, 'Pid')
     assert pid > 0 and os.path.exists('/proc/%d' % pid)
     # The client is gone. Nothing may happen now, so there is no event to wait for: give the
     # daemon a second in which it would act if it did.
     time.sleep(1)
     assert os.path.exists('/proc/%d' % pid), 'process %d died with its caller' % pid
     assert pstate(op) == (-1, 0)
-    call(op, 'org.lxcbus1.Process', 'Signal', V('(i)', (15,)))
-    assert call(op, 'org.lxcbus1.Process', 'Wait') == (-1, 15)
+    call(op, PROCESS_IFACE, 'Signal', V('(i)', (15,)))
+    assert call(op, PROCESS_IFACE, 'Wait') == (-1, 15)
 
 
 @test
 def kill_on_disconnect_hangs_up_the_process():
     op = exec_from_dying_client(True)
-    pid = get_prop(op, 'org.lxcbus1.Process', 'Pid')
-    status = call(op, 'org.lxcbus1.Process', 'Wait', timeout=30)
+    pid = get_prop(op, PROCESS_IFACE, 'Pid')
+    status = call(op, PROCESS_IFACE, 'Wait', timeout=30)
     assert status == (-1, 1), 'process of a vanished caller ended with %r, not SIGHUP' % (status,)
     assert not os.path.exists('/proc/%d' % pid)
 
@@ -73,7 +74,7 @@ def kill_on_disconnect_hangs_up_the_process():
 @test
 def stopping_the_instance_ends_its_processes_with_sigkill():
     op = exec_from_dying_client(False)
-    with Signals(path=op, iface='org.lxcbus1.Process', member='Exited') as sig:
+    with Signals(path=op, iface=PROCESS_IFACE, member='Exited') as sig:
         call(PATH, INSTANCE_IFACE, 'Stop', V('(a{sv})', ({'timeout-sec': V('u', 0)},)))
         s = sig.wait(lambda s: True, 30, 'Exited on %s' % op)
     assert tuple(s.args) == (-1, 9), s.args
@@ -88,7 +89,7 @@ def exec_sessions_after_a_daemon_restart():
     if get_prop(PATH, INSTANCE_IFACE, 'State') != 'running':
         call(PATH, INSTANCE_IFACE, 'Start', V('(a{sv})', ({},)))
     op = exec_from_dying_client(False)
-    pid = get_prop(op, 'org.lxcbus1.Process', 'Pid')
+    pid = get_prop(op, PROCESS_IFACE, 'Pid')
     old = daemon_pid()
     os.kill(old, 9)
     wait_for(lambda: not os.path.exists('/proc/%d' % old), 10, 'lxcbusd gone')
@@ -98,7 +99,7 @@ def exec_sessions_after_a_daemon_restart():
     wait_for(lambda: daemon_pid() not in (0, old) and run('busctl', 'status', BUS_NAME)[0] == 0, 30,
              'a new lxcbusd')
     with raises_dbus('org.freedesktop.DBus.Error.UnknownObject'):
-        get_prop(op, 'org.lxcbus1.Process', 'Pid')
+        get_prop(op, PROCESS_IFACE, 'Pid')
     assert get_prop(PATH, INSTANCE_IFACE, 'State') == 'running'
     # the process itself may run on (sleep 300) or have ended; it is never a zombie
     def not_zombie():

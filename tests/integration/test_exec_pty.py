@@ -5,8 +5,7 @@ controlling terminal, resize through TIOCSWINSZ on the master, exit status."""
 import os
 
 from lxcbustest import *
-from lxcbushelp import exec_pty, read_until
-from ptyhelp import set_size
+from lxcbushelp import *
 
 NAME = unique_name('pty')
 PATH = instance_path(NAME)
@@ -29,7 +28,7 @@ def shell_on_a_terminal_of_the_instance():
         set_size(master, 50, 132)
         os.write(master, b'stty size; exit 5\n')
         out = read_until(master, b'50 132')
-        assert call(op, 'org.lxcbus1.Process', 'Wait') == (5, 0)
+        assert call(op, PROCESS_IFACE, 'Wait') == (5, 0)
     finally:
         os.close(master)
 
@@ -45,7 +44,7 @@ def the_terminal_is_the_controlling_terminal_of_a_new_session():
         session, tty = int(fields[3]), int(fields[4])
         assert session == pid, 'the process does not lead its session: %r' % out
         assert tty != 0, 'no controlling terminal: %r' % out
-        assert call(op, 'org.lxcbus1.Process', 'Wait') == (0, 0)
+        assert call(op, PROCESS_IFACE, 'Wait') == (0, 0)
     finally:
         os.close(master)
 
@@ -54,14 +53,14 @@ def the_terminal_is_the_controlling_terminal_of_a_new_session():
 def the_terminal_belongs_to_the_instance():
     master, op = exec_pty(NAME, ['sleep', '30'])
     try:
-        pid = get_prop(op, 'org.lxcbus1.Process', 'Pid')
+        pid = get_prop(op, PROCESS_IFACE, 'Pid')
         target = os.readlink('/proc/%d/fd/0' % pid)
         # a pts of the instance's devpts, not of the host's (the test host's /dev/pts)
         st_proc = os.stat('/proc/%d/fd/0' % pid)
         host_pts = os.stat('/dev/pts/ptmx').st_dev
         assert st_proc.st_dev != host_pts, 'the terminal %s is on the host devpts' % target
-        call(op, 'org.lxcbus1.Process', 'Signal', V('(i)', (9,)))
-        assert call(op, 'org.lxcbus1.Process', 'Wait') == (-1, 9)
+        call(op, PROCESS_IFACE, 'Signal', V('(i)', (9,)))
+        assert call(op, PROCESS_IFACE, 'Wait') == (-1, 9)
     finally:
         os.close(master)
 

@@ -24,30 +24,11 @@ import threading
 
 from lxcbustest import *
 from lxcbushelp import *
-from polkithelp import *
 
 T = Tracker()
-E = 'org.lxcbus1.Error.'
-NONE_SRC = {'type': V('s', 'none')}
-BUSYBOX = {'type': V('s', 'template'), 'template': V('s', 'busybox')}
-INSTANCES_DIR = '/var/lib/lxcbus/instances'
 GO_FILE = '/run/lxcbus-test-auth-go'
 HOLD_USERS = ('pkhold1', 'pkhold2', 'pkhold3')
 SPY = Spy()
-
-
-def ipath(name):
-    return instance_path(name)
-
-
-def create_params(name, source, config=None):
-    return V('(sa{sv}a{ss}a{sv})', (name, source, config or {}, {}))
-
-
-def exec_call(argv, env=None, **options):
-    """Exec params: stdio from the agent's fd list, options as in opts()."""
-    o = {k.replace('_', '-'): v for k, v in options.items()}
-    return V('(asa{ss}hhha{sv})', (argv, env or {}, 0, 1, 2, o))
 
 
 def denied(res, what):
@@ -102,7 +83,7 @@ def doc_rule_exec_command_allows_only_the_bare_command():
             'uid': '0', 'gid': '0', 'cwd': '/root'}
     wait_rule(a.name, 'org.lxcbus1.exec', bare, True)
     SPY.mark()
-    proc = allowed(a.call(ipath('web'), INSTANCE_IFACE, 'Exec', exec_call(['/bin/true']), in_fds=NULL_FDS),
+    proc = allowed(a.call(instance_path('web'), INSTANCE_IFACE, 'Exec', exec_params(['/bin/true']), in_fds=NULL_FDS),
                    'Exec /bin/true by monitor')
     assert tuple(call(proc, PROCESS_IFACE, 'Wait', timeout=30)) == (0, 0)
     got = spy_details('monitor', lambda d: d.get('verb') == 'exec', 'exec /bin/true')
@@ -110,26 +91,26 @@ def doc_rule_exec_command_allows_only_the_bare_command():
 
     ops = exec_ops()
     hostile = [
-        ('LD_PRELOAD', exec_call(['/bin/true'], {'LD_PRELOAD': '/proc/self/fd/0'}),
+        ('LD_PRELOAD', exec_params(['/bin/true'], {'LD_PRELOAD': '/proc/self/fd/0'}),
          {'env': 'LD_PRELOAD=/proc/self/fd/0', 'env_names': 'LD_PRELOAD'}),
-        ('HOME', exec_call(['/bin/true'], {'HOME': '/tmp'}),
+        ('HOME', exec_params(['/bin/true'], {'HOME': '/tmp'}),
          {'env': 'HOME=/tmp', 'env_names': 'HOME', 'cwd': '/tmp'}),
-        ('uid', exec_call(['/bin/true'], uid=V('u', 65534)), {'uid': '65534', 'cwd': '/'}),
-        ('gid', exec_call(['/bin/true'], gid=V('u', 65534)), {'gid': '65534'}),
-        ('cwd', exec_call(['/bin/true'], cwd=V('s', '/tmp')), {'cwd': '/tmp'}),
-        ('env-clear', exec_call(['/bin/true'], env_clear=V('b', True)), {'env_clear': 'true'}),
-        ('a space in the value', exec_call(['/bin/true'], {'A': "x' B=y"}),
+        ('uid', exec_params(['/bin/true'], uid=V('u', 65534)), {'uid': '65534', 'cwd': '/'}),
+        ('gid', exec_params(['/bin/true'], gid=V('u', 65534)), {'gid': '65534'}),
+        ('cwd', exec_params(['/bin/true'], cwd=V('s', '/tmp')), {'cwd': '/tmp'}),
+        ('env-clear', exec_params(['/bin/true'], env_clear=V('b', True)), {'env_clear': 'true'}),
+        ('a space in the value', exec_params(['/bin/true'], {'A': "x' B=y"}),
          {'env': "'A=x'\\'' B=y'", 'env_names': 'A'}),
     ]
     for what, params, changed in hostile:
         SPY.mark()
-        res = a.call(ipath('web'), INSTANCE_IFACE, 'Exec', params, in_fds=NULL_FDS)
+        res = a.call(instance_path('web'), INSTANCE_IFACE, 'Exec', params, in_fds=NULL_FDS)
         denied(res, 'Exec /bin/true with %s' % what)
         want = dict(bare, owner='root', owner_uid='0', env_names='')
         want.update(changed)
         got = spy_details('monitor', lambda d: d.get('verb') == 'exec', 'exec with %s' % what)
         assert got == want, 'details of the exec with %s: got %s, expected %s' % (what, got, want)
-    res = a.call(ipath('web'), INSTANCE_IFACE, 'ExecPty', V('(asa{ss}a{sv})', (['/bin/true'], {}, {})))
+    res = a.call(instance_path('web'), INSTANCE_IFACE, 'ExecPty', V('(asa{ss}a{sv})', (['/bin/true'], {}, {})))
     denied(res, 'ExecPty /bin/true')
     assert res['nfds'] == 0
     assert exec_ops() == ops, 'a denied exec made a process: %s' % (exec_ops() - ops)
@@ -158,18 +139,16 @@ polkit.addRule(function(action, subject) {
 
 @test
 def rules_see_signal_force_and_config_keys():
-    add_user('pkhdet')
-    install_rule('60-lxcbus-test-hostile-details.rules', DETAIL_RULE)
-    a = agent('pkhdet')
-    wait_rule(a.name, 'org.lxcbus1.manage', {'verb': 'kill', 'signal_name': 'SIGTERM', 'all': 'false'}, True)
+    a = agent_with_rule('pkhdet', '60-lxcbus-test-hostile-details.rules', DETAIL_RULE, 'org.lxcbus1.manage',
+                        {'verb': 'kill', 'signal_name': 'SIGTERM', 'all': 'false'})
     wait_rule(a.name, 'org.lxcbus1.manage', {'verb': 'kill', 'signal_name': 'SIGKILL', 'all': 'false'}, False)
-    pid = iprop('web', 'Pid')
+    pid = instance_prop('web', 'Pid')
 
     # Kill: SIGKILL, and SIGTERM to every process, are refused; init lives
     SPY.mark()
-    denied(a.call(ipath('web'), INSTANCE_IFACE, 'Kill', V('(ib)', (9, False))), 'Kill SIGKILL')
-    denied(a.call(ipath('web'), INSTANCE_IFACE, 'Kill', V('(ib)', (15, True))), 'Kill SIGTERM all')
-    assert iprop('web', 'State') == 'running' and iprop('web', 'Pid') == pid and pid_alive(pid)
+    denied(a.call(instance_path('web'), INSTANCE_IFACE, 'Kill', V('(ib)', (9, False))), 'Kill SIGKILL')
+    denied(a.call(instance_path('web'), INSTANCE_IFACE, 'Kill', V('(ib)', (15, True))), 'Kill SIGTERM all')
+    assert instance_prop('web', 'State') == 'running' and instance_prop('web', 'Pid') == pid and pid_alive(pid)
     got = spy_details('pkhdet', lambda d: d.get('verb') == 'kill' and d.get('signal') == '9', 'kill 9')
     assert (got['signal_name'], got['all']) == ('SIGKILL', 'false'), got
     got = spy_details('pkhdet', lambda d: d.get('verb') == 'kill' and d.get('all') == 'true', 'kill all')
@@ -177,37 +156,37 @@ def rules_see_signal_force_and_config_keys():
 
     # Stop: force, or a timeout of 0 (which kills at once), is refused
     SPY.mark()
-    denied(a.call(ipath('web'), INSTANCE_IFACE, 'Stop', opts(force=V('b', True))), 'Stop force')
-    denied(a.call(ipath('web'), INSTANCE_IFACE, 'Stop', opts(timeout_sec=V('u', 0))), 'Stop timeout 0')
-    assert iprop('web', 'State') == 'running' and iprop('web', 'Pid') == pid
+    denied(a.call(instance_path('web'), INSTANCE_IFACE, 'Stop', opts(force=V('b', True))), 'Stop force')
+    denied(a.call(instance_path('web'), INSTANCE_IFACE, 'Stop', opts(timeout_sec=V('u', 0))), 'Stop timeout 0')
+    assert instance_prop('web', 'State') == 'running' and instance_prop('web', 'Pid') == pid
     got = spy_details('pkhdet', lambda d: d.get('verb') == 'stop' and d.get('timeout_sec') == '0', 'stop 0')
     assert got['force'] == 'true', got
 
     # Delete without force allowed, with force refused (a stopped instance: nothing to kill either way)
     d = T.add(unique_name('pkhdel'))
-    call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(d, NONE_SRC))
-    denied(a.call(ipath(d), INSTANCE_IFACE, 'Delete', opts(force=V('b', True))), 'Delete force')
+    call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(d, NONE_SOURCE))
+    denied(a.call(instance_path(d), INSTANCE_IFACE, 'Delete', opts(force=V('b', True))), 'Delete force')
     assert instance_exists(d)
     # Stop of a stopped instance without force: allowed (and nothing to do)
-    allowed(a.call(ipath(d), INSTANCE_IFACE, 'Stop', opts()), 'Stop without force')
+    allowed(a.call(instance_path(d), INSTANCE_IFACE, 'Stop', opts()), 'Stop without force')
 
     # SetConfig: description only
-    gen = iprop(d, 'Generation')
+    gen = instance_prop(d, 'Generation')
     for cfg, unset in (({'limits.memory': '100M'}, []), ({'description': 'x', 'limits.memory': '100M'}, []),
                        ({}, ['limits.memory']), ({'description': 'x'}, ['environment.FOO'])):
         SPY.mark()
-        denied(a.call(ipath(d), INSTANCE_IFACE, 'SetConfig', V('(a{ss}asa{sv})', (cfg, unset, {}))),
+        denied(a.call(instance_path(d), INSTANCE_IFACE, 'SetConfig', V('(a{ss}asa{sv})', (cfg, unset, {}))),
                'SetConfig %s unset %s' % (cfg, unset))
         want = ' '.join(sorted(set(cfg) | set(unset)))
         got = spy_details('pkhdet', lambda x: x.get('verb') == 'set-config', 'set-config %s' % want)
         assert (got['keys'], got['set_keys'], got['unset_keys']) == (
             want, ' '.join(sorted(cfg)), ' '.join(sorted(unset))), got
-    assert iprop(d, 'Generation') == gen
-    allowed(a.call(ipath(d), INSTANCE_IFACE, 'SetConfig',
+    assert instance_prop(d, 'Generation') == gen
+    allowed(a.call(instance_path(d), INSTANCE_IFACE, 'SetConfig',
                    V('(a{ss}asa{sv})', ({'description': 'by pkhdet'}, [], {}))), 'SetConfig description')
-    assert iprop(d, 'Description') == 'by pkhdet'
+    assert instance_prop(d, 'Description') == 'by pkhdet'
 
-    allowed(a.call(ipath(d), INSTANCE_IFACE, 'Delete', opts()), 'Delete without force')
+    allowed(a.call(instance_path(d), INSTANCE_IFACE, 'Delete', opts()), 'Delete without force')
     assert not instance_exists(d)
     remove_rule('60-lxcbus-test-hostile-details.rules')
 
@@ -216,17 +195,15 @@ def rules_see_signal_force_and_config_keys():
 
 @test
 def console_log_clear_is_its_own_verb():
-    add_user('pkhdet')
-    install_rule('60-lxcbus-test-hostile-details.rules', DETAIL_RULE)
-    a = agent('pkhdet')
-    wait_rule(a.name, 'org.lxcbus1.console', {'verb': 'console-log'}, True)
+    a = agent_with_rule('pkhdet', '60-lxcbus-test-hostile-details.rules', DETAIL_RULE, 'org.lxcbus1.console',
+                        {'verb': 'console-log'})
     wait_for(lambda: b'Please press Enter' in console_log('web'), 30, 'the boot messages in the log')
     log0 = console_log('web')
-    res = a.call(ipath('web'), INSTANCE_IFACE, 'ConsoleLog', V('(a{sv})', ({},)), fd_script=[['read_all', 10]])
+    res = a.call(instance_path('web'), INSTANCE_IFACE, 'ConsoleLog', V('(a{sv})', ({},)), fd_script=[['read_all', 10]])
     allowed(res, 'ConsoleLog')
     assert 'Please press Enter' in res['fd_data'], res['fd_data'][-200:]
     SPY.mark()
-    res = a.call(ipath('web'), INSTANCE_IFACE, 'ConsoleLog', V('(a{sv})', ({'clear': V('b', True)},)))
+    res = a.call(instance_path('web'), INSTANCE_IFACE, 'ConsoleLog', V('(a{sv})', ({'clear': V('b', True)},)))
     denied(res, 'ConsoleLog clear under a rule that allows reading')
     assert res['nfds'] == 0
     log1 = console_log('web')
@@ -246,10 +223,10 @@ def console_log_of_a_stopped_instance_is_invalid_state_and_kept():
     assert size > 0
     for o in ({}, {'clear': V('b', True)}):
         try:
-            call(ipath(n), INSTANCE_IFACE, 'ConsoleLog', V('(a{sv})', (o,)))
+            call(instance_path(n), INSTANCE_IFACE, 'ConsoleLog', V('(a{sv})', (o,)))
             raise AssertionError('ConsoleLog(%s) of a stopped instance succeeded' % o)
         except BusError as e:
-            assert e.dbus_name == E + 'InvalidState', (e.dbus_name, str(e))
+            assert e.dbus_name == ERR + 'InvalidState', (e.dbus_name, str(e))
             assert "'%s'" % n in str(e), str(e)
     assert os.path.getsize(path) == size, 'ConsoleLog(clear) of a stopped instance truncated the log'
     cleanup_instance(n)
@@ -343,20 +320,20 @@ def answer_for_a_deleted_instance_is_not_applied_to_its_successor():
     deletes the instance and creates a busybox one under its name."""
     a1, a2, a3 = hold_agents()
     x = T.add(unique_name('pkhx'))
-    call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(x, NONE_SRC))
+    call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(x, NONE_SOURCE))
     SPY.mark()
-    calls = [in_thread(lambda: a1.call(ipath(x), INSTANCE_IFACE, 'Start', opts(), timeout=120)),
-             in_thread(lambda: a2.call(ipath(x), INSTANCE_IFACE, 'Exec', exec_call(['touch', '/pkhx-ran']),
+    calls = [in_thread(lambda: a1.call(instance_path(x), INSTANCE_IFACE, 'Start', opts(), timeout=120)),
+             in_thread(lambda: a2.call(instance_path(x), INSTANCE_IFACE, 'Exec', exec_params(['touch', '/pkhx-ran']),
                                        in_fds=NULL_FDS, timeout=120)),
-             in_thread(lambda: a3.call(ipath(x), INSTANCE_IFACE, 'SetConfig',
+             in_thread(lambda: a3.call(instance_path(x), INSTANCE_IFACE, 'SetConfig',
                                        V('(a{ss}asa{sv})', ({'description': 'pkhold3'}, [], {})), timeout=120))]
     try:
         # polkitd asks its rules one check at a time: the others queue behind the one held
         holding(HOLD_USERS)
-        call(ipath(x), INSTANCE_IFACE, 'Delete', opts(force=V('b', True)))
+        call(instance_path(x), INSTANCE_IFACE, 'Delete', opts(force=V('b', True)))
         create_instance(x)
-        assert iprop(x, 'Owner') == 0 and iprop(x, 'State') == 'stopped'
-        gen = iprop(x, 'Generation')
+        assert instance_prop(x, 'Owner') == 0 and instance_prop(x, 'State') == 'stopped'
+        gen = instance_prop(x, 'Generation')
     finally:
         go()
         for t, out in calls:
@@ -365,10 +342,10 @@ def answer_for_a_deleted_instance_is_not_applied_to_its_successor():
     for (t, out), what in zip(calls, ('Start', 'Exec', 'SetConfig')):
         res = out['res']
         assert not res['ok'], '%s allowed for the old %s acted on the new one: %r' % (what, x, res)
-        assert res['error'] == E + 'NoSuchInstance', '%s: %s: %s' % (what, res['error'], res['message'])
+        assert res['error'] == ERR + 'NoSuchInstance', '%s: %s: %s' % (what, res['error'], res['message'])
         assert "'%s'" % x in res['message'] and 'deleted' in res['message'], res['message']
-    assert iprop(x, 'State') == 'stopped' and iprop(x, 'Pid') == 0, 'the new instance was started'
-    assert iprop(x, 'Generation') == gen and iprop(x, 'Description') != 'pkhold3', 'the new one was configured'
+    assert instance_prop(x, 'State') == 'stopped' and instance_prop(x, 'Pid') == 0, 'the new instance was started'
+    assert instance_prop(x, 'Generation') == gen and instance_prop(x, 'Description') != 'pkhold3', 'the new one was configured'
     assert not os.path.exists(os.path.join(INSTANCES_DIR, x, 'rootfs', 'pkhx-ran'))
     check_daemon_alive()
     cleanup_instance(x)
@@ -380,23 +357,23 @@ def answer_for_a_users_instance_is_not_applied_to_roots_successor():
     pkhold1's SetConfig is held."""
     a1 = hold_agents()[0]
     x = T.add(unique_name('pkhy'))
-    allowed(a1.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(x, NONE_SRC), timeout=300),
+    allowed(a1.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(x, NONE_SOURCE), timeout=300),
             'CreateInstance by pkhold1')
-    assert iprop(x, 'Owner') == a1.uid
+    assert instance_prop(x, 'Owner') == a1.uid
     SPY.mark()
-    t, out = in_thread(lambda: a1.call(ipath(x), INSTANCE_IFACE, 'SetConfig',
+    t, out = in_thread(lambda: a1.call(instance_path(x), INSTANCE_IFACE, 'SetConfig',
                                        V('(a{ss}asa{sv})', ({'description': 'mine'}, [], {})), timeout=120))
     try:
         holding(['pkhold1'])
-        call(ipath(x), INSTANCE_IFACE, 'Delete', opts(force=V('b', True)))
-        call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(x, NONE_SRC))
+        call(instance_path(x), INSTANCE_IFACE, 'Delete', opts(force=V('b', True)))
+        call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(x, NONE_SOURCE))
     finally:
         go()
         t.join(200)
         no_go()
     res = out['res']
-    assert not res['ok'] and res['error'] == E + 'NoSuchInstance', res
-    assert iprop(x, 'Owner') == 0 and iprop(x, 'Description') != 'mine' and iprop(x, 'Generation') == 1
+    assert not res['ok'] and res['error'] == ERR + 'NoSuchInstance', res
+    assert instance_prop(x, 'Owner') == 0 and instance_prop(x, 'Description') != 'mine' and instance_prop(x, 'Generation') == 1
     cleanup_instance(x)
 
 
@@ -406,9 +383,9 @@ def exec_whose_instance_was_reconfigured_meanwhile_is_conflict():
     given before a SetConfig does not hold after it."""
     a1 = hold_agents()[0]
     x = T.add(unique_name('pkhz'))
-    call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(x, NONE_SRC))
+    call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(x, NONE_SOURCE))
     SPY.mark()
-    t, out = in_thread(lambda: a1.call(ipath(x), INSTANCE_IFACE, 'Exec', exec_call(['true']), in_fds=NULL_FDS,
+    t, out = in_thread(lambda: a1.call(instance_path(x), INSTANCE_IFACE, 'Exec', exec_params(['true']), in_fds=NULL_FDS,
                                        timeout=120))
     try:
         holding(['pkhold1'])
@@ -418,7 +395,7 @@ def exec_whose_instance_was_reconfigured_meanwhile_is_conflict():
         t.join(200)
         no_go()
     res = out['res']
-    assert not res['ok'] and res['error'] == E + 'Conflict', res
+    assert not res['ok'] and res['error'] == ERR + 'Conflict', res
     assert "'%s'" % x in res['message'], res['message']
     cleanup_instance(x)
     remove_rule('60-lxcbus-test-hold.rules')

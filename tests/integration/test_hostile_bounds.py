@@ -20,19 +20,13 @@ import os
 import threading
 import time
 
-import lxcbushelp
 from lxcbustest import *
-from lxcbustest import _iterate
 from lxcbushelp import *
-from polkithelp import *
 
 T = Tracker()
-E = 'org.lxcbus1.Error.'
 USERS = ['hbu1', 'hbu2', 'hbu3', 'hbu4']   # may do anything (execs into root's instances)
 OWNER = 'hbown'                            # may create, and act on what it owns
 RULE = '60-lxcbus-test-hostile-bounds.rules'
-NONE_SRC = {'type': V('s', 'none')}
-BUSYBOX = {'type': V('s', 'template'), 'template': V('s', 'busybox')}
 st = {}
 
 
@@ -42,11 +36,11 @@ def create_args(name, source, config=None, **options):
 
 
 def restart_daemon_waiting(ready):
-    old = main_pid()
+    old = daemon_pid()
     rc, out, err = run('systemctl', 'restart', 'lxcbusd', timeout=60)
     assert rc == 0, err
     wait_for(lambda: daemon_pid() not in (0, old) and ready(), 30, 'a new lxcbusd')
-    lxcbushelp.MAIN_PID = main_pid()
+    expect_new_daemon()
 
 
 def children(pid):
@@ -112,7 +106,7 @@ def users_never_take_roots_reserve():
                            in_fds=NULL_FDS, timeout=30)
                 res.append('ok' if r['ok'] else r['error'])
                 if not r['ok']:
-                    assert r['error'] == E + 'LimitsExceeded', r
+                    assert r['error'] == ERR + 'LimitsExceeded', r
                     st.setdefault('msg', r['message'])
             counts[u] = res.count('ok')
         print('# execs accepted per user: %s; %s' % (counts, st.get('msg')))
@@ -135,9 +129,8 @@ def users_never_take_roots_reserve():
 @test
 def waiters_that_leave_are_dropped():
     a = agent(USERS[0])
-    pid = main_pid()
-    op = call(instance_path(st['run']), INSTANCE_IFACE, 'Exec', V('(asa{ss}hhha{sv})',
-              (['sleep', '1000'], {}, 0, 1, 2, {})), fd_list=null_fds())
+    pid = daemon_pid()
+    op = exec_start(st['run'], ['sleep', '1000'], timeout=120)
     fds_before = len(proc_fds(pid))
     # 200 callers, one after the other, each waits and leaves.
     r = a.race(200, op, PROCESS_IFACE, 'Wait', delay=0.02)
@@ -145,16 +138,16 @@ def waiters_that_leave_are_dropped():
     # The 201st (and more) still get a place: one user may hold 32 live waits.
     live = a.burst(40, op, PROCESS_IFACE, 'Wait', timeout=5)
     res = live['results']
-    n_limit = res.count(E + 'LimitsExceeded')
-    print('# 40 live waits of one user: %d refused (%s)' % (n_limit, live['messages'].get(E + 'LimitsExceeded')))
+    n_limit = res.count(ERR + 'LimitsExceeded')
+    print('# 40 live waits of one user: %d refused (%s)' % (n_limit, live['messages'].get(ERR + 'LimitsExceeded')))
     assert n_limit == 40 - 32, res
-    assert all(x in (E + 'LimitsExceeded', 'org.freedesktop.DBus.Error.NoReply',
+    assert all(x in (ERR + 'LimitsExceeded', 'org.freedesktop.DBus.Error.NoReply',
                      'GLib.Error.g-io-error-quark.24') for x in res), res
     # and root's waiter is answered when the process ends
     done = []
     bus().call(BUS_NAME, op, PROCESS_IFACE, 'Wait', None, None, Gio.DBusCallFlags.NONE, 60000, None,
                lambda c, res: done.append(c.call_finish(res).unpack()))
-    _iterate(0.5)
+    iterate(0.5)
     call(op, PROCESS_IFACE, 'Signal', V('(i)', (9,)))
     wait_for(lambda: done, 30, 'root\'s Process.Wait answered')
     assert done[0] == (-1, 9), done
@@ -163,20 +156,11 @@ def waiters_that_leave_are_dropped():
     check_daemon_alive()
 
 
-def null_fds():
-    fdl = Gio.UnixFDList()
-    for mode in (os.O_RDONLY, os.O_WRONLY, os.O_WRONLY):
-        fd = os.open('/dev/null', mode | os.O_CLOEXEC)
-        fdl.append(fd)
-        os.close(fd)
-    return fdl
-
-
 # ---- OpenConsole ---------------------------------------------------------------------------------
 
 @test
 def open_console_burst_is_bounded():
-    pid = main_pid()
+    pid = daemon_pid()
     path = instance_path(st['run'])
     fds_before = len(proc_fds(pid))
     results, got = [], []
@@ -216,11 +200,11 @@ def open_console_burst_is_bounded():
         th.join()
     counts = {x: results.count(x) for x in set(results)}
     print('# 100 OpenConsole calls: %s; at most %d console workers at once' % (counts, peak[0]))
-    assert set(counts) <= {'ok', E + 'Busy', E + 'LimitsExceeded'}, counts
+    assert set(counts) <= {'ok', ERR + 'Busy', ERR + 'LimitsExceeded'}, counts
     assert peak[0] <= 16, '%d console workers ran at once' % peak[0]
     # 100 calls arrive in a few ms, a console worker takes tens: once 16 are in flight (or open), the
     # rest are refused before any worker is spawned. Without the count, every call spawned one.
-    assert counts.get(E + 'LimitsExceeded', 0) > 0, 'every OpenConsole call spawned a worker: %s' % counts
+    assert counts.get(ERR + 'LimitsExceeded', 0) > 0, 'every OpenConsole call spawned a worker: %s' % counts
     for fd in got:
         os.close(fd)
     assert_no_zombies()
@@ -238,21 +222,21 @@ def owner_quota():
     try:
         for k in range(16):
             n = T.add(unique_name('hbq'))
-            r = a.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_args(n, NONE_SRC), timeout=120)
+            r = a.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_args(n, NONE_SOURCE), timeout=120)
             assert r['ok'], r
             names.append(n)
         before = fs_snapshot()
         extra = T.add(unique_name('hbq'))
-        r = a.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_args(extra, NONE_SRC), timeout=120)
+        r = a.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_args(extra, NONE_SOURCE), timeout=120)
         print('# 17th create: %s' % r)
-        assert not r['ok'] and r['error'] == E + 'LimitsExceeded', r
+        assert not r['ok'] and r['error'] == ERR + 'LimitsExceeded', r
         assert '--max-instances-per-owner=16' in r['message'] and extra in r['message'], r
         assert not instance_exists(extra)
         assert fs_snapshot() == before, 'a refused create changed files'
         # one deleted: room for one again
         r = a.call(instance_path(names[0]), INSTANCE_IFACE, 'Delete', opts(), timeout=120)
         assert r['ok'], r
-        r = a.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_args(extra, NONE_SRC), timeout=120)
+        r = a.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_args(extra, NONE_SOURCE), timeout=120)
         assert r['ok'], r
     finally:
         for n in names:
@@ -264,12 +248,12 @@ def owner_quota():
 @test
 def config_that_would_not_load_back_is_refused():
     name = T.add(unique_name('hbcfg'))
-    call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_args(name, NONE_SRC), timeout=120)
+    call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_args(name, NONE_SOURCE), timeout=120)
     # A control character takes 6 bytes in lxcbus.json ("\u0001"), a quote 2: the bound counts what is
     # stored (16 KiB), so 64 values of 256 of them (96 KiB stored, 17 KiB on the bus) are refused ...
     ctl = '\x01' * 256
     big = {'user.c%d' % k: ctl for k in range(64)}
-    err = expect_error(E + 'InvalidConfig', lambda: set_config(name, big), name)
+    err = expect_error(ERR + 'InvalidConfig', lambda: set_config(name, big), name)
     print('# %s' % err.message)
     assert 'too large' in err.message and '16384' in err.message, err.message
     # ... and the largest that is accepted survives a restart unchanged
@@ -289,7 +273,7 @@ def config_that_would_not_load_back_is_refused():
 def broken_instance_is_listed_as_error_and_root_deletes_it():
     name = T.add(unique_name('hbbrk'))
     call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance',
-         create_args(name, NONE_SRC, {'security.privileged': 'false'}), timeout=120)
+         create_args(name, NONE_SOURCE, {'security.privileged': 'false'}), timeout=120)
     base = idmap_base(name)
     with open(metadata_path(name), 'w') as f:
         f.write('{"name": "%s", "owner": ' % name)
@@ -301,12 +285,12 @@ def broken_instance_is_listed_as_error_and_root_deletes_it():
     assert path in objs and objs[path][INSTANCE_IFACE]['State'] == 'error', objs.get(path)
     assert get_prop(path, INSTANCE_IFACE, 'Owner') == 0
     assert get_prop(path, INSTANCE_IFACE, 'Config') == {}
-    err = expect_error(E + 'InvalidState', lambda: instance_call(path, 'Start', opts()), name, ['lxcbus.json'])
+    err = expect_error(ERR + 'InvalidState', lambda: instance_call(path, 'Start', opts()), name, ['lxcbus.json'])
     print('# Start: %s' % err.message)
-    expect_error(E + 'InvalidState', lambda: set_config(name, {'description': 'x'}), name)
+    expect_error(ERR + 'InvalidState', lambda: set_config(name, {'description': 'x'}), name)
     # the next create of that name is refused up front
-    expect_error(E + 'InstanceExists', lambda: call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance',
-                                                    create_args(name, NONE_SRC)), name)
+    expect_error(ERR + 'InstanceExists', lambda: call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance',
+                                                    create_args(name, NONE_SOURCE)), name)
     # its former owner may not delete it (it is root's now)
     r = agent(OWNER).call(path, INSTANCE_IFACE, 'Delete', opts())
     assert not r['ok'] and r['error'] == ACCESS_DENIED, r
@@ -315,7 +299,7 @@ def broken_instance_is_listed_as_error_and_root_deletes_it():
     # its block is free again: the next idmapped instance gets it (the lowest free one)
     again = T.add(unique_name('hbbrk'))
     call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance',
-         create_args(again, NONE_SRC, {'security.privileged': 'false'}), timeout=120)
+         create_args(again, NONE_SOURCE, {'security.privileged': 'false'}), timeout=120)
     assert idmap_base(again) == base, (idmap_base(again), base)
     cleanup_instance(again)
 
@@ -328,7 +312,7 @@ def cancelled_create_never_adopts_an_orphan():
     with open(os.path.join(d, 'lxcbus.json'), 'w') as f:
         f.write('{"left": "by an older daemon"}')
     a = agent(OWNER)
-    r = a.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_args(name, BUSYBOX, async_=V('b', True)))
+    r = a.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_args(name, BUSYBOX_SOURCE, async_=V('b', True)))
     assert r['ok'], r
     op = r['value'][1]
     wait_for(lambda: os.path.exists(os.path.join(STAGING_DIR, name)), 30, 'staging/%s made' % name,
@@ -344,8 +328,8 @@ def cancelled_create_never_adopts_an_orphan():
     restart_daemon_waiting(lambda: instance_exists(name))
     assert get_prop(instance_path(name), INSTANCE_IFACE, 'State') == 'error'
     assert get_prop(instance_path(name), INSTANCE_IFACE, 'Owner') == 0
-    r = a.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_args(name, NONE_SRC))
-    assert not r['ok'] and r['error'] == E + 'InstanceExists', r
+    r = a.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_args(name, NONE_SOURCE))
+    assert not r['ok'] and r['error'] == ERR + 'InstanceExists', r
     instance_call(instance_path(name), 'Delete', opts())
     assert not os.path.exists(d)
 

@@ -26,10 +26,8 @@ import textwrap
 import time
 
 from lxcbustest import *
-from lxcbushelp import MAIN_PID, check_daemon_alive, check_error, main_pid
-from polkithelp import add_user, remove_users, private_root_conn
+from lxcbushelp import *
 
-E = 'org.lxcbus1.Error.'
 ATTACKER = 'hbattacker'
 RUN = unique_name('hbrun')       # running: kill-on-disconnect execs, the bus-loss test
 START = unique_name('hbstart')   # stopped: started under a JobRemoved flood
@@ -141,21 +139,13 @@ def allow_root_unicast_signals(on):
 
 
 def proc_prop(op, name):
-    return get_prop(op, 'org.lxcbus1.Process', name)
+    return get_prop(op, PROCESS_IFACE, name)
 
 
 def exec_kill_on_disconnect(conn):
     """sleep 300 in RUN with kill-on-disconnect on conn (which stays open); returns (op, pid)."""
-    n = os.open('/dev/null', os.O_RDWR | os.O_CLOEXEC)
-    fdl = Gio.UnixFDList()
-    for _ in range(3):
-        fdl.append(n)
-    os.close(n)
-    res, _ = conn.call_with_unix_fd_list_sync(
-        BUS_NAME, instance_path(RUN), INSTANCE_IFACE, 'Exec',
-        V('(asa{ss}hhha{sv})', (['sleep', '300'], {}, 0, 1, 2, {'kill-on-disconnect': V('b', True)})),
-        None, Gio.DBusCallFlags.NONE, 30000 * SLOW, fdl, None)
-    op = res.unpack()[0]
+    op = exec_start(RUN, ['sleep', '300'], options={'kill-on-disconnect': V('b', True)}, conn=conn,
+                    timeout=30 * SLOW)
     wait_for(lambda: proc_prop(op, 'Pid') > 0, 30, 'the pid of the exec')
     return op, proc_prop(op, 'Pid')
 
@@ -263,7 +253,7 @@ def huge_exec_by_a_user_without_rights_is_refused():
     # 130 arguments of 64 KiB of ': the polkit command line would be 4 times that, over 32 MiB.
     out = run_script(ATTACKER, BIG_EXEC, instance_path(RUN), 130, 65536, timeout=120)
     assert not out['ok'], out
-    assert out['error'] == E + 'LimitsExceeded', out
+    assert out['error'] == ERR + 'LimitsExceeded', out
     assert '262144' in out['message'], out
     check_daemon_alive()
     assert instance_prop(instance_path(RUN), 'State') == 'running'
@@ -273,11 +263,11 @@ def huge_exec_by_a_user_without_rights_is_refused():
 def exec_over_the_bound_is_limits_exceeded():
     for argc, size in ((1, 40000), (1000, 40)):
         out = run_script('root', BIG_EXEC, instance_path(RUN), argc, size)
-        assert not out['ok'] and out['error'] == E + 'LimitsExceeded', (argc, size, out)
+        assert not out['ok'] and out['error'] == ERR + 'LimitsExceeded', (argc, size, out)
         assert '32768' in out['message'], out
     # At the bound it is not refused for its size (the command, all quotes, may fail in the instance).
     out = run_script('root', BIG_EXEC, instance_path(RUN), 1, 32767)
-    assert out['ok'] or out['error'] != E + 'LimitsExceeded', out
+    assert out['ok'] or out['error'] != ERR + 'LimitsExceeded', out
     check_daemon_alive()
 
 
@@ -286,14 +276,14 @@ def create_with_a_config_over_the_bound_is_invalid_config():
     name = unique_name('hbbig')
     config = {'user.k%02d' % k: 'v' * 4000 for k in range(20)}   # 80 KB: more than one worker packet
     try:
-        with raises_dbus(E + 'InvalidConfig') as e:
+        with raises_dbus(ERR + 'InvalidConfig') as e:
             create_instance(name, template='busybox', config=config)
         check_error(e.error, instance=name)
         assert '16384' in e.error.message, e.error.message
         assert not instance_exists(name)
         # Just over the bound, though one worker packet would hold it.
         config = {'user.k%02d' % k: 'v' * 4000 for k in range(5)}
-        with raises_dbus(E + 'InvalidConfig'):
+        with raises_dbus(ERR + 'InvalidConfig'):
             create_instance(name, template='busybox', config=config)
         assert not instance_exists(name)
     finally:
@@ -305,13 +295,13 @@ def create_with_a_config_over_the_bound_is_invalid_config():
 def set_config_over_the_bound_is_invalid_config():
     path = instance_path(CONF)
     gen = instance_prop(path, 'Generation')
-    with raises_dbus(E + 'InvalidConfig'):
+    with raises_dbus(ERR + 'InvalidConfig'):
         call(path, INSTANCE_IFACE, 'SetConfig',
              V('(a{ss}asa{sv})', ({'user.k%02d' % k: 'v' * 4000 for k in range(5)}, [], {})))
     # Growing past it in steps is refused too, at the step that crosses it (4 of 4008 bytes fit).
     for k in range(4):
         call(path, INSTANCE_IFACE, 'SetConfig', V('(a{ss}asa{sv})', ({'user.s%02d' % k: 'v' * 4000}, [], {})))
-    with raises_dbus(E + 'InvalidConfig'):
+    with raises_dbus(ERR + 'InvalidConfig'):
         call(path, INSTANCE_IFACE, 'SetConfig', V('(a{ss}asa{sv})', ({'user.s99': 'v' * 4000}, [], {})))
     assert instance_prop(path, 'Generation') == gen + 4
     assert len(instance_prop(path, 'Config')) == 4
@@ -324,7 +314,7 @@ def huge_path_and_property_name_are_refused():
     with raises_dbus('org.freedesktop.DBus.Error.UnknownObject') as e:
         call('/org/lxcbus1/instance/' + 'a' * 60000, INSTANCE_IFACE, 'Start', V('(a{sv})', ({},)))
     assert '1024' in e.error.message and len(e.error.message) < 200, e.error.message[:300]
-    with raises_dbus(E + 'LimitsExceeded') as e:
+    with raises_dbus(ERR + 'LimitsExceeded') as e:
         call(MANAGER_PATH, PROPS_IFACE, 'Get', V('(ss)', (MANAGER_IFACE, 'x' * (8 << 20))))
     assert '262144' in e.error.message and len(e.error.message) < 200, e.error.message[:300]
     check_daemon_alive()
@@ -367,13 +357,13 @@ def nrestarts():
 
 @test
 def bus_loss_exits_and_the_restarted_daemon_adopts():
-    old = main_pid()
-    assert old == MAIN_PID
+    old = daemon_pid()
+    assert old == expected_daemon_pid()
     restarts = nrestarts()
     shutdown_bus_socket_of(old)
     # Exits at once, non-zero: systemd restarts it (Restart=on-failure counts in NRestarts).
     wait_for(lambda: not pid_alive(old), 10, 'lxcbusd to exit after losing the bus')
-    wait_for(lambda: main_pid() not in (0, old), 30, 'systemd to restart lxcbusd')
+    wait_for(lambda: daemon_pid() not in (0, old), 30, 'systemd to restart lxcbusd')
     assert nrestarts() == restarts + 1, (restarts, nrestarts())
     wait_for(lambda: bus().call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus',
                                      'NameHasOwner', V('(s)', (BUS_NAME,)), None, Gio.DBusCallFlags.NONE,

@@ -7,28 +7,15 @@ import os
 import time
 
 from lxcbustest import *
+from lxcbushelp import *
 
-INSTANCES_DIR = '/var/lib/lxcbus/instances'
-PROCESS_IFACE = 'org.lxcbus1.Process'
-OPERATION_IFACE = 'org.lxcbus1.Operation'
 DEEP = 200                 # levels below the payload cgroup: within the daemon's bound (256)
 LONG = 'c' * 40            # 200 * 41 bytes: far past PATH_MAX (4096)
 
 
 def exec_bg(path, argv):
     """Instance.Exec with /dev/null stdio; returns the host pid of the process."""
-    fds = [os.open('/dev/null', os.O_RDONLY), os.open('/dev/null', os.O_WRONLY), os.open('/dev/null', os.O_WRONLY)]
-    fdl = Gio.UnixFDList()
-    try:
-        idx = [fdl.append(fd) for fd in fds]
-        proc = call(path, INSTANCE_IFACE, 'Exec', V('(asa{ss}hhha{sv})', (argv, {}, idx[0], idx[1], idx[2], {})),
-                    fd_list=fdl, timeout=60)
-    finally:
-        for fd in fdl.steal_fds():
-            os.close(fd)
-        for fd in fds:
-            os.close(fd)
-    return get_prop(proc, PROCESS_IFACE, 'Pid')
+    return get_prop(exec_start(path, argv), PROCESS_IFACE, 'Pid')
 
 
 def nest(top, depth, name=LONG):
@@ -106,7 +93,7 @@ def deep_cgroups_kill_all_and_stop():
     tops = ['/sys/fs/cgroup/%s/machine.slice/%s/lxc.payload.%s' % (h, unit, name) for h in ('systemd', 'freezer')]
     try:
         create_running_instance(name)
-        pid0 = main_pid()
+        pid0 = running_daemon_pid()
         sleeper = exec_bg(path, ['sleep', '1000'])
         assert pid_alive(sleeper)
         for top in tops:
@@ -190,7 +177,7 @@ def init_and_exec_hold_no_socket_of_the_daemon():
         with open(init, 'w') as f:
             f.write(INIT_SCRIPT)
         os.chmod(init, 0o755)
-        pid0 = main_pid()
+        pid0 = running_daemon_pid()
 
         with Signals(member='PropertiesChanged') as sig:
             op = instance_call(path, 'Start', opts(async_=V('b', True)), timeout=60)
@@ -228,7 +215,7 @@ def sbin_pointing_at_the_host_is_not_followed():
         call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', V('(sa{sv}a{ss}a{sv})', (name, {'type': V('s', 'none')}, {}, {})))
         assert os.path.exists('/usr/sbin/init'), 'the test host has no /usr/sbin/init'
         os.symlink('/usr/sbin', os.path.join(INSTANCES_DIR, name, 'rootfs/sbin'))
-        pid0 = main_pid()
+        pid0 = running_daemon_pid()
         with raises_dbus('org.lxcbus1.Error.Failed') as e:
             instance_call(path, 'Start', opts(timeout_sec=V('u', 20)), timeout=60)
         assert e.error.message == "Instance '%s' cannot boot: its rootfs has no /sbin/init." % name, e.error.message

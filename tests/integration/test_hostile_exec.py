@@ -20,12 +20,10 @@ import subprocess
 import sys
 
 from lxcbustest import *
-from polkithelp import Agent, add_user, install_rule, remove_all_rules, remove_users, wait_rule
+from lxcbushelp import *
 
 NAME = unique_name('hx')
 PATH = instance_path(NAME)
-INVALID_ARGS = 'org.freedesktop.DBus.Error.InvalidArgs'
-ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
 USER = 'hxexec'          # a rule lets them exec
 NOBODY_USER = 'hxnobody'  # no rule
 DIR = '/var/tmp/lxcbus-hostile-exec'     # root's, 0755
@@ -306,22 +304,14 @@ def devnull_is_the_instances_own():
     # the two can be told apart.
     init = instance_prop(PATH, 'Pid')
     r, w = os.pipe2(os.O_CLOEXEC)
-    fdl = Gio.UnixFDList()
     try:
-        for fd in (r, w, w):
-            fdl.append(fd)
-        proc = call(PATH, INSTANCE_IFACE, 'Exec',
-                    V('(asa{ss}hhha{sv})', (['sh', '-c', 'exec </dev/zero; umount -l /dev/null 2>&1; '
-                                             'rm -f /dev/null'], {}, 0, 1, 2,
-                                            {})),
-                    fd_list=fdl, timeout=60)
+        proc = exec_start(PATH, ['sh', '-c', 'exec </dev/zero; umount -l /dev/null 2>&1; rm -f /dev/null'],
+                          r, w, w)
     finally:
-        for fd in fdl.steal_fds():
-            os.close(fd)
         os.close(w)
     with os.fdopen(r, 'rb') as f:
         out = f.read().decode()
-    assert call(proc, 'org.lxcbus1.Process', 'Wait') == (0, 0), out
+    assert call(proc, PROCESS_IFACE, 'Wait') == (0, 0), out
     # (CAP_MKNOD is not the instance's)
     os.mknod('/proc/%d/root/dev/null' % init, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
     os.chmod('/proc/%d/root/dev/null' % init, 0o666)
@@ -329,24 +319,14 @@ def devnull_is_the_instances_own():
     host = os.stat('/dev/null')
     assert (inside.st_dev, inside.st_ino) != (host.st_dev, host.st_ino)
     r, w = os.pipe2(os.O_CLOEXEC)
-    null_r = os.open('/dev/null', os.O_RDONLY | os.O_CLOEXEC)
-    null_w = os.open('/dev/null', os.O_WRONLY | os.O_CLOEXEC)
-    fdl = Gio.UnixFDList()
     try:
-        for fd in (null_r, w, null_w):
-            fdl.append(fd)
-        proc = call(PATH, INSTANCE_IFACE, 'Exec',
-                    V('(asa{ss}hhha{sv})', (['stat', '-L', '-c', '%d %i %t:%T', '/proc/self/fd/0',
-                                             '/proc/self/fd/2'], {}, 0, 1, 2, {})),
-                    fd_list=fdl, timeout=60)
+        proc = exec_start(PATH, ['stat', '-L', '-c', '%d %i %t:%T', '/proc/self/fd/0', '/proc/self/fd/2'],
+                          stdout=w)
     finally:
-        for fd in fdl.steal_fds():
-            os.close(fd)
-        for fd in (w, null_r, null_w):
-            os.close(fd)
+        os.close(w)
     with os.fdopen(r, 'rb') as f:
         out = f.read().decode()
-    assert call(proc, 'org.lxcbus1.Process', 'Wait') == (0, 0), out
+    assert call(proc, PROCESS_IFACE, 'Wait') == (0, 0), out
     want = '%d %d 1:3\n' % (inside.st_dev, inside.st_ino)
     assert out == want * 2, (out, want)
 
@@ -384,8 +364,8 @@ def lxcbusctl_exec_believes_only_the_daemons_exited():
         def process_path():
             for op in call(MANAGER_PATH, MANAGER_IFACE, 'ListOperations'):
                 try:
-                    if get_prop(op, 'org.lxcbus1.Process', 'Command') == ['sh', '-c', 'sleep 2; exit 7'] and \
-                            get_prop(op, 'org.lxcbus1.Process', 'ExitStatus') == -1:
+                    if get_prop(op, PROCESS_IFACE, 'Command') == ['sh', '-c', 'sleep 2; exit 7'] and \
+                            get_prop(op, PROCESS_IFACE, 'ExitStatus') == -1:
                         return op
                 except BusError:
                     pass

@@ -18,8 +18,8 @@ import time
 from gi.repository import Gio
 
 from lxcbustest import *
+from lxcbushelp import *
 
-PROCESS_IFACE = 'org.lxcbus1.Process'
 
 
 def bus_recv_queue(pid):
@@ -95,7 +95,7 @@ def signal_after_pid_reuse(target, path, iface, method, signature, *args):
     """Stop lxcbusd, queue the call, kill the target, give its pid to a
     bystander, let lxcbusd go on. Returns (whether the bystander is still
     alive, the call's exit status, its output)."""
-    daemon = main_pid()
+    daemon = running_daemon_pid()
     victim = None
     os.kill(daemon, signal.SIGSTOP)
     try:
@@ -116,7 +116,7 @@ def signal_after_pid_reuse(target, path, iface, method, signature, *args):
         if victim:
             victim.kill()
             victim.wait()
-    assert main_pid() == daemon
+    assert running_daemon_pid() == daemon
     print('# %s after pid %d died and was reused: rc %d %s' % (method, target, caller.returncode,
                                                                (out + err).strip()))
     return alive, caller.returncode, (out + err).strip()
@@ -142,13 +142,7 @@ def process_signal_never_hits_a_reused_pid():
     name = unique_name('pid')
     create_running_instance(name)
     try:
-        n = os.open('/dev/null', os.O_RDWR)
-        fdl = Gio.UnixFDList.new()
-        for k in range(3):
-            fdl.append(n)
-        os.close(n)
-        op = call(instance_path(name), INSTANCE_IFACE, 'Exec',
-                  V('(asa{ss}hhha{sv})', (['sleep', '300'], {}, 0, 1, 2, {})), fd_list=fdl)
+        op = exec_start(name, ['sleep', '300'], timeout=120)
         pid = get_prop(op, PROCESS_IFACE, 'Pid')
         assert pid > 0
         alive, rc, out = signal_after_pid_reuse(pid, op, PROCESS_IFACE, 'Signal', 'i', 15)

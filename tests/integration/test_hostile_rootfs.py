@@ -9,10 +9,8 @@ import os
 import time
 
 from lxcbustest import *
+from lxcbushelp import *
 
-STATE_DIR = '/var/lib/lxcbus'
-INSTANCES_DIR = STATE_DIR + '/instances'
-STAGING_DIR = STATE_DIR + '/staging'
 IN_DEPTH = 300          # made inside, with busybox: a fork per step, so not deeper
 DEPTH = 50000           # beyond the stack of a recursive walk (8 MiB), 10 MB of path (PATH_MAX 4096)
 SEG = 'd' * 200
@@ -63,13 +61,13 @@ def delete_removes_a_tree_deeper_than_any_limit():
         assert rc == 0 and 'depth %d' % IN_DEPTH in out, (rc, out, err)
         make_deep_tree_on_host(os.path.join(INSTANCES_DIR, name, 'rootfs', 'deep', 'more'))
         instance_call(instance_path(name), 'Stop', opts(force=V('b', True)))
-        pid = main_pid()
+        pid = running_daemon_pid()
         instance_call(instance_path(name), 'Delete', opts(), timeout=300)
         assert not instance_exists(name)
         assert not os.path.exists(os.path.join(INSTANCES_DIR, name))
         left = os.listdir(STAGING_DIR) if os.path.isdir(STAGING_DIR) else []
         assert left == [], 'the delete left %s in %s' % (left, STAGING_DIR)
-        assert main_pid() == pid, 'lxcbusd restarted'
+        assert running_daemon_pid() == pid, 'lxcbusd restarted'
         with open(marker) as f:
             assert f.read() == 'keep me\n', 'a file outside the tree was touched'
         assert os.path.exists('/etc/hostname')
@@ -89,7 +87,7 @@ def startup_removes_a_deep_leftover_in_staging():
     make_deep_tree_on_host(leftover)
     name = unique_name('left')
     make_deep_tree_on_host(os.path.join(STAGING_DIR, name, 'rootfs'))
-    old = main_pid()
+    old = running_daemon_pid()
     rc, out, err = run('systemctl', 'restart', 'lxcbusd', timeout=120)
     assert rc == 0, (out, err)
     wait_for(lambda: daemon_pid() not in (0, old), 60, 'lxcbusd restarted')

@@ -8,7 +8,6 @@ as 0 inside), restart adoption, the errors, and a non-root owner."""
 import json
 import os
 
-import lxcbushelp
 import stat
 import time
 
@@ -16,8 +15,6 @@ from lxcbustest import *
 from lxcbushelp import *
 
 T = Tracker()
-E = 'org.lxcbus1.Error.'
-ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
 BLOCK = 65536
 BASE0 = 1000000
 SUBID = 'lxcbus:%d:%d\n' % (BASE0, 10 * BLOCK)
@@ -116,7 +113,7 @@ def setup_subids():
 def root_default_is_privileged():
     name = unique_name('priv')
     create(name, 'none')
-    cfg = iprop(name, 'Config')
+    cfg = instance_prop(name, 'Config')
     assert cfg == {}, cfg   # absent: the default, privileged
     assert 'idmap' not in metadata(name)
     s = os.stat(inst_dir(name))
@@ -126,7 +123,7 @@ def root_default_is_privileged():
     # explicitly privileged is the same
     name2 = unique_name('priv')
     create(name2, 'none', {'security.privileged': 'true'})
-    assert iprop(name2, 'Config').get('security.privileged') == 'true'
+    assert instance_prop(name2, 'Config').get('security.privileged') == 'true'
     delete(name)
     delete(name2)
 
@@ -134,7 +131,7 @@ def root_default_is_privileged():
 @test
 def bad_privileged_value_is_invalid_config():
     for v in ('yes', '1', '', 'TRUE'):
-        rejected(E + 'InvalidConfig', lambda: create(unique_name('bad'), 'none', {'security.privileged': v}),
+        rejected(ERR + 'InvalidConfig', lambda: create(unique_name('bad'), 'none', {'security.privileged': v}),
                  mentions=('security.privileged',))
 
 
@@ -142,19 +139,19 @@ def bad_privileged_value_is_invalid_config():
 def no_lxcbus_subids_is_not_supported():
     try:
         write_subids('')
-        err = rejected(E + 'NotSupported', lambda: create(unique_name('nosub'), 'none',
+        err = rejected(ERR + 'NotSupported', lambda: create(unique_name('nosub'), 'none',
                                                           {'security.privileged': 'false'}),
                        mentions=('/etc/subuid', '/etc/subgid'))
         assert "'lxcbus:" in err.message, err.message
         print('# %s' % err.message)
         # in subuid but not in subgid: the message names the file that lacks it
         write_subids(SUBID, '')
-        err = rejected(E + 'NotSupported', lambda: create(unique_name('nosub'), 'none',
+        err = rejected(ERR + 'NotSupported', lambda: create(unique_name('nosub'), 'none',
                                                           {'security.privileged': 'false'}),
                        mentions=('/etc/subgid',))
         # a line for another user does not count
         write_subids('root:%d:%d\n' % (BASE0, BLOCK))
-        rejected(E + 'NotSupported', lambda: create(unique_name('nosub'), 'none', {'security.privileged': 'false'}))
+        rejected(ERR + 'NotSupported', lambda: create(unique_name('nosub'), 'none', {'security.privileged': 'false'}))
         # privileged creates do not care
         name = unique_name('nosubpriv')
         create(name, 'none')
@@ -168,8 +165,8 @@ def idmapped_none_source():
     name = unpriv('none')
     base = idmap_base(name)
     assert base is not None and base >= BASE0 and (base - BASE0) % BLOCK == 0, base
-    assert iprop(name, 'Config').get('security.privileged') == 'false'
-    assert iprop(name, 'Owner') == 0
+    assert instance_prop(name, 'Config').get('security.privileged') == 'false'
+    assert instance_prop(name, 'Owner') == 0
     assert 'idmapped-instances' in get_prop(MANAGER_PATH, MANAGER_IFACE, 'Features')
     s = os.stat(inst_dir(name))
     assert (s.st_uid, s.st_gid, stat.S_IMODE(s.st_mode)) == (0, base, 0o710), s
@@ -198,7 +195,7 @@ def idmapped_busybox_lifecycle():
         assert stat.S_IMODE(os.stat(p).st_mode) == 0o711, (p, oct(os.stat(p).st_mode))
 
     start_instance(name)
-    pid = iprop(name, 'Pid')
+    pid = instance_prop(name, 'Pid')
     assert pid > 0
     assert status_ids(pid, 'Uid') == [base] * 4, status_ids(pid, 'Uid')
     assert status_ids(pid, 'Gid') == [base] * 4, status_ids(pid, 'Gid')
@@ -224,9 +221,9 @@ def idmapped_busybox_lifecycle():
     assert b'con-42' in console_log(name)
 
     call(instance_path(name), INSTANCE_IFACE, 'Freeze', None)
-    assert iprop(name, 'State') == 'frozen'
+    assert instance_prop(name, 'State') == 'frozen'
     call(instance_path(name), INSTANCE_IFACE, 'Unfreeze', None)
-    assert iprop(name, 'State') == 'running'
+    assert instance_prop(name, 'State') == 'running'
     rc, out, err = ctl_exec(name, 'true')
     assert rc == 0, (rc, out, err)
 
@@ -238,12 +235,12 @@ def idmapped_busybox_lifecycle():
 @test
 def restart_adopts_running_idmapped_instance():
     name = st['life']
-    pid = iprop(name, 'Pid')
+    pid = instance_prop(name, 'Pid')
     restart_daemon_waiting(lambda: instance_exists(name))
-    assert iprop(name, 'State') == 'running'
-    assert iprop(name, 'Pid') == pid
+    assert instance_prop(name, 'State') == 'running'
+    assert instance_prop(name, 'Pid') == pid
     assert idmap_base(name) == st['life_base']
-    assert iprop(name, 'Config').get('security.privileged') == 'false'
+    assert instance_prop(name, 'Config').get('security.privileged') == 'false'
     rc, out, err = ctl_exec(name, 'id', '-u')
     assert rc == 0 and out.strip() == '0', (rc, out, err)
     # the adopted instance still holds its block
@@ -259,13 +256,13 @@ def restart_adopts_running_idmapped_instance():
 @test
 def setconfig_privileged_is_invalid_config():
     name = unpriv('none')
-    gen = iprop(name, 'Generation')
+    gen = instance_prop(name, 'Generation')
     for s, u in (({'security.privileged': 'true'}, []), ({'security.privileged': 'false'}, []),
                  ({}, ['security.privileged']), ({'description': 'x', 'security.privileged': 'true'}, [])):
-        expect_error(E + 'InvalidConfig', lambda: set_config(name, s, u), name, ('security.privileged',))
-    assert iprop(name, 'Generation') == gen
-    assert iprop(name, 'Config').get('security.privileged') == 'false'
-    assert iprop(name, 'Description') == ''
+        expect_error(ERR + 'InvalidConfig', lambda: set_config(name, s, u), name, ('security.privileged',))
+    assert instance_prop(name, 'Generation') == gen
+    assert instance_prop(name, 'Config').get('security.privileged') == 'false'
+    assert instance_prop(name, 'Description') == ''
     delete(name)
 
 
@@ -309,11 +306,11 @@ def block_of_a_broken_instance_stays_taken():
 
 
 def restart_daemon_waiting(ready):
-    old = main_pid()
+    old = daemon_pid()
     rc, out, err = run('systemctl', 'restart', 'lxcbusd', timeout=60)
     assert rc == 0, err
     wait_for(lambda: daemon_pid() not in (0, old) and ready(), 30, 'a new lxcbusd')
-    lxcbushelp.MAIN_PID = main_pid()   # what check_daemon_alive() compares with from now on
+    expect_new_daemon()   # what check_daemon_alive() compares with from now on
 
 
 @test
@@ -343,7 +340,7 @@ def exhausted_subids_is_limits_exceeded():
         a = unpriv('none')
         b = unpriv('none')
         assert sorted([idmap_base(a), idmap_base(b)]) == [lo, lo + BLOCK]
-        err = rejected(E + 'LimitsExceeded', lambda: create(unique_name('full'), 'none',
+        err = rejected(ERR + 'LimitsExceeded', lambda: create(unique_name('full'), 'none',
                                                             {'security.privileged': 'false'}),
                        mentions=('/etc/subuid',))
         print('# %s' % err.message)
@@ -355,7 +352,7 @@ def exhausted_subids_is_limits_exceeded():
                                                    {'async': V('b', True)}))) for n in (n1, n2)])
         ok = [(n, r) for n, r in zip((n1, n2), res) if not isinstance(r, BusError)]
         bad = [r for r in res if isinstance(r, BusError)]
-        assert len(ok) == 1 and len(bad) == 1 and bad[0].dbus_name == E + 'LimitsExceeded', res
+        assert len(ok) == 1 and len(bad) == 1 and bad[0].dbus_name == ERR + 'LimitsExceeded', res
         assert op_wait(ok[0][1][1], 300) == 'success'
         assert idmap_base(ok[0][0]) == lo + BLOCK
         delete(ok[0][0])
@@ -390,7 +387,7 @@ def user_create(name, config=None, args=None):
 
 @test
 def non_root_owner_gets_idmapped_instance():
-    uid = ensure_user(USER)
+    uid = add_user(USER)
     polkit_rule(True)
     name = T.add(unique_name('own'))
     # polkitd re-reads its rules on change: poll until effective
@@ -402,16 +399,16 @@ def non_root_owner_gets_idmapped_instance():
             break
         time.sleep(0.5)
     assert rc == 0, (rc, out, err)
-    assert iprop(name, 'Owner') == uid
-    assert iprop(name, 'Config').get('security.privileged') == 'false'
+    assert instance_prop(name, 'Owner') == uid
+    assert instance_prop(name, 'Config').get('security.privileged') == 'false'
     base = idmap_base(name)
     assert base is not None
     assert os.stat(os.path.join(inst_dir(name), 'rootfs')).st_uid == base
     rc, out, err = run_as_user(USER, 'busctl', 'call', BUS_NAME, instance_path(name), INSTANCE_IFACE, 'Start',
                                'a{sv}', '0', timeout=120)
     assert rc == 0, (rc, out, err)
-    assert iprop(name, 'State') == 'running'
-    pid = iprop(name, 'Pid')
+    assert instance_prop(name, 'State') == 'running'
+    pid = instance_prop(name, 'Pid')
     assert status_ids(pid, 'Uid') == [base] * 4
     rc, out, err = ctl_exec(name, 'id', '-u', user=USER)
     assert rc == 0 and out.strip() == '0', (rc, out, err)

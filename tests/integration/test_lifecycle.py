@@ -13,10 +13,9 @@ import subprocess
 import time
 
 from lxcbustest import *
+from lxcbushelp import *
 
-INSTANCES_DIR = '/var/lib/lxcbus/instances'
 OM_IFACE = 'org.freedesktop.DBus.ObjectManager'
-ERR = 'org.lxcbus1.Error.'
 
 
 # ---- helpers (local to this file) -------------------------------------------

@@ -13,11 +13,8 @@ import signal
 import time
 
 from lxcbustest import *
+from lxcbushelp import *
 
-STATE_DIR = '/var/lib/lxcbus'
-INSTANCES_DIR = STATE_DIR + '/instances'
-STAGING_DIR = STATE_DIR + '/staging'
-ERR = 'org.lxcbus1.Error.'
 
 
 # ---- helpers (local to this file) -------------------------------------------

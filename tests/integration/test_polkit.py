@@ -25,27 +25,13 @@ import os
 
 from lxcbustest import *
 from lxcbushelp import *
-from polkithelp import *
 
 T = Tracker()
-E = 'org.lxcbus1.Error.'
-BUSYBOX = {'type': V('s', 'template'), 'template': V('s', 'busybox')}
-NONE_SRC = {'type': V('s', 'none')}
 
 RUN = unique_name('pkrun')      # busybox, kept running
 STOPPED = unique_name('pkstop')  # busybox, kept stopped
 CONF = unique_name('pkconf')    # source none, for SetConfig
 st = {}
-
-
-def agent_with_rule(user, filename, rule, action, details):
-    """`user` (made if need be) and their agent, once the rule `filename`
-    is in force and lets them do `action` with `details`."""
-    add_user(user)
-    install_rule(filename, rule)
-    a = agent(user)
-    wait_rule(a.name, action, details, True)
-    return a
 
 
 def ADMIN():
@@ -54,15 +40,6 @@ def ADMIN():
 
 def NOBODY():
     return agent('pknobody')
-
-
-def ipath(name):
-    return instance_path(name)
-
-
-def create_params(name, source=None, config=None, options=None):
-    return V('(sa{sv}a{ss}a{sv})',
-             (name, BUSYBOX if source is None else source, config or {}, options or {}))
 
 
 def denied(res, member, action, instance=None):
@@ -89,20 +66,20 @@ def allowed(res, member):
 
 
 def ensure_running(name):
-    s = iprop(name, 'State')
+    s = instance_prop(name, 'State')
     if s == 'frozen':
-        call(ipath(name), INSTANCE_IFACE, 'Unfreeze')
-        wait_prop(ipath(name), INSTANCE_IFACE, 'State', 'running')
+        call(instance_path(name), INSTANCE_IFACE, 'Unfreeze')
+        wait_prop(instance_path(name), INSTANCE_IFACE, 'State', 'running')
     elif s != 'running':
         start_instance(name)
 
 
 def ensure_stopped(name):
-    if iprop(name, 'State') == 'frozen':
-        call(ipath(name), INSTANCE_IFACE, 'Unfreeze')
-    if iprop(name, 'State') != 'stopped':
-        call(ipath(name), INSTANCE_IFACE, 'Stop', opts(timeout_sec=V('u', 0)), timeout=90)
-    wait_prop(ipath(name), INSTANCE_IFACE, 'State', 'stopped')
+    if instance_prop(name, 'State') == 'frozen':
+        call(instance_path(name), INSTANCE_IFACE, 'Unfreeze')
+    if instance_prop(name, 'State') != 'stopped':
+        call(instance_path(name), INSTANCE_IFACE, 'Stop', opts(timeout_sec=V('u', 0)), timeout=90)
+    wait_prop(instance_path(name), INSTANCE_IFACE, 'State', 'stopped')
 
 
 def file_in(name, path):
@@ -130,16 +107,7 @@ def exec_ops():
 
 def root_exec_start(name, argv):
     """Exec argv as root (stdio /dev/null) without waiting; the process path."""
-    fds = [os.open('/dev/null', os.O_RDONLY | os.O_CLOEXEC)] + \
-        [os.open('/dev/null', os.O_WRONLY | os.O_CLOEXEC) for _ in range(2)]
-    fdl = Gio.UnixFDList()
-    try:
-        for fd in fds:
-            fdl.append(fd)
-        return call(ipath(name), INSTANCE_IFACE, 'Exec', exec_params(argv), fd_list=fdl)
-    finally:
-        for fd in fdl.steal_fds() + fds:
-            os.close(fd)
+    return exec_start(name, argv, timeout=120)
 
 
 # ---- what the daemon told polkit ---------------------------------------------------------
@@ -197,7 +165,7 @@ def setup_users_rules_and_instances():
         T.add(n)
         create_instance(n)
     T.add(CONF)
-    call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(CONF, NONE_SRC))
+    call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(CONF, NONE_SOURCE))
     start_instance(RUN)
     wait_rule(ADMIN().name, 'org.lxcbus1.manage', {'verb': 'start', 'instance': RUN}, True)
     wait_rule(NOBODY().name, 'org.lxcbus1.manage', {'verb': 'start', 'instance': RUN}, False)
@@ -238,10 +206,10 @@ def open_methods_need_no_rule():
     a = NOBODY()
     assert allowed(a.call(MANAGER_PATH, MANAGER_IFACE, 'ListInstances'), 'ListInstances')
     res = a.call(MANAGER_PATH, MANAGER_IFACE, 'GetInstance', V('(s)', (RUN,)))
-    assert allowed(res, 'GetInstance') == ipath(RUN)
+    assert allowed(res, 'GetInstance') == instance_path(RUN)
     allowed(a.call(MANAGER_PATH, MANAGER_IFACE, 'ListOperations'), 'ListOperations')
-    allowed(a.call(ipath(RUN), INSTANCE_IFACE, 'GetState'), 'GetState')
-    allowed(a.call(ipath(RUN), PROPS_IFACE, 'GetAll', V('(s)', (INSTANCE_IFACE,))), 'GetAll')
+    allowed(a.call(instance_path(RUN), INSTANCE_IFACE, 'GetState'), 'GetState')
+    allowed(a.call(instance_path(RUN), PROPS_IFACE, 'GetAll', V('(s)', (INSTANCE_IFACE,))), 'GetAll')
 
 
 # ---- one case per checked method: denied without a rule, allowed with one -------------
@@ -270,9 +238,9 @@ def case_create():
 
     n2 = T.add(unique_name('pkc'))
     path, op = allowed(ADMIN().call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance',
-                                    create_params(n2, NONE_SRC), timeout=300), 'CreateInstance')
-    assert path == ipath(n2) and instance_exists(n2)
-    assert iprop(n2, 'Owner') == uid_of('pkadmin'), iprop(n2, 'Owner')
+                                    create_params(n2, NONE_SOURCE), timeout=300), 'CreateInstance')
+    assert path == instance_path(n2) and instance_exists(n2)
+    assert instance_prop(n2, 'Owner') == uid_of('pkadmin'), instance_prop(n2, 'Owner')
     assert get_prop(op, OPERATION_IFACE, 'StartedByUID') == uid_of('pkadmin')
     expect_details('pkadmin', 'org.lxcbus1.create', 'create', n2, uid_of('pkadmin'), 'pkadmin',
                    extra=dict(NO_CONFIG_KEYS, template='none'))
@@ -283,22 +251,22 @@ def manage_case(name, method, params, verb, unchanged, done, timeout=60, extra=N
     """METHOD (action org.lxcbus1.manage) on instance `name`: pknobody is
     refused and unchanged() holds; pkadmin succeeds and done() holds. The spy
     saw both checks with their details."""
-    denied(NOBODY().call(ipath(name), INSTANCE_IFACE, method, params), method, 'org.lxcbus1.manage', name)
+    denied(NOBODY().call(instance_path(name), INSTANCE_IFACE, method, params), method, 'org.lxcbus1.manage', name)
     unchanged()
     expect_details('pknobody', 'org.lxcbus1.manage', verb, name, extra=extra)
 
-    allowed(ADMIN().call(ipath(name), INSTANCE_IFACE, method, params, timeout=timeout), method)
+    allowed(ADMIN().call(instance_path(name), INSTANCE_IFACE, method, params, timeout=timeout), method)
     done()
     expect_details('pkadmin', 'org.lxcbus1.manage', verb, name, extra=extra)
 
 
 def assert_state(name, state):
-    assert iprop(name, 'State') == state, (name, iprop(name, 'State'), state)
+    assert instance_prop(name, 'State') == state, (name, instance_prop(name, 'State'), state)
 
 
 def assert_init_lives(pid):
     """RUN still runs, with the same init `pid`."""
-    assert iprop(RUN, 'State') == 'running' and iprop(RUN, 'Pid') == pid and pid_alive(pid)
+    assert instance_prop(RUN, 'State') == 'running' and instance_prop(RUN, 'Pid') == pid and pid_alive(pid)
 
 
 @case('Instance.Start')
@@ -306,11 +274,11 @@ def case_start():
     ensure_stopped(STOPPED)
 
     def not_started():
-        assert iprop(STOPPED, 'State') == 'stopped' and iprop(STOPPED, 'Pid') == 0
+        assert instance_prop(STOPPED, 'State') == 'stopped' and instance_prop(STOPPED, 'Pid') == 0
         assert scope_state(scope_of(STOPPED))[1] != 'active', scope_state(scope_of(STOPPED))
 
     def started():
-        assert iprop(STOPPED, 'State') == 'running' and iprop(STOPPED, 'Pid') > 0
+        assert instance_prop(STOPPED, 'State') == 'running' and instance_prop(STOPPED, 'Pid') > 0
     manage_case(STOPPED, 'Start', opts(), 'start', not_started, started, timeout=120)
     ensure_stopped(STOPPED)
 
@@ -318,7 +286,7 @@ def case_start():
 @case('Instance.Stop')
 def case_stop():
     ensure_running(RUN)
-    pid = iprop(RUN, 'Pid')
+    pid = instance_prop(RUN, 'Pid')
     manage_case(RUN, 'Stop', opts(timeout_sec=V('u', 0)), 'stop', lambda: assert_init_lives(pid),
                 lambda: assert_state(RUN, 'stopped'), timeout=90, extra={'force': 'true', 'timeout_sec': '0'})
     ensure_running(RUN)
@@ -327,10 +295,10 @@ def case_stop():
 @case('Instance.Restart')
 def case_restart():
     ensure_running(RUN)
-    pid = iprop(RUN, 'Pid')
+    pid = instance_prop(RUN, 'Pid')
 
     def restarted():
-        assert iprop(RUN, 'State') == 'running' and iprop(RUN, 'Pid') not in (0, pid)
+        assert instance_prop(RUN, 'State') == 'running' and instance_prop(RUN, 'Pid') not in (0, pid)
     manage_case(RUN, 'Restart', opts(timeout_sec=V('u', 0)), 'restart', lambda: assert_init_lives(pid),
                 restarted, timeout=120, extra={'force': 'true', 'timeout_sec': '0'})
 
@@ -339,27 +307,27 @@ def case_restart():
 def case_freeze():
     ensure_running(RUN)
     manage_case(RUN, 'Freeze', None, 'freeze', lambda: assert_state(RUN, 'running'),
-                lambda: wait_prop(ipath(RUN), INSTANCE_IFACE, 'State', 'frozen'))
+                lambda: wait_prop(instance_path(RUN), INSTANCE_IFACE, 'State', 'frozen'))
     ensure_running(RUN)
 
 
 @case('Instance.Unfreeze')
 def case_unfreeze():
     ensure_running(RUN)
-    call(ipath(RUN), INSTANCE_IFACE, 'Freeze')
-    wait_prop(ipath(RUN), INSTANCE_IFACE, 'State', 'frozen')
+    call(instance_path(RUN), INSTANCE_IFACE, 'Freeze')
+    wait_prop(instance_path(RUN), INSTANCE_IFACE, 'State', 'frozen')
     manage_case(RUN, 'Unfreeze', None, 'unfreeze', lambda: assert_state(RUN, 'frozen'),
-                lambda: wait_prop(ipath(RUN), INSTANCE_IFACE, 'State', 'running'))
+                lambda: wait_prop(instance_path(RUN), INSTANCE_IFACE, 'State', 'running'))
 
 
 @case('Instance.Kill')
 def case_kill():
     ensure_running(RUN)
-    pid = iprop(RUN, 'Pid')
+    pid = instance_prop(RUN, 'Pid')
 
     def killed():
         wait_for(lambda: not pid_alive(pid), 30, 'init %d killed' % pid)
-        wait_prop(ipath(RUN), INSTANCE_IFACE, 'State', 'stopped')
+        wait_prop(instance_path(RUN), INSTANCE_IFACE, 'State', 'stopped')
     manage_case(RUN, 'Kill', V('(ib)', (9, False)), 'kill', lambda: assert_init_lives(pid), killed,
                 extra={'signal': '9', 'signal_name': 'SIGKILL', 'all': 'false'})
     ensure_running(RUN)
@@ -368,30 +336,30 @@ def case_kill():
 @case('Instance.Delete')
 def case_delete():
     d = T.add(unique_name('pkdel'))
-    call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(d, NONE_SRC))
+    call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(d, NONE_SOURCE))
     before = fs_snapshot()
-    denied(NOBODY().call(ipath(d), INSTANCE_IFACE, 'Delete', opts(force=V('b', True))), 'Delete',
+    denied(NOBODY().call(instance_path(d), INSTANCE_IFACE, 'Delete', opts(force=V('b', True))), 'Delete',
            'org.lxcbus1.delete', d)
     assert instance_exists(d) and fs_snapshot() == before
     expect_details('pknobody', 'org.lxcbus1.delete', 'delete', d, extra={'force': 'true'})
 
-    allowed(ADMIN().call(ipath(d), INSTANCE_IFACE, 'Delete', opts(force=V('b', True))), 'Delete')
+    allowed(ADMIN().call(instance_path(d), INSTANCE_IFACE, 'Delete', opts(force=V('b', True))), 'Delete')
     assert not instance_exists(d)
     expect_details('pkadmin', 'org.lxcbus1.delete', 'delete', d, extra={'force': 'true'})
 
 
 @case('Instance.SetConfig')
 def case_set_config():
-    gen, cfg = iprop(CONF, 'Generation'), iprop(CONF, 'Config')
+    gen, cfg = instance_prop(CONF, 'Generation'), instance_prop(CONF, 'Config')
     params = V('(a{ss}asa{sv})', ({'description': 'by pknobody'}, [], {}))
-    denied(NOBODY().call(ipath(CONF), INSTANCE_IFACE, 'SetConfig', params),
+    denied(NOBODY().call(instance_path(CONF), INSTANCE_IFACE, 'SetConfig', params),
            'SetConfig', 'org.lxcbus1.config', CONF)
-    assert iprop(CONF, 'Generation') == gen and iprop(CONF, 'Config') == cfg
+    assert instance_prop(CONF, 'Generation') == gen and instance_prop(CONF, 'Config') == cfg
     expect_details('pknobody', 'org.lxcbus1.config', 'set-config', CONF, extra=DESCRIPTION_ONLY)
 
     params = V('(a{ss}asa{sv})', ({'description': 'by pkadmin'}, [], {}))
-    allowed(ADMIN().call(ipath(CONF), INSTANCE_IFACE, 'SetConfig', params), 'SetConfig')
-    assert iprop(CONF, 'Generation') == gen + 1 and iprop(CONF, 'Description') == 'by pkadmin'
+    allowed(ADMIN().call(instance_path(CONF), INSTANCE_IFACE, 'SetConfig', params), 'SetConfig')
+    assert instance_prop(CONF, 'Generation') == gen + 1 and instance_prop(CONF, 'Description') == 'by pkadmin'
     expect_details('pkadmin', 'org.lxcbus1.config', 'set-config', CONF, extra=DESCRIPTION_ONLY)
 
 
@@ -399,14 +367,14 @@ def case_set_config():
 def case_exec():
     ensure_running(RUN)
     ops = exec_ops()
-    denied(NOBODY().call(ipath(RUN), INSTANCE_IFACE, 'Exec', exec_params(['touch', '/tmp/pk-exec-denied']),
+    denied(NOBODY().call(instance_path(RUN), INSTANCE_IFACE, 'Exec', exec_params(['touch', '/tmp/pk-exec-denied']),
                          in_fds=NULL_FDS), 'Exec', 'org.lxcbus1.exec', RUN)
     assert exec_ops() - ops == set(), 'a denied Exec made a process object: %s' % (exec_ops() - ops)
     assert not file_in(RUN, '/tmp/pk-exec-denied'), 'the denied Exec ran'
     expect_details('pknobody', 'org.lxcbus1.exec', 'exec', RUN, command_line='touch /tmp/pk-exec-denied',
                    extra=EXEC_DEFAULTS)
 
-    proc = allowed(ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'Exec',
+    proc = allowed(ADMIN().call(instance_path(RUN), INSTANCE_IFACE, 'Exec',
                                 exec_params(['touch', '/tmp/pk-exec-ok']), in_fds=NULL_FDS), 'Exec')
     assert tuple(call(proc, PROCESS_IFACE, 'Wait')) == (0, 0)
     assert file_in(RUN, '/tmp/pk-exec-ok')
@@ -418,7 +386,7 @@ def case_exec():
 def case_exec_pty():
     ensure_running(RUN)
     ops = exec_ops()
-    res = NOBODY().call(ipath(RUN), INSTANCE_IFACE, 'ExecPty',
+    res = NOBODY().call(instance_path(RUN), INSTANCE_IFACE, 'ExecPty',
                         V('(asa{ss}a{sv})', (['touch', '/tmp/pk-pty-denied'], {}, {})))
     denied(res, 'ExecPty', 'org.lxcbus1.exec', RUN)
     assert res['nfds'] == 0
@@ -427,7 +395,7 @@ def case_exec_pty():
     expect_details('pknobody', 'org.lxcbus1.exec', 'exec-pty', RUN, command_line='touch /tmp/pk-pty-denied',
                    extra=PTY_DEFAULTS)
 
-    res = ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'ExecPty',
+    res = ADMIN().call(instance_path(RUN), INSTANCE_IFACE, 'ExecPty',
                        V('(asa{ss}a{sv})', (['sh', '-c', 'echo pty-$((6*7))'], {}, {})),
                        fd_script=[['read_until', 'pty-42', 15], ['read_all', 15]])   # to EIO: it has exited
     h, proc = allowed(res, 'ExecPty')
@@ -440,7 +408,7 @@ def case_exec_pty():
 @case('Instance.OpenConsole')
 def case_open_console():
     ensure_running(RUN)
-    res = NOBODY().call(ipath(RUN), INSTANCE_IFACE, 'OpenConsole', V('(i)', (-1,)))
+    res = NOBODY().call(instance_path(RUN), INSTANCE_IFACE, 'OpenConsole', V('(i)', (-1,)))
     denied(res, 'OpenConsole', 'org.lxcbus1.console', RUN)
     assert res['nfds'] == 0
     expect_details('pknobody', 'org.lxcbus1.console', 'open-console', RUN)
@@ -455,11 +423,11 @@ def case_open_console():
     last = {}
 
     def open_it():
-        last['r'] = r = ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'OpenConsole', V('(i)', (-1,)),
+        last['r'] = r = ADMIN().call(instance_path(RUN), INSTANCE_IFACE, 'OpenConsole', V('(i)', (-1,)),
                                      fd_script=[['write', '\n'], ['read_until', '# ', 10],
                                                 ['write', 'echo con-$((6*7))\n'],
                                                 ['read_until', 'con-42', 10]])
-        if not r['ok'] and r['error'] == E + 'Busy':
+        if not r['ok'] and r['error'] == ERR + 'Busy':
             return False    # root's terminal not released yet
         return True
     wait_for(open_it, 15, 'OpenConsole by pkadmin')
@@ -473,7 +441,7 @@ def case_open_console():
 def case_console_log():
     ensure_running(RUN)
     log0 = console_log(RUN)
-    res = NOBODY().call(ipath(RUN), INSTANCE_IFACE, 'ConsoleLog', V('(a{sv})', ({'clear': V('b', True)},)))
+    res = NOBODY().call(instance_path(RUN), INSTANCE_IFACE, 'ConsoleLog', V('(a{sv})', ({'clear': V('b', True)},)))
     denied(res, 'ConsoleLog', 'org.lxcbus1.console', RUN)
     assert res['nfds'] == 0
     log1 = console_log(RUN)
@@ -482,7 +450,7 @@ def case_console_log():
     # clearing is a verb of its own (so a rule allowing console-log cannot be used to erase it)
     expect_details('pknobody', 'org.lxcbus1.console', 'console-log-clear', RUN)
 
-    res = ADMIN().call(ipath(RUN), INSTANCE_IFACE, 'ConsoleLog', V('(a{sv})', ({},)),
+    res = ADMIN().call(instance_path(RUN), INSTANCE_IFACE, 'ConsoleLog', V('(a{sv})', ({},)),
                        fd_script=[['read_all', 10]])
     allowed(res, 'ConsoleLog')
     assert res['nfds'] == 1 and len(res['fd_data']) >= len(log1) > 0, \
@@ -510,7 +478,7 @@ def case_cancel():
         assert not instance_exists(n2)
     else:
         # authorized, but the create was quicker: a state error, which comes after the check
-        assert res['error'] == E + 'InvalidState', res
+        assert res['error'] == ERR + 'InvalidState', res
         print('# the create finished before the authorized Cancel: %s' % res['message'])
     got = expect_details('pkadmin', 'org.lxcbus1.manage', 'cancel', n2, exact=False, owner_uid=None)
     print('# details of a Cancel of a create: %s' % got)
@@ -565,17 +533,17 @@ def rule_allows_one_user_one_instance():
     for n in ('p-one', 'p-two'):
         cleanup_instance(n)
         T.add(n)
-        call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(n, NONE_SRC))
+        call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(n, NONE_SOURCE))
     cfg = V('(a{ss}asa{sv})', ({'description': 'pkone was here'}, [], {}))
-    gen2 = iprop('p-two', 'Generation')
-    allowed(a.call(ipath('p-one'), INSTANCE_IFACE, 'SetConfig', cfg), 'SetConfig')
-    assert iprop('p-one', 'Description') == 'pkone was here'
-    denied(a.call(ipath('p-two'), INSTANCE_IFACE, 'SetConfig', cfg),
+    gen2 = instance_prop('p-two', 'Generation')
+    allowed(a.call(instance_path('p-one'), INSTANCE_IFACE, 'SetConfig', cfg), 'SetConfig')
+    assert instance_prop('p-one', 'Description') == 'pkone was here'
+    denied(a.call(instance_path('p-two'), INSTANCE_IFACE, 'SetConfig', cfg),
            'SetConfig', 'org.lxcbus1.config', 'p-two')
-    denied(a.call(ipath('p-two'), INSTANCE_IFACE, 'Delete', opts()), 'Delete', 'org.lxcbus1.delete', 'p-two')
-    assert iprop('p-two', 'Generation') == gen2 and instance_exists('p-two')
-    denied(a.call(ipath(RUN), INSTANCE_IFACE, 'Stop', opts()), 'Stop', 'org.lxcbus1.manage', RUN)
-    allowed(a.call(ipath('p-one'), INSTANCE_IFACE, 'Delete', opts()), 'Delete')
+    denied(a.call(instance_path('p-two'), INSTANCE_IFACE, 'Delete', opts()), 'Delete', 'org.lxcbus1.delete', 'p-two')
+    assert instance_prop('p-two', 'Generation') == gen2 and instance_exists('p-two')
+    denied(a.call(instance_path(RUN), INSTANCE_IFACE, 'Stop', opts()), 'Stop', 'org.lxcbus1.manage', RUN)
+    allowed(a.call(instance_path('p-one'), INSTANCE_IFACE, 'Delete', opts()), 'Delete')
     assert not instance_exists('p-one')
     remove_rule('60-lxcbus-test-instance.rules')
     cleanup_instance('p-two')
@@ -602,7 +570,7 @@ def rule_allows_one_user_some_command_lines():
     SPY.mark()
     for argv, out in ((['cat', '/etc/hostname'], hostname), (['sh', '-c', 'echo hi'], 'hi\n'),
                       (['echo', "it's", ''], "it's \n")):
-        res = a.call(ipath(RUN), INSTANCE_IFACE, 'Exec', exec_params(argv), in_fds=OUT_PIPE)
+        res = a.call(instance_path(RUN), INSTANCE_IFACE, 'Exec', exec_params(argv), in_fds=OUT_PIPE)
         proc = allowed(res, 'Exec of %r' % argv)
         assert res['pipe1'] == out, (argv, res['pipe1'], out)
         assert tuple(call(proc, PROCESS_IFACE, 'Wait')) == (0, 0)
@@ -611,18 +579,18 @@ def rule_allows_one_user_some_command_lines():
     assert lines == sorted(["cat /etc/hostname", "sh -c 'echo hi'", "echo 'it'\\''s' ''"]), lines
     for argv in (['cat', '/etc/passwd'], ['cat /etc/hostname'], ['cat', '/etc/hostname', ''],
                  ['sh', '-c', 'echo  hi'], ['sh', '-c', 'echo hi', ''], ['sh', '-c', 'touch /tmp/pkcmd-x']):
-        res = a.call(ipath(RUN), INSTANCE_IFACE, 'Exec', exec_params(argv), in_fds=OUT_PIPE)
+        res = a.call(instance_path(RUN), INSTANCE_IFACE, 'Exec', exec_params(argv), in_fds=OUT_PIPE)
         denied(res, 'Exec', 'org.lxcbus1.exec', RUN)
         assert res.get('pipe1') == '', res
     assert not file_in(RUN, '/tmp/pkcmd-x')
     expect_details('pkcmd', 'org.lxcbus1.exec', 'exec', RUN, command_line="sh -c 'touch /tmp/pkcmd-x'",
                    extra=EXEC_DEFAULTS)
     # ExecPty with an allowed command line too; anything else on the same instance is refused
-    res = a.call(ipath(RUN), INSTANCE_IFACE, 'ExecPty',
+    res = a.call(instance_path(RUN), INSTANCE_IFACE, 'ExecPty',
                  V('(asa{ss}a{sv})', (['sh', '-c', 'echo hi'], {}, {})),
                  fd_script=[['read_until', 'hi', 10]])
     allowed(res, 'ExecPty')
-    denied(a.call(ipath(RUN), INSTANCE_IFACE, 'OpenConsole', V('(i)', (-1,))), 'OpenConsole',
+    denied(a.call(instance_path(RUN), INSTANCE_IFACE, 'OpenConsole', V('(i)', (-1,))), 'OpenConsole',
            'org.lxcbus1.console', RUN)
     remove_rule('60-lxcbus-test-command.rules')
 
@@ -642,16 +610,16 @@ def rule_allows_some_verbs_of_an_action():
     a = agent_with_rule('pkverb', '60-lxcbus-test-verb.rules', VERB_RULE, 'org.lxcbus1.manage',
                         {'verb': 'freeze'})
     ensure_running(RUN)
-    pid = iprop(RUN, 'Pid')
+    pid = instance_prop(RUN, 'Pid')
     for method, params in (('Stop', opts(timeout_sec=V('u', 0))), ('Restart', opts()), ('Start', opts()),
                            ('Kill', V('(ib)', (9, False)))):
-        denied(a.call(ipath(RUN), INSTANCE_IFACE, method, params), method, 'org.lxcbus1.manage', RUN)
-    assert iprop(RUN, 'State') == 'running' and iprop(RUN, 'Pid') == pid
-    allowed(a.call(ipath(RUN), INSTANCE_IFACE, 'Freeze'), 'Freeze')
-    wait_prop(ipath(RUN), INSTANCE_IFACE, 'State', 'frozen')
-    allowed(a.call(ipath(RUN), INSTANCE_IFACE, 'Unfreeze'), 'Unfreeze')
-    wait_prop(ipath(RUN), INSTANCE_IFACE, 'State', 'running')
-    assert iprop(RUN, 'Pid') == pid
+        denied(a.call(instance_path(RUN), INSTANCE_IFACE, method, params), method, 'org.lxcbus1.manage', RUN)
+    assert instance_prop(RUN, 'State') == 'running' and instance_prop(RUN, 'Pid') == pid
+    allowed(a.call(instance_path(RUN), INSTANCE_IFACE, 'Freeze'), 'Freeze')
+    wait_prop(instance_path(RUN), INSTANCE_IFACE, 'State', 'frozen')
+    allowed(a.call(instance_path(RUN), INSTANCE_IFACE, 'Unfreeze'), 'Unfreeze')
+    wait_prop(instance_path(RUN), INSTANCE_IFACE, 'State', 'running')
+    assert instance_prop(RUN, 'Pid') == pid
     remove_rule('60-lxcbus-test-verb.rules')
 
 
@@ -668,12 +636,12 @@ def doc_rule_user_may_only_exec_into_one_instance():
     wait_rule(a.name, 'org.lxcbus1.exec', {'instance': 'web'}, True)
     make_etc_hostname('web')
     status, sig, hostname = root_exec('web', ['cat', '/etc/hostname'])
-    res = a.call(ipath('web'), INSTANCE_IFACE, 'Exec', exec_params(['cat', '/etc/hostname']),
+    res = a.call(instance_path('web'), INSTANCE_IFACE, 'Exec', exec_params(['cat', '/etc/hostname']),
                  in_fds=OUT_PIPE)
     proc = allowed(res, 'Exec')
     assert res['pipe1'] == hostname, (res['pipe1'], hostname)
     assert tuple(call(proc, PROCESS_IFACE, 'Wait')) == (0, 0)
-    res = a.call(ipath('web'), INSTANCE_IFACE, 'ExecPty',
+    res = a.call(instance_path('web'), INSTANCE_IFACE, 'ExecPty',
                  V('(asa{ss}a{sv})', (['sh', '-c', 'echo a-$((1+1))'], {}, {})),
                  fd_script=[['read_until', 'a-2', 10]])
     allowed(res, 'ExecPty')
@@ -683,8 +651,8 @@ def doc_rule_user_may_only_exec_into_one_instance():
     allowed(a.call(proc, PROCESS_IFACE, 'Signal', V('(i)', (15,))), 'Signal')
     assert call(proc, PROCESS_IFACE, 'Wait', timeout=30)[1] == 15
     # nothing else on web, and no exec elsewhere
-    pid = iprop('web', 'Pid')
-    denied(a.call(ipath(RUN), INSTANCE_IFACE, 'Exec', exec_params(['true']), in_fds=NULL_FDS),
+    pid = instance_prop('web', 'Pid')
+    denied(a.call(instance_path(RUN), INSTANCE_IFACE, 'Exec', exec_params(['true']), in_fds=NULL_FDS),
            'Exec', 'org.lxcbus1.exec', RUN)
     for method, params, action in (('Stop', opts(), 'org.lxcbus1.manage'),
                                    ('Restart', opts(), 'org.lxcbus1.manage'),
@@ -692,10 +660,10 @@ def doc_rule_user_may_only_exec_into_one_instance():
                                    ('SetConfig', V('(a{ss}asa{sv})', ({'description': 'alice'}, [], {})),
                                     'org.lxcbus1.config'),
                                    ('OpenConsole', V('(i)', (-1,)), 'org.lxcbus1.console')):
-        denied(a.call(ipath('web'), INSTANCE_IFACE, method, params), method, action, 'web')
-    assert iprop('web', 'State') == 'running' and iprop('web', 'Pid') == pid
-    assert iprop('web', 'Description') != 'alice'
-    denied(a.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params('web2', NONE_SRC)),
+        denied(a.call(instance_path('web'), INSTANCE_IFACE, method, params), method, action, 'web')
+    assert instance_prop('web', 'State') == 'running' and instance_prop('web', 'Pid') == pid
+    assert instance_prop('web', 'Description') != 'alice'
+    denied(a.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params('web2', NONE_SOURCE)),
            'CreateInstance', 'org.lxcbus1.create', 'web2')
     remove_rule('50-lxcbus-exec-web.rules')
     cleanup_instance('web')
@@ -712,36 +680,36 @@ def doc_rule_owners_manage_only_their_own_instances():
     SPY.mark()
     own1, own2 = T.add(unique_name('own1')), T.add(unique_name('own2'))
     for a, n in ((a1, own1), (a2, own2)):
-        allowed(a.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(n, NONE_SRC),
+        allowed(a.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(n, NONE_SOURCE),
                        timeout=300), 'CreateInstance')
-    owners = (iprop(own1, 'Owner'), iprop(own2, 'Owner'))
+    owners = (instance_prop(own1, 'Owner'), instance_prop(own2, 'Owner'))
     assert owners == (u1, u2), owners
     expect_details('pkown1', 'org.lxcbus1.create', 'create', own1, u1, 'pkown1',
                    extra=dict(NO_CONFIG_KEYS, template='none'))
 
     cfg = lambda d: V('(a{ss}asa{sv})', ({'description': d}, [], {}))
-    allowed(a1.call(ipath(own1), INSTANCE_IFACE, 'SetConfig', cfg('mine')), 'SetConfig')
-    assert iprop(own1, 'Description') == 'mine'
+    allowed(a1.call(instance_path(own1), INSTANCE_IFACE, 'SetConfig', cfg('mine')), 'SetConfig')
+    assert instance_prop(own1, 'Description') == 'mine'
     expect_details('pkown1', 'org.lxcbus1.config', 'set-config', own1, u1, 'pkown1', extra=DESCRIPTION_ONLY)
-    gen2 = iprop(own2, 'Generation')
-    denied(a1.call(ipath(own2), INSTANCE_IFACE, 'SetConfig', cfg('not mine')),
+    gen2 = instance_prop(own2, 'Generation')
+    denied(a1.call(instance_path(own2), INSTANCE_IFACE, 'SetConfig', cfg('not mine')),
            'SetConfig', 'org.lxcbus1.config', own2)
-    denied(a1.call(ipath(own2), INSTANCE_IFACE, 'Delete', opts()), 'Delete', 'org.lxcbus1.delete', own2)
-    assert iprop(own2, 'Generation') == gen2 and instance_exists(own2)
+    denied(a1.call(instance_path(own2), INSTANCE_IFACE, 'Delete', opts()), 'Delete', 'org.lxcbus1.delete', own2)
+    assert instance_prop(own2, 'Generation') == gen2 and instance_exists(own2)
     expect_details('pkown1', 'org.lxcbus1.delete', 'delete', own2, u2, 'pkown2', extra={'force': 'false'})
     # root's instances are nobody's in this group
-    denied(a1.call(ipath(CONF), INSTANCE_IFACE, 'SetConfig', cfg('x')),
+    denied(a1.call(instance_path(CONF), INSTANCE_IFACE, 'SetConfig', cfg('x')),
            'SetConfig', 'org.lxcbus1.config', CONF)
-    denied(a2.call(ipath(RUN), INSTANCE_IFACE, 'Stop', opts()), 'Stop', 'org.lxcbus1.manage', RUN)
+    denied(a2.call(instance_path(RUN), INSTANCE_IFACE, 'Stop', opts()), 'Stop', 'org.lxcbus1.manage', RUN)
     # a non-root caller may not ask for a privileged instance
     n = T.add(unique_name('ownp'))
     res = a1.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance',
-                  create_params(n, NONE_SRC, config={'security.privileged': 'true'}))
+                  create_params(n, NONE_SOURCE, config={'security.privileged': 'true'}))
     assert not res['ok'] and res['error'] == ACCESS_DENIED, res
     assert not instance_exists(n)
 
-    allowed(a2.call(ipath(own2), INSTANCE_IFACE, 'Delete', opts()), 'Delete')
-    allowed(a1.call(ipath(own1), INSTANCE_IFACE, 'Delete', opts()), 'Delete')
+    allowed(a2.call(instance_path(own2), INSTANCE_IFACE, 'Delete', opts()), 'Delete')
+    allowed(a1.call(instance_path(own1), INSTANCE_IFACE, 'Delete', opts()), 'Delete')
     assert not instance_exists(own1) and not instance_exists(own2)
 
 
@@ -765,16 +733,16 @@ def owner_creates_starts_execs_into_and_deletes_an_idmapped_instance():
     n = T.add(unique_name('ownbb'))
     allowed(a.call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(n), timeout=300),
             'CreateInstance')
-    assert iprop(n, 'Owner') == u1
+    assert instance_prop(n, 'Owner') == u1
     rootfs = os.path.join(INSTANCES_DIR, n, 'rootfs')
     base = os.stat(rootfs).st_uid
     assert base >= 1000000 and os.stat(rootfs).st_gid >= 1000000, \
         'rootfs of an idmapped instance owned by %d:%d' % (base, os.stat(rootfs).st_gid)
-    allowed(a.call(ipath(n), INSTANCE_IFACE, 'Start', opts(), timeout=120), 'Start')
-    assert iprop(n, 'State') == 'running'
-    init = iprop(n, 'Pid')
+    allowed(a.call(instance_path(n), INSTANCE_IFACE, 'Start', opts(), timeout=120), 'Start')
+    assert instance_prop(n, 'State') == 'running'
+    init = instance_prop(n, 'Pid')
     assert host_ids(init) == (base, os.stat(rootfs).st_gid), (host_ids(init), base)
-    res = a.call(ipath(n), INSTANCE_IFACE, 'Exec', exec_params(['sh', '-c', 'id -u; sleep 100']),
+    res = a.call(instance_path(n), INSTANCE_IFACE, 'Exec', exec_params(['sh', '-c', 'id -u; sleep 100']),
                  in_fds=OUT_PIPE, pipe_timeout=2)
     proc = allowed(res, 'Exec')
     assert res['pipe1'].strip() == '0', res
@@ -782,8 +750,8 @@ def owner_creates_starts_execs_into_and_deletes_an_idmapped_instance():
     assert pid > 0 and host_ids(pid)[0] == base, (pid, host_ids(pid), base)
     allowed(a.call(proc, PROCESS_IFACE, 'Signal', V('(i)', (9,))), 'Signal')
     assert call(proc, PROCESS_IFACE, 'Wait', timeout=30)[1] == 9
-    allowed(a.call(ipath(n), INSTANCE_IFACE, 'Stop', opts(timeout_sec=V('u', 0)), timeout=90), 'Stop')
-    allowed(a.call(ipath(n), INSTANCE_IFACE, 'Delete', opts()), 'Delete')
+    allowed(a.call(instance_path(n), INSTANCE_IFACE, 'Stop', opts(timeout_sec=V('u', 0)), timeout=90), 'Stop')
+    allowed(a.call(instance_path(n), INSTANCE_IFACE, 'Delete', opts()), 'Delete')
     assert not instance_exists(n) and not os.path.exists(os.path.join(INSTANCES_DIR, n))
     remove_rule('50-lxcbus-owners.rules')
 
@@ -806,28 +774,28 @@ def auth_admin_without_the_interactive_flag_is_interactive_authorization_require
     wait_for(lambda: pk_check(a.name, 'org.lxcbus1.config') == (False, True), 15, 'the AUTH_ADMIN rule',
              interval=0.1)
     ensure_stopped(STOPPED)
-    gen = iprop(CONF, 'Generation')
+    gen = instance_prop(CONF, 'Generation')
     cfg = V('(a{ss}asa{sv})', ({'description': 'pkauth'}, [], {}))
-    for path, method, params, inst in ((ipath(CONF), 'SetConfig', cfg, CONF),
-                                       (ipath(STOPPED), 'Start', opts(), STOPPED),
-                                       (MANAGER_PATH, 'CreateInstance', create_params('pkauth-x', NONE_SRC),
+    for path, method, params, inst in ((instance_path(CONF), 'SetConfig', cfg, CONF),
+                                       (instance_path(STOPPED), 'Start', opts(), STOPPED),
+                                       (MANAGER_PATH, 'CreateInstance', create_params('pkauth-x', NONE_SOURCE),
                                         'pkauth-x')):
         iface = MANAGER_IFACE if path == MANAGER_PATH else INSTANCE_IFACE
         res = a.call(path, iface, method, params)
         assert not res['ok'] and res['error'] == INTERACTIVE_REQUIRED, (method, res)
         assert method in res['message'] and "'%s'" % inst in res['message'], res['message']
-    assert iprop(CONF, 'Generation') == gen and iprop(STOPPED, 'State') == 'stopped'
+    assert instance_prop(CONF, 'Generation') == gen and instance_prop(STOPPED, 'State') == 'stopped'
     assert not instance_exists('pkauth-x')
     # with the flag polkit would ask an authentication agent; there is none: denied, promptly
-    res = a.call(ipath(CONF), INSTANCE_IFACE, 'SetConfig', cfg, flags=INTERACTIVE, timeout=60)
+    res = a.call(instance_path(CONF), INSTANCE_IFACE, 'SetConfig', cfg, flags=INTERACTIVE, timeout=60)
     assert res.get('error') != 'agent-exception', res
     print('# AUTH_ADMIN with the interactive flag and no agent: %s in %.2fs: %s' % (
         res.get('error'), res['elapsed'], res.get('message')))
     assert not res['ok'] and res['error'] == ACCESS_DENIED, res
     assert res['elapsed'] < 10, res
-    assert iprop(CONF, 'Generation') == gen
+    assert instance_prop(CONF, 'Generation') == gen
     # a user without any rule is not asked to authenticate (the policy says no): denied
-    res = NOBODY().call(ipath(CONF), INSTANCE_IFACE, 'SetConfig', cfg)
+    res = NOBODY().call(instance_path(CONF), INSTANCE_IFACE, 'SetConfig', cfg)
     assert not res['ok'] and res['error'] == ACCESS_DENIED, res
     remove_rule('60-lxcbus-test-auth.rules')
 
@@ -848,19 +816,19 @@ def root_bypasses_a_rule_denying_everything():
     try:
         wait_rule(ADMIN().name, 'org.lxcbus1.config', {}, False)
         SPY.mark()
-        gen = iprop(CONF, 'Generation')
+        gen = instance_prop(CONF, 'Generation')
         set_config(CONF, {'description': 'root'})
-        assert iprop(CONF, 'Generation') == gen + 1
+        assert instance_prop(CONF, 'Generation') == gen + 1
         ensure_running(RUN)
         assert root_exec(RUN, ['true'])[:2] == (0, 0)
-        call(ipath(RUN), INSTANCE_IFACE, 'Freeze')
-        call(ipath(RUN), INSTANCE_IFACE, 'Unfreeze')
+        call(instance_path(RUN), INSTANCE_IFACE, 'Freeze')
+        call(instance_path(RUN), INSTANCE_IFACE, 'Unfreeze')
         n = T.add(unique_name('pkroot'))
-        call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(n, NONE_SRC))
-        call(ipath(n), INSTANCE_IFACE, 'Delete', opts())
+        call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(n, NONE_SOURCE))
+        call(instance_path(n), INSTANCE_IFACE, 'Delete', opts())
         assert not instance_exists(n)
         # the rule is in force: pkadmin (allowed by the group rule later in order) is refused
-        denied(ADMIN().call(ipath(CONF), INSTANCE_IFACE, 'SetConfig',
+        denied(ADMIN().call(instance_path(CONF), INSTANCE_IFACE, 'SetConfig',
                             V('(a{ss}asa{sv})', ({'description': 'admin'}, [], {}))),
                'SetConfig', 'org.lxcbus1.config', CONF)
         # and root's calls never reached polkit
@@ -883,7 +851,7 @@ def latency_of_an_authorized_call_root_vs_user():
     n = 200
     a = ADMIN()
     wait_rule(a.name, 'org.lxcbus1.config', {}, True)
-    p = ipath(CONF)
+    p = instance_path(CONF)
     spec_params = V('(a{ss}asa{sv})', ({'description': 'lat-@N@'}, [], {}))
     a.bench(20, p, INSTANCE_IFACE, 'SetConfig', spec_params)   # warm-up
     res = a.bench(n, p, INSTANCE_IFACE, 'SetConfig', spec_params)

@@ -19,11 +19,8 @@ import os
 import signal
 import time
 
-import lxcbushelp
 from lxcbustest import *
-from lxcbustest import _iterate
 from lxcbushelp import *
-from polkithelp import *
 
 T = Tracker()
 RSTOP = unique_name('prstop')   # busybox, stays stopped
@@ -53,12 +50,12 @@ def cfg(desc):
 
 
 def fd_count():
-    return len(proc_fds(main_pid()))
+    return len(proc_fds(daemon_pid()))
 
 
 def marks():
     """RCONF's Generation and lxcbusd's fd count, to compare with later."""
-    return iprop(RCONF, 'Generation'), fd_count()
+    return instance_prop(RCONF, 'Generation'), fd_count()
 
 
 def wait_fds(before, what):
@@ -73,7 +70,7 @@ def wait_fds(before, what):
         wait_for(same, 15, 'lxcbusd fds back to %d' % before, interval=0.1)
     except TimeoutError:
         raise AssertionError('lxcbusd holds %d fds after %s, %d before: %s' % (
-            last[0], what, before, sorted(proc_fds(main_pid()).values()))) from None
+            last[0], what, before, sorted(proc_fds(daemon_pid()).values()))) from None
 
 
 def stays(pred, seconds, what):
@@ -85,7 +82,7 @@ def stays(pred, seconds, what):
         left = end - time.monotonic()
         if left <= 0:
             return
-        _iterate(min(0.1, left))
+        iterate(min(0.1, left))
 
 
 def daemon_answers():
@@ -149,7 +146,7 @@ def denied_callers_that_leave_at_once_never_act():
             assert res['ok'] and res['sent'] == n, res
             sent += n
         print('# %d calls sent by connections that left at once, in %.1fs' % (sent, time.monotonic() - t0))
-        stays(lambda: iprop(RSTOP, 'State') == 'stopped' and iprop(RCONF, 'Generation') == gen
+        stays(lambda: instance_prop(RSTOP, 'State') == 'stopped' and instance_prop(RCONF, 'Generation') == gen
               and instance_exists(RCONF), 3, 'a denied call that left was performed')
         moved = [s.args[1] for s in sig.events if 'State' in s.args[1]]
         assert not moved, 'the stopped instance changed state: %s' % moved
@@ -173,12 +170,12 @@ def allowed_callers_that_leave_at_once_record_the_outcome():
     last = [None]
 
     def settled():
-        g = iprop(RCONF, 'Generation')
+        g = instance_prop(RCONF, 'Generation')
         ok = g == last[0]
         last[0] = g
         return ok
     wait_for(settled, 15, 'Generation settled', interval=0.5)
-    done = iprop(RCONF, 'Generation') - gen
+    done = instance_prop(RCONF, 'Generation') - gen
     print('# allowed SetConfig by %d callers that left at once (%.1fs): %d performed, %d dropped'
           % (n, dt, done, n - done))
     assert 0 <= done <= n
@@ -188,13 +185,13 @@ def allowed_callers_that_leave_at_once_record_the_outcome():
         stays(lambda: True, 2, '')
         started = [s.args[1]['State'] for s in sig.events if 'State' in s.args[1]]
     print('# allowed async Start by 50 callers that left at once: state changes %s' % (started or 'none'))
-    wait_for(lambda: iprop(RSTOP, 'State') in ('stopped', 'running'), 60, 'RSTOP settled')
-    if iprop(RSTOP, 'State') == 'running':
+    wait_for(lambda: instance_prop(RSTOP, 'State') in ('stopped', 'running'), 60, 'RSTOP settled')
+    if instance_prop(RSTOP, 'State') == 'running':
         stop_instance(RSTOP, 0)
     daemon_recovered(fds, '%d allowed calls from callers that left' % n)
     res = a.call(instance_path(RCONF), INSTANCE_IFACE, 'SetConfig', cfg('after the race'))
     assert res['ok'], res
-    assert iprop(RCONF, 'Description') == 'after the race'
+    assert instance_prop(RCONF, 'Description') == 'after the race'
 
 
 def slow_records(cursor):
@@ -221,7 +218,7 @@ def allowed_callers_that_leave_while_polkit_decides_are_dropped():
     assert res['ok'], res
     assert res['elapsed'] >= 0.3, res
     print('# SetConfig through the 0.3 s rule: %.2fs' % res['elapsed'])
-    assert iprop(RCONF, 'Description') == 'slow but fine'
+    assert instance_prop(RCONF, 'Description') == 'slow but fine'
 
     spy = Spy()
     spy.mark()
@@ -238,7 +235,7 @@ def allowed_callers_that_leave_while_polkit_decides_are_dropped():
         assert res['ok'], res
         wait_for(lambda: len(slow_records(spy.cursor)) >= n_cfg + n_start, 30,
                  'polkit to decide all %d checks' % (n_cfg + n_start), interval=0.2)
-        stays(lambda: iprop(RCONF, 'Generation') == gen and iprop(RSTOP, 'State') == 'stopped', 2,
+        stays(lambda: instance_prop(RCONF, 'Generation') == gen and instance_prop(RSTOP, 'State') == 'stopped', 2,
               'a call whose caller left while polkit decided was performed')
         moved = [s.args[1] for s in sig.events if 'State' in s.args[1]]
         assert not moved, 'Start by callers that had left was performed: %s' % moved
@@ -264,7 +261,7 @@ def pending_checks_per_user_are_bounded():
     assert set(counts) <= {'ok', 'org.lxcbus1.Error.LimitsExceeded'}, counts
     assert counts.get('org.lxcbus1.Error.LimitsExceeded', 0) >= 1, 'no limit on pending checks: %s' % counts
     assert counts.get('ok', 0) >= 32, counts
-    assert iprop(RCONF, 'Generation') == gen + counts['ok']
+    assert instance_prop(RCONF, 'Generation') == gen + counts['ok']
     daemon_recovered(fds, 'a burst of slow checks')
 
 
@@ -275,7 +272,7 @@ def polkit_stopped_gives_access_denied_at_once():
     a = agent('pkrok')
     res = a.call(instance_path(RCONF), INSTANCE_IFACE, 'SetConfig', cfg('polkit up'))
     assert res['ok'], res
-    gen = iprop(RCONF, 'Generation')
+    gen = instance_prop(RCONF, 'Generation')
     try:
         for cmd in (('systemctl', 'mask', '--runtime', 'polkit.service'),
                     ('systemctl', 'stop', 'polkit.service')):
@@ -289,10 +286,10 @@ def polkit_stopped_gives_access_denied_at_once():
                                                                 res.get('message')))
             assert not res['ok'] and res['error'] == ACCESS_DENIED, res
             assert res['elapsed'] < 3, 'AccessDenied took %.1fs with polkit stopped' % res['elapsed']
-        assert iprop(RCONF, 'Generation') == gen and iprop(RSTOP, 'State') == 'stopped'
+        assert instance_prop(RCONF, 'Generation') == gen and instance_prop(RSTOP, 'State') == 'stopped'
         # root never asks polkit
         set_config(RCONF, {'description': 'root without polkit'})
-        assert iprop(RCONF, 'Generation') == gen + 1
+        assert instance_prop(RCONF, 'Generation') == gen + 1
         daemon_answers()
     finally:
         run('systemctl', 'unmask', '--runtime', 'polkit.service')
@@ -303,7 +300,7 @@ def polkit_stopped_gives_access_denied_at_once():
         r = a.call(instance_path(RCONF), INSTANCE_IFACE, 'SetConfig', cfg('polkit back'))
         return r['ok']
     wait_for(works, 30, 'an allowed call to work again', interval=0.2)
-    assert iprop(RCONF, 'Description') == 'polkit back'
+    assert instance_prop(RCONF, 'Description') == 'polkit back'
 
 
 def wait_new_daemon(old):
@@ -315,14 +312,14 @@ def wait_new_daemon(old):
                 return p
         return 0
     pid = wait_for(up, 60, 'lxcbusd restarted')
-    lxcbushelp.MAIN_PID = pid
+    expect_new_daemon(pid)
     wait_for(lambda: call(MANAGER_PATH, MANAGER_IFACE, 'ListInstances', timeout=10) is not None, 30,
              'lxcbusd answering')
     return pid
 
 
 def restart_daemon():
-    old = main_pid()
+    old = daemon_pid()
     run('systemctl', 'daemon-reload')
     run('systemctl', 'reset-failed', 'lxcbusd')
     rc, out, err = run('systemctl', 'restart', 'lxcbusd', timeout=120)
@@ -333,7 +330,7 @@ def restart_daemon():
 @test
 def polkit_hanging_gives_access_denied_after_the_timeout():
     a = agent('pkrok')
-    argv = cmdline(main_pid())
+    argv = cmdline(daemon_pid())
     assert not any(x.startswith('--polkit-timeout-sec') for x in argv), argv
     assert all(x and not any(c.isspace() for c in x) and '"' not in x and "'" not in x for x in argv), argv
     os.makedirs(DROPIN_DIR, exist_ok=True)
@@ -362,8 +359,8 @@ def polkit_hanging_gives_access_denied_after_the_timeout():
         # the call was answered; polkit's late answer must not perform it
         os.kill(pk, signal.SIGCONT)
         pk = 0
-        stays(lambda: iprop(RCONF, 'Generation') == gen, 2, 'a timed-out call was performed after all')
-        assert iprop(RCONF, 'Description') == 'root during the hang'
+        stays(lambda: instance_prop(RCONF, 'Generation') == gen, 2, 'a timed-out call was performed after all')
+        assert instance_prop(RCONF, 'Description') == 'root during the hang'
         wait_fds(fds, 'a polkit timeout')
         res = a.call(instance_path(RCONF), INSTANCE_IFACE, 'SetConfig', cfg('after the hang'))
         assert res['ok'], res

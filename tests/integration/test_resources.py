@@ -6,6 +6,7 @@ config changes, errors, whole start/stop cycles), and it leaves no zombie."""
 import os
 
 from lxcbustest import *
+from lxcbushelp import *
 
 NAME = unique_name('res')
 PATH = instance_path(NAME)
@@ -51,7 +52,7 @@ def setup_running_instance():
 
 @test
 def fds_and_memory_do_not_grow_with_calls():
-    pid = main_pid()
+    pid = running_daemon_pid()
     batch(50)   # warm up allocator caches and sd-bus's message pools
     fd0, rss0 = fd_count(pid), rss_kib(pid)
     batch(400)
@@ -69,7 +70,7 @@ def fds_and_memory_do_not_grow_with_calls():
 
 @test
 def start_stop_cycles_leak_nothing():
-    pid = main_pid()
+    pid = running_daemon_pid()
     call(PATH, INSTANCE_IFACE, 'Stop', opts(timeout_sec=V('u', 0)))
     fd0 = fd_count(pid)
     for k in range(10):

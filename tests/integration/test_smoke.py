@@ -5,15 +5,12 @@ create -> start -> (scope, pid) -> stop -> delete."""
 import os
 
 from lxcbustest import *
+from lxcbushelp import *
 
 NAME = 'smoke1'
 SCOPE = 'lxcbus-%s.scope' % NAME
 PATH = instance_path(NAME)
 st = {}  # state shared between the steps below
-
-
-def iprop(name):
-    return get_prop(PATH, INSTANCE_IFACE, name)
 
 
 def start_opts(**kw):
@@ -56,9 +53,9 @@ def create_busybox():
         sig.wait(lambda s: s.args == (NAME, PATH), 10, 'InstanceNew(%s)' % NAME)
     # the call replied when the create finished: the operation succeeded
     assert get_prop(op, OPERATION_IFACE, 'Status') == 'success'
-    assert iprop('Name') == NAME
-    assert iprop('State') == 'stopped'
-    assert iprop('Pid') == 0
+    assert instance_prop(NAME, 'Name') == NAME
+    assert instance_prop(NAME, 'State') == 'stopped'
+    assert instance_prop(NAME, 'Pid') == 0
     assert call(MANAGER_PATH, MANAGER_IFACE, 'GetInstance', V('(s)', (NAME,))) == PATH
     assert (NAME, 'stopped', PATH) in call(MANAGER_PATH, MANAGER_IFACE, 'ListInstances')
 
@@ -70,11 +67,11 @@ def start_runs_it():
         wait_prop(PATH, INSTANCE_IFACE, 'State', 'running', 60)
         sig.wait(lambda s: s.args[1].get('State') == 'running', 10,
                  'PropertiesChanged State=running')
-    pid = iprop('Pid')
+    pid = instance_prop(NAME, 'Pid')
     assert pid > 0, 'Pid is %r' % pid
     assert os.path.exists('/proc/%d' % pid), 'pid %d does not exist' % pid
     st['pid'] = pid
-    assert iprop('Unit') == SCOPE, iprop('Unit')
+    assert instance_prop(NAME, 'Unit') == SCOPE, instance_prop(NAME, 'Unit')
 
 
 @test
@@ -100,8 +97,8 @@ def stop_stops_it():
         wait_prop(PATH, INSTANCE_IFACE, 'State', 'stopped', 60)
         sig.wait(lambda s: s.args[1].get('State') == 'stopped', 10,
                  'PropertiesChanged State=stopped')
-    assert iprop('Pid') == 0
-    assert iprop('Unit') == ''
+    assert instance_prop(NAME, 'Pid') == 0
+    assert instance_prop(NAME, 'Unit') == ''
     wait_for(lambda: not os.path.exists('/proc/%d' % st['pid']), 10, 'init pid gone')
 
 
@@ -118,7 +115,7 @@ def scope_is_gone():
         rc, out, err = run('systemctl', 'status', '--no-pager', '-l', SCOPE)
         raise AssertionError('%s; (LoadState, ActiveState) = %s\n%s' % (e, last, out)) from None
     # systemd does not clean the hierarchies it does not manage on v1; the
-    # daemon must (TESTHOST.md section 7)
+    # daemon must (tests/testhost/README.md, "Containers in a delegated scope")
     left = []
 
     def leftovers():
@@ -146,7 +143,7 @@ def delete_removes_it():
     with raises_dbus('org.freedesktop.DBus.Error.UnknownObject',
                      'org.freedesktop.DBus.Error.UnknownMethod',
                      'org.lxcbus1.Error.NoSuchInstance'):
-        iprop('State')
+        instance_prop(NAME, 'State')
     assert not os.path.exists('/var/lib/lxcbus/instances/%s' % NAME)
 
 
