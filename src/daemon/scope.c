@@ -165,7 +165,7 @@ int scope_job_removed(sd_bus_message *message, void *userdata, sd_bus_error *err
         const char *path, *unit, *result;
         uint32_t id;
 
-        /* Also checked by the bus filter (bus.c); a job's end is only systemd's to tell. */
+        /* Also checked by the bus filter (daemon-dbus.c); a job's end is only systemd's to tell. */
         if (!m->systemd_owner || !streq_ptr(sd_bus_message_get_sender(message), m->systemd_owner))
                 return 0;
         if (sd_bus_message_read(message, "uoss", &id, &path, &unit, &result) < 0)
