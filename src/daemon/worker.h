@@ -13,7 +13,8 @@
 typedef struct WorkerHandlers {
         void (*message)(Worker *w, const WorkerMessage *msg, void *userdata);
         /* Called once, after the last message was read. error: 0, the negative errno of the worker's
-         * "result", or -EPROTO when the worker died without reporting (killed, crashed). */
+         * "result", or -EPROTO when the worker died without reporting (killed, crashed). message stays
+         * valid until the handler returns, even when it frees the worker. */
         void (*exited)(Worker *w, int error, const char *message, void *userdata);
 } WorkerHandlers;
 

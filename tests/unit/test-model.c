@@ -17,6 +17,7 @@
 #include "operation.h"
 #include "tests.h"
 #include "util.h"
+#include "worker.h"
 
 /* ---------------------------------------------------------------- what the hooks saw */
 
@@ -457,5 +458,55 @@ TEST(names_reserved_by_creates_count_for_their_owner) {
         manager_release_name(m, "delta");
         ASSERT_FALSE(manager_name_reserved(m, "delta"));
         ASSERT_EQ(manager_instances_of(m, 1000), 1);
+        manager_teardown(m);
+}
+
+/* ---------------------------------------------------------------- a real worker */
+
+static char *exited_message;
+static int exited_error = 1;
+
+static void on_worker_exited(Worker *w, int error, const char *message, void *userdata) {
+        /* As the model's handlers do: the worker goes first, the message is used after. */
+        worker_free(w);
+        exited_error = error;
+        exited_message = strdup(message ?: "(null)");
+}
+
+static const WorkerHandlers exit_handlers = { .exited = on_worker_exited };
+
+static bool worker_done(Manager *m) {
+        return exited_error != 1;
+}
+
+TEST(a_worker_failure_message_outlives_the_worker) {
+        Manager *m = manager_setup();
+        _cleanup_free_ char *trash = NULL, *dir = NULL;
+        Worker *w;
+
+        /* A destroy whose trash directory is a file: the worker reports ENOTDIR with a message. */
+        ASSERT_TRUE(asprintf(&trash, "%s/not-a-directory", state_dir) > 0);
+        _cleanup_close_ int fd = open(trash, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_TRUE(asprintf(&dir, "%s/instances", state_dir) > 0);
+        /* sd-event's child sources want SIGCHLD blocked, as lxcbusd's main() does. */
+        sigset_t ss;
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGCHLD);
+        ASSERT_OK(sigprocmask(SIG_BLOCK, &ss, NULL));
+        free(m->worker_path);
+        m->worker_path = strdup(WORKER_PATH);
+        WorkerRequest req = {
+                .verb = WORKER_VERB_DESTROY,
+                .lxcpath = dir,
+                .name = "alpha",
+                .destroy.trash_dir = trash,
+        };
+        ASSERT_OK(worker_spawn(m, &req, NULL, 0, &exit_handlers, NULL, &w));
+        ASSERT_TRUE(run_until(m, worker_done));
+        ASSERT_ERROR(exited_error, ENOTDIR);
+        ASSERT_CONTAINS(exited_message, "Failed to remove '");
+        ASSERT_CONTAINS(exited_message, "/instances/alpha'");
+        exited_message = mfree(exited_message);
         manager_teardown(m);
 }
