@@ -173,7 +173,7 @@ static int on_wait_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                 w->result = -sd_bus_message_get_errno(m) ?: -EIO;
                 (void) sd_bus_error_copy(&w->error, e);
         }
-        return sd_event_exit(w->event, 0);
+        return 0;
 }
 
 static int on_cancel_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -200,7 +200,7 @@ static int on_sigint(sd_event_source *s, const struct signalfd_siginfo *si, void
                         w->path);
                 w->result = -EINTR;
                 w->done = true;
-                return sd_event_exit(w->event, 0);
+                return 0;
         }
         if (!w->p.cancelable) {
                 fprintf(stderr, "lxcbusctl: operation %" PRIu64 " cannot be cancelled; waiting for it to finish "
@@ -253,7 +253,11 @@ static int run_wait(Waiter *w, sd_bus *bus) {
         r = sd_event_add_signal(w->event, NULL, SIGINT, on_sigint, w);
         if (r < 0)
                 return ctl_error_errno(w->c, r, "Failed to catch SIGINT: %m");
-        r = sd_event_loop(w->event);
+        /* Never sd_event_exit(): sd-bus closes an attached bus when its loop exits, and the verb may go on
+         * using it. */
+        r = 0;
+        while (!w->done && r >= 0)
+                r = sd_event_run(w->event, UINT64_MAX);
         clear_line(w);
         if (r < 0)
                 return ctl_error_errno(w->c, r, "Failed to wait for %s: %m", w->path);

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/openat2.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,7 +97,7 @@ static int result_resolve_failed(int r, const char *what, const char *path) {
 /* Copies in to out until EOF, reporting bytes; *ret_write_failed tells which side an error is of. */
 static int copy_fd(int in, int out, uint64_t total, bool *ret_write_failed) {
         _cleanup_free_ char *buf = malloc(COPY_BUFFER_SIZE);
-        uint64_t done = 0, last = now_nsec();
+        uint64_t done = 0, reported = 0, last = now_nsec();
 
         *ret_write_failed = false;
         if (!buf)
@@ -107,6 +108,19 @@ static int copy_fd(int in, int out, uint64_t total, bool *ret_write_failed) {
 
                 if (cancelled)
                         return -ECANCELED;
+                /* Bytes not reported yet, and the input makes us wait: report them when the interval is
+                 * over, not only with the next read. */
+                if (done > reported) {
+                        uint64_t since = now_nsec() - last;
+                        int wait_ms = since >= BYTES_INTERVAL_NSEC ? 0 :
+                                (int) ((BYTES_INTERVAL_NSEC - since) / 1000000ULL) + 1;
+
+                        if (poll(&(struct pollfd) { .fd = in, .events = POLLIN }, 1, wait_ms) == 0) {
+                                report_bytes(done, total);
+                                reported = done;
+                                last = now_nsec();
+                        }
+                }
                 n = read(in, buf, COPY_BUFFER_SIZE);
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -131,6 +145,7 @@ static int copy_fd(int in, int out, uint64_t total, bool *ret_write_failed) {
                 done += (uint64_t) n;
                 if (now_nsec() - last >= BYTES_INTERVAL_NSEC) {
                         report_bytes(done, total);
+                        reported = done;
                         last = now_nsec();
                 }
         }
