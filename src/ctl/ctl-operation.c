@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
@@ -13,6 +14,10 @@
 #include "ctl-operation.h"
 #include "ctl-util.h"
 #include "names.h"
+#include "util.h"
+
+/* Plain progress lines (stderr not a terminal) start once an operation has run this long. */
+#define CTL_PLAIN_PROGRESS_AFTER_USEC (5 * USEC_PER_SEC)
 
 typedef struct Progress {
         char *stage;
@@ -31,6 +36,7 @@ typedef struct Waiter {
         bool tty;                   /* stderr is a terminal: one line, redrawn */
         bool drawn;                 /* a progress line is on the terminal */
         char *printed_stage;        /* not a terminal: the last stage printed */
+        uint64_t started;           /* CLOCK_MONOTONIC µs */
         unsigned interrupts;
         bool done;
         sd_bus_error error;
@@ -143,8 +149,10 @@ static void draw(Waiter *w) {
                 fprintf(stderr, "\r\033[K%s", line);
                 w->drawn = true;
         } else {
-                /* Not a terminal (a log, a pipe): a line when the stage changes, never per byte. */
-                if (streq_ptr(w->printed_stage, w->p.stage) || isempty(w->p.stage))
+                /* Not a terminal (a log, a pipe): a line when the stage changes, never per byte, and only
+                 * for long work: a script's quick start or stop stays as quiet as it always was. */
+                if (now_usec(CLOCK_MONOTONIC) - w->started < CTL_PLAIN_PROGRESS_AFTER_USEC ||
+                    streq_ptr(w->printed_stage, w->p.stage) || isempty(w->p.stage))
                         return;
                 free(w->printed_stage);
                 w->printed_stage = strdup(w->p.stage);
@@ -281,6 +289,7 @@ int ctl_wait_operation(Context *c, const char *path) {
         if (r < 0)
                 return r;
         w.id = ctl_operation_id_from_path(path);
+        w.started = now_usec(CLOCK_MONOTONIC);
         w.tty = isatty(STDERR_FILENO) > 0;
         r = sd_event_new(&w.event);
         if (r < 0)

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <poll.h>
 #include <signal.h>
@@ -33,16 +34,41 @@
 #define BYTES_INTERVAL_NSEC (100ULL * 1000ULL * 1000ULL)
 
 static volatile sig_atomic_t cancelled;
+/* The mask ppoll() waits with: ours, with SIGTERM let through. */
+static sigset_t waiting_mask;
 
 static void on_sigterm(int sig) {
         cancelled = 1;
 }
 
-/* Without SA_RESTART: a read or write blocked on the caller's fd returns EINTR, and the loop sees the flag. */
+/* SIGTERM (Cancel) is blocked but while we wait for an fd in ppoll(), which lets it through atomically: a
+ * SIGTERM is never lost between the check of the flag and a read or write that blocks. */
 static void catch_cancel(void) {
         struct sigaction sa = { .sa_handler = on_sigterm };
+        sigset_t block;
 
         (void) sigaction(SIGTERM, &sa, NULL);
+        sigemptyset(&block);
+        sigaddset(&block, SIGTERM);
+        (void) sigprocmask(SIG_BLOCK, &block, &waiting_mask);
+        sigdelset(&waiting_mask, SIGTERM);
+}
+
+/* Until fd is ready for events (1), timeout_ms is over (0, never with -1), or a cancel (-ECANCELED). */
+static int wait_fd(int fd, short events, int timeout_ms) {
+        struct timespec ts = { timeout_ms / 1000, (long) (timeout_ms % 1000) * 1000000L };
+
+        for (;;) {
+                int r;
+
+                if (cancelled)
+                        return -ECANCELED;
+                r = ppoll(&(struct pollfd) { .fd = fd, .events = events }, 1, timeout_ms >= 0 ? &ts : NULL,
+                          &waiting_mask);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                return r < 0 ? -errno : r;
+        }
 }
 
 static uint64_t now_nsec(void) {
@@ -94,32 +120,37 @@ static int result_resolve_failed(int r, const char *what, const char *path) {
         return worker_result(-r, "%s '%s' in the instance: %s", what, path, strerror(-r));
 }
 
-/* Copies in to out until EOF, reporting bytes; *ret_write_failed tells which side an error is of. */
+/* Copies in to out until EOF, reporting bytes; *ret_write_failed tells which side an error is of. Each read
+ * and write comes after ppoll() said it will not block (a write to a pipe or socket at most PIPE_BUF bytes,
+ * which POLLOUT guarantees room for), so that a cancel always gets through. */
 static int copy_fd(int in, int out, uint64_t total, bool *ret_write_failed) {
         _cleanup_free_ char *buf = malloc(COPY_BUFFER_SIZE);
         uint64_t done = 0, reported = 0, last = now_nsec();
+        struct stat st;
+        size_t chunk;
+        int r;
 
         *ret_write_failed = false;
         if (!buf)
                 return -ENOMEM;
+        chunk = fstat(out, &st) >= 0 && S_ISREG(st.st_mode) ? COPY_BUFFER_SIZE : PIPE_BUF;
         report_bytes(0, total);
         for (;;) {
+                uint64_t since = now_nsec() - last;
                 ssize_t n;
 
-                if (cancelled)
-                        return -ECANCELED;
-                /* Bytes not reported yet, and the input makes us wait: report them when the interval is
-                 * over, not only with the next read. */
-                if (done > reported) {
-                        uint64_t since = now_nsec() - last;
-                        int wait_ms = since >= BYTES_INTERVAL_NSEC ? 0 :
-                                (int) ((BYTES_INTERVAL_NSEC - since) / 1000000ULL) + 1;
-
-                        if (poll(&(struct pollfd) { .fd = in, .events = POLLIN }, 1, wait_ms) == 0) {
-                                report_bytes(done, total);
-                                reported = done;
-                                last = now_nsec();
-                        }
+                /* Bytes not reported yet: report them when the interval is over, also when the input
+                 * makes us wait. */
+                r = wait_fd(in, POLLIN, done == reported ? -1 : since >= BYTES_INTERVAL_NSEC ? 0 :
+                            (int) ((BYTES_INTERVAL_NSEC - since) / 1000000ULL) + 1);
+                if (r < 0)
+                        return r;
+                if (r == 0 || (done > reported && since >= BYTES_INTERVAL_NSEC)) {
+                        report_bytes(done, total);
+                        reported = done;
+                        last = now_nsec();
+                        if (r == 0)
+                                continue;
                 }
                 n = read(in, buf, COPY_BUFFER_SIZE);
                 if (n < 0 && errno == EINTR)
@@ -131,9 +162,10 @@ static int copy_fd(int in, int out, uint64_t total, bool *ret_write_failed) {
                 for (ssize_t off = 0; off < n;) {
                         ssize_t k;
 
-                        if (cancelled)
-                                return -ECANCELED;
-                        k = write(out, buf + off, (size_t) (n - off));
+                        r = wait_fd(out, POLLOUT, -1);
+                        if (r < 0)
+                                return r;
+                        k = write(out, buf + off, MIN((size_t) (n - off), chunk));
                         if (k < 0 && errno == EINTR)
                                 continue;
                         if (k < 0) {
@@ -143,11 +175,6 @@ static int copy_fd(int in, int out, uint64_t total, bool *ret_write_failed) {
                         off += k;
                 }
                 done += (uint64_t) n;
-                if (now_nsec() - last >= BYTES_INTERVAL_NSEC) {
-                        report_bytes(done, total);
-                        reported = done;
-                        last = now_nsec();
-                }
         }
         report_bytes(done, total);
         return 0;
