@@ -4,15 +4,18 @@
 
 #include "bus-options.h"
 #include "ctl-bus.h"
+#include "ctl-operation.h"
 #include "ctl-util.h"
 #include "ctl.h"
 #include "names.h"
 
-/* Verbs that change an instance's life: create, start, stop, restart, delete (Operations: the call
- * replies when the operation has finished, or at once with --async), freeze, unfreeze, kill. */
+/* Verbs that change an instance's life: create, start, stop, restart, delete (Operations: the call always
+ * asks for "async" and, without --async, waits for the operation here, with a progress line and Ctrl-C as
+ * Cancel; ctl-operation.h), freeze, unfreeze, kill. */
 
 /* The reply of an operation call is the operation's path (or an instance and the operation, for
- * CreateInstance); with --async it is all the caller gets, so print it for scripts to follow. */
+ * CreateInstance); with --async it is all the caller gets, so print it for scripts to follow; else wait
+ * for the operation. */
 static int finish_operation_call(Context *c, sd_bus_message *reply, const char *signature, bool async) {
         const char *instance, *operation;
         int r;
@@ -24,9 +27,11 @@ static int finish_operation_call(Context *c, sd_bus_message *reply, const char *
         if (r < 0)
                 return ctl_error_errno(c, r, "Failed to parse reply: %m");
 
-        if (async)
+        if (async) {
                 puts(operation);
-        return 0;
+                return 0;
+        }
+        return ctl_wait_operation(c, operation);
 }
 
 typedef struct OperationVerb {
@@ -83,12 +88,11 @@ static int run_operation_verb(Context *c, int argc, char *argv[], const Operatio
         r = CTL_APPEND_OPTIONS(m,
                                CTL_BUS_U32("timeout-sec", a.have_timeout, a.timeout_sec),
                                CTL_BUS_FLAG("force", a.force),
-                               CTL_BUS_FLAG("async", a.async));
+                               CTL_BUS_FLAG("async", true));
         if (r < 0)
                 return ctl_message_error(c, r);
 
-        /* Without --async the daemon replies when the operation is over, however long it takes. */
-        r = ctl_call(c, m, a.async ? 0 : ctl_operation_timeout_usec(a.timeout_sec), &reply);
+        r = ctl_call(c, m, 0, &reply);
         if (r < 0)
                 return r;
 
@@ -199,7 +203,7 @@ static int append_create_arguments(sd_bus_message *m, const CreateArgs *a) {
 
         return CTL_APPEND_OPTIONS(m,
                                   CTL_BUS_FLAG("ephemeral", a->ephemeral),
-                                  CTL_BUS_FLAG("async", a->async));
+                                  CTL_BUS_FLAG("async", true));
 }
 
 int verb_create(Context *c, int argc, char *argv[]) {
@@ -219,7 +223,7 @@ int verb_create(Context *c, int argc, char *argv[]) {
         if (r < 0)
                 return ctl_message_error(c, r);
 
-        r = ctl_call(c, m, a.async ? 0 : ctl_operation_timeout_usec(0), &reply);
+        r = ctl_call(c, m, 0, &reply);
         if (r < 0)
                 return r;
 

@@ -152,6 +152,10 @@ void ctl_help(void) {
                "  console NAME [--tty=N]           Attach to the console (or terminal N) of an instance;\n"
                "                                   Ctrl-a q detaches\n"
                "  console-log NAME [--clear]       Print the console log of an instance\n"
+               "  file push LOCAL NAME:PATH [--mode=M] [--uid=U] [--gid=G] [-p]\n"
+               "                                   Copy a file into an instance (LOCAL '-': stdin;\n"
+               "                                   -p: create missing directories)\n"
+               "  file pull NAME:PATH LOCAL        Copy a regular file out of an instance ('-': stdout)\n"
                "\n"
                "Configuration commands:\n"
                "  config NAME show [--json]        Show the configuration keys of an instance\n"
@@ -162,6 +166,9 @@ void ctl_help(void) {
                "\n"
                "Operation commands:\n"
                "  operations [--json]              List running and recently finished operations\n"
+               "  operation ID [--wait]            Show an operation (--wait: wait for it, exit with its\n"
+               "                                   result)\n"
+               "  cancel ID                        Cancel a running operation\n"
                "\n"
                "Options:\n"
                "  -h --help                        Show this help\n"
@@ -332,6 +339,9 @@ static const struct {
         { "console", verb_console },
         { "console-log", verb_console_log },
         { "operations", verb_operations },
+        { "file", verb_file },
+        { "operation", verb_operation },
+        { "cancel", verb_cancel },
 };
 
 static int print_version(Context *c, const char *arg, void *userdata) {

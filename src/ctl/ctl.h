@@ -94,3 +94,6 @@ int verb_config(Context *c, int argc, char *argv[]);
 int verb_exec(Context *c, int argc, char *argv[]);
 int verb_console(Context *c, int argc, char *argv[]);
 int verb_console_log(Context *c, int argc, char *argv[]);
+int verb_file(Context *c, int argc, char *argv[]);
+int verb_operation(Context *c, int argc, char *argv[]);
+int verb_cancel(Context *c, int argc, char *argv[]);

@@ -63,6 +63,8 @@ static const AuthEntry auth_table[] = {
         { "org.lxcbus1.Process", "Signal", "org.lxcbus1.exec", "signal" },
         { "org.lxcbus1.Operation", "Wait", NULL, NULL },
         { "org.lxcbus1.Operation", "Cancel", "org.lxcbus1.manage", "cancel" },
+        { "org.lxcbus1.Instance", "PushFile", "org.lxcbus1.exec", "push-file" },
+        { "org.lxcbus1.Instance", "PullFile", "org.lxcbus1.exec", "pull-file" },
 };
 
 static const AuthEntry *auth_entry_find(const char *interface, const char *member) {

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "auth-dbus.h"
 #include "bus-errors.h"
@@ -17,6 +18,7 @@
 #include "daemon-dbus.h"
 #include "exec.h"
 #include "exec-fd.h"
+#include "files.h"
 #include "instance.h"
 #include "instance-dbus.h"
 #include "log.h"
@@ -720,6 +722,119 @@ static int method_exec_pty(sd_bus_message *message, void *userdata, sd_bus_error
         return exec_common(message, userdata, true, error);
 }
 
+/* ---------------------------------------------------------------- files */
+
+/* PushFile and PullFile: the caller's fd is data, never a process's stdio, so a regular file will do as
+ * well as a pipe or a socket; what can be neither read nor written as a stream is refused. */
+static int check_data_fd(int fd, bool want_read, sd_bus_error *error) {
+        struct stat st;
+        int fl;
+
+        fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fstat(fd, &st) < 0)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The file descriptor is invalid.");
+        if (fl & O_PATH)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "The file descriptor is an O_PATH one: it cannot be read or written.");
+        if (S_ISDIR(st.st_mode))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The file descriptor is a directory.");
+        if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) && !stat_is_devnull(&st))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "The file descriptor must be a pipe, a socket, a regular file or /dev/null.");
+        if (want_read ? (fl & O_ACCMODE) == O_WRONLY : (fl & O_ACCMODE) == O_RDONLY)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The file descriptor is not %s.",
+                                         want_read ? "readable" : "writable");
+        return 0;
+}
+
+/* What PushFile and PullFile read of their call. */
+typedef struct FileCall {
+        FileRequest req;
+        int async;
+} FileCall;
+
+static int read_file_call(sd_bus_message *message, bool push, FileCall *c, sd_bus_error *error) {
+        int r;
+
+        c->req.mode = FILES_MODE_DEFAULT;
+        r = sd_bus_message_read(message, "sh", &c->req.path, &c->req.fd);
+        if (r < 0)
+                return r;
+        if (!files_path_is_valid(c->req.path))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Invalid path: it must be absolute, name a file (not end in '/', '.' or "
+                                         "'..') and be at most %u bytes.", FILES_PATH_MAX);
+        r = check_data_fd(c->req.fd, push, error);
+        if (r < 0)
+                return r;
+
+        const BusOption options[] = {
+                { "async", "b", &c->async },
+                /* PushFile only (the list ends here for PullFile) */
+                { push ? "mode" : NULL, "u", &c->req.mode },
+                { "uid", "u", &c->req.uid },
+                { "gid", "u", &c->req.gid },
+                { "mkdir-parents", "b", &c->req.mkdir_parents },
+                {}
+        };
+        r = bus_read_options(message, options, error);
+        if (r < 0)
+                return r;
+        if (c->req.mode > 07777)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option 'mode' takes 0 to 07777 (%u).",
+                                         07777);
+        return 0;
+}
+
+/* PushFile and PullFile: the same but for the direction. Exec's action: writing any file of a root-run
+ * instance is as strong as running a command in it. */
+static int file_common(sd_bus_message *message, Instance *i, bool push, sd_bus_error *error) {
+        FileCall c = {};
+        Operation *o;
+        uid_t caller;
+        int r;
+
+        r = read_file_call(message, push, &c, error);
+        if (r < 0)
+                return r;
+        r = bus_authorize_full(i->manager, message, i,
+                               &(AuthRequest) { .path = c.req.path, .mode = c.req.mode, .uid = c.req.uid,
+                                                .gid = c.req.gid },
+                               error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (push && files_check_ids(i, c.req.uid, c.req.gid) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Instance '%s' has no uid %" PRIu32 " or gid %" PRIu32 "%s.", i->name,
+                                         c.req.uid, c.req.gid,
+                                         i->md.idmap.count > 0 ? " (ids beyond its idmap)" : "");
+        r = bus_get_sender_uid(message, &caller);
+        if (r < 0)
+                return r;
+        r = bus_error_busy(i, error);
+        if (r < 0)
+                return r;
+        if (i->load_error || !IN_SET(i->state, INSTANCE_STOPPED, INSTANCE_RUNNING, INSTANCE_FROZEN))
+                return bus_error_invalid_state(i, push ? "push a file into" : "pull a file out of", error);
+
+        r = bus_operation_new(i->manager, push ? OPERATION_PUSH_FILE : OPERATION_PULL_FILE, i, i->name, message,
+                              caller, OPERATION_REPLY_OP, c.async, &o, error);
+        if (r < 0)
+                return r;
+        r = push ? files_push(i, o, &c.req) : files_pull(i, o, &c.req);
+        if (r < 0)
+                operation_finish_errno(o, r, "Failed to start the file copy.");
+        return bus_operation_reply(o, message, c.async);
+}
+
+static int method_push_file(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return file_common(message, userdata, true, error);
+}
+
+static int method_pull_file(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return file_common(message, userdata, false, error);
+}
+
 #define P(name, sig, get, field, flags) SD_BUS_PROPERTY(name, sig, get, offsetof(Instance, field), flags)
 const sd_bus_vtable instance_vtable[] = {
         SD_BUS_VTABLE_START(0),
@@ -762,5 +877,9 @@ const sd_bus_vtable instance_vtable[] = {
                                 method_console_log, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ExecPty", SD_BUS_ARGS("as", argv, "a{ss}", env, "a{sv}", options),
                                 SD_BUS_RESULT("h", master, "o", process), method_exec_pty, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("PushFile", SD_BUS_ARGS("s", path, "h", fd, "a{sv}", options),
+                                SD_BUS_RESULT("o", operation), method_push_file, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("PullFile", SD_BUS_ARGS("s", path, "h", fd, "a{sv}", options),
+                                SD_BUS_RESULT("o", operation), method_pull_file, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };

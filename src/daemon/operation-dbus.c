@@ -320,6 +320,8 @@ void operation_bus_emit_changes(Operation *o) {
         if (o->dirty & OPERATION_PROP_PROGRESS) {
                 names[n++] = "Progress";
                 names[n++] = "ProgressValid";
+                names[n++] = "Bytes";
+                names[n++] = "Rate";
         }
         if (o->dirty & OPERATION_PROP_STAGE)
                 names[n++] = "Stage";

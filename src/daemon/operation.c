@@ -21,6 +21,7 @@ static const char *const kind_table[_OPERATION_KIND_MAX] = {
         [OPERATION_CREATE] = "create",   [OPERATION_START] = "start",   [OPERATION_STOP] = "stop",
         [OPERATION_RESTART] = "restart", [OPERATION_DELETE] = "delete", [OPERATION_FREEZE] = "freeze",
         [OPERATION_UNFREEZE] = "unfreeze", [OPERATION_EXEC] = "exec",
+        [OPERATION_PUSH_FILE] = "push-file", [OPERATION_PULL_FILE] = "pull-file",
 };
 
 static const char *const status_table[_OPERATION_STATUS_MAX] = {

@@ -24,6 +24,8 @@ typedef enum OperationKind {
         OPERATION_FREEZE,
         OPERATION_UNFREEZE,
         OPERATION_EXEC,
+        OPERATION_PUSH_FILE,
+        OPERATION_PULL_FILE,
         _OPERATION_KIND_MAX,
         _OPERATION_KIND_INVALID = -EINVAL,
 } OperationKind;
@@ -45,7 +47,8 @@ typedef enum OperationStep {
         OPERATION_STEP_STOP,            /* waiting for the stop worker and the monitor's exit */
         OPERATION_STEP_DESTROY,         /* waiting for the delete worker */
         OPERATION_STEP_WORK,            /* a single worker or check: create, freeze, unfreeze, exec */
-        OPERATION_STEP_CANCELLED,       /* create: killed on Cancel(), waiting for the worker's exit */
+        OPERATION_STEP_CANCELLED,       /* create, push-file, pull-file: signalled on Cancel(), waiting for the
+                                         * worker's exit */
 } OperationStep;
 
 /* Which properties changed since they were last sent. */

@@ -211,6 +211,18 @@ int auth_details_build(const AuthRequest *req, char ***ret) {
                 if (r >= 0)
                         r = add_take(&d, "keys", sorted_words(req->set_keys, NULL, false));
         }
+        if (r >= 0 && (streq(verb, "push-file") || streq(verb, "pull-file")))
+                r = add(&d, "path", strempty(req->path));
+        if (r >= 0 && streq(verb, "push-file")) {
+                char mode[8];
+
+                (void) snprintf(mode, sizeof mode, "%04o", req->mode & 07777);
+                r = add(&d, "mode", mode);
+                if (r >= 0)
+                        r = add_uint(&d, "uid", req->uid);
+                if (r >= 0)
+                        r = add_uint(&d, "gid", req->gid);
+        }
         if (r < 0)
                 return r;
 

@@ -44,6 +44,9 @@ typedef struct AuthRequest {
         char *const *set_keys;
         char *const *unset_keys;
         const char *template;           /* create */
+        /* push-file, pull-file: the path in the instance; push-file also uid, gid (above) and mode */
+        const char *path;
+        unsigned mode;
 } AuthRequest;
 
 /* The details as a strv of key, value, key, value, ..., NULL. -E2BIG when they would exceed

@@ -5,6 +5,7 @@
  * are our own programs, but a request crosses an exec, and a start worker's socket is inherited by the
  * container's init: every number is parsed strictly and checked against its range. */
 #include <assert.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -86,6 +87,7 @@ static int parse_rest(const char *p, const char **ret_rest) {
 static const char *const verb_table[_WORKER_VERB_MAX] = {
         [WORKER_VERB_CREATE] = "create",   [WORKER_VERB_START] = "start",     [WORKER_VERB_STOP] = "stop",
         [WORKER_VERB_DESTROY] = "destroy", [WORKER_VERB_CONSOLE] = "console", [WORKER_VERB_EXEC] = "exec",
+        [WORKER_VERB_PUSH_FILE] = "push-file", [WORKER_VERB_PULL_FILE] = "pull-file",
 };
 
 DEFINE_STRING_TABLE_LOOKUP(worker_verb, WorkerVerb, verb_table, _WORKER_VERB_MAX, _WORKER_VERB_INVALID);
@@ -175,9 +177,38 @@ static int decode_exec(char **args, size_t n, WorkerExecArgs *ret) {
         return 0;
 }
 
-/* The arguments after LXCPATH NAME. start, stop, destroy and console have exactly one. */
+/* push-file's and pull-file's PATH: absolute, and naming something (the last component is a name). */
+static bool file_path_is_valid(const char *p) {
+        const char *base;
+
+        if (!p || p[0] != '/')
+                return false;
+        base = strrchr(p, '/') + 1;
+        return !isempty(base) && !streq(base, ".") && !streq(base, "..");
+}
+
+/* PATH MODE UID GID DIR_UID DIR_GID MKDIR_PARENTS */
+static int decode_push_file(char **args, size_t n, WorkerPushFileArgs *ret) {
+        unsigned id[4], mk;
+
+        if (n != 7 || !file_path_is_valid(args[0]) || worker_parse_uint(args[1], 07777, &ret->mode) < 0 ||
+            worker_parse_uint(args[6], 1, &mk) < 0)
+                return -EBADMSG;
+        for (size_t k = 0; k < 4; k++)
+                if (worker_parse_uint(args[2 + k], UINT32_MAX - 1, &id[k]) < 0)
+                        return -EBADMSG;
+        ret->path = args[0];
+        ret->uid = (uid_t) id[0];
+        ret->gid = (gid_t) id[1];
+        ret->dir_uid = (uid_t) id[2];
+        ret->dir_gid = (gid_t) id[3];
+        ret->mkdir_parents = mk;
+        return 0;
+}
+
+/* The arguments after LXCPATH NAME. start, stop, destroy, console and pull-file have exactly one. */
 static int decode_args(WorkerRequest *req, char **args, size_t n) {
-        if (!IN_SET(req->verb, WORKER_VERB_CREATE, WORKER_VERB_EXEC) && n != 1)
+        if (!IN_SET(req->verb, WORKER_VERB_CREATE, WORKER_VERB_EXEC, WORKER_VERB_PUSH_FILE) && n != 1)
                 return -EBADMSG;
 
         switch (req->verb) {
@@ -195,6 +226,11 @@ static int decode_args(WorkerRequest *req, char **args, size_t n) {
                 return worker_parse_uint(args[0], WORKER_TTY_MAX, &req->console.tty) < 0 ? -EBADMSG : 0;
         case WORKER_VERB_EXEC:
                 return decode_exec(args, n, &req->exec);
+        case WORKER_VERB_PUSH_FILE:
+                return decode_push_file(args, n, &req->push_file);
+        case WORKER_VERB_PULL_FILE:
+                req->pull_file.path = args[0];
+                return file_path_is_valid(args[0]) ? 0 : -EBADMSG;
         default:
                 return -EBADMSG;
         }
@@ -324,6 +360,18 @@ static void encode_args(Packet *p, const WorkerRequest *req) {
                 packet_add_strv(p, x->env);
                 packet_add_strv(p, x->argv);
                 break;
+        case WORKER_VERB_PUSH_FILE:
+                packet_add(p, req->push_file.path);
+                packet_addf(p, "%u", req->push_file.mode);
+                packet_addf(p, "%u", (unsigned) req->push_file.uid);
+                packet_addf(p, "%u", (unsigned) req->push_file.gid);
+                packet_addf(p, "%u", (unsigned) req->push_file.dir_uid);
+                packet_addf(p, "%u", (unsigned) req->push_file.dir_gid);
+                packet_add(p, req->push_file.mkdir_parents ? "1" : "0");
+                break;
+        case WORKER_VERB_PULL_FILE:
+                packet_add(p, req->pull_file.path);
+                break;
         default:
                 p->error = -EINVAL;
         }
@@ -397,6 +445,7 @@ static const char *const message_words[_WORKER_MESSAGE_KIND_MAX] = {
         [WORKER_MESSAGE_RESULT] = "result",
         [WORKER_MESSAGE_CONSOLE] = "console",
         [WORKER_MESSAGE_PTY] = "pty",
+        [WORKER_MESSAGE_BYTES] = "bytes",
 };
 
 int worker_message_parse(const char *msg, size_t len, WorkerMessage *ret) {
@@ -453,6 +502,14 @@ int worker_message_parse(const char *msg, size_t len, WorkerMessage *ret) {
                 if (!streq(msg, "pty"))
                         return -EBADMSG;
                 break;
+        case WORKER_MESSAGE_BYTES:
+                if (parse_uint_prefix(p, WORKER_BYTES_MAX, &v, &p) < 0 || *p != ' ')
+                        return -EBADMSG;
+                m.bytes = v;
+                if (parse_uint_prefix(p + 1, WORKER_BYTES_MAX, &v, &p) < 0 || *p != 0)
+                        return -EBADMSG;
+                m.bytes_total = v;
+                break;
         default:
                 return -EBADMSG;
         }
@@ -486,6 +543,9 @@ int worker_message_format(const WorkerMessage *m, char *buf, size_t size) {
                 break;
         case WORKER_MESSAGE_PTY:
                 n = snprintf(buf, size, "pty");
+                break;
+        case WORKER_MESSAGE_BYTES:
+                n = snprintf(buf, size, "bytes %" PRIu64 " %" PRIu64, m->bytes, m->bytes_total);
                 break;
         default:
                 return -EINVAL;

@@ -12,6 +12,8 @@
  *   worker -> daemon   "progress <0..1> <stage text>"
  *   worker -> daemon   "running <init pid>"                      (start: the container runs)
  *   worker -> daemon   "result <errno> <message>"                 last message; errno 0 = success
+ *   worker -> daemon   "bytes <done> <total>"                     push-file, pull-file: bytes copied so far
+ *                                                                 (total 0: not known), at most ~10 a second
  *
  * Verbs, and the WorkerRequest member that holds their arguments after LXCPATH NAME:
  *   create  STAGING_LXCPATH NAME FINAL_LXCPATH METADATA_JSON IDMAP TEMPLATE [TEMPLATE_ARGS...]   .create
@@ -33,6 +35,15 @@
  *                                             the process (its only handle for signals: the worker
  *                                             reaps it), then "exited <status> <signal>" (status -1
  *                                             when killed by a signal).
+ *   push-file LXCPATH NAME PATH MODE UID GID DIR_UID DIR_GID MKDIR_PARENTS
+ *                                            .push_file: copies fd 4 (the caller's, readable) into PATH of
+ *                                             LXCPATH/NAME/rootfs, resolved in that root, through a temporary
+ *                                             file renamed into place; owned by UID:GID (host ids), MODE
+ *                                             (octal value, written in decimal); MKDIR_PARENTS "1" creates
+ *                                             missing directories (0755, DIR_UID:DIR_GID), "0" does not.
+ *                                             Reports "bytes <done> 0" on the way.
+ *   pull-file LXCPATH NAME PATH              .pull_file: copies the regular file PATH of the rootfs (resolved
+ *                                             as for push-file) into fd 4 (writable); "bytes <done> <size>".
  *
  * Cancel is SIGTERM to the worker. lxcbusd-start-hook, beside the worker, is what liblxc runs as
  * lxc.hook.start-host; it sends "running $LXC_PID" on the start worker's socket, which it takes from the
@@ -48,6 +59,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* At most this many strings in a request (verb included). The daemon sends at most 8 + an environment of
@@ -69,6 +81,8 @@ typedef enum WorkerVerb {
         WORKER_VERB_DESTROY,
         WORKER_VERB_CONSOLE,
         WORKER_VERB_EXEC,
+        WORKER_VERB_PUSH_FILE,
+        WORKER_VERB_PULL_FILE,
         _WORKER_VERB_MAX,
         _WORKER_VERB_INVALID = -EINVAL,
 } WorkerVerb;
@@ -114,6 +128,21 @@ typedef struct WorkerExecArgs {
         char **argv;               /* NULL-terminated, at least one */
 } WorkerExecArgs;
 
+/* push-file and pull-file: path is absolute, its last component a name (not "", ".", ".."). */
+typedef struct WorkerPushFileArgs {
+        const char *path;
+        unsigned mode;             /* 0..07777 */
+        uid_t uid;                 /* host ids (an idmapped instance's already shifted), never (uid_t) -1 */
+        gid_t gid;
+        uid_t dir_uid;             /* of the directories mkdir_parents creates */
+        gid_t dir_gid;
+        bool mkdir_parents;
+} WorkerPushFileArgs;
+
+typedef struct WorkerPullFileArgs {
+        const char *path;
+} WorkerPullFileArgs;
+
 typedef struct WorkerRequest {
         WorkerVerb verb;
         const char *lxcpath;       /* not empty */
@@ -125,6 +154,8 @@ typedef struct WorkerRequest {
                 WorkerDestroyArgs destroy;
                 WorkerConsoleArgs console;
                 WorkerExecArgs exec;
+                WorkerPushFileArgs push_file;
+                WorkerPullFileArgs pull_file;
         };
 } WorkerRequest;
 
@@ -145,6 +176,7 @@ typedef enum WorkerMessageKind {
         WORKER_MESSAGE_RESULT,     /* "result <errno> [text]" */
         WORKER_MESSAGE_CONSOLE,    /* "console <tty>" (with two fds) */
         WORKER_MESSAGE_PTY,        /* "pty" (with one fd) */
+        WORKER_MESSAGE_BYTES,      /* "bytes <done> <total>" */
         _WORKER_MESSAGE_KIND_MAX,
         _WORKER_MESSAGE_KIND_INVALID = -EINVAL,
 } WorkerMessageKind;
@@ -157,6 +189,8 @@ typedef enum WorkerMessageKind {
 #define WORKER_STATUS_MAX 255
 #define WORKER_SIGNAL_MAX 64
 #define WORKER_TTY_MAX 65535
+/* 10^18: far beyond any file, and v * 10 of a number below it never overflows while parsing. */
+#define WORKER_BYTES_MAX 1000000000000000000ULL
 
 typedef struct WorkerMessage {
         WorkerMessageKind kind;
@@ -166,6 +200,7 @@ typedef struct WorkerMessage {
         int status, signal;        /* EXITED: status 0..255 and signal 0, or status -1 and signal 1..64 */
         int error;                 /* RESULT: 0..WORKER_ERRNO_MAX, 0 is success */
         int tty;                   /* CONSOLE: 0..WORKER_TTY_MAX */
+        uint64_t bytes, bytes_total; /* BYTES: 0..WORKER_BYTES_MAX; bytes_total 0: not known */
 } WorkerMessage;
 
 /* The wire form of m into buf, NUL-terminated: its length without the NUL, -EINVAL for a message that

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "exec-fd.h"
+#include "files.h"
 #include "macro.h"
 #include "metadata.h"
 #include "util.h"
@@ -83,6 +84,20 @@ static int result(int error, const char *format, ...) {
         (void) send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_RESULT, .error = abs(error), .text = text },
                             NULL, 0);
         return error == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+int worker_send_message(const WorkerMessage *m) {
+        return send_message(m, NULL, 0);
+}
+
+int worker_result(int error, const char *format, ...) {
+        char text[4096];
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(text, sizeof text, format, ap);
+        va_end(ap);
+        return result(error, "%s", text);
 }
 
 static void progress(double fraction, const char *stage) {
@@ -599,6 +614,8 @@ static const WorkerHandler handlers[_WORKER_VERB_MAX] = {
         [WORKER_VERB_DESTROY] = { do_destroy, false },
         [WORKER_VERB_CONSOLE] = { do_console, true },
         [WORKER_VERB_EXEC] = { do_exec, true },
+        [WORKER_VERB_PUSH_FILE] = { worker_push_file, false },
+        [WORKER_VERB_PULL_FILE] = { worker_pull_file, false },
 };
 
 int worker_main(int argc, char *argv[]) {

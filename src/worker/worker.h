@@ -2,3 +2,11 @@
 #pragma once
 
 int worker_main(int argc, char *argv[]);
+
+#include "macro.h"
+#include "worker-proto.h"
+
+/* For the verbs in other files of the worker: a message to the daemon, and the result message (its
+ * errno positive or negative, 0 for success), which returns the worker's exit status. */
+int worker_send_message(const WorkerMessage *m);
+int worker_result(int error, const char *format, ...) _printf_(2, 3);

@@ -178,6 +178,18 @@ static void assert_request_equal(const WorkerRequest *a, const WorkerRequest *b)
                 assert_strv_equal(a->exec.env, b->exec.env);
                 assert_strv_equal(a->exec.argv, b->exec.argv);
                 break;
+        case WORKER_VERB_PUSH_FILE:
+                ASSERT_STREQ(a->push_file.path, b->push_file.path);
+                ASSERT_EQ_U(a->push_file.mode, b->push_file.mode);
+                ASSERT_EQ_U(a->push_file.uid, b->push_file.uid);
+                ASSERT_EQ_U(a->push_file.gid, b->push_file.gid);
+                ASSERT_EQ_U(a->push_file.dir_uid, b->push_file.dir_uid);
+                ASSERT_EQ_U(a->push_file.dir_gid, b->push_file.dir_gid);
+                ASSERT_EQ(a->push_file.mkdir_parents, b->push_file.mkdir_parents);
+                break;
+        case WORKER_VERB_PULL_FILE:
+                ASSERT_STREQ(a->pull_file.path, b->pull_file.path);
+                break;
         default:
                 ASSERT_TRUE(false);
         }
@@ -256,6 +268,74 @@ TEST(request_round_trip) {
                                                 .env = STRV_MAKE("A=1", "B=", ""),
                                                 .argv = STRV_MAKE("sh", "-c", "", "x y") } },
                    NULL, 0);
+}
+
+TEST(request_files) {
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_PUSH_FILE, .lxcpath = "/l", .name = "web",
+                                      .push_file = { .path = "/etc/motd", .mode = 0644 } },
+                   WIRE("push-file\0/l\0web\0/etc/motd\000420\0000\0000\0000\0000\0000\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_PUSH_FILE, .lxcpath = "/l", .name = "web",
+                                      .push_file = { .path = "/a/../b c", .mode = 07777, .uid = UINT32_MAX - 1,
+                                                     .gid = 100000, .dir_uid = 100000, .dir_gid = 100001,
+                                                     .mkdir_parents = true } },
+                   NULL, 0);
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_PULL_FILE, .lxcpath = "/l", .name = "web",
+                                      .pull_file.path = "/etc/hostname" },
+                   WIRE("pull-file\0/l\0web\0/etc/hostname\0"));
+
+        /* What the worker must never be handed: a relative path, no name at the end, a mode beyond 07777,
+         * the id -1, a flag other than 0 or 1, a missing or extra argument. */
+        const struct { const char *wire; size_t len; } bad[] = {
+                { WIRE("pull-file\0/l\0web\0etc/hostname\0") },
+                { WIRE("pull-file\0/l\0web\0/\0") },
+                { WIRE("pull-file\0/l\0web\0/etc/\0") },
+                { WIRE("pull-file\0/l\0web\0/etc/..\0") },
+                { WIRE("pull-file\0/l\0web\0/.\0") },
+                { WIRE("pull-file\0/l\0web\0/a\0/b\0") },
+                { WIRE("push-file\0/l\0web\0/a\0004096\0000\0000\0000\0000\0000\0") },
+                { WIRE("push-file\0/l\0web\0/a\000420\0004294967295\0000\0000\0000\0000\0") },
+                { WIRE("push-file\0/l\0web\0/a\000420\0000\0000\0000\0000\0002\0") },
+                { WIRE("push-file\0/l\0web\0/a\000420\0000\0000\0000\0000\0") },
+                { WIRE("push-file\0/l\0web\0/a\000420\0000\0000\0000\0000\0000\0000\0") },
+                { WIRE("push-file\0/l\0web\0a\000420\0000\0000\0000\0000\0000\0") },
+        };
+        for (size_t k = 0; k < ELEMENTSOF(bad); k++) {
+                _cleanup_free_ char *buf = malloc(bad[k].len);
+                WorkerRequest r;
+
+                ASSERT_NOT_NULL(buf);
+                memcpy(buf, bad[k].wire, bad[k].len);
+                ASSERT_ERROR(worker_request_decode(buf, bad[k].len, &r), EBADMSG);
+        }
+        ASSERT_ERROR(worker_request_encode(&(WorkerRequest) { .verb = WORKER_VERB_PUSH_FILE, .lxcpath = "/l",
+                                                              .name = "web", .push_file = { .path = "/a/",
+                                                              .mode = 0644 } },
+                                           &(char *) { NULL }, &(size_t) { 0 }),
+                     EINVAL);
+}
+
+TEST(message_bytes) {
+        char buf[128];
+        WorkerMessage m;
+
+        ASSERT_OK(parse("bytes 0 0", &m));
+        ASSERT_EQ(m.kind, WORKER_MESSAGE_BYTES);
+        ASSERT_TRUE(m.bytes == 0 && m.bytes_total == 0);
+        ASSERT_OK(parse("bytes 1000000000000000000 12", &m));
+        ASSERT_TRUE(m.bytes == WORKER_BYTES_MAX && m.bytes_total == 12);
+        ASSERT_OK(worker_message_format(&(WorkerMessage) { .kind = WORKER_MESSAGE_BYTES, .bytes = 4096,
+                                                           .bytes_total = 8192 }, buf, sizeof buf));
+        ASSERT_STREQ(buf, "bytes 4096 8192");
+        ASSERT_ERROR(worker_message_format(&(WorkerMessage) { .kind = WORKER_MESSAGE_BYTES,
+                                                              .bytes = WORKER_BYTES_MAX + 1 }, buf, sizeof buf),
+                     EINVAL);
+
+        const char *bad[] = {
+                "bytes", "bytes 1", "bytes 1 ", "bytes -1 0", "bytes 01 0", "bytes 1 2 3", "bytes 1000000000000000001 0",
+                "bytes 18446744073709551616 0", "bytes 1  2", "bytes 1x 2",
+        };
+        for (size_t k = 0; k < ELEMENTSOF(bad); k++)
+                ASSERT_ERROR(parse(bad[k], &m), EBADMSG);
 }
 
 TEST(request_verbs) {

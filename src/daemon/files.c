@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* PushFile and PullFile (files.h): the model side. The worker resolves and copies; here the ids are
+ * mapped into the instance's range, the operation holds the instance (so that neither a delete nor a
+ * start moves the rootfs under the copy), and the worker's byte counts become Bytes, Rate and Progress. */
+#include <assert.h>
+#include <signal.h>
+#include <string.h>
+
+#include "bus-errors.h"
+#include "files.h"
+#include "instance.h"
+#include "log.h"
+#include "manager.h"
+#include "operation.h"
+#include "util.h"
+#include "worker.h"
+
+/* A cancelled worker gets SIGTERM and this long to remove its temporary file before SIGKILL. */
+#define FILES_CANCEL_GRACE_USEC (5 * USEC_PER_SEC)
+
+bool files_path_is_valid(const char *path) {
+        const char *base;
+
+        if (!path || path[0] != '/' || strlen(path) > FILES_PATH_MAX)
+                return false;
+        base = strrchr(path, '/') + 1;
+        return !isempty(base) && !streq(base, ".") && !streq(base, "..");
+}
+
+int files_check_ids(Instance *i, uint32_t uid, uint32_t gid) {
+        assert(i);
+
+        if (uid == UINT32_MAX || gid == UINT32_MAX)
+                return -ERANGE;
+        if (i->md.idmap.count > 0 && (uid >= i->md.idmap.count || gid >= i->md.idmap.count))
+                return -ERANGE;
+        return 0;
+}
+
+static void on_file_message(Worker *w, const WorkerMessage *msg, void *userdata) {
+        Operation *o = userdata;
+        uint64_t elapsed;
+
+        if (msg->kind != WORKER_MESSAGE_BYTES)
+                return;
+        o->bytes = msg->bytes;
+        elapsed = now_usec(CLOCK_REALTIME) - o->created_at;
+        o->rate = elapsed > 0 ? (uint64_t) ((double) msg->bytes * USEC_PER_SEC / (double) elapsed) : 0;
+        if (msg->bytes_total > 0)
+                operation_set_progress(o, MIN(1.0, (double) msg->bytes / (double) msg->bytes_total), NULL);
+        operation_mark_dirty(o, OPERATION_PROP_PROGRESS);
+}
+
+static void on_file_exited(Worker *w, int error, const char *message, void *userdata) {
+        Operation *o = userdata;
+        const char *what = o->kind == OPERATION_PUSH_FILE ? "push" : "pull";
+        /* message is the worker's, freed with it. */
+        _cleanup_free_ char *text = strdup(strempty(message));
+
+        o->worker = worker_free(o->worker);
+        message = text ?: "Out of memory.";
+        if (error == 0) {
+                operation_finish(o, NULL, NULL);
+                return;
+        }
+        if (o->step == OPERATION_STEP_CANCELLED || error == -ECANCELED) {
+                operation_finish(o, LXCBUS_ERROR_CANCELLED, o->kind == OPERATION_PUSH_FILE ?
+                                 "Push was cancelled." : "Pull was cancelled.");
+                return;
+        }
+        /* The worker's message names the path and says what went wrong. */
+        if (IN_SET(error, -ENOSYS, -EOPNOTSUPP))
+                operation_finish(o, LXCBUS_ERROR_NOT_SUPPORTED, message);
+        else if (error == -EPROTO)
+                operation_fail(o, error, "The %s worker of '%s' died: %s", what, o->instance_name, message);
+        else
+                operation_finish(o, LXCBUS_ERROR_FAILED, message);
+}
+
+static const WorkerHandlers file_handlers = {
+        .message = on_file_message,
+        .exited = on_file_exited,
+};
+
+static int on_cancel_grace_over(sd_event_source *s, uint64_t usec, void *userdata) {
+        Operation *o = userdata;
+
+        if (o->worker)
+                worker_kill(o->worker, SIGKILL);
+        return 0;
+}
+
+/* SIGTERM: the worker stops at its next read or write (a blocked one returns) and removes its temporary
+ * file. One that hangs anyway is killed. */
+static void files_cancel(Operation *o) {
+        if (!o->worker)
+                return;
+        worker_kill(o->worker, SIGTERM);
+        o->step = OPERATION_STEP_CANCELLED;
+        o->cancelable = false;
+        operation_mark_dirty(o, OPERATION_PROP_CANCELABLE);
+        (void) operation_arm_timeout(o, FILES_CANCEL_GRACE_USEC, on_cancel_grace_over);
+}
+
+static int files_start(Instance *i, Operation *o, const WorkerRequest *wr, const char *path, int fd,
+                       const char *stage) {
+        int r;
+
+        instance_lock(i, o);
+        o->step = OPERATION_STEP_WORK;
+        o->cancel = files_cancel;
+        o->cancelable = true;
+        operation_set_progress(o, 0.0, stage);
+        o->progress_valid = false;     /* a push does not know the size; a pull says once it started */
+        r = worker_spawn(o->manager, wr, &fd, 1, &file_handlers, o, &o->worker);
+        if (r < 0)
+                return r;
+        instance_log(i, operation_kind_to_string(o->kind), "%s '%s' %s instance '%s'.",
+                     o->kind == OPERATION_PUSH_FILE ? "Pushing" : "Pulling", path,
+                     o->kind == OPERATION_PUSH_FILE ? "into" : "out of", i->name);
+        return 0;
+}
+
+int files_push(Instance *i, Operation *o, const FileRequest *req) {
+        const InstanceIdmap *map = &i->md.idmap;
+
+        assert(i);
+        assert(o);
+        assert(o->kind == OPERATION_PUSH_FILE);
+        assert(req);
+        assert(files_path_is_valid(req->path));
+        assert(files_check_ids(i, req->uid, req->gid) >= 0);
+
+        /* Ids as the instance sees them, shifted into its range on the host; the directories it creates are
+         * its root's. */
+        WorkerRequest wr = {
+                .verb = WORKER_VERB_PUSH_FILE,
+                .lxcpath = o->manager->instances_dir,
+                .name = i->name,
+                .push_file = {
+                        .path = req->path,
+                        .mode = req->mode & 07777,
+                        .uid = map->count > 0 ? map->uid + req->uid : req->uid,
+                        .gid = map->count > 0 ? map->gid + req->gid : req->gid,
+                        .dir_uid = map->count > 0 ? map->uid : 0,
+                        .dir_gid = map->count > 0 ? map->gid : 0,
+                        .mkdir_parents = req->mkdir_parents,
+                },
+        };
+        return files_start(i, o, &wr, req->path, req->fd, "pushing");
+}
+
+int files_pull(Instance *i, Operation *o, const FileRequest *req) {
+        assert(i);
+        assert(o);
+        assert(o->kind == OPERATION_PULL_FILE);
+        assert(req);
+        assert(files_path_is_valid(req->path));
+
+        WorkerRequest wr = {
+                .verb = WORKER_VERB_PULL_FILE,
+                .lxcpath = o->manager->instances_dir,
+                .name = i->name,
+                .pull_file.path = req->path,
+        };
+        return files_start(i, o, &wr, req->path, req->fd, "pulling");
+}
