@@ -54,11 +54,9 @@ static void on_file_message(Worker *w, const WorkerMessage *msg, void *userdata)
 static void on_file_exited(Worker *w, int error, const char *message, void *userdata) {
         Operation *o = userdata;
         const char *what = o->kind == OPERATION_PUSH_FILE ? "push" : "pull";
-        /* message is the worker's, freed with it. */
-        _cleanup_free_ char *text = strdup(strempty(message));
 
         o->worker = worker_free(o->worker);
-        message = text ?: "Out of memory.";
+        message = strempty(message);
         if (error == 0) {
                 operation_finish(o, NULL, NULL);
                 return;
