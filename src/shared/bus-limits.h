@@ -59,6 +59,10 @@
 /* Instances the daemon holds (creates under way included); --max-instances may lower it. */
 #define LXCBUS_INSTANCES_MAX 512U
 
+/* Snapshots of one instance (its Snapshots property and lxcbus.json's "snapshots"): each is a whole copy
+ * of the rootfs on disk, and the list is in every GetManagedObjects (512 * 64 * ~80 bytes: 2.6 MiB). */
+#define LXCBUS_SNAPSHOTS_MAX 64U
+
 /* An operation's Stage and ErrorMessage are cut to this many bytes (a worker's or systemd's text). */
 #define LXCBUS_OPERATION_TEXT_MAX 1024U
 
