@@ -86,6 +86,7 @@ static int parse_rest(const char *p, const char **ret_rest) {
 static const char *const verb_table[_WORKER_VERB_MAX] = {
         [WORKER_VERB_CREATE] = "create",   [WORKER_VERB_START] = "start",     [WORKER_VERB_STOP] = "stop",
         [WORKER_VERB_DESTROY] = "destroy", [WORKER_VERB_CONSOLE] = "console", [WORKER_VERB_EXEC] = "exec",
+        [WORKER_VERB_COPY] = "copy",
 };
 
 DEFINE_STRING_TABLE_LOOKUP(worker_verb, WorkerVerb, verb_table, _WORKER_VERB_MAX, _WORKER_VERB_INVALID);
@@ -175,9 +176,39 @@ static int decode_exec(char **args, size_t n, WorkerExecArgs *ret) {
         return 0;
 }
 
+/* SOURCE SHIFT: SHIFT "-" or "FU:FG:TU:TG:COUNT", count > 0, ids > 0, no range past UINT32_MAX - 1. */
+static int decode_copy(char **args, size_t n, WorkerCopyArgs *ret) {
+        WorkerCopyArgs a = {};
+        unsigned long long v[5];
+        const char *p;
+
+        if (n != 2 || args[0][0] != '/')
+                return -EBADMSG;
+        a.source = args[0];
+        if (!streq(args[1], "-")) {
+                p = args[1];
+                for (size_t k = 0; k < 5; k++) {
+                        if (parse_uint_prefix(p, UINT32_MAX - 1, &v[k], &p) < 0 || v[k] == 0 ||
+                            *p != (k < 4 ? ':' : 0))
+                                return -EBADMSG;
+                        p++;
+                }
+                for (size_t k = 0; k < 4; k++)
+                        if (v[k] > UINT32_MAX - v[4])
+                                return -EBADMSG;
+                a.from_uid = (unsigned) v[0];
+                a.from_gid = (unsigned) v[1];
+                a.to_uid = (unsigned) v[2];
+                a.to_gid = (unsigned) v[3];
+                a.count = (unsigned) v[4];
+        }
+        *ret = a;
+        return 0;
+}
+
 /* The arguments after LXCPATH NAME. start, stop, destroy and console have exactly one. */
 static int decode_args(WorkerRequest *req, char **args, size_t n) {
-        if (!IN_SET(req->verb, WORKER_VERB_CREATE, WORKER_VERB_EXEC) && n != 1)
+        if (!IN_SET(req->verb, WORKER_VERB_CREATE, WORKER_VERB_EXEC, WORKER_VERB_COPY) && n != 1)
                 return -EBADMSG;
 
         switch (req->verb) {
@@ -195,6 +226,8 @@ static int decode_args(WorkerRequest *req, char **args, size_t n) {
                 return worker_parse_uint(args[0], WORKER_TTY_MAX, &req->console.tty) < 0 ? -EBADMSG : 0;
         case WORKER_VERB_EXEC:
                 return decode_exec(args, n, &req->exec);
+        case WORKER_VERB_COPY:
+                return decode_copy(args, n, &req->copy);
         default:
                 return -EBADMSG;
         }
@@ -323,6 +356,14 @@ static void encode_args(Packet *p, const WorkerRequest *req) {
                 packet_addf(p, "%zu", strv_length(x->env));
                 packet_add_strv(p, x->env);
                 packet_add_strv(p, x->argv);
+                break;
+        case WORKER_VERB_COPY:
+                packet_add(p, req->copy.source);
+                if (req->copy.count > 0)
+                        packet_addf(p, "%u:%u:%u:%u:%u", req->copy.from_uid, req->copy.from_gid, req->copy.to_uid,
+                                    req->copy.to_gid, req->copy.count);
+                else
+                        packet_add(p, "-");
                 break;
         default:
                 p->error = -EINVAL;

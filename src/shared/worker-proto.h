@@ -33,6 +33,12 @@
  *                                             the process (its only handle for signals: the worker
  *                                             reaps it), then "exited <status> <signal>" (status -1
  *                                             when killed by a signal).
+ *   copy    LXCPATH NAME SOURCE SHIFT        .copy: copies the tree SOURCE (absolute) to LXCPATH/NAME, which
+ *                                             it creates (a leftover there is removed first): modes, numeric
+ *                                             owners, times, symlinks, devices, xattrs; reflinks where it can.
+ *                                             SHIFT "-": owners as they are; "FU:FG:TU:TG:COUNT": uids in
+ *                                             FU..FU+COUNT-1 become TU.., gids in FG.. become TG.. (a copy of
+ *                                             an idmapped instance into a new block).
  *
  * Cancel is SIGTERM to the worker. lxcbusd-start-hook, beside the worker, is what liblxc runs as
  * lxc.hook.start-host; it sends "running $LXC_PID" on the start worker's socket, which it takes from the
@@ -69,6 +75,7 @@ typedef enum WorkerVerb {
         WORKER_VERB_DESTROY,
         WORKER_VERB_CONSOLE,
         WORKER_VERB_EXEC,
+        WORKER_VERB_COPY,
         _WORKER_VERB_MAX,
         _WORKER_VERB_INVALID = -EINVAL,
 } WorkerVerb;
@@ -114,6 +121,12 @@ typedef struct WorkerExecArgs {
         char **argv;               /* NULL-terminated, at least one */
 } WorkerExecArgs;
 
+typedef struct WorkerCopyArgs {
+        const char *source;        /* absolute */
+        unsigned from_uid, from_gid, to_uid, to_gid, count;   /* count 0: no shift (wire "-"), all 0; else
+                                                               * every range within 1..UINT32_MAX - 1 */
+} WorkerCopyArgs;
+
 typedef struct WorkerRequest {
         WorkerVerb verb;
         const char *lxcpath;       /* not empty */
@@ -125,6 +138,7 @@ typedef struct WorkerRequest {
                 WorkerDestroyArgs destroy;
                 WorkerConsoleArgs console;
                 WorkerExecArgs exec;
+                WorkerCopyArgs copy;
         };
 } WorkerRequest;
 

@@ -178,6 +178,14 @@ static void assert_request_equal(const WorkerRequest *a, const WorkerRequest *b)
                 assert_strv_equal(a->exec.env, b->exec.env);
                 assert_strv_equal(a->exec.argv, b->exec.argv);
                 break;
+        case WORKER_VERB_COPY:
+                ASSERT_STREQ(a->copy.source, b->copy.source);
+                ASSERT_EQ_U(a->copy.from_uid, b->copy.from_uid);
+                ASSERT_EQ_U(a->copy.from_gid, b->copy.from_gid);
+                ASSERT_EQ_U(a->copy.to_uid, b->copy.to_uid);
+                ASSERT_EQ_U(a->copy.to_gid, b->copy.to_gid);
+                ASSERT_EQ_U(a->copy.count, b->copy.count);
+                break;
         default:
                 ASSERT_TRUE(false);
         }
@@ -566,4 +574,28 @@ TEST(numbers) {
         const char *nan[] = { "", "-1", "+1", " 1", "1 ", "01", "1x", "0x10" };
         for (size_t k = 0; k < ELEMENTSOF(nan); k++)
                 ASSERT_ERROR(worker_parse_uint(nan[k], 100, &u), EINVAL);
+}
+
+/* copy: without and with an owner shift; refusals of what the daemon must never send. */
+TEST(request_copy) {
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_COPY, .lxcpath = "/s", .name = ".snap-1",
+                                      .copy.source = "/l/web/rootfs" },
+                   WIRE("copy\0/s\0.snap-1\0/l/web/rootfs\0-\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_COPY, .lxcpath = "/s/new", .name = "rootfs",
+                                      .copy = { .source = "/l/web/rootfs", .from_uid = 100000, .from_gid = 100001,
+                                                .to_uid = 165536, .to_gid = 165537, .count = 65536 } },
+                   WIRE("copy\0/s/new\0rootfs\0/l/web/rootfs\000100000:100001:165536:165537:65536\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_COPY, .lxcpath = "/s", .name = "x",
+                                      .copy = { .source = "/", .from_uid = 1, .from_gid = 1, .to_uid = UINT32_MAX - 1,
+                                                .to_gid = 1, .count = 1 } },
+                   NULL, 0);
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0src\0-\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0-\0extra\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "1:1:1:1\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "0:1:1:1:1\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "1:1:1:1:0\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "1:1:4294967294:1:2\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "1:1:1:1:1:\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "01:1:1:1:1\0");
 }
