@@ -72,8 +72,9 @@ static void report(CopyContext *c, bool force) {
         if (c->count_only || !c->progress || (!force && t - c->last_progress < COPY_PROGRESS_USEC))
                 return;
         c->last_progress = t;
-        c->progress(c->total_bytes > 0 ? (double) c->done_bytes / (double) c->total_bytes : 1.0, c->files,
-                    c->done_bytes, c->userdata);
+        /* A reflink counts a file's whole size: the fraction may reach 1 early, never beyond. */
+        c->progress(c->total_bytes > c->done_bytes ? (double) c->done_bytes / (double) c->total_bytes : 1.0,
+                    c->files, c->done_bytes, c->userdata);
 }
 
 /* An id of the source as the copy owns it: inside the shift's range it moves to the new block. An id
@@ -327,8 +328,9 @@ static int copy_entry(CopyContext *c, int from, int to, const char *name, unsign
         if (st.st_dev != c->dev)
                 return -EXDEV;          /* a mount point: never copy another file system into the copy */
         if (c->count_only) {
+                /* What it holds, not its size: a sparse file's holes are not copied. */
                 if (S_ISREG(st.st_mode))
-                        c->total_bytes += (uint64_t) st.st_size;
+                        c->total_bytes += MIN((uint64_t) st.st_size, (uint64_t) st.st_blocks * 512);
                 return S_ISDIR(st.st_mode) ? copy_subdir(c, from, to, name, &st, depth) : 0;
         }
         bool was_too_long = c->path_too_long;
@@ -364,6 +366,8 @@ static int copy_dir(CopyContext *c, int from, int to, unsigned depth) {
                 safe_close(fd);
                 return -errno;
         }
+        /* The duplicate shares its offset with from, which the counting pass read to the end. */
+        rewinddir(d);
         for (;;) {
                 errno = 0;
                 de = readdir(d);
