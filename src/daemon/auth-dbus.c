@@ -63,6 +63,12 @@ static const AuthEntry auth_table[] = {
         { "org.lxcbus1.Process", "Signal", "org.lxcbus1.exec", "signal" },
         { "org.lxcbus1.Operation", "Wait", NULL, NULL },
         { "org.lxcbus1.Operation", "Cancel", "org.lxcbus1.manage", "cancel" },
+        /* snapshots, rename, copy */
+        { "org.lxcbus1.Instance", "Snapshot", "org.lxcbus1.manage", "snapshot" },
+        { "org.lxcbus1.Instance", "RestoreSnapshot", "org.lxcbus1.manage", "restore-snapshot" },
+        { "org.lxcbus1.Instance", "DeleteSnapshot", "org.lxcbus1.manage", "delete-snapshot" },
+        { "org.lxcbus1.Instance", "Rename", "org.lxcbus1.manage", "rename" },
+        { "org.lxcbus1.Instance", "Copy", "org.lxcbus1.create", "copy" },
 };
 
 static const AuthEntry *auth_entry_find(const char *interface, const char *member) {

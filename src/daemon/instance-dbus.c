@@ -24,6 +24,7 @@
 #include "manager-dbus.h"
 #include "names.h"
 #include "operation-dbus.h"
+#include "snapshot-dbus.h"
 #include "util.h"
 
 #define DEFAULT_START_TIMEOUT_SEC 60
@@ -114,6 +115,11 @@ void instance_bus_emit_changes(Instance *i) {
                 names[n++] = "AutostartPriority";
                 names[n++] = "Generation";
         }
+        if (i->dirty & INSTANCE_PROP_SNAPSHOTS) {
+                names[n++] = "Snapshots";
+                if (!(i->dirty & INSTANCE_PROP_CONFIG))
+                        names[n++] = "Generation";
+        }
         names[n] = NULL;
         i->dirty = 0;
         if (n > 0 && i->linked)
@@ -135,7 +141,7 @@ void instance_bus_removed(Instance *i) {
 
 /* ---------------------------------------------------------------- lifecycle methods */
 
-static int bus_error_busy(Instance *i, sd_bus_error *error) {
+int bus_error_busy(Instance *i, sd_bus_error *error) {
         switch (instance_busy(i)) {
         case INSTANCE_IDLE:
                 return 0;
@@ -762,5 +768,17 @@ const sd_bus_vtable instance_vtable[] = {
                                 method_console_log, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ExecPty", SD_BUS_ARGS("as", argv, "a{ss}", env, "a{sv}", options),
                                 SD_BUS_RESULT("h", master, "o", process), method_exec_pty, SD_BUS_VTABLE_UNPRIVILEGED),
+        /* snapshot-dbus.c */
+        P("Snapshots", "a(st)", property_get_snapshots, md, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Snapshot", SD_BUS_ARGS("s", name, "a{sv}", options), SD_BUS_RESULT("o", operation),
+                                method_snapshot, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RestoreSnapshot", SD_BUS_ARGS("s", name, "a{sv}", options),
+                                SD_BUS_RESULT("o", operation), method_restore_snapshot, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeleteSnapshot", SD_BUS_ARGS("s", name, "a{sv}", options),
+                                SD_BUS_RESULT("o", operation), method_delete_snapshot, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Rename", SD_BUS_ARGS("s", new_name), SD_BUS_NO_RESULT, method_rename,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Copy", SD_BUS_ARGS("s", new_name, "a{sv}", options),
+                                SD_BUS_RESULT("o", instance, "o", operation), method_copy, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };

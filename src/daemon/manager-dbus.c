@@ -136,7 +136,7 @@ static int method_get_instance(sd_bus_message *message, void *userdata, sd_bus_e
 }
 
 /* A block of subordinate ids for the new idmapped instance name. */
-static int allocate_idmap(Manager *m, const char *name, InstanceIdmap *ret, sd_bus_error *error) {
+int bus_allocate_idmap(Manager *m, const char *name, InstanceIdmap *ret, sd_bus_error *error) {
         const char *path;
         int r;
 
@@ -283,7 +283,7 @@ static int prepare_create(Manager *m, const char *name, uid_t uid, bool privileg
                                                  "Too many config keys (%u at most).", CONFIG_KEYS_MAX);
                 if (r < 0)
                         return r;
-                r = allocate_idmap(m, name, &md->idmap, error);
+                r = bus_allocate_idmap(m, name, &md->idmap, error);
                 if (r < 0)
                         return r;
         }

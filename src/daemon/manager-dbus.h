@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "forward.h"
+#include "metadata.h"
 
 /* org.lxcbus1.Manager: the bus face of the manager. */
 
@@ -13,6 +14,8 @@ extern const sd_bus_vtable manager_vtable[];
 
 /* Reads an a{ss} of config keys, validating every key and value. */
 int bus_read_config(sd_bus_message *message, ConfigMap *ret, sd_bus_error *error);
+/* A block of subordinate ids for the new idmapped instance name, the failure as a bus error. */
+int bus_allocate_idmap(Manager *m, const char *name, InstanceIdmap *ret, sd_bus_error *error);
 
 /* The object paths of the instances, or of the operations (NULL-terminated, never NULL itself). */
 int manager_bus_paths(Manager *m, bool operations, char ***ret);

@@ -447,12 +447,12 @@ static void on_copy_exited(Worker *w, int error, const char *message, void *user
         int r;
 
         o->worker = worker_free(o->worker);
+        r = error != 0 ? 0 : copy_finish_in_staging(o);    /* reads the source's config */
         copy_release_source(o);
         if (error != 0) {
                 storage_copy_failed(o, error, message, true);
                 return;
         }
-        r = copy_finish_in_staging(o);
         if (r < 0) {
                 storage_copy_failed(o, r, strerror(-r), true);
                 return;
