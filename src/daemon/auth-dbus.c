@@ -64,9 +64,9 @@ static const AuthEntry auth_table[] = {
         { "org.lxcbus1.Operation", "Wait", NULL, NULL },
         { "org.lxcbus1.Operation", "Cancel", "org.lxcbus1.manage", "cancel" },
         /* snapshots, rename, copy */
-        { "org.lxcbus1.Instance", "Snapshot", "org.lxcbus1.manage", "snapshot" },
-        { "org.lxcbus1.Instance", "RestoreSnapshot", "org.lxcbus1.manage", "restore-snapshot" },
-        { "org.lxcbus1.Instance", "DeleteSnapshot", "org.lxcbus1.manage", "delete-snapshot" },
+        { "org.lxcbus1.Instance", "Snapshot", "org.lxcbus1.snapshot", "snapshot" },
+        { "org.lxcbus1.Instance", "RestoreSnapshot", "org.lxcbus1.snapshot", "restore-snapshot" },
+        { "org.lxcbus1.Instance", "DeleteSnapshot", "org.lxcbus1.snapshot", "delete-snapshot" },
         { "org.lxcbus1.Instance", "Rename", "org.lxcbus1.manage", "rename" },
         { "org.lxcbus1.Instance", "Copy", "org.lxcbus1.create", "copy" },
 };
