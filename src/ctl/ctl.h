@@ -94,3 +94,10 @@ int verb_config(Context *c, int argc, char *argv[]);
 int verb_exec(Context *c, int argc, char *argv[]);
 int verb_console(Context *c, int argc, char *argv[]);
 int verb_console_log(Context *c, int argc, char *argv[]);
+/* ctl-snapshot.c */
+int verb_snapshot(Context *c, int argc, char *argv[]);
+int verb_restore(Context *c, int argc, char *argv[]);
+int verb_snapshot_delete(Context *c, int argc, char *argv[]);
+int verb_snapshots(Context *c, int argc, char *argv[]);
+int verb_rename(Context *c, int argc, char *argv[]);
+int verb_copy(Context *c, int argc, char *argv[]);
