@@ -34,13 +34,13 @@ def metadata(name):
 
 
 def snap_call(name, method, snap, timeout=300, **kw):
-    return instance_call(name, method, V('(sa{sv})', (snap, {k.replace('_', '-'): v for k, v in kw.items()})),
+    return instance_call(name, method, V('(sa{sv})', (snap, {k.rstrip('_').replace('_', '-'): v for k, v in kw.items()})),
                          timeout=timeout)
 
 
 def copy(src, new, timeout=300, **kw):
     T.add(new)
-    return instance_call(src, 'Copy', V('(sa{sv})', (new, {k.replace('_', '-'): v for k, v in kw.items()})),
+    return instance_call(src, 'Copy', V('(sa{sv})', (new, {k.rstrip('_').replace('_', '-'): v for k, v in kw.items()})),
                          timeout=timeout)
 
 
