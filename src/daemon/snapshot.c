@@ -82,6 +82,8 @@ int lxc_config_rewrite(const char *text, const char *old_dir, const char *new_di
                         fputc('\n', f);
                 line = *end ? end + 1 : end;
         }
+        if (idmap && idmap->count > 0 && *text && text[strlen(text) - 1] != '\n')
+                fputc('\n', f);
         if (idmap && idmap->count > 0)
                 fprintf(f, "lxc.idmap = u 0 %" PRIu32 " %" PRIu32 "\nlxc.idmap = g 0 %" PRIu32 " %" PRIu32 "\n",
                         idmap->uid, idmap->count, idmap->gid, idmap->count);

@@ -28,7 +28,7 @@
  *     running and OPERATIONS_FINISHED_MAX finished operations, each with a full command line and
  *     LXCBUS_OPERATION_TEXT_MAX of stage and error text.
  *
- * tests/unit/test-bus-limits.c builds the worst case of each of these messages and measures it (20.4 MiB
+ * tests/unit/test-bus-limits.c builds the worst case of each of these messages and measures it (22.9 MiB
  * for GetManagedObjects, 280 KiB for the polkit query of an Exec). No message lxcbusd sends carries more
  * than one fd. Going over a bound is refused before polkit is asked, with org.lxcbus1.Error.LimitsExceeded
  * (or InvalidConfig for a config, InvalidArgs for a count) naming the limit. */
