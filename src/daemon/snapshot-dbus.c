@@ -152,7 +152,7 @@ int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *error) 
 /* Copy's options, read before polkit. */
 typedef struct CopyCall {
         char *snapshot;
-        int ephemeral, async;
+        int ephemeral, async, allow_running;
         ConfigMap config;
 } CopyCall;
 
@@ -180,6 +180,8 @@ static int read_copy_options(sd_bus_message *message, CopyCall *c, sd_bus_error 
                         r = sd_bus_message_read(message, "v", "b", &c->ephemeral);
                 else if (streq(k, "async"))
                         r = sd_bus_message_read(message, "v", "b", &c->async);
+                else if (streq(k, "allow-running"))
+                        r = sd_bus_message_read(message, "v", "b", &c->allow_running);
                 else if (streq(k, "config")) {
                         r = sd_bus_message_enter_container(message, 'v', "a{ss}");
                         if (r >= 0)
@@ -274,6 +276,11 @@ int method_copy(sd_bus_message *message, void *userdata, sd_bus_error *error) {
                 return invalid_name("instance", name, error);
         if (c.snapshot && !instance_name_is_valid(c.snapshot))
                 return invalid_name("snapshot", c.snapshot, error);
+        /* A consistent copy of a running instance needs it frozen throughout (or a file system
+         * snapshot); not done yet. */
+        if (c.allow_running)
+                return sd_bus_error_set(error, LXCBUS_ERROR_NOT_SUPPORTED,
+                                        "Copying a running instance ('allow-running') is not supported yet.");
         if (config_map_get(&c.config, "security.privileged"))
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
                                          "A copy cannot set 'security.privileged': it is privileged when the source "

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -604,6 +605,10 @@ static int do_copy(const WorkerRequest *req, struct lxc_container *none) {
         _cleanup_free_ char *failed = NULL;
         int r;
 
+        /* Only the daemon that started us can use the copy: a new one removes what we fill at its start,
+         * and we must not go on writing into that. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+                return result(ECANCELED, "The daemon is gone.");
         dir = open(req->lxcpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dir < 0)
                 return result(errno, "Failed to open '%s': %m", req->lxcpath);
