@@ -8,6 +8,7 @@ its user, can be ephemeral, and a cancelled copy leaves nothing."""
 
 import json
 import os
+import signal
 import stat
 import time
 
@@ -240,6 +241,7 @@ def copy_from_snapshot_and_ephemeral():
     wait_for(lambda: not instance_exists(new), 60, 'ephemeral copy deleted')
     expect_error('org.freedesktop.DBus.Error.InvalidArgs', lambda: copy(src, unique_name('c'), snapshot=V('s', 'nope')))
     expect_error('org.lxcbus1.Error.InstanceExists', lambda: copy(src, src))
+    expect_error('org.lxcbus1.Error.NotSupported', lambda: copy(src, unique_name('c'), allow_running=V('b', True)))
 
 
 @test
@@ -308,6 +310,70 @@ def cancelled_copy_leaves_nothing():
     wait_for(lambda: not any(e.startswith(new) or new in e for e in staging_entries()), 30, 'staging clean')
     snap_call(src, 'Snapshot', 's1', async_=V('b', True))
     wait_for(lambda: instance_prop(src, 'Snapshots'), 120, 'snapshot taken')
+    st['big'] = src
+
+
+def kill_and_restart_daemon():
+    """kill -9 lxcbusd, start it again, wait until the new one is on the bus."""
+    old = daemon_pid()
+    os.kill(old, signal.SIGKILL)
+    wait_for(lambda: not pid_alive(old), 10, 'lxcbusd %d gone' % old)
+    run('systemctl', 'reset-failed', 'lxcbusd')
+    rc, out, err = run('systemctl', 'start', 'lxcbusd', timeout=60)
+    assert rc == 0, (out, err)
+    wait_for(lambda: daemon_pid() not in (0, old) and instance_exists(st['big']), 30, 'a new lxcbusd')
+    expect_new_daemon()
+
+
+@test
+def killed_daemon_leaves_no_partial_snapshot_copy_or_restore():
+    """kill -9 of the daemon at a few points of each long job: afterwards each is whole or absent,
+    staging/ is emptied, the source is as it was."""
+    src = st['big']
+    with open(os.path.join(rootfs(src), 'extra'), 'w') as f:
+        f.write('only in the rootfs, not in s1')
+    rootfs_tree, s1_tree = tree(rootfs(src)), tree(os.path.join(inst_dir(src), 'snapshots', 's1', 'rootfs'))
+    assert rootfs_tree != s1_tree
+    outcomes = []
+    for kind in ('snapshot', 'copy', 'restore'):
+        for k, delay in enumerate((0, 0.1, 0.4, 1.2, 3.0)):
+            new = '%s-k%s%d' % (src, kind[0], k)
+            if kind == 'copy':
+                copy(src, new, async_=V('b', True))
+            elif kind == 'snapshot':
+                snap_call(src, 'Snapshot', 'k%d' % k, async_=V('b', True))
+            else:
+                snap_call(src, 'RestoreSnapshot', 's1', async_=V('b', True))
+            time.sleep(delay)
+            kill_and_restart_daemon()
+            wait_for(lambda: staging_entries() == [], 60, 'staging emptied (%s)' % staging_entries())
+            if kind == 'copy':
+                done = instance_exists(new)
+                assert done or not os.path.exists(inst_dir(new)), new
+                if done:
+                    assert len(tree(rootfs(new))) == len(rootfs_tree)
+                    cleanup_instance(new)
+            elif kind == 'snapshot':
+                done = 'k%d' % k in [n for n, t in instance_prop(src, 'Snapshots')]
+                d = os.path.join(inst_dir(src), 'snapshots', 'k%d' % k)
+                if done:
+                    assert len(tree(os.path.join(d, 'rootfs'))) == len(rootfs_tree)
+                    snap_call(src, 'DeleteSnapshot', 'k%d' % k)
+                else:
+                    # A directory the metadata does not list goes when the name is taken again.
+                    snap_call(src, 'Snapshot', 'k%d' % k)
+                    snap_call(src, 'DeleteSnapshot', 'k%d' % k)
+            else:
+                now = tree(rootfs(src))
+                done = now == s1_tree
+                assert done or now == rootfs_tree, 'half a restore'
+                if done:
+                    with open(os.path.join(rootfs(src), 'extra'), 'w') as f:
+                        f.write('only in the rootfs, not in s1')
+                    assert tree(rootfs(src)) == rootfs_tree
+            outcomes.append((kind, delay, done))
+    assert instance_prop(src, 'State') == 'stopped'
+    print('# kill points (kind, delay, finished): %s' % outcomes)
 
 
 @on_exit
