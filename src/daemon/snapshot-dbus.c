@@ -309,7 +309,7 @@ int method_copy(sd_bus_message *message, void *userdata, sd_bus_error *error) {
                 return r;
         r = instance_copy(src, o, c.snapshot, &md);
         if (r < 0) {
-                operation_finish_errno(o, r, "Failed to start the copy.");
+                operation_fail(o, r, "Failed to start the copy of '%s': %s", src->name, strerror(-r));
                 if (c.async)
                         return sd_bus_error_set_errnof(error, r, "Failed to copy instance '%s': %m", src->name);
                 return 1;

@@ -176,7 +176,8 @@ static int decode_exec(char **args, size_t n, WorkerExecArgs *ret) {
         return 0;
 }
 
-/* SOURCE SHIFT: SHIFT "-" or "FU:FG:TU:TG:COUNT", count > 0, ids > 0, no range past UINT32_MAX - 1. */
+/* SOURCE SHIFT: SHIFT "-" or "FU:FG:TU:TG:COUNT": count > 0, the target ids > 0 (never host root), the
+ * source ids may be 0 (a privileged source copied into a block), no range past UINT32_MAX - 1. */
 static int decode_copy(char **args, size_t n, WorkerCopyArgs *ret) {
         WorkerCopyArgs a = {};
         unsigned long long v[5];
@@ -188,7 +189,7 @@ static int decode_copy(char **args, size_t n, WorkerCopyArgs *ret) {
         if (!streq(args[1], "-")) {
                 p = args[1];
                 for (size_t k = 0; k < 5; k++) {
-                        if (parse_uint_prefix(p, UINT32_MAX - 1, &v[k], &p) < 0 || v[k] == 0 ||
+                        if (parse_uint_prefix(p, UINT32_MAX - 1, &v[k], &p) < 0 || (k >= 2 && v[k] == 0) ||
                             *p != (k < 4 ? ':' : 0))
                                 return -EBADMSG;
                         p++;

@@ -124,7 +124,8 @@ typedef struct WorkerExecArgs {
 typedef struct WorkerCopyArgs {
         const char *source;        /* absolute */
         unsigned from_uid, from_gid, to_uid, to_gid, count;   /* count 0: no shift (wire "-"), all 0; else
-                                                               * every range within 1..UINT32_MAX - 1 */
+                                                               * every range within 0..UINT32_MAX - 1,
+                                                               * the target ones above 0 */
 } WorkerCopyArgs;
 
 typedef struct WorkerRequest {

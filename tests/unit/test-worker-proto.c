@@ -585,6 +585,10 @@ TEST(request_copy) {
                                       .copy = { .source = "/l/web/rootfs", .from_uid = 100000, .from_gid = 100001,
                                                 .to_uid = 165536, .to_gid = 165537, .count = 65536 } },
                    WIRE("copy\0/s/new\0rootfs\0/l/web/rootfs\000100000:100001:165536:165537:65536\0"));
+        /* A privileged source (ids from 0) into a block. */
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_COPY, .lxcpath = "/s", .name = "x",
+                                      .copy = { .source = "/s/a", .to_uid = 100000, .to_gid = 100000, .count = 65536 } },
+                   WIRE("copy\0/s\0x\0/s/a\0" "0:0:100000:100000:65536\0"));
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_COPY, .lxcpath = "/s", .name = "x",
                                       .copy = { .source = "/", .from_uid = 1, .from_gid = 1, .to_uid = UINT32_MAX - 1,
                                                 .to_gid = 1, .count = 1 } },
@@ -593,7 +597,8 @@ TEST(request_copy) {
         ASSERT_MALFORMED("copy\0/s\0x\0src\0-\0");
         ASSERT_MALFORMED("copy\0/s\0x\0/src\0-\0extra\0");
         ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "1:1:1:1\0");
-        ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "0:1:1:1:1\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "1:1:0:1:1\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "1:1:1:0:1\0");
         ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "1:1:1:1:0\0");
         ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "1:1:4294967294:1:2\0");
         ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "1:1:1:1:1:\0");
