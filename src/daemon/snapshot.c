@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Snapshots, Rename and Copy of instances (snapshot.h): the model, no D-Bus. */
 #include <assert.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bus-limits.h"
 #include "create.h"
@@ -93,21 +95,22 @@ int lxc_config_rewrite(const char *text, const char *old_dir, const char *new_di
         return 0;
 }
 
-/* Reads dir/config and writes it to to_dir/config for the instance at new_dir. */
-static int instance_config_rewrite(const char *dir, const char *to_dir, const char *new_dir, const char *new_name,
-                                   const InstanceIdmap *idmap, const char *old_dir) {
+/* Reads dir/config (the instance at dir) and writes it to dir_to/file_to for the instance at new_dir
+ * called new_name. */
+static int instance_config_rewrite(const char *dir, const char *dir_to, const char *file_to, const char *new_dir,
+                                   const char *new_name, const InstanceIdmap *idmap) {
         _cleanup_free_ char *from = NULL, *to = NULL, *text = NULL, *out = NULL;
         size_t n;
         int r;
 
-        if (asprintf(&from, "%s/" LXC_CONFIG_FILE, dir) < 0 || asprintf(&to, "%s/" LXC_CONFIG_FILE, to_dir) < 0)
+        if (asprintf(&from, "%s/" LXC_CONFIG_FILE, dir) < 0 || asprintf(&to, "%s/%s", dir_to, file_to) < 0)
                 return -ENOMEM;
         r = read_full_file(from, LXC_CONFIG_SIZE_MAX, &text, &n);
         if (r < 0)
                 return r;
         if (strlen(text) != n)
                 return -EBADMSG;
-        r = lxc_config_rewrite(text, old_dir, new_dir, new_name, idmap, &out);
+        r = lxc_config_rewrite(text, dir, new_dir, new_name, idmap, &out);
         if (r < 0)
                 return r;
         return write_file_atomic(to, out, strlen(out), 0640);
@@ -420,7 +423,7 @@ static int copy_finish_in_staging(Operation *o) {
         if (asprintf(&sdir, "%s/%s", m->staging_dir, md->name) < 0 || !(fdir = instance_dir(m, md->name, NULL)) ||
             !(srcdir = instance_dir(m, src->name, NULL)) || asprintf(&mdpath, "%s/" METADATA_FILE, sdir) < 0)
                 return -ENOMEM;
-        r = instance_config_rewrite(srcdir, sdir, fdir, md->name, &md->idmap, srcdir);
+        r = instance_config_rewrite(srcdir, sdir, LXC_CONFIG_FILE, fdir, md->name, &md->idmap);
         if (r < 0)
                 return r;
         r = instance_metadata_save(md, mdpath);
@@ -522,20 +525,123 @@ void snapshot_operation_done(Operation *o) {
 
 /* ---------------------------------------------------------------- rename */
 
-/* The files of instances/NEW (just renamed from OLD) rewritten for its new name. */
-static int rename_rewrite(Instance *i, const char *new_name, const char *old_dir, const char *new_dir) {
+/* A rename in three steps, so that a daemon killed at any point leaves the old instance or the new one
+ * (snapshot_recover_renames() finishes it at the next start):
+ *   1. OLD/config.rename: the config for NEW, not in use yet;
+ *   2. OLD/lxcbus.json names NEW: the commit point;
+ *   3. OLD -> NEW, then NEW/config.rename -> NEW/config.
+ * At startup a directory with a config.rename whose metadata names another name got to step 2: it is
+ * moved on; one whose metadata names itself did not: the file goes. */
+#define RENAME_CONFIG_FILE "config.rename"
+
+static int rename_metadata_save(Instance *i, const char *name, uint64_t generation, const char *dir) {
         _cleanup_free_ char *mdpath = NULL;
         InstanceMetadata save = i->md;  /* shallow: nothing of it is freed */
+
+        if (asprintf(&mdpath, "%s/" METADATA_FILE, dir) < 0)
+                return -ENOMEM;
+        save.name = (char *) name;
+        save.generation = generation;
+        return instance_metadata_save(&save, mdpath);
+}
+
+/* Step 3, and the recovery's: dir, committed to new_name, goes into place with its config. */
+static int rename_finish(Manager *m, const char *dir, const char *new_name) {
+        _cleanup_free_ char *new_dir = NULL, *pending = NULL, *config = NULL;
+
+        new_dir = instance_dir(m, new_name, NULL);
+        if (!new_dir || asprintf(&pending, "%s/" RENAME_CONFIG_FILE, new_dir) < 0 ||
+            asprintf(&config, "%s/" LXC_CONFIG_FILE, new_dir) < 0)
+                return -ENOMEM;
+        if (!streq(dir, new_dir) && renameat2(AT_FDCWD, dir, AT_FDCWD, new_dir, RENAME_NOREPLACE) < 0)
+                return -errno;
+        if (rename(pending, config) < 0 && errno != ENOENT)
+                return -errno;
+        (void) fsync_directory_of(config);
+        return 0;
+}
+
+static int rename_on_disk(Instance *i, const char *new_name, const char *old_dir, const char *new_dir) {
+        _cleanup_free_ char *pending = NULL;
         int r;
 
-        r = instance_config_rewrite(new_dir, new_dir, new_dir, new_name, NULL, old_dir);
-        if (r < 0)
-                return r;
-        if (asprintf(&mdpath, "%s/" METADATA_FILE, new_dir) < 0)
+        if (access(new_dir, F_OK) >= 0)
+                return -EEXIST;         /* a stray directory, not an instance's */
+        if (asprintf(&pending, "%s/" RENAME_CONFIG_FILE, old_dir) < 0)
                 return -ENOMEM;
-        save.name = (char *) new_name;
-        save.generation++;
-        return instance_metadata_save(&save, mdpath);
+        r = instance_config_rewrite(old_dir, old_dir, RENAME_CONFIG_FILE, new_dir, new_name, NULL);
+        if (r >= 0)
+                r = rename_metadata_save(i, new_name, i->md.generation + 1, old_dir);
+        if (r < 0) {
+                (void) unlink(pending);
+                return r;
+        }
+        r = rename_finish(i->manager, old_dir, new_name);
+        if (r < 0 && access(old_dir, F_OK) >= 0) {
+                /* Not moved (a stray NEW appeared meanwhile): undo the commit. */
+                (void) rename_metadata_save(i, i->name, i->md.generation, old_dir);
+                (void) unlink(pending);
+                return r;
+        }
+        if (r < 0)
+                log_warning_errno(r, "Failed to put the new config of '%s' in place, the next start of the daemon "
+                                  "does: %m", new_name);
+        return 0;
+}
+
+/* One directory of instances/ at startup, with a config.rename: a rename to finish or to forget. */
+static void rename_recover(Manager *m, const char *entry) {
+        _cleanup_(instance_metadata_done) InstanceMetadata md = {};
+        _cleanup_free_ char *dir = NULL, *mdpath = NULL, *pending = NULL;
+        int r;
+
+        dir = instance_dir(m, entry, NULL);
+        if (!dir || asprintf(&mdpath, "%s/" METADATA_FILE, dir) < 0 ||
+            asprintf(&pending, "%s/" RENAME_CONFIG_FILE, dir) < 0) {
+                (void) log_oom();
+                return;
+        }
+        r = instance_metadata_load(mdpath, &md, NULL);
+        if (r >= 0 && !streq(md.name, entry)) {
+                r = rename_finish(m, dir, md.name);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to finish the rename of '%s' to '%s', ignoring: %m", entry,
+                                          md.name);
+                else
+                        log_info("Finished the interrupted rename of '%s' to '%s'.", entry, md.name);
+                return;
+        }
+        (void) unlink(pending);
+        log_info("Dropped the interrupted rename of '%s'.", entry);
+}
+
+int snapshot_recover_renames(Manager *m) {
+        _cleanup_strv_free_ char **pending = NULL;
+        DIR *d;
+        struct dirent *de;
+
+        assert(m);
+
+        d = opendir(m->instances_dir);
+        if (!d)
+                return -errno;
+        /* Listed first: renaming while reading could show an entry twice. */
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *p = NULL;
+
+                if (!instance_name_is_valid(de->d_name) ||
+                    asprintf(&p, "%s/" RENAME_CONFIG_FILE, de->d_name) < 0 ||
+                    faccessat(dirfd(d), p, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (strv_extend(&pending, de->d_name) < 0) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
+        }
+        closedir(d);
+        STRV_FOREACH(e, pending)
+                rename_recover(m, *e);
+        return 0;
 }
 
 int instance_rename(Instance *i, const char *new_name) {
@@ -563,16 +669,9 @@ int instance_rename(Instance *i, const char *new_name) {
         r = instance_unit_name(new_name, &unit);
         if (r < 0)
                 return r;
-        if (renameat2(AT_FDCWD, old_dir, AT_FDCWD, new_dir, RENAME_NOREPLACE) < 0)
-                return -errno;
-        r = rename_rewrite(i, new_name, old_dir, new_dir);
-        if (r < 0) {
-                /* Back as it was: its files still name the old directory. */
-                if (rename(new_dir, old_dir) < 0)
-                        log_error_errno(errno, "Failed to move '%s' back to '%s': %m", new_dir, old_dir);
+        r = rename_on_disk(i, new_name, old_dir, new_dir);
+        if (r < 0)
                 return r;
-        }
-        (void) fsync_directory_of(new_dir);
 
         /* Off the bus under the old path, back under the new one; a pending authorization for the old
          * object is not one for this (auth-dbus.c binds answers to the incarnation). */

@@ -19,7 +19,9 @@
  *   DeleteSnapshot   the metadata forgets it, then instances/NAME/snapshots/SNAP -> staging/, removed.
  *   Copy             staging/NEW/rootfs (owners shifted into the copy's own idmap block), then config
  *                    and metadata beside it, then staging/NEW -> instances/NEW, as a create does.
- *   Rename           instances/OLD -> instances/NEW, then its config and metadata rewritten. */
+ *   Rename           the new config beside the old one, the metadata names NEW (the commit), then
+ *                    instances/OLD -> instances/NEW and the new config in place; finished or dropped at
+ *                    the next start when interrupted. */
 
 /* May instance i get a snapshot called name? -EINVAL not a valid name, -EEXIST it has one, -E2BIG it has
  * LXCBUS_SNAPSHOTS_MAX. */
@@ -40,6 +42,10 @@ int instance_copy(Instance *src, Operation *o, const char *snapshot, InstanceMet
  * taken (or a stray directory has it), -EINVAL not a valid name. The instance leaves the bus under its
  * old path and comes back under the new one. */
 int instance_rename(Instance *i, const char *new_name);
+
+/* At startup, before the instances are loaded: renames a killed daemon left half done are finished
+ * (committed: the metadata names the new name) or forgotten. */
+int snapshot_recover_renames(Manager *m);
 
 /* operation_free()'s part for the kinds above. */
 void snapshot_operation_done(Operation *o);

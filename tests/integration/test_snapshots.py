@@ -202,6 +202,48 @@ def rename_refusals():
     assert instance_exists(name) and instance_exists(other)
 
 
+def restart_daemon():
+    old = daemon_pid()
+    rc, out, err = run('systemctl', 'restart', 'lxcbusd', timeout=60)
+    assert rc == 0, (out, err)
+    wait_for(lambda: daemon_pid() not in (0, old) and call(MANAGER_PATH, MANAGER_IFACE, 'ListInstances') is not None,
+             30, 'a new lxcbusd')
+    expect_new_daemon()
+
+
+@test
+def interrupted_rename_is_finished_or_dropped():
+    """The states a daemon killed inside Rename leaves: committed (the metadata names the new name, the
+    new config waits beside the old one) is finished at the next start; not committed is dropped."""
+    old, new = T.add(unique_name('ren')), T.add(unique_name('ren'))
+    create_instance(old, 'none')
+    rc, out, err = run('systemctl', 'stop', 'lxcbusd', timeout=60)
+    assert rc == 0, err
+    with open(os.path.join(inst_dir(old), 'config')) as f:
+        cfg = f.read()
+    pending = cfg.replace(inst_dir(old), inst_dir(new)).replace('lxc.uts.name = %s' % old, 'lxc.uts.name = %s' % new)
+    with open(os.path.join(inst_dir(old), 'config.rename'), 'w') as f:
+        f.write(pending)
+    md = metadata(old)
+    md['name'] = new
+    with open(os.path.join(inst_dir(old), 'lxcbus.json'), 'w') as f:
+        json.dump(md, f)
+    restart_daemon()
+    assert not instance_exists(old) and instance_exists(new)
+    assert not os.path.exists(inst_dir(old))
+    with open(os.path.join(inst_dir(new), 'config')) as f:
+        assert f.read() == pending
+    assert not os.path.exists(os.path.join(inst_dir(new), 'config.rename'))
+
+    # Not committed: the pending config goes, the instance stays as it was.
+    with open(os.path.join(inst_dir(new), 'config.rename'), 'w') as f:
+        f.write('lxc.uts.name = other\n')
+    restart_daemon()
+    assert instance_exists(new) and not os.path.exists(os.path.join(inst_dir(new), 'config.rename'))
+    with open(os.path.join(inst_dir(new), 'config')) as f:
+        assert f.read() == pending
+
+
 # ---- copy -----------------------------------------------------------------------------------
 
 @test
