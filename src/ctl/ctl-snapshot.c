@@ -138,16 +138,8 @@ static int parse_copy_snapshot(Context *c, const char *arg, void *userdata) {
 
 static int parse_copy_config(Context *c, const char *arg, void *userdata) {
         CopyArgs *a = userdata;
-        int r;
 
-        r = ctl_pairs_add(&a->config, arg);
-        if (r == -EEXIST)
-                return ctl_usage_error(c, "Configuration key of '%s' given twice.", arg);
-        if (r == -ENOMEM)
-                return ctl_error_errno(c, r, "Out of memory.");
-        if (r < 0)
-                return ctl_usage_error(c, "Invalid --config '%s': expected KEY=VALUE.", arg);
-        return 1;
+        return ctl_parse_config_option(c, &a->config, arg);
 }
 
 /* Copy's options: snapshot s, ephemeral b, async b, config a{ss} (only what was given). */

@@ -208,20 +208,12 @@ static int read_copy_options(sd_bus_message *message, CopyCall *c, sd_bus_error 
 static int copy_metadata(Instance *src, const char *name, uid_t uid, CopyCall *c, InstanceMetadata *md,
                          sd_bus_error *error) {
         Manager *m = src->manager;
-        size_t size = 0;
         int r;
 
-        if (manager_find_instance(m, name) || manager_name_reserved(m, name))
-                return sd_bus_error_setf(error, LXCBUS_ERROR_INSTANCE_EXISTS, "Instance '%s' already exists.", name);
         if (m->n_instances + m->n_creating >= m->max_instances)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
                                          "Cannot copy to instance '%s': there are %u instances, the most allowed "
                                          "(--max-instances).", name, m->max_instances);
-        if (uid != 0 && manager_instances_of(m, uid) >= m->max_instances_per_owner)
-                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
-                                         "Cannot copy to instance '%s': uid %u has %u instances already "
-                                         "(--max-instances-per-owner=%u).", name, (unsigned) uid,
-                                         manager_instances_of(m, uid), m->max_instances_per_owner);
         r = config_map_copy(&src->md.config, &md->config);
         if (r < 0)
                 return r;
@@ -233,28 +225,10 @@ static int copy_metadata(Instance *src, const char *name, uid_t uid, CopyCall *c
                 if (r < 0)
                         return r;
         }
-        if (uid != 0 || src->md.idmap.count > 0) {
-                r = config_map_set(&md->config, "security.privileged", "false");
-                if (r < 0)
-                        return r == -E2BIG ? sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
-                                                               "Too many config keys (%u at most).", CONFIG_KEYS_MAX)
-                                           : r;
-                r = bus_allocate_idmap(m, name, &md->idmap, error);
-                if (r < 0)
-                        return r;
-        }
-        md->name = strdup(name);
-        if (!md->name)
-                return -ENOMEM;
-        md->owner = uid;
-        md->ephemeral = c->ephemeral;
-        md->created_at = now_usec(CLOCK_REALTIME);
-        md->generation = 1;
-        if (config_map_stored_size(&md->config) > LXCBUS_CONFIG_TOTAL_MAX ||
-            instance_metadata_check_size(md, &size) == -E2BIG)
+        if (config_map_stored_size(&md->config) > LXCBUS_CONFIG_TOTAL_MAX)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG, "The config of instance '%s' is too large.",
                                          name);
-        return 0;
+        return bus_prepare_new_instance(m, name, uid, uid == 0 && src->md.idmap.count == 0, c->ephemeral, md, error);
 }
 
 int method_copy(sd_bus_message *message, void *userdata, sd_bus_error *error) {

@@ -164,6 +164,9 @@ static int storage_copy_start(Operation *o, const char *entry, const char *sourc
         return r;
 }
 
+/* The exit of every copy worker here: on_storage_copied(), below. */
+static const WorkerHandlers storage_handlers;
+
 /* The worker failed or was cancelled: its entry goes, and o finishes. */
 static void storage_copy_failed(Operation *o, int error, const char *message, bool release_name) {
         int r;
@@ -227,136 +230,53 @@ static int snapshot_move_stray(Manager *m, int snapdir, const char *name, uint64
         return create_staging_remove(m, entry, false);
 }
 
-static void on_snapshot_copied(Worker *w, int error, const char *message, void *userdata) {
-        Operation *o = userdata;
+/* The snapshot is in staging (tree): into snapshots/NAME, then listed. */
+static int snapshot_put_in_place(Operation *o, const char *tree) {
         Instance *i = o->instance;
         Manager *m = o->manager;
-        _cleanup_free_ char *snapdir = NULL, *from = NULL;
+        _cleanup_free_ char *snapdir = NULL, *to = NULL;
         _cleanup_close_ int sfd = -EBADF;
         int r;
 
-        o->worker = worker_free(o->worker);
-        if (error != 0) {
-                storage_copy_failed(o, error, message, false);
-                return;
-        }
-
         snapdir = instance_dir(m, i->name, "snapshots");
-        if (!snapdir || asprintf(&from, "%s/%s/rootfs", m->staging_dir, o->storage.entry) < 0) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        if (mkdir(snapdir, 0700) < 0 && errno != EEXIST) {
-                r = -errno;
-                goto fail;
-        }
+        if (!snapdir || asprintf(&to, "%s/%s/rootfs", snapdir, o->storage.snapshot) < 0)
+                return -ENOMEM;
+        if (mkdir(snapdir, 0700) < 0 && errno != EEXIST)
+                return -errno;
         sfd = open(snapdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sfd < 0 || mkdirat(sfd, o->storage.snapshot, 0700) < 0) {
-                r = -errno;
-                if (r != -EEXIST)
-                        goto fail;
+        if (sfd < 0)
+                return -errno;
+        if (mkdirat(sfd, o->storage.snapshot, 0700) < 0) {
+                if (errno != EEXIST)
+                        return -errno;
                 /* Not listed (checked before), yet there: a leftover. */
                 r = snapshot_move_stray(m, sfd, o->storage.snapshot, o->id);
-                if (r < 0 || mkdirat(sfd, o->storage.snapshot, 0700) < 0) {
-                        r = r < 0 ? r : -errno;
-                        goto fail;
-                }
+                if (r < 0)
+                        return r;
+                if (mkdirat(sfd, o->storage.snapshot, 0700) < 0)
+                        return -errno;
         }
-        _cleanup_free_ char *to = NULL;
-        if (asprintf(&to, "%s/%s/rootfs", snapdir, o->storage.snapshot) < 0) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        if (rename(from, to) < 0) {
+        if (rename(tree, to) < 0) {
                 r = -errno;
                 (void) unlinkat(sfd, o->storage.snapshot, AT_REMOVEDIR);
-                goto fail;
+                return r;
         }
         (void) fsync_directory_of(to);
+        /* Failing here, the directory stays unlisted: removed when the name is used again. */
         r = instance_metadata_add_snapshot(&i->md, o->storage.snapshot, now_usec(CLOCK_REALTIME));
         if (r < 0)
-                goto fail;      /* the directory stays, unlisted: removed when the name is used again */
+                return r;
         instance_storage_changed(i);
         (void) create_staging_remove(m, o->storage.entry, false);
         instance_log(i, "snapshot", "Snapshot '%s' of instance '%s' taken.", o->storage.snapshot, i->name);
         operation_finish(o, NULL, NULL);
-        return;
-fail:
-        storage_copy_failed(o, r, strerror(-r), false);
+        return 0;
 }
 
-static const WorkerHandlers snapshot_handlers = {
-        .message = on_copy_message,
-        .exited = on_snapshot_copied,
-};
-
-/* The worker's entry in staging/: unique in this daemon's life, and a leftover of an earlier one is
- * gone before the first operation (create_clean_staging()). */
-static void storage_entry(Operation *o, const char *what, char buf[static 64]) {
-        snprintf(buf, 64, ".%s-%" PRIu64, what, o->id);
-}
-
-void snapshot_create(Instance *i, Operation *o, const char *name) {
-        _cleanup_free_ char *source = NULL;
-        char entry[64];
-        int r;
-
-        assert(i);
-        assert(o);
-        assert(name);
-
-        instance_lock(i, o);
-        o->storage.snapshot = strdup(name);
-        source = instance_dir(i->manager, i->name, "rootfs");
-        if (!o->storage.snapshot || !source) {
-                operation_fail(o, -ENOMEM, "Out of memory.");
-                return;
-        }
-        storage_entry(o, "snapshot", entry);
-        r = storage_copy_start(o, entry, source, NULL, NULL, &snapshot_handlers);
-        if (r < 0)
-                operation_fail(o, r, "Failed to start the snapshot of '%s': %s", i->name, strerror(-r));
-}
-
-static void on_restore_copied(Worker *w, int error, const char *message, void *userdata) {
-        Operation *o = userdata;
-        Instance *i = o->instance;
-        Manager *m = o->manager;
-        _cleanup_free_ char *rootfs = NULL, *copy = NULL;
-        int r;
-
-        o->worker = worker_free(o->worker);
-        if (error != 0) {
-                storage_copy_failed(o, error, message, false);
-                return;
-        }
-        rootfs = instance_dir(m, i->name, "rootfs");
-        if (!rootfs || asprintf(&copy, "%s/%s/rootfs", m->staging_dir, o->storage.entry) < 0) {
-                storage_copy_failed(o, -ENOMEM, "Out of memory.", false);
-                return;
-        }
-        /* The one step that restores: both trees exist at every instant, and the old one leaves with
-         * the staging entry. */
-        if (renameat2(AT_FDCWD, copy, AT_FDCWD, rootfs, RENAME_EXCHANGE) < 0) {
-                r = -errno;
-                storage_copy_failed(o, r, strerror(-r), false);
-                return;
-        }
-        (void) fsync_directory_of(rootfs);
-        instance_storage_changed(i);
-        r = create_staging_remove(m, o->storage.entry, false);
-        if (r < 0)
-                log_warning_errno(r, "Failed to remove the old rootfs of '%s', ignoring: %m", i->name);
-        instance_log(i, "restore-snapshot", "Instance '%s' restored from snapshot '%s'.", i->name, o->storage.snapshot);
-        operation_finish(o, NULL, NULL);
-}
-
-static const WorkerHandlers restore_handlers = {
-        .message = on_copy_message,
-        .exited = on_restore_copied,
-};
-
-void snapshot_restore(Instance *i, Operation *o, const char *name) {
+/* Snapshot and RestoreSnapshot: the copy worker from the rootfs, or from the snapshot, into an entry of
+ * staging/ that is unique in this daemon's life (a leftover of an earlier one is gone before the first
+ * operation: create_clean_staging()). */
+static void snapshot_copy_begin(Instance *i, Operation *o, const char *name, bool restore) {
         _cleanup_free_ char *source = NULL, *sub = NULL;
         char entry[64];
         int r;
@@ -367,15 +287,47 @@ void snapshot_restore(Instance *i, Operation *o, const char *name) {
 
         instance_lock(i, o);
         o->storage.snapshot = strdup(name);
-        if (!o->storage.snapshot || asprintf(&sub, "snapshots/%s/rootfs", name) < 0 ||
+        if (!o->storage.snapshot || (restore ? asprintf(&sub, "snapshots/%s/rootfs", name) < 0
+                                             : !(sub = strdup("rootfs"))) ||
             !(source = instance_dir(i->manager, i->name, sub))) {
                 operation_fail(o, -ENOMEM, "Out of memory.");
                 return;
         }
-        storage_entry(o, "restore", entry);
-        r = storage_copy_start(o, entry, source, NULL, NULL, &restore_handlers);
+        snprintf(entry, sizeof entry, ".%s-%" PRIu64, restore ? "restore" : "snapshot", o->id);
+        r = storage_copy_start(o, entry, source, NULL, NULL, &storage_handlers);
         if (r < 0)
-                operation_fail(o, r, "Failed to start the restore of '%s': %s", i->name, strerror(-r));
+                operation_fail(o, r, "Failed to start the %s of '%s': %s", restore ? "restore" : "snapshot", i->name,
+                               strerror(-r));
+}
+
+void snapshot_create(Instance *i, Operation *o, const char *name) {
+        snapshot_copy_begin(i, o, name, false);
+}
+
+/* The copy of the snapshot is in staging (tree): exchanged with the rootfs, the old one leaving with the
+ * staging entry. The one step that restores: both trees exist at every instant. */
+static int restore_put_in_place(Operation *o, const char *tree) {
+        Instance *i = o->instance;
+        _cleanup_free_ char *rootfs = NULL;
+        int r;
+
+        rootfs = instance_dir(o->manager, i->name, "rootfs");
+        if (!rootfs)
+                return -ENOMEM;
+        if (renameat2(AT_FDCWD, tree, AT_FDCWD, rootfs, RENAME_EXCHANGE) < 0)
+                return -errno;
+        (void) fsync_directory_of(rootfs);
+        instance_storage_changed(i);
+        r = create_staging_remove(o->manager, o->storage.entry, false);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove the old rootfs of '%s', ignoring: %m", i->name);
+        instance_log(i, "restore-snapshot", "Instance '%s' restored from snapshot '%s'.", i->name, o->storage.snapshot);
+        operation_finish(o, NULL, NULL);
+        return 0;
+}
+
+void snapshot_restore(Instance *i, Operation *o, const char *name) {
+        snapshot_copy_begin(i, o, name, true);
 }
 
 void snapshot_delete(Instance *i, Operation *o, const char *name) {
@@ -445,39 +397,60 @@ static void copy_release_source(Operation *o) {
         o->storage.source = instance_unref(o->storage.source);
 }
 
-static void on_copy_exited(Worker *w, int error, const char *message, void *userdata) {
-        Operation *o = userdata;
+/* The copy is whole in staging/NEW: in place, and the new instance set up. */
+static int copy_put_in_place(Operation *o, const char *tree) {
         Manager *m = o->manager;
         Instance *i;
         int r;
 
-        o->worker = worker_free(o->worker);
-        r = error != 0 ? 0 : copy_finish_in_staging(o);    /* reads the source's config */
+        r = copy_finish_in_staging(o);      /* reads the source's config */
         copy_release_source(o);
-        if (error != 0) {
-                storage_copy_failed(o, error, message, true);
-                return;
-        }
-        if (r < 0) {
-                storage_copy_failed(o, r, strerror(-r), true);
-                return;
-        }
+        if (r < 0)
+                return r;
         manager_release_name(m, o->instance_name);
         r = instance_new(m, o->storage.md, &i);
         if (r < 0) {
                 operation_fail(o, r, "Failed to set up instance '%s': %s", o->instance_name, strerror(-r));
-                return;
+                return 0;
         }
         manager_add_instance(m, i);
         o->instance = instance_ref(i);
         instance_log(i, "copy", "Instance '%s' copied%s%s.", i->name, o->storage.snapshot ? " from snapshot " : "",
                      strempty(o->storage.snapshot));
         operation_finish(o, NULL, NULL);
+        return 0;
 }
 
-static const WorkerHandlers copy_handlers = {
+/* The copy worker of any of them is done: put its tree in place, or remove it. */
+static void on_storage_copied(Worker *w, int error, const char *message, void *userdata) {
+        Operation *o = userdata;
+        bool copy = o->kind == OPERATION_COPY;
+        _cleanup_free_ char *tree = NULL;
+        int r;
+
+        o->worker = worker_free(o->worker);
+        if (error == 0) {
+                if (asprintf(&tree, "%s/%s/rootfs", o->manager->staging_dir, o->storage.entry) < 0)
+                        r = -ENOMEM;
+                else if (o->kind == OPERATION_SNAPSHOT)
+                        r = snapshot_put_in_place(o, tree);
+                else if (o->kind == OPERATION_RESTORE_SNAPSHOT)
+                        r = restore_put_in_place(o, tree);
+                else
+                        r = copy_put_in_place(o, tree);
+                if (r >= 0)
+                        return;
+                error = r;
+                message = strerror(-r);
+        }
+        if (copy)
+                copy_release_source(o);
+        storage_copy_failed(o, error, message, copy);
+}
+
+static const WorkerHandlers storage_handlers = {
         .message = on_copy_message,
-        .exited = on_copy_exited,
+        .exited = on_storage_copied,
 };
 
 int instance_copy(Instance *src, Operation *o, const char *snapshot, InstanceMetadata *md) {
@@ -505,7 +478,7 @@ int instance_copy(Instance *src, Operation *o, const char *snapshot, InstanceMet
         o->storage.source = instance_ref(src);
         instance_lock(src, o);
         r = storage_copy_start(o, o->storage.md->name, source, &src->md.idmap, &o->storage.md->idmap,
-                               &copy_handlers);
+                               &storage_handlers);
         if (r < 0) {
                 copy_release_source(o);
                 manager_release_name(m, o->instance_name);
