@@ -7,7 +7,9 @@
  * entered, and the depth is bounded (COPY_DEPTH_MAX open directories; deeper is refused). What the copy
  * keeps: file types, contents (a reflink where the file system allows, else copy_file_range, else
  * read/write; holes stay holes), modes, numeric owners (shifted for a copy into another idmap block),
- * timestamps, hard links, and the xattrs of files and directories (file capabilities among them). */
+ * timestamps, hard links, and the xattrs of files and directories (file capabilities among them, their
+ * namespace root moved with the owners). Xattrs of symlinks and device nodes are not copied: they cannot be
+ * read without opening or following them. */
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +22,8 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <dirent.h>
+#include <endian.h>
+#include <linux/capability.h>
 #include <linux/fs.h>
 #include <unistd.h>
 
@@ -98,9 +102,23 @@ static int copy_owner(CopyContext *c, int dir_fd, const char *name, int fd, cons
         return fchownat(dir_fd, name, u, g, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
+/* A file capability of revision 3 names the user namespace root it is for (rootid, a host uid): in a copy
+ * moved into another block it must name the new block's root, or the kernel ignores it there. */
+static void shift_capability(CopyContext *c, const char *name, char *value, ssize_t size) {
+        struct vfs_ns_cap_data cap;
+
+        if (c->shift->count == 0 || !streq(name, "security.capability") || size != (ssize_t) sizeof cap)
+                return;
+        memcpy(&cap, value, sizeof cap);
+        if ((le32toh(cap.magic_etc) & VFS_CAP_REVISION_MASK) != VFS_CAP_REVISION_3)
+                return;
+        cap.rootid = htole32(shift_id(le32toh(cap.rootid), c->shift->from_uid, c->shift->to_uid, c->shift->count));
+        memcpy(value, &cap, sizeof cap);
+}
+
 /* Every xattr of the source fd onto the destination fd; after the owner (a chown drops
  * security.capability). */
-static int copy_xattrs(int from, int to) {
+static int copy_xattrs(CopyContext *c, int from, int to) {
         _cleanup_free_ char *list = NULL, *value = NULL;
         ssize_t n;
 
@@ -126,6 +144,7 @@ static int copy_xattrs(int from, int to) {
                                 continue;
                         return -errno;
                 }
+                shift_capability(c, p, value, v);
                 if (fsetxattr(to, p, value, (size_t) v, 0) < 0 && !IN_SET(errno, ENOTSUP, EPERM))
                         return -errno;
         }
@@ -244,7 +263,7 @@ static int copy_regular(CopyContext *c, int from_dir, int to_dir, const char *na
         r = copy_owner(c, -EBADF, NULL, to, &st2);
         if (r < 0)
                 return r;
-        r = copy_xattrs(from, to);
+        r = copy_xattrs(c, from, to);
         if (r < 0)
                 return r;
         if (fchmod(to, st2.st_mode & 07777) < 0)
@@ -309,7 +328,7 @@ static int copy_subdir(CopyContext *c, int from_dir, int to_dir, const char *nam
         r = copy_owner(c, -EBADF, NULL, to, st);
         if (r < 0)
                 return r;
-        r = copy_xattrs(from, to);
+        r = copy_xattrs(c, from, to);
         if (r < 0)
                 return r;
         if (fchmod(to, st->st_mode & 07777) < 0)
@@ -423,7 +442,7 @@ int copy_tree(const char *source, int to_dir, const char *name, const CopyShift 
         if (r >= 0)
                 r = copy_owner(&c, -EBADF, NULL, to, &st);
         if (r >= 0)
-                r = copy_xattrs(from, to);
+                r = copy_xattrs(&c, from, to);
         if (r >= 0 && fchmod(to, st.st_mode & 07777) < 0)
                 r = -errno;
         if (r >= 0)

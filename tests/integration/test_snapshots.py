@@ -355,6 +355,21 @@ def cancelled_copy_leaves_nothing():
     st['big'] = src
 
 
+@test
+def cancelled_snapshot_and_restore_leave_nothing():
+    src = st['big']
+    staging = staging_entries()
+    before, snaps = tree(rootfs(src)), instance_prop(src, 'Snapshots')
+    for method, snap in (('Snapshot', 'cancelled'), ('RestoreSnapshot', 's1')):
+        op = snap_call(src, method, snap, async_=V('b', True))
+        call(op, OPERATION_IFACE, 'Cancel')
+        assert op_wait(op) == 'cancelled', get_prop(op, OPERATION_IFACE, 'ErrorMessage')
+        wait_staging_empty(staging)
+        assert instance_prop(src, 'Snapshots') == snaps
+        assert not os.path.exists(os.path.join(inst_dir(src), 'snapshots', 'cancelled'))
+        assert tree(rootfs(src)) == before
+
+
 def kill_and_restart_daemon():
     """kill -9 lxcbusd, start it again, wait until the new one is on the bus."""
     old = daemon_pid()
