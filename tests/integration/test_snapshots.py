@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import stat
+import struct
 import time
 
 from lxcbustest import *
@@ -302,6 +303,12 @@ def copy_of_idmapped_by_its_user():
         time.sleep(0.5)
     assert rc == 0, (rc, out, err)
     base = metadata(src)['idmap']['uid']
+    # A file capability of revision 3 names its namespace root (a host uid): it moves with the owners.
+    capfile = os.path.join(rootfs(src), 'capfile')
+    with open(capfile, 'w') as f:
+        f.write('x')
+    os.chown(capfile, base, base)
+    os.setxattr(capfile, 'security.capability', struct.pack('<6I', 0x03000001, 1 << 13, 0, 0, 0, base))
     new = T.add(unique_name('idcopy'))
     rc, out, err = run_as_user(USER, CTL, 'copy', src, new, timeout=300)
     assert rc == 0, (rc, out, err)
@@ -314,6 +321,8 @@ def copy_of_idmapped_by_its_user():
         assert a[k][2] - base == b[k][2] - nbase and a[k][3] - base == b[k][3] - nbase, (k, a[k], b[k])
         assert a[k][:2] + a[k][4:] == b[k][:2] + b[k][4:], (k, a[k], b[k])
     assert os.stat(rootfs(new)).st_uid == nbase
+    cap = struct.unpack('<6I', os.getxattr(os.path.join(rootfs(new), 'capfile'), 'security.capability'))
+    assert cap == (0x03000001, 1 << 13, 0, 0, 0, nbase), cap
     with open(os.path.join(inst_dir(new), 'config')) as f:
         cfg = f.read()
     assert 'lxc.idmap = u 0 %d 65536' % nbase in cfg and str(base) not in cfg, cfg
