@@ -164,6 +164,16 @@ void ctl_help(void) {
                "  config NAME unset KEY... [--expected-generation=N]\n"
                "                                   Remove configuration keys\n"
                "\n"
+               "Snapshot, rename and copy commands:\n"
+               "  snapshot NAME SNAP [--async]     Take a snapshot of a stopped instance\n"
+               "  restore NAME SNAP [--async]      Restore a stopped instance from a snapshot\n"
+               "  snapshot-delete NAME SNAP [--async]\n"
+               "                                   Delete a snapshot\n"
+               "  snapshots NAME                   List the snapshots of an instance\n"
+               "  rename NAME NEW                  Rename a stopped instance\n"
+               "  copy NAME NEW [--snapshot=SNAP] [--ephemeral] [--config=K=V...] [--async]\n"
+               "                                   Copy a stopped instance (or a snapshot) to a new one\n"
+               "\n"
                "Operation commands:\n"
                "  operations [--json]              List running and recently finished operations\n"
                "  operation ID [--wait]            Show an operation (--wait: wait for it, exit with its\n"
@@ -342,6 +352,12 @@ static const struct {
         { "file", verb_file },
         { "operation", verb_operation },
         { "cancel", verb_cancel },
+        { "snapshot", verb_snapshot },
+        { "restore", verb_restore },
+        { "snapshot-delete", verb_snapshot_delete },
+        { "snapshots", verb_snapshots },
+        { "rename", verb_rename },
+        { "copy", verb_copy },
 };
 
 static int print_version(Context *c, const char *arg, void *userdata) {

@@ -65,6 +65,12 @@ static const AuthEntry auth_table[] = {
         { "org.lxcbus1.Operation", "Cancel", "org.lxcbus1.manage", "cancel" },
         { "org.lxcbus1.Instance", "PushFile", "org.lxcbus1.exec", "push-file" },
         { "org.lxcbus1.Instance", "PullFile", "org.lxcbus1.exec", "pull-file" },
+        /* snapshots, rename, copy */
+        { "org.lxcbus1.Instance", "Snapshot", "org.lxcbus1.snapshot", "snapshot" },
+        { "org.lxcbus1.Instance", "RestoreSnapshot", "org.lxcbus1.snapshot", "restore-snapshot" },
+        { "org.lxcbus1.Instance", "DeleteSnapshot", "org.lxcbus1.snapshot", "delete-snapshot" },
+        { "org.lxcbus1.Instance", "Rename", "org.lxcbus1.manage", "rename" },
+        { "org.lxcbus1.Instance", "Copy", "org.lxcbus1.create", "copy" },
 };
 
 static const AuthEntry *auth_entry_find(const char *interface, const char *member) {

@@ -103,8 +103,7 @@ static const WorkerHandlers staging_removal_handlers = {
         .exited = on_staging_removed,
 };
 
-/* Removes staging/ENTRY in a worker (which renames it aside first). */
-static int staging_remove(Manager *m, const char *entry, bool release_name) {
+int create_staging_remove(Manager *m, const char *entry, bool release_name) {
         StagingRemoval *s;
         int r;
 
@@ -134,7 +133,7 @@ static int staging_remove(Manager *m, const char *entry, bool release_name) {
 static void create_cleanup_staging(Manager *m, const char *name) {
         int r;
 
-        r = staging_remove(m, name, true);
+        r = create_staging_remove(m, name, true);
         if (r < 0) {
                 log_warning_errno(r, "Failed to clean up after the create of '%s', ignoring: %m", name);
                 manager_release_name(m, name);
@@ -167,7 +166,7 @@ static void staging_remove_leftover(Manager *m, int dir_fd, const char *entry) {
         if (!trash)
                 return;
         log_info("Removing leftover '%s/%s' of an interrupted operation.", m->staging_dir, entry);
-        r = staging_remove(m, trash, false);
+        r = create_staging_remove(m, trash, false);
         if (r < 0)
                 log_warning_errno(r, "Failed to remove leftover '%s', ignoring: %m", trash);
 }

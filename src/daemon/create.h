@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "forward.h"
@@ -15,5 +16,8 @@ int create_allocate_idmap(Manager *m, InstanceIdmap *ret, const char **ret_path)
 /* Starts the create worker for o; md (complete, checked) is taken. o finishes when the instance is in
  * place, or failed; name stays reserved until what a failed create left is removed. */
 int create_instance(Manager *m, Operation *o, const char *template, char **template_args, InstanceMetadata *md);
+/* Removes staging/ENTRY in a worker (which renames it aside first); release_name: the reservation of
+ * ENTRY is released once it is gone. */
+int create_staging_remove(Manager *m, const char *entry, bool release_name);
 /* At startup: what interrupted creates and deletes left in staging/ goes, in workers. */
 int create_clean_staging(Manager *m);

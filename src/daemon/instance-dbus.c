@@ -26,6 +26,7 @@
 #include "manager-dbus.h"
 #include "names.h"
 #include "operation-dbus.h"
+#include "snapshot-dbus.h"
 #include "util.h"
 
 #define DEFAULT_START_TIMEOUT_SEC 60
@@ -116,6 +117,11 @@ void instance_bus_emit_changes(Instance *i) {
                 names[n++] = "AutostartPriority";
                 names[n++] = "Generation";
         }
+        if (i->dirty & INSTANCE_PROP_SNAPSHOTS) {
+                names[n++] = "Snapshots";
+                if (!(i->dirty & INSTANCE_PROP_CONFIG))
+                        names[n++] = "Generation";
+        }
         names[n] = NULL;
         i->dirty = 0;
         if (n > 0 && i->linked)
@@ -137,7 +143,7 @@ void instance_bus_removed(Instance *i) {
 
 /* ---------------------------------------------------------------- lifecycle methods */
 
-static int bus_error_busy(Instance *i, sd_bus_error *error) {
+int bus_error_busy(Instance *i, sd_bus_error *error) {
         switch (instance_busy(i)) {
         case INSTANCE_IDLE:
                 return 0;
@@ -881,5 +887,17 @@ const sd_bus_vtable instance_vtable[] = {
                                 SD_BUS_RESULT("o", operation), method_push_file, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("PullFile", SD_BUS_ARGS("s", path, "h", fd, "a{sv}", options),
                                 SD_BUS_RESULT("o", operation), method_pull_file, SD_BUS_VTABLE_UNPRIVILEGED),
+        /* snapshot-dbus.c */
+        P("Snapshots", "a(st)", property_get_snapshots, md, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Snapshot", SD_BUS_ARGS("s", name, "a{sv}", options), SD_BUS_RESULT("o", operation),
+                                method_snapshot, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RestoreSnapshot", SD_BUS_ARGS("s", name, "a{sv}", options),
+                                SD_BUS_RESULT("o", operation), method_restore_snapshot, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeleteSnapshot", SD_BUS_ARGS("s", name, "a{sv}", options),
+                                SD_BUS_RESULT("o", operation), method_delete_snapshot, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Rename", SD_BUS_ARGS("s", new_name), SD_BUS_NO_RESULT, method_rename,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Copy", SD_BUS_ARGS("s", new_name, "a{sv}", options),
+                                SD_BUS_RESULT("o", instance, "o", operation), method_copy, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };

@@ -13,6 +13,8 @@ int instance_object_find(sd_bus *bus, const char *path, const char *interface, v
 
 /* An InvalidState error for verb ("start") in the instance's state. */
 int bus_error_invalid_state(Instance *i, const char *verb, sd_bus_error *error);
+/* Busy, naming what holds the instance; 0 when nothing does. */
+int bus_error_busy(Instance *i, sd_bus_error *error);
 
 /* The manager's hooks of instances. */
 void instance_bus_added(Instance *i);

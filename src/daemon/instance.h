@@ -34,6 +34,7 @@ enum {
         INSTANCE_PROP_UNIT = 1 << 2,
         INSTANCE_PROP_CONFIG = 1 << 3,
         INSTANCE_PROP_LAST_USED = 1 << 4,
+        INSTANCE_PROP_SNAPSHOTS = 1 << 5,   /* and Generation */
 };
 
 struct Instance {

@@ -261,8 +261,8 @@ static int check_create_allowed(Manager *m, const char *name, uid_t uid, const C
 
 /* After polkit: the name is free, the owner's quota allows one more, and md is complete (an idmapped
  * instance gets its block of subordinate ids here, so a refused create never takes one). */
-static int prepare_create(Manager *m, const char *name, uid_t uid, bool privileged, bool ephemeral,
-                          InstanceMetadata *md, sd_bus_error *error) {
+int bus_prepare_new_instance(Manager *m, const char *name, uid_t uid, bool privileged, bool ephemeral,
+                             InstanceMetadata *md, sd_bus_error *error) {
         int r;
 
         if (manager_find_instance(m, name) || manager_name_reserved(m, name))
@@ -382,7 +382,7 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
                                error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = prepare_create(m, name, uid, privileged, ephemeral, &md, error);
+        r = bus_prepare_new_instance(m, name, uid, privileged, ephemeral, &md, error);
         if (r < 0)
                 return r;
 

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "forward.h"
+#include "metadata.h"
 
 /* org.lxcbus1.Manager: the bus face of the manager. */
 
@@ -13,6 +14,11 @@ extern const sd_bus_vtable manager_vtable[];
 
 /* Reads an a{ss} of config keys, validating every key and value. */
 int bus_read_config(sd_bus_message *message, ConfigMap *ret, sd_bus_error *error);
+/* After polkit, for CreateInstance and Copy: the name is free, the owner's quota allows one more, and md
+ * (its config set) is completed: name, owner, times, and for an unprivileged instance its block of
+ * subordinate ids. */
+int bus_prepare_new_instance(Manager *m, const char *name, uid_t uid, bool privileged, bool ephemeral,
+                             InstanceMetadata *md, sd_bus_error *error);
 
 /* The object paths of the instances, or of the operations (NULL-terminated, never NULL itself). */
 int manager_bus_paths(Manager *m, bool operations, char ***ret);

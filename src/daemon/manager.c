@@ -16,6 +16,7 @@
 #include "names.h"
 #include "operation.h"
 #include "scope.h"
+#include "snapshot.h"
 #include "util.h"
 #include "worker.h"
 
@@ -368,6 +369,9 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 log_warning_errno(r, "Failed to clean '%s', ignoring: %m", m->staging_dir);
 
+        r = snapshot_recover_renames(m);
+        if (r < 0)
+                log_warning_errno(r, "Failed to look for interrupted renames, ignoring: %m");
         r = load_instances(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to read '%s': %m", m->instances_dir);

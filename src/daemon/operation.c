@@ -14,6 +14,7 @@
 #include "names.h"
 #include "operation.h"
 #include "scope.h"
+#include "snapshot.h"
 #include "util.h"
 #include "worker.h"
 
@@ -22,6 +23,8 @@ static const char *const kind_table[_OPERATION_KIND_MAX] = {
         [OPERATION_RESTART] = "restart", [OPERATION_DELETE] = "delete", [OPERATION_FREEZE] = "freeze",
         [OPERATION_UNFREEZE] = "unfreeze", [OPERATION_EXEC] = "exec",
         [OPERATION_PUSH_FILE] = "push-file", [OPERATION_PULL_FILE] = "pull-file",
+        [OPERATION_SNAPSHOT] = "snapshot", [OPERATION_RESTORE_SNAPSHOT] = "restore-snapshot",
+        [OPERATION_DELETE_SNAPSHOT] = "delete-snapshot", [OPERATION_COPY] = "copy",
 };
 
 static const char *const status_table[_OPERATION_STATUS_MAX] = {
@@ -82,6 +85,12 @@ static void operation_done_kind(Operation *o) {
                 strv_free(o->exec.argv);
                 safe_close(o->exec.pty_master);
                 safe_close(o->exec.pidfd);
+                break;
+        case OPERATION_SNAPSHOT:
+        case OPERATION_RESTORE_SNAPSHOT:
+        case OPERATION_DELETE_SNAPSHOT:
+        case OPERATION_COPY:
+                snapshot_operation_done(o);
                 break;
         default:
                 break;

@@ -26,6 +26,10 @@ typedef enum OperationKind {
         OPERATION_EXEC,
         OPERATION_PUSH_FILE,
         OPERATION_PULL_FILE,
+        OPERATION_SNAPSHOT,
+        OPERATION_RESTORE_SNAPSHOT,
+        OPERATION_DELETE_SNAPSHOT,
+        OPERATION_COPY,
         _OPERATION_KIND_MAX,
         _OPERATION_KIND_INVALID = -EINVAL,
 } OperationKind;
@@ -92,6 +96,14 @@ typedef struct OperationExec {
         int pty_master;             /* ExecPty: until the call is answered */
 } OperationExec;
 
+/* Snapshot, RestoreSnapshot, DeleteSnapshot and Copy (snapshot.c). */
+typedef struct OperationStorage {
+        char *snapshot;             /* the snapshot's name (copy: the one copied from, or NULL) */
+        char *entry;                /* what the copy worker fills, in staging/ */
+        Instance *source;           /* copy: ref, locked by this operation until it finishes */
+        InstanceMetadata *md;       /* copy: of the new instance */
+} OperationStorage;
+
 struct Operation {
         Manager *manager;
         Operation *next;
@@ -126,6 +138,7 @@ struct Operation {
                 OperationFreeze freeze;
                 OperationCreate create;
                 OperationExec exec;
+                OperationStorage storage;
         };
 
         OperationCall *call;        /* the bus face's: the call to answer and its waiters */

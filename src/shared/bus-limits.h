@@ -28,7 +28,7 @@
  *     running and OPERATIONS_FINISHED_MAX finished operations, each with a full command line and
  *     LXCBUS_OPERATION_TEXT_MAX of stage and error text.
  *
- * tests/unit/test-bus-limits.c builds the worst case of each of these messages and measures it (20.4 MiB
+ * tests/unit/test-bus-limits.c builds the worst case of each of these messages and measures it (22.9 MiB
  * for GetManagedObjects, 280 KiB for the polkit query of an Exec). No message lxcbusd sends carries more
  * than one fd. Going over a bound is refused before polkit is asked, with org.lxcbus1.Error.LimitsExceeded
  * (or InvalidConfig for a config, InvalidArgs for a count) naming the limit. */
@@ -58,6 +58,10 @@
 
 /* Instances the daemon holds (creates under way included); --max-instances may lower it. */
 #define LXCBUS_INSTANCES_MAX 512U
+
+/* Snapshots of one instance (its Snapshots property and lxcbus.json's "snapshots"): each is a whole copy
+ * of the rootfs on disk, and the list is in every GetManagedObjects (512 * 64 * ~80 bytes: 2.6 MiB). */
+#define LXCBUS_SNAPSHOTS_MAX 64U
 
 /* An operation's Stage and ErrorMessage are cut to this many bytes (a worker's or systemd's text). */
 #define LXCBUS_OPERATION_TEXT_MAX 1024U

@@ -2,14 +2,72 @@
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 
+#include "bus-limits.h"
 #include "metadata.h"
 #include "names.h"
 #include "util.h"
+
+static void snapshots_free(InstanceSnapshot *s, size_t n) {
+        for (size_t k = 0; k < n; k++)
+                free(s[k].name);
+        free(s);
+}
 
 void instance_metadata_done(InstanceMetadata *m) {
         free(m->name);
         m->name = NULL;
         config_map_done(&m->config);
+        snapshots_free(m->snapshots, m->n_snapshots);
+        m->snapshots = NULL;
+        m->n_snapshots = 0;
+}
+
+const InstanceSnapshot *instance_metadata_find_snapshot(const InstanceMetadata *m, const char *name) {
+        assert(m);
+
+        for (size_t k = 0; name && k < m->n_snapshots; k++)
+                if (streq(m->snapshots[k].name, name))
+                        return &m->snapshots[k];
+        return NULL;
+}
+
+int instance_metadata_add_snapshot(InstanceMetadata *m, const char *name, uint64_t created_at) {
+        InstanceSnapshot *l;
+        char *n;
+
+        assert(m);
+
+        if (!instance_name_is_valid(name))
+                return -EINVAL;
+        if (instance_metadata_find_snapshot(m, name))
+                return -EEXIST;
+        if (m->n_snapshots >= LXCBUS_SNAPSHOTS_MAX)
+                return -E2BIG;
+        l = reallocarray(m->snapshots, m->n_snapshots + 1, sizeof(InstanceSnapshot));
+        if (!l)
+                return -ENOMEM;
+        m->snapshots = l;
+        n = strdup(name);
+        if (!n)
+                return -ENOMEM;
+        l[m->n_snapshots++] = (InstanceSnapshot) { n, created_at };
+        return 0;
+}
+
+int instance_metadata_remove_snapshot(InstanceMetadata *m, const char *name) {
+        const InstanceSnapshot *s;
+        size_t k;
+
+        assert(m);
+
+        s = instance_metadata_find_snapshot(m, name);
+        if (!s)
+                return -ENOENT;
+        k = (size_t) (s - m->snapshots);
+        free(m->snapshots[k].name);
+        memmove(m->snapshots + k, m->snapshots + k + 1, (m->n_snapshots - k - 1) * sizeof(InstanceSnapshot));
+        m->n_snapshots--;
+        return 0;
 }
 
 int instance_metadata_to_json(const InstanceMetadata *m, char **ret) {
@@ -51,6 +109,19 @@ int instance_metadata_to_json(const InstanceMetadata *m, char **ret) {
                 json_builder_add_int_value(b, m->idmap.count);
                 json_builder_end_object(b);
         }
+        if (m->n_snapshots > 0) {
+                json_builder_set_member_name(b, "snapshots");
+                json_builder_begin_array(b);
+                for (size_t k = 0; k < m->n_snapshots; k++) {
+                        json_builder_begin_object(b);
+                        json_builder_set_member_name(b, "name");
+                        json_builder_add_string_value(b, m->snapshots[k].name);
+                        json_builder_set_member_name(b, "created-at");
+                        json_builder_add_int_value(b, (gint64) m->snapshots[k].created_at);
+                        json_builder_end_object(b);
+                }
+                json_builder_end_array(b);
+        }
         json_builder_end_object(b);
 
         root = json_builder_get_root(b);
@@ -77,6 +148,39 @@ static int member_int(JsonObject *o, const char *name, gint64 min, gint64 max, g
         if (v < min || v > max)
                 return -EBADMSG;
         *ret = v;
+        return 0;
+}
+
+/* "snapshots": absent in files older than snapshots (none), else an array of at most LXCBUS_SNAPSHOTS_MAX
+ * objects {"name", "created-at"}, names valid and unique. */
+static int parse_snapshots(JsonObject *o, InstanceMetadata *m) {
+        JsonNode *n = json_object_get_member(o, "snapshots");
+        JsonArray *a;
+        guint len;
+
+        if (!n)
+                return 0;
+        if (!JSON_NODE_HOLDS_ARRAY(n))
+                return -EBADMSG;
+        a = json_node_get_array(n);
+        len = json_array_get_length(a);
+        if (len > LXCBUS_SNAPSHOTS_MAX)
+                return -EBADMSG;
+        for (guint k = 0; k < len; k++) {
+                JsonNode *e = json_array_get_element(a, k), *nn;
+                gint64 t;
+                int r;
+
+                if (!JSON_NODE_HOLDS_OBJECT(e))
+                        return -EBADMSG;
+                nn = json_object_get_member(json_node_get_object(e), "name");
+                if (!nn || !JSON_NODE_HOLDS_VALUE(nn) || json_node_get_value_type(nn) != G_TYPE_STRING ||
+                    member_int(json_node_get_object(e), "created-at", 0, INT64_MAX, &t) < 0)
+                        return -EBADMSG;
+                r = instance_metadata_add_snapshot(m, json_node_get_string(nn), (uint64_t) t);
+                if (r < 0)
+                        return r == -ENOMEM ? r : -EBADMSG;
+        }
         return 0;
 }
 
@@ -197,6 +301,13 @@ int instance_metadata_from_json(const char *json, size_t size, InstanceMetadata 
                         goto fail_msg;
                 m.idmap = (InstanceIdmap) { (uint32_t) u, (uint32_t) g, (uint32_t) c };
         }
+        r = parse_snapshots(o, &m);
+        if (r == -EBADMSG) {
+                r = bad(ret_message, "invalid snapshots");
+                goto fail;
+        }
+        if (r < 0)
+                goto fail;
         /* security.privileged, when present, must say what the idmap says. */
         const char *priv = config_map_get(&m.config, "security.privileged");
         if (priv && streq(priv, "true") != (m.idmap.count == 0)) {
@@ -213,6 +324,9 @@ fail:
         return r;
 }
 
+#define LONGEST_SNAPSHOT_NAME "a23456789012345678901234567890123456789012345678901234567890123"
+_Static_assert(sizeof(LONGEST_SNAPSHOT_NAME) == INSTANCE_NAME_MAX + 1, "longest name");
+
 int instance_metadata_check_size(const InstanceMetadata *m, size_t *ret_size) {
         _cleanup_free_ char *s = NULL;
         InstanceMetadata widest = *m;   /* shallow: nothing of it is freed */
@@ -221,9 +335,17 @@ int instance_metadata_check_size(const InstanceMetadata *m, size_t *ret_size) {
 
         widest.owner = UINT32_MAX - 1;
         widest.created_at = widest.last_used_at = widest.generation = INT64_MAX;
+        /* Snapshots come and go after the check: count the most there can be, with the longest names. */
+        widest.n_snapshots = LXCBUS_SNAPSHOTS_MAX;
+        widest.snapshots = calloc(LXCBUS_SNAPSHOTS_MAX, sizeof(InstanceSnapshot));
+        if (!widest.snapshots)
+                return -ENOMEM;
+        for (size_t k = 0; k < LXCBUS_SNAPSHOTS_MAX; k++)
+                widest.snapshots[k] = (InstanceSnapshot) { (char *) LONGEST_SNAPSHOT_NAME, INT64_MAX };
         if (widest.idmap.count > 0)
                 widest.idmap = (InstanceIdmap) { UINT32_MAX - 1, UINT32_MAX - 1, UINT32_MAX - 1 };
         r = instance_metadata_to_json(&widest, &s);
+        free(widest.snapshots);
         if (r < 0)
                 return r;
         n = strlen(s);

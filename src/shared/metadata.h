@@ -15,6 +15,12 @@ typedef struct InstanceIdmap {
         uint32_t count;
 } InstanceIdmap;
 
+/* A snapshot: snapshots/NAME/rootfs in the instance directory. The name is valid as an instance name. */
+typedef struct InstanceSnapshot {
+        char *name;
+        uint64_t created_at;     /* µs since the epoch */
+} InstanceSnapshot;
+
 /* lxcbus.json: what lxcbus knows of an instance beyond LXC's own config. */
 typedef struct InstanceMetadata {
         char *name;
@@ -25,12 +31,22 @@ typedef struct InstanceMetadata {
         uint64_t generation;
         ConfigMap config;
         InstanceIdmap idmap;     /* "idmap": {"uid", "gid", "count"}, absent when privileged */
+        InstanceSnapshot *snapshots;   /* "snapshots": [{"name", "created-at"}], oldest first, at most
+                                        * LXCBUS_SNAPSHOTS_MAX, names unique; absent (older files): none */
+        size_t n_snapshots;
 } InstanceMetadata;
 
 #define METADATA_FILE "lxcbus.json"
 #define METADATA_SIZE_MAX (1024 * 1024)
 
 void instance_metadata_done(InstanceMetadata *m);
+
+/* The snapshot called name, or NULL. */
+const InstanceSnapshot *instance_metadata_find_snapshot(const InstanceMetadata *m, const char *name);
+/* Appends a snapshot: -EEXIST the name is taken, -E2BIG LXCBUS_SNAPSHOTS_MAX are there, -EINVAL bad name. */
+int instance_metadata_add_snapshot(InstanceMetadata *m, const char *name, uint64_t created_at);
+/* -ENOENT when there is none of that name. */
+int instance_metadata_remove_snapshot(InstanceMetadata *m, const char *name);
 
 int instance_metadata_to_json(const InstanceMetadata *m, char **ret);
 /* Parses and validates (the name, every config key, the idmap and its agreement with

@@ -88,6 +88,7 @@ static const char *const verb_table[_WORKER_VERB_MAX] = {
         [WORKER_VERB_CREATE] = "create",   [WORKER_VERB_START] = "start",     [WORKER_VERB_STOP] = "stop",
         [WORKER_VERB_DESTROY] = "destroy", [WORKER_VERB_CONSOLE] = "console", [WORKER_VERB_EXEC] = "exec",
         [WORKER_VERB_PUSH_FILE] = "push-file", [WORKER_VERB_PULL_FILE] = "pull-file",
+        [WORKER_VERB_COPY] = "copy",
 };
 
 DEFINE_STRING_TABLE_LOOKUP(worker_verb, WorkerVerb, verb_table, _WORKER_VERB_MAX, _WORKER_VERB_INVALID);
@@ -206,9 +207,41 @@ static int decode_push_file(char **args, size_t n, WorkerPushFileArgs *ret) {
         return 0;
 }
 
+/* SOURCE SHIFT: SHIFT "-" or "FU:FG:TU:TG:COUNT": count > 0, the target ids > 0 (never host root), the
+ * source ids may be 0 (a privileged source copied into a block), no range past UINT32_MAX - 1. */
+static int decode_copy(char **args, size_t n, WorkerCopyArgs *ret) {
+        WorkerCopyArgs a = {};
+        unsigned long long v[5];
+        const char *p;
+
+        if (n != 2 || args[0][0] != '/')
+                return -EBADMSG;
+        a.source = args[0];
+        if (!streq(args[1], "-")) {
+                p = args[1];
+                for (size_t k = 0; k < 5; k++) {
+                        if (parse_uint_prefix(p, UINT32_MAX - 1, &v[k], &p) < 0 || (k >= 2 && v[k] == 0) ||
+                            *p != (k < 4 ? ':' : 0))
+                                return -EBADMSG;
+                        p++;
+                }
+                for (size_t k = 0; k < 4; k++)
+                        if (v[k] > UINT32_MAX - v[4])
+                                return -EBADMSG;
+                a.from_uid = (unsigned) v[0];
+                a.from_gid = (unsigned) v[1];
+                a.to_uid = (unsigned) v[2];
+                a.to_gid = (unsigned) v[3];
+                a.count = (unsigned) v[4];
+        }
+        *ret = a;
+        return 0;
+}
+
 /* The arguments after LXCPATH NAME. start, stop, destroy, console and pull-file have exactly one. */
 static int decode_args(WorkerRequest *req, char **args, size_t n) {
-        if (!IN_SET(req->verb, WORKER_VERB_CREATE, WORKER_VERB_EXEC, WORKER_VERB_PUSH_FILE) && n != 1)
+        if (!IN_SET(req->verb, WORKER_VERB_CREATE, WORKER_VERB_EXEC, WORKER_VERB_PUSH_FILE, WORKER_VERB_COPY) &&
+            n != 1)
                 return -EBADMSG;
 
         switch (req->verb) {
@@ -231,6 +264,8 @@ static int decode_args(WorkerRequest *req, char **args, size_t n) {
         case WORKER_VERB_PULL_FILE:
                 req->pull_file.path = args[0];
                 return file_path_is_valid(args[0]) ? 0 : -EBADMSG;
+        case WORKER_VERB_COPY:
+                return decode_copy(args, n, &req->copy);
         default:
                 return -EBADMSG;
         }
@@ -371,6 +406,14 @@ static void encode_args(Packet *p, const WorkerRequest *req) {
                 break;
         case WORKER_VERB_PULL_FILE:
                 packet_add(p, req->pull_file.path);
+                break;
+        case WORKER_VERB_COPY:
+                packet_add(p, req->copy.source);
+                if (req->copy.count > 0)
+                        packet_addf(p, "%u:%u:%u:%u:%u", req->copy.from_uid, req->copy.from_gid, req->copy.to_uid,
+                                    req->copy.to_gid, req->copy.count);
+                else
+                        packet_add(p, "-");
                 break;
         default:
                 p->error = -EINVAL;

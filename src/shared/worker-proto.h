@@ -44,6 +44,12 @@
  *                                             Reports "bytes <done> 0" on the way.
  *   pull-file LXCPATH NAME PATH              .pull_file: copies the regular file PATH of the rootfs (resolved
  *                                             as for push-file) into fd 4 (writable); "bytes <done> <size>".
+ *   copy    LXCPATH NAME SOURCE SHIFT        .copy: copies the tree SOURCE (absolute) to LXCPATH/NAME, which
+ *                                             it creates (a leftover there is removed first): modes, numeric
+ *                                             owners, times, symlinks, devices, xattrs; reflinks where it can.
+ *                                             SHIFT "-": owners as they are; "FU:FG:TU:TG:COUNT": uids in
+ *                                             FU..FU+COUNT-1 become TU.., gids in FG.. become TG.. (a copy of
+ *                                             an idmapped instance into a new block).
  *
  * Cancel is SIGTERM to the worker. lxcbusd-start-hook, beside the worker, is what liblxc runs as
  * lxc.hook.start-host; it sends "running $LXC_PID" on the start worker's socket, which it takes from the
@@ -83,6 +89,7 @@ typedef enum WorkerVerb {
         WORKER_VERB_EXEC,
         WORKER_VERB_PUSH_FILE,
         WORKER_VERB_PULL_FILE,
+        WORKER_VERB_COPY,
         _WORKER_VERB_MAX,
         _WORKER_VERB_INVALID = -EINVAL,
 } WorkerVerb;
@@ -142,6 +149,12 @@ typedef struct WorkerPushFileArgs {
 typedef struct WorkerPullFileArgs {
         const char *path;
 } WorkerPullFileArgs;
+typedef struct WorkerCopyArgs {
+        const char *source;        /* absolute */
+        unsigned from_uid, from_gid, to_uid, to_gid, count;   /* count 0: no shift (wire "-"), all 0; else
+                                                               * every range within 0..UINT32_MAX - 1,
+                                                               * the target ones above 0 */
+} WorkerCopyArgs;
 
 typedef struct WorkerRequest {
         WorkerVerb verb;
@@ -156,6 +169,7 @@ typedef struct WorkerRequest {
                 WorkerExecArgs exec;
                 WorkerPushFileArgs push_file;
                 WorkerPullFileArgs pull_file;
+                WorkerCopyArgs copy;
         };
 } WorkerRequest;
 

@@ -3,6 +3,7 @@
  * worker-proto.h). liblxc forks, waits and may crash or hang: none of that may touch the daemon's
  * event loop, so all of it happens here. */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <lxc/lxccontainer.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -22,6 +24,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "copy.h"
 #include "exec-fd.h"
 #include "files.h"
 #include "macro.h"
@@ -602,6 +605,46 @@ static int do_destroy(const WorkerRequest *req, struct lxc_container *none) {
         return result(0, "deleted");
 }
 
+static void copy_progress(double fraction, uint64_t files, uint64_t bytes, void *userdata) {
+        char text[128];
+
+        snprintf(text, sizeof text, "copying: %" PRIu64 " files, %" PRIu64 " bytes", files, bytes);
+        progress(fraction, text);
+}
+
+/* copy: the tree copy.source becomes lxcpath/name (copy.c). A leftover of the same name goes first. */
+static int do_copy(const WorkerRequest *req, struct lxc_container *none) {
+        const WorkerCopyArgs *a = &req->copy;
+        CopyShift shift = { a->from_uid, a->from_gid, a->to_uid, a->to_gid, a->count };
+        _cleanup_close_ int dir = -EBADF;
+        _cleanup_free_ char *failed = NULL;
+        int r;
+
+        /* Only the daemon that started us can use the copy: a new one removes what we fill at its start,
+         * and we must not go on writing into that. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+                return result(ECANCELED, "The daemon is gone.");
+        dir = open(req->lxcpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+                return result(errno, "Failed to open '%s': %m", req->lxcpath);
+        r = rm_rf_at(dir, req->name);
+        if (r < 0 && r != -ENOENT)
+                return result(-r, "Failed to remove the leftover '%s/%s': %s", req->lxcpath, req->name, strerror(-r));
+        r = copy_tree(a->source, dir, req->name, &shift, copy_progress, NULL, &failed);
+        if (r == -ELOOP)
+                return result(-r, "Failed to copy '%s': its tree is too deep (at '%s').", a->source, strempty(failed));
+        if (r == -EXDEV)
+                return result(-r, "Failed to copy '%s': '%s' is a mount point.", a->source, strempty(failed));
+        if (r < 0)
+                return result(-r, "Failed to copy '%s'%s%s%s: %s", a->source, failed ? " (at '" : "", strempty(failed),
+                              failed ? "')" : "", strerror(-r));
+        /* The daemon renames the copy into place next: its data must be on disk before the name is. */
+        progress(1.0, "syncing");
+        if (syncfs(dir) < 0)
+                return result(errno, "Failed to sync the copy of '%s': %m", a->source);
+        return result(0, "copied");
+}
+
 typedef struct WorkerHandler {
         int (*run)(const WorkerRequest *req, struct lxc_container *c);
         bool container;    /* run() gets the instance's container, which must exist */
@@ -616,6 +659,7 @@ static const WorkerHandler handlers[_WORKER_VERB_MAX] = {
         [WORKER_VERB_EXEC] = { do_exec, true },
         [WORKER_VERB_PUSH_FILE] = { worker_push_file, false },
         [WORKER_VERB_PULL_FILE] = { worker_pull_file, false },
+        [WORKER_VERB_COPY] = { do_copy, false },
 };
 
 int worker_main(int argc, char *argv[]) {

@@ -503,6 +503,74 @@ def case_signal():
                    extra={'signal': '9', 'signal_name': 'SIGKILL'})
 
 
+def snapshot_case(method, verb, params, unchanged, done):
+    """METHOD (action org.lxcbus1.snapshot) on STOPPED."""
+    ensure_stopped(STOPPED)
+    denied(NOBODY().call(instance_path(STOPPED), INSTANCE_IFACE, method, params), method, 'org.lxcbus1.snapshot',
+           STOPPED)
+    unchanged()
+    expect_details('pknobody', 'org.lxcbus1.snapshot', verb, STOPPED)
+    allowed(ADMIN().call(instance_path(STOPPED), INSTANCE_IFACE, method, params, timeout=120), method)
+    done()
+    expect_details('pkadmin', 'org.lxcbus1.snapshot', verb, STOPPED)
+
+
+def snapshot_names(name):
+    return [n for n, t in instance_prop(name, 'Snapshots')]
+
+
+@case('Instance.Snapshot')
+def case_snapshot():
+    snapshot_case('Snapshot', 'snapshot', V('(sa{sv})', ('pk', {})), lambda: snapshot_names(STOPPED) == [],
+                  lambda: snapshot_names(STOPPED) == ['pk'])
+
+
+@case('Instance.RestoreSnapshot')
+def case_restore_snapshot():
+    if 'pk' not in snapshot_names(STOPPED):
+        call(instance_path(STOPPED), INSTANCE_IFACE, 'Snapshot', V('(sa{sv})', ('pk', {})), timeout=120)
+    gen = instance_prop(STOPPED, 'Generation')
+    snapshot_case('RestoreSnapshot', 'restore-snapshot', V('(sa{sv})', ('pk', {})),
+                  lambda: instance_prop(STOPPED, 'Generation') == gen,
+                  lambda: instance_prop(STOPPED, 'Generation') > gen)
+
+
+@case('Instance.DeleteSnapshot')
+def case_delete_snapshot():
+    if 'pk' not in snapshot_names(STOPPED):
+        call(instance_path(STOPPED), INSTANCE_IFACE, 'Snapshot', V('(sa{sv})', ('pk', {})), timeout=120)
+    snapshot_case('DeleteSnapshot', 'delete-snapshot', V('(sa{sv})', ('pk', {})),
+                  lambda: snapshot_names(STOPPED) == ['pk'], lambda: snapshot_names(STOPPED) == [])
+
+
+@case('Instance.Rename')
+def case_rename():
+    d = T.add(unique_name('pkren'))
+    call(MANAGER_PATH, MANAGER_IFACE, 'CreateInstance', create_params(d, NONE_SOURCE))
+    new = T.add(unique_name('pkren'))
+    manage_case(d, 'Rename', V('(s)', (new,)), 'rename',
+                lambda: instance_exists(d) and not instance_exists(new),
+                lambda: not instance_exists(d) and instance_exists(new))
+    cleanup_instance(new)
+
+
+@case('Instance.Copy')
+def case_copy():
+    n1, n2 = T.add(unique_name('pkcopy')), T.add(unique_name('pkcopy'))
+    before = fs_snapshot()
+    denied(NOBODY().call(instance_path(CONF), INSTANCE_IFACE, 'Copy', V('(sa{sv})', (n1, {})), timeout=300),
+           'Copy', 'org.lxcbus1.create', CONF)
+    assert not instance_exists(n1) and fs_snapshot() == before
+    expect_details('pknobody', 'org.lxcbus1.create', 'copy', CONF)
+
+    path, op = allowed(ADMIN().call(instance_path(CONF), INSTANCE_IFACE, 'Copy', V('(sa{sv})', (n2, {})),
+                                    timeout=300), 'Copy')
+    assert path == instance_path(n2) and instance_exists(n2)
+    assert instance_prop(n2, 'Owner') == uid_of('pkadmin')
+    expect_details('pkadmin', 'org.lxcbus1.create', 'copy', CONF)
+    cleanup_instance(n2)
+
+
 def _make_case_test(key):
     def t():
         SPY.mark()

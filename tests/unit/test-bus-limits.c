@@ -418,6 +418,15 @@ static void append_instance(sd_bus_message *m, const ConfigMap *c) {
         ASSERT_OK(sd_bus_message_open_container(m, 'a', "{ss}"));
         for (size_t k = 0; k < c->n; k++)
                 ASSERT_OK(sd_bus_message_append(m, "{ss}", c->entries[k].key, c->entries[k].value));
+        for (int k = 0; k < 3; k++)
+                ASSERT_OK(sd_bus_message_close_container(m));
+        /* Snapshots: the most, with the longest names. */
+        ASSERT_OK(sd_bus_message_open_container(m, 'e', "sv"));
+        ASSERT_OK(sd_bus_message_append(m, "s", "Snapshots"));
+        ASSERT_OK(sd_bus_message_open_container(m, 'v', "a(st)"));
+        ASSERT_OK(sd_bus_message_open_container(m, 'a', "(st)"));
+        for (unsigned k = 0; k < LXCBUS_SNAPSHOTS_MAX; k++)
+                ASSERT_OK(sd_bus_message_append(m, "(st)", worst_name(), UINT64_MAX));
         for (int k = 0; k < 4; k++)
                 ASSERT_OK(sd_bus_message_close_container(m));
         for (int k = 0; k < 3; k++)

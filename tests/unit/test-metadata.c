@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <stdio.h>
 
+#include "bus-limits.h"
 #include "macro.h"
 #include "metadata.h"
 #include "tests.h"
@@ -613,4 +614,51 @@ TEST(json_very_deep_nesting) {
 
         InstanceMetadata m = {};
         ASSERT_ERROR(instance_metadata_from_json(s, 2 * depth, &m, NULL), EBADMSG);
+}
+
+/* Snapshots: round trip, the helpers' refusals, files without the member (older than snapshots) still
+ * load, and a bad list is refused. */
+TEST(json_snapshots) {
+        _cleanup_(instance_metadata_done) InstanceMetadata m = {}, back = {};
+        _cleanup_free_ char *json = NULL;
+        char name[16];
+
+        sample(&m);
+        ASSERT_OK(instance_metadata_to_json(&m, &json));
+        ASSERT_FALSE(strstr(json, "snapshots"));    /* none: no member, as older files */
+        json = mfree(json);
+
+        ASSERT_OK(instance_metadata_add_snapshot(&m, "first", 1));
+        ASSERT_OK(instance_metadata_add_snapshot(&m, "second", UINT64_C(1700000000123456)));
+        ASSERT_ERROR(instance_metadata_add_snapshot(&m, "first", 3), EEXIST);
+        ASSERT_ERROR(instance_metadata_add_snapshot(&m, "../x", 3), EINVAL);
+        ASSERT_ERROR(instance_metadata_add_snapshot(&m, "", 3), EINVAL);
+        ASSERT_OK(instance_metadata_to_json(&m, &json));
+        ASSERT_OK(instance_metadata_from_json(json, strlen(json), &back, NULL));
+        ASSERT_EQ(back.n_snapshots, 2u);
+        ASSERT_STREQ(back.snapshots[0].name, "first");
+        ASSERT_EQ_U(back.snapshots[0].created_at, 1);
+        ASSERT_STREQ(back.snapshots[1].name, "second");
+        ASSERT_EQ_U(back.snapshots[1].created_at, UINT64_C(1700000000123456));
+        ASSERT_NOT_NULL(instance_metadata_find_snapshot(&back, "second"));
+        ASSERT_NULL(instance_metadata_find_snapshot(&back, "third"));
+        ASSERT_OK(instance_metadata_remove_snapshot(&back, "first"));
+        ASSERT_ERROR(instance_metadata_remove_snapshot(&back, "first"), ENOENT);
+        ASSERT_EQ(back.n_snapshots, 1u);
+        ASSERT_STREQ(back.snapshots[0].name, "second");
+
+        for (unsigned k = 2; k < LXCBUS_SNAPSHOTS_MAX; k++) {
+                snprintf(name, sizeof name, "s%u", k);
+                ASSERT_OK(instance_metadata_add_snapshot(&m, name, k));
+        }
+        ASSERT_ERROR(instance_metadata_add_snapshot(&m, "one-more", 1), E2BIG);
+        ASSERT_OK(instance_metadata_check_size(&m, NULL));
+
+        FOREACH_STRING(member, "\"snapshots\": {}", "\"snapshots\": [1]", "\"snapshots\": [{\"name\": \"a\"}]",
+                       "\"snapshots\": [{\"name\": \"../a\", \"created-at\": 1}]",
+                       "\"snapshots\": [{\"name\": \"a\", \"created-at\": -1}]",
+                       "\"snapshots\": [{\"name\": \"a\", \"created-at\": 1}, {\"name\": \"a\", \"created-at\": 2}]") {
+                _cleanup_free_ char *s = doc("version", member);   /* in place of "version" */
+                assert_bad_json(s, strlen(s));
+        }
 }

@@ -15,6 +15,7 @@
 #include "instance.h"
 #include "manager.h"
 #include "operation.h"
+#include "snapshot.h"
 #include "tests.h"
 #include "util.h"
 #include "worker.h"
@@ -509,4 +510,45 @@ TEST(a_worker_failure_message_outlives_the_worker) {
         ASSERT_CONTAINS(exited_message, "/instances/alpha'");
         exited_message = mfree(exited_message);
         manager_teardown(m);
+}
+
+/* Rename and Copy rewrite the LXC config: paths below the old directory (and only whole ones), the
+ * hostname, and for a copy the idmap and no hardware address. */
+TEST(lxc_config_rewrite) {
+        const char *in =
+                "# Template used to create this container\n"
+                "lxc.rootfs.path = dir:/var/lib/lxcbus/instances/web/rootfs\n"
+                "lxc.uts.name = web\n"
+                "lxc.mount.entry = /var/lib/lxcbus/instances/web-2/x y none bind 0 0\n"
+                "lxc.idmap = u 0 1000000 65536\n"
+                "lxc.idmap = g 0 1000000 65536\n"
+                "lxc.net.0.hwaddr = 00:16:3e:xx:xx:xx\n"
+                "lxc.log.file=/var/lib/lxcbus/instances/web";
+        _cleanup_free_ char *out = NULL;
+
+        ASSERT_OK(lxc_config_rewrite(in, "/var/lib/lxcbus/instances/web", "/var/lib/lxcbus/instances/db", "db",
+                                     NULL, &out));
+        ASSERT_STREQ(out, "# Template used to create this container\n"
+                          "lxc.rootfs.path = dir:/var/lib/lxcbus/instances/db/rootfs\n"
+                          "lxc.uts.name = db\n"
+                          "lxc.mount.entry = /var/lib/lxcbus/instances/web-2/x y none bind 0 0\n"
+                          "lxc.idmap = u 0 1000000 65536\n"
+                          "lxc.idmap = g 0 1000000 65536\n"
+                          "lxc.net.0.hwaddr = 00:16:3e:xx:xx:xx\n"
+                          "lxc.log.file=/var/lib/lxcbus/instances/db");
+        out = mfree(out);
+
+        ASSERT_OK(lxc_config_rewrite(in, "/var/lib/lxcbus/instances/web", "/var/lib/lxcbus/instances/db", "db",
+                                     &(InstanceIdmap) { 1065536, 1065537, 65536 }, &out));
+        ASSERT_STREQ(out, "# Template used to create this container\n"
+                          "lxc.rootfs.path = dir:/var/lib/lxcbus/instances/db/rootfs\n"
+                          "lxc.uts.name = db\n"
+                          "lxc.mount.entry = /var/lib/lxcbus/instances/web-2/x y none bind 0 0\n"
+                          "lxc.log.file=/var/lib/lxcbus/instances/db\n"
+                          "lxc.idmap = u 0 1065536 65536\nlxc.idmap = g 0 1065537 65536\n");
+        out = mfree(out);
+
+        /* A privileged copy: no idmap lines at all. */
+        ASSERT_OK(lxc_config_rewrite("lxc.uts.name = web\n", "/a", "/b", "db", &(InstanceIdmap) {}, &out));
+        ASSERT_STREQ(out, "lxc.uts.name = db\n");
 }

@@ -190,6 +190,14 @@ static void assert_request_equal(const WorkerRequest *a, const WorkerRequest *b)
         case WORKER_VERB_PULL_FILE:
                 ASSERT_STREQ(a->pull_file.path, b->pull_file.path);
                 break;
+        case WORKER_VERB_COPY:
+                ASSERT_STREQ(a->copy.source, b->copy.source);
+                ASSERT_EQ_U(a->copy.from_uid, b->copy.from_uid);
+                ASSERT_EQ_U(a->copy.from_gid, b->copy.from_gid);
+                ASSERT_EQ_U(a->copy.to_uid, b->copy.to_uid);
+                ASSERT_EQ_U(a->copy.to_gid, b->copy.to_gid);
+                ASSERT_EQ_U(a->copy.count, b->copy.count);
+                break;
         default:
                 ASSERT_TRUE(false);
         }
@@ -646,4 +654,33 @@ TEST(numbers) {
         const char *nan[] = { "", "-1", "+1", " 1", "1 ", "01", "1x", "0x10" };
         for (size_t k = 0; k < ELEMENTSOF(nan); k++)
                 ASSERT_ERROR(worker_parse_uint(nan[k], 100, &u), EINVAL);
+}
+
+/* copy: without and with an owner shift; refusals of what the daemon must never send. */
+TEST(request_copy) {
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_COPY, .lxcpath = "/s", .name = ".snap-1",
+                                      .copy.source = "/l/web/rootfs" },
+                   WIRE("copy\0/s\0.snap-1\0/l/web/rootfs\0-\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_COPY, .lxcpath = "/s/new", .name = "rootfs",
+                                      .copy = { .source = "/l/web/rootfs", .from_uid = 100000, .from_gid = 100001,
+                                                .to_uid = 165536, .to_gid = 165537, .count = 65536 } },
+                   WIRE("copy\0/s/new\0rootfs\0/l/web/rootfs\000100000:100001:165536:165537:65536\0"));
+        /* A privileged source (ids from 0) into a block. */
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_COPY, .lxcpath = "/s", .name = "x",
+                                      .copy = { .source = "/s/a", .to_uid = 100000, .to_gid = 100000, .count = 65536 } },
+                   WIRE("copy\0/s\0x\0/s/a\0" "0:0:100000:100000:65536\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_COPY, .lxcpath = "/s", .name = "x",
+                                      .copy = { .source = "/", .from_uid = 1, .from_gid = 1, .to_uid = UINT32_MAX - 1,
+                                                .to_gid = 1, .count = 1 } },
+                   NULL, 0);
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0src\0-\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0-\0extra\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "1:1:1:1\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "1:1:0:1:1\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "1:1:1:0:1\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "1:1:1:1:0\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "1:1:4294967294:1:2\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "1:1:1:1:1:\0");
+        ASSERT_MALFORMED("copy\0/s\0x\0/src\0" "01:1:1:1:1\0");
 }

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Verbs that keep and move an instance's data: snapshot, restore, snapshot-delete, snapshots, rename, copy.
+ * The operations reply when they have finished, or at once with --async (the operation's path printed). */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "bus-options.h"
+#include "ctl-bus.h"
+#include "ctl-util.h"
+#include "ctl.h"
+#include "names.h"
+
+typedef struct SnapshotArgs {
+        bool async;
+} SnapshotArgs;
+
+/* NAME SNAP: member(SNAP, options) on NAME. */
+static int snapshot_call(Context *c, int argc, char *argv[], const char *member) {
+        static const CtlOption options[] = {
+                CTL_OPTION_FLAG("async", SnapshotArgs, async),
+                {}
+        };
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        SnapshotArgs a = {};
+        const char *operation;
+        int r;
+
+        r = ctl_parse_args(c, argc, argv, options, &a, 2, "instance name and snapshot name");
+        if (r <= 0)
+                return r;
+        c->instance = argv[optind];
+        r = ctl_new_instance_call(c, argv[optind], member, &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", argv[optind + 1]);
+        if (r >= 0)
+                r = CTL_APPEND_OPTIONS(m, CTL_BUS_FLAG("async", a.async));
+        if (r < 0)
+                return ctl_message_error(c, r);
+        r = ctl_call(c, m, a.async ? 0 : ctl_operation_timeout_usec(0), &reply);
+        if (r < 0)
+                return r;
+        r = ctl_read_reply(c, reply, member, "o", &operation);
+        if (r < 0)
+                return r;
+        if (a.async)
+                puts(operation);
+        return 0;
+}
+
+int verb_snapshot(Context *c, int argc, char *argv[]) {
+        return snapshot_call(c, argc, argv, "Snapshot");
+}
+
+int verb_restore(Context *c, int argc, char *argv[]) {
+        return snapshot_call(c, argc, argv, "RestoreSnapshot");
+}
+
+int verb_snapshot_delete(Context *c, int argc, char *argv[]) {
+        return snapshot_call(c, argc, argv, "DeleteSnapshot");
+}
+
+/* A table: NAME CREATED. */
+int verb_snapshots(Context *c, int argc, char *argv[]) {
+        static const CtlOption options[] = {
+                {}
+        };
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *name;
+        uint64_t created;
+        sd_bus *bus;
+        int r;
+
+        r = ctl_parse_args(c, argc, argv, options, NULL, 1, "instance name");
+        if (r <= 0)
+                return r;
+        c->instance = argv[optind];
+        r = ctl_get_instance_path(c, argv[optind], &path);
+        if (r < 0)
+                return r;
+        r = ctl_bus_get(c, &bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_get_property(bus, LXCBUS_BUS_NAME, path, LXCBUS_INSTANCE_INTERFACE, "Snapshots", &error, &reply,
+                                "a(st)");
+        if (r < 0)
+                return ctl_bus_error(c, &error, r);
+        r = sd_bus_message_enter_container(reply, 'a', "(st)");
+        if (r < 0)
+                return ctl_error_errno(c, r, "Failed to parse reply: %m");
+        printf("%-32s %s\n", "NAME", "CREATED");
+        while ((r = sd_bus_message_read(reply, "(st)", &name, &created)) > 0) {
+                char buf[CTL_FORMAT_TIMESTAMP_MAX];
+                printf("%-32s %s\n", name, ctl_format_timestamp(buf, sizeof buf, created));
+        }
+        if (r < 0)
+                return ctl_error_errno(c, r, "Failed to parse reply: %m");
+        return 0;
+}
+
+int verb_rename(Context *c, int argc, char *argv[]) {
+        static const CtlOption options[] = {
+                {}
+        };
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = ctl_parse_args(c, argc, argv, options, NULL, 2, "instance name and new name");
+        if (r <= 0)
+                return r;
+        c->instance = argv[optind];
+        r = ctl_new_instance_call(c, argv[optind], "Rename", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", argv[optind + 1]);
+        if (r < 0)
+                return ctl_message_error(c, r);
+        return ctl_call(c, m, 0, NULL);
+}
+
+typedef struct CopyArgs {
+        const char *snapshot;
+        char **config;          /* alternating keys and values */
+        bool ephemeral;
+        bool async;
+} CopyArgs;
+
+static int parse_copy_snapshot(Context *c, const char *arg, void *userdata) {
+        CopyArgs *a = userdata;
+
+        if (isempty(arg))
+                return ctl_usage_error(c, "Empty snapshot name.");
+        a->snapshot = arg;
+        return 1;
+}
+
+static int parse_copy_config(Context *c, const char *arg, void *userdata) {
+        CopyArgs *a = userdata;
+
+        return ctl_parse_config_option(c, &a->config, arg);
+}
+
+/* Copy's options: snapshot s, ephemeral b, async b, config a{ss} (only what was given). */
+static int append_copy_options(sd_bus_message *m, const CopyArgs *a) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && a->snapshot)
+                r = sd_bus_message_append(m, "{sv}", "snapshot", "s", a->snapshot);
+        if (r >= 0 && a->ephemeral)
+                r = sd_bus_message_append(m, "{sv}", "ephemeral", "b", 1);
+        if (r >= 0 && a->async)
+                r = sd_bus_message_append(m, "{sv}", "async", "b", 1);
+        if (r >= 0 && a->config) {
+                r = sd_bus_message_open_container(m, 'e', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", "config");
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'v', "a{ss}");
+                if (r >= 0)
+                        r = bus_append_string_pairs(m, a->config);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+int verb_copy(Context *c, int argc, char *argv[]) {
+        static const CtlOption options[] = {
+                CTL_OPTION_ARG("snapshot", parse_copy_snapshot),
+                CTL_OPTION_ARG("config", parse_copy_config),
+                CTL_OPTION_FLAG("ephemeral", CopyArgs, ephemeral),
+                CTL_OPTION_FLAG("async", CopyArgs, async),
+                {}
+        };
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        CopyArgs a = {};
+        const char *instance, *operation;
+        int r;
+
+        r = ctl_parse_args(c, argc, argv, options, &a, 2, "source instance and new name");
+        if (r <= 0)
+                goto finish;
+        c->instance = argv[optind];
+        r = ctl_new_instance_call(c, argv[optind], "Copy", &m);
+        if (r < 0)
+                goto finish;
+        r = sd_bus_message_append(m, "s", argv[optind + 1]);
+        if (r >= 0)
+                r = append_copy_options(m, &a);
+        if (r < 0) {
+                r = ctl_message_error(c, r);
+                goto finish;
+        }
+        r = ctl_call(c, m, a.async ? 0 : ctl_operation_timeout_usec(0), &reply);
+        if (r < 0)
+                goto finish;
+        r = ctl_read_reply(c, reply, "Copy", "oo", &instance, &operation);
+        if (r >= 0 && a.async)
+                puts(operation);
+finish:
+        strv_free(a.config);
+        return r;
+}

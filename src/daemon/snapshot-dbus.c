@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The methods of org.lxcbus1.Instance that keep and move an instance's data: Snapshot, RestoreSnapshot,
+ * DeleteSnapshot, Rename, Copy, and the Snapshots property (snapshot-dbus.h). Each reads and checks its
+ * arguments, asks polkit, checks the state and calls the model (snapshot.c). */
+#include <assert.h>
+#include <inttypes.h>
+
+#include "auth-dbus.h"
+#include "bus-errors.h"
+#include "bus-limits.h"
+#include "bus-options.h"
+#include "instance.h"
+#include "instance-dbus.h"
+#include "manager.h"
+#include "manager-dbus.h"
+#include "names.h"
+#include "operation.h"
+#include "operation-dbus.h"
+#include "snapshot-dbus.h"
+#include "snapshot.h"
+#include "util.h"
+
+int property_get_snapshots(sd_bus *bus, const char *path, const char *interface, const char *property,
+                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const InstanceMetadata *md = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(st)");
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < md->n_snapshots; k++) {
+                r = sd_bus_message_append(reply, "(st)", md->snapshots[k].name, md->snapshots[k].created_at);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int invalid_name(const char *what, const char *name, sd_bus_error *error) {
+        char qbuf[80];
+
+        return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_NAME,
+                                 "Invalid %s name%s: 1 to 63 characters of a-z, A-Z, 0-9 and '-', starting with a "
+                                 "letter, not ending with '-'.", what, instance_name_for_message(name, qbuf));
+}
+
+/* The checks every method here makes after polkit: nothing else holds the instance, it is not broken,
+ * and it is stopped (DESIGN.md's table; DeleteSnapshot leaves the rootfs alone and works in any state). */
+static int check_stopped_idle(Instance *i, const char *verb, bool any_state, sd_bus_error *error) {
+        int r;
+
+        r = bus_error_busy(i, error);
+        if (r < 0)
+                return r;
+        if (i->load_error || (!any_state && i->state != INSTANCE_STOPPED))
+                return bus_error_invalid_state(i, verb, error);
+        return 0;
+}
+
+static int snapshot_common(sd_bus_message *message, Instance *i, OperationKind kind, sd_bus_error *error) {
+        const char *verb = operation_kind_to_string(kind), *name;
+        int async = 0, r;
+        Operation *o;
+        uid_t uid;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        r = bus_read_options(message, (const BusOption[]) { { "async", "b", &async }, {} }, error);
+        if (r < 0)
+                return r;
+        if (!instance_name_is_valid(name))
+                return invalid_name("snapshot", name, error);
+        r = bus_authorize(message, i, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = bus_get_sender_uid(message, &uid);
+        if (r < 0)
+                return r;
+        r = check_stopped_idle(i, verb, kind == OPERATION_DELETE_SNAPSHOT, error);
+        if (r < 0)
+                return r;
+        if (kind == OPERATION_SNAPSHOT) {
+                r = snapshot_check_new(i, name);
+                if (r == -EEXIST)
+                        return sd_bus_error_setf(error, LXCBUS_ERROR_CONFLICT,
+                                                 "Instance '%s' has a snapshot '%s' already.", i->name, name);
+                if (r == -E2BIG)
+                        return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                                 "Instance '%s' has %u snapshots, the most allowed.", i->name,
+                                                 LXCBUS_SNAPSHOTS_MAX);
+                if (r < 0)
+                        return r;
+        } else if (!instance_metadata_find_snapshot(&i->md, name))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Instance '%s' has no snapshot '%s'.",
+                                         i->name, name);
+
+        r = bus_operation_new(i->manager, kind, i, i->name, message, uid, OPERATION_REPLY_OP, async, &o, error);
+        if (r < 0)
+                return r;
+        if (kind == OPERATION_SNAPSHOT)
+                snapshot_create(i, o, name);
+        else if (kind == OPERATION_RESTORE_SNAPSHOT)
+                snapshot_restore(i, o, name);
+        else
+                snapshot_delete(i, o, name);
+        return bus_operation_reply(o, message, async);
+}
+
+int method_snapshot(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return snapshot_common(message, userdata, OPERATION_SNAPSHOT, error);
+}
+
+int method_restore_snapshot(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return snapshot_common(message, userdata, OPERATION_RESTORE_SNAPSHOT, error);
+}
+
+int method_delete_snapshot(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return snapshot_common(message, userdata, OPERATION_DELETE_SNAPSHOT, error);
+}
+
+int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *old = NULL;
+        Instance *i = userdata;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        if (!instance_name_is_valid(name))
+                return invalid_name("instance", name, error);
+        r = bus_authorize(message, i, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = check_stopped_idle(i, "rename", false, error);
+        if (r < 0)
+                return r;
+        old = strdup(i->name);
+        if (!old)
+                return -ENOMEM;
+        r = instance_rename(i, name);
+        if (r == -EEXIST)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INSTANCE_EXISTS, "Instance '%s' already exists.", name);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to rename instance '%s' to '%s': %m", old, name);
+        /* The removal and the addition go out before the reply. */
+        manager_flush_changes(i->manager);
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+/* Copy's options, read before polkit. */
+typedef struct CopyCall {
+        char *snapshot;
+        int ephemeral, async, allow_running;
+        ConfigMap config;
+} CopyCall;
+
+static void copy_call_done(CopyCall *c) {
+        free(c->snapshot);
+        config_map_done(&c->config);
+}
+
+static int read_copy_options(sd_bus_message *message, CopyCall *c, sd_bus_error *error) {
+        const char *k, *v;
+        int r;
+
+        r = sd_bus_message_enter_container(message, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(message, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(message, "s", &k);
+                if (r < 0)
+                        return r;
+                if (streq(k, "snapshot")) {
+                        r = sd_bus_message_read(message, "v", "s", &v);
+                        if (r >= 0 && !(c->snapshot = strdup(v)))
+                                r = -ENOMEM;
+                } else if (streq(k, "ephemeral"))
+                        r = sd_bus_message_read(message, "v", "b", &c->ephemeral);
+                else if (streq(k, "async"))
+                        r = sd_bus_message_read(message, "v", "b", &c->async);
+                else if (streq(k, "allow-running"))
+                        r = sd_bus_message_read(message, "v", "b", &c->allow_running);
+                else if (streq(k, "config")) {
+                        r = sd_bus_message_enter_container(message, 'v', "a{ss}");
+                        if (r >= 0)
+                                r = bus_read_config(message, &c->config, error);
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(message);
+                } else
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%s'.", k);
+                if (r == -ENXIO || r == -EINVAL)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option '%s' has the wrong type.", k);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(message);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(message);
+}
+
+/* The new instance's metadata: the source's config with the overrides, owned by the caller, its own
+ * idmap block when the caller is not root or the source is idmapped. */
+static int copy_metadata(Instance *src, const char *name, uid_t uid, CopyCall *c, InstanceMetadata *md,
+                         sd_bus_error *error) {
+        Manager *m = src->manager;
+        int r;
+
+        if (m->n_instances + m->n_creating >= m->max_instances)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                         "Cannot copy to instance '%s': there are %u instances, the most allowed "
+                                         "(--max-instances).", name, m->max_instances);
+        r = config_map_copy(&src->md.config, &md->config);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < c->config.n; k++) {
+                r = config_map_set(&md->config, c->config.entries[k].key, c->config.entries[k].value);
+                if (r == -E2BIG)
+                        return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG, "Too many config keys (%u at most).",
+                                                 CONFIG_KEYS_MAX);
+                if (r < 0)
+                        return r;
+        }
+        if (config_map_stored_size(&md->config) > LXCBUS_CONFIG_TOTAL_MAX)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG, "The config of instance '%s' is too large.",
+                                         name);
+        return bus_prepare_new_instance(m, name, uid, uid == 0 && src->md.idmap.count == 0, c->ephemeral, md, error);
+}
+
+int method_copy(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(copy_call_done) CopyCall c = {};
+        _cleanup_(instance_metadata_done) InstanceMetadata md = {};
+        Instance *src = userdata;
+        const char *name;
+        Operation *o;
+        uid_t uid;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        r = read_copy_options(message, &c, error);
+        if (r < 0)
+                return r;
+        if (!instance_name_is_valid(name))
+                return invalid_name("instance", name, error);
+        if (c.snapshot && !instance_name_is_valid(c.snapshot))
+                return invalid_name("snapshot", c.snapshot, error);
+        /* A consistent copy of a running instance needs it frozen throughout (or a file system
+         * snapshot); not done yet. */
+        if (c.allow_running)
+                return sd_bus_error_set(error, LXCBUS_ERROR_NOT_SUPPORTED,
+                                        "Copying a running instance ('allow-running') is not supported yet.");
+        if (config_map_get(&c.config, "security.privileged"))
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
+                                         "A copy cannot set 'security.privileged': it is privileged when the source "
+                                         "is and root copies it.");
+        /* The details name the source and its owner: a rule that lets owners do what they like with their
+         * instances lets them copy those. */
+        r = bus_authorize(message, src, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = bus_get_sender_uid(message, &uid);
+        if (r < 0)
+                return r;
+        r = check_stopped_idle(src, "copy", false, error);
+        if (r < 0)
+                return r;
+        if (c.snapshot && !instance_metadata_find_snapshot(&src->md, c.snapshot))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Instance '%s' has no snapshot '%s'.",
+                                         src->name, c.snapshot);
+        r = copy_metadata(src, name, uid, &c, &md, error);
+        if (r < 0)
+                return r;
+
+        r = bus_operation_new(src->manager, OPERATION_COPY, NULL, name, message, uid, OPERATION_REPLY_INSTANCE_OP,
+                              c.async, &o, error);
+        if (r < 0)
+                return r;
+        r = instance_copy(src, o, c.snapshot, &md);
+        if (r < 0) {
+                operation_fail(o, r, "Failed to start the copy of '%s': %s", src->name, strerror(-r));
+                if (c.async)
+                        return sd_bus_error_set_errnof(error, r, "Failed to copy instance '%s': %m", src->name);
+                return 1;
+        }
+        return bus_operation_reply(o, message, c.async);
+}

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+/* The members of org.lxcbus1.Instance that snapshot-dbus.c answers (instance_vtable lists them). */
+int property_get_snapshots(sd_bus *bus, const char *path, const char *interface, const char *property,
+                           sd_bus_message *reply, void *userdata, sd_bus_error *error);
+int method_snapshot(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int method_restore_snapshot(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int method_delete_snapshot(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int method_copy(sd_bus_message *message, void *userdata, sd_bus_error *error);

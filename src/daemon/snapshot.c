@@ -1,0 +1,667 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Snapshots, Rename and Copy of instances (snapshot.h): the model, no D-Bus. */
+#include <assert.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bus-limits.h"
+#include "create.h"
+#include "instance.h"
+#include "log.h"
+#include "manager.h"
+#include "names.h"
+#include "operation.h"
+#include "snapshot.h"
+#include "util.h"
+#include "worker.h"
+
+#define LXC_CONFIG_FILE "config"
+#define LXC_CONFIG_SIZE_MAX (4 * 1024 * 1024)
+
+/* ---------------------------------------------------------------- the LXC config */
+
+/* In value, every old_dir that is a whole path prefix (followed by '/' or the end) becomes new_dir. */
+static void append_rewritten(FILE *f, const char *value, size_t n, const char *old_dir, const char *new_dir) {
+        size_t ol = strlen(old_dir);
+
+        for (size_t k = 0; k < n;) {
+                if (n - k >= ol && memcmp(value + k, old_dir, ol) == 0 &&
+                    (k + ol == n || value[k + ol] == '/' || value[k + ol] == ' ')) {
+                        fputs(new_dir, f);
+                        k += ol;
+                } else
+                        fputc(value[k++], f);
+        }
+}
+
+/* "lxc.net.N.hwaddr" */
+static bool key_is_hwaddr(const char *key, size_t n) {
+        return n > strlen("lxc.net..hwaddr") && strncmp(key, "lxc.net.", 8) == 0 &&
+               strncmp(key + n - strlen(".hwaddr"), ".hwaddr", strlen(".hwaddr")) == 0;
+}
+
+int lxc_config_rewrite(const char *text, const char *old_dir, const char *new_dir, const char *new_name,
+                       const InstanceIdmap *idmap, char **ret) {
+        _cleanup_free_ char *out = NULL;
+        size_t out_size = 0;
+        FILE *f;
+
+        assert(text);
+        assert(old_dir);
+        assert(new_dir);
+        assert(new_name);
+        assert(ret);
+
+        f = open_memstream(&out, &out_size);
+        if (!f)
+                return -ENOMEM;
+        for (const char *line = text; *line;) {
+                const char *end = strchrnul(line, '\n'), *k = line, *eq;
+                size_t klen;
+
+                while (k < end && (*k == ' ' || *k == '\t'))
+                        k++;
+                eq = memchr(k, '=', (size_t) (end - k));
+                klen = eq ? (size_t) (eq - k) : 0;
+                while (klen > 0 && (k[klen - 1] == ' ' || k[klen - 1] == '\t'))
+                        klen--;
+                if (*k == '#' || !eq)
+                        fwrite(line, 1, (size_t) (end - line), f);
+                else if (klen == strlen("lxc.uts.name") && strncmp(k, "lxc.uts.name", klen) == 0)
+                        fprintf(f, "lxc.uts.name = %s", new_name);
+                else if (idmap && ((klen == strlen("lxc.idmap") && strncmp(k, "lxc.idmap", klen) == 0) ||
+                                   key_is_hwaddr(k, klen))) {
+                        line = *end ? end + 1 : end;   /* dropped: the copy gets its own */
+                        continue;
+                } else
+                        append_rewritten(f, line, (size_t) (end - line), old_dir, new_dir);
+                if (*end)
+                        fputc('\n', f);
+                line = *end ? end + 1 : end;
+        }
+        if (idmap && idmap->count > 0 && *text && text[strlen(text) - 1] != '\n')
+                fputc('\n', f);
+        if (idmap && idmap->count > 0)
+                fprintf(f, "lxc.idmap = u 0 %" PRIu32 " %" PRIu32 "\nlxc.idmap = g 0 %" PRIu32 " %" PRIu32 "\n",
+                        idmap->uid, idmap->count, idmap->gid, idmap->count);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+/* Reads dir/config (the instance at dir) and writes it to dir_to/file_to for the instance at new_dir
+ * called new_name. */
+static int instance_config_rewrite(const char *dir, const char *dir_to, const char *file_to, const char *new_dir,
+                                   const char *new_name, const InstanceIdmap *idmap) {
+        _cleanup_free_ char *from = NULL, *to = NULL, *text = NULL, *out = NULL;
+        size_t n;
+        int r;
+
+        if (asprintf(&from, "%s/" LXC_CONFIG_FILE, dir) < 0 || asprintf(&to, "%s/%s", dir_to, file_to) < 0)
+                return -ENOMEM;
+        r = read_full_file(from, LXC_CONFIG_SIZE_MAX, &text, &n);
+        if (r < 0)
+                return r;
+        if (strlen(text) != n)
+                return -EBADMSG;
+        r = lxc_config_rewrite(text, dir, new_dir, new_name, idmap, &out);
+        if (r < 0)
+                return r;
+        return write_file_atomic(to, out, strlen(out), 0640);
+}
+
+/* ---------------------------------------------------------------- the copy worker */
+
+static void storage_cancel(Operation *o) {
+        if (!o->worker)
+                return;
+        /* The copy leaves only its staging entry, which the exit handler removes. */
+        worker_kill(o->worker, SIGKILL);
+        o->step = OPERATION_STEP_CANCELLED;
+        o->cancelable = false;
+        operation_mark_dirty(o, OPERATION_PROP_CANCELABLE);
+}
+
+static void on_copy_message(Worker *w, const WorkerMessage *msg, void *userdata) {
+        if (msg->kind == WORKER_MESSAGE_PROGRESS)
+                operation_set_progress(userdata, msg->progress, msg->text);
+}
+
+/* Starts the copy worker: source into staging/ENTRY/rootfs (staging/ENTRY made here). */
+static int storage_copy_start(Operation *o, const char *entry, const char *source, const InstanceIdmap *from,
+                              const InstanceIdmap *to, const WorkerHandlers *h) {
+        Manager *m = o->manager;
+        _cleanup_free_ char *dir = NULL;
+        int r;
+
+        o->storage.entry = strdup(entry);
+        if (!o->storage.entry || asprintf(&dir, "%s/%s", m->staging_dir, entry) < 0)
+                return -ENOMEM;
+        if (mkdir(dir, 0700) < 0)
+                return -errno;
+        WorkerRequest req = {
+                .verb = WORKER_VERB_COPY,
+                .lxcpath = dir,
+                .name = "rootfs",
+                .copy.source = source,
+        };
+        if (to && to->count > 0)
+                req.copy = (WorkerCopyArgs) { source, from->uid, from->gid, to->uid, to->gid, to->count };
+        o->step = OPERATION_STEP_WORK;
+        o->cancel = storage_cancel;
+        o->cancelable = true;
+        operation_mark_dirty(o, OPERATION_PROP_CANCELABLE);
+        operation_set_progress(o, 0.0, "copying");
+        r = worker_spawn(m, &req, NULL, 0, h, o, &o->worker);
+        if (r < 0)
+                (void) rmdir(dir);
+        return r;
+}
+
+/* The exit of every copy worker here: on_storage_copied(), below. */
+static const WorkerHandlers storage_handlers;
+
+/* The worker failed or was cancelled: its entry goes, and o finishes. */
+static void storage_copy_failed(Operation *o, int error, const char *message, bool release_name) {
+        int r;
+
+        r = create_staging_remove(o->manager, o->storage.entry, release_name);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to remove '%s', ignoring: %m", o->storage.entry);
+                if (release_name)
+                        manager_release_name(o->manager, o->storage.entry);
+        }
+        if (o->step == OPERATION_STEP_CANCELLED)
+                operation_finish_errno(o, -ECANCELED, "The copy was cancelled.");
+        else
+                operation_fail(o, error, "Failed to copy: %s", message);
+}
+
+static char *instance_dir(Manager *m, const char *name, const char *sub) {
+        char *p;
+
+        if (asprintf(&p, "%s/%s%s%s", m->instances_dir, name, sub ? "/" : "", strempty(sub)) < 0)
+                return NULL;
+        return p;
+}
+
+static void instance_storage_changed(Instance *i) {
+        int r;
+
+        i->md.generation++;
+        r = instance_save_metadata(i);
+        if (r < 0)
+                log_warning_errno(r, "Failed to save the metadata of '%s', ignoring: %m", i->name);
+        instance_mark_dirty(i, INSTANCE_PROP_SNAPSHOTS);
+}
+
+/* ---------------------------------------------------------------- snapshots */
+
+int snapshot_check_new(Instance *i, const char *name) {
+        assert(i);
+
+        if (!instance_name_is_valid(name))
+                return -EINVAL;
+        if (instance_metadata_find_snapshot(&i->md, name))
+                return -EEXIST;
+        if (i->md.n_snapshots >= LXCBUS_SNAPSHOTS_MAX)
+                return -E2BIG;
+        return 0;
+}
+
+/* A directory snapshots/NAME that the metadata does not list: the leftover of a daemon killed between
+ * the rename and the save. Moved into staging/, removed there. */
+static int snapshot_move_stray(Manager *m, int snapdir, const char *name, uint64_t id) {
+        _cleanup_close_ int staging = -EBADF;
+        char entry[128];
+
+        staging = open(m->staging_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (staging < 0)
+                return -errno;
+        snprintf(entry, sizeof entry, ".snapshot-stray-%" PRIu64, id);
+        if (renameat(snapdir, name, staging, entry) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        return create_staging_remove(m, entry, false);
+}
+
+/* The snapshot is in staging (tree): into snapshots/NAME, then listed. */
+static int snapshot_put_in_place(Operation *o, const char *tree) {
+        Instance *i = o->instance;
+        Manager *m = o->manager;
+        _cleanup_free_ char *snapdir = NULL, *to = NULL;
+        _cleanup_close_ int sfd = -EBADF;
+        int r;
+
+        snapdir = instance_dir(m, i->name, "snapshots");
+        if (!snapdir || asprintf(&to, "%s/%s/rootfs", snapdir, o->storage.snapshot) < 0)
+                return -ENOMEM;
+        if (mkdir(snapdir, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        sfd = open(snapdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sfd < 0)
+                return -errno;
+        if (mkdirat(sfd, o->storage.snapshot, 0700) < 0) {
+                if (errno != EEXIST)
+                        return -errno;
+                /* Not listed (checked before), yet there: a leftover. */
+                r = snapshot_move_stray(m, sfd, o->storage.snapshot, o->id);
+                if (r < 0)
+                        return r;
+                if (mkdirat(sfd, o->storage.snapshot, 0700) < 0)
+                        return -errno;
+        }
+        if (rename(tree, to) < 0) {
+                r = -errno;
+                (void) unlinkat(sfd, o->storage.snapshot, AT_REMOVEDIR);
+                return r;
+        }
+        (void) fsync_directory_of(to);
+        /* Failing here, the directory stays unlisted: removed when the name is used again. */
+        r = instance_metadata_add_snapshot(&i->md, o->storage.snapshot, now_usec(CLOCK_REALTIME));
+        if (r < 0)
+                return r;
+        instance_storage_changed(i);
+        (void) create_staging_remove(m, o->storage.entry, false);
+        instance_log(i, "snapshot", "Snapshot '%s' of instance '%s' taken.", o->storage.snapshot, i->name);
+        operation_finish(o, NULL, NULL);
+        return 0;
+}
+
+/* Snapshot and RestoreSnapshot: the copy worker from the rootfs, or from the snapshot, into an entry of
+ * staging/ that is unique in this daemon's life (a leftover of an earlier one is gone before the first
+ * operation: create_clean_staging()). */
+static void snapshot_copy_begin(Instance *i, Operation *o, const char *name, bool restore) {
+        _cleanup_free_ char *source = NULL, *sub = NULL;
+        char entry[64];
+        int r;
+
+        assert(i);
+        assert(o);
+        assert(name);
+
+        instance_lock(i, o);
+        o->storage.snapshot = strdup(name);
+        if (!o->storage.snapshot || (restore ? asprintf(&sub, "snapshots/%s/rootfs", name) < 0
+                                             : !(sub = strdup("rootfs"))) ||
+            !(source = instance_dir(i->manager, i->name, sub))) {
+                operation_fail(o, -ENOMEM, "Out of memory.");
+                return;
+        }
+        snprintf(entry, sizeof entry, ".%s-%" PRIu64, restore ? "restore" : "snapshot", o->id);
+        r = storage_copy_start(o, entry, source, NULL, NULL, &storage_handlers);
+        if (r < 0)
+                operation_fail(o, r, "Failed to start the %s of '%s': %s", restore ? "restore" : "snapshot", i->name,
+                               strerror(-r));
+}
+
+void snapshot_create(Instance *i, Operation *o, const char *name) {
+        snapshot_copy_begin(i, o, name, false);
+}
+
+/* The copy of the snapshot is in staging (tree): exchanged with the rootfs, the old one leaving with the
+ * staging entry. The one step that restores: both trees exist at every instant. */
+static int restore_put_in_place(Operation *o, const char *tree) {
+        Instance *i = o->instance;
+        _cleanup_free_ char *rootfs = NULL;
+        int r;
+
+        rootfs = instance_dir(o->manager, i->name, "rootfs");
+        if (!rootfs)
+                return -ENOMEM;
+        if (renameat2(AT_FDCWD, tree, AT_FDCWD, rootfs, RENAME_EXCHANGE) < 0)
+                return -errno;
+        (void) fsync_directory_of(rootfs);
+        instance_storage_changed(i);
+        r = create_staging_remove(o->manager, o->storage.entry, false);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove the old rootfs of '%s', ignoring: %m", i->name);
+        instance_log(i, "restore-snapshot", "Instance '%s' restored from snapshot '%s'.", i->name, o->storage.snapshot);
+        operation_finish(o, NULL, NULL);
+        return 0;
+}
+
+void snapshot_restore(Instance *i, Operation *o, const char *name) {
+        snapshot_copy_begin(i, o, name, true);
+}
+
+void snapshot_delete(Instance *i, Operation *o, const char *name) {
+        _cleanup_free_ char *snapdir = NULL;
+        _cleanup_close_ int sfd = -EBADF;
+        int r;
+
+        assert(i);
+        assert(o);
+        assert(name);
+
+        instance_lock(i, o);
+        /* Forgotten first: a daemon killed before the directory left only leaves an unlisted one. */
+        r = instance_metadata_remove_snapshot(&i->md, name);
+        if (r < 0) {
+                operation_fail(o, r, "Instance '%s' has no snapshot '%s'.", i->name, name);
+                return;
+        }
+        instance_storage_changed(i);
+        snapdir = instance_dir(i->manager, i->name, "snapshots");
+        if (!snapdir) {
+                operation_fail(o, -ENOMEM, "Out of memory.");
+                return;
+        }
+        sfd = open(snapdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        r = sfd < 0 ? -errno : snapshot_move_stray(i->manager, sfd, name, o->id);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove snapshot '%s' of '%s', ignoring: %m", name, i->name);
+        instance_log(i, "delete-snapshot", "Snapshot '%s' of instance '%s' deleted.", name, i->name);
+        operation_set_progress(o, 1.0, "deleted");
+        operation_finish(o, NULL, NULL);
+}
+
+/* ---------------------------------------------------------------- copy */
+
+/* The copy is in staging/NEW/rootfs: its config and metadata beside it, the directory's owner as a
+ * create sets it, and into place. */
+static int copy_finish_in_staging(Operation *o) {
+        Manager *m = o->manager;
+        InstanceMetadata *md = o->storage.md;
+        Instance *src = o->storage.source;
+        _cleanup_free_ char *sdir = NULL, *fdir = NULL, *srcdir = NULL, *mdpath = NULL;
+        int r;
+
+        if (asprintf(&sdir, "%s/%s", m->staging_dir, md->name) < 0 || !(fdir = instance_dir(m, md->name, NULL)) ||
+            !(srcdir = instance_dir(m, src->name, NULL)) || asprintf(&mdpath, "%s/" METADATA_FILE, sdir) < 0)
+                return -ENOMEM;
+        r = instance_config_rewrite(srcdir, sdir, LXC_CONFIG_FILE, fdir, md->name, &md->idmap);
+        if (r < 0)
+                return r;
+        r = instance_metadata_save(md, mdpath);
+        if (r < 0)
+                return r;
+        /* As do_create() leaves an instance directory: root's, passable by an idmapped instance's root
+         * group only (docs/architecture.md). */
+        if (chown(sdir, 0, md->idmap.count > 0 ? md->idmap.gid : 0) < 0 ||
+            chmod(sdir, md->idmap.count > 0 ? 0710 : 0700) < 0)
+                return -errno;
+        if (renameat2(AT_FDCWD, sdir, AT_FDCWD, fdir, RENAME_NOREPLACE) < 0)
+                return -errno;
+        (void) fsync_directory_of(fdir);
+        return 0;
+}
+
+static void copy_release_source(Operation *o) {
+        instance_unlock(o->storage.source, o);
+        o->storage.source = instance_unref(o->storage.source);
+}
+
+/* The copy is whole in staging/NEW: in place, and the new instance set up. */
+static int copy_put_in_place(Operation *o, const char *tree) {
+        Manager *m = o->manager;
+        Instance *i;
+        int r;
+
+        r = copy_finish_in_staging(o);      /* reads the source's config */
+        copy_release_source(o);
+        if (r < 0)
+                return r;
+        manager_release_name(m, o->instance_name);
+        r = instance_new(m, o->storage.md, &i);
+        if (r < 0) {
+                operation_fail(o, r, "Failed to set up instance '%s': %s", o->instance_name, strerror(-r));
+                return 0;
+        }
+        manager_add_instance(m, i);
+        o->instance = instance_ref(i);
+        instance_log(i, "copy", "Instance '%s' copied%s%s.", i->name, o->storage.snapshot ? " from snapshot " : "",
+                     strempty(o->storage.snapshot));
+        operation_finish(o, NULL, NULL);
+        return 0;
+}
+
+/* The copy worker of any of them is done: put its tree in place, or remove it. */
+static void on_storage_copied(Worker *w, int error, const char *message, void *userdata) {
+        Operation *o = userdata;
+        bool copy = o->kind == OPERATION_COPY;
+        _cleanup_free_ char *tree = NULL;
+        int r;
+
+        o->worker = worker_free(o->worker);
+        if (error == 0) {
+                if (asprintf(&tree, "%s/%s/rootfs", o->manager->staging_dir, o->storage.entry) < 0)
+                        r = -ENOMEM;
+                else if (o->kind == OPERATION_SNAPSHOT)
+                        r = snapshot_put_in_place(o, tree);
+                else if (o->kind == OPERATION_RESTORE_SNAPSHOT)
+                        r = restore_put_in_place(o, tree);
+                else
+                        r = copy_put_in_place(o, tree);
+                if (r >= 0)
+                        return;
+                error = r;
+                message = strerror(-r);
+        }
+        if (copy)
+                copy_release_source(o);
+        storage_copy_failed(o, error, message, copy);
+}
+
+static const WorkerHandlers storage_handlers = {
+        .message = on_copy_message,
+        .exited = on_storage_copied,
+};
+
+int instance_copy(Instance *src, Operation *o, const char *snapshot, InstanceMetadata *md) {
+        Manager *m = o->manager;
+        _cleanup_free_ char *source = NULL, *sub = NULL;
+        int r;
+
+        assert(src);
+        assert(o);
+        assert(o->kind == OPERATION_COPY);
+        assert(md);
+
+        if (snapshot ? asprintf(&sub, "snapshots/%s/rootfs", snapshot) < 0 : !(sub = strdup("rootfs")))
+                return -ENOMEM;
+        source = instance_dir(m, src->name, sub);
+        o->storage.md = new0(InstanceMetadata, 1);
+        o->storage.snapshot = snapshot ? strdup(snapshot) : NULL;
+        if (!source || !o->storage.md || (snapshot && !o->storage.snapshot))
+                return -ENOMEM;
+        r = manager_reserve_name(m, md->name, md->idmap.count > 0 ? &md->idmap : NULL, md->owner);
+        if (r < 0)
+                return r;
+        *o->storage.md = *md;
+        *md = (InstanceMetadata) {};
+        o->storage.source = instance_ref(src);
+        instance_lock(src, o);
+        r = storage_copy_start(o, o->storage.md->name, source, &src->md.idmap, &o->storage.md->idmap,
+                               &storage_handlers);
+        if (r < 0) {
+                copy_release_source(o);
+                manager_release_name(m, o->instance_name);
+        }
+        return r;
+}
+
+void snapshot_operation_done(Operation *o) {
+        if (o->storage.md) {
+                instance_metadata_done(o->storage.md);
+                free(o->storage.md);
+        }
+        copy_release_source(o);
+        free(o->storage.snapshot);
+        free(o->storage.entry);
+}
+
+/* ---------------------------------------------------------------- rename */
+
+/* A rename in three steps, so that a daemon killed at any point leaves the old instance or the new one
+ * (snapshot_recover_renames() finishes it at the next start):
+ *   1. OLD/config.rename: the config for NEW, not in use yet;
+ *   2. OLD/lxcbus.json names NEW: the commit point;
+ *   3. OLD -> NEW, then NEW/config.rename -> NEW/config.
+ * At startup a directory with a config.rename whose metadata names another name got to step 2: it is
+ * moved on; one whose metadata names itself did not: the file goes. */
+#define RENAME_CONFIG_FILE "config.rename"
+
+static int rename_metadata_save(Instance *i, const char *name, uint64_t generation, const char *dir) {
+        _cleanup_free_ char *mdpath = NULL;
+        InstanceMetadata save = i->md;  /* shallow: nothing of it is freed */
+
+        if (asprintf(&mdpath, "%s/" METADATA_FILE, dir) < 0)
+                return -ENOMEM;
+        save.name = (char *) name;
+        save.generation = generation;
+        return instance_metadata_save(&save, mdpath);
+}
+
+/* Step 3, and the recovery's: dir, committed to new_name, goes into place with its config. */
+static int rename_finish(Manager *m, const char *dir, const char *new_name) {
+        _cleanup_free_ char *new_dir = NULL, *pending = NULL, *config = NULL;
+
+        new_dir = instance_dir(m, new_name, NULL);
+        if (!new_dir || asprintf(&pending, "%s/" RENAME_CONFIG_FILE, new_dir) < 0 ||
+            asprintf(&config, "%s/" LXC_CONFIG_FILE, new_dir) < 0)
+                return -ENOMEM;
+        if (!streq(dir, new_dir) && renameat2(AT_FDCWD, dir, AT_FDCWD, new_dir, RENAME_NOREPLACE) < 0)
+                return -errno;
+        if (rename(pending, config) < 0 && errno != ENOENT)
+                return -errno;
+        (void) fsync_directory_of(config);
+        return 0;
+}
+
+static int rename_on_disk(Instance *i, const char *new_name, const char *old_dir, const char *new_dir) {
+        _cleanup_free_ char *pending = NULL;
+        int r;
+
+        if (access(new_dir, F_OK) >= 0)
+                return -EEXIST;         /* a stray directory, not an instance's */
+        if (asprintf(&pending, "%s/" RENAME_CONFIG_FILE, old_dir) < 0)
+                return -ENOMEM;
+        r = instance_config_rewrite(old_dir, old_dir, RENAME_CONFIG_FILE, new_dir, new_name, NULL);
+        if (r >= 0)
+                r = rename_metadata_save(i, new_name, i->md.generation + 1, old_dir);
+        if (r < 0) {
+                (void) unlink(pending);
+                return r;
+        }
+        r = rename_finish(i->manager, old_dir, new_name);
+        if (r < 0 && access(old_dir, F_OK) >= 0) {
+                /* Not moved (a stray NEW appeared meanwhile): undo the commit. */
+                (void) rename_metadata_save(i, i->name, i->md.generation, old_dir);
+                (void) unlink(pending);
+                return r;
+        }
+        if (r < 0)
+                log_warning_errno(r, "Failed to put the new config of '%s' in place, the next start of the daemon "
+                                  "does: %m", new_name);
+        return 0;
+}
+
+/* One directory of instances/ at startup, with a config.rename: a rename to finish or to forget. */
+static void rename_recover(Manager *m, const char *entry) {
+        _cleanup_(instance_metadata_done) InstanceMetadata md = {};
+        _cleanup_free_ char *dir = NULL, *mdpath = NULL, *pending = NULL;
+        int r;
+
+        dir = instance_dir(m, entry, NULL);
+        if (!dir || asprintf(&mdpath, "%s/" METADATA_FILE, dir) < 0 ||
+            asprintf(&pending, "%s/" RENAME_CONFIG_FILE, dir) < 0) {
+                (void) log_oom();
+                return;
+        }
+        r = instance_metadata_load(mdpath, &md, NULL);
+        if (r >= 0 && !streq(md.name, entry)) {
+                r = rename_finish(m, dir, md.name);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to finish the rename of '%s' to '%s', ignoring: %m", entry,
+                                          md.name);
+                else
+                        log_info("Finished the interrupted rename of '%s' to '%s'.", entry, md.name);
+                return;
+        }
+        (void) unlink(pending);
+        log_info("Dropped the interrupted rename of '%s'.", entry);
+}
+
+int snapshot_recover_renames(Manager *m) {
+        _cleanup_strv_free_ char **pending = NULL;
+        DIR *d;
+        struct dirent *de;
+
+        assert(m);
+
+        d = opendir(m->instances_dir);
+        if (!d)
+                return -errno;
+        /* Listed first: renaming while reading could show an entry twice. */
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *p = NULL;
+
+                if (!instance_name_is_valid(de->d_name) ||
+                    asprintf(&p, "%s/" RENAME_CONFIG_FILE, de->d_name) < 0 ||
+                    faccessat(dirfd(d), p, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (strv_extend(&pending, de->d_name) < 0) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
+        }
+        closedir(d);
+        STRV_FOREACH(e, pending)
+                rename_recover(m, *e);
+        return 0;
+}
+
+int instance_rename(Instance *i, const char *new_name) {
+        Manager *m = i->manager;
+        _cleanup_free_ char *old_dir = NULL, *new_dir = NULL, *name = NULL, *md_name = NULL, *path = NULL,
+                            *unit = NULL;
+        int r;
+
+        assert(i);
+        assert(new_name);
+
+        if (!instance_name_is_valid(new_name))
+                return -EINVAL;
+        if (manager_find_instance(m, new_name) || manager_name_reserved(m, new_name))
+                return -EEXIST;
+        name = strdup(new_name);
+        md_name = strdup(new_name);
+        old_dir = instance_dir(m, i->name, NULL);
+        new_dir = instance_dir(m, new_name, NULL);
+        if (!name || !md_name || !old_dir || !new_dir)
+                return -ENOMEM;
+        r = instance_path_from_name(new_name, &path);
+        if (r < 0)
+                return r;
+        r = instance_unit_name(new_name, &unit);
+        if (r < 0)
+                return r;
+        r = rename_on_disk(i, new_name, old_dir, new_dir);
+        if (r < 0)
+                return r;
+
+        /* Off the bus under the old path, back under the new one; a pending authorization for the old
+         * object is not one for this (auth-dbus.c binds answers to the incarnation). */
+        instance_ref(i);
+        instance_unlink(i);
+        instance_log(i, "rename", "Instance '%s' renamed to '%s'.", i->name, new_name);
+        free(i->md.name);
+        i->md.name = TAKE_PTR(md_name);
+        free(i->name);
+        i->name = TAKE_PTR(name);
+        free(i->path);
+        i->path = TAKE_PTR(path);
+        free(i->unit_name);
+        i->unit_name = TAKE_PTR(unit);
+        i->md.generation++;
+        i->incarnation = ++m->last_incarnation;
+        manager_add_instance(m, i);
+        instance_mark_dirty(i, INSTANCE_PROP_SNAPSHOTS);
+        return 0;
+}
