@@ -503,6 +503,40 @@ def case_signal():
                    extra={'signal': '9', 'signal_name': 'SIGKILL'})
 
 
+@case('Instance.PushFile')
+def case_push_file():
+    ensure_running(RUN)
+    params = V('(sha{sv})', ('/tmp/pk-push-denied', 0, {'mode': V('u', 0o600)}))
+    denied(NOBODY().call(instance_path(RUN), INSTANCE_IFACE, 'PushFile', params, in_fds=['null-r']), 'PushFile',
+           'org.lxcbus1.exec', RUN)
+    assert not file_in(RUN, '/tmp/pk-push-denied'), 'the denied PushFile wrote the file'
+    expect_details('pknobody', 'org.lxcbus1.exec', 'push-file', RUN,
+                   extra={'path': '/tmp/pk-push-denied', 'mode': '0600', 'uid': '0', 'gid': '0'})
+
+    params = V('(sha{sv})', ('/tmp/pk-push-ok', 0, {}))
+    op = allowed(ADMIN().call(instance_path(RUN), INSTANCE_IFACE, 'PushFile', params, in_fds=['null-r']),
+                 'PushFile')
+    assert op_wait(op) == 'success', get_prop(op, OPERATION_IFACE, 'ErrorMessage')
+    assert file_in(RUN, '/tmp/pk-push-ok')
+    expect_details('pkadmin', 'org.lxcbus1.exec', 'push-file', RUN,
+                   extra={'path': '/tmp/pk-push-ok', 'mode': '0644', 'uid': '0', 'gid': '0'})
+
+
+@case('Instance.PullFile')
+def case_pull_file():
+    ensure_running(RUN)
+    params = V('(sha{sv})', ('/etc/passwd', 0, {}))
+    res = NOBODY().call(instance_path(RUN), INSTANCE_IFACE, 'PullFile', params, in_fds=['null-w'])
+    denied(res, 'PullFile', 'org.lxcbus1.exec', RUN)
+    expect_details('pknobody', 'org.lxcbus1.exec', 'pull-file', RUN, extra={'path': '/etc/passwd'})
+
+    op = allowed(ADMIN().call(instance_path(RUN), INSTANCE_IFACE, 'PullFile', params, in_fds=['null-w']),
+                 'PullFile')
+    assert op_wait(op) == 'success', get_prop(op, OPERATION_IFACE, 'ErrorMessage')
+    assert get_prop(op, OPERATION_IFACE, 'Bytes') > 0
+    expect_details('pkadmin', 'org.lxcbus1.exec', 'pull-file', RUN, extra={'path': '/etc/passwd'})
+
+
 def snapshot_case(method, verb, params, unchanged, done):
     """METHOD (action org.lxcbus1.snapshot) on STOPPED."""
     ensure_stopped(STOPPED)
