@@ -33,6 +33,12 @@
  *                                             the process (its only handle for signals: the worker
  *                                             reaps it), then "exited <status> <signal>" (status -1
  *                                             when killed by a signal).
+ *   export  LXCPATH NAME COMPRESSION IDMAP   .export: writes the instance (lxcbus.json, rootfs/) as a pax
+ *                                             tarball into fd 4; COMPRESSION none|gzip|xz|zstd; IDMAP as
+ *                                             create's: owners in that range are written un-shifted.
+ *   import  STAGING_LXCPATH NAME FINAL_LXCPATH METADATA_JSON IDMAP
+ *                                             .import: as create with template "none", then extracts the
+ *                                             tarball read from fd 4 (src/worker/tarball.c) into the rootfs.
  *
  * Cancel is SIGTERM to the worker. lxcbusd-start-hook, beside the worker, is what liblxc runs as
  * lxc.hook.start-host; it sends "running $LXC_PID" on the start worker's socket, which it takes from the
@@ -69,6 +75,8 @@ typedef enum WorkerVerb {
         WORKER_VERB_DESTROY,
         WORKER_VERB_CONSOLE,
         WORKER_VERB_EXEC,
+        WORKER_VERB_EXPORT,
+        WORKER_VERB_IMPORT,
         _WORKER_VERB_MAX,
         _WORKER_VERB_INVALID = -EINVAL,
 } WorkerVerb;
@@ -114,6 +122,29 @@ typedef struct WorkerExecArgs {
         char **argv;               /* NULL-terminated, at least one */
 } WorkerExecArgs;
 
+typedef enum WorkerCompression {
+        WORKER_COMPRESSION_NONE,
+        WORKER_COMPRESSION_GZIP,
+        WORKER_COMPRESSION_XZ,
+        WORKER_COMPRESSION_ZSTD,
+        _WORKER_COMPRESSION_MAX,
+        _WORKER_COMPRESSION_INVALID = -EINVAL,
+} WorkerCompression;
+
+const char *worker_compression_to_string(WorkerCompression c);
+WorkerCompression worker_compression_from_string(const char *s);
+
+typedef struct WorkerExportArgs {
+        WorkerCompression compression;
+        unsigned idmap_uid, idmap_gid, idmap_count;   /* as WorkerCreateArgs */
+} WorkerExportArgs;
+
+typedef struct WorkerImportArgs {
+        const char *final_lxcpath;
+        const char *metadata_json;
+        unsigned idmap_uid, idmap_gid, idmap_count;   /* as WorkerCreateArgs */
+} WorkerImportArgs;
+
 typedef struct WorkerRequest {
         WorkerVerb verb;
         const char *lxcpath;       /* not empty */
@@ -125,6 +156,8 @@ typedef struct WorkerRequest {
                 WorkerDestroyArgs destroy;
                 WorkerConsoleArgs console;
                 WorkerExecArgs exec;
+                WorkerExportArgs export_;
+                WorkerImportArgs import;
         };
 } WorkerRequest;
 
