@@ -63,6 +63,8 @@ static const AuthEntry auth_table[] = {
         { "org.lxcbus1.Process", "Signal", "org.lxcbus1.exec", "signal" },
         { "org.lxcbus1.Operation", "Wait", NULL, NULL },
         { "org.lxcbus1.Operation", "Cancel", "org.lxcbus1.manage", "cancel" },
+        { "org.lxcbus1.Manager", "ImportInstance", "org.lxcbus1.create", "import" },
+        { "org.lxcbus1.Instance", "Export", "org.lxcbus1.export", "export" },
 };
 
 static const AuthEntry *auth_entry_find(const char *interface, const char *member) {

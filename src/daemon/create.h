@@ -5,6 +5,7 @@
 
 #include "forward.h"
 #include "metadata.h"
+#include "worker-proto.h"
 
 /* CreateInstance's work: the subordinate ids of an idmapped instance, the create worker that builds
  * it in staging/ and moves it into instances/, and the cleanup of what an interrupted one left. */
@@ -15,5 +16,7 @@ int create_allocate_idmap(Manager *m, InstanceIdmap *ret, const char **ret_path)
 /* Starts the create worker for o; md (complete, checked) is taken. o finishes when the instance is in
  * place, or failed; name stays reserved until what a failed create left is removed. */
 int create_instance(Manager *m, Operation *o, const char *template, char **template_args, InstanceMetadata *md);
+/* The same with the request already built (import: fds[0] is the caller's tarball). */
+int create_spawn(Manager *m, Operation *o, const WorkerRequest *req, const int *fds, size_t n_fds, InstanceMetadata *md);
 /* At startup: what interrupted creates and deletes left in staging/ goes, in workers. */
 int create_clean_staging(Manager *m);

@@ -21,6 +21,7 @@ static const char *const kind_table[_OPERATION_KIND_MAX] = {
         [OPERATION_CREATE] = "create",   [OPERATION_START] = "start",   [OPERATION_STOP] = "stop",
         [OPERATION_RESTART] = "restart", [OPERATION_DELETE] = "delete", [OPERATION_FREEZE] = "freeze",
         [OPERATION_UNFREEZE] = "unfreeze", [OPERATION_EXEC] = "exec",
+        [OPERATION_EXPORT] = "export",   [OPERATION_IMPORT] = "import",
 };
 
 static const char *const status_table[_OPERATION_STATUS_MAX] = {
@@ -53,6 +54,7 @@ static int operation_init_kind(Operation *o) {
                 };
                 break;
         case OPERATION_CREATE:
+        case OPERATION_IMPORT:
                 o->create.md = new0(InstanceMetadata, 1);
                 if (!o->create.md)
                         return -ENOMEM;
@@ -72,6 +74,7 @@ static void operation_done_kind(Operation *o) {
                 free(o->lifecycle.pending_message);
                 break;
         case OPERATION_CREATE:
+        case OPERATION_IMPORT:
                 if (o->create.md) {
                         instance_metadata_done(o->create.md);
                         free(o->create.md);

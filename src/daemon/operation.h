@@ -24,6 +24,8 @@ typedef enum OperationKind {
         OPERATION_FREEZE,
         OPERATION_UNFREEZE,
         OPERATION_EXEC,
+        OPERATION_EXPORT,
+        OPERATION_IMPORT,           /* a create from a tarball: uses .create */
         _OPERATION_KIND_MAX,
         _OPERATION_KIND_INVALID = -EINVAL,
 } OperationKind;
