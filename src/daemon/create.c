@@ -249,12 +249,14 @@ static bool create_moved_into_place(Operation *o) {
         return n == strlen(want) && memcmp(have, want, n) == 0;
 }
 
-static void on_create_exited(Worker *w, int error, const char *message, void *userdata) {
+static void on_create_exited(Worker *w, int error, const char *worker_message, void *userdata) {
         Operation *o = userdata;
         Manager *m = o->manager;
         Instance *i;
         int r;
 
+        /* The message is the worker's: copied before the worker goes. */
+        _cleanup_free_ char *message = strdup(worker_message ?: "");
         o->worker = worker_free(o->worker);
         if (error != 0 && create_moved_into_place(o)) {
                 log_info("Create of '%s' finished before it %s.", o->instance_name,
@@ -267,9 +269,10 @@ static void on_create_exited(Worker *w, int error, const char *message, void *us
                         operation_finish_errno(o, -ECANCELED, o->kind == OPERATION_IMPORT ? "Import was cancelled." :
                                                                                          "Create was cancelled.");
                 else if (o->kind == OPERATION_IMPORT)
-                        operation_fail(o, error, "%s", message);
+                        operation_fail(o, error, "%s", message ?: "out of memory");
                 else
-                        operation_fail(o, error, "Failed to create instance '%s': %s", o->instance_name, message);
+                        operation_fail(o, error, "Failed to create instance '%s': %s", o->instance_name,
+                                       message ?: "out of memory");
                 return;
         }
         manager_release_name(m, o->instance_name);

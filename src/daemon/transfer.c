@@ -4,7 +4,9 @@
  * cleanup. An export is a worker that reads the instance: it holds the lock, so nothing starts it, changes
  * its config or deletes it meanwhile. */
 #include <assert.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include "create.h"
 #include "instance.h"
@@ -15,21 +17,35 @@
 #include "util.h"
 #include "worker.h"
 
+/* The caller's fd is the worker's now. The call's message holds a copy until the operation stops
+ * lingering, and a copy of a pipe's end keeps its peer from seeing EOF (an export) or unblocking a writer
+ * that the import no longer reads: replace it by /dev/null under the same number, which the message then
+ * closes as its own. */
+static void transfer_drop_fd(int fd) {
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+
+        if (null < 0 || dup3(null, fd, O_CLOEXEC) < 0)
+                log_warning_errno(errno, "Failed to drop the transfer fd, ignoring: %m");
+        safe_close(null);
+}
+
 static void on_export_message(Worker *w, const WorkerMessage *msg, void *userdata) {
         if (msg->kind == WORKER_MESSAGE_PROGRESS)
                 operation_set_progress(userdata, msg->progress, msg->text);
 }
 
-static void on_export_exited(Worker *w, int error, const char *message, void *userdata) {
+static void on_export_exited(Worker *w, int error, const char *worker_message, void *userdata) {
         Operation *o = userdata;
 
+        /* The message is the worker's: copied before the worker goes. */
+        _cleanup_free_ char *message = strdup(worker_message ?: "");
         o->worker = worker_free(o->worker);
         if (o->step == OPERATION_STEP_CANCELLED) {
                 operation_finish_errno(o, -ECANCELED, "Export was cancelled.");
                 return;
         }
         if (error != 0) {
-                operation_fail(o, error, "%s", message);
+                operation_fail(o, error, "%s", message ?: "Export failed.");
                 return;
         }
         instance_log(o->instance, "export", "Instance '%s' exported.", o->instance_name);
@@ -78,9 +94,12 @@ int transfer_export(Instance *i, Operation *o, int fd, WorkerCompression compres
         o->cancelable = true;
         operation_set_progress(o, 0.0, "exporting");
         r = worker_spawn(m, &req, &fd, 1, &export_handlers, o, &o->worker);
-        if (r < 0)
+        if (r < 0) {
                 instance_unlock(i, o);
-        return r;
+                return r;
+        }
+        transfer_drop_fd(fd);
+        return 0;
 }
 
 int transfer_import(Manager *m, Operation *o, int fd, InstanceMetadata *md) {
@@ -108,5 +127,9 @@ int transfer_import(Manager *m, Operation *o, int fd, InstanceMetadata *md) {
                         .idmap_count = md->idmap.count,
                 },
         };
-        return create_spawn(m, o, &req, &fd, 1, md);
+        r = create_spawn(m, o, &req, &fd, 1, md);
+        if (r < 0)
+                return r;
+        transfer_drop_fd(fd);
+        return 0;
 }
