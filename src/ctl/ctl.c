@@ -163,6 +163,12 @@ void ctl_help(void) {
                "Operation commands:\n"
                "  operations [--json]              List running and recently finished operations\n"
                "\n"
+               "Import and export:\n"
+               "  import NAME FILE|- [--config=KEY=VALUE]... [--ephemeral] [--async]\n"
+               "                                   Create an instance from a tarball (an export or a rootfs)\n"
+               "  export NAME FILE|- [--compression=none|gzip|xz|zstd] [--async]\n"
+               "                                   Write a stopped instance as a tarball\n"
+               "\n"
                "Options:\n"
                "  -h --help                        Show this help\n"
                "     --version                     Show the version\n"
@@ -332,6 +338,8 @@ static const struct {
         { "console", verb_console },
         { "console-log", verb_console_log },
         { "operations", verb_operations },
+        { "import", verb_import },
+        { "export", verb_export },
 };
 
 static int print_version(Context *c, const char *arg, void *userdata) {

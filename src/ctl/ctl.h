@@ -94,3 +94,5 @@ int verb_config(Context *c, int argc, char *argv[]);
 int verb_exec(Context *c, int argc, char *argv[]);
 int verb_console(Context *c, int argc, char *argv[]);
 int verb_console_log(Context *c, int argc, char *argv[]);
+int verb_import(Context *c, int argc, char *argv[]);
+int verb_export(Context *c, int argc, char *argv[]);
