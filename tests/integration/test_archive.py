@@ -80,7 +80,7 @@ def export_bytes(name, options=None):
                 break
             chunks.append(b)
 
-    t = threading.Thread(target=reader)
+    t = threading.Thread(target=reader, daemon=True)
     t.start()
     try:
         fdl = Gio.UnixFDList.new()
@@ -122,13 +122,15 @@ def import_bytes(name, data, config=None, options=None, delay=0.0):
         finally:
             os.close(w)
 
-    t = threading.Thread(target=writer)
+    t = threading.Thread(target=writer, daemon=True)
     t.start()
     try:
         return import_fd(name, r, config, options)
     finally:
         os.close(r)
-        t.join(120)
+        # A writer the worker stopped reading early gets EPIPE once every read end is closed; one of the
+        # hostile cases (unexplained: the daemon holds no copy then) stays blocked, and is left behind.
+        t.join(10)
 
 
 def tar_of(members):
@@ -373,11 +375,13 @@ def user_import_is_idmapped_and_shifted():
     assert instance_prop(name, 'Config').get('security.privileged') == 'false'
     assert tree(st['src']) == tree(name)
     assert_boots(name)
-    # Export of the idmapped instance: owners un-shifted, and it imports as privileged again.
+    # Export of the idmapped instance (booted once: its tree changed): owners un-shifted, and it imports
+    # as privileged again.
+    expected = tree(name)
     again = unique_name('back')
     import_bytes(again, export_bytes(name))
     assert idmap_base(again) == 0
-    assert tree(again) == tree(st['src'])
+    assert tree(again) == expected
 
     # A device node into an idmapped instance.
     dev = member('dev/evil', tarfile.CHRTYPE, mode=0o666)
