@@ -267,6 +267,28 @@ def export_refusals():
         os.close(w)
 
 
+@test
+def lxcbusctl_export_and_import():
+    src = st['src']
+    path = '/tmp/lxcbus-archive-ctl.tar.zst'
+    rc, out, err = run(CTL, 'export', src, path, '--compression=zstd', timeout=300)
+    assert rc == 0, err
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    a = T.add(unique_name('ctl'))
+    rc, out, err = run(CTL, 'import', a, path, '--config=description=from-ctl', timeout=300)
+    assert rc == 0, err
+    assert tree(a) == tree(src)
+    assert instance_prop(a, 'Config').get('description') == 'from-ctl'
+    os.unlink(path)
+    # Through pipes: export to stdout, import from stdin.
+    b = T.add(unique_name('ctl'))
+    rc, out, err = run('sh', '-c', '%s export %s - | %s import %s -' % (CTL, src, CTL, b), timeout=300)
+    assert rc == 0, err
+    assert tree(b) == tree(src)
+    rc, out, err = run(CTL, 'import', unique_name('ctl'), '/nonexistent.tar')
+    assert rc != 0 and '/nonexistent.tar' in err, (rc, err)
+
+
 # ---- bad fds --------------------------------------------------------------------------------
 
 @test
