@@ -137,11 +137,10 @@ static int parse_template(Context *c, const char *arg, void *userdata) {
         return 1;
 }
 
-static int parse_config(Context *c, const char *arg, void *userdata) {
-        CreateArgs *a = userdata;
+int ctl_add_config_option(Context *c, char ***config, const char *arg) {
         int r;
 
-        r = ctl_pairs_add(&a->config, arg);
+        r = ctl_pairs_add(config, arg);
         if (r == -EEXIST)
                 return ctl_usage_error(c, "Configuration key of '%s' given twice.", arg);
         if (r == -ENOMEM)
@@ -149,6 +148,10 @@ static int parse_config(Context *c, const char *arg, void *userdata) {
         if (r < 0)
                 return ctl_usage_error(c, "Invalid --config '%s': expected KEY=VALUE.", arg);
         return 1;
+}
+
+static int parse_config(Context *c, const char *arg, void *userdata) {
+        return ctl_add_config_option(c, &((CreateArgs *) userdata)->config, arg);
 }
 
 static int parse_create_args(Context *c, int argc, char *argv[], CreateArgs *a) {

@@ -26,17 +26,7 @@ static void transfer_args_done(TransferArgs *a) {
 }
 
 static int parse_config(Context *c, const char *arg, void *userdata) {
-        TransferArgs *a = userdata;
-        int r;
-
-        r = ctl_pairs_add(&a->config, arg);
-        if (r == -EEXIST)
-                return ctl_usage_error(c, "Configuration key of '%s' given twice.", arg);
-        if (r == -ENOMEM)
-                return ctl_error_errno(c, r, "Out of memory.");
-        if (r < 0)
-                return ctl_usage_error(c, "Invalid --config '%s': expected KEY=VALUE.", arg);
-        return 1;
+        return ctl_add_config_option(c, &((TransferArgs *) userdata)->config, arg);
 }
 
 static int parse_compression(Context *c, const char *arg, void *userdata) {

@@ -95,4 +95,7 @@ int verb_exec(Context *c, int argc, char *argv[]);
 int verb_console(Context *c, int argc, char *argv[]);
 int verb_console_log(Context *c, int argc, char *argv[]);
 int verb_import(Context *c, int argc, char *argv[]);
+/* --config=KEY=VALUE of create and import, added to *config (alternating keys and values): 1, or < 0 after
+ * reporting a usage error. */
+int ctl_add_config_option(Context *c, char ***config, const char *arg);
 int verb_export(Context *c, int argc, char *argv[]);
