@@ -330,7 +330,7 @@ static int auth_build_details(const AuthEntry *e, Instance *i, const AuthRequest
                 req.instance = i->name;
                 req.owner = i->md.owner;
         }
-        if (req.owner == UID_INVALID && streq(e->verb, "create"))
+        if (req.owner == UID_INVALID && (streq(e->verb, "create") || streq(e->verb, "import")))
                 req.owner = uid;
         if (req.owner != UID_INVALID) {
                 /* Rules see subject.user (a name), not a uid: give the owner's name too. Local NSS. */
