@@ -23,6 +23,8 @@ PKGS=(
   valgrind
   # the fuzz stage: libFuzzer with ASan and UBSan
   clang-14 libclang-rt-14-dev
+  # import and export: libarchive in lxcbusd-worker (tar, gzip, xz, zstd)
+  libarchive-dev
 )
 
 [ "$(id -u)" = 0 ] || { echo "install-deps.sh: must run as root (sudo $0)" >&2; exit 1; }

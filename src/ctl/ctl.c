@@ -180,6 +180,12 @@ void ctl_help(void) {
                "                                   result)\n"
                "  cancel ID                        Cancel a running operation\n"
                "\n"
+               "Import and export:\n"
+               "  import NAME FILE|- [--config=KEY=VALUE]... [--ephemeral] [--async]\n"
+               "                                   Create an instance from a tarball (an export or a rootfs)\n"
+               "  export NAME FILE|- [--compression=none|gzip|xz|zstd] [--async]\n"
+               "                                   Write a stopped instance as a tarball\n"
+               "\n"
                "Options:\n"
                "  -h --help                        Show this help\n"
                "     --version                     Show the version\n"
@@ -358,6 +364,8 @@ static const struct {
         { "snapshots", verb_snapshots },
         { "rename", verb_rename },
         { "copy", verb_copy },
+        { "import", verb_import },
+        { "export", verb_export },
 };
 
 static int print_version(Context *c, const char *arg, void *userdata) {

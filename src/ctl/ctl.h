@@ -97,7 +97,7 @@ int verb_console_log(Context *c, int argc, char *argv[]);
 int verb_file(Context *c, int argc, char *argv[]);
 int verb_operation(Context *c, int argc, char *argv[]);
 int verb_cancel(Context *c, int argc, char *argv[]);
-/* --config=KEY=VALUE of create and copy, added to pairs (alternating keys and values): 1, or < 0 after
+/* --config=KEY=VALUE of create, copy and import, added to pairs (alternating keys and values): 1, or < 0 after
  * reporting the error (ctl-lifecycle.c). */
 int ctl_parse_config_option(Context *c, char ***pairs, const char *arg);
 /* ctl-snapshot.c */
@@ -107,3 +107,5 @@ int verb_snapshot_delete(Context *c, int argc, char *argv[]);
 int verb_snapshots(Context *c, int argc, char *argv[]);
 int verb_rename(Context *c, int argc, char *argv[]);
 int verb_copy(Context *c, int argc, char *argv[]);
+int verb_import(Context *c, int argc, char *argv[]);
+int verb_export(Context *c, int argc, char *argv[]);

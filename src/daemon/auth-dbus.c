@@ -71,6 +71,8 @@ static const AuthEntry auth_table[] = {
         { "org.lxcbus1.Instance", "DeleteSnapshot", "org.lxcbus1.snapshot", "delete-snapshot" },
         { "org.lxcbus1.Instance", "Rename", "org.lxcbus1.manage", "rename" },
         { "org.lxcbus1.Instance", "Copy", "org.lxcbus1.create", "copy" },
+        { "org.lxcbus1.Manager", "ImportInstance", "org.lxcbus1.create", "import" },
+        { "org.lxcbus1.Instance", "Export", "org.lxcbus1.export", "export" },
 };
 
 static const AuthEntry *auth_entry_find(const char *interface, const char *member) {
@@ -336,7 +338,7 @@ static int auth_build_details(const AuthEntry *e, Instance *i, const AuthRequest
                 req.instance = i->name;
                 req.owner = i->md.owner;
         }
-        if (req.owner == UID_INVALID && streq(e->verb, "create"))
+        if (req.owner == UID_INVALID && (streq(e->verb, "create") || streq(e->verb, "import")))
                 req.owner = uid;
         if (req.owner != UID_INVALID) {
                 /* Rules see subject.user (a name), not a uid: give the owner's name too. Local NSS. */

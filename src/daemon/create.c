@@ -204,12 +204,41 @@ int create_clean_staging(Manager *m) {
 
 /* ---------------------------------------------------------------- the create worker */
 
+/* An import's metadata is the worker's merge of the call's and the export's config (tarball.c): read it
+ * back, validated as at every load, and take it if it is this import's own (name, owner, idmap and
+ * created-at to the µs, none of which the tarball can set). */
+static int create_take_imported_metadata(Operation *o) {
+        _cleanup_(instance_metadata_done) InstanceMetadata md = {};
+        _cleanup_free_ char *path = NULL, *msg = NULL;
+        InstanceMetadata *want = o->create.md;
+        int r;
+
+        if (asprintf(&path, "%s/%s/" METADATA_FILE, o->manager->instances_dir, o->instance_name) < 0)
+                return -ENOMEM;
+        r = instance_metadata_load(path, &md, &msg);
+        if (r < 0)
+                return r;
+        if (!streq(md.name, want->name) || md.owner != want->owner || md.created_at != want->created_at ||
+            md.idmap.uid != want->idmap.uid || md.idmap.gid != want->idmap.gid || md.idmap.count != want->idmap.count ||
+            md.ephemeral != want->ephemeral ||
+            !streq_ptr(config_map_get(&md.config, "security.privileged"),
+                       config_map_get(&want->config, "security.privileged")))
+                return -ESTALE;
+        instance_metadata_done(want);
+        *want = md;
+        md = (InstanceMetadata) {};
+        return 0;
+}
+
 /* Did this create move its instance into place before it died or was killed? Then instances/NAME holds
  * the metadata this create wrote, byte for byte: its created-at is this create's own, to the µs. A
  * directory there for any other reason (a broken instance's, say) is never taken over. */
 static bool create_moved_into_place(Operation *o) {
         _cleanup_free_ char *path = NULL, *want = NULL, *have = NULL;
         size_t n;
+
+        if (o->kind == OPERATION_IMPORT)
+                return create_take_imported_metadata(o) >= 0;
 
         if (instance_metadata_to_json(o->create.md, &want) < 0 ||
             asprintf(&path, "%s/%s/" METADATA_FILE, o->manager->instances_dir, o->instance_name) < 0)
@@ -219,12 +248,14 @@ static bool create_moved_into_place(Operation *o) {
         return n == strlen(want) && memcmp(have, want, n) == 0;
 }
 
-static void on_create_exited(Worker *w, int error, const char *message, void *userdata) {
+static void on_create_exited(Worker *w, int error, const char *worker_message, void *userdata) {
         Operation *o = userdata;
         Manager *m = o->manager;
         Instance *i;
         int r;
 
+        /* The message is the worker's: copied before the worker goes. */
+        _cleanup_free_ char *message = strdup(worker_message ?: "");
         o->worker = worker_free(o->worker);
         if (error != 0 && create_moved_into_place(o)) {
                 log_info("Create of '%s' finished before it %s.", o->instance_name,
@@ -234,12 +265,24 @@ static void on_create_exited(Worker *w, int error, const char *message, void *us
         if (error != 0) {
                 create_cleanup_staging(m, o->instance_name);
                 if (o->step == OPERATION_STEP_CANCELLED)
-                        operation_finish_errno(o, -ECANCELED, "Create was cancelled.");
+                        operation_finish_errno(o, -ECANCELED, o->kind == OPERATION_IMPORT ? "Import was cancelled." :
+                                                                                         "Create was cancelled.");
+                else if (o->kind == OPERATION_IMPORT)
+                        operation_fail(o, error, "%s", message ?: "out of memory");
                 else
-                        operation_fail(o, error, "Failed to create instance '%s': %s", o->instance_name, message);
+                        operation_fail(o, error, "Failed to create instance '%s': %s", o->instance_name,
+                                       message ?: "out of memory");
                 return;
         }
         manager_release_name(m, o->instance_name);
+        if (o->kind == OPERATION_IMPORT) {
+                r = create_take_imported_metadata(o);
+                if (r < 0) {
+                        operation_fail(o, r, "Failed to read the metadata of imported instance '%s': %s",
+                                       o->instance_name, strerror(-r));
+                        return;
+                }
+        }
         r = instance_new(m, o->create.md, &i);
         if (r < 0) {
                 operation_fail(o, r, "Failed to set up instance '%s': %s", o->instance_name, strerror(-r));
@@ -247,7 +290,8 @@ static void on_create_exited(Worker *w, int error, const char *message, void *us
         }
         manager_add_instance(m, i);
         o->instance = instance_ref(i);
-        instance_log(i, "create", "Instance '%s' created.", i->name);
+        instance_log(i, operation_kind_to_string(o->kind), "Instance '%s' %s.", i->name,
+                     o->kind == OPERATION_IMPORT ? "imported" : "created");
         operation_finish(o, NULL, NULL);
 }
 
@@ -270,6 +314,33 @@ static void create_cancel(Operation *o) {
         o->step = OPERATION_STEP_CANCELLED;
         o->cancelable = false;
         operation_mark_dirty(o, OPERATION_PROP_CANCELABLE);
+}
+
+int create_spawn(Manager *m, Operation *o, const WorkerRequest *req, const int *fds, size_t n_fds, InstanceMetadata *md) {
+        const char *name = o->instance_name;
+        int r;
+
+        assert(m);
+        assert(o);
+        assert(IN_SET(o->kind, OPERATION_CREATE, OPERATION_IMPORT));
+        assert(req);
+        assert(md);
+
+        r = manager_reserve_name(m, name, md->idmap.count > 0 ? &md->idmap : NULL, md->owner);
+        if (r < 0)
+                return r;
+        *o->create.md = *md;
+        *md = (InstanceMetadata) {};
+        o->step = OPERATION_STEP_WORK;
+        o->cancel = create_cancel;
+        o->cancelable = true;
+        operation_set_progress(o, 0.0, o->kind == OPERATION_IMPORT ? "importing" : "creating");
+        r = worker_spawn(m, req, fds, n_fds, &create_handlers, o, &o->worker);
+        if (r < 0) {
+                manager_release_name(m, name);
+                return r;
+        }
+        return 0;
 }
 
 int create_instance(Manager *m, Operation *o, const char *template, char **template_args, InstanceMetadata *md) {
@@ -301,19 +372,5 @@ int create_instance(Manager *m, Operation *o, const char *template, char **templ
                 },
         };
 
-        r = manager_reserve_name(m, name, md->idmap.count > 0 ? &md->idmap : NULL, md->owner);
-        if (r < 0)
-                return r;
-        *o->create.md = *md;
-        *md = (InstanceMetadata) {};
-        o->step = OPERATION_STEP_WORK;
-        o->cancel = create_cancel;
-        o->cancelable = true;
-        operation_set_progress(o, 0.0, "creating");
-        r = worker_spawn(m, &req, NULL, 0, &create_handlers, o, &o->worker);
-        if (r < 0) {
-                manager_release_name(m, name);
-                return r;
-        }
-        return 0;
+        return create_spawn(m, o, &req, NULL, 0, md);
 }

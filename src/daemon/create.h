@@ -6,6 +6,7 @@
 
 #include "forward.h"
 #include "metadata.h"
+#include "worker-proto.h"
 
 /* CreateInstance's work: the subordinate ids of an idmapped instance, the create worker that builds
  * it in staging/ and moves it into instances/, and the cleanup of what an interrupted one left. */
@@ -19,5 +20,7 @@ int create_instance(Manager *m, Operation *o, const char *template, char **templ
 /* Removes staging/ENTRY in a worker (which renames it aside first); release_name: the reservation of
  * ENTRY is released once it is gone. */
 int create_staging_remove(Manager *m, const char *entry, bool release_name);
+/* The same with the request already built (import: fds[0] is the caller's tarball). */
+int create_spawn(Manager *m, Operation *o, const WorkerRequest *req, const int *fds, size_t n_fds, InstanceMetadata *md);
 /* At startup: what interrupted creates and deletes left in staging/ goes, in workers. */
 int create_clean_staging(Manager *m);

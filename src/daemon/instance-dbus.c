@@ -26,6 +26,7 @@
 #include "manager-dbus.h"
 #include "names.h"
 #include "operation-dbus.h"
+#include "transfer.h"
 #include "snapshot-dbus.h"
 #include "util.h"
 
@@ -841,6 +842,67 @@ static int method_pull_file(sd_bus_message *message, void *userdata, sd_bus_erro
         return file_common(message, userdata, false, error);
 }
 
+/* Export: the whole instance as a tarball into the caller's fd, written by a worker while the operation
+ * holds the instance (so it stays stopped). */
+static int method_export(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *compression = NULL;
+        Instance *i = userdata;
+        int async = 0, allow_running = 0, fd;
+        WorkerCompression c = WORKER_COMPRESSION_NONE;
+        const char *refusal;
+        Operation *o;
+        uid_t uid;
+        int r;
+
+        r = sd_bus_message_read(message, "h", &fd);
+        if (r < 0)
+                return r;
+        refusal = stream_fd_refusal(fd, false);
+        if (refusal)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The tarball file descriptor is %s: "
+                                         STREAM_FD_ADVICE, refusal);
+        const BusOption options[] = {
+                { "compression", "s", &compression },
+                { "async", "b", &async },
+                { "allow-running", "b", &allow_running },
+                {}
+        };
+        r = bus_read_options(message, options, error);
+        if (r < 0)
+                return r;
+        if (compression && (c = worker_compression_from_string(compression)) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Unknown compression '%s' (none, gzip, xz or zstd).", compression);
+        if (allow_running)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_NOT_SUPPORTED,
+                                         "Cannot export instance '%s' while it runs: option 'allow-running' is not "
+                                         "supported yet. Stop it first.", i->name);
+        r = bus_authorize_full(i->manager, message, i, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = bus_get_sender_uid(message, &uid);
+        if (r < 0)
+                return r;
+        r = bus_error_busy(i, error);
+        if (r < 0)
+                return r;
+        if (i->load_error || i->state != INSTANCE_STOPPED)
+                return bus_error_invalid_state(i, "export", error);
+
+        r = bus_operation_new(i->manager, OPERATION_EXPORT, i, i->name, message, uid, OPERATION_REPLY_OP, async, &o,
+                              error);
+        if (r < 0)
+                return r;
+        r = transfer_export(i, o, fd, c);
+        if (r < 0) {
+                operation_finish_errno(o, r, "Failed to start the export.");
+                if (async)
+                        return sd_bus_error_set_errnof(error, r, "Failed to export instance '%s': %m", i->name);
+                return 1;
+        }
+        return bus_operation_reply(o, message, async);
+}
+
 #define P(name, sig, get, field, flags) SD_BUS_PROPERTY(name, sig, get, offsetof(Instance, field), flags)
 const sd_bus_vtable instance_vtable[] = {
         SD_BUS_VTABLE_START(0),
@@ -899,5 +961,7 @@ const sd_bus_vtable instance_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Copy", SD_BUS_ARGS("s", new_name, "a{sv}", options),
                                 SD_BUS_RESULT("o", instance, "o", operation), method_copy, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Export", SD_BUS_ARGS("h", fd, "a{sv}", options), SD_BUS_RESULT("o", operation),
+                                method_export, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };

@@ -7,6 +7,7 @@
 #include "bus-limits.h"
 #include "bus-options.h"
 #include "create.h"
+#include "exec-fd.h"
 #include "instance.h"
 #include "instance-dbus.h"
 #include "log.h"
@@ -14,6 +15,7 @@
 #include "manager-dbus.h"
 #include "names.h"
 #include "operation-dbus.h"
+#include "transfer.h"
 #include "util.h"
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -320,6 +322,31 @@ static int create_failed(Operation *o, const char *name, int r, bool async, sd_b
         return sd_bus_error_set_errnof(error, r, "Failed to create instance '%s': %m", name);
 }
 
+/* The name argument of CreateInstance and ImportInstance. */
+static int read_new_name(sd_bus_message *message, const char **ret, sd_bus_error *error) {
+        char qbuf[80];
+        int r;
+
+        r = sd_bus_message_read(message, "s", ret);
+        if (r < 0)
+                return r;
+        if (!instance_name_is_valid(*ret))
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_NAME,
+                                         "Invalid instance name%s: 1 to 63 characters of a-z, A-Z, 0-9 and '-', "
+                                         "starting with a letter, not ending with '-'.",
+                                         instance_name_for_message(*ret, qbuf));
+        return 0;
+}
+
+/* The config keys of md, for polkit's "keys" detail. */
+static char **config_keys(const InstanceMetadata *md) {
+        char **keys = new0(char *, md->config.n + 1);
+
+        for (size_t k = 0; keys && k < md->config.n; k++)
+                keys[k] = md->config.entries[k].key;
+        return keys;
+}
+
 static int method_create_instance(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *type = NULL, *template = NULL;
         _cleanup_strv_free_ char **targs = NULL;
@@ -328,19 +355,13 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         int async = 0, ephemeral = 0;
         bool privileged = false;
         const char *name;
-        char qbuf[80];
         Operation *o;
         uid_t uid;
         int r;
 
-        r = sd_bus_message_read(message, "s", &name);
+        r = read_new_name(message, &name, error);
         if (r < 0)
                 return r;
-        if (!instance_name_is_valid(name))
-                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_NAME,
-                                         "Invalid instance name%s: 1 to 63 characters of a-z, A-Z, 0-9 and '-', "
-                                         "starting with a letter, not ending with '-'.",
-                                         instance_name_for_message(name, qbuf));
         const BusOption source_options[] = {
                 { "type", "s", &type },
                 { "template", "s", &template },
@@ -371,11 +392,9 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         if (r < 0)
                 return r;
 
-        _cleanup_free_ char **keys = new0(char *, md.config.n + 1);
+        _cleanup_free_ char **keys = config_keys(&md);
         if (!keys)
                 return -ENOMEM;
-        for (size_t k = 0; k < md.config.n; k++)
-                keys[k] = md.config.entries[k].key;
         r = bus_authorize_full(m, message, NULL,
                                &(AuthRequest) { .instance = name, .owner = UID_INVALID, .template = template,
                                                 .set_keys = keys },
@@ -391,6 +410,67 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         if (r < 0)
                 return r;
         r = create_instance(m, o, template, targs, &md);
+        if (r < 0)
+                return create_failed(o, name, r, async, error);
+        return bus_operation_reply(o, message, async);
+}
+
+/* Like CreateInstance, with the rootfs (and the config of an lxcbus export, which the call's overrides)
+ * from the tarball on the caller's fd, which only the import worker reads. */
+static int method_import_instance(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(instance_metadata_done) InstanceMetadata md = {};
+        Manager *m = userdata;
+        int async = 0, ephemeral = 0, fd;
+        bool privileged = false;
+        const char *name, *refusal;
+        Operation *o;
+        uid_t uid;
+        int r;
+
+        r = read_new_name(message, &name, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(message, "h", &fd);
+        if (r < 0)
+                return r;
+        refusal = stream_fd_refusal(fd, true);
+        if (refusal)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The tarball file descriptor is %s: "
+                                         STREAM_FD_ADVICE, refusal);
+        r = bus_read_config(message, &md.config, error);
+        if (r < 0)
+                return r;
+        const BusOption options[] = {
+                { "async", "b", &async },
+                { "ephemeral", "b", &ephemeral },
+                {}
+        };
+        r = bus_read_options(message, options, error);
+        if (r < 0)
+                return r;
+        r = bus_get_sender_uid(message, &uid);
+        if (r < 0)
+                return r;
+        r = check_create_allowed(m, name, uid, &md.config, NULL, &privileged, error);
+        if (r < 0)
+                return r;
+
+        _cleanup_free_ char **keys = config_keys(&md);
+        if (!keys)
+                return -ENOMEM;
+        r = bus_authorize_full(m, message, NULL,
+                               &(AuthRequest) { .instance = name, .owner = UID_INVALID, .set_keys = keys }, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = bus_prepare_new_instance(m, name, uid, privileged, ephemeral, &md, error);
+        if (r < 0)
+                return r;
+
+        r = bus_operation_new(m, OPERATION_IMPORT, NULL, name, message, uid, OPERATION_REPLY_INSTANCE_OP, async, &o,
+                              error);
+        if (r < 0)
+                return r;
+        r = transfer_import(m, o, fd, &md);
         if (r < 0)
                 return create_failed(o, name, r, async, error);
         return bus_operation_reply(o, message, async);
@@ -413,6 +493,9 @@ const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListOperations", SD_BUS_NO_ARGS, SD_BUS_RESULT("ao", operations),
                                 method_list_operations, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ImportInstance", SD_BUS_ARGS("s", name, "h", tarball, "a{ss}", config, "a{sv}", options),
+                                SD_BUS_RESULT("o", instance, "o", operation), method_import_instance,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceNew", SD_BUS_ARGS("s", name, "o", instance), 0),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceRemoved", SD_BUS_ARGS("s", name, "o", instance), 0),
         SD_BUS_VTABLE_END

@@ -25,6 +25,7 @@ static const char *const kind_table[_OPERATION_KIND_MAX] = {
         [OPERATION_PUSH_FILE] = "push-file", [OPERATION_PULL_FILE] = "pull-file",
         [OPERATION_SNAPSHOT] = "snapshot", [OPERATION_RESTORE_SNAPSHOT] = "restore-snapshot",
         [OPERATION_DELETE_SNAPSHOT] = "delete-snapshot", [OPERATION_COPY] = "copy",
+        [OPERATION_EXPORT] = "export",   [OPERATION_IMPORT] = "import",
 };
 
 static const char *const status_table[_OPERATION_STATUS_MAX] = {
@@ -57,6 +58,7 @@ static int operation_init_kind(Operation *o) {
                 };
                 break;
         case OPERATION_CREATE:
+        case OPERATION_IMPORT:
                 o->create.md = new0(InstanceMetadata, 1);
                 if (!o->create.md)
                         return -ENOMEM;
@@ -76,6 +78,7 @@ static void operation_done_kind(Operation *o) {
                 free(o->lifecycle.pending_message);
                 break;
         case OPERATION_CREATE:
+        case OPERATION_IMPORT:
                 if (o->create.md) {
                         instance_metadata_done(o->create.md);
                         free(o->create.md);

@@ -30,6 +30,8 @@ typedef enum OperationKind {
         OPERATION_RESTORE_SNAPSHOT,
         OPERATION_DELETE_SNAPSHOT,
         OPERATION_COPY,
+        OPERATION_EXPORT,
+        OPERATION_IMPORT,           /* a create from a tarball: uses .create */
         _OPERATION_KIND_MAX,
         _OPERATION_KIND_INVALID = -EINVAL,
 } OperationKind;

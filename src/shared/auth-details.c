@@ -223,6 +223,8 @@ int auth_details_build(const AuthRequest *req, char ***ret) {
                 if (r >= 0)
                         r = add_uint(&d, "gid", req->gid);
         }
+        if (r >= 0 && streq(verb, "import"))
+                r = add_take(&d, "keys", sorted_words(req->set_keys, NULL, false));
         if (r < 0)
                 return r;
 

@@ -62,3 +62,35 @@ const char *exec_fd_refusal(int fd) {
                 return "an anonymous inode (eventfd, timerfd, signalfd, ...)";
         }
 }
+
+const char *stream_fd_refusal(int fd, bool want_read) {
+        struct stat st;
+        int fl;
+
+        fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fstat(fd, &st) < 0)
+                return "an invalid file descriptor";
+        if (fl & O_PATH)
+                return "an O_PATH file descriptor";
+        switch (st.st_mode & S_IFMT) {
+        case S_IFIFO:
+        case S_IFREG:
+                break;
+        case S_IFSOCK:
+                if (!socket_is_connected_unix_stream(fd))
+                        return "a socket that is not a connected AF_UNIX stream socket";
+                break;
+        case S_IFDIR:
+                return "a directory";
+        case S_IFCHR:
+                return isatty(fd) ? "a terminal" : "a character device";
+        case S_IFBLK:
+                return "a block device";
+        default:
+                return "an anonymous inode (eventfd, timerfd, signalfd, ...)";
+        }
+        /* A socket is both ways whatever its flags say. */
+        if (!S_ISSOCK(st.st_mode) && (fl & O_ACCMODE) == (want_read ? O_WRONLY : O_RDONLY))
+                return want_read ? "not open for reading" : "not open for writing";
+        return NULL;
+}

@@ -24,3 +24,10 @@ static inline bool stat_is_devnull(const struct stat *st) {
 const char *exec_fd_refusal(int fd);
 
 #define EXEC_FD_ADVICE "pass a pipe, a connected AF_UNIX socket or /dev/null (or use ExecPty for a terminal)."
+
+/* Export and ImportInstance: the fd a tarball is streamed through, read or written only by a worker (no
+ * process of an instance ever gets it): a pipe or FIFO, a connected AF_UNIX stream socket, or a regular
+ * file, open for reading (want_read) or writing. NULL if fd is one; else what is wrong with it. */
+const char *stream_fd_refusal(int fd, bool want_read);
+
+#define STREAM_FD_ADVICE "pass a pipe, a connected AF_UNIX stream socket or a regular file."

@@ -89,17 +89,27 @@ static const char *const verb_table[_WORKER_VERB_MAX] = {
         [WORKER_VERB_DESTROY] = "destroy", [WORKER_VERB_CONSOLE] = "console", [WORKER_VERB_EXEC] = "exec",
         [WORKER_VERB_PUSH_FILE] = "push-file", [WORKER_VERB_PULL_FILE] = "pull-file",
         [WORKER_VERB_COPY] = "copy",
+        [WORKER_VERB_EXPORT] = "export",   [WORKER_VERB_IMPORT] = "import",
 };
 
 DEFINE_STRING_TABLE_LOOKUP(worker_verb, WorkerVerb, verb_table, _WORKER_VERB_MAX, _WORKER_VERB_INVALID);
 
-/* create's IDMAP: "-" (privileged: all 0) or "UID:GID:COUNT", all three > 0 and never (uid_t) -1. */
-static int parse_idmap(const char *s, WorkerCreateArgs *a) {
+static const char *const compression_table[_WORKER_COMPRESSION_MAX] = {
+        [WORKER_COMPRESSION_NONE] = "none", [WORKER_COMPRESSION_GZIP] = "gzip",
+        [WORKER_COMPRESSION_XZ] = "xz",     [WORKER_COMPRESSION_ZSTD] = "zstd",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(worker_compression, WorkerCompression, compression_table, _WORKER_COMPRESSION_MAX,
+                           _WORKER_COMPRESSION_INVALID);
+
+/* IDMAP of create, export and import: "-" (privileged: all 0) or "UID:GID:COUNT", all three > 0 and never
+ * (uid_t) -1. */
+static int parse_idmap(const char *s, unsigned *ret_uid, unsigned *ret_gid, unsigned *ret_count) {
         unsigned long long v[3];
         const char *p = s;
 
         if (streq(s, "-")) {
-                a->idmap_uid = a->idmap_gid = a->idmap_count = 0;
+                *ret_uid = *ret_gid = *ret_count = 0;
                 return 0;
         }
         for (size_t k = 0; k < 3; k++) {
@@ -107,9 +117,9 @@ static int parse_idmap(const char *s, WorkerCreateArgs *a) {
                         return -EBADMSG;
                 p++;
         }
-        a->idmap_uid = (unsigned) v[0];
-        a->idmap_gid = (unsigned) v[1];
-        a->idmap_count = (unsigned) v[2];
+        *ret_uid = (unsigned) v[0];
+        *ret_gid = (unsigned) v[1];
+        *ret_count = (unsigned) v[2];
         return 0;
 }
 
@@ -142,7 +152,7 @@ static char **strv_copy_n(char *const *l, size_t n) {
 static int decode_create(char **args, size_t n, WorkerCreateArgs *ret) {
         WorkerCreateArgs a = {};
 
-        if (n < 4 || isempty(args[0]) || isempty(args[1]) || parse_idmap(args[2], &a) < 0 || isempty(args[3]))
+        if (n < 4 || isempty(args[0]) || isempty(args[1]) || parse_idmap(args[2], &a.idmap_uid, &a.idmap_gid, &a.idmap_count) < 0 || isempty(args[3]))
                 return -EBADMSG;
         a.final_lxcpath = args[0];
         a.metadata_json = args[1];
@@ -238,9 +248,34 @@ static int decode_copy(char **args, size_t n, WorkerCopyArgs *ret) {
         return 0;
 }
 
+/* COMPRESSION IDMAP */
+static int decode_export(char **args, size_t n, WorkerExportArgs *ret) {
+        WorkerExportArgs a = {};
+
+        if (n != 2 || (a.compression = worker_compression_from_string(args[0])) < 0 ||
+            parse_idmap(args[1], &a.idmap_uid, &a.idmap_gid, &a.idmap_count) < 0)
+                return -EBADMSG;
+        *ret = a;
+        return 0;
+}
+
+/* FINAL_LXCPATH METADATA_JSON IDMAP */
+static int decode_import(char **args, size_t n, WorkerImportArgs *ret) {
+        WorkerImportArgs a = {};
+
+        if (n != 3 || isempty(args[0]) || isempty(args[1]) ||
+            parse_idmap(args[2], &a.idmap_uid, &a.idmap_gid, &a.idmap_count) < 0)
+                return -EBADMSG;
+        a.final_lxcpath = args[0];
+        a.metadata_json = args[1];
+        *ret = a;
+        return 0;
+}
+
 /* The arguments after LXCPATH NAME. start, stop, destroy, console and pull-file have exactly one. */
 static int decode_args(WorkerRequest *req, char **args, size_t n) {
-        if (!IN_SET(req->verb, WORKER_VERB_CREATE, WORKER_VERB_EXEC, WORKER_VERB_PUSH_FILE, WORKER_VERB_COPY) &&
+        if (!IN_SET(req->verb, WORKER_VERB_CREATE, WORKER_VERB_EXEC, WORKER_VERB_PUSH_FILE, WORKER_VERB_COPY,
+                    WORKER_VERB_EXPORT, WORKER_VERB_IMPORT) &&
             n != 1)
                 return -EBADMSG;
 
@@ -266,6 +301,10 @@ static int decode_args(WorkerRequest *req, char **args, size_t n) {
                 return file_path_is_valid(args[0]) ? 0 : -EBADMSG;
         case WORKER_VERB_COPY:
                 return decode_copy(args, n, &req->copy);
+        case WORKER_VERB_EXPORT:
+                return decode_export(args, n, &req->export_);
+        case WORKER_VERB_IMPORT:
+                return decode_import(args, n, &req->import);
         default:
                 return -EBADMSG;
         }
@@ -356,18 +395,24 @@ static void packet_add_strv(Packet *p, char *const *l) {
                 packet_add(p, *l);
 }
 
+static void packet_add_idmap(Packet *p, unsigned uid, unsigned gid, unsigned count) {
+        if (count > 0)
+                packet_addf(p, "%u:%u:%u", uid, gid, count);
+        else
+                packet_add(p, "-");
+}
+
 static void encode_args(Packet *p, const WorkerRequest *req) {
         const WorkerCreateArgs *c = &req->create;
         const WorkerExecArgs *x = &req->exec;
+        const WorkerExportArgs *e = &req->export_;
+        const WorkerImportArgs *im = &req->import;
 
         switch (req->verb) {
         case WORKER_VERB_CREATE:
                 packet_add(p, c->final_lxcpath);
                 packet_add(p, c->metadata_json);
-                if (c->idmap_count > 0)
-                        packet_addf(p, "%u:%u:%u", c->idmap_uid, c->idmap_gid, c->idmap_count);
-                else
-                        packet_add(p, "-");
+                packet_add_idmap(p, c->idmap_uid, c->idmap_gid, c->idmap_count);
                 packet_add(p, c->template);
                 packet_add_strv(p, c->template_args);
                 break;
@@ -414,6 +459,15 @@ static void encode_args(Packet *p, const WorkerRequest *req) {
                                     req->copy.to_gid, req->copy.count);
                 else
                         packet_add(p, "-");
+                break;
+        case WORKER_VERB_EXPORT:
+                packet_add(p, worker_compression_to_string(e->compression));
+                packet_add_idmap(p, e->idmap_uid, e->idmap_gid, e->idmap_count);
+                break;
+        case WORKER_VERB_IMPORT:
+                packet_add(p, im->final_lxcpath);
+                packet_add(p, im->metadata_json);
+                packet_add_idmap(p, im->idmap_uid, im->idmap_gid, im->idmap_count);
                 break;
         default:
                 p->error = -EINVAL;

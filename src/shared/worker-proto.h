@@ -50,6 +50,12 @@
  *                                             SHIFT "-": owners as they are; "FU:FG:TU:TG:COUNT": uids in
  *                                             FU..FU+COUNT-1 become TU.., gids in FG.. become TG.. (a copy of
  *                                             an idmapped instance into a new block).
+ *   export  LXCPATH NAME COMPRESSION IDMAP   .export: writes the instance (lxcbus.json, rootfs/) as a pax
+ *                                             tarball into fd 4; COMPRESSION none|gzip|xz|zstd; IDMAP as
+ *                                             create's: owners in that range are written un-shifted.
+ *   import  STAGING_LXCPATH NAME FINAL_LXCPATH METADATA_JSON IDMAP
+ *                                             .import: as create with template "none", then extracts the
+ *                                             tarball read from fd 4 (src/worker/tarball.c) into the rootfs.
  *
  * Cancel is SIGTERM to the worker. lxcbusd-start-hook, beside the worker, is what liblxc runs as
  * lxc.hook.start-host; it sends "running $LXC_PID" on the start worker's socket, which it takes from the
@@ -90,6 +96,8 @@ typedef enum WorkerVerb {
         WORKER_VERB_PUSH_FILE,
         WORKER_VERB_PULL_FILE,
         WORKER_VERB_COPY,
+        WORKER_VERB_EXPORT,
+        WORKER_VERB_IMPORT,
         _WORKER_VERB_MAX,
         _WORKER_VERB_INVALID = -EINVAL,
 } WorkerVerb;
@@ -155,6 +163,28 @@ typedef struct WorkerCopyArgs {
                                                                * every range within 0..UINT32_MAX - 1,
                                                                * the target ones above 0 */
 } WorkerCopyArgs;
+typedef enum WorkerCompression {
+        WORKER_COMPRESSION_NONE,
+        WORKER_COMPRESSION_GZIP,
+        WORKER_COMPRESSION_XZ,
+        WORKER_COMPRESSION_ZSTD,
+        _WORKER_COMPRESSION_MAX,
+        _WORKER_COMPRESSION_INVALID = -EINVAL,
+} WorkerCompression;
+
+const char *worker_compression_to_string(WorkerCompression c);
+WorkerCompression worker_compression_from_string(const char *s);
+
+typedef struct WorkerExportArgs {
+        WorkerCompression compression;
+        unsigned idmap_uid, idmap_gid, idmap_count;   /* as WorkerCreateArgs */
+} WorkerExportArgs;
+
+typedef struct WorkerImportArgs {
+        const char *final_lxcpath;
+        const char *metadata_json;
+        unsigned idmap_uid, idmap_gid, idmap_count;   /* as WorkerCreateArgs */
+} WorkerImportArgs;
 
 typedef struct WorkerRequest {
         WorkerVerb verb;
@@ -170,6 +200,8 @@ typedef struct WorkerRequest {
                 WorkerPushFileArgs push_file;
                 WorkerPullFileArgs pull_file;
                 WorkerCopyArgs copy;
+                WorkerExportArgs export_;
+                WorkerImportArgs import;
         };
 } WorkerRequest;
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "copy.h"
+#include "tarball.h"
 #include "exec-fd.h"
 #include "files.h"
 #include "macro.h"
@@ -154,8 +155,8 @@ static int file_replace_all(const char *path, const char *from, const char *to) 
 }
 
 /* The rootfs of template "none": an empty directory, and a config that names it. */
-static int create_empty(struct lxc_container *c, const WorkerRequest *req, const char *sdir, const char *config) {
-        const WorkerCreateArgs *a = &req->create;
+static int create_empty(struct lxc_container *c, const WorkerRequest *req, const char *sdir, const char *config,
+                        unsigned idmap_uid, unsigned idmap_gid, unsigned idmap_count) {
         _cleanup_free_ char *rootfs = NULL, *rootfs_item = NULL;
         int r;
 
@@ -165,7 +166,7 @@ static int create_empty(struct lxc_container *c, const WorkerRequest *req, const
         r = mkdir_p(rootfs, 0755);
         if (r < 0)
                 return result(-r, "Failed to create '%s': %s", rootfs, strerror(-r));
-        if (a->idmap_count > 0 && chown(rootfs, a->idmap_uid, a->idmap_gid) < 0)
+        if (idmap_count > 0 && chown(rootfs, idmap_uid, idmap_gid) < 0)
                 return result(errno, "Failed to hand '%s' to the instance's root user: %m", rootfs);
         if (!c->set_config_item(c, "lxc.rootfs.path", rootfs_item) ||
             !c->set_config_item(c, "lxc.uts.name", req->name) ||
@@ -174,52 +175,60 @@ static int create_empty(struct lxc_container *c, const WorkerRequest *req, const
         return EXIT_SUCCESS;
 }
 
-/* create: builds the instance in staging (lxcpath), under its name, then renames it into final_lxcpath. */
-static int do_create(const WorkerRequest *req, struct lxc_container *none) {
-        const WorkerCreateArgs *a = &req->create;
-        const char *name = req->name;
-        _cleanup_free_ char *sdir = NULL, *fdir = NULL, *config = NULL, *mdpath = NULL;
-        _cleanup_lxc_ struct lxc_container *c = NULL;
-        int r;
+/* What create and import share: the paths of the instance in staging and in place. */
+typedef struct CreatePaths {
+        char *sdir, *fdir, *config, *mdpath;
+} CreatePaths;
 
-        if (asprintf(&sdir, "%s/%s", req->lxcpath, name) < 0 || asprintf(&fdir, "%s/%s", a->final_lxcpath, name) < 0 ||
-            asprintf(&config, "%s/config", sdir) < 0 || asprintf(&mdpath, "%s/" METADATA_FILE, sdir) < 0)
+static void create_paths_done(CreatePaths *p) {
+        free(p->sdir);
+        free(p->fdir);
+        free(p->config);
+        free(p->mdpath);
+}
+
+/* The first half of create and import: an LXC container in staging, with the idmap set. */
+static int create_begin(const WorkerRequest *req, const char *final_lxcpath, unsigned idmap_uid, unsigned idmap_gid,
+                        unsigned idmap_count, CreatePaths *p, struct lxc_container **ret) {
+        const char *name = req->name;
+        struct lxc_container *c;
+
+        if (asprintf(&p->sdir, "%s/%s", req->lxcpath, name) < 0 || asprintf(&p->fdir, "%s/%s", final_lxcpath, name) < 0 ||
+            asprintf(&p->config, "%s/config", p->sdir) < 0 || asprintf(&p->mdpath, "%s/" METADATA_FILE, p->sdir) < 0)
                 return result(ENOMEM, "Out of memory.");
 
         /* A leftover of an interrupted create of the same name goes first. */
-        (void) rm_rf(sdir);
+        (void) rm_rf(p->sdir);
 
         c = lxc_container_new(name, req->lxcpath);
         if (!c)
                 return result(ENOMEM, "Failed to allocate container '%s'.", name);
+        *ret = c;
 
         /* Set before the create: liblxc then runs the template in the user namespace, the rootfs
          * belongs to the instance's root user, and the idmap is saved with the config. */
-        if (a->idmap_count > 0) {
+        if (idmap_count > 0) {
                 char u[64], g[64];
 
-                snprintf(u, sizeof u, "u 0 %u %u", a->idmap_uid, a->idmap_count);
-                snprintf(g, sizeof g, "g 0 %u %u", a->idmap_gid, a->idmap_count);
+                snprintf(u, sizeof u, "u 0 %u %u", idmap_uid, idmap_count);
+                snprintf(g, sizeof g, "g 0 %u %u", idmap_gid, idmap_count);
                 if (!c->set_config_item(c, "lxc.idmap", u) || !c->set_config_item(c, "lxc.idmap", g))
                         return result(EINVAL, "Failed to set the idmap of '%s'.", name);
         }
+        return EXIT_SUCCESS;
+}
 
-        if (streq(a->template, "none")) {
-                r = create_empty(c, req, sdir, config);
-                if (r != EXIT_SUCCESS)
-                        return r;
-        } else {
-                progress(0.1, "running template");
-                if (!c->create(c, a->template, NULL, NULL, LXC_CREATE_QUIET, a->template_args))
-                        return result(EIO, "Template '%s' failed for '%s'%s%s", a->template, name,
-                                      c->error_string ? ": " : ".", strempty(c->error_string));
-        }
+/* The second half: the metadata written, the owner set, and the instance moved into place. */
+static int create_finish(const WorkerRequest *req, const CreatePaths *p, const char *metadata_json, unsigned idmap_gid,
+                         unsigned idmap_count, const char *final_lxcpath) {
+        const char *name = req->name;
+        int r;
 
         progress(0.8, "writing metadata");
-        r = file_replace_all(config, sdir, fdir);
+        r = file_replace_all(p->config, p->sdir, p->fdir);
         if (r < 0)
                 return result(-r, "Failed to rewrite the config of '%s': %s", name, strerror(-r));
-        r = write_file_atomic(mdpath, a->metadata_json, strlen(a->metadata_json), 0644);
+        r = write_file_atomic(p->mdpath, metadata_json, strlen(metadata_json), 0644);
         if (r < 0)
                 return result(-r, "Failed to write the metadata of '%s': %s", name, strerror(-r));
 
@@ -228,20 +237,109 @@ static int do_create(const WorkerRequest *req, struct lxc_container *none) {
          * (liblxc sets up the rootfs as that user), nobody else: a setuid binary there would give any
          * host user the instance's ids. Never writable by the instance: the config in it is run as
          * root. liblxc made it the instance's for the template. */
-        if (chown(sdir, 0, a->idmap_count > 0 ? a->idmap_gid : 0) < 0 || chmod(sdir, a->idmap_count > 0 ? 0710 : 0700) < 0)
-                return result(errno, "Failed to set the owner of '%s': %m", sdir);
+        if (chown(p->sdir, 0, idmap_count > 0 ? idmap_gid : 0) < 0 || chmod(p->sdir, idmap_count > 0 ? 0710 : 0700) < 0)
+                return result(errno, "Failed to set the owner of '%s': %m", p->sdir);
 
         /* The last step: the instance exists once it is in place, not before. */
         progress(0.95, "moving into place");
-        if (renameat2(AT_FDCWD, sdir, AT_FDCWD, fdir, RENAME_NOREPLACE) < 0) {
+        if (renameat2(AT_FDCWD, p->sdir, AT_FDCWD, p->fdir, RENAME_NOREPLACE) < 0) {
                 r = -errno;
-                (void) rm_rf(sdir);
+                (void) rm_rf(p->sdir);
                 return result(-r, "Failed to move '%s' into place: %s", name, strerror(-r));
         }
-        r = fsync_directory_of(fdir);
+        r = fsync_directory_of(p->fdir);
         if (r < 0)
-                return result(-r, "Failed to sync '%s': %s", a->final_lxcpath, strerror(-r));
+                return result(-r, "Failed to sync '%s': %s", final_lxcpath, strerror(-r));
         return result(0, "created");
+}
+
+/* create: builds the instance in staging (lxcpath), under its name, then renames it into final_lxcpath. */
+static int do_create(const WorkerRequest *req, struct lxc_container *none) {
+        const WorkerCreateArgs *a = &req->create;
+        _cleanup_(create_paths_done) CreatePaths p = {};
+        _cleanup_lxc_ struct lxc_container *c = NULL;
+        int r;
+
+        r = create_begin(req, a->final_lxcpath, a->idmap_uid, a->idmap_gid, a->idmap_count, &p, &c);
+        if (r != EXIT_SUCCESS)
+                return r;
+        if (streq(a->template, "none")) {
+                r = create_empty(c, req, p.sdir, p.config, a->idmap_uid, a->idmap_gid, a->idmap_count);
+                if (r != EXIT_SUCCESS)
+                        return r;
+        } else {
+                progress(0.1, "running template");
+                if (!c->create(c, a->template, NULL, NULL, LXC_CREATE_QUIET, a->template_args))
+                        return result(EIO, "Template '%s' failed for '%s'%s%s", a->template, req->name,
+                                      c->error_string ? ": " : ".", strempty(c->error_string));
+        }
+        return create_finish(req, &p, a->metadata_json, a->idmap_gid, a->idmap_count, a->final_lxcpath);
+}
+
+static void progress_fn(double fraction, const char *stage) {
+        progress(fraction, stage);
+}
+
+/* import: as create with an empty rootfs, into which the tarball on fd 4 is extracted (archive.c), from
+ * inside it: the worker's cwd is the rootfs for the whole extraction. */
+static int do_import(const WorkerRequest *req, struct lxc_container *none) {
+        const WorkerImportArgs *a = &req->import;
+        _cleanup_(create_paths_done) CreatePaths p = {};
+        _cleanup_lxc_ struct lxc_container *c = NULL;
+        _cleanup_free_ char *rootfs = NULL, *tar_json = NULL, *json = NULL;
+        ArchiveJob job = { .fd = WORKER_FD + 1, .idmap_uid = a->idmap_uid, .idmap_gid = a->idmap_gid,
+                           .idmap_count = a->idmap_count, .progress = progress_fn };
+        char error[ARCHIVE_ERROR_MAX] = "";
+        int r;
+
+        r = create_begin(req, a->final_lxcpath, a->idmap_uid, a->idmap_gid, a->idmap_count, &p, &c);
+        if (r != EXIT_SUCCESS)
+                return r;
+        r = create_empty(c, req, p.sdir, p.config, a->idmap_uid, a->idmap_gid, a->idmap_count);
+        if (r != EXIT_SUCCESS)
+                return r;
+        if (asprintf(&rootfs, "%s/rootfs", p.sdir) < 0)
+                return result(ENOMEM, "Out of memory.");
+        if (chdir(rootfs) < 0)
+                return result(errno, "Failed to enter '%s': %m", rootfs);
+        r = archive_import(&job, &tar_json);
+        if (r >= 0 && chdir("/") < 0)
+                r = -errno;
+        safe_close(job.fd);
+        if (r < 0)
+                return result(-r, "Failed to import '%s': %s", req->name, job.error);
+        r = archive_merge_metadata(a->metadata_json, tar_json, &json, error, sizeof error);
+        if (r < 0)
+                return result(-r, "Failed to import '%s': %s", req->name, error);
+        return create_finish(req, &p, json, a->idmap_gid, a->idmap_count, a->final_lxcpath);
+}
+
+/* export: the metadata without what belongs to this host, then the rootfs, into fd 4. */
+static int do_export(const WorkerRequest *req, struct lxc_container *none) {
+        const WorkerExportArgs *a = &req->export_;
+        _cleanup_(instance_metadata_done) InstanceMetadata md = {};
+        _cleanup_free_ char *dir = NULL, *msg = NULL, *json = NULL;
+        ArchiveJob job = { .fd = WORKER_FD + 1, .idmap_uid = a->idmap_uid, .idmap_gid = a->idmap_gid,
+                           .idmap_count = a->idmap_count, .progress = progress_fn };
+        int r;
+
+        if (asprintf(&dir, "%s/%s", req->lxcpath, req->name) < 0)
+                return result(ENOMEM, "Out of memory.");
+        if (chdir(dir) < 0)
+                return result(errno, "Failed to enter '%s': %m", dir);
+        r = instance_metadata_load(METADATA_FILE, &md, &msg);
+        if (r < 0)
+                return result(-r, "Failed to read the metadata of '%s': %s", req->name, msg ?: strerror(-r));
+        md.idmap = (InstanceIdmap) {};
+        (void) config_map_unset(&md.config, "security.privileged");
+        r = instance_metadata_to_json(&md, &json);
+        if (r < 0)
+                return result(-r, "Failed to write the metadata of '%s'.", req->name);
+        r = archive_export(&job, a->compression, json);
+        safe_close(job.fd);
+        if (r < 0)
+                return result(-r, "Failed to export '%s': %s", req->name, job.error);
+        return result(0, "exported");
 }
 
 /* start: waits for "go", then runs the container in the foreground, as its monitor. */
@@ -660,6 +758,8 @@ static const WorkerHandler handlers[_WORKER_VERB_MAX] = {
         [WORKER_VERB_PUSH_FILE] = { worker_push_file, false },
         [WORKER_VERB_PULL_FILE] = { worker_pull_file, false },
         [WORKER_VERB_COPY] = { do_copy, false },
+        [WORKER_VERB_EXPORT] = { do_export, false },
+        [WORKER_VERB_IMPORT] = { do_import, false },
 };
 
 int worker_main(int argc, char *argv[]) {

@@ -1038,6 +1038,16 @@ def in_fds(req):
         elif s == 'pipe':
             r, fd = os.pipe2(os.O_CLOEXEC)
             pipes[k] = r
+        elif s == 'tar-r':      # a readable pipe holding a small rootfs tarball, written in full
+            import io, tarfile
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode='w') as tf:
+                ti = tarfile.TarInfo('etc/hostname')
+                ti.size = 3
+                tf.addfile(ti, io.BytesIO(b'pk\n'))
+            fd, w = os.pipe2(os.O_CLOEXEC)
+            os.write(w, buf.getvalue())
+            os.close(w)
         else:
             raise ValueError(s)
         fds.append(fd)

@@ -605,6 +605,38 @@ def case_copy():
     cleanup_instance(n2)
 
 
+@case('Manager.ImportInstance')
+def case_import():
+    n1 = T.add(unique_name('pki'))
+    denied(NOBODY().call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance', V('(sha{ss}a{sv})', (n1, 0, {}, {})),
+                         in_fds=['tar-r'], timeout=300), 'ImportInstance', 'org.lxcbus1.create', n1)
+    assert not instance_exists(n1)
+    expect_details('pknobody', 'org.lxcbus1.create', 'import', n1, uid_of('pknobody'), 'pknobody',
+                   extra=NO_CONFIG_KEYS)
+
+    n2 = T.add(unique_name('pki'))
+    path, op = allowed(ADMIN().call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
+                                    V('(sha{ss}a{sv})', (n2, 0, {}, {})), in_fds=['tar-r'], timeout=300),
+                       'ImportInstance')
+    assert path == instance_path(n2) and instance_prop(n2, 'Owner') == uid_of('pkadmin')
+    expect_details('pkadmin', 'org.lxcbus1.create', 'import', n2, uid_of('pkadmin'), 'pkadmin',
+                   extra=NO_CONFIG_KEYS)
+    cleanup_instance(n2)
+
+
+@case('Instance.Export')
+def case_export():
+    params = V('(ha{sv})', (0, {}))
+    denied(NOBODY().call(instance_path(CONF), INSTANCE_IFACE, 'Export', params, in_fds=['pipe']), 'Export',
+           'org.lxcbus1.export', CONF)
+    expect_details('pknobody', 'org.lxcbus1.export', 'export', CONF)
+    # CONF has an empty rootfs: its tarball fits the pipe, read after the call.
+    res = ADMIN().call(instance_path(CONF), INSTANCE_IFACE, 'Export', params, in_fds=['pipe'], timeout=120)
+    allowed(res, 'Export')
+    assert 'lxcbus.json' in res['pipe0'], res['pipe0'][:200]
+    expect_details('pkadmin', 'org.lxcbus1.export', 'export', CONF)
+
+
 def _make_case_test(key):
     def t():
         SPY.mark()

@@ -198,6 +198,19 @@ static void assert_request_equal(const WorkerRequest *a, const WorkerRequest *b)
                 ASSERT_EQ_U(a->copy.to_gid, b->copy.to_gid);
                 ASSERT_EQ_U(a->copy.count, b->copy.count);
                 break;
+        case WORKER_VERB_EXPORT:
+                ASSERT_EQ(a->export_.compression, b->export_.compression);
+                ASSERT_EQ_U(a->export_.idmap_uid, b->export_.idmap_uid);
+                ASSERT_EQ_U(a->export_.idmap_gid, b->export_.idmap_gid);
+                ASSERT_EQ_U(a->export_.idmap_count, b->export_.idmap_count);
+                break;
+        case WORKER_VERB_IMPORT:
+                ASSERT_STREQ(a->import.final_lxcpath, b->import.final_lxcpath);
+                ASSERT_STREQ(a->import.metadata_json, b->import.metadata_json);
+                ASSERT_EQ_U(a->import.idmap_uid, b->import.idmap_uid);
+                ASSERT_EQ_U(a->import.idmap_gid, b->import.idmap_gid);
+                ASSERT_EQ_U(a->import.idmap_count, b->import.idmap_count);
+                break;
         default:
                 ASSERT_TRUE(false);
         }
@@ -452,6 +465,46 @@ static char *exec_of_strings(size_t n, size_t *ret_len) {
         }
         *ret_len = len;
         return buf;
+}
+
+TEST(request_export_import) {
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_EXPORT, .lxcpath = "/l", .name = "web" },
+                   WIRE("export\0/l\0web\0none\0-\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_EXPORT, .lxcpath = "/l", .name = "web",
+                                      .export_ = { WORKER_COMPRESSION_ZSTD, 100000, 100001, 65536 } },
+                   WIRE("export\0/l\0web\0zstd\000100000:100001:65536\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_EXPORT, .lxcpath = "/l", .name = "web",
+                                      .export_.compression = WORKER_COMPRESSION_GZIP }, NULL, 0);
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_EXPORT, .lxcpath = "/l", .name = "web",
+                                      .export_.compression = WORKER_COMPRESSION_XZ }, NULL, 0);
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_IMPORT, .lxcpath = "/s", .name = "web",
+                                      .import = { .final_lxcpath = "/l", .metadata_json = "{}" } },
+                   WIRE("import\0/s\0web\0/l\0{}\0-\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_IMPORT, .lxcpath = "/s", .name = "web",
+                                      .import = { "/l", "{\"a\":1}", 100000, 100001, 65536 } },
+                   WIRE("import\0/s\0web\0/l\0{\"a\":1}\000100000:100001:65536\0"));
+
+        ASSERT_MALFORMED("export\0/l\0web\0none\0");
+        ASSERT_MALFORMED("export\0/l\0web\0bzip2\0-\0");
+        ASSERT_MALFORMED("export\0/l\0web\0\0-\0");
+        ASSERT_MALFORMED("export\0/l\0web\0none\0-\0x\0");
+        ASSERT_MALFORMED("export\0/l\0web\0none\0001:1:0\0");
+        ASSERT_MALFORMED("import\0/s\0web\0/l\0{}\0");
+        ASSERT_MALFORMED("import\0/s\0web\0\0{}\0-\0");
+        ASSERT_MALFORMED("import\0/s\0web\0/l\0\0-\0");
+        ASSERT_MALFORMED("import\0/s\0web\0/l\0{}\0-1:1:1\0");
+        ASSERT_MALFORMED("import\0/s\0web\0/l\0{}\0-\0none\0");
+        ASSERT_MALFORMED("import\0/s\0../x\0/l\0{}\0-\0");
+
+        /* Encode refuses what decode would. */
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        ASSERT_ERROR(worker_request_encode(&(WorkerRequest) { .verb = WORKER_VERB_EXPORT, .lxcpath = "/l", .name = "web",
+                                                              .export_.compression = _WORKER_COMPRESSION_MAX },
+                                           &buf, &len), EINVAL);
+        ASSERT_ERROR(worker_request_encode(&(WorkerRequest) { .verb = WORKER_VERB_IMPORT, .lxcpath = "/s", .name = "web",
+                                                              .import.final_lxcpath = "/l" },
+                                           &buf, &len), EINVAL);
 }
 
 TEST(request_bounds) {

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* lxcbusctl import and export: the file (or stdin/stdout for "-") is opened here, by the caller, and only
+ * its fd goes to the daemon, which never opens a path. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "bus-options.h"
+#include "ctl.h"
+#include "ctl-bus.h"
+#include "ctl-util.h"
+#include "names.h"
+#include "util.h"
+#include "worker-proto.h"
+
+typedef struct TransferArgs {
+        char **config;          /* import: alternating keys and values */
+        const char *compression;
+        bool ephemeral;
+        bool async;
+} TransferArgs;
+
+static void transfer_args_done(TransferArgs *a) {
+        a->config = strv_free(a->config);
+}
+
+static int parse_config(Context *c, const char *arg, void *userdata) {
+        return ctl_parse_config_option(c, &((TransferArgs *) userdata)->config, arg);
+}
+
+static int parse_compression(Context *c, const char *arg, void *userdata) {
+        TransferArgs *a = userdata;
+
+        if (worker_compression_from_string(arg) < 0)
+                return ctl_usage_error(c, "Invalid --compression '%s': none, gzip, xz or zstd.", arg);
+        a->compression = arg;
+        return 1;
+}
+
+/* FILE, or "-" for the standard stream (a terminal refused: a tarball on a terminal is a mistake). */
+static int open_file(Context *c, const char *path, bool reading) {
+        int fd;
+
+        if (streq(path, "-")) {
+                fd = reading ? STDIN_FILENO : STDOUT_FILENO;
+                if (isatty(fd))
+                        return ctl_usage_error(c, "Refusing to %s a tarball %s a terminal.",
+                                               reading ? "read" : "write", reading ? "from" : "to");
+                return fd;
+        }
+        fd = reading ? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+                     : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd < 0)
+                return ctl_error_errno(c, -errno, "Failed to open '%s': %m", path);
+        return fd;
+}
+
+static int print_operation(Context *c, sd_bus_message *reply, const char *signature, bool async) {
+        const char *instance, *operation;
+        int r;
+
+        r = streq(signature, "oo") ? sd_bus_message_read(reply, "oo", &instance, &operation)
+                                   : sd_bus_message_read(reply, "o", &operation);
+        if (r < 0)
+                return ctl_error_errno(c, r, "Failed to parse reply: %m");
+        if (async)
+                puts(operation);
+        return 0;
+}
+
+int verb_import(Context *c, int argc, char *argv[]) {
+        static const CtlOption options[] = {
+                CTL_OPTION_ARG("config", parse_config),
+                CTL_OPTION_FLAG("ephemeral", TransferArgs, ephemeral),
+                CTL_OPTION_FLAG("async", TransferArgs, async),
+                {}
+        };
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(transfer_args_done) TransferArgs a = {};
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = ctl_parse_args(c, argc, argv, options, &a, 2, "instance name and FILE (or -)");
+        if (r <= 0)
+                return r;
+        c->instance = argv[optind];
+        fd = open_file(c, argv[optind + 1], true);
+        if (fd < 0)
+                return fd;
+
+        r = ctl_new_method_call(c, LXCBUS_PATH, LXCBUS_MANAGER_INTERFACE, "ImportInstance", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "sh", c->instance, fd);
+        if (r >= 0)
+                r = bus_append_string_pairs(m, a.config);
+        if (r >= 0)
+                r = CTL_APPEND_OPTIONS(m, CTL_BUS_FLAG("ephemeral", a.ephemeral), CTL_BUS_FLAG("async", a.async));
+        if (r < 0)
+                return ctl_message_error(c, r);
+        if (fd <= STDERR_FILENO)
+                TAKE_FD(fd);    /* never close our stdio */
+        r = ctl_call(c, m, a.async ? 0 : ctl_operation_timeout_usec(0), &reply);
+        if (r < 0)
+                return r;
+        return print_operation(c, reply, "oo", a.async);
+}
+
+int verb_export(Context *c, int argc, char *argv[]) {
+        static const CtlOption options[] = {
+                CTL_OPTION_ARG("compression", parse_compression),
+                CTL_OPTION_FLAG("async", TransferArgs, async),
+                {}
+        };
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(transfer_args_done) TransferArgs a = {};
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = ctl_parse_args(c, argc, argv, options, &a, 2, "instance name and FILE (or -)");
+        if (r <= 0)
+                return r;
+        c->instance = argv[optind];
+        fd = open_file(c, argv[optind + 1], false);
+        if (fd < 0)
+                return fd;
+
+        r = ctl_new_instance_call(c, c->instance, "Export", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "h", fd);
+        if (r >= 0)
+                r = CTL_APPEND_OPTIONS(m, CTL_BUS_STRING("compression", a.compression, a.compression),
+                                       CTL_BUS_FLAG("async", a.async));
+        if (r < 0)
+                return ctl_message_error(c, r);
+        if (fd <= STDERR_FILENO)
+                TAKE_FD(fd);
+        r = ctl_call(c, m, a.async ? 0 : ctl_operation_timeout_usec(0), &reply);
+        if (r < 0)
+                return r;
+        return print_operation(c, reply, "o", a.async);
+}

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Export and import (transfer.h). An import is a create whose worker extracts the caller's tarball into
+ * the empty rootfs instead of running a template: create.c does the reservation, staging, cancel and
+ * cleanup. An export is a worker that reads the instance: it holds the lock, so nothing starts it, changes
+ * its config or deletes it meanwhile. */
+#include <assert.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "create.h"
+#include "instance.h"
+#include "log.h"
+#include "manager.h"
+#include "operation.h"
+#include "transfer.h"
+#include "util.h"
+#include "worker.h"
+
+/* The caller's fd is the worker's now. The call's message holds a copy until the operation stops
+ * lingering, and a copy of a pipe's end keeps its peer from seeing EOF (an export) or unblocking a writer
+ * that the import no longer reads: replace it by /dev/null under the same number, which the message then
+ * closes as its own. */
+static void transfer_drop_fd(int fd) {
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+
+        if (null < 0 || dup3(null, fd, O_CLOEXEC) < 0)
+                log_warning_errno(errno, "Failed to drop the transfer fd, ignoring: %m");
+        safe_close(null);
+}
+
+static void on_export_message(Worker *w, const WorkerMessage *msg, void *userdata) {
+        if (msg->kind == WORKER_MESSAGE_PROGRESS)
+                operation_set_progress(userdata, msg->progress, msg->text);
+}
+
+static void on_export_exited(Worker *w, int error, const char *worker_message, void *userdata) {
+        Operation *o = userdata;
+
+        /* The message is the worker's: copied before the worker goes. */
+        _cleanup_free_ char *message = strdup(worker_message ?: "");
+        o->worker = worker_free(o->worker);
+        if (o->step == OPERATION_STEP_CANCELLED) {
+                operation_finish_errno(o, -ECANCELED, "Export was cancelled.");
+                return;
+        }
+        if (error != 0) {
+                operation_fail(o, error, "%s", message ?: "Export failed.");
+                return;
+        }
+        instance_log(o->instance, "export", "Instance '%s' exported.", o->instance_name);
+        operation_set_progress(o, 1.0, "exported");
+        operation_finish(o, NULL, NULL);
+}
+
+static const WorkerHandlers export_handlers = {
+        .message = on_export_message,
+        .exited = on_export_exited,
+};
+
+static void export_cancel(Operation *o) {
+        if (!o->worker)
+                return;
+        /* Our unreaped child: its pid cannot have been reused. It only reads the instance. */
+        worker_kill(o->worker, SIGKILL);
+        o->step = OPERATION_STEP_CANCELLED;
+        o->cancelable = false;
+        operation_mark_dirty(o, OPERATION_PROP_CANCELABLE);
+}
+
+int transfer_export(Instance *i, Operation *o, int fd, WorkerCompression compression) {
+        Manager *m;
+        int r;
+
+        assert(i);
+        assert(o);
+        assert(fd >= 0);
+
+        m = i->manager;
+        WorkerRequest req = {
+                .verb = WORKER_VERB_EXPORT,
+                .lxcpath = m->instances_dir,
+                .name = i->name,
+                .export_ = {
+                        .compression = compression,
+                        .idmap_uid = i->md.idmap.uid,
+                        .idmap_gid = i->md.idmap.gid,
+                        .idmap_count = i->md.idmap.count,
+                },
+        };
+        instance_lock(i, o);
+        o->step = OPERATION_STEP_WORK;
+        o->cancel = export_cancel;
+        o->cancelable = true;
+        operation_set_progress(o, 0.0, "exporting");
+        r = worker_spawn(m, &req, &fd, 1, &export_handlers, o, &o->worker);
+        if (r < 0) {
+                instance_unlock(i, o);
+                return r;
+        }
+        transfer_drop_fd(fd);
+        return 0;
+}
+
+int transfer_import(Manager *m, Operation *o, int fd, InstanceMetadata *md) {
+        _cleanup_free_ char *json = NULL;
+        int r;
+
+        assert(m);
+        assert(o);
+        assert(o->kind == OPERATION_IMPORT);
+        assert(fd >= 0);
+        assert(md);
+
+        r = instance_metadata_to_json(md, &json);
+        if (r < 0)
+                return r;
+        WorkerRequest req = {
+                .verb = WORKER_VERB_IMPORT,
+                .lxcpath = m->staging_dir,
+                .name = o->instance_name,
+                .import = {
+                        .final_lxcpath = m->instances_dir,
+                        .metadata_json = json,
+                        .idmap_uid = md->idmap.uid,
+                        .idmap_gid = md->idmap.gid,
+                        .idmap_count = md->idmap.count,
+                },
+        };
+        r = create_spawn(m, o, &req, &fd, 1, md);
+        if (r < 0)
+                return r;
+        transfer_drop_fd(fd);
+        return 0;
+}
