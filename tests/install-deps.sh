@@ -17,8 +17,8 @@ PKGS=(
   # harness uses (unshare/nsenter/setpriv/findmnt, mount, perl, awk, ip)
   systemd systemd-container dbus polkitd libglib2.0-bin
   util-linux mount perl mawk procps iproute2 coreutils findutils
-  # the integration tests
-  python3 python3-gi gir1.2-glib-2.0
+  # the integration tests (debootstrap: the Debian rootfs of test_debian.py)
+  python3 python3-gi gir1.2-glib-2.0 debootstrap
   # leak checks
   valgrind
   # the fuzz stage: libFuzzer with ASan and UBSan

@@ -3,7 +3,8 @@
 # boot throw-away test hosts). Stages:
 #   1. build (build/, -Dwerror=true when CI=true), meson test: unit, fuzz
 #      corpora, contract (introspection = XML, gdbus-codegen client, docs)
-#   2. integration tests in a test host (tests/integration/run.sh)
+#   2. integration tests in a test host (tests/integration/run.sh), after a
+#      Debian 12 rootfs for test_debian.py (tests/debian/rootfs.sh, cached)
 #   3. the linger test, in a test host whose daemon keeps operations 3 s, and
 #      the exec leak test (1000 execs, 200 from killed clients: fds, RSS,
 #      zombies, objects), in one whose daemon keeps them 5 s
@@ -87,6 +88,13 @@ fi
 B=${LXCBUS_BUILD_DIR:-build}
 if build "$B"; then
   mesontest unit "$B"
+  # The Debian 12 rootfs that test_debian.py imports: debootstrap once (about 30 s), then cached.
+  echo "==== debian-rootfs (tests/debian/rootfs.sh)"
+  if "$ROOT/tests/debian/rootfs.sh" "$ROOT/tests/debian/cache/debian-12-minbase.tar"; then
+    count debian-rootfs 1 0
+  else
+    count debian-rootfs 0 1
+  fi
   integration integration "$B"
   LXCBUSD_EXTRA_ARGS=--operation-linger-sec=3 integration linger "$B" tests/integration/linger_only.py
   LXCBUSD_EXTRA_ARGS=--operation-linger-sec=5 integration exec-leaks "$B" tests/integration/exec_leaks_only.py

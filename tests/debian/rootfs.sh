@@ -1,0 +1,57 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# tests/debian/rootfs.sh OUT.tar
+#
+# A minimal Debian 12 rootfs (debootstrap --variant=minbase) as a tarball, for the test that imports a
+# real OS (tests/integration/test_debian.py). Built once into /var/cache/lxcbus-tests and copied to
+# OUT.tar; rebuilt only when the cache is missing. The mirror is the one this machine's apt sources
+# already name (read here, never written into the repository); without one, or without debootstrap,
+# nothing is built and the test skips.
+set -euo pipefail
+
+out=${1:?usage: rootfs.sh OUT.tar}
+cache=/var/cache/lxcbus-tests
+# "nodev": an image carries no device nodes (liblxc makes /dev; the test host may not mknod).
+tarball=$cache/debian-12-minbase-nodev.tar
+
+mirror() {
+        # deb822 sources first (Debian 12's default), then one-line sources.list entries.
+        local f
+        for f in /etc/apt/sources.list.d/*.sources; do
+                [ -f "$f" ] || continue
+                awk 'BEGIN { RS = ""; FS = "\n" }
+                     /(^|\n)Suites:[^\n]*bookworm([ \n]|$)/ && /(^|\n)Types:[^\n]*deb([ \n]|$)/ {
+                             for (i = 1; i <= NF; i++) if ($i ~ /^URIs:/) { split($i, a, " "); print a[2]; exit }
+                     }' "$f"
+        done | head -n1
+        grep -hsE '^deb +(\[[^]]*\] +)?[a-z]+://[^ ]+ +bookworm( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
+                sed -E 's/^deb +(\[[^]]*\] +)?([^ ]+).*/\2/' | head -n1 || true
+}
+
+if [ ! -s "$tarball" ]; then
+        if ! command -v debootstrap >/dev/null; then
+                echo "rootfs.sh: no debootstrap: no Debian rootfs" >&2
+                exit 0
+        fi
+        m=$(mirror | head -n1 || true)
+        if [ -z "$m" ]; then
+                echo "rootfs.sh: no bookworm mirror in the apt sources: no Debian rootfs" >&2
+                exit 0
+        fi
+        mkdir -p "$cache"
+        work=$(mktemp -d "$cache/build.XXXXXX")
+        trap 'rm -rf "$work"' EXIT
+        echo "rootfs.sh: debootstrap --variant=minbase bookworm from $m" >&2
+        t0=$(date +%s)
+        debootstrap --variant=minbase bookworm "$work/rootfs" "$m" > "$work/log" 2>&1 ||
+                { tail -n 20 "$work/log" >&2; exit 1; }
+        # The apt lists and caches are not part of an image.
+        rm -rf "$work/rootfs/var/cache/apt/archives/"*.deb "$work/rootfs/var/lib/apt/lists/"*
+        tar --numeric-owner --xattrs --xattrs-include='*' --exclude='./dev/*' -C "$work/rootfs" \
+                -cf "$work/rootfs.tar" .
+        mv "$work/rootfs.tar" "$tarball"
+        echo "rootfs.sh: built $tarball ($(du -m "$tarball" | cut -f1) MiB) in $(( $(date +%s) - t0 )) s" >&2
+fi
+mkdir -p "$(dirname "$out")"
+cp --reflink=auto "$tarball" "$out.tmp"
+mv "$out.tmp" "$out"
