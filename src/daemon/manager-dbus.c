@@ -347,19 +347,74 @@ static char **config_keys(const InstanceMetadata *md) {
         return keys;
 }
 
+typedef struct NewInstanceCall {
+        const char *name;
+        int async, ephemeral;
+        uid_t uid;
+        InstanceMetadata md;
+} NewInstanceCall;
+
+typedef struct CreateSource {
+        char *type, *template;
+        char **args;
+} CreateSource;
+
+/* What CreateInstance and ImportInstance share after their source: config and options read, the checks
+ * made before polkit, polkit asked, then the name checked and md completed (idmap block and all).
+ * source: CreateInstance's (checked after the options, as it always was), NULL for an import. 1: go on;
+ * 0: polkit's answer is pending; < 0 (error set): refused. */
+static int new_instance_begin(sd_bus_message *message, Manager *m, CreateSource *source, NewInstanceCall *c,
+                              sd_bus_error *error) {
+        bool privileged = false;
+        int r;
+
+        r = bus_read_config(message, &c->md.config, error);
+        if (r < 0)
+                return r;
+        const BusOption options[] = {
+                { "async", "b", &c->async },
+                { "ephemeral", "b", &c->ephemeral },
+                {}
+        };
+        r = bus_read_options(message, options, error);
+        if (r < 0)
+                return r;
+        if (source) {
+                r = check_create_source(source->type, &source->template, source->args, error);
+                if (r < 0)
+                        return r;
+        }
+        r = bus_get_sender_uid(message, &c->uid);
+        if (r < 0)
+                return r;
+        r = check_create_allowed(m, c->name, c->uid, &c->md.config, source ? source->args : NULL, &privileged,
+                                 error);
+        if (r < 0)
+                return r;
+
+        _cleanup_free_ char **keys = config_keys(&c->md);
+        if (!keys)
+                return -ENOMEM;
+        r = bus_authorize_full(m, message, NULL,
+                               &(AuthRequest) { .instance = c->name, .owner = UID_INVALID,
+                                                .template = source ? source->template : NULL, .set_keys = keys },
+                               error);
+        if (r <= 0)
+                return r;
+        r = bus_prepare_new_instance(m, c->name, c->uid, privileged, c->ephemeral, &c->md, error);
+        return r < 0 ? r : 1;
+}
+
 static int method_create_instance(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *type = NULL, *template = NULL;
         _cleanup_strv_free_ char **targs = NULL;
         _cleanup_(instance_metadata_done) InstanceMetadata md = {};
+        NewInstanceCall c = {};
         Manager *m = userdata;
-        int async = 0, ephemeral = 0;
-        bool privileged = false;
-        const char *name;
         Operation *o;
-        uid_t uid;
         int r;
 
-        r = read_new_name(message, &name, error);
+        r = read_new_name(message, &c.name, error);
         if (r < 0)
                 return r;
         const BusOption source_options[] = {
@@ -371,39 +426,16 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         r = bus_read_options(message, source_options, error);
         if (r < 0)
                 return r;
-        r = bus_read_config(message, &md.config, error);
-        if (r < 0)
-                return r;
-        const BusOption options[] = {
-                { "async", "b", &async },
-                { "ephemeral", "b", &ephemeral },
-                {}
-        };
-        r = bus_read_options(message, options, error);
-        if (r < 0)
-                return r;
-        r = check_create_source(type, &template, targs, error);
-        if (r < 0)
-                return r;
-        r = bus_get_sender_uid(message, &uid);
-        if (r < 0)
-                return r;
-        r = check_create_allowed(m, name, uid, &md.config, targs, &privileged, error);
-        if (r < 0)
-                return r;
-
-        _cleanup_free_ char **keys = config_keys(&md);
-        if (!keys)
-                return -ENOMEM;
-        r = bus_authorize_full(m, message, NULL,
-                               &(AuthRequest) { .instance = name, .owner = UID_INVALID, .template = template,
-                                                .set_keys = keys },
-                               error);
+        CreateSource source = { .type = type, .template = template, .args = targs };
+        r = new_instance_begin(message, m, &source, &c, error);
+        template = source.template;     /* "none" for a source of type none */
+        md = c.md;
+        c.md = (InstanceMetadata) {};
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = bus_prepare_new_instance(m, name, uid, privileged, ephemeral, &md, error);
-        if (r < 0)
-                return r;
+        const char *name = c.name;
+        bool async = c.async;
+        uid_t uid = c.uid;
 
         r = bus_operation_new(m, OPERATION_CREATE, NULL, name, message, uid, OPERATION_REPLY_INSTANCE_OP, async, &o,
                               error);
@@ -419,15 +451,13 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
  * from the tarball on the caller's fd, which only the import worker reads. */
 static int method_import_instance(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(instance_metadata_done) InstanceMetadata md = {};
+        NewInstanceCall c = {};
         Manager *m = userdata;
-        int async = 0, ephemeral = 0, fd;
-        bool privileged = false;
-        const char *name, *refusal;
+        const char *refusal;
         Operation *o;
-        uid_t uid;
-        int r;
+        int fd, r;
 
-        r = read_new_name(message, &name, error);
+        r = read_new_name(message, &c.name, error);
         if (r < 0)
                 return r;
         r = sd_bus_message_read(message, "h", &fd);
@@ -437,43 +467,20 @@ static int method_import_instance(sd_bus_message *message, void *userdata, sd_bu
         if (refusal)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The tarball file descriptor is %s: "
                                          STREAM_FD_ADVICE, refusal);
-        r = bus_read_config(message, &md.config, error);
-        if (r < 0)
-                return r;
-        const BusOption options[] = {
-                { "async", "b", &async },
-                { "ephemeral", "b", &ephemeral },
-                {}
-        };
-        r = bus_read_options(message, options, error);
-        if (r < 0)
-                return r;
-        r = bus_get_sender_uid(message, &uid);
-        if (r < 0)
-                return r;
-        r = check_create_allowed(m, name, uid, &md.config, NULL, &privileged, error);
-        if (r < 0)
-                return r;
-
-        _cleanup_free_ char **keys = config_keys(&md);
-        if (!keys)
-                return -ENOMEM;
-        r = bus_authorize_full(m, message, NULL,
-                               &(AuthRequest) { .instance = name, .owner = UID_INVALID, .set_keys = keys }, error);
+        r = new_instance_begin(message, m, NULL, &c, error);
+        md = c.md;
+        c.md = (InstanceMetadata) {};
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = bus_prepare_new_instance(m, name, uid, privileged, ephemeral, &md, error);
-        if (r < 0)
-                return r;
 
-        r = bus_operation_new(m, OPERATION_IMPORT, NULL, name, message, uid, OPERATION_REPLY_INSTANCE_OP, async, &o,
-                              error);
+        r = bus_operation_new(m, OPERATION_IMPORT, NULL, c.name, message, c.uid, OPERATION_REPLY_INSTANCE_OP, c.async,
+                              &o, error);
         if (r < 0)
                 return r;
         r = transfer_import(m, o, fd, &md);
         if (r < 0)
-                return create_failed(o, name, r, async, error);
-        return bus_operation_reply(o, message, async);
+                return create_failed(o, c.name, r, c.async, error);
+        return bus_operation_reply(o, message, c.async);
 }
 
 const sd_bus_vtable manager_vtable[] = {
