@@ -18,12 +18,13 @@ static void worker_finish(Worker *w, int error, const char *message) {
         void *userdata = w->userdata;
         /* The handler usually frees the worker first and quotes the message after: the message is
          * ours until the handler returns. */
-        _cleanup_free_ char *owned = message && message == w->result_message ? TAKE_PTR(w->result_message) : NULL;
+        char *owned = message && message == w->result_message ? TAKE_PTR(w->result_message) : NULL;
 
         w->io_source = sd_event_source_disable_unref(w->io_source);
         w->handlers = NULL;
         if (h && h->exited)
                 h->exited(w, error, message, userdata);
+        free(owned);
 }
 
 static void worker_close_received(Worker *w) {
