@@ -5,6 +5,7 @@
  * message), except for progress, whose fraction may have other decimals than "%.3f", and the encoder
  * writes it again. */
 
+#include <inttypes.h>
 #include <math.h>
 #include <string.h>
 
@@ -87,6 +88,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 break;
         case WORKER_MESSAGE_PTY:
                 again = strdup("pty");
+                break;
+        case WORKER_MESSAGE_BYTES:
+                FUZZ_CHECK(m.bytes <= WORKER_BYTES_MAX && m.bytes_total <= WORKER_BYTES_MAX);
+                FUZZ_CHECK(asprintf(&again, "bytes %" PRIu64 " %" PRIu64, m.bytes, m.bytes_total) > 0);
                 break;
         default:
                 FUZZ_CHECK(false);

@@ -74,6 +74,36 @@ static void check_request(const WorkerRequest *req) {
                 check_strv(x->env, 0);
                 check_strv(x->argv, 1);
                 break;
+        case WORKER_VERB_PUSH_FILE:
+                check_string(req->push_file.path, false);
+                FUZZ_CHECK(req->push_file.path[0] == '/' && req->push_file.mode <= 07777);
+                FUZZ_CHECK(req->push_file.uid != (uid_t) -1 && req->push_file.gid != (gid_t) -1 &&
+                           req->push_file.dir_uid != (uid_t) -1 && req->push_file.dir_gid != (gid_t) -1);
+                break;
+        case WORKER_VERB_PULL_FILE:
+                check_string(req->pull_file.path, false);
+                FUZZ_CHECK(req->pull_file.path[0] == '/');
+                break;
+        case WORKER_VERB_COPY:
+                check_string(req->copy.source, false);
+                FUZZ_CHECK(req->copy.source[0] == '/');
+                if (req->copy.count == 0)
+                        FUZZ_CHECK(req->copy.from_uid == 0 && req->copy.from_gid == 0 && req->copy.to_uid == 0 &&
+                                   req->copy.to_gid == 0);
+                else
+                        FUZZ_CHECK(req->copy.to_uid > 0 && req->copy.to_gid > 0);
+                break;
+        case WORKER_VERB_EXPORT:
+                FUZZ_CHECK(req->export_.compression >= 0 && req->export_.compression < _WORKER_COMPRESSION_MAX);
+                if (req->export_.idmap_count == 0)
+                        FUZZ_CHECK(req->export_.idmap_uid == 0 && req->export_.idmap_gid == 0);
+                break;
+        case WORKER_VERB_IMPORT:
+                check_string(req->import.final_lxcpath, false);
+                check_string(req->import.metadata_json, false);
+                if (req->import.idmap_count == 0)
+                        FUZZ_CHECK(req->import.idmap_uid == 0 && req->import.idmap_gid == 0);
+                break;
         default:
                 FUZZ_CHECK(false);
         }
@@ -109,6 +139,26 @@ static bool request_equal(const WorkerRequest *a, const WorkerRequest *b) {
                        a->exec.gid == b->exec.gid && a->exec.pty == b->exec.pty && a->exec.rows == b->exec.rows &&
                        a->exec.cols == b->exec.cols && strv_equal(a->exec.env, b->exec.env) &&
                        strv_equal(a->exec.argv, b->exec.argv);
+        case WORKER_VERB_PUSH_FILE:
+                return streq(a->push_file.path, b->push_file.path) && a->push_file.mode == b->push_file.mode &&
+                       a->push_file.uid == b->push_file.uid && a->push_file.gid == b->push_file.gid &&
+                       a->push_file.dir_uid == b->push_file.dir_uid && a->push_file.dir_gid == b->push_file.dir_gid &&
+                       a->push_file.mkdir_parents == b->push_file.mkdir_parents;
+        case WORKER_VERB_PULL_FILE:
+                return streq(a->pull_file.path, b->pull_file.path);
+        case WORKER_VERB_COPY:
+                return streq(a->copy.source, b->copy.source) && a->copy.from_uid == b->copy.from_uid &&
+                       a->copy.from_gid == b->copy.from_gid && a->copy.to_uid == b->copy.to_uid &&
+                       a->copy.to_gid == b->copy.to_gid && a->copy.count == b->copy.count;
+        case WORKER_VERB_EXPORT:
+                return a->export_.compression == b->export_.compression &&
+                       a->export_.idmap_uid == b->export_.idmap_uid && a->export_.idmap_gid == b->export_.idmap_gid &&
+                       a->export_.idmap_count == b->export_.idmap_count;
+        case WORKER_VERB_IMPORT:
+                return streq(a->import.final_lxcpath, b->import.final_lxcpath) &&
+                       streq(a->import.metadata_json, b->import.metadata_json) &&
+                       a->import.idmap_uid == b->import.idmap_uid && a->import.idmap_gid == b->import.idmap_gid &&
+                       a->import.idmap_count == b->import.idmap_count;
         default:
                 return false;
         }
