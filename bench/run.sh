@@ -31,6 +31,7 @@
 #   LXCBENCH_TPUT_ITER  timed 1 GiB exec transfers per side (default 3; 1 warm-up run is added)
 #   LXCBENCH_AUTH_ITER  timed SetConfig calls as root and as a user polkit allows (default 200)
 #   LXCBENCH_BIN_DIR    where bench-bus and bench-lxc are (default BUILD_DIR/bench)
+#   LXCBENCH_TRANSFER_ITER  timed import/export/copy runs of the Debian rootfs (default 3)
 #   LXCBENCH_RAW=FILE   also keep the raw samples in FILE
 set -uo pipefail
 
@@ -217,6 +218,20 @@ tx "$BIN/bench-lxc" mklist "$FLOOR_PATH" lb "$NLIST" || die "bench-lxc mklist fa
 bench "list: bus ListInstances"       "$BIN/bench-bus" list "$LIST_ITER" "$WARM" "$NLIST"
 bench "list: liblxc"                  "$BIN/bench-lxc" list "$FLOOR_PATH" "$LIST_ITER" "$WARM"
 bench "list: lxc-ls -f"               "$BIN/bench-lxc" lxcls "$FLOOR_PATH" "$LS_ITER" "$WARM"
+
+# An instance's data (bench/transfer.py): import, export and copy of the Debian rootfs that
+# tests/debian/rootfs.sh builds, against tar and cp -a on the same tree, and a copy of the busybox
+# instance against lxc-copy of the busybox container. Skipped without that tarball.
+DEB_TARBALL=$SRC/tests/debian/cache/debian-12-minbase.tar
+if [ -s "$DEB_TARBALL" ]; then
+  tx busctl --timeout=120 call org.lxcbus1 /org/lxcbus1/instance/benchb org.lxcbus1.Instance Stop 'a{sv}' \
+    1 timeout-sec u 0 >/dev/null || die "Stop benchb failed"
+  tx lxc-stop -k -P "$FLOOR_PATH" -n benchf >/dev/null 2>&1 || true
+  bench "import/export/copy: bus, tar, cp -a, lxc-copy" "$PY" "$SRC/bench/transfer.py" "$DEB_TARBALL" \
+    "${LXCBENCH_TRANSFER_ITER:-3}" "$FLOOR_PATH" benchf
+else
+  log "no $DEB_TARBALL (tests/debian/rootfs.sh makes it): no import/export/copy figures"
+fi
 
 # ---- cleanup and checks inside -------------------------------------------------------------
 log "cleanup"
