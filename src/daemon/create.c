@@ -311,9 +311,7 @@ static void create_cancel(Operation *o) {
         /* The template runs in the worker's process group (it called setsid()): kill all of it. The
          * worker is our unreaped child, so its pid cannot have been reused. */
         (void) kill(-o->worker->pid, SIGKILL);
-        o->step = OPERATION_STEP_CANCELLED;
-        o->cancelable = false;
-        operation_mark_dirty(o, OPERATION_PROP_CANCELABLE);
+        operation_mark_cancelled(o);
 }
 
 int create_spawn(Manager *m, Operation *o, const WorkerRequest *req, const int *fds, size_t n_fds, InstanceMetadata *md) {

@@ -94,9 +94,7 @@ static void files_cancel(Operation *o) {
         if (!o->worker)
                 return;
         worker_kill(o->worker, SIGTERM);
-        o->step = OPERATION_STEP_CANCELLED;
-        o->cancelable = false;
-        operation_mark_dirty(o, OPERATION_PROP_CANCELABLE);
+        operation_mark_cancelled(o);
         (void) operation_arm_timeout(o, FILES_CANCEL_GRACE_USEC, on_cancel_grace_over);
 }
 

@@ -282,6 +282,22 @@ void operation_mark_dirty(Operation *o, uint32_t props) {
         manager_mark_dirty(o->manager);
 }
 
+void operation_mark_cancelled(Operation *o) {
+        assert(o);
+        o->step = OPERATION_STEP_CANCELLED;
+        o->cancelable = false;
+        operation_mark_dirty(o, OPERATION_PROP_CANCELABLE);
+}
+
+void operation_cancel_worker(Operation *o) {
+        assert(o);
+        if (!o->worker)
+                return;
+        /* Our unreaped child: its pid cannot have been reused. */
+        worker_kill(o->worker, SIGKILL);
+        operation_mark_cancelled(o);
+}
+
 int operation_arm_timeout(Operation *o, uint64_t usec, sd_event_time_handler_t handler) {
         assert(o);
         assert(handler);

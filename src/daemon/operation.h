@@ -167,5 +167,9 @@ void operation_finish_errno(Operation *o, int error, const char *message);
 void operation_fail(Operation *o, int error, const char *format, ...) _printf_(3, 4);
 void operation_set_progress(Operation *o, double progress, const char *stage);
 void operation_mark_dirty(Operation *o, uint32_t props);
+/* Cancel() was called and the worker signalled: no second Cancel, and the exit handler knows why. */
+void operation_mark_cancelled(Operation *o);
+/* An o->cancel for work whose worker leaves only what its exit handler cleans up: SIGKILL to it. */
+void operation_cancel_worker(Operation *o);
 /* Arms the operation's one timer (replacing it): a deadline may fire up to a tenth late. */
 int operation_arm_timeout(Operation *o, uint64_t usec, sd_event_time_handler_t handler);

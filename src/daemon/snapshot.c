@@ -118,16 +118,6 @@ static int instance_config_rewrite(const char *dir, const char *dir_to, const ch
 
 /* ---------------------------------------------------------------- the copy worker */
 
-static void storage_cancel(Operation *o) {
-        if (!o->worker)
-                return;
-        /* The copy leaves only its staging entry, which the exit handler removes. */
-        worker_kill(o->worker, SIGKILL);
-        o->step = OPERATION_STEP_CANCELLED;
-        o->cancelable = false;
-        operation_mark_dirty(o, OPERATION_PROP_CANCELABLE);
-}
-
 static void on_copy_message(Worker *w, const WorkerMessage *msg, void *userdata) {
         if (msg->kind == WORKER_MESSAGE_PROGRESS)
                 operation_set_progress(userdata, msg->progress, msg->text);
@@ -154,7 +144,7 @@ static int storage_copy_start(Operation *o, const char *entry, const char *sourc
         if (to && to->count > 0)
                 req.copy = (WorkerCopyArgs) { source, from->uid, from->gid, to->uid, to->gid, to->count };
         o->step = OPERATION_STEP_WORK;
-        o->cancel = storage_cancel;
+        o->cancel = operation_cancel_worker;   /* the exit handler removes what the worker left */
         o->cancelable = true;
         operation_mark_dirty(o, OPERATION_PROP_CANCELABLE);
         operation_set_progress(o, 0.0, "copying");

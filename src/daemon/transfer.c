@@ -58,16 +58,6 @@ static const WorkerHandlers export_handlers = {
         .exited = on_export_exited,
 };
 
-static void export_cancel(Operation *o) {
-        if (!o->worker)
-                return;
-        /* Our unreaped child: its pid cannot have been reused. It only reads the instance. */
-        worker_kill(o->worker, SIGKILL);
-        o->step = OPERATION_STEP_CANCELLED;
-        o->cancelable = false;
-        operation_mark_dirty(o, OPERATION_PROP_CANCELABLE);
-}
-
 int transfer_export(Instance *i, Operation *o, int fd, WorkerCompression compression) {
         Manager *m;
         int r;
@@ -90,7 +80,7 @@ int transfer_export(Instance *i, Operation *o, int fd, WorkerCompression compres
         };
         instance_lock(i, o);
         o->step = OPERATION_STEP_WORK;
-        o->cancel = export_cancel;
+        o->cancel = operation_cancel_worker;   /* it only reads the instance */
         o->cancelable = true;
         operation_set_progress(o, 0.0, "exporting");
         r = worker_spawn(m, &req, &fd, 1, &export_handlers, o, &o->worker);
