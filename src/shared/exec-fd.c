@@ -26,16 +26,25 @@ static bool socket_is_connected_unix_stream(int fd) {
                 getpeername(fd, (struct sockaddr *) &sa, &len) >= 0;
 }
 
+/* What every kind of fd check refuses first: an fd that is not open, or one that only names a path. */
+static const char *fd_stat_refusal(int fd, struct stat *ret_st, int *ret_flags) {
+        *ret_flags = fcntl(fd, F_GETFL);
+        if (*ret_flags < 0 || fstat(fd, ret_st) < 0)
+                return "an invalid file descriptor";
+        if (*ret_flags & O_PATH)
+                return "an O_PATH file descriptor";
+        return NULL;
+}
+
 const char *exec_fd_refusal(int fd) {
         struct statfs sfs;
         struct stat st;
+        const char *refusal;
         int fl;
 
-        fl = fcntl(fd, F_GETFL);
-        if (fl < 0 || fstat(fd, &st) < 0)
-                return "an invalid file descriptor";
-        if (fl & O_PATH)
-                return "an O_PATH file descriptor";
+        refusal = fd_stat_refusal(fd, &st, &fl);
+        if (refusal)
+                return refusal;
 
         switch (st.st_mode & S_IFMT) {
         case S_IFIFO:
@@ -65,13 +74,12 @@ const char *exec_fd_refusal(int fd) {
 
 const char *stream_fd_refusal(int fd, bool want_read) {
         struct stat st;
+        const char *refusal;
         int fl;
 
-        fl = fcntl(fd, F_GETFL);
-        if (fl < 0 || fstat(fd, &st) < 0)
-                return "an invalid file descriptor";
-        if (fl & O_PATH)
-                return "an O_PATH file descriptor";
+        refusal = fd_stat_refusal(fd, &st, &fl);
+        if (refusal)
+                return refusal;
         switch (st.st_mode & S_IFMT) {
         case S_IFIFO:
         case S_IFREG:
