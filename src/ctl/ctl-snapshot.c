@@ -122,6 +122,7 @@ int verb_rename(Context *c, int argc, char *argv[]) {
 
 typedef struct CopyArgs {
         const char *snapshot;
+        const char *clone;      /* "copy" or "overlay": the daemon judges */
         char **config;          /* alternating keys and values */
         bool ephemeral;
         bool async;
@@ -136,19 +137,30 @@ static int parse_copy_snapshot(Context *c, const char *arg, void *userdata) {
         return 1;
 }
 
+static int parse_copy_clone(Context *c, const char *arg, void *userdata) {
+        CopyArgs *a = userdata;
+
+        if (isempty(arg))
+                return ctl_usage_error(c, "--clone takes 'copy' or 'overlay'.");
+        a->clone = arg;
+        return 1;
+}
+
 static int parse_copy_config(Context *c, const char *arg, void *userdata) {
         CopyArgs *a = userdata;
 
         return ctl_parse_config_option(c, &a->config, arg);
 }
 
-/* Copy's options: snapshot s, ephemeral b, async b, config a{ss} (only what was given). */
+/* Copy's options: snapshot s, clone s, ephemeral b, async b, config a{ss} (only what was given). */
 static int append_copy_options(sd_bus_message *m, const CopyArgs *a) {
         int r;
 
         r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r >= 0 && a->snapshot)
                 r = sd_bus_message_append(m, "{sv}", "snapshot", "s", a->snapshot);
+        if (r >= 0 && a->clone)
+                r = sd_bus_message_append(m, "{sv}", "clone", "s", a->clone);
         if (r >= 0 && a->ephemeral)
                 r = sd_bus_message_append(m, "{sv}", "ephemeral", "b", 1);
         if (r >= 0 && a->async)
@@ -174,6 +186,7 @@ static int append_copy_options(sd_bus_message *m, const CopyArgs *a) {
 int verb_copy(Context *c, int argc, char *argv[]) {
         static const CtlOption options[] = {
                 CTL_OPTION_ARG("snapshot", parse_copy_snapshot),
+                CTL_OPTION_ARG("clone", parse_copy_clone),
                 CTL_OPTION_ARG("config", parse_copy_config),
                 CTL_OPTION_FLAG("ephemeral", CopyArgs, ephemeral),
                 CTL_OPTION_FLAG("async", CopyArgs, async),

@@ -171,7 +171,7 @@ void ctl_help(void) {
                "                                   Delete a snapshot\n"
                "  snapshots NAME                   List the snapshots of an instance\n"
                "  rename NAME NEW                  Rename a stopped instance\n"
-               "  copy NAME NEW [--snapshot=SNAP] [--ephemeral] [--config=K=V...] [--async]\n"
+               "  copy NAME NEW [--snapshot=SNAP [--clone=overlay]] [--ephemeral] [--config=K=V...] [--async]\n"
                "                                   Copy a stopped instance (or a snapshot) to a new one\n"
                "\n"
                "Operation commands:\n"

@@ -268,20 +268,16 @@ void instance_unlock(Instance *i, Operation *o) {
  * point (RESOLVE_NO_XDEV: nothing the instance links to can be a mount that hangs) and never through
  * /proc magic links. What is left is a lookup in the host filesystem that holds the rootfs, bounded by
  * the kernel's 40 symlinks. */
-int instance_check_bootable(Instance *i) {
+/* 0 if the tree rel (under dir) has a /sbin/init, as the instance resolves it; -ENOEXEC if it has none;
+ * 0 too when that cannot be told (a mount inside the rootfs): liblxc is the judge. */
+static int tree_has_init(int dir, const char *rel) {
         struct open_how how = {
                 .flags = O_PATH | O_CLOEXEC,
                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS,
         };
-        _cleanup_close_ int dir = -EBADF, root = -EBADF, init = -EBADF;
-        _cleanup_free_ char *rel = NULL;
+        _cleanup_close_ int root = -EBADF, init = -EBADF;
         struct stat st;
 
-        assert(i);
-
-        if (asprintf(&rel, "%s/rootfs", i->name) < 0)
-                return -ENOMEM;
-        dir = open(i->manager->instances_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (dir >= 0)
                 root = openat(dir, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (root >= 0) {
@@ -292,8 +288,27 @@ int instance_check_bootable(Instance *i) {
         }
         if ((root < 0 || init < 0) && IN_SET(errno, ENOENT, ENOTDIR, ELOOP))
                 return -ENOEXEC;
-        /* Anything else (a mount inside the rootfs): liblxc is the judge. */
         return 0;
+}
+
+int instance_check_bootable(Instance *i) {
+        _cleanup_close_ int dir = -EBADF;
+        _cleanup_free_ char *rel = NULL, *lower = NULL;
+        int r;
+
+        assert(i);
+
+        dir = open(i->manager->instances_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        /* An overlay clone's rootfs is a mount point until it starts: its upper layer, then its lower one
+         * (an init the upper layer deleted, a whiteout, is left to liblxc). */
+        if (asprintf(&rel, "%s/%s", i->name, i->md.overlay_instance ? OVERLAY_UPPER_DIR : "rootfs") < 0)
+                return -ENOMEM;
+        r = tree_has_init(dir, rel);
+        if (r != -ENOEXEC || !i->md.overlay_instance)
+                return r;
+        if (asprintf(&lower, "%s/snapshots/%s/rootfs", i->md.overlay_instance, i->md.overlay_snapshot) < 0)
+                return -ENOMEM;
+        return tree_has_init(dir, lower);
 }
 
 /* ---------------------------------------------------------------- the monitor (start worker) */

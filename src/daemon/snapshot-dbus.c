@@ -57,6 +57,22 @@ static int check_stopped_idle(Instance *i, const char *verb, bool any_state, sd_
         return 0;
 }
 
+/* A snapshot that is an overlay clone's lower layer stays as it is, where it is: it is not deleted, and
+ * its instance is neither renamed nor deleted (snapshot NULL: any of its snapshots). */
+int bus_check_no_overlay_user(Instance *i, const char *snapshot, const char *verb, sd_bus_error *error) {
+        Instance *u;
+
+        assert(i);
+        assert(verb);
+
+        u = snapshot_overlay_user(i->manager, i->name, snapshot);
+        if (!u)
+                return 0;
+        return sd_bus_error_setf(error, LXCBUS_ERROR_BUSY,
+                                 "Cannot %s '%s': its snapshot '%s' is the lower layer of overlay clone '%s'. "
+                                 "Delete the clone first.", verb, i->name, u->md.overlay_snapshot, u->name);
+}
+
 static int snapshot_common(sd_bus_message *message, Instance *i, OperationKind kind, sd_bus_error *error) {
         const char *verb = operation_kind_to_string(kind), *name;
         int async = 0, r;
@@ -94,6 +110,11 @@ static int snapshot_common(sd_bus_message *message, Instance *i, OperationKind k
         } else if (!instance_metadata_find_snapshot(&i->md, name))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Instance '%s' has no snapshot '%s'.",
                                          i->name, name);
+        if (kind == OPERATION_DELETE_SNAPSHOT) {
+                r = bus_check_no_overlay_user(i, name, "delete a snapshot of", error);
+                if (r < 0)
+                        return r;
+        }
 
         r = bus_operation_new(i->manager, kind, i, i->name, message, uid, OPERATION_REPLY_OP, async, &o, error);
         if (r < 0)
@@ -136,6 +157,9 @@ int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *error) 
         r = check_stopped_idle(i, "rename", false, error);
         if (r < 0)
                 return r;
+        r = bus_check_no_overlay_user(i, NULL, "rename", error);
+        if (r < 0)
+                return r;
         old = strdup(i->name);
         if (!old)
                 return -ENOMEM;
@@ -153,6 +177,7 @@ int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *error) 
 typedef struct CopyCall {
         char *snapshot;
         int ephemeral, async, allow_running;
+        bool overlay;               /* option "clone": "overlay" (else "copy", the default) */
         ConfigMap config;
 } CopyCall;
 
@@ -182,6 +207,14 @@ static int read_copy_options(sd_bus_message *message, CopyCall *c, sd_bus_error 
                         r = sd_bus_message_read(message, "v", "b", &c->async);
                 else if (streq(k, "allow-running"))
                         r = sd_bus_message_read(message, "v", "b", &c->allow_running);
+                else if (streq(k, "clone")) {
+                        r = sd_bus_message_read(message, "v", "s", &v);
+                        if (r >= 0 && !streq(v, "copy") && !streq(v, "overlay"))
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                         "Option 'clone' is 'copy' or 'overlay'.");
+                        if (r >= 0)
+                                c->overlay = streq(v, "overlay");
+                }
                 else if (streq(k, "config")) {
                         r = sd_bus_message_enter_container(message, 'v', "a{ss}");
                         if (r >= 0)
@@ -255,6 +288,11 @@ int method_copy(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         if (c.allow_running)
                 return sd_bus_error_set(error, LXCBUS_ERROR_NOT_SUPPORTED,
                                         "Copying a running instance ('allow-running') is not supported yet.");
+        /* The lower layer must never change under the clone: a snapshot, which nothing writes. */
+        if (c.overlay && !c.snapshot)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "An overlay clone is made of a snapshot, its read-only lower layer: name one "
+                                        "with option 'snapshot'.");
         if (config_map_get(&c.config, "security.privileged"))
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
                                          "A copy cannot set 'security.privileged': it is privileged when the source "
@@ -276,12 +314,18 @@ int method_copy(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         r = copy_metadata(src, name, uid, &c, &md, error);
         if (r < 0)
                 return r;
+        /* An idmapped clone would see the lower layer's files owned by the source's ids, not its own. */
+        if (c.overlay && md.idmap.count > 0)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_NOT_SUPPORTED,
+                                         "An overlay clone of '%s' would be unprivileged, and the files of its lower "
+                                         "layer are not its own: overlay clones are root's clones of privileged "
+                                         "instances. Make a full copy ('clone': 'copy').", src->name);
 
         r = bus_operation_new(src->manager, OPERATION_COPY, NULL, name, message, uid, OPERATION_REPLY_INSTANCE_OP,
                               c.async, &o, error);
         if (r < 0)
                 return r;
-        r = instance_copy(src, o, c.snapshot, &md);
+        r = c.overlay ? instance_clone_overlay(src, o, c.snapshot, &md) : instance_copy(src, o, c.snapshot, &md);
         if (r < 0) {
                 operation_fail(o, r, "Failed to start the copy of '%s': %s", src->name, strerror(-r));
                 if (c.async)

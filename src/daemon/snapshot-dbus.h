@@ -11,3 +11,8 @@ int method_restore_snapshot(sd_bus_message *message, void *userdata, sd_bus_erro
 int method_delete_snapshot(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int method_copy(sd_bus_message *message, void *userdata, sd_bus_error *error);
+
+#include "forward.h"
+
+/* Busy, naming the clone, when a snapshot of i (snapshot NULL: any) is an overlay clone's lower layer. */
+int bus_check_no_overlay_user(Instance *i, const char *snapshot, const char *verb, sd_bus_error *error);

@@ -46,7 +46,7 @@ static bool key_is_hwaddr(const char *key, size_t n) {
 }
 
 int lxc_config_rewrite(const char *text, const char *old_dir, const char *new_dir, const char *new_name,
-                       const InstanceIdmap *idmap, char **ret) {
+                       const InstanceIdmap *idmap, const char *rootfs, char **ret) {
         _cleanup_free_ char *out = NULL;
         size_t out_size = 0;
         FILE *f;
@@ -74,6 +74,8 @@ int lxc_config_rewrite(const char *text, const char *old_dir, const char *new_di
                         fwrite(line, 1, (size_t) (end - line), f);
                 else if (klen == strlen("lxc.uts.name") && strncmp(k, "lxc.uts.name", klen) == 0)
                         fprintf(f, "lxc.uts.name = %s", new_name);
+                else if (rootfs && klen == strlen("lxc.rootfs.path") && strncmp(k, "lxc.rootfs.path", klen) == 0)
+                        fprintf(f, "lxc.rootfs.path = %s", rootfs);
                 else if (idmap && ((klen == strlen("lxc.idmap") && strncmp(k, "lxc.idmap", klen) == 0) ||
                                    key_is_hwaddr(k, klen))) {
                         line = *end ? end + 1 : end;   /* dropped: the copy gets its own */
@@ -98,7 +100,7 @@ int lxc_config_rewrite(const char *text, const char *old_dir, const char *new_di
 /* Reads dir/config (the instance at dir) and writes it to dir_to/file_to for the instance at new_dir
  * called new_name. */
 static int instance_config_rewrite(const char *dir, const char *dir_to, const char *file_to, const char *new_dir,
-                                   const char *new_name, const InstanceIdmap *idmap) {
+                                   const char *new_name, const InstanceIdmap *idmap, const char *rootfs) {
         _cleanup_free_ char *from = NULL, *to = NULL, *text = NULL, *out = NULL;
         size_t n;
         int r;
@@ -110,7 +112,7 @@ static int instance_config_rewrite(const char *dir, const char *dir_to, const ch
                 return r;
         if (strlen(text) != n)
                 return -EBADMSG;
-        r = lxc_config_rewrite(text, dir, new_dir, new_name, idmap, &out);
+        r = lxc_config_rewrite(text, dir, new_dir, new_name, idmap, rootfs, &out);
         if (r < 0)
                 return r;
         return write_file_atomic(to, out, strlen(out), 0640);
@@ -296,6 +298,34 @@ void snapshot_create(Instance *i, Operation *o, const char *name) {
 
 /* The copy of the snapshot is in staging (tree): exchanged with the rootfs, the old one leaving with the
  * staging entry. The one step that restores: both trees exist at every instant. */
+/* A snapshot restored into an overlay clone is a whole tree in its rootfs: the clone becomes an instance
+ * with a rootfs of its own, its layers go with the old rootfs (in staging/ENTRY). Killed before the config
+ * is written, it is the clone it was (liblxc mounts the layers, not rootfs/); before the metadata, it boots
+ * the restored tree and its snapshot is still held: restored again, it finishes. */
+static int restore_detach_overlay(Operation *o, Instance *i) {
+        Manager *m = o->manager;
+        _cleanup_free_ char *dir = NULL, *rootfs = NULL, *entry = NULL;
+        int r;
+
+        if (!(dir = instance_dir(m, i->name, NULL)) || asprintf(&rootfs, "dir:%s/rootfs", dir) < 0 ||
+            asprintf(&entry, "%s/%s", m->staging_dir, o->storage.entry) < 0)
+                return -ENOMEM;
+        r = instance_config_rewrite(dir, dir, LXC_CONFIG_FILE, dir, i->name, NULL, rootfs);
+        if (r < 0)
+                return r;
+        i->md.overlay_instance = mfree(i->md.overlay_instance);
+        i->md.overlay_snapshot = mfree(i->md.overlay_snapshot);
+        FOREACH_STRING(layer, OVERLAY_UPPER_DIR, OVERLAY_WORK_DIR) {
+                _cleanup_free_ char *from = NULL, *to = NULL;
+
+                if (asprintf(&from, "%s/%s", dir, layer) < 0 || asprintf(&to, "%s/%s", entry, layer) < 0)
+                        return -ENOMEM;
+                if (rename(from, to) < 0 && errno != ENOENT)
+                        log_warning_errno(errno, "Failed to remove '%s', ignoring: %m", from);
+        }
+        return 0;
+}
+
 static int restore_put_in_place(Operation *o, const char *tree) {
         Instance *i = o->instance;
         _cleanup_free_ char *rootfs = NULL;
@@ -307,6 +337,14 @@ static int restore_put_in_place(Operation *o, const char *tree) {
         if (renameat2(AT_FDCWD, tree, AT_FDCWD, rootfs, RENAME_EXCHANGE) < 0)
                 return -errno;
         (void) fsync_directory_of(rootfs);
+        if (i->md.overlay_instance) {
+                r = restore_detach_overlay(o, i);
+                if (r < 0) {
+                        /* Back as it was: the clone, untouched. */
+                        (void) renameat2(AT_FDCWD, tree, AT_FDCWD, rootfs, RENAME_EXCHANGE);
+                        return r;
+                }
+        }
         instance_storage_changed(i);
         r = create_staging_remove(o->manager, o->storage.entry, false);
         if (r < 0)
@@ -359,13 +397,20 @@ static int copy_finish_in_staging(Operation *o) {
         Manager *m = o->manager;
         InstanceMetadata *md = o->storage.md;
         Instance *src = o->storage.source;
-        _cleanup_free_ char *sdir = NULL, *fdir = NULL, *srcdir = NULL, *mdpath = NULL;
+        _cleanup_free_ char *sdir = NULL, *fdir = NULL, *srcdir = NULL, *mdpath = NULL, *rootfs = NULL;
         int r;
 
         if (asprintf(&sdir, "%s/%s", m->staging_dir, md->name) < 0 || !(fdir = instance_dir(m, md->name, NULL)) ||
             !(srcdir = instance_dir(m, src->name, NULL)) || asprintf(&mdpath, "%s/" METADATA_FILE, sdir) < 0)
                 return -ENOMEM;
-        r = instance_config_rewrite(srcdir, sdir, LXC_CONFIG_FILE, fdir, md->name, &md->idmap);
+        /* A copy has a rootfs of its own, whatever the source's (a full copy of an overlay clone too); an
+         * overlay clone liblxc's overlay storage: lower and upper layer (its work directory is olwork
+         * beside the upper). */
+        if (md->overlay_instance ? asprintf(&rootfs, "overlay:%s/%s/snapshots/%s/rootfs:%s/" OVERLAY_UPPER_DIR,
+                                            m->instances_dir, md->overlay_instance, md->overlay_snapshot, fdir) < 0
+                                 : asprintf(&rootfs, "dir:%s/rootfs", fdir) < 0)
+                return -ENOMEM;
+        r = instance_config_rewrite(srcdir, sdir, LXC_CONFIG_FILE, fdir, md->name, &md->idmap, rootfs);
         if (r < 0)
                 return r;
         r = instance_metadata_save(md, mdpath);
@@ -476,6 +521,81 @@ int instance_copy(Instance *src, Operation *o, const char *snapshot, InstanceMet
         return r;
 }
 
+Instance *snapshot_overlay_user(Manager *m, const char *instance, const char *snapshot) {
+        assert(m);
+        assert(instance);
+
+        for (Instance *i = m->instances; i; i = i->next)
+                if (streq_ptr(i->md.overlay_instance, instance) &&
+                    (!snapshot || streq(i->md.overlay_snapshot, snapshot)))
+                        return i;
+        return NULL;
+}
+
+/* staging/NEW of an overlay clone: the upper layer, empty, with the root directory's owner and mode of
+ * the lower one's (overlayfs shows the upper root's); the work directory; rootfs, a mount point only. */
+static int overlay_make_dirs(const char *sdir, const struct stat *lower) {
+        _cleanup_close_ int dir = -EBADF;
+
+        if (mkdir(sdir, 0700) < 0)
+                return -errno;
+        dir = open(sdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+                return -errno;
+        if (mkdirat(dir, OVERLAY_UPPER_DIR, 0700) < 0 ||
+            fchownat(dir, OVERLAY_UPPER_DIR, lower->st_uid, lower->st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+            fchmodat(dir, OVERLAY_UPPER_DIR, lower->st_mode & 07777, 0) < 0 ||
+            mkdirat(dir, OVERLAY_WORK_DIR, 0700) < 0 || mkdirat(dir, "rootfs", 0755) < 0)
+                return -errno;
+        return 0;
+}
+
+int instance_clone_overlay(Instance *src, Operation *o, const char *snapshot, InstanceMetadata *md) {
+        Manager *m = o->manager;
+        _cleanup_free_ char *lower = NULL, *sub = NULL, *sdir = NULL;
+        struct stat st;
+        int r;
+
+        assert(src);
+        assert(o);
+        assert(o->kind == OPERATION_COPY);
+        assert(snapshot);
+        assert(md);
+        assert(md->idmap.count == 0 && src->md.idmap.count == 0);
+
+        if (asprintf(&sub, "snapshots/%s/rootfs", snapshot) < 0 || !(lower = instance_dir(m, src->name, sub)) ||
+            asprintf(&sdir, "%s/%s", m->staging_dir, md->name) < 0)
+                return -ENOMEM;
+        if (lstat(lower, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        md->overlay_instance = strdup(src->name);
+        md->overlay_snapshot = strdup(snapshot);
+        o->storage.md = new0(InstanceMetadata, 1);
+        o->storage.snapshot = strdup(snapshot);
+        o->storage.entry = strdup(md->name);
+        if (!md->overlay_instance || !md->overlay_snapshot || !o->storage.md || !o->storage.snapshot ||
+            !o->storage.entry)
+                return -ENOMEM;
+        r = manager_reserve_name(m, md->name, NULL, md->owner);
+        if (r < 0)
+                return r;
+        *o->storage.md = *md;
+        *md = (InstanceMetadata) {};
+        o->storage.source = instance_ref(src);
+        instance_lock(src, o);
+        /* Nothing to copy: done within this call, through the copy's own last steps. */
+        r = overlay_make_dirs(sdir, &st);
+        if (r >= 0)
+                r = copy_put_in_place(o, NULL);
+        if (r < 0) {
+                copy_release_source(o);
+                storage_copy_failed(o, r, strerror(-r), true);
+        }
+        return 0;
+}
+
 void snapshot_operation_done(Operation *o) {
         if (o->storage.md) {
                 instance_metadata_done(o->storage.md);
@@ -532,7 +652,7 @@ static int rename_on_disk(Instance *i, const char *new_name, const char *old_dir
                 return -EEXIST;         /* a stray directory, not an instance's */
         if (asprintf(&pending, "%s/" RENAME_CONFIG_FILE, old_dir) < 0)
                 return -ENOMEM;
-        r = instance_config_rewrite(old_dir, old_dir, RENAME_CONFIG_FILE, new_dir, new_name, NULL);
+        r = instance_config_rewrite(old_dir, old_dir, RENAME_CONFIG_FILE, new_dir, new_name, NULL, NULL);
         if (r >= 0)
                 r = rename_metadata_save(i, new_name, i->md.generation + 1, old_dir);
         if (r < 0) {

@@ -19,6 +19,9 @@
  *   DeleteSnapshot   the metadata forgets it, then instances/NAME/snapshots/SNAP -> staging/, removed.
  *   Copy             staging/NEW/rootfs (owners shifted into the copy's own idmap block), then config
  *                    and metadata beside it, then staging/NEW -> instances/NEW, as a create does.
+ *                    An overlay clone: staging/NEW holds an empty upper layer (delta0), overlayfs's work
+ *                    directory (olwork) and rootfs, a mount point; its config names the snapshot as the
+ *                    lower layer, its metadata the snapshot ("overlay"); then into place, at once.
  *   Rename           the new config beside the old one, the metadata names NEW (the commit), then
  *                    instances/OLD -> instances/NEW and the new config in place; finished or dropped at
  *                    the next start when interrupted. */
@@ -38,6 +41,15 @@ void snapshot_delete(Instance *i, Operation *o, const char *name);
  * until the copy is in place or gone. */
 int instance_copy(Instance *src, Operation *o, const char *snapshot, InstanceMetadata *md);
 
+/* An overlay clone of src's snapshot (the read-only lower layer; privileged only, md->idmap empty): a new
+ * instance with an empty upper layer, made and finished within the call (o finishes, as a copy does on
+ * failure, whatever the result). -errno only before anything was done (o not finished). */
+int instance_clone_overlay(Instance *src, Operation *o, const char *snapshot, InstanceMetadata *md);
+
+/* The first overlay clone whose lower layer is instance's snapshot (any of its snapshots: NULL), or NULL:
+ * that snapshot may not go, nor the instance be renamed or deleted, while it exists. */
+Instance *snapshot_overlay_user(Manager *m, const char *instance, const char *snapshot);
+
 /* Renames a stopped, idle instance: synchronous (renames and two small files). -EEXIST the name is
  * taken (or a stray directory has it), -EINVAL not a valid name. The instance leaves the bus under its
  * old path and comes back under the new one. */
@@ -52,6 +64,6 @@ void snapshot_operation_done(Operation *o);
 
 /* The LXC config text of an instance at old_dir, for one at new_dir called new_name: the paths in it,
  * lxc.uts.name, and (idmap not NULL: a copy) the lxc.idmap lines and no hardware addresses, so that
- * liblxc makes new ones. Pure, for the unit test. */
+ * liblxc makes new ones; rootfs not NULL: the new lxc.rootfs.path. Pure, for the unit test. */
 int lxc_config_rewrite(const char *text, const char *old_dir, const char *new_dir, const char *new_name,
-                       const InstanceIdmap *idmap, char **ret);
+                       const InstanceIdmap *idmap, const char *rootfs, char **ret);

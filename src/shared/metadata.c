@@ -20,6 +20,8 @@ void instance_metadata_done(InstanceMetadata *m) {
         snapshots_free(m->snapshots, m->n_snapshots);
         m->snapshots = NULL;
         m->n_snapshots = 0;
+        m->overlay_instance = mfree(m->overlay_instance);
+        m->overlay_snapshot = mfree(m->overlay_snapshot);
 }
 
 const InstanceSnapshot *instance_metadata_find_snapshot(const InstanceMetadata *m, const char *name) {
@@ -122,6 +124,15 @@ int instance_metadata_to_json(const InstanceMetadata *m, char **ret) {
                 }
                 json_builder_end_array(b);
         }
+        if (m->overlay_instance) {
+                json_builder_set_member_name(b, "overlay");
+                json_builder_begin_object(b);
+                json_builder_set_member_name(b, "instance");
+                json_builder_add_string_value(b, m->overlay_instance);
+                json_builder_set_member_name(b, "snapshot");
+                json_builder_add_string_value(b, m->overlay_snapshot);
+                json_builder_end_object(b);
+        }
         json_builder_end_object(b);
 
         root = json_builder_get_root(b);
@@ -182,6 +193,32 @@ static int parse_snapshots(JsonObject *o, InstanceMetadata *m) {
                         return r == -ENOMEM ? r : -EBADMSG;
         }
         return 0;
+}
+
+static int member_name(JsonObject *o, const char *name, char **ret) {
+        JsonNode *n = json_object_get_member(o, name);
+
+        if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING ||
+            !instance_name_is_valid(json_node_get_string(n)))
+                return -EBADMSG;
+        *ret = strdup(json_node_get_string(n));
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* "overlay": absent for an instance with a rootfs of its own, else {"instance", "snapshot"}, both valid
+ * names: never a path, so that the lower layer is always one of our snapshots. */
+static int parse_overlay(JsonObject *o, InstanceMetadata *m) {
+        JsonNode *n = json_object_get_member(o, "overlay");
+        int r;
+
+        if (!n)
+                return 0;
+        if (!JSON_NODE_HOLDS_OBJECT(n))
+                return -EBADMSG;
+        r = member_name(json_node_get_object(n), "instance", &m->overlay_instance);
+        if (r < 0)
+                return r;
+        return member_name(json_node_get_object(n), "snapshot", &m->overlay_snapshot);
 }
 
 #define METADATA_DEPTH_MAX 16
@@ -304,6 +341,13 @@ int instance_metadata_from_json(const char *json, size_t size, InstanceMetadata 
         r = parse_snapshots(o, &m);
         if (r == -EBADMSG) {
                 r = bad(ret_message, "invalid snapshots");
+                goto fail;
+        }
+        if (r < 0)
+                goto fail;
+        r = parse_overlay(o, &m);
+        if (r == -EBADMSG) {
+                r = bad(ret_message, "invalid overlay");
                 goto fail;
         }
         if (r < 0)

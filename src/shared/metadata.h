@@ -34,9 +34,17 @@ typedef struct InstanceMetadata {
         InstanceSnapshot *snapshots;   /* "snapshots": [{"name", "created-at"}], oldest first, at most
                                         * LXCBUS_SNAPSHOTS_MAX, names unique; absent (older files): none */
         size_t n_snapshots;
+        /* "overlay": {"instance", "snapshot"}, absent for a rootfs of its own: an overlay clone's lower
+         * layer, the read-only snapshot SNAPSHOT of instance INSTANCE (both valid names). */
+        char *overlay_instance;
+        char *overlay_snapshot;
 } InstanceMetadata;
 
 #define METADATA_FILE "lxcbus.json"
+/* An overlay clone's upper layer and overlayfs's work directory beside rootfs (a mount point), as liblxc
+ * names them (lxc-copy -s -B overlay). */
+#define OVERLAY_UPPER_DIR "delta0"
+#define OVERLAY_WORK_DIR "olwork"
 #define METADATA_SIZE_MAX (1024 * 1024)
 
 void instance_metadata_done(InstanceMetadata *m);

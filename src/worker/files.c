@@ -25,6 +25,7 @@
 
 #include "files.h"
 #include "macro.h"
+#include "overlay.h"
 #include "util.h"
 #include "worker.h"
 
@@ -84,14 +85,21 @@ static void report_bytes(uint64_t done, uint64_t total) {
                                                       .bytes_total = MIN(total, WORKER_BYTES_MAX) });
 }
 
-/* An O_PATH fd of LXCPATH/NAME/rootfs. The instance directory is ours; rootfs itself is never followed. */
+/* An O_PATH fd of LXCPATH/NAME/rootfs (an overlay clone's mounted first). The instance directory is ours;
+ * rootfs itself is never followed. */
 static int open_rootfs(const WorkerRequest *req) {
         _cleanup_close_ int dir = -EBADF;
         _cleanup_free_ char *rel = NULL;
         int fd;
 
-        if (asprintf(&rel, "%s/rootfs", req->name) < 0)
+        _cleanup_free_ char *instance_dir = NULL;
+        int r;
+
+        if (asprintf(&rel, "%s/rootfs", req->name) < 0 || asprintf(&instance_dir, "%s/%s", req->lxcpath, req->name) < 0)
                 return -ENOMEM;
+        r = overlay_mount_rootfs(instance_dir);
+        if (r < 0)
+                return r;
         dir = open(req->lxcpath, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (dir < 0)
                 return -errno;

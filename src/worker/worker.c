@@ -30,6 +30,7 @@
 #include "files.h"
 #include "macro.h"
 #include "metadata.h"
+#include "overlay.h"
 #include "util.h"
 #include "worker.h"
 #include "worker-proto.h"
@@ -325,12 +326,18 @@ static int do_export(const WorkerRequest *req, struct lxc_container *none) {
 
         if (asprintf(&dir, "%s/%s", req->lxcpath, req->name) < 0)
                 return result(ENOMEM, "Out of memory.");
+        r = overlay_mount_rootfs(dir);
+        if (r < 0)
+                return result(-r, "Failed to mount the overlay of '%s': %s", req->name, strerror(-r));
         if (chdir(dir) < 0)
                 return result(errno, "Failed to enter '%s': %m", dir);
         r = instance_metadata_load(METADATA_FILE, &md, &msg);
         if (r < 0)
                 return result(-r, "Failed to read the metadata of '%s': %s", req->name, msg ?: strerror(-r));
+        /* An overlay clone's export is its merged tree: imported, a rootfs of its own. */
         md.idmap = (InstanceIdmap) {};
+        md.overlay_instance = mfree(md.overlay_instance);
+        md.overlay_snapshot = mfree(md.overlay_snapshot);
         (void) config_map_unset(&md.config, "security.privileged");
         r = instance_metadata_to_json(&md, &json);
         if (r < 0)
@@ -722,6 +729,16 @@ static int do_copy(const WorkerRequest *req, struct lxc_container *none) {
          * and we must not go on writing into that. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
                 return result(ECANCELED, "The daemon is gone.");
+        /* The rootfs of an overlay clone (a snapshot's directory has no config): its merged tree. */
+        size_t n = strlen(a->source);
+        if (n > strlen("/rootfs") && streq(a->source + n - strlen("/rootfs"), "/rootfs")) {
+                _cleanup_free_ char *instance_dir = strndup(a->source, n - strlen("/rootfs"));
+                if (!instance_dir)
+                        return result(ENOMEM, "Out of memory.");
+                r = overlay_mount_rootfs(instance_dir);
+                if (r < 0)
+                        return result(-r, "Failed to mount the overlay of '%s': %s", instance_dir, strerror(-r));
+        }
         dir = open(req->lxcpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dir < 0)
                 return result(errno, "Failed to open '%s': %m", req->lxcpath);

@@ -29,6 +29,7 @@ import os
 import pwd
 import re
 import select
+import stat
 import statistics
 import struct
 import subprocess
@@ -58,7 +59,7 @@ __all__ = [
     # exec
     'exec_start', 'root_exec',
     # files
-    'file_text', 'save_file', 'restore_files',
+    'file_text', 'save_file', 'restore_files', 'tree_under',
     # fds, consoles, terminals
     'read_until', 'call_fds', 'open_console', 'console_log', 'console_shell', 'exec_pty', 'set_size',
     'Terminal',
@@ -504,6 +505,27 @@ def root_exec(name, argv, timeout=30):
         os.close(r)
     status, sig = call(proc, PROCESS_IFACE, 'Wait', timeout=timeout)
     return status, sig, out.decode('latin1')
+
+
+# ---- trees of files ----------------------------------------------------------------------------
+
+def tree_under(top):
+    """path -> (type, mode, uid, gid, size, content hash or link target) of every entry below top."""
+    out = {}
+    for d, dirs, files in os.walk(top):
+        for n in dirs + files:
+            p = os.path.join(d, n)
+            s = os.lstat(p)
+            if stat.S_ISLNK(s.st_mode):
+                what = os.readlink(p)
+            elif stat.S_ISREG(s.st_mode):
+                with open(p, 'rb') as f:
+                    what = hash(f.read())
+            else:
+                what = s.st_rdev
+            out[os.path.relpath(p, top)] = (stat.S_IFMT(s.st_mode), stat.S_IMODE(s.st_mode), s.st_uid, s.st_gid,
+                                            s.st_size if not stat.S_ISDIR(s.st_mode) else 0, what)
+    return out
 
 
 # ---- files of the test host changed for a test ------------------------------------------------

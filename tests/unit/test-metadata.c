@@ -662,3 +662,33 @@ TEST(json_snapshots) {
                 assert_bad_json(s, strlen(s));
         }
 }
+
+/* An overlay clone names its lower layer by instance and snapshot, both names: never a path. */
+TEST(json_overlay) {
+        _cleanup_(instance_metadata_done) InstanceMetadata m = {}, back = {};
+        _cleanup_free_ char *json = NULL;
+
+        sample(&m);
+        ASSERT_OK(instance_metadata_to_json(&m, &json));
+        ASSERT_FALSE(strstr(json, "overlay"));
+        json = mfree(json);
+
+        m.overlay_instance = strdup("base");
+        m.overlay_snapshot = strdup("golden-1");
+        ASSERT_NOT_NULL(m.overlay_instance);
+        ASSERT_NOT_NULL(m.overlay_snapshot);
+        ASSERT_OK(instance_metadata_to_json(&m, &json));
+        ASSERT_CONTAINS(json, "\"instance\" : \"base\"");
+        ASSERT_OK(instance_metadata_from_json(json, strlen(json), &back, NULL));
+        assert_metadata_equal(&m, &back);
+        ASSERT_STREQ(back.overlay_instance, "base");
+        ASSERT_STREQ(back.overlay_snapshot, "golden-1");
+
+        FOREACH_STRING(member, "\"overlay\": 1", "\"overlay\": {}", "\"overlay\": {\"instance\": \"base\"}",
+                       "\"overlay\": {\"instance\": \"../base\", \"snapshot\": \"s\"}",
+                       "\"overlay\": {\"instance\": \"base\", \"snapshot\": \"/etc\"}",
+                       "\"overlay\": {\"instance\": \"base\", \"snapshot\": 7}") {
+                _cleanup_free_ char *s = doc("version", member);   /* in place of "version" */
+                assert_bad_json(s, strlen(s));
+        }
+}

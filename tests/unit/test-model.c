@@ -403,6 +403,33 @@ TEST(an_instance_without_init_cannot_boot) {
         manager_teardown(m);
 }
 
+/* An overlay clone's rootfs is a mount point until it starts: its init is in the upper layer, else in
+ * the snapshot below. */
+TEST(an_overlay_clone_boots_from_either_layer) {
+        Manager *m = manager_setup();
+        Instance *a = manager_find_instance(m, "alpha");
+        _cleanup_free_ char *lower = NULL, *upper = NULL, *init = NULL;
+
+        ASSERT_TRUE(asprintf(&lower, "%s/instances/beta/snapshots/s1/rootfs/sbin", state_dir) > 0);
+        ASSERT_TRUE(asprintf(&upper, "%s/instances/alpha/" OVERLAY_UPPER_DIR "/sbin", state_dir) > 0);
+        ASSERT_OK(mkdir_p(lower, 0755));
+        ASSERT_OK(mkdir_p(upper, 0755));
+        a->md.overlay_instance = strdup("beta");
+        a->md.overlay_snapshot = strdup("s1");
+        ASSERT_ERROR(instance_check_bootable(a), ENOEXEC);
+        ASSERT_TRUE(asprintf(&init, "%s/init", lower) > 0);
+        _cleanup_close_ int fd = open(init, O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(instance_check_bootable(a));
+        ASSERT_OK(unlink(init));
+        init = mfree(init);
+        ASSERT_TRUE(asprintf(&init, "%s/init", upper) > 0);
+        _cleanup_close_ int fd2 = open(init, O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+        ASSERT_TRUE(fd2 >= 0);
+        ASSERT_OK(instance_check_bootable(a));
+        manager_teardown(m);
+}
+
 TEST(exec_environment_layers_ours_the_instance_and_the_call) {
         Manager *m = manager_setup();
         Instance *a = manager_find_instance(m, "alpha");
@@ -527,7 +554,7 @@ TEST(lxc_config_rewrite) {
         _cleanup_free_ char *out = NULL;
 
         ASSERT_OK(lxc_config_rewrite(in, "/var/lib/lxcbus/instances/web", "/var/lib/lxcbus/instances/db", "db",
-                                     NULL, &out));
+                                     NULL, NULL, &out));
         ASSERT_STREQ(out, "# Template used to create this container\n"
                           "lxc.rootfs.path = dir:/var/lib/lxcbus/instances/db/rootfs\n"
                           "lxc.uts.name = db\n"
@@ -539,7 +566,7 @@ TEST(lxc_config_rewrite) {
         out = mfree(out);
 
         ASSERT_OK(lxc_config_rewrite(in, "/var/lib/lxcbus/instances/web", "/var/lib/lxcbus/instances/db", "db",
-                                     &(InstanceIdmap) { 1065536, 1065537, 65536 }, &out));
+                                     &(InstanceIdmap) { 1065536, 1065537, 65536 }, NULL, &out));
         ASSERT_STREQ(out, "# Template used to create this container\n"
                           "lxc.rootfs.path = dir:/var/lib/lxcbus/instances/db/rootfs\n"
                           "lxc.uts.name = db\n"
@@ -549,6 +576,14 @@ TEST(lxc_config_rewrite) {
         out = mfree(out);
 
         /* A privileged copy: no idmap lines at all. */
-        ASSERT_OK(lxc_config_rewrite("lxc.uts.name = web\n", "/a", "/b", "db", &(InstanceIdmap) {}, &out));
+        ASSERT_OK(lxc_config_rewrite("lxc.uts.name = web\n", "/a", "/b", "db", &(InstanceIdmap) {}, NULL, &out));
         ASSERT_STREQ(out, "lxc.uts.name = db\n");
+        out = mfree(out);
+
+        /* An overlay clone: its rootfs is the one given, the rest as for a copy. */
+        ASSERT_OK(lxc_config_rewrite(in, "/var/lib/lxcbus/instances/web", "/var/lib/lxcbus/instances/db", "db",
+                                     &(InstanceIdmap) {}, "overlay:/l/snapshots/s/rootfs:/var/lib/lxcbus/instances/db/delta0",
+                                     &out));
+        ASSERT_CONTAINS(out, "\nlxc.rootfs.path = overlay:/l/snapshots/s/rootfs:/var/lib/lxcbus/instances/db/delta0\n");
+        ASSERT_FALSE(strstr(out, "dir:"));
 }
