@@ -47,6 +47,17 @@ def slowly(n, started):
         time.sleep(ahead)
 
 
+def call_giving_fd(path, iface, method, params, fd):
+    """A call that passes fd (handle 0), which is closed after: the daemon's worker holds the only copy."""
+    fdl = Gio.UnixFDList.new()
+    fdl.append(fd)
+    try:
+        return call(path, iface, method, params, fd_list=fdl)
+    finally:
+        del fdl
+        os.close(fd)
+
+
 def wait_finished(op, sig, timeout=300):
     """op_wait(), then until the signal with the Status came too."""
     status = op_wait(op, timeout)
@@ -121,14 +132,8 @@ def export_reports_bytes_rate_coalesced():
     t = threading.Thread(target=reader, daemon=True)
     with OperationSignals() as sig:
         t.start()
-        fdl = Gio.UnixFDList.new()
-        fdl.append(w)
-        try:
-            op = call(instance_path(name), INSTANCE_IFACE, 'Export',
-                      V('(ha{sv})', (0, {'async': V('b', True)})), fd_list=fdl)
-        finally:
-            del fdl
-            os.close(w)
+        op = call_giving_fd(instance_path(name), INSTANCE_IFACE, 'Export',
+                            V('(ha{sv})', (0, {'async': V('b', True)})), w)
         assert wait_finished(op, sig) == 'success'
         t.join(60)
         os.close(r)
@@ -158,14 +163,8 @@ def import_reports_bytes_rate_coalesced():
     t = threading.Thread(target=writer, daemon=True)
     with OperationSignals() as sig:
         t.start()
-        fdl = Gio.UnixFDList.new()
-        fdl.append(r)
-        try:
-            path, op = call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
-                            V('(sha{ss}a{sv})', (name, 0, {}, {'async': V('b', True)})), fd_list=fdl)
-        finally:
-            del fdl
-            os.close(r)
+        path, op = call_giving_fd(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
+                                  V('(sha{ss}a{sv})', (name, 0, {}, {'async': V('b', True)})), r)
         assert wait_finished(op, sig) == 'success'
         t.join(30)
     check_signals(sig, op, len(data))
