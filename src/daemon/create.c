@@ -295,13 +295,8 @@ static void on_create_exited(Worker *w, int error, const char *worker_message, v
         operation_finish(o, NULL, NULL);
 }
 
-static void on_create_message(Worker *w, const WorkerMessage *msg, void *userdata) {
-        if (msg->kind == WORKER_MESSAGE_PROGRESS)
-                operation_set_progress(userdata, msg->progress, msg->text);
-}
-
 static const WorkerHandlers create_handlers = {
-        .message = on_create_message,
+        .message = operation_on_worker_message,
         .exited = on_create_exited,
 };
 

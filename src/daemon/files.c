@@ -37,20 +37,6 @@ int files_check_ids(Instance *i, uint32_t uid, uint32_t gid) {
         return 0;
 }
 
-static void on_file_message(Worker *w, const WorkerMessage *msg, void *userdata) {
-        Operation *o = userdata;
-        uint64_t elapsed;
-
-        if (msg->kind != WORKER_MESSAGE_BYTES)
-                return;
-        o->bytes = msg->bytes;
-        elapsed = now_usec(CLOCK_REALTIME) - o->created_at;
-        o->rate = elapsed > 0 ? (uint64_t) ((double) msg->bytes * USEC_PER_SEC / (double) elapsed) : 0;
-        if (msg->bytes_total > 0)
-                operation_set_progress(o, MIN(1.0, (double) msg->bytes / (double) msg->bytes_total), NULL);
-        operation_mark_dirty(o, OPERATION_PROP_PROGRESS);
-}
-
 static void on_file_exited(Worker *w, int error, const char *message, void *userdata) {
         Operation *o = userdata;
         const char *what = o->kind == OPERATION_PUSH_FILE ? "push" : "pull";
@@ -76,7 +62,7 @@ static void on_file_exited(Worker *w, int error, const char *message, void *user
 }
 
 static const WorkerHandlers file_handlers = {
-        .message = on_file_message,
+        .message = operation_on_worker_message,
         .exited = on_file_exited,
 };
 

@@ -320,6 +320,8 @@ void operation_bus_emit_changes(Operation *o) {
         if (o->dirty & OPERATION_PROP_PROGRESS) {
                 names[n++] = "Progress";
                 names[n++] = "ProgressValid";
+        }
+        if (o->dirty & OPERATION_PROP_BYTES) {
                 names[n++] = "Bytes";
                 names[n++] = "Rate";
         }

@@ -35,6 +35,16 @@ static const char *const status_table[_OPERATION_STATUS_MAX] = {
         [OPERATION_CANCELLED] = "cancelled",
 };
 
+/* Progress, ProgressValid, Stage, Bytes and Rate of a running operation change as often as its worker
+ * reports (a copy of a big tree: every 100 ms, a push: every write). They go out at most this often per
+ * operation; Status, Cancelable, FinishedAt, the error and the Process properties go at once and take
+ * what waits along, so that the signal with Status=success carries the final Progress and Bytes. The
+ * throttle is the model's, as the dirty bits are: the model says what is worth telling and when, the bus
+ * face sends what is dirty. Its timer runs only while a change waits: an idle daemon sleeps. */
+#define OPERATION_THROTTLE_USEC (100 * USEC_PER_MSEC)
+/* Rate: bytes per second over about this much of the past, not since the start. */
+#define OPERATION_RATE_WINDOW_USEC (2 * USEC_PER_SEC)
+
 DEFINE_STRING_TABLE_LOOKUP(operation_kind, OperationKind, kind_table, _OPERATION_KIND_MAX, _OPERATION_KIND_INVALID);
 DEFINE_STRING_TABLE_LOOKUP(operation_status, OperationStatus, status_table, _OPERATION_STATUS_MAX,
                            _OPERATION_STATUS_INVALID);
@@ -207,8 +217,10 @@ void operation_finish(Operation *o, const char *error_name, const char *error_me
         o->finished_at = now_usec(CLOCK_REALTIME);
         o->cancelable = false;
         o->step = OPERATION_STEP_NONE;
-        o->dirty |= OPERATION_PROP_STATUS | OPERATION_PROP_PROGRESS | OPERATION_PROP_FINISHED |
-                    OPERATION_PROP_CANCELABLE | OPERATION_PROP_ERROR;
+        o->rate = 0;
+        operation_mark_dirty(o, OPERATION_PROP_STATUS | OPERATION_PROP_PROGRESS | OPERATION_PROP_FINISHED |
+                                OPERATION_PROP_CANCELABLE | OPERATION_PROP_ERROR |
+                                (o->bytes_valid ? OPERATION_PROP_BYTES : 0));
         if (o->counted) {
                 o->counted = false;
                 limiter_put(&m->operation_limits, o->uid);
@@ -275,11 +287,54 @@ void operation_fail(Operation *o, int error, const char *format, ...) {
         operation_finish_errno(o, error == 0 ? -EIO : error, msg);
 }
 
+/* What waited for the throttle becomes dirty: it goes out with the next flush. */
+static void operation_release_throttled(Operation *o) {
+        if (o->throttled == 0)
+                return;
+        o->dirty |= o->throttled;
+        o->throttled = 0;
+        o->throttle_last = now_usec(CLOCK_MONOTONIC);
+        if (o->throttle_source)
+                (void) sd_event_source_set_enabled(o->throttle_source, SD_EVENT_OFF);
+}
+
 void operation_mark_dirty(Operation *o, uint32_t props) {
         assert(o);
 
         o->dirty |= props;
+        /* A signal goes out anyway: the progress that waits rides along. */
+        operation_release_throttled(o);
         manager_mark_dirty(o->manager);
+}
+
+static int on_throttle_over(sd_event_source *s, uint64_t usec, void *userdata) {
+        operation_mark_dirty(userdata, 0);
+        return 0;
+}
+
+/* props changed with progress: at once if the last of them went out long enough ago, else when it has. */
+static void operation_mark_throttled(Operation *o, uint32_t props) {
+        uint64_t now = now_usec(CLOCK_MONOTONIC), delay;
+        int enabled = SD_EVENT_OFF, r;
+
+        o->throttled |= props;
+        delay = throttle_delay(now, o->throttle_last, OPERATION_THROTTLE_USEC);
+        if (o->status != OPERATION_RUNNING || delay == 0) {
+                operation_mark_dirty(o, 0);
+                return;
+        }
+        if (o->throttle_source && sd_event_source_get_enabled(o->throttle_source, &enabled) >= 0 &&
+            enabled != SD_EVENT_OFF)
+                return;         /* armed already */
+        if (o->throttle_source) {
+                r = sd_event_source_set_time(o->throttle_source, now + delay);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(o->throttle_source, SD_EVENT_ONESHOT);
+        } else
+                r = sd_event_add_time(o->manager->event, &o->throttle_source, CLOCK_MONOTONIC, now + delay,
+                                      USEC_PER_MSEC, on_throttle_over, o);
+        if (r < 0)
+                operation_mark_dirty(o, 0);     /* no timer: rather at once than never */
 }
 
 void operation_mark_cancelled(Operation *o) {
@@ -309,12 +364,14 @@ int operation_arm_timeout(Operation *o, uint64_t usec, sd_event_time_handler_t h
 }
 
 void operation_set_progress(Operation *o, double progress, const char *stage) {
+        uint32_t props = 0;
+
         assert(o);
 
         if (progress >= 0 && progress <= 1) {
                 o->progress = progress;
                 o->progress_valid = true;
-                o->dirty |= OPERATION_PROP_PROGRESS;
+                props |= OPERATION_PROP_PROGRESS;
         }
         if (stage && !streq(stage, o->stage)) {
                 char *s = strdup(stage);
@@ -322,11 +379,42 @@ void operation_set_progress(Operation *o, double progress, const char *stage) {
                         utf8_truncate(s, LXCBUS_OPERATION_TEXT_MAX);
                         free(o->stage);
                         o->stage = s;
-                        o->dirty |= OPERATION_PROP_STAGE;
+                        props |= OPERATION_PROP_STAGE;
                 }
         }
-        if (o->dirty)
-                manager_mark_dirty(o->manager);
+        if (props)
+                operation_mark_throttled(o, props);
+}
+
+void operation_set_bytes(Operation *o, uint64_t done, uint64_t total) {
+        uint32_t props = OPERATION_PROP_BYTES;
+
+        assert(o);
+
+        if (o->status != OPERATION_RUNNING)
+                return;         /* the final values were sent with the Status */
+        done = MAX(done, o->bytes);
+        o->bytes = done;
+        o->bytes_valid = true;
+        o->rate = rate_window_add(&o->rate_window, now_usec(CLOCK_MONOTONIC), done, OPERATION_RATE_WINDOW_USEC);
+        if (total > 0) {
+                o->progress = MIN(1.0, (double) done / (double) total);
+                o->progress_valid = true;
+                props |= OPERATION_PROP_PROGRESS;
+        }
+        operation_mark_throttled(o, props);
+}
+
+void operation_on_worker_message(Worker *w, const WorkerMessage *msg, void *userdata) {
+        Operation *o = userdata;
+
+        assert(msg);
+        assert(o);
+
+        if (msg->kind == WORKER_MESSAGE_PROGRESS)
+                operation_set_progress(o, msg->progress, msg->text);
+        else if (msg->kind == WORKER_MESSAGE_BYTES)
+                operation_set_bytes(o, msg->bytes, msg->bytes_total);
 }
 
 Operation *operation_free(Operation *o) {
@@ -352,6 +440,7 @@ Operation *operation_free(Operation *o) {
         scope_job_cancel(o->scope_job);
         sd_event_source_disable_unref(o->timeout_source);
         sd_event_source_disable_unref(o->linger_source);
+        sd_event_source_disable_unref(o->throttle_source);
         instance_unref(o->instance);
         operation_done_kind(o);
         FREE_MANY(o->instance_name, o->instance_path, o->path, o->stage, o->error_name, o->error_message, o);

@@ -10,6 +10,8 @@
 #include "forward.h"
 #include "macro.h"
 #include "metadata.h"
+#include "rate.h"
+#include "worker-proto.h"
 
 /* An operation: one verb on one instance, from the call that asked for it to its result, then kept
  * for a while (operation_linger_usec) for whoever asks how it went. The model of org.lxcbus1.Operation
@@ -66,6 +68,7 @@ enum {
         OPERATION_PROP_CANCELABLE = 1 << 4,
         OPERATION_PROP_ERROR = 1 << 5,
         OPERATION_PROP_PROCESS = 1 << 6,    /* org.lxcbus1.Process: Pid, ExitStatus, ExitSignal */
+        OPERATION_PROP_BYTES = 1 << 7,      /* Bytes, Rate */
 };
 
 /* Start, stop, restart and delete: the lifecycle steps of instance.c. */
@@ -122,9 +125,14 @@ struct Operation {
         bool progress_valid;
         char *stage;
         uint64_t bytes, rate;
+        RateWindow rate_window;     /* of bytes, for rate */
+        bool bytes_valid;           /* the work counts bytes: Bytes and Rate mean something */
         bool cancelable;
         char *error_name, *error_message;
         uint32_t dirty;             /* OPERATION_PROP_* */
+        uint32_t throttled;         /* OPERATION_PROP_* of progress, waiting for throttle_source */
+        uint64_t throttle_last;     /* CLOCK_MONOTONIC µs: when throttled changes last went out */
+        sd_event_source *throttle_source;
         bool counted;               /* holds a slot of manager->operation_limits */
 
         /* The running work. */
@@ -165,7 +173,16 @@ void operation_finish(Operation *o, const char *error_name, const char *error_me
 /* The same with an error name for a negative errno (0: success). */
 void operation_finish_errno(Operation *o, int error, const char *message);
 void operation_fail(Operation *o, int error, const char *format, ...) _printf_(3, 4);
+/* Progress (0..1, else unchanged) and Stage (NULL: unchanged). Sent throttled, as operation_set_bytes(). */
 void operation_set_progress(Operation *o, double progress, const char *stage);
+/* The bytes the work moved so far (never less than before: Bytes is monotonic), and, if total > 0, its
+ * size: Progress becomes done/total. Rate is bytes per second over the last seconds. Progress, Stage,
+ * Bytes and Rate of a running operation go out at most every OPERATION_THROTTLE_USEC; what waits goes
+ * with the next immediate change, at the latest with the Status of operation_finish(). */
+void operation_set_bytes(Operation *o, uint64_t done, uint64_t total);
+/* A WorkerHandlers.message for work that reports "progress" and "bytes": userdata is the operation. */
+void operation_on_worker_message(Worker *w, const WorkerMessage *msg, void *userdata);
+/* Properties to send at once (with whatever progress waits for the throttle). */
 void operation_mark_dirty(Operation *o, uint32_t props);
 /* Cancel() was called and the worker signalled: no second Cancel, and the exit handler knows why. */
 void operation_mark_cancelled(Operation *o);

@@ -120,11 +120,6 @@ static int instance_config_rewrite(const char *dir, const char *dir_to, const ch
 
 /* ---------------------------------------------------------------- the copy worker */
 
-static void on_copy_message(Worker *w, const WorkerMessage *msg, void *userdata) {
-        if (msg->kind == WORKER_MESSAGE_PROGRESS)
-                operation_set_progress(userdata, msg->progress, msg->text);
-}
-
 /* Starts the copy worker: source into staging/ENTRY/rootfs (staging/ENTRY made here). */
 static int storage_copy_start(Operation *o, const char *entry, const char *source, const InstanceIdmap *from,
                               const InstanceIdmap *to, const WorkerHandlers *h) {
@@ -484,7 +479,7 @@ static void on_storage_copied(Worker *w, int error, const char *message, void *u
 }
 
 static const WorkerHandlers storage_handlers = {
-        .message = on_copy_message,
+        .message = operation_on_worker_message,
         .exited = on_storage_copied,
 };
 

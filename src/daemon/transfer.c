@@ -29,11 +29,6 @@ static void transfer_drop_fd(int fd) {
         safe_close(null);
 }
 
-static void on_export_message(Worker *w, const WorkerMessage *msg, void *userdata) {
-        if (msg->kind == WORKER_MESSAGE_PROGRESS)
-                operation_set_progress(userdata, msg->progress, msg->text);
-}
-
 static void on_export_exited(Worker *w, int error, const char *worker_message, void *userdata) {
         Operation *o = userdata;
 
@@ -54,7 +49,7 @@ static void on_export_exited(Worker *w, int error, const char *worker_message, v
 }
 
 static const WorkerHandlers export_handlers = {
-        .message = on_export_message,
+        .message = operation_on_worker_message,
         .exited = on_export_exited,
 };
 

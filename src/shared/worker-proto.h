@@ -12,8 +12,11 @@
  *   worker -> daemon   "progress <0..1> <stage text>"
  *   worker -> daemon   "running <init pid>"                      (start: the container runs)
  *   worker -> daemon   "result <errno> <message>"                 last message; errno 0 = success
- *   worker -> daemon   "bytes <done> <total>"                     push-file, pull-file: bytes copied so far
- *                                                                 (total 0: not known), at most ~10 a second
+ *   worker -> daemon   "bytes <done> <total>"                     push-file, pull-file, export, import, copy:
+ *                                                                 bytes moved so far, at most ~10 a second and
+ *                                                                 once at the end; total > 0: the size, and
+ *                                                                 Progress is done/total; 0: not known, or the
+ *                                                                 verb's "progress" says how far it is
  *
  * Verbs, and the WorkerRequest member that holds their arguments after LXCPATH NAME:
  *   create  STAGING_LXCPATH NAME FINAL_LXCPATH METADATA_JSON IDMAP TEMPLATE [TEMPLATE_ARGS...]   .create
@@ -49,13 +52,15 @@
  *                                             owners, times, symlinks, devices, xattrs; reflinks where it can.
  *                                             SHIFT "-": owners as they are; "FU:FG:TU:TG:COUNT": uids in
  *                                             FU..FU+COUNT-1 become TU.., gids in FG.. become TG.. (a copy of
- *                                             an idmapped instance into a new block).
+ *                                             an idmapped instance into a new block). "bytes <file data> 0".
  *   export  LXCPATH NAME COMPRESSION IDMAP   .export: writes the instance (lxcbus.json, rootfs/) as a pax
  *                                             tarball into fd 4; COMPRESSION none|gzip|xz|zstd; IDMAP as
  *                                             create's: owners in that range are written un-shifted.
+ *                                             "bytes <written to fd 4> 0".
  *   import  STAGING_LXCPATH NAME FINAL_LXCPATH METADATA_JSON IDMAP
  *                                             .import: as create with template "none", then extracts the
  *                                             tarball read from fd 4 (src/worker/tarball.c) into the rootfs.
+ *                                             "bytes <read from fd 4> 0".
  *
  * Cancel is SIGTERM to the worker. lxcbusd-start-hook, beside the worker, is what liblxc runs as
  * lxc.hook.start-host; it sends "running $LXC_PID" on the start worker's socket, which it takes from the

@@ -79,12 +79,6 @@ static uint64_t now_nsec(void) {
         return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
 }
 
-static void report_bytes(uint64_t done, uint64_t total) {
-        (void) worker_send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_BYTES,
-                                                      .bytes = MIN(done, WORKER_BYTES_MAX),
-                                                      .bytes_total = MIN(total, WORKER_BYTES_MAX) });
-}
-
 /* An O_PATH fd of LXCPATH/NAME/rootfs (an overlay clone's mounted first). The instance directory is ours;
  * rootfs itself is never followed. */
 static int open_rootfs(const WorkerRequest *req) {
@@ -142,7 +136,7 @@ static int copy_fd(int in, int out, uint64_t total, bool *ret_write_failed) {
         if (!buf)
                 return -ENOMEM;
         chunk = fstat(out, &st) >= 0 && S_ISREG(st.st_mode) ? COPY_BUFFER_SIZE : PIPE_BUF;
-        report_bytes(0, total);
+        worker_report_bytes(0, total);
         for (;;) {
                 uint64_t since = now_nsec() - last;
                 ssize_t n;
@@ -154,7 +148,7 @@ static int copy_fd(int in, int out, uint64_t total, bool *ret_write_failed) {
                 if (r < 0)
                         return r;
                 if (r == 0 || (done > reported && since >= BYTES_INTERVAL_NSEC)) {
-                        report_bytes(done, total);
+                        worker_report_bytes(done, total);
                         reported = done;
                         last = now_nsec();
                         if (r == 0)
@@ -184,7 +178,7 @@ static int copy_fd(int in, int out, uint64_t total, bool *ret_write_failed) {
                 }
                 done += (uint64_t) n;
         }
-        report_bytes(done, total);
+        worker_report_bytes(done, total);
         return 0;
 }
 

@@ -25,6 +25,8 @@
 /* Progress is reported at most this often (bytes of the stream). */
 #define PROGRESS_EVERY (16U * 1024U * 1024U)
 #define BLOCK_SIZE (64U * 1024U)
+/* Bytes are reported at most this often: a message per block of a 300 MB stream would be thousands. */
+#define ARCHIVE_BYTES_USEC (100U * 1000U)
 /* The nobody id: what an export writes for an owner outside an idmapped instance's range. */
 #define OVERFLOW_ID 65534
 
@@ -68,6 +70,62 @@ static void *memdup(const void *p, size_t size) {
         if (q && size > 0)
                 memcpy(q, p, size);
         return q;
+}
+
+/* ---------------------------------------------------------------- the caller's fd, counted */
+
+static void job_report_bytes(ArchiveJob *job, uint64_t total, bool force) {
+        uint64_t t = now_usec(CLOCK_MONOTONIC);
+
+        if (!job->bytes || (!force && t - job->bytes_reported_usec < ARCHIVE_BYTES_USEC))
+                return;
+        job->bytes_reported_usec = t;
+        job->bytes(job->done, total);
+}
+
+/* libarchive's fd reader and writer (archive_read_open_fd(), archive_write_open_fd()), but counting what
+ * really crossed the caller's fd: that is the operation's Bytes. No skip callback: data not extracted is
+ * read through, and counted. */
+typedef struct FdStream {
+        ArchiveJob *job;
+        char buf[BLOCK_SIZE];
+} FdStream;
+
+static la_ssize_t fd_stream_read(struct archive *a, void *userdata, const void **ret_buf) {
+        FdStream *f = userdata;
+
+        for (;;) {
+                ssize_t k = read(f->job->fd, f->buf, sizeof f->buf);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        archive_set_error(a, errno, "Failed to read the tarball");
+                        return -1;
+                }
+                f->job->done += (uint64_t) k;
+                job_report_bytes(f->job, 0, false);
+                *ret_buf = f->buf;
+                return k;
+        }
+}
+
+static la_ssize_t fd_stream_write(struct archive *a, void *userdata, const void *buf, size_t size) {
+        ArchiveJob *job = userdata;
+
+        for (;;) {
+                ssize_t k = write(job->fd, buf, size);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0) {
+                        archive_set_error(a, k < 0 ? errno : EIO, "Write error");
+                        return -1;
+                }
+                job->done += (uint64_t) k;
+                job_report_bytes(job, 0, false);
+                return k;
+        }
 }
 
 /* ---------------------------------------------------------------- names */
@@ -339,6 +397,7 @@ static int import_entries(ImportState *s, struct archive *in, struct archive *ou
 }
 
 int archive_import(ArchiveJob *job, char **ret_metadata_json) {
+        _cleanup_free_ FdStream *stream = NULL;        /* outlives the reader, which it feeds */
         _cleanup_archive_ struct archive *in = NULL, *out = NULL;
         ImportState s = { .job = job, .first = true };
         struct stat st;
@@ -346,6 +405,11 @@ int archive_import(ArchiveJob *job, char **ret_metadata_json) {
 
         assert(job);
         assert(ret_metadata_json);
+
+        stream = new0(FdStream, 1);
+        if (!stream)
+                return fail(job, ENOMEM, "Out of memory.");
+        stream->job = job;
 
         if (fstat(job->fd, &st) >= 0 && S_ISREG(st.st_mode))
                 s.total = (uint64_t) st.st_size;
@@ -370,11 +434,13 @@ int archive_import(ArchiveJob *job, char **ret_metadata_json) {
                 return fail_archive(job, out, "Failed to set up the extraction");
 
         job->progress(0.1, "importing");
-        if (archive_read_open_fd(in, job->fd, BLOCK_SIZE) != ARCHIVE_OK)
+        job_report_bytes(job, 0, true);
+        if (archive_read_open2(in, stream, NULL, fd_stream_read, NULL, NULL) != ARCHIVE_OK)
                 return fail_archive(job, in, "Failed to read the tarball");
         r = import_entries(&s, in, out);
         if (r >= 0 && archive_write_close(out) != ARCHIVE_OK)
                 r = fail_archive(job, out, "Failed to finish the extraction");
+        job_report_bytes(job, 0, true);
         if (r < 0) {
                 free(s.metadata_json);
                 return r;
@@ -474,6 +540,7 @@ static int export_rootfs(ArchiveJob *job, struct archive *out) {
 
 int archive_export(ArchiveJob *job, WorkerCompression compression, const char *metadata_json) {
         _cleanup_archive_ struct archive *out = archive_write_new();
+        struct stat st;
         int r;
 
         assert(job);
@@ -499,8 +566,12 @@ int archive_export(ArchiveJob *job, WorkerCompression compression, const char *m
         /* A pipe takes what comes: no padding of the last block beyond what tar needs. */
         if (r == ARCHIVE_OK)
                 r = archive_write_set_bytes_in_last_block(out, 1);
-        if (r != ARCHIVE_OK || archive_write_open_fd(out, job->fd) != ARCHIVE_OK)
+        /* As archive_write_open_fd(): a regular file does not go into itself. */
+        if (fstat(job->fd, &st) >= 0 && S_ISREG(st.st_mode))
+                archive_write_set_skip_file(out, (la_int64_t) st.st_dev, (la_int64_t) st.st_ino);
+        if (r != ARCHIVE_OK || archive_write_open2(out, job, NULL, fd_stream_write, NULL, NULL) != ARCHIVE_OK)
                 return fail_archive(job, out, "Failed to set up the tarball");
+        job_report_bytes(job, 0, true);
 
         job->progress(0.1, "exporting");
         r = export_write_metadata(job, out, metadata_json);
@@ -511,6 +582,7 @@ int archive_export(ArchiveJob *job, WorkerCompression compression, const char *m
                 return r;
         if (archive_write_close(out) != ARCHIVE_OK)
                 return fail_archive(job, out, "Failed to finish the tarball");
+        job_report_bytes(job, 0, true);
         return 0;
 }
 

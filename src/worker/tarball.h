@@ -20,6 +20,11 @@ typedef struct ArchiveJob {
         int fd;                         /* the caller's: read (import) or written (export) */
         unsigned idmap_uid, idmap_gid, idmap_count;     /* count 0: privileged */
         void (*progress)(double fraction, const char *stage);
+        /* The bytes read from fd (import) or written to it (export) so far: at most every
+         * ARCHIVE_BYTES_USEC, and once more at the end. NULL: not reported. */
+        void (*bytes)(uint64_t done, uint64_t total);
+        uint64_t done;                  /* bytes read or written */
+        uint64_t bytes_reported_usec;   /* CLOCK_MONOTONIC */
         char error[ARCHIVE_ERROR_MAX];  /* set on failure */
 } ArchiveJob;
 

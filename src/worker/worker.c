@@ -105,6 +105,13 @@ int worker_result(int error, const char *format, ...) {
         return result(error, "%s", text);
 }
 
+void worker_report_bytes(uint64_t done, uint64_t total) {
+        (void) send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_BYTES,
+                                               .bytes = MIN(done, WORKER_BYTES_MAX),
+                                               .bytes_total = MIN(total, WORKER_BYTES_MAX) },
+                            NULL, 0);
+}
+
 static void progress(double fraction, const char *stage) {
         (void) send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_PROGRESS, .progress = fraction, .text = stage },
                             NULL, 0);
@@ -289,7 +296,8 @@ static int do_import(const WorkerRequest *req, struct lxc_container *none) {
         _cleanup_lxc_ struct lxc_container *c = NULL;
         _cleanup_free_ char *rootfs = NULL, *tar_json = NULL, *json = NULL;
         ArchiveJob job = { .fd = WORKER_FD + 1, .idmap_uid = a->idmap_uid, .idmap_gid = a->idmap_gid,
-                           .idmap_count = a->idmap_count, .progress = progress_fn };
+                           .idmap_count = a->idmap_count, .progress = progress_fn,
+                           .bytes = worker_report_bytes };
         char error[ARCHIVE_ERROR_MAX] = "";
         int r;
 
@@ -321,7 +329,8 @@ static int do_export(const WorkerRequest *req, struct lxc_container *none) {
         _cleanup_(instance_metadata_done) InstanceMetadata md = {};
         _cleanup_free_ char *dir = NULL, *msg = NULL, *json = NULL;
         ArchiveJob job = { .fd = WORKER_FD + 1, .idmap_uid = a->idmap_uid, .idmap_gid = a->idmap_gid,
-                           .idmap_count = a->idmap_count, .progress = progress_fn };
+                           .idmap_count = a->idmap_count, .progress = progress_fn,
+                           .bytes = worker_report_bytes };
         int r;
 
         if (asprintf(&dir, "%s/%s", req->lxcpath, req->name) < 0)
@@ -715,6 +724,7 @@ static void copy_progress(double fraction, uint64_t files, uint64_t bytes, void 
 
         snprintf(text, sizeof text, "copying: %" PRIu64 " files, %" PRIu64 " bytes", files, bytes);
         progress(fraction, text);
+        worker_report_bytes(bytes, 0);      /* the fraction is the progress message's */
 }
 
 /* copy: the tree copy.source becomes lxcpath/name (copy.c). A leftover of the same name goes first. */

@@ -59,11 +59,22 @@ static void on_operation_finished(Operation *o) {
         event_add(o->dirty == 0 ? "operation-finished" : "operation-finished-dirty", o->path);
 }
 static void on_operation_removed(Operation *o) { event_add("operation-removed", o->path); }
+/* The flushes that sent an operation's progress, and what the last one sent. */
+static unsigned progress_flushes;
+static uint32_t last_flushed_props;
+static uint64_t last_flushed_bytes;
+
 static void on_flush(Manager *m) {
         for (Instance *i = m->instances; i; i = i->next)
                 i->dirty = 0;
-        for (Operation *o = m->operations; o; o = o->next)
+        for (Operation *o = m->operations; o; o = o->next) {
+                if (o->dirty & (OPERATION_PROP_PROGRESS | OPERATION_PROP_BYTES | OPERATION_PROP_STAGE)) {
+                        progress_flushes++;
+                        last_flushed_props = o->dirty;
+                        last_flushed_bytes = o->bytes;
+                }
                 o->dirty = 0;
+        }
         m->dirty_instances = m->dirty_operations = false;
         event_add("flush", "");
 }
@@ -244,6 +255,55 @@ TEST(finished_operations_linger_then_go) {
 
         ASSERT_TRUE(run_until(m, no_operations));
         ASSERT_TRUE(event_find("operation-removed", path) >= 0);
+        manager_teardown(m);
+}
+
+/* A worker that reports every millisecond for a second: at most about 10 signals, Rate over the recent
+ * past, the last report sent once the throttle is over, and the final values with the Status. */
+TEST(progress_is_throttled_and_the_final_values_go_with_the_status) {
+        Manager *m = manager_setup();
+        uint64_t start, bytes = 0;
+        int enabled;
+        Operation *o;
+
+        ASSERT_OK(operation_new(m, OPERATION_EXPORT, NULL, "alpha", 0, true, &o));
+        operation_set_progress(o, 0.0, "exporting");
+        ASSERT_TRUE(o->dirty & OPERATION_PROP_STAGE);     /* the first change goes at once */
+        manager_flush_changes(m);
+        progress_flushes = 0;
+        start = now_usec(CLOCK_MONOTONIC);
+        while (now_usec(CLOCK_MONOTONIC) - start < USEC_PER_SEC) {
+                bytes += 1000;
+                operation_set_bytes(o, bytes, 0);
+                ASSERT_OK(sd_event_run(m->event, USEC_PER_MSEC));
+        }
+        ASSERT_TRUE(progress_flushes >= 5 && progress_flushes <= 11);
+        /* A steady stream: the rate of the last seconds is about the average. */
+        uint64_t average = bytes * USEC_PER_SEC / (now_usec(CLOCK_MONOTONIC) - start);
+        ASSERT_TRUE(o->rate > average / 2 && o->rate < average * 2);
+        ASSERT_TRUE(last_flushed_props & OPERATION_PROP_BYTES);
+        ASSERT_FALSE(last_flushed_props & OPERATION_PROP_PROGRESS);   /* total 0: Progress unknown */
+
+        /* A smaller count is a late message: Bytes stays monotonic. */
+        operation_set_bytes(o, 10, 0);
+        ASSERT_EQ(o->bytes, bytes);
+        /* The last report goes out when the throttle is over, and the timer is off again. */
+        for (unsigned k = 0; k < 300 && last_flushed_bytes != bytes; k++)
+                ASSERT_OK(sd_event_run(m->event, USEC_PER_MSEC));
+        ASSERT_EQ(last_flushed_bytes, bytes);
+        ASSERT_OK(sd_event_source_get_enabled(o->throttle_source, &enabled));
+        ASSERT_EQ(enabled, SD_EVENT_OFF);
+
+        /* A report just before the end waits for no throttle: it goes with the Status, Rate 0. */
+        operation_set_bytes(o, bytes + 500, 1000 + bytes);
+        operation_set_bytes(o, bytes + 1000, 1000 + bytes);
+        operation_finish(o, NULL, NULL);
+        ASSERT_EQ(last_flushed_bytes, bytes + 1000);
+        ASSERT_EQ(last_flushed_props & (OPERATION_PROP_STATUS | OPERATION_PROP_PROGRESS | OPERATION_PROP_BYTES),
+                  OPERATION_PROP_STATUS | OPERATION_PROP_PROGRESS | OPERATION_PROP_BYTES);
+        ASSERT_EQ(o->rate, 0);
+        ASSERT_TRUE(o->progress == 1.0);
+        ASSERT_EQ(o->throttled, 0);
         manager_teardown(m);
 }
 
