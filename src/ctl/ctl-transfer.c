@@ -18,6 +18,7 @@ typedef struct TransferArgs {
         char **config;          /* import: alternating keys and values */
         const char *compression;
         bool ephemeral;
+        bool snapshots;         /* export */
         bool async;
 } TransferArgs;
 
@@ -111,6 +112,7 @@ int verb_export(Context *c, int argc, char *argv[]) {
         static const CtlOption options[] = {
                 CTL_OPTION_ARG("compression", parse_compression),
                 CTL_OPTION_FLAG("async", TransferArgs, async),
+                CTL_OPTION_FLAG("snapshots", TransferArgs, snapshots),
                 {}
         };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -132,7 +134,7 @@ int verb_export(Context *c, int argc, char *argv[]) {
         r = sd_bus_message_append(m, "h", fd);
         if (r >= 0)
                 r = CTL_APPEND_OPTIONS(m, CTL_BUS_STRING("compression", a.compression, a.compression),
-                                       CTL_BUS_FLAG("async", a.async));
+                                       CTL_BUS_FLAG("async", a.async), CTL_BUS_FLAG("snapshots", a.snapshots));
         if (r < 0)
                 return ctl_message_error(c, r);
         if (fd <= STDERR_FILENO)

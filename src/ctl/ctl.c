@@ -183,7 +183,7 @@ void ctl_help(void) {
                "Import and export:\n"
                "  import NAME FILE|- [--config=KEY=VALUE]... [--ephemeral] [--async]\n"
                "                                   Create an instance from a tarball (an export or a rootfs)\n"
-               "  export NAME FILE|- [--compression=none|gzip|xz|zstd] [--async]\n"
+               "  export NAME FILE|- [--compression=none|gzip|xz|zstd] [--snapshots] [--async]\n"
                "                                   Write a stopped instance as a tarball\n"
                "\n"
                "Options:\n"

@@ -856,7 +856,7 @@ static int method_pull_file(sd_bus_message *message, void *userdata, sd_bus_erro
 static int method_export(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *compression = NULL;
         Instance *i = userdata;
-        int async = 0, allow_running = 0, fd;
+        int async = 0, allow_running = 0, snapshots = 0, fd;
         WorkerCompression c = WORKER_COMPRESSION_NONE;
         const char *refusal;
         Operation *o;
@@ -874,6 +874,7 @@ static int method_export(sd_bus_message *message, void *userdata, sd_bus_error *
                 { "compression", "s", &compression },
                 { "async", "b", &async },
                 { "allow-running", "b", &allow_running },
+                { "snapshots", "b", &snapshots },
                 {}
         };
         r = bus_read_options(message, options, error);
@@ -902,7 +903,7 @@ static int method_export(sd_bus_message *message, void *userdata, sd_bus_error *
                               error);
         if (r < 0)
                 return r;
-        r = transfer_export(i, o, fd, c);
+        r = transfer_export(i, o, fd, c, snapshots);
         if (r < 0) {
                 operation_finish_errno(o, r, "Failed to start the export.");
                 if (async)

@@ -53,7 +53,7 @@ static const WorkerHandlers export_handlers = {
         .exited = on_export_exited,
 };
 
-int transfer_export(Instance *i, Operation *o, int fd, WorkerCompression compression) {
+int transfer_export(Instance *i, Operation *o, int fd, WorkerCompression compression, bool snapshots) {
         Manager *m;
         int r;
 
@@ -71,6 +71,7 @@ int transfer_export(Instance *i, Operation *o, int fd, WorkerCompression compres
                         .idmap_uid = i->md.idmap.uid,
                         .idmap_gid = i->md.idmap.gid,
                         .idmap_count = i->md.idmap.count,
+                        .snapshots = snapshots,
                 },
         };
         instance_lock(i, o);

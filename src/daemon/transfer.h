@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+
 #include "forward.h"
 #include "metadata.h"
 #include "worker-proto.h"
@@ -9,8 +11,9 @@
  * (src/worker/tarball.c). The daemon only passes the fd on, never reads it and never opens a path. */
 
 /* Starts the export of stopped instance i into fd (the caller's, still owned by the call) under o, which
- * holds i's lock until the worker is done. Cancel kills the worker; the instance is only read. */
-int transfer_export(Instance *i, Operation *o, int fd, WorkerCompression compression);
+ * holds i's lock until the worker is done; snapshots: its snapshots go in too. Cancel kills the worker;
+ * the instance is only read. */
+int transfer_export(Instance *i, Operation *o, int fd, WorkerCompression compression, bool snapshots);
 
 /* Starts the import of the tarball on fd as the new instance o->instance_name with md (complete, checked,
  * taken): as create_instance(), staging, cancel and cleanup included. */

@@ -248,13 +248,16 @@ static int decode_copy(char **args, size_t n, WorkerCopyArgs *ret) {
         return 0;
 }
 
-/* COMPRESSION IDMAP */
+/* COMPRESSION IDMAP SNAPSHOTS */
 static int decode_export(char **args, size_t n, WorkerExportArgs *ret) {
         WorkerExportArgs a = {};
+        unsigned snapshots;
 
-        if (n != 2 || (a.compression = worker_compression_from_string(args[0])) < 0 ||
-            parse_idmap(args[1], &a.idmap_uid, &a.idmap_gid, &a.idmap_count) < 0)
+        if (n != 3 || (a.compression = worker_compression_from_string(args[0])) < 0 ||
+            parse_idmap(args[1], &a.idmap_uid, &a.idmap_gid, &a.idmap_count) < 0 ||
+            worker_parse_uint(args[2], 1, &snapshots) < 0)
                 return -EBADMSG;
+        a.snapshots = snapshots;
         *ret = a;
         return 0;
 }
@@ -463,6 +466,7 @@ static void encode_args(Packet *p, const WorkerRequest *req) {
         case WORKER_VERB_EXPORT:
                 packet_add(p, worker_compression_to_string(e->compression));
                 packet_add_idmap(p, e->idmap_uid, e->idmap_gid, e->idmap_count);
+                packet_add(p, e->snapshots ? "1" : "0");
                 break;
         case WORKER_VERB_IMPORT:
                 packet_add(p, im->final_lxcpath);

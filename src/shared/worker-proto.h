@@ -53,14 +53,17 @@
  *                                             SHIFT "-": owners as they are; "FU:FG:TU:TG:COUNT": uids in
  *                                             FU..FU+COUNT-1 become TU.., gids in FG.. become TG.. (a copy of
  *                                             an idmapped instance into a new block). "bytes <file data> 0".
- *   export  LXCPATH NAME COMPRESSION IDMAP   .export: writes the instance (lxcbus.json, rootfs/) as a pax
+ *   export  LXCPATH NAME COMPRESSION IDMAP SNAPSHOTS
+ *                                             .export: writes the instance (lxcbus.json, rootfs/) as a pax
  *                                             tarball into fd 4; COMPRESSION none|gzip|xz|zstd; IDMAP as
- *                                             create's: owners in that range are written un-shifted.
+ *                                             create's: owners in that range are written un-shifted;
+ *                                             SNAPSHOTS "1": the snapshots too (snapshots/NAME/rootfs/),
+ *                                             "0": not (and lxcbus.json lists none).
  *                                             "bytes <written to fd 4> 0".
  *   import  STAGING_LXCPATH NAME FINAL_LXCPATH METADATA_JSON IDMAP
  *                                             .import: as create with template "none", then extracts the
- *                                             tarball read from fd 4 (src/worker/tarball.c) into the rootfs.
- *                                             "bytes <read from fd 4> 0".
+ *                                             tarball read from fd 4 (src/worker/tarball.c) into the rootfs,
+ *                                             and an export's snapshots beside it. "bytes <read from fd 4> 0".
  *
  * Cancel is SIGTERM to the worker. lxcbusd-start-hook, beside the worker, is what liblxc runs as
  * lxc.hook.start-host; it sends "running $LXC_PID" on the start worker's socket, which it takes from the
@@ -183,6 +186,7 @@ WorkerCompression worker_compression_from_string(const char *s);
 typedef struct WorkerExportArgs {
         WorkerCompression compression;
         unsigned idmap_uid, idmap_gid, idmap_count;   /* as WorkerCreateArgs */
+        bool snapshots;
 } WorkerExportArgs;
 
 typedef struct WorkerImportArgs {

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "tarball.h"
+#include "tarball-layout.h"
+#include "bus-limits.h"
 #include "macro.h"
 #include "metadata.h"
 #include "util.h"
@@ -128,41 +130,6 @@ static la_ssize_t fd_stream_write(struct archive *a, void *userdata, const void 
         }
 }
 
-/* ---------------------------------------------------------------- names */
-
-/* A member's name inside the rootfs, or NULL for a name that could reach out of it: absolute, with a ".."
- * component, empty. Leading "./" go; "." alone (the root itself) is "". */
-static const char *relative_name(const char *name) {
-        if (!name || name[0] == '/')
-                return NULL;
-        while (name[0] == '.' && name[1] == '/')
-                for (name += 2; *name == '/'; name++)
-                        ;
-        if (streq(name, "."))
-                return "";
-        for (const char *p = name; *p;) {
-                size_t l = strcspn(p, "/");
-
-                if (l == 2 && p[0] == '.' && p[1] == '.')
-                        return NULL;
-                p += l;
-                while (*p == '/')
-                        p++;
-        }
-        return name;
-}
-
-/* In an export's layout, the part after "rootfs/" ("" for rootfs itself); NULL for anything else. */
-static const char *strip_rootfs(const char *name) {
-        const char *p = startswith(name, "rootfs");
-
-        if (!p || (*p != 0 && *p != '/'))
-                return NULL;
-        while (*p == '/')
-                p++;
-        return p;
-}
-
 /* ---------------------------------------------------------------- xattrs of idmapped instances */
 
 /* security.capability as the kernel stores it: v2 (20 bytes, valid in the initial user namespace) or
@@ -249,17 +216,53 @@ static int rewrite_xattrs(struct archive_entry *e, uint32_t base, uint32_t count
 
 typedef struct ImportState {
         ArchiveJob *job;
-        bool is_export;                 /* the first member was lxcbus.json */
         bool first;
         char *metadata_json;
+        InstanceMetadata export_md;     /* an export's lxcbus.json, parsed: its snapshots follow */
+        TarballLayout layout;
+        bool seen[LXCBUS_SNAPSHOTS_MAX];        /* the export's snapshot k had a member */
         uint64_t total;                 /* the size of a regular file to read, 0 if not known */
         uint64_t next_progress;
 } ImportState;
 
-/* The first member, lxcbus.json, of an export: kept for the metadata. */
+/* A tree's root directory: made before any member (the rootfs by create_empty(), a snapshot's here), owned
+ * by the instance's root, so the tarball's entry for it is not needed. */
+static int import_make_tree_root(ArchiveJob *job, const char *path) {
+        if (mkdir(path, 0755) < 0)
+                return fail(job, errno, "Failed to create '%s': %m", path);
+        if (job->idmap_count > 0 && chown(path, job->idmap_uid, job->idmap_gid) < 0)
+                return fail(job, errno, "Failed to hand '%s' to the instance's root user: %m", path);
+        return 0;
+}
+
+/* snapshots/NAME/rootfs of every snapshot the export lists, as Snapshot() leaves them: snapshots/ and
+ * snapshots/NAME root's only (docs/architecture.md). */
+static int import_make_snapshot_dirs(ImportState *s) {
+        if (s->export_md.n_snapshots == 0)
+                return 0;
+        if (mkdir("snapshots", 0700) < 0)
+                return fail(s->job, errno, "Failed to create 'snapshots': %m");
+        for (size_t k = 0; k < s->export_md.n_snapshots; k++) {
+                _cleanup_free_ char *dir = NULL, *root = NULL;
+
+                if (asprintf(&dir, "snapshots/%s", s->export_md.snapshots[k].name) < 0 ||
+                    asprintf(&root, "%s/rootfs", dir) < 0)
+                        return fail(s->job, ENOMEM, "Out of memory.");
+                if (mkdir(dir, 0700) < 0)
+                        return fail(s->job, errno, "Failed to create '%s': %m", dir);
+                int r = import_make_tree_root(s->job, root);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The first member, lxcbus.json, of an export: kept for the metadata, and checked at once (its snapshot
+ * list, bounded by LXCBUS_SNAPSHOTS_MAX, names the trees that may follow). */
 static int import_read_metadata(ImportState *s, struct archive *in, struct archive_entry *e) {
         la_int64_t size = archive_entry_size(e);
-        _cleanup_free_ char *buf = NULL;
+        _cleanup_free_ char *buf = NULL, *msg = NULL;
+        int r;
 
         if (archive_entry_filetype(e) != AE_IFREG || size < 0 || size > METADATA_SIZE_MAX)
                 return fail(s->job, EBADMSG, "Member 'lxcbus.json' is not a file of at most %u bytes.",
@@ -272,38 +275,69 @@ static int import_read_metadata(ImportState *s, struct archive *in, struct archi
                 return k < 0 ? fail_archive(s->job, in, "Failed to read 'lxcbus.json'")
                              : fail(s->job, EBADMSG, "Member 'lxcbus.json' is truncated.");
         buf[size] = 0;
+        r = instance_metadata_from_json(buf, (size_t) size, &s->export_md, &msg);
+        if (r == -ENOMEM)
+                return fail(s->job, ENOMEM, "Out of memory.");
+        if (r < 0)
+                return fail(s->job, EBADMSG, "Member 'lxcbus.json' is not valid lxcbus metadata (at most %u "
+                            "snapshots with valid, unique names): %s", LXCBUS_SNAPSHOTS_MAX, strna(msg));
         s->metadata_json = TAKE_PTR(buf);
+        s->layout = (TarballLayout) { true, s->export_md.snapshots, s->export_md.n_snapshots };
+        return import_make_snapshot_dirs(s);
+}
+
+static int import_refuse_name(ImportState *s, int error, const char *raw, const char *what) {
+        if (error == -ENOMEM)
+                return fail(s->job, ENOMEM, "Out of memory.");
+        if (error == -ENOENT)
+                return fail(s->job, EPERM, "Refusing %s '%s': below 'snapshots/' of a snapshot that "
+                            "'lxcbus.json' does not list.", what, strna(raw));
+        return fail(s->job, EPERM, "Refusing %s '%s': %s.", what, strna(raw),
+                    s->layout.is_export ? "not below 'rootfs/' or 'snapshots/NAME/rootfs/', or it leaves the tree"
+                                        : "an absolute name, or one with '..', leaves the tree");
+}
+
+/* A hard link's target: in the member's own tree (a snapshot shares no inode with the rootfs or another
+ * snapshot: each is a whole copy, and a write into one must not change another). */
+static int import_check_hardlink(ImportState *s, struct archive_entry *e, int tree) {
+        const char *raw = archive_entry_pathname(e), *link = archive_entry_hardlink(e);
+        _cleanup_free_ char *path = NULL;
+        int r, link_tree;
+
+        r = tarball_member_path(&s->layout, link, &link_tree, &path);
+        if (r == -ENOMEM)
+                return fail(s->job, ENOMEM, "Out of memory.");
+        if (r != TARBALL_MEMBER_FILE || link_tree != tree)
+                return fail(s->job, EPERM, "Refusing hard link '%s' to '%s': it points out of its tree.", strna(raw),
+                            strna(link));
+        archive_entry_copy_hardlink(e, path);
         return 0;
 }
 
-/* Checks and rewrites one member: its name (and a hard link's target) relative to the rootfs, its owner
- * shifted into an idmapped instance's range. 0: extract it; 1: skip it (the rootfs itself). */
+/* Checks and rewrites one member: its name (and a hard link's target) relative to the instance directory,
+ * its owner shifted into an idmapped instance's range. 0: extract it; 1: skip it (a tree's root, made
+ * already). */
 static int import_check_entry(ImportState *s, struct archive_entry *e) {
         ArchiveJob *job = s->job;
-        const char *raw = archive_entry_pathname(e), *name, *link;
+        const char *raw = archive_entry_pathname(e);
         la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
         mode_t type = archive_entry_filetype(e);
+        _cleanup_free_ char *path = NULL;
+        int r, tree;
 
-        name = relative_name(raw);
-        if (name && s->is_export)
-                name = strip_rootfs(name);
-        if (!name)
-                return fail(job, EPERM, "Refusing member '%s': %s.", strna(raw),
-                            s->is_export ? "not below 'rootfs/', or it leaves the tree" :
-                            "an absolute name, or one with '..', leaves the tree");
-        if (isempty(name))
-                return 1;      /* the rootfs exists already, owned by the instance's root */
-
-        link = archive_entry_hardlink(e);
-        if (link) {
-                const char *l = relative_name(link);
-
-                if (l && s->is_export)
-                        l = strip_rootfs(l);
-                if (isempty(l))
-                        return fail(job, EPERM, "Refusing hard link '%s' to '%s': it points out of the tree.",
-                                    raw, link);
-                archive_entry_copy_hardlink(e, l);
+        r = tarball_member_path(&s->layout, raw, &tree, &path);
+        if (r < 0)
+                return import_refuse_name(s, r, raw, "member");
+        if (r == TARBALL_MEMBER_LAYOUT_DIR && type != AE_IFDIR)
+                return fail(job, EPERM, "Refusing member '%s': not a directory.", raw);
+        if (r != TARBALL_MEMBER_LAYOUT_DIR && tree >= 0)
+                s->seen[tree] = true;
+        if (r != TARBALL_MEMBER_FILE)
+                return 1;
+        if (archive_entry_hardlink(e)) {
+                r = import_check_hardlink(s, e, tree);
+                if (r < 0)
+                        return r;
         }
         if (job->idmap_count > 0 && (type == AE_IFCHR || type == AE_IFBLK))
                 return fail(job, EPERM, "Refusing device node '%s': an unprivileged instance cannot have one.", raw);
@@ -319,7 +353,7 @@ static int import_check_entry(ImportState *s, struct archive_entry *e) {
         /* Numeric ids only: names would be looked up in the host's passwd. */
         archive_entry_copy_uname(e, NULL);
         archive_entry_copy_gname(e, NULL);
-        archive_entry_copy_pathname(e, name);
+        archive_entry_copy_pathname(e, path);
         return 0;
 }
 
@@ -364,8 +398,7 @@ static int import_entries(ImportState *s, struct archive *in, struct archive *ou
                         return fail_archive(s->job, in, "Failed to read the tarball");
                 if (s->first) {
                         s->first = false;
-                        if (streq_ptr(relative_name(archive_entry_pathname(e)), "lxcbus.json")) {
-                                s->is_export = true;
+                        if (streq_ptr(tarball_relative_name(archive_entry_pathname(e)), "lxcbus.json")) {
                                 r = import_read_metadata(s, in, e);
                                 if (r < 0)
                                         return r;
@@ -393,6 +426,11 @@ static int import_entries(ImportState *s, struct archive *in, struct archive *ou
         }
         if (s->first)
                 return fail(s->job, EBADMSG, "The tarball is empty.");
+        for (size_t k = 0; k < s->export_md.n_snapshots; k++)
+                if (!s->seen[k])
+                        return fail(s->job, EBADMSG, "Member 'lxcbus.json' lists snapshot '%s', but the tarball "
+                                    "has no 'snapshots/%s/rootfs/'.", s->export_md.snapshots[k].name,
+                                    s->export_md.snapshots[k].name);
         return 0;
 }
 
@@ -441,6 +479,7 @@ int archive_import(ArchiveJob *job, char **ret_metadata_json) {
         if (r >= 0 && archive_write_close(out) != ARCHIVE_OK)
                 r = fail_archive(job, out, "Failed to finish the extraction");
         job_report_bytes(job, 0, true);
+        instance_metadata_done(&s.export_md);
         if (r < 0) {
                 free(s.metadata_json);
                 return r;
@@ -508,10 +547,10 @@ static int export_entry(ArchiveJob *job, struct archive *disk, struct archive *o
         }
 }
 
-static int export_rootfs(ArchiveJob *job, struct archive *out) {
+/* One tree (the rootfs, or a snapshot's) under its own name: "rootfs/...", "snapshots/NAME/rootfs/...". */
+static int export_tree(ArchiveJob *job, struct archive *out, const char *path, uint64_t *done) {
         _cleanup_archive_ struct archive *disk = archive_read_disk_new();
         _cleanup_(archive_entry_freep) struct archive_entry *e = archive_entry_new();
-        uint64_t done = 0;
         int r;
 
         if (!disk || !e)
@@ -520,27 +559,29 @@ static int export_rootfs(ArchiveJob *job, struct archive *out) {
          * instance's rootfs, unless an administrator made one). */
         if (archive_read_disk_set_symlink_physical(disk) != ARCHIVE_OK ||
             archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS) != ARCHIVE_OK ||
-            archive_read_disk_open(disk, "rootfs") != ARCHIVE_OK)
-                return fail_archive(job, disk, "Failed to read the rootfs");
+            archive_read_disk_open(disk, path) != ARCHIVE_OK)
+                return fail_archive(job, disk, path);
         for (;;) {
                 archive_entry_clear(e);
                 r = archive_read_next_header2(disk, e);
                 if (r == ARCHIVE_EOF)
                         break;
                 if (r < ARCHIVE_WARN)
-                        return fail_archive(job, disk, "Failed to read the rootfs");
+                        return fail_archive(job, disk, path);
                 if (archive_read_disk_can_descend(disk))
                         (void) archive_read_disk_descend(disk);
-                r = export_entry(job, disk, out, e, &done);
+                r = export_entry(job, disk, out, e, done);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-int archive_export(ArchiveJob *job, WorkerCompression compression, const char *metadata_json) {
+int archive_export(ArchiveJob *job, WorkerCompression compression, const char *metadata_json,
+                   const InstanceSnapshot *snapshots, size_t n_snapshots) {
         _cleanup_archive_ struct archive *out = archive_write_new();
         struct stat st;
+        uint64_t done = 0;
         int r;
 
         assert(job);
@@ -577,9 +618,23 @@ int archive_export(ArchiveJob *job, WorkerCompression compression, const char *m
         r = export_write_metadata(job, out, metadata_json);
         if (r < 0)
                 return r;
-        r = export_rootfs(job, out);
+        r = export_tree(job, out, "rootfs", &done);
         if (r < 0)
                 return r;
+        /* Each snapshot whole, as it is on disk: no hard links into the rootfs or another snapshot, so
+         * that an import gets trees that share nothing (the size is the sum of the trees). */
+        for (size_t k = 0; k < n_snapshots; k++) {
+                _cleanup_free_ char *path = NULL;
+                char stage[128];
+
+                if (asprintf(&path, "snapshots/%s/rootfs", snapshots[k].name) < 0)
+                        return fail(job, ENOMEM, "Out of memory.");
+                snprintf(stage, sizeof stage, "exporting snapshot '%s'", snapshots[k].name);
+                job->progress(0.5, stage);
+                r = export_tree(job, out, path, &done);
+                if (r < 0)
+                        return r;
+        }
         if (archive_write_close(out) != ARCHIVE_OK)
                 return fail_archive(job, out, "Failed to finish the tarball");
         job_report_bytes(job, 0, true);
@@ -618,6 +673,15 @@ int archive_merge_metadata(const char *daemon_json, const char *export_json, cha
                         if (r < 0) {
                                 snprintf(error, error_size, "Failed to take the config of the export: %s",
                                          r == -E2BIG ? "too many keys" : strerror(-r));
+                                return r;
+                        }
+                }
+                /* The snapshots came with it (archive_import() checked that each listed one did). */
+                for (size_t k = 0; k < ex.n_snapshots; k++) {
+                        r = instance_metadata_add_snapshot(&md, ex.snapshots[k].name, ex.snapshots[k].created_at);
+                        if (r < 0) {
+                                snprintf(error, error_size, "Failed to take the snapshots of the export: %s",
+                                         strerror(-r));
                                 return r;
                         }
                 }

@@ -288,13 +288,14 @@ static void progress_fn(double fraction, const char *stage) {
         progress(fraction, stage);
 }
 
-/* import: as create with an empty rootfs, into which the tarball on fd 4 is extracted (archive.c), from
- * inside it: the worker's cwd is the rootfs for the whole extraction. */
+/* import: as create with an empty rootfs, into which the tarball on fd 4 is extracted (tarball.c), with
+ * an export's snapshots beside it: the worker's cwd is the instance directory in staging for the whole
+ * extraction. */
 static int do_import(const WorkerRequest *req, struct lxc_container *none) {
         const WorkerImportArgs *a = &req->import;
         _cleanup_(create_paths_done) CreatePaths p = {};
         _cleanup_lxc_ struct lxc_container *c = NULL;
-        _cleanup_free_ char *rootfs = NULL, *tar_json = NULL, *json = NULL;
+        _cleanup_free_ char *tar_json = NULL, *json = NULL;
         ArchiveJob job = { .fd = WORKER_FD + 1, .idmap_uid = a->idmap_uid, .idmap_gid = a->idmap_gid,
                            .idmap_count = a->idmap_count, .progress = progress_fn,
                            .bytes = worker_report_bytes };
@@ -307,10 +308,8 @@ static int do_import(const WorkerRequest *req, struct lxc_container *none) {
         r = create_empty(c, req, p.sdir, p.config, a->idmap_uid, a->idmap_gid, a->idmap_count);
         if (r != EXIT_SUCCESS)
                 return r;
-        if (asprintf(&rootfs, "%s/rootfs", p.sdir) < 0)
-                return result(ENOMEM, "Out of memory.");
-        if (chdir(rootfs) < 0)
-                return result(errno, "Failed to enter '%s': %m", rootfs);
+        if (chdir(p.sdir) < 0)
+                return result(errno, "Failed to enter '%s': %m", p.sdir);
         r = archive_import(&job, &tar_json);
         if (r >= 0 && chdir("/") < 0)
                 r = -errno;
@@ -323,7 +322,8 @@ static int do_import(const WorkerRequest *req, struct lxc_container *none) {
         return create_finish(req, &p, json, a->idmap_gid, a->idmap_count, a->final_lxcpath);
 }
 
-/* export: the metadata without what belongs to this host, then the rootfs, into fd 4. */
+/* export: the metadata without what belongs to this host, then the rootfs, and the snapshots if asked
+ * (else the metadata lists none), into fd 4. */
 static int do_export(const WorkerRequest *req, struct lxc_container *none) {
         const WorkerExportArgs *a = &req->export_;
         _cleanup_(instance_metadata_done) InstanceMetadata md = {};
@@ -348,10 +348,12 @@ static int do_export(const WorkerRequest *req, struct lxc_container *none) {
         md.overlay_instance = mfree(md.overlay_instance);
         md.overlay_snapshot = mfree(md.overlay_snapshot);
         (void) config_map_unset(&md.config, "security.privileged");
+        while (!a->snapshots && md.n_snapshots > 0)
+                (void) instance_metadata_remove_snapshot(&md, md.snapshots[md.n_snapshots - 1].name);
         r = instance_metadata_to_json(&md, &json);
         if (r < 0)
                 return result(-r, "Failed to write the metadata of '%s'.", req->name);
-        r = archive_export(&job, a->compression, json);
+        r = archive_export(&job, a->compression, json, md.snapshots, md.n_snapshots);
         safe_close(job.fd);
         if (r < 0)
                 return result(-r, "Failed to export '%s': %s", req->name, job.error);

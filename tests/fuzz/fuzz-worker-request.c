@@ -153,7 +153,8 @@ static bool request_equal(const WorkerRequest *a, const WorkerRequest *b) {
         case WORKER_VERB_EXPORT:
                 return a->export_.compression == b->export_.compression &&
                        a->export_.idmap_uid == b->export_.idmap_uid && a->export_.idmap_gid == b->export_.idmap_gid &&
-                       a->export_.idmap_count == b->export_.idmap_count;
+                       a->export_.idmap_count == b->export_.idmap_count &&
+                       a->export_.snapshots == b->export_.snapshots;
         case WORKER_VERB_IMPORT:
                 return streq(a->import.final_lxcpath, b->import.final_lxcpath) &&
                        streq(a->import.metadata_json, b->import.metadata_json) &&

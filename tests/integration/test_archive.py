@@ -4,13 +4,9 @@
 idmapped instance by a user (owners shifted), hostile tarballs and fds (a clear error, nothing written
 outside, nothing left in staging, the name free again), and a cancelled import."""
 
-import hashlib
 import io
-import json
 import os
-import stat
 import tarfile
-import threading
 import time
 
 from gi.repository import Gio
@@ -41,118 +37,23 @@ def staging_entries():
     return sorted(os.listdir(os.path.join(state_dir(), 'staging')))
 
 
-def idmap_base(name):
-    with open(os.path.join(inst_dir(name), 'lxcbus.json')) as f:
-        im = json.load(f).get('idmap')
-    return im['uid'] if im else 0
-
-
 def tree(name):
-    """Every file of the rootfs: (path, type and mode, uid, gid, sha256 or link target), owners as
-    the instance sees them."""
-    root = os.path.join(inst_dir(name), 'rootfs')
-    base = idmap_base(name)
-    out = []
-    for d, dirs, files in os.walk(root):
-        for n in sorted(dirs + files):
-            p = os.path.join(d, n)
-            s = os.lstat(p)
-            if stat.S_ISREG(s.st_mode):
-                with open(p, 'rb') as f:
-                    what = hashlib.sha256(f.read()).hexdigest()
-            elif stat.S_ISLNK(s.st_mode):
-                what = os.readlink(p)
-            else:
-                what = ''
-            out.append((os.path.relpath(p, root), oct(s.st_mode), s.st_uid - base, s.st_gid - base, what))
-    return sorted(out)
+    """Every file of the rootfs (tree_of()), owners as the instance sees them."""
+    return tree_of(os.path.join(inst_dir(name), 'rootfs'), idmap_base(name))
 
 
-def export_bytes(name, options=None):
-    """Export into a pipe read by a thread; returns the tarball."""
-    r, w = os.pipe2(os.O_CLOEXEC)
-    chunks = []
-
-    def reader():
-        while True:
-            b = os.read(r, 1 << 16)
-            if not b:
-                break
-            chunks.append(b)
-
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    try:
-        fdl = Gio.UnixFDList.new()
-        fdl.append(w)
-        call(instance_path(name), INSTANCE_IFACE, 'Export', V('(ha{sv})', (0, options or {})), timeout=300,
-             fd_list=fdl)
-    finally:
-        del fdl             # holds a copy of the write end
-        os.close(w)
-        t.join(60)
-        os.close(r)
-    return b''.join(chunks)
+export_bytes = export_tarball
+member = tar_member
 
 
 def import_fd(name, fd, config=None, options=None):
     T.add(name)
-    fdl = Gio.UnixFDList.new()
-    fdl.append(fd)
-    try:
-        return call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance', V('(sha{ss}a{sv})', (name, 0, config or {},
-                                                                                        options or {})),
-                    timeout=300, fd_list=fdl)
-    finally:
-        del fdl
+    return import_tarball_fd(name, fd, config, options)
 
 
 def import_bytes(name, data, config=None, options=None, delay=0.0):
-    """Import data fed through a pipe by a thread (slowly with delay seconds between 64 KiB chunks)."""
-    r, w = os.pipe2(os.O_CLOEXEC)
-
-    def writer():
-        try:
-            for k in range(0, len(data), 1 << 16):
-                os.write(w, data[k:k + (1 << 16)])
-                if delay:
-                    time.sleep(delay)
-        except OSError:
-            pass
-        finally:
-            os.close(w)
-
-    t = threading.Thread(target=writer, daemon=True)
-    t.start()
-    try:
-        return import_fd(name, r, config, options)
-    finally:
-        os.close(r)
-        # A writer the worker stopped reading early gets EPIPE once every read end is closed; one of the
-        # hostile cases (unexplained: the daemon holds no copy then) stays blocked, and is left behind.
-        t.join(10)
-
-
-def tar_of(members):
-    """A tarball built by Python's tarfile: members is a list of (TarInfo, bytes or None)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode='w', format=tarfile.PAX_FORMAT) as tf:
-        for ti, data in members:
-            if data is not None:
-                ti.size = len(data)
-                tf.addfile(ti, io.BytesIO(data))
-            else:
-                tf.addfile(ti)
-    return buf.getvalue()
-
-
-def member(name, kind=tarfile.REGTYPE, link='', mode=0o644, uid=0, gid=0):
-    ti = tarfile.TarInfo(name)
-    ti.type = kind
-    ti.linkname = link
-    ti.mode = mode
-    ti.uid, ti.gid = uid, gid
-    return ti
+    T.add(name)
+    return import_tarball(name, data, config, options, delay)
 
 
 def rootfs_tar(name, prefix=''):

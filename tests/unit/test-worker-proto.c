@@ -203,6 +203,7 @@ static void assert_request_equal(const WorkerRequest *a, const WorkerRequest *b)
                 ASSERT_EQ_U(a->export_.idmap_uid, b->export_.idmap_uid);
                 ASSERT_EQ_U(a->export_.idmap_gid, b->export_.idmap_gid);
                 ASSERT_EQ_U(a->export_.idmap_count, b->export_.idmap_count);
+                ASSERT_EQ(a->export_.snapshots, b->export_.snapshots);
                 break;
         case WORKER_VERB_IMPORT:
                 ASSERT_STREQ(a->import.final_lxcpath, b->import.final_lxcpath);
@@ -469,10 +470,10 @@ static char *exec_of_strings(size_t n, size_t *ret_len) {
 
 TEST(request_export_import) {
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_EXPORT, .lxcpath = "/l", .name = "web" },
-                   WIRE("export\0/l\0web\0none\0-\0"));
+                   WIRE("export\0/l\0web\0none\0-\0000\0"));
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_EXPORT, .lxcpath = "/l", .name = "web",
-                                      .export_ = { WORKER_COMPRESSION_ZSTD, 100000, 100001, 65536 } },
-                   WIRE("export\0/l\0web\0zstd\000100000:100001:65536\0"));
+                                      .export_ = { WORKER_COMPRESSION_ZSTD, 100000, 100001, 65536, true } },
+                   WIRE("export\0/l\0web\0zstd\000100000:100001:65536\0001\0"));
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_EXPORT, .lxcpath = "/l", .name = "web",
                                       .export_.compression = WORKER_COMPRESSION_GZIP }, NULL, 0);
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_EXPORT, .lxcpath = "/l", .name = "web",
@@ -485,10 +486,13 @@ TEST(request_export_import) {
                    WIRE("import\0/s\0web\0/l\0{\"a\":1}\000100000:100001:65536\0"));
 
         ASSERT_MALFORMED("export\0/l\0web\0none\0");
+        ASSERT_MALFORMED("export\0/l\0web\0none\0-\0");
+        ASSERT_MALFORMED("export\0/l\0web\0none\0-\0002\0");
+        ASSERT_MALFORMED("export\0/l\0web\0none\0-\0yes\0");
         ASSERT_MALFORMED("export\0/l\0web\0bzip2\0-\0");
         ASSERT_MALFORMED("export\0/l\0web\0\0-\0");
-        ASSERT_MALFORMED("export\0/l\0web\0none\0-\0x\0");
-        ASSERT_MALFORMED("export\0/l\0web\0none\0001:1:0\0");
+        ASSERT_MALFORMED("export\0/l\0web\0none\0-\0001\0x\0");
+        ASSERT_MALFORMED("export\0/l\0web\0none\0001:1:0\0000\0");
         ASSERT_MALFORMED("import\0/s\0web\0/l\0{}\0");
         ASSERT_MALFORMED("import\0/s\0web\0\0{}\0-\0");
         ASSERT_MALFORMED("import\0/s\0web\0/l\0\0-\0");
