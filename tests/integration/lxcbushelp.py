@@ -35,7 +35,6 @@ import select
 import stat
 import statistics
 import struct
-import stat
 import subprocess
 import tarfile
 import termios
