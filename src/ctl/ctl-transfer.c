@@ -19,6 +19,7 @@ typedef struct TransferArgs {
         const char *compression;
         bool ephemeral;
         bool async;
+        bool allow_running;     /* export */
 } TransferArgs;
 
 static void transfer_args_done(TransferArgs *a) {
@@ -74,6 +75,7 @@ int verb_import(Context *c, int argc, char *argv[]) {
                 CTL_OPTION_ARG("config", parse_config),
                 CTL_OPTION_FLAG("ephemeral", TransferArgs, ephemeral),
                 CTL_OPTION_FLAG("async", TransferArgs, async),
+                CTL_OPTION_FLAG("allow-running", TransferArgs, allow_running),
                 {}
         };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -111,6 +113,7 @@ int verb_export(Context *c, int argc, char *argv[]) {
         static const CtlOption options[] = {
                 CTL_OPTION_ARG("compression", parse_compression),
                 CTL_OPTION_FLAG("async", TransferArgs, async),
+                CTL_OPTION_FLAG("allow-running", TransferArgs, allow_running),
                 {}
         };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -132,7 +135,8 @@ int verb_export(Context *c, int argc, char *argv[]) {
         r = sd_bus_message_append(m, "h", fd);
         if (r >= 0)
                 r = CTL_APPEND_OPTIONS(m, CTL_BUS_STRING("compression", a.compression, a.compression),
-                                       CTL_BUS_FLAG("async", a.async));
+                                       CTL_BUS_FLAG("async", a.async),
+                                       CTL_BUS_FLAG("allow-running", a.allow_running));
         if (r < 0)
                 return ctl_message_error(c, r);
         if (fd <= STDERR_FILENO)
