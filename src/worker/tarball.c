@@ -504,11 +504,16 @@ int archive_export(ArchiveJob *job, WorkerCompression compression, const char *m
 
         job->progress(0.1, "exporting");
         r = export_write_metadata(job, out, metadata_json);
-        if (r < 0)
+        if (r >= 0)
+                r = export_rootfs(job, out);
+        if (r < 0) {
+                /* After a failed write libarchive frees its output buffer only in close (archive_free skips
+                 * close in the fatal state). Closing writes the trailer, so only when nobody reads any more:
+                 * a tarball cut short must never end like a whole one. */
+                if (archive_errno(out) == EPIPE)
+                        (void) archive_write_close(out);
                 return r;
-        r = export_rootfs(job, out);
-        if (r < 0)
-                return r;
+        }
         if (archive_write_close(out) != ARCHIVE_OK)
                 return fail_archive(job, out, "Failed to finish the tarball");
         return 0;

@@ -214,6 +214,23 @@ def export_of_running_instance():
     assert_runs(src, st['pid'])
 
 
+@test
+def ephemeral_copy_of_running_instance_goes_when_it_stops():
+    src = st['src']
+    for how in ('Stop', 'poweroff inside'):
+        new = unique_name('eph')
+        copy(src, new, allow_running=V('b', True), ephemeral=V('b', True))
+        assert instance_prop(new, 'Ephemeral') is True
+        assert_runs(src, st['pid'])
+        start_instance(new)
+        if how == 'Stop':
+            stop_instance(new)
+        else:
+            sh(new, 'kill -USR2 1')     # busybox init: poweroff; the instance stops by itself
+        wait_for(lambda: not instance_exists(new), 60, 'ephemeral copy deleted (%s)' % how)
+        assert not os.path.exists(inst_dir(new))
+
+
 # ---- always thawed -------------------------------------------------------------------------
 
 @test
