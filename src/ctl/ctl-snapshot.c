@@ -12,19 +12,24 @@
 
 typedef struct SnapshotArgs {
         bool async;
+        bool allow_running;
 } SnapshotArgs;
 
-/* NAME SNAP: member(SNAP, options) on NAME. */
+/* NAME SNAP: member(SNAP, options) on NAME; only Snapshot takes --allow-running. */
 static int snapshot_call(Context *c, int argc, char *argv[], const char *member) {
-        static const CtlOption options[] = {
+        static const CtlOption options_running[] = {
                 CTL_OPTION_FLAG("async", SnapshotArgs, async),
+                CTL_OPTION_FLAG("allow-running", SnapshotArgs, allow_running),
                 {}
         };
+        const CtlOption *options = options_running;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         SnapshotArgs a = {};
         const char *operation;
         int r;
 
+        if (!streq(member, "Snapshot"))
+                options = (const CtlOption[]) { CTL_OPTION_FLAG("async", SnapshotArgs, async), {} };
         r = ctl_parse_args(c, argc, argv, options, &a, 2, "instance name and snapshot name");
         if (r <= 0)
                 return r;
@@ -34,7 +39,8 @@ static int snapshot_call(Context *c, int argc, char *argv[], const char *member)
                 return r;
         r = sd_bus_message_append(m, "s", argv[optind + 1]);
         if (r >= 0)
-                r = CTL_APPEND_OPTIONS(m, CTL_BUS_FLAG("async", a.async));
+                r = CTL_APPEND_OPTIONS(m, CTL_BUS_FLAG("async", a.async),
+                                       CTL_BUS_FLAG("allow-running", a.allow_running));
         if (r < 0)
                 return ctl_message_error(c, r);
         r = ctl_call(c, m, a.async ? 0 : ctl_operation_timeout_usec(0), &reply);
@@ -126,6 +132,7 @@ typedef struct CopyArgs {
         char **config;          /* alternating keys and values */
         bool ephemeral;
         bool async;
+        bool allow_running;
 } CopyArgs;
 
 static int parse_copy_snapshot(Context *c, const char *arg, void *userdata) {
@@ -152,7 +159,8 @@ static int parse_copy_config(Context *c, const char *arg, void *userdata) {
         return ctl_parse_config_option(c, &a->config, arg);
 }
 
-/* Copy's options: snapshot s, clone s, ephemeral b, async b, config a{ss} (only what was given). */
+/* Copy's options: snapshot s, clone s, ephemeral b, async b, allow-running b, config a{ss} (only what was
+ * given). */
 static int append_copy_options(sd_bus_message *m, const CopyArgs *a) {
         int r;
 
@@ -165,6 +173,8 @@ static int append_copy_options(sd_bus_message *m, const CopyArgs *a) {
                 r = sd_bus_message_append(m, "{sv}", "ephemeral", "b", 1);
         if (r >= 0 && a->async)
                 r = sd_bus_message_append(m, "{sv}", "async", "b", 1);
+        if (r >= 0 && a->allow_running)
+                r = sd_bus_message_append(m, "{sv}", "allow-running", "b", 1);
         if (r >= 0 && a->config) {
                 r = sd_bus_message_open_container(m, 'e', "sv");
                 if (r >= 0)
@@ -190,6 +200,7 @@ int verb_copy(Context *c, int argc, char *argv[]) {
                 CTL_OPTION_ARG("config", parse_copy_config),
                 CTL_OPTION_FLAG("ephemeral", CopyArgs, ephemeral),
                 CTL_OPTION_FLAG("async", CopyArgs, async),
+                CTL_OPTION_FLAG("allow-running", CopyArgs, allow_running),
                 {}
         };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;

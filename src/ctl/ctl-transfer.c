@@ -20,6 +20,7 @@ typedef struct TransferArgs {
         bool ephemeral;
         bool snapshots;         /* export */
         bool async;
+        bool allow_running;     /* export */
 } TransferArgs;
 
 static void transfer_args_done(TransferArgs *a) {
@@ -75,6 +76,7 @@ int verb_import(Context *c, int argc, char *argv[]) {
                 CTL_OPTION_ARG("config", parse_config),
                 CTL_OPTION_FLAG("ephemeral", TransferArgs, ephemeral),
                 CTL_OPTION_FLAG("async", TransferArgs, async),
+                CTL_OPTION_FLAG("allow-running", TransferArgs, allow_running),
                 {}
         };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -113,6 +115,7 @@ int verb_export(Context *c, int argc, char *argv[]) {
                 CTL_OPTION_ARG("compression", parse_compression),
                 CTL_OPTION_FLAG("async", TransferArgs, async),
                 CTL_OPTION_FLAG("snapshots", TransferArgs, snapshots),
+                CTL_OPTION_FLAG("allow-running", TransferArgs, allow_running),
                 {}
         };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -134,7 +137,8 @@ int verb_export(Context *c, int argc, char *argv[]) {
         r = sd_bus_message_append(m, "h", fd);
         if (r >= 0)
                 r = CTL_APPEND_OPTIONS(m, CTL_BUS_STRING("compression", a.compression, a.compression),
-                                       CTL_BUS_FLAG("async", a.async), CTL_BUS_FLAG("snapshots", a.snapshots));
+                                       CTL_BUS_FLAG("async", a.async), CTL_BUS_FLAG("snapshots", a.snapshots),
+                                       CTL_BUS_FLAG("allow-running", a.allow_running));
         if (r < 0)
                 return ctl_message_error(c, r);
         if (fd <= STDERR_FILENO)

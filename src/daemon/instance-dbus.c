@@ -852,7 +852,7 @@ static int method_pull_file(sd_bus_message *message, void *userdata, sd_bus_erro
 }
 
 /* Export: the whole instance as a tarball into the caller's fd, written by a worker while the operation
- * holds the instance (so it stays stopped). */
+ * holds the instance (so it stays stopped, or, with allow-running, frozen). */
 static int method_export(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *compression = NULL;
         Instance *i = userdata;
@@ -883,10 +883,6 @@ static int method_export(sd_bus_message *message, void *userdata, sd_bus_error *
         if (compression && (c = worker_compression_from_string(compression)) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Unknown compression '%s' (none, gzip, xz or zstd).", compression);
-        if (allow_running)
-                return sd_bus_error_setf(error, LXCBUS_ERROR_NOT_SUPPORTED,
-                                         "Cannot export instance '%s' while it runs: option 'allow-running' is not "
-                                         "supported yet. Stop it first.", i->name);
         r = bus_authorize_full(i->manager, message, i, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
@@ -896,14 +892,14 @@ static int method_export(sd_bus_message *message, void *userdata, sd_bus_error *
         r = bus_error_busy(i, error);
         if (r < 0)
                 return r;
-        if (i->load_error || i->state != INSTANCE_STOPPED)
+        if (i->load_error || !(i->state == INSTANCE_STOPPED || (allow_running && i->state == INSTANCE_RUNNING)))
                 return bus_error_invalid_state(i, "export", error);
 
         r = bus_operation_new(i->manager, OPERATION_EXPORT, i, i->name, message, uid, OPERATION_REPLY_OP, async, &o,
                               error);
         if (r < 0)
                 return r;
-        r = transfer_export(i, o, fd, c, snapshots);
+        r = transfer_export(i, o, fd, c, snapshots, allow_running);
         if (r < 0) {
                 operation_finish_errno(o, r, "Failed to start the export.");
                 if (async)

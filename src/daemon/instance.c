@@ -17,6 +17,7 @@
 #include "cgroup.h"
 #include "cgroup-walk.h"
 #include "console.h"
+#include "freeze.h"
 #include "instance.h"
 #include "log.h"
 #include "manager.h"
@@ -26,7 +27,6 @@
 #include "util.h"
 #include "worker.h"
 
-#define FREEZE_TIMEOUT_USEC (10 * USEC_PER_SEC)
 #define STOP_GRACE_USEC (10 * USEC_PER_SEC)
 #define STOP_KILL_WAIT_USEC (10 * USEC_PER_SEC)
 #define STOP_AFTER_KILL_USEC (3 * USEC_PER_SEC)
@@ -520,7 +520,7 @@ int instance_adopt_running(Instance *i) {
         i->scope_owned = true;
         instance_set_pid(i, init, true);
         instance_hold_init(i, monitor);
-        instance_set_state(i, frozen ? INSTANCE_FROZEN : INSTANCE_RUNNING);
+        instance_set_state(i, freeze_recover(i, frozen) > 0 ? INSTANCE_FROZEN : INSTANCE_RUNNING);
         return 1;
 }
 
@@ -821,74 +821,32 @@ static void ephemeral_delete(Instance *i) {
 
 /* ---------------------------------------------------------------- freeze */
 
-/* Freezing is a write to the payload cgroup's freezer and a wait for the kernel to get there; no
- * worker needed. A v1 freezer can stay FREEZING forever (a task in vfork): like runc, thaw and retry
- * every few checks, and on the final timeout thaw, so the state we report is the true one. */
-#define FREEZE_RETRY_EVERY 8
-
-static int freeze_check(sd_event_source *s, uint64_t usec, void *userdata);
-
-static void freeze_done(Operation *o, bool freeze) {
+static void freeze_done(Operation *o, int error) {
         Instance *i = o->instance;
+        bool freeze = o->kind == OPERATION_FREEZE;
 
+        if (error == -ETIMEDOUT) {
+                operation_fail(o, error, "Instance '%s' did not %s within %" PRIu64 " s.", i->name,
+                               freeze ? "freeze" : "thaw", FREEZE_TIMEOUT_USEC / USEC_PER_SEC);
+                return;
+        }
+        if (error < 0) {
+                operation_fail(o, error, "Failed to %s instance '%s': %s", freeze ? "freeze" : "thaw", i->name,
+                               strerror(-error));
+                return;
+        }
         instance_set_state(i, freeze ? INSTANCE_FROZEN : INSTANCE_RUNNING);
         instance_log(i, freeze ? "freeze" : "unfreeze", "Instance '%s' %s.", i->name, freeze ? "frozen" : "thawed");
         operation_finish(o, NULL, NULL);
 }
 
-static int freeze_check(sd_event_source *s, uint64_t usec, void *userdata) {
-        Operation *o = userdata;
-        Instance *i = o->instance;
-        bool freeze = o->kind == OPERATION_FREEZE;
-        uint64_t delay;
-        int r;
-
-        r = cgroup_freezer_get(i->unit_name, i->name);
-        if (r == (freeze ? 1 : 0)) {
-                freeze_done(o, freeze);
-                return 0;
-        }
-        if (r < 0 && r != -EAGAIN) {
-                operation_fail(o, r, "Failed to read the freezer of '%s': %s", i->name, strerror(-r));
-                return 0;
-        }
-        if (now_usec(CLOCK_MONOTONIC) >= o->freeze.deadline) {
-                if (freeze)
-                        (void) cgroup_freezer_set(i->unit_name, i->name, false);
-                operation_fail(o, -ETIMEDOUT, "Instance '%s' did not %s within %" PRIu64 " s.", i->name,
-                        freeze ? "freeze" : "thaw", FREEZE_TIMEOUT_USEC / USEC_PER_SEC);
-                return 0;
-        }
-        o->freeze.attempts++;
-        if (freeze && o->freeze.attempts % FREEZE_RETRY_EVERY == 0) {
-                (void) cgroup_freezer_set(i->unit_name, i->name, false);
-                (void) cgroup_freezer_set(i->unit_name, i->name, true);
-        } else if (!freeze)
-                (void) cgroup_freezer_set(i->unit_name, i->name, false);
-        /* 1, 2, 4 ... 64 ms between checks. */
-        delay = USEC_PER_MSEC << (o->freeze.attempts < 7 ? o->freeze.attempts - 1 : 6);
-        r = operation_arm_timeout(o, delay, freeze_check);
-        if (r < 0)
-                operation_fail(o, r, "Failed to wait for the freezer of '%s': %s", i->name, strerror(-r));
-        return 0;
-}
-
 void instance_freeze(Instance *i, Operation *o, bool freeze) {
-        int r;
-
         assert(i);
         assert(o);
 
         instance_lock(i, o);
         o->step = OPERATION_STEP_WORK;
-        o->freeze.deadline = now_usec(CLOCK_MONOTONIC) + FREEZE_TIMEOUT_USEC;
-        r = cgroup_freezer_set(i->unit_name, i->name, freeze);
-        if (r < 0) {
-                operation_fail(o, r, "Failed to %s instance '%s': %s", freeze ? "freeze" : "thaw", i->name,
-                               strerror(-r));
-                return;
-        }
-        (void) freeze_check(NULL, 0, o);
+        freeze_wait(o, i, freeze, freeze_done);
 }
 
 /* ---------------------------------------------------------------- kill */

@@ -8,6 +8,7 @@
 
 #include "bus-errors.h"
 #include "bus-limits.h"
+#include "freeze.h"
 #include "instance.h"
 #include "log.h"
 #include "manager.h"
@@ -26,6 +27,7 @@ static const char *const kind_table[_OPERATION_KIND_MAX] = {
         [OPERATION_SNAPSHOT] = "snapshot", [OPERATION_RESTORE_SNAPSHOT] = "restore-snapshot",
         [OPERATION_DELETE_SNAPSHOT] = "delete-snapshot", [OPERATION_COPY] = "copy",
         [OPERATION_EXPORT] = "export",   [OPERATION_IMPORT] = "import",
+        [OPERATION_RENAME] = "rename",
 };
 
 static const char *const status_table[_OPERATION_STATUS_MAX] = {
@@ -195,6 +197,7 @@ void operation_finish(Operation *o, const char *error_name, const char *error_me
 
         if (o->status != OPERATION_RUNNING)
                 return;
+        freeze_release(o);      /* before anything else sees the result: the instance runs again */
 
         if (error_name) {
                 n = strdup(error_name);
@@ -434,6 +437,7 @@ Operation *operation_free(Operation *o) {
                 }
         if (o->counted)
                 limiter_put(&m->operation_limits, o->uid);
+        freeze_release(o);
         instance_unlock(o->instance, o);
         if (o->worker)
                 worker_abandon(o->worker, SIGKILL);

@@ -34,6 +34,7 @@ typedef enum OperationKind {
         OPERATION_COPY,
         OPERATION_EXPORT,
         OPERATION_IMPORT,           /* a create from a tarball: uses .create */
+        OPERATION_RENAME,           /* the hostname step after the rename on disk */
         _OPERATION_KIND_MAX,
         _OPERATION_KIND_INVALID = -EINVAL,
 } OperationKind;
@@ -80,9 +81,18 @@ typedef struct OperationLifecycle {
         char *pending_message;
 } OperationLifecycle;
 
+/* A wait for an instance's freezer (freeze.c): Freeze and Unfreeze, and the hold of Copy, Snapshot and
+ * Export with allow-running, which keep their source frozen while their worker reads it. Not in the union
+ * below: a held Copy or Snapshot uses .storage too. */
 typedef struct OperationFreeze {
         uint64_t deadline;          /* CLOCK_MONOTONIC µs */
         unsigned attempts;
+        bool freeze;                /* waiting for frozen (false: thawed) */
+        Instance *instance;         /* whose freezer; a hold's is a ref */
+        void (*done)(Operation *o, int error);
+        bool hold;                  /* a hold: thawed and forgotten when the operation finishes */
+        void (*ready)(Operation *o, int error);   /* a hold's: frozen, or not */
+        int fd;                     /* a held Export: the caller's fd (the call's message owns it) */
 } OperationFreeze;
 
 typedef struct OperationCreate {
@@ -105,6 +115,7 @@ typedef struct OperationExec {
 typedef struct OperationStorage {
         char *snapshot;             /* the snapshot's name (copy: the one copied from, or NULL) */
         char *entry;                /* what the copy worker fills, in staging/ */
+        char *source_dir;           /* what it copies */
         Instance *source;           /* copy: ref, locked by this operation until it finishes */
         InstanceMetadata *md;       /* copy: of the new instance */
 } OperationStorage;
@@ -145,13 +156,17 @@ struct Operation {
 
         union {                     /* by kind */
                 OperationLifecycle lifecycle;
-                OperationFreeze freeze;
                 OperationCreate create;
                 OperationExec exec;
                 OperationStorage storage;
+                struct {                    /* Export */
+                        int export_compression;     /* a WorkerCompression */
+                        bool export_snapshots;
+                };
         };
 
         OperationCall *call;        /* the bus face's: the call to answer and its waiters */
+        OperationFreeze freeze;
 };
 
 const char *operation_kind_to_string(OperationKind k);

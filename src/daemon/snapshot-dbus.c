@@ -45,14 +45,17 @@ static int invalid_name(const char *what, const char *name, sd_bus_error *error)
 }
 
 /* The checks every method here makes after polkit: nothing else holds the instance, it is not broken,
- * and it is stopped (DESIGN.md's table; DeleteSnapshot leaves the rootfs alone and works in any state). */
-static int check_stopped_idle(Instance *i, const char *verb, bool any_state, sd_bus_error *error) {
+ * and it is stopped (DESIGN.md's table; DeleteSnapshot leaves the rootfs alone and works in any state;
+ * Copy and Snapshot with allow-running also take a running one, which they freeze). */
+static int check_stopped_idle(Instance *i, const char *verb, bool any_state, bool running_too,
+                              sd_bus_error *error) {
         int r;
 
         r = bus_error_busy(i, error);
         if (r < 0)
                 return r;
-        if (i->load_error || (!any_state && i->state != INSTANCE_STOPPED))
+        if (i->load_error ||
+            (!any_state && i->state != INSTANCE_STOPPED && !(running_too && i->state == INSTANCE_RUNNING)))
                 return bus_error_invalid_state(i, verb, error);
         return 0;
 }
@@ -75,14 +78,18 @@ int bus_check_no_overlay_user(Instance *i, const char *snapshot, const char *ver
 
 static int snapshot_common(sd_bus_message *message, Instance *i, OperationKind kind, sd_bus_error *error) {
         const char *verb = operation_kind_to_string(kind), *name;
-        int async = 0, r;
+        int async = 0, allow_running = 0, r;
         Operation *o;
         uid_t uid;
 
         r = sd_bus_message_read(message, "s", &name);
         if (r < 0)
                 return r;
-        r = bus_read_options(message, (const BusOption[]) { { "async", "b", &async }, {} }, error);
+        /* Only Snapshot reads the rootfs of a running instance; the others change it or its snapshots. */
+        r = bus_read_options(message, (const BusOption[]) {
+                        { "async", "b", &async },
+                        { kind == OPERATION_SNAPSHOT ? "allow-running" : NULL, "b", &allow_running },
+                        {} }, error);
         if (r < 0)
                 return r;
         if (!instance_name_is_valid(name))
@@ -93,7 +100,7 @@ static int snapshot_common(sd_bus_message *message, Instance *i, OperationKind k
         r = bus_get_sender_uid(message, &uid);
         if (r < 0)
                 return r;
-        r = check_stopped_idle(i, verb, kind == OPERATION_DELETE_SNAPSHOT, error);
+        r = check_stopped_idle(i, verb, kind == OPERATION_DELETE_SNAPSHOT, allow_running, error);
         if (r < 0)
                 return r;
         if (kind == OPERATION_SNAPSHOT) {
@@ -120,7 +127,7 @@ static int snapshot_common(sd_bus_message *message, Instance *i, OperationKind k
         if (r < 0)
                 return r;
         if (kind == OPERATION_SNAPSHOT)
-                snapshot_create(i, o, name);
+                snapshot_create(i, o, name, allow_running);
         else if (kind == OPERATION_RESTORE_SNAPSHOT)
                 snapshot_restore(i, o, name);
         else
@@ -144,6 +151,8 @@ int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *error) 
         _cleanup_free_ char *old = NULL;
         Instance *i = userdata;
         const char *name;
+        Operation *o;
+        uid_t uid;
         int r;
 
         r = sd_bus_message_read(message, "s", &name);
@@ -154,7 +163,14 @@ int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *error) 
         r = bus_authorize(message, i, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = check_stopped_idle(i, "rename", false, error);
+        r = bus_get_sender_uid(message, &uid);
+        if (r < 0)
+                return r;
+        r = check_stopped_idle(i, "rename", false, false, error);
+        if (r < 0)
+                return r;
+        /* Checked before the rename: the operation that follows it must not fail for want of a slot. */
+        r = bus_limiter_check(&i->manager->operation_limits, uid, error);
         if (r < 0)
                 return r;
         r = bus_check_no_overlay_user(i, NULL, "rename", error);
@@ -168,9 +184,14 @@ int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *error) 
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INSTANCE_EXISTS, "Instance '%s' already exists.", name);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to rename instance '%s' to '%s': %m", old, name);
-        /* The removal and the addition go out before the reply. */
+        /* The removal and the addition go out before the reply, which comes once /etc/hostname followed. */
         manager_flush_changes(i->manager);
-        return sd_bus_reply_method_return(message, NULL);
+        r = bus_operation_new(i->manager, OPERATION_RENAME, i, i->name, message, uid, OPERATION_REPLY_NONE, false,
+                              &o, error);
+        if (r < 0)
+                return r;
+        instance_rename_hostname(i, o, old);
+        return bus_operation_reply(o, message, false);
 }
 
 /* Copy's options, read before polkit. */
@@ -283,11 +304,6 @@ int method_copy(sd_bus_message *message, void *userdata, sd_bus_error *error) {
                 return invalid_name("instance", name, error);
         if (c.snapshot && !instance_name_is_valid(c.snapshot))
                 return invalid_name("snapshot", c.snapshot, error);
-        /* A consistent copy of a running instance needs it frozen throughout (or a file system
-         * snapshot); not done yet. */
-        if (c.allow_running)
-                return sd_bus_error_set(error, LXCBUS_ERROR_NOT_SUPPORTED,
-                                        "Copying a running instance ('allow-running') is not supported yet.");
         /* The lower layer must never change under the clone: a snapshot, which nothing writes. */
         if (c.overlay && !c.snapshot)
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
@@ -305,7 +321,7 @@ int method_copy(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         r = bus_get_sender_uid(message, &uid);
         if (r < 0)
                 return r;
-        r = check_stopped_idle(src, "copy", false, error);
+        r = check_stopped_idle(src, "copy", false, c.allow_running, error);
         if (r < 0)
                 return r;
         if (c.snapshot && !instance_metadata_find_snapshot(&src->md, c.snapshot))
@@ -325,7 +341,8 @@ int method_copy(sd_bus_message *message, void *userdata, sd_bus_error *error) {
                               c.async, &o, error);
         if (r < 0)
                 return r;
-        r = c.overlay ? instance_clone_overlay(src, o, c.snapshot, &md) : instance_copy(src, o, c.snapshot, &md);
+        r = c.overlay ? instance_clone_overlay(src, o, c.snapshot, &md)
+                      : instance_copy(src, o, c.snapshot, &md, c.allow_running);
         if (r < 0) {
                 operation_fail(o, r, "Failed to start the copy of '%s': %s", src->name, strerror(-r));
                 if (c.async)

@@ -11,6 +11,7 @@
 
 #include "bus-limits.h"
 #include "create.h"
+#include "freeze.h"
 #include "instance.h"
 #include "log.h"
 #include "manager.h"
@@ -120,15 +121,19 @@ static int instance_config_rewrite(const char *dir, const char *dir_to, const ch
 
 /* ---------------------------------------------------------------- the copy worker */
 
-/* Starts the copy worker: source into staging/ENTRY/rootfs (staging/ENTRY made here). */
-static int storage_copy_start(Operation *o, const char *entry, const char *source, const InstanceIdmap *from,
-                              const InstanceIdmap *to, const WorkerHandlers *h) {
+/* Starts the copy worker: o->storage.source_dir into staging/ENTRY/rootfs (staging/ENTRY made here); a copy
+ * shifts the owners from its source's block into its own. */
+static int storage_copy_start(Operation *o, const WorkerHandlers *h) {
         Manager *m = o->manager;
+        const InstanceIdmap *from = NULL, *to = NULL;
         _cleanup_free_ char *dir = NULL;
         int r;
 
-        o->storage.entry = strdup(entry);
-        if (!o->storage.entry || asprintf(&dir, "%s/%s", m->staging_dir, entry) < 0)
+        if (o->kind == OPERATION_COPY) {
+                from = &o->storage.source->md.idmap;
+                to = &o->storage.md->idmap;
+        }
+        if (asprintf(&dir, "%s/%s", m->staging_dir, o->storage.entry) < 0)
                 return -ENOMEM;
         if (mkdir(dir, 0700) < 0)
                 return -errno;
@@ -136,10 +141,11 @@ static int storage_copy_start(Operation *o, const char *entry, const char *sourc
                 .verb = WORKER_VERB_COPY,
                 .lxcpath = dir,
                 .name = "rootfs",
-                .copy.source = source,
+                .copy.source = o->storage.source_dir,
         };
         if (to && to->count > 0)
-                req.copy = (WorkerCopyArgs) { source, from->uid, from->gid, to->uid, to->gid, to->count };
+                req.copy = (WorkerCopyArgs) { o->storage.source_dir, from->uid, from->gid, to->uid, to->gid,
+                                              to->count };
         o->step = OPERATION_STEP_WORK;
         o->cancel = operation_cancel_worker;   /* the exit handler removes what the worker left */
         o->cancelable = true;
@@ -260,13 +266,48 @@ static int snapshot_put_in_place(Operation *o, const char *tree) {
         return 0;
 }
 
+static void copy_release_source(Operation *o) {
+        instance_unlock(o->storage.source, o);
+        o->storage.source = instance_unref(o->storage.source);
+}
+
+/* The copy worker could not start: o finishes, a copy's source and name released. */
+static void storage_start_failed(Operation *o, int error) {
+        const char *what = operation_kind_to_string(o->kind);
+        _cleanup_free_ char *name = strdup(o->storage.source ? o->storage.source->name : o->instance_name);
+
+        if (o->kind == OPERATION_COPY) {
+                copy_release_source(o);
+                manager_release_name(o->manager, o->instance_name);
+        }
+        if (error == -ETIMEDOUT)
+                operation_fail(o, error, "Failed to %s '%s': it did not freeze within %" PRIu64 " s.", what,
+                               strempty(name), FREEZE_TIMEOUT_USEC / USEC_PER_SEC);
+        else
+                operation_fail(o, error, "Failed to start the %s of '%s': %s", what, strempty(name), strerror(-error));
+}
+
+/* The source is frozen now (allow-running), or failed to. */
+static void storage_on_frozen(Operation *o, int error) {
+        if (error >= 0)
+                error = storage_copy_start(o, &storage_handlers);
+        if (error < 0)
+                storage_start_failed(o, error);
+}
+
+/* The copy worker at once, or once the running instance src is frozen. */
+static void storage_copy_begin(Operation *o, Instance *src, bool hold) {
+        if (hold)
+                freeze_hold(src, o, storage_on_frozen);
+        else
+                storage_on_frozen(o, 0);
+}
+
 /* Snapshot and RestoreSnapshot: the copy worker from the rootfs, or from the snapshot, into an entry of
  * staging/ that is unique in this daemon's life (a leftover of an earlier one is gone before the first
  * operation: create_clean_staging()). */
-static void snapshot_copy_begin(Instance *i, Operation *o, const char *name, bool restore) {
-        _cleanup_free_ char *source = NULL, *sub = NULL;
-        char entry[64];
-        int r;
+static void snapshot_copy_begin(Instance *i, Operation *o, const char *name, bool restore, bool hold) {
+        _cleanup_free_ char *sub = NULL;
 
         assert(i);
         assert(o);
@@ -276,19 +317,16 @@ static void snapshot_copy_begin(Instance *i, Operation *o, const char *name, boo
         o->storage.snapshot = strdup(name);
         if (!o->storage.snapshot || (restore ? asprintf(&sub, "snapshots/%s/rootfs", name) < 0
                                              : !(sub = strdup("rootfs"))) ||
-            !(source = instance_dir(i->manager, i->name, sub))) {
+            !(o->storage.source_dir = instance_dir(i->manager, i->name, sub)) ||
+            asprintf(&o->storage.entry, ".%s-%" PRIu64, restore ? "restore" : "snapshot", o->id) < 0) {
                 operation_fail(o, -ENOMEM, "Out of memory.");
                 return;
         }
-        snprintf(entry, sizeof entry, ".%s-%" PRIu64, restore ? "restore" : "snapshot", o->id);
-        r = storage_copy_start(o, entry, source, NULL, NULL, &storage_handlers);
-        if (r < 0)
-                operation_fail(o, r, "Failed to start the %s of '%s': %s", restore ? "restore" : "snapshot", i->name,
-                               strerror(-r));
+        storage_copy_begin(o, i, hold);
 }
 
-void snapshot_create(Instance *i, Operation *o, const char *name) {
-        snapshot_copy_begin(i, o, name, false);
+void snapshot_create(Instance *i, Operation *o, const char *name, bool allow_running) {
+        snapshot_copy_begin(i, o, name, false, allow_running && i->state == INSTANCE_RUNNING);
 }
 
 /* The copy of the snapshot is in staging (tree): exchanged with the rootfs, the old one leaving with the
@@ -350,7 +388,7 @@ static int restore_put_in_place(Operation *o, const char *tree) {
 }
 
 void snapshot_restore(Instance *i, Operation *o, const char *name) {
-        snapshot_copy_begin(i, o, name, true);
+        snapshot_copy_begin(i, o, name, true, false);
 }
 
 void snapshot_delete(Instance *i, Operation *o, const char *name) {
@@ -422,11 +460,6 @@ static int copy_finish_in_staging(Operation *o) {
         return 0;
 }
 
-static void copy_release_source(Operation *o) {
-        instance_unlock(o->storage.source, o);
-        o->storage.source = instance_unref(o->storage.source);
-}
-
 /* The copy is whole in staging/NEW: in place, and the new instance set up. */
 static int copy_put_in_place(Operation *o, const char *tree) {
         Manager *m = o->manager;
@@ -451,6 +484,47 @@ static int copy_put_in_place(Operation *o, const char *tree) {
         return 0;
 }
 
+/* The hostname worker of a copy is done: /etc/hostname of the copy holds its name if it held the
+ * source's. Its failure leaves the file as copied (the name the instance gets is lxc.uts.name's anyway). */
+static void on_copy_hostname(Worker *w, int error, const char *message, void *userdata) {
+        Operation *o = userdata;
+        _cleanup_free_ char *tree = NULL;
+        int r;
+
+        o->worker = worker_free(o->worker);
+        if (o->step == OPERATION_STEP_CANCELLED) {
+                copy_release_source(o);
+                storage_copy_failed(o, -ECANCELED, "cancelled", true);
+                return;
+        }
+        if (error != 0)
+                log_warning("Failed to set /etc/hostname of the copy '%s', left as copied: %s", o->instance_name,
+                            strempty(message));
+        r = asprintf(&tree, "%s/%s/rootfs", o->manager->staging_dir, o->storage.entry) < 0 ? -ENOMEM
+                                                                                            : copy_put_in_place(o, tree);
+        if (r < 0) {
+                copy_release_source(o);
+                storage_copy_failed(o, r, strerror(-r), true);
+        }
+}
+
+static const WorkerHandlers copy_hostname_handlers = {
+        .exited = on_copy_hostname,
+};
+
+/* The hostname worker on staging/NEW (still locked by o, cancellable as the copy was). */
+static int copy_hostname_start(Operation *o) {
+        WorkerRequest req = {
+                .verb = WORKER_VERB_HOSTNAME,
+                .lxcpath = o->manager->staging_dir,
+                .name = o->storage.entry,
+                .hostname.old_name = o->storage.source->name,
+        };
+
+        operation_set_progress(o, 1.0, "setting the hostname");
+        return worker_spawn(o->manager, &req, NULL, 0, &copy_hostname_handlers, o, &o->worker);
+}
+
 /* The copy worker of any of them is done: put its tree in place, or remove it. */
 static void on_storage_copied(Worker *w, int error, const char *message, void *userdata) {
         Operation *o = userdata;
@@ -459,6 +533,7 @@ static void on_storage_copied(Worker *w, int error, const char *message, void *u
         int r;
 
         o->worker = worker_free(o->worker);
+        freeze_release(o);      /* the source runs on at once: the rest does not read it */
         if (error == 0) {
                 if (asprintf(&tree, "%s/%s/rootfs", o->manager->staging_dir, o->storage.entry) < 0)
                         r = -ENOMEM;
@@ -467,7 +542,7 @@ static void on_storage_copied(Worker *w, int error, const char *message, void *u
                 else if (o->kind == OPERATION_RESTORE_SNAPSHOT)
                         r = restore_put_in_place(o, tree);
                 else
-                        r = copy_put_in_place(o, tree);
+                        r = copy_hostname_start(o);
                 if (r >= 0)
                         return;
                 error = r;
@@ -483,9 +558,9 @@ static const WorkerHandlers storage_handlers = {
         .exited = on_storage_copied,
 };
 
-int instance_copy(Instance *src, Operation *o, const char *snapshot, InstanceMetadata *md) {
+int instance_copy(Instance *src, Operation *o, const char *snapshot, InstanceMetadata *md, bool allow_running) {
         Manager *m = o->manager;
-        _cleanup_free_ char *source = NULL, *sub = NULL;
+        _cleanup_free_ char *sub = NULL;
         int r;
 
         assert(src);
@@ -495,10 +570,11 @@ int instance_copy(Instance *src, Operation *o, const char *snapshot, InstanceMet
 
         if (snapshot ? asprintf(&sub, "snapshots/%s/rootfs", snapshot) < 0 : !(sub = strdup("rootfs")))
                 return -ENOMEM;
-        source = instance_dir(m, src->name, sub);
+        o->storage.source_dir = instance_dir(m, src->name, sub);
         o->storage.md = new0(InstanceMetadata, 1);
         o->storage.snapshot = snapshot ? strdup(snapshot) : NULL;
-        if (!source || !o->storage.md || (snapshot && !o->storage.snapshot))
+        o->storage.entry = strdup(md->name);
+        if (!o->storage.source_dir || !o->storage.md || (snapshot && !o->storage.snapshot) || !o->storage.entry)
                 return -ENOMEM;
         r = manager_reserve_name(m, md->name, md->idmap.count > 0 ? &md->idmap : NULL, md->owner);
         if (r < 0)
@@ -507,13 +583,10 @@ int instance_copy(Instance *src, Operation *o, const char *snapshot, InstanceMet
         *md = (InstanceMetadata) {};
         o->storage.source = instance_ref(src);
         instance_lock(src, o);
-        r = storage_copy_start(o, o->storage.md->name, source, &src->md.idmap, &o->storage.md->idmap,
-                               &storage_handlers);
-        if (r < 0) {
-                copy_release_source(o);
-                manager_release_name(m, o->instance_name);
-        }
-        return r;
+        /* From here on o finishes by itself, whatever happens. A snapshot is not the running rootfs: no
+         * need to freeze for it. */
+        storage_copy_begin(o, src, allow_running && !snapshot && src->state == INSTANCE_RUNNING);
+        return 0;
 }
 
 Instance *snapshot_overlay_user(Manager *m, const char *instance, const char *snapshot) {
@@ -599,6 +672,7 @@ void snapshot_operation_done(Operation *o) {
         copy_release_source(o);
         free(o->storage.snapshot);
         free(o->storage.entry);
+        free(o->storage.source_dir);
 }
 
 /* ---------------------------------------------------------------- rename */
@@ -769,4 +843,43 @@ int instance_rename(Instance *i, const char *new_name) {
         manager_add_instance(m, i);
         instance_mark_dirty(i, INSTANCE_PROP_SNAPSHOTS);
         return 0;
+}
+
+/* The hostname worker after a rename is done. The rename stands whatever it says: the instance's name
+ * is lxc.uts.name's anyway. */
+static void on_rename_hostname(Worker *w, int error, const char *message, void *userdata) {
+        Operation *o = userdata;
+
+        o->worker = worker_free(o->worker);
+        if (error != 0)
+                log_warning("Failed to set /etc/hostname of renamed instance '%s', left as it was: %s",
+                            o->instance->name, strempty(message));
+        operation_finish(o, NULL, NULL);
+}
+
+static const WorkerHandlers rename_hostname_handlers = {
+        .exited = on_rename_hostname,
+};
+
+void instance_rename_hostname(Instance *i, Operation *o, const char *old_name) {
+        int r;
+
+        assert(i);
+        assert(o);
+        assert(old_name);
+
+        WorkerRequest req = {
+                .verb = WORKER_VERB_HOSTNAME,
+                .lxcpath = i->manager->instances_dir,
+                .name = i->name,
+                .hostname.old_name = old_name,
+        };
+        instance_lock(i, o);
+        o->step = OPERATION_STEP_WORK;
+        r = worker_spawn(i->manager, &req, NULL, 0, &rename_hostname_handlers, o, &o->worker);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to spawn the hostname worker for '%s', /etc/hostname left as it "
+                                  "was: %m", i->name);
+                operation_finish(o, NULL, NULL);
+        }
 }

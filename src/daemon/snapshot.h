@@ -32,14 +32,17 @@ int snapshot_check_new(Instance *i, const char *name);
 
 /* Each takes the lock for o and finishes o when done (or at once on failure); the bus face checked the
  * name and the state. */
-void snapshot_create(Instance *i, Operation *o, const char *name);
+void snapshot_create(Instance *i, Operation *o, const char *name, bool allow_running);
 void snapshot_restore(Instance *i, Operation *o, const char *name);
 void snapshot_delete(Instance *i, Operation *o, const char *name);
 
+/* With allow_running, a running instance is frozen while its rootfs is copied (freeze_hold()). */
+
 /* Copy of src (from its snapshot, or its rootfs when NULL) into a new instance described by md (complete:
  * name, owner, idmap, config; taken). o is a copy operation for the new name; src stays locked by o
- * until the copy is in place or gone. */
-int instance_copy(Instance *src, Operation *o, const char *snapshot, InstanceMetadata *md);
+ * until the copy is in place or gone. /etc/hostname of the copy holds the new name if it held src's.
+ * < 0 only before anything happened: from then on o finishes by itself. */
+int instance_copy(Instance *src, Operation *o, const char *snapshot, InstanceMetadata *md, bool allow_running);
 
 /* An overlay clone of src's snapshot (the read-only lower layer; privileged only, md->idmap empty): a new
  * instance with an empty upper layer, made and finished within the call (o finishes, as a copy does on
@@ -54,6 +57,9 @@ Instance *snapshot_overlay_user(Manager *m, const char *instance, const char *sn
  * taken (or a stray directory has it), -EINVAL not a valid name. The instance leaves the bus under its
  * old path and comes back under the new one. */
 int instance_rename(Instance *i, const char *new_name);
+/* After instance_rename(): /etc/hostname of the rootfs holds the new name if it held old_name, written by
+ * a worker under o (a rename operation), which finishes o. */
+void instance_rename_hostname(Instance *i, Operation *o, const char *old_name);
 
 /* At startup, before the instances are loaded: renames a killed daemon left half done are finished
  * (committed: the metadata names the new name) or forgotten. */

@@ -5,10 +5,12 @@
  * its config or deletes it meanwhile. */
 #include <assert.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include "create.h"
+#include "freeze.h"
 #include "instance.h"
 #include "log.h"
 #include "manager.h"
@@ -53,39 +55,66 @@ static const WorkerHandlers export_handlers = {
         .exited = on_export_exited,
 };
 
-int transfer_export(Instance *i, Operation *o, int fd, WorkerCompression compression, bool snapshots) {
-        Manager *m;
+/* The export worker; the caller's fd is the worker's once it runs. */
+static int export_spawn(Operation *o) {
+        Instance *i = o->instance;
+        int fd = o->freeze.fd, r;
+
+        WorkerRequest req = {
+                .verb = WORKER_VERB_EXPORT,
+                .lxcpath = i->manager->instances_dir,
+                .name = i->name,
+                .export_ = {
+                        .compression = o->export_compression,
+                        .idmap_uid = i->md.idmap.uid,
+                        .idmap_gid = i->md.idmap.gid,
+                        .idmap_count = i->md.idmap.count,
+                        .snapshots = o->export_snapshots,
+                },
+        };
+        o->step = OPERATION_STEP_WORK;
+        o->cancel = operation_cancel_worker;   /* it only reads the instance */
+        o->cancelable = true;
+        operation_mark_dirty(o, OPERATION_PROP_CANCELABLE);
+        operation_set_progress(o, 0.0, "exporting");
+        r = worker_spawn(i->manager, &req, &fd, 1, &export_handlers, o, &o->worker);
+        if (r >= 0)
+                transfer_drop_fd(fd);
+        return r;
+}
+
+/* allow-running: the instance is frozen now, or failed to. */
+static void export_on_frozen(Operation *o, int error) {
+        if (error >= 0)
+                error = export_spawn(o);
+        if (error == -ETIMEDOUT)
+                operation_fail(o, error, "Failed to export '%s': it did not freeze within %" PRIu64 " s.",
+                               o->instance_name, FREEZE_TIMEOUT_USEC / USEC_PER_SEC);
+        else if (error < 0)
+                operation_fail(o, error, "Failed to start the export of '%s': %s", o->instance_name,
+                               strerror(-error));
+}
+
+int transfer_export(Instance *i, Operation *o, int fd, WorkerCompression compression, bool snapshots,
+                    bool allow_running) {
         int r;
 
         assert(i);
         assert(o);
         assert(fd >= 0);
 
-        m = i->manager;
-        WorkerRequest req = {
-                .verb = WORKER_VERB_EXPORT,
-                .lxcpath = m->instances_dir,
-                .name = i->name,
-                .export_ = {
-                        .compression = compression,
-                        .idmap_uid = i->md.idmap.uid,
-                        .idmap_gid = i->md.idmap.gid,
-                        .idmap_count = i->md.idmap.count,
-                        .snapshots = snapshots,
-                },
-        };
         instance_lock(i, o);
-        o->step = OPERATION_STEP_WORK;
-        o->cancel = operation_cancel_worker;   /* it only reads the instance */
-        o->cancelable = true;
-        operation_set_progress(o, 0.0, "exporting");
-        r = worker_spawn(m, &req, &fd, 1, &export_handlers, o, &o->worker);
-        if (r < 0) {
-                instance_unlock(i, o);
-                return r;
+        o->export_compression = compression;
+        o->export_snapshots = snapshots;
+        o->freeze.fd = fd;      /* the call's message keeps it open until the operation is gone */
+        if (allow_running && i->state == INSTANCE_RUNNING) {
+                freeze_hold(i, o, export_on_frozen);
+                return 0;
         }
-        transfer_drop_fd(fd);
-        return 0;
+        r = export_spawn(o);
+        if (r < 0)
+                instance_unlock(i, o);
+        return r;
 }
 
 int transfer_import(Manager *m, Operation *o, int fd, InstanceMetadata *md) {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "names.h"
 #include "util.h"
 #include "worker-proto.h"
 
@@ -90,6 +91,7 @@ static const char *const verb_table[_WORKER_VERB_MAX] = {
         [WORKER_VERB_PUSH_FILE] = "push-file", [WORKER_VERB_PULL_FILE] = "pull-file",
         [WORKER_VERB_COPY] = "copy",
         [WORKER_VERB_EXPORT] = "export",   [WORKER_VERB_IMPORT] = "import",
+        [WORKER_VERB_HOSTNAME] = "hostname",
 };
 
 DEFINE_STRING_TABLE_LOOKUP(worker_verb, WorkerVerb, verb_table, _WORKER_VERB_MAX, _WORKER_VERB_INVALID);
@@ -308,6 +310,9 @@ static int decode_args(WorkerRequest *req, char **args, size_t n) {
                 return decode_export(args, n, &req->export_);
         case WORKER_VERB_IMPORT:
                 return decode_import(args, n, &req->import);
+        case WORKER_VERB_HOSTNAME:
+                req->hostname.old_name = args[0];
+                return instance_name_is_valid(args[0]) ? 0 : -EBADMSG;
         default:
                 return -EBADMSG;
         }
@@ -472,6 +477,9 @@ static void encode_args(Packet *p, const WorkerRequest *req) {
                 packet_add(p, im->final_lxcpath);
                 packet_add(p, im->metadata_json);
                 packet_add_idmap(p, im->idmap_uid, im->idmap_gid, im->idmap_count);
+                break;
+        case WORKER_VERB_HOSTNAME:
+                packet_add(p, req->hostname.old_name);
                 break;
         default:
                 p->error = -EINVAL;

@@ -64,6 +64,10 @@
  *                                             .import: as create with template "none", then extracts the
  *                                             tarball read from fd 4 (src/worker/tarball.c) into the rootfs,
  *                                             and an export's snapshots beside it. "bytes <read from fd 4> 0".
+ *   hostname LXCPATH NAME OLD_NAME           .hostname: /etc/hostname of LXCPATH/NAME/rootfs (resolved in that
+ *                                             root) becomes "NAME\n" if it is a regular file holding OLD_NAME,
+ *                                             through a temporary file renamed into place that keeps the old
+ *                                             one's owner and mode; anything else there is left alone.
  *
  * Cancel is SIGTERM to the worker. lxcbusd-start-hook, beside the worker, is what liblxc runs as
  * lxc.hook.start-host; it sends "running $LXC_PID" on the start worker's socket, which it takes from the
@@ -106,6 +110,7 @@ typedef enum WorkerVerb {
         WORKER_VERB_COPY,
         WORKER_VERB_EXPORT,
         WORKER_VERB_IMPORT,
+        WORKER_VERB_HOSTNAME,
         _WORKER_VERB_MAX,
         _WORKER_VERB_INVALID = -EINVAL,
 } WorkerVerb;
@@ -195,6 +200,11 @@ typedef struct WorkerImportArgs {
         unsigned idmap_uid, idmap_gid, idmap_count;   /* as WorkerCreateArgs */
 } WorkerImportArgs;
 
+/* hostname: old_name is a valid instance name, as NAME is. */
+typedef struct WorkerHostnameArgs {
+        const char *old_name;
+} WorkerHostnameArgs;
+
 typedef struct WorkerRequest {
         WorkerVerb verb;
         const char *lxcpath;       /* not empty */
@@ -211,6 +221,7 @@ typedef struct WorkerRequest {
                 WorkerCopyArgs copy;
                 WorkerExportArgs export_;
                 WorkerImportArgs import;
+                WorkerHostnameArgs hostname;
         };
 } WorkerRequest;
 

@@ -383,3 +383,86 @@ int worker_pull_file(const WorkerRequest *req, struct lxc_container *c) {
                 return worker_result(-r, "Failed to read '%s' in the instance: %s", path, strerror(-r));
         return worker_result(0, "pulled");
 }
+
+/* ---------------------------------------------------------------- hostname */
+
+#define HOSTNAME_FILE_MAX 256
+
+/* 1 if the file hostname of etc is a regular file whose one line is old_name, its stat in *ret_st; 0 if it
+ * is anything else (missing, a symlink, a device, another name). Examined through O_PATH first, as pull
+ * does: opening a device or a FIFO may do something. */
+static int hostname_holds(int etc, const char *old_name, struct stat *ret_st) {
+        _cleanup_close_ int at = -EBADF, fd = -EBADF;
+        char proc[64], buf[HOSTNAME_FILE_MAX + 1];
+        struct stat st2;
+        ssize_t n;
+
+        at = openat(etc, "hostname", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (at < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (fstat(at, ret_st) < 0)
+                return -errno;
+        if (!S_ISREG(ret_st->st_mode) || ret_st->st_size > HOSTNAME_FILE_MAX)
+                return 0;
+        (void) snprintf(proc, sizeof proc, "/proc/self/fd/%i", at);
+        fd = open(proc, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st2) < 0 || st2.st_dev != ret_st->st_dev || st2.st_ino != ret_st->st_ino)
+                return -EIO;
+        n = read(fd, buf, HOSTNAME_FILE_MAX);
+        if (n < 0)
+                return -errno;
+        while (n > 0 && strchr(" \t\r\n", buf[n - 1]))
+                n--;
+        buf[n] = 0;
+        return streq(buf, old_name);
+}
+
+/* The new /etc/hostname beside the old one, owned and moded as it was (an idmapped instance's file keeps
+ * its mapped owner), renamed over it: a link planted there is replaced, never written through. */
+static int hostname_replace(int etc, const char *name, const struct stat *st) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *text = NULL;
+        char tmp[64];
+        size_t n;
+        int r = 0;
+
+        if (asprintf(&text, "%s\n", name) < 0)
+                return -ENOMEM;
+        n = strlen(text);
+        fd = create_temporary(etc, tmp, sizeof tmp);
+        if (fd < 0)
+                return fd;
+        if (fchown(fd, st->st_uid, st->st_gid) < 0 || write(fd, text, n) != (ssize_t) n ||
+            fchmod(fd, st->st_mode & 07777) < 0 || fsync(fd) < 0 || renameat(etc, tmp, etc, "hostname") < 0)
+                r = errno > 0 ? -errno : -EIO;
+        if (r < 0)
+                (void) unlinkat(etc, tmp, 0);
+        return r;
+}
+
+int worker_set_hostname(const WorkerRequest *req, struct lxc_container *c) {
+        const char *old_name = req->hostname.old_name;
+        _cleanup_close_ int root = -EBADF, etc = -EBADF;
+        struct stat st;
+        int r;
+
+        root = open_rootfs(req);
+        if (root < 0)
+                return worker_result(-root, "Instance '%s' has no rootfs: %s", req->name, strerror(-root));
+        etc = resolve(root, "/etc", O_PATH | O_DIRECTORY);
+        if (IN_SET(etc, -ENOENT, -ENOTDIR))
+                return worker_result(0, "no /etc");
+        if (etc < 0)
+                return result_resolve_failed(etc, "Directory", "/etc");
+        r = hostname_holds(etc, old_name, &st);
+        if (r < 0)
+                return worker_result(-r, "Failed to read /etc/hostname in the instance: %s", strerror(-r));
+        if (r == 0)
+                return worker_result(0, "left alone");
+        r = hostname_replace(etc, req->name, &st);
+        if (r < 0)
+                return result_write_failed(r, "/etc/hostname");
+        return worker_result(0, "rewritten");
+}

@@ -10,3 +10,6 @@ struct lxc_container;
  * rootfs is reached from the host, whether the instance runs or not. */
 int worker_push_file(const WorkerRequest *req, struct lxc_container *c);
 int worker_pull_file(const WorkerRequest *req, struct lxc_container *c);
+/* hostname (worker-proto.h): /etc/hostname of the rootfs, resolved in it, becomes the instance's name if it
+ * holds the old one. */
+int worker_set_hostname(const WorkerRequest *req, struct lxc_container *c);

@@ -616,14 +616,11 @@ int archive_export(ArchiveJob *job, WorkerCompression compression, const char *m
 
         job->progress(0.1, "exporting");
         r = export_write_metadata(job, out, metadata_json);
-        if (r < 0)
-                return r;
-        r = export_tree(job, out, "rootfs", &done);
-        if (r < 0)
-                return r;
+        if (r >= 0)
+                r = export_tree(job, out, "rootfs", &done);
         /* Each snapshot whole, as it is on disk: no hard links into the rootfs or another snapshot, so
          * that an import gets trees that share nothing (the size is the sum of the trees). */
-        for (size_t k = 0; k < n_snapshots; k++) {
+        for (size_t k = 0; r >= 0 && k < n_snapshots; k++) {
                 _cleanup_free_ char *path = NULL;
                 char stage[128];
 
@@ -632,8 +629,14 @@ int archive_export(ArchiveJob *job, WorkerCompression compression, const char *m
                 snprintf(stage, sizeof stage, "exporting snapshot '%s'", snapshots[k].name);
                 job->progress(0.5, stage);
                 r = export_tree(job, out, path, &done);
-                if (r < 0)
-                        return r;
+        }
+        if (r < 0) {
+                /* After a failed write libarchive frees its output buffer only in close (archive_free skips
+                 * close in the fatal state). Closing writes the trailer, so only when nobody reads any more:
+                 * a tarball cut short must never end like a whole one. */
+                if (archive_errno(out) == EPIPE)
+                        (void) archive_write_close(out);
+                return r;
         }
         if (archive_write_close(out) != ARCHIVE_OK)
                 return fail_archive(job, out, "Failed to finish the tarball");

@@ -789,6 +789,7 @@ static const WorkerHandler handlers[_WORKER_VERB_MAX] = {
         [WORKER_VERB_COPY] = { do_copy, false },
         [WORKER_VERB_EXPORT] = { do_export, false },
         [WORKER_VERB_IMPORT] = { do_import, false },
+        [WORKER_VERB_HOSTNAME] = { worker_set_hostname, false },
 };
 
 int worker_main(int argc, char *argv[]) {

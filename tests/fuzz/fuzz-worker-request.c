@@ -9,6 +9,7 @@
 
 #include "fuzz.h"
 #include "macro.h"
+#include "names.h"
 #include "util.h"
 #include "worker-proto.h"
 
@@ -104,6 +105,10 @@ static void check_request(const WorkerRequest *req) {
                 if (req->import.idmap_count == 0)
                         FUZZ_CHECK(req->import.idmap_uid == 0 && req->import.idmap_gid == 0);
                 break;
+        case WORKER_VERB_HOSTNAME:
+                check_string(req->hostname.old_name, false);
+                FUZZ_CHECK(instance_name_is_valid(req->hostname.old_name));
+                break;
         default:
                 FUZZ_CHECK(false);
         }
@@ -160,6 +165,8 @@ static bool request_equal(const WorkerRequest *a, const WorkerRequest *b) {
                        streq(a->import.metadata_json, b->import.metadata_json) &&
                        a->import.idmap_uid == b->import.idmap_uid && a->import.idmap_gid == b->import.idmap_gid &&
                        a->import.idmap_count == b->import.idmap_count;
+        case WORKER_VERB_HOSTNAME:
+                return streq(a->hostname.old_name, b->hostname.old_name);
         default:
                 return false;
         }

@@ -212,6 +212,9 @@ static void assert_request_equal(const WorkerRequest *a, const WorkerRequest *b)
                 ASSERT_EQ_U(a->import.idmap_gid, b->import.idmap_gid);
                 ASSERT_EQ_U(a->import.idmap_count, b->import.idmap_count);
                 break;
+        case WORKER_VERB_HOSTNAME:
+                ASSERT_STREQ(a->hostname.old_name, b->hostname.old_name);
+                break;
         default:
                 ASSERT_TRUE(false);
         }
@@ -509,6 +512,18 @@ TEST(request_export_import) {
         ASSERT_ERROR(worker_request_encode(&(WorkerRequest) { .verb = WORKER_VERB_IMPORT, .lxcpath = "/s", .name = "web",
                                                               .import.final_lxcpath = "/l" },
                                            &buf, &len), EINVAL);
+}
+
+TEST(request_hostname) {
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_HOSTNAME, .lxcpath = "/l", .name = "web2",
+                                      .hostname.old_name = "web" },
+                   WIRE("hostname\0/l\0web2\0web\0"));
+
+        ASSERT_MALFORMED("hostname\0/l\0web2\0");
+        ASSERT_MALFORMED("hostname\0/l\0web2\0\0");
+        ASSERT_MALFORMED("hostname\0/l\0web2\0../x\0");
+        ASSERT_MALFORMED("hostname\0/l\0web2\0-web\0");
+        ASSERT_MALFORMED("hostname\0/l\0web2\0web\0x\0");
 }
 
 TEST(request_bounds) {
