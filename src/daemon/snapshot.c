@@ -494,7 +494,8 @@ void snapshot_operation_done(Operation *o) {
  *   2. OLD/lxcbus.json names NEW: the commit point;
  *   3. OLD -> NEW, then NEW/config.rename -> NEW/config.
  * At startup a directory with a config.rename whose metadata names another name got to step 2: it is
- * moved on; one whose metadata names itself did not: the file goes. */
+ * moved on; one whose metadata names itself got to step 3 if the pending config is its own (the config is
+ * put in place), else not to step 2 (the file goes). */
 #define RENAME_CONFIG_FILE "config.rename"
 
 static int rename_metadata_save(Instance *i, const char *name, uint64_t generation, const char *dir) {
@@ -552,6 +553,19 @@ static int rename_on_disk(Instance *i, const char *new_name, const char *old_dir
         return 0;
 }
 
+/* Was the pending config written for the instance at dir? Then dir is the rename's new directory: the
+ * daemon was killed after moving it (step 3), before putting the config in place. The pending config of a
+ * rename not committed is the new directory's, and names dir nowhere: lxc_config_rewrite() replaced every
+ * whole-path mention of it. */
+static bool rename_pending_is_for(const char *pending, const char *dir) {
+        _cleanup_free_ char *text = NULL, *needle = NULL;
+        size_t n;
+
+        if (read_full_file(pending, LXC_CONFIG_SIZE_MAX, &text, &n) < 0 || asprintf(&needle, "%s/", dir) < 0)
+                return false;
+        return strstr(text, needle) != NULL;
+}
+
 /* One directory of instances/ at startup, with a config.rename: a rename to finish or to forget. */
 static void rename_recover(Manager *m, const char *entry) {
         _cleanup_(instance_metadata_done) InstanceMetadata md = {};
@@ -565,7 +579,7 @@ static void rename_recover(Manager *m, const char *entry) {
                 return;
         }
         r = instance_metadata_load(mdpath, &md, NULL);
-        if (r >= 0 && !streq(md.name, entry)) {
+        if (r >= 0 && (!streq(md.name, entry) || rename_pending_is_for(pending, dir))) {
                 r = rename_finish(m, dir, md.name);
                 if (r < 0)
                         log_warning_errno(r, "Failed to finish the rename of '%s' to '%s', ignoring: %m", entry,
