@@ -46,6 +46,9 @@ int instance_rename(Instance *i, const char *new_name);
 /* At startup, before the instances are loaded: renames a killed daemon left half done are finished
  * (committed: the metadata names the new name) or forgotten. */
 int snapshot_recover_renames(Manager *m);
+/* At startup, once the instances are loaded: every directory of an instance's snapshots/ that its
+ * metadata does not list (a Snapshot or DeleteSnapshot killed half-way) goes. */
+void snapshot_remove_strays(Manager *m);
 
 /* operation_free()'s part for the kinds above. */
 void snapshot_operation_done(Operation *o);
