@@ -375,6 +375,7 @@ int manager_startup(Manager *m) {
         r = load_instances(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to read '%s': %m", m->instances_dir);
+        snapshot_remove_strays(m);
 
         /* Instances a previous daemon started keep running: pick them up. */
         for (Instance *i = m->instances; i; i = i->next) {

@@ -209,15 +209,14 @@ int snapshot_check_new(Instance *i, const char *name) {
 }
 
 /* A directory snapshots/NAME that the metadata does not list: the leftover of a daemon killed between
- * the rename and the save. Moved into staging/, removed there. */
-static int snapshot_move_stray(Manager *m, int snapdir, const char *name, uint64_t id) {
+ * the rename and the save (Snapshot) or between the save and the move (DeleteSnapshot). Moved into
+ * staging/ as entry, removed there. */
+static int snapshot_move_stray(Manager *m, int snapdir, const char *name, const char *entry) {
         _cleanup_close_ int staging = -EBADF;
-        char entry[128];
 
         staging = open(m->staging_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (staging < 0)
                 return -errno;
-        snprintf(entry, sizeof entry, ".snapshot-stray-%" PRIu64, id);
         if (renameat(snapdir, name, staging, entry) < 0)
                 return errno == ENOENT ? 0 : -errno;
         return create_staging_remove(m, entry, false);
@@ -229,6 +228,7 @@ static int snapshot_put_in_place(Operation *o, const char *tree) {
         Manager *m = o->manager;
         _cleanup_free_ char *snapdir = NULL, *to = NULL;
         _cleanup_close_ int sfd = -EBADF;
+        char entry[64];
         int r;
 
         snapdir = instance_dir(m, i->name, "snapshots");
@@ -243,7 +243,8 @@ static int snapshot_put_in_place(Operation *o, const char *tree) {
                 if (errno != EEXIST)
                         return -errno;
                 /* Not listed (checked before), yet there: a leftover. */
-                r = snapshot_move_stray(m, sfd, o->storage.snapshot, o->id);
+                snprintf(entry, sizeof entry, ".snapshot-stray-%" PRIu64, o->id);
+                r = snapshot_move_stray(m, sfd, o->storage.snapshot, entry);
                 if (r < 0)
                         return r;
                 if (mkdirat(sfd, o->storage.snapshot, 0700) < 0)
@@ -394,6 +395,7 @@ void snapshot_restore(Instance *i, Operation *o, const char *name) {
 void snapshot_delete(Instance *i, Operation *o, const char *name) {
         _cleanup_free_ char *snapdir = NULL;
         _cleanup_close_ int sfd = -EBADF;
+        char entry[64];
         int r;
 
         assert(i);
@@ -414,12 +416,68 @@ void snapshot_delete(Instance *i, Operation *o, const char *name) {
                 return;
         }
         sfd = open(snapdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        r = sfd < 0 ? -errno : snapshot_move_stray(i->manager, sfd, name, o->id);
+        snprintf(entry, sizeof entry, ".snapshot-stray-%" PRIu64, o->id);
+        r = sfd < 0 ? -errno : snapshot_move_stray(i->manager, sfd, name, entry);
         if (r < 0)
                 log_warning_errno(r, "Failed to remove snapshot '%s' of '%s', ignoring: %m", name, i->name);
         instance_log(i, "delete-snapshot", "Snapshot '%s' of instance '%s' deleted.", name, i->name);
         operation_set_progress(o, 1.0, "deleted");
         operation_finish(o, NULL, NULL);
+}
+
+/* The unlisted directories of one instance's snapshots/ (the leftovers snapshot_move_stray() names),
+ * moved into staging/ as ".snapshot-orphan-N", *n counting over the startup. */
+static int snapshot_remove_strays_of(Instance *i, unsigned *n) {
+        _cleanup_free_ char *snapdir = NULL;
+        _cleanup_strv_free_ char **strays = NULL;
+        _cleanup_close_ int sfd = -EBADF;
+        struct dirent *de;
+        DIR *d;
+        int r;
+
+        snapdir = instance_dir(i->manager, i->name, "snapshots");
+        if (!snapdir)
+                return -ENOMEM;
+        sfd = open(snapdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sfd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        d = fdopendir(fcntl(sfd, F_DUPFD_CLOEXEC, 3));
+        if (!d)
+                return -errno;
+        /* Listed first: renaming while reading could show an entry twice. */
+        while ((de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, "..") &&
+                    !instance_metadata_find_snapshot(&i->md, de->d_name) && strv_extend(&strays, de->d_name) < 0) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
+        closedir(d);
+        STRV_FOREACH(s, strays) {
+                char entry[64];
+
+                snprintf(entry, sizeof entry, ".snapshot-orphan-%u", (*n)++);
+                log_info("Removing '%s/%s', which no snapshot of '%s' lists.", snapdir, *s, i->name);
+                r = snapshot_move_stray(i->manager, sfd, *s, entry);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to remove '%s/%s', ignoring: %m", snapdir, *s);
+        }
+        return 0;
+}
+
+void snapshot_remove_strays(Manager *m) {
+        unsigned n = 0;
+        int r;
+
+        assert(m);
+
+        /* After create_clean_staging(): no entry of staging/ has these names. */
+        for (Instance *i = m->instances; i; i = i->next) {
+                if (i->load_error)
+                        continue;
+                r = snapshot_remove_strays_of(i, &n);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to look for stray snapshots of '%s', ignoring: %m", i->name);
+        }
 }
 
 /* ---------------------------------------------------------------- copy */
@@ -683,7 +741,8 @@ void snapshot_operation_done(Operation *o) {
  *   2. OLD/lxcbus.json names NEW: the commit point;
  *   3. OLD -> NEW, then NEW/config.rename -> NEW/config.
  * At startup a directory with a config.rename whose metadata names another name got to step 2: it is
- * moved on; one whose metadata names itself did not: the file goes. */
+ * moved on; one whose metadata names itself got to step 3 if the pending config is its own (the config is
+ * put in place), else not to step 2 (the file goes). */
 #define RENAME_CONFIG_FILE "config.rename"
 
 static int rename_metadata_save(Instance *i, const char *name, uint64_t generation, const char *dir) {
@@ -741,6 +800,19 @@ static int rename_on_disk(Instance *i, const char *new_name, const char *old_dir
         return 0;
 }
 
+/* Was the pending config written for the instance at dir? Then dir is the rename's new directory: the
+ * daemon was killed after moving it (step 3), before putting the config in place. The pending config of a
+ * rename not committed is the new directory's, and names dir nowhere: lxc_config_rewrite() replaced every
+ * whole-path mention of it. */
+static bool rename_pending_is_for(const char *pending, const char *dir) {
+        _cleanup_free_ char *text = NULL, *needle = NULL;
+        size_t n;
+
+        if (read_full_file(pending, LXC_CONFIG_SIZE_MAX, &text, &n) < 0 || asprintf(&needle, "%s/", dir) < 0)
+                return false;
+        return strstr(text, needle) != NULL;
+}
+
 /* One directory of instances/ at startup, with a config.rename: a rename to finish or to forget. */
 static void rename_recover(Manager *m, const char *entry) {
         _cleanup_(instance_metadata_done) InstanceMetadata md = {};
@@ -754,7 +826,7 @@ static void rename_recover(Manager *m, const char *entry) {
                 return;
         }
         r = instance_metadata_load(mdpath, &md, NULL);
-        if (r >= 0 && !streq(md.name, entry)) {
+        if (r >= 0 && (!streq(md.name, entry) || rename_pending_is_for(pending, dir))) {
                 r = rename_finish(m, dir, md.name);
                 if (r < 0)
                         log_warning_errno(r, "Failed to finish the rename of '%s' to '%s', ignoring: %m", entry,

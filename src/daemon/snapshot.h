@@ -64,6 +64,9 @@ void instance_rename_hostname(Instance *i, Operation *o, const char *old_name);
 /* At startup, before the instances are loaded: renames a killed daemon left half done are finished
  * (committed: the metadata names the new name) or forgotten. */
 int snapshot_recover_renames(Manager *m);
+/* At startup, once the instances are loaded: every directory of an instance's snapshots/ that its
+ * metadata does not list (a Snapshot or DeleteSnapshot killed half-way) goes. */
+void snapshot_remove_strays(Manager *m);
 
 /* operation_free()'s part for the kinds above. */
 void snapshot_operation_done(Operation *o);

@@ -32,6 +32,7 @@ import os
 import pwd
 import re
 import select
+import signal
 import stat
 import statistics
 import struct
@@ -52,10 +53,10 @@ __all__ = [
     'STATE_DIR', 'INSTANCES_DIR', 'STAGING_DIR', 'BUSYBOX_SOURCE', 'NONE_SOURCE', 'instance_path',
     'unique_name', 'instance_prop', 'instance_call', 'instance_exists', 'create_params', 'create_instance',
     'new_instance', 'create_running_instance', 'start_instance', 'stop_instance', 'set_config',
-    'cleanup_instance', 'Tracker', 'op_wait', 'fs_snapshot',
+    'cleanup_instance', 'Tracker', 'op_wait', 'fs_snapshot', 'staging_entries', 'wait_staging_empty', 'tree',
     # the daemon
     'CTL', 'daemon_pid', 'running_daemon_pid', 'expected_daemon_pid', 'expect_new_daemon',
-    'check_daemon_alive', 'daemon_linger_sec',
+    'check_daemon_alive', 'daemon_linger_sec', 'restart_daemon', 'kill_and_restart_daemon', 'daemon_workers',
     # error replies
     'check_error', 'expect_error', 'call_many', 'gdbus_error_name',
     # processes, scopes, cgroups
@@ -227,6 +228,36 @@ def fs_snapshot():
     return snap
 
 
+def staging_entries():
+    """The entries of staging/, sorted."""
+    return sorted(os.listdir(STAGING_DIR))
+
+
+def wait_staging_empty(before=()):
+    """Wait until staging/ holds nothing but the entries `before` (a removal runs in a worker)."""
+    wait_for(lambda: [e for e in staging_entries() if e not in before] == [], 60,
+             'staging cleaned (%s)' % staging_entries())
+
+
+def tree(top):
+    """path -> (type, mode, uid, gid, size, content hash or link target) of every entry below top."""
+    out = {}
+    for d, dirs, files in os.walk(top):
+        for n in dirs + files:
+            p = os.path.join(d, n)
+            s = os.lstat(p)
+            if stat.S_ISLNK(s.st_mode):
+                what = os.readlink(p)
+            elif stat.S_ISREG(s.st_mode):
+                with open(p, 'rb') as f:
+                    what = hash(f.read())
+            else:
+                what = s.st_rdev
+            out[os.path.relpath(p, top)] = (stat.S_IFMT(s.st_mode), stat.S_IMODE(s.st_mode), s.st_uid, s.st_gid,
+                                            s.st_size if not stat.S_ISDIR(s.st_mode) else 0, what)
+    return out
+
+
 # ---- the daemon: lxcbusd and its MainPID ----------------------------------------------------
 
 def daemon_pid():
@@ -270,6 +301,59 @@ def check_daemon_alive():
                             V('(s)', (BUS_NAME,)), None, Gio.DBusCallFlags.NONE,
                             10000, None).unpack()[0]
     assert owner, '%s has no owner any more' % BUS_NAME
+
+
+def _daemon_answers(old):
+    pid = daemon_pid()
+    return pid not in (0, old) and call(MANAGER_PATH, MANAGER_IFACE, 'ListInstances', timeout=10) is not None
+
+
+def restart_daemon():
+    """systemctl restart lxcbusd, wait until the new one answers on the bus."""
+    old = daemon_pid()
+    rc, out, err = run('systemctl', 'restart', 'lxcbusd', timeout=60)
+    assert rc == 0, (out, err)
+    wait_for(lambda: _daemon_answers(old), 30, 'a new lxcbusd')
+    expect_new_daemon()
+
+
+def kill_and_restart_daemon(old=None):
+    """kill -9 lxcbusd (or, given `old`, its MainPID that was killed otherwise), start it again
+    (reset-failed: many kills in a row would hit the start limit), wait until the new one answers."""
+    if old is None:
+        old = daemon_pid()
+        os.kill(old, signal.SIGKILL)
+    wait_for(lambda: not pid_alive(old), 10, 'lxcbusd %d gone' % old)
+    run('systemctl', 'reset-failed', 'lxcbusd')
+    rc, out, err = run('systemctl', 'start', 'lxcbusd', timeout=60)
+    assert rc == 0, (out, err)
+    wait_for(lambda: _daemon_answers(old), 30, 'a new lxcbusd')
+    expect_new_daemon()
+
+
+def daemon_workers(pid=None, verb=None):
+    """The pids of lxcbusd-worker processes (of `verb` if given: its argv[1]) that are children of lxcbusd
+    (pid, default its MainPID), found from the daemon's children, never by name alone."""
+    pid = pid or daemon_pid()
+    out = []
+    try:
+        tasks = os.listdir('/proc/%d/task' % pid)
+    except FileNotFoundError:
+        return out
+    for t in tasks:
+        try:
+            with open('/proc/%d/task/%s/children' % (pid, t)) as f:
+                kids = [int(k) for k in f.read().split()]
+        except OSError:
+            continue
+        for k in kids:
+            try:
+                argv = cmdline(k)
+            except OSError:
+                continue
+            if argv and os.path.basename(argv[0]) == 'lxcbusd-worker' and (verb is None or argv[1:2] == [verb]):
+                out.append(k)
+    return out
 
 
 def daemon_linger_sec(pid):

@@ -8,7 +8,6 @@ its user, can be ephemeral, and a cancelled copy leaves nothing."""
 
 import json
 import os
-import signal
 import struct
 import time
 
@@ -49,14 +48,6 @@ def sh(name, script):
     status, sig, out = root_exec(name, ['sh', '-c', script])
     assert (status, sig) == (0, 0), (status, sig, out)
     return out
-
-
-def staging_entries():
-    return sorted(e for e in os.listdir(STAGING_DIR))
-
-
-def wait_staging_empty(before):
-    wait_for(lambda: [e for e in staging_entries() if e not in before] == [], 60, 'staging cleaned')
 
 
 # ---- snapshots ------------------------------------------------------------------------------
@@ -182,15 +173,6 @@ def rename_refusals():
     expect_error('org.lxcbus1.Error.InstanceExists', lambda: instance_call(name, 'Rename', V('(s)', (other,))))
     expect_error('org.lxcbus1.Error.InvalidName', lambda: instance_call(name, 'Rename', V('(s)', ('-bad',))))
     assert instance_exists(name) and instance_exists(other)
-
-
-def restart_daemon():
-    old = daemon_pid()
-    rc, out, err = run('systemctl', 'restart', 'lxcbusd', timeout=60)
-    assert rc == 0, (out, err)
-    wait_for(lambda: daemon_pid() not in (0, old) and call(MANAGER_PATH, MANAGER_IFACE, 'ListInstances') is not None,
-             30, 'a new lxcbusd')
-    expect_new_daemon()
 
 
 @test
@@ -360,18 +342,6 @@ def cancelled_snapshot_and_restore_leave_nothing():
         assert instance_prop(src, 'Snapshots') == snaps
         assert not os.path.exists(os.path.join(inst_dir(src), 'snapshots', 'cancelled'))
         assert tree_under(rootfs(src)) == before
-
-
-def kill_and_restart_daemon():
-    """kill -9 lxcbusd, start it again, wait until the new one is on the bus."""
-    old = daemon_pid()
-    os.kill(old, signal.SIGKILL)
-    wait_for(lambda: not pid_alive(old), 10, 'lxcbusd %d gone' % old)
-    run('systemctl', 'reset-failed', 'lxcbusd')
-    rc, out, err = run('systemctl', 'start', 'lxcbusd', timeout=60)
-    assert rc == 0, (out, err)
-    wait_for(lambda: daemon_pid() not in (0, old) and instance_exists(st['big']), 30, 'a new lxcbusd')
-    expect_new_daemon()
 
 
 @test
