@@ -518,27 +518,36 @@ static int copy_finish_in_staging(Operation *o) {
         return 0;
 }
 
-/* The copy is whole in staging/NEW: in place, and the new instance set up. */
-static int copy_put_in_place(Operation *o, const char *tree) {
+/* The copy is in instances/NEW: the new instance set up, and o done. */
+static void copy_set_up(Operation *o) {
         Manager *m = o->manager;
         Instance *i;
         int r;
 
-        r = copy_finish_in_staging(o);      /* reads the source's config */
         copy_release_source(o);
-        if (r < 0)
-                return r;
         manager_release_name(m, o->instance_name);
         r = instance_new(m, o->storage.md, &i);
         if (r < 0) {
                 operation_fail(o, r, "Failed to set up instance '%s': %s", o->instance_name, strerror(-r));
-                return 0;
+                return;
         }
         manager_add_instance(m, i);
         o->instance = instance_ref(i);
-        instance_log(i, "copy", "Instance '%s' copied%s%s.", i->name, o->storage.snapshot ? " from snapshot " : "",
-                     strempty(o->storage.snapshot));
+        instance_log(i, "copy", "Instance '%s' %s%s%s.", i->name, i->md.overlay_instance ? "cloned" : "copied",
+                     o->storage.snapshot ? " from snapshot " : "", strempty(o->storage.snapshot));
         operation_finish(o, NULL, NULL);
+}
+
+/* The copy is whole in staging/NEW: in place, and the new instance set up. */
+static int copy_put_in_place(Operation *o, const char *tree) {
+        int r;
+
+        r = copy_finish_in_staging(o);      /* reads the source's config */
+        if (r < 0) {
+                copy_release_source(o);
+                return r;
+        }
+        copy_set_up(o);
         return 0;
 }
 
@@ -676,6 +685,34 @@ static int overlay_make_dirs(const char *sdir, const struct stat *lower) {
         return 0;
 }
 
+/* The hostname worker of an overlay clone is done (see on_copy_hostname()). The clone is in place already:
+ * its /etc/hostname can only be set through its layers, which the worker mounts from its config. */
+static void on_clone_hostname(Worker *w, int error, const char *message, void *userdata) {
+        Operation *o = userdata;
+
+        o->worker = worker_free(o->worker);
+        if (error != 0)
+                log_warning("Failed to set /etc/hostname of the clone '%s', left as it is: %s", o->instance_name,
+                            strempty(message));
+        copy_set_up(o);
+}
+
+static const WorkerHandlers clone_hostname_handlers = {
+        .exited = on_clone_hostname,
+};
+
+static int clone_hostname_start(Operation *o) {
+        WorkerRequest req = {
+                .verb = WORKER_VERB_HOSTNAME,
+                .lxcpath = o->manager->instances_dir,
+                .name = o->storage.md->name,
+                .hostname.old_name = o->storage.source->name,
+        };
+
+        operation_set_progress(o, 1.0, "setting the hostname");
+        return worker_spawn(o->manager, &req, NULL, 0, &clone_hostname_handlers, o, &o->worker);
+}
+
 int instance_clone_overlay(Instance *src, Operation *o, const char *snapshot, InstanceMetadata *md) {
         Manager *m = o->manager;
         _cleanup_free_ char *lower = NULL, *sub = NULL, *sdir = NULL;
@@ -711,13 +748,19 @@ int instance_clone_overlay(Instance *src, Operation *o, const char *snapshot, In
         *md = (InstanceMetadata) {};
         o->storage.source = instance_ref(src);
         instance_lock(src, o);
-        /* Nothing to copy: done within this call, through the copy's own last steps. */
+        /* Nothing to copy: in place at once, through the copy's own last steps. */
         r = overlay_make_dirs(sdir, &st);
         if (r >= 0)
-                r = copy_put_in_place(o, NULL);
+                r = copy_finish_in_staging(o);
         if (r < 0) {
                 copy_release_source(o);
                 storage_copy_failed(o, r, strerror(-r), true);
+                return 0;
+        }
+        r = clone_hostname_start(o);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to set /etc/hostname of the clone '%s', left as it is: %m", o->instance_name);
+                copy_set_up(o);
         }
         return 0;
 }

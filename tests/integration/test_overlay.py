@@ -54,7 +54,8 @@ def clone_is_instant_and_starts():
     create_instance(src)
     start_instance(src)
     # some weight in the lower layer, so that a full copy would show
-    sh(src, 'echo golden > /etc/marker; dd if=/dev/zero of=/ballast bs=1M count=32 2>/dev/null')
+    sh(src, 'echo golden > /etc/marker; echo %s > /etc/hostname; '
+            'dd if=/dev/zero of=/ballast bs=1M count=32 2>/dev/null' % src)
     stop_instance(src)
     instance_call(src, 'Snapshot', V('(sa{sv})', ('golden', {})))
     lower = os.path.join(inst_dir(src), 'snapshots', 'golden', 'rootfs')
@@ -76,8 +77,13 @@ def clone_is_instant_and_starts():
     md = json.load(open(os.path.join(inst_dir(clone), 'lxcbus.json')))
     assert md['overlay'] == {'instance': src, 'snapshot': 'golden'}, md
 
+    # its /etc/hostname follows its name, in its upper layer; the snapshot's keeps the source's
+    with open(os.path.join(inst_dir(clone), 'delta0', 'etc', 'hostname')) as f:
+        assert f.read() == clone + '\n'
+    with open(os.path.join(lower, 'etc', 'hostname')) as f:
+        assert f.read() == src + '\n'
     start_instance(clone)
-    assert sh(clone, 'cat /etc/marker; hostname') == 'golden\n%s\n' % clone
+    assert sh(clone, 'cat /etc/marker; hostname; cat /etc/hostname') == 'golden\n%s\n%s\n' % (clone, clone)
     sh(clone, 'echo mine > /etc/marker; echo new > /etc/only-in-clone; rm /ballast')
     stop_instance(clone)
     start_instance(clone)
@@ -111,7 +117,7 @@ def the_lower_layer_is_kept_while_a_clone_uses_it():
     renamed = T.add(unique_name('ovlr'))
     instance_call(st['clone'], 'Rename', V('(s)', (renamed,)))
     start_instance(renamed)
-    assert sh(renamed, 'cat /etc/only-in-clone; hostname') == 'new\n%s\n' % renamed
+    assert sh(renamed, 'cat /etc/only-in-clone; hostname; cat /etc/hostname') == 'new\n%s\n%s\n' % (renamed, renamed)
     stop_instance(renamed)
     st['clone'] = renamed
 
@@ -160,10 +166,11 @@ def copy_export_and_snapshot_of_a_clone_are_whole():
     merged = tree_under(os.path.join(inst_dir(clone), 'snapshots', 'mine', 'rootfs'))
     assert 'etc/only-in-clone' in merged and 'ballast' not in merged
 
-    def same(top):
-        got = tree_under(top)
-        assert got == merged, sorted((k, got.get(k), merged.get(k)) for k in set(got) | set(merged)
-                                     if got.get(k) != merged.get(k))[:10]
+    def same(top, but=()):
+        got = {k: v for k, v in tree_under(top).items() if k not in but}
+        want = {k: v for k, v in merged.items() if k not in but}
+        assert got == want, sorted((k, got.get(k), want.get(k)) for k in set(got) | set(want)
+                                   if got.get(k) != want.get(k))[:10]
 
     # so is a full copy, with a rootfs of its own
     full = unique_name('full')
@@ -172,7 +179,9 @@ def copy_export_and_snapshot_of_a_clone_are_whole():
     assert 'overlay' not in md, md
     with open(os.path.join(inst_dir(full), 'config')) as f:
         assert 'lxc.rootfs.path = dir:%s/rootfs\n' % inst_dir(full) in f.read()
-    same(os.path.join(inst_dir(full), 'rootfs'))
+    same(os.path.join(inst_dir(full), 'rootfs'), but=('etc/hostname',))
+    with open(os.path.join(inst_dir(full), 'rootfs', 'etc', 'hostname')) as f:
+        assert f.read() == full + '\n'
     start_instance(full)
     assert sh(full, 'cat /etc/marker /etc/only-in-clone /etc/passwd; ls /ballast 2>&1 || true') == \
         'mine\nnew\npushed while stopped\nls: /ballast: No such file or directory\n'
