@@ -133,6 +133,8 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         Worker *w = userdata;
         char msg[128];
 
+        /* Once: sd-event reaps the child after this returns (the source is not oneshot, see worker_spawn()). */
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
         w->exited = true;
         (void) worker_drain(w, WORKER_MSGS_AT_EXIT);
 
@@ -235,6 +237,13 @@ int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_
         if (r < 0)
                 goto fail;
         r = sd_event_add_child(m->event, &w->pid_source, pid, WEXITED, on_worker_exit, w);
+        if (r < 0)
+                goto fail;
+        /* Not the default oneshot: sd-event (252) watches the pidfd with EPOLLONESHOT, and a wakeup that its
+         * waitid() does not see as an exit yet is then lost for good; the worker stays a zombie and its
+         * operation never ends (seen under ASan: a worker stopped, then cancelled). Level-triggered, the
+         * pidfd wakes us again until the exit is seen; on_worker_exit() turns the source off. */
+        r = sd_event_source_set_enabled(w->pid_source, SD_EVENT_ON);
         if (r < 0)
                 goto fail;
         /* Exit handling after reading the last messages. */
