@@ -11,6 +11,8 @@ same tree, printing "SAMPLE <metric> <side> <microseconds>" lines (one warm-up r
   copy:    Copy of that instance, until the copy exists
            vs `cp -a --reflink=auto` of its rootfs
   clone:   Copy of the busybox instance benchb vs `lxc-copy` of the busybox container FLOOR_CONTAINER
+  clone-overlay: Copy of benchb's snapshot with "clone": "overlay" vs `lxc-copy -s -B overlay` of
+           FLOOR_CONTAINER (liblxc's own overlay snapshot clone)
 """
 import os
 import subprocess
@@ -87,6 +89,8 @@ def main():
     size = os.path.getsize(tarball)
     print('transfer: %s, %.1f MiB; %d timed runs each' % (tarball, size / 2**20, iters), file=sys.stderr)
     scratch = '/var/tmp/lxcbench-transfer'
+    benchb = '%s/instance/benchb' % MANAGER
+    call(benchb, 'org.lxcbus1.Instance', 'Snapshot', GLib.Variant('(sa{sv})', ('golden', {})))
     for k in range(iters + 1):
         name = 'tdeb%d' % k
         fd = os.open(tarball, os.O_RDONLY | os.O_CLOEXEC)
@@ -140,6 +144,22 @@ def main():
         delete('benchbc')
         subprocess.run(['lxc-destroy', '-P', floor_path, '-n', floor + 'c'], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        t0 = time.monotonic()
+        call(benchb, 'org.lxcbus1.Instance', 'Copy',
+             GLib.Variant('(sa{sv})', ('benchbo', {'snapshot': GLib.Variant('s', 'golden'),
+                                                   'clone': GLib.Variant('s', 'overlay')})))
+        if k:
+            sample('clone-overlay(busybox)', 'bus', t0)
+        t0 = time.monotonic()
+        subprocess.run(['lxc-copy', '-s', '-B', 'overlay', '-P', floor_path, '-n', floor, '-N', floor + 'o'],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if k:
+            sample('clone-overlay(busybox)', 'lxc-copy-s', t0)
+        delete('benchbo')
+        subprocess.run(['lxc-destroy', '-P', floor_path, '-n', floor + 'o'], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    call(benchb, 'org.lxcbus1.Instance', 'DeleteSnapshot', GLib.Variant('(sa{sv})', ('golden', {})))
     subprocess.run(['rm', '-rf', scratch, scratch + '.copy'], check=True)
 
 

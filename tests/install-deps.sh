@@ -21,8 +21,9 @@ PKGS=(
   python3 python3-gi gir1.2-glib-2.0 debootstrap
   # leak checks
   valgrind
-  # bench/: lxc-copy clones a dir-backed container with rsync (the floor of Copy)
-  rsync
+  # bench/: lxc-copy clones a dir-backed container with rsync (the floor of Copy); reflink.sh copies on
+  # a loop-mounted XFS with reflinks
+  rsync xfsprogs
   # the fuzz stage: libFuzzer with ASan and UBSan
   clang-14 libclang-rt-14-dev
   # import and export: libarchive in lxcbusd-worker (tar, gzip, xz, zstd)
