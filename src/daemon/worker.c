@@ -242,8 +242,11 @@ int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_
         /* Not the default oneshot: sd-event (252) watches the pidfd with EPOLLONESHOT, and a wakeup that its
          * waitid() does not see as an exit yet is then lost for good; the worker stays a zombie and its
          * operation never ends (seen under ASan: a worker stopped, then cancelled). Level-triggered, the
-         * pidfd wakes us again until the exit is seen; on_worker_exit() turns the source off. */
-        r = sd_event_source_set_enabled(w->pid_source, SD_EVENT_ON);
+         * pidfd wakes us again until the exit is seen; on_worker_exit() turns the source off. (Off first:
+         * sd-event switches between oneshot and on without registering the fd again.) */
+        r = sd_event_source_set_enabled(w->pid_source, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(w->pid_source, SD_EVENT_ON);
         if (r < 0)
                 goto fail;
         /* Exit handling after reading the last messages. */
