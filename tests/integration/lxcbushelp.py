@@ -64,10 +64,11 @@ __all__ = [
     'scope_of', 'scope_state', 'cgroup_dirs_named', 'assert_scope_gone',
     # exec
     'exec_start', 'root_exec',
-    # files
-    'file_text', 'save_file', 'restore_files', 'tree_under',
+    # files, an instance's directory and data
+    'file_text', 'save_file', 'restore_files', 'tree_under', 'inst_dir', 'rootfs', 'metadata', 'dashed',
+    'snap_call', 'copy_instance', 'sh',
     # tarballs
-    'export_tarball', 'import_tarball_fd', 'import_tarball', 'tar_of', 'tar_member', 'tree_of', 'idmap_base',
+    'export_tarball', 'import_from_pipe', 'import_tarball_fd', 'import_tarball', 'tar_of', 'tar_member', 'tree_of', 'idmap_base',
     # fds, consoles, terminals
     'read_until', 'call_fds', 'open_console', 'console_log', 'console_shell', 'exec_pty', 'set_size',
     'Terminal',
@@ -598,6 +599,45 @@ def root_exec(name, argv, timeout=30):
     return status, sig, out.decode('latin1')
 
 
+# ---- an instance's directory, and calls on its data --------------------------------------------
+
+def inst_dir(name):
+    return os.path.join(INSTANCES_DIR, name)
+
+
+def rootfs(name):
+    return os.path.join(inst_dir(name), 'rootfs')
+
+
+def metadata(name):
+    """lxcbus.json of instance `name`, parsed."""
+    with open(os.path.join(inst_dir(name), 'lxcbus.json')) as f:
+        return json.load(f)
+
+
+def dashed(kw):
+    """Keyword arguments as D-Bus option names: allow_running -> 'allow-running', async_ -> 'async'."""
+    return {k.rstrip('_').replace('_', '-'): v for k, v in kw.items()}
+
+
+def snap_call(name, method, snap, timeout=300, **kw):
+    """Snapshot, RestoreSnapshot or DeleteSnapshot of `snap`, options as keywords."""
+    return instance_call(name, method, V('(sa{sv})', (snap, dashed(kw))), timeout=timeout)
+
+
+def copy_instance(tracker, src, new, timeout=300, **kw):
+    """Copy of `src` to `new` (added to `tracker` first), options as keywords."""
+    tracker.add(new)
+    return instance_call(src, 'Copy', V('(sa{sv})', (new, dashed(kw))), timeout=timeout)
+
+
+def sh(name, script):
+    """`sh -c script` as root in instance `name`, which must succeed; its output."""
+    status, sig, out = root_exec(name, ['sh', '-c', script])
+    assert (status, sig) == (0, 0), (status, sig, out)
+    return out
+
+
 # ---- trees of files ----------------------------------------------------------------------------
 
 def tree_under(top):
@@ -641,10 +681,13 @@ def restore_files(saved):
 
 # ---- tarballs: Export, ImportInstance, trees compared -------------------------------------------
 
-def export_tarball(name, options=None):
-    """Instance.Export into a pipe read by a thread; returns the tarball."""
+def export_tarball(name, options=None, close_reader=False):
+    """Instance.Export into a pipe read by a thread; returns the tarball. close_reader: the reader is
+    closed at once (the export fails)."""
     r, w = os.pipe2(os.O_CLOEXEC)
     chunks = []
+    if close_reader:
+        os.close(r)
 
     def reader():
         while True:
@@ -654,7 +697,8 @@ def export_tarball(name, options=None):
             chunks.append(b)
 
     t = threading.Thread(target=reader, daemon=True)
-    t.start()
+    if not close_reader:
+        t.start()
     try:
         fdl = Gio.UnixFDList.new()
         fdl.append(w)
@@ -663,9 +707,28 @@ def export_tarball(name, options=None):
     finally:
         del fdl             # holds a copy of the write end
         os.close(w)
-        t.join(60)
-        os.close(r)
+        if not close_reader:
+            t.join(60)
+            os.close(r)
     return b''.join(chunks)
+
+
+def import_from_pipe(name):
+    """An async ImportInstance reading from a pipe; returns (instance path, operation path, the pipe's
+    write end, which the caller writes and closes)."""
+    r, w = os.pipe2(os.O_CLOEXEC)
+    fdl = Gio.UnixFDList.new()
+    fdl.append(r)
+    try:
+        path, op = call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
+                        V('(sha{ss}a{sv})', (name, 0, {}, {'async': V('b', True)})), fd_list=fdl)
+    except BaseException:
+        os.close(w)
+        raise
+    finally:
+        del fdl
+        os.close(r)
+    return path, op, w
 
 
 def import_tarball_fd(name, fd, config=None, options=None):

@@ -27,68 +27,8 @@ CANARY = '/root/lxcbus-copy-running-canary'
 st = {}
 
 
-def inst_dir(name):
-    return os.path.join(INSTANCES_DIR, name)
-
-
-def rootfs(name):
-    return os.path.join(inst_dir(name), 'rootfs')
-
-
-def metadata(name):
-    with open(os.path.join(inst_dir(name), 'lxcbus.json')) as f:
-        return json.load(f)
-
-
-def opts(kw):
-    return {k.rstrip('_').replace('_', '-'): v for k, v in kw.items()}
-
-
-def copy(src, new, timeout=300, **kw):
-    T.add(new)
-    return instance_call(src, 'Copy', V('(sa{sv})', (new, opts(kw))), timeout=timeout)
-
-
-def snapshot(name, snap, timeout=300, **kw):
-    return instance_call(name, 'Snapshot', V('(sa{sv})', (snap, opts(kw))), timeout=timeout)
-
-
-def sh(name, script):
-    status, sig, out = root_exec(name, ['sh', '-c', script])
-    assert (status, sig) == (0, 0), (status, sig, out)
-    return out
-
-
-def export_bytes(name, options=None, close_reader=False):
-    """Export into a pipe read by a thread (or whose reader is closed at once: the export fails);
-    returns the tarball."""
-    r, w = os.pipe2(os.O_CLOEXEC)
-    chunks = []
-    if close_reader:
-        os.close(r)
-
-    def reader():
-        while True:
-            b = os.read(r, 1 << 16)
-            if not b:
-                break
-            chunks.append(b)
-
-    t = threading.Thread(target=reader, daemon=True)
-    if not close_reader:
-        t.start()
-    try:
-        fdl = Gio.UnixFDList.new()
-        fdl.append(w)
-        call(instance_path(name), INSTANCE_IFACE, 'Export', V('(ha{sv})', (0, options or {})), timeout=300,
-             fd_list=fdl)
-    finally:
-        del fdl
-        os.close(w)
-        if not close_reader:
-            t.join(60)
-            os.close(r)
-    return b''.join(chunks)
+def copy(src, new, **kw):
+    return copy_instance(T, src, new, **kw)
 
 
 def sha(path):
@@ -137,7 +77,7 @@ def setup_running_source():
 def refused_without_allow_running():
     src = st['src']
     expect_error('org.lxcbus1.Error.InvalidState', lambda: copy(src, unique_name('no')), src)
-    expect_error('org.lxcbus1.Error.InvalidState', lambda: snapshot(src, 'no'), src)
+    expect_error('org.lxcbus1.Error.InvalidState', lambda: snap_call(src, 'Snapshot', 'no'), src)
     r, w = os.pipe2(os.O_CLOEXEC)
     try:
         fdl = Gio.UnixFDList.new()
@@ -197,7 +137,7 @@ def snapshot_of_running_instance_by_ctl():
 @test
 def export_of_running_instance():
     src = st['src']
-    data = export_bytes(src, {'allow-running': V('b', True)})
+    data = export_tarball(src, {'allow-running': V('b', True)})
     with tarfile.open(fileobj=io.BytesIO(data)) as tf:
         names = tf.getnames()
         assert 'rootfs/etc/hostname' in names, names[:20]
@@ -243,7 +183,7 @@ def thawed_after_cancel():
             new = unique_name('cancelled')
             path, op = copy(src, new, allow_running=V('b', True), async_=V('b', True))
         else:
-            op = snapshot(src, 'cancelled', allow_running=V('b', True), async_=V('b', True))
+            op = snap_call(src, 'Snapshot', 'cancelled', allow_running=V('b', True), async_=V('b', True))
         wait_for(lambda: get_prop(op, OPERATION_IFACE, 'Cancelable'), 30, 'the worker runs')
         assert instance_prop(src, 'State') == 'frozen'
         assert os.path.exists(os.path.join(HOLD_DIR, src))
@@ -279,23 +219,12 @@ def thawed_after_failed_copy_and_export():
         os.rmdir(mnt)
     # An export whose reader is gone fails.
     try:
-        export_bytes(src, {'allow-running': V('b', True)}, close_reader=True)
+        export_tarball(src, {'allow-running': V('b', True)}, close_reader=True)
     except BusError as e:
         check_error(e)
     else:
         assert False, 'export into a closed pipe succeeded'
     assert_runs(src, st['pid'])
-
-
-def kill_and_restart_daemon():
-    old = daemon_pid()
-    os.kill(old, signal.SIGKILL)
-    wait_for(lambda: not pid_alive(old), 10, 'lxcbusd %d gone' % old)
-    run('systemctl', 'reset-failed', 'lxcbusd')
-    rc, out, err = run('systemctl', 'start', 'lxcbusd', timeout=60)
-    assert rc == 0, (out, err)
-    wait_for(lambda: daemon_pid() not in (0, old) and instance_exists(st['src']), 30, 'a new lxcbusd')
-    expect_new_daemon()
 
 
 @test

@@ -24,9 +24,6 @@ CANARY = '/tmp/lxcbus-expsnap-canary'
 st = {}
 
 
-def inst_dir(name):
-    return os.path.join(INSTANCES_DIR, name)
-
 
 def snap_root(name, snap):
     return os.path.join(inst_dir(name), 'snapshots', snap, 'rootfs')
@@ -38,10 +35,6 @@ def rootfs_tree(name):
 
 def snap_tree(name, snap):
     return tree_of(snap_root(name, snap), idmap_base(name))
-
-
-def snap_call(name, method, snap):
-    return instance_call(name, method, V('(sa{sv})', (snap, {})), timeout=300)
 
 
 def imp(name, data, config=None, options=None):
@@ -297,13 +290,7 @@ def cancelled_import_with_snapshots_leaves_nothing():
     data = export_tarball(st['src'], {'snapshots': V('b', True)})
     name = unique_name('cancel')
     T.add(name)
-    r, w = os.pipe2(os.O_CLOEXEC)
-    fdl = Gio.UnixFDList.new()
-    fdl.append(r)
-    path, op = call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
-                    V('(sha{ss}a{sv})', (name, 0, {}, {'async': V('b', True)})), fd_list=fdl)
-    del fdl
-    os.close(r)
+    path, op, w = import_from_pipe(name)
     try:
         # All but the end: the worker is inside the last snapshot's tree, and waits for more.
         os.write(w, data[:len(data) - 4096])

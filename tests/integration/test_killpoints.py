@@ -33,21 +33,8 @@ st = {}
 counts = {}
 
 
-def inst_dir(name):
-    return os.path.join(INSTANCES_DIR, name)
 
 
-def rootfs(name):
-    return os.path.join(inst_dir(name), 'rootfs')
-
-
-def metadata(name):
-    with open(os.path.join(inst_dir(name), 'lxcbus.json')) as f:
-        return json.load(f)
-
-
-def snap_call(name, method, snap, **kw):
-    return instance_call(name, method, V('(sa{sv})', (snap, {k.rstrip('_'): v for k, v in kw.items()})), timeout=120)
 
 
 def listed():
@@ -548,13 +535,7 @@ def stream_tarball(w, size, fill):
 def import_stream(name, size, fill):
     """ImportInstance of the streamed tarball; returns the operation's (Status, ErrorName, ErrorMessage)."""
     T.add(name)
-    r, w = os.pipe2(os.O_CLOEXEC)
-    fdl = Gio.UnixFDList.new()
-    fdl.append(r)
-    path, op = call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
-                    V('(sha{ss}a{sv})', (name, 0, {}, {'async': V('b', True)})), fd_list=fdl)
-    del fdl
-    os.close(r)
+    path, op, w = import_from_pipe(name)
     t = threading.Thread(target=stream_tarball, args=(w, size, fill), daemon=True)
     t.start()
     status = op_wait(op, 300)

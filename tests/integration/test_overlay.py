@@ -19,20 +19,10 @@ T = Tracker()
 st = {}
 
 
-def inst_dir(name):
-    return os.path.join(INSTANCES_DIR, name)
 
+def copy(src, new, **kw):
+    return copy_instance(T, src, new, **kw)
 
-def copy(src, new, timeout=120, **kw):
-    T.add(new)
-    return instance_call(src, 'Copy', V('(sa{sv})', (new, {k.rstrip('_').replace('_', '-'): v for k, v in kw.items()})),
-                         timeout=timeout)
-
-
-def sh(name, script):
-    status, sig, out = root_exec(name, ['sh', '-c', script])
-    assert (status, sig) == (0, 0), (status, sig, out)
-    return out
 
 
 def du_bytes(path):

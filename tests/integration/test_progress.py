@@ -23,9 +23,6 @@ SPEED = 64 << 20      # bytes per second of the slow reader and writer: about fo
 st = {}
 
 
-def rootfs(name):
-    return os.path.join(INSTANCES_DIR, name, 'rootfs')
-
 
 class OperationSignals(Signals):
     """Every operation's PropertiesChanged, with the time it came: (time, path, {name: value})."""

@@ -20,34 +20,13 @@ RULE = '50-lxcbus-test-snapshots.rules'
 st = {}
 
 
-def inst_dir(name):
-    return os.path.join(INSTANCES_DIR, name)
 
 
-def rootfs(name):
-    return os.path.join(inst_dir(name), 'rootfs')
 
 
-def metadata(name):
-    with open(os.path.join(inst_dir(name), 'lxcbus.json')) as f:
-        return json.load(f)
+def copy(src, new, **kw):
+    return copy_instance(T, src, new, **kw)
 
-
-def snap_call(name, method, snap, timeout=300, **kw):
-    return instance_call(name, method, V('(sa{sv})', (snap, {k.rstrip('_').replace('_', '-'): v for k, v in kw.items()})),
-                         timeout=timeout)
-
-
-def copy(src, new, timeout=300, **kw):
-    T.add(new)
-    return instance_call(src, 'Copy', V('(sa{sv})', (new, {k.rstrip('_').replace('_', '-'): v for k, v in kw.items()})),
-                         timeout=timeout)
-
-
-def sh(name, script):
-    status, sig, out = root_exec(name, ['sh', '-c', script])
-    assert (status, sig) == (0, 0), (status, sig, out)
-    return out
 
 
 # ---- snapshots ------------------------------------------------------------------------------
