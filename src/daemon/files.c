@@ -3,8 +3,11 @@
  * mapped into the instance's range, the operation holds the instance (so that neither a delete nor a
  * start moves the rootfs under the copy), and the worker's byte counts become Bytes, Rate and Progress. */
 #include <assert.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/pidfd.h>
 
 #include "bus-errors.h"
 #include "files.h"
@@ -84,9 +87,39 @@ static void files_cancel(Operation *o) {
         (void) operation_arm_timeout(o, FILES_CANCEL_GRACE_USEC, on_cancel_grace_over);
 }
 
+/* A running overlay clone's root: its layers are mounted in its own mount namespace only (a second mount of
+ * them would be undefined). Opened through init's /proc entry, then init checked alive through the pidfd
+ * held since it runs: the entry was that process's, never a reused pid's. */
+static int files_open_running_root(Instance *i) {
+        _cleanup_close_ int fd = -EBADF;
+        char path[64];
+
+        if (i->init_pidfd < 0 || i->pid <= 0)
+                return -EOPNOTSUPP;    /* no pidfd (valgrind): nothing proves whose root it would be */
+        snprintf(path, sizeof path, "/proc/%i/root", (int) i->pid);
+        fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (pidfd_send_signal(i->init_pidfd, 0, NULL, 0) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
+/* The worker's root: its rootfs directory, or for a running overlay clone the root opened here. */
+static bool files_root_by_fd(Instance *i) {
+        return i->md.overlay_instance && i->state != INSTANCE_STOPPED;
+}
+
 static int files_start(Instance *i, Operation *o, const WorkerRequest *wr, const char *path, int fd,
                        const char *stage) {
+        _cleanup_close_ int root = -EBADF;
         int r;
+
+        if (files_root_by_fd(i)) {
+                root = files_open_running_root(i);
+                if (root < 0)
+                        return root;
+        }
 
         instance_lock(i, o);
         o->step = OPERATION_STEP_WORK;
@@ -94,7 +127,7 @@ static int files_start(Instance *i, Operation *o, const WorkerRequest *wr, const
         o->cancelable = true;
         operation_set_progress(o, 0.0, stage);
         o->progress_valid = false;     /* a push does not know the size; a pull says once it started */
-        r = worker_spawn(o->manager, wr, &fd, 1, &file_handlers, o, &o->worker);
+        r = worker_spawn(o->manager, wr, (int[]) { fd, root }, root >= 0 ? 2 : 1, &file_handlers, o, &o->worker);
         if (r < 0)
                 return r;
         instance_log(i, operation_kind_to_string(o->kind), "%s '%s' %s instance '%s'.",
@@ -127,6 +160,7 @@ int files_push(Instance *i, Operation *o, const FileRequest *req) {
                         .dir_uid = map->count > 0 ? map->uid : 0,
                         .dir_gid = map->count > 0 ? map->gid : 0,
                         .mkdir_parents = req->mkdir_parents,
+                        .root_fd = files_root_by_fd(i),
                 },
         };
         return files_start(i, o, &wr, req->path, req->fd, "pushing");
@@ -143,7 +177,7 @@ int files_pull(Instance *i, Operation *o, const FileRequest *req) {
                 .verb = WORKER_VERB_PULL_FILE,
                 .lxcpath = o->manager->instances_dir,
                 .name = i->name,
-                .pull_file.path = req->path,
+                .pull_file = { .path = req->path, .root_fd = files_root_by_fd(i) },
         };
         return files_start(i, o, &wr, req->path, req->fd, "pulling");
 }

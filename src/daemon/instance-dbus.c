@@ -826,12 +826,6 @@ static int file_common(sd_bus_message *message, Instance *i, bool push, sd_bus_e
                 return r;
         if (i->load_error || !IN_SET(i->state, INSTANCE_STOPPED, INSTANCE_RUNNING, INSTANCE_FROZEN))
                 return bus_error_invalid_state(i, push ? "push a file into" : "pull a file out of", error);
-        /* Its root is an overlay mount that only the running instance has; the worker would mount a second
-         * one of the same upper layer, which overlayfs does not allow. */
-        if (i->md.overlay_instance && i->state != INSTANCE_STOPPED)
-                return sd_bus_error_setf(error, LXCBUS_ERROR_NOT_SUPPORTED,
-                                         "Instance '%s' is an overlay clone: its files can be pushed and pulled "
-                                         "while it is stopped (or through Exec while it runs).", i->name);
 
         r = bus_operation_new(i->manager, push ? OPERATION_PUSH_FILE : OPERATION_PULL_FILE, i, i->name, message,
                               caller, OPERATION_REPLY_OP, c.async, &o, error);

@@ -200,12 +200,20 @@ static bool file_path_is_valid(const char *p) {
         return !isempty(base) && !streq(base, ".") && !streq(base, "..");
 }
 
-/* PATH MODE UID GID DIR_UID DIR_GID MKDIR_PARENTS */
+/* ROOT: "fd" or "dir". */
+static int decode_root(const char *arg, bool *ret) {
+        if (!streq(arg, "fd") && !streq(arg, "dir"))
+                return -EBADMSG;
+        *ret = streq(arg, "fd");
+        return 0;
+}
+
+/* PATH MODE UID GID DIR_UID DIR_GID MKDIR_PARENTS ROOT */
 static int decode_push_file(char **args, size_t n, WorkerPushFileArgs *ret) {
         unsigned id[4], mk;
 
-        if (n != 7 || !file_path_is_valid(args[0]) || worker_parse_uint(args[1], 07777, &ret->mode) < 0 ||
-            worker_parse_uint(args[6], 1, &mk) < 0)
+        if (n != 8 || !file_path_is_valid(args[0]) || worker_parse_uint(args[1], 07777, &ret->mode) < 0 ||
+            worker_parse_uint(args[6], 1, &mk) < 0 || decode_root(args[7], &ret->root_fd) < 0)
                 return -EBADMSG;
         for (size_t k = 0; k < 4; k++)
                 if (worker_parse_uint(args[2 + k], UINT32_MAX - 1, &id[k]) < 0)
@@ -277,10 +285,10 @@ static int decode_import(char **args, size_t n, WorkerImportArgs *ret) {
         return 0;
 }
 
-/* The arguments after LXCPATH NAME. start, stop, destroy, console and pull-file have exactly one. */
+/* The arguments after LXCPATH NAME. start, stop, destroy, console and hostname have exactly one. */
 static int decode_args(WorkerRequest *req, char **args, size_t n) {
-        if (!IN_SET(req->verb, WORKER_VERB_CREATE, WORKER_VERB_EXEC, WORKER_VERB_PUSH_FILE, WORKER_VERB_COPY,
-                    WORKER_VERB_EXPORT, WORKER_VERB_IMPORT) &&
+        if (!IN_SET(req->verb, WORKER_VERB_CREATE, WORKER_VERB_EXEC, WORKER_VERB_PUSH_FILE, WORKER_VERB_PULL_FILE,
+                    WORKER_VERB_COPY, WORKER_VERB_EXPORT, WORKER_VERB_IMPORT) &&
             n != 1)
                 return -EBADMSG;
 
@@ -303,7 +311,8 @@ static int decode_args(WorkerRequest *req, char **args, size_t n) {
                 return decode_push_file(args, n, &req->push_file);
         case WORKER_VERB_PULL_FILE:
                 req->pull_file.path = args[0];
-                return file_path_is_valid(args[0]) ? 0 : -EBADMSG;
+                return n == 2 && file_path_is_valid(args[0]) && decode_root(args[1], &req->pull_file.root_fd) >= 0
+                       ? 0 : -EBADMSG;
         case WORKER_VERB_COPY:
                 return decode_copy(args, n, &req->copy);
         case WORKER_VERB_EXPORT:
@@ -456,9 +465,11 @@ static void encode_args(Packet *p, const WorkerRequest *req) {
                 packet_addf(p, "%u", (unsigned) req->push_file.dir_uid);
                 packet_addf(p, "%u", (unsigned) req->push_file.dir_gid);
                 packet_add(p, req->push_file.mkdir_parents ? "1" : "0");
+                packet_add(p, req->push_file.root_fd ? "fd" : "dir");
                 break;
         case WORKER_VERB_PULL_FILE:
                 packet_add(p, req->pull_file.path);
+                packet_add(p, req->pull_file.root_fd ? "fd" : "dir");
                 break;
         case WORKER_VERB_COPY:
                 packet_add(p, req->copy.source);

@@ -38,15 +38,18 @@
  *                                             the process (its only handle for signals: the worker
  *                                             reaps it), then "exited <status> <signal>" (status -1
  *                                             when killed by a signal).
- *   push-file LXCPATH NAME PATH MODE UID GID DIR_UID DIR_GID MKDIR_PARENTS
+ *   push-file LXCPATH NAME PATH MODE UID GID DIR_UID DIR_GID MKDIR_PARENTS ROOT
  *                                            .push_file: copies fd 4 (the caller's, readable) into PATH of
  *                                             LXCPATH/NAME/rootfs, resolved in that root, through a temporary
  *                                             file renamed into place; owned by UID:GID (host ids), MODE
  *                                             (octal value, written in decimal); MKDIR_PARENTS "1" creates
  *                                             missing directories (0755, DIR_UID:DIR_GID), "0" does not.
+ *                                             ROOT "fd": the root is fd 5 instead (a directory the daemon
+ *                                             opened: a running overlay clone's /proc/INIT/root), "dir": not.
  *                                             Reports "bytes <done> 0" on the way.
- *   pull-file LXCPATH NAME PATH              .pull_file: copies the regular file PATH of the rootfs (resolved
- *                                             as for push-file) into fd 4 (writable); "bytes <done> <size>".
+ *   pull-file LXCPATH NAME PATH ROOT         .pull_file: copies the regular file PATH of the rootfs (resolved
+ *                                             and ROOT as for push-file) into fd 4 (writable); "bytes <done>
+ *                                             <size>".
  *   copy    LXCPATH NAME SOURCE SHIFT        .copy: copies the tree SOURCE (absolute) to LXCPATH/NAME, which
  *                                             it creates (a leftover there is removed first): modes, numeric
  *                                             owners, times, symlinks, devices, xattrs; reflinks where it can.
@@ -76,6 +79,8 @@
 
 #define WORKER_MSG_MAX 65536
 #define WORKER_FD 3
+/* push-file and pull-file with ROOT "fd": the instance's root, after the caller's fd. */
+#define WORKER_ROOT_FD (WORKER_FD + 2)
 
 /* The one message the daemon sends after the request. */
 #define WORKER_MESSAGE_GO "go"
@@ -165,10 +170,12 @@ typedef struct WorkerPushFileArgs {
         uid_t dir_uid;             /* of the directories mkdir_parents creates */
         gid_t dir_gid;
         bool mkdir_parents;
+        bool root_fd;              /* the root is fd WORKER_ROOT_FD, not LXCPATH/NAME/rootfs */
 } WorkerPushFileArgs;
 
 typedef struct WorkerPullFileArgs {
         const char *path;
+        bool root_fd;              /* as for push-file */
 } WorkerPullFileArgs;
 typedef struct WorkerCopyArgs {
         const char *source;        /* absolute */

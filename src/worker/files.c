@@ -79,16 +79,23 @@ static uint64_t now_nsec(void) {
         return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
 }
 
-/* An O_PATH fd of LXCPATH/NAME/rootfs (an overlay clone's mounted first). The instance directory is ours;
- * rootfs itself is never followed. */
-static int open_rootfs(const WorkerRequest *req) {
+/* An O_PATH fd of the instance's root: fd WORKER_ROOT_FD when the daemon gave it (root_fd: a running overlay
+ * clone's, which only its own mount namespace has), else LXCPATH/NAME/rootfs (an overlay clone's mounted
+ * first). The instance directory is ours; rootfs itself is never followed. */
+static int open_rootfs(const WorkerRequest *req, bool root_fd) {
         _cleanup_close_ int dir = -EBADF;
-        _cleanup_free_ char *rel = NULL;
-        int fd;
+        _cleanup_free_ char *rel = NULL, *instance_dir = NULL;
+        struct stat st;
+        int fd, r;
 
-        _cleanup_free_ char *instance_dir = NULL;
-        int r;
-
+        if (root_fd) {
+                if (fstat(WORKER_ROOT_FD, &st) < 0)
+                        return -errno;
+                if (!S_ISDIR(st.st_mode))
+                        return -ENOTDIR;
+                fd = fcntl(WORKER_ROOT_FD, F_DUPFD_CLOEXEC, 3);
+                return fd < 0 ? -errno : fd;
+        }
         if (asprintf(&rel, "%s/rootfs", req->name) < 0 || asprintf(&instance_dir, "%s/%s", req->lxcpath, req->name) < 0)
                 return -ENOMEM;
         r = overlay_mount_rootfs(instance_dir);
@@ -308,7 +315,7 @@ int worker_push_file(const WorkerRequest *req, struct lxc_container *c) {
         struct stat st;
 
         catch_cancel();
-        root = open_rootfs(req);
+        root = open_rootfs(req, a->root_fd);
         if (root < 0)
                 return worker_result(-root, "Instance '%s' has no rootfs: %s", req->name, strerror(-root));
         parent = strndup(a->path, (size_t) (base - a->path));
@@ -351,7 +358,7 @@ int worker_pull_file(const WorkerRequest *req, struct lxc_container *c) {
         int r;
 
         catch_cancel();
-        root = open_rootfs(req);
+        root = open_rootfs(req, req->pull_file.root_fd);
         if (root < 0)
                 return worker_result(-root, "Instance '%s' has no rootfs: %s", req->name, strerror(-root));
         /* O_PATH first: opening a device or a FIFO may do something (rewind a tape, block for a writer). A
@@ -448,7 +455,7 @@ int worker_set_hostname(const WorkerRequest *req, struct lxc_container *c) {
         struct stat st;
         int r;
 
-        root = open_rootfs(req);
+        root = open_rootfs(req, false);
         if (root < 0)
                 return worker_result(-root, "Instance '%s' has no rootfs: %s", req->name, strerror(-root));
         etc = resolve(root, "/etc", O_PATH | O_DIRECTORY);

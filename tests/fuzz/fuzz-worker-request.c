@@ -84,6 +84,7 @@ static void check_request(const WorkerRequest *req) {
         case WORKER_VERB_PULL_FILE:
                 check_string(req->pull_file.path, false);
                 FUZZ_CHECK(req->pull_file.path[0] == '/');
+                FUZZ_CHECK(req->pull_file.root_fd == 0 || req->pull_file.root_fd == 1);
                 break;
         case WORKER_VERB_COPY:
                 check_string(req->copy.source, false);

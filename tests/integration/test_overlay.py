@@ -3,7 +3,7 @@
 the read-only lower layer, whatever its size; the clone starts, its writes go to
 its own upper layer and never reach the snapshot; while the clone exists, the
 snapshot cannot be deleted nor its instance renamed or deleted; the clone's
-files can be pushed and pulled while it is stopped, it exports, copies and
+files can be pushed and pulled, stopped or running; it exports, copies and
 snapshots as its merged tree; bad requests are clear errors that leave
 nothing behind."""
 
@@ -113,7 +113,7 @@ def the_lower_layer_is_kept_while_a_clone_uses_it():
 
 
 @test
-def files_of_a_stopped_clone_are_its_merged_tree():
+def files_of_a_clone_are_its_merged_tree():
     clone = st['clone']
     with tempfile.TemporaryDirectory() as d:
         out_file = os.path.join(d, 'marker')
@@ -135,16 +135,24 @@ def files_of_a_stopped_clone_are_its_merged_tree():
         assert inst_dir(clone) not in f.read()
     start_instance(clone)
     assert sh(clone, 'cat /etc/passwd') == 'pushed while stopped\n'
-    # running: its root is the instance's own mount; a clear error, nothing done
-    r, w = os.pipe2(os.O_CLOEXEC)
-    os.close(w)
-    fdl = Gio.UnixFDList()
-    idx = fdl.append(r)
-    os.close(r)
-    expect_error('org.lxcbus1.Error.NotSupported',
-                 lambda: call(instance_path(clone), INSTANCE_IFACE, 'PushFile', V('(sha{sv})', ('/x', idx, {})),
-                              fd_list=fdl),
-                 mentions=(clone,))
+    # running: through the instance's own mount of its layers (its root, as its init sees it)
+    with tempfile.TemporaryDirectory() as d:
+        in_file = os.path.join(d, 'running')
+        with open(in_file, 'w') as f:
+            f.write('pushed while running\n')
+        ctl('file', 'push', in_file, clone + ':/etc/pushed-running', '--mode=0600')
+        assert sh(clone, 'cat /etc/pushed-running; stat -c %a /etc/pushed-running') == 'pushed while running\n600\n'
+        sh(clone, 'echo written inside > /etc/inside')
+        out_file = os.path.join(d, 'inside')
+        ctl('file', 'pull', clone + ':/etc/inside', out_file)
+        assert open(out_file).read() == 'written inside\n'
+        # a symlink planted inside resolves inside: the clone's root, never the host's
+        sh(clone, 'ln -sf /etc/hostname /etc/link-out')
+        ctl('file', 'pull', clone + ':/etc/link-out', out_file)
+        assert open(out_file).read() == clone + '\n'
+    with open(os.path.join(inst_dir(clone), 'delta0', 'etc', 'pushed-running')) as f:
+        assert f.read() == 'pushed while running\n'
+    assert tree_under(st['lower']) == st['before']
     stop_instance(clone)
 
 

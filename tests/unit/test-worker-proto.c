@@ -186,9 +186,11 @@ static void assert_request_equal(const WorkerRequest *a, const WorkerRequest *b)
                 ASSERT_EQ_U(a->push_file.dir_uid, b->push_file.dir_uid);
                 ASSERT_EQ_U(a->push_file.dir_gid, b->push_file.dir_gid);
                 ASSERT_EQ(a->push_file.mkdir_parents, b->push_file.mkdir_parents);
+                ASSERT_EQ(a->push_file.root_fd, b->push_file.root_fd);
                 break;
         case WORKER_VERB_PULL_FILE:
                 ASSERT_STREQ(a->pull_file.path, b->pull_file.path);
+                ASSERT_EQ(a->pull_file.root_fd, b->pull_file.root_fd);
                 break;
         case WORKER_VERB_COPY:
                 ASSERT_STREQ(a->copy.source, b->copy.source);
@@ -298,31 +300,39 @@ TEST(request_round_trip) {
 TEST(request_files) {
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_PUSH_FILE, .lxcpath = "/l", .name = "web",
                                       .push_file = { .path = "/etc/motd", .mode = 0644 } },
-                   WIRE("push-file\0/l\0web\0/etc/motd\000420\0000\0000\0000\0000\0000\0"));
+                   WIRE("push-file\0/l\0web\0/etc/motd\000420\0000\0000\0000\0000\0000\0dir\0"));
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_PUSH_FILE, .lxcpath = "/l", .name = "web",
                                       .push_file = { .path = "/a/../b c", .mode = 07777, .uid = UINT32_MAX - 1,
                                                      .gid = 100000, .dir_uid = 100000, .dir_gid = 100001,
-                                                     .mkdir_parents = true } },
+                                                     .mkdir_parents = true, .root_fd = true } },
                    NULL, 0);
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_PULL_FILE, .lxcpath = "/l", .name = "web",
                                       .pull_file.path = "/etc/hostname" },
-                   WIRE("pull-file\0/l\0web\0/etc/hostname\0"));
+                   WIRE("pull-file\0/l\0web\0/etc/hostname\0dir\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_PULL_FILE, .lxcpath = "/l", .name = "web",
+                                      .pull_file = { .path = "/etc/hostname", .root_fd = true } },
+                   WIRE("pull-file\0/l\0web\0/etc/hostname\0fd\0"));
 
         /* What the worker must never be handed: a relative path, no name at the end, a mode beyond 07777,
-         * the id -1, a flag other than 0 or 1, a missing or extra argument. */
+         * the id -1, a flag other than 0 or 1, a root other than "fd" or "dir", a missing or extra argument. */
         const struct { const char *wire; size_t len; } bad[] = {
-                { WIRE("pull-file\0/l\0web\0etc/hostname\0") },
-                { WIRE("pull-file\0/l\0web\0/\0") },
-                { WIRE("pull-file\0/l\0web\0/etc/\0") },
-                { WIRE("pull-file\0/l\0web\0/etc/..\0") },
-                { WIRE("pull-file\0/l\0web\0/.\0") },
+                { WIRE("pull-file\0/l\0web\0etc/hostname\0dir\0") },
+                { WIRE("pull-file\0/l\0web\0/\0dir\0") },
+                { WIRE("pull-file\0/l\0web\0/etc/\0dir\0") },
+                { WIRE("pull-file\0/l\0web\0/etc/..\0dir\0") },
+                { WIRE("pull-file\0/l\0web\0/.\0dir\0") },
                 { WIRE("pull-file\0/l\0web\0/a\0/b\0") },
-                { WIRE("push-file\0/l\0web\0/a\0004096\0000\0000\0000\0000\0000\0") },
-                { WIRE("push-file\0/l\0web\0/a\000420\0004294967295\0000\0000\0000\0000\0") },
-                { WIRE("push-file\0/l\0web\0/a\000420\0000\0000\0000\0000\0002\0") },
-                { WIRE("push-file\0/l\0web\0/a\000420\0000\0000\0000\0000\0") },
-                { WIRE("push-file\0/l\0web\0/a\000420\0000\0000\0000\0000\0000\0000\0") },
-                { WIRE("push-file\0/l\0web\0a\000420\0000\0000\0000\0000\0000\0") },
+                { WIRE("pull-file\0/l\0web\0/a\0") },
+                { WIRE("pull-file\0/l\0web\0/a\0dir\0dir\0") },
+                { WIRE("pull-file\0/l\0web\0/a\0FD\0") },
+                { WIRE("push-file\0/l\0web\0/a\0004096\0000\0000\0000\0000\0000\0dir\0") },
+                { WIRE("push-file\0/l\0web\0/a\000420\0004294967295\0000\0000\0000\0000\0dir\0") },
+                { WIRE("push-file\0/l\0web\0/a\000420\0000\0000\0000\0000\0002\0dir\0") },
+                { WIRE("push-file\0/l\0web\0/a\000420\0000\0000\0000\0000\0dir\0") },
+                { WIRE("push-file\0/l\0web\0/a\000420\0000\0000\0000\0000\0000\0") },
+                { WIRE("push-file\0/l\0web\0/a\000420\0000\0000\0000\0000\0000\0dir\0dir\0") },
+                { WIRE("push-file\0/l\0web\0/a\000420\0000\0000\0000\0000\0000\0root\0") },
+                { WIRE("push-file\0/l\0web\0a\000420\0000\0000\0000\0000\0000\0dir\0") },
         };
         for (size_t k = 0; k < ELEMENTSOF(bad); k++) {
                 _cleanup_free_ char *buf = malloc(bad[k].len);
