@@ -832,7 +832,11 @@ static int file_common(sd_bus_message *message, Instance *i, bool push, sd_bus_e
         if (r < 0)
                 return r;
         r = push ? files_push(i, o, &c.req) : files_pull(i, o, &c.req);
-        if (r < 0)
+        if (r == -EOPNOTSUPP)
+                operation_finish(o, LXCBUS_ERROR_NOT_SUPPORTED,
+                                 "The instance is a running overlay clone whose init this daemon holds no pidfd of "
+                                 "(no pidfd support): its root cannot be told from a reused pid's. Stop it first.");
+        else if (r < 0)
                 operation_finish_errno(o, r, "Failed to start the file copy.");
         return bus_operation_reply(o, message, c.async);
 }
