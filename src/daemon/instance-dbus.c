@@ -734,36 +734,15 @@ static int method_exec_pty(sd_bus_message *message, void *userdata, sd_bus_error
 
 /* ---------------------------------------------------------------- files */
 
-/* PushFile and PullFile: the caller's fd is data, never a process's stdio, so a regular file will do as
- * well as a pipe or a socket; what can be neither read nor written as a stream is refused. */
-static int check_data_fd(int fd, bool want_read, sd_bus_error *error) {
-        struct stat st;
-        int fl;
-
-        fl = fcntl(fd, F_GETFL);
-        if (fl < 0 || fstat(fd, &st) < 0)
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The file descriptor is invalid.");
-        if (fl & O_PATH)
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
-                                        "The file descriptor is an O_PATH one: it cannot be read or written.");
-        if (S_ISDIR(st.st_mode))
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The file descriptor is a directory.");
-        if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) && !stat_is_devnull(&st))
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
-                                        "The file descriptor must be a pipe, a socket, a regular file or /dev/null.");
-        if (want_read ? (fl & O_ACCMODE) == O_WRONLY : (fl & O_ACCMODE) == O_RDONLY)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The file descriptor is not %s.",
-                                         want_read ? "readable" : "writable");
-        return 0;
-}
-
-/* What PushFile and PullFile read of their call. */
+/* What PushFile and PullFile read of their call. The caller's fd is data, never a process's stdio, so a
+ * regular file will do as well as a pipe or a socket (file_fd_refusal()). */
 typedef struct FileCall {
         FileRequest req;
         int async;
 } FileCall;
 
 static int read_file_call(sd_bus_message *message, bool push, FileCall *c, sd_bus_error *error) {
+        const char *refusal;
         int r;
 
         c->req.mode = FILES_MODE_DEFAULT;
@@ -774,9 +753,10 @@ static int read_file_call(sd_bus_message *message, bool push, FileCall *c, sd_bu
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Invalid path: it must be absolute, name a file (not end in '/', '.' or "
                                          "'..') and be at most %u bytes.", FILES_PATH_MAX);
-        r = check_data_fd(c->req.fd, push, error);
-        if (r < 0)
-                return r;
+        refusal = file_fd_refusal(c->req.fd, push);
+        if (refusal)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The file descriptor is %s: " FILE_FD_ADVICE,
+                                         refusal);
 
         const BusOption options[] = {
                 { "async", "b", &c->async },

@@ -72,7 +72,7 @@ const char *exec_fd_refusal(int fd) {
         }
 }
 
-const char *stream_fd_refusal(int fd, bool want_read) {
+static const char *stream_fd_refusal_full(int fd, bool want_read, bool devnull) {
         struct stat st;
         const char *refusal;
         int fl;
@@ -84,14 +84,16 @@ const char *stream_fd_refusal(int fd, bool want_read) {
         case S_IFIFO:
         case S_IFREG:
                 break;
+        case S_IFCHR:
+                if (devnull && stat_is_devnull(&st))
+                        break;
+                return isatty(fd) ? "a terminal" : "a character device";
         case S_IFSOCK:
                 if (!socket_is_connected_unix_stream(fd))
                         return "a socket that is not a connected AF_UNIX stream socket";
                 break;
         case S_IFDIR:
                 return "a directory";
-        case S_IFCHR:
-                return isatty(fd) ? "a terminal" : "a character device";
         case S_IFBLK:
                 return "a block device";
         default:
@@ -101,4 +103,12 @@ const char *stream_fd_refusal(int fd, bool want_read) {
         if (!S_ISSOCK(st.st_mode) && (fl & O_ACCMODE) == (want_read ? O_WRONLY : O_RDONLY))
                 return want_read ? "not open for reading" : "not open for writing";
         return NULL;
+}
+
+const char *stream_fd_refusal(int fd, bool want_read) {
+        return stream_fd_refusal_full(fd, want_read, false);
+}
+
+const char *file_fd_refusal(int fd, bool want_read) {
+        return stream_fd_refusal_full(fd, want_read, true);
 }

@@ -31,3 +31,8 @@ const char *exec_fd_refusal(int fd);
 const char *stream_fd_refusal(int fd, bool want_read);
 
 #define STREAM_FD_ADVICE "pass a pipe, a connected AF_UNIX stream socket or a regular file."
+
+/* PushFile and PullFile: as stream_fd_refusal(), and /dev/null too (an empty file to push, a sink). */
+const char *file_fd_refusal(int fd, bool want_read);
+
+#define FILE_FD_ADVICE "pass a pipe, a connected AF_UNIX stream socket, a regular file or /dev/null."

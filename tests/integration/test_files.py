@@ -219,7 +219,7 @@ def bad_arguments():
     ro = os.open('/dev/null', os.O_RDONLY | os.O_CLOEXEC)
     try:
         for fd, method, what in ((d, 'PushFile', 'a directory'), (p, 'PushFile', 'O_PATH'),
-                                 (wo, 'PushFile', 'not readable'), (ro, 'PullFile', 'not writable')):
+                                 (wo, 'PushFile', 'not open for reading'), (ro, 'PullFile', 'not open for writing')):
             err = expect_error(INVALID_ARGS, lambda: file_call(NAME, method, '/root/x', fd))
             assert what in err.message, err
         for bad in ('relative', '/', '/etc/', '/etc/.', '/etc/..', '', '/' + 'a' * 5000):
