@@ -71,14 +71,30 @@ static int print_operation(Context *c, sd_bus_message *reply, const char *signat
         return 0;
 }
 
-int verb_import(Context *c, int argc, char *argv[]) {
-        static const CtlOption options[] = {
-                CTL_OPTION_ARG("config", parse_config),
-                CTL_OPTION_FLAG("ephemeral", TransferArgs, ephemeral),
-                CTL_OPTION_FLAG("async", TransferArgs, async),
-                CTL_OPTION_FLAG("allow-running", TransferArgs, allow_running),
-                {}
-        };
+/* The arguments of ImportInstance (instance name, fd, config, options) or Export (fd, options). */
+static int append_transfer_args(sd_bus_message *m, const char *instance, int fd, const TransferArgs *a,
+                                bool import) {
+        int r;
+
+        if (!import) {
+                r = sd_bus_message_append(m, "h", fd);
+                if (r < 0)
+                        return r;
+                return CTL_APPEND_OPTIONS(m, CTL_BUS_STRING("compression", a->compression, a->compression),
+                                          CTL_BUS_FLAG("async", a->async), CTL_BUS_FLAG("snapshots", a->snapshots),
+                                          CTL_BUS_FLAG("allow-running", a->allow_running));
+        }
+        r = sd_bus_message_append(m, "sh", instance, fd);
+        if (r >= 0)
+                r = bus_append_string_pairs(m, a->config);
+        if (r < 0)
+                return r;
+        return CTL_APPEND_OPTIONS(m, CTL_BUS_FLAG("ephemeral", a->ephemeral), CTL_BUS_FLAG("async", a->async));
+}
+
+/* import and export: NAME and FILE (or -) parsed, FILE opened (for reading: import), the call made with it,
+ * and with --async its operation printed. */
+static int transfer_verb(Context *c, int argc, char *argv[], const CtlOption *options, bool import) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(transfer_args_done) TransferArgs a = {};
         _cleanup_close_ int fd = -EBADF;
@@ -88,18 +104,15 @@ int verb_import(Context *c, int argc, char *argv[]) {
         if (r <= 0)
                 return r;
         c->instance = argv[optind];
-        fd = open_file(c, argv[optind + 1], true);
+        fd = open_file(c, argv[optind + 1], import);
         if (fd < 0)
                 return fd;
 
-        r = ctl_new_method_call(c, LXCBUS_PATH, LXCBUS_MANAGER_INTERFACE, "ImportInstance", &m);
+        r = import ? ctl_new_method_call(c, LXCBUS_PATH, LXCBUS_MANAGER_INTERFACE, "ImportInstance", &m)
+                   : ctl_new_instance_call(c, c->instance, "Export", &m);
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(m, "sh", c->instance, fd);
-        if (r >= 0)
-                r = bus_append_string_pairs(m, a.config);
-        if (r >= 0)
-                r = CTL_APPEND_OPTIONS(m, CTL_BUS_FLAG("ephemeral", a.ephemeral), CTL_BUS_FLAG("async", a.async));
+        r = append_transfer_args(m, c->instance, fd, &a, import);
         if (r < 0)
                 return ctl_message_error(c, r);
         if (fd <= STDERR_FILENO)
@@ -107,7 +120,18 @@ int verb_import(Context *c, int argc, char *argv[]) {
         r = ctl_call(c, m, a.async ? 0 : ctl_operation_timeout_usec(0), &reply);
         if (r < 0)
                 return r;
-        return print_operation(c, reply, "oo", a.async);
+        return print_operation(c, reply, import ? "oo" : "o", a.async);
+}
+
+int verb_import(Context *c, int argc, char *argv[]) {
+        static const CtlOption options[] = {
+                CTL_OPTION_ARG("config", parse_config),
+                CTL_OPTION_FLAG("ephemeral", TransferArgs, ephemeral),
+                CTL_OPTION_FLAG("async", TransferArgs, async),
+                {}
+        };
+
+        return transfer_verb(c, argc, argv, options, true);
 }
 
 int verb_export(Context *c, int argc, char *argv[]) {
@@ -118,33 +142,6 @@ int verb_export(Context *c, int argc, char *argv[]) {
                 CTL_OPTION_FLAG("allow-running", TransferArgs, allow_running),
                 {}
         };
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_(transfer_args_done) TransferArgs a = {};
-        _cleanup_close_ int fd = -EBADF;
-        int r;
 
-        r = ctl_parse_args(c, argc, argv, options, &a, 2, "instance name and FILE (or -)");
-        if (r <= 0)
-                return r;
-        c->instance = argv[optind];
-        fd = open_file(c, argv[optind + 1], false);
-        if (fd < 0)
-                return fd;
-
-        r = ctl_new_instance_call(c, c->instance, "Export", &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "h", fd);
-        if (r >= 0)
-                r = CTL_APPEND_OPTIONS(m, CTL_BUS_STRING("compression", a.compression, a.compression),
-                                       CTL_BUS_FLAG("async", a.async), CTL_BUS_FLAG("snapshots", a.snapshots),
-                                       CTL_BUS_FLAG("allow-running", a.allow_running));
-        if (r < 0)
-                return ctl_message_error(c, r);
-        if (fd <= STDERR_FILENO)
-                TAKE_FD(fd);
-        r = ctl_call(c, m, a.async ? 0 : ctl_operation_timeout_usec(0), &reply);
-        if (r < 0)
-                return r;
-        return print_operation(c, reply, "o", a.async);
+        return transfer_verb(c, argc, argv, options, false);
 }
