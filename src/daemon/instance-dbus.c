@@ -872,6 +872,11 @@ static int method_export(sd_bus_message *message, void *userdata, sd_bus_error *
                 return r;
         if (i->load_error || !(i->state == INSTANCE_STOPPED || (allow_running && i->state == INSTANCE_RUNNING)))
                 return bus_error_invalid_state(i, "export", error);
+        if (i->state == INSTANCE_RUNNING) {
+                r = bus_check_running_tree(i, "export", error);
+                if (r < 0)
+                        return r;
+        }
 
         r = bus_operation_new(i->manager, OPERATION_EXPORT, i, i->name, message, uid, OPERATION_REPLY_OP, async, &o,
                               error);

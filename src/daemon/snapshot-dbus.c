@@ -57,6 +57,20 @@ static int check_stopped_idle(Instance *i, const char *verb, bool any_state, boo
         if (i->load_error ||
             (!any_state && i->state != INSTANCE_STOPPED && !(running_too && i->state == INSTANCE_RUNNING)))
                 return bus_error_invalid_state(i, verb, error);
+        if (running_too && i->state == INSTANCE_RUNNING)
+                return bus_check_running_tree(i, verb, error);
+        return 0;
+}
+
+int bus_check_running_tree(Instance *i, const char *verb, sd_bus_error *error) {
+        assert(i);
+        assert(verb);
+
+        /* Its layers are mounted by the instance itself: a worker's second mount of them is undefined. */
+        if (i->md.overlay_instance)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_NOT_SUPPORTED,
+                                         "Cannot %s instance '%s' while it runs: it is an overlay clone, whose "
+                                         "layers only its own mount may use. Stop it first.", verb, i->name);
         return 0;
 }
 

@@ -16,3 +16,6 @@ int method_copy(sd_bus_message *message, void *userdata, sd_bus_error *error);
 
 /* Busy, naming the clone, when a snapshot of i (snapshot NULL: any) is an overlay clone's lower layer. */
 int bus_check_no_overlay_user(Instance *i, const char *snapshot, const char *verb, sd_bus_error *error);
+
+/* allow-running: NotSupported for an instance whose running tree a worker cannot read (an overlay clone). */
+int bus_check_running_tree(Instance *i, const char *verb, sd_bus_error *error);

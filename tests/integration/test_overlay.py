@@ -152,6 +152,13 @@ def files_of_a_clone_are_its_merged_tree():
         assert open(out_file).read() == clone + '\n'
     with open(os.path.join(inst_dir(clone), 'delta0', 'etc', 'pushed-running')) as f:
         assert f.read() == 'pushed while running\n'
+    # but its tree is not read while it runs: a worker's second mount of its layers is undefined
+    snapshot = fs_snapshot()
+    for call_it in (lambda: snap_call(clone, 'Snapshot', 'live', allow_running=V('b', True)),
+                    lambda: copy(clone, unique_name('live'), allow_running=V('b', True)),
+                    lambda: export_tarball(clone, {'allow-running': V('b', True)})):
+        expect_error('org.lxcbus1.Error.NotSupported', call_it, mentions=(clone,))
+    assert fs_snapshot() == snapshot
     assert tree_under(st['lower']) == st['before']
     stop_instance(clone)
 
