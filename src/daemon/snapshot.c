@@ -539,7 +539,7 @@ static void copy_set_up(Operation *o) {
 }
 
 /* The copy is whole in staging/NEW: in place, and the new instance set up. */
-static int copy_put_in_place(Operation *o, const char *tree) {
+static int copy_put_in_place(Operation *o) {
         int r;
 
         r = copy_finish_in_staging(o);      /* reads the source's config */
@@ -555,7 +555,6 @@ static int copy_put_in_place(Operation *o, const char *tree) {
  * source's. Its failure leaves the file as copied (the name the instance gets is lxc.uts.name's anyway). */
 static void on_copy_hostname(Worker *w, int error, const char *message, void *userdata) {
         Operation *o = userdata;
-        _cleanup_free_ char *tree = NULL;
         int r;
 
         o->worker = worker_free(o->worker);
@@ -567,8 +566,7 @@ static void on_copy_hostname(Worker *w, int error, const char *message, void *us
         if (error != 0)
                 log_warning("Failed to set /etc/hostname of the copy '%s', left as copied: %s", o->instance_name,
                             strempty(message));
-        r = asprintf(&tree, "%s/%s/rootfs", o->manager->staging_dir, o->storage.entry) < 0 ? -ENOMEM
-                                                                                            : copy_put_in_place(o, tree);
+        r = copy_put_in_place(o);
         if (r < 0) {
                 copy_release_source(o);
                 storage_copy_failed(o, r, strerror(-r), true);
