@@ -4,7 +4,8 @@
 #   1. build (build/, -Dwerror=true when CI=true), meson test: unit, fuzz
 #      corpora, contract (introspection = XML, gdbus-codegen client, docs)
 #   2. integration tests in a test host (tests/integration/run.sh), after a
-#      Debian 12 rootfs for test_debian.py (tests/debian/rootfs.sh, cached)
+#      Debian 12 rootfs for test_debian.py and one with systemd for
+#      test_debian_systemd.py (tests/debian/rootfs.sh, each cached)
 #   3. the linger test, in a test host whose daemon keeps operations 3 s, and
 #      the exec leak test (1000 execs, 200 from killed clients: fds, RSS,
 #      zombies, objects), in one whose daemon keeps them 5 s
@@ -88,9 +89,11 @@ fi
 B=${LXCBUS_BUILD_DIR:-build}
 if build "$B"; then
   mesontest unit "$B"
-  # The Debian 12 rootfs that test_debian.py imports: debootstrap once (about 30 s), then cached.
+  # The Debian 12 rootfs that test_debian.py imports, and the one with systemd that
+  # test_debian_systemd.py boots: debootstrap once each (about 30 and 40 s), then cached.
   echo "==== debian-rootfs (tests/debian/rootfs.sh)"
-  if "$ROOT/tests/debian/rootfs.sh" "$ROOT/tests/debian/cache/debian-12-minbase.tar"; then
+  if "$ROOT/tests/debian/rootfs.sh" "$ROOT/tests/debian/cache/debian-12-minbase.tar" &&
+     "$ROOT/tests/debian/rootfs.sh" "$ROOT/tests/debian/cache/debian-12-systemd.tar" systemd; then
     count debian-rootfs 1 0
   else
     count debian-rootfs 0 1

@@ -259,6 +259,24 @@ void instance_unlock(Instance *i, Operation *o) {
                 i->lock = NULL;
 }
 
+/* Whether init (an O_PATH fd) is systemd: the same file as the tree's /usr/lib/systemd/systemd or
+ * /lib/systemd/systemd, resolved inside as init was. Debian's /sbin/init is a symlink to it
+ * (systemd-sysv); comparing inodes, not link targets, also catches a relative link, a chain of links
+ * or a hard link, and never reads a name the instance wrote. */
+static bool init_is_systemd(int root, int init, const struct open_how *how) {
+        struct stat st, sd;
+
+        if (fstat(init, &st) < 0 || !S_ISREG(st.st_mode))
+                return false;
+        FOREACH_STRING(p, "usr/lib/systemd/systemd", "lib/systemd/systemd") {
+                _cleanup_close_ int fd = (int) syscall(SYS_openat2, root, p, how, sizeof *how);
+
+                if (fd >= 0 && fstat(fd, &sd) >= 0 && st.st_dev == sd.st_dev && st.st_ino == sd.st_ino)
+                        return true;
+        }
+        return false;
+}
+
 /* An instance without an init (source type "none" gives an empty rootfs) would "start" and stop at
  * once: refuse it up front. The start-host hook reports running just before init is executed.
  *
@@ -268,8 +286,9 @@ void instance_unlock(Instance *i, Operation *o) {
  * point (RESOLVE_NO_XDEV: nothing the instance links to can be a mount that hangs) and never through
  * /proc magic links. What is left is a lookup in the host filesystem that holds the rootfs, bounded by
  * the kernel's 40 symlinks. */
-/* 0 if the tree rel (under dir) has a /sbin/init, as the instance resolves it; -ENOEXEC if it has none;
- * 0 too when that cannot be told (a mount inside the rootfs): liblxc is the judge. */
+/* The tree rel (under dir) as the instance would boot it: INSTANCE_INIT_SYSTEMD if its /sbin/init is
+ * systemd, INSTANCE_INIT_OTHER for any other init, -ENOEXEC if it has none; INSTANCE_INIT_OTHER too
+ * when that cannot be told (a mount inside the rootfs, no openat2): liblxc is the judge. */
 static int tree_has_init(int dir, const char *rel) {
         struct open_how how = {
                 .flags = O_PATH | O_CLOEXEC,
@@ -282,13 +301,15 @@ static int tree_has_init(int dir, const char *rel) {
                 root = openat(dir, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (root >= 0) {
                 init = (int) syscall(SYS_openat2, root, "sbin/init", &how, sizeof how);
+                if (init >= 0)
+                        return init_is_systemd(root, init, &how) ? INSTANCE_INIT_SYSTEMD : INSTANCE_INIT_OTHER;
                 /* Without openat2 (valgrind), as lstat() did: the last component is not followed. */
-                if (init < 0 && errno == ENOSYS && fstatat(root, "sbin/init", &st, AT_SYMLINK_NOFOLLOW) >= 0)
-                        return 0;
+                if (errno == ENOSYS && fstatat(root, "sbin/init", &st, AT_SYMLINK_NOFOLLOW) >= 0)
+                        return INSTANCE_INIT_OTHER;
         }
         if ((root < 0 || init < 0) && IN_SET(errno, ENOENT, ENOTDIR, ELOOP))
                 return -ENOEXEC;
-        return 0;
+        return INSTANCE_INIT_OTHER;
 }
 
 int instance_check_bootable(Instance *i) {
@@ -590,11 +611,13 @@ static void start_phase(Operation *o) {
                 return;
         }
 
+        /* Looked up at every start (a Restart too): the init may have been replaced while stopped. */
         WorkerRequest req = {
                 .verb = WORKER_VERB_START,
                 .lxcpath = m->instances_dir,
                 .name = i->name,
                 .start.cgroup_dir = cgdir,
+                .start.systemd = instance_check_bootable(i) == INSTANCE_INIT_SYSTEMD,
         };
         instance_set_state(i, INSTANCE_STARTING);
         operation_set_progress(o, 0.1, "creating scope");

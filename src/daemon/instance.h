@@ -102,7 +102,12 @@ InstanceBusy instance_busy(const Instance *i);
 void instance_lock(Instance *i, Operation *o);
 void instance_unlock(Instance *i, Operation *o);
 
-/* -ENOEXEC when the instance cannot boot: its rootfs has no /sbin/init. */
+/* What instance_check_bootable() found as /sbin/init; -ENOEXEC when the instance cannot boot: its rootfs
+ * has none. */
+enum {
+        INSTANCE_INIT_OTHER = 0,
+        INSTANCE_INIT_SYSTEMD = 1,   /* the start sets it up (docs/architecture.md, "systemd inside") */
+};
 int instance_check_bootable(Instance *i);
 int instance_adopt_running(Instance *i);
 

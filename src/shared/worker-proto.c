@@ -285,11 +285,14 @@ static int decode_import(char **args, size_t n, WorkerImportArgs *ret) {
         return 0;
 }
 
-/* The arguments after LXCPATH NAME. start, stop, destroy, console and hostname have exactly one. */
+/* The arguments after LXCPATH NAME. start has exactly two; stop, destroy, console and hostname exactly
+ * one. */
 static int decode_args(WorkerRequest *req, char **args, size_t n) {
+        unsigned u;
+
         if (!IN_SET(req->verb, WORKER_VERB_CREATE, WORKER_VERB_EXEC, WORKER_VERB_PUSH_FILE, WORKER_VERB_PULL_FILE,
                     WORKER_VERB_COPY, WORKER_VERB_EXPORT, WORKER_VERB_IMPORT) &&
-            n != 1)
+            n != (req->verb == WORKER_VERB_START ? 2 : 1))
                 return -EBADMSG;
 
         switch (req->verb) {
@@ -297,7 +300,10 @@ static int decode_args(WorkerRequest *req, char **args, size_t n) {
                 return decode_create(args, n, &req->create);
         case WORKER_VERB_START:
                 req->start.cgroup_dir = args[0];
-                return isempty(args[0]) ? -EBADMSG : 0;
+                if (isempty(args[0]) || worker_parse_uint(args[1], 1, &u) < 0)
+                        return -EBADMSG;
+                req->start.systemd = u;
+                return 0;
         case WORKER_VERB_STOP:
                 return worker_parse_uint(args[0], INT_MAX, &req->stop.timeout_sec) < 0 ? -EBADMSG : 0;
         case WORKER_VERB_DESTROY:
@@ -435,6 +441,7 @@ static void encode_args(Packet *p, const WorkerRequest *req) {
                 break;
         case WORKER_VERB_START:
                 packet_add(p, req->start.cgroup_dir);
+                packet_add(p, req->start.systemd ? "1" : "0");
                 break;
         case WORKER_VERB_STOP:
                 packet_addf(p, "%u", req->stop.timeout_sec);

@@ -137,6 +137,7 @@ typedef struct WorkerCreateArgs {
 
 typedef struct WorkerStartArgs {
         const char *cgroup_dir;    /* relative to the cgroup root, as lxc.cgroup.dir */
+        bool systemd;              /* init is systemd: set up what it needs (wire "1"/"0") */
 } WorkerStartArgs;
 
 typedef struct WorkerStopArgs {

@@ -28,6 +28,7 @@
 #include "tarball.h"
 #include "exec-fd.h"
 #include "files.h"
+#include "init-systemd.h"
 #include "macro.h"
 #include "metadata.h"
 #include "overlay.h"
@@ -382,7 +383,8 @@ static int do_start(const WorkerRequest *req, struct lxc_container *c) {
             !c->set_config_item(c, "lxc.hook.start-host", hook) ||
             !c->set_config_item(c, "lxc.console.logfile", console_log) ||
             !c->set_config_item(c, "lxc.console.size", "131072") ||
-            !c->set_config_item(c, "lxc.console.rotate", "1"))
+            !c->set_config_item(c, "lxc.console.rotate", "1") ||
+            (req->start.systemd && init_systemd_setup(c) < 0))
                 return result(EINVAL, "Failed to set up the start of '%s'.", req->name);
         snprintf(fdstr, sizeof fdstr, "%i", worker_fd);
         snprintf(pidstr, sizeof pidstr, "%i", (int) getpid());

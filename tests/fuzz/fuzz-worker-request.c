@@ -133,7 +133,7 @@ static bool request_equal(const WorkerRequest *a, const WorkerRequest *b) {
                        a->create.idmap_count == b->create.idmap_count && streq(a->create.template, b->create.template) &&
                        strv_equal(a->create.template_args, b->create.template_args);
         case WORKER_VERB_START:
-                return streq(a->start.cgroup_dir, b->start.cgroup_dir);
+                return streq(a->start.cgroup_dir, b->start.cgroup_dir) && a->start.systemd == b->start.systemd;
         case WORKER_VERB_STOP:
                 return a->stop.timeout_sec == b->stop.timeout_sec;
         case WORKER_VERB_DESTROY:

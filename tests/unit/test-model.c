@@ -463,6 +463,48 @@ TEST(an_instance_without_init_cannot_boot) {
         manager_teardown(m);
 }
 
+/* A systemd init is told apart by the file /sbin/init resolves to inside the rootfs, not by its name. */
+TEST(a_systemd_init_is_recognized) {
+        Manager *m = manager_setup();
+        Instance *a = manager_find_instance(m, "alpha");
+        _cleanup_free_ char *root = NULL, *dir = NULL, *sd = NULL, *init = NULL, *other = NULL;
+
+        if (!have_openat2())
+                return;
+        ASSERT_TRUE(asprintf(&root, "%s/instances/alpha/rootfs", state_dir) > 0);
+        ASSERT_TRUE(asprintf(&dir, "%s/usr/lib/systemd", root) > 0);
+        ASSERT_OK(mkdir_p(dir, 0755));
+        ASSERT_TRUE(asprintf(&sd, "%s/systemd", dir) > 0);
+        _cleanup_close_ int fd = open(sd, O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_TRUE(asprintf(&init, "%s/sbin", root) > 0);
+        ASSERT_OK(mkdir_p(init, 0755));
+        init = mfree(init);
+        ASSERT_TRUE(asprintf(&init, "%s/sbin/init", root) > 0);
+        /* Debian's link, absolute and through /lib -> usr/lib: resolved inside. */
+        ASSERT_TRUE(asprintf(&other, "%s/lib", root) > 0);
+        ASSERT_OK(symlink("usr/lib", other));
+        ASSERT_OK(symlink("/lib/systemd/systemd", init));
+        ASSERT_EQ(instance_check_bootable(a), INSTANCE_INIT_SYSTEMD);
+        /* A link that leaves the rootfs stays inside it, and finds nothing there. */
+        ASSERT_OK(unlink(init));
+        ASSERT_OK(symlink("../../../../../../../../../../lib/systemd/systemd", init));
+        ASSERT_EQ(instance_check_bootable(a), INSTANCE_INIT_SYSTEMD);
+        /* Another init, even one called systemd elsewhere. */
+        ASSERT_OK(unlink(init));
+        other = mfree(other);
+        ASSERT_TRUE(asprintf(&other, "%s/sbin/systemd", root) > 0);
+        _cleanup_close_ int fd2 = open(other, O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+        ASSERT_TRUE(fd2 >= 0);
+        ASSERT_OK(symlink("systemd", init));
+        ASSERT_EQ(instance_check_bootable(a), INSTANCE_INIT_OTHER);
+        /* A hard link of systemd's binary is systemd. */
+        ASSERT_OK(unlink(init));
+        ASSERT_OK(link(sd, init));
+        ASSERT_EQ(instance_check_bootable(a), INSTANCE_INIT_SYSTEMD);
+        manager_teardown(m);
+}
+
 /* An overlay clone's rootfs is a mount point until it starts: its init is in the upper layer, else in
  * the snapshot below. */
 TEST(an_overlay_clone_boots_from_either_layer) {

@@ -156,6 +156,7 @@ static void assert_request_equal(const WorkerRequest *a, const WorkerRequest *b)
                 break;
         case WORKER_VERB_START:
                 ASSERT_STREQ(a->start.cgroup_dir, b->start.cgroup_dir);
+                ASSERT_EQ(a->start.systemd, b->start.systemd);
                 break;
         case WORKER_VERB_STOP:
                 ASSERT_EQ_U(a->stop.timeout_sec, b->stop.timeout_sec);
@@ -249,7 +250,10 @@ static void round_trip(const WorkerRequest *req, const char *wire, size_t wire_l
 TEST(request_round_trip) {
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_START, .lxcpath = "/l", .name = "web",
                                       .start.cgroup_dir = "machine.slice/lxcbus-web.scope" },
-                   WIRE("start\0/l\0web\0machine.slice/lxcbus-web.scope\0"));
+                   WIRE("start\0/l\0web\0machine.slice/lxcbus-web.scope\0000\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_START, .lxcpath = "/l", .name = "web",
+                                      .start.cgroup_dir = "cg", .start.systemd = true },
+                   WIRE("start\0/l\0web\0cg\0001\0"));
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_STOP, .lxcpath = "/l", .name = "web", .stop.timeout_sec = 30 },
                    WIRE("stop\0/l\0web\00030\0"));
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_STOP, .lxcpath = "/l", .name = "web",
@@ -410,14 +414,19 @@ TEST(request_malformed) {
         ASSERT_MALFORMED("freeze\0/l\0web\0x\0");
         ASSERT_MALFORMED("STOP\0/l\0web\0001\0");
         ASSERT_MALFORMED("\0/l\0web\0x\0");
-        ASSERT_MALFORMED("start\0\0web\0cg\0");
-        ASSERT_MALFORMED("start\0/l\0\0cg\0");
-        ASSERT_MALFORMED("start\0/l\0a/b\0cg\0");
-        ASSERT_MALFORMED("start\0/l\0.\0cg\0");
-        ASSERT_MALFORMED("start\0/l\0..\0cg\0");
+        ASSERT_MALFORMED("start\0\0web\0cg\0000\0");
+        ASSERT_MALFORMED("start\0/l\0\0cg\0000\0");
+        ASSERT_MALFORMED("start\0/l\0a/b\0cg\0000\0");
+        ASSERT_MALFORMED("start\0/l\0.\0cg\0000\0");
+        ASSERT_MALFORMED("start\0/l\0..\0cg\0000\0");
+        /* start's two arguments: missing, empty, extra, or a flag that is neither 0 nor 1. */
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0");
+        ASSERT_MALFORMED("start\0/l\0web\0\0000\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0002\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0yes\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0x\0");
         /* The one-argument verbs: missing, empty or extra arguments. */
-        ASSERT_MALFORMED("start\0/l\0web\0\0");
-        ASSERT_MALFORMED("start\0/l\0web\0cg\0x\0");
         ASSERT_MALFORMED("destroy\0/l\0web\0\0");
         ASSERT_MALFORMED("destroy\0/l\0web\0/t\0/t\0");
         ASSERT_MALFORMED("console\0/l\0web\0");
@@ -557,9 +566,9 @@ TEST(request_bounds) {
         memset(big + 13, 'c', WORKER_MSG_MAX - 13);
         ASSERT_ERROR(worker_request_decode(big, WORKER_MSG_MAX + 1, &d), EBADMSG);
         ASSERT_ERROR(worker_request_decode(big, WORKER_MSG_MAX, &d), EBADMSG);   /* no NUL at the end */
-        big[WORKER_MSG_MAX - 1] = 0;
+        memcpy(big + WORKER_MSG_MAX - 3, "\0000", 3);   /* the cgroup directory, then "0" */
         ASSERT_OK(worker_request_decode(big, WORKER_MSG_MAX, &d));
-        ASSERT_EQ(strlen(d.start.cgroup_dir), WORKER_MSG_MAX - 14);
+        ASSERT_EQ(strlen(d.start.cgroup_dir), WORKER_MSG_MAX - 16);
 
         /* And the encoder says so first: -E2BIG over the size or the count. */
         ASSERT_OK(worker_request_encode(&(WorkerRequest) { .verb = WORKER_VERB_START, .lxcpath = "/l", .name = "web",
@@ -568,7 +577,7 @@ TEST(request_bounds) {
         ASSERT_EQ(len, WORKER_MSG_MAX);
         enc = mfree(enc);
         char *cg = big + 13;
-        big[WORKER_MSG_MAX - 1] = 'c';
+        big[WORKER_MSG_MAX - 3] = 'c';
         big[WORKER_MSG_MAX] = 0;
         ASSERT_ERROR(worker_request_encode(&(WorkerRequest) { .verb = WORKER_VERB_START, .lxcpath = "/l",
                                                               .name = "web", .start.cgroup_dir = cg },
