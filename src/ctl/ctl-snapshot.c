@@ -22,14 +22,17 @@ static int snapshot_call(Context *c, int argc, char *argv[], const char *member)
                 CTL_OPTION_FLAG("allow-running", SnapshotArgs, allow_running),
                 {}
         };
-        const CtlOption *options = options_running;
+        static const CtlOption options_async[] = {
+                CTL_OPTION_FLAG("async", SnapshotArgs, async),
+                {}
+        };
+        /* Static arrays both: a compound literal inside the if would end with the if's body. */
+        const CtlOption *options = streq(member, "Snapshot") ? options_running : options_async;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         SnapshotArgs a = {};
         const char *operation;
         int r;
 
-        if (!streq(member, "Snapshot"))
-                options = (const CtlOption[]) { CTL_OPTION_FLAG("async", SnapshotArgs, async), {} };
         r = ctl_parse_args(c, argc, argv, options, &a, 2, "instance name and snapshot name");
         if (r <= 0)
                 return r;
