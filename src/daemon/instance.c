@@ -22,6 +22,7 @@
 #include "log.h"
 #include "manager.h"
 #include "names.h"
+#include "network.h"
 #include "operation.h"
 #include "scope.h"
 #include "util.h"
@@ -579,14 +580,38 @@ static void on_scope_ready(Manager *m, int error, const char *message, void *use
                 operation_fail(o, r, "Failed to start instance '%s': the start worker is gone.", i->name);
 }
 
+/* The network of the start: network.hwaddr is made once, at the first start (of a new instance, an
+ * import, a copy), and saved, so the instance keeps its address (and its DHCP lease) across restarts. */
+static int start_network(Instance *i, NetworkSettings *ret, char **ret_message) {
+        char hwaddr[NETWORK_HWADDR_LEN];
+        int r;
+
+        if (!config_map_get(&i->md.config, "network.hwaddr")) {
+                r = hwaddr_generate(hwaddr);
+                if (r >= 0)
+                        r = config_map_set(&i->md.config, "network.hwaddr", hwaddr);
+                if (r < 0)
+                        return r;
+                instance_mark_dirty(i, INSTANCE_PROP_CONFIG);
+                (void) instance_save_metadata(i);
+        }
+        return network_settings_from_config(&i->md.config, ret, ret_message);
+}
+
 static void start_phase(Operation *o) {
         Instance *i = o->instance;
         Manager *m = o->manager;
-        _cleanup_free_ char *cgdir = NULL;
+        _cleanup_free_ char *cgdir = NULL, *msg = NULL;
+        NetworkSettings net;
         int r;
 
         if (asprintf(&cgdir, "machine.slice/%s", i->unit_name) < 0) {
                 operation_fail(o, -ENOMEM, "Out of memory.");
+                return;
+        }
+        r = start_network(i, &net, &msg);
+        if (r < 0) {
+                operation_fail(o, r, "Failed to start instance '%s': %s", i->name, msg ?: strerror(-r));
                 return;
         }
 
@@ -594,7 +619,13 @@ static void start_phase(Operation *o) {
                 .verb = WORKER_VERB_START,
                 .lxcpath = m->instances_dir,
                 .name = i->name,
-                .start.cgroup_dir = cgdir,
+                .start = {
+                        .cgroup_dir = cgdir,
+                        .net_type = net.type,
+                        .net_link = net.link,
+                        .net_hwaddr = net.hwaddr,
+                        .net_mtu = net.mtu,
+                },
         };
         instance_set_state(i, INSTANCE_STARTING);
         operation_set_progress(o, 0.1, "creating scope");

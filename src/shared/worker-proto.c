@@ -15,6 +15,7 @@
 
 #include "macro.h"
 #include "names.h"
+#include "network.h"
 #include "util.h"
 #include "worker-proto.h"
 
@@ -277,10 +278,31 @@ static int decode_import(char **args, size_t n, WorkerImportArgs *ret) {
         return 0;
 }
 
-/* The arguments after LXCPATH NAME. start, stop, destroy, console and pull-file have exactly one. */
+/* The network of a start: a link exactly where the type needs one, every name an interface name. */
+static int decode_start(char **args, size_t n, WorkerStartArgs *ret) {
+        WorkerStartArgs a = { .cgroup_dir = args[0], .net_type = n == 5 ? args[1] : NULL };
+
+        if (n != 5 || isempty(args[0]) || worker_parse_uint(args[4], NETWORK_MTU_MAX, &a.net_mtu) < 0 ||
+            (a.net_mtu > 0 && a.net_mtu < NETWORK_MTU_MIN))
+                return -EBADMSG;
+        if (streq(a.net_type, "empty")) {
+                if (!isempty(args[2]) || !isempty(args[3]) || a.net_mtu != 0)
+                        return -EBADMSG;
+        } else if (streq(a.net_type, "veth") || streq(a.net_type, "macvlan")) {
+                if (!ifname_is_valid(args[2]) || (!isempty(args[3]) && !hwaddr_is_valid(args[3])))
+                        return -EBADMSG;
+                a.net_link = args[2];
+                a.net_hwaddr = isempty(args[3]) ? NULL : args[3];
+        } else
+                return -EBADMSG;
+        *ret = a;
+        return 0;
+}
+
+/* The arguments after LXCPATH NAME. stop, destroy, console and pull-file have exactly one. */
 static int decode_args(WorkerRequest *req, char **args, size_t n) {
         if (!IN_SET(req->verb, WORKER_VERB_CREATE, WORKER_VERB_EXEC, WORKER_VERB_PUSH_FILE, WORKER_VERB_COPY,
-                    WORKER_VERB_EXPORT, WORKER_VERB_IMPORT) &&
+                    WORKER_VERB_EXPORT, WORKER_VERB_IMPORT, WORKER_VERB_START) &&
             n != 1)
                 return -EBADMSG;
 
@@ -288,8 +310,7 @@ static int decode_args(WorkerRequest *req, char **args, size_t n) {
         case WORKER_VERB_CREATE:
                 return decode_create(args, n, &req->create);
         case WORKER_VERB_START:
-                req->start.cgroup_dir = args[0];
-                return isempty(args[0]) ? -EBADMSG : 0;
+                return decode_start(args, n, &req->start);
         case WORKER_VERB_STOP:
                 return worker_parse_uint(args[0], INT_MAX, &req->stop.timeout_sec) < 0 ? -EBADMSG : 0;
         case WORKER_VERB_DESTROY:
@@ -426,6 +447,10 @@ static void encode_args(Packet *p, const WorkerRequest *req) {
                 break;
         case WORKER_VERB_START:
                 packet_add(p, req->start.cgroup_dir);
+                packet_add(p, req->start.net_type);
+                packet_add(p, strempty(req->start.net_link));
+                packet_add(p, strempty(req->start.net_hwaddr));
+                packet_addf(p, "%u", req->start.net_mtu);
                 break;
         case WORKER_VERB_STOP:
                 packet_addf(p, "%u", req->stop.timeout_sec);
