@@ -595,7 +595,17 @@ static int start_network(Instance *i, NetworkSettings *ret, char **ret_message) 
                 instance_mark_dirty(i, INSTANCE_PROP_CONFIG);
                 (void) instance_save_metadata(i);
         }
-        return network_settings_from_config(&i->md.config, ret, ret_message);
+        r = network_settings_from_config(&i->md.config, ret, ret_message);
+        if (r < 0 || !ret->link)
+                return r;
+        /* liblxc says only "Failed to start" for a link that is not there: say which and why first. */
+        r = network_link_check(ret);
+        if (r < 0 && ret_message &&
+            asprintf(ret_message, r == -ENOTDIR ? "'%s' (config key 'network.bridge') is not a bridge."
+                                                : "There is no interface '%s' (config key 'network.%s') on the host.",
+                     ret->link, streq(ret->type, "veth") ? "bridge" : "parent") < 0)
+                *ret_message = NULL;
+        return r < 0 ? -EINVAL : 0;   /* a config mistake: InvalidConfig, never a System.Error */
 }
 
 static void start_phase(Operation *o) {
@@ -610,8 +620,15 @@ static void start_phase(Operation *o) {
                 return;
         }
         r = start_network(i, &net, &msg);
+        if (r == -EINVAL && msg) {
+                _cleanup_free_ char *text = NULL;
+
+                operation_finish(o, LXCBUS_ERROR_INVALID_CONFIG,
+                                 asprintf(&text, "Cannot start instance '%s': %s", i->name, msg) < 0 ? msg : text);
+                return;
+        }
         if (r < 0) {
-                operation_fail(o, r, "Failed to start instance '%s': %s", i->name, msg ?: strerror(-r));
+                operation_fail(o, r, "Failed to start instance '%s': %s", i->name, strerror(-r));
                 return;
         }
 

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "macro.h"
 #include "network.h"
@@ -111,5 +113,23 @@ int network_settings_from_config(const ConfigMap *config, NetworkSettings *ret, 
                 s.mtu = (unsigned) mtu;
         }
         *ret = s;
+        return 0;
+}
+
+int network_link_check(const NetworkSettings *s) {
+        char path[64];
+
+        assert(s);
+
+        if (!s->link)
+                return 0;
+        snprintf(path, sizeof path, "/sys/class/net/%s", s->link);   /* ifname_is_valid: no '/', short */
+        if (access(path, F_OK) < 0)
+                return -ENODEV;
+        if (streq(s->type, "veth")) {
+                snprintf(path, sizeof path, "/sys/class/net/%s/bridge", s->link);
+                if (access(path, F_OK) < 0)
+                        return -ENOTDIR;
+        }
         return 0;
 }

@@ -46,3 +46,6 @@ typedef struct NetworkSettings {
 /* The settings of a config whose keys each passed config_validate(); -EINVAL and a message naming the key
  * where they do not fit together (macvlan without network.parent). */
 int network_settings_from_config(const ConfigMap *config, NetworkSettings *ret, char **ret_message);
+
+/* Whether the link of s is on the host: -ENODEV if not, -ENOTDIR if a veth's link is no bridge. */
+int network_link_check(const NetworkSettings *s);
