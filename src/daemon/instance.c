@@ -580,24 +580,20 @@ static void on_scope_ready(Manager *m, int error, const char *message, void *use
                 operation_fail(o, r, "Failed to start instance '%s': the start worker is gone.", i->name);
 }
 
-/* The network of the start: network.hwaddr is made once, at the first start (of a new instance, an
- * import, a copy), and saved, so the instance keeps its address (and its DHCP lease) across restarts. */
-static int start_network(Instance *i, NetworkSettings *ret, char **ret_message) {
-        char hwaddr[NETWORK_HWADDR_LEN];
+/* The network of the start. Without network.hwaddr the MAC address comes from the instance's creation
+ * time (network.h): the same at every start, so the instance keeps its DHCP lease, and new for a copy or
+ * an import, which are created anew; Config stays what the user set. hwaddr holds it for the request. */
+static int start_network(Instance *i, char hwaddr[static NETWORK_HWADDR_LEN], NetworkSettings *ret,
+                         char **ret_message) {
         int r;
 
-        if (!config_map_get(&i->md.config, "network.hwaddr")) {
-                r = hwaddr_generate(hwaddr);
-                if (r >= 0)
-                        r = config_map_set(&i->md.config, "network.hwaddr", hwaddr);
-                if (r < 0)
-                        return r;
-                instance_mark_dirty(i, INSTANCE_PROP_CONFIG);
-                (void) instance_save_metadata(i);
-        }
         r = network_settings_from_config(&i->md.config, ret, ret_message);
         if (r < 0 || !ret->link)
                 return r;
+        if (!ret->hwaddr) {
+                hwaddr_derive(i->md.created_at, hwaddr);
+                ret->hwaddr = hwaddr;
+        }
         /* liblxc says only "Failed to start" for a link that is not there: say which and why first. */
         r = network_link_check(ret);
         if (r < 0 && ret_message &&
@@ -612,6 +608,7 @@ static void start_phase(Operation *o) {
         Instance *i = o->instance;
         Manager *m = o->manager;
         _cleanup_free_ char *cgdir = NULL, *msg = NULL;
+        char hwaddr[NETWORK_HWADDR_LEN];
         NetworkSettings net;
         int r;
 
@@ -619,7 +616,7 @@ static void start_phase(Operation *o) {
                 operation_fail(o, -ENOMEM, "Out of memory.");
                 return;
         }
-        r = start_network(i, &net, &msg);
+        r = start_network(i, hwaddr, &net, &msg);
         if (r == -EINVAL && msg) {
                 _cleanup_free_ char *text = NULL;
 

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,13 +66,14 @@ bool hwaddr_is_valid(const char *s) {
         return any != 0;
 }
 
-int hwaddr_generate(char ret[static NETWORK_HWADDR_LEN]) {
-        uint8_t b[3];
-
-        if (getrandom(b, sizeof b, 0) != (ssize_t) sizeof b)
-                return -EIO;
-        snprintf(ret, NETWORK_HWADDR_LEN, "00:16:3e:%02x:%02x:%02x", b[0], b[1], b[2]);
-        return 0;
+void hwaddr_derive(uint64_t seed, char ret[static NETWORK_HWADDR_LEN]) {
+        /* splitmix64's finalizer: neighbouring creation times give unrelated addresses. */
+        seed += UINT64_C(0x9e3779b97f4a7c15);
+        seed = (seed ^ (seed >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        seed = (seed ^ (seed >> 27)) * UINT64_C(0x94d049bb133111eb);
+        seed ^= seed >> 31;
+        snprintf(ret, NETWORK_HWADDR_LEN, "00:16:3e:%02x:%02x:%02x", (unsigned) (seed >> 16) & 0xff,
+                 (unsigned) (seed >> 8) & 0xff, (unsigned) seed & 0xff);
 }
 
 int network_settings_from_config(const ConfigMap *config, NetworkSettings *ret, char **ret_message) {

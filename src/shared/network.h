@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -31,8 +32,10 @@ NetworkMode network_mode_from_string(const char *s);
 bool ifname_is_valid(const char *s);
 /* "xx:xx:xx:xx:xx:xx" in hex, unicast (bit 0 of the first octet clear), not all zero. */
 bool hwaddr_is_valid(const char *s);
-/* A random locally administered unicast address in LXC's prefix, 00:16:3e:xx:xx:xx. */
-int hwaddr_generate(char ret[static NETWORK_HWADDR_LEN]);
+/* The address of an instance without network.hwaddr: 00:16:3e:xx:xx:xx (LXC's prefix), xx from seed, the
+ * instance's creation time in µs (new for every instance, a copy and an import included; the same at
+ * every start). */
+void hwaddr_derive(uint64_t seed, char ret[static NETWORK_HWADDR_LEN]);
 
 /* What the start worker needs: type is the lxc.net.0.type ("veth", "macvlan", "empty"); link and
  * hwaddr are NULL where they do not apply; mtu 0 leaves the kernel's. Pointers into the config. */

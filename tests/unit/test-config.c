@@ -392,7 +392,7 @@ TEST(validate_network) {
         _cleanup_(config_map_done) ConfigMap m = {};
         _cleanup_free_ char *msg = NULL;
         NetworkSettings s;
-        char hw[NETWORK_HWADDR_LEN];
+        char hw[NETWORK_HWADDR_LEN], hw2[NETWORK_HWADDR_LEN];
 
         FOREACH_STRING(v, "bridge", "none", "macvlan")
                 assert_valid("network.mode", v);
@@ -416,9 +416,13 @@ TEST(validate_network) {
         FOREACH_STRING(v, "67", "65536", "0", "-1", "1500x", " 1500")
                 assert_invalid("network.mtu", v);
 
-        ASSERT_OK(hwaddr_generate(hw));
+        hwaddr_derive(1700000000000000, hw);
         ASSERT_TRUE(hwaddr_is_valid(hw));
         ASSERT_TRUE(startswith(hw, "00:16:3e:"));
+        hwaddr_derive(1700000000000000, hw2);
+        ASSERT_STREQ(hw, hw2);
+        hwaddr_derive(1700000000000001, hw2);
+        ASSERT_FALSE(streq(hw, hw2));
 
         /* Settings: the default is the lxc-net bridge; macvlan needs its parent. */
         ASSERT_OK(network_settings_from_config(&m, &s, NULL));
