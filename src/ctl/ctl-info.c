@@ -89,6 +89,44 @@ static char *format_property(const char *name, JsonNode *n) {
         return format_lines(n);
 }
 
+/* "addresses" a(sss) as "eth0 inet 10.0.3.5/24" lines, "network" a{s(tt)} as "eth0: rx 1.2K, tx 3.4K". */
+static char *format_network(const char *key, JsonNode *n, const char **ret_label) {
+        char rx[CTL_FORMAT_BYTES_MAX], tx[CTL_FORMAT_BYTES_MAX];
+        g_autoptr(GString) s = g_string_new(NULL);
+
+        if (streq(key, "addresses") && JSON_NODE_HOLDS_ARRAY(n)) {
+                JsonArray *a = json_node_get_array(n);
+
+                *ret_label = "Addresses";
+                for (guint k = 0; k < json_array_get_length(a); k++) {
+                        JsonNode *e = json_array_get_element(a, k);
+                        JsonArray *t = JSON_NODE_HOLDS_ARRAY(e) ? json_node_get_array(e) : NULL;
+
+                        if (t && json_array_get_length(t) == 3)
+                                g_string_append_printf(s, "%s%s %s %s", s->len > 0 ? "\n" : "",
+                                                       json_array_get_string_element(t, 0),
+                                                       json_array_get_string_element(t, 1),
+                                                       json_array_get_string_element(t, 2));
+                }
+        } else if (streq(key, "network") && JSON_NODE_HOLDS_OBJECT(n)) {
+                g_autofree const char **names = ctl_json_object_sorted_members(json_node_get_object(n));
+
+                *ret_label = "Network";
+                for (const char **k = names; k && *k; k++) {
+                        JsonArray *t = json_object_get_array_member(json_node_get_object(n), *k);
+
+                        if (t && json_array_get_length(t) == 2)
+                                g_string_append_printf(s, "%s%s: rx %s, tx %s", s->len > 0 ? "\n" : "", *k,
+                                                       ctl_format_bytes(rx, sizeof rx, (uint64_t) json_array_get_int_element(t, 0)),
+                                                       ctl_format_bytes(tx, sizeof tx, (uint64_t) json_array_get_int_element(t, 1)));
+                }
+        } else
+                return format_lines(n);
+        if (s->len == 0)
+                return g_strdup("-");
+        return g_string_free(g_steal_pointer(&s), false);
+}
+
 /* GetState() figures, under names for humans. "state" and "pid" repeat the properties and are left out. */
 static char *format_figure(const char *key, JsonNode *n, const char **ret_label) {
         char buf[MAX(CTL_FORMAT_BYTES_MAX, CTL_FORMAT_TIMESPAN_MAX)];
@@ -106,10 +144,10 @@ static char *format_figure(const char *key, JsonNode *n, const char **ret_label)
                 *ret_label = "CPU time";
                 return g_strdup(ctl_format_timespan_ns(buf, sizeof(buf), (uint64_t) json_node_get_int(n)));
         }
+        if (streq(key, "addresses") || streq(key, "network"))
+                return format_network(key, n, ret_label);
         if (streq(key, "tasks"))
                 *ret_label = "Tasks";
-        else if (streq(key, "addresses"))
-                *ret_label = "Addresses";
         else
                 *ret_label = key;
         return format_lines(n);

@@ -147,6 +147,7 @@ typedef struct Listing {
         GCompareFunc compare;
         const CtlColumn *columns;
         size_t n_columns;
+        void (*decorate)(Context *c, JsonArray *rows);   /* may be NULL */
 } Listing;
 
 static int run_listing(Context *c, int argc, char *argv[], const Listing *l) {
@@ -165,6 +166,8 @@ static int run_listing(Context *c, int argc, char *argv[], const Listing *l) {
         r = collect_objects(c, l->interface, l->add, l->compare, &rows);
         if (r < 0)
                 return r;
+        if (l->decorate)
+                l->decorate(c, rows);
 
         if (json)
                 print_array(rows);
@@ -173,15 +176,52 @@ static int run_listing(Context *c, int argc, char *argv[], const Listing *l) {
         return 0;
 }
 
+/* The first IPv4 address (without its prefix) of GetState's "addresses", or "". */
+static const char *first_ipv4(JsonNode *state, char *buf, size_t size) {
+        JsonObject *o = state && JSON_NODE_HOLDS_OBJECT(state) ? json_node_get_object(state) : NULL;
+        JsonNode *n = o ? json_object_get_member(o, "addresses") : NULL;
+        JsonArray *a = n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
+
+        for (guint k = 0; a && k < json_array_get_length(a); k++) {
+                JsonNode *e = json_array_get_element(a, k);
+                JsonArray *t = JSON_NODE_HOLDS_ARRAY(e) ? json_node_get_array(e) : NULL;
+                const char *addr;
+
+                if (!t || json_array_get_length(t) != 3 || !streq_ptr(json_array_get_string_element(t, 1), "inet") ||
+                    streq_ptr(json_array_get_string_element(t, 0), "lo"))
+                        continue;
+                addr = json_array_get_string_element(t, 2);
+                snprintf(buf, size, "%.*s", (int) strcspn(strempty(addr), "/"), strempty(addr));
+                return buf;
+        }
+        return "";
+}
+
+/* The IPV4 column: a GetState() per running instance (the addresses are read when asked, not properties). */
+static void add_addresses(Context *c, JsonArray *rows) {
+        for (guint k = 0; k < json_array_get_length(rows); k++) {
+                JsonObject *o = json_array_get_object_element(rows, k);
+                g_autoptr(JsonNode) state = NULL;
+                char buf[64];
+
+                if (streq_ptr(json_object_get_string_member_with_default(o, "state", ""), "running"))
+                        (void) ctl_call_method_json(c, json_object_get_string_member(o, "path"),
+                                                    LXCBUS_INSTANCE_INTERFACE, "GetState", &state, NULL);
+                json_object_set_string_member(o, "ipv4", first_ipv4(state, buf, sizeof buf));
+        }
+}
+
 int verb_list(Context *c, int argc, char *argv[]) {
         static const CtlColumn columns[] = {
                 { "NAME", "name" },
                 { "STATE", "state" },
                 { "PID", "pid", .zero_is_empty = true },
+                { "IPV4", "ipv4", .zero_is_empty = true },
                 { "UNIT", "unit" },
         };
         static const Listing l = {
                 LXCBUS_INSTANCE_INTERFACE, add_instance, compare_by_name, columns, ELEMENTSOF(columns),
+                add_addresses,
         };
 
         return run_listing(c, argc, argv, &l);

@@ -9,7 +9,8 @@ static char *cell_text(JsonObject *row, const CtlColumn *column) {
         JsonNode *n = json_object_get_member(row, column->key);
 
         if (column->zero_is_empty && n && JSON_NODE_HOLDS_VALUE(n) &&
-            json_node_get_value_type(n) == G_TYPE_INT64 && json_node_get_int(n) == 0)
+            ((json_node_get_value_type(n) == G_TYPE_INT64 && json_node_get_int(n) == 0) ||
+             (json_node_get_value_type(n) == G_TYPE_STRING && isempty(json_node_get_string(n)))))
                 return g_strdup("-");
         return ctl_json_to_text(n);
 }

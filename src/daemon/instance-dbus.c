@@ -12,6 +12,7 @@
 #include "auth-dbus.h"
 #include "bus-errors.h"
 #include "bus-limits.h"
+#include "netinfo.h"
 #include "bus-options.h"
 #include "cgroup.h"
 #include "console-dbus.h"
@@ -507,6 +508,44 @@ static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_err
         return sd_bus_reply_method_return(message, NULL);
 }
 
+/* "addresses" a(sss) and "network" a{s(tt)} of a running instance (netinfo.h); nothing when they cannot
+ * be read (init gone, no namespace of its own). */
+static int append_network(sd_bus_message *reply, Instance *i) {
+        _cleanup_free_ NetInfo *ni = new0(NetInfo, 1);
+        int r;
+
+        if (!ni)
+                return -ENOMEM;
+        if (i->pid <= 0 || i->init_pidfd < 0 || netinfo_read(i->pid, i->init_pidfd, ni) < 0)
+                return 0;
+        r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", "addresses");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', "a(sss)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        for (size_t k = 0; r >= 0 && k < ni->n_addresses; k++)
+                r = sd_bus_message_append(reply, "(sss)", ni->addresses[k].ifname, ni->addresses[k].family,
+                                          ni->addresses[k].address);
+        for (unsigned k = 0; r >= 0 && k < 3; k++)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", "network");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', "a{s(tt)}");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "{s(tt)}");
+        for (size_t k = 0; r >= 0 && k < ni->n_links; k++)
+                r = sd_bus_message_append(reply, "{s(tt)}", ni->links[k].ifname, ni->links[k].rx_bytes,
+                                          ni->links[k].tx_bytes);
+        for (unsigned k = 0; r >= 0 && k < 3; k++)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
 static int method_get_state(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Instance *i = userdata;
@@ -535,6 +574,8 @@ static int method_get_state(sd_bus_message *message, void *userdata, sd_bus_erro
                 if ((r = sd_bus_message_append(reply, "{sv}", "unit", "s", i->unit_name)) < 0)
                         return r;
         }
+        if (IN_SET(i->state, INSTANCE_RUNNING, INSTANCE_FROZEN) && (r = append_network(reply, i)) < 0)
+                return r;
         r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "manager.h"
 #include "names.h"
+#include "network.h"
 #include "operation.h"
 #include "scope.h"
 #include "util.h"
@@ -600,14 +601,52 @@ static void on_scope_ready(Manager *m, int error, const char *message, void *use
                 operation_fail(o, r, "Failed to start instance '%s': the start worker is gone.", i->name);
 }
 
+/* The network of the start. Without network.hwaddr the MAC address comes from the instance's creation
+ * time (network.h): the same at every start, so the instance keeps its DHCP lease, and new for a copy or
+ * an import, which are created anew; Config stays what the user set. hwaddr holds it for the request. */
+static int start_network(Instance *i, char hwaddr[static NETWORK_HWADDR_LEN], NetworkSettings *ret,
+                         char **ret_message) {
+        int r;
+
+        r = network_settings_from_config(&i->md.config, ret, ret_message);
+        if (r < 0 || !ret->link)
+                return r;
+        if (!ret->hwaddr) {
+                hwaddr_derive(i->md.created_at, hwaddr);
+                ret->hwaddr = hwaddr;
+        }
+        /* liblxc says only "Failed to start" for a link that is not there: say which and why first. */
+        r = network_link_check(ret);
+        if (r < 0 && ret_message &&
+            asprintf(ret_message, r == -ENOTDIR ? "'%s' (config key 'network.bridge') is not a bridge."
+                                                : "There is no interface '%s' (config key 'network.%s') on the host.",
+                     ret->link, streq(ret->type, "veth") ? "bridge" : "parent") < 0)
+                *ret_message = NULL;
+        return r < 0 ? -EINVAL : 0;   /* a config mistake: InvalidConfig, never a System.Error */
+}
+
 static void start_phase(Operation *o) {
         Instance *i = o->instance;
         Manager *m = o->manager;
-        _cleanup_free_ char *cgdir = NULL;
+        _cleanup_free_ char *cgdir = NULL, *msg = NULL;
+        char hwaddr[NETWORK_HWADDR_LEN];
+        NetworkSettings net;
         int r;
 
         if (asprintf(&cgdir, "machine.slice/%s", i->unit_name) < 0) {
                 operation_fail(o, -ENOMEM, "Out of memory.");
+                return;
+        }
+        r = start_network(i, hwaddr, &net, &msg);
+        if (r == -EINVAL && msg) {
+                _cleanup_free_ char *text = NULL;
+
+                operation_finish(o, LXCBUS_ERROR_INVALID_CONFIG,
+                                 asprintf(&text, "Cannot start instance '%s': %s", i->name, msg) < 0 ? msg : text);
+                return;
+        }
+        if (r < 0) {
+                operation_fail(o, r, "Failed to start instance '%s': %s", i->name, strerror(-r));
                 return;
         }
 
@@ -616,8 +655,14 @@ static void start_phase(Operation *o) {
                 .verb = WORKER_VERB_START,
                 .lxcpath = m->instances_dir,
                 .name = i->name,
-                .start.cgroup_dir = cgdir,
-                .start.systemd = instance_check_bootable(i) == INSTANCE_INIT_SYSTEMD,
+                .start = {
+                        .cgroup_dir = cgdir,
+                        .systemd = instance_check_bootable(i) == INSTANCE_INIT_SYSTEMD,
+                        .net_type = net.type,
+                        .net_link = net.link,
+                        .net_hwaddr = net.hwaddr,
+                        .net_mtu = net.mtu,
+                },
         };
         instance_set_state(i, INSTANCE_STARTING);
         operation_set_progress(o, 0.1, "creating scope");

@@ -285,6 +285,9 @@ static int copy_metadata(Instance *src, const char *name, uid_t uid, CopyCall *c
         r = config_map_copy(&src->md.config, &md->config);
         if (r < 0)
                 return r;
+        /* A volatile key: two instances on one bridge with one MAC address would fight over it. The copy
+         * gets its own from its creation time (hwaddr_derive()), unless the caller gives one. */
+        (void) config_map_unset(&md->config, "network.hwaddr");
         for (size_t k = 0; k < c->config.n; k++) {
                 r = config_map_set(&md->config, c->config.entries[k].key, c->config.entries[k].value);
                 if (r == -E2BIG)

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "macro.h"
+#include "network.h"
 
 void config_map_done(ConfigMap *m) {
         for (size_t i = 0; i < m->n; i++) {
@@ -245,6 +246,28 @@ static int fail(char **ret_message, const char *fmt, const char *key) {
         return -EINVAL;
 }
 
+/* The network.* keys (network.h). */
+static int network_validate(const char *key, const char *value, char **ret_message) {
+        long l;
+
+        if (streq(key, "network.mode")) {
+                if (network_mode_from_string(value) < 0)
+                        return fail(ret_message, "Config key '%s' takes bridge, none or macvlan.", key);
+        } else if (streq(key, "network.bridge") || streq(key, "network.parent")) {
+                if (!ifname_is_valid(value))
+                        return fail(ret_message, "Config key '%s' takes an interface name (1 to 15 characters, no '/', "
+                                    "':' or white space).", key);
+        } else if (streq(key, "network.hwaddr")) {
+                if (!hwaddr_is_valid(value))
+                        return fail(ret_message, "Config key '%s' takes a unicast MAC address such as 00:16:3e:12:34:56.",
+                                    key);
+        } else if (streq(key, "network.mtu")) {
+                if (config_parse_int(value, NETWORK_MTU_MIN, NETWORK_MTU_MAX, &l) < 0)
+                        return fail(ret_message, "Config key '%s' takes an integer from 68 to 65535.", key);
+        }
+        return 0;
+}
+
 int config_key_validate(const char *key, char **ret_message) {
         const char *p;
 
@@ -252,7 +275,8 @@ int config_key_validate(const char *key, char **ret_message) {
                 return fail(ret_message, "Invalid config key '%s'.", key ? key : "");
         FOREACH_STRING(k, "description", "boot.autostart", "boot.autostart.priority",
                        "limits.memory", "limits.cpu.weight", "limits.tasks",
-                       "security.privileged")
+                       "security.privileged", "network.mode", "network.bridge", "network.parent",
+                       "network.hwaddr", "network.mtu")
                 if (streq(key, k))
                         return 0;
         if ((p = startswith(key, "environment."))) {
@@ -306,6 +330,7 @@ int config_validate(const char *key, const char *value, char **ret_message) {
         } else if (streq(key, "limits.tasks")) {
                 if (config_parse_uint_or_max(value, &u) < 0 || u == 0)
                         return fail(ret_message, "Config key '%s' takes a positive integer, or max.", key);
-        }
+        } else
+                return network_validate(key, value, ret_message);
         return 0;
 }

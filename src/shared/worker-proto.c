@@ -15,6 +15,7 @@
 
 #include "macro.h"
 #include "names.h"
+#include "network.h"
 #include "util.h"
 #include "worker-proto.h"
 
@@ -285,25 +286,43 @@ static int decode_import(char **args, size_t n, WorkerImportArgs *ret) {
         return 0;
 }
 
-/* The arguments after LXCPATH NAME. start has exactly two; stop, destroy, console and hostname exactly
- * one. */
-static int decode_args(WorkerRequest *req, char **args, size_t n) {
+/* CGROUP_DIR SYSTEMD NET_TYPE NET_LINK NET_HWADDR NET_MTU: a link exactly where the type needs one,
+ * every name an interface name. */
+static int decode_start(char **args, size_t n, WorkerStartArgs *ret) {
+        WorkerStartArgs a = { .cgroup_dir = args[0], .net_type = n == 6 ? args[2] : NULL };
         unsigned u;
 
+        if (n != 6 || isempty(args[0]) || worker_parse_uint(args[1], 1, &u) < 0 ||
+            worker_parse_uint(args[5], NETWORK_MTU_MAX, &a.net_mtu) < 0 ||
+            (a.net_mtu > 0 && a.net_mtu < NETWORK_MTU_MIN))
+                return -EBADMSG;
+        a.systemd = u;
+        if (streq(a.net_type, "empty")) {
+                if (!isempty(args[3]) || !isempty(args[4]) || a.net_mtu != 0)
+                        return -EBADMSG;
+        } else if (streq(a.net_type, "veth") || streq(a.net_type, "macvlan")) {
+                if (!ifname_is_valid(args[3]) || (!isempty(args[4]) && !hwaddr_is_valid(args[4])))
+                        return -EBADMSG;
+                a.net_link = args[3];
+                a.net_hwaddr = isempty(args[4]) ? NULL : args[4];
+        } else
+                return -EBADMSG;
+        *ret = a;
+        return 0;
+}
+
+/* The arguments after LXCPATH NAME. stop, destroy, console and hostname have exactly one. */
+static int decode_args(WorkerRequest *req, char **args, size_t n) {
         if (!IN_SET(req->verb, WORKER_VERB_CREATE, WORKER_VERB_EXEC, WORKER_VERB_PUSH_FILE, WORKER_VERB_PULL_FILE,
-                    WORKER_VERB_COPY, WORKER_VERB_EXPORT, WORKER_VERB_IMPORT) &&
-            n != (req->verb == WORKER_VERB_START ? 2 : 1))
+                    WORKER_VERB_COPY, WORKER_VERB_EXPORT, WORKER_VERB_IMPORT, WORKER_VERB_START) &&
+            n != 1)
                 return -EBADMSG;
 
         switch (req->verb) {
         case WORKER_VERB_CREATE:
                 return decode_create(args, n, &req->create);
         case WORKER_VERB_START:
-                req->start.cgroup_dir = args[0];
-                if (isempty(args[0]) || worker_parse_uint(args[1], 1, &u) < 0)
-                        return -EBADMSG;
-                req->start.systemd = u;
-                return 0;
+                return decode_start(args, n, &req->start);
         case WORKER_VERB_STOP:
                 return worker_parse_uint(args[0], INT_MAX, &req->stop.timeout_sec) < 0 ? -EBADMSG : 0;
         case WORKER_VERB_DESTROY:
@@ -442,6 +461,10 @@ static void encode_args(Packet *p, const WorkerRequest *req) {
         case WORKER_VERB_START:
                 packet_add(p, req->start.cgroup_dir);
                 packet_add(p, req->start.systemd ? "1" : "0");
+                packet_add(p, req->start.net_type);
+                packet_add(p, strempty(req->start.net_link));
+                packet_add(p, strempty(req->start.net_hwaddr));
+                packet_addf(p, "%u", req->start.net_mtu);
                 break;
         case WORKER_VERB_STOP:
                 packet_addf(p, "%u", req->stop.timeout_sec);

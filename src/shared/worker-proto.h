@@ -23,8 +23,12 @@
  *           TEMPLATE "none" makes an empty rootfs. Builds in staging, renames into FINAL_LXCPATH/NAME.
  *           IDMAP "-": privileged; "UID:GID:COUNT": idmapped (lxc.idmap u 0 UID COUNT, g 0 GID COUNT),
  *           the template runs in the user namespace and the rootfs belongs to UID:GID.
- *   start   LXCPATH NAME CGROUP_DIR          .start: waits for "go", then runs the container in the
+ *   start   LXCPATH NAME CGROUP_DIR NET_TYPE NET_LINK NET_HWADDR NET_MTU
+ *                                            .start: waits for "go", then runs the container in the
  *                                             foreground: the worker is its monitor and exits when it stops.
+ *                                             NET_*: lxc.net.0 (network.h); NET_TYPE veth, macvlan or
+ *                                             empty, NET_LINK and NET_HWADDR "" where none, NET_MTU 0: the
+ *                                             kernel's.
  *   stop    LXCPATH NAME TIMEOUT_SEC         .stop: clean shutdown for TIMEOUT_SEC (0: none), then kill.
  *   destroy LXCPATH NAME TRASH_DIR           .destroy: renames the instance directory into TRASH_DIR,
  *                                             removes it.
@@ -138,6 +142,10 @@ typedef struct WorkerCreateArgs {
 typedef struct WorkerStartArgs {
         const char *cgroup_dir;    /* relative to the cgroup root, as lxc.cgroup.dir */
         bool systemd;              /* init is systemd: set up what it needs (wire "1"/"0") */
+        const char *net_type;      /* "veth", "macvlan", "empty" */
+        const char *net_link;      /* an interface name (ifname_is_valid), NULL with "empty" (wire "") */
+        const char *net_hwaddr;    /* hwaddr_is_valid, or NULL (wire "") */
+        unsigned net_mtu;          /* 0 or NETWORK_MTU_MIN..NETWORK_MTU_MAX */
 } WorkerStartArgs;
 
 typedef struct WorkerStopArgs {

@@ -361,6 +361,30 @@ static int do_export(const WorkerRequest *req, struct lxc_container *none) {
         return result(0, "exported");
 }
 
+/* The instance's network replaces whatever the saved config holds (LXC's default.conf at create): one
+ * lxc.net.0 as network.* says. Root creates the veth or macvlan for an idmapped instance too, so it needs
+ * no lxc-user-nic. */
+static int set_network(struct lxc_container *c, const WorkerStartArgs *a) {
+        char mtu[16];
+
+        if (!c->clear_config_item(c, "lxc.net") || !c->set_config_item(c, "lxc.net.0.type", a->net_type))
+                return -EINVAL;
+        if (!a->net_link)
+                return 0;
+        if (!c->set_config_item(c, "lxc.net.0.link", a->net_link) ||
+            !c->set_config_item(c, "lxc.net.0.flags", "up") ||
+            !c->set_config_item(c, "lxc.net.0.name", "eth0"))
+                return -EINVAL;
+        if (streq(a->net_type, "macvlan") && !c->set_config_item(c, "lxc.net.0.macvlan.mode", "bridge"))
+                return -EINVAL;
+        if (a->net_hwaddr && !c->set_config_item(c, "lxc.net.0.hwaddr", a->net_hwaddr))
+                return -EINVAL;
+        snprintf(mtu, sizeof mtu, "%u", a->net_mtu);
+        if (a->net_mtu > 0 && !c->set_config_item(c, "lxc.net.0.mtu", mtu))
+                return -EINVAL;
+        return 0;
+}
+
 /* start: waits for "go", then runs the container in the foreground, as its monitor. */
 static int do_start(const WorkerRequest *req, struct lxc_container *c) {
         _cleanup_free_ char *hook = NULL, *console_log = NULL;
@@ -386,6 +410,8 @@ static int do_start(const WorkerRequest *req, struct lxc_container *c) {
             !c->set_config_item(c, "lxc.console.rotate", "1") ||
             (req->start.systemd && init_systemd_setup(c) < 0))
                 return result(EINVAL, "Failed to set up the start of '%s'.", req->name);
+        if (set_network(c, &req->start) < 0)
+                return result(EINVAL, "Failed to set up the network of '%s'.", req->name);
         snprintf(fdstr, sizeof fdstr, "%i", worker_fd);
         snprintf(pidstr, sizeof pidstr, "%i", (int) getpid());
         if (setenv("LXCBUS_NOTIFY_FD", fdstr, 1) < 0 || setenv("LXCBUS_MONITOR_PID", pidstr, 1) < 0)

@@ -41,6 +41,22 @@ static void parse_value(const char *v) {
         if (r >= 0)
                 FUZZ_CHECK(l >= 1 && l <= 10000);
         FUZZ_CHECK((config_validate("limits.cpu.weight", v, NULL) == 0) == (r >= 0 && strlen(v) <= CONFIG_VALUE_MAX));
+        r = config_parse_int(v, 68, 65535, &l);
+        FUZZ_CHECK((config_validate("network.mtu", v, NULL) == 0) == (r >= 0 && strlen(v) <= CONFIG_VALUE_MAX));
+        FUZZ_CHECK((config_validate("network.mode", v, NULL) == 0) ==
+                   (streq(v, "bridge") || streq(v, "none") || streq(v, "macvlan")));
+        /* An interface name: 1..15 printable ASCII bytes, no '/' or ':', not "." or "..". */
+        ok = strlen(v) >= 1 && strlen(v) <= 15 && !streq(v, ".") && !streq(v, "..") && !strpbrk(v, "/:");
+        for (const char *p = v; *p; p++)
+                ok = ok && (unsigned char) *p > ' ' && (unsigned char) *p < 0x7f;
+        FUZZ_CHECK((config_validate("network.bridge", v, NULL) == 0) == ok);
+        FUZZ_CHECK((config_validate("network.parent", v, NULL) == 0) == ok);
+        /* A MAC address: six hex octets with ':', unicast, not all zero. */
+        ok = strlen(v) == 17 && strspn(v, "0123456789abcdefABCDEF:") == 17;
+        for (size_t k = 0; ok && k < 17; k++)
+                ok = (k % 3 == 2) == (v[k] == ':');
+        ok = ok && (strtoul(v, NULL, 16) & 1) == 0 && strspn(v, "0:") != 17;
+        FUZZ_CHECK((config_validate("network.hwaddr", v, NULL) == 0) == ok);
 
         r = config_parse_uint_or_max(v, &u);
         if (r >= 0) {
@@ -97,7 +113,8 @@ static bool key_model(const char *k) {
                         return false;
         if (streq(k, "description") || streq(k, "boot.autostart") || streq(k, "boot.autostart.priority") ||
             streq(k, "limits.memory") || streq(k, "limits.cpu.weight") || streq(k, "limits.tasks") ||
-            streq(k, "security.privileged"))
+            streq(k, "security.privileged") || streq(k, "network.mode") || streq(k, "network.bridge") ||
+            streq(k, "network.parent") || streq(k, "network.hwaddr") || streq(k, "network.mtu"))
                 return true;
         if (startswith(k, "environment."))
                 return env_name_is_valid(k + STRLEN("environment.")) &&

@@ -3,6 +3,7 @@
 
 #include "config.h"
 #include "macro.h"
+#include "network.h"
 #include "tests.h"
 
 static void assert_sorted(const ConfigMap *m) {
@@ -385,6 +386,62 @@ TEST(messages) {
         ASSERT_CONTAINS(m2, "'environment.1X'");
         ASSERT_ERROR(config_validate("boot.autostart", "maybe", &m3), EINVAL);
         ASSERT_CONTAINS(m3, "'boot.autostart'");
+}
+
+TEST(validate_network) {
+        _cleanup_(config_map_done) ConfigMap m = {};
+        _cleanup_free_ char *msg = NULL;
+        NetworkSettings s;
+        char hw[NETWORK_HWADDR_LEN], hw2[NETWORK_HWADDR_LEN];
+
+        FOREACH_STRING(v, "bridge", "none", "macvlan")
+                assert_valid("network.mode", v);
+        FOREACH_STRING(v, "Bridge", "", "veth", "bridge ")
+                assert_invalid("network.mode", v);
+        for (unsigned n = 0; n < 2; n++) {
+                const char *k = n == 0 ? "network.bridge" : "network.parent";
+
+                FOREACH_STRING(v, "lxcbr0", "br-lan", "a", "abcdefghijklmno")
+                        assert_valid(k, v);
+                FOREACH_STRING(v, "", ".", "..", "a/b", "a:1", "a b", "abcdefghijklmnop", "\xc3\xa9t", "a\n")
+                        assert_invalid(k, v);
+        }
+        FOREACH_STRING(v, "00:16:3e:00:00:01", "02:AB:cd:ef:01:23")
+                assert_valid("network.hwaddr", v);
+        FOREACH_STRING(v, "", "00:00:00:00:00:00", "01:16:3e:00:00:01", "00:16:3e:00:00", "00-16-3e-00-00-01",
+                       "00:16:3e:00:00:0g", "00:16:3e:00:00:011")
+                assert_invalid("network.hwaddr", v);
+        FOREACH_STRING(v, "68", "1500", "65535")
+                assert_valid("network.mtu", v);
+        FOREACH_STRING(v, "67", "65536", "0", "-1", "1500x", " 1500")
+                assert_invalid("network.mtu", v);
+
+        hwaddr_derive(1700000000000000, hw);
+        ASSERT_TRUE(hwaddr_is_valid(hw));
+        ASSERT_TRUE(startswith(hw, "00:16:3e:"));
+        hwaddr_derive(1700000000000000, hw2);
+        ASSERT_STREQ(hw, hw2);
+        hwaddr_derive(1700000000000001, hw2);
+        ASSERT_FALSE(streq(hw, hw2));
+
+        /* Settings: the default is the lxc-net bridge; macvlan needs its parent. */
+        ASSERT_OK(network_settings_from_config(&m, &s, NULL));
+        ASSERT_STREQ(s.type, "veth");
+        ASSERT_STREQ(s.link, NETWORK_BRIDGE_DEFAULT);
+        ASSERT_OK(config_map_set(&m, "network.mode", "macvlan"));
+        ASSERT_ERROR(network_settings_from_config(&m, &s, &msg), EINVAL);
+        ASSERT_CONTAINS(msg, "'network.parent'");
+        ASSERT_OK(config_map_set(&m, "network.parent", "eth0"));
+        ASSERT_OK(config_map_set(&m, "network.mtu", "1400"));
+        ASSERT_OK(network_settings_from_config(&m, &s, NULL));
+        ASSERT_STREQ(s.type, "macvlan");
+        ASSERT_STREQ(s.link, "eth0");
+        ASSERT_EQ_U(s.mtu, 1400u);
+        ASSERT_OK(config_map_set(&m, "network.mode", "none"));
+        ASSERT_OK(network_settings_from_config(&m, &s, NULL));
+        ASSERT_STREQ(s.type, "empty");
+        ASSERT_NULL(s.link);
+        ASSERT_EQ_U(s.mtu, 0u);
 }
 
 /* Known bug, kept last because it fails: config_parse_int() refuses a leading space or tab, but strtol()

@@ -157,6 +157,10 @@ static void assert_request_equal(const WorkerRequest *a, const WorkerRequest *b)
         case WORKER_VERB_START:
                 ASSERT_STREQ(a->start.cgroup_dir, b->start.cgroup_dir);
                 ASSERT_EQ(a->start.systemd, b->start.systemd);
+                ASSERT_STREQ(a->start.net_type, b->start.net_type);
+                ASSERT_STREQ(strempty(a->start.net_link), strempty(b->start.net_link));
+                ASSERT_STREQ(strempty(a->start.net_hwaddr), strempty(b->start.net_hwaddr));
+                ASSERT_EQ_U(a->start.net_mtu, b->start.net_mtu);
                 break;
         case WORKER_VERB_STOP:
                 ASSERT_EQ_U(a->stop.timeout_sec, b->stop.timeout_sec);
@@ -249,11 +253,13 @@ static void round_trip(const WorkerRequest *req, const char *wire, size_t wire_l
 
 TEST(request_round_trip) {
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_START, .lxcpath = "/l", .name = "web",
-                                      .start.cgroup_dir = "machine.slice/lxcbus-web.scope" },
-                   WIRE("start\0/l\0web\0machine.slice/lxcbus-web.scope\0000\0"));
+                                      .start = { .cgroup_dir = "machine.slice/lxcbus-web.scope", .net_type = "empty" } },
+                   WIRE("start\0/l\0web\0machine.slice/lxcbus-web.scope\0000\0empty\0\0\0000\0"));
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_START, .lxcpath = "/l", .name = "web",
-                                      .start.cgroup_dir = "cg", .start.systemd = true },
-                   WIRE("start\0/l\0web\0cg\0001\0"));
+                                      .start = { .cgroup_dir = "cg", .systemd = true, .net_type = "veth",
+                                                 .net_link = "lxcbr0", .net_hwaddr = "00:16:3e:01:02:03",
+                                                 .net_mtu = 1400 } },
+                   WIRE("start\0/l\0web\0cg\0001\0veth\0lxcbr0\00000:16:3e:01:02:03\0001400\0"));
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_STOP, .lxcpath = "/l", .name = "web", .stop.timeout_sec = 30 },
                    WIRE("stop\0/l\0web\00030\0"));
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_STOP, .lxcpath = "/l", .name = "web",
@@ -414,18 +420,28 @@ TEST(request_malformed) {
         ASSERT_MALFORMED("freeze\0/l\0web\0x\0");
         ASSERT_MALFORMED("STOP\0/l\0web\0001\0");
         ASSERT_MALFORMED("\0/l\0web\0x\0");
-        ASSERT_MALFORMED("start\0\0web\0cg\0000\0");
-        ASSERT_MALFORMED("start\0/l\0\0cg\0000\0");
-        ASSERT_MALFORMED("start\0/l\0a/b\0cg\0000\0");
-        ASSERT_MALFORMED("start\0/l\0.\0cg\0000\0");
-        ASSERT_MALFORMED("start\0/l\0..\0cg\0000\0");
-        /* start's two arguments: missing, empty, extra, or a flag that is neither 0 nor 1. */
+        ASSERT_MALFORMED("start\0\0web\0cg\0000\0empty\0\0\0000\0");
+        ASSERT_MALFORMED("start\0/l\0\0cg\0000\0empty\0\0\0000\0");
+        ASSERT_MALFORMED("start\0/l\0a/b\0cg\0000\0empty\0\0\0000\0");
+        ASSERT_MALFORMED("start\0/l\0.\0cg\0000\0empty\0\0\0000\0");
+        ASSERT_MALFORMED("start\0/l\0..\0cg\0000\0empty\0\0\0000\0");
+        /* start: missing, empty or extra arguments; a systemd flag that is neither 0 nor 1; a network
+         * that does not fit together. */
+        ASSERT_MALFORMED("start\0/l\0web\0\0000\0empty\0\0\0000\0");
         ASSERT_MALFORMED("start\0/l\0web\0cg\0");
-        ASSERT_MALFORMED("start\0/l\0web\0\0000\0");
-        ASSERT_MALFORMED("start\0/l\0web\0cg\0\0");
-        ASSERT_MALFORMED("start\0/l\0web\0cg\0002\0");
-        ASSERT_MALFORMED("start\0/l\0web\0cg\0yes\0");
-        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0x\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0empty\0\0\0000\0x\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0\0empty\0\0\0000\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0002\0empty\0\0\0000\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0yes\0empty\0\0\0000\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0bridge\0br0\0\0000\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0empty\0br0\0\0000\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0veth\0\0\0000\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0veth\0a/b\0\0000\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0veth\0abcdefghijklmnop\0\0000\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0veth\0br0\001:16:3e:01:02:03\0000\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0veth\0br0\0\00067\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0veth\0br0\0\00065536\0");
         /* The one-argument verbs: missing, empty or extra arguments. */
         ASSERT_MALFORMED("destroy\0/l\0web\0\0");
         ASSERT_MALFORMED("destroy\0/l\0web\0/t\0/t\0");
@@ -562,25 +578,25 @@ TEST(request_bounds) {
         /* The packet bound: one byte over WORKER_MSG_MAX fails, whatever it holds. */
         big = calloc(WORKER_MSG_MAX + 1, 1);
         ASSERT_NOT_NULL(big);
-        memcpy(big, "start\0/l\0web\0", 13);
-        memset(big + 13, 'c', WORKER_MSG_MAX - 13);
+        memcpy(big, "destroy\0/l\0web\0", 15);
+        memset(big + 15, 'c', WORKER_MSG_MAX - 15);
         ASSERT_ERROR(worker_request_decode(big, WORKER_MSG_MAX + 1, &d), EBADMSG);
         ASSERT_ERROR(worker_request_decode(big, WORKER_MSG_MAX, &d), EBADMSG);   /* no NUL at the end */
-        memcpy(big + WORKER_MSG_MAX - 3, "\0000", 3);   /* the cgroup directory, then "0" */
+        big[WORKER_MSG_MAX - 1] = 0;
         ASSERT_OK(worker_request_decode(big, WORKER_MSG_MAX, &d));
-        ASSERT_EQ(strlen(d.start.cgroup_dir), WORKER_MSG_MAX - 16);
+        ASSERT_EQ(strlen(d.destroy.trash_dir), WORKER_MSG_MAX - 16);
 
         /* And the encoder says so first: -E2BIG over the size or the count. */
-        ASSERT_OK(worker_request_encode(&(WorkerRequest) { .verb = WORKER_VERB_START, .lxcpath = "/l", .name = "web",
-                                                           .start.cgroup_dir = d.start.cgroup_dir },
+        ASSERT_OK(worker_request_encode(&(WorkerRequest) { .verb = WORKER_VERB_DESTROY, .lxcpath = "/l", .name = "web",
+                                                           .destroy.trash_dir = d.destroy.trash_dir },
                                         &enc, &len));
         ASSERT_EQ(len, WORKER_MSG_MAX);
         enc = mfree(enc);
-        char *cg = big + 13;
-        big[WORKER_MSG_MAX - 3] = 'c';
+        char *cg = big + 15;
+        big[WORKER_MSG_MAX - 1] = 'c';
         big[WORKER_MSG_MAX] = 0;
-        ASSERT_ERROR(worker_request_encode(&(WorkerRequest) { .verb = WORKER_VERB_START, .lxcpath = "/l",
-                                                              .name = "web", .start.cgroup_dir = cg },
+        ASSERT_ERROR(worker_request_encode(&(WorkerRequest) { .verb = WORKER_VERB_DESTROY, .lxcpath = "/l",
+                                                              .name = "web", .destroy.trash_dir = cg },
                                            &enc, &len), E2BIG);
         _cleanup_free_ char **argv = calloc(WORKER_REQUEST_ARGS_MAX, sizeof(char *));
         ASSERT_NOT_NULL(argv);
