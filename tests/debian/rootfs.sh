@@ -18,12 +18,15 @@ case $variant in
 minbase) ;;
 # systemd-sysv makes /sbin/init systemd; dbus is the system bus that systemctl's and journalctl's
 # friends (hostnamectl, busctl, logind) talk to. Nothing else: systemd-journald, -tmpfiles, -sysusers
-# and -networkd all come with the systemd package.
+# and -networkd all come with the systemd package; networkd is enabled below, as the DHCP client of
+# eth0 on the instance's bridge.
 systemd) include=(--include=systemd-sysv,dbus) ;;
 *) echo "rootfs.sh: unknown variant '$variant' (minbase, systemd)" >&2; exit 2 ;;
 esac
-# "nodev": an image carries no device nodes (liblxc makes /dev; the test host may not mknod).
+# "nodev": an image carries no device nodes (liblxc makes /dev; the test host may not mknod). The
+# systemd image's name says "networkd" since it has it enabled: a cache from before is not taken.
 tarball=$cache/debian-12-$variant-nodev.tar
+if [ "$variant" = systemd ]; then tarball=$cache/debian-12-systemd-networkd-nodev.tar; fi
 
 mirror() {
         # deb822 sources first (Debian 12's default), then one-line sources.list entries.
@@ -65,6 +68,11 @@ if [ ! -s "$tarball" ]; then
         if [ "$variant" = systemd ]; then
                 : > "$work/rootfs/etc/machine-id"
                 rm -f "$work/rootfs/var/lib/dbus/machine-id"
+                # eth0 (lxc.net.0 on the bridge) by DHCP, as an image made for containers has it.
+                mkdir -p "$work/rootfs/etc/systemd/network"
+                printf '[Match]\nName=eth0\n\n[Network]\nDHCP=yes\n' \
+                        > "$work/rootfs/etc/systemd/network/80-container-eth0.network"
+                systemctl --root="$work/rootfs" enable systemd-networkd.service >&2
         fi
         rm -f "$work/rootfs/etc/hostname" "$work/rootfs/etc/resolv.conf"
         tar --numeric-owner --xattrs --xattrs-include='*' --exclude='./dev/*' -C "$work/rootfs" \

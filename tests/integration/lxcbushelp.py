@@ -25,6 +25,7 @@ inside")."""
 
 import fcntl
 import hashlib
+import ipaddress
 import inspect
 import io
 import json
@@ -53,6 +54,7 @@ __all__ = [
     'STATE_DIR', 'INSTANCES_DIR', 'STAGING_DIR', 'BUSYBOX_SOURCE', 'NONE_SOURCE', 'instance_path',
     'unique_name', 'instance_prop', 'instance_call', 'instance_exists', 'create_params', 'create_instance',
     'new_instance', 'create_running_instance', 'start_instance', 'stop_instance', 'set_config',
+    'BRIDGE_NET', 'instance_ipv4',
     'cleanup_instance', 'Tracker', 'op_wait', 'fs_snapshot', 'staging_entries', 'wait_staging_empty', 'tree',
     # the daemon
     'CTL', 'daemon_pid', 'running_daemon_pid', 'expected_daemon_pid', 'expect_new_daemon',
@@ -209,6 +211,22 @@ def op_wait(op, timeout=120):
 def start_instance(name, timeout=60):
     call(instance_path(name), INSTANCE_IFACE, 'Start', opts(), timeout=timeout + 30)
     assert instance_prop(name, 'State') == 'running', instance_prop(name, 'State')
+
+
+BRIDGE_NET = ipaddress.ip_network('10.0.3.0/24')   # lxc-net's default (/etc/default/lxc-net)
+
+
+def instance_ipv4(name, timeout=30):
+    """eth0's address on the default bridge once GetState shows one (from DHCP: udhcpc in busybox's rcS,
+    systemd-networkd in the Debian image)."""
+    def find():
+        for ifname, family, addr in instance_call(name, 'GetState').get('addresses', []):
+            if ifname == 'eth0' and family == 'inet':
+                return addr
+        return None
+    addr = wait_for(find, timeout * SLOW, 'an IPv4 address on eth0 of %s' % name, interval=0.2)
+    assert ipaddress.ip_interface(addr).network == BRIDGE_NET, addr
+    return str(ipaddress.ip_interface(addr).ip)
 
 
 def stop_instance(name, timeout=30):

@@ -2,7 +2,8 @@
 """A full distribution: Debian 12 with systemd as its init (debootstrap --variant=minbase
 --include=systemd-sysv,dbus, built by tests/debian/rootfs.sh from the mirror of the machine's apt sources,
 cached), imported, booted in its delegated scope, privileged and idmapped. Inside, systemd reaches
-`running` with no failed unit, journalctl works, and what the daemon set up for a systemd init is there
+`running` with no failed unit, journalctl works, systemd-networkd got eth0 an address on the bridge by
+DHCP, and what the daemon set up for a systemd init is there
 (docs/architecture.md, "systemd inside an instance"); a clean Stop reaches it as SIGRTMIN+3 and it halts
 well before the timeout, never killed. Prints the boot time (Start call to is-system-running = running)."""
 import os
@@ -77,6 +78,12 @@ def check_booted(name):
     journal = out_of(name, ['journalctl', '-b', '--no-pager', '-q', '-o', 'cat'])
     assert len(journal.splitlines()) > 20 and 'Startup finished' in journal, journal[-2000:]
     assert out_of(name, ['journalctl', '--list-boots', '--no-pager', '-q']).strip()
+    # eth0 on the default bridge got its address from lxc-net's dnsmasq by DHCP: the address GetState
+    # reads from the instance's namespace is the one in systemd-networkd's lease.
+    ip = instance_ipv4(name)
+    leases = out_of(name, ['sh', '-c', 'cat /run/systemd/netif/leases/*'])
+    assert 'ADDRESS=%s\n' % ip in leases, (ip, leases)
+    print('# %s: eth0 %s by DHCP' % (name, ip))
     return secs
 
 

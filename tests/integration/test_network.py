@@ -7,7 +7,6 @@ network.mode=none, the hwaddr kept across restarts and made anew on Copy,
 the network.* keys refused with the key named, an idmapped instance on the
 bridge, and GetState's addresses and counters as lxcbusctl shows them."""
 
-import ipaddress
 import socket
 import time
 
@@ -16,23 +15,10 @@ from lxcbushelp import *
 
 T = Tracker()
 SAVED = {}
-BRIDGE_NET = ipaddress.ip_network('10.0.3.0/24')   # lxc-net's default (/etc/default/lxc-net)
 
 
 def state(name):
     return instance_call(name, 'GetState')
-
-
-def ipv4(name, timeout=30):
-    """The DHCP address of eth0 once GetState shows one (udhcpc in the instance's rcS)."""
-    def find():
-        for ifname, family, addr in state(name).get('addresses', []):
-            if ifname == 'eth0' and family == 'inet':
-                return addr
-        return None
-    addr = wait_for(find, timeout * SLOW, 'an IPv4 address on eth0 of %s' % name, interval=0.2)
-    assert ipaddress.ip_interface(addr).network == BRIDGE_NET, addr
-    return str(ipaddress.ip_interface(addr).ip)
 
 
 def running(prefix, config=None):
@@ -58,7 +44,7 @@ def bridge_is_up_in_the_test_host():
 @test
 def two_instances_get_addresses_and_ping_each_other():
     a, b = running('neta'), running('netb')
-    ia, ib = ipv4(a), ipv4(b)
+    ia, ib = instance_ipv4(a), instance_ipv4(b)
     assert ia != ib
     st = state(a)
     assert ('lo', 'inet', '127.0.0.1/8') in st['addresses'], st
@@ -85,7 +71,7 @@ def two_instances_get_addresses_and_ping_each_other():
 @test
 def test_host_reaches_a_tcp_service():
     name = running('nethttp')
-    ip = ipv4(name)
+    ip = instance_ipv4(name)
     sh(name, 'mkdir -p /tmp/www && echo hello-from-instance > /tmp/www/index.html && httpd -p 8080 -h /tmp/www')
 
     def fetch():
@@ -179,7 +165,7 @@ def bad_keys_are_refused_with_the_key_named():
             return None
     wait_for(unset, 10, 'SetConfig after the failed start', interval=0.1)
     start_instance(rname)
-    ipv4(rname)
+    instance_ipv4(rname)
 
 
 @test
@@ -191,9 +177,9 @@ def idmapped_instance_has_a_network():
     name = T.add(unique_name('netidm'))
     create_instance(name, config={'security.privileged': 'false'})
     start_instance(name)
-    ip = ipv4(name)
+    ip = instance_ipv4(name)
     other = running('netidmb')
-    ip2 = ipv4(other)
+    ip2 = instance_ipv4(other)
     sh(other, 'ping -c 1 -W 5 %s' % ip)
     sh(name, 'ping -c 1 -W 5 %s' % ip2)
 
