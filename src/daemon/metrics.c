@@ -54,9 +54,10 @@ size_t metrics_parse_netdev(const char *text, MetricsNetdev *ret, size_t max) {
         return n;
 }
 
-/* A label value: '\', '"' and newline escaped as the format says. An interface name may hold any byte
- * but '/', ':', blanks and NUL; a byte outside printable ASCII, and '%', is written %XX, so the text
- * stays UTF-8 (a D-Bus string must be) and tells names apart. */
+/* A label value: '\', '"' and newline escaped as the format says. An interface name, which the instance's
+ * root chooses, may hold '"', '\' and bytes outside ASCII; a byte outside printable ASCII, and '%', is
+ * written %XX, so the text stays UTF-8 (a D-Bus string must be: else the whole reply fails) and tells
+ * names apart. */
 static void put_label_value(FILE *f, const char *s) {
         for (const unsigned char *p = (const unsigned char *) s; *p; p++)
                 if (*p == '\\' || *p == '"')

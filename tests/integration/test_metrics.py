@@ -7,6 +7,7 @@ has its state only, an unprivileged user reads it without polkit, an
 idmapped instance has its figures, a hostile interface name comes out
 escaped, and `lxcbusctl metrics` prints the same text."""
 
+import os
 import time
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -21,7 +22,7 @@ st = {}
 
 
 def metrics_text():
-    return call(MANAGER_PATH, MANAGER_IFACE, 'GetMetrics')[0]
+    return call(MANAGER_PATH, MANAGER_IFACE, 'GetMetrics')
 
 
 def parse(text):
@@ -80,7 +81,7 @@ def parses_and_names_every_family():
     assert figure(samples, 'lxcbus_cpu_seconds_total', a, mode='user') is not None
     assert figure(samples, 'lxcbus_network_receive_bytes_total', a, device='lo') is not None
     # every state is counted, and the counts add up to the instances listed
-    listed = call(MANAGER_PATH, MANAGER_IFACE, 'ListInstances')[0]
+    listed = call(MANAGER_PATH, MANAGER_IFACE, 'ListInstances')
     counts = {dict(k[1])['state']: v for k, v in samples.items() if k[0] == 'lxcbus_instances'}
     assert set(counts) == {'stopped', 'starting', 'running', 'stopping', 'frozen', 'error'}, counts
     assert sum(counts.values()) == len(listed), (counts, len(listed))
@@ -153,22 +154,45 @@ def network_bytes_of_the_instance_namespace():
     assert mine == inside, (mine, inside)
 
 
-# '"', '\' and '%' are all allowed in an interface name, which the instance's root chooses.
-HOSTILE = 'q"\\%x'
+# An interface name may hold any byte but '/', ':', '%', blanks, control characters and NUL, and the
+# instance's root chooses it: '"' and '\' are escaped as the format says, a byte outside ASCII is written
+# %XX (the text stays UTF-8).
+HOSTILE = os.fsdecode(b'q"\\\xff')
+
+
+def in_netns(name, *argv):
+    pid = instance_prop(name, 'Pid')
+    rc, out, err = run('nsenter', '--net=/proc/%d/ns/net' % pid, *argv)
+    assert rc == 0, (argv, err)
 
 
 @test
 def a_hostile_interface_name_comes_out_escaped():
     a = st['a']
-    sh(a, "ip link set lo down; ip link set lo name '%s'; ip link set '%s' up" % (HOSTILE, HOSTILE))
+    in_netns(a, 'ip', 'link', 'add', 'name', HOSTILE, 'type', 'ifb')
     try:
         text = metrics_text()
-        assert 'device="q\\"\\\\%25x"' in text, [l for l in text.splitlines() if 'device=' in l]
+        assert 'device="q\\"\\\\%FF"' in text, [l for l in text.splitlines() if 'device=' in l]
         samples, _ = parse(text)
         devs = {dict(k[1])['device'] for k in of_instance(samples, a) if k[0] == 'lxcbus_network_receive_bytes_total'}
-        assert 'q"\\%25x' in devs, devs
+        assert devs == {'lo', 'q"\\%FF'}, devs
     finally:
-        sh(a, "ip link set '%s' down; ip link set '%s' name lo; ip link set lo up" % (HOSTILE, HOSTILE))
+        in_netns(a, 'ip', 'link', 'del', HOSTILE)
+
+
+@test
+def interfaces_are_bounded():
+    a = st['a']
+    names = ['m%02d' % k for k in range(40)]
+    for n in names:
+        in_netns(a, 'ip', 'link', 'add', 'name', n, 'type', 'ifb')
+    try:
+        samples, _ = parse(metrics_text())
+        devs = [k for k in of_instance(samples, a) if k[0] == 'lxcbus_network_receive_bytes_total']
+        assert len(devs) == 32, len(devs)
+    finally:
+        for n in names:
+            in_netns(a, 'ip', 'link', 'del', n)
 
 
 @test
@@ -176,14 +200,20 @@ def limit_is_given_where_set():
     a = st['a']
     assert figure(parse(metrics_text())[0], 'lxcbus_memory_limit_bytes', a) is None
     set_config(a, {'limits.memory': '256M'})
+    # systemd applies the scope's MemoryMax= after SetConfig has answered.
     try:
-        assert figure(parse(metrics_text())[0], 'lxcbus_memory_limit_bytes', a) == 256 * 1024 * 1024
+        wait_for(lambda: figure(parse(metrics_text())[0], 'lxcbus_memory_limit_bytes', a) == 256 * 1024 * 1024,
+                 10, 'the limit in the metrics')
     finally:
         set_config(a, unset=['limits.memory'])
+    wait_for(lambda: figure(parse(metrics_text())[0], 'lxcbus_memory_limit_bytes', a) is None, 10,
+             'no limit in the metrics')
 
 
 @test
 def idmapped_instance_has_its_figures():
+    ensure_subids()
+    on_exit(restore_subids)
     name = new_running('metidm', {'security.privileged': 'false'})
     samples, _ = parse(metrics_text())
     assert figure(samples, 'lxcbus_instance_state', name, state='running') == 1
