@@ -41,7 +41,8 @@ size_t metrics_parse_netdev(const char *text, MetricsNetdev *ret, size_t max) {
                 colon = memchr(name, ':', (size_t) (eol - name));
                 len = colon ? (size_t) (colon - name) : 0;
                 if (len > 0 && len < IFNAMSIZ && !memchr(name, ' ', len) &&
-                    sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu", &f[0], &f[1], &f[2], &f[3],
+                    sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu", &f[0], &f[1], &f[2],
+                           &f[3],
                            &f[4], &f[5], &f[6], &f[7], &f[8]) == 9) {
                         memcpy(ret[n].name, name, len);
                         ret[n].name[len] = 0;
@@ -75,7 +76,8 @@ static void put_family(FILE *f, const char *name, const char *type, const char *
 }
 
 /* name{name="<instance>"[,<key>="<value>"]} */
-static void put_sample_head(FILE *f, const char *metric, const char *instance, const char *key, const char *value) {
+static void put_sample_head(FILE *f, const char *metric, const char *instance, const char *key,
+                            const char *value) {
         fprintf(f, "%s{name=\"", metric);
         put_label_value(f, instance);
         if (key) {
@@ -123,7 +125,8 @@ static void put_cgroup_figures(FILE *f, const MetricsInstance *v, size_t n) {
 }
 
 static void put_cpu(FILE *f, const MetricsInstance *v, size_t n) {
-        put_family(f, "lxcbus_cpu_usage_seconds_total", "counter", "CPU time used by the instance, in seconds.");
+        put_family(f, "lxcbus_cpu_usage_seconds_total", "counter",
+                   "CPU time used by the instance, in seconds.");
         for (size_t j = 0; j < n; j++)
                 if (v[j].has_figures && v[j].cg.cpu_ns != UINT64_MAX) {
                         put_sample_head(f, "lxcbus_cpu_usage_seconds_total", v[j].name, NULL, NULL);
@@ -142,15 +145,18 @@ static void put_cpu(FILE *f, const MetricsInstance *v, size_t n) {
 
 static void put_network(FILE *f, const MetricsInstance *v, size_t n) {
         for (int tx = 0; tx <= 1; tx++) {
-                const char *metric = tx ? "lxcbus_network_transmit_bytes_total" : "lxcbus_network_receive_bytes_total";
+                const char *metric = tx ? "lxcbus_network_transmit_bytes_total" :
+                                          "lxcbus_network_receive_bytes_total";
 
                 put_family(f, metric, "counter",
                            tx ? "Bytes sent by an interface of the instance's network namespace." :
                                 "Bytes received by an interface of the instance's network namespace.");
                 for (size_t j = 0; j < n; j++)
                         for (size_t d = 0; v[j].has_figures && d < v[j].n_netdev; d++) {
-                                put_sample_head(f, metric, v[j].name, "device", v[j].netdev[d].name);
-                                fprintf(f, "%" PRIu64 "\n", tx ? v[j].netdev[d].tx_bytes : v[j].netdev[d].rx_bytes);
+                                const MetricsNetdev *dev = &v[j].netdev[d];
+
+                                put_sample_head(f, metric, v[j].name, "device", dev->name);
+                                fprintf(f, "%" PRIu64 "\n", tx ? dev->tx_bytes : dev->rx_bytes);
                         }
         }
 }
@@ -158,15 +164,19 @@ static void put_network(FILE *f, const MetricsInstance *v, size_t n) {
 static void put_daemon(FILE *f, const MetricsInstance *v, size_t n, const MetricsDaemon *d) {
         put_family(f, "lxcbus_instance_state", "gauge", "1 for each instance, labelled with its state.");
         for (size_t j = 0; j < n; j++) {
-                put_sample_head(f, "lxcbus_instance_state", v[j].name, "state", instance_state_to_string(v[j].state));
+                put_sample_head(f, "lxcbus_instance_state", v[j].name, "state",
+                                instance_state_to_string(v[j].state));
                 fputs("1\n", f);
         }
         put_family(f, "lxcbus_instances", "gauge", "Instances in each state.");
         for (InstanceState s = 0; s < _INSTANCE_STATE_MAX; s++)
-                fprintf(f, "lxcbus_instances{state=\"%s\"} %u\n", instance_state_to_string(s), d->instances[s]);
-        put_family(f, "lxcbus_operations", "gauge", "Operations the daemon holds, by status (finished ones linger).");
+                fprintf(f, "lxcbus_instances{state=\"%s\"} %u\n", instance_state_to_string(s),
+                        d->instances[s]);
+        put_family(f, "lxcbus_operations", "gauge",
+                   "Operations the daemon holds, by status (finished ones linger).");
         for (OperationStatus s = 0; s < _OPERATION_STATUS_MAX; s++)
-                fprintf(f, "lxcbus_operations{status=\"%s\"} %u\n", operation_status_to_string(s), d->operations[s]);
+                fprintf(f, "lxcbus_operations{status=\"%s\"} %u\n", operation_status_to_string(s),
+                        d->operations[s]);
 }
 
 int metrics_format(const MetricsInstance *v, size_t n, const MetricsDaemon *d, char **ret) {
