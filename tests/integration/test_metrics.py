@@ -66,6 +66,7 @@ def parses_and_names_every_family():
     text = metrics_text()
     assert text.endswith('\n'), text[-200:]
     samples, types = parse(text)
+    assert 'metrics' in get_prop(MANAGER_PATH, MANAGER_IFACE, 'Features')
     for fam, typ in (('lxcbus_instance_state', 'gauge'), ('lxcbus_instances', 'gauge'),
                      ('lxcbus_operations', 'gauge'), ('lxcbus_memory_usage_bytes', 'gauge'),
                      ('lxcbus_memory_limit_bytes', 'gauge'), ('lxcbus_memory_swap_bytes', 'gauge'),
