@@ -28,6 +28,8 @@ PKGS=(
   clang-14 libclang-rt-14-dev
   # import and export: libarchive in lxcbusd-worker (tar, gzip, xz, zstd)
   libarchive-dev
+  # test_metrics.py: GetMetrics parsed by a real Prometheus text parser
+  python3-prometheus-client
 )
 
 [ "$(id -u)" = 0 ] || { echo "install-deps.sh: must run as root (sudo $0)" >&2; exit 1; }

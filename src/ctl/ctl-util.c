@@ -186,6 +186,7 @@ bool ctl_method_needs_authorization(const char *interface, const char *member) {
                 { "org.lxcbus1.Instance", "GetState" },
                 { "org.lxcbus1.Operation", "Wait" },
                 { "org.lxcbus1.Process", "Wait" },
+                { "org.lxcbus1.Manager", "GetMetrics" },
         };
 
         if (!interface || !member || strncmp(interface, "org.lxcbus1.", STRLEN("org.lxcbus1.")) != 0)

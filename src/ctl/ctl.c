@@ -191,6 +191,9 @@ void ctl_help(void) {
                "       [--async]                   Write a stopped (or, frozen meanwhile, a running)\n"
                "                                   instance as a tarball\n"
                "\n"
+               "Metrics:\n"
+               "  metrics                          Print the figures of every instance (Prometheus text)\n"
+               "\n"
                "Options:\n"
                "  -h --help                        Show this help\n"
                "     --version                     Show the version\n"
@@ -371,6 +374,7 @@ static const struct {
         { "copy", verb_copy },
         { "import", verb_import },
         { "export", verb_export },
+        { "metrics", verb_metrics },
 };
 
 static int print_version(Context *c, const char *arg, void *userdata) {

@@ -109,3 +109,5 @@ int verb_rename(Context *c, int argc, char *argv[]);
 int verb_copy(Context *c, int argc, char *argv[]);
 int verb_import(Context *c, int argc, char *argv[]);
 int verb_export(Context *c, int argc, char *argv[]);
+/* ctl-metrics.c */
+int verb_metrics(Context *c, int argc, char *argv[]);

@@ -73,6 +73,8 @@ static const AuthEntry auth_table[] = {
         { "org.lxcbus1.Instance", "Copy", "org.lxcbus1.create", "copy" },
         { "org.lxcbus1.Manager", "ImportInstance", "org.lxcbus1.create", "import" },
         { "org.lxcbus1.Instance", "Export", "org.lxcbus1.export", "export" },
+        /* metrics: open, as properties are */
+        { "org.lxcbus1.Manager", "GetMetrics", NULL, NULL },
 };
 
 static const AuthEntry *auth_entry_find(const char *interface, const char *member) {

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cgroup.h"
 #include "cgroup-walk.h"
@@ -80,42 +81,74 @@ static int read_u64_file(const char *path, const char *key, uint64_t *ret) {
         return sscanf(buf, "%" SCNu64, ret) == 1 ? 0 : -EIO;
 }
 
-int scope_read_figures(const char *unit, uint64_t *ret_memory, uint64_t *ret_cpu_ns, uint64_t *ret_tasks) {
+/* A unit's file in the cgroup2 hierarchy with controllers (pure v2 hosts), else in the v1 hierarchy of
+ * the controller (hybrid hosts); keys as for read_u64_file(). 2: read in v2, 1: in v1. */
+static int read_unit_u64(const char *unit, const char *v2, const char *v2_key, const char *v1_dir, const char *v1,
+                         const char *v1_key, uint64_t *ret) {
         char p[PATH_MAX];
-        uint64_t v;
+        int r;
+
+        snprintf(p, sizeof p, "/sys/fs/cgroup/machine.slice/%s/%s", unit, v2);
+        if (read_u64_file(p, v2_key, ret) >= 0)
+                return 2;
+        snprintf(p, sizeof p, "/sys/fs/cgroup/%s/machine.slice/%s/%s", v1_dir, unit, v1);
+        r = read_u64_file(p, v1_key, ret);
+        return r < 0 ? r : 1;
+}
+
+/* Every read is one small file of /sys/fs/cgroup, in memory: none can block the loop, and GetState and
+ * GetMetrics call this for each instance on it. */
+int scope_read_all_figures(const char *unit, CgroupFigures *ret) {
+        CgroupFigures f = CGROUP_FIGURES_NULL;
+        uint64_t v, w;
+        long hz;
+        int r;
 
         assert(unit);
+        assert(ret);
+
+        (void) read_unit_u64(unit, "memory.current", NULL, "memory", "memory.usage_in_bytes", NULL, &f.memory);
+        /* No limit reads as "max" (v2, not a number) or as the page counter's maximum (v1). */
+        if (read_unit_u64(unit, "memory.max", NULL, "memory", "memory.limit_in_bytes", NULL, &v) > 0 &&
+            v < CGROUP_LIMIT_NONE)
+                f.memory_max = v;
+        /* v1 counts swap only together with memory (memsw), and only with swap accounting on. */
+        r = read_unit_u64(unit, "memory.swap.current", NULL, "memory", "memory.memsw.usage_in_bytes", NULL, &v);
+        if (r == 2)
+                f.swap = v;
+        else if (r == 1 && f.memory != UINT64_MAX)
+                f.swap = v > f.memory ? v - f.memory : 0;
+        r = read_unit_u64(unit, "cpu.stat", "usage_usec", "cpuacct", "cpuacct.usage", NULL, &v);
+        if (r > 0)
+                f.cpu_ns = r == 2 ? v * 1000 : v;
+        /* cpu.stat in µs, cpuacct.stat in clock ticks. */
+        r = read_unit_u64(unit, "cpu.stat", "user_usec", "cpuacct", "cpuacct.stat", "user", &v);
+        if (r > 0 && read_unit_u64(unit, "cpu.stat", "system_usec", "cpuacct", "cpuacct.stat", "system", &w) == r) {
+                hz = sysconf(_SC_CLK_TCK);
+                if (r == 2) {
+                        f.cpu_user_ns = v * 1000;
+                        f.cpu_system_ns = w * 1000;
+                } else if (hz > 0) {
+                        f.cpu_user_ns = v * (UINT64_C(1000000000) / (uint64_t) hz);
+                        f.cpu_system_ns = w * (UINT64_C(1000000000) / (uint64_t) hz);
+                }
+        }
+        (void) read_unit_u64(unit, "pids.current", NULL, "pids", "pids.current", NULL, &f.tasks);
+        *ret = f;
+        return 0;
+}
+
+int scope_read_figures(const char *unit, uint64_t *ret_memory, uint64_t *ret_cpu_ns, uint64_t *ret_tasks) {
+        CgroupFigures f;
+
         assert(ret_memory);
         assert(ret_cpu_ns);
         assert(ret_tasks);
 
-        *ret_memory = *ret_cpu_ns = *ret_tasks = UINT64_MAX;
-
-        /* cgroup2 with controllers (pure v2 hosts) first, then the v1 hierarchies. */
-        snprintf(p, sizeof p, "/sys/fs/cgroup/machine.slice/%s/memory.current", unit);
-        if (read_u64_file(p, NULL, &v) >= 0)
-                *ret_memory = v;
-        else {
-                snprintf(p, sizeof p, "/sys/fs/cgroup/memory/machine.slice/%s/memory.usage_in_bytes", unit);
-                if (read_u64_file(p, NULL, &v) >= 0)
-                        *ret_memory = v;
-        }
-        snprintf(p, sizeof p, "/sys/fs/cgroup/machine.slice/%s/cpu.stat", unit);
-        if (read_u64_file(p, "usage_usec", &v) >= 0)
-                *ret_cpu_ns = v * 1000;
-        else {
-                snprintf(p, sizeof p, "/sys/fs/cgroup/cpuacct/machine.slice/%s/cpuacct.usage", unit);
-                if (read_u64_file(p, NULL, &v) >= 0)
-                        *ret_cpu_ns = v;
-        }
-        snprintf(p, sizeof p, "/sys/fs/cgroup/machine.slice/%s/pids.current", unit);
-        if (read_u64_file(p, NULL, &v) >= 0)
-                *ret_tasks = v;
-        else {
-                snprintf(p, sizeof p, "/sys/fs/cgroup/pids/machine.slice/%s/pids.current", unit);
-                if (read_u64_file(p, NULL, &v) >= 0)
-                        *ret_tasks = v;
-        }
+        (void) scope_read_all_figures(unit, &f);
+        *ret_memory = f.memory;
+        *ret_cpu_ns = f.cpu_ns;
+        *ret_tasks = f.tasks;
         return 0;
 }
 

@@ -9,6 +9,20 @@
 
 /* Removes what liblxc left in the v1 hierarchies after systemd removed the scope. */
 void scope_cleanup_cgroups(const char *unit);
+/* The figures of a running instance's scope; UINT64_MAX: not known (no such controller, no limit). */
+typedef struct CgroupFigures {
+        uint64_t memory, memory_max, swap;              /* bytes */
+        uint64_t cpu_ns, cpu_user_ns, cpu_system_ns;
+        uint64_t tasks;                                 /* pids.current: threads count */
+} CgroupFigures;
+
+#define CGROUP_FIGURES_NULL                                                                             \
+        ((CgroupFigures) { UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX })
+/* A memory limit at or above this is none: v1 shows "no limit" as the page counter's maximum. */
+#define CGROUP_LIMIT_NONE (UINT64_C(1) << 62)
+
+int scope_read_all_figures(const char *unit, CgroupFigures *ret);
+/* GetState's three of them. */
 int scope_read_figures(const char *unit, uint64_t *ret_memory, uint64_t *ret_cpu_ns, uint64_t *ret_tasks);
 int scope_find_running(const char *unit, const char *name, pid_t *ret_monitor, pid_t *ret_init, bool *ret_frozen);
 int cgroup_freezer_set(const char *unit, const char *name, bool freeze);

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "manager.h"
 #include "manager-dbus.h"
+#include "metrics.h"
 #include "names.h"
 #include "operation-dbus.h"
 #include "transfer.h"
@@ -25,10 +26,11 @@ static int property_get_version(sd_bus *bus, const char *path, const char *inter
 
 static int property_get_features(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "as", 16, "source-template-busybox", "source-none", "scopes",
+        return sd_bus_message_append(reply, "as", 17, "source-template-busybox", "source-none", "scopes",
                                      "operations", "restart-survival", "exec", "exec-pty", "console",
                                      "idmapped-instances", "snapshots", "copy", "overlay-clone", "rename",
-                                     "import-export", "files", "allow-running");
+                                     "import-export", "files", "allow-running",
+                                     "metrics");
 }
 
 int manager_bus_paths(Manager *m, bool operations, char ***ret) {
@@ -484,6 +486,19 @@ static int method_import_instance(sd_bus_message *message, void *userdata, sd_bu
         return bus_operation_reply(o, message, c.async);
 }
 
+/* Open to every reader, as properties are. The model reads small files of /sys/fs/cgroup and /proc, on the
+ * loop: nothing here can block it. The reply's worst case (LXCBUS_INSTANCES_MAX instances, each with
+ * METRICS_NETDEV_MAX interfaces of escaped names) is measured in tests/unit/test-bus-limits.c. */
+static int method_get_metrics(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = manager_metrics(userdata, &text);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, "s", text);
+}
+
 const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -503,6 +518,8 @@ const sd_bus_vtable manager_vtable[] = {
                                 method_list_operations, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ImportInstance", SD_BUS_ARGS("s", name, "h", tarball, "a{ss}", config, "a{sv}", options),
                                 SD_BUS_RESULT("o", instance, "o", operation), method_import_instance,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetMetrics", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", metrics), method_get_metrics,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceNew", SD_BUS_ARGS("s", name, "o", instance), 0),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceRemoved", SD_BUS_ARGS("s", name, "o", instance), 0),

@@ -118,14 +118,20 @@ static int netns_id(int fd, int netns, int32_t *ret) {
         return -ENOENT;
 }
 
-/* A D-Bus string, shown as it is: printable ASCII only (the kernel allows any byte but '/', ':' and space). */
-static bool name_is_plain(const char *s) {
-        if (isempty(s))
-                return false;
-        for (; *s; s++)
-                if ((unsigned char) *s <= ' ' || (unsigned char) *s >= 0x7f)
-                        return false;
-        return true;
+/* The kernel's name (len bytes, no NUL) as netinfo.h says: %XX outside printable ASCII and for '%'. */
+static void name_encode(const char *raw, size_t len, char ret[static NETINFO_IFNAME_MAX]) {
+        size_t n = 0;
+
+        assert(len < IFNAMSIZ);
+        for (size_t k = 0; k < len; k++) {
+                unsigned char c = (unsigned char) raw[k];
+
+                if (c <= ' ' || c >= 0x7f || c == '%')
+                        n += (size_t) snprintf(ret + n, NETINFO_IFNAME_MAX - n, "%%%02X", c);
+                else
+                        ret[n++] = (char) c;
+        }
+        ret[n] = 0;
 }
 
 static const char *link_name(const NetInfo *ni, const int *index, int want) {
@@ -150,7 +156,7 @@ static int on_link(const struct nlmsghdr *h, void *userdata) {
                 return 0;
         for (const struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, rem); a = RTA_NEXT(a, rem))
                 if (a->rta_type == IFLA_IFNAME && RTA_PAYLOAD(a) > 1 && RTA_PAYLOAD(a) <= IFNAMSIZ)
-                        memcpy(l.ifname, RTA_DATA(a), RTA_PAYLOAD(a) - 1);   /* with its NUL, l is zeroed */
+                        name_encode(RTA_DATA(a), strnlen(RTA_DATA(a), RTA_PAYLOAD(a) - 1), l.ifname);
                 else if (a->rta_type == IFLA_STATS64 && RTA_PAYLOAD(a) >= sizeof(struct rtnl_link_stats64)) {
                         struct rtnl_link_stats64 s;
 
@@ -158,7 +164,7 @@ static int on_link(const struct nlmsghdr *h, void *userdata) {
                         l.rx_bytes = s.rx_bytes;
                         l.tx_bytes = s.tx_bytes;
                 }
-        if (!name_is_plain(l.ifname))
+        if (isempty(l.ifname))
                 return 0;
         d->index[d->info->n_links] = ifi->ifi_index;
         d->info->links[d->info->n_links++] = l;

@@ -16,13 +16,18 @@
 #define NETINFO_LINKS_MAX 64
 #define NETINFO_ADDRESSES_MAX 256
 
+/* An interface name as the instance's root chose it (any byte but '/', ':', blanks and NUL), with each
+ * byte outside printable ASCII, and '%', written %XX: a valid D-Bus string that still tells names apart,
+ * so renaming eth0 to "eth\xff" hides nothing. */
+#define NETINFO_IFNAME_MAX (3 * (IFNAMSIZ - 1) + 1)
+
 typedef struct NetInfoLink {
-        char ifname[IFNAMSIZ];
+        char ifname[NETINFO_IFNAME_MAX];
         uint64_t rx_bytes, tx_bytes;
 } NetInfoLink;
 
 typedef struct NetInfoAddress {
-        char ifname[IFNAMSIZ];
+        char ifname[NETINFO_IFNAME_MAX];
         const char *family;                       /* "inet" or "inet6" */
         char address[INET6_ADDRSTRLEN + 4];       /* with "/prefix" */
 } NetInfoAddress;

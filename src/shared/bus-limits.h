@@ -26,7 +26,9 @@
  *     (LXCBUS_TEMPLATE_ARGS_TOTAL_MAX);
  *   - GetManagedObjects: at most LXCBUS_INSTANCES_MAX instances with a full config, OPERATIONS_MAX
  *     running and OPERATIONS_FINISHED_MAX finished operations, each with a full command line and
- *     LXCBUS_OPERATION_TEXT_MAX of stage and error text.
+ *     LXCBUS_OPERATION_TEXT_MAX of stage and error text;
+ *   - GetMetrics: LXCBUS_INSTANCES_MAX instances with METRICS_NETDEV_MAX interfaces each (metrics.h),
+ *     6.2 MiB.
  *
  * tests/unit/test-bus-limits.c builds the worst case of each of these messages and measures it (22.9 MiB
  * for GetManagedObjects, 280 KiB for the polkit query of an Exec). No message lxcbusd sends carries more

@@ -15,6 +15,7 @@
 #include "manager.h"
 #include "macro.h"
 #include "metadata.h"
+#include "metrics.h"
 #include "names.h"
 #include "tests.h"
 #include "util.h"
@@ -526,6 +527,48 @@ TEST(get_managed_objects) {
                LXCBUS_BUS_MESSAGE_MAX);
         /* Well below: three quarters of the limit at most. */
         ASSERT_TRUE(n < LXCBUS_BUS_MESSAGE_MAX / 4 * 3);
+}
+
+/* ---------------------------------------------------------------- GetMetrics */
+
+/* The most instances, each running with every figure at its longest and the most interfaces, each named
+ * with 15 bytes that escape to 3 each (%XX). */
+static void build_metrics(sd_bus *bus, sd_bus_message **ret, const void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = new_call(bus, "GetMetrics");
+        _cleanup_free_ MetricsInstance *v = calloc(LXCBUS_INSTANCES_MAX, sizeof(MetricsInstance));
+        _cleanup_free_ char *text = NULL;
+        MetricsDaemon d;
+        sd_bus_message *m = NULL;
+
+        ASSERT_NOT_NULL(v);
+        for (unsigned k = 0; k < LXCBUS_INSTANCES_MAX; k++) {
+                v[k].name = worst_name();
+                v[k].state = INSTANCE_RUNNING;
+                v[k].has_figures = true;
+                v[k].cg = (CgroupFigures) { UINT64_MAX - 1, UINT64_MAX - 1, UINT64_MAX - 1, UINT64_MAX - 1,
+                                            UINT64_MAX - 1, UINT64_MAX - 1, UINT64_MAX - 1 };
+                v[k].n_netdev = METRICS_NETDEV_MAX;
+                for (unsigned j = 0; j < METRICS_NETDEV_MAX; j++) {
+                        /* The longest name netinfo.c gives: every byte written %XX. */
+                        for (unsigned b = 0; b < IFNAMSIZ - 1; b++)
+                                memcpy(v[k].netdev[j].ifname + 3 * b, "%FF", 4);
+                        v[k].netdev[j].rx_bytes = v[k].netdev[j].tx_bytes = UINT64_MAX;
+                }
+        }
+        memset(&d, 0xff, sizeof d);
+        ASSERT_OK(metrics_format(v, LXCBUS_INSTANCES_MAX, &d, &text));
+        ASSERT_OK(sd_bus_message_new_method_return(call, &m));
+        /* A D-Bus string must be UTF-8: sd-bus refuses anything else here. */
+        ASSERT_OK(sd_bus_message_append(m, "s", text));
+        *ret = m;
+}
+
+TEST(get_metrics) {
+        size_t n = wire_size(build_metrics, NULL);
+        printf("  GetMetrics with %u instances of %u interfaces, worst case: %zu bytes (%.1f MiB; bus %u)\n",
+               LXCBUS_INSTANCES_MAX, METRICS_NETDEV_MAX, n, n / 1048576.0, LXCBUS_BUS_MESSAGE_MAX);
+        /* A quarter of the limit at most. */
+        ASSERT_TRUE(n < LXCBUS_BUS_MESSAGE_MAX / 4);
 }
 
 /* ---------------------------------------------------------------- replies and signals */
