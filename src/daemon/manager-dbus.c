@@ -26,11 +26,11 @@ static int property_get_version(sd_bus *bus, const char *path, const char *inter
 
 static int property_get_features(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "as", 17, "source-template-busybox", "source-none", "scopes",
+        return sd_bus_message_append(reply, "as", 19, "source-template-busybox", "source-none", "scopes",
                                      "operations", "restart-survival", "exec", "exec-pty", "console",
                                      "idmapped-instances", "snapshots", "copy", "overlay-clone", "rename",
                                      "import-export", "files", "allow-running",
-                                     "metrics");
+                                     "metrics", "network", "systemd-init");
 }
 
 int manager_bus_paths(Manager *m, bool operations, char ***ret) {

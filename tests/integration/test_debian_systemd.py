@@ -137,6 +137,7 @@ def clean_stop(name):
 
 @test
 def privileged_debian_boots_systemd_and_halts_cleanly():
+    assert 'systemd-init' in get_prop(MANAGER_PATH, MANAGER_IFACE, 'Features')
     if not have_rootfs():
         return
     import_systemd(PRIV)

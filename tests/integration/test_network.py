@@ -36,6 +36,7 @@ def hwaddr(name):
 
 @test
 def bridge_is_up_in_the_test_host():
+    assert 'network' in get_prop(MANAGER_PATH, MANAGER_IFACE, 'Features')
     wait_for(lambda: run('systemctl', 'is-active', 'lxc-net.service')[1].strip() == 'active', 30, 'lxc-net up')
     rc, out, err = run('ip', '-4', '-o', 'addr', 'show', 'dev', 'lxcbr0')
     assert rc == 0 and '10.0.3.1/24' in out, (rc, out, err)
