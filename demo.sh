@@ -47,6 +47,8 @@ lb_exec "$NAME" systemctl status lxcbusd.service --no-pager -n 0 || true
 step() { printf '\n# %s\n' "$*"; lb_exec "$NAME" "$@"; }
 step lxcbusctl create demo --template busybox
 step lxcbusctl start demo
+# Its rcS asks lxc-net's dnsmasq for an address on lxcbr0: list once it has one (a second or so).
+lb_exec "$NAME" sh -c 'for i in $(seq 50); do lxcbusctl list | grep -q " 10\.0\.3\." && break; sleep 0.2; done'
 step lxcbusctl list
 step systemctl status lxcbus-demo.scope --no-pager
 step lxcbusctl info demo
