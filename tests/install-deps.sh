@@ -19,8 +19,8 @@ PKGS=(
   util-linux mount perl mawk procps iproute2 coreutils findutils
   # the integration tests (debootstrap: the Debian rootfs of test_debian.py)
   python3 python3-gi gir1.2-glib-2.0 debootstrap
-  # leak checks
-  valgrind
+  # leak checks; test_killpoints kills lxcbusd at chosen system calls with strace's fault injection
+  valgrind strace
   # bench/: lxc-copy clones a dir-backed container with rsync (the floor of Copy); reflink.sh copies on
   # a loop-mounted XFS with reflinks
   rsync xfsprogs

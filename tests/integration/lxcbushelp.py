@@ -70,7 +70,7 @@ __all__ = [
     'file_text', 'save_file', 'restore_files', 'tree_under', 'inst_dir', 'rootfs', 'metadata', 'dashed',
     'snap_call', 'copy_instance', 'sh',
     # tarballs
-    'export_tarball', 'import_from_pipe', 'import_tarball_fd', 'import_tarball', 'tar_of', 'tar_member', 'tree_of', 'idmap_base',
+    'export_tarball', 'close_fd_list', 'import_from_pipe', 'import_tarball_fd', 'import_tarball', 'tar_of', 'tar_member', 'tree_of', 'idmap_base',
     # fds, consoles, terminals
     'read_until', 'call_fds', 'open_console', 'console_log', 'console_shell', 'exec_pty', 'set_size',
     'Terminal',
@@ -699,6 +699,13 @@ def restore_files(saved):
 
 # ---- tarballs: Export, ImportInstance, trees compared -------------------------------------------
 
+def close_fd_list(fdl):
+    """Closes the copies of the fds a call was given. Dropping fdl is not enough: a failed call's
+    traceback still holds it, and with it a pipe's end open."""
+    for fd in fdl.steal_fds():
+        os.close(fd)
+
+
 def export_tarball(name, options=None, close_reader=False):
     """Instance.Export into a pipe read by a thread; returns the tarball. close_reader: the reader is
     closed at once (the export fails)."""
@@ -723,7 +730,7 @@ def export_tarball(name, options=None, close_reader=False):
         call(instance_path(name), INSTANCE_IFACE, 'Export', V('(ha{sv})', (0, options or {})), timeout=300,
              fd_list=fdl)
     finally:
-        del fdl             # holds a copy of the write end
+        close_fd_list(fdl)  # a copy of the write end: else the reader waits for an EOF that never comes
         os.close(w)
         if not close_reader:
             t.join(60)
@@ -744,7 +751,7 @@ def import_from_pipe(name):
         os.close(w)
         raise
     finally:
-        del fdl
+        close_fd_list(fdl)
         os.close(r)
     return path, op, w
 
@@ -758,7 +765,7 @@ def import_tarball_fd(name, fd, config=None, options=None):
                                                                                         options or {})),
                     timeout=300, fd_list=fdl)
     finally:
-        del fdl
+        close_fd_list(fdl)
 
 
 def import_tarball(name, data, config=None, options=None, delay=0.0):

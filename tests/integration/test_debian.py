@@ -27,7 +27,7 @@ def debian_rootfs_imports_starts_and_runs_a_command():
         fdl.append(fd)
         path, op = call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
                         V('(sha{ss}a{sv})', (NAME, 0, {}, {})), timeout=600, fd_list=fdl)
-        del fdl
+        close_fd_list(fdl)
     finally:
         os.close(fd)
     assert get_prop(op, OPERATION_IFACE, 'Status') == 'success', get_prop(op, OPERATION_IFACE, 'ErrorMessage')
@@ -42,7 +42,7 @@ def debian_rootfs_imports_starts_and_runs_a_command():
         fdl.append(r)
         call(instance_path(NAME), INSTANCE_IFACE, 'PushFile',
              V('(sha{sv})', ('/sbin/init', 0, {'mode': V('u', 0o755)})), timeout=60, fd_list=fdl)
-        del fdl
+        close_fd_list(fdl)
     finally:
         os.close(r)
 

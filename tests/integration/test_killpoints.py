@@ -338,7 +338,7 @@ def import_killpoints():
         path, op = call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
                         V('(sha{ss}a{sv})', (names[k], 0, {'security.privileged': 'false'}, {'async': V('b', True)})),
                         fd_list=fdl)
-        del fdl
+        close_fd_list(fdl)
         os.close(r)
         n = total if k % 10 == 9 else total * (k % 10) // 10 + RNG.randrange(total // 10)
 

@@ -51,7 +51,7 @@ def call_giving_fd(path, iface, method, params, fd):
     try:
         return call(path, iface, method, params, fd_list=fdl)
     finally:
-        del fdl
+        close_fd_list(fdl)
         os.close(fd)
 
 
