@@ -9,10 +9,11 @@
 #   3. the linger test, in a test host whose daemon keeps operations 3 s, and
 #      the exec leak test (1000 execs, 200 from killed clients: fds, RSS,
 #      zombies, objects), in one whose daemon keeps them 5 s
-#   4. the same with ASan+UBSan (build-sanitize/): meson test, then the
-#      integration tests with halt_on_error; any sanitizer report fails
+#   4. the same with ASan+UBSan (build-sanitize/): meson test before stage 2,
+#      then the integration tests with halt_on_error, in a second test host
+#      while stage 2 runs; any sanitizer report fails
 #   5. libFuzzer (build-fuzz/: clang-14, -Dlibfuzzer=true, ASan+UBSan): each
-#      fuzzer of tests/fuzz/ runs ${LXCBUS_FUZZ_SECONDS:-30} s on a copy of its
+#      fuzzer of tests/fuzz/ runs ${LXCBUS_FUZZ_SECONDS:-10} s on a copy of its
 #      corpus; one test per fuzzer, a crash, leak, timeout (10 s) or RSS over
 #      2 GiB fails it and prints the reproducer
 #   6. unit and fuzz tests under valgrind, then the integration tests that do
@@ -28,14 +29,17 @@ cd "$ROOT" || exit 1
 PASSED=0
 FAILED=0
 STAGES=()
+T_START=$SECONDS
+T_STAGE=$SECONDS
 
-count() {   # count STAGE PASSED FAILED
+count() {   # count STAGE PASSED FAILED: with the seconds since the stage before
   PASSED=$((PASSED + $2)); FAILED=$((FAILED + $3))
-  STAGES+=("$(printf '%-28s %4d passed, %d failed' "$1" "$2" "$3")")
+  STAGES+=("$(printf '%-28s %4d passed, %d failed  (%d s)' "$1" "$2" "$3" $((SECONDS - T_STAGE)))")
+  T_STAGE=$SECONDS
 }
 
 finish() {
-  echo "==== summary"
+  echo "==== summary ($((SECONDS - T_START)) s; a stage's time includes its build)"
   printf '  %s\n' "${STAGES[@]}"
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" = 0 ]
@@ -72,7 +76,30 @@ integration() {   # integration STAGE DIR [TEST_FILE...]   (env passes through)
   local log=$dir/run-all-$stage.log
   echo "==== $stage (tests/integration/run.sh $dir $*)"
   "$ROOT/tests/integration/run.sh" "$dir" "$@" 2>&1 | tee "$log"
-  local rc=${PIPESTATUS[0]} ok=0 bad=0
+  integration_count "$stage" "$log" "${PIPESTATUS[0]}"
+}
+
+# The same, in the background, into its log only (run in parallel with another: each in a test host of
+# its own); integration_wait prints the log and counts once it is done.
+integration_start() {   # integration_start STAGE DIR [TEST_FILE...]
+  local stage=$1 dir=$2; shift 2
+  echo "==== $stage started (tests/integration/run.sh $dir $*; its output follows when it ends)"
+  ( "$ROOT/tests/integration/run.sh" "$dir" "$@" > "$dir/run-all-$stage.log" 2>&1
+    echo $? > "$dir/run-all-$stage.rc" ) &
+  eval "PID_${stage//-/_}=$! T0_${stage//-/_}=$SECONDS"
+}
+
+integration_wait() {   # integration_wait STAGE DIR
+  local stage=$1 dir=$2 pid_var="PID_${1//-/_}" t0_var="T0_${1//-/_}"
+  wait "${!pid_var}"
+  echo "==== $stage (output)"
+  cat "$dir/run-all-$stage.log"
+  T_STAGE=${!t0_var}   # its time is its own run's, from its start
+  integration_count "$stage" "$dir/run-all-$stage.log" "$(cat "$dir/run-all-$stage.rc" 2>/dev/null || echo 1)"
+}
+
+integration_count() {   # integration_count STAGE LOG RC: the run's last line "N passed, N failed"
+  local stage=$1 log=$2 rc=$3 ok=0 bad=0
   local last; last=$(tail -n 1 "$log")
   if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
     ok=${BASH_REMATCH[1]}; bad=${BASH_REMATCH[2]}
@@ -87,6 +114,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 B=${LXCBUS_BUILD_DIR:-build}
+S=${LXCBUS_SANITIZE_BUILD_DIR:-build-sanitize}
 if build "$B"; then
   mesontest unit "$B"
   # The Debian 12 rootfs that test_debian.py imports, and the one with systemd that
@@ -98,7 +126,22 @@ if build "$B"; then
   else
     count debian-rootfs 0 1
   fi
+  # The integration tests, and with ASan+UBSan (stage 4) at the same time, each in its own test host:
+  # most of their time is waiting (busybox's init takes 3 s to halt), and the suite is built to hold
+  # under load (its waits scale with LXCBUS_SANITIZE). The sanitizer build comes first.
+  san=0
+  if [ "${LXCBUS_QUICK:-0}" != 1 ]; then
+    if build "$S" -Db_sanitize=address,undefined -Db_lundef=false; then
+      ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
+      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 mesontest unit-sanitize "$S"
+      san=1
+    else
+      count "build $S" 0 1
+    fi
+  fi
+  [ "$san" = 1 ] && LXCBUS_SANITIZE=1 integration_start integration-sanitize "$S"
   integration integration "$B"
+  [ "$san" = 1 ] && integration_wait integration-sanitize "$S"
   LXCBUSD_EXTRA_ARGS=--operation-linger-sec=3 integration linger "$B" tests/integration/linger_only.py
   LXCBUSD_EXTRA_ARGS=--operation-linger-sec=5 integration exec-leaks "$B" tests/integration/exec_leaks_only.py
 else
@@ -106,17 +149,8 @@ else
 fi
 [ "${LXCBUS_QUICK:-0}" = 1 ] && finish
 
-S=${LXCBUS_SANITIZE_BUILD_DIR:-build-sanitize}
-if build "$S" -Db_sanitize=address,undefined -Db_lundef=false; then
-  ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
-  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 mesontest unit-sanitize "$S"
-  LXCBUS_SANITIZE=1 integration integration-sanitize "$S"
-else
-  count "build $S" 0 1
-fi
-
 fuzz() {   # fuzz DIR: every fuzzer, LXCBUS_FUZZ_SECONDS each, on a scratch copy of its corpus
-  local dir=$1 secs=${LXCBUS_FUZZ_SECONDS:-30} ok=0 bad=0 work
+  local dir=$1 secs=${LXCBUS_FUZZ_SECONDS:-10} ok=0 bad=0 work
   work=$(mktemp -d /tmp/lxcbus-fuzz.XXXXXX) || { count fuzz 0 1; return; }
   for exe in "$dir"/tests/fuzz/fuzz-*; do
     [ -x "$exe" ] && [ -f "$exe" ] || continue
