@@ -1078,7 +1078,7 @@ INTERACTIVE = int(Gio.DBusCallFlags.ALLOW_INTERACTIVE_AUTHORIZATION)
 OPEN_METHODS = {
     'org.lxcbus1.Manager.ListInstances', 'org.lxcbus1.Manager.GetInstance',
     'org.lxcbus1.Manager.ListOperations', 'org.lxcbus1.Instance.GetState',
-    'org.lxcbus1.Operation.Wait', 'org.lxcbus1.Process.Wait',
+    'org.lxcbus1.Operation.Wait', 'org.lxcbus1.Process.Wait', 'org.lxcbus1.Manager.GetMetrics',
 }
 
 

@@ -209,6 +209,7 @@ def open_methods_need_no_rule():
     assert allowed(res, 'GetInstance') == instance_path(RUN)
     allowed(a.call(MANAGER_PATH, MANAGER_IFACE, 'ListOperations'), 'ListOperations')
     allowed(a.call(instance_path(RUN), INSTANCE_IFACE, 'GetState'), 'GetState')
+    assert 'lxcbus_instance_state' in allowed(a.call(MANAGER_PATH, MANAGER_IFACE, 'GetMetrics'), 'GetMetrics')
     allowed(a.call(instance_path(RUN), PROPS_IFACE, 'GetAll', V('(s)', (INSTANCE_IFACE,))), 'GetAll')
 
 
