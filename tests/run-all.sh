@@ -12,7 +12,7 @@
 #   4. the same with ASan+UBSan (build-sanitize/): meson test before stage 2,
 #      then the integration tests with halt_on_error, in a second test host
 #      while stage 2 runs; any sanitizer report fails
-#   5. libFuzzer (build-fuzz/: clang-14, -Dlibfuzzer=true, ASan+UBSan): each
+#   5. libFuzzer (build-fuzz/: clang-14, -Dlibfuzzer=true, ASan+UBSan), beside stage 6: each
 #      fuzzer of tests/fuzz/ runs ${LXCBUS_FUZZ_SECONDS:-10} s on a copy of its
 #      corpus; one test per fuzzer, a crash, leak, timeout (10 s) or RSS over
 #      2 GiB fails it and prints the reproducer
@@ -33,6 +33,8 @@ T_START=$SECONDS
 T_STAGE=$SECONDS
 
 count() {   # count STAGE PASSED FAILED: with the seconds since the stage before
+  # A stage run in the background (a subshell) writes its counts to COUNT_FILE for the main shell.
+  if [ -n "${COUNT_FILE:-}" ]; then printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$COUNT_FILE"; return; fi
   PASSED=$((PASSED + $2)); FAILED=$((FAILED + $3))
   STAGES+=("$(printf '%-28s %4d passed, %d failed  (%d s)' "$1" "$2" "$3" $((SECONDS - T_STAGE)))")
   T_STAGE=$SECONDS
@@ -141,9 +143,9 @@ if build "$B"; then
   fi
   [ "$san" = 1 ] && LXCBUS_SANITIZE=1 integration_start integration-sanitize "$S"
   integration integration "$B"
-  [ "$san" = 1 ] && integration_wait integration-sanitize "$S"
   LXCBUSD_EXTRA_ARGS=--operation-linger-sec=3 integration linger "$B" tests/integration/linger_only.py
   LXCBUSD_EXTRA_ARGS=--operation-linger-sec=5 integration exec-leaks "$B" tests/integration/exec_leaks_only.py
+  [ "$san" = 1 ] && integration_wait integration-sanitize "$S"
 else
   count "build $B" 0 1
 fi
@@ -176,12 +178,32 @@ fuzz() {   # fuzz DIR: every fuzzer, LXCBUS_FUZZ_SECONDS each, on a scratch copy
   count fuzz "$ok" "$bad"
 }
 
+# Stage 5 in the background, beside stage 6 (each mostly one busy core): its output and counts follow
+# stage 6's.
 F=${LXCBUS_FUZZ_BUILD_DIR:-build-fuzz}
-if command -v clang-14 >/dev/null && CC=clang-14 build "$F" -Dlibfuzzer=true -Db_sanitize=address,undefined -Db_lundef=false; then
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 fuzz "$F"
-else
-  count "build $F" 0 1
-fi
+mkdir -p "$F"
+FUZZ_LOG=$F/run-all-fuzz.log FUZZ_COUNTS=$F/run-all-fuzz.counts T0_FUZZ=$SECONDS
+: > "$FUZZ_COUNTS"
+echo "==== fuzz started (build $F, then each fuzzer; its output follows stage 6's)"
+(
+  export COUNT_FILE=$FUZZ_COUNTS
+  if command -v clang-14 >/dev/null && CC=clang-14 build "$F" -Dlibfuzzer=true -Db_sanitize=address,undefined -Db_lundef=false; then
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 fuzz "$F"
+  else
+    count "build $F" 0 1
+  fi
+) > "$FUZZ_LOG" 2>&1 &
+FUZZ_PID=$!
+
+fuzz_wait() {
+  local stage ok bad
+  wait "$FUZZ_PID"
+  echo "==== fuzz (output)"
+  cat "$FUZZ_LOG"
+  T_STAGE=$T0_FUZZ
+  [ -s "$FUZZ_COUNTS" ] || printf 'fuzz\t0\t1\n' > "$FUZZ_COUNTS"   # the subshell died early
+  while IFS=$'\t' read -r stage ok bad; do count "$stage" "$ok" "$bad"; done < "$FUZZ_COUNTS"
+}
 
 if [ -d "$B" ] && command -v valgrind >/dev/null; then
   mesontest unit-valgrind "$B" --suite unit --suite fuzz \
@@ -200,4 +222,5 @@ if [ -d "$B" ] && command -v valgrind >/dev/null; then
     tests/integration/test_hostile_exec.py tests/integration/test_hostile_auth.py \
     tests/integration/test_archive.py tests/integration/test_export_snapshots.py tests/integration/test_progress.py
 fi
+fuzz_wait
 finish
