@@ -290,8 +290,9 @@ static void on_create_exited(Worker *w, int error, const char *worker_message, v
         }
         manager_add_instance(m, i);
         o->instance = instance_ref(i);
-        instance_log(i, operation_kind_to_string(o->kind), "Instance '%s' %s.", i->name,
-                     o->kind == OPERATION_IMPORT ? "imported" : "created");
+        /* The new instance is not locked by the operation that made it: named here. */
+        instance_log_operation(i, o, o->kind == OPERATION_IMPORT ? INSTANCE_EVENT_IMPORTED : INSTANCE_EVENT_CREATED,
+                               "Instance '%s' %s.", i->name, o->kind == OPERATION_IMPORT ? "imported" : "created");
         operation_finish(o, NULL, NULL);
 }
 

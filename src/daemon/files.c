@@ -130,7 +130,8 @@ static int files_start(Instance *i, Operation *o, const WorkerRequest *wr, const
         r = worker_spawn(o->manager, wr, (int[]) { fd, root }, root >= 0 ? 2 : 1, &file_handlers, o, &o->worker);
         if (r < 0)
                 return r;
-        instance_log(i, operation_kind_to_string(o->kind), "%s '%s' %s instance '%s'.",
+        instance_log(i, o->kind == OPERATION_PUSH_FILE ? INSTANCE_EVENT_FILE_PUSH : INSTANCE_EVENT_FILE_PULL,
+                     "%s '%s' %s instance '%s'.",
                      o->kind == OPERATION_PUSH_FILE ? "Pushing" : "Pulling", path,
                      o->kind == OPERATION_PUSH_FILE ? "into" : "out of", i->name);
         return 0;

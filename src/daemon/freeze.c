@@ -119,7 +119,7 @@ static void on_held(Operation *o, int error) {
 
         if (error >= 0) {
                 instance_set_state(i, INSTANCE_FROZEN);
-                instance_log(i, "freeze", "Instance '%s' frozen for the %s.", i->name,
+                instance_log(i, INSTANCE_EVENT_FROZEN, "Instance '%s' frozen for the %s.", i->name,
                              operation_kind_to_string(o->kind));
         } else
                 freeze_release(o);
@@ -164,7 +164,7 @@ void freeze_release(Operation *o) {
         hold_unmark(i);
         if (i->state == INSTANCE_FROZEN) {
                 instance_set_state(i, INSTANCE_RUNNING);
-                instance_log(i, "unfreeze", "Instance '%s' thawed after the %s.", i->name,
+                instance_log(i, INSTANCE_EVENT_THAWED, "Instance '%s' thawed after the %s.", i->name,
                              operation_kind_to_string(o->kind));
         }
         o->freeze.instance = instance_unref(i);

@@ -198,20 +198,24 @@ int instance_save_metadata(Instance *i) {
         return instance_metadata_save(&i->md, path);
 }
 
-void instance_log(Instance *i, const char *verb, const char *format, ...) {
-        char f_inst[128], f_verb[64], msg[512];
+void instance_log_operation(Instance *i, const Operation *o, InstanceEvent e, const char *format, ...) {
+        char f_inst[128], f_verb[64], f_op[64], f_uid[32], msg[512];
         va_list ap;
 
         assert(i);
-        assert(verb);
         assert(format);
 
         va_start(ap, format);
         vsnprintf(msg, sizeof msg, format, ap);
         va_end(ap);
         snprintf(f_inst, sizeof f_inst, "LXCBUS_INSTANCE=%s", i->name);
-        snprintf(f_verb, sizeof f_verb, "LXCBUS_VERB=%s", verb);
-        log_struct(LOG_INFO, FIELDS(f_inst, f_verb), "%s", msg);
+        snprintf(f_verb, sizeof f_verb, "LXCBUS_VERB=%s", instance_event_verb(e));
+        if (o) {
+                snprintf(f_op, sizeof f_op, "LXCBUS_OPERATION=%" PRIu64, o->id);
+                snprintf(f_uid, sizeof f_uid, "LXCBUS_UID=%u", (unsigned) o->uid);
+                log_struct(LOG_INFO, FIELDS(instance_event_message_id(e), f_inst, f_verb, f_op, f_uid), "%s", msg);
+        } else
+                log_struct(LOG_INFO, FIELDS(instance_event_message_id(e), f_inst, f_verb), "%s", msg);
 }
 
 void instance_unlink(Instance *i) {
@@ -348,7 +352,7 @@ static void instance_after_stop(Instance *i) {
                 stop_phase_check(o);
                 return;
         }
-        instance_log(i, "stopped", "Instance '%s' stopped.", i->name);
+        instance_log(i, INSTANCE_EVENT_ENDED, "Instance '%s' stopped.", i->name);
         if (i->md.ephemeral && !o && i->linked)
                 ephemeral_delete(i);
 }
@@ -422,7 +426,7 @@ static void instance_became_running(Instance *i, pid_t pid) {
         i->md.last_used_at = now_usec(CLOCK_REALTIME);
         instance_mark_dirty(i, INSTANCE_PROP_LAST_USED);
         (void) instance_save_metadata(i);
-        instance_log(i, "started", "Instance '%s' is running, init pid %i, unit %s.", i->name, pid,
+        instance_log(i, INSTANCE_EVENT_STARTED, "Instance '%s' is running, init pid %i, unit %s.", i->name, pid,
                       i->unit_name);
         if (o && o->step == OPERATION_STEP_START_RUNNING)
                 operation_finish(o, NULL, NULL);
@@ -763,7 +767,7 @@ static void stop_phase_check(Operation *o) {
                 destroy_phase(o);
                 break;
         default:
-                instance_log(i, "stop", "Instance '%s' stopped.", i->name);
+                instance_log(i, INSTANCE_EVENT_STOPPED, "Instance '%s' stopped.", i->name);
                 operation_finish(o, NULL, NULL);
         }
         if (i->md.ephemeral && o->kind == OPERATION_STOP && i->linked && !i->lock)
@@ -834,7 +838,7 @@ static void on_destroy_exited(Worker *w, int error, const char *message, void *u
                 operation_fail(o, error, "Failed to delete instance '%s': %s", i->name, message);
                 return;
         }
-        instance_log(i, "delete", "Instance '%s' deleted.", i->name);
+        instance_log(i, INSTANCE_EVENT_DELETED, "Instance '%s' deleted.", i->name);
         instance_unlock(i, o);
         instance_unlink(i);
         operation_finish(o, NULL, NULL);
@@ -904,7 +908,7 @@ static void freeze_done(Operation *o, int error) {
                 return;
         }
         instance_set_state(i, freeze ? INSTANCE_FROZEN : INSTANCE_RUNNING);
-        instance_log(i, freeze ? "freeze" : "unfreeze", "Instance '%s' %s.", i->name, freeze ? "frozen" : "thawed");
+        instance_log(i, freeze ? INSTANCE_EVENT_FROZEN : INSTANCE_EVENT_THAWED, "Instance '%s' %s.", i->name, freeze ? "frozen" : "thawed");
         operation_finish(o, NULL, NULL);
 }
 

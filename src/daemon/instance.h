@@ -8,6 +8,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "events.h"
 #include "forward.h"
 #include "macro.h"
 #include "metadata.h"
@@ -86,7 +87,11 @@ void instance_unlink(Instance *i);
 void instance_set_state(Instance *i, InstanceState s);
 void instance_mark_dirty(Instance *i, uint32_t props);
 int instance_save_metadata(Instance *i);
-void instance_log(Instance *i, const char *verb, const char *format, ...) _printf_(3, 4);
+/* An event of the instance in the journal (events.h): its MESSAGE_ID, name and verb, and the number
+ * and uid of the operation that caused it: o, or for instance_log() the one holding the instance. */
+void instance_log_operation(Instance *i, const Operation *o, InstanceEvent e, const char *format, ...)
+        _printf_(4, 5);
+#define instance_log(i, e, ...) instance_log_operation((i), (i)->lock, (e), __VA_ARGS__)
 
 /* The lock: one operation at a time changes an instance. instance_busy() says why none can take it
  * now; instance_lock() takes it for o (again, for a restart's second half), and the operation

@@ -237,7 +237,7 @@ void operation_finish(Operation *o, const char *error_name, const char *error_me
         snprintf(f_inst, sizeof f_inst, "LXCBUS_INSTANCE=%s", o->instance_name);
         snprintf(f_uid, sizeof f_uid, "LXCBUS_UID=%u", (unsigned) o->uid);
         log_struct(o->status == OPERATION_SUCCESS ? LOG_INFO : LOG_WARNING,
-                   FIELDS(f_op, f_verb, f_inst, f_uid), "Operation %" PRIu64 " (%s of '%s') %s%s%s",
+                   FIELDS(operation_result_message_id(o->status), f_op, f_verb, f_inst, f_uid), "Operation %" PRIu64 " (%s of '%s') %s%s%s",
                    o->id, operation_kind_to_string(o->kind), o->instance_name, operation_status_to_string(o->status),
                    o->status == OPERATION_SUCCESS ? "" : ": ", o->status == OPERATION_SUCCESS ? "" : o->error_message);
 

@@ -262,7 +262,7 @@ static int snapshot_put_in_place(Operation *o, const char *tree) {
                 return r;
         instance_storage_changed(i);
         (void) create_staging_remove(m, o->storage.entry, false);
-        instance_log(i, "snapshot", "Snapshot '%s' of instance '%s' taken.", o->storage.snapshot, i->name);
+        instance_log(i, INSTANCE_EVENT_SNAPSHOT_TAKEN, "Snapshot '%s' of instance '%s' taken.", o->storage.snapshot, i->name);
         operation_finish(o, NULL, NULL);
         return 0;
 }
@@ -383,7 +383,7 @@ static int restore_put_in_place(Operation *o, const char *tree) {
         r = create_staging_remove(o->manager, o->storage.entry, false);
         if (r < 0)
                 log_warning_errno(r, "Failed to remove the old rootfs of '%s', ignoring: %m", i->name);
-        instance_log(i, "restore-snapshot", "Instance '%s' restored from snapshot '%s'.", i->name, o->storage.snapshot);
+        instance_log(i, INSTANCE_EVENT_SNAPSHOT_RESTORED, "Instance '%s' restored from snapshot '%s'.", i->name, o->storage.snapshot);
         operation_finish(o, NULL, NULL);
         return 0;
 }
@@ -420,7 +420,7 @@ void snapshot_delete(Instance *i, Operation *o, const char *name) {
         r = sfd < 0 ? -errno : snapshot_move_stray(i->manager, sfd, name, entry);
         if (r < 0)
                 log_warning_errno(r, "Failed to remove snapshot '%s' of '%s', ignoring: %m", name, i->name);
-        instance_log(i, "delete-snapshot", "Snapshot '%s' of instance '%s' deleted.", name, i->name);
+        instance_log(i, INSTANCE_EVENT_SNAPSHOT_DELETED, "Snapshot '%s' of instance '%s' deleted.", name, i->name);
         operation_set_progress(o, 1.0, "deleted");
         operation_finish(o, NULL, NULL);
 }
@@ -520,6 +520,7 @@ static int copy_finish_in_staging(Operation *o) {
 
 /* The copy is in instances/NEW: the new instance set up, and o done. */
 static void copy_set_up(Operation *o) {
+        _cleanup_free_ char *source = strdup(o->storage.source ? o->storage.source->name : "");
         Manager *m = o->manager;
         Instance *i;
         int r;
@@ -533,8 +534,10 @@ static void copy_set_up(Operation *o) {
         }
         manager_add_instance(m, i);
         o->instance = instance_ref(i);
-        instance_log(i, "copy", "Instance '%s' %s%s%s.", i->name, i->md.overlay_instance ? "cloned" : "copied",
-                     o->storage.snapshot ? " from snapshot " : "", strempty(o->storage.snapshot));
+        /* Named, as a create is: the new instance is not locked by the operation that made it. */
+        instance_log_operation(i, o, INSTANCE_EVENT_COPIED, "Instance '%s' %s from '%s'%s%s.", i->name,
+                               i->md.overlay_instance ? "cloned" : "copied", strempty(source),
+                               o->storage.snapshot ? ", snapshot " : "", strempty(o->storage.snapshot));
         operation_finish(o, NULL, NULL);
 }
 
@@ -942,7 +945,7 @@ int instance_rename(Instance *i, const char *new_name) {
          * object is not one for this (auth-dbus.c binds answers to the incarnation). */
         instance_ref(i);
         instance_unlink(i);
-        instance_log(i, "rename", "Instance '%s' renamed to '%s'.", i->name, new_name);
+        instance_log(i, INSTANCE_EVENT_RENAMED, "Instance '%s' renamed to '%s'.", i->name, new_name);
         free(i->md.name);
         i->md.name = TAKE_PTR(md_name);
         free(i->name);

@@ -45,7 +45,7 @@ static void on_export_exited(Worker *w, int error, const char *worker_message, v
                 operation_fail(o, error, "%s", message ?: "Export failed.");
                 return;
         }
-        instance_log(o->instance, "export", "Instance '%s' exported.", o->instance_name);
+        instance_log(o->instance, INSTANCE_EVENT_EXPORTED, "Instance '%s' exported.", o->instance_name);
         operation_set_progress(o, 1.0, "exported");
         operation_finish(o, NULL, NULL);
 }
