@@ -379,8 +379,10 @@ static int add_matches(UnitWatch *u, sd_bus *bus) {
                 r = sd_bus_match_signal(bus, NULL, LXCBUS_BUS_NAME, LXCBUS_PATH, DBUS_OBJECT_MANAGER_INTERFACE,
                                         "InterfacesRemoved", on_interfaces_removed, u);
         if (r >= 0)
-                r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                        "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed, u);
+                r = sd_bus_add_match(bus, NULL,
+                                     "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                                     "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
+                                     "arg0='" LXCBUS_BUS_NAME "'", on_name_owner_changed, u);
         if (r < 0)
                 return ctl_error_errno(u->c, r, "Failed to watch %s: %m", u->path);
         return 0;
