@@ -92,35 +92,25 @@ static void notify_status(UnitWatch *u, const char *extra) {
 
 static int evaluate(UnitWatch *u);
 
-/* Reads State, Pid and Unit from an a{sv} (GetAll's reply or PropertiesChanged); the others are skipped. */
-static int read_instance_props(UnitWatch *u, sd_bus_message *m) {
-        const char *name, *s;
+/* State, Pid and Unit from an a{sv} (GetAll's reply or PropertiesChanged); the others are skipped. */
+static int read_instance_prop(sd_bus_message *m, const char *name, void *userdata) {
+        UnitWatch *u = userdata;
+        const char *s;
         int r;
 
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(m, "s", &name);
-                if (r < 0)
-                        return r;
-                if (streq(name, "State") || streq(name, "Unit")) {
-                        r = sd_bus_message_read(m, "v", "s", &s);
-                        if (r >= 0)
-                                r = set_string(streq(name, "State") ? &u->state : &u->scope, s);
-                } else if (streq(name, "Pid"))
-                        r = sd_bus_message_read(m, "v", "u", &u->pid);
-                else
-                        r = sd_bus_message_skip(m, "v");
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
+        if (streq(name, "Pid"))
+                r = sd_bus_message_read(m, "v", "u", &u->pid);
+        else if (streq(name, "State") || streq(name, "Unit")) {
+                r = sd_bus_message_read(m, "v", "s", &s);
+                if (r >= 0)
+                        r = set_string(streq(name, "State") ? &u->state : &u->scope, s);
+        } else
+                return 0;
+        return r < 0 ? r : 1;
+}
+
+static int read_instance_props(UnitWatch *u, sd_bus_message *m) {
+        return ctl_read_properties(m, read_instance_prop, u);
 }
 
 static int on_get_all_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
