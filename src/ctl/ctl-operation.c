@@ -73,55 +73,42 @@ int ctl_operation_path(const char *id, char **ret) {
         return 0;
 }
 
+/* One property that the progress line shows (ctl_read_properties()): 1 when read, 0 for the others. */
+static int read_progress_property(sd_bus_message *m, const char *name, void *userdata) {
+        Progress *p = userdata;
+        int b = 0, r;
+
+        if (streq(name, "Stage")) {
+                const char *s;
+                char *copy;
+
+                r = sd_bus_message_read(m, "v", "s", &s);
+                if (r >= 0 && !(copy = strdup(s)))
+                        r = -ENOMEM;
+                if (r >= 0) {
+                        free(p->stage);
+                        p->stage = copy;
+                }
+        } else if (streq(name, "Progress"))
+                r = sd_bus_message_read(m, "v", "d", &p->progress);
+        else if (streq(name, "ProgressValid")) {
+                r = sd_bus_message_read(m, "v", "b", &b);
+                p->progress_valid = b;
+        } else if (streq(name, "Bytes"))
+                r = sd_bus_message_read(m, "v", "t", &p->bytes);
+        else if (streq(name, "Rate"))
+                r = sd_bus_message_read(m, "v", "t", &p->rate);
+        else if (streq(name, "Cancelable")) {
+                r = sd_bus_message_read(m, "v", "b", &b);
+                p->cancelable = b;
+        } else
+                return 0;
+        return r < 0 ? r : 1;
+}
+
 /* Reads the properties of an a{sv} the progress line shows; the others are skipped. */
 static int read_progress(sd_bus_message *m, Progress *p) {
-        const char *name;
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(m, "s", &name);
-                if (r < 0)
-                        return r;
-                if (streq(name, "Stage")) {
-                        const char *s;
-                        char *copy;
-
-                        r = sd_bus_message_read(m, "v", "s", &s);
-                        if (r >= 0 && !(copy = strdup(s)))
-                                r = -ENOMEM;
-                        if (r >= 0) {
-                                free(p->stage);
-                                p->stage = copy;
-                        }
-                } else if (streq(name, "Progress"))
-                        r = sd_bus_message_read(m, "v", "d", &p->progress);
-                else if (streq(name, "ProgressValid")) {
-                        int b;
-                        r = sd_bus_message_read(m, "v", "b", &b);
-                        p->progress_valid = b;
-                }
-                else if (streq(name, "Bytes"))
-                        r = sd_bus_message_read(m, "v", "t", &p->bytes);
-                else if (streq(name, "Rate"))
-                        r = sd_bus_message_read(m, "v", "t", &p->rate);
-                else if (streq(name, "Cancelable")) {
-                        int b;
-                        r = sd_bus_message_read(m, "v", "b", &b);
-                        p->cancelable = b;
-                } else
-                        r = sd_bus_message_skip(m, "v");
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
+        return ctl_read_properties(m, read_progress_property, p);
 }
 
 static void clear_line(Waiter *w) {

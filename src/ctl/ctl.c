@@ -194,6 +194,11 @@ void ctl_help(void) {
                "Metrics:\n"
                "  metrics                          Print the figures of every instance (Prometheus text)\n"
                "\n"
+               "systemd:\n"
+               "  run-unit NAME                    Main process of lxcbus@NAME.service: start the instance,\n"
+               "                                   tell systemd once it runs, exit when it stops (SIGTERM\n"
+               "                                   stops it)\n"
+               "\n"
                "Options:\n"
                "  -h --help                        Show this help\n"
                "     --version                     Show the version\n"
@@ -375,6 +380,7 @@ static const struct {
         { "import", verb_import },
         { "export", verb_export },
         { "metrics", verb_metrics },
+        { "run-unit", verb_run_unit },
 };
 
 static int print_version(Context *c, const char *arg, void *userdata) {

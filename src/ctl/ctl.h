@@ -111,3 +111,5 @@ int verb_import(Context *c, int argc, char *argv[]);
 int verb_export(Context *c, int argc, char *argv[]);
 /* ctl-metrics.c */
 int verb_metrics(Context *c, int argc, char *argv[]);
+/* ctl-unit.c: the main process of lxcbus@NAME.service */
+int verb_run_unit(Context *c, int argc, char *argv[]);
