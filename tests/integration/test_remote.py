@@ -276,5 +276,18 @@ def polkit_judges_the_remote_user_without_asking():
     assert instance_prop(NAME, 'State') == 'stopped'
 
 
+@test
+def completion_reads_names_over_the_same_host():
+    """The bash completion lists instances over the -H on the line being completed."""
+    before = logins()
+    rc, out, err = run('bash', '--norc', '--noprofile', '-c',
+                       'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); '
+                       '_lxcbusctl; printf "%s\\n" "${COMPREPLY[@]}"',
+                       'bash', '/usr/share/bash-completion/completions/lxcbusctl',
+                       'lxcbusctl', '-H', HOST, 'start', NAME[:-2])
+    assert rc == 0 and out.split() == [NAME], (rc, out, err)
+    assert logins() == before + 1, 'the names did not come over SSH'
+
+
 if __name__ == '__main__':
     main()
