@@ -25,8 +25,10 @@ int ctl_check_transport(Context *c) {
 
         if (!c->host || !ctl_verb_needs_local(c->verb))
                 return 0;
-        return ctl_usage_error(c, "'%s' needs a local connection: it passes file descriptors, which SSH (-H %s) "
-                               "cannot carry. Run lxcbusctl on that host instead (ssh -t %s lxcbusctl %s ...).",
+        return ctl_usage_error(c,
+                               "'%s' needs a local connection: it passes file descriptors, "
+                               "which SSH (-H %s) cannot carry. "
+                               "Run lxcbusctl on that host instead (ssh -t %s lxcbusctl %s ...).",
                                c->verb, c->host, c->host, c->verb);
 }
 

@@ -17,8 +17,8 @@ NAME = unique_name('compl')
 OTHER = unique_name('other')
 COMPLETION = '/usr/share/bash-completion/completions/lxcbusctl'
 
-# Sources the file, sets COMP_WORDS to the arguments after the file (the last one is the word being completed),
-# calls the function and prints COMPREPLY, one per line.
+# Sources the file, sets COMP_WORDS to the arguments after the file (the last one is the word being
+# completed), calls the function and prints COMPREPLY, one per line.
 DRIVER = r'''
 set -u
 source "$1"; shift
@@ -35,8 +35,8 @@ printf '%s\n' "${COMPREPLY[@]}"
 def complete(*words, env=None):
     """COMPREPLY for the command line 'lxcbusctl WORDS', the last word being completed (bash splits at
     '=' and ':', so "--opt=" is written "--opt", "=", "")."""
-    rc, out, err = run('bash', '--norc', '--noprofile', '-c', DRIVER, 'bash', COMPLETION, 'lxcbusctl', *words,
-                       env=env)
+    rc, out, err = run('bash', '--norc', '--noprofile', '-c', DRIVER, 'bash', COMPLETION, 'lxcbusctl',
+                       *words, env=env)
     assert rc == 0, 'completing %r: exit %d: %s' % (words, rc, err)
     assert not err.strip(), 'completing %r wrote to stderr: %s' % (words, err)
     return [w for w in out.splitlines() if w]
@@ -131,7 +131,8 @@ def instance_names_from_the_bus():
     # A bus that is not there: nothing, quietly.
     assert complete('start', '', env={'LXCBUS_BUS_ADDRESS': 'unix:path=/nonexistent'}) == []
     assert complete('start', '--address', '=', 'unix', ':', 'path', '=', '/nonexistent', '') == []
-    assert NAME in complete('--address', '=', 'unix', ':', 'path', '=', '/run/dbus/system_bus_socket', 'start', '')
+    system_bus = ('--address', '=', 'unix', ':', 'path', '=', '/run/dbus/system_bus_socket')
+    assert NAME in complete(*system_bus, 'start', '')
 
 
 @test
