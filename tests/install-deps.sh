@@ -30,6 +30,9 @@ PKGS=(
   libarchive-dev
   # test_metrics.py: GetMetrics parsed by a real Prometheus text parser
   python3-prometheus-client
+  # test_remote.py: lxcbusctl -H over SSH to the test host's own sshd (sd_bus_open_system_remote runs
+  # "ssh HOST systemd-stdio-bridge")
+  openssh-server openssh-client
 )
 
 [ "$(id -u)" = 0 ] || { echo "install-deps.sh: must run as root (sudo $0)" >&2; exit 1; }

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "ctl-bus.h"
+#include "ctl-remote.h"
 #include "ctl-util.h"
 #include "names.h"
 
@@ -43,13 +44,21 @@ int ctl_bus_get(Context *c, sd_bus **ret) {
                 return 0;
         }
 
-        r = bus_connect(c->address, &bus);
-        if (r < 0)
-                return ctl_error_errno(c, r, "Failed to connect to %s: %m", c->address ?: "the system bus");
+        if (c->host) {
+                r = ctl_bus_open_remote(c, &bus);
+                if (r < 0)
+                        return r;
+        } else {
+                r = bus_connect(c->address, &bus);
+                if (r < 0)
+                        return ctl_error_errno(c, r, "Failed to connect to %s: %m",
+                                               c->address ?: "the system bus");
+        }
 
         /* On a terminal, let polkit ask for a password (through our agent) instead of refusing, as systemctl
-         * does. Root is never asked. This flags every method call created from now on. */
-        c->ask_password = !c->no_ask_password && isatty(STDIN_FILENO) > 0 && geteuid() != 0;
+         * does. Root is never asked. This flags every method call created from now on. Not over -H, as
+         * systemctl: the remote polkitd cannot reach an agent of ours, and its user is not this one. */
+        c->ask_password = !c->no_ask_password && !c->host && isatty(STDIN_FILENO) > 0 && geteuid() != 0;
         r = sd_bus_set_allow_interactive_authorization(bus, c->ask_password);
         if (r < 0)
                 return ctl_error_errno(c, r, "Failed to allow interactive authorization: %m");

@@ -10,6 +10,7 @@
 
 #include "bus-errors.h"
 #include "ctl-main.h"
+#include "ctl-remote.h"
 #include "ctl-util.h"
 #include "ctl.h"
 
@@ -30,6 +31,8 @@ void context_done(Context *c) {
         c->bus = sd_bus_flush_close_unref(c->bus);
         free(c->address);
         c->address = NULL;
+        free(c->host);
+        c->host = NULL;
 }
 
 static void set_exit_status(Context *c, int status) {
@@ -205,6 +208,8 @@ void ctl_help(void) {
                "     --address=ADDRESS             Connect to this D-Bus address instead of the system bus\n"
                "                                   (default: $LXCBUS_BUS_ADDRESS, if set)\n"
                "     --no-ask-password             Do not ask for a password when polkit wants one\n"
+               "  -H --host=[USER@]HOST[:PORT]     Operate on a remote host's lxcbusd over SSH (not exec,\n"
+               "                                   console, console-log, file, import, export)\n"
                "\n"
                "See the %1$s(1) man page for details.\n",
                PROGRAM_NAME);
@@ -223,6 +228,22 @@ static int set_address(Context *c, const char *address) {
         return 0;
 }
 
+/* -H/--host=: kept as given; sd_bus_open_system_remote() parses it when the bus is first used. */
+static int set_host(Context *c, const char *host) {
+        char *h;
+
+        if (isempty(host))
+                return ctl_usage_error(c, "Empty host.");
+        if (c->address_set)
+                return ctl_usage_error(c, "--host= and --address= cannot be used together.");
+        h = strdup(host);
+        if (!h)
+                return ctl_error_errno(c, ENOMEM, "Out of memory.");
+        free(c->host);
+        c->host = h;
+        return 0;
+}
+
 /* An option that ctl_parse_options() found in none of the verb's: 1 to go on, 0 when the run is complete
  * (--help), < 0 on a usage error. */
 static int common_option(Context *c, int opt, const char *arg) {
@@ -233,7 +254,13 @@ static int common_option(Context *c, int opt, const char *arg) {
                 ctl_help();
                 return 0;
         case ARG_ADDRESS:
+                if (c->host)
+                        return ctl_usage_error(c, "--host= and --address= cannot be used together.");
                 r = set_address(c, arg);
+                c->address_set = r >= 0;
+                return r < 0 ? r : 1;
+        case 'H':
+                r = set_host(c, arg);
                 return r < 0 ? r : 1;
         case ARG_NO_ASK_PASSWORD:
                 c->no_ask_password = true;
@@ -266,11 +293,12 @@ int ctl_parse_options(Context *c, int argc, char *argv[], const CtlOption option
                 { "help", no_argument, NULL, 'h' },
                 { "address", required_argument, NULL, ARG_ADDRESS },
                 { "no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD },
+                { "host", required_argument, NULL, 'H' },
         };
         /* The common options first: getopt_long() lists the candidates of an ambiguous abbreviation in
          * this order. */
         struct option longopts[ELEMENTSOF(common) + CTL_OPTIONS_MAX + 1] = {};
-        char shortopts[2 + 2 * CTL_OPTIONS_MAX + 1] = {};
+        char shortopts[4 + 2 * CTL_OPTIONS_MAX + 1] = {};
         size_t n = 0, k = 0;
 
         assert(c);
@@ -280,6 +308,8 @@ int ctl_parse_options(Context *c, int argc, char *argv[], const CtlOption option
         if (flags & CTL_PARSE_IN_ORDER)
                 shortopts[k++] = '+';
         shortopts[k++] = 'h';
+        shortopts[k++] = 'H';
+        shortopts[k++] = ':';
         for (size_t i = 0; i < ELEMENTSOF(common); i++)
                 longopts[n++] = common[i];
         for (size_t i = 0; options[i].name; i++) {
@@ -304,10 +334,16 @@ int ctl_parse_options(Context *c, int argc, char *argv[], const CtlOption option
                 size_t i;
 
                 opt = getopt_long(argc, argv, shortopts, longopts, NULL);
-                if (opt < 0)
+                if (opt < 0) {
+                        /* -H may stand on either side of the verb: this is the first point where both
+                         * are known, and nothing has been opened or called yet. */
+                        r = ctl_check_transport(c);
+                        if (r < 0)
+                                return r;
                         /* Stopped: at "--" (which it skipped), at a non-option, or at the end. */
                         return (flags & CTL_PARSE_IN_ORDER) && optind == before + 1 &&
                                 streq(argv[before], "--") ? 2 : 1;
+                }
 
                 for (i = 0; options[i].name; i++)
                         if (option_value(options, i) == opt)

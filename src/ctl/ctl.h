@@ -26,6 +26,8 @@ typedef struct Context {
         CtlAgent agent;         /* pkttyagent, while a call that may ask for a password is out */
         const char *verb;       /* for messages: "start" */
         const char *instance;   /* for messages: the instance the verb is about, once known */
+        char *host;             /* -H/--host=: [USER@]HOST[:PORT] over SSH (ctl-remote.h), before address */
+        bool address_set;       /* --address= given on the command line, which -H may not be given with */
 } Context;
 
 void context_done(Context *c);
@@ -39,10 +41,10 @@ int ctl_bus_error(Context *c, const sd_bus_error *error, int r);
 void ctl_help(void);
 
 /* One option of a verb, for ctl_parse_options(), which adds the options every verb understands (--help,
- * --address=, --no-ask-password) in front of them, so that "lxcbusctl list --address=..." works as well as
- * "lxcbusctl --address=... list". parse gets the argument (NULL for an option without one) and the verb's
- * userdata, and returns 1 to go on, 0 when the run is complete (--version), < 0 after reporting a usage
- * error. An option without parse sets the bool at offset flag of userdata. */
+ * --address=, --no-ask-password, -H/--host=) in front of them, so that "lxcbusctl list --address=..." works
+ * as well as "lxcbusctl --address=... list". parse gets the argument (NULL for an option without one) and
+ * the verb's userdata, and returns 1 to go on, 0 when the run is complete (--version), < 0 after reporting a
+ * usage error. An option without parse sets the bool at offset flag of userdata. */
 typedef struct CtlOption {
         const char *name;
         int short_name;                 /* 0: long only */
