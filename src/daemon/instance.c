@@ -20,6 +20,7 @@
 #include "freeze.h"
 #include "instance.h"
 #include "log.h"
+#include "machined.h"
 #include "manager.h"
 #include "names.h"
 #include "network.h"
@@ -126,6 +127,7 @@ Instance *instance_unref(Instance *i) {
         if (!i || --i->n_ref > 0)
                 return NULL;
         scope_job_cancel(i->scope_stop_job);
+        machined_forget(i);
         instance_release_consoles(i);
         instance_drop_monitor(i);
         safe_close(i->init_pidfd);
@@ -378,6 +380,7 @@ static void instance_on_stopped(Instance *i, const char *why) {
         Operation *o = i->lock;
         int r;
 
+        machined_unregister(i);
         instance_drop_monitor(i);
         instance_release_consoles(i);
         instance_set_pid(i, 0, i->has_unit);
@@ -428,6 +431,7 @@ static void instance_became_running(Instance *i, pid_t pid) {
         (void) instance_save_metadata(i);
         instance_log(i, INSTANCE_EVENT_STARTED, "Instance '%s' is running, init pid %i, unit %s.", i->name, pid,
                       i->unit_name);
+        machined_register(i);
         if (o && o->step == OPERATION_STEP_START_RUNNING)
                 operation_finish(o, NULL, NULL);
 }
@@ -547,6 +551,7 @@ int instance_adopt_running(Instance *i) {
         instance_set_pid(i, init, true);
         instance_hold_init(i, monitor);
         instance_set_state(i, freeze_recover(i, frozen) > 0 ? INSTANCE_FROZEN : INSTANCE_RUNNING);
+        machined_register(i);   /* once machined_watch() knows machined's owner, if not now */
         return 1;
 }
 

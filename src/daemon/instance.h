@@ -5,11 +5,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 #include "config.h"
 #include "events.h"
 #include "forward.h"
+#include "machined.h"
 #include "macro.h"
 #include "metadata.h"
 
@@ -71,6 +73,9 @@ struct Instance {
         unsigned n_console_calls;    /* OpenConsole workers running */
         uint32_t dirty;             /* INSTANCE_PROP_* */
         bool linked;                /* in the manager's list (and so on the bus) */
+
+        MachineRegistration machine;    /* with systemd-machined (machined.c) */
+        sd_bus_slot *machine_slot;      /* its call in flight */
 };
 
 const char *instance_state_to_string(InstanceState s);

@@ -7,6 +7,7 @@
 #include "bus-errors.h"
 #include "bus-limits.h"
 #include "daemon-dbus.h"
+#include "machined.h"
 #include "manager.h"
 #include "log.h"
 #include "util.h"
@@ -228,6 +229,10 @@ int main(int argc, char *argv[]) {
         r = manager_bus_register(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register on the bus: %m"), EXIT_FAILURE;
+        /* After the adoptions: the answer registers every running instance with machined. */
+        r = machined_watch(m);
+        if (r < 0)
+                log_warning_errno(r, "Failed to follow systemd-machined on the bus, ignoring: %m");
 
         r = sd_event_loop(m->event);
         if (r < 0)

@@ -82,7 +82,7 @@ Manager *manager_free(Manager *m) {
         for (size_t k = 0; k < m->n_creating; k++)
                 free(m->creating[k].name);
         free(m->creating);
-        FREE_MANY(m->bus_address, m->state_dir, m->runtime_dir, m->worker_path, m->systemd_owner, m->instances_dir,
+        FREE_MANY(m->bus_address, m->state_dir, m->runtime_dir, m->worker_path, m->systemd_owner, m->machined_owner, m->instances_dir,
                   m->staging_dir, m);
         return NULL;
 }

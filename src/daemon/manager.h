@@ -93,6 +93,8 @@ struct Manager {
         uint64_t polkit_timeout_usec;
 
         char *systemd_owner;        /* unique name of org.freedesktop.systemd1: its signals are believed */
+
+        char *machined_owner;       /* unique name of org.freedesktop.machine1; NULL: not on the bus */
 };
 
 int manager_new(Manager **ret);

@@ -78,3 +78,30 @@ const char *instance_name_for_message(const char *name, char buf[static 80]) {
         snprintf(buf, 80, " '%s'", name);
         return buf;
 }
+
+bool machine_name_is_valid(const char *name) {
+        bool dot = true, hyphen = true;     /* at a label's start */
+        size_t n = 0;
+
+        /* systemd's hostname_is_valid(name, 0), which machined applies: dot-separated labels of
+         * [a-zA-Z0-9-], none empty, none starting or ending with '-'; at most 64 bytes. ".host" is
+         * machined's name for the host itself, refused here as every leading dot is. */
+        if (!name || !*name)
+                return false;
+        for (const char *p = name; *p; p++, n++)
+                if (*p == '.') {
+                        if (dot || hyphen)
+                                return false;
+                        dot = true;
+                        hyphen = false;
+                } else if (*p == '-') {
+                        if (dot)
+                                return false;
+                        hyphen = true;
+                } else {
+                        if (!ascii_alnum(*p))
+                                return false;
+                        dot = hyphen = false;
+                }
+        return !dot && !hyphen && n <= 64;
+}

@@ -23,3 +23,8 @@ int instance_unit_name(const char *name, char **ret);
 /* "'name'" for messages when the name is short printable ASCII, "" otherwise (a hostile name is never
  * echoed raw into a log or a reply). Returns buf. */
 const char *instance_name_for_message(const char *name, char buf[static 80]);
+
+/* A name systemd-machined accepts for a machine (its hostname_is_valid()). Every valid instance name
+ * is one (a single label of at most 63 bytes, not starting or ending with '-'); checked anyway before a
+ * registration, so that a change of either rule shows up as a refusal here, not as machined's error. */
+bool machine_name_is_valid(const char *name);

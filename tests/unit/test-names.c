@@ -132,6 +132,19 @@ TEST(unit_name) {
         ASSERT_STREQ(x, "untouched");
 }
 
+TEST(machine_name_is_valid) {
+        /* Every valid instance name is a valid machine name (docs/systemd.md, "machined"). */
+        for (size_t i = 0; i < ELEMENTSOF(valid_names); i++)
+                ASSERT_TRUE(machine_name_is_valid(valid_names[i]));
+        FOREACH_STRING(s, "a.b", "web.example.com", "1abc", "a-b.c-d")
+                ASSERT_TRUE(machine_name_is_valid(s));
+        FOREACH_STRING(s, "", ".host", ".a", "a.", "a..b", "-a", "a-", "a.-b", "a-.b", "a_b", "a b", "a/b",
+                       "caf\xc3\xa9", "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklm")
+                ASSERT_FALSE(machine_name_is_valid(s));
+        ASSERT_TRUE(machine_name_is_valid("abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl"));
+        ASSERT_FALSE(machine_name_is_valid(NULL));
+}
+
 /* Known bug, kept last because it fails: sd_bus_path_decode() accepts any escaping, and a "_00" escape
  * decodes to a NUL that truncates the name, so one instance answers at many object paths
  * (/org/lxcbus1/instance/_77eb and /org/lxcbus1/instance/web_00junk both give "web"). Only the canonical
