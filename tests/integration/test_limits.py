@@ -264,8 +264,11 @@ def tasks_enforced():
     except BusError as e:
         check_error(e)
     check_daemon_alive()
-    kill_pids([p for p in payload_pids(name) if stat_fields(p)[0] == 'S' and
-               read_file('/proc/%d/comm' % p) == 'sleep'])
+    sleeps = lambda: [p for p in payload_pids(name) if read_file('/proc/%d/comm' % p) == 'sleep']
+    kill_pids(sleeps())
+    wait_for(lambda: not sleeps(), 10, 'the sleeps gone')
+    set_config(name, unset=['limits.tasks'])
+    wait_props(scope_of(name), {'TasksMax': 'infinity'})
 
 
 @test
