@@ -142,6 +142,17 @@ int cgroup_read_file(int dir_fd, const char *path, size_t max, char **ret) {
         return read_full_fd(fd, max, ret, NULL);
 }
 
+int cgroup_write_file(const char *path, const char *s) {
+        _cleanup_close_ int fd = cgroup_open(path, O_WRONLY);
+        size_t n = strlen(s);
+
+        if (fd < 0)
+                return fd;
+        if (write(fd, s, n) != (ssize_t) n)
+                return errno > 0 ? -errno : -EIO;
+        return 0;
+}
+
 typedef struct KillContext {
         int sig;
         unsigned n;

@@ -30,3 +30,5 @@ int cgroup_rmdir_tree(int parent_fd, const char *name);
 int cgroup_open(const char *path, int flags);
 /* Reads at most max bytes of a cgroup file, NUL-terminated; -EFBIG above. */
 int cgroup_read_file(int dir_fd, const char *path, size_t max, char **ret);
+/* Writes s to a cgroup file in one write(), without following any symlink. */
+int cgroup_write_file(const char *path, const char *s);

@@ -221,17 +221,6 @@ static void freezer_paths(const char *unit, const char *name, char v1[static PAT
         snprintf(v2, PATH_MAX, "/sys/fs/cgroup/machine.slice/%s/lxc.payload.%s/cgroup.freeze", unit, name);
 }
 
-static int write_string(const char *path, const char *s) {
-        _cleanup_close_ int fd = cgroup_open(path, O_WRONLY);
-        size_t n = strlen(s);
-
-        if (fd < 0)
-                return fd;
-        if (write(fd, s, n) != (ssize_t) n)
-                return errno > 0 ? -errno : -EIO;
-        return 0;
-}
-
 /* Freezes or thaws the payload cgroup: the v1 freezer (hybrid hosts) or cgroup.freeze (cgroup2).
  * Writing never blocks; the state is read back with cgroup_freezer_get(). */
 int cgroup_freezer_set(const char *unit, const char *name, bool freeze) {
@@ -242,10 +231,10 @@ int cgroup_freezer_set(const char *unit, const char *name, bool freeze) {
         assert(name);
 
         freezer_paths(unit, name, v1, v2);
-        r = write_string(v1, freeze ? "FROZEN" : "THAWED");
+        r = cgroup_write_file(v1, freeze ? "FROZEN" : "THAWED");
         if (r != -ENOENT)
                 return r;
-        return write_string(v2, freeze ? "1" : "0");
+        return cgroup_write_file(v2, freeze ? "1" : "0");
 }
 
 /* 1 frozen, 0 thawed, -EAGAIN while freezing. */

@@ -127,7 +127,7 @@ static void on_exec_exited(Worker *w, int error, const char *message, void *user
 
         o->worker = worker_free(o->worker);
         if (o->exec.pid <= 0) {
-                operation_fail(o, -error, "Failed to run the command in '%s': %s", o->instance_name, message);
+                operation_fail(o, error, "Failed to run the command in '%s': %s", o->instance_name, message);
                 return;
         }
         /* The worker died without telling how the process ended: it shared its fate (SIGKILL). */

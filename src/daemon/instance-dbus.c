@@ -26,6 +26,7 @@
 #include "manager.h"
 #include "manager-dbus.h"
 #include "names.h"
+#include "scope-limits.h"
 #include "operation-dbus.h"
 #include "transfer.h"
 #include "snapshot-dbus.h"
@@ -449,6 +450,18 @@ static int read_config_change(sd_bus_message *message, Instance *i, ConfigMap *s
         return 0;
 }
 
+/* Limits this host cannot apply (scope-limits.h): NotSupported, or InvalidConfig for CPUs it lacks. */
+int bus_check_limits(const ConfigMap *config, sd_bus_error *error) {
+        _cleanup_free_ char *msg = NULL;
+        int r;
+
+        r = limits_check_host(config, &msg);
+        if (r < 0 && msg)
+                return sd_bus_error_set(error, r == -EOPNOTSUPP ? LXCBUS_ERROR_NOT_SUPPORTED : LXCBUS_ERROR_INVALID_CONFIG,
+                                        msg);
+        return r < 0 ? r : 1;
+}
+
 static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(config_map_done) ConfigMap set = {}, merged = {};
         _cleanup_strv_free_ char **unset = NULL;
@@ -499,6 +512,11 @@ static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_err
                                          "(%u at most).", i->name, size, (unsigned) METADATA_SIZE_MAX);
         if (r < 0)
                 return r;
+        if (r > 0 && limits_config_differ(&i->md.config, &merged)) {
+                r = bus_check_limits(&merged, error);
+                if (r < 0)
+                        return r;
+        }
         if (r > 0) {
                 r = instance_config_apply(i, &merged);
                 if (r < 0)

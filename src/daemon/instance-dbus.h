@@ -3,6 +3,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "config.h"
 #include "forward.h"
 
 /* org.lxcbus1.Instance: the bus face of instances (console-dbus.c has OpenConsole and ConsoleLog). */
@@ -20,3 +21,6 @@ int bus_error_busy(Instance *i, sd_bus_error *error);
 void instance_bus_added(Instance *i);
 void instance_bus_removed(Instance *i);
 void instance_bus_emit_changes(Instance *i);
+
+/* Refuses limits this host cannot apply (NotSupported, or InvalidConfig naming the key); 1 if it can. */
+int bus_check_limits(const ConfigMap *config, sd_bus_error *error);

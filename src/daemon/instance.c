@@ -26,6 +26,7 @@
 #include "network.h"
 #include "operation.h"
 #include "scope.h"
+#include "scope-limits.h"
 #include "util.h"
 #include "worker.h"
 
@@ -639,6 +640,8 @@ static void start_phase(Operation *o) {
         Manager *m = o->manager;
         _cleanup_free_ char *cgdir = NULL, *msg = NULL;
         char hwaddr[NETWORK_HWADDR_LEN];
+        LimitsSupport support;
+        LimitsPayload payload;
         NetworkSettings net;
         int r;
 
@@ -647,10 +650,12 @@ static void start_phase(Operation *o) {
                 return;
         }
         r = start_network(i, hwaddr, &net, &msg);
-        if (r == -EINVAL && msg) {
+        if (r >= 0)
+                r = limits_check_host(&i->md.config, &msg);
+        if ((r == -EINVAL || r == -EOPNOTSUPP) && msg) {
                 _cleanup_free_ char *text = NULL;
 
-                operation_finish(o, LXCBUS_ERROR_INVALID_CONFIG,
+                operation_finish(o, r == -EINVAL ? LXCBUS_ERROR_INVALID_CONFIG : LXCBUS_ERROR_NOT_SUPPORTED,
                                  asprintf(&text, "Cannot start instance '%s': %s", i->name, msg) < 0 ? msg : text);
                 return;
         }
@@ -658,6 +663,9 @@ static void start_phase(Operation *o) {
                 operation_fail(o, r, "Failed to start instance '%s': %s", i->name, strerror(-r));
                 return;
         }
+
+        limits_support_probe("/sys/fs/cgroup", &support);
+        limits_payload(&i->md.config, &support, &payload);
 
         /* Looked up at every start (a Restart too): the init may have been replaced while stopped. */
         WorkerRequest req = {
@@ -671,6 +679,9 @@ static void start_phase(Operation *o) {
                         .net_link = net.link,
                         .net_hwaddr = net.hwaddr,
                         .net_mtu = net.mtu,
+                        .cgroup_cpus = payload.cpus,
+                        .cgroup_memory = payload.memory,
+                        .cgroup_memsw = payload.memsw,
                 },
         };
         instance_set_state(i, INSTANCE_STARTING);
@@ -1002,18 +1013,6 @@ int instance_config_merge(Instance *i, const ConfigMap *set, char **unset, Confi
         return 1;
 }
 
-/* Whether a limits.* key differs between a and b: those are applied to a running scope. */
-static bool limits_differ(const ConfigMap *a, const ConfigMap *b) {
-        for (size_t k = 0; k < a->n; k++)
-                if (startswith(a->entries[k].key, "limits.") &&
-                    !streq_ptr(a->entries[k].value, config_map_get(b, a->entries[k].key)))
-                        return true;
-        for (size_t k = 0; k < b->n; k++)
-                if (startswith(b->entries[k].key, "limits.") && !config_map_get(a, b->entries[k].key))
-                        return true;
-        return false;
-}
-
 int instance_config_apply(Instance *i, ConfigMap *config) {
         ConfigMap old;
         int r;
@@ -1033,10 +1032,15 @@ int instance_config_apply(Instance *i, ConfigMap *config) {
         }
         *config = old;   /* the caller frees what was replaced */
         instance_mark_dirty(i, INSTANCE_PROP_CONFIG);
-        if (i->state == INSTANCE_RUNNING && limits_differ(config, &i->md.config)) {
+        if (i->state == INSTANCE_RUNNING && limits_config_differ(config, &i->md.config)) {
+                LimitsSupport s;
+
                 r = scope_set_limits(i->manager, i->unit_name, &i->md.config);
                 if (r < 0)
                         log_warning_errno(r, "Failed to apply limits to %s live, ignoring: %m", i->unit_name);
+                /* What systemd cannot apply on v1 goes to the payload's own cgroup (scope-limits.h). */
+                limits_support_probe("/sys/fs/cgroup", &s);
+                (void) limits_payload_apply(i->unit_name, i->name, &i->md.config, &s);
         }
         manager_flush_changes(i->manager);
         return 0;

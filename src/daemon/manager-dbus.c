@@ -260,6 +260,9 @@ static int check_create_allowed(Manager *m, const char *name, uid_t uid, const C
                 return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
                                          "Cannot create instance '%s': there are %u instances, the most allowed "
                                          "(--max-instances).", name, m->max_instances);
+        int r = bus_check_limits(config, error);
+        if (r < 0)
+                return r;
         *ret_privileged = privileged;
         return 0;
 }

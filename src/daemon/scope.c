@@ -9,6 +9,7 @@
 #include "log.h"
 #include "manager.h"
 #include "scope.h"
+#include "scope-limits.h"
 #include "util.h"
 
 struct ScopeJob {
@@ -53,32 +54,16 @@ static void scope_job_complete(ScopeJob *j, int error, const char *message) {
         done(m, error, message, userdata);
 }
 
-/* The scope's resource limits from the instance config, the last entries of an open a(sv) of unit
- * properties, which this closes; with reset, unset keys go back to no limit. */
+/* The scope's resource limits from the instance config (scope-limits.h), the last entries of an open a(sv)
+ * of unit properties, which this closes; with reset, unset keys go back to no limit. */
 static int append_limits_and_close(sd_bus_message *msg, const ConfigMap *config, bool reset) {
-        const char *v;
-        uint64_t u;
-        long l;
+        LimitsSupport s;
         int r;
 
-        v = config_map_get(config, "limits.memory");
-        if (v ? config_parse_bytes_or_max(v, &u) >= 0 : reset) {
-                r = sd_bus_message_append(msg, "(sv)", "MemoryMax", "t", v ? u : UINT64_MAX);
-                if (r < 0)
-                        return r;
-        }
-        v = config_map_get(config, "limits.cpu.weight");
-        if (v ? config_parse_int(v, 1, 10000, &l) >= 0 : reset) {
-                r = sd_bus_message_append(msg, "(sv)", "CPUWeight", "t", v ? (uint64_t) l : UINT64_MAX);
-                if (r < 0)
-                        return r;
-        }
-        v = config_map_get(config, "limits.tasks");
-        if (v ? config_parse_uint_or_max(v, &u) >= 0 : reset) {
-                r = sd_bus_message_append(msg, "(sv)", "TasksMax", "t", v ? u : UINT64_MAX);
-                if (r < 0)
-                        return r;
-        }
+        limits_support_probe("/sys/fs/cgroup", &s);
+        r = limits_append_properties(msg, config, &s, reset);
+        if (r < 0)
+                return r;
         return sd_bus_message_close_container(msg);
 }
 

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "macro.h"
 #include "network.h"
+#include "resource-limits.h"
 
 void config_map_done(ConfigMap *m) {
         for (size_t i = 0; i < m->n; i++) {
@@ -279,6 +280,8 @@ int config_key_validate(const char *key, char **ret_message) {
                        "network.hwaddr", "network.mtu")
                 if (streq(key, k))
                         return 0;
+        if (limits_key_is_extra(key))
+                return 0;
         if ((p = startswith(key, "environment."))) {
                 if (!env_name_is_valid(p))
                         return fail(ret_message, "Invalid environment variable name in config key '%s'.", key);
@@ -330,7 +333,9 @@ int config_validate(const char *key, const char *value, char **ret_message) {
         } else if (streq(key, "limits.tasks")) {
                 if (config_parse_uint_or_max(value, &u) < 0 || u == 0)
                         return fail(ret_message, "Config key '%s' takes a positive integer, or max.", key);
-        } else
+        } else if (limits_key_is_extra(key))
+                return limits_validate(key, value, ret_message);
+        else
                 return network_validate(key, value, ret_message);
         return 0;
 }

@@ -16,6 +16,7 @@
 #include "macro.h"
 #include "names.h"
 #include "network.h"
+#include "resource-limits.h"
 #include "util.h"
 #include "worker-proto.h"
 
@@ -286,13 +287,43 @@ static int decode_import(char **args, size_t n, WorkerImportArgs *ret) {
         return 0;
 }
 
-/* CGROUP_DIR SYSTEMD NET_TYPE NET_LINK NET_HWADDR NET_MTU: a link exactly where the type needs one,
- * every name an interface name. */
+/* As packet_add_limit() writes it. */
+static int decode_limit(const char *s, uint64_t *ret) {
+        unsigned long long v;
+        const char *end;
+
+        if (streq(s, "") || streq(s, "max")) {
+                *ret = streq(s, "") ? 0 : UINT64_MAX;
+                return 0;
+        }
+        if (parse_uint_prefix(s, LIMITS_BYTES_NONE - 1, &v, &end) < 0 || *end != 0 || v == 0)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+/* The payload's v1 limits: CPUS MEMORY MEMSW, a CPU list or "", and both limits or neither, memsw not
+ * below memory (the kernel's own rule). */
+static int decode_start_cgroup(char **args, WorkerStartArgs *a) {
+        CpuSet set;
+
+        if (!isempty(args[0]) && limits_parse_cpu_list(args[0], &set) < 0)
+                return -EBADMSG;
+        a->cgroup_cpus = isempty(args[0]) ? NULL : args[0];
+        if (decode_limit(args[1], &a->cgroup_memory) < 0 || decode_limit(args[2], &a->cgroup_memsw) < 0 ||
+            (a->cgroup_memory == 0) != (a->cgroup_memsw == 0) || a->cgroup_memsw < a->cgroup_memory)
+                return -EBADMSG;
+        return 0;
+}
+
+/* CGROUP_DIR SYSTEMD NET_TYPE NET_LINK NET_HWADDR NET_MTU CPUS MEMORY MEMSW: a link exactly where the
+ * type needs one, every name an interface name. */
 static int decode_start(char **args, size_t n, WorkerStartArgs *ret) {
-        WorkerStartArgs a = { .cgroup_dir = args[0], .net_type = n == 6 ? args[2] : NULL };
+        WorkerStartArgs a = { .cgroup_dir = args[0], .net_type = n == 9 ? args[2] : NULL };
         unsigned u;
 
-        if (n != 6 || isempty(args[0]) || worker_parse_uint(args[1], 1, &u) < 0 ||
+        if (n != 9 || isempty(args[0]) || worker_parse_uint(args[1], 1, &u) < 0 ||
+            decode_start_cgroup(args + 6, &a) < 0 ||
             worker_parse_uint(args[5], NETWORK_MTU_MAX, &a.net_mtu) < 0 ||
             (a.net_mtu > 0 && a.net_mtu < NETWORK_MTU_MIN))
                 return -EBADMSG;
@@ -444,6 +475,16 @@ static void packet_add_idmap(Packet *p, unsigned uid, unsigned gid, unsigned cou
                 packet_add(p, "-");
 }
 
+/* A limit of the start: "" none (0), "max" no limit (UINT64_MAX), else the bytes. */
+static void packet_add_limit(Packet *p, uint64_t v) {
+        if (v == 0)
+                packet_add(p, "");
+        else if (v == UINT64_MAX)
+                packet_add(p, "max");
+        else
+                packet_addf(p, "%" PRIu64, v);
+}
+
 static void encode_args(Packet *p, const WorkerRequest *req) {
         const WorkerCreateArgs *c = &req->create;
         const WorkerExecArgs *x = &req->exec;
@@ -465,6 +506,9 @@ static void encode_args(Packet *p, const WorkerRequest *req) {
                 packet_add(p, strempty(req->start.net_link));
                 packet_add(p, strempty(req->start.net_hwaddr));
                 packet_addf(p, "%u", req->start.net_mtu);
+                packet_add(p, strempty(req->start.cgroup_cpus));
+                packet_add_limit(p, req->start.cgroup_memory);
+                packet_add_limit(p, req->start.cgroup_memsw);
                 break;
         case WORKER_VERB_STOP:
                 packet_addf(p, "%u", req->stop.timeout_sec);

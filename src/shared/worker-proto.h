@@ -146,6 +146,11 @@ typedef struct WorkerStartArgs {
         const char *net_link;      /* an interface name (ifname_is_valid), NULL with "empty" (wire "") */
         const char *net_hwaddr;    /* hwaddr_is_valid, or NULL (wire "") */
         unsigned net_mtu;          /* 0 or NETWORK_MTU_MIN..NETWORK_MTU_MAX */
+        /* The payload cgroup's own v1 limits, as lxc.cgroup.* (scope-limits.h): */
+        const char *cgroup_cpus;   /* cpuset.cpus, a CPU list (limits_parse_cpu_list), or NULL (wire "") */
+        uint64_t cgroup_memory;    /* memory.limit_in_bytes and memory.memsw.limit_in_bytes: 0 for none */
+        uint64_t cgroup_memsw;     /* (wire ""), UINT64_MAX for no limit (wire "max"), else below
+                                    * LIMITS_BYTES_NONE; both or neither, memsw >= memory */
 } WorkerStartArgs;
 
 typedef struct WorkerStopArgs {

@@ -385,6 +385,24 @@ static int set_network(struct lxc_container *c, const WorkerStartArgs *a) {
         return 0;
 }
 
+/* The limits systemd cannot apply on a v1 hierarchy (scope-limits.h), on the payload cgroup itself:
+ * liblxc writes them before init runs, memory.limit_in_bytes before memsw, which may not be below it. */
+static int set_cgroup_limits(struct lxc_container *c, const WorkerStartArgs *a) {
+        char memory[32], memsw[32];
+
+        if (a->cgroup_cpus && !c->set_config_item(c, "lxc.cgroup.cpuset.cpus", a->cgroup_cpus))
+                return -EINVAL;
+        if (a->cgroup_memory == 0)
+                return 0;
+        /* -1 is v1's "no limit". */
+        snprintf(memory, sizeof memory, "%" PRIi64, a->cgroup_memory == UINT64_MAX ? -1 : (int64_t) a->cgroup_memory);
+        snprintf(memsw, sizeof memsw, "%" PRIi64, a->cgroup_memsw == UINT64_MAX ? -1 : (int64_t) a->cgroup_memsw);
+        if (!c->set_config_item(c, "lxc.cgroup.memory.limit_in_bytes", memory) ||
+            !c->set_config_item(c, "lxc.cgroup.memory.memsw.limit_in_bytes", memsw))
+                return -EINVAL;
+        return 0;
+}
+
 /* start: waits for "go", then runs the container in the foreground, as its monitor. */
 static int do_start(const WorkerRequest *req, struct lxc_container *c) {
         _cleanup_free_ char *hook = NULL, *console_log = NULL;
@@ -412,6 +430,8 @@ static int do_start(const WorkerRequest *req, struct lxc_container *c) {
                 return result(EINVAL, "Failed to set up the start of '%s'.", req->name);
         if (set_network(c, &req->start) < 0)
                 return result(EINVAL, "Failed to set up the network of '%s'.", req->name);
+        if (set_cgroup_limits(c, &req->start) < 0)
+                return result(EINVAL, "Failed to set up the cgroup limits of '%s'.", req->name);
         snprintf(fdstr, sizeof fdstr, "%i", worker_fd);
         snprintf(pidstr, sizeof pidstr, "%i", (int) getpid());
         if (setenv("LXCBUS_NOTIFY_FD", fdstr, 1) < 0 || setenv("LXCBUS_MONITOR_PID", pidstr, 1) < 0)

@@ -11,9 +11,75 @@
 #include "config.h"
 #include "fuzz.h"
 #include "macro.h"
+#include "resource-limits.h"
 
 static bool all_digits(const char *s) {
         return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+/* A decimal number without leading zeros, at most max; *p moves past it. */
+static bool number_model(const char **p, unsigned long max, unsigned long *ret) {
+        size_t n = strspn(*p, "0123456789");
+        unsigned long long v;
+
+        if (n == 0 || ((*p)[0] == '0' && n > 1))
+                return false;
+        v = strtoull(*p, NULL, 10);   /* saturates: beyond max either way */
+        *p += n;
+        *ret = (unsigned long) v;
+        return v <= max;
+}
+
+/* limits.cpu.allowed: items N or N-M (N <= M < 1024) separated by single commas. */
+static bool cpu_list_model(const char *v) {
+        const char *p = v;
+
+        for (;;) {
+                unsigned long a, b;
+
+                if (!number_model(&p, LIMITS_CPUS_MAX - 1, &a))
+                        return false;
+                b = a;
+                if (*p == '-') {
+                        p++;
+                        if (!number_model(&p, LIMITS_CPUS_MAX - 1, &b) || b < a)
+                                return false;
+                }
+                if (*p == 0)
+                        return true;
+                if (*p++ != ',')
+                        return false;
+        }
+}
+
+/* The keys of resource-limits.h, each against a model of what it accepts. */
+static void parse_limits(const char *v) {
+        const char *p = v;
+        unsigned long l;
+        uint64_t u;
+        CpuSet set;
+        bool ok;
+        int r;
+
+        r = config_parse_bytes_or_max(v, &u);
+        FUZZ_CHECK((config_validate("limits.memory.swap", v, NULL) == 0) == (r >= 0 && strlen(v) <= CONFIG_VALUE_MAX));
+        /* The same integers as limits.cpu.weight (config_parse_int()). */
+        FUZZ_CHECK((config_validate("limits.io.weight", v, NULL) == 0) == (config_validate("limits.cpu.weight", v, NULL) == 0));
+        ok = streq(v, "max") || (number_model(&p, LIMITS_CPU_QUOTA_MAX, &l) && l >= 1 && (streq(p, "") || streq(p, "%")));
+        r = limits_parse_cpu_quota(v, &u);
+        FUZZ_CHECK((r >= 0) == ok);
+        if (r >= 0)
+                FUZZ_CHECK(streq(v, "max") ? u == UINT64_MAX : u == strtoull(v, NULL, 10));
+        FUZZ_CHECK((config_validate("limits.cpu.quota", v, NULL) == 0) == ok);
+        ok = cpu_list_model(v);
+        r = limits_parse_cpu_list(v, &set);
+        FUZZ_CHECK((r >= 0) == ok);
+        if (r >= 0) {
+                /* The first CPU named is in the set, and nothing is above the highest byte used. */
+                FUZZ_CHECK(cpu_set_has(&set, (unsigned) strtoul(v, NULL, 10)));
+                FUZZ_CHECK(cpu_set_bytes(&set) >= 1 && cpu_set_bytes(&set) <= LIMITS_CPUS_MAX / 8);
+        }
+        FUZZ_CHECK((config_validate("limits.cpu.allowed", v, NULL) == 0) == ok);
 }
 
 /* Every value parser, and every key's validation, against a model of what it accepts. */
@@ -100,6 +166,7 @@ static void parse_value(const char *v) {
         FUZZ_CHECK((config_validate("description", v, NULL) == 0) == (u8 && strlen(v) <= CONFIG_DESCRIPTION_MAX));
         FUZZ_CHECK((config_validate("user.x", v, NULL) == 0) == (u8 && strlen(v) <= CONFIG_VALUE_MAX));
         FUZZ_CHECK((config_validate("environment.X", v, NULL) == 0) == (u8 && strlen(v) <= CONFIG_VALUE_MAX));
+        parse_limits(v);
 }
 
 /* Which keys exist: a model of config_key_validate(). */
@@ -114,7 +181,9 @@ static bool key_model(const char *k) {
         if (streq(k, "description") || streq(k, "boot.autostart") || streq(k, "boot.autostart.priority") ||
             streq(k, "limits.memory") || streq(k, "limits.cpu.weight") || streq(k, "limits.tasks") ||
             streq(k, "security.privileged") || streq(k, "network.mode") || streq(k, "network.bridge") ||
-            streq(k, "network.parent") || streq(k, "network.hwaddr") || streq(k, "network.mtu"))
+            streq(k, "network.parent") || streq(k, "network.hwaddr") || streq(k, "network.mtu") ||
+            streq(k, "limits.memory.swap") || streq(k, "limits.cpu.quota") || streq(k, "limits.cpu.allowed") ||
+            streq(k, "limits.io.weight"))
                 return true;
         if (startswith(k, "environment."))
                 return env_name_is_valid(k + STRLEN("environment.")) &&

@@ -53,6 +53,10 @@ static void check_request(const WorkerRequest *req) {
                 break;
         case WORKER_VERB_START:
                 check_string(req->start.cgroup_dir, false);
+                if (req->start.cgroup_cpus)
+                        check_string(req->start.cgroup_cpus, false);
+                FUZZ_CHECK((req->start.cgroup_memory == 0) == (req->start.cgroup_memsw == 0));
+                FUZZ_CHECK(req->start.cgroup_memsw >= req->start.cgroup_memory);
                 break;
         case WORKER_VERB_STOP:
                 FUZZ_CHECK(req->stop.timeout_sec <= INT_MAX);
@@ -133,7 +137,9 @@ static bool request_equal(const WorkerRequest *a, const WorkerRequest *b) {
                        a->create.idmap_count == b->create.idmap_count && streq(a->create.template, b->create.template) &&
                        strv_equal(a->create.template_args, b->create.template_args);
         case WORKER_VERB_START:
-                return streq(a->start.cgroup_dir, b->start.cgroup_dir) && a->start.systemd == b->start.systemd;
+                return streq(a->start.cgroup_dir, b->start.cgroup_dir) && a->start.systemd == b->start.systemd &&
+                       streq_ptr(a->start.cgroup_cpus, b->start.cgroup_cpus) &&
+                       a->start.cgroup_memory == b->start.cgroup_memory && a->start.cgroup_memsw == b->start.cgroup_memsw;
         case WORKER_VERB_STOP:
                 return a->stop.timeout_sec == b->stop.timeout_sec;
         case WORKER_VERB_DESTROY:

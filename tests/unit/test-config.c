@@ -4,6 +4,7 @@
 #include "config.h"
 #include "macro.h"
 #include "network.h"
+#include "resource-limits.h"
 #include "tests.h"
 
 static void assert_sorted(const ConfigMap *m) {
@@ -301,6 +302,54 @@ TEST(validate_values) {
         assert_valid("environment.A", "with spaces = and \t tabs");
         assert_valid("user.anything", "free \x01 form");
         assert_valid("user.a.b-c/d", "x");
+}
+
+TEST(validate_limits_more) {
+        FOREACH_STRING(v, "0", "4096", "256MiB", "1G", "max")
+                assert_valid("limits.memory.swap", v);
+        FOREACH_STRING(v, "-1", "lots", "3X", "", "99999999T")
+                assert_invalid("limits.memory.swap", v);
+
+        FOREACH_STRING(v, "1", "50", "250", "250%", "100000", "max")
+                assert_valid("limits.cpu.quota", v);
+        FOREACH_STRING(v, "0", "100001", "050", "-50", "50%%", "%", "50 ", "1.5", "", "MAX")
+                assert_invalid("limits.cpu.quota", v);
+
+        FOREACH_STRING(v, "0", "1", "0-1", "0-1,3", "3,0-1", "0-0", "1023", "0,0")
+                assert_valid("limits.cpu.allowed", v);
+        FOREACH_STRING(v, "", "1024", "1-0", "0,,1", ",0", "0,", "0-", "-1", "01", "0 1", "0-1-2", "a")
+                assert_invalid("limits.cpu.allowed", v);
+
+        FOREACH_STRING(v, "1", "100", "10000")
+                assert_valid("limits.io.weight", v);
+        FOREACH_STRING(v, "0", "10001", "max", "")
+                assert_invalid("limits.io.weight", v);
+
+        FOREACH_STRING(k, "limits.memory.swap", "limits.cpu.quota", "limits.cpu.allowed", "limits.io.weight")
+                ASSERT_OK(config_key_validate(k, NULL));
+        FOREACH_STRING(k, "limits.io", "limits.cpu.quota.x", "limits.memory.swapx")
+                ASSERT_ERROR(config_key_validate(k, NULL), EINVAL);
+}
+
+TEST(parse_cpu_quota_and_list) {
+        CpuSet set;
+        uint64_t u;
+
+        ASSERT_OK(limits_parse_cpu_quota("250%", &u));
+        ASSERT_EQ_U(u, 250);
+        ASSERT_OK(limits_parse_cpu_quota("max", &u));
+        ASSERT_EQ_U(u, UINT64_MAX);
+        ASSERT_ERROR(limits_parse_cpu_quota("999999999", &u), ERANGE);
+        ASSERT_ERROR(limits_parse_cpu_quota("9999999999", &u), ERANGE);
+
+        ASSERT_OK(limits_parse_cpu_list("0-1,3", &set));
+        ASSERT_TRUE(cpu_set_has(&set, 0) && cpu_set_has(&set, 1) && !cpu_set_has(&set, 2) && cpu_set_has(&set, 3));
+        ASSERT_EQ_U(cpu_set_bytes(&set), 1);
+        ASSERT_EQ_U(set.bits[0], 0x0b);
+        ASSERT_OK(limits_parse_cpu_list("1023", &set));
+        ASSERT_EQ_U(cpu_set_bytes(&set), LIMITS_CPUS_MAX / 8);
+        ASSERT_FALSE(cpu_set_has(&set, 1024));
+        ASSERT_ERROR(limits_parse_cpu_list("0-1024", &set), ERANGE);
 }
 
 TEST(create_only_keys) {

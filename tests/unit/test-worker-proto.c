@@ -161,6 +161,9 @@ static void assert_request_equal(const WorkerRequest *a, const WorkerRequest *b)
                 ASSERT_STREQ(strempty(a->start.net_link), strempty(b->start.net_link));
                 ASSERT_STREQ(strempty(a->start.net_hwaddr), strempty(b->start.net_hwaddr));
                 ASSERT_EQ_U(a->start.net_mtu, b->start.net_mtu);
+                ASSERT_STREQ(strempty(a->start.cgroup_cpus), strempty(b->start.cgroup_cpus));
+                ASSERT_EQ_U(a->start.cgroup_memory, b->start.cgroup_memory);
+                ASSERT_EQ_U(a->start.cgroup_memsw, b->start.cgroup_memsw);
                 break;
         case WORKER_VERB_STOP:
                 ASSERT_EQ_U(a->stop.timeout_sec, b->stop.timeout_sec);
@@ -254,12 +257,20 @@ static void round_trip(const WorkerRequest *req, const char *wire, size_t wire_l
 TEST(request_round_trip) {
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_START, .lxcpath = "/l", .name = "web",
                                       .start = { .cgroup_dir = "machine.slice/lxcbus-web.scope", .net_type = "empty" } },
-                   WIRE("start\0/l\0web\0machine.slice/lxcbus-web.scope\0000\0empty\0\0\0000\0"));
+                   WIRE("start\0/l\0web\0machine.slice/lxcbus-web.scope\0000\0empty\0\0\0000\0\0\0\0"));
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_START, .lxcpath = "/l", .name = "web",
                                       .start = { .cgroup_dir = "cg", .systemd = true, .net_type = "veth",
                                                  .net_link = "lxcbr0", .net_hwaddr = "00:16:3e:01:02:03",
                                                  .net_mtu = 1400 } },
-                   WIRE("start\0/l\0web\0cg\0001\0veth\0lxcbr0\00000:16:3e:01:02:03\0001400\0"));
+                   WIRE("start\0/l\0web\0cg\0001\0veth\0lxcbr0\00000:16:3e:01:02:03\0001400\0\0\0\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_START, .lxcpath = "/l", .name = "web",
+                                      .start = { .cgroup_dir = "cg", .net_type = "empty", .cgroup_cpus = "0-1,3",
+                                                 .cgroup_memory = 33554432, .cgroup_memsw = 50331648 } },
+                   WIRE("start\0/l\0web\0cg\0000\0empty\0\0\0000\0000-1,3\00033554432\00050331648\0"));
+        round_trip(&(WorkerRequest) { .verb = WORKER_VERB_START, .lxcpath = "/l", .name = "web",
+                                      .start = { .cgroup_dir = "cg", .net_type = "empty", .cgroup_memory = 4096,
+                                                 .cgroup_memsw = UINT64_MAX } },
+                   WIRE("start\0/l\0web\0cg\0000\0empty\0\0\0000\0\0004096\0max\0"));
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_STOP, .lxcpath = "/l", .name = "web", .stop.timeout_sec = 30 },
                    WIRE("stop\0/l\0web\00030\0"));
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_STOP, .lxcpath = "/l", .name = "web",
@@ -420,28 +431,41 @@ TEST(request_malformed) {
         ASSERT_MALFORMED("freeze\0/l\0web\0x\0");
         ASSERT_MALFORMED("STOP\0/l\0web\0001\0");
         ASSERT_MALFORMED("\0/l\0web\0x\0");
-        ASSERT_MALFORMED("start\0\0web\0cg\0000\0empty\0\0\0000\0");
-        ASSERT_MALFORMED("start\0/l\0\0cg\0000\0empty\0\0\0000\0");
-        ASSERT_MALFORMED("start\0/l\0a/b\0cg\0000\0empty\0\0\0000\0");
-        ASSERT_MALFORMED("start\0/l\0.\0cg\0000\0empty\0\0\0000\0");
-        ASSERT_MALFORMED("start\0/l\0..\0cg\0000\0empty\0\0\0000\0");
+        ASSERT_MALFORMED("start\0\0web\0cg\0000\0empty\0\0\0000\0\0\0\0");
+        ASSERT_MALFORMED("start\0/l\0\0cg\0000\0empty\0\0\0000\0\0\0\0");
+        ASSERT_MALFORMED("start\0/l\0a/b\0cg\0000\0empty\0\0\0000\0\0\0\0");
+        ASSERT_MALFORMED("start\0/l\0.\0cg\0000\0empty\0\0\0000\0\0\0\0");
+        ASSERT_MALFORMED("start\0/l\0..\0cg\0000\0empty\0\0\0000\0\0\0\0");
         /* start: missing, empty or extra arguments; a systemd flag that is neither 0 nor 1; a network
          * that does not fit together. */
-        ASSERT_MALFORMED("start\0/l\0web\0\0000\0empty\0\0\0000\0");
+        ASSERT_MALFORMED("start\0/l\0web\0\0000\0empty\0\0\0000\0\0\0\0");
         ASSERT_MALFORMED("start\0/l\0web\0cg\0");
         ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0");
-        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0empty\0\0\0000\0x\0");
-        ASSERT_MALFORMED("start\0/l\0web\0cg\0\0empty\0\0\0000\0");
-        ASSERT_MALFORMED("start\0/l\0web\0cg\0002\0empty\0\0\0000\0");
-        ASSERT_MALFORMED("start\0/l\0web\0cg\0yes\0empty\0\0\0000\0");
-        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0bridge\0br0\0\0000\0");
-        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0empty\0br0\0\0000\0");
-        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0veth\0\0\0000\0");
-        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0veth\0a/b\0\0000\0");
-        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0veth\0abcdefghijklmnop\0\0000\0");
-        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0veth\0br0\001:16:3e:01:02:03\0000\0");
-        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0veth\0br0\0\00067\0");
-        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0veth\0br0\0\00065536\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0empty\0\0\0000\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0empty\0\0\0000\0\0\0\0x\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0\0empty\0\0\0000\0\0\0\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0002\0empty\0\0\0000\0\0\0\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0yes\0empty\0\0\0000\0\0\0\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0bridge\0br0\0\0000\0\0\0\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0empty\0br0\0\0000\0\0\0\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0veth\0\0\0000\0\0\0\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0veth\0a/b\0\0000\0\0\0\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0veth\0abcdefghijklmnop\0\0000\0\0\0\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0veth\0br0\001:16:3e:01:02:03\0000\0\0\0\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0veth\0br0\0\00067\0\0\0\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0veth\0br0\0\00065536\0\0\0\0");
+        /* start: payload limits that are no CPU list, a limit of 0, with leading zeros or past the bound,
+         * memory without memsw or the other way round, memsw below memory. */
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0empty\0\0\0000\0000-\0\0\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0empty\0\0\0000\0001-0\0\0\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0empty\0\0\0000\0001024\0\0\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0empty\0\0\0000\0000,,1\0\0\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0empty\0\0\0000\0\0000\0max\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0empty\0\0\0000\0\00004096\0max\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0empty\0\0\0000\0\0004611686018427387904\0max\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0empty\0\0\0000\0\0004096\0\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0empty\0\0\0000\0\0\0max\0");
+        ASSERT_MALFORMED("start\0/l\0web\0cg\0000\0empty\0\0\0000\0\0008192\0004096\0");
         /* The one-argument verbs: missing, empty or extra arguments. */
         ASSERT_MALFORMED("destroy\0/l\0web\0\0");
         ASSERT_MALFORMED("destroy\0/l\0web\0/t\0/t\0");
