@@ -467,3 +467,14 @@ TEST(validate_value_utf8) {
         ASSERT_ERROR(config_validate("description", "\xff", &msg), EINVAL);
         ASSERT_CONTAINS(msg, "'description'");
 }
+
+TEST(validate_autostart_delay) {
+        assert_valid("boot.autostart.delay", "0");
+        assert_valid("boot.autostart.delay", "5");
+        assert_valid("boot.autostart.delay", "3600");
+        assert_invalid("boot.autostart.delay", "3601");
+        assert_invalid("boot.autostart.delay", "-1");
+        assert_invalid("boot.autostart.delay", "5s");
+        assert_invalid("boot.autostart.delay", "");
+        assert_invalid("boot.autostart.delay", "99999999999999999999");
+}
