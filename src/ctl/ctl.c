@@ -194,6 +194,12 @@ void ctl_help(void) {
                "Metrics:\n"
                "  metrics                          Print the figures of every instance (Prometheus text)\n"
                "\n"
+               "Autostart and shutdown:\n"
+               "  autostart [--timeout=SEC] [--async]\n"
+               "                                   Start the instances with boot.autostart, by priority\n"
+               "  stop --all [--timeout=SEC] [--force] [--async]\n"
+               "                                   Stop every running instance, all at once\n"
+               "\n"
                "Options:\n"
                "  -h --help                        Show this help\n"
                "     --version                     Show the version\n"
@@ -375,6 +381,7 @@ static const struct {
         { "import", verb_import },
         { "export", verb_export },
         { "metrics", verb_metrics },
+        { "autostart", verb_autostart },
 };
 
 static int print_version(Context *c, const char *arg, void *userdata) {

@@ -111,3 +111,5 @@ int verb_import(Context *c, int argc, char *argv[]);
 int verb_export(Context *c, int argc, char *argv[]);
 /* ctl-metrics.c */
 int verb_metrics(Context *c, int argc, char *argv[]);
+/* ctl-lifecycle.c: Manager.StartAutostart ("stop --all" is Manager.StopAll) */
+int verb_autostart(Context *c, int argc, char *argv[]);
