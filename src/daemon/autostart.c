@@ -183,6 +183,10 @@ static void autostart_launch(Operation *o) {
                                  i->linked ? instance_state_to_string(i->state) : "deleted",
                                  instance_busy(i) != INSTANCE_IDLE ? " and busy" : "");
                         g->results[k] = GROUP_SKIPPED;
+                } else if (instance_check_bootable(i) == -ENOEXEC) {
+                        /* As Start says, without a start that cannot work. */
+                        log_warning("Autostart cannot start instance '%s': its rootfs has no /sbin/init.", i->name);
+                        g->results[k] = GROUP_FAILED;
                 } else
                         group_begin_child(o, k, OPERATION_START, g->timeout_sec, false);
         }
