@@ -48,35 +48,29 @@ static int group_call_begin(sd_bus_message *message, Manager *m, bool stop, Grou
         return 1;
 }
 
-int method_start_autostart(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        GroupCall c = { .timeout_sec = DEFAULT_START_TIMEOUT_SEC };
-        Manager *m = userdata;
+static int group_call(sd_bus_message *message, Manager *m, OperationKind kind, sd_bus_error *error) {
+        bool stop = kind == OPERATION_STOP_ALL;
+        GroupCall c = { .timeout_sec = stop ? DEFAULT_STOP_TIMEOUT_SEC : DEFAULT_START_TIMEOUT_SEC };
         Operation *o;
         int r;
 
-        r = group_call_begin(message, m, false, &c, error);
+        r = group_call_begin(message, m, stop, &c, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = bus_operation_new(m, OPERATION_START_AUTOSTART, NULL, "", message, c.uid, OPERATION_REPLY_OP, c.async,
-                              &o, error);
+        r = bus_operation_new(m, kind, NULL, "", message, c.uid, OPERATION_REPLY_OP, c.async, &o, error);
         if (r < 0)
                 return r;
-        manager_start_autostart(m, o, c.timeout_sec);
+        if (stop)
+                manager_stop_all(m, o, c.timeout_sec, c.force || c.timeout_sec == 0);
+        else
+                manager_start_autostart(m, o, c.timeout_sec);
         return bus_operation_reply(o, message, c.async);
 }
 
-int method_stop_all(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        GroupCall c = { .timeout_sec = DEFAULT_STOP_TIMEOUT_SEC };
-        Manager *m = userdata;
-        Operation *o;
-        int r;
+int method_start_autostart(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return group_call(message, userdata, OPERATION_START_AUTOSTART, error);
+}
 
-        r = group_call_begin(message, m, true, &c, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-        r = bus_operation_new(m, OPERATION_STOP_ALL, NULL, "", message, c.uid, OPERATION_REPLY_OP, c.async, &o, error);
-        if (r < 0)
-                return r;
-        manager_stop_all(m, o, c.timeout_sec, c.force || c.timeout_sec == 0);
-        return bus_operation_reply(o, message, c.async);
+int method_stop_all(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return group_call(message, userdata, OPERATION_STOP_ALL, error);
 }
