@@ -45,9 +45,10 @@ names=()
 for i in $(seq 1 "$N_INSTANCES"); do
   n=sdi$i
   names+=("$n")
-  tx lxcbusctl create "$n" >/dev/null || fail "create $n"
+  tx lxcbusctl create "$n" --config=network.mode=none >/dev/null || fail "create $n"
   r=$KEEP/lib/instances/$n/rootfs
-  # rcS ends once udhcpc has a lease; busybox init acts on a halt signal only after its sysinit.
+  # busybox init acts on a halt signal only once its sysinit (rcS) is done: no network, so that udhcpc in
+  # rcS gives up at once instead of waiting for a lease.
   echo 'touch /booted' >> "$r/etc/init.d/rcS"
   echo "::shutdown:/bin/sh -c 'sleep $PAUSE; echo halted > /halted'" >> "$r/etc/inittab"
   tx lxcbusctl start "$n" >/dev/null || fail "start $n"
