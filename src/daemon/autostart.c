@@ -229,7 +229,12 @@ static void autostart_next(Operation *o) {
         }
         snprintf(stage, sizeof stage, "waiting %u s (boot.autostart.delay)", delay);
         group_set_progress(o, stage);
-        r = operation_arm_timeout(o, (uint64_t) delay * USEC_PER_SEC, on_autostart_delay);
+        /* From now, not from the loop iteration's cached time (a relative timer's base), which may be
+         * earlier than the moment the last instance of the priority ran. */
+        o->timeout_source = sd_event_source_disable_unref(o->timeout_source);
+        r = sd_event_add_time(o->manager->event, &o->timeout_source, CLOCK_MONOTONIC,
+                              now_usec(CLOCK_MONOTONIC) + (uint64_t) delay * USEC_PER_SEC, USEC_PER_SEC / 10,
+                              on_autostart_delay, o);
         if (r < 0) {
                 log_warning_errno(r, "Failed to arm the autostart delay, not waiting: %m");
                 autostart_launch(o);
