@@ -36,9 +36,12 @@ mkdir -p "$KEEP/lib" "$KEEP/journal" || exit 1
 BOOTED=1
 lb_boot "$NAME" || { echo "shutdown_host: FAIL th-boot"; exit 1; }
 # Before lxcbusd runs: its state and the journal on directories that outlive the test host.
-tx sh -c "mkdir -p /var/lib/lxcbus /var/log/journal &&
+# (th-boot makes the journal volatile: persistent here, into the bound directory.)
+tx sh -c "mkdir -p /var/lib/lxcbus /var/log/journal /etc/systemd/journald.conf.d &&
           mount --bind '$KEEP/lib' /var/lib/lxcbus && mount --bind '$KEEP/journal' /var/log/journal &&
-          journalctl --flush" || { echo "shutdown_host: FAIL binding the state directories"; exit 1; }
+          printf '[Journal]\nStorage=persistent\n' > /etc/systemd/journald.conf.d/60-shutdown-host.conf &&
+          systemctl restart systemd-journald.service && journalctl --flush" \
+  || { echo "shutdown_host: FAIL binding the state directories"; exit 1; }
 lb_install "$NAME" && lb_dropin "$NAME" && lb_start "$NAME" || { echo "shutdown_host: FAIL starting lxcbusd"; exit 1; }
 
 names=()
@@ -74,6 +77,9 @@ journalctl -D "$KEEP/journal" --no-pager -o short-monotonic > "$log" 2>/dev/null
 stopall=$(grep -n 'Operation [0-9]* (stop-all) success' "$log" | head -1 | cut -d: -f1)
 slice=$(grep -nE 'Removed slice .*machine\.slice|machine\.slice: Deactivated' "$log" | head -1 | cut -d: -f1)
 [ -n "$stopall" ] || fail "no successful StopAll in the journal"
+grep -E "Stopping Stop the lxcbus instances|Operation [0-9]* \((stop-all|stop of '[^']*')\)|Removed slice .*machine\.slice|machine\.slice: Deactivated|Stopping lxcbus container manager" \
+  "$log" | sed 's/^/# /'
+
 [ -n "$slice" ] || echo "# note: no line about machine.slice's removal in the journal"
 if [ -n "$stopall" ] && [ -n "$slice" ] && [ "$stopall" -gt "$slice" ]; then
   fail "StopAll finished after machine.slice was removed"
@@ -85,6 +91,7 @@ if grep -E "lxcbus-sdi[0-9]+\.scope: (Killing process|Sending signal)|Stopping l
   fail "systemd signalled an instance scope itself"
 fi
 if [ "$FAILED" != 0 ]; then
+  ls -lR "$KEEP/journal" | head
   grep -E 'lxcbus|machine\.slice|Stopp|Deactivated' "$log" | tail -60
   echo "shutdown_host: FAIL"
   exit 1
