@@ -77,7 +77,7 @@ journalctl -D "$KEEP/journal" --no-pager -o short-monotonic > "$log" 2>/dev/null
 stopall=$(grep -n 'Operation [0-9]* (stop-all) success' "$log" | head -1 | cut -d: -f1)
 slice=$(grep -nE 'Removed slice .*machine\.slice|machine\.slice: Deactivated' "$log" | head -1 | cut -d: -f1)
 [ -n "$stopall" ] || fail "no successful StopAll in the journal"
-grep -E "Stopping Stop the lxcbus instances|Operation [0-9]* \((stop-all|stop of '[^']*')\)|Removed slice .*machine\.slice|machine\.slice: Deactivated|Stopping lxcbus container manager" \
+grep -E "Stopping lxcbus-shutdown.service|Operation [0-9]* \((stop-all|stop of '[^']*')\)|Removed slice .*machine\.slice|machine\.slice: Deactivated|Stopping lxcbus container manager" \
   "$log" | sed 's/^/# /'
 
 [ -n "$slice" ] || echo "# note: no line about machine.slice's removal in the journal"
