@@ -39,6 +39,7 @@ typedef struct OperationVerb {
         const char *method;
         bool takes_timeout;
         bool takes_force;
+        const char *all_method;     /* --all: this method of the manager instead of one instance's */
 } OperationVerb;
 
 typedef struct OperationArgs {
@@ -47,6 +48,7 @@ typedef struct OperationArgs {
         uint32_t timeout_sec;
         bool force;
         bool async;
+        bool all;
 } OperationArgs;
 
 /* Every operation verb knows --timeout and --force, so that one that does not take them says so instead of
@@ -71,18 +73,52 @@ static int parse_force(Context *c, const char *arg, void *userdata) {
         return 1;
 }
 
+static int parse_all(Context *c, const char *arg, void *userdata) {
+        OperationArgs *a = userdata;
+
+        if (!a->verb->all_method)
+                return ctl_usage_error(c, "'%s' takes no --all.", a->verb->name);
+        a->all = true;
+        return 1;
+}
+
+/* The call: on the instance named by the one argument, or with --all on the manager, without one. */
+static int parse_operation_call(Context *c, int argc, char *argv[], const CtlOption options[], OperationArgs *a,
+                                sd_bus_message **ret) {
+        int r;
+
+        if (!a->verb->all_method)
+                return ctl_parse_instance_call(c, argc, argv, options, a, a->verb->method, ret);
+        r = ctl_parse_options(c, argc, argv, options, a, 0);
+        if (r <= 0)
+                return r;
+        if (!a->all && a->verb->method) {
+                r = ctl_expect_args(c, argc, argv, 1, "instance name (or --all)");
+                if (r < 0)
+                        return r;
+                r = ctl_new_instance_call(c, argv[optind], a->verb->method, ret);
+                return r < 0 ? r : 1;
+        }
+        r = ctl_expect_args(c, argc, argv, 0, NULL);
+        if (r < 0)
+                return r;
+        r = ctl_new_method_call(c, LXCBUS_PATH, LXCBUS_MANAGER_INTERFACE, a->verb->all_method, ret);
+        return r < 0 ? r : 1;
+}
+
 static int run_operation_verb(Context *c, int argc, char *argv[], const OperationVerb *v) {
         static const CtlOption options[] = {
                 CTL_OPTION_ARG("timeout", parse_timeout),
                 CTL_OPTION_CALL("force", parse_force),
                 CTL_OPTION_FLAG("async", OperationArgs, async),
+                CTL_OPTION_CALL("all", parse_all),
                 {}
         };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         OperationArgs a = { .verb = v };
         int r;
 
-        r = ctl_parse_instance_call(c, argc, argv, options, &a, v->method, &m);
+        r = parse_operation_call(c, argc, argv, options, &a, &m);
         if (r <= 0)
                 return r;
         r = CTL_APPEND_OPTIONS(m,
@@ -105,12 +141,19 @@ int verb_start(Context *c, int argc, char *argv[]) {
 }
 
 int verb_stop(Context *c, int argc, char *argv[]) {
-        static const OperationVerb v = { "stop", "Stop", .takes_timeout = true, .takes_force = true };
+        static const OperationVerb v = { "stop", "Stop", .takes_timeout = true, .takes_force = true,
+                                         .all_method = "StopAll" };
         return run_operation_verb(c, argc, argv, &v);
 }
 
 int verb_restart(Context *c, int argc, char *argv[]) {
         static const OperationVerb v = { "restart", "Restart", .takes_timeout = true, .takes_force = true };
+        return run_operation_verb(c, argc, argv, &v);
+}
+
+/* autostart: Manager.StartAutostart, an operation verb of no instance (as "stop --all", without the word). */
+int verb_autostart(Context *c, int argc, char *argv[]) {
+        static const OperationVerb v = { "autostart", NULL, .takes_timeout = true, .all_method = "StartAutostart" };
         return run_operation_verb(c, argc, argv, &v);
 }
 

@@ -201,6 +201,11 @@ void ctl_help(void) {
                "  run-unit NAME                    Main process of lxcbus@NAME.service: start the instance,\n"
                "                                   tell systemd once it runs, exit when it stops (SIGTERM\n"
                "                                   stops it)\n"
+               "Autostart and shutdown:\n"
+               "  autostart [--timeout=SEC] [--async]\n"
+               "                                   Start the instances with boot.autostart, by priority\n"
+               "  stop --all [--timeout=SEC] [--force] [--async]\n"
+               "                                   Stop every running instance, all at once\n"
                "\n"
                "Options:\n"
                "  -h --help                        Show this help\n"
@@ -417,6 +422,7 @@ static const struct {
         { "export", verb_export },
         { "metrics", verb_metrics },
         { "run-unit", verb_run_unit },
+        { "autostart", verb_autostart },
 };
 
 static int print_version(Context *c, const char *arg, void *userdata) {

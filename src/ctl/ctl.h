@@ -115,3 +115,5 @@ int verb_export(Context *c, int argc, char *argv[]);
 int verb_metrics(Context *c, int argc, char *argv[]);
 /* ctl-unit.c: the main process of lxcbus@NAME.service */
 int verb_run_unit(Context *c, int argc, char *argv[]);
+/* ctl-lifecycle.c: Manager.StartAutostart ("stop --all" is Manager.StopAll) */
+int verb_autostart(Context *c, int argc, char *argv[]);

@@ -75,6 +75,9 @@ static const AuthEntry auth_table[] = {
         { "org.lxcbus1.Instance", "Export", "org.lxcbus1.export", "export" },
         /* metrics: open, as properties are */
         { "org.lxcbus1.Manager", "GetMetrics", NULL, NULL },
+        /* autostart and shutdown: the lifecycle of every instance (docs/polkit.md) */
+        { "org.lxcbus1.Manager", "StartAutostart", "org.lxcbus1.manage", "start-autostart" },
+        { "org.lxcbus1.Manager", "StopAll", "org.lxcbus1.manage", "stop-all" },
 };
 
 static const AuthEntry *auth_entry_find(const char *interface, const char *member) {

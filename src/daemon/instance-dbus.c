@@ -32,10 +32,6 @@
 #include "snapshot-dbus.h"
 #include "util.h"
 
-#define DEFAULT_START_TIMEOUT_SEC 60
-#define DEFAULT_STOP_TIMEOUT_SEC 30
-#define TIMEOUT_SEC_MAX (24 * 3600)
-
 int instance_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                          sd_bus_error *error) {
         _cleanup_free_ char *name = NULL;
@@ -66,23 +62,13 @@ static int property_get_description(sd_bus *bus, const char *path, const char *i
 
 static int property_get_autostart(sd_bus *bus, const char *path, const char *interface, const char *property,
                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        const char *v = config_map_get(userdata, "boot.autostart");
-        bool b = false;
-
-        if (v)
-                (void) config_parse_bool(v, &b);
-        return sd_bus_message_append(reply, "b", b);
+        return sd_bus_message_append(reply, "b", config_autostart(userdata));
 }
 
 static int property_get_autostart_priority(sd_bus *bus, const char *path, const char *interface,
                                            const char *property, sd_bus_message *reply, void *userdata,
                                            sd_bus_error *error) {
-        const char *v = config_map_get(userdata, "boot.autostart.priority");
-        long l = 0;
-
-        if (v)
-                (void) config_parse_int(v, -1000, 1000, &l);
-        return sd_bus_message_append(reply, "i", (int32_t) l);
+        return sd_bus_message_append(reply, "i", (int32_t) config_autostart_priority(userdata));
 }
 
 static int property_get_config(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -8,6 +8,11 @@
 
 /* org.lxcbus1.Instance: the bus face of instances (console-dbus.c has OpenConsole and ConsoleLog). */
 
+/* Option timeout-sec of Start and Stop (and of StartAutostart and StopAll, for each instance). */
+#define DEFAULT_START_TIMEOUT_SEC 60
+#define DEFAULT_STOP_TIMEOUT_SEC 30
+#define TIMEOUT_SEC_MAX (24 * 3600)
+
 extern const sd_bus_vtable instance_vtable[];
 int instance_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                          sd_bus_error *error);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "auth-dbus.h"
+#include "autostart-dbus.h"
 #include "bus-errors.h"
 #include "bus-limits.h"
 #include "bus-options.h"
@@ -26,11 +27,12 @@ static int property_get_version(sd_bus *bus, const char *path, const char *inter
 
 static int property_get_features(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "as", 19, "source-template-busybox", "source-none", "scopes",
+        return sd_bus_message_append(reply, "as", 20, "source-template-busybox", "source-none", "scopes",
                                      "operations", "restart-survival", "exec", "exec-pty", "console",
                                      "idmapped-instances", "snapshots", "copy", "overlay-clone", "rename",
                                      "import-export", "files", "allow-running",
-                                     "metrics", "network", "systemd-init");
+                                     "metrics", "network", "systemd-init",
+                                     "autostart");
 }
 
 int manager_bus_paths(Manager *m, bool operations, char ***ret) {
@@ -524,6 +526,10 @@ const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetMetrics", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", metrics), method_get_metrics,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StartAutostart", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", operation),
+                                method_start_autostart, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StopAll", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", operation),
+                                method_stop_all, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceNew", SD_BUS_ARGS("s", name, "o", instance), 0),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceRemoved", SD_BUS_ARGS("s", name, "o", instance), 0),
         SD_BUS_VTABLE_END

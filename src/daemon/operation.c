@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "autostart.h"
 #include "bus-errors.h"
 #include "bus-limits.h"
 #include "freeze.h"
@@ -28,6 +29,7 @@ static const char *const kind_table[_OPERATION_KIND_MAX] = {
         [OPERATION_DELETE_SNAPSHOT] = "delete-snapshot", [OPERATION_COPY] = "copy",
         [OPERATION_EXPORT] = "export",   [OPERATION_IMPORT] = "import",
         [OPERATION_RENAME] = "rename",
+        [OPERATION_START_AUTOSTART] = "start-autostart", [OPERATION_STOP_ALL] = "stop-all",
 };
 
 static const char *const status_table[_OPERATION_STATUS_MAX] = {
@@ -107,6 +109,10 @@ static void operation_done_kind(Operation *o) {
         case OPERATION_COPY:
                 snapshot_operation_done(o);
                 break;
+        case OPERATION_START_AUTOSTART:
+        case OPERATION_STOP_ALL:
+                group_operation_done(o);
+                break;
         default:
                 break;
         }
@@ -149,7 +155,11 @@ int operation_new(Manager *m, OperationKind kind, Instance *i, const char *insta
         o->error_message = strdup("");
         if (asprintf(&o->path, LXCBUS_OPERATION_PREFIX "/%" PRIu64, o->id) < 0)
                 o->path = NULL;
-        r = instance_path_from_name(instance_name, &o->instance_path);
+        /* An operation of the manager (StartAutostart, StopAll) works on no instance: "/", D-Bus's "none". */
+        if (isempty(instance_name))
+                r = (o->instance_path = strdup("/")) ? 0 : -ENOMEM;
+        else
+                r = instance_path_from_name(instance_name, &o->instance_path);
         if (r >= 0)
                 r = operation_init_kind(o);
         if (r < 0 || !o->instance_name || !o->stage || !o->error_name || !o->error_message || !o->path) {
@@ -191,12 +201,18 @@ static int on_linger_expired(sd_event_source *s, uint64_t usec, void *userdata) 
 void operation_finish(Operation *o, const char *error_name, const char *error_message) {
         Manager *m = o->manager;
         char *n = NULL, *msg = NULL;
+        Operation *parent;
+        uint64_t id;
+        bool ok;
         int r;
 
         assert(o);
 
         if (o->status != OPERATION_RUNNING)
                 return;
+        /* Told last, by id: the linger and the trim below may free o. */
+        parent = TAKE_PTR(o->parent);
+        id = o->id;
         freeze_release(o);      /* before anything else sees the result: the instance runs again */
 
         if (error_name) {
@@ -217,6 +233,7 @@ void operation_finish(Operation *o, const char *error_name, const char *error_me
                 o->status = OPERATION_SUCCESS;
                 o->progress = 1.0;
         }
+        ok = o->status == OPERATION_SUCCESS;
         o->finished_at = now_usec(CLOCK_REALTIME);
         o->cancelable = false;
         o->step = OPERATION_STEP_NONE;
@@ -236,9 +253,14 @@ void operation_finish(Operation *o, const char *error_name, const char *error_me
         snprintf(f_verb, sizeof f_verb, "LXCBUS_VERB=%s", operation_kind_to_string(o->kind));
         snprintf(f_inst, sizeof f_inst, "LXCBUS_INSTANCE=%s", o->instance_name);
         snprintf(f_uid, sizeof f_uid, "LXCBUS_UID=%u", (unsigned) o->uid);
+        /* A manager's operation (StartAutostart, StopAll) has no instance: no LXCBUS_INSTANCE (last, so
+         * that its place ends the list then). */
         log_struct(o->status == OPERATION_SUCCESS ? LOG_INFO : LOG_WARNING,
-                   FIELDS(operation_result_message_id(o->status), f_op, f_verb, f_inst, f_uid), "Operation %" PRIu64 " (%s of '%s') %s%s%s",
-                   o->id, operation_kind_to_string(o->kind), o->instance_name, operation_status_to_string(o->status),
+                   FIELDS(operation_result_message_id(o->status), f_op, f_verb, f_uid,
+                          isempty(o->instance_name) ? NULL : f_inst),
+                   "Operation %" PRIu64 " (%s%s%s%s) %s%s%s",
+                   o->id, operation_kind_to_string(o->kind), isempty(o->instance_name) ? "" : " of '",
+                   o->instance_name, isempty(o->instance_name) ? "" : "'", operation_status_to_string(o->status),
                    o->status == OPERATION_SUCCESS ? "" : ": ", o->status == OPERATION_SUCCESS ? "" : o->error_message);
 
         /* Clients that see the reply must not read stale properties: flush first. */
@@ -250,9 +272,10 @@ void operation_finish(Operation *o, const char *error_name, const char *error_me
         if (r < 0) {
                 log_warning_errno(r, "Failed to arm the linger timer of operation %" PRIu64 ", dropping it: %m", o->id);
                 operation_free(o);
-                return;
-        }
-        operations_trim_finished(m);
+        } else
+                operations_trim_finished(m);
+        if (parent)
+                group_child_finished(parent, id, ok);
 }
 
 void operation_finish_errno(Operation *o, int error, const char *message) {

@@ -35,6 +35,8 @@ typedef enum OperationKind {
         OPERATION_EXPORT,
         OPERATION_IMPORT,           /* a create from a tarball: uses .create */
         OPERATION_RENAME,           /* the hostname step after the rename on disk */
+        OPERATION_START_AUTOSTART,  /* of the manager, no instance: starts others (autostart.c) */
+        OPERATION_STOP_ALL,         /* of the manager, no instance: stops every running one (autostart.c) */
         _OPERATION_KIND_MAX,
         _OPERATION_KIND_INVALID = -EINVAL,
 } OperationKind;
@@ -120,6 +122,21 @@ typedef struct OperationStorage {
         InstanceMetadata *md;       /* copy: of the new instance */
 } OperationStorage;
 
+/* StartAutostart and StopAll (autostart.c): operations of the manager that run one Start or Stop
+ * operation per instance, their children. */
+typedef struct OperationGroup {
+        Instance **instances;       /* refs, in the order they are handled */
+        int *results;               /* per instance: AUTOSTART_* of autostart.c */
+        uint64_t *children;         /* per instance: the id of its Start or Stop, 0 for none */
+        size_t n;
+        size_t first, next;         /* autostart: the priority being started, [first, next) */
+        unsigned n_running;         /* children not finished */
+        unsigned timeout_sec;       /* of each child */
+        bool force;                 /* stop-all: kill at once */
+        bool launching;             /* children are being begun: a finish does not move on yet */
+        uint64_t deadline;          /* stop-all: CLOCK_MONOTONIC µs, when a busy instance is killed */
+} OperationGroup;
+
 struct Operation {
         Manager *manager;
         Operation *next;
@@ -163,7 +180,9 @@ struct Operation {
                         int export_compression;     /* a WorkerCompression */
                         bool export_snapshots;
                 };
+                OperationGroup group;       /* StartAutostart, StopAll */
         };
+        Operation *parent;          /* the StartAutostart or StopAll that began this one, told when it finishes */
 
         OperationCall *call;        /* the bus face's: the call to answer and its waiters */
         OperationFreeze freeze;

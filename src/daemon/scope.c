@@ -67,6 +67,17 @@ static int append_limits_and_close(sd_bus_message *msg, const ConfigMap *config,
         return sd_bus_message_close_container(msg);
 }
 
+/* At host shutdown systemd stops every unit, the scopes of instances too: their processes get SIGTERM
+ * (busybox init reboots on it, systemd ignores it, liblxc's monitor dies of it) and then SIGKILL, with no
+ * halt signal to init. lxcbus-shutdown.service stops the instances cleanly first (ExecStop: StopAll):
+ * a scope ordered Before= it is stopped after it, when StopAll has returned and the scope is gone already.
+ * Wants= pulls the unit in as soon as an instance runs; a unit that is not installed is ignored. Both
+ * are dependencies systemd accepts for a transient unit (systemd 252, tested in docs/systemd.md). */
+static int append_shutdown_order(sd_bus_message *msg) {
+        return sd_bus_message_append(msg, "(sv)(sv)", "Wants", "as", 1, SCOPE_SHUTDOWN_UNIT, "Before", "as", 1,
+                                     SCOPE_SHUTDOWN_UNIT);
+}
+
 static int on_job_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         ScopeJob *j = userdata;
         const sd_bus_error *e;
@@ -198,6 +209,9 @@ int scope_start(Manager *m, const char *unit, pid_t pid, const ConfigMap *config
                                   "Slice", "s", "machine.slice",
                                   "Description", "s", description,
                                   "CollectMode", "s", "inactive-or-failed");
+        if (r < 0)
+                return r;
+        r = append_shutdown_order(msg);
         if (r < 0)
                 return r;
         r = append_limits_and_close(msg, config, false);

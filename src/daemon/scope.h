@@ -10,6 +10,9 @@
 /* Transient scope units through systemd, asynchronously: the one room of the model that talks to the
  * bus, as systemd's client. */
 
+/* The unit whose stop at host shutdown stops every instance (StopAll) before systemd stops their scopes. */
+#define SCOPE_SHUTDOWN_UNIT "lxcbus-shutdown.service"
+
 /* error: 0, or a negative errno with message. */
 typedef void (*scope_done_t)(Manager *m, int error, const char *message, void *userdata);
 int scope_start(Manager *m, const char *unit, pid_t pid, const ConfigMap *config, scope_done_t done, void *userdata,

@@ -277,7 +277,8 @@ int config_key_validate(const char *key, char **ret_message) {
         FOREACH_STRING(k, "description", "boot.autostart", "boot.autostart.priority",
                        "limits.memory", "limits.cpu.weight", "limits.tasks",
                        "security.privileged", "network.mode", "network.bridge", "network.parent",
-                       "network.hwaddr", "network.mtu")
+                       "network.hwaddr", "network.mtu",
+                       "boot.autostart.delay")
                 if (streq(key, k))
                         return 0;
         if (limits_key_is_extra(key))
@@ -333,9 +334,38 @@ int config_validate(const char *key, const char *value, char **ret_message) {
         } else if (streq(key, "limits.tasks")) {
                 if (config_parse_uint_or_max(value, &u) < 0 || u == 0)
                         return fail(ret_message, "Config key '%s' takes a positive integer, or max.", key);
+        } else if (streq(key, "boot.autostart.delay")) {
+                if (config_parse_int(value, 0, CONFIG_AUTOSTART_DELAY_MAX, &l) < 0)
+                        return fail(ret_message, "Config key '%s' takes seconds, an integer from 0 to 3600.", key);
         } else if (limits_key_is_extra(key))
                 return limits_validate(key, value, ret_message);
         else
                 return network_validate(key, value, ret_message);
         return 0;
+}
+
+static long config_get_int(const ConfigMap *m, const char *key, long min, long max) {
+        const char *v = config_map_get(m, key);
+        long l = 0;
+
+        if (v && config_parse_int(v, min, max, &l) < 0)
+                l = 0;
+        return l;
+}
+
+bool config_autostart(const ConfigMap *m) {
+        const char *v = config_map_get(m, "boot.autostart");
+        bool b = false;
+
+        if (v && config_parse_bool(v, &b) < 0)
+                b = false;
+        return b;
+}
+
+int config_autostart_priority(const ConfigMap *m) {
+        return (int) config_get_int(m, "boot.autostart.priority", -1000, 1000);
+}
+
+unsigned config_autostart_delay(const ConfigMap *m) {
+        return (unsigned) config_get_int(m, "boot.autostart.delay", 0, CONFIG_AUTOSTART_DELAY_MAX);
 }

@@ -11,6 +11,8 @@
 #define CONFIG_KEY_MAX 256
 #define CONFIG_VALUE_MAX 4096
 #define CONFIG_DESCRIPTION_MAX 1024
+/* boot.autostart.delay: seconds StartAutostart waits after an instance before the next priority. */
+#define CONFIG_AUTOSTART_DELAY_MAX 3600
 
 typedef struct ConfigEntry {
         char *key;
@@ -47,3 +49,9 @@ int config_parse_int(const char *s, long min, long max, long *ret);
 /* "max" gives UINT64_MAX. Suffixes K, M, G, T (also KiB...) are binary. */
 int config_parse_bytes_or_max(const char *s, uint64_t *ret);
 int config_parse_uint_or_max(const char *s, uint64_t *ret);
+
+/* The autostart keys of a config as StartAutostart and the Autostart* properties read them: a value that
+ * does not parse (never saved: SetConfig validates) reads as the default, false or 0. */
+bool config_autostart(const ConfigMap *m);
+int config_autostart_priority(const ConfigMap *m);
+unsigned config_autostart_delay(const ConfigMap *m);

@@ -57,7 +57,7 @@ lb_boot() {
   "$LB_TH/th-boot" -n "$1" -t 60 "${LB_BINDS[@]}" \
     -k lxcbusd.service -k lxcbus@.service -k lxcbus-autostart.service \
     -k dbus-org.lxcbus1.service -k lxc-net.service \
-    -k systemd-machined.service -k dbus-org.freedesktop.machine1.service
+    -k systemd-machined.service -k dbus-org.freedesktop.machine1.service -k lxcbus-shutdown.service
 }
 
 lb_install() {

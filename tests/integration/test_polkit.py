@@ -638,6 +638,40 @@ def case_export():
     expect_details('pkadmin', 'org.lxcbus1.export', 'export', CONF)
 
 
+def manager_manage_case(method, verb, params, done, unchanged=lambda: None):
+    """METHOD of the manager (action org.lxcbus1.manage, no instance): pknobody is refused and unchanged()
+    holds, pkadmin succeeds and done(reply) holds; the details are the verb alone (no instance, no owner)."""
+    denied(NOBODY().call(MANAGER_PATH, MANAGER_IFACE, method, params), method, 'org.lxcbus1.manage')
+    unchanged()
+    got = expect_details('pknobody', 'org.lxcbus1.manage', verb, None, owner_uid=None, exact=False)
+    assert got == {'verb': verb}, got
+    done(allowed(ADMIN().call(MANAGER_PATH, MANAGER_IFACE, method, params, timeout=120), method))
+    got = expect_details('pkadmin', 'org.lxcbus1.manage', verb, None, owner_uid=None, exact=False)
+    assert got == {'verb': verb}, got
+
+
+@case('Manager.StartAutostart')
+def case_start_autostart():
+    # No instance here has boot.autostart: the allowed call starts nothing.
+    ensure_stopped(STOPPED)
+
+    def done(op):
+        assert op_wait(op) == 'success', get_prop(op, OPERATION_IFACE, 'ErrorMessage')
+        assert_state(STOPPED, 'stopped')
+    manager_manage_case('StartAutostart', 'start-autostart', V('(a{sv})', ({},)), done)
+
+
+@case('Manager.StopAll')
+def case_stop_all():
+    ensure_running(RUN)
+
+    def done(op):
+        assert op_wait(op) == 'success', get_prop(op, OPERATION_IFACE, 'ErrorMessage')
+        assert_state(RUN, 'stopped')
+    # refused: RUN still runs (checked before the allowed call stops it)
+    manager_manage_case('StopAll', 'stop-all', V('(a{sv})', ({},)), done, lambda: assert_state(RUN, 'running'))
+    ensure_running(RUN)
+
 def _make_case_test(key):
     def t():
         SPY.mark()

@@ -516,3 +516,38 @@ TEST(validate_value_utf8) {
         ASSERT_ERROR(config_validate("description", "\xff", &msg), EINVAL);
         ASSERT_CONTAINS(msg, "'description'");
 }
+
+TEST(validate_autostart_delay) {
+        assert_valid("boot.autostart.delay", "0");
+        assert_valid("boot.autostart.delay", "5");
+        assert_valid("boot.autostart.delay", "3600");
+        assert_invalid("boot.autostart.delay", "3601");
+        assert_invalid("boot.autostart.delay", "-1");
+        assert_invalid("boot.autostart.delay", "5s");
+        assert_invalid("boot.autostart.delay", "");
+        assert_invalid("boot.autostart.delay", "99999999999999999999");
+}
+
+TEST(autostart_readers) {
+        _cleanup_(config_map_done) ConfigMap m = {};
+
+        /* Unset: the defaults. */
+        ASSERT_FALSE(config_autostart(&m));
+        ASSERT_EQ(config_autostart_priority(&m), 0);
+        ASSERT_EQ(config_autostart_delay(&m), 0u);
+
+        ASSERT_OK(config_map_set(&m, "boot.autostart", "true"));
+        ASSERT_OK(config_map_set(&m, "boot.autostart.priority", "-1000"));
+        ASSERT_OK(config_map_set(&m, "boot.autostart.delay", "3600"));
+        ASSERT_TRUE(config_autostart(&m));
+        ASSERT_EQ(config_autostart_priority(&m), -1000);
+        ASSERT_EQ(config_autostart_delay(&m), 3600u);
+
+        /* Never saved (SetConfig validates), but a hand-edited lxcbus.json may hold it: the default. */
+        ASSERT_OK(config_map_set(&m, "boot.autostart", "maybe"));
+        ASSERT_OK(config_map_set(&m, "boot.autostart.priority", "5000"));
+        ASSERT_OK(config_map_set(&m, "boot.autostart.delay", "-5"));
+        ASSERT_FALSE(config_autostart(&m));
+        ASSERT_EQ(config_autostart_priority(&m), 0);
+        ASSERT_EQ(config_autostart_delay(&m), 0u);
+}
