@@ -8,7 +8,8 @@
 #      test_debian_systemd.py (tests/debian/rootfs.sh, each cached)
 #   3. the linger test, in a test host whose daemon keeps operations 3 s, and
 #      the exec leak test (1000 execs, 200 from killed clients: fds, RSS,
-#      zombies, objects), in one whose daemon keeps them 5 s
+#      zombies, objects), in one whose daemon keeps them 5 s; then a test host
+#      powered off with instances running (tests/integration/shutdown_host.sh)
 #   4. the same with ASan+UBSan (build-sanitize/): meson test before stage 2,
 #      then the integration tests with halt_on_error, in a second test host
 #      while stage 2 runs; any sanitizer report fails
@@ -145,6 +146,9 @@ if build "$B"; then
   integration integration "$B"
   LXCBUSD_EXTRA_ARGS=--operation-linger-sec=3 integration linger "$B" tests/integration/linger_only.py
   LXCBUSD_EXTRA_ARGS=--operation-linger-sec=5 integration exec-leaks "$B" tests/integration/exec_leaks_only.py
+  # Host shutdown stops instances cleanly: a test host of its own, powered off (docs/systemd.md).
+  echo "==== shutdown (tests/integration/shutdown_host.sh $B)"
+  if "$ROOT/tests/integration/shutdown_host.sh" "$B"; then count shutdown 1 0; else count shutdown 0 1; fi
   [ "$san" = 1 ] && integration_wait integration-sanitize "$S"
 else
   count "build $B" 0 1
