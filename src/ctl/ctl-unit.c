@@ -274,18 +274,41 @@ static int call_lifecycle(UnitWatch *u, const char *method, bool force) {
         return 0;
 }
 
-/* Whether the Restart operation we saw still runs: then the instance's stop is half of it. */
+/* Whether operation path is a running Restart of our instance. */
+static bool is_running_restart(UnitWatch *u, const char *path) {
+        _cleanup_free_ char *kind = NULL, *status = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *instance;
+
+        if (sd_bus_get_property_string(u->c->bus, LXCBUS_BUS_NAME, path, LXCBUS_OPERATION_INTERFACE, "Status",
+                                       NULL, &status) < 0 || !streq(status, "running"))
+                return false;
+        if (sd_bus_get_property_string(u->c->bus, LXCBUS_BUS_NAME, path, LXCBUS_OPERATION_INTERFACE, "Kind",
+                                       NULL, &kind) < 0 || !streq(kind, "restart"))
+                return false;
+        return sd_bus_get_property(u->c->bus, LXCBUS_BUS_NAME, path, LXCBUS_OPERATION_INTERFACE, "Instance", NULL,
+                                   &reply, "o") >= 0 &&
+               sd_bus_message_read(reply, "o", &instance) >= 0 && streq(instance, u->path);
+}
+
+/* Whether a Restart of the instance runs: then the instance's stop is half of it. The one InterfacesAdded
+ * announced, else (that signal may not have come yet, or was missed) any the daemon lists. */
 static bool restart_running(UnitWatch *u) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *status;
+        const char *path;
 
-        if (!u->restart_op)
+        if (u->restart_op)
+                return is_running_restart(u, u->restart_op);
+        if (sd_bus_call_method(u->c->bus, LXCBUS_BUS_NAME, "/org/lxcbus1", LXCBUS_MANAGER_INTERFACE, "ListOperations",
+                               NULL, &reply, NULL) < 0 ||
+            sd_bus_message_enter_container(reply, 'a', "o") < 0)
                 return false;
-        if (sd_bus_get_property(u->c->bus, LXCBUS_BUS_NAME, u->restart_op, LXCBUS_OPERATION_INTERFACE, "Status",
-                                NULL, &reply, "s") < 0 ||
-            sd_bus_message_read(reply, "s", &status) < 0)
-                return false;
-        return streq(status, "running");
+        while (sd_bus_message_read(reply, "o", &path) > 0)
+                if (is_running_restart(u, path)) {
+                        (void) set_string(&u->restart_op, path);
+                        return true;
+                }
+        return false;
 }
 
 /* systemctl stop (SIGTERM): stop the instance and exit once it is down. */
@@ -339,7 +362,8 @@ static int evaluate(UnitWatch *u) {
                 u->start_called = true;
                 notify_status(u, NULL);
                 return call_lifecycle(u, "Start", false);
-        } else if (u->stopping && restart_running(u)) {
+        } else if (restart_running(u)) {
+                /* Also when "stopping" was not seen: a Restart is never a death. */
                 u->stopping = false;
                 notify_status(u, ", restarting");
         } else if (u->stopping)
