@@ -27,7 +27,7 @@
 #                        Override the option strings with LXCBUS_ASAN_OPTIONS /
 #                        LXCBUS_UBSAN_OPTIONS.
 #   LXCBUS_TEST_TIMEOUT  seconds per test file (default 240)
-#   LXCBUS_IT_BUDGET     seconds for the whole run (default 900); files that
+#   LXCBUS_IT_BUDGET     seconds for the whole run (default 1800); files that
 #                        would start after it are counted as failed
 set -uo pipefail
 
@@ -38,7 +38,7 @@ TH=$LB_TH
 PY=/usr/bin/python3
 T_START=$(date +%s)
 PER_FILE=${LXCBUS_TEST_TIMEOUT:-240}
-BUDGET=${LXCBUS_IT_BUDGET:-900}
+BUDGET=${LXCBUS_IT_BUDGET:-1800}
 DEADLINE=$((T_START + BUDGET))
 NAME=it$$
 PASSED=0
