@@ -68,6 +68,7 @@ __all__ = [
     'exec_start', 'root_exec',
     # files, an instance's directory and data
     'file_text', 'save_file', 'restore_files', 'tree_under', 'inst_dir', 'rootfs', 'metadata', 'dashed',
+    'unit_props',
     'snap_call', 'copy_instance', 'sh',
     # tarballs
     'export_tarball', 'close_fd_list', 'import_from_pipe', 'import_tarball_fd', 'import_tarball', 'tar_of', 'tar_member', 'tree_of', 'idmap_base',
@@ -227,6 +228,16 @@ def instance_ipv4(name, timeout=30):
     addr = wait_for(find, timeout * SLOW, 'an IPv4 address on eth0 of %s' % name, interval=0.2)
     assert ipaddress.ip_interface(addr).network == BRIDGE_NET, addr
     return str(ipaddress.ip_interface(addr).ip)
+
+
+def unit_props(unit, *names):
+    """`systemctl show -p NAME... UNIT` as a dict."""
+    args = ['systemctl', 'show']
+    for n in names:
+        args += ['-p', n]
+    rc, out, err = run(*(args + [unit]))
+    assert rc == 0, (rc, out, err)
+    return dict(l.split('=', 1) for l in out.splitlines() if '=' in l)
 
 
 def stop_instance(name, timeout=0):

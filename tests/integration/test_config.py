@@ -3,7 +3,6 @@
 instance's scope (live and at start), and operations as the Manager lists
 them."""
 
-import json
 import os
 
 from lxcbustest import *
@@ -15,20 +14,6 @@ st = {}
 
 def path_of(name):
     return instance_path(name)
-
-
-def metadata(name):
-    with open(os.path.join(INSTANCES_DIR, name, 'lxcbus.json')) as f:
-        return json.load(f)
-
-
-def unit_props(unit, *names):
-    args = ['systemctl', 'show']
-    for n in names:
-        args += ['-p', n]
-    rc, out, err = run(*(args + [unit]))
-    assert rc == 0, (rc, out, err)
-    return dict(l.split('=', 1) for l in out.splitlines() if '=' in l)
 
 
 def wait_unit_prop(unit, prop, value, timeout=10):

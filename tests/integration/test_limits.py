@@ -23,15 +23,6 @@ MiB = 1 << 20
 
 # ---- helpers ------------------------------------------------------------------------------
 
-def unit_props(unit, *names):
-    args = ['systemctl', 'show']
-    for n in names:
-        args += ['-p', n]
-    rc, out, err = run(*(args + [unit]))
-    assert rc == 0, (rc, out, err)
-    return dict(l.split('=', 1) for l in out.splitlines() if '=' in l)
-
-
 def wait_props(unit, want, timeout=10):
     last = {}
 

@@ -127,31 +127,28 @@ def stop_unregisters_and_start_registers_again():
     wait_registered(A)
 
 
-@test
-def terminate_is_a_stop():
+def machinectl_ends_it(verb):
+    """machinectl VERB A ends the instance as a stop: State=stopped by PropertiesChanged, init gone, the
+    scope and the machine gone; it starts again as ever, registered again."""
     pid = instance_prop(A, 'Pid')
     with Signals.properties_changed(instance_path(A), INSTANCE_IFACE) as sig:
-        rc, out, err = run('machinectl', 'terminate', A, timeout=60)
+        rc, out, err = run('machinectl', verb, A, timeout=60)
         assert rc == 0, (out, err)
         sig.wait(lambda s: s.args[1].get('State') == 'stopped', 60 * SLOW, 'PropertiesChanged State=stopped')
     wait_stopped_by_machined(A)
     assert not pid_alive(pid)
-    # and it starts again as ever, registered again
     start_instance(A)
     wait_registered(A)
+
+
+@test
+def terminate_is_a_stop():
+    machinectl_ends_it('terminate')
 
 
 @test
 def kill_is_a_stop():
-    pid = instance_prop(A, 'Pid')
-    with Signals.properties_changed(instance_path(A), INSTANCE_IFACE) as sig:
-        rc, out, err = run('machinectl', 'kill', A, timeout=60)
-        assert rc == 0, (out, err)
-        sig.wait(lambda s: s.args[1].get('State') == 'stopped', 60 * SLOW, 'PropertiesChanged State=stopped')
-    wait_stopped_by_machined(A)
-    assert not pid_alive(pid)
-    start_instance(A)
-    wait_registered(A)
+    machinectl_ends_it('kill')
 
 
 @test
