@@ -33,7 +33,12 @@ PKGS=(
   # test_remote.py: lxcbusctl -H over SSH to the test host's own sshd (sd_bus_open_system_remote runs
   # "ssh HOST systemd-stdio-bridge")
   openssh-server openssh-client
+  # the Cockpit page (cockpit/) and its browser test (test_cockpit.py): cockpit-ws serves the page,
+  # Debian's chromium runs it headless, driven by playwright-core from tests/browser/ (npm ci in .ci/run)
+  cockpit-ws cockpit-bridge chromium nodejs
 )
+# npm: Debian's package, unless the nodejs installed brings its own (NodeSource's does, and conflicts)
+command -v npm > /dev/null || PKGS+=(npm)
 
 [ "$(id -u)" = 0 ] || { echo "install-deps.sh: must run as root (sudo $0)" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
