@@ -107,11 +107,15 @@ function runAction(path, name, action) {
         return;
     }
     row.confirmDelete = false;
-    const [method, signature, args] = callFor(action, proxy.State);
+    const [method, signature, args] = callFor(action, proxy.data.State);
     row.busy = action;
     clearError();
     render(path);
-    client.call(path, INSTANCE_IFACE, method, args, { type: signature, timeout: 300000 })
+    /* a stop may take its 30 s timeout and a restart a minute more: longer than D-Bus's default 25 s */
+    const options = { timeout: 300000 };
+    if (signature)
+        options.type = signature;
+    client.call(path, INSTANCE_IFACE, method, args, options)
             .catch(ex => showError(errorText(action + " " + name, ex)))
             .finally(() => {
                 const r = rows.get(path);
@@ -146,11 +150,11 @@ function fetchAddress(path) {
     if (!row)
         return;
     row.addrTimer = null;
-    client.call(path, INSTANCE_IFACE, "GetState", [], { type: "" })
+    client.call(path, INSTANCE_IFACE, "GetState", [])
             .then(([state]) => {
                 const r = rows.get(path);
                 const proxy = instances[path];
-                if (!r || !proxy || (proxy.State !== "running" && proxy.State !== "frozen"))
+                if (!r || !proxy || (proxy.data.State !== "running" && proxy.data.State !== "frozen"))
                     return;
                 r.address = firstIPv4(state);
                 render(path);
@@ -202,14 +206,14 @@ function createRow(path) {
 function render(path) {
     const proxy = instances[path];
     const row = rows.get(path) || createRow(path);
-    const name = proxy.Name || path.replace(/^.*\//, "");
-    const state = proxy.State || "unknown";
+    const name = proxy.data.Name || path.replace(/^.*\//, "");
+    const state = proxy.data.State || "unknown";
     row.tr.setAttribute("data-name", name);
     row.tr.setAttribute("data-state", state);
     row.cells.name.textContent = name;
     row.cells.state.replaceChildren(el("span", { class: "badge state-" + state }, state));
     row.cells.address.textContent = row.address || (state === "running" ? "" : "\u2014");
-    row.cells.description.textContent = proxy.Description || "";
+    row.cells.description.textContent = proxy.data.Description || "";
 
     const buttons = actionsFor(state).map(action => {
         const label = action === "Delete" && row.confirmDelete ? "Confirm delete" : action;

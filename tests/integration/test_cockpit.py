@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+"""The Cockpit page (cockpit/) in a real browser, inside the test host: cockpit-ws --no-tls
+--local-session=cockpit-bridge on the test host's own loopback (its private network namespace), Debian's
+chromium headless, driven by playwright-core (tests/browser/driver.mjs; `npm ci` in tests/browser first).
+The page lists instances created over the bus, shows a state change made with busctl without a reload,
+starts and stops an instance and shows its address, shows and removes instances as they come and go,
+deletes one, and shows a refusal by polkit as "not authorized". A screenshot of the list goes to
+docs/cockpit-instances.png."""
+
+import json
+import os
+import select
+import socket
+import subprocess
+
+from lxcbustest import *
+from lxcbushelp import *
+
+BROWSER_DIR = os.path.join(SRC_DIR, 'tests', 'browser')
+DRIVER = os.path.join(BROWSER_DIR, 'driver.mjs')
+WS = '/usr/lib/cockpit/cockpit-ws'
+BRIDGE = '/usr/bin/cockpit-bridge'
+PORT = 9090                 # the test host's own loopback: never reachable from outside
+PORT_USER = 9091            # a second cockpit-ws whose bridge runs as an unprivileged user
+PAGE = '/cockpit/@localhost/lxcbus/index.html'
+SHOT = os.path.join(SRC_DIR, 'docs', 'cockpit-instances.png')
+USER = 'ckuser'
+
+T = Tracker()
+ST = {}         # processes and names shared by the steps below
+
+
+class Browser:
+    """One driver.mjs process: a command a line, a JSON reply a line."""
+
+    def __init__(self):
+        cmd = ['node', DRIVER]
+        env = dict(os.environ, HOME='/tmp/lxcbus-browser-home')
+        os.makedirs(env['HOME'], exist_ok=True)
+        self.p = subprocess.Popen(cmd, cwd=BROWSER_DIR, env=env, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def do(self, cmd, timeout=60, **kw):
+        self.p.stdin.write(json.dumps(dict(cmd=cmd, **kw)) + '\n')
+        self.p.stdin.flush()
+        ready, _, _ = select.select([self.p.stdout], [], [], timeout * SLOW)
+        assert ready, 'browser: no reply to %s in %d s' % (cmd, timeout * SLOW)
+        line = self.p.stdout.readline()
+        assert line, 'browser: driver exited (rc %r) during %s' % (self.p.poll(), cmd)
+        r = json.loads(line)
+        assert r.pop('ok'), 'browser: %s %r: %s' % (cmd, kw, r.get('error'))
+        return r
+
+    def row(self, name, state=None, address=False, timeout=30):
+        return self.do('row', timeout + 10, name=name, state=state, address=address,
+                       timeout_ms=timeout * SLOW * 1000)
+
+    def close(self):
+        if self.p.poll() is None:
+            try:
+                self.p.stdin.write('{"cmd": "quit"}\n')
+                self.p.stdin.flush()
+                self.p.wait(20)
+            except Exception:
+                self.p.kill()
+                self.p.wait()
+
+
+def start_ws(port, user=None):
+    cmd = [WS, '--no-tls', '--local-session=' + BRIDGE, '-p', str(port), '-a', '127.0.0.1']
+    if user:
+        cmd = ['setpriv', '--reuid=' + user, '--regid=' + user, '--init-groups', '--'] + cmd
+    env = dict(os.environ, HOME=os.path.expanduser('~' + user) if user else '/root')
+    p = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
+
+    def listening():
+        assert p.poll() is None, 'cockpit-ws exited with %r' % p.returncode
+        try:
+            socket.create_connection(('127.0.0.1', port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    wait_for(listening, 20 * SLOW, 'cockpit-ws on 127.0.0.1:%d' % port)
+    return p
+
+
+def url(port=PORT):
+    return 'http://127.0.0.1:%d%s' % (port, PAGE)
+
+
+@on_exit
+def cleanup():
+    for k in ('browser', 'browser_user'):
+        if k in ST:
+            ST[k].close()
+    for k in ('ws', 'ws_user'):
+        if k in ST and ST[k].poll() is None:
+            ST[k].terminate()
+            try:
+                ST[k].wait(10)
+            except subprocess.TimeoutExpired:
+                ST[k].kill()
+                ST[k].wait()
+    T.cleanup()
+    remove_users()
+
+
+@test
+def page_is_installed_and_playwright_is_there():
+    for f in ('manifest.json', 'index.html', 'lxcbus.js', 'lxcbus.css'):
+        assert os.path.isfile('/usr/share/cockpit/lxcbus/' + f), f
+    assert os.path.isdir(os.path.join(BROWSER_DIR, 'node_modules', 'playwright-core')), \
+        'no playwright-core: run "npm ci" in tests/browser (.ci/run does)'
+    assert os.access('/usr/bin/chromium', os.X_OK), 'no /usr/bin/chromium: run tests/install-deps.sh'
+
+
+@test
+def page_lists_instances_created_over_the_bus():
+    # the addresses come from lxc-net's DHCP on lxcbr0
+    wait_for(lambda: run('systemctl', 'is-active', 'lxc-net.service')[1].strip() == 'active', 30, 'lxc-net up')
+    ST['web'] = T.add('ck-web')
+    ST['db'] = T.add('ck-db')
+    for n in (ST['web'], ST['db']):
+        cleanup_instance(n)
+        create_instance(n)
+    set_config(ST['web'], {'description': 'web front end'})
+    start_instance(ST['web'])
+    ST['ws'] = start_ws(PORT)
+    ST['browser'] = b = Browser()
+    b.do('open', 90, url=url())
+    r = b.row(ST['web'], 'running')
+    assert r['badge'] == 'running' and r['description'] == 'web front end', r
+    assert r['buttons'] == ['Stop', 'Restart', 'Freeze', 'Delete'], r
+    r = b.row(ST['db'], 'stopped')
+    assert r['buttons'] == ['Start', 'Delete'], r
+
+
+@test
+def running_instance_shows_its_ipv4_address():
+    ip = instance_ipv4(ST['web'])
+    r = ST['browser'].row(ST['web'], 'running', address=True)
+    assert r['address'] == ip, (r, ip)
+
+
+@test
+def state_change_by_busctl_appears_without_reload():
+    b = ST['browser']
+    path = instance_path(ST['web'])
+    rc, out, err = run('busctl', 'call', BUS_NAME, path, INSTANCE_IFACE, 'Freeze')
+    assert rc == 0, err
+    r = b.row(ST['web'], 'frozen')
+    assert r['buttons'] == ['Unfreeze', 'Stop', 'Delete'], r
+    rc, out, err = run('busctl', 'call', BUS_NAME, path, INSTANCE_IFACE, 'Unfreeze')
+    assert rc == 0, err
+    b.row(ST['web'], 'running')
+    assert b.do('loads')['loads'] == 1, 'the page was reloaded'
+
+
+@test
+def start_from_the_page_starts_it():
+    b = ST['browser']
+    b.do('click', name=ST['db'], action='Start')
+    b.row(ST['db'], 'running', timeout=90)
+    assert instance_prop(ST['db'], 'State') == 'running'
+    r = b.row(ST['db'], 'running', address=True)
+    assert r['address'] == instance_ipv4(ST['db']), r
+    b.do('screenshot', path=SHOT)
+
+
+@test
+def stop_from_the_page_stops_it():
+    b = ST['browser']
+    b.do('click', name=ST['db'], action='Stop')
+    r = b.row(ST['db'], 'stopped', timeout=90)
+    assert instance_prop(ST['db'], 'State') == 'stopped'
+    assert r['address'] == '\u2014', r
+
+
+@test
+def instances_come_and_go_live():
+    b = ST['browser']
+    name = T.add('ck-new')
+    cleanup_instance(name)
+    create_instance(name)
+    b.row(name, 'stopped')
+    # Delete asks for a second click, then the row goes once the object is gone
+    b.do('click', name=name, action='Delete')
+    assert 'Confirm delete' in b.row(name)['buttons']
+    b.do('click', name=name, action='Delete')
+    b.do('gone', name=name, timeout_ms=60000 * SLOW)
+    assert not instance_exists(name)
+    assert b.do('loads')['loads'] == 1, 'the page was reloaded'
+
+
+@test
+def unauthorized_user_sees_not_authorized():
+    add_user(USER)
+    ST['ws_user'] = start_ws(PORT_USER, USER)
+    ST['browser_user'] = b = Browser()
+    b.do('open', 90, url=url(PORT_USER))
+    # root's instances are listed (reads are open to everybody), but starting one is refused by polkit
+    b.row(ST['db'], 'stopped')
+    b.do('click', name=ST['db'], action='Start')
+    text = b.do('alert')['text']
+    assert text == 'Start %s: not authorized' % ST['db'], text
+    assert instance_prop(ST['db'], 'State') == 'stopped'
+    b.row(ST['db'], 'stopped')
+
+
+if __name__ == '__main__':
+    main()
