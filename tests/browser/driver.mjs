@@ -79,6 +79,7 @@ async function alert({ timeout_ms }) {
 }
 
 async function screenshot({ path }) {
+    await page.mouse.move(0, 0);        // no button left in its hover colour
     await page.screenshot({ path, fullPage: true });
     return {};
 }

@@ -27,6 +27,7 @@
 #                        Override the option strings with LXCBUS_ASAN_OPTIONS /
 #                        LXCBUS_UBSAN_OPTIONS.
 #   LXCBUS_TEST_TIMEOUT  seconds per test file (default 240)
+#   LXCBUS_SCREENSHOTS=1 test_cockpit.py saves docs/cockpit-instances.png
 #   LXCBUS_IT_BUDGET     seconds for the whole run (default 1800); files that
 #                        would start after it are counted as failed
 set -uo pipefail
@@ -46,6 +47,8 @@ FAILED=0
 SUMMARY=()
 BOOTED=0
 LB_EXEC_ENV+=(-E PYTHONUNBUFFERED=1)
+# test_cockpit.py writes its screenshot to docs/ only when asked (a CI run leaves the tree clean)
+[ -z "${LXCBUS_SCREENSHOTS:-}" ] || LB_EXEC_ENV+=(-E "LXCBUS_SCREENSHOTS=$LXCBUS_SCREENSHOTS")
 
 log() { echo "run.sh: $*" >&2; }
 tx() { lb_exec "$NAME" "$@"; }

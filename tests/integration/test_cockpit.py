@@ -4,8 +4,8 @@
 chromium headless, driven by playwright-core (tests/browser/driver.mjs; `npm ci` in tests/browser first).
 The page lists instances created over the bus, shows a state change made with busctl without a reload,
 starts and stops an instance and shows its address, shows and removes instances as they come and go,
-deletes one, and shows a refusal by polkit as "not authorized". A screenshot of the list goes to
-docs/cockpit-instances.png."""
+deletes one, freezes and restarts one from the page, and shows a refusal by polkit as "not authorized".
+With LXCBUS_SCREENSHOTS=1 a screenshot of the list goes to docs/cockpit-instances.png."""
 
 import json
 import os
@@ -23,7 +23,10 @@ BRIDGE = '/usr/bin/cockpit-bridge'
 PORT = 9090                 # the test host's own loopback: never reachable from outside
 PORT_USER = 9091            # a second cockpit-ws whose bridge runs as an unprivileged user
 PAGE = '/cockpit/@localhost/lxcbus/index.html'
-SHOT = os.path.join(SRC_DIR, 'docs', 'cockpit-instances.png')
+# the README's screenshot, with LXCBUS_SCREENSHOTS=1 (tests/integration/run.sh passes it in); else a
+# scratch copy in the test host's /tmp, so that a normal run leaves the tree clean
+SHOT = os.path.join(SRC_DIR, 'docs', 'cockpit-instances.png') if os.environ.get('LXCBUS_SCREENSHOTS') == '1' \
+    else '/tmp/cockpit-instances.png'
 USER = 'ckuser'
 
 T = Tracker()
@@ -174,6 +177,24 @@ def stop_from_the_page_stops_it():
     r = b.row(ST['db'], 'stopped', timeout=90)
     assert instance_prop(ST['db'], 'State') == 'stopped'
     assert r['address'] == '\u2014', r
+
+
+@test
+def freeze_and_restart_from_the_page():
+    b = ST['browser']
+    web = ST['web']
+    b.do('click', name=web, action='Freeze')
+    b.row(web, 'frozen')
+    assert instance_prop(web, 'State') == 'frozen'
+    b.do('click', name=web, action='Unfreeze')
+    b.row(web, 'running')
+    pid = instance_prop(web, 'Pid')
+    b.do('click', name=web, action='Restart')
+    # the new init's Pid and the running state come back by PropertiesChanged; the buttons are back too
+    wait_for(lambda: instance_prop(web, 'State') == 'running' and instance_prop(web, 'Pid') not in (0, pid),
+             90 * SLOW, 'a restarted %s' % web)
+    r = b.row(web, 'running', address=True, timeout=60)
+    assert r['buttons'] == ['Stop', 'Restart', 'Freeze', 'Delete'], r
 
 
 @test
