@@ -5,7 +5,8 @@
 // and page errors go to stderr. It downloads no browser: executablePath is /usr/bin/chromium.
 //
 // Commands ("cmd" and its arguments):
-//   open url                 load the page, wait until its list is loaded (body[data-loaded])
+//   open url                 load the page, wait until its list is loaded (body[data-loaded]); reply how
+//                            long that took (ms) and how many rows it shows
 //   row name [state] [timeout_ms] [address]
 //                            wait for the instance's row (in that state; with a non-empty address cell
 //                            when address is true), reply its state, address, description and buttons
@@ -39,9 +40,10 @@ async function open({ url }) {
     page.on("console", m => process.stderr.write(`[console.${m.type()}] ${m.text()}\n`));
     page.on("pageerror", e => process.stderr.write(`[pageerror] ${e.message}\n`));
     page.on("load", () => loads++);
+    const t0 = Date.now();
     await page.goto(url);
     await page.waitForSelector("body[data-loaded]", { timeout: DEFAULT_TIMEOUT });
-    return {};
+    return { ms: Date.now() - t0, rows: await page.locator("tr[data-name]").count() };
 }
 
 async function row({ name, state, timeout_ms, address }) {

@@ -7,22 +7,13 @@ starts and stops an instance and shows its address, shows and removes instances 
 deletes one, freezes and restarts one from the page, and shows a refusal by polkit as "not authorized".
 With LXCBUS_SCREENSHOTS=1 a screenshot of the list goes to docs/cockpit-instances.png."""
 
-import json
 import os
-import select
-import socket
 import subprocess
 
 from lxcbustest import *
 from lxcbushelp import *
+from cockpithelp import *
 
-BROWSER_DIR = os.path.join(SRC_DIR, 'tests', 'browser')
-DRIVER = os.path.join(BROWSER_DIR, 'driver.mjs')
-WS = '/usr/lib/cockpit/cockpit-ws'
-BRIDGE = '/usr/bin/cockpit-bridge'
-PORT = 9090                 # the test host's own loopback: never reachable from outside
-PORT_USER = 9091            # a second cockpit-ws whose bridge runs as an unprivileged user
-PAGE = '/cockpit/@localhost/lxcbus/index.html'
 # the README's screenshot, with LXCBUS_SCREENSHOTS=1 (tests/integration/run.sh passes it in); else a
 # scratch copy in the test host's /tmp, so that a normal run leaves the tree clean
 SHOT = os.path.join(SRC_DIR, 'docs', 'cockpit-instances.png') if os.environ.get('LXCBUS_SCREENSHOTS') == '1' \
@@ -31,64 +22,6 @@ USER = 'ckuser'
 
 T = Tracker()
 ST = {}         # processes and names shared by the steps below
-
-
-class Browser:
-    """One driver.mjs process: a command a line, a JSON reply a line."""
-
-    def __init__(self):
-        cmd = ['node', DRIVER]
-        env = dict(os.environ, HOME='/tmp/lxcbus-browser-home')
-        os.makedirs(env['HOME'], exist_ok=True)
-        self.p = subprocess.Popen(cmd, cwd=BROWSER_DIR, env=env, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True, bufsize=1)
-
-    def do(self, cmd, timeout=60, **kw):
-        self.p.stdin.write(json.dumps(dict(cmd=cmd, **kw)) + '\n')
-        self.p.stdin.flush()
-        ready, _, _ = select.select([self.p.stdout], [], [], timeout * SLOW)
-        assert ready, 'browser: no reply to %s in %d s' % (cmd, timeout * SLOW)
-        line = self.p.stdout.readline()
-        assert line, 'browser: driver exited (rc %r) during %s' % (self.p.poll(), cmd)
-        r = json.loads(line)
-        assert r.pop('ok'), 'browser: %s %r: %s' % (cmd, kw, r.get('error'))
-        return r
-
-    def row(self, name, state=None, address=False, timeout=30):
-        return self.do('row', timeout + 10, name=name, state=state, address=address,
-                       timeout_ms=timeout * SLOW * 1000)
-
-    def close(self):
-        if self.p.poll() is None:
-            try:
-                self.p.stdin.write('{"cmd": "quit"}\n')
-                self.p.stdin.flush()
-                self.p.wait(20)
-            except Exception:
-                self.p.kill()
-                self.p.wait()
-
-
-def start_ws(port, user=None):
-    cmd = [WS, '--no-tls', '--local-session=' + BRIDGE, '-p', str(port), '-a', '127.0.0.1']
-    if user:
-        cmd = ['setpriv', '--reuid=' + user, '--regid=' + user, '--init-groups', '--'] + cmd
-    env = dict(os.environ, HOME=os.path.expanduser('~' + user) if user else '/root')
-    p = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
-
-    def listening():
-        assert p.poll() is None, 'cockpit-ws exited with %r' % p.returncode
-        try:
-            socket.create_connection(('127.0.0.1', port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-    wait_for(listening, 20 * SLOW, 'cockpit-ws on 127.0.0.1:%d' % port)
-    return p
-
-
-def url(port=PORT):
-    return 'http://127.0.0.1:%d%s' % (port, PAGE)
 
 
 @on_exit
