@@ -659,3 +659,48 @@ int lxcbus_client_exec_pty_sync(LxcbusClient *client, const char *name, const ch
                 *out_process = g_steal_pointer(&process);
         return fd;
 }
+
+/**
+ * lxcbus_client_set_config_sync:
+ * @client: a #LxcbusClient
+ * @name: the name of an instance
+ * @set: (element-type utf8 utf8) (nullable): the keys to set, with their values
+ * @unset: (array zero-terminated=1) (nullable): the keys to remove
+ * @expected_generation: fail with %LXCBUS_ERROR_CONFLICT unless #LxcbusInstance:generation still has this
+ *     value; 0 to change whatever the generation is
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Changes the configuration of the instance (Instance.SetConfig()). The generated
+ * lxcbus_instance_call_set_config_sync() takes @unset as a bare `const gchar *const *` that bindings
+ * read as one string.
+ *
+ * Returns: %TRUE if the configuration was changed
+ */
+gboolean lxcbus_client_set_config_sync(LxcbusClient *client, const char *name, GHashTable *set,
+                                       const char *const *unset, guint64 expected_generation,
+                                       GCancellable *cancellable, GError **error) {
+        static const char *const none[] = { NULL };
+        g_auto(GVariantBuilder) b_set = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE("a{ss}"));
+        g_auto(GVariantBuilder) b_opts = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
+        g_autoptr(LxcbusInstance) instance = NULL;
+        GHashTableIter i;
+        gpointer k, v;
+
+        g_return_val_if_fail(LXCBUS_IS_CLIENT(client), FALSE);
+        g_return_val_if_fail(name, FALSE);
+        instance = lookup_instance_or_error(client, name, error);
+        if (!instance)
+                return FALSE;
+        if (set) {
+                g_hash_table_iter_init(&i, set);
+                while (g_hash_table_iter_next(&i, &k, &v))
+                        g_variant_builder_add(&b_set, "{ss}", k, v);
+        }
+        if (expected_generation > 0)
+                g_variant_builder_add(&b_opts, "{sv}", "expected-generation",
+                                      g_variant_new_uint64(expected_generation));
+        return lxcbus_instance_call_set_config_sync(instance, g_variant_builder_end(&b_set), unset ?: none,
+                                                    g_variant_builder_end(&b_opts), G_DBUS_CALL_FLAGS_NONE,
+                                                    -1, cancellable, error);
+}

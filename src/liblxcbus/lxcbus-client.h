@@ -84,4 +84,8 @@ gboolean lxcbus_client_stop_instance_sync(LxcbusClient *client, const char *name
 int lxcbus_client_exec_pty_sync(LxcbusClient *client, const char *name, const char *const *argv,
                                 char **out_process, GCancellable *cancellable, GError **error);
 
+gboolean lxcbus_client_set_config_sync(LxcbusClient *client, const char *name, GHashTable *set,
+                                       const char *const *unset, guint64 expected_generation,
+                                       GCancellable *cancellable, GError **error);
+
 G_END_DECLS
