@@ -33,6 +33,9 @@ PKGS=(
   # test_remote.py: lxcbusctl -H over SSH to the test host's own sshd (sd_bus_open_system_remote runs
   # "ssh HOST systemd-stdio-bridge")
   openssh-server openssh-client
+  # liblxcbus (src/liblxcbus/): its GObject-Introspection data, API docs, and test_liblxcbus.py
+  # (gi.repository.Lxcbus; test-liblxcbus.c compiled with pkg-config inside the test host)
+  libgirepository1.0-dev gobject-introspection gir1.2-glib-2.0 gi-docgen python3-gi pkg-config
 )
 
 [ "$(id -u)" = 0 ] || { echo "install-deps.sh: must run as root (sudo $0)" >&2; exit 1; }

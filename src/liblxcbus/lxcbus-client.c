@@ -152,6 +152,12 @@ static gboolean lxcbus_client_initable_init(GInitable *initable, GCancellable *c
                 if (!client->connection)
                         return FALSE;
         }
+        /* Wake a daemon that is not running: the ObjectManagerClient does not activate the name, it would
+         * report no objects until something else started lxcbusd. Its errors come again below. */
+        g_autoptr(GVariant) pong = g_dbus_connection_call_sync(client->connection, LXCBUS_BUS_NAME,
+                                                               LXCBUS_MANAGER_PATH, "org.freedesktop.DBus.Peer",
+                                                               "Ping", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1,
+                                                               cancellable, NULL);
         client->object_manager = lxcbus_object_manager_client_new_sync(
                         client->connection, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE, LXCBUS_BUS_NAME,
                         LXCBUS_MANAGER_PATH, cancellable, error);
@@ -173,12 +179,23 @@ static void on_object_manager(GObject *source, GAsyncResult *res, gpointer user_
         g_task_return_boolean(task, TRUE);
 }
 
-static void object_manager_async(GTask *task) {
+static void on_ping(GObject *source, GAsyncResult *res, gpointer user_data) {
+        GTask *task = user_data;
         LxcbusClient *client = g_task_get_source_object(task);
+        g_autoptr(GVariant) pong = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, NULL);
 
         lxcbus_object_manager_client_new(client->connection, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE,
                                          LXCBUS_BUS_NAME, LXCBUS_MANAGER_PATH,
                                          g_task_get_cancellable(task), on_object_manager, task);
+}
+
+/* As lxcbus_client_initable_init(): activate the daemon first. */
+static void object_manager_async(GTask *task) {
+        LxcbusClient *client = g_task_get_source_object(task);
+
+        g_dbus_connection_call(client->connection, LXCBUS_BUS_NAME, LXCBUS_MANAGER_PATH,
+                               "org.freedesktop.DBus.Peer", "Ping", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1,
+                               g_task_get_cancellable(task), on_ping, task);
 }
 
 static void on_bus(GObject *source, GAsyncResult *res, gpointer user_data) {
