@@ -113,7 +113,8 @@ def set_config_takes_a_list_and_checks_the_generation():
     assert client.set_config_sync(NAME, None, ['user.note'], instance.props.generation, None)
     wait_for(lambda: 'user.note' not in instance.props.config.unpack(), 30, 'user.note gone')
     try:
-        client.set_config_sync(NAME, {'description': 'stale'}, None, 1, None)
+        stale = instance.props.generation + 1000
+        client.set_config_sync(NAME, {'description': 'stale'}, None, stale, None)
         raise AssertionError('a stale expected-generation was accepted')
     except GLib.Error as e:
         assert e.matches(Lxcbus.error_quark(), Lxcbus.Error.CONFLICT), (e.domain, e.code, e.message)
