@@ -43,7 +43,8 @@ static void lxcbus_client_async_initable_iface_init(GAsyncInitableIface *iface);
 
 G_DEFINE_TYPE_WITH_CODE(LxcbusClient, lxcbus_client, G_TYPE_OBJECT,
                         G_IMPLEMENT_INTERFACE(G_TYPE_INITABLE, lxcbus_client_initable_iface_init)
-                        G_IMPLEMENT_INTERFACE(G_TYPE_ASYNC_INITABLE, lxcbus_client_async_initable_iface_init))
+                        G_IMPLEMENT_INTERFACE(G_TYPE_ASYNC_INITABLE,
+                                              lxcbus_client_async_initable_iface_init))
 
 static const GDBusErrorEntry lxcbus_error_entries[] = {
         { LXCBUS_ERROR_FAILED, "org.lxcbus1.Error.Failed" },
@@ -154,10 +155,9 @@ static gboolean lxcbus_client_initable_init(GInitable *initable, GCancellable *c
         }
         /* Wake a daemon that is not running: the ObjectManagerClient does not activate the name, it would
          * report no objects until something else started lxcbusd. Its errors come again below. */
-        g_autoptr(GVariant) pong = g_dbus_connection_call_sync(client->connection, LXCBUS_BUS_NAME,
-                                                               LXCBUS_MANAGER_PATH, "org.freedesktop.DBus.Peer",
-                                                               "Ping", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1,
-                                                               cancellable, NULL);
+        g_autoptr(GVariant) pong = g_dbus_connection_call_sync(
+                        client->connection, LXCBUS_BUS_NAME, LXCBUS_MANAGER_PATH, "org.freedesktop.DBus.Peer",
+                        "Ping", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1, cancellable, NULL);
         client->object_manager = lxcbus_object_manager_client_new_sync(
                         client->connection, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE, LXCBUS_BUS_NAME,
                         LXCBUS_MANAGER_PATH, cancellable, error);
@@ -596,7 +596,8 @@ gboolean lxcbus_client_start_instance_sync(LxcbusClient *client, const char *nam
  * lxcbus_client_stop_instance_finish().
  */
 void lxcbus_client_stop_instance(LxcbusClient *client, const char *name, gboolean force,
-                                 GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data) {
+                                 GCancellable *cancellable, GAsyncReadyCallback callback,
+                                 gpointer user_data) {
         g_return_if_fail(LXCBUS_IS_CLIENT(client));
         g_return_if_fail(name);
         lifecycle_async(client, name, "Stop", force, cancellable, callback, user_data,
@@ -663,8 +664,8 @@ int lxcbus_client_exec_pty_sync(LxcbusClient *client, const char *name, const ch
         if (!instance)
                 return -1;
         if (!lxcbus_instance_call_exec_pty_sync(instance, argv, g_variant_new("a{ss}", NULL),
-                                                g_variant_new("a{sv}", NULL), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
-                                                &master, &process, &fds,
+                                                g_variant_new("a{sv}", NULL), G_DBUS_CALL_FLAGS_NONE, -1,
+                                                NULL, &master, &process, &fds,
                                                 cancellable, error))
                 return -1;
         if (!fds) {

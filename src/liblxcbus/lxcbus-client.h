@@ -76,7 +76,8 @@ gboolean lxcbus_client_start_instance_finish(LxcbusClient *client, GAsyncResult 
 gboolean lxcbus_client_start_instance_sync(LxcbusClient *client, const char *name,
                                            GCancellable *cancellable, GError **error);
 void lxcbus_client_stop_instance(LxcbusClient *client, const char *name, gboolean force,
-                                 GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+                                 GCancellable *cancellable, GAsyncReadyCallback callback,
+                                 gpointer user_data);
 gboolean lxcbus_client_stop_instance_finish(LxcbusClient *client, GAsyncResult *res, GError **error);
 gboolean lxcbus_client_stop_instance_sync(LxcbusClient *client, const char *name, gboolean force,
                                           GCancellable *cancellable, GError **error);
