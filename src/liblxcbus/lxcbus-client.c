@@ -155,10 +155,11 @@ static gboolean lxcbus_client_initable_init(GInitable *initable, GCancellable *c
         }
         /* Wake a daemon that is not running: the ObjectManagerClient does not activate the name, it would
          * report no objects until something else started lxcbusd. Its errors come again below. */
-        g_autoptr(GVariant) pong = g_dbus_connection_call_sync(
-                        client->connection, LXCBUS_BUS_NAME, LXCBUS_MANAGER_PATH,
-                        "org.freedesktop.DBus.Peer", "Ping", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1,
-                        cancellable, NULL);
+        GVariant *pong = g_dbus_connection_call_sync(client->connection, LXCBUS_BUS_NAME,
+                                                     LXCBUS_MANAGER_PATH, "org.freedesktop.DBus.Peer", "Ping",
+                                                     NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1, cancellable,
+                                                     NULL);
+        g_clear_pointer(&pong, g_variant_unref);
         client->object_manager = lxcbus_object_manager_client_new_sync(
                         client->connection, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE, LXCBUS_BUS_NAME,
                         LXCBUS_MANAGER_PATH, cancellable, error);
@@ -183,8 +184,9 @@ static void on_object_manager(GObject *source, GAsyncResult *res, gpointer user_
 static void on_ping(GObject *source, GAsyncResult *res, gpointer user_data) {
         GTask *task = user_data;
         LxcbusClient *client = g_task_get_source_object(task);
-        g_autoptr(GVariant) pong = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, NULL);
+        GVariant *pong = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, NULL);
 
+        g_clear_pointer(&pong, g_variant_unref);
         lxcbus_object_manager_client_new(client->connection, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE,
                                          LXCBUS_BUS_NAME, LXCBUS_MANAGER_PATH,
                                          g_task_get_cancellable(task), on_object_manager, task);
