@@ -156,9 +156,9 @@ static gboolean lxcbus_client_initable_init(GInitable *initable, GCancellable *c
         /* Wake a daemon that is not running: the ObjectManagerClient does not activate the name, it would
          * report no objects until something else started lxcbusd. Its errors come again below. */
         GVariant *pong = g_dbus_connection_call_sync(client->connection, LXCBUS_BUS_NAME,
-                                                     LXCBUS_MANAGER_PATH, "org.freedesktop.DBus.Peer", "Ping",
-                                                     NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1, cancellable,
-                                                     NULL);
+                                                     LXCBUS_MANAGER_PATH, "org.freedesktop.DBus.Peer",
+                                                     "Ping", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1,
+                                                     cancellable, NULL);
         g_clear_pointer(&pong, g_variant_unref);
         client->object_manager = lxcbus_object_manager_client_new_sync(
                         client->connection, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE, LXCBUS_BUS_NAME,
