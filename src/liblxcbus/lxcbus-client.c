@@ -27,6 +27,7 @@ struct _LxcbusClient {
         GObject parent_instance;
         GDBusConnection *connection;
         GDBusObjectManager *object_manager;
+        LxcbusManager *manager;
 };
 
 enum {
@@ -81,6 +82,7 @@ static void lxcbus_client_finalize(GObject *object) {
         LxcbusClient *client = LXCBUS_CLIENT(object);
 
         g_clear_object(&client->object_manager);
+        g_clear_object(&client->manager);
         g_clear_object(&client->connection);
         G_OBJECT_CLASS(lxcbus_client_parent_class)->finalize(object);
 }
@@ -153,13 +155,14 @@ static gboolean lxcbus_client_initable_init(GInitable *initable, GCancellable *c
                 if (!client->connection)
                         return FALSE;
         }
-        /* Wake a daemon that is not running: the ObjectManagerClient does not activate the name, it would
-         * report no objects until something else started lxcbusd. Its errors come again below. */
-        GVariant *pong = g_dbus_connection_call_sync(client->connection, LXCBUS_BUS_NAME,
-                                                     LXCBUS_MANAGER_PATH, "org.freedesktop.DBus.Peer",
-                                                     "Ping", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1,
-                                                     cancellable, NULL);
-        g_clear_pointer(&pong, g_variant_unref);
+        /* The Manager proxy first: it activates a daemon that is not running (the ObjectManagerClient does
+         * not, and would report no objects until something else started lxcbusd). The object manager
+         * does not report its own object, so the Manager has its own proxy. */
+        client->manager = lxcbus_manager_proxy_new_sync(client->connection, G_DBUS_PROXY_FLAGS_NONE,
+                                                        LXCBUS_BUS_NAME, LXCBUS_MANAGER_PATH, cancellable,
+                                                        error);
+        if (!client->manager)
+                return FALSE;
         client->object_manager = lxcbus_object_manager_client_new_sync(
                         client->connection, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE, LXCBUS_BUS_NAME,
                         LXCBUS_MANAGER_PATH, cancellable, error);
@@ -181,24 +184,27 @@ static void on_object_manager(GObject *source, GAsyncResult *res, gpointer user_
         g_task_return_boolean(task, TRUE);
 }
 
-static void on_ping(GObject *source, GAsyncResult *res, gpointer user_data) {
+static void on_manager(GObject *source, GAsyncResult *res, gpointer user_data) {
         GTask *task = user_data;
         LxcbusClient *client = g_task_get_source_object(task);
-        GVariant *pong = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, NULL);
+        GError *error = NULL;
 
-        g_clear_pointer(&pong, g_variant_unref);
+        client->manager = lxcbus_manager_proxy_new_finish(res, &error);
+        if (!client->manager) {
+                g_task_return_error(task, error);
+                return g_object_unref(task);
+        }
         lxcbus_object_manager_client_new(client->connection, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE,
                                          LXCBUS_BUS_NAME, LXCBUS_MANAGER_PATH,
                                          g_task_get_cancellable(task), on_object_manager, task);
 }
 
-/* As lxcbus_client_initable_init(): activate the daemon first. */
+/* As lxcbus_client_initable_init(): the Manager proxy first. */
 static void object_manager_async(GTask *task) {
         LxcbusClient *client = g_task_get_source_object(task);
 
-        g_dbus_connection_call(client->connection, LXCBUS_BUS_NAME, LXCBUS_MANAGER_PATH,
-                               "org.freedesktop.DBus.Peer", "Ping", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1,
-                               g_task_get_cancellable(task), on_ping, task);
+        lxcbus_manager_proxy_new(client->connection, G_DBUS_PROXY_FLAGS_NONE, LXCBUS_BUS_NAME,
+                                 LXCBUS_MANAGER_PATH, g_task_get_cancellable(task), on_manager, task);
 }
 
 static void on_bus(GObject *source, GAsyncResult *res, gpointer user_data) {
@@ -319,15 +325,11 @@ GDBusObjectManager *lxcbus_client_get_object_manager(LxcbusClient *client) {
  * lxcbus_client_get_manager:
  * @client: a #LxcbusClient
  *
- * Returns: (transfer full) (nullable): the proxy of `org.lxcbus1.Manager`, %NULL when the daemon is not
- *     running (it is started by the first call to it)
+ * Returns: (transfer none): the proxy of `org.lxcbus1.Manager` at `/org/lxcbus1`
  */
 LxcbusManager *lxcbus_client_get_manager(LxcbusClient *client) {
-        g_autoptr(GDBusObject) object = NULL;
-
         g_return_val_if_fail(LXCBUS_IS_CLIENT(client), NULL);
-        object = g_dbus_object_manager_get_object(client->object_manager, LXCBUS_MANAGER_PATH);
-        return object ? lxcbus_object_get_manager(LXCBUS_OBJECT(object)) : NULL;
+        return client->manager;
 }
 
 /**

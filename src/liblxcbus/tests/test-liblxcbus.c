@@ -48,7 +48,7 @@ static void on_client(GObject *source, GAsyncResult *res, gpointer user_data) {
 }
 
 static void test_list(Test *t) {
-        g_autoptr(LxcbusManager) manager = lxcbus_client_get_manager(t->client);
+        LxcbusManager *manager = lxcbus_client_get_manager(t->client);
         GList *instances = lxcbus_client_get_instances(t->client);
         gboolean found = FALSE;
 
