@@ -149,6 +149,29 @@ def errors_come_in_the_lxcbus_domain():
 
 
 @test
+def a_new_instance_appears_live_and_a_failed_start_is_a_gerror():
+    if SKIP:
+        return
+    name = tracker.add(unique_name('gin'))
+    added = []
+    manager = client.get_object_manager()
+    handler = manager.connect('object-added', lambda om, obj: added.append(obj))
+    try:
+        create_instance(name, 'none')       # an empty rootfs: no init, so Start is refused
+        wait_for(lambda: [o for o in added if o.get_instance() and o.get_instance().props.name == name],
+                 30, 'object-added for %s' % name)
+    finally:
+        manager.disconnect(handler)
+    assert client.lookup_instance(name).props.state == 'stopped'
+    try:
+        client.start_instance_sync(name, None)
+        raise AssertionError('an instance without init started')
+    except GLib.Error as e:
+        assert e.matches(Lxcbus.error_quark(), Lxcbus.Error.FAILED), (e.domain, e.code, e.message)
+        assert 'init' in e.message, e.message
+
+
+@test
 def c_client_built_with_pkg_config():
     src = os.path.join(os.environ['LXCBUS_SRC_DIR'], 'src/liblxcbus/tests/test-liblxcbus.c')
     exe = '/tmp/test-liblxcbus'
