@@ -36,6 +36,9 @@ PKGS=(
   # the Cockpit page (cockpit/) and its browser test (test_cockpit.py): cockpit-ws serves the page,
   # Debian's chromium runs it headless, driven by playwright-core from tests/browser/ (npm ci in .ci/run)
   cockpit-ws cockpit-bridge chromium nodejs
+  # liblxcbus (src/liblxcbus/): its GObject-Introspection data, API docs, and test_liblxcbus.py
+  # (gi.repository.Lxcbus; test-liblxcbus.c compiled with pkg-config inside the test host)
+  libgirepository1.0-dev gobject-introspection gir1.2-glib-2.0 gi-docgen python3-gi pkg-config
 )
 # npm: Debian's package, unless the nodejs installed brings its own (NodeSource's does, and conflicts)
 command -v npm > /dev/null || PKGS+=(npm)
