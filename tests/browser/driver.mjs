@@ -18,6 +18,7 @@
 //   quit
 import { chromium } from "playwright-core";
 import readline from "node:readline";
+import { domCommands } from "./dom.mjs";
 
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const DEFAULT_TIMEOUT = 30000;
@@ -87,6 +88,8 @@ async function screenshot({ path }) {
 }
 
 const commands = { open, row, gone, click, alert, screenshot, loads: async () => ({ loads }) };
+// fill, choose, press, text, value, attr, texts, until, hash: by CSS selector (dom.mjs)
+Object.assign(commands, domCommands(() => page));
 
 const rl = readline.createInterface({ input: process.stdin });
 for await (const line of rl) {
