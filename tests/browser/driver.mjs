@@ -16,6 +16,8 @@
 //   loads                    how many times the page was loaded (a reload would count)
 //   screenshot path          a PNG of the page
 //   quit
+// and the generic commands of dom.mjs (fill, choose, press, text, value, attr, texts, until, hash), by
+// CSS selector, for test_cockpit_details.py.
 import { chromium } from "playwright-core";
 import readline from "node:readline";
 import { domCommands } from "./dom.mjs";
