@@ -77,3 +77,28 @@ def start_ws(port, user=None):
 
 def url(port=PORT):
     return 'http://127.0.0.1:%d%s' % (port, PAGE)
+
+
+def stop_all(st):
+    """At a test's exit: close the Browsers and end the processes (cockpit-ws) among the values of st."""
+    for v in st.values():
+        if isinstance(v, Browser):
+            v.close()
+    for v in st.values():
+        if isinstance(v, subprocess.Popen) and v.poll() is None:
+            v.terminate()
+            try:
+                v.wait(10)
+            except subprocess.TimeoutExpired:
+                v.kill()
+                v.wait()
+
+
+def open_as_user(st, user):
+    """The page as `user` (made if need be), through a second cockpit-ws whose bridge runs as that user, in a
+    second browser: st['ws_user'] and st['browser_user'], which is returned."""
+    add_user(user)
+    st['ws_user'] = start_ws(PORT_USER, user)
+    st['browser_user'] = b = Browser()
+    b.do('open', 90, url=url(PORT_USER))
+    return b

@@ -11,7 +11,6 @@ bytes, and Cancel on the page cancels it. A user whose bridge runs unprivileged 
 the dialog. With LXCBUS_SCREENSHOTS=1 a screenshot of the details view goes to docs/cockpit-details.png."""
 
 import os
-import subprocess
 import threading
 import time
 
@@ -34,17 +33,7 @@ ST = {}
 def cleanup():
     if 'reader' in ST:
         ST['reader'].set()
-    for k in ('browser', 'browser_user'):
-        if k in ST:
-            ST[k].close()
-    for k in ('ws', 'ws_user'):
-        if k in ST and ST[k].poll() is None:
-            ST[k].terminate()
-            try:
-                ST[k].wait(10)
-            except subprocess.TimeoutExpired:
-                ST[k].kill()
-                ST[k].wait()
+    stop_all(ST)
     T.cleanup()
     remove_users()
     if os.path.exists(TARBALL):
@@ -282,10 +271,7 @@ def operation_progress_and_cancel_from_the_page():
 
 @test
 def unauthorized_user_gets_not_authorized_from_the_dialog():
-    add_user(USER)
-    ST['ws_user'] = start_ws(PORT_USER, USER)
-    ST['browser_user'] = b = Browser()
-    b.do('open', 90, url=url(PORT_USER))
+    b = open_as_user(ST, USER)
     open_dialog(b)
     b.do('fill', sel='#create-name', value='ck-denied')
     text = submit_and_get_error(b)
