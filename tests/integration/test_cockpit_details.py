@@ -76,8 +76,13 @@ def usage_reads(b):
 def create_from_the_dialog():
     wait_for(lambda: run('systemctl', 'is-active', 'lxc-net.service')[1].strip() == 'active', 30, 'lxc-net up')
     ST['ws'] = start_ws(PORT)
-    ST['browser'] = b = Browser()
-    b.do('open', 90, url=url())
+    with BusCalls() as mon:
+        ST['browser'] = b = Browser()
+        b.do('open', 90, url=url())
+        time.sleep(1)
+    # the list and the operations come from the same ObjectManager: nothing per instance or operation
+    print('# method calls to org.lxcbus1 while the page opened: %s' % dict(mon.calls))
+    assert sum(mon.calls.values()) < 20, mon.calls
     ST['web'] = name = T.add(unique_name('ckd'))
     open_dialog(b)
     b.do('fill', sel='#create-name', value=name)
