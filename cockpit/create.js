@@ -85,12 +85,15 @@ function importOverSpawn(name, path, config, ephemeral) {
         argv.push("--config=" + k + "=" + v);
     if (ephemeral)
         argv.push("--ephemeral");
-    return cockpit.spawn(argv, { superuser: "try", err: "message" })
-            .catch(ex => {
-                const message = String(ex.message || ex.problem || "failed").trim()
-                        .replace(/^lxcbusctl:\s*/, "");
-                throw { sentence: ex.problem === "not-found" ? "lxcbusctl is not installed" : message };
-            });
+    /* a native promise: a handler of Cockpit's own promises must not throw */
+    return new Promise((resolve, reject) => {
+        cockpit.spawn(argv, { superuser: "try", err: "message" })
+                .then(resolve, ex => {
+                    const message = String(ex.message || ex.problem || "failed").trim()
+                            .replace(/^lxcbusctl:\s*/, "");
+                    reject({ sentence: ex.problem === "not-found" ? "lxcbusctl is not installed" : message });
+                });
+    });
 }
 
 function createSubmit(ev) {

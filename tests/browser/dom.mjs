@@ -44,10 +44,17 @@ export function domCommands(getPage) {
                 return {};
             }
             if (pattern)
-                await getPage().waitForFunction(([s, p]) => {
-                    const e = document.querySelector(s);
-                    return e && new RegExp(p).test(e.textContent);
-                }, [sel, pattern], { timeout: timeout_ms || DEFAULT_TIMEOUT });
+                try {
+                    await getPage().waitForFunction(([s, p]) => {
+                        const e = document.querySelector(s);
+                        return e && new RegExp(p).test(e.textContent);
+                    }, [sel, pattern], { timeout: timeout_ms || DEFAULT_TIMEOUT });
+                } catch (e) {
+                    /* say what was there instead */
+                    const text = await getPage().$eval(sel, e => e.textContent).catch(() => null);
+                    throw new Error(`${sel} ${text === null ? "is not there" : "reads " + JSON.stringify(text)}, ` +
+                                    `not /${pattern}/: ${e.message}`);
+                }
             return { text: await (await wait(sel, timeout_ms)).textContent() };
         },
         hash: async ({ value }) => {
