@@ -4,14 +4,15 @@
  * instances: an operation shows when it is added or when the page finds it running, with its Stage, a
  * progress bar (Progress when ProgressValid, else an indeterminate one), Bytes and Rate as
  * PropertiesChanged brings them (the daemon sends at most about 10 a second), and a Cancel button while
- * Cancelable. Once finished it stays OPS_KEEP_FINISHED_MS with its outcome, then leaves the table (the
- * daemon keeps it longer, for late readers). Operations that had finished before the page was opened are
+ * Cancelable. Once finished it stays a while with its outcome (a failure or a cancel with its error, longer
+ * than a success), then leaves the table (the daemon keeps it longer, for late readers). Operations that had finished before the page was opened are
  * not shown. Uses lxcbus.js's client, el() and errorText(), and details.js's formatBytes(). */
 
 "use strict";
 
 const OPERATION_IFACE = "org.lxcbus1.Operation";
-const OPS_KEEP_FINISHED_MS = 30000;
+const OPS_KEEP_SUCCESS_MS = 10000;     /* how long a finished operation stays: a success briefly, */
+const OPS_KEEP_FAILED_MS = 60000;      /* a failure or a cancel long enough to read why */
 
 const operations = client.proxies(OPERATION_IFACE, ROOT_PATH);
 const opsRows = new Map();      /* object path -> { tr, cells, expiry, cancelling } */
@@ -93,7 +94,8 @@ function opsRender(path) {
         b.addEventListener("click", () => opsCancel(path));
         buttons.push(b);
     } else if (!row.expiry) {
-        row.expiry = setTimeout(() => opsRemove(path), OPS_KEEP_FINISHED_MS);
+        row.expiry = setTimeout(() => opsRemove(path),
+                                d.Status === "success" ? OPS_KEEP_SUCCESS_MS : OPS_KEEP_FAILED_MS);
     }
     row.cells.actions.replaceChildren(...buttons);
     opsUpdateSection();

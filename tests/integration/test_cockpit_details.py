@@ -83,7 +83,8 @@ def create_from_the_dialog():
     # the list and the operations come from the same ObjectManager: nothing per instance or operation
     print('# method calls to org.lxcbus1 while the page opened: %s' % dict(mon.calls))
     assert sum(mon.calls.values()) < 20, mon.calls
-    ST['web'] = name = T.add(unique_name('ckd'))
+    ST['web'] = name = T.add('ckd-web')
+    cleanup_instance(name)
     open_dialog(b)
     b.do('fill', sel='#create-name', value=name)
     b.do('fill', sel='#create-description', value='made in the dialog')
@@ -94,9 +95,8 @@ def create_from_the_dialog():
     b.do('until', sel='#create-dialog', state='hidden')
     config = instance_prop(name, 'Config')
     assert config.get('description') == 'made in the dialog' and config.get('limits.memory') == '256M', config
-    # its create operation is in the operations, finished
-    r = 'tr[data-kind="create"][data-instance="%s"]' % name
-    assert b.do('attr', sel=r, name='data-status')['value'] == 'success'
+    # its create operation is in the operations, finished (for 10 s)
+    b.do('until', sel='tr[data-kind="create"][data-instance="%s"][data-status="success"]' % name)
 
 
 @test
@@ -121,11 +121,13 @@ def dialog_shows_the_daemons_refusals():
 @test
 def dialog_imports_a_tarball_on_the_host():
     b = ST['browser']
-    src = T.add(unique_name('ckdsrc'))
+    src = T.add('ckd-src')
+    cleanup_instance(src)
     create_instance(src, 'none')
     rc, out, err = run(CTL, 'export', src, TARBALL)
     assert rc == 0, err
-    new = T.add(unique_name('ckdimp'))
+    new = T.add('ckd-import')
+    cleanup_instance(new)
     open_dialog(b)
     b.do('fill', sel='#create-name', value=new)
     b.do('choose', sel='#create-source', value='import')
@@ -254,7 +256,8 @@ def stalled_export(name):
 @test
 def operation_progress_and_cancel_from_the_page():
     b = ST['browser']
-    big = T.add(unique_name('ckdbig'))
+    big = T.add('ckd-archive')
+    cleanup_instance(big)
     create_instance(big, 'none')
     with open(os.path.join(rootfs(big), 'big'), 'wb') as f:
         for _ in range(32):
