@@ -54,6 +54,7 @@ class Browser:
             try:
                 self.p.stdin.write('{"cmd": "quit"}\n')
                 self.p.stdin.flush()
+                self.p.stdin.close()    # node exits only once its stdin is closed too (else 20 s lost)
                 self.p.wait(20)
             except Exception:
                 self.p.kill()

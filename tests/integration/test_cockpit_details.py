@@ -31,11 +31,17 @@ ST = {}
 
 @on_exit
 def cleanup():
+    t0 = time.monotonic()
     if 'reader' in ST:
         ST['reader'].set()
     stop_all(ST)
+    t1 = time.monotonic()
+    if 'web' in ST and instance_exists(ST['web']) and instance_prop(ST['web'], 'State') == 'running':
+        stop_instance(ST['web'])        # a kill: Delete's clean stop would wait for busybox's init
     T.cleanup()
     remove_users()
+    print('# cleanup: browsers and servers %.1f s, instances and users %.1f s'
+          % (t1 - t0, time.monotonic() - t1))
     if os.path.exists(TARBALL):
         os.unlink(TARBALL)
 
