@@ -1,10 +1,10 @@
 #!/bin/sh
-# cockpit/install-xterm.sh SRC_DIR PAGE_DIR: meson's install script for the terminal tab (terminal.js). Copies
-# xterm.js and its fit addon from SRC_DIR/node_modules (`npm ci` in cockpit/, exactly as package-lock.json
-# says) into PAGE_DIR/xterm/ (relative to the prefix, or absolute), under DESTDIR. At install time, not at
-# configure time, so that `npm ci` may come before or after `meson setup`. Without node_modules it installs
-# nothing and says so: the page still works, and its terminal tab says "terminal unavailable: xterm.js not
-# installed".
+# cockpit/install-xterm.sh SRC_DIR PAGE_DIR: meson's install script for the terminal tab (terminal.js).
+# Copies xterm.js and its fit addon from SRC_DIR/node_modules (`npm ci` in cockpit/, exactly as
+# package-lock.json says) into PAGE_DIR/xterm/ (relative to the prefix, or absolute), under DESTDIR. At
+# install time, not at configure time, so that `npm ci` may come before or after `meson setup`. Without
+# node_modules it installs nothing and says so: the page still works, and its terminal tab says "terminal
+# unavailable: xterm.js not installed".
 set -eu
 src=$1/node_modules/@xterm
 case $2 in
@@ -29,4 +29,5 @@ for f in $files; do
 done
 # the licence of what we copied (MIT, which asks for its notice to go along)
 install -m 644 "$src/xterm/LICENSE" "$dest/LICENSE"
-echo "cockpit: installed xterm.js $(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$src/xterm/package.json") into $dest"
+version=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$src/xterm/package.json")
+echo "cockpit: installed xterm.js $version into $dest"

@@ -1,5 +1,5 @@
-/* The terminal tab of the lxcbus Cockpit page: a shell (lxcbusctl exec -t) or the console (lxcbusctl console)
- * of a running instance, in xterm.js, one tab per session below the list.
+/* The terminal tab of the lxcbus Cockpit page: a shell (lxcbusctl exec -t) or the console (lxcbusctl
+ * console) of a running instance, in xterm.js, one tab per session below the list.
  *
  * Cockpit's D-Bus channel cannot pass the terminal fd that ExecPty and OpenConsole return, so, as
  * cockpit-machines does with "virsh console", each session spawns lxcbusctl on a pty of the bridge through a
@@ -33,7 +33,8 @@ const LxcbusTerminal = (() => {
     const KINDS = {
         shell: {
             label: "Shell",
-            argv: name => ["lxcbusctl", "exec", "--no-ask-password", "-t", "--", name, "/bin/sh", "-c", SHELL],
+            argv: name => ["lxcbusctl", "exec", "--no-ask-password", "-t", "--", name,
+                           "/bin/sh", "-c", SHELL],
         },
         console: {
             label: "Console",
@@ -57,7 +58,8 @@ const LxcbusTerminal = (() => {
     function getPanel() {
         if (panel)
             return panel;
-        const section = el("section", { id: "terminal-panel", class: "terminal-panel", "aria-label": "Terminals" });
+        const section = el("section", { id: "terminal-panel", class: "terminal-panel",
+                                        "aria-label": "Terminals" });
         const tabs = el("div", { class: "terminal-tabs", role: "tablist" });
         const body = el("div", { class: "terminal-body" });
         section.append(tabs, body);
@@ -118,7 +120,8 @@ const LxcbusTerminal = (() => {
                 b.addEventListener("click", () => open(name, k));
                 bar.appendChild(b);
             }
-            this.reconnectButton = el("button", { type: "button", class: "btn terminal-reconnect" }, "Reconnect");
+            this.reconnectButton = el("button", { type: "button", class: "btn terminal-reconnect" },
+                                      "Reconnect");
             this.reconnectButton.hidden = true;
             this.reconnectButton.addEventListener("click", () => this.connect());
             bar.appendChild(this.reconnectButton);
@@ -145,8 +148,12 @@ const LxcbusTerminal = (() => {
             this.closing = false;
             this.tail = "";
             this.decoder = new TextDecoder();
-            this.term = new window.Terminal({ cursorBlink: true, fontSize: 14, scrollback: 5000,
-                                              fontFamily: "Menlo, Monaco, Consolas, \"DejaVu Sans Mono\", monospace" });
+            this.term = new window.Terminal({
+                cursorBlink: true,
+                fontSize: 14,
+                scrollback: 5000,
+                fontFamily: "Menlo, Monaco, Consolas, \"DejaVu Sans Mono\", monospace",
+            });
             this.fit = new window.FitAddon.FitAddon();
             this.term.loadAddon(this.fit);
             this.term.open(this.screen);

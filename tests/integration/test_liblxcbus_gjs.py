@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""liblxcbus from JavaScript: src/liblxcbus/tests/test-liblxcbus.js run by GJS (Debian's gjs) with gi://Lxcbus,
-the installed typelib: LxcbusClient created asynchronously (a promise), the instances listed, one started
-and stopped with start_instance/stop_instance as promises while its State comes by notify::state, and an
-error in the LXCBUS_ERROR domain."""
+"""liblxcbus from JavaScript: src/liblxcbus/tests/test-liblxcbus.js run by GJS (Debian's gjs) with
+gi://Lxcbus, the installed typelib: LxcbusClient created asynchronously (a promise), the instances listed,
+one started and stopped with start_instance/stop_instance as promises while its State comes by
+notify::state, and an error in the LXCBUS_ERROR domain."""
 
 import os
 import subprocess
