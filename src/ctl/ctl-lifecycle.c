@@ -51,13 +51,21 @@ typedef struct OperationArgs {
         bool all;
 } OperationArgs;
 
-/* Every operation verb knows --timeout and --force, so that one that does not take them says so instead of
- * getopt_long()'s "unrecognized option". */
+/* Every operation verb knows --timeout, --force and --all, so that one that does not take them says so
+ * instead of getopt_long()'s "unrecognized option": 1 if the verb takes the option. */
+static int verb_takes(Context *c, const OperationArgs *a, bool takes, const char *option) {
+        if (!takes)
+                return ctl_usage_error(c, "'%s' takes no --%s.", a->verb->name, option);
+        return 1;
+}
+
 static int parse_timeout(Context *c, const char *arg, void *userdata) {
         OperationArgs *a = userdata;
+        int r;
 
-        if (!a->verb->takes_timeout)
-                return ctl_usage_error(c, "'%s' takes no --timeout.", a->verb->name);
+        r = verb_takes(c, a, a->verb->takes_timeout, "timeout");
+        if (r <= 0)
+                return r;
         if (ctl_parse_uint32(arg, &a->timeout_sec) < 0)
                 return ctl_usage_error(c, "Invalid timeout '%s': expected seconds.", arg);
         a->have_timeout = true;
@@ -67,19 +75,15 @@ static int parse_timeout(Context *c, const char *arg, void *userdata) {
 static int parse_force(Context *c, const char *arg, void *userdata) {
         OperationArgs *a = userdata;
 
-        if (!a->verb->takes_force)
-                return ctl_usage_error(c, "'%s' takes no --force.", a->verb->name);
-        a->force = true;
-        return 1;
+        a->force = a->verb->takes_force;
+        return verb_takes(c, a, a->force, "force");
 }
 
 static int parse_all(Context *c, const char *arg, void *userdata) {
         OperationArgs *a = userdata;
 
-        if (!a->verb->all_method)
-                return ctl_usage_error(c, "'%s' takes no --all.", a->verb->name);
-        a->all = true;
-        return 1;
+        a->all = a->verb->all_method;
+        return verb_takes(c, a, a->all, "all");
 }
 
 /* The call: on the instance named by the one argument, or with --all on the manager, without one. */
@@ -175,15 +179,6 @@ static void create_args_done(CreateArgs *a) {
         a->config = strv_free(a->config);
 }
 
-static int parse_template(Context *c, const char *arg, void *userdata) {
-        CreateArgs *a = userdata;
-
-        if (isempty(arg))
-                return ctl_usage_error(c, "Empty template name.");
-        a->template = arg;
-        return 1;
-}
-
 int ctl_parse_config_option(Context *c, char ***pairs, const char *arg) {
         int r;
 
@@ -205,7 +200,7 @@ static int parse_config(Context *c, const char *arg, void *userdata) {
 
 static int parse_create_args(Context *c, int argc, char *argv[], CreateArgs *a) {
         static const CtlOption options[] = {
-                CTL_OPTION_ARG("template", parse_template),
+                CTL_OPTION_STRING("template", CreateArgs, template, "Empty template name."),
                 CTL_OPTION_FLAG("empty", CreateArgs, empty),
                 CTL_OPTION_ARG("config", parse_config),
                 CTL_OPTION_FLAG("ephemeral", CreateArgs, ephemeral),

@@ -138,24 +138,6 @@ typedef struct CopyArgs {
         bool allow_running;
 } CopyArgs;
 
-static int parse_copy_snapshot(Context *c, const char *arg, void *userdata) {
-        CopyArgs *a = userdata;
-
-        if (isempty(arg))
-                return ctl_usage_error(c, "Empty snapshot name.");
-        a->snapshot = arg;
-        return 1;
-}
-
-static int parse_copy_clone(Context *c, const char *arg, void *userdata) {
-        CopyArgs *a = userdata;
-
-        if (isempty(arg))
-                return ctl_usage_error(c, "--clone takes 'copy' or 'overlay'.");
-        a->clone = arg;
-        return 1;
-}
-
 static int parse_copy_config(Context *c, const char *arg, void *userdata) {
         CopyArgs *a = userdata;
 
@@ -198,8 +180,8 @@ static int append_copy_options(sd_bus_message *m, const CopyArgs *a) {
 
 int verb_copy(Context *c, int argc, char *argv[]) {
         static const CtlOption options[] = {
-                CTL_OPTION_ARG("snapshot", parse_copy_snapshot),
-                CTL_OPTION_ARG("clone", parse_copy_clone),
+                CTL_OPTION_STRING("snapshot", CopyArgs, snapshot, "Empty snapshot name."),
+                CTL_OPTION_STRING("clone", CopyArgs, clone, "--clone takes 'copy' or 'overlay'."),
                 CTL_OPTION_ARG("config", parse_copy_config),
                 CTL_OPTION_FLAG("ephemeral", CopyArgs, ephemeral),
                 CTL_OPTION_FLAG("async", CopyArgs, async),

@@ -277,11 +277,21 @@ static int option_value(const CtlOption options[], size_t i) {
 }
 
 static int verb_option(Context *c, const CtlOption *o, const char *arg, void *userdata) {
+        uint8_t *field;
+
         if (o->parse)
                 return o->parse(c, arg, userdata);
 
         assert(userdata);
-        *(bool *) ((uint8_t *) userdata + o->flag) = true;
+        field = (uint8_t *) userdata + o->flag;
+        if (!o->has_arg) {
+                *(bool *) field = true;
+                return 1;
+        }
+        assert(o->empty_error);
+        if (isempty(arg))
+                return ctl_usage_error(c, "%s", o->empty_error);
+        *(const char **) field = arg;
         return 1;
 }
 

@@ -44,16 +44,21 @@ void ctl_help(void);
  * --address=, --no-ask-password, -H/--host=) in front of them, so that "lxcbusctl list --address=..." works
  * as well as "lxcbusctl --address=... list". parse gets the argument (NULL for an option without one) and
  * the verb's userdata, and returns 1 to go on, 0 when the run is complete (--version), < 0 after reporting a
- * usage error. An option without parse sets the bool at offset flag of userdata. */
+ * usage error. An option without parse sets the bool at offset flag of userdata; one with an argument but
+ * without parse points the const char * at offset flag to the argument, and refuses an empty one with the
+ * message empty_error. */
 typedef struct CtlOption {
         const char *name;
         int short_name;                 /* 0: long only */
         bool has_arg;
         int (*parse)(Context *c, const char *arg, void *userdata);
         size_t flag;
+        const char *empty_error;
 } CtlOption;
 
 #define CTL_OPTION_FLAG(n, type, field) { .name = (n), .flag = offsetof(type, field) }
+#define CTL_OPTION_STRING(n, type, field, empty)                                                \
+        { .name = (n), .has_arg = true, .flag = offsetof(type, field), .empty_error = (empty) }
 #define CTL_OPTION_CALL(n, func) { .name = (n), .parse = (func) }
 #define CTL_OPTION_ARG(n, func) { .name = (n), .has_arg = true, .parse = (func) }
 
