@@ -131,8 +131,7 @@ static int relay(Context *c, int fd, bool read_from_fd, int *ret_fd, pid_t *ret_
 /* Calls member with path and fd (async), drops our copies of fd, waits for the operation. */
 static int run_file_call(Context *c, const char *name, const char *member, const char *path, int fd,
                          const FileArgs *a) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const char *op;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
         r = ctl_new_instance_call(c, name, member, &m);
@@ -148,15 +147,7 @@ static int run_file_call(Context *c, const char *name, const char *member, const
                                        CTL_BUS_FLAG("mkdir-parents", a->mkdir_parents));
         if (r < 0)
                 return ctl_message_error(c, r);
-        r = ctl_call(c, m, 0, &reply);
-        if (r < 0)
-                return r;
-        /* The message holds a copy of fd: a relay sees EOF only once every copy but the worker's is gone. */
-        m = sd_bus_message_unref(m);
-        r = ctl_read_reply(c, reply, member, "o", &op);
-        if (r < 0)
-                return r;
-        return ctl_wait_operation(c, op);
+        return ctl_call_operation(c, &m, CTL_OPERATION_FOLLOW);
 }
 
 static int file_push(Context *c, const char *local, const char *remote, const FileArgs *a) {

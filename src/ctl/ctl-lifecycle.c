@@ -13,27 +13,6 @@
  * asks for "async" and, without --async, waits for the operation here, with a progress line and Ctrl-C as
  * Cancel; ctl-operation.h), freeze, unfreeze, kill. */
 
-/* The reply of an operation call is the operation's path (or an instance and the operation, for
- * CreateInstance); with --async it is all the caller gets, so print it for scripts to follow; else wait
- * for the operation. */
-static int finish_operation_call(Context *c, sd_bus_message *reply, const char *signature, bool async) {
-        const char *instance, *operation;
-        int r;
-
-        if (streq(signature, "oo"))
-                r = sd_bus_message_read(reply, "oo", &instance, &operation);
-        else
-                r = sd_bus_message_read(reply, "o", &operation);
-        if (r < 0)
-                return ctl_error_errno(c, r, "Failed to parse reply: %m");
-
-        if (async) {
-                puts(operation);
-                return 0;
-        }
-        return ctl_wait_operation(c, operation);
-}
-
 typedef struct OperationVerb {
         const char *name;
         const char *method;
@@ -118,7 +97,7 @@ static int run_operation_verb(Context *c, int argc, char *argv[], const Operatio
                 CTL_OPTION_CALL("all", parse_all),
                 {}
         };
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         OperationArgs a = { .verb = v };
         int r;
 
@@ -132,11 +111,7 @@ static int run_operation_verb(Context *c, int argc, char *argv[], const Operatio
         if (r < 0)
                 return ctl_message_error(c, r);
 
-        r = ctl_call(c, m, 0, &reply);
-        if (r < 0)
-                return r;
-
-        return finish_operation_call(c, reply, "o", a.async);
+        return ctl_call_operation(c, &m, a.async ? CTL_OPERATION_PRINT : CTL_OPERATION_FOLLOW);
 }
 
 int verb_start(Context *c, int argc, char *argv[]) {
@@ -250,7 +225,7 @@ static int append_create_arguments(sd_bus_message *m, const CreateArgs *a) {
 }
 
 int verb_create(Context *c, int argc, char *argv[]) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(create_args_done) CreateArgs a = {};
         int r;
 
@@ -266,11 +241,7 @@ int verb_create(Context *c, int argc, char *argv[]) {
         if (r < 0)
                 return ctl_message_error(c, r);
 
-        r = ctl_call(c, m, 0, &reply);
-        if (r < 0)
-                return r;
-
-        return finish_operation_call(c, reply, "oo", a.async);
+        return ctl_call_operation(c, &m, a.async ? CTL_OPERATION_PRINT : CTL_OPERATION_FOLLOW);
 }
 
 /* Calls a method of NAME's instance object with no arguments and no reply value. */

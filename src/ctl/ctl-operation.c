@@ -296,6 +296,39 @@ int ctl_wait_operation(Context *c, const char *path) {
         return r;
 }
 
+int ctl_call_operation(Context *c, sd_bus_message **m, CtlOperationCall mode) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *member, *instance, *operation;
+        int r;
+
+        assert(c);
+        assert(m);
+        assert(*m);
+
+        member = sd_bus_message_get_member(*m);
+        r = ctl_call(c, *m, mode == CTL_OPERATION_BLOCK ? ctl_operation_timeout_usec(0) : 0, &reply);
+        if (r < 0)
+                return r;
+        if (streq_ptr(sd_bus_message_get_signature(reply, true), "oo"))
+                r = ctl_read_reply(c, reply, member, "oo", &instance, &operation);
+        else
+                r = ctl_read_reply(c, reply, member, "o", &operation);
+        if (r < 0)
+                return r;
+        *m = sd_bus_message_unref(*m);
+
+        switch (mode) {
+        case CTL_OPERATION_PRINT:
+                /* All the caller gets: for scripts to follow. */
+                puts(operation);
+                return 0;
+        case CTL_OPERATION_FOLLOW:
+                return ctl_wait_operation(c, operation);
+        default:
+                return 0;
+        }
+}
+
 /* ---------------------------------------------------------------- verbs */
 
 /* One property as "Name: value", by the type of its variant; times as dates, sizes as sizes. */

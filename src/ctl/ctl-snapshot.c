@@ -6,6 +6,7 @@
 
 #include "bus-options.h"
 #include "ctl-bus.h"
+#include "ctl-operation.h"
 #include "ctl-util.h"
 #include "ctl.h"
 #include "names.h"
@@ -28,9 +29,8 @@ static int snapshot_call(Context *c, int argc, char *argv[], const char *member)
         };
         /* Static arrays both: a compound literal inside the if would end with the if's body. */
         const CtlOption *options = streq(member, "Snapshot") ? options_running : options_async;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         SnapshotArgs a = {};
-        const char *operation;
         int r;
 
         r = ctl_parse_args(c, argc, argv, options, &a, 2, "instance name and snapshot name");
@@ -46,15 +46,7 @@ static int snapshot_call(Context *c, int argc, char *argv[], const char *member)
                                        CTL_BUS_FLAG("allow-running", a.allow_running));
         if (r < 0)
                 return ctl_message_error(c, r);
-        r = ctl_call(c, m, a.async ? 0 : ctl_operation_timeout_usec(0), &reply);
-        if (r < 0)
-                return r;
-        r = ctl_read_reply(c, reply, member, "o", &operation);
-        if (r < 0)
-                return r;
-        if (a.async)
-                puts(operation);
-        return 0;
+        return ctl_call_operation(c, &m, a.async ? CTL_OPERATION_PRINT : CTL_OPERATION_BLOCK);
 }
 
 int verb_snapshot(Context *c, int argc, char *argv[]) {
@@ -188,9 +180,8 @@ int verb_copy(Context *c, int argc, char *argv[]) {
                 CTL_OPTION_FLAG("allow-running", CopyArgs, allow_running),
                 {}
         };
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         CopyArgs a = {};
-        const char *instance, *operation;
         int r;
 
         r = ctl_parse_args(c, argc, argv, options, &a, 2, "source instance and new name");
@@ -207,12 +198,7 @@ int verb_copy(Context *c, int argc, char *argv[]) {
                 r = ctl_message_error(c, r);
                 goto finish;
         }
-        r = ctl_call(c, m, a.async ? 0 : ctl_operation_timeout_usec(0), &reply);
-        if (r < 0)
-                goto finish;
-        r = ctl_read_reply(c, reply, "Copy", "oo", &instance, &operation);
-        if (r >= 0 && a.async)
-                puts(operation);
+        r = ctl_call_operation(c, &m, a.async ? CTL_OPERATION_PRINT : CTL_OPERATION_BLOCK);
 finish:
         strv_free(a.config);
         return r;
