@@ -2,6 +2,7 @@
 #include <assert.h>
 #include <unistd.h>
 
+#include "bus-options.h"
 #include "ctl-bus.h"
 #include "ctl-remote.h"
 #include "ctl-util.h"
@@ -231,6 +232,22 @@ int ctl_call_method(Context *c, const char *path, const char *interface, const c
         return r;
 }
 
+/* key: an a{ss} of the pairs, in the entry and the variant that sd_bus_message_append() would write. */
+static int append_pairs_option(sd_bus_message *m, const char *key, char **pairs) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append_basic(m, 's', key);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "a{ss}");
+        if (r >= 0)
+                r = bus_append_string_pairs(m, pairs);
+        for (unsigned i = 0; r >= 0 && i < 2; i++)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
 static int append_option(sd_bus_message *m, const CtlBusOption *o) {
         switch (o->type) {
         case 'b':
@@ -241,6 +258,8 @@ static int append_option(sd_bus_message *m, const CtlBusOption *o) {
                 return sd_bus_message_append(m, "{sv}", o->key, "t", o->u64);
         case 's':
                 return sd_bus_message_append(m, "{sv}", o->key, "s", o->s);
+        case 'a':
+                return append_pairs_option(m, o->key, o->pairs);
         default:
                 return -EINVAL;         /* not a type that the CTL_BUS_* macros make */
         }

@@ -45,12 +45,13 @@ int ctl_call_methodv(Context *c, const char *path, const char *interface, const 
  * daemon applies its default. A flag ('b') is always true. */
 typedef struct CtlBusOption {
         const char *key;
-        char type;              /* 'b', 'u', 't' or 's' */
+        char type;              /* 'b', 'u', 't', 's' or 'a' (a{ss}) */
         bool set;
         union {
                 uint32_t u32;
                 uint64_t u64;
                 const char *s;
+                char **pairs;   /* alternating keys and values */
         };
 } CtlBusOption;
 
@@ -58,6 +59,7 @@ typedef struct CtlBusOption {
 #define CTL_BUS_U32(k, cond, v) { .key = (k), .type = 'u', .set = (cond), .u32 = (v) }
 #define CTL_BUS_U64(k, cond, v) { .key = (k), .type = 't', .set = (cond), .u64 = (v) }
 #define CTL_BUS_STRING(k, cond, v) { .key = (k), .type = 's', .set = (cond), .s = (v) }
+#define CTL_BUS_PAIRS(k, v) { .key = (k), .type = 'a', .set = !!(v), .pairs = (v) }
 
 /* Appends an a{sv} of the options that are set, in their order. */
 int ctl_append_options(sd_bus_message *m, const CtlBusOption options[], size_t n);
