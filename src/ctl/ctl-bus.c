@@ -126,6 +126,25 @@ int ctl_call(Context *c, sd_bus_message *m, uint64_t timeout_usec, sd_bus_messag
         return 0;
 }
 
+int ctl_call_for_fd(Context *c, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **ret_reply,
+                    int *ret_fd) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int fd, r;
+
+        assert(ret_reply);
+        assert(ret_fd);
+
+        r = ctl_call(c, m, timeout_usec, &reply);
+        if (r < 0)
+                return r;
+        r = ctl_read_reply(c, reply, sd_bus_message_get_member(m), "h", &fd);
+        if (r < 0)
+                return r;
+        *ret_fd = fd;
+        *ret_reply = TAKE_PTR(reply);
+        return 0;
+}
+
 int ctl_get_instance_path(Context *c, const char *name, char **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *path;

@@ -18,6 +18,10 @@ int ctl_new_method_call(Context *c, const char *path, const char *interface, con
 /* timeout_usec 0 is sd-bus's default (25 s). A call that may need authorization, when we may ask for a
  * password, runs with a pkttyagent and at least CTL_AUTHORIZATION_TIMEOUT_MIN_SEC. */
 int ctl_call(Context *c, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **ret_reply);
+/* ctl_call() of a method whose reply starts with an fd (OpenConsole, ConsoleLog, ExecPty): *ret_fd belongs
+ * to *ret_reply, which the caller may read on. */
+int ctl_call_for_fd(Context *c, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **ret_reply,
+                    int *ret_fd);
 /* Reports a failure to build a message (out of memory, bad argument). */
 int ctl_message_error(Context *c, int r);
 

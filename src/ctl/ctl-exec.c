@@ -572,11 +572,7 @@ static int exec_with_tty(Context *c, const ExecArgs *a, sd_bus_message **m) {
         if (r < 0)
                 return ctl_message_error(c, r);
 
-        r = ctl_call(c, *m, ctl_operation_timeout_usec(0), &reply);
-        if (r < 0)
-                return r;
-
-        r = ctl_read_reply(c, reply, "ExecPty", "h", &fd);
+        r = ctl_call_for_fd(c, *m, ctl_operation_timeout_usec(0), &reply, &fd);
         if (r < 0)
                 return r;
         r = read_process(c, reply, "ExecPty", &process, &sender);
