@@ -390,10 +390,28 @@ static int print_property(sd_bus_message *m, const char *name) {
         return sd_bus_message_exit_container(m);
 }
 
+/* Each property printed (ctl_read_properties()); userdata: where the Status goes. */
+static int show_property(sd_bus_message *m, const char *name, void *userdata) {
+        char **status = userdata;
+        const char *st;
+        int r;
+
+        if (!streq(name, "Status"))
+                r = print_property(m, name);
+        else {
+                r = sd_bus_message_read(m, "v", "s", &st);
+                if (r >= 0) {
+                        printf("%16s: %s\n", name, st);
+                        free(*status);
+                        *status = strdup(st);
+                }
+        }
+        return r < 0 ? r : 1;
+}
+
 /* Prints the operation's properties; *ret_status: its Status. */
 static int show_operation(Context *c, const char *path, char **ret_status) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *name;
         int r;
 
         r = ctl_call_method(c, path, "org.freedesktop.DBus.Properties", "GetAll", 0, &reply, "s",
@@ -401,23 +419,7 @@ static int show_operation(Context *c, const char *path, char **ret_status) {
         if (r < 0)
                 return r;
         printf("%16s: %s\n", "Path", path);
-        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
-        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(reply, "s", &name);
-                if (r >= 0 && streq(name, "Status")) {
-                        const char *st;
-
-                        r = sd_bus_message_read(reply, "v", "s", &st);
-                        if (r >= 0) {
-                                printf("%16s: %s\n", name, st);
-                                free(*ret_status);
-                                *ret_status = strdup(st);
-                        }
-                } else if (r >= 0)
-                        r = print_property(reply, name);
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(reply);
-        }
+        r = ctl_read_properties(reply, show_property, ret_status);
         if (r < 0)
                 return ctl_error_errno(c, r, "Failed to parse the properties of %s: %m", path);
         return 0;
