@@ -68,6 +68,29 @@ int ctl_bus_get(Context *c, sd_bus **ret) {
         return 0;
 }
 
+int ctl_bus_attach_new_event(Context *c, sd_bus **ret_bus, sd_event **ret_event) {
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        sd_bus *bus;
+        int r;
+
+        assert(ret_bus);
+        assert(ret_event);
+
+        r = ctl_bus_get(c, &bus);
+        if (r < 0)
+                return r;
+        r = sd_event_new(&event);
+        if (r < 0)
+                return ctl_error_errno(c, r, "Failed to allocate an event loop: %m");
+        r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return ctl_error_errno(c, r, "Failed to attach the bus to the event loop: %m");
+
+        *ret_bus = bus;
+        *ret_event = TAKE_PTR(event);
+        return 0;
+}
+
 int ctl_message_error(Context *c, int r) {
         return ctl_error_errno(c, r, "Failed to build D-Bus message: %m");
 }
@@ -95,16 +118,11 @@ int ctl_new_method_call(Context *c, const char *path, const char *interface, con
 
 int ctl_call(Context *c, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **ret_reply) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus *bus;
         bool ask;
         int r;
 
         assert(c);
         assert(m);
-
-        r = ctl_bus_get(c, &bus);
-        if (r < 0)
-                return r;
 
         ask = c->ask_password && ctl_method_needs_authorization(sd_bus_message_get_interface(m),
                                                                sd_bus_message_get_member(m));
@@ -115,7 +133,8 @@ int ctl_call(Context *c, sd_bus_message *m, uint64_t timeout_usec, sd_bus_messag
                 (void) ctl_agent_open(&c->agent);
         }
 
-        r = sd_bus_call(bus, m, timeout_usec, &error, ret_reply);
+        /* On the bus m was made for (ctl_new_method_call()), which is connected. */
+        r = sd_bus_call(sd_bus_message_get_bus(m), m, timeout_usec, &error, ret_reply);
 
         /* polkit has had its answer: give the terminal back, which exec -t and console take over next. */
         if (ask)

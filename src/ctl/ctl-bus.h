@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
 
 #include "ctl.h"
 
@@ -12,6 +13,10 @@
  * callers just pass the negative errno up. */
 
 int ctl_bus_get(Context *c, sd_bus **ret);
+
+/* For a verb that waits for signals and replies: the bus, attached to a new event loop. Detach it with
+ * sd_bus_detach_event() before the loop goes, as the verb may use the bus after. */
+int ctl_bus_attach_new_event(Context *c, sd_bus **ret_bus, sd_event **ret_event);
 
 int ctl_new_method_call(Context *c, const char *path, const char *interface, const char *member,
                         sd_bus_message **ret);

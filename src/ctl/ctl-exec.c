@@ -464,32 +464,28 @@ static int wait_for_process(Context *c, const char *path, const char *sender, Re
         sd_bus *bus;
         int r;
 
-        r = ctl_bus_get(c, &bus);
+        r = ctl_bus_attach_new_event(c, &bus, &event);
         if (r < 0)
                 return r;
         w.bus = bus;
-
-        r = sd_event_default(&event);
-        if (r < 0)
-                return ctl_error_errno(c, r, "Failed to allocate event loop: %m");
         w.event = event;
 
         FOREACH_SIGNAL(sig) {
                 r = sd_event_add_signal(event, NULL, sig, on_signal, &w);
-                if (r < 0)
-                        return ctl_error_errno(c, r, "Failed to watch signal %d: %m", sig);
+                if (r < 0) {
+                        r = ctl_error_errno(c, r, "Failed to watch signal %d: %m", sig);
+                        goto finish;
+                }
         }
-
-        r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return ctl_error_errno(c, r, "Failed to attach the bus to the event loop: %m");
 
         /* Subscribe first, so that an exit between here and Wait() is not missed; Wait() also answers at
          * once for a process that has already exited, so either way the status arrives. */
         r = sd_bus_match_signal(bus, &exited_slot, sender ?: LXCBUS_BUS_NAME, path, LXCBUS_PROCESS_INTERFACE,
                                 "Exited", on_exited, &w);
-        if (r < 0)
-                return ctl_error_errno(c, r, "Failed to subscribe to Exited of %s: %m", path);
+        if (r < 0) {
+                r = ctl_error_errno(c, r, "Failed to subscribe to Exited of %s: %m", path);
+                goto finish;
+        }
 
         for (int i = 0; relays && i < 3; i++)
                 if (relays[i]) {

@@ -272,18 +272,12 @@ int ctl_wait_operation(Context *c, const char *path) {
         assert(c);
         assert(path);
 
-        r = ctl_bus_get(c, &bus);
+        r = ctl_bus_attach_new_event(c, &bus, &w.event);
         if (r < 0)
                 return r;
         w.id = ctl_operation_id_from_path(path);
         w.started = now_usec(CLOCK_MONOTONIC);
         w.tty = isatty(STDERR_FILENO) > 0;
-        r = sd_event_new(&w.event);
-        if (r < 0)
-                return ctl_error_errno(c, r, "Failed to allocate an event loop: %m");
-        r = sd_bus_attach_event(bus, w.event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return ctl_error_errno(c, r, "Failed to attach the bus: %m");
 
         /* SIGINT through the loop: blocked for the wait only. */
         sigemptyset(&mask);

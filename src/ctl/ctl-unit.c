@@ -415,26 +415,15 @@ static int add_matches(UnitWatch *u, sd_bus *bus) {
         return 0;
 }
 
-static int run_unit(UnitWatch *u) {
-        sd_bus *bus;
+/* The signals, the matches, the current state, and the loop until the unit's end: its result. */
+static int watch_unit(UnitWatch *u, sd_bus *bus) {
         int r;
 
-        r = ctl_get_instance_path(u->c, u->name, &u->path);
-        if (r < 0)
-                return r;
-        bus = u->c->bus;
-
-        r = sd_event_default(&u->event);
-        if (r < 0)
-                return ctl_error_errno(u->c, r, "Failed to allocate an event loop: %m");
         r = sd_event_add_signal(u->event, NULL, SIGTERM, on_sigterm, u);
         if (r >= 0)
                 r = sd_event_add_signal(u->event, NULL, SIGINT, on_sigterm, u);
         if (r < 0)
                 return ctl_error_errno(u->c, r, "Failed to catch SIGTERM: %m");
-        r = sd_bus_attach_event(bus, u->event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return ctl_error_errno(u->c, r, "Failed to attach the bus: %m");
         r = add_matches(u, bus);
         if (r < 0)
                 return r;
@@ -442,13 +431,25 @@ static int run_unit(UnitWatch *u) {
 
         while (!u->done) {
                 r = sd_event_run(u->event, UINT64_MAX);
-                if (r < 0) {
-                        (void) sd_bus_detach_event(bus);
+                if (r < 0)
                         return ctl_error_errno(u->c, r, "Lost the bus while watching %s: %m", u->path);
-                }
         }
-        (void) sd_bus_detach_event(bus);
         return u->result;
+}
+
+static int run_unit(UnitWatch *u) {
+        sd_bus *bus;
+        int r;
+
+        r = ctl_get_instance_path(u->c, u->name, &u->path);
+        if (r < 0)
+                return r;
+        r = ctl_bus_attach_new_event(u->c, &bus, &u->event);
+        if (r < 0)
+                return r;
+        r = watch_unit(u, bus);
+        (void) sd_bus_detach_event(bus);
+        return r;
 }
 
 int verb_run_unit(Context *c, int argc, char *argv[]) {
