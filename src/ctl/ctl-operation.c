@@ -311,16 +311,11 @@ int ctl_call_operation(Context *c, sd_bus_message **m, CtlOperationCall mode) {
                 return r;
         *m = sd_bus_message_unref(*m);
 
-        switch (mode) {
-        case CTL_OPERATION_PRINT:
-                /* All the caller gets: for scripts to follow. */
-                puts(operation);
-                return 0;
-        case CTL_OPERATION_FOLLOW:
+        if (mode == CTL_OPERATION_FOLLOW)
                 return ctl_wait_operation(c, operation);
-        default:
-                return 0;
-        }
+        if (mode == CTL_OPERATION_PRINT)
+                puts(operation);        /* all the caller gets: for scripts to follow */
+        return 0;                       /* CTL_OPERATION_BLOCK: it has ended */
 }
 
 /* ---------------------------------------------------------------- verbs */
