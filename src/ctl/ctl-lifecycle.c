@@ -167,17 +167,11 @@ int ctl_parse_config_option(Context *c, char ***pairs, const char *arg) {
         return 1;
 }
 
-static int parse_config(Context *c, const char *arg, void *userdata) {
-        CreateArgs *a = userdata;
-
-        return ctl_parse_config_option(c, &a->config, arg);
-}
-
 static int parse_create_args(Context *c, int argc, char *argv[], CreateArgs *a) {
         static const CtlOption options[] = {
                 CTL_OPTION_STRING("template", CreateArgs, template, "Empty template name."),
                 CTL_OPTION_FLAG("empty", CreateArgs, empty),
-                CTL_OPTION_ARG("config", parse_config),
+                CTL_OPTION_CONFIG("config", CreateArgs, config),
                 CTL_OPTION_FLAG("ephemeral", CreateArgs, ephemeral),
                 CTL_OPTION_FLAG("async", CreateArgs, async),
                 {}

@@ -138,17 +138,11 @@ static void copy_args_done(CopyArgs *a) {
         a->config = strv_free(a->config);
 }
 
-static int parse_copy_config(Context *c, const char *arg, void *userdata) {
-        CopyArgs *a = userdata;
-
-        return ctl_parse_config_option(c, &a->config, arg);
-}
-
 int verb_copy(Context *c, int argc, char *argv[]) {
         static const CtlOption options[] = {
                 CTL_OPTION_STRING("snapshot", CopyArgs, snapshot, "Empty snapshot name."),
                 CTL_OPTION_STRING("clone", CopyArgs, clone, "--clone takes 'copy' or 'overlay'."),
-                CTL_OPTION_ARG("config", parse_copy_config),
+                CTL_OPTION_CONFIG("config", CopyArgs, config),
                 CTL_OPTION_FLAG("ephemeral", CopyArgs, ephemeral),
                 CTL_OPTION_FLAG("async", CopyArgs, async),
                 CTL_OPTION_FLAG("allow-running", CopyArgs, allow_running),

@@ -28,10 +28,6 @@ static void transfer_args_done(TransferArgs *a) {
         a->config = strv_free(a->config);
 }
 
-static int parse_config(Context *c, const char *arg, void *userdata) {
-        return ctl_parse_config_option(c, &((TransferArgs *) userdata)->config, arg);
-}
-
 static int parse_compression(Context *c, const char *arg, void *userdata) {
         TransferArgs *a = userdata;
 
@@ -110,7 +106,7 @@ static int transfer_verb(Context *c, int argc, char *argv[], const CtlOption *op
 
 int verb_import(Context *c, int argc, char *argv[]) {
         static const CtlOption options[] = {
-                CTL_OPTION_ARG("config", parse_config),
+                CTL_OPTION_CONFIG("config", TransferArgs, config),
                 CTL_OPTION_FLAG("ephemeral", TransferArgs, ephemeral),
                 CTL_OPTION_FLAG("async", TransferArgs, async),
                 {}

@@ -284,14 +284,16 @@ static int verb_option(Context *c, const CtlOption *o, const char *arg, void *us
 
         assert(userdata);
         field = (uint8_t *) userdata + o->flag;
-        if (!o->has_arg) {
-                *(bool *) field = true;
+        if (o->store == CTL_OPTION_STORE_CONFIG)
+                return ctl_parse_config_option(c, (char ***) field, arg);
+        if (o->store == CTL_OPTION_STORE_STRING) {
+                assert(o->empty_error);
+                if (isempty(arg))
+                        return ctl_usage_error(c, "%s", o->empty_error);
+                *(const char **) field = arg;
                 return 1;
         }
-        assert(o->empty_error);
-        if (isempty(arg))
-                return ctl_usage_error(c, "%s", o->empty_error);
-        *(const char **) field = arg;
+        *(bool *) field = true;
         return 1;
 }
 
