@@ -4,7 +4,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "bus-options.h"
 #include "ctl-bus.h"
 #include "ctl-operation.h"
 #include "ctl-util.h"
