@@ -84,7 +84,7 @@ def url(port=PORT):
 
 
 def stop_all(st):
-    """At a test's exit: close the Browsers and end the processes (cockpit-ws) among the values of st."""
+    """At exit: close every Browser and stop every cockpit-ws among the values of dict st."""
     for v in st.values():
         if isinstance(v, Browser):
             v.close()
