@@ -46,6 +46,15 @@ def cleanup():
         os.unlink(TARBALL)
 
 
+def fresh(name, source=None):
+    """name, tracked, with no instance of that name left from before (created from source if given)."""
+    T.add(name)
+    cleanup_instance(name)
+    if source:
+        create_instance(name, source)
+    return name
+
+
 def sel_row(name):
     return 'tr[data-name="%s"]' % name
 
@@ -89,8 +98,7 @@ def create_from_the_dialog():
     # the list and the operations come from the same ObjectManager: nothing per instance or operation
     print('# method calls to org.lxcbus1 while the page opened: %s' % dict(mon.calls))
     assert sum(mon.calls.values()) < 20, mon.calls
-    ST['web'] = name = T.add('ckd-web')
-    cleanup_instance(name)
+    ST['web'] = name = fresh('ckd-web')
     open_dialog(b)
     b.do('fill', sel='#create-name', value=name)
     b.do('fill', sel='#create-description', value='made in the dialog')
@@ -127,13 +135,10 @@ def dialog_shows_the_daemons_refusals():
 @test
 def dialog_imports_a_tarball_on_the_host():
     b = ST['browser']
-    src = T.add('ckd-src')
-    cleanup_instance(src)
-    create_instance(src, 'none')
+    src = fresh('ckd-src', 'none')
     rc, out, err = run(CTL, 'export', src, TARBALL)
     assert rc == 0, err
-    new = T.add('ckd-import')
-    cleanup_instance(new)
+    new = fresh('ckd-import')
     open_dialog(b)
     b.do('fill', sel='#create-name', value=new)
     b.do('choose', sel='#create-source', value='import')
@@ -262,9 +267,7 @@ def stalled_export(name):
 @test
 def operation_progress_and_cancel_from_the_page():
     b = ST['browser']
-    big = T.add('ckd-archive')
-    cleanup_instance(big)
-    create_instance(big, 'none')
+    big = fresh('ckd-archive', 'none')
     with open(os.path.join(rootfs(big), 'big'), 'wb') as f:
         for _ in range(32):
             f.write(os.urandom(1 << 20))
