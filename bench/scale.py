@@ -6,7 +6,8 @@ Runs inside a test host (bench/scale.sh boots it), as root, with lxcbusd.service
   1. CreateInstance (template busybox) through the bus, BUS instances, CONC calls in flight; then, with
      the daemon stopped, the rest up to N as copies on disk of those (the daemon refuses to create
      more than LXCBUS_INSTANCES_MAX = 512; it loads whatever is on disk at its start). A copy's
-     rootfs hard-links the busybox binary of its source, so 1000 instances take ~1 GB of tmpfs, not 2.
+     rootfs hard-links its source's files (the copies are never started): 500 busybox rootfs on
+     tmpfs, not 1000.
   2. Starts RUNNING of them through the bus (Instance.Start).
   3. Restarts the daemon: from `systemctl start` to the first ListInstances that lists all N
      (adoption of the running ones included), and from the process's exec to READY=1.
@@ -137,14 +138,12 @@ def figure(name, value, unit, target=None, cmp='<=', note=''):
 
 # ---- 1. instances ---------------------------------------------------------------------------------
 
-def create_on_bus(names, conc):
+def on_bus(names, conc, path_of, iface, method, params, reply):
+    """method on each of names, conc calls in flight, each from a connection of its own: the wall time."""
     def one(name):
         bus = new_bus()
         try:
-            call(bus, MGR, 'org.lxcbus1.Manager', 'CreateInstance',
-                 GLib.Variant('(sa{sv}a{ss}a{sv})', (name, {'type': GLib.Variant('s', 'template'),
-                                                            'template': GLib.Variant('s', 'busybox')},
-                                                     {}, {})), 'oo')
+            call(bus, path_of(name), iface, method, params(name), reply)
         finally:
             bus.close_sync(None)
     t0 = time.monotonic()
@@ -153,9 +152,15 @@ def create_on_bus(names, conc):
     return time.monotonic() - t0
 
 
+def create_on_bus(names, conc):
+    source = {'type': GLib.Variant('s', 'template'), 'template': GLib.Variant('s', 'busybox')}
+    return on_bus(names, conc, lambda n: MGR, 'org.lxcbus1.Manager', 'CreateInstance',
+                  lambda n: GLib.Variant('(sa{sv}a{ss}a{sv})', (n, source, {}, {})), 'oo')
+
+
 def clone_on_disk(src, dst):
-    """A copy of stopped instance src as dst: its files with the name replaced, its rootfs with
-    directories and small files copied and the busybox binary hard-linked."""
+    """A copy of stopped instance src as dst: its files with the name replaced, its rootfs hard-linked
+    to the source's (neither is ever started)."""
     s, d = os.path.join(STATE, src), os.path.join(STATE, dst)
     os.mkdir(d, 0o700)
     shutil.copystat(s, d)
@@ -174,7 +179,7 @@ def clone_on_disk(src, dst):
         shutil.copystat(sp, dp)
         fst = os.stat(sp)
         os.chown(dp, fst.st_uid, fst.st_gid)
-    sh('cp', '-a', os.path.join(s, 'rootfs'), os.path.join(d, 'rootfs'))
+    sh('cp', '-al', os.path.join(s, 'rootfs'), os.path.join(d, 'rootfs'))
 
 
 def make_instances(args, names):
@@ -194,21 +199,13 @@ def make_instances(args, names):
             clone_on_disk(names[args.running + k % (nbus - args.running)] if nbus > args.running
                           else names[k % nbus], n)
         figure('clone_disk_total', time.monotonic() - t0, 's',
-               note='%d copies on disk (busybox binary hard-linked)' % (len(names) - nbus))
+               note='%d copies on disk (rootfs hard-linked)' % (len(names) - nbus))
         sh('systemctl', 'start', 'lxcbusd.service')
 
 
 def start_on_bus(names, conc):
-    def one(name):
-        bus = new_bus()
-        try:
-            call(bus, ipath(name), 'org.lxcbus1.Instance', 'Start', GLib.Variant('(a{sv})', ({},)), 'o')
-        finally:
-            bus.close_sync(None)
-    t0 = time.monotonic()
-    with concurrent.futures.ThreadPoolExecutor(conc) as ex:
-        list(ex.map(one, names))
-    return time.monotonic() - t0
+    return on_bus(names, conc, ipath, 'org.lxcbus1.Instance', 'Start',
+                  lambda n: GLib.Variant('(a{sv})', ({},)), 'o')
 
 
 # ---- 3. restart -----------------------------------------------------------------------------------
@@ -280,7 +277,7 @@ def measure_calls(args, n, pid):
 
     def gmo():
         r = call(bus, MGR, 'org.freedesktop.DBus.ObjectManager', 'GetManagedObjects', None, 'a{oa{sa{sv}}}')
-        assert r.get_child_value(0).n_children() >= n + 1
+        assert r.get_child_value(0).n_children() >= n
         return r
 
     def ping():
@@ -302,6 +299,18 @@ def measure_calls(args, n, pid):
            parse_floor(bus, 'org.freedesktop.DBus.ObjectManager', 'GetManagedObjects', args.gmo_iter), 'ms',
            note='the client alone: GDBusMessage from the reply\'s bytes, median')
     bus.close_sync(None)
+
+
+# ---- 6. idle -------------------------------------------------------------------------------------
+
+def idle(args, pid, name, what):
+    log('idle for %d s (no client of ours on the bus; %s)' % (args.idle, what))
+    time.sleep(2)
+    c0, s0, nthreads = switches(pid)
+    time.sleep(args.idle)
+    c1, s1, _ = switches(pid)
+    figure(name, c1 - c0, '', 0, note='context switches of lxcbusd (%d threads) in %d s idle, %s; '
+           'schedstat timeslices %d' % (nthreads, args.idle, what, s1 - s0))
 
 
 # ---- 7. monitors ----------------------------------------------------------------------------------
@@ -369,10 +378,13 @@ def main():
     ap.add_argument('--gmo-iter', type=int, default=40)
     ap.add_argument('--idle', type=int, default=60)
     ap.add_argument('--floor', type=int, default=10)
+    ap.add_argument('--no-idle-spawned', dest='idle_spawned', action='store_false',
+                    help='measure idle wakeups only after the restart (adopted monitors)')
     ap.add_argument('--keep', action='store_true', help='leave the instances behind')
     ap.add_argument('--reuse', action='store_true', help='the instances exist (a --keep run made them)')
     args = ap.parse_args()
     names = ['s%04d' % k for k in range(args.instances)]
+    log('conditions: %d CPUs, load %s' % (os.cpu_count(), open('/proc/loadavg').read().strip()))
     running = names[:args.running]
 
     if not args.reuse:
@@ -382,6 +394,12 @@ def main():
         figure('start_bus_each', dt / max(1, len(running)) * 1000.0, 'ms',
                note='%d Instance.Start, %d in flight: wall time / count' % (len(running), args.conc))
 
+    if not args.reuse:
+        st = status_fields(daemon_pid())
+        figure('rss_before_restart', int(st['VmRSS'].split()[0]) / 1024.0, 'MiB',
+               note='VmRSS after the creates and starts (RssAnon %s)' % st['RssAnon'])
+    if not args.reuse and args.idle_spawned:
+        idle(args, daemon_pid(), 'idle_wakeups_spawned', 'monitors it spawned')
     log('restarting lxcbusd with %d instances, %d running' % (len(names), len(running)))
     restart(args, len(names))
     pid = daemon_pid()
@@ -395,13 +413,7 @@ def main():
     figure('rss', int(st['VmRSS'].split()[0]) / 1024.0, 'MiB', 8.0,
            note='VmRSS after the calls (RssAnon %s, RssFile %s)' % (st['RssAnon'], st['RssFile']))
 
-    log('idle for %d s (no client of ours on the bus)' % args.idle)
-    time.sleep(2)
-    c0, s0, nthreads = switches(pid)
-    time.sleep(args.idle)
-    c1, s1, _ = switches(pid)
-    figure('idle_wakeups', c1 - c0, '', 0, note='context switches of lxcbusd (%d threads) in %d s idle; '
-           'schedstat timeslices %d' % (nthreads, args.idle, s1 - s0))
+    idle(args, pid, 'idle_wakeups', 'adopted monitors')
 
     log('monitor memory: %d instances against %d lxc-start monitors' % (len(running), args.floor))
     bus = new_bus()
@@ -424,6 +436,7 @@ def main():
     figure('monitor_private', priv, 'KiB', note='mean private (USS); lxc-start -d: %.0f KiB, ratio %.2f; '
            'RSS %.0f / %.0f KiB' % (fpriv, priv / fpriv, rss, frss))
 
+    log('conditions: load %s' % open('/proc/loadavg').read().strip())
     failed = report()
     if not args.keep:
         cleanup(names, running)
