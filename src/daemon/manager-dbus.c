@@ -44,7 +44,8 @@ int manager_bus_paths(Manager *m, bool operations, char ***ret) {
                 for (Operation *o = m->operations; o; o = o->next)
                         n++;
         else
-                n = m->n_instances;
+                for (Instance *i = m->instances; i; i = i->next)
+                        n++;
         l = new0(char *, n + 1);
         if (!l)
                 return -ENOMEM;
