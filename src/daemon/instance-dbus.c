@@ -32,13 +32,11 @@
 #include "snapshot-dbus.h"
 #include "util.h"
 
+/* An instance answers only at its canonical path (instance_name_from_path() refuses any other encoding
+ * of its name), so the path alone finds it, with no decoding. */
 int instance_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                          sd_bus_error *error) {
-        _cleanup_free_ char *name = NULL;
-
-        if (instance_name_from_path(path, &name) < 0)
-                return 0;
-        *found = manager_find_instance(userdata, name);
+        *found = manager_find_instance_by_path(userdata, path);
         return *found != NULL;
 }
 

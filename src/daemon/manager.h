@@ -63,6 +63,7 @@ struct Manager {
 
         Instance *instances;        /* sorted by name */
         unsigned n_instances;
+        Instance *find_hint;        /* manager_find_instance_by_path(): the last found, while linked */
         Operation *operations;      /* newest first */
         uint64_t next_operation_id;
         Limiter operation_limits;
@@ -108,6 +109,7 @@ void manager_mark_dirty(Manager *m);
 void manager_flush_changes(Manager *m);
 void manager_add_instance(Manager *m, Instance *i);
 Instance *manager_find_instance(Manager *m, const char *name);
+Instance *manager_find_instance_by_path(Manager *m, const char *path);
 bool manager_name_reserved(Manager *m, const char *name);
 /* Reserves the name, and the ids of idmap (may be NULL) until the name is released. */
 int manager_reserve_name(Manager *m, const char *name, const InstanceIdmap *idmap, uid_t owner);
