@@ -906,22 +906,9 @@ static int method_export(sd_bus_message *message, void *userdata, sd_bus_error *
         if (compression && (c = worker_compression_from_string(compression)) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Unknown compression '%s' (none, gzip, xz or zstd).", compression);
-        r = bus_authorize_full(i->manager, message, i, NULL, error);
+        r = bus_authorize_stopped(message, i, "export", false, allow_running, &uid, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = bus_get_sender_uid(message, &uid);
-        if (r < 0)
-                return r;
-        r = bus_error_busy(i, error);
-        if (r < 0)
-                return r;
-        if (i->load_error || !(i->state == INSTANCE_STOPPED || (allow_running && i->state == INSTANCE_RUNNING)))
-                return bus_error_invalid_state(i, "export", error);
-        if (i->state == INSTANCE_RUNNING) {
-                r = bus_check_running_tree(i, "export", error);
-                if (r < 0)
-                        return r;
-        }
 
         r = bus_operation_new(i->manager, OPERATION_EXPORT, i, i->name, message, uid, OPERATION_REPLY_OP, async, &o,
                               error);

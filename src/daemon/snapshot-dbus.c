@@ -44,22 +44,38 @@ static int invalid_name(const char *what, const char *name, sd_bus_error *error)
                                  "letter, not ending with '-'.", what, instance_name_for_message(name, qbuf));
 }
 
-/* The checks every method here makes after polkit: nothing else holds the instance, it is not broken,
- * and it is stopped (DESIGN.md's table; DeleteSnapshot leaves the rootfs alone and works in any state;
- * Copy and Snapshot with allow-running also take a running one, which they freeze). */
-static int check_stopped_idle(Instance *i, const char *verb, bool any_state, bool running_too,
-                              sd_bus_error *error) {
+/* What Snapshot, RestoreSnapshot, DeleteSnapshot, Rename, Copy and Export do once their call is read: ask
+ * polkit, learn the caller's uid, then check that nothing else holds the instance, it is not broken, and
+ * it is stopped (DESIGN.md's table; any_state: DeleteSnapshot leaves the rootfs alone and works in any
+ * state; running_too: Copy, Export and Snapshot with allow-running also take a running one, which they
+ * freeze). 1: go on; 0: polkit's answer is pending (the handler returns 1); < 0 (error set): refused. */
+int bus_authorize_stopped(sd_bus_message *message, Instance *i, const char *verb, bool any_state,
+                          bool running_too, uid_t *ret_uid, sd_bus_error *error) {
         int r;
 
+        assert(message);
+        assert(i);
+        assert(verb);
+        assert(ret_uid);
+
+        r = bus_authorize(message, i, error);
+        if (r <= 0)
+                return r;
+        r = bus_get_sender_uid(message, ret_uid);
+        if (r < 0)
+                return r;
         r = bus_error_busy(i, error);
         if (r < 0)
                 return r;
         if (i->load_error ||
             (!any_state && i->state != INSTANCE_STOPPED && !(running_too && i->state == INSTANCE_RUNNING)))
                 return bus_error_invalid_state(i, verb, error);
-        if (running_too && i->state == INSTANCE_RUNNING)
-                return bus_check_running_tree(i, verb, error);
-        return 0;
+        if (running_too && i->state == INSTANCE_RUNNING) {
+                r = bus_check_running_tree(i, verb, error);
+                if (r < 0)
+                        return r;
+        }
+        return 1;
 }
 
 int bus_check_running_tree(Instance *i, const char *verb, sd_bus_error *error) {
@@ -108,15 +124,10 @@ static int snapshot_common(sd_bus_message *message, Instance *i, OperationKind k
                 return r;
         if (!instance_name_is_valid(name))
                 return invalid_name("snapshot", name, error);
-        r = bus_authorize(message, i, error);
+        r = bus_authorize_stopped(message, i, verb, kind == OPERATION_DELETE_SNAPSHOT, allow_running, &uid,
+                                  error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = bus_get_sender_uid(message, &uid);
-        if (r < 0)
-                return r;
-        r = check_stopped_idle(i, verb, kind == OPERATION_DELETE_SNAPSHOT, allow_running, error);
-        if (r < 0)
-                return r;
         if (kind == OPERATION_SNAPSHOT) {
                 r = snapshot_check_new(i, name);
                 if (r == -EEXIST)
@@ -174,15 +185,9 @@ int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *error) 
                 return r;
         if (!instance_name_is_valid(name))
                 return invalid_name("instance", name, error);
-        r = bus_authorize(message, i, error);
+        r = bus_authorize_stopped(message, i, "rename", false, false, &uid, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = bus_get_sender_uid(message, &uid);
-        if (r < 0)
-                return r;
-        r = check_stopped_idle(i, "rename", false, false, error);
-        if (r < 0)
-                return r;
         /* Checked before the rename: the operation that follows it must not fail for want of a slot. */
         r = bus_limiter_check(&i->manager->operation_limits, uid, error);
         if (r < 0)
@@ -332,15 +337,9 @@ int method_copy(sd_bus_message *message, void *userdata, sd_bus_error *error) {
                                          "is and root copies it.");
         /* The details name the source and its owner: a rule that lets owners do what they like with their
          * instances lets them copy those. */
-        r = bus_authorize(message, src, error);
+        r = bus_authorize_stopped(message, src, "copy", false, c.allow_running, &uid, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = bus_get_sender_uid(message, &uid);
-        if (r < 0)
-                return r;
-        r = check_stopped_idle(src, "copy", false, c.allow_running, error);
-        if (r < 0)
-                return r;
         if (c.snapshot && !instance_metadata_find_snapshot(&src->md, c.snapshot))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Instance '%s' has no snapshot '%s'.",
                                          src->name, c.snapshot);
