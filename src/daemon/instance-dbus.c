@@ -522,31 +522,23 @@ static int append_network(sd_bus_message *reply, Instance *i) {
                 return -ENOMEM;
         if (i->pid <= 0 || i->init_pidfd < 0 || netinfo_read(i->pid, i->init_pidfd, ni) < 0)
                 return 0;
-        r = sd_bus_message_open_container(reply, 'e', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(reply, "s", "addresses");
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'v', "a(sss)");
+        r = bus_open_keyed_variant(reply, 'e', "addresses", "a(sss)");
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(sss)");
         for (size_t k = 0; r >= 0 && k < ni->n_addresses; k++)
                 r = sd_bus_message_append(reply, "(sss)", ni->addresses[k].ifname, ni->addresses[k].family,
                                           ni->addresses[k].address);
-        for (unsigned k = 0; r >= 0 && k < 3; k++)
-                r = sd_bus_message_close_container(reply);
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'e', "sv");
+                r = bus_close_containers(reply, 3);
         if (r >= 0)
-                r = sd_bus_message_append(reply, "s", "network");
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'v', "a{s(tt)}");
+                r = bus_open_keyed_variant(reply, 'e', "network", "a{s(tt)}");
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "{s(tt)}");
         for (size_t k = 0; r >= 0 && k < ni->n_links; k++)
                 r = sd_bus_message_append(reply, "{s(tt)}", ni->links[k].ifname, ni->links[k].rx_bytes,
                                           ni->links[k].tx_bytes);
-        for (unsigned k = 0; r >= 0 && k < 3; k++)
-                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = bus_close_containers(reply, 3);
         return r;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bus-options.h"
 #include "cgroup-walk.h"
 #include "log.h"
 #include "macro.h"
@@ -243,17 +244,11 @@ static int append_cpus(sd_bus_message *m, const char *allowed, bool reset) {
 
         if (!allowed ? !reset : limits_parse_cpu_list(allowed, &set) < 0)
                 return 0;
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "AllowedCPUs");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "ay");
+        r = bus_open_keyed_variant(m, 'r', "AllowedCPUs", "ay");
         if (r >= 0)
                 r = sd_bus_message_append_array(m, 'y', set.bits, cpu_set_bytes(&set));
         if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+                r = bus_close_containers(m, 2);
         return r;
 }
 
