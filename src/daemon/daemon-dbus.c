@@ -202,6 +202,34 @@ int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface, 
         return sd_bus_message_append(reply, "b", *(bool *) userdata);
 }
 
+void bus_emit_dirty(sd_bus *bus, const char *path, const char *interface, uint32_t dirty,
+                    const BusDirtyBit *table, size_t n_table) {
+        const char *names[16];
+        size_t n = 0;
+
+        assert(path);
+        assert(interface);
+        assert(table);
+
+        for (size_t k = 0; k < n_table; k++) {
+                if (!(dirty & table[k].bit))
+                        continue;
+                for (const char * const *p = table[k].names; *p; p++) {
+                        size_t j = 0;
+
+                        while (j < n && !streq(names[j], *p))
+                                j++;
+                        if (j < n)
+                                continue;       /* named by an earlier bit already */
+                        assert(n < ELEMENTSOF(names) - 1);
+                        names[n++] = *p;
+                }
+        }
+        names[n] = NULL;
+        if (n > 0)
+                (void) sd_bus_emit_properties_changed_strv(bus, path, interface, (char **) names);
+}
+
 const ManagerHooks bus_manager_hooks = {
         .instance_added = instance_bus_added,
         .instance_removed = instance_bus_removed,

@@ -44,10 +44,7 @@ int instance_object_find(sd_bus *bus, const char *path, const char *interface, v
 
 /* ---------------------------------------------------------------- properties */
 
-static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
-                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s", instance_state_to_string(*(InstanceState *) userdata));
-}
+static BUS_DEFINE_PROPERTY_GET_ENUM(property_get_state, instance_state, InstanceState);
 
 static int property_get_unit(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -87,35 +84,23 @@ static int property_get_config(sd_bus *bus, const char *path, const char *interf
         return sd_bus_message_close_container(reply);
 }
 
-void instance_bus_emit_changes(Instance *i) {
-        const char *names[16];
-        size_t n = 0;
+/* Generation changes with the config and with the snapshots. */
+static const BusDirtyBit instance_dirty_bits[] = {
+        { INSTANCE_PROP_STATE, { "State" } },
+        { INSTANCE_PROP_PID, { "Pid" } },
+        { INSTANCE_PROP_UNIT, { "Unit" } },
+        { INSTANCE_PROP_LAST_USED, { "LastUsedAt" } },
+        { INSTANCE_PROP_CONFIG, { "Config", "Description", "Autostart", "AutostartPriority", "Generation" } },
+        { INSTANCE_PROP_SNAPSHOTS, { "Snapshots", "Generation" } },
+};
 
-        if (i->dirty & INSTANCE_PROP_STATE)
-                names[n++] = "State";
-        if (i->dirty & INSTANCE_PROP_PID)
-                names[n++] = "Pid";
-        if (i->dirty & INSTANCE_PROP_UNIT)
-                names[n++] = "Unit";
-        if (i->dirty & INSTANCE_PROP_LAST_USED)
-                names[n++] = "LastUsedAt";
-        if (i->dirty & INSTANCE_PROP_CONFIG) {
-                names[n++] = "Config";
-                names[n++] = "Description";
-                names[n++] = "Autostart";
-                names[n++] = "AutostartPriority";
-                names[n++] = "Generation";
-        }
-        if (i->dirty & INSTANCE_PROP_SNAPSHOTS) {
-                names[n++] = "Snapshots";
-                if (!(i->dirty & INSTANCE_PROP_CONFIG))
-                        names[n++] = "Generation";
-        }
-        names[n] = NULL;
+void instance_bus_emit_changes(Instance *i) {
+        uint32_t dirty = i->dirty;
+
         i->dirty = 0;
-        if (n > 0 && i->linked)
-                (void) sd_bus_emit_properties_changed_strv(i->manager->bus, i->path, "org.lxcbus1.Instance",
-                                                           (char **) names);
+        if (i->linked)
+                bus_emit_dirty(i->manager->bus, i->path, "org.lxcbus1.Instance", dirty, instance_dirty_bits,
+                               ELEMENTSOF(instance_dirty_bits));
 }
 
 void instance_bus_added(Instance *i) {
