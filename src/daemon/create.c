@@ -142,8 +142,9 @@ static void create_cleanup_staging(Manager *m, const char *name) {
 
 /* One leftover of staging/: renamed out of the way at once, so that its name is free for a new create
  * (a ".deleted-" name is never an instance's), then removed in a worker. */
-static void staging_remove_leftover(Manager *m, int dir_fd, const char *entry) {
+static void staging_remove_leftover(int dir_fd, const char *entry, void *userdata) {
         _cleanup_free_ char *trash = NULL;
+        Manager *m = userdata;
         int r;
 
         if (startswith(entry, ".deleted-"))
@@ -174,32 +175,9 @@ static void staging_remove_leftover(Manager *m, int dir_fd, const char *entry) {
 /* What a killed create or delete left behind in staging/, never listed: removed by workers, because a
  * leftover may be a whole rootfs, and the daemon is ready without waiting for that. */
 int create_clean_staging(Manager *m) {
-        _cleanup_strv_free_ char **entries = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        DIR *d;
-        struct dirent *de;
-
         assert(m);
 
-        fd = open(m->staging_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 3));
-        if (!d)
-                return -errno;
-        /* Listed first: renaming while reading could show an entry twice. */
-        while ((de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                if (strv_extend(&entries, de->d_name) < 0) {
-                        closedir(d);
-                        return -ENOMEM;
-                }
-        }
-        closedir(d);
-        STRV_FOREACH(e, entries)
-                staging_remove_leftover(m, fd, *e);
-        return 0;
+        return dir_foreach_listed(m->staging_dir, NULL, staging_remove_leftover, m);
 }
 
 /* ---------------------------------------------------------------- the create worker */

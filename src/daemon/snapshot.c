@@ -858,7 +858,8 @@ static bool rename_pending_is_for(const char *pending, const char *dir) {
 }
 
 /* One directory of instances/ at startup, with a config.rename: a rename to finish or to forget. */
-static void rename_recover(Manager *m, const char *entry) {
+static void rename_recover(int dir_fd, const char *entry, void *userdata) {
+        Manager *m = userdata;
         _cleanup_(instance_metadata_done) InstanceMetadata md = {};
         _cleanup_free_ char *dir = NULL, *mdpath = NULL, *pending = NULL;
         int r;
@@ -883,33 +884,18 @@ static void rename_recover(Manager *m, const char *entry) {
         log_info("Dropped the interrupted rename of '%s'.", entry);
 }
 
-int snapshot_recover_renames(Manager *m) {
-        _cleanup_strv_free_ char **pending = NULL;
-        DIR *d;
-        struct dirent *de;
+/* An instance directory with a rename's config left in it. */
+static bool rename_pending(int dir_fd, const char *entry) {
+        _cleanup_free_ char *p = NULL;
 
+        return instance_name_is_valid(entry) && asprintf(&p, "%s/" RENAME_CONFIG_FILE, entry) >= 0 &&
+               faccessat(dir_fd, p, F_OK, AT_SYMLINK_NOFOLLOW) >= 0;
+}
+
+int snapshot_recover_renames(Manager *m) {
         assert(m);
 
-        d = opendir(m->instances_dir);
-        if (!d)
-                return -errno;
-        /* Listed first: renaming while reading could show an entry twice. */
-        while ((de = readdir(d))) {
-                _cleanup_free_ char *p = NULL;
-
-                if (!instance_name_is_valid(de->d_name) ||
-                    asprintf(&p, "%s/" RENAME_CONFIG_FILE, de->d_name) < 0 ||
-                    faccessat(dirfd(d), p, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-                        continue;
-                if (strv_extend(&pending, de->d_name) < 0) {
-                        closedir(d);
-                        return -ENOMEM;
-                }
-        }
-        closedir(d);
-        STRV_FOREACH(e, pending)
-                rename_recover(m, *e);
-        return 0;
+        return dir_foreach_listed(m->instances_dir, rename_pending, rename_recover, m);
 }
 
 int instance_rename(Instance *i, const char *new_name) {
