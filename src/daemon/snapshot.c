@@ -580,17 +580,25 @@ static const WorkerHandlers copy_hostname_handlers = {
         .exited = on_copy_hostname,
 };
 
-/* The hostname worker on staging/NEW (still locked by o, cancellable as the copy was). */
-static int copy_hostname_start(Operation *o) {
+/* The hostname worker of a copy, a clone or a rename: /etc/hostname of lxcpath/name says name where it
+ * said old_name. */
+static int hostname_spawn(Operation *o, const char *lxcpath, const char *name, const char *old_name,
+                          const WorkerHandlers *handlers) {
         WorkerRequest req = {
                 .verb = WORKER_VERB_HOSTNAME,
-                .lxcpath = o->manager->staging_dir,
-                .name = o->storage.entry,
-                .hostname.old_name = o->storage.source->name,
+                .lxcpath = lxcpath,
+                .name = name,
+                .hostname.old_name = old_name,
         };
 
+        return worker_spawn(o->manager, &req, NULL, 0, handlers, o, &o->worker);
+}
+
+/* The hostname worker on staging/NEW (still locked by o, cancellable as the copy was). */
+static int copy_hostname_start(Operation *o) {
         operation_set_progress(o, 1.0, "setting the hostname");
-        return worker_spawn(o->manager, &req, NULL, 0, &copy_hostname_handlers, o, &o->worker);
+        return hostname_spawn(o, o->manager->staging_dir, o->storage.entry, o->storage.source->name,
+                              &copy_hostname_handlers);
 }
 
 /* The copy worker of any of them is done: put its tree in place, or remove it. */
@@ -703,15 +711,9 @@ static const WorkerHandlers clone_hostname_handlers = {
 };
 
 static int clone_hostname_start(Operation *o) {
-        WorkerRequest req = {
-                .verb = WORKER_VERB_HOSTNAME,
-                .lxcpath = o->manager->instances_dir,
-                .name = o->storage.md->name,
-                .hostname.old_name = o->storage.source->name,
-        };
-
         operation_set_progress(o, 1.0, "setting the hostname");
-        return worker_spawn(o->manager, &req, NULL, 0, &clone_hostname_handlers, o, &o->worker);
+        return hostname_spawn(o, o->manager->instances_dir, o->storage.md->name, o->storage.source->name,
+                              &clone_hostname_handlers);
 }
 
 int instance_clone_overlay(Instance *src, Operation *o, const char *snapshot, InstanceMetadata *md) {
@@ -970,15 +972,9 @@ void instance_rename_hostname(Instance *i, Operation *o, const char *old_name) {
         assert(o);
         assert(old_name);
 
-        WorkerRequest req = {
-                .verb = WORKER_VERB_HOSTNAME,
-                .lxcpath = i->manager->instances_dir,
-                .name = i->name,
-                .hostname.old_name = old_name,
-        };
         instance_lock(i, o);
         o->step = OPERATION_STEP_WORK;
-        r = worker_spawn(i->manager, &req, NULL, 0, &rename_hostname_handlers, o, &o->worker);
+        r = hostname_spawn(o, i->manager->instances_dir, i->name, old_name, &rename_hostname_handlers);
         if (r < 0) {
                 log_warning_errno(r, "Failed to spawn the hostname worker for '%s', /etc/hostname left as it "
                                   "was: %m", i->name);
