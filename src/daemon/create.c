@@ -226,6 +226,22 @@ static bool create_moved_into_place(Operation *o) {
         return n == strlen(want) && memcmp(have, want, n) == 0;
 }
 
+int create_add_instance(Operation *o, InstanceMetadata *md) {
+        Instance *i;
+        int r;
+
+        assert(o);
+
+        r = instance_new(o->manager, md, &i);
+        if (r < 0) {
+                operation_fail(o, r, "Failed to set up instance '%s': %s", o->instance_name, strerror(-r));
+                return r;
+        }
+        manager_add_instance(o->manager, i);
+        o->instance = instance_ref(i);
+        return 0;
+}
+
 static void on_create_exited(Worker *w, int error, const char *worker_message, void *userdata) {
         Operation *o = userdata;
         Manager *m = o->manager;
@@ -261,13 +277,10 @@ static void on_create_exited(Worker *w, int error, const char *worker_message, v
                         return;
                 }
         }
-        r = instance_new(m, o->create.md, &i);
-        if (r < 0) {
-                operation_fail(o, r, "Failed to set up instance '%s': %s", o->instance_name, strerror(-r));
+        r = create_add_instance(o, o->create.md);
+        if (r < 0)
                 return;
-        }
-        manager_add_instance(m, i);
-        o->instance = instance_ref(i);
+        i = o->instance;
         /* The new instance is not locked by the operation that made it: named here. */
         instance_log_operation(i, o, o->kind == OPERATION_IMPORT ? INSTANCE_EVENT_IMPORTED : INSTANCE_EVENT_CREATED,
                                "Instance '%s' %s.", i->name, o->kind == OPERATION_IMPORT ? "imported" : "created");

@@ -24,3 +24,7 @@ int create_staging_remove(Manager *m, const char *entry, bool release_name);
 int create_spawn(Manager *m, Operation *o, const WorkerRequest *req, const int *fds, size_t n_fds, InstanceMetadata *md);
 /* At startup: what interrupted creates and deletes left in staging/ goes, in workers. */
 int create_clean_staging(Manager *m);
+
+/* The instance that o (a create, import or copy) made, from md (as instance_new() takes it): added to the
+ * manager, and held as o->instance. On failure o fails. */
+int create_add_instance(Operation *o, InstanceMetadata *md);

@@ -527,13 +527,10 @@ static void copy_set_up(Operation *o) {
 
         copy_release_source(o);
         manager_release_name(m, o->instance_name);
-        r = instance_new(m, o->storage.md, &i);
-        if (r < 0) {
-                operation_fail(o, r, "Failed to set up instance '%s': %s", o->instance_name, strerror(-r));
+        r = create_add_instance(o, o->storage.md);
+        if (r < 0)
                 return;
-        }
-        manager_add_instance(m, i);
-        o->instance = instance_ref(i);
+        i = o->instance;
         /* Named, as a create is: the new instance is not locked by the operation that made it. */
         instance_log_operation(i, o, INSTANCE_EVENT_COPIED, "Instance '%s' %s from '%s'%s%s.", i->name,
                                i->md.overlay_instance ? "cloned" : "copied", strempty(source),
