@@ -592,8 +592,7 @@ typedef struct ExecCall {
 static void exec_call_done(ExecCall *c) {
         strv_free(c->argv);
         strv_free(c->env);
-        free(c->cwd);
-        free(c->term);
+        FREE_MANY(c->cwd, c->term);
 }
 
 /* The command and its environment: argv and env together are bounded (bus-limits.h), before polkit

@@ -276,6 +276,32 @@ static int read_copy_options(sd_bus_message *message, CopyCall *c, sd_bus_error 
         return sd_bus_message_exit_container(message);
 }
 
+/* Copy's new name and options, read and checked as far as they can be without the source. */
+static int read_copy_call(sd_bus_message *message, const char **ret_name, CopyCall *c, sd_bus_error *error) {
+        int r;
+
+        r = sd_bus_message_read(message, "s", ret_name);
+        if (r < 0)
+                return r;
+        r = read_copy_options(message, c, error);
+        if (r < 0)
+                return r;
+        if (!instance_name_is_valid(*ret_name))
+                return invalid_name("instance", *ret_name, error);
+        if (c->snapshot && !instance_name_is_valid(c->snapshot))
+                return invalid_name("snapshot", c->snapshot, error);
+        /* The lower layer must never change under the clone: a snapshot, which nothing writes. */
+        if (c->overlay && !c->snapshot)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "An overlay clone is made of a snapshot, its read-only lower layer: name one "
+                                        "with option 'snapshot'.");
+        if (config_map_get(&c->config, "security.privileged"))
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
+                                         "A copy cannot set 'security.privileged': it is privileged when the source "
+                                         "is and root copies it.");
+        return 0;
+}
+
 /* The new instance's metadata: the source's config with the overrides, owned by the caller, its own
  * idmap block when the caller is not root or the source is idmapped. */
 static int copy_metadata(Instance *src, const char *name, uid_t uid, CopyCall *c, InstanceMetadata *md,
@@ -316,25 +342,9 @@ int method_copy(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         uid_t uid;
         int r;
 
-        r = sd_bus_message_read(message, "s", &name);
+        r = read_copy_call(message, &name, &c, error);
         if (r < 0)
                 return r;
-        r = read_copy_options(message, &c, error);
-        if (r < 0)
-                return r;
-        if (!instance_name_is_valid(name))
-                return invalid_name("instance", name, error);
-        if (c.snapshot && !instance_name_is_valid(c.snapshot))
-                return invalid_name("snapshot", c.snapshot, error);
-        /* The lower layer must never change under the clone: a snapshot, which nothing writes. */
-        if (c.overlay && !c.snapshot)
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
-                                        "An overlay clone is made of a snapshot, its read-only lower layer: name one "
-                                        "with option 'snapshot'.");
-        if (config_map_get(&c.config, "security.privileged"))
-                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
-                                         "A copy cannot set 'security.privileged': it is privileged when the source "
-                                         "is and root copies it.");
         /* The details name the source and its owner: a rule that lets owners do what they like with their
          * instances lets them copy those. */
         r = bus_authorize_stopped(message, src, "copy", false, c.allow_running, &uid, error);

@@ -190,10 +190,7 @@ typedef struct CreatePaths {
 } CreatePaths;
 
 static void create_paths_done(CreatePaths *p) {
-        free(p->sdir);
-        free(p->fdir);
-        free(p->config);
-        free(p->mdpath);
+        FREE_MANY(p->sdir, p->fdir, p->config, p->mdpath);
 }
 
 /* The first half of create and import: an LXC container in staging, with the idmap set. */
