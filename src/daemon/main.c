@@ -45,35 +45,37 @@ static int parse_count(const char *s, unsigned long min, unsigned long max, unsi
         return 0;
 }
 
-/* About 85 lines, a third of them the option table: one case per option with the check of its value
- * reads better in one place, as systemd's parse_argv() does. */
+/* lxcbusd's options: options[c - ARG_VERSION + 1] is ARG_'s. */
+enum {
+        ARG_VERSION = 0x100,
+        ARG_BUS_ADDRESS,
+        ARG_STATE_DIR,
+        ARG_RUNTIME_DIR,
+        ARG_WORKER_PATH,
+        ARG_LINGER,
+        ARG_LOG_LEVEL,
+        ARG_POLKIT_TIMEOUT,
+        ARG_MAX_INSTANCES_PER_OWNER,
+        ARG_MAX_INSTANCES,
+};
+
+static const struct option options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, ARG_VERSION },
+        { "bus-address", required_argument, NULL, ARG_BUS_ADDRESS },
+        { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+        { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
+        { "worker-path", required_argument, NULL, ARG_WORKER_PATH },
+        { "operation-linger-sec", required_argument, NULL, ARG_LINGER },
+        { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+        { "polkit-timeout-sec", required_argument, NULL, ARG_POLKIT_TIMEOUT },
+        { "max-instances-per-owner", required_argument, NULL, ARG_MAX_INSTANCES_PER_OWNER },
+        { "max-instances", required_argument, NULL, ARG_MAX_INSTANCES },
+        {}
+};
+
+/* One case per option, each with the check of its value. */
 static int parse_argv(Manager *m, int argc, char *argv[]) {
-        enum {
-                ARG_VERSION = 0x100,
-                ARG_BUS_ADDRESS,
-                ARG_STATE_DIR,
-                ARG_RUNTIME_DIR,
-                ARG_WORKER_PATH,
-                ARG_LINGER,
-                ARG_LOG_LEVEL,
-                ARG_POLKIT_TIMEOUT,
-                ARG_MAX_INSTANCES_PER_OWNER,
-                ARG_MAX_INSTANCES,
-        };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "bus-address", required_argument, NULL, ARG_BUS_ADDRESS },
-                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
-                { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
-                { "worker-path", required_argument, NULL, ARG_WORKER_PATH },
-                { "operation-linger-sec", required_argument, NULL, ARG_LINGER },
-                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
-                { "polkit-timeout-sec", required_argument, NULL, ARG_POLKIT_TIMEOUT },
-                { "max-instances-per-owner", required_argument, NULL, ARG_MAX_INSTANCES_PER_OWNER },
-                { "max-instances", required_argument, NULL, ARG_MAX_INSTANCES },
-                {}
-        };
         /* The string options, from ARG_BUS_ADDRESS to ARG_WORKER_PATH. */
         char **strings[] = { &m->bus_address, &m->state_dir, &m->runtime_dir, &m->worker_path };
         unsigned long v;
