@@ -497,6 +497,18 @@ static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_err
         return sd_bus_reply_method_return(message, NULL);
 }
 
+/* Opens key of an a{sv} as an array of element: the caller appends the elements, then closes three. */
+static int open_dict_array(sd_bus_message *reply, const char *key, const char *element) {
+        char signature[16];
+        int r;
+
+        (void) snprintf(signature, sizeof signature, "a%s", element);
+        r = bus_open_keyed_variant(reply, 'e', key, signature);
+        if (r < 0)
+                return r;
+        return sd_bus_message_open_container(reply, 'a', element);
+}
+
 /* "addresses" a(sss) and "network" a{s(tt)} of a running instance (netinfo.h); nothing when they cannot
  * be read (init gone, no namespace of its own). */
 static int append_network(sd_bus_message *reply, Instance *i) {
@@ -507,18 +519,14 @@ static int append_network(sd_bus_message *reply, Instance *i) {
                 return -ENOMEM;
         if (i->pid <= 0 || i->init_pidfd < 0 || netinfo_read(i->pid, i->init_pidfd, ni) < 0)
                 return 0;
-        r = bus_open_keyed_variant(reply, 'e', "addresses", "a(sss)");
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        r = open_dict_array(reply, "addresses", "(sss)");
         for (size_t k = 0; r >= 0 && k < ni->n_addresses; k++)
                 r = sd_bus_message_append(reply, "(sss)", ni->addresses[k].ifname, ni->addresses[k].family,
                                           ni->addresses[k].address);
         if (r >= 0)
                 r = bus_close_containers(reply, 3);
         if (r >= 0)
-                r = bus_open_keyed_variant(reply, 'e', "network", "a{s(tt)}");
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "{s(tt)}");
+                r = open_dict_array(reply, "network", "{s(tt)}");
         for (size_t k = 0; r >= 0 && k < ni->n_links; k++)
                 r = sd_bus_message_append(reply, "{s(tt)}", ni->links[k].ifname, ni->links[k].rx_bytes,
                                           ni->links[k].tx_bytes);
