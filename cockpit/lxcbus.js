@@ -226,6 +226,9 @@ function render(path) {
         b.addEventListener("click", () => runAction(path, name, action));
         return b;
     });
+    /* the terminal tab's "Terminal" button (terminal.js, loaded after this file) */
+    if (typeof LxcbusTerminal !== "undefined")
+        buttons.push(...LxcbusTerminal.buttons(name, state));
     if (row.busy)
         buttons.push(el("span", { class: "spinner", "aria-label": row.busy + " in progress" }));
     row.cells.actions.replaceChildren(...buttons);

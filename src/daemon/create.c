@@ -78,6 +78,22 @@ int create_allocate_idmap(Manager *m, InstanceIdmap *ret, const char **ret_path)
 
 /* ---------------------------------------------------------------- staging */
 
+/* Renames staging/<entry> to a ".deleted-" name (never an instance's), so that its name is free at once
+ * while a worker removes the rest. Returns the new name, or NULL (errno set) if it could not move. */
+static char *staging_move_aside(int dir_fd, const char *entry) {
+        for (unsigned n = 0; n < 1000; n++) {
+                _cleanup_free_ char *trash = NULL;
+
+                if (asprintf(&trash, ".deleted-%s-%u", entry, n) < 0)
+                        return errno = ENOMEM, NULL;
+                if (renameat2(dir_fd, entry, dir_fd, trash, RENAME_NOREPLACE) >= 0)
+                        return TAKE_PTR(trash);
+                if (errno != EEXIST)
+                        return NULL;
+        }
+        return errno = EEXIST, NULL;
+}
+
 /* An entry of staging/ being removed by a worker. */
 typedef struct StagingRemoval {
         Manager *manager;
@@ -106,6 +122,19 @@ static const WorkerHandlers staging_removal_handlers = {
 int create_staging_remove(Manager *m, const char *entry, bool release_name) {
         StagingRemoval *s;
         int r;
+
+        /* A failed or cancelled create, import or copy: its entry is moved aside at once, so that the name
+         * is free when its operation ends (a new create of the name must find it free, not "exists"). */
+        if (release_name) {
+                _cleanup_close_ int dir_fd = open(m->staging_dir, O_DIRECTORY | O_CLOEXEC | O_PATH);
+                _cleanup_free_ char *trash = dir_fd >= 0 ? staging_move_aside(dir_fd, entry) : NULL;
+
+                if (trash || errno == ENOENT) {
+                        manager_release_name(m, entry);
+                        return trash ? create_staging_remove(m, trash, false) : 0;
+                }
+                /* Else removed in place, and the name freed once it is gone. */
+        }
 
         s = new0(StagingRemoval, 1);
         if (!s)
@@ -140,32 +169,17 @@ static void create_cleanup_staging(Manager *m, const char *name) {
         }
 }
 
-/* One leftover of staging/: renamed out of the way at once, so that its name is free for a new create
- * (a ".deleted-" name is never an instance's), then removed in a worker. */
+/* One leftover of staging/: moved aside, then removed in a worker. */
 static void staging_remove_leftover(int dir_fd, const char *entry, void *userdata) {
         _cleanup_free_ char *trash = NULL;
         Manager *m = userdata;
         int r;
 
-        if (startswith(entry, ".deleted-"))
-                trash = strdup(entry);
-        else
-                for (unsigned n = 0; n < 1000 && !trash; n++) {
-                        if (asprintf(&trash, ".deleted-%s-%u", entry, n) < 0) {
-                                trash = NULL;
-                                (void) log_oom();
-                                return;
-                        }
-                        if (renameat2(dir_fd, entry, dir_fd, trash, RENAME_NOREPLACE) >= 0)
-                                break;
-                        trash = mfree(trash);
-                        if (errno != EEXIST) {
-                                log_warning_errno(errno, "Failed to move leftover '%s' aside, ignoring: %m", entry);
-                                return;
-                        }
-                }
-        if (!trash)
+        trash = startswith(entry, ".deleted-") ? strdup(entry) : staging_move_aside(dir_fd, entry);
+        if (!trash) {
+                log_warning_errno(errno, "Failed to move leftover '%s' aside, ignoring: %m", entry);
                 return;
+        }
         log_info("Removing leftover '%s/%s' of an interrupted operation.", m->staging_dir, entry);
         r = create_staging_remove(m, trash, false);
         if (r < 0)

@@ -77,3 +77,18 @@ def start_ws(port, user=None):
 
 def url(port=PORT):
     return 'http://127.0.0.1:%d%s' % (port, PAGE)
+
+
+def stop_all(st):
+    """At exit: close every Browser and stop every cockpit-ws among the values of dict st."""
+    for v in st.values():
+        if isinstance(v, Browser):
+            v.close()
+    for v in st.values():
+        if isinstance(v, subprocess.Popen) and v.poll() is None:
+            v.terminate()
+            try:
+                v.wait(10)
+            except subprocess.TimeoutExpired:
+                v.kill()
+                v.wait()

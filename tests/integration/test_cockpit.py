@@ -26,17 +26,7 @@ ST = {}         # processes and names shared by the steps below
 
 @on_exit
 def cleanup():
-    for k in ('browser', 'browser_user'):
-        if k in ST:
-            ST[k].close()
-    for k in ('ws', 'ws_user'):
-        if k in ST and ST[k].poll() is None:
-            ST[k].terminate()
-            try:
-                ST[k].wait(10)
-            except subprocess.TimeoutExpired:
-                ST[k].kill()
-                ST[k].wait()
+    stop_all(ST)
     T.cleanup()
     remove_users()
 
