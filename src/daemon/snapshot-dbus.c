@@ -106,6 +106,27 @@ int bus_check_no_overlay_user(Instance *i, const char *snapshot, const char *ver
                                  "Delete the clone first.", verb, i->name, u->md.overlay_snapshot, u->name);
 }
 
+/* Snapshot: name is free and one more snapshot is allowed; RestoreSnapshot, DeleteSnapshot: it exists. */
+static int check_snapshot_name(Instance *i, OperationKind kind, const char *name, sd_bus_error *error) {
+        int r;
+
+        if (kind != OPERATION_SNAPSHOT) {
+                if (!instance_metadata_find_snapshot(&i->md, name))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Instance '%s' has no snapshot '%s'.", i->name, name);
+                return 0;
+        }
+        r = snapshot_check_new(i, name);
+        if (r == -EEXIST)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_CONFLICT, "Instance '%s' has a snapshot '%s' already.",
+                                         i->name, name);
+        if (r == -E2BIG)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                         "Instance '%s' has %u snapshots, the most allowed.", i->name,
+                                         LXCBUS_SNAPSHOTS_MAX);
+        return r;
+}
+
 static int snapshot_common(sd_bus_message *message, Instance *i, OperationKind kind, sd_bus_error *error) {
         const char *verb = operation_kind_to_string(kind), *name;
         int async = 0, allow_running = 0, r;
@@ -128,20 +149,9 @@ static int snapshot_common(sd_bus_message *message, Instance *i, OperationKind k
                                   error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (kind == OPERATION_SNAPSHOT) {
-                r = snapshot_check_new(i, name);
-                if (r == -EEXIST)
-                        return sd_bus_error_setf(error, LXCBUS_ERROR_CONFLICT,
-                                                 "Instance '%s' has a snapshot '%s' already.", i->name, name);
-                if (r == -E2BIG)
-                        return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
-                                                 "Instance '%s' has %u snapshots, the most allowed.", i->name,
-                                                 LXCBUS_SNAPSHOTS_MAX);
-                if (r < 0)
-                        return r;
-        } else if (!instance_metadata_find_snapshot(&i->md, name))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Instance '%s' has no snapshot '%s'.",
-                                         i->name, name);
+        r = check_snapshot_name(i, kind, name, error);
+        if (r < 0)
+                return r;
         if (kind == OPERATION_DELETE_SNAPSHOT) {
                 r = bus_check_no_overlay_user(i, name, "delete a snapshot of", error);
                 if (r < 0)
