@@ -197,13 +197,20 @@ static int lifecycle_begin(sd_bus_message *message, Instance *i, unsigned which,
         return 1;
 }
 
+/* The operation of Start, Stop, Restart or Delete on i, held by the caller, answered with its path. */
+static int lifecycle_operation_new(sd_bus_message *message, Instance *i, OperationKind kind, const LifecycleCall *c,
+                                   Operation **ret, sd_bus_error *error) {
+        return bus_operation_new(i->manager, kind, i, i->name, message, c->uid, OPERATION_REPLY_OP, c->async, ret,
+                                 error);
+}
+
 /* A call that has nothing to do gets a finished, successful operation, as systemctl start does. */
 static int reply_noop(sd_bus_message *message, Instance *i, OperationKind kind, const LifecycleCall *c,
                       sd_bus_error *error) {
         Operation *o;
         int r;
 
-        r = bus_operation_new(i->manager, kind, i, i->name, message, c->uid, OPERATION_REPLY_OP, c->async, &o, error);
+        r = lifecycle_operation_new(message, i, kind, c, &o, error);
         if (r < 0)
                 return r;
         operation_set_progress(o, 1.0, "nothing to do");
@@ -231,8 +238,7 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         if (r < 0)
                 return r;
 
-        r = bus_operation_new(i->manager, OPERATION_START, i, i->name, message, c.uid, OPERATION_REPLY_OP, c.async,
-                              &o, error);
+        r = lifecycle_operation_new(message, i, OPERATION_START, &c, &o, error);
         if (r < 0)
                 return r;
         o->lifecycle.timeout_sec = c.timeout_sec ?: DEFAULT_START_TIMEOUT_SEC;
@@ -261,7 +267,7 @@ static int stop_like(sd_bus_message *message, Instance *i, OperationKind kind, s
         if (!IN_SET(i->state, INSTANCE_RUNNING, INSTANCE_FROZEN, INSTANCE_STOPPED))
                 return bus_error_invalid_state(i, operation_kind_to_string(kind), error);
 
-        r = bus_operation_new(i->manager, kind, i, i->name, message, c.uid, OPERATION_REPLY_OP, c.async, &o, error);
+        r = lifecycle_operation_new(message, i, kind, &c, &o, error);
         if (r < 0)
                 return r;
         o->lifecycle.timeout_sec = c.timeout_sec;
@@ -311,8 +317,7 @@ static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *
         if (r < 0)
                 return r;
 
-        r = bus_operation_new(i->manager, OPERATION_DELETE, i, i->name, message, c.uid, OPERATION_REPLY_OP, c.async,
-                              &o, error);
+        r = lifecycle_operation_new(message, i, OPERATION_DELETE, &c, &o, error);
         if (r < 0)
                 return r;
         o->lifecycle.force = c.force;
