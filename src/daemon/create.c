@@ -315,15 +315,35 @@ static void create_cancel(Operation *o) {
         operation_mark_cancelled(o);
 }
 
-int create_spawn(Manager *m, Operation *o, const WorkerRequest *req, const int *fds, size_t n_fds, InstanceMetadata *md) {
+static WorkerPlacement create_placement(Manager *m, const InstanceMetadata *md, const char *json) {
+        return (WorkerPlacement) {
+                .final_lxcpath = m->instances_dir,
+                .metadata_json = json,
+                .idmap_uid = md->idmap.uid,
+                .idmap_gid = md->idmap.gid,
+                .idmap_count = md->idmap.count,
+        };
+}
+
+int create_spawn(Manager *m, Operation *o, WorkerRequest *req, const int *fds, size_t n_fds, InstanceMetadata *md) {
         const char *name = o->instance_name;
+        _cleanup_free_ char *json = NULL;
         int r;
 
         assert(m);
         assert(o);
         assert(IN_SET(o->kind, OPERATION_CREATE, OPERATION_IMPORT));
         assert(req);
+        assert(IN_SET(req->verb, WORKER_VERB_CREATE, WORKER_VERB_IMPORT));
         assert(md);
+
+        r = instance_metadata_to_json(md, &json);
+        if (r < 0)
+                return r;
+        req->lxcpath = m->staging_dir;
+        req->name = name;
+        *(req->verb == WORKER_VERB_CREATE ? &req->create.placement : &req->import.placement) =
+                create_placement(m, md, json);
 
         r = manager_reserve_name(m, name, md->idmap.count > 0 ? &md->idmap : NULL, md->owner);
         if (r < 0)
@@ -343,33 +363,15 @@ int create_spawn(Manager *m, Operation *o, const WorkerRequest *req, const int *
 }
 
 int create_instance(Manager *m, Operation *o, const char *template, char **template_args, InstanceMetadata *md) {
-        const char *name = o->instance_name;
-        _cleanup_free_ char *json = NULL;
-        int r;
+        WorkerRequest req = {
+                .verb = WORKER_VERB_CREATE,
+                .create.template = template,
+                .create.template_args = template_args,
+        };
 
-        assert(m);
         assert(o);
         assert(o->kind == OPERATION_CREATE);
         assert(template);
-        assert(md);
-
-        r = instance_metadata_to_json(md, &json);
-        if (r < 0)
-                return r;
-        WorkerRequest req = {
-                .verb = WORKER_VERB_CREATE,
-                .lxcpath = m->staging_dir,
-                .name = name,
-                .create = {
-                        .final_lxcpath = m->instances_dir,
-                        .metadata_json = json,
-                        .idmap_uid = md->idmap.uid,
-                        .idmap_gid = md->idmap.gid,
-                        .idmap_count = md->idmap.count,
-                        .template = template,
-                        .template_args = template_args,
-                },
-        };
 
         return create_spawn(m, o, &req, NULL, 0, md);
 }

@@ -152,14 +152,23 @@ static char **strv_copy_n(char *const *l, size_t n) {
         return c;
 }
 
-/* FINAL_LXCPATH METADATA_JSON IDMAP TEMPLATE [TEMPLATE_ARGS...] */
+/* Create's and import's first three: FINAL_LXCPATH METADATA_JSON IDMAP. */
+static int decode_placement(char **args, WorkerPlacement *ret) {
+        WorkerPlacement pl = { .final_lxcpath = args[0], .metadata_json = args[1] };
+
+        if (isempty(args[0]) || isempty(args[1]) ||
+            parse_idmap(args[2], &pl.idmap_uid, &pl.idmap_gid, &pl.idmap_count) < 0)
+                return -EBADMSG;
+        *ret = pl;
+        return 0;
+}
+
+/* PLACEMENT TEMPLATE [TEMPLATE_ARGS...] */
 static int decode_create(char **args, size_t n, WorkerRequest *req) {
         WorkerCreateArgs a = {};
 
-        if (n < 4 || isempty(args[0]) || isempty(args[1]) || parse_idmap(args[2], &a.idmap_uid, &a.idmap_gid, &a.idmap_count) < 0 || isempty(args[3]))
+        if (n < 4 || decode_placement(args, &a.placement) < 0 || isempty(args[3]))
                 return -EBADMSG;
-        a.final_lxcpath = args[0];
-        a.metadata_json = args[1];
         a.template = args[3];
         a.template_args = strv_copy_n(args + 4, n - 4);
         if (!a.template_args)
@@ -274,17 +283,9 @@ static int decode_export(char **args, size_t n, WorkerRequest *req) {
         return 0;
 }
 
-/* FINAL_LXCPATH METADATA_JSON IDMAP */
+/* PLACEMENT */
 static int decode_import(char **args, size_t n, WorkerRequest *req) {
-        WorkerImportArgs a = {};
-
-        if (n != 3 || isempty(args[0]) || isempty(args[1]) ||
-            parse_idmap(args[2], &a.idmap_uid, &a.idmap_gid, &a.idmap_count) < 0)
-                return -EBADMSG;
-        a.final_lxcpath = args[0];
-        a.metadata_json = args[1];
-        req->import = a;
-        return 0;
+        return n == 3 && decode_placement(args, &req->import.placement) >= 0 ? 0 : -EBADMSG;
 }
 
 /* As packet_add_limit() writes it. */
@@ -428,12 +429,16 @@ static void packet_add_limit(Packet *p, uint64_t v) {
                 packet_addf(p, "%" PRIu64, v);
 }
 
+static void encode_placement(Packet *p, const WorkerPlacement *pl) {
+        packet_add(p, pl->final_lxcpath);
+        packet_add(p, pl->metadata_json);
+        packet_add_idmap(p, pl->idmap_uid, pl->idmap_gid, pl->idmap_count);
+}
+
 static void encode_create(Packet *p, const WorkerRequest *req) {
         const WorkerCreateArgs *c = &req->create;
 
-        packet_add(p, c->final_lxcpath);
-        packet_add(p, c->metadata_json);
-        packet_add_idmap(p, c->idmap_uid, c->idmap_gid, c->idmap_count);
+        encode_placement(p, &c->placement);
         packet_add(p, c->template);
         packet_add_strv(p, c->template_args);
 }
@@ -516,11 +521,7 @@ static void encode_export(Packet *p, const WorkerRequest *req) {
 }
 
 static void encode_import(Packet *p, const WorkerRequest *req) {
-        const WorkerImportArgs *im = &req->import;
-
-        packet_add(p, im->final_lxcpath);
-        packet_add(p, im->metadata_json);
-        packet_add_idmap(p, im->idmap_uid, im->idmap_gid, im->idmap_count);
+        encode_placement(p, &req->import.placement);
 }
 
 static void encode_hostname(Packet *p, const WorkerRequest *req) {

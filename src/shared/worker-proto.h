@@ -130,11 +130,17 @@ DECLARE_STRING_TABLE_LOOKUP(worker_verb, WorkerVerb);
 
 /* In a decoded request every string is one of the packet (never NULL, never empty unless said) and every
  * number is in range; the arrays are allocated by the decode and freed by worker_request_done(). */
-typedef struct WorkerCreateArgs {
+/* Where create and import put the instance they build in staging (LXCPATH/NAME): FINAL_LXCPATH/NAME,
+ * with this metadata and idmap. */
+typedef struct WorkerPlacement {
         const char *final_lxcpath;
         const char *metadata_json;
         unsigned idmap_uid, idmap_gid, idmap_count;   /* idmap_count 0: privileged (wire "-"), all 0;
                                                        * else all three 1..UINT32_MAX - 1 */
+} WorkerPlacement;
+
+typedef struct WorkerCreateArgs {
+        WorkerPlacement placement;
         const char *template;                          /* "none": empty rootfs */
         char **template_args;                          /* NULL-terminated, may be NULL = none (decode: never
                                                         * NULL) */
@@ -211,14 +217,12 @@ DECLARE_STRING_TABLE_LOOKUP(worker_compression, WorkerCompression);
 
 typedef struct WorkerExportArgs {
         WorkerCompression compression;
-        unsigned idmap_uid, idmap_gid, idmap_count;   /* as WorkerCreateArgs */
+        unsigned idmap_uid, idmap_gid, idmap_count;   /* as WorkerPlacement */
         bool snapshots;
 } WorkerExportArgs;
 
 typedef struct WorkerImportArgs {
-        const char *final_lxcpath;
-        const char *metadata_json;
-        unsigned idmap_uid, idmap_gid, idmap_count;   /* as WorkerCreateArgs */
+        WorkerPlacement placement;
 } WorkerImportArgs;
 
 /* hostname: old_name is a valid instance name, as NAME is. */
