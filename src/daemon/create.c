@@ -102,6 +102,16 @@ typedef struct StagingRemoval {
         bool release_name;          /* the failed create's name is free again once its rest is gone */
 } StagingRemoval;
 
+static StagingRemoval *staging_removal_free(StagingRemoval *s) {
+        if (!s)
+                return NULL;
+        worker_free(s->worker);
+        free(s->entry);
+        return mfree(s);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(StagingRemoval *, staging_removal_free);
+
 static void on_staging_removed(Worker *w, int error, const char *message, void *userdata) {
         StagingRemoval *s = userdata;
 
@@ -110,9 +120,7 @@ static void on_staging_removed(Worker *w, int error, const char *message, void *
         /* Only now may the name be created again: the removal must not race with a new create. */
         if (s->release_name)
                 manager_release_name(s->manager, s->entry);
-        worker_free(s->worker);
-        free(s->entry);
-        free(s);
+        staging_removal_free(s);
 }
 
 static const WorkerHandlers staging_removal_handlers = {
@@ -120,7 +128,7 @@ static const WorkerHandlers staging_removal_handlers = {
 };
 
 int create_staging_remove(Manager *m, const char *entry, bool release_name) {
-        StagingRemoval *s;
+        _cleanup_(staging_removal_freep) StagingRemoval *s = NULL;
         int r;
 
         /* A failed or cancelled create, import or copy: its entry is moved aside at once, so that the name
@@ -140,10 +148,8 @@ int create_staging_remove(Manager *m, const char *entry, bool release_name) {
         if (!s)
                 return -ENOMEM;
         *s = (StagingRemoval) { .manager = m, .entry = strdup(entry), .release_name = release_name };
-        if (!s->entry) {
-                free(s);
+        if (!s->entry)
                 return -ENOMEM;
-        }
         WorkerRequest req = {
                 .verb = WORKER_VERB_DESTROY,
                 .lxcpath = m->staging_dir,
@@ -151,11 +157,10 @@ int create_staging_remove(Manager *m, const char *entry, bool release_name) {
                 .destroy.trash_dir = m->staging_dir,
         };
         r = worker_spawn(m, &req, NULL, 0, &staging_removal_handlers, s, &s->worker);
-        if (r < 0) {
-                free(s->entry);
-                free(s);
-        }
-        return r;
+        if (r < 0)
+                return r;
+        TAKE_PTR(s);    /* on_staging_removed() frees it */
+        return 0;
 }
 
 /* A failed or cancelled create may leave a half-built staging/<name>. */
