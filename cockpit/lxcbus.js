@@ -210,7 +210,8 @@ function render(path) {
     const state = proxy.data.State || "unknown";
     row.tr.setAttribute("data-name", name);
     row.tr.setAttribute("data-state", state);
-    row.cells.name.textContent = name;
+    /* the name opens the details view (details.js follows the location #/NAME) */
+    row.cells.name.replaceChildren(el("a", { href: "#/" + encodeURIComponent(name), class: "name-link" }, name));
     row.cells.state.replaceChildren(el("span", { class: "badge state-" + state }, state));
     row.cells.address.textContent = row.address || (state === "running" ? "" : "\u2014");
     row.cells.description.textContent = proxy.data.Description || "";

@@ -18,8 +18,11 @@
 //   screenshot path          a PNG of the page
 //   term_*, viewport         the terminal tab's: see terminal.mjs
 //   quit
+// and the generic commands of dom.mjs (fill, choose, press, text, value, attr, texts, until, hash), by
+// CSS selector, for test_cockpit_details.py.
 import { chromium } from "playwright-core";
 import readline from "node:readline";
+import { domCommands } from "./dom.mjs";
 import { terminalCommands } from "./terminal.mjs";
 
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -90,6 +93,8 @@ async function screenshot({ path }) {
 }
 
 const commands = { open, row, gone, click, alert, screenshot, loads: async () => ({ loads }) };
+// fill, choose, press, text, value, attr, texts, until, hash: by CSS selector (dom.mjs)
+Object.assign(commands, domCommands(() => page));
 // the terminal tab's (tests/browser/terminal.mjs)
 Object.assign(commands, terminalCommands(() => page));
 

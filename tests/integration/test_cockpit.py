@@ -8,7 +8,6 @@ deletes one, freezes and restarts one from the page, and shows a refusal by polk
 With LXCBUS_SCREENSHOTS=1 a screenshot of the list goes to docs/cockpit-instances.png."""
 
 import os
-import subprocess
 
 from lxcbustest import *
 from lxcbushelp import *
@@ -138,10 +137,7 @@ def instances_come_and_go_live():
 
 @test
 def unauthorized_user_sees_not_authorized():
-    add_user(USER)
-    ST['ws_user'] = start_ws(PORT_USER, USER)
-    ST['browser_user'] = b = Browser()
-    b.do('open', 90, url=url(PORT_USER))
+    b = open_as_user(ST, USER)
     # root's instances are listed (reads are open to everybody), but starting one is refused by polkit
     b.row(ST['db'], 'stopped')
     b.do('click', name=ST['db'], action='Start')
