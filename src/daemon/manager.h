@@ -7,6 +7,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "bus-name-owner.h"
 #include "forward.h"
 #include "limiter.h"
 #include "macro.h"
@@ -96,6 +97,8 @@ struct Manager {
         char *systemd_owner;        /* unique name of org.freedesktop.systemd1: its signals are believed */
 
         char *machined_owner;       /* unique name of org.freedesktop.machine1; NULL: not on the bus */
+
+        NameOwnerWatch systemd_watch, machined_watch;   /* what follows the two owners */
 };
 
 int manager_new(Manager **ret);

@@ -269,6 +269,57 @@ static int rm_rf_children(int fd, dev_t dev) {
         return r;
 }
 
+int fdopendir_dup(int dir_fd, DIR **ret) {
+        DIR *d;
+        int fd;
+
+        assert(dir_fd >= 0);
+        assert(ret);
+
+        fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return -errno;
+        }
+        rewinddir(d);
+        *ret = d;
+        return 0;
+}
+
+int dir_foreach_listed(const char *path, bool (*keep)(int dir_fd, const char *name),
+                       void (*act)(int dir_fd, const char *name, void *userdata), void *userdata) {
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct dirent *de;
+        DIR *d;
+        int r;
+
+        assert(path);
+        assert(act);
+
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = fdopendir_dup(fd, &d);
+        if (r < 0)
+                return r;
+        while ((de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, "..") || (keep && !keep(fd, de->d_name)))
+                        continue;
+                if (strv_extend(&names, de->d_name) < 0) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
+        }
+        closedir(d);
+        STRV_FOREACH(n, names)
+                act(fd, *n, userdata);
+        return 0;
+}
+
 int rm_rf_at(int dir_fd, const char *name) {
         struct stat st;
         int fd, r;
