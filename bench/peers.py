@@ -217,6 +217,9 @@ def load(path):
             data[f[1]][f[2]].append(int(f[3]) / 1000.0)
         elif line.startswith('NOTE '):
             notes.append(line[5:].strip())
+    for n in notes:
+        if n.startswith('iterations:') and 'listing: ' in n:
+            TITLES['list'] = 'list %s' % n.split('listing: ')[1].split()[0]
     table = {}
     for peer, sides in PEERS:
         for m in METRICS:

@@ -121,6 +121,13 @@ lb_install "$NAME" && lb_start "$NAME" || die "installing or starting lxcbusd fa
 note "date $(date -u '+%F %H:%M UTC'); $(nproc) cpus; kernel $(uname -r); load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
 note "versions: lxc $(tx lxc-start --version 2>&1), $(tx podman --version 2>&1), crun $(tx crun --version 2>&1 | head -1 | awk '{print $3}'), lxd $(tx lxd --version 2>&1)"
 note "iterations: $ITER timed (exec: at least 20) after $WARM warm-up runs; listing: $NLIST instances"
+# lxcfs (a dependency of Debian's lxd) ships common.conf.d/00-lxcfs.conf: a mount hook, and a post-stop
+# hook that sleeps 0.5 s, for every container that includes LXC's common.conf.d (LXD always does; the
+# busybox template does not). The test host's /usr is an overlay: set it aside there (the host keeps
+# it), so that everything runs as without lxcfs installed, and bring it back for "LXD+lxcfs" only.
+CONFD=/usr/share/lxc/config/common.conf.d
+tx sh -c 'cd "${1:?}" 2>/dev/null || exit 0; for f in *.conf; do [ -e "$f" ] && mv "$f" "$f.peers-off"; done; true' \
+  sh "$CONFD" || die "setting aside $CONFD/*.conf failed"
 
 # ---- lxcbus and liblxc (the busybox containers of bench/run.sh) -------------------------------
 tx busctl --timeout=120 call org.lxcbus1 /org/lxcbus1 org.lxcbus1.Manager CreateInstance 'sa{sv}a{ss}a{sv}' \
@@ -143,8 +150,12 @@ net=$(tx sh -c 'grep "^lxc.net.0.type" "${1:?}/benchf/config"' sh "$FLOOR_PATH" 
 note "lxcbus and liblxc: busybox template, privileged; liblxc's network: ${net:-none configured}"
 
 # ---- the peers' rootfs: the floor's busybox rootfs (static busybox), copied ------------------------
+# Its inittab keeps only the sysinit line: podman and LXD give the container no tty1, and busybox init
+# would respawn `getty tty1` (and the console's shell) without pause; lxc gives lxcbus and the floor
+# their ttys (lxc.tty.max), so those gettys wait there.
 tx sh -euc 'rm -rf "${1:?}" && mkdir -p "$1/image" && cp -a "${2:?}/benchf/rootfs" "$1/rootfs" &&
-            cp -a "$2/benchf/rootfs" "$1/image/rootfs" &&
+            echo "::sysinit:/etc/init.d/rcS" > "$1/rootfs/etc/inittab" &&
+            cp -a "$1/rootfs" "$1/image/rootfs" &&
             printf "architecture: x86_64\ncreation_date: %s\nproperties:\n  os: busybox\n  description: busybox (lxc-create -t busybox)\n" \
               "$(date +%s)" > "$1/image/metadata.yaml" &&
             tar -C "$1/image" -czf "$1/busybox.tar.gz" metadata.yaml rootfs && rm -rf "$1/image"' \
@@ -186,10 +197,15 @@ if lxd_setup 2>"$RAW.err"; then
   lxd_down
   # lxcfs is a FUSE file system: the test host's /dev has no fuse node (make it, as udev would).
   tx sh -c '[ -c /dev/fuse ] || mknod -m 666 /dev/fuse c 10 229' 2>"$RAW.err"
+  tx sh -c 'cd "${1:?}" 2>/dev/null || exit 0; for f in *.conf.peers-off; do [ -e "$f" ] && mv "$f" "${f%.peers-off}"; done; true' \
+    sh "$CONFD" || die "restoring $CONFD failed"
   if tx mkdir -p /var/lib/lxcfs && tx systemd-run --unit=peers-lxcfs /usr/bin/lxcfs /var/lib/lxcfs >/dev/null \
      && tx sh -c 'for i in $(seq 50); do mountpoint -q /var/lib/lxcfs && exit 0; sleep 0.1; done; exit 1' 2>>"$RAW.err"; then
     lxd_up 2>>"$RAW.err" || die "LXD did not start again with lxcfs: $(tail -3 "$RAW.err")"
     bench "LXD (with lxcfs): start/stop, exec true, list" "$PY" "$HERE/peers.py" lxd lxd+lxcfs "$ITER" "$WARM" "$NLIST"
+    hooks=$(tx sh -c '{ grep -hE "^lxc\.(hook|include)|lxcfs" /var/log/lxd/peerl/lxc.conf; cat "${1:?}"/*.conf; } |
+                       sed "s/ *= */=/" | tr "\n" " "' sh "$CONFD")
+    note "LXD with lxcfs: the hooks and lxcfs lines of its lxc.conf: ${hooks:-none}"
     lxd_down
   else
     why=$(tx journalctl -u peers-lxcfs --no-pager -n 5 2>&1 | tail -3; tail -2 "$RAW.err")
