@@ -163,6 +163,7 @@ tx sh -euc 'rm -rf "${1:?}" && mkdir -p "$1/image" && cp -a "${2:?}/benchf/rootf
 
 # ---- podman -----------------------------------------------------------------------------------
 if tx podman info >/dev/null 2>"$RAW.err"; then
+  note "podman: $(tx podman info --format 'runtime {{.Host.OCIRuntime.Name}}, cgroup manager {{.Host.CgroupManager}}, cgroups {{.Host.CgroupsVersion}}, storage {{.Store.GraphDriverName}}, events {{.Host.EventLogger}}' 2>&1)"
   bench "podman: start/stop, exec true, ps -a" "$PY" "$HERE/peers.py" podman "$WORK/rootfs" "$ITER" "$WARM" "$NLIST"
 else
   log "podman does not run in the test host: $(tail -3 "$RAW.err")"
