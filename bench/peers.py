@@ -279,7 +279,7 @@ def table_text(table):
     return '\n'.join(out)
 
 
-def plot(table, svg):
+def plot(table, svg, notes=()):
     import matplotlib
     matplotlib.use('svg' if svg.endswith('.svg') else 'agg')
     import matplotlib.pyplot as plt
@@ -314,6 +314,10 @@ def plot(table, svg):
     ax.grid(axis='y', which='major', alpha=0.4)
     ax.set_ylim(top=ax.get_ylim()[1] * 3)
     ax.legend(ncol=len(peers), fontsize=8, loc='upper center')
+    when = [n for n in notes if n.startswith('date ')]
+    if when:
+        fig.text(0.01, 0.005, when[0][5:] + '; same run, figures noisy: compare ratios', fontsize=7,
+                 color='#555555', ha='left', va='bottom')
     fig.tight_layout()
     fig.savefig(svg)
 
@@ -340,7 +344,7 @@ def report(samples, svg=None, readme=None):
     for n in notes:
         print('note: ' + n)
     if svg:
-        plot(table, svg)
+        plot(table, svg, notes)
         log('wrote %s' % svg)
     if readme:
         replace_block(readme, table_md(table))
