@@ -283,6 +283,7 @@ def plot(table, svg, notes=()):
     import matplotlib
     matplotlib.use('svg' if svg.endswith('.svg') else 'agg')
     import matplotlib.pyplot as plt
+    plt.rcParams['svg.hashsalt'] = 'lxcbus-peers'   # the same samples give the same file
 
     peers = [p for p, _ in PEERS if any((p, m) in table for m in METRICS)]
     colors = {'lxcbus': '#1f77b4', 'liblxc': '#7f7f7f', 'lxc-* tools': '#bcbd22', 'podman': '#9467bd',
@@ -319,7 +320,7 @@ def plot(table, svg, notes=()):
         fig.text(0.01, 0.005, when[0][5:] + '; same run, figures noisy: compare ratios', fontsize=7,
                  color='#555555', ha='left', va='bottom')
     fig.tight_layout()
-    fig.savefig(svg)
+    fig.savefig(svg, metadata={'Date': None} if svg.endswith('.svg') else None)
 
 
 def replace_block(path, text):

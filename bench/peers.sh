@@ -91,7 +91,7 @@ finish() {
     tx sh -c 'systemctl stop peers-lxd.service peers-lxcfs.service' >/dev/null 2>&1
     "$LB_TH/th-stop" -n "$NAME" >&2 || { log "th-stop reported a problem"; rc=1; }
   fi
-  [ -n "$RAW" ] && rm -f "$RAW" "$RAW.part"
+  [ -n "$RAW" ] && rm -f "$RAW" "$RAW.part" "$RAW.err"
   log "done in $(( $(date +%s) - T_START ))s, exit status $rc"
   exit "$rc"
 }
@@ -174,7 +174,7 @@ fi
 # lxd.service is masked in the test host (and Requires lxcfs.service): run the daemon as a transient
 # unit of its own, as the packaged unit does (same arguments).
 lxd_up() {
-  tx systemd-run --unit=peers-lxd -p KillMode=process -p LimitNOFILE=1048576 \
+  tx systemd-run --quiet --unit=peers-lxd -p KillMode=process -p LimitNOFILE=1048576 \
     /usr/bin/lxd --group lxd --logfile=/var/log/lxd/lxd.log >/dev/null || return 1
   tx timeout 120 lxd waitready --timeout=100
 }
@@ -200,7 +200,7 @@ if lxd_setup 2>"$RAW.err"; then
   tx sh -c '[ -c /dev/fuse ] || mknod -m 666 /dev/fuse c 10 229' 2>"$RAW.err"
   tx sh -c 'cd "${1:?}" 2>/dev/null || exit 0; for f in *.conf.peers-off; do [ -e "$f" ] && mv "$f" "${f%.peers-off}"; done; true' \
     sh "$CONFD" || die "restoring $CONFD failed"
-  if tx mkdir -p /var/lib/lxcfs && tx systemd-run --unit=peers-lxcfs /usr/bin/lxcfs /var/lib/lxcfs >/dev/null \
+  if tx mkdir -p /var/lib/lxcfs && tx systemd-run --quiet --unit=peers-lxcfs /usr/bin/lxcfs /var/lib/lxcfs \
      && tx sh -c 'for i in $(seq 50); do mountpoint -q /var/lib/lxcfs && exit 0; sleep 0.1; done; exit 1' 2>>"$RAW.err"; then
     lxd_up 2>>"$RAW.err" || die "LXD did not start again with lxcfs: $(tail -3 "$RAW.err")"
     bench "LXD (with lxcfs): start/stop, exec true, list" "$PY" "$HERE/peers.py" lxd lxd+lxcfs "$ITER" "$WARM" "$NLIST"
