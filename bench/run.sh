@@ -34,6 +34,9 @@
 #   LXCBENCH_TRANSFER_ITER  timed import/export/copy runs of the Debian rootfs (default 3)
 #   LXCBENCH_RAW=FILE   also keep the raw samples in FILE
 set -uo pipefail
+# bench/run.sh --peers BUILD_DIR | --peers --report: lxcbus against liblxc, the lxc-* tools, podman and LXD
+# in one test host (bench/peers.sh says how).
+if [ "${1:-}" = --peers ]; then shift; exec "$(dirname "$(readlink -f "$0")")/peers.sh" "$@"; fi
 
 # --scale BUILD_DIR [options]: 1000 instances, 100 running (bench/scale.sh, its own test host and report).
 if [ "${1:-}" = --scale ]; then
