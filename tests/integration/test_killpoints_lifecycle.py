@@ -18,7 +18,8 @@ each restart:
 
 And a restart with the 20 running instances relists them all, with their init pids, in <= 2 s.
 
-CI: 40 kill points (8 per kind); LXCBUS_SCALE_FULL=1 (bench/run.sh --scale): 200 (40 per kind)."""
+CI: 40 kill points (8 per kind, more while fewer than 6 of a kind landed inside); LXCBUS_SCALE_FULL=1
+(bench/run.sh --scale): 200 (40 per kind)."""
 
 import os
 import random
@@ -174,7 +175,7 @@ def kill_during(kind, k, duration, start):
         inside = False
     kill_and_restart_daemon()
     if not inside:
-        GRADE[kind] = GRADE.get(kind, 1.0) * 0.85
+        GRADE[kind] = GRADE.get(kind, 1.0) * 0.7
     return inside
 
 
@@ -361,22 +362,28 @@ def measure_operations():
 
 @test
 def kill_points():
+    """PER_KIND points of each kind, interleaved; more of a kind (up to twice as many) while fewer than
+    3/4 of them landed inside its operation (a loaded machine runs an operation faster or slower than
+    measured: the grades follow)."""
+    want = PER_KIND * 3 // 4
     t0 = time.monotonic()
-    for k in range(PER_KIND * len(KINDS)):
-        kind, fn = KINDS[k % len(KINDS)]
-        t1 = time.monotonic()
-        inside = fn(k // len(KINDS))
-        record(kind, inside, t1)
+
+    def more(kind):
+        n, i, s = counts.get(kind, (0, 0, 0.0))
+        return n < PER_KIND or (i < want and n < 2 * PER_KIND)
+    while any(more(kind) for kind, fn in KINDS):
+        for kind, fn in KINDS:
+            if more(kind):
+                t1 = time.monotonic()
+                record(kind, fn(counts.get(kind, (0,))[0]), t1)
     check_daemon_alive()
     total = sum(n for n, i, s in counts.values())
     inside = sum(i for n, i, s in counts.values())
     print('# %d kill points, %d inside the operation, in %.1fs' % (total, inside, time.monotonic() - t0))
     for kind, (n, i, s) in counts.items():
         print('#   %-10s %3d killed, %3d inside (%.1fs)' % (kind, n, i, s))
-    # Most must land inside, or the campaign tested nothing (a few come after the end: the grades are
-    # scaled down then).
     for kind, (n, i, s) in counts.items():
-        assert i >= n // 2, (kind, n, i)
+        assert i >= want, 'only %d of %d kill points inside %s' % (i, n, kind)
 
 
 @on_exit
