@@ -78,8 +78,7 @@ struct Instance {
         sd_bus_slot *machine_slot;      /* its call in flight */
 };
 
-const char *instance_state_to_string(InstanceState s);
-InstanceState instance_state_from_string(const char *s);
+DECLARE_STRING_TABLE_LOOKUP(instance_state, InstanceState);
 
 int instance_new(Manager *m, InstanceMetadata *md, Instance **ret);
 /* An instance directory whose metadata did not load: listed as "error", so it neither vanishes nor
