@@ -28,8 +28,12 @@
 #include "util.h"
 
 #define POLKIT_INTERACTIVE_TIMEOUT_USEC (300 * USEC_PER_SEC)
-#define AUTH_PENDING_PER_UID_MAX 32
-#define AUTH_PENDING_MAX 256
+/* Every pending check is a call of ours waiting for its reply, and dbus-daemon lets a connection wait for at
+ * most 128 (max_replies_per_connection on the system bus): beyond, the next call fails at once, a check
+ * (AccessDenied) or root's StartTransientUnit alike (found with 500 clients, test_load.py). Half of them
+ * for polkit leaves the other half to the calls operations make to systemd and machined. */
+#define AUTH_PENDING_PER_UID_MAX 16
+#define AUTH_PENDING_MAX 64
 /* A query polkit has allowed, whose message went back to the read queue, is consumed at once; if the
  * handler never gets that far (the object went away meanwhile), this frees it. */
 #define AUTH_UNCLAIMED_USEC (10 * USEC_PER_SEC)

@@ -19,12 +19,12 @@
 #include "util.h"
 
 
-void scope_cleanup_cgroups(const char *unit) {
+/* Calls fn with the fd of machine.slice in every hierarchy that has one (symlinked names such as cpu for
+ * cpu,cpuacct are skipped: the same directory). */
+static void foreach_machine_slice(void (*fn)(int slice_fd, const char *hierarchy, void *userdata), void *userdata) {
         _cleanup_close_ int root = -EBADF;
         DIR *d;
         struct dirent *de;
-
-        assert(unit);
 
         root = cgroup_open("/sys/fs/cgroup", O_RDONLY | O_DIRECTORY);
         if (root < 0)
@@ -33,14 +33,8 @@ void scope_cleanup_cgroups(const char *unit) {
         if (!d)
                 return;
         root = -EBADF;   /* d owns it */
-        /* systemd removes the scope where it manages the hierarchy; in freezer, cpuset and cpuacct
-         * (v1) liblxc's mkdir -p leaves machine.slice/<scope> behind (tests/testhost/README.md,
-         * "Containers in a delegated scope"). Every hierarchy is tried: below lxc.payload.<name> the
-         * tree is the instance's, and systemd gives up on what it cannot remove by path (deeper than
-         * PATH_MAX). */
         while ((de = readdir(d))) {
                 _cleanup_close_ int hfd = -EBADF, sfd = -EBADF;
-                int r;
 
                 if (de->d_name[0] == '.')
                         continue;
@@ -50,15 +44,62 @@ void scope_cleanup_cgroups(const char *unit) {
                 sfd = openat(hfd, "machine.slice", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (sfd < 0)
                         continue;
-                r = cgroup_rmdir_tree(sfd, unit);
-                if (r == -E2BIG)
-                        log_warning("Cgroup tree of %s in %s exceeds %u levels or %u cgroups, left behind below "
-                                    "that.", unit, de->d_name, CGROUP_WALK_DEPTH_MAX, CGROUP_WALK_ENTRIES_MAX);
-                else if (r < 0 && r != -ENOENT)
-                        log_warning_errno(r, "Failed to remove the cgroups of %s in %s, ignoring: %m", unit,
-                                          de->d_name);
+                fn(sfd, de->d_name, userdata);
         }
         closedir(d);
+}
+
+static void cleanup_in(int slice_fd, const char *hierarchy, void *userdata) {
+        const char *unit = userdata;
+        int r;
+
+        r = cgroup_rmdir_tree(slice_fd, unit);
+        if (r == -E2BIG)
+                log_warning("Cgroup tree of %s in %s exceeds %u levels or %u cgroups, left behind below that.", unit,
+                            hierarchy, CGROUP_WALK_DEPTH_MAX, CGROUP_WALK_ENTRIES_MAX);
+        else if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "Failed to remove the cgroups of %s in %s, ignoring: %m", unit, hierarchy);
+}
+
+void scope_cleanup_cgroups(const char *unit) {
+        assert(unit);
+
+        /* systemd removes the scope where it manages the hierarchy; in freezer, cpuset and cpuacct
+         * (v1) liblxc's mkdir -p leaves machine.slice/<scope> behind (tests/testhost/README.md,
+         * "Containers in a delegated scope"). Every hierarchy is tried: below lxc.payload.<name> the
+         * tree is the instance's, and systemd gives up on what it cannot remove by path (deeper than
+         * PATH_MAX). */
+        foreach_machine_slice(cleanup_in, (void *) unit);
+}
+
+static void list_in(int slice_fd, const char *hierarchy, void *userdata) {
+        char ***units = userdata;
+        struct dirent *de;
+        DIR *d;
+
+        d = fdopendir(fcntl(slice_fd, F_DUPFD_CLOEXEC, 3));
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                size_t n = strlen(de->d_name);
+                bool seen = false;
+
+                if (!startswith(de->d_name, "lxcbus-") || n < strlen(".scope") ||
+                    !streq(de->d_name + n - strlen(".scope"), ".scope"))
+                        continue;
+                STRV_FOREACH(u, *units)
+                        seen = seen || streq(*u, de->d_name);
+                if (!seen && strv_extend(units, de->d_name) < 0)
+                        break;
+        }
+        closedir(d);
+}
+
+char **scope_list_cgroups(void) {
+        char **units = NULL;
+
+        foreach_machine_slice(list_in, &units);
+        return units;
 }
 
 static int read_u64_file(const char *path, const char *key, uint64_t *ret) {

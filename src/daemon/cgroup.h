@@ -9,6 +9,8 @@
 
 /* Removes what liblxc left in the v1 hierarchies after systemd removed the scope. */
 void scope_cleanup_cgroups(const char *unit);
+/* The units of every lxcbus-*.scope cgroup directory in any hierarchy (NULL: none, or out of memory). */
+char **scope_list_cgroups(void);
 /* The figures of a running instance's scope; UINT64_MAX: not known (no such controller, no limit). */
 typedef struct CgroupFigures {
         uint64_t memory, memory_max, swap;              /* bytes */

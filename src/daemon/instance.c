@@ -558,6 +558,35 @@ int instance_adopt_running(Instance *i) {
         return 1;
 }
 
+/* A daemon killed in the middle of a start or a stop leaves the scope to nobody: systemd's unit if it is
+ * still there (a start whose init had not run yet is not picked up), and liblxc's leftovers in freezer,
+ * cpuset and cpuacct (on_scope_gone() never ran). At startup, an instance not picked up as running whose
+ * scope has cgroups gets them removed as after any stop: the unit stopped (a Start meanwhile is Busy),
+ * then the cgroups. */
+static void on_stale_scope_gone(Manager *m, int error, const char *message, void *userdata) {
+        Instance *i = userdata;
+
+        i->scope_stop_job = NULL;
+        if (error != 0)
+                log_warning("Failed to stop %s, ignoring: %s", i->unit_name, message);
+        scope_cleanup_cgroups(i->unit_name);
+}
+
+void instance_clean_stale_scope(Instance *i) {
+        int r;
+
+        assert(i);
+        assert(i->monitor_pidfd < 0);
+
+        if (i->scope_stop_job)
+                return;
+        r = scope_stop(i->manager, i->unit_name, on_stale_scope_gone, i, &i->scope_stop_job);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to ask systemd to stop %s, ignoring: %m", i->unit_name);
+                scope_cleanup_cgroups(i->unit_name);
+        }
+}
+
 /* ---------------------------------------------------------------- start */
 
 /* Records why a start failed; the operation finishes when the monitor is gone (instance_on_stopped), so

@@ -119,6 +119,8 @@ enum {
 };
 int instance_check_bootable(Instance *i);
 int instance_adopt_running(Instance *i);
+/* At startup, for an instance not running whose scope has cgroups (scope_list_cgroups()). */
+void instance_clean_stale_scope(Instance *i);
 
 /* The lifecycle: each takes the lock for o and finishes o when done (or at once on failure). */
 void instance_start(Instance *i, Operation *o);

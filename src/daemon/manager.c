@@ -9,6 +9,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "bus-limits.h"
+#include "cgroup.h"
 #include "create.h"
 #include "instance.h"
 #include "log.h"
@@ -396,7 +397,8 @@ int manager_startup(Manager *m) {
                 return log_error_errno(r, "Failed to read '%s': %m", m->instances_dir);
         snapshot_remove_strays(m);
 
-        /* Instances a previous daemon started keep running: pick them up. */
+        /* Instances a previous daemon started keep running: pick them up. The scopes of the others go. */
+        _cleanup_strv_free_ char **scopes = scope_list_cgroups();
         for (Instance *i = m->instances; i; i = i->next) {
                 if (i->load_error)
                         continue;
@@ -405,6 +407,10 @@ int manager_startup(Manager *m) {
                         log_warning_errno(r, "Failed to pick up running instance '%s', listing it as stopped: %m", i->name);
                 else if (r > 0)
                         log_info("Picked up running instance '%s', init pid %i, %s.", i->name, (int) i->pid, i->unit_name);
+                else
+                        STRV_FOREACH(u, scopes)
+                                if (streq(*u, i->unit_name))
+                                        instance_clean_stale_scope(i);
         }
         return 0;
 }

@@ -81,6 +81,8 @@ __all__ = [
     'install_doc_rule', 'remove_rule', 'remove_all_rules', 'ensure_subids', 'restore_subids', 'pk_check',
     'wait_rule', 'SPY_RULE', 'Spy', 'exec_params', 'NULL_FDS', 'OUT_PIPE', 'variant_text', 'Agent', 'agent',
     'close_agents', 'agent_with_rule', 'private_root_conn', 'stats_ms', 'median_ms',
+    # the daemon's resources, its system calls
+    'fd_count', 'rss_kib', 'strace_attach', 'syscalls_of',
 ]
 
 STATE_DIR = '/var/lib/lxcbus'
@@ -1650,3 +1652,44 @@ def stats_ms(times):
 
 def median_ms(times):
     return statistics.median(times) * 1000 if times else float('nan')
+
+
+# ---- the daemon's resources, and its system calls (kill points) ------------------------------------
+
+def fd_count(pid):
+    return len(os.listdir('/proc/%d/fd' % pid))
+
+
+def rss_kib(pid):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    raise AssertionError('no VmRSS')
+
+
+def strace_attach(pid, args, out='/dev/null'):
+    """strace attached to pid with args (e.g. a fault injection), once it says so."""
+    p = subprocess.Popen(['strace', '-p', str(pid), '-o', out] + args, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    line = p.stderr.readline()
+    assert 'attached' in line, line
+    return p
+
+
+def syscalls_of(fn):
+    """The system calls lxcbusd makes while fn() runs: [(name, nth of that name)]."""
+    out = '/run/kp-strace.out'
+    p = strace_attach(daemon_pid(), [], out)
+    fn()
+    p.send_signal(signal.SIGINT)
+    p.wait(10)
+    seen, points = {}, []
+    with open(out) as f:
+        for line in f:
+            name = line.split('(', 1)[0].strip()
+            if name and name.isidentifier():
+                seen[name] = seen.get(name, 0) + 1
+                points.append((name, seen[name]))
+    os.unlink(out)
+    return points

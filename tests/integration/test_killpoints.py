@@ -15,7 +15,6 @@ import json
 import os
 import random
 import signal
-import subprocess
 import tarfile
 import threading
 import time
@@ -389,35 +388,6 @@ def import_killpoints():
 
 
 # ---- rename and delete-snapshot: the daemon itself, killed at its Nth system call ------------------
-
-def strace_attach(pid, args):
-    p = subprocess.Popen(['strace', '-p', str(pid), '-o', '/dev/null'] + args, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    line = p.stderr.readline()
-    assert 'attached' in line, line
-    return p
-
-
-def syscalls_of(fn):
-    """The system calls lxcbusd makes while fn() runs: [(name, nth of that name)]."""
-    pid = daemon_pid()
-    out = '/run/kp-strace.out'
-    p = subprocess.Popen(['strace', '-p', str(pid), '-o', out], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    assert 'attached' in p.stderr.readline()
-    fn()
-    p.send_signal(signal.SIGINT)
-    p.wait(10)
-    seen, points = {}, []
-    with open(out) as f:
-        for line in f:
-            name = line.split('(', 1)[0].strip()
-            if name and name.isidentifier():
-                seen[name] = seen.get(name, 0) + 1
-                points.append((name, seen[name]))
-    os.unlink(out)
-    return points
-
 
 def campaign_points(points):
     """POINTS + 4 of points evenly over the call, then the others in order: a run whose calls differ

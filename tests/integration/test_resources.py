@@ -12,18 +12,6 @@ NAME = unique_name('res')
 PATH = instance_path(NAME)
 
 
-def fd_count(pid):
-    return len(os.listdir('/proc/%d/fd' % pid))
-
-
-def rss_kib(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1])
-    raise AssertionError('no VmRSS')
-
-
 def batch(n):
     """n rounds of cheap calls of every kind, including failing ones."""
     for k in range(n):
