@@ -321,31 +321,3 @@ int ctl_append_options(sd_bus_message *m, const CtlBusOption options[], size_t n
         }
         return sd_bus_message_close_container(m);
 }
-
-int ctl_read_properties(sd_bus_message *m, CtlPropertyReader read, void *userdata) {
-        const char *name;
-        int r;
-
-        assert(m);
-        assert(read);
-
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(m, "s", &name);
-                if (r < 0)
-                        return r;
-                r = read(m, name, userdata);
-                if (r == 0)
-                        r = sd_bus_message_skip(m, "v");
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
-}
