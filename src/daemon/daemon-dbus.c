@@ -173,6 +173,19 @@ int bus_track_sender(Manager *m, sd_bus_message *message, sd_bus_track_handler_t
         return 0;
 }
 
+int bus_reply_filled(sd_bus_message *message, BusReplyFill fill, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        assert(message);
+        assert(fill);
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r >= 0)
+                r = fill(reply, userdata);
+        return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+}
+
 int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         return sd_bus_message_append(reply, "b", *(bool *) userdata);

@@ -22,6 +22,10 @@ int manager_bus_register(Manager *m);
 int bus_track_sender(Manager *m, sd_bus_message *message, sd_bus_track_handler_t handler, void *userdata,
                      sd_bus_track **ret);
 
+/* Answers message with a method return that fill writes (userdata passed on), and sends it. */
+typedef int (*BusReplyFill)(sd_bus_message *reply, void *userdata);
+int bus_reply_filled(sd_bus_message *message, BusReplyFill fill, void *userdata);
+
 /* A bool field as a "b" property (sd-bus's own reads an int). */
 int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
                           sd_bus_message *reply, void *userdata, sd_bus_error *error);

@@ -8,6 +8,7 @@
 #include "bus-limits.h"
 #include "bus-options.h"
 #include "create.h"
+#include "daemon-dbus.h"
 #include "exec-fd.h"
 #include "instance.h"
 #include "instance-dbus.h"
@@ -97,14 +98,10 @@ static int property_get_operations(sd_bus *bus, const char *path, const char *in
         return append_paths(reply, userdata, true);
 }
 
-static int method_list_instances(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+static int append_instances(sd_bus_message *reply, void *userdata) {
         Manager *m = userdata;
         int r;
 
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r < 0)
-                return r;
         r = sd_bus_message_open_container(reply, 'a', "(sso)");
         if (r < 0)
                 return r;
@@ -113,23 +110,19 @@ static int method_list_instances(sd_bus_message *message, void *userdata, sd_bus
                 if (r < 0)
                         return r;
         }
-        r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return sd_bus_message_close_container(reply);
+}
+
+static int append_operation_paths(sd_bus_message *reply, void *userdata) {
+        return append_paths(reply, userdata, true);
+}
+
+static int method_list_instances(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return bus_reply_filled(message, append_instances, userdata);
 }
 
 static int method_list_operations(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        int r;
-
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r < 0)
-                return r;
-        r = append_paths(reply, userdata, true);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return bus_reply_filled(message, append_operation_paths, userdata);
 }
 
 static int method_get_instance(sd_bus_message *message, void *userdata, sd_bus_error *error) {
