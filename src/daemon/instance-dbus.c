@@ -866,18 +866,13 @@ static int method_export(sd_bus_message *message, void *userdata, sd_bus_error *
         Instance *i = userdata;
         int async = 0, allow_running = 0, snapshots = 0, fd;
         WorkerCompression c = WORKER_COMPRESSION_NONE;
-        const char *refusal;
         Operation *o;
         uid_t uid;
         int r;
 
-        r = sd_bus_message_read(message, "h", &fd);
+        r = bus_read_stream_fd(message, false, &fd, error);
         if (r < 0)
                 return r;
-        refusal = stream_fd_refusal(fd, false);
-        if (refusal)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The tarball file descriptor is %s: "
-                                         STREAM_FD_ADVICE, refusal);
         const BusOption options[] = {
                 { "compression", "s", &compression },
                 { "async", "b", &async },

@@ -9,7 +9,6 @@
 #include "bus-options.h"
 #include "create.h"
 #include "daemon-dbus.h"
-#include "exec-fd.h"
 #include "instance.h"
 #include "instance-dbus.h"
 #include "log.h"
@@ -463,20 +462,15 @@ static int method_import_instance(sd_bus_message *message, void *userdata, sd_bu
         _cleanup_(instance_metadata_done) InstanceMetadata md = {};
         NewInstanceCall c = {};
         Manager *m = userdata;
-        const char *refusal;
         Operation *o;
         int fd, r;
 
         r = read_new_name(message, &c.name, error);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(message, "h", &fd);
+        r = bus_read_stream_fd(message, true, &fd, error);
         if (r < 0)
                 return r;
-        refusal = stream_fd_refusal(fd, true);
-        if (refusal)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The tarball file descriptor is %s: "
-                                         STREAM_FD_ADVICE, refusal);
         r = new_instance_begin(message, m, NULL, &c, error);
         md = c.md;
         c.md = (InstanceMetadata) {};
