@@ -2,36 +2,12 @@
 #include <assert.h>
 #include <unistd.h>
 
+#include "bus-connect.h"
 #include "bus-options.h"
 #include "ctl-bus.h"
 #include "ctl-remote.h"
 #include "ctl-util.h"
 #include "names.h"
-
-static int bus_connect(const char *address, sd_bus **ret) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        int r;
-
-        /* sd_bus_open_system() honours $DBUS_SYSTEM_BUS_ADDRESS by itself. */
-        if (!address)
-                return sd_bus_open_system(ret);
-
-        r = sd_bus_new(&bus);
-        if (r < 0)
-                return r;
-        r = sd_bus_set_address(bus, address);
-        if (r < 0)
-                return r;
-        r = sd_bus_set_bus_client(bus, true);
-        if (r < 0)
-                return r;
-        r = sd_bus_start(bus);
-        if (r < 0)
-                return r;
-
-        *ret = TAKE_PTR(bus);
-        return 0;
-}
 
 int ctl_bus_get(Context *c, sd_bus **ret) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -50,7 +26,7 @@ int ctl_bus_get(Context *c, sd_bus **ret) {
                 if (r < 0)
                         return r;
         } else {
-                r = bus_connect(c->address, &bus);
+                r = bus_open_client(c->address, 0, &bus);
                 if (r < 0)
                         return ctl_error_errno(c, r, "Failed to connect to %s: %m",
                                                c->address ?: "the system bus");
@@ -320,32 +296,4 @@ int ctl_append_options(sd_bus_message *m, const CtlBusOption options[], size_t n
                         return r;
         }
         return sd_bus_message_close_container(m);
-}
-
-int ctl_read_properties(sd_bus_message *m, CtlPropertyReader read, void *userdata) {
-        const char *name;
-        int r;
-
-        assert(m);
-        assert(read);
-
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(m, "s", &name);
-                if (r < 0)
-                        return r;
-                r = read(m, name, userdata);
-                if (r == 0)
-                        r = sd_bus_message_skip(m, "v");
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
 }

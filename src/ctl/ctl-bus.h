@@ -76,8 +76,3 @@ int ctl_append_options(sd_bus_message *m, const CtlBusOption options[], size_t n
         ctl_append_options((m), (const CtlBusOption[]) { __VA_ARGS__ },                         \
                            sizeof((const CtlBusOption[]) { __VA_ARGS__ }) / sizeof(CtlBusOption))
 
-/* Walks an a{sv} of properties (GetAll's reply, PropertiesChanged's changed values): calls read for each,
- * which reads the variant of a property it wants and returns 1, or returns 0 to have it skipped; a
- * negative return stops the walk and is returned. */
-typedef int (*CtlPropertyReader)(sd_bus_message *m, const char *name, void *userdata);
-int ctl_read_properties(sd_bus_message *m, CtlPropertyReader read, void *userdata);

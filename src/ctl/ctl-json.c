@@ -36,27 +36,22 @@ static int read_basic(sd_bus_message *m, char type, JsonNode **ret) {
         if (r == 0)
                 return -ENXIO;
 
+/* Every integer type but 't' fits a JSON int (a gint64) as it is. */
+#define INT_CASE(bus_type, field)                                                       \
+        case bus_type:                                                                  \
+                n = json_node_init_int(json_node_alloc(), v.field);                     \
+                break
+
         switch (type) {
-        case SD_BUS_TYPE_BYTE:
-                n = json_node_init_int(json_node_alloc(), v.u8);
-                break;
+        INT_CASE(SD_BUS_TYPE_BYTE, u8);
+        INT_CASE(SD_BUS_TYPE_INT16, i16);
+        INT_CASE(SD_BUS_TYPE_UINT16, u16);
+        INT_CASE(SD_BUS_TYPE_INT32, i32);
+        INT_CASE(SD_BUS_TYPE_UINT32, u32);
+        INT_CASE(SD_BUS_TYPE_INT64, i64);
+#undef INT_CASE
         case SD_BUS_TYPE_BOOLEAN:
                 n = json_node_init_boolean(json_node_alloc(), v.b);
-                break;
-        case SD_BUS_TYPE_INT16:
-                n = json_node_init_int(json_node_alloc(), v.i16);
-                break;
-        case SD_BUS_TYPE_UINT16:
-                n = json_node_init_int(json_node_alloc(), v.u16);
-                break;
-        case SD_BUS_TYPE_INT32:
-                n = json_node_init_int(json_node_alloc(), v.i32);
-                break;
-        case SD_BUS_TYPE_UINT32:
-                n = json_node_init_int(json_node_alloc(), v.u32);
-                break;
-        case SD_BUS_TYPE_INT64:
-                n = json_node_init_int(json_node_alloc(), v.i64);
                 break;
         case SD_BUS_TYPE_UINT64:
                 n = node_new_uint(v.u64);

@@ -10,6 +10,7 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "bus-options.h"
 #include "ctl-bus.h"
 #include "ctl-operation.h"
 #include "ctl-util.h"
@@ -73,7 +74,7 @@ int ctl_operation_path(const char *id, char **ret) {
         return 0;
 }
 
-/* One property that the progress line shows (ctl_read_properties()): 1 when read, 0 for the others. */
+/* One property that the progress line shows (bus_read_dict()): 1 when read, 0 for the others. */
 static int read_progress_property(sd_bus_message *m, const char *name, void *userdata) {
         Progress *p = userdata;
         int b = 0, r;
@@ -108,7 +109,7 @@ static int read_progress_property(sd_bus_message *m, const char *name, void *use
 
 /* Reads the properties of an a{sv} the progress line shows; the others are skipped. */
 static int read_progress(sd_bus_message *m, Progress *p) {
-        return ctl_read_properties(m, read_progress_property, p);
+        return bus_read_dict(m, read_progress_property, p);
 }
 
 static void clear_line(Waiter *w) {
@@ -379,7 +380,7 @@ static int print_property(sd_bus_message *m, const char *name) {
         return sd_bus_message_exit_container(m);
 }
 
-/* Each property printed (ctl_read_properties()); userdata: where the Status goes. */
+/* Each property printed (bus_read_dict()); userdata: where the Status goes. */
 static int show_property(sd_bus_message *m, const char *name, void *userdata) {
         char **status = userdata;
         const char *st;
@@ -408,7 +409,7 @@ static int show_operation(Context *c, const char *path, char **ret_status) {
         if (r < 0)
                 return r;
         printf("%16s: %s\n", "Path", path);
-        r = ctl_read_properties(reply, show_property, ret_status);
+        r = bus_read_dict(reply, show_property, ret_status);
         if (r < 0)
                 return ctl_error_errno(c, r, "Failed to parse the properties of %s: %m", path);
         return 0;

@@ -14,6 +14,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "bus-options.h"
 #include "ctl-bus.h"
 #include "ctl-util.h"
 #include "ctl.h"
@@ -110,7 +111,7 @@ static int read_instance_prop(sd_bus_message *m, const char *name, void *userdat
 }
 
 static int read_instance_props(UnitWatch *u, sd_bus_message *m) {
-        return ctl_read_properties(m, read_instance_prop, u);
+        return bus_read_dict(m, read_instance_prop, u);
 }
 
 static int on_get_all_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -155,7 +156,7 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
         return evaluate(u);
 }
 
-/* An operation's Kind and Instance (ctl_read_properties()). */
+/* An operation's Kind and Instance (bus_read_dict()). */
 typedef struct OperationProps {
         const char *kind;
         const char *instance;
@@ -191,7 +192,7 @@ static int on_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *
                 if (sd_bus_message_read(m, "s", &iface) < 0)
                         return 0;
                 if (streq(iface, LXCBUS_OPERATION_INTERFACE))
-                        r = ctl_read_properties(m, read_operation_prop, &p);
+                        r = bus_read_dict(m, read_operation_prop, &p);
                 else
                         r = sd_bus_message_skip(m, "a{sv}");
                 if (r < 0 || sd_bus_message_exit_container(m) < 0)

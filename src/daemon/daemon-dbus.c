@@ -5,6 +5,7 @@
 #include "bus-errors.h"
 #include "bus-limits.h"
 #include "daemon-dbus.h"
+#include "exec-fd.h"
 #include "instance-dbus.h"
 #include "log.h"
 #include "manager.h"
@@ -170,6 +171,36 @@ int bus_track_sender(Manager *m, sd_bus_message *message, sd_bus_track_handler_t
                 return r;
         }
         *ret = t;
+        return 0;
+}
+
+int bus_reply_filled(sd_bus_message *message, BusReplyFill fill, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        assert(message);
+        assert(fill);
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r >= 0)
+                r = fill(reply, userdata);
+        return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+}
+
+int bus_read_stream_fd(sd_bus_message *message, bool want_read, int *ret_fd, sd_bus_error *error) {
+        const char *refusal;
+        int r;
+
+        assert(message);
+        assert(ret_fd);
+
+        r = sd_bus_message_read(message, "h", ret_fd);
+        if (r < 0)
+                return r;
+        refusal = stream_fd_refusal(*ret_fd, want_read);
+        if (refusal)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The tarball file descriptor is %s: "
+                                         STREAM_FD_ADVICE, refusal);
         return 0;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
@@ -21,6 +22,14 @@ int manager_bus_register(Manager *m);
  * already (or is leaving). */
 int bus_track_sender(Manager *m, sd_bus_message *message, sd_bus_track_handler_t handler, void *userdata,
                      sd_bus_track **ret);
+
+/* Answers message with a method return that fill writes (userdata passed on), and sends it. */
+typedef int (*BusReplyFill)(sd_bus_message *reply, void *userdata);
+int bus_reply_filled(sd_bus_message *message, BusReplyFill fill, void *userdata);
+
+/* Export's and ImportInstance's tarball fd, the next argument of message: one that stream_fd_refusal()
+ * takes, for reading (want_read) or writing, or InvalidArgs saying what is wrong with it. */
+int bus_read_stream_fd(sd_bus_message *message, bool want_read, int *ret_fd, sd_bus_error *error);
 
 /* A bool field as a "b" property (sd-bus's own reads an int). */
 int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,

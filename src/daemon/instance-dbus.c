@@ -538,14 +538,11 @@ static int append_network(sd_bus_message *reply, Instance *i) {
         return r;
 }
 
-static int method_get_state(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+/* GetState's a{sv}: the state and pid, the scope's figures while it has one, the network while it runs. */
+static int append_state(sd_bus_message *reply, void *userdata) {
         Instance *i = userdata;
         int r;
 
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r < 0)
-                return r;
         r = sd_bus_message_open_container(reply, 'a', "{sv}");
         if (r < 0)
                 return r;
@@ -568,10 +565,11 @@ static int method_get_state(sd_bus_message *message, void *userdata, sd_bus_erro
         }
         if (IN_SET(i->state, INSTANCE_RUNNING, INSTANCE_FROZEN) && (r = append_network(reply, i)) < 0)
                 return r;
-        r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return sd_bus_message_close_container(reply);
+}
+
+static int method_get_state(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return bus_reply_filled(message, append_state, userdata);
 }
 
 /* Only kinds of fd that give the process in the instance no way into the host (exec-fd.h). */
@@ -868,18 +866,13 @@ static int method_export(sd_bus_message *message, void *userdata, sd_bus_error *
         Instance *i = userdata;
         int async = 0, allow_running = 0, snapshots = 0, fd;
         WorkerCompression c = WORKER_COMPRESSION_NONE;
-        const char *refusal;
         Operation *o;
         uid_t uid;
         int r;
 
-        r = sd_bus_message_read(message, "h", &fd);
+        r = bus_read_stream_fd(message, false, &fd, error);
         if (r < 0)
                 return r;
-        refusal = stream_fd_refusal(fd, false);
-        if (refusal)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The tarball file descriptor is %s: "
-                                         STREAM_FD_ADVICE, refusal);
         const BusOption options[] = {
                 { "compression", "s", &compression },
                 { "async", "b", &async },

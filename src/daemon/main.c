@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <systemd/sd-daemon.h>
 
+#include "bus-connect.h"
 #include "bus-errors.h"
 #include "bus-limits.h"
 #include "daemon-dbus.h"
@@ -149,18 +150,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 static int connect_bus(Manager *m) {
         int r;
 
-        if (m->bus_address) {
-                r = sd_bus_new(&m->bus);
-                if (r < 0)
-                        return r;
-                r = sd_bus_set_address(m->bus, m->bus_address);
-                if (r < 0)
-                        return r;
-                (void) sd_bus_set_bus_client(m->bus, true);
-                (void) sd_bus_negotiate_creds(m->bus, true, SD_BUS_CREDS_UNIQUE_NAME);
-                r = sd_bus_start(m->bus);
-        } else
-                r = sd_bus_open_system(&m->bus);
+        r = bus_open_client(m->bus_address, SD_BUS_CREDS_UNIQUE_NAME, &m->bus);
         if (r < 0)
                 return r;
         /* Off the bus nobody can reach us, and the watchdog would not notice: leave the event loop with

@@ -8,7 +8,7 @@
 #include "bus-limits.h"
 #include "bus-options.h"
 #include "create.h"
-#include "exec-fd.h"
+#include "daemon-dbus.h"
 #include "instance.h"
 #include "instance-dbus.h"
 #include "log.h"
@@ -97,14 +97,10 @@ static int property_get_operations(sd_bus *bus, const char *path, const char *in
         return append_paths(reply, userdata, true);
 }
 
-static int method_list_instances(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+static int append_instances(sd_bus_message *reply, void *userdata) {
         Manager *m = userdata;
         int r;
 
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r < 0)
-                return r;
         r = sd_bus_message_open_container(reply, 'a', "(sso)");
         if (r < 0)
                 return r;
@@ -113,23 +109,19 @@ static int method_list_instances(sd_bus_message *message, void *userdata, sd_bus
                 if (r < 0)
                         return r;
         }
-        r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return sd_bus_message_close_container(reply);
+}
+
+static int append_operation_paths(sd_bus_message *reply, void *userdata) {
+        return append_paths(reply, userdata, true);
+}
+
+static int method_list_instances(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return bus_reply_filled(message, append_instances, userdata);
 }
 
 static int method_list_operations(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        int r;
-
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r < 0)
-                return r;
-        r = append_paths(reply, userdata, true);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return bus_reply_filled(message, append_operation_paths, userdata);
 }
 
 static int method_get_instance(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -470,20 +462,15 @@ static int method_import_instance(sd_bus_message *message, void *userdata, sd_bu
         _cleanup_(instance_metadata_done) InstanceMetadata md = {};
         NewInstanceCall c = {};
         Manager *m = userdata;
-        const char *refusal;
         Operation *o;
         int fd, r;
 
         r = read_new_name(message, &c.name, error);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(message, "h", &fd);
+        r = bus_read_stream_fd(message, true, &fd, error);
         if (r < 0)
                 return r;
-        refusal = stream_fd_refusal(fd, true);
-        if (refusal)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The tarball file descriptor is %s: "
-                                         STREAM_FD_ADVICE, refusal);
         r = new_instance_begin(message, m, NULL, &c, error);
         md = c.md;
         c.md = (InstanceMetadata) {};

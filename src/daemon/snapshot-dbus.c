@@ -236,54 +236,56 @@ static void copy_call_done(CopyCall *c) {
         config_map_done(&c->config);
 }
 
-static int read_copy_options(sd_bus_message *message, CopyCall *c, sd_bus_error *error) {
-        const char *k, *v;
+typedef struct CopyOptions {
+        CopyCall *call;
+        sd_bus_error *error;
+} CopyOptions;
+
+/* One of Copy's options (bus_read_dict()): every key known, each of its type. */
+static int read_copy_option(sd_bus_message *message, const char *k, void *userdata) {
+        CopyOptions *o = userdata;
+        CopyCall *c;
+        sd_bus_error *error;
+        const char *v;
         int r;
 
-        r = sd_bus_message_enter_container(message, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(message, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(message, "s", &k);
-                if (r < 0)
-                        return r;
-                if (streq(k, "snapshot")) {
-                        r = sd_bus_message_read(message, "v", "s", &v);
-                        if (r >= 0 && !(c->snapshot = strdup(v)))
-                                r = -ENOMEM;
-                } else if (streq(k, "ephemeral"))
-                        r = sd_bus_message_read(message, "v", "b", &c->ephemeral);
-                else if (streq(k, "async"))
-                        r = sd_bus_message_read(message, "v", "b", &c->async);
-                else if (streq(k, "allow-running"))
-                        r = sd_bus_message_read(message, "v", "b", &c->allow_running);
-                else if (streq(k, "clone")) {
-                        r = sd_bus_message_read(message, "v", "s", &v);
-                        if (r >= 0 && !streq(v, "copy") && !streq(v, "overlay"))
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                         "Option 'clone' is 'copy' or 'overlay'.");
-                        if (r >= 0)
-                                c->overlay = streq(v, "overlay");
-                }
-                else if (streq(k, "config")) {
-                        r = sd_bus_message_enter_container(message, 'v', "a{ss}");
-                        if (r >= 0)
-                                r = bus_read_config(message, &c->config, error);
-                        if (r >= 0)
-                                r = sd_bus_message_exit_container(message);
-                } else
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%s'.", k);
-                if (r == -ENXIO || r == -EINVAL)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option '%s' has the wrong type.", k);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(message);
-                if (r < 0)
-                        return r;
+        assert(o);
+        c = o->call;
+        error = o->error;
+
+        if (streq(k, "snapshot")) {
+                r = sd_bus_message_read(message, "v", "s", &v);
+                if (r >= 0 && !(c->snapshot = strdup(v)))
+                        r = -ENOMEM;
+        } else if (streq(k, "ephemeral"))
+                r = sd_bus_message_read(message, "v", "b", &c->ephemeral);
+        else if (streq(k, "async"))
+                r = sd_bus_message_read(message, "v", "b", &c->async);
+        else if (streq(k, "allow-running"))
+                r = sd_bus_message_read(message, "v", "b", &c->allow_running);
+        else if (streq(k, "clone")) {
+                r = sd_bus_message_read(message, "v", "s", &v);
+                if (r >= 0 && !streq(v, "copy") && !streq(v, "overlay"))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Option 'clone' is 'copy' or 'overlay'.");
+                if (r >= 0)
+                        c->overlay = streq(v, "overlay");
         }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(message);
+        else if (streq(k, "config")) {
+                r = sd_bus_message_enter_container(message, 'v', "a{ss}");
+                if (r >= 0)
+                        r = bus_read_config(message, &c->config, error);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(message);
+        } else
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%s'.", k);
+        if (r == -ENXIO || r == -EINVAL)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option '%s' has the wrong type.", k);
+        return r < 0 ? r : 1;
+}
+
+static int read_copy_options(sd_bus_message *message, CopyCall *c, sd_bus_error *error) {
+        return bus_read_dict(message, read_copy_option, &(CopyOptions) { .call = c, .error = error });
 }
 
 /* Copy's new name and options, read and checked as far as they can be without the source. */

@@ -131,6 +131,34 @@ int bus_read_options(sd_bus_message *m, const BusOption *options, sd_bus_error *
         return sd_bus_message_exit_container(m);
 }
 
+int bus_read_dict(sd_bus_message *m, BusDictReader read, void *userdata) {
+        const char *key;
+        int r;
+
+        assert(m);
+        assert(read);
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(m, "s", &key);
+                if (r < 0)
+                        return r;
+                r = read(m, key, userdata);
+                if (r == 0)
+                        r = sd_bus_message_skip(m, "v");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
 int bus_append_string_pairs(sd_bus_message *m, char **pairs) {
         int r;
 

@@ -19,6 +19,12 @@ typedef struct BusOption {
 
 int bus_read_options(sd_bus_message *m, const BusOption *options, sd_bus_error *error);
 
+/* Walks an a{sv} whose keys the caller judges one by one (GetAll's reply, PropertiesChanged's changed
+ * values, options with checks of their own): calls read for each key, which reads the variant of a key it
+ * wants and returns 1, or returns 0 to have it skipped; a negative return stops the walk and is returned. */
+typedef int (*BusDictReader)(sd_bus_message *m, const char *key, void *userdata);
+int bus_read_dict(sd_bus_message *m, BusDictReader read, void *userdata);
+
 /* Appends an a{ss} of a list of alternating keys and values (NULL: empty). */
 int bus_append_string_pairs(sd_bus_message *m, char **pairs);
 
