@@ -12,6 +12,7 @@
 #include "log.h"
 #include "manager.h"
 #include "operation.h"
+#include "trace.h"
 #include "util.h"
 #include "worker.h"
 
@@ -77,6 +78,7 @@ static void process_exited(Operation *o, int status, int sig) {
         if (o->exec.exited)
                 return;
         o->exec.exited = true;
+        trace_event("exec-exited", o->instance_name);
         o->exec.pidfd = safe_close(o->exec.pidfd);
         o->exec.exit_status = status;
         o->exec.exit_signal = sig;
@@ -86,6 +88,7 @@ static void process_exited(Operation *o, int status, int sig) {
 }
 
 static void process_running(Operation *o, Worker *w, pid_t pid) {
+        trace_event("exec-running", o->instance_name);
         o->exec.pid = pid;
         if (w->received_fds[0] >= 0) {
                 safe_close(o->exec.pidfd);
@@ -151,6 +154,7 @@ int exec_start(Instance *i, Operation *o, ExecRequest *req) {
         assert(o->kind == OPERATION_EXEC);
         assert(req);
 
+        trace_event("exec-begin", i->name);
         r = exec_environment(i, req, &env, &cwd);
         if (r < 0)
                 return r;

@@ -19,6 +19,7 @@
 #include "console.h"
 #include "freeze.h"
 #include "instance.h"
+#include "trace.h"
 #include "log.h"
 #include "machined.h"
 #include "manager.h"
@@ -364,6 +365,7 @@ static void on_scope_gone(Manager *m, int error, const char *message, void *user
         Instance *i = userdata;
 
         i->scope_stop_job = NULL;
+        trace_event("scope-gone", i->name);
         if (error != 0)
                 log_warning("Failed to stop %s, ignoring: %s", i->unit_name, message);
         /* systemd removed the scope where it manages the hierarchy; the rest is liblxc's leftovers in
@@ -424,6 +426,7 @@ static void instance_became_running(Instance *i, pid_t pid) {
                 (void) sd_event_source_set_enabled(i->monitor->io_source, SD_EVENT_OFF);
         }
 
+        trace_event("init-execed", i->name);
         instance_set_pid(i, pid, true);
         instance_hold_init(i, i->monitor_pid);
         instance_set_state(i, INSTANCE_RUNNING);
@@ -490,6 +493,7 @@ static void on_monitor_message(Worker *w, const WorkerMessage *msg, void *userda
 
                 if (pid <= 0 || i->pending_init > 0 || i->state == INSTANCE_RUNNING)
                         return;
+                trace_event("hook-running", i->name);
                 i->pending_init = pid;
                 i->exec_checks = 0;
                 i->exec_deadline = now_usec(CLOCK_MONOTONIC) + 5 * USEC_PER_SEC;
@@ -506,6 +510,8 @@ static void on_monitor_exited(Worker *w, int error, const char *message, void *u
         Instance *i = userdata;
         /* message belongs to the worker, which instance_on_stopped() frees first. */
         _cleanup_free_ char *why = error && message ? strdup(message) : NULL;
+
+        trace_event("monitor-exited", i->name);
 
         instance_ref(i);
         instance_on_stopped(i, why);
@@ -597,6 +603,7 @@ static void on_scope_ready(Manager *m, int error, const char *message, void *use
         int r;
 
         o->scope_job = NULL;
+        trace_event("scope-ready", i->name);
         if (error != 0) {
                 if (i->monitor)
                         worker_kill(i->monitor, SIGKILL);
@@ -700,6 +707,7 @@ static void start_phase(Operation *o) {
                 start_give_up(o, r, "Failed to ask systemd for scope '%s': %s", i->unit_name, strerror(-r));
                 return;
         }
+        trace_event("scope-requested", i->name);
         r = operation_arm_timeout(o, (uint64_t) o->lifecycle.timeout_sec * USEC_PER_SEC, on_start_timeout);
         if (r < 0)
                 log_warning_errno(r, "Failed to arm the start timeout of '%s', ignoring: %m", i->name);
@@ -709,6 +717,7 @@ void instance_start(Instance *i, Operation *o) {
         assert(i);
         assert(o);
 
+        trace_event("start-begin", i->name);
         instance_lock(i, o);
         start_phase(o);
 }
@@ -813,6 +822,7 @@ static void stop_phase(Operation *o, unsigned timeout_sec) {
         instance_set_state(i, INSTANCE_STOPPING);
         operation_set_progress(o, 0.05, timeout_sec > 0 ? "shutting down" : "killing");
         if (timeout_sec == 0 && i->pid > 0 && instance_kill_now(i) >= 0) {
+                trace_event("kill-sent", i->name);
                 /* The monitor normally exits within milliseconds of init's death. */
                 r = operation_arm_timeout(o, STOP_AFTER_KILL_USEC, on_stop_timeout);
                 if (r < 0)
@@ -834,6 +844,7 @@ void instance_stop(Instance *i, Operation *o) {
         assert(i);
         assert(o);
 
+        trace_event("stop-begin", i->name);
         instance_lock(i, o);
         if (i->state != INSTANCE_STOPPED)
                 stop_phase(o, o->lifecycle.force ? 0 : o->lifecycle.timeout_sec);
@@ -923,6 +934,7 @@ static void freeze_done(Operation *o, int error) {
                                strerror(-error));
                 return;
         }
+        trace_event("freeze-done", i->name);
         instance_set_state(i, freeze ? INSTANCE_FROZEN : INSTANCE_RUNNING);
         instance_log(i, freeze ? INSTANCE_EVENT_FROZEN : INSTANCE_EVENT_THAWED, "Instance '%s' %s.", i->name, freeze ? "frozen" : "thawed");
         operation_finish(o, NULL, NULL);
@@ -932,6 +944,7 @@ void instance_freeze(Instance *i, Operation *o, bool freeze) {
         assert(i);
         assert(o);
 
+        trace_event(freeze ? "freeze-begin" : "unfreeze-begin", i->name);
         instance_lock(i, o);
         o->step = OPERATION_STEP_WORK;
         freeze_wait(o, i, freeze, freeze_done);

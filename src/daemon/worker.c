@@ -10,6 +10,7 @@
 #include "manager.h"
 #include "worker.h"
 #include "log.h"
+#include "trace.h"
 #include "util.h"
 #include "worker-proto.h"
 
@@ -252,6 +253,7 @@ int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_
         /* Exit handling after reading the last messages. */
         (void) sd_event_source_set_priority(w->pid_source, SD_EVENT_PRIORITY_NORMAL + 1);
 
+        trace_event("worker-forked", req->name);
         log_debug("Spawned worker %i: %s %s", (int) pid, verb, req->lxcpath);
         *ret = w;
         return 0;

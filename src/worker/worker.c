@@ -33,6 +33,7 @@
 #include "metadata.h"
 #include "overlay.h"
 #include "util.h"
+#include "trace.h"
 #include "worker.h"
 #include "worker-proto.h"
 
@@ -446,12 +447,14 @@ static int do_start(const WorkerRequest *req, struct lxc_container *c) {
                 (void) unsetenv("PATH");
 
         /* Wait until the daemon has the scope realized with us in it (sequence B). */
+        trace_event("worker-ready", req->name);
         k = recv(worker_fd, buf, sizeof buf - 1, 0);
         if (k <= 0)
                 return EXIT_FAILURE;
         buf[k] = 0;
         if (!streq(buf, WORKER_MESSAGE_GO))
                 return result(ECANCELED, "Start of '%s' was cancelled.", req->name);
+        trace_event("worker-go", req->name);
 
         /* The container's init inherits ignored signals: give it SIGPIPE's default back. Then no
          * stdio of ours may be a pipe or socket whose reader can go away (the daemon's journal
@@ -470,7 +473,9 @@ static int do_start(const WorkerRequest *req, struct lxc_container *c) {
         if (fcntl(worker_fd, F_SETFD, FD_CLOEXEC) < 0)
                 return result(errno, "Failed to set up the monitor of '%s'.", req->name);
         c->want_close_all_fds(c, false);
-        if (!c->start(c, 0, NULL))
+        bool ok = c->start(c, 0, NULL);
+        trace_event("monitor-done", req->name);
+        if (!ok)
                 return result(EIO, "Failed to start '%s'%s%s", req->name, c->error_string ? ": " : ".",
                               strempty(c->error_string));
         return result(0, "stopped");
@@ -700,6 +705,7 @@ static int do_exec(const WorkerRequest *req, struct lxc_container *c) {
         if (pipe2(execed, O_CLOEXEC) < 0)
                 return result(errno, "Failed to create a pipe: %m");
         (void) signal(SIGPIPE, SIG_DFL);
+        trace_event("exec-attach", req->name);
         if (pty)
                 r = c->attach(c, exec_in_session, &x.cmd, &opts, &pid);
         else
@@ -862,6 +868,7 @@ int worker_main(int argc, char *argv[]) {
         if (r < 0)
                 return result(r == -ENOMEM ? ENOMEM : EINVAL, r == -ENOMEM ? "Out of memory." : "Malformed request.");
 
+        trace_event("worker-main", req.name);
         const WorkerHandler *h = &handlers[req.verb];
         if (h->container) {
                 r = open_container(req.lxcpath, req.name, &c);
