@@ -116,8 +116,13 @@ static int worker_drain(Worker *w, unsigned budget) {
         return 1;
 }
 
+static void spare_refill(Worker *w);
+
 static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Worker *w = userdata;
+
+        if (w->refill)
+                spare_refill(w);
 
         /* More pending: the level-triggered source fires again on the next iteration. */
         if (worker_drain(w, WORKER_MSGS_PER_DISPATCH) > 0)
@@ -137,8 +142,16 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         /* Once: sd-event reaps the child after this returns (the source is not oneshot, see worker_spawn()). */
         (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
         w->exited = true;
+        if (w->refill)
+                spare_refill(w);
         (void) worker_drain(w, WORKER_MSGS_AT_EXIT);
 
+        for (size_t k = 0; k < ELEMENTSOF(w->manager->spare_workers); k++)
+                if (w == w->manager->spare_workers[k]) {
+                        w->manager->spare_workers[k] = NULL;
+                        worker_free(w);
+                        return 0;
+                }
         if (w->abandoned) {
                 Worker **p;
                 for (p = &w->manager->abandoned_workers; *p && *p != w; p = &(*p)->next)
@@ -163,20 +176,10 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
 /* The forked child: fd 3 is the socket, fds[i] becomes WORKER_FD + 1 + i, everything else is closed, default
  * signals, own session (a start worker becomes an instance's monitor and must outlive us). */
 static _noreturn_ void worker_child(const Manager *m, const char *verb, int sock, const int *fds, size_t n_fds) {
-        int moved[8];
         sigset_t ss;
 
-        if (dup2(sock, WORKER_FD) < 0)
+        if (dup2(sock, WORKER_FD) < 0 || fds_place(fds, n_fds, WORKER_FD + 1) < 0)
                 _exit(127);
-        /* Move the extra fds above where they go first, so that no dup2() clobbers one. */
-        for (size_t k = 0; k < n_fds && k < ELEMENTSOF(moved); k++) {
-                moved[k] = fcntl(fds[k], F_DUPFD, 100);
-                if (moved[k] < 0)
-                        _exit(127);
-        }
-        for (size_t k = 0; k < n_fds && k < ELEMENTSOF(moved); k++)
-                if (dup2(moved[k], WORKER_FD + 1 + (int) k) < 0)
-                        _exit(127);
         (void) close_range(WORKER_FD + 1 + (unsigned) n_fds, ~0U, 0);
         sigemptyset(&ss);
         (void) sigprocmask(SIG_SETMASK, &ss, NULL);
@@ -189,23 +192,12 @@ static _noreturn_ void worker_child(const Manager *m, const char *verb, int sock
         _exit(127);
 }
 
-int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_fds, const WorkerHandlers *h,
-                 void *userdata, Worker **ret) {
+/* Forks and execs a worker that waits for its request on its socket, watched from here on. */
+static int worker_fork(Manager *m, const char *verb, const int *fds, size_t n_fds, Worker **ret) {
         _cleanup_close_pair_ int sv[2] = { -EBADF, -EBADF };
-        _cleanup_free_ char *packet = NULL;
-        const char *verb = worker_verb_to_string(req->verb);
-        size_t len;
         Worker *w;
         pid_t pid;
         int r;
-
-        assert(m);
-        assert(req);
-        assert(fds || n_fds == 0);
-
-        r = worker_request_encode(req, &packet, &len);
-        if (r < 0)
-                return r;
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
@@ -227,13 +219,7 @@ int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_
         w->received_fds[0] = w->received_fds[1] = -EBADF;
         w->pid = pid;
         w->fd = TAKE_FD(sv[0]);
-        w->handlers = h;
-        w->userdata = userdata;
 
-        if (send(w->fd, packet, len, MSG_NOSIGNAL) < 0) {
-                r = -errno;
-                goto fail;
-        }
         r = sd_event_add_io(m->event, &w->io_source, w->fd, EPOLLIN, on_worker_io, w);
         if (r < 0)
                 goto fail;
@@ -252,9 +238,6 @@ int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_
                 goto fail;
         /* Exit handling after reading the last messages. */
         (void) sd_event_source_set_priority(w->pid_source, SD_EVENT_PRIORITY_NORMAL + 1);
-
-        trace_event("worker-forked", req->name);
-        log_debug("Spawned worker %i: %s %s", (int) pid, verb, req->lxcpath);
         *ret = w;
         return 0;
 fail:
@@ -263,6 +246,71 @@ fail:
         w->pid = 0;
         worker_free(w);
         return r;
+}
+
+/* The exec of lxcbusd-worker and the loading of its libraries (liblxc, GLib, libarchive ...) take longer
+ * than all else an Exec does, and longer than systemd takes to make a Start's scope. So after the first
+ * Start and the first Exec, one worker of each is kept ready: forked, exec'd and waiting in recv() for
+ * its request. It costs no wakeup while it waits and exits when the daemon closes its socket. One per
+ * verb, so that a worker's argv[1] still names its verb. */
+static Worker **spare_slot(Manager *m, WorkerVerb verb) {
+        if (verb == WORKER_VERB_START)
+                return &m->spare_workers[0];
+        if (verb == WORKER_VERB_EXEC)
+                return &m->spare_workers[1];
+        return NULL;
+}
+
+/* The next spare is made once the worker that took the place of the last one has something to say (its
+ * process runs) or has exited: not while it does the work of the call that took it, on the same CPUs. */
+static void spare_refill(Worker *w) {
+        Worker **slot = w->refill ? spare_slot(w->manager, w->verb) : NULL;
+
+        w->refill = false;
+        if (slot && !*slot)
+                (void) worker_fork(w->manager, worker_verb_to_string(w->verb), NULL, 0, slot);
+}
+
+int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_fds, const WorkerHandlers *h,
+                 void *userdata, Worker **ret) {
+        _cleanup_free_ char *packet = NULL;
+        const char *verb = worker_verb_to_string(req->verb);
+        Worker **slot, *w;
+        size_t len;
+        int r;
+
+        assert(m);
+        assert(req);
+        assert(fds || n_fds == 0);
+
+        r = worker_request_encode(req, &packet, &len);
+        if (r < 0)
+                return r;
+
+        slot = spare_slot(m, req->verb);
+        w = slot ? TAKE_PTR(*slot) : NULL;
+        if (w && (w->exited || send_with_fds(w->fd, packet, len, fds, n_fds) < 0)) {
+                worker_abandon(w, SIGKILL);
+                w = NULL;
+        }
+        if (!w) {
+                r = worker_fork(m, verb, fds, n_fds, &w);
+                if (r < 0)
+                        return r;
+                r = send_with_fds(w->fd, packet, len, NULL, 0);
+                if (r < 0) {
+                        worker_abandon(w, SIGKILL);
+                        return r;
+                }
+        }
+        w->handlers = h;
+        w->userdata = userdata;
+        w->verb = req->verb;
+        w->refill = slot;
+        trace_event("worker-forked", req->name);
+        log_debug("Spawned worker %i: %s %s", (int) w->pid, verb, req->lxcpath);
+        *ret = w;
+        return 0;
 }
 
 int worker_send(Worker *w, const char *msg) {

@@ -30,6 +30,8 @@ struct Worker {
         bool got_result;
         bool exited;
         bool abandoned;
+        bool refill;                /* took (or could have taken) a spare's place: make the next one */
+        WorkerVerb verb;
         Worker *next;               /* in the manager's list of abandoned workers */
         int result_error;
         char *result_message;

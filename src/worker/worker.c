@@ -50,15 +50,6 @@ static void lxc_container_putp(struct lxc_container **c) {
 /* Sends m, with n_fds fds (SCM_RIGHTS) if any. */
 static int send_message(const WorkerMessage *m, const int *fds, size_t n_fds) {
         char buf[WORKER_MSG_MAX];
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(2 * sizeof(int))];
-        } control = {};
-        struct iovec iov = { buf, 0 };
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-        };
         int n;
 
         if (n_fds > 2)
@@ -66,18 +57,8 @@ static int send_message(const WorkerMessage *m, const int *fds, size_t n_fds) {
         n = worker_message_format(m, buf, sizeof buf);
         if (n < 0)
                 return n;
-        iov.iov_len = (size_t) n;
-        if (n_fds > 0) {
-                mh.msg_control = &control;
-                mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
-                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
-                memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
-        }
         /* The daemon may be gone (restarted): never die of SIGPIPE for that. */
-        return sendmsg(worker_fd, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+        return send_with_fds(worker_fd, buf, (size_t) n, fds, n_fds);
 }
 
 static int result(int error, const char *format, ...) _printf_(2, 3);
@@ -846,6 +827,37 @@ static const WorkerHandler handlers[_WORKER_VERB_MAX] = {
         [WORKER_VERB_HOSTNAME] = { worker_set_hostname, false },
 };
 
+/* The request. A worker the daemon kept ready (its spare exec worker) gets the request's fds with it, not at
+ * its fork: they go where a forked worker has them, WORKER_FD + 1 + i. */
+static ssize_t recv_request(char *buf, size_t size) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(8 * sizeof(int))];
+        } control = {};
+        struct iovec iov = { buf, size };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof control,
+        };
+        int fds[8];
+        size_t n = 0;
+        ssize_t k;
+
+        k = recvmsg(worker_fd, &mh, MSG_CMSG_CLOEXEC);
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); k > 0 && c; c = CMSG_NXTHDR(&mh, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+                        for (size_t j = 0; j < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) && n < ELEMENTSOF(fds); j++)
+                                memcpy(&fds[n++], CMSG_DATA(c) + j * sizeof(int), sizeof(int));
+        if (k > 0 && (mh.msg_flags & MSG_CTRUNC || fds_place(fds, n, WORKER_FD + 1) < 0))
+                k = -1;
+        for (size_t j = 0; j < n; j++)
+                if (fds[j] > WORKER_FD + (int) n)
+                        (void) close(fds[j]);
+        return k;
+}
+
 int worker_main(int argc, char *argv[]) {
         _cleanup_(worker_request_done) WorkerRequest req = {};
         _cleanup_lxc_ struct lxc_container *c = NULL;
@@ -859,7 +871,7 @@ int worker_main(int argc, char *argv[]) {
         buf = malloc(WORKER_MSG_MAX + 1);
         if (!buf)
                 return EXIT_FAILURE;
-        k = recv(worker_fd, buf, WORKER_MSG_MAX, 0);
+        k = recv_request(buf, WORKER_MSG_MAX);
         if (k <= 0) {
                 fprintf(stderr, "lxcbusd-worker: no request on fd %i; this program is run by lxcbusd.\n", worker_fd);
                 return EXIT_FAILURE;
