@@ -351,12 +351,15 @@ static void ephemeral_delete(Instance *i);
 
 static void instance_after_stop(Instance *i) {
         Operation *o = i->lock;
+        bool told = i->stop_told;
 
+        i->stop_told = false;
         if (o && o->step == OPERATION_STEP_STOP) {
                 stop_phase_check(o);
                 return;
         }
-        instance_log(i, INSTANCE_EVENT_ENDED, "Instance '%s' stopped.", i->name);
+        if (!told)
+                instance_log(i, INSTANCE_EVENT_ENDED, "Instance '%s' stopped.", i->name);
         if (i->md.ephemeral && !o && i->linked)
                 ephemeral_delete(i);
 }
@@ -378,7 +381,8 @@ static void on_scope_gone(Manager *m, int error, const char *message, void *user
 }
 
 /* The monitor exited: the container is down. Stop the scope (it may still hold stray processes) and
- * wait until systemd has removed it, so a new start finds the name free and no cgroup is left. */
+ * wait until systemd has removed it, so a new start finds the name free and no cgroup is left. A Stop
+ * is answered before that (stop_phase_check()); calls that come meanwhile wait (settle-dbus.h). */
 static void instance_on_stopped(Instance *i, const char *why) {
         Operation *o = i->lock;
         int r;
@@ -386,7 +390,8 @@ static void instance_on_stopped(Instance *i, const char *why) {
         machined_unregister(i);
         instance_drop_monitor(i);
         instance_release_consoles(i);
-        instance_set_pid(i, 0, i->has_unit);
+        /* The scope is the running instance's: going away now, it is no longer its Unit. */
+        instance_set_pid(i, 0, false);
         instance_set_state(i, INSTANCE_STOPPED);
 
         if (o && (o->step == OPERATION_STEP_START_SCOPE || o->step == OPERATION_STEP_START_RUNNING)) {
@@ -413,7 +418,11 @@ static void instance_on_stopped(Instance *i, const char *why) {
         if (r < 0) {
                 log_warning_errno(r, "Failed to ask systemd to stop %s, ignoring: %m", i->unit_name);
                 on_scope_gone(i->manager, 0, NULL, i);
+                return;
         }
+        trace_event("scope-stop-requested", i->name);
+        if (o && o->step == OPERATION_STEP_STOP)
+                stop_phase_check(o);
 }
 
 static void instance_became_running(Instance *i, pid_t pid) {
@@ -782,7 +791,12 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 static void stop_phase_check(Operation *o) {
         Instance *i = o->instance;
 
-        if (o->worker || i->monitor || i->monitor_pidfd >= 0 || i->scope_stop_job)
+        if (o->worker || i->monitor || i->monitor_pidfd >= 0)
+                return;
+        /* The instance is stopped. A Stop is answered now, while systemd removes the scope; a Restart
+         * (which makes the scope again) and a Delete (an ephemeral instance's too, which frees the
+         * name) go on once it is gone. */
+        if (i->scope_stop_job && (o->kind != OPERATION_STOP || i->md.ephemeral))
                 return;
         switch (o->kind) {
         case OPERATION_RESTART:
@@ -792,6 +806,7 @@ static void stop_phase_check(Operation *o) {
                 destroy_phase(o);
                 break;
         default:
+                i->stop_told = i->scope_stop_job != NULL;
                 instance_log(i, INSTANCE_EVENT_STOPPED, "Instance '%s' stopped.", i->name);
                 operation_finish(o, NULL, NULL);
         }

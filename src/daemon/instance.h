@@ -76,6 +76,8 @@ struct Instance {
 
         MachineRegistration machine;    /* with systemd-machined (machined.c) */
         sd_bus_slot *machine_slot;      /* its call in flight */
+
+        bool stop_told;                 /* its Stop was answered before the scope was gone */
 };
 
 const char *instance_state_to_string(InstanceState s);
