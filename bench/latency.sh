@@ -5,8 +5,9 @@
 # liblxc floor measured in the same test host and the same run (issue 15, item 1), and where the time
 # of each goes: a table per operation of its phases (median ms, share of the call's median).
 #
-# The test host is booted as bench/run.sh boots it (no lxc-net, no machined: the same conditions as
-# its figures), with lxcbusd.service given LXCBUS_TRACE=/run/lxcbus-trace (src/lib/trace.h): the
+# The test host is booted as the integration tests boot it (lb_boot: with lxc-net, whose lxcbr0 is the
+# default network of both sides, and machined), with lxcbusd.service given
+# LXCBUS_TRACE=/run/lxcbus-trace (src/lib/trace.h): the
 # daemon and its workers then append a time-stamped line per phase (start-begin, scope-ready,
 # worker-ready, hook-running, init-execed, op-finished, ...). bench-bus and bench-lxc (bench/run.sh
 # describes both sides) run alternately in LXCBENCH_ROUNDS rounds, so that a change of the machine's
@@ -63,8 +64,7 @@ OUT=$(mktemp -d "$LB_BUILD/.latency.XXXXXX") || die "cannot make a directory in 
 
 log "booting test host $NAME"
 BOOTED=1
-"$LB_TH/th-boot" -n "$NAME" -t 60 "${LB_BINDS[@]}" -k lxcbusd.service -k lxcbus@.service \
-  -k lxcbus-autostart.service >&2 || { BOOTED=0; die "th-boot failed"; }
+lb_boot "$NAME" >&2 || { BOOTED=0; die "th-boot failed"; }
 lb_install "$NAME" || die "installing into the test host failed"
 lb_dropin "$NAME" || die "lxcbusd drop-in failed"
 printf '[Service]\nEnvironment=LXCBUS_TRACE=%s\n' "$TRACE" | tx sh -c \
@@ -73,8 +73,10 @@ printf '[Service]\nEnvironment=LXCBUS_TRACE=%s\n' "$TRACE" | tx sh -c \
 lb_start "$NAME" || die "lxcbusd did not start"
 log "lxcbusd is up; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# network.mode=none: loopback only, as the floor's container has (lxc-create -t busybox here): a veth on a
+# bridge costs both sides alike, at the start and even more at the stop (its deletion).
 tx busctl --timeout=120 call org.lxcbus1 /org/lxcbus1 org.lxcbus1.Manager CreateInstance 'sa{sv}a{ss}a{sv}' \
-  benchb 2 type s template template s busybox 0 0 >/dev/null || die "CreateInstance benchb failed"
+  benchb 2 type s template template s busybox 1 network.mode none 0 >/dev/null || die "CreateInstance benchb failed"
 tx sh -euc 'mkdir -p "${2:?}" && lxc-create -t busybox -n "${1:?}" -P "$2" >/dev/null 2>&1' sh benchf "$FLOOR_PATH" \
   || die "lxc-create benchf failed"
 
