@@ -117,7 +117,7 @@ Instance *instance_ref(Instance *i) {
 
 static void instance_drop_monitor(Instance *i) {
         /* Closes our handles; the monitor process itself runs on (the daemon may be exiting). */
-        i->monitor = worker_free(i->monitor);
+        i->monitor = worker_release(i->monitor);
         i->exec_wait = sd_event_source_disable_unref(i->exec_wait);
         i->pending_init = 0;
         i->monitor_source = sd_event_source_disable_unref(i->monitor_source);
@@ -428,13 +428,6 @@ static void instance_on_stopped(Instance *i, const char *why) {
 static void instance_became_running(Instance *i, pid_t pid) {
         Operation *o = i->lock;
 
-        /* The monitor has nothing more to say (its socket is close-on-exec: no process of the
-         * instance holds it): stop reading. The monitor's exit is all we wait for now. */
-        if (i->monitor) {
-                (void) shutdown(i->monitor->fd, SHUT_RD);
-                (void) sd_event_source_set_enabled(i->monitor->io_source, SD_EVENT_OFF);
-        }
-
         trace_event("init-execed", i->name);
         instance_set_pid(i, pid, true);
         instance_hold_init(i, i->monitor_pid);
@@ -709,6 +702,8 @@ static void start_phase(Operation *o) {
                 return;
         }
         i->monitor_pid = i->monitor->pid;
+        /* Its "result" says liblxc is done with the container (it has stopped): no need to wait for its exit. */
+        i->monitor->finish_on_result = true;
         o->step = OPERATION_STEP_START_SCOPE;
         r = scope_start(m, i->unit_name, i->monitor->pid, &i->md.config, on_scope_ready, o, &o->scope_job);
         if (r < 0) {

@@ -107,6 +107,11 @@ static int worker_drain(Worker *w, unsigned budget) {
                         free(w->result_message);
                         w->result_message = strdup(msg.text);
                         worker_close_received(w);
+                        if (w->finish_on_result && !w->exited) {
+                                /* All it does now is exit: its exit would tell nothing more, later. */
+                                worker_finish(w, w->result_error, w->result_message);
+                                return 0;
+                        }
                         continue;
                 }
                 if (w->handlers && w->handlers->message)
@@ -342,6 +347,14 @@ void worker_kill(Worker *w, int sig) {
         /* Through the child source: its pidfd where there is one; never a reaped, reused pid. */
         if (w && w->pid_source && !w->exited)
                 (void) sd_event_source_send_child_signal(w->pid_source, sig, NULL, 0);
+}
+
+Worker *worker_release(Worker *w) {
+        if (w && !w->exited && w->pid_source) {
+                worker_abandon(w, 0);
+                return NULL;
+        }
+        return worker_free(w);
 }
 
 Worker *worker_free(Worker *w) {
