@@ -22,10 +22,10 @@ FLOOR_NOTE = {'exec(true)': 'attach_run_wait', 'freeze+unfreeze': 'freeze+unfree
 OPS = collections.OrderedDict([
     ('start', ('start-begin', 'op-finished', 'start', [
         ('call-deferred', 'start-begin', 'call waits for the last stop\'s scope removal', False),
-        ('start-begin', 'worker-forked', 'checks, network and limits, fork of the start worker', False),
+        ('start-begin', 'worker-forked', 'checks, network and limits, start worker forked or taken', False),
         ('worker-forked', 'scope-requested', 'StartTransientUnit sent', False),
         ('scope-requested', 'scope-ready', 'systemd: scope job until JobRemoved', True),
-        ('worker-forked', 'worker-main', 'worker: exec, dynamic linking, request', True),
+        ('worker-forked', 'worker-main', 'worker: exec and linking (or waiting for the ready one)', True),
         ('worker-main', 'worker-ready', 'worker: liblxc container and config loaded', True),
         ('scope-ready|worker-ready', 'worker-go', '"go" reaches the worker', False),
         ('worker-go', 'hook-running', 'liblxc start until the start-host hook reported', False),
@@ -35,13 +35,13 @@ OPS = collections.OrderedDict([
     ('stop-kill', ('stop-begin', 'op-finished', 'stop', [
         ('stop-begin', 'kill-sent', 'freezer check, SIGKILL to init', False),
         ('kill-sent', 'monitor-done', 'liblxc monitor: init reaped, teardown', False),
-        ('monitor-done', 'monitor-exited', 'worker exit seen (pidfd)', False),
+        ('monitor-done', 'monitor-exited', 'monitor\'s result (its exit, before) seen', False),
         ('monitor-exited', 'op-finished', 'stopped: scope removal requested (waited for, before)', False),
         ('monitor-exited', 'scope-gone', 'systemd: StopUnit job until JobRemoved', True),
     ])),
     ('exec(true)', ('exec-begin', 'exec-exited', 'exec', [
-        ('exec-begin', 'worker-forked', 'environment, fork of the exec worker', False),
-        ('worker-forked', 'worker-main', 'worker: exec, dynamic linking, request', False),
+        ('exec-begin', 'worker-forked', 'environment, worker forked (or the ready one taken)', False),
+        ('worker-forked', 'worker-main', 'worker: exec and linking (or waiting for the ready one)', False),
         ('worker-main', 'exec-attach', 'worker: liblxc container opened, stdio', False),
         ('exec-attach', 'exec-running', 'liblxc attach until the command is executed', False),
         ('exec-running', 'exec-exited', 'command runs, exits, exit reported', False),
