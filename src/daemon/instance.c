@@ -456,8 +456,8 @@ static int init_has_execed(pid_t init, pid_t monitor) {
 
 /* The start-host hook runs just before liblxc executes init. A SIGKILL to init in that window can
  * leave liblxc's monitor waiting forever, and a signal to init before it runs is lost: so "running"
- * means init has been executed. Checked on a short backoff timer (0.25 ms doubling to 4 ms) that
- * runs only during a start, for 5 s at most. */
+ * means init has been executed. Checked at once, then on a short backoff timer (0.25 ms doubling to 2 ms:
+ * liblxc executes init about a millisecond after the hook) that runs only during a start, for 5 s at most. */
 static int on_exec_check(sd_event_source *s, uint64_t usec, void *userdata) {
         Instance *i = userdata;
         pid_t pid = i->pending_init;
@@ -475,7 +475,7 @@ static int on_exec_check(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         i->exec_checks++;
         r = sd_event_source_set_time_relative(i->exec_wait,
-                                              250 << (i->exec_checks < 5 ? i->exec_checks : 4));
+                                              125 << (i->exec_checks < 5 ? i->exec_checks : 4));
         if (r >= 0)
                 r = sd_event_source_set_enabled(i->exec_wait, SD_EVENT_ONESHOT);
         if (r < 0) {
