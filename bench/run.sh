@@ -35,6 +35,12 @@
 #   LXCBENCH_RAW=FILE   also keep the raw samples in FILE
 set -uo pipefail
 
+# --scale BUILD_DIR [options]: 1000 instances, 100 running (bench/scale.sh, its own test host and report).
+if [ "${1:-}" = --scale ]; then
+  shift
+  exec "$(dirname "$(readlink -f "$0")")/scale.sh" "$@"
+fi
+
 # --breakdown BUILD_DIR: Start, Stop, Exec, Freeze against liblxc, with the phases of each (bench/latency.sh).
 if [ "${1:-}" = --breakdown ]; then
   shift

@@ -210,7 +210,8 @@ function render(path) {
     const state = proxy.data.State || "unknown";
     row.tr.setAttribute("data-name", name);
     row.tr.setAttribute("data-state", state);
-    row.cells.name.textContent = name;
+    /* the name opens the details view (details.js follows the location #/NAME) */
+    row.cells.name.replaceChildren(el("a", { href: "#/" + encodeURIComponent(name), class: "name-link" }, name));
     row.cells.state.replaceChildren(el("span", { class: "badge state-" + state }, state));
     row.cells.address.textContent = row.address || (state === "running" ? "" : "\u2014");
     row.cells.description.textContent = proxy.data.Description || "";
@@ -226,6 +227,9 @@ function render(path) {
         b.addEventListener("click", () => runAction(path, name, action));
         return b;
     });
+    /* the terminal tab's "Terminal" button (terminal.js, loaded after this file) */
+    if (typeof LxcbusTerminal !== "undefined")
+        buttons.push(...LxcbusTerminal.buttons(name, state));
     if (row.busy)
         buttons.push(el("span", { class: "spinner", "aria-label": row.busy + " in progress" }));
     row.cells.actions.replaceChildren(...buttons);

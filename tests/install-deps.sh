@@ -39,6 +39,8 @@ PKGS=(
   # liblxcbus (src/liblxcbus/): its GObject-Introspection data, API docs, and test_liblxcbus.py
   # (gi.repository.Lxcbus; test-liblxcbus.c compiled with pkg-config inside the test host)
   libgirepository1.0-dev gobject-introspection gir1.2-glib-2.0 gi-docgen python3-gi pkg-config
+  # test_liblxcbus_gjs.py: liblxcbus from JavaScript (gi://Lxcbus)
+  gjs
 )
 # npm: Debian's package, unless the nodejs installed brings its own (NodeSource's does, and conflicts)
 command -v npm > /dev/null || PKGS+=(npm)

@@ -2,6 +2,7 @@
 #include <assert.h>
 #include <unistd.h>
 
+#include "bus-options.h"
 #include "ctl-bus.h"
 #include "ctl-remote.h"
 #include "ctl-util.h"
@@ -67,6 +68,29 @@ int ctl_bus_get(Context *c, sd_bus **ret) {
         return 0;
 }
 
+int ctl_bus_attach_new_event(Context *c, sd_bus **ret_bus, sd_event **ret_event) {
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        sd_bus *bus;
+        int r;
+
+        assert(ret_bus);
+        assert(ret_event);
+
+        r = ctl_bus_get(c, &bus);
+        if (r < 0)
+                return r;
+        r = sd_event_new(&event);
+        if (r < 0)
+                return ctl_error_errno(c, r, "Failed to allocate an event loop: %m");
+        r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return ctl_error_errno(c, r, "Failed to attach the bus to the event loop: %m");
+
+        *ret_bus = bus;
+        *ret_event = TAKE_PTR(event);
+        return 0;
+}
+
 int ctl_message_error(Context *c, int r) {
         return ctl_error_errno(c, r, "Failed to build D-Bus message: %m");
 }
@@ -94,16 +118,11 @@ int ctl_new_method_call(Context *c, const char *path, const char *interface, con
 
 int ctl_call(Context *c, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **ret_reply) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus *bus;
         bool ask;
         int r;
 
         assert(c);
         assert(m);
-
-        r = ctl_bus_get(c, &bus);
-        if (r < 0)
-                return r;
 
         ask = c->ask_password && ctl_method_needs_authorization(sd_bus_message_get_interface(m),
                                                                sd_bus_message_get_member(m));
@@ -114,7 +133,8 @@ int ctl_call(Context *c, sd_bus_message *m, uint64_t timeout_usec, sd_bus_messag
                 (void) ctl_agent_open(&c->agent);
         }
 
-        r = sd_bus_call(bus, m, timeout_usec, &error, ret_reply);
+        /* On the bus m was made for (ctl_new_method_call()), which is connected. */
+        r = sd_bus_call(sd_bus_message_get_bus(m), m, timeout_usec, &error, ret_reply);
 
         /* polkit has had its answer: give the terminal back, which exec -t and console take over next. */
         if (ask)
@@ -122,6 +142,25 @@ int ctl_call(Context *c, sd_bus_message *m, uint64_t timeout_usec, sd_bus_messag
 
         if (r < 0)
                 return ctl_bus_error(c, &error, r);
+        return 0;
+}
+
+int ctl_call_for_fd(Context *c, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **ret_reply,
+                    int *ret_fd) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int fd, r;
+
+        assert(ret_reply);
+        assert(ret_fd);
+
+        r = ctl_call(c, m, timeout_usec, &reply);
+        if (r < 0)
+                return r;
+        r = ctl_read_reply(c, reply, sd_bus_message_get_member(m), "h", &fd);
+        if (r < 0)
+                return r;
+        *ret_fd = fd;
+        *ret_reply = TAKE_PTR(reply);
         return 0;
 }
 
@@ -231,6 +270,22 @@ int ctl_call_method(Context *c, const char *path, const char *interface, const c
         return r;
 }
 
+/* key: an a{ss} of the pairs, in the entry and the variant that sd_bus_message_append() would write. */
+static int append_pairs_option(sd_bus_message *m, const char *key, char **pairs) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append_basic(m, 's', key);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "a{ss}");
+        if (r >= 0)
+                r = bus_append_string_pairs(m, pairs);
+        for (unsigned i = 0; r >= 0 && i < 2; i++)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
 static int append_option(sd_bus_message *m, const CtlBusOption *o) {
         switch (o->type) {
         case 'b':
@@ -241,6 +296,8 @@ static int append_option(sd_bus_message *m, const CtlBusOption *o) {
                 return sd_bus_message_append(m, "{sv}", o->key, "t", o->u64);
         case 's':
                 return sd_bus_message_append(m, "{sv}", o->key, "s", o->s);
+        case 'a':
+                return append_pairs_option(m, o->key, o->pairs);
         default:
                 return -EINVAL;         /* not a type that the CTL_BUS_* macros make */
         }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
 
 #include "ctl.h"
 
@@ -13,11 +14,19 @@
 
 int ctl_bus_get(Context *c, sd_bus **ret);
 
+/* For a verb that waits for signals and replies: the bus, attached to a new event loop. Detach it with
+ * sd_bus_detach_event() before the loop goes, as the verb may use the bus after. */
+int ctl_bus_attach_new_event(Context *c, sd_bus **ret_bus, sd_event **ret_event);
+
 int ctl_new_method_call(Context *c, const char *path, const char *interface, const char *member,
                         sd_bus_message **ret);
 /* timeout_usec 0 is sd-bus's default (25 s). A call that may need authorization, when we may ask for a
  * password, runs with a pkttyagent and at least CTL_AUTHORIZATION_TIMEOUT_MIN_SEC. */
 int ctl_call(Context *c, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **ret_reply);
+/* ctl_call() of a method whose reply starts with an fd (OpenConsole, ConsoleLog, ExecPty): *ret_fd belongs
+ * to *ret_reply, which the caller may read on. */
+int ctl_call_for_fd(Context *c, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **ret_reply,
+                    int *ret_fd);
 /* Reports a failure to build a message (out of memory, bad argument). */
 int ctl_message_error(Context *c, int r);
 
@@ -45,12 +54,13 @@ int ctl_call_methodv(Context *c, const char *path, const char *interface, const 
  * daemon applies its default. A flag ('b') is always true. */
 typedef struct CtlBusOption {
         const char *key;
-        char type;              /* 'b', 'u', 't' or 's' */
+        char type;              /* 'b', 'u', 't', 's' or 'a' (a{ss}) */
         bool set;
         union {
                 uint32_t u32;
                 uint64_t u64;
                 const char *s;
+                char **pairs;   /* alternating keys and values */
         };
 } CtlBusOption;
 
@@ -58,6 +68,7 @@ typedef struct CtlBusOption {
 #define CTL_BUS_U32(k, cond, v) { .key = (k), .type = 'u', .set = (cond), .u32 = (v) }
 #define CTL_BUS_U64(k, cond, v) { .key = (k), .type = 't', .set = (cond), .u64 = (v) }
 #define CTL_BUS_STRING(k, cond, v) { .key = (k), .type = 's', .set = (cond), .s = (v) }
+#define CTL_BUS_PAIRS(k, v) { .key = (k), .type = 'a', .set = !!(v), .pairs = (v) }
 
 /* Appends an a{sv} of the options that are set, in their order. */
 int ctl_append_options(sd_bus_message *m, const CtlBusOption options[], size_t n);

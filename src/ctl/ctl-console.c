@@ -31,26 +31,22 @@ static int parse_tty(Context *c, const char *arg, void *userdata) {
         return 1;
 }
 
-/* OpenConsole(tty) on the instance called name: the master of its terminal in *ret_master. */
-static int open_console(Context *c, const char *name, int32_t tty, int *ret_master) {
+/* m, the call OpenConsole(tty) on the instance: the master of its terminal in *ret_master. */
+static int open_console(Context *c, sd_bus_message *m, int32_t tty, int *ret_master) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_free_ char *path = NULL;
         sigset_t mask;
         int fd, r;
 
-        r = ctl_get_instance_path(c, name, &path);
+        r = sd_bus_message_append(m, "i", tty);
         if (r < 0)
-                return r;
+                return ctl_message_error(c, r);
 
         /* A signal from now on restores the terminal before we exit. */
         ctl_pty_signal_mask(&mask);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return ctl_error_errno(c, errno, "Failed to block signals: %m");
 
-        r = ctl_call_method(c, path, LXCBUS_INSTANCE_INTERFACE, "OpenConsole", 0, &reply, "i", tty);
-        if (r < 0)
-                return r;
-        r = ctl_read_reply(c, reply, "OpenConsole", "h", &fd);
+        r = ctl_call_for_fd(c, m, 0, &reply, &fd);
         if (r < 0)
                 return r;
         return ctl_pty_dup_master(c, fd, ret_master);
@@ -61,18 +57,19 @@ int verb_console(Context *c, int argc, char *argv[]) {
                 CTL_OPTION_ARG("tty", parse_tty),
                 {}
         };
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_close_ int master = -EBADF;
         int32_t tty = -1;
         int sig = 0, r;
         const char *name;
         CtlPtyEnd end;
 
-        r = ctl_parse_args(c, argc, argv, options, &tty, 1, "instance name");
+        r = ctl_parse_instance_call(c, argc, argv, options, &tty, "OpenConsole", &m);
         if (r <= 0)
                 return r;
         name = argv[optind];
 
-        r = open_console(c, name, tty, &master);
+        r = open_console(c, m, tty, &master);
         if (r < 0)
                 return r;
 
@@ -144,10 +141,7 @@ int verb_console_log(Context *c, int argc, char *argv[]) {
         if (r < 0)
                 return ctl_message_error(c, r);
 
-        r = ctl_call(c, m, 0, &reply);
-        if (r < 0)
-                return r;
-        r = ctl_read_reply(c, reply, "ConsoleLog", "h", &fd);
+        r = ctl_call_for_fd(c, m, 0, &reply, &fd);
         if (r < 0)
                 return r;
 

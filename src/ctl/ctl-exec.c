@@ -264,12 +264,15 @@ static void exec_wait_check(ExecWait *w) {
         (void) sd_event_exit(w->event, 0);
 }
 
-static void exec_wait_finish(ExecWait *w, int32_t status, int32_t sig) {
+/* The process ended with (status, sig), or error < 0 ended the wait (reported already): the loop exits at
+ * once on an error, else once all output is written. The first end counts. */
+static void exec_wait_end(ExecWait *w, int32_t status, int32_t sig, int error) {
         if (w->done)
                 return;
         w->done = true;
         w->status = status;
         w->signal = sig;
+        w->error = error;
         exec_wait_check(w);
 }
 
@@ -365,14 +368,6 @@ static int relay_start(ExecWait *w, Relay *r) {
         return 0;
 }
 
-static void exec_wait_fail(ExecWait *w, int r) {
-        if (w->done)
-                return;
-        w->done = true;
-        w->error = r;
-        (void) sd_event_exit(w->event, 0);
-}
-
 static int on_exited(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         ExecWait *w = userdata;
         int32_t status, sig;
@@ -381,7 +376,7 @@ static int on_exited(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
         r = sd_bus_message_read(m, "ii", &status, &sig);
         if (r < 0)
                 return 0;       /* not the signal we know: Wait() still answers */
-        exec_wait_finish(w, status, sig);
+        exec_wait_end(w, status, sig, 0);
         return 0;
 }
 
@@ -405,19 +400,19 @@ static int on_wait_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                         r = call_wait(w);
                         if (r >= 0)
                                 return 0;
-                        exec_wait_fail(w, r);
+                        exec_wait_end(w, 0, 0, r);
                         return 0;
                 }
-                exec_wait_fail(w, ctl_bus_error(w->context, e, -sd_bus_error_get_errno(e) ?: -EIO));
+                exec_wait_end(w, 0, 0, ctl_bus_error(w->context, e, -sd_bus_error_get_errno(e) ?: -EIO));
                 return 0;
         }
 
         r = ctl_read_reply(w->context, m, "Wait", "ii", &status, &sig);
         if (r < 0) {
-                exec_wait_fail(w, r);
+                exec_wait_end(w, 0, 0, r);
                 return 0;
         }
-        exec_wait_finish(w, status, sig);
+        exec_wait_end(w, status, sig, 0);
         return 0;
 }
 
@@ -469,32 +464,28 @@ static int wait_for_process(Context *c, const char *path, const char *sender, Re
         sd_bus *bus;
         int r;
 
-        r = ctl_bus_get(c, &bus);
+        r = ctl_bus_attach_new_event(c, &bus, &event);
         if (r < 0)
                 return r;
         w.bus = bus;
-
-        r = sd_event_default(&event);
-        if (r < 0)
-                return ctl_error_errno(c, r, "Failed to allocate event loop: %m");
         w.event = event;
 
         FOREACH_SIGNAL(sig) {
                 r = sd_event_add_signal(event, NULL, sig, on_signal, &w);
-                if (r < 0)
-                        return ctl_error_errno(c, r, "Failed to watch signal %d: %m", sig);
+                if (r < 0) {
+                        r = ctl_error_errno(c, r, "Failed to watch signal %d: %m", sig);
+                        goto finish;
+                }
         }
-
-        r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return ctl_error_errno(c, r, "Failed to attach the bus to the event loop: %m");
 
         /* Subscribe first, so that an exit between here and Wait() is not missed; Wait() also answers at
          * once for a process that has already exited, so either way the status arrives. */
         r = sd_bus_match_signal(bus, &exited_slot, sender ?: LXCBUS_BUS_NAME, path, LXCBUS_PROCESS_INTERFACE,
                                 "Exited", on_exited, &w);
-        if (r < 0)
-                return ctl_error_errno(c, r, "Failed to subscribe to Exited of %s: %m", path);
+        if (r < 0) {
+                r = ctl_error_errno(c, r, "Failed to subscribe to Exited of %s: %m", path);
+                goto finish;
+        }
 
         for (int i = 0; relays && i < 3; i++)
                 if (relays[i]) {
@@ -555,8 +546,9 @@ static int read_process(Context *c, sd_bus_message *reply, const char *member, c
         return 0;
 }
 
-static int exec_with_tty(Context *c, const ExecArgs *a, const char *path) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+/* ExecPty, the call in *m, and the terminal forwarded: the command's exit status. */
+static int exec_with_tty(Context *c, const ExecArgs *a, sd_bus_message **m) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_free_ char *process = NULL, *sender = NULL;
         _cleanup_close_ int master = -EBADF;
         int exit_status = CTL_EXIT_FAILURE, fd, r;
@@ -572,19 +564,11 @@ static int exec_with_tty(Context *c, const ExecArgs *a, const char *path) {
                 return ctl_error_errno(c, errno, "Failed to block signals: %m");
 
         have_size = ctl_pty_get_size(&ws) >= 0;
-
-        r = ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, "ExecPty", &m);
-        if (r < 0)
-                return r;
-        r = append_exec_arguments(m, a, NULL, have_size ? &ws : NULL, getenv("TERM"));
+        r = append_exec_arguments(*m, a, NULL, have_size ? &ws : NULL, getenv("TERM"));
         if (r < 0)
                 return ctl_message_error(c, r);
 
-        r = ctl_call(c, m, ctl_operation_timeout_usec(0), &reply);
-        if (r < 0)
-                return r;
-
-        r = ctl_read_reply(c, reply, "ExecPty", "h", &fd);
+        r = ctl_call_for_fd(c, *m, ctl_operation_timeout_usec(0), &reply, &fd);
         if (r < 0)
                 return r;
         r = read_process(c, reply, "ExecPty", &process, &sender);
@@ -604,14 +588,13 @@ static int exec_with_tty(Context *c, const ExecArgs *a, const char *path) {
         r = wait_for_process(c, process, sender, NULL, &exit_status);
         if (r < 0)
                 return r;
-
-        c->command_exit_status = exit_status;
-        return 0;
+        return exit_status;
 }
 
-/* Exec with our own stdio, passed on as they are or relayed through pipes (get_stdio_fds()). */
-static int exec_with_pipes(Context *c, const ExecArgs *a, const char *path) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+/* Exec, the call in *m, with our own stdio, passed on as they are or relayed through pipes
+ * (get_stdio_fds()): the command's exit status. */
+static int exec_with_pipes(Context *c, const ExecArgs *a, sd_bus_message **m) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_free_ char *process = NULL, *sender = NULL;
         int fds[3], opened[3] = { -EBADF, -EBADF, -EBADF };
         Relay *relays[3] = {};
@@ -635,10 +618,7 @@ static int exec_with_pipes(Context *c, const ExecArgs *a, const char *path) {
         if (relays[0])
                 (void) signal(SIGPIPE, SIG_IGN);
 
-        r = ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, "Exec", &m);
-        if (r < 0)
-                goto finish;
-        r = append_exec_arguments(m, a, fds, NULL, NULL);
+        r = append_exec_arguments(*m, a, fds, NULL, NULL);
         if (r < 0) {
                 r = ctl_message_error(c, r);
                 goto finish;
@@ -647,21 +627,18 @@ static int exec_with_pipes(Context *c, const ExecArgs *a, const char *path) {
                 opened[i] = safe_close(opened[i]);
 
         /* Exec replies once the process runs. */
-        r = ctl_call(c, m, ctl_operation_timeout_usec(0), &reply);
+        r = ctl_call(c, *m, ctl_operation_timeout_usec(0), &reply);
         if (r < 0)
                 goto finish;
         r = read_process(c, reply, "Exec", &process, &sender);
         if (r < 0)
                 goto finish;
         /* The daemon holds the duplicates now; the command's output must not wait for ours. */
-        m = sd_bus_message_unref(m);
+        *m = sd_bus_message_unref(*m);
 
         r = wait_for_process(c, process, sender, relays, &exit_status);
-        if (r < 0)
-                goto finish;
-
-        c->command_exit_status = exit_status;
-        r = 0;
+        if (r >= 0)
+                r = exit_status;
 
 finish:
         for (int i = 0; i < 3; i++) {
@@ -672,21 +649,22 @@ finish:
 }
 
 int verb_exec(Context *c, int argc, char *argv[]) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(exec_args_done) ExecArgs a = { .tty = -1 };
-        _cleanup_free_ char *path = NULL;
         int r;
 
         r = parse_exec_args(c, argc, argv, &a);
         if (r <= 0)
                 return r;
 
-        r = ctl_get_instance_path(c, a.name, &path);
-        if (r < 0)
-                return r;
-
         if (a.tty < 0)
                 a.tty = isatty(STDIN_FILENO) > 0 && isatty(STDOUT_FILENO) > 0;
-        if (a.tty)
-                return exec_with_tty(c, &a, path);
-        return exec_with_pipes(c, &a, path);
+        r = ctl_new_instance_call(c, a.name, a.tty ? "ExecPty" : "Exec", &m);
+        if (r < 0)
+                return r;
+        r = a.tty ? exec_with_tty(c, &a, &m) : exec_with_pipes(c, &a, &m);
+        if (r < 0)
+                return r;
+        c->command_exit_status = r;
+        return 0;
 }

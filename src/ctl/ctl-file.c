@@ -131,8 +131,7 @@ static int relay(Context *c, int fd, bool read_from_fd, int *ret_fd, pid_t *ret_
 /* Calls member with path and fd (async), drops our copies of fd, waits for the operation. */
 static int run_file_call(Context *c, const char *name, const char *member, const char *path, int fd,
                          const FileArgs *a) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const char *op;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
         r = ctl_new_instance_call(c, name, member, &m);
@@ -148,87 +147,61 @@ static int run_file_call(Context *c, const char *name, const char *member, const
                                        CTL_BUS_FLAG("mkdir-parents", a->mkdir_parents));
         if (r < 0)
                 return ctl_message_error(c, r);
-        r = ctl_call(c, m, 0, &reply);
-        if (r < 0)
-                return r;
-        /* The message holds a copy of fd: a relay sees EOF only once every copy but the worker's is gone. */
-        m = sd_bus_message_unref(m);
-        r = ctl_read_reply(c, reply, member, "o", &op);
-        if (r < 0)
-                return r;
-        return ctl_wait_operation(c, op);
+        return ctl_call_operation(c, &m, CTL_OPERATION_FOLLOW);
 }
 
-static int file_push(Context *c, const char *local, const char *remote, const FileArgs *a) {
-        _cleanup_free_ char *name = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        const char *path;
-        pid_t relay_pid = 0;
-        int r, in;
+/* The local end: "-" for stdin (push) or stdout (pull), else the file, which a pull creates (or truncates).
+ * *ret_opened: what to close, *ret_created: whether we made it. */
+static int open_local(Context *c, const char *local, bool push, int *ret_fd, int *ret_opened,
+                      bool *ret_created) {
+        int fd;
 
-        r = split_remote(c, remote, &name, &path);
-        if (r < 0)
-                return r;
-        if (streq(local, "-"))
-                in = STDIN_FILENO;
-        else {
+        *ret_created = false;
+        if (streq(local, "-")) {
+                *ret_fd = push ? STDIN_FILENO : STDOUT_FILENO;
+                return 0;
+        }
+        if (push)
                 fd = open(local, O_RDONLY | O_NOCTTY | O_CLOEXEC);
-                if (fd < 0)
-                        return ctl_error_errno(c, errno, "Failed to open '%s': %m", local);
-                in = fd;
-        }
-        if (!fd_passes(in)) {
-                int p;
-
-                r = relay(c, in, true, &p, &relay_pid);
-                if (r < 0)
-                        return r;
-                safe_close(fd);
-                in = fd = p;
-        }
-        r = run_file_call(c, name, "PushFile", path, in, a);
-        fd = safe_close(fd);
-        if (relay_pid > 0) {
-                (void) kill(relay_pid, SIGTERM);   /* it may still wait for a terminal's input */
-                (void) waitpid(relay_pid, NULL, 0);
-        }
-        return r;
-}
-
-static int file_pull(Context *c, const char *remote, const char *local, const FileArgs *a) {
-        _cleanup_free_ char *name = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        const char *path;
-        pid_t relay_pid = 0;
-        bool created = false;
-        int r, out;
-
-        r = split_remote(c, remote, &name, &path);
-        if (r < 0)
-                return r;
-        if (streq(local, "-"))
-                out = STDOUT_FILENO;
         else {
                 fd = open(local, O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, 0666);
-                created = fd >= 0;
+                *ret_created = fd >= 0;
                 if (fd < 0 && errno == EEXIST)
                         fd = open(local, O_WRONLY | O_TRUNC | O_NOCTTY | O_CLOEXEC);
-                if (fd < 0)
-                        return ctl_error_errno(c, errno, "Failed to open '%s': %m", local);
-                out = fd;
         }
-        if (!fd_passes(out)) {
-                int p;
+        if (fd < 0)
+                return ctl_error_errno(c, errno, "Failed to open '%s': %m", local);
+        *ret_fd = *ret_opened = fd;
+        return 0;
+}
 
-                r = relay(c, out, false, &p, &relay_pid);
+/* push: LOCAL to NAME:PATH, else NAME:PATH to LOCAL. */
+static int file_transfer(Context *c, const char *local, const char *remote, bool push, const FileArgs *a) {
+        _cleanup_free_ char *name = NULL;
+        _cleanup_close_ int opened = -EBADF, pipe_fd = -EBADF;
+        const char *path = NULL;
+        pid_t relay_pid = 0;
+        bool created;
+        int r, fd = -EBADF;
+
+        r = split_remote(c, remote, &name, &path);
+        if (r < 0)
+                return r;
+        r = open_local(c, local, push, &fd, &opened, &created);
+        if (r < 0)
+                return r;
+        if (!fd_passes(fd)) {
+                r = relay(c, fd, push, &pipe_fd, &relay_pid);
                 if (r < 0)
                         return r;
-                out = p;
+                fd = pipe_fd;
         }
-        r = run_file_call(c, name, "PullFile", path, out, a);
+        r = run_file_call(c, name, push ? "PushFile" : "PullFile", path, fd, a);
         if (relay_pid > 0) {
-                (void) close(out);
-                (void) waitpid(relay_pid, NULL, 0);   /* everything written before we return */
+                pipe_fd = safe_close(pipe_fd);
+                if (push)
+                        (void) kill(relay_pid, SIGTERM);   /* it may still wait for a terminal's input */
+                (void) waitpid(relay_pid, NULL, 0);        /* a pull's data all written before we return */
         }
         /* Nothing half-pulled stays behind under a name we made. */
         if (r < 0 && created)
@@ -258,7 +231,7 @@ int verb_file(Context *c, int argc, char *argv[]) {
                 r = ctl_expect_args(c, argc, argv, 2, "LOCAL and NAME:PATH");
                 if (r < 0)
                         return r;
-                return file_push(c, argv[optind], argv[optind + 1], &a);
+                return file_transfer(c, argv[optind], argv[optind + 1], true, &a);
         }
         if (streq(sub, "pull")) {
                 if (a.have_mode || a.have_uid || a.have_gid || a.mkdir_parents)
@@ -266,7 +239,7 @@ int verb_file(Context *c, int argc, char *argv[]) {
                 r = ctl_expect_args(c, argc, argv, 2, "NAME:PATH and LOCAL");
                 if (r < 0)
                         return r;
-                return file_pull(c, argv[optind], argv[optind + 1], &a);
+                return file_transfer(c, argv[optind + 1], argv[optind], false, &a);
         }
         return ctl_usage_error(c, "Unknown 'file' command '%s': expected 'push' or 'pull'.", sub);
 }

@@ -350,11 +350,15 @@ static int parse_config_args(Context *c, int argc, char *argv[], ConfigArgs *a) 
         return 1;
 }
 
-static int config_show(Context *c, const char *path, bool json) {
+static int config_show(Context *c, const char *name, bool json) {
         g_autoptr(JsonNode) config = NULL;
+        _cleanup_free_ char *path = NULL;
         g_autofree char *text = NULL;
         int r;
 
+        r = ctl_get_instance_path(c, name, &path);
+        if (r < 0)
+                return r;
         r = ctl_get_property(c, path, LXCBUS_INSTANCE_INTERFACE, "Config", &config);
         if (r < 0)
                 return r;
@@ -386,11 +390,11 @@ static int append_set_config_arguments(sd_bus_message *m, const ConfigArgs *a) {
         return CTL_APPEND_OPTIONS(m, CTL_BUS_U64("expected-generation", a->have_generation, a->generation));
 }
 
-static int config_change(Context *c, const char *path, const ConfigArgs *a) {
+static int config_change(Context *c, const ConfigArgs *a) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        r = ctl_new_method_call(c, path, LXCBUS_INSTANCE_INTERFACE, "SetConfig", &m);
+        r = ctl_new_instance_call(c, a->name, "SetConfig", &m);
         if (r < 0)
                 return r;
         r = append_set_config_arguments(m, a);
@@ -403,18 +407,13 @@ static int config_change(Context *c, const char *path, const ConfigArgs *a) {
 
 int verb_config(Context *c, int argc, char *argv[]) {
         _cleanup_(config_args_done) ConfigArgs a = {};
-        _cleanup_free_ char *path = NULL;
         int r;
 
         r = parse_config_args(c, argc, argv, &a);
         if (r <= 0)
                 return r;
 
-        r = ctl_get_instance_path(c, a.name, &path);
-        if (r < 0)
-                return r;
-
         if (a.action == CONFIG_SHOW)
-                return config_show(c, path, a.json);
-        return config_change(c, path, &a);
+                return config_show(c, a.name, a.json);
+        return config_change(c, &a);
 }

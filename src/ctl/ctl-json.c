@@ -88,30 +88,27 @@ static char *key_to_string(JsonNode *key) {
         return json_to_string(key, false);
 }
 
+static int read_container(sd_bus_message *m, char type, const char *contents, JsonNode **ret);
+
 static int read_dict(sd_bus_message *m, JsonNode **ret) {
         g_autoptr(JsonObject) o = json_object_new();
         int r;
 
         while ((r = sd_bus_message_at_end(m, false)) == 0) {
-                g_autoptr(JsonNode) key = NULL, value = NULL;
+                g_autoptr(JsonNode) entry = NULL;
                 g_autofree char *k = NULL;
+                JsonArray *kv;
 
-                /* NULL contents: whatever dict entry comes next. */
-                r = sd_bus_message_enter_container(m, SD_BUS_TYPE_DICT_ENTRY, NULL);
+                /* NULL contents: whatever dict entry comes next, read as the array [key, value]. */
+                r = read_container(m, SD_BUS_TYPE_DICT_ENTRY, NULL, &entry);
                 if (r < 0)
                         return r;
-                r = ctl_json_read(m, &key);
-                if (r < 0)
-                        return r;
-                r = ctl_json_read(m, &value);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
+                kv = json_node_get_array(entry);
+                if (json_array_get_length(kv) != 2)
+                        return -EBADMSG;
 
-                k = key_to_string(key);
-                json_object_set_member(o, k, g_steal_pointer(&value));
+                k = key_to_string(json_array_get_element(kv, 0));
+                json_object_set_member(o, k, json_node_ref(json_array_get_element(kv, 1)));
         }
         if (r < 0)
                 return r;

@@ -13,27 +13,6 @@
  * asks for "async" and, without --async, waits for the operation here, with a progress line and Ctrl-C as
  * Cancel; ctl-operation.h), freeze, unfreeze, kill. */
 
-/* The reply of an operation call is the operation's path (or an instance and the operation, for
- * CreateInstance); with --async it is all the caller gets, so print it for scripts to follow; else wait
- * for the operation. */
-static int finish_operation_call(Context *c, sd_bus_message *reply, const char *signature, bool async) {
-        const char *instance, *operation;
-        int r;
-
-        if (streq(signature, "oo"))
-                r = sd_bus_message_read(reply, "oo", &instance, &operation);
-        else
-                r = sd_bus_message_read(reply, "o", &operation);
-        if (r < 0)
-                return ctl_error_errno(c, r, "Failed to parse reply: %m");
-
-        if (async) {
-                puts(operation);
-                return 0;
-        }
-        return ctl_wait_operation(c, operation);
-}
-
 typedef struct OperationVerb {
         const char *name;
         const char *method;
@@ -51,13 +30,21 @@ typedef struct OperationArgs {
         bool all;
 } OperationArgs;
 
-/* Every operation verb knows --timeout and --force, so that one that does not take them says so instead of
- * getopt_long()'s "unrecognized option". */
+/* Every operation verb knows --timeout, --force and --all, so that one that does not take them says so
+ * instead of getopt_long()'s "unrecognized option": 1 if the verb takes the option. */
+static int verb_takes(Context *c, const OperationArgs *a, bool takes, const char *option) {
+        if (!takes)
+                return ctl_usage_error(c, "'%s' takes no --%s.", a->verb->name, option);
+        return 1;
+}
+
 static int parse_timeout(Context *c, const char *arg, void *userdata) {
         OperationArgs *a = userdata;
+        int r;
 
-        if (!a->verb->takes_timeout)
-                return ctl_usage_error(c, "'%s' takes no --timeout.", a->verb->name);
+        r = verb_takes(c, a, a->verb->takes_timeout, "timeout");
+        if (r <= 0)
+                return r;
         if (ctl_parse_uint32(arg, &a->timeout_sec) < 0)
                 return ctl_usage_error(c, "Invalid timeout '%s': expected seconds.", arg);
         a->have_timeout = true;
@@ -67,19 +54,15 @@ static int parse_timeout(Context *c, const char *arg, void *userdata) {
 static int parse_force(Context *c, const char *arg, void *userdata) {
         OperationArgs *a = userdata;
 
-        if (!a->verb->takes_force)
-                return ctl_usage_error(c, "'%s' takes no --force.", a->verb->name);
-        a->force = true;
-        return 1;
+        a->force = a->verb->takes_force;
+        return verb_takes(c, a, a->force, "force");
 }
 
 static int parse_all(Context *c, const char *arg, void *userdata) {
         OperationArgs *a = userdata;
 
-        if (!a->verb->all_method)
-                return ctl_usage_error(c, "'%s' takes no --all.", a->verb->name);
-        a->all = true;
-        return 1;
+        a->all = a->verb->all_method;
+        return verb_takes(c, a, a->all, "all");
 }
 
 /* The call: on the instance named by the one argument, or with --all on the manager, without one. */
@@ -114,7 +97,7 @@ static int run_operation_verb(Context *c, int argc, char *argv[], const Operatio
                 CTL_OPTION_CALL("all", parse_all),
                 {}
         };
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         OperationArgs a = { .verb = v };
         int r;
 
@@ -128,11 +111,7 @@ static int run_operation_verb(Context *c, int argc, char *argv[], const Operatio
         if (r < 0)
                 return ctl_message_error(c, r);
 
-        r = ctl_call(c, m, 0, &reply);
-        if (r < 0)
-                return r;
-
-        return finish_operation_call(c, reply, "o", a.async);
+        return ctl_call_operation(c, &m, a.async ? CTL_OPERATION_PRINT : CTL_OPERATION_FOLLOW);
 }
 
 int verb_start(Context *c, int argc, char *argv[]) {
@@ -175,15 +154,6 @@ static void create_args_done(CreateArgs *a) {
         a->config = strv_free(a->config);
 }
 
-static int parse_template(Context *c, const char *arg, void *userdata) {
-        CreateArgs *a = userdata;
-
-        if (isempty(arg))
-                return ctl_usage_error(c, "Empty template name.");
-        a->template = arg;
-        return 1;
-}
-
 int ctl_parse_config_option(Context *c, char ***pairs, const char *arg) {
         int r;
 
@@ -197,17 +167,11 @@ int ctl_parse_config_option(Context *c, char ***pairs, const char *arg) {
         return 1;
 }
 
-static int parse_config(Context *c, const char *arg, void *userdata) {
-        CreateArgs *a = userdata;
-
-        return ctl_parse_config_option(c, &a->config, arg);
-}
-
 static int parse_create_args(Context *c, int argc, char *argv[], CreateArgs *a) {
         static const CtlOption options[] = {
-                CTL_OPTION_ARG("template", parse_template),
+                CTL_OPTION_STRING("template", CreateArgs, template, "Empty template name."),
                 CTL_OPTION_FLAG("empty", CreateArgs, empty),
-                CTL_OPTION_ARG("config", parse_config),
+                CTL_OPTION_CONFIG("config", CreateArgs, config),
                 CTL_OPTION_FLAG("ephemeral", CreateArgs, ephemeral),
                 CTL_OPTION_FLAG("async", CreateArgs, async),
                 {}
@@ -255,7 +219,7 @@ static int append_create_arguments(sd_bus_message *m, const CreateArgs *a) {
 }
 
 int verb_create(Context *c, int argc, char *argv[]) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(create_args_done) CreateArgs a = {};
         int r;
 
@@ -271,11 +235,7 @@ int verb_create(Context *c, int argc, char *argv[]) {
         if (r < 0)
                 return ctl_message_error(c, r);
 
-        r = ctl_call(c, m, 0, &reply);
-        if (r < 0)
-                return r;
-
-        return finish_operation_call(c, reply, "oo", a.async);
+        return ctl_call_operation(c, &m, a.async ? CTL_OPERATION_PRINT : CTL_OPERATION_FOLLOW);
 }
 
 /* Calls a method of NAME's instance object with no arguments and no reply value. */

@@ -272,18 +272,12 @@ int ctl_wait_operation(Context *c, const char *path) {
         assert(c);
         assert(path);
 
-        r = ctl_bus_get(c, &bus);
+        r = ctl_bus_attach_new_event(c, &bus, &w.event);
         if (r < 0)
                 return r;
         w.id = ctl_operation_id_from_path(path);
         w.started = now_usec(CLOCK_MONOTONIC);
         w.tty = isatty(STDERR_FILENO) > 0;
-        r = sd_event_new(&w.event);
-        if (r < 0)
-                return ctl_error_errno(c, r, "Failed to allocate an event loop: %m");
-        r = sd_bus_attach_event(bus, w.event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return ctl_error_errno(c, r, "Failed to attach the bus: %m");
 
         /* SIGINT through the loop: blocked for the wait only. */
         sigemptyset(&mask);
@@ -294,6 +288,34 @@ int ctl_wait_operation(Context *c, const char *path) {
         w.event = sd_event_unref(w.event);
         (void) sigprocmask(SIG_SETMASK, &old, NULL);
         return r;
+}
+
+int ctl_call_operation(Context *c, sd_bus_message **m, CtlOperationCall mode) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *member, *instance, *operation;
+        int r;
+
+        assert(c);
+        assert(m);
+        assert(*m);
+
+        member = sd_bus_message_get_member(*m);
+        r = ctl_call(c, *m, mode == CTL_OPERATION_BLOCK ? ctl_operation_timeout_usec(0) : 0, &reply);
+        if (r < 0)
+                return r;
+        if (streq_ptr(sd_bus_message_get_signature(reply, true), "oo"))
+                r = ctl_read_reply(c, reply, member, "oo", &instance, &operation);
+        else
+                r = ctl_read_reply(c, reply, member, "o", &operation);
+        if (r < 0)
+                return r;
+        *m = sd_bus_message_unref(*m);
+
+        if (mode == CTL_OPERATION_FOLLOW)
+                return ctl_wait_operation(c, operation);
+        if (mode == CTL_OPERATION_PRINT)
+                puts(operation);        /* all the caller gets: for scripts to follow */
+        return 0;                       /* CTL_OPERATION_BLOCK: it has ended */
 }
 
 /* ---------------------------------------------------------------- verbs */
@@ -357,10 +379,28 @@ static int print_property(sd_bus_message *m, const char *name) {
         return sd_bus_message_exit_container(m);
 }
 
+/* Each property printed (ctl_read_properties()); userdata: where the Status goes. */
+static int show_property(sd_bus_message *m, const char *name, void *userdata) {
+        char **status = userdata;
+        const char *st;
+        int r;
+
+        if (!streq(name, "Status"))
+                r = print_property(m, name);
+        else {
+                r = sd_bus_message_read(m, "v", "s", &st);
+                if (r >= 0) {
+                        printf("%16s: %s\n", name, st);
+                        free(*status);
+                        *status = strdup(st);
+                }
+        }
+        return r < 0 ? r : 1;
+}
+
 /* Prints the operation's properties; *ret_status: its Status. */
 static int show_operation(Context *c, const char *path, char **ret_status) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *name;
         int r;
 
         r = ctl_call_method(c, path, "org.freedesktop.DBus.Properties", "GetAll", 0, &reply, "s",
@@ -368,23 +408,7 @@ static int show_operation(Context *c, const char *path, char **ret_status) {
         if (r < 0)
                 return r;
         printf("%16s: %s\n", "Path", path);
-        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
-        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(reply, "s", &name);
-                if (r >= 0 && streq(name, "Status")) {
-                        const char *st;
-
-                        r = sd_bus_message_read(reply, "v", "s", &st);
-                        if (r >= 0) {
-                                printf("%16s: %s\n", name, st);
-                                free(*ret_status);
-                                *ret_status = strdup(st);
-                        }
-                } else if (r >= 0)
-                        r = print_property(reply, name);
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(reply);
-        }
+        r = ctl_read_properties(reply, show_property, ret_status);
         if (r < 0)
                 return ctl_error_errno(c, r, "Failed to parse the properties of %s: %m", path);
         return 0;

@@ -13,5 +13,17 @@
  * name, as for a direct call). */
 int ctl_wait_operation(Context *c, const char *path);
 
+/* What to do with the operation that a call started. */
+typedef enum CtlOperationCall {
+        CTL_OPERATION_PRINT,    /* the call asked for "async" for the user: print the operation's path */
+        CTL_OPERATION_FOLLOW,   /* the call asked for "async" for us: ctl_wait_operation() */
+        CTL_OPERATION_BLOCK,    /* the call replies once the operation ended: wait as long as it may take */
+} CtlOperationCall;
+
+/* Sends *m, a call of a method that starts an operation and replies with its path last ("o", or "oo" with
+ * a new instance first), and drops *m once answered: the copies of fds that a message holds must be gone
+ * before a relay can see EOF. Then does with the operation what mode says. */
+int ctl_call_operation(Context *c, sd_bus_message **m, CtlOperationCall mode);
+
 /* "12" or "/org/lxcbus1/operation/12": the object path (malloc'ed), or -EINVAL. */
 int ctl_operation_path(const char *id, char **ret);

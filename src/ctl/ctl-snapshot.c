@@ -4,8 +4,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "bus-options.h"
 #include "ctl-bus.h"
+#include "ctl-operation.h"
 #include "ctl-util.h"
 #include "ctl.h"
 #include "names.h"
@@ -14,6 +14,24 @@ typedef struct SnapshotArgs {
         bool async;
         bool allow_running;
 } SnapshotArgs;
+
+/* NAME ARG, the verbs here: the options, then a call of member on NAME with ARG (a snapshot or a new name)
+ * as its first argument. The same returns as ctl_parse_args(). */
+static int parse_call_with_arg(Context *c, int argc, char *argv[], const CtlOption options[], void *userdata,
+                               const char *what, const char *member, sd_bus_message **ret) {
+        int r;
+
+        r = ctl_parse_args(c, argc, argv, options, userdata, 2, what);
+        if (r <= 0)
+                return r;
+        r = ctl_new_instance_call(c, argv[optind], member, ret);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(*ret, "s", argv[optind + 1]);
+        if (r < 0)
+                return ctl_message_error(c, r);
+        return 1;
+}
 
 /* NAME SNAP: member(SNAP, options) on NAME; only Snapshot takes --allow-running. */
 static int snapshot_call(Context *c, int argc, char *argv[], const char *member) {
@@ -28,33 +46,17 @@ static int snapshot_call(Context *c, int argc, char *argv[], const char *member)
         };
         /* Static arrays both: a compound literal inside the if would end with the if's body. */
         const CtlOption *options = streq(member, "Snapshot") ? options_running : options_async;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         SnapshotArgs a = {};
-        const char *operation;
         int r;
 
-        r = ctl_parse_args(c, argc, argv, options, &a, 2, "instance name and snapshot name");
+        r = parse_call_with_arg(c, argc, argv, options, &a, "instance name and snapshot name", member, &m);
         if (r <= 0)
                 return r;
-        c->instance = argv[optind];
-        r = ctl_new_instance_call(c, argv[optind], member, &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "s", argv[optind + 1]);
-        if (r >= 0)
-                r = CTL_APPEND_OPTIONS(m, CTL_BUS_FLAG("async", a.async),
-                                       CTL_BUS_FLAG("allow-running", a.allow_running));
+        r = CTL_APPEND_OPTIONS(m, CTL_BUS_FLAG("async", a.async), CTL_BUS_FLAG("allow-running", a.allow_running));
         if (r < 0)
                 return ctl_message_error(c, r);
-        r = ctl_call(c, m, a.async ? 0 : ctl_operation_timeout_usec(0), &reply);
-        if (r < 0)
-                return r;
-        r = ctl_read_reply(c, reply, member, "o", &operation);
-        if (r < 0)
-                return r;
-        if (a.async)
-                puts(operation);
-        return 0;
+        return ctl_call_operation(c, &m, a.async ? CTL_OPERATION_PRINT : CTL_OPERATION_BLOCK);
 }
 
 int verb_snapshot(Context *c, int argc, char *argv[]) {
@@ -116,16 +118,9 @@ int verb_rename(Context *c, int argc, char *argv[]) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        r = ctl_parse_args(c, argc, argv, options, NULL, 2, "instance name and new name");
+        r = parse_call_with_arg(c, argc, argv, options, NULL, "instance name and new name", "Rename", &m);
         if (r <= 0)
                 return r;
-        c->instance = argv[optind];
-        r = ctl_new_instance_call(c, argv[optind], "Rename", &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "s", argv[optind + 1]);
-        if (r < 0)
-                return ctl_message_error(c, r);
         return ctl_call(c, m, 0, NULL);
 }
 
@@ -138,100 +133,35 @@ typedef struct CopyArgs {
         bool allow_running;
 } CopyArgs;
 
-static int parse_copy_snapshot(Context *c, const char *arg, void *userdata) {
-        CopyArgs *a = userdata;
-
-        if (isempty(arg))
-                return ctl_usage_error(c, "Empty snapshot name.");
-        a->snapshot = arg;
-        return 1;
-}
-
-static int parse_copy_clone(Context *c, const char *arg, void *userdata) {
-        CopyArgs *a = userdata;
-
-        if (isempty(arg))
-                return ctl_usage_error(c, "--clone takes 'copy' or 'overlay'.");
-        a->clone = arg;
-        return 1;
-}
-
-static int parse_copy_config(Context *c, const char *arg, void *userdata) {
-        CopyArgs *a = userdata;
-
-        return ctl_parse_config_option(c, &a->config, arg);
-}
-
-/* Copy's options: snapshot s, clone s, ephemeral b, async b, allow-running b, config a{ss} (only what was
- * given). */
-static int append_copy_options(sd_bus_message *m, const CopyArgs *a) {
-        int r;
-
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && a->snapshot)
-                r = sd_bus_message_append(m, "{sv}", "snapshot", "s", a->snapshot);
-        if (r >= 0 && a->clone)
-                r = sd_bus_message_append(m, "{sv}", "clone", "s", a->clone);
-        if (r >= 0 && a->ephemeral)
-                r = sd_bus_message_append(m, "{sv}", "ephemeral", "b", 1);
-        if (r >= 0 && a->async)
-                r = sd_bus_message_append(m, "{sv}", "async", "b", 1);
-        if (r >= 0 && a->allow_running)
-                r = sd_bus_message_append(m, "{sv}", "allow-running", "b", 1);
-        if (r >= 0 && a->config) {
-                r = sd_bus_message_open_container(m, 'e', "sv");
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "s", "config");
-                if (r >= 0)
-                        r = sd_bus_message_open_container(m, 'v', "a{ss}");
-                if (r >= 0)
-                        r = bus_append_string_pairs(m, a->config);
-                if (r >= 0)
-                        r = sd_bus_message_close_container(m);
-                if (r >= 0)
-                        r = sd_bus_message_close_container(m);
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_close_container(m);
+static void copy_args_done(CopyArgs *a) {
+        a->config = strv_free(a->config);
 }
 
 int verb_copy(Context *c, int argc, char *argv[]) {
         static const CtlOption options[] = {
-                CTL_OPTION_ARG("snapshot", parse_copy_snapshot),
-                CTL_OPTION_ARG("clone", parse_copy_clone),
-                CTL_OPTION_ARG("config", parse_copy_config),
+                CTL_OPTION_STRING("snapshot", CopyArgs, snapshot, "Empty snapshot name."),
+                CTL_OPTION_STRING("clone", CopyArgs, clone, "--clone takes 'copy' or 'overlay'."),
+                CTL_OPTION_CONFIG("config", CopyArgs, config),
                 CTL_OPTION_FLAG("ephemeral", CopyArgs, ephemeral),
                 CTL_OPTION_FLAG("async", CopyArgs, async),
                 CTL_OPTION_FLAG("allow-running", CopyArgs, allow_running),
                 {}
         };
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        CopyArgs a = {};
-        const char *instance, *operation;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_(copy_args_done) CopyArgs a = {};
         int r;
 
-        r = ctl_parse_args(c, argc, argv, options, &a, 2, "source instance and new name");
+        r = parse_call_with_arg(c, argc, argv, options, &a, "source instance and new name", "Copy", &m);
         if (r <= 0)
-                goto finish;
-        c->instance = argv[optind];
-        r = ctl_new_instance_call(c, argv[optind], "Copy", &m);
+                return r;
+        r = CTL_APPEND_OPTIONS(m,
+                               CTL_BUS_STRING("snapshot", a.snapshot, a.snapshot),
+                               CTL_BUS_STRING("clone", a.clone, a.clone),
+                               CTL_BUS_FLAG("ephemeral", a.ephemeral),
+                               CTL_BUS_FLAG("async", a.async),
+                               CTL_BUS_FLAG("allow-running", a.allow_running),
+                               CTL_BUS_PAIRS("config", a.config));
         if (r < 0)
-                goto finish;
-        r = sd_bus_message_append(m, "s", argv[optind + 1]);
-        if (r >= 0)
-                r = append_copy_options(m, &a);
-        if (r < 0) {
-                r = ctl_message_error(c, r);
-                goto finish;
-        }
-        r = ctl_call(c, m, a.async ? 0 : ctl_operation_timeout_usec(0), &reply);
-        if (r < 0)
-                goto finish;
-        r = ctl_read_reply(c, reply, "Copy", "oo", &instance, &operation);
-        if (r >= 0 && a.async)
-                puts(operation);
-finish:
-        strv_free(a.config);
-        return r;
+                return ctl_message_error(c, r);
+        return ctl_call_operation(c, &m, a.async ? CTL_OPERATION_PRINT : CTL_OPERATION_BLOCK);
 }

@@ -9,6 +9,7 @@
 #include "bus-options.h"
 #include "ctl.h"
 #include "ctl-bus.h"
+#include "ctl-operation.h"
 #include "ctl-util.h"
 #include "names.h"
 #include "util.h"
@@ -25,10 +26,6 @@ typedef struct TransferArgs {
 
 static void transfer_args_done(TransferArgs *a) {
         a->config = strv_free(a->config);
-}
-
-static int parse_config(Context *c, const char *arg, void *userdata) {
-        return ctl_parse_config_option(c, &((TransferArgs *) userdata)->config, arg);
 }
 
 static int parse_compression(Context *c, const char *arg, void *userdata) {
@@ -58,19 +55,6 @@ static int open_file(Context *c, const char *path, bool reading) {
         return fd;
 }
 
-static int print_operation(Context *c, sd_bus_message *reply, const char *signature, bool async) {
-        const char *instance, *operation;
-        int r;
-
-        r = streq(signature, "oo") ? sd_bus_message_read(reply, "oo", &instance, &operation)
-                                   : sd_bus_message_read(reply, "o", &operation);
-        if (r < 0)
-                return ctl_error_errno(c, r, "Failed to parse reply: %m");
-        if (async)
-                puts(operation);
-        return 0;
-}
-
 /* The arguments of ImportInstance (instance name, fd, config, options) or Export (fd, options). */
 static int append_transfer_args(sd_bus_message *m, const char *instance, int fd, const TransferArgs *a,
                                 bool import) {
@@ -95,7 +79,7 @@ static int append_transfer_args(sd_bus_message *m, const char *instance, int fd,
 /* import and export: NAME and FILE (or -) parsed, FILE opened (for reading: import), the call made with it,
  * and with --async its operation printed. */
 static int transfer_verb(Context *c, int argc, char *argv[], const CtlOption *options, bool import) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(transfer_args_done) TransferArgs a = {};
         _cleanup_close_ int fd = -EBADF;
         int r;
@@ -117,15 +101,12 @@ static int transfer_verb(Context *c, int argc, char *argv[], const CtlOption *op
                 return ctl_message_error(c, r);
         if (fd <= STDERR_FILENO)
                 TAKE_FD(fd);    /* never close our stdio */
-        r = ctl_call(c, m, a.async ? 0 : ctl_operation_timeout_usec(0), &reply);
-        if (r < 0)
-                return r;
-        return print_operation(c, reply, import ? "oo" : "o", a.async);
+        return ctl_call_operation(c, &m, a.async ? CTL_OPERATION_PRINT : CTL_OPERATION_BLOCK);
 }
 
 int verb_import(Context *c, int argc, char *argv[]) {
         static const CtlOption options[] = {
-                CTL_OPTION_ARG("config", parse_config),
+                CTL_OPTION_CONFIG("config", TransferArgs, config),
                 CTL_OPTION_FLAG("ephemeral", TransferArgs, ephemeral),
                 CTL_OPTION_FLAG("async", TransferArgs, async),
                 {}

@@ -155,36 +155,49 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
         return evaluate(u);
 }
 
+/* An operation's Kind and Instance (ctl_read_properties()). */
+typedef struct OperationProps {
+        const char *kind;
+        const char *instance;
+} OperationProps;
+
+static int read_operation_prop(sd_bus_message *m, const char *name, void *userdata) {
+        OperationProps *p = userdata;
+        int r;
+
+        if (streq(name, "Kind"))
+                r = sd_bus_message_read(m, "v", "s", &p->kind);
+        else if (streq(name, "Instance"))
+                r = sd_bus_message_read(m, "v", "o", &p->instance);
+        else
+                return 0;
+        return r < 0 ? r : 1;
+}
+
 /* A Restart of our instance: remembered, so that the stop it begins with does not end the unit. */
 static int on_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         UnitWatch *u = userdata;
-        const char *path, *kind = NULL, *instance = NULL;
+        OperationProps p = {};
+        const char *path;
 
         if (sd_bus_message_read(m, "o", &path) < 0 || !startswith(path, LXCBUS_OPERATION_PREFIX "/"))
                 return 0;
         if (sd_bus_message_enter_container(m, 'a', "{sa{sv}}") <= 0)
                 return 0;
         while (sd_bus_message_enter_container(m, 'e', "sa{sv}") > 0) {
-                const char *iface, *prop;
+                const char *iface;
+                int r;
 
-                if (sd_bus_message_read(m, "s", &iface) < 0 || sd_bus_message_enter_container(m, 'a', "{sv}") < 0)
+                if (sd_bus_message_read(m, "s", &iface) < 0)
                         return 0;
-                while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
-                        if (sd_bus_message_read(m, "s", &prop) < 0)
-                                return 0;
-                        if (streq(iface, LXCBUS_OPERATION_INTERFACE) && streq(prop, "Kind"))
-                                (void) sd_bus_message_read(m, "v", "s", &kind);
-                        else if (streq(iface, LXCBUS_OPERATION_INTERFACE) && streq(prop, "Instance"))
-                                (void) sd_bus_message_read(m, "v", "o", &instance);
-                        else if (sd_bus_message_skip(m, "v") < 0)
-                                return 0;
-                        if (sd_bus_message_exit_container(m) < 0)
-                                return 0;
-                }
-                if (sd_bus_message_exit_container(m) < 0 || sd_bus_message_exit_container(m) < 0)
+                if (streq(iface, LXCBUS_OPERATION_INTERFACE))
+                        r = ctl_read_properties(m, read_operation_prop, &p);
+                else
+                        r = sd_bus_message_skip(m, "a{sv}");
+                if (r < 0 || sd_bus_message_exit_container(m) < 0)
                         return 0;
         }
-        if (streq_ptr(kind, "restart") && streq_ptr(instance, u->path))
+        if (streq_ptr(p.kind, "restart") && streq_ptr(p.instance, u->path))
                 (void) set_string(&u->restart_op, path);
         return 0;
 }
@@ -402,26 +415,15 @@ static int add_matches(UnitWatch *u, sd_bus *bus) {
         return 0;
 }
 
-static int run_unit(UnitWatch *u) {
-        sd_bus *bus;
+/* The signals, the matches, the current state, and the loop until the unit's end: its result. */
+static int watch_unit(UnitWatch *u, sd_bus *bus) {
         int r;
 
-        r = ctl_get_instance_path(u->c, u->name, &u->path);
-        if (r < 0)
-                return r;
-        bus = u->c->bus;
-
-        r = sd_event_default(&u->event);
-        if (r < 0)
-                return ctl_error_errno(u->c, r, "Failed to allocate an event loop: %m");
         r = sd_event_add_signal(u->event, NULL, SIGTERM, on_sigterm, u);
         if (r >= 0)
                 r = sd_event_add_signal(u->event, NULL, SIGINT, on_sigterm, u);
         if (r < 0)
                 return ctl_error_errno(u->c, r, "Failed to catch SIGTERM: %m");
-        r = sd_bus_attach_event(bus, u->event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return ctl_error_errno(u->c, r, "Failed to attach the bus: %m");
         r = add_matches(u, bus);
         if (r < 0)
                 return r;
@@ -429,13 +431,25 @@ static int run_unit(UnitWatch *u) {
 
         while (!u->done) {
                 r = sd_event_run(u->event, UINT64_MAX);
-                if (r < 0) {
-                        (void) sd_bus_detach_event(bus);
+                if (r < 0)
                         return ctl_error_errno(u->c, r, "Lost the bus while watching %s: %m", u->path);
-                }
         }
-        (void) sd_bus_detach_event(bus);
         return u->result;
+}
+
+static int run_unit(UnitWatch *u) {
+        sd_bus *bus;
+        int r;
+
+        r = ctl_get_instance_path(u->c, u->name, &u->path);
+        if (r < 0)
+                return r;
+        r = ctl_bus_attach_new_event(u->c, &bus, &u->event);
+        if (r < 0)
+                return r;
+        r = watch_unit(u, bus);
+        (void) sd_bus_detach_event(bus);
+        return r;
 }
 
 int verb_run_unit(Context *c, int argc, char *argv[]) {

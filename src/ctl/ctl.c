@@ -126,6 +126,7 @@ int ctl_bus_error(Context *c, const sd_bus_error *error, int r) {
         return r;
 }
 
+/* One printf of the whole text, laid out as it prints: longer than 80 lines, and clearer so than split. */
 void ctl_help(void) {
         printf("%1$s [OPTIONS...] COMMAND ...\n"
                "\n"
@@ -220,33 +221,23 @@ void ctl_help(void) {
                PROGRAM_NAME);
 }
 
-static int set_address(Context *c, const char *address) {
-        char *a;
+/* --address= and -H/--host= (kept as given; sd_bus_open_system_remote() parses it when the bus is first
+ * used): a copy of value in *field, which must not be empty. */
+static int set_transport(Context *c, char **field, const char *value, const char *empty_error) {
+        char *copy;
 
-        if (isempty(address))
-                return ctl_usage_error(c, "Empty bus address.");
-        a = strdup(address);
-        if (!a)
+        if (isempty(value))
+                return ctl_usage_error(c, "%s", empty_error);
+        copy = strdup(value);
+        if (!copy)
                 return ctl_error_errno(c, ENOMEM, "Out of memory.");
-        free(c->address);
-        c->address = a;
+        free(*field);
+        *field = copy;
         return 0;
 }
 
-/* -H/--host=: kept as given; sd_bus_open_system_remote() parses it when the bus is first used. */
-static int set_host(Context *c, const char *host) {
-        char *h;
-
-        if (isempty(host))
-                return ctl_usage_error(c, "Empty host.");
-        if (c->address_set)
-                return ctl_usage_error(c, "--host= and --address= cannot be used together.");
-        h = strdup(host);
-        if (!h)
-                return ctl_error_errno(c, ENOMEM, "Out of memory.");
-        free(c->host);
-        c->host = h;
-        return 0;
+static int set_address(Context *c, const char *address) {
+        return set_transport(c, &c->address, address, "Empty bus address.");
 }
 
 /* An option that ctl_parse_options() found in none of the verb's: 1 to go on, 0 when the run is complete
@@ -265,7 +256,9 @@ static int common_option(Context *c, int opt, const char *arg) {
                 c->address_set = r >= 0;
                 return r < 0 ? r : 1;
         case 'H':
-                r = set_host(c, arg);
+                if (!isempty(arg) && c->address_set)
+                        return ctl_usage_error(c, "--host= and --address= cannot be used together.");
+                r = set_transport(c, &c->host, arg, "Empty host.");
                 return r < 0 ? r : 1;
         case ARG_NO_ASK_PASSWORD:
                 c->no_ask_password = true;
@@ -284,11 +277,23 @@ static int option_value(const CtlOption options[], size_t i) {
 }
 
 static int verb_option(Context *c, const CtlOption *o, const char *arg, void *userdata) {
+        uint8_t *field;
+
         if (o->parse)
                 return o->parse(c, arg, userdata);
 
         assert(userdata);
-        *(bool *) ((uint8_t *) userdata + o->flag) = true;
+        field = (uint8_t *) userdata + o->flag;
+        if (o->store == CTL_OPTION_STORE_CONFIG)
+                return ctl_parse_config_option(c, (char ***) field, arg);
+        if (o->store == CTL_OPTION_STORE_STRING) {
+                assert(o->empty_error);
+                if (isempty(arg))
+                        return ctl_usage_error(c, "%s", o->empty_error);
+                *(const char **) field = arg;
+                return 1;
+        }
+        *(bool *) field = true;
         return 1;
 }
 

@@ -40,20 +40,34 @@ int ctl_bus_error(Context *c, const sd_bus_error *error, int r);
 
 void ctl_help(void);
 
+/* Where an option without a parse function goes: the field at offset flag of the verb's userdata. */
+typedef enum CtlOptionStore {
+        CTL_OPTION_STORE_BOOL,          /* no argument: the bool becomes true */
+        CTL_OPTION_STORE_STRING,        /* the const char * points to the argument; empty: empty_error */
+        CTL_OPTION_STORE_CONFIG,        /* KEY=VALUE added to the char ** pairs (ctl_parse_config_option()) */
+} CtlOptionStore;
+
 /* One option of a verb, for ctl_parse_options(), which adds the options every verb understands (--help,
  * --address=, --no-ask-password, -H/--host=) in front of them, so that "lxcbusctl list --address=..." works
  * as well as "lxcbusctl --address=... list". parse gets the argument (NULL for an option without one) and
  * the verb's userdata, and returns 1 to go on, 0 when the run is complete (--version), < 0 after reporting a
- * usage error. An option without parse sets the bool at offset flag of userdata. */
+ * usage error. An option without parse is stored as store says. */
 typedef struct CtlOption {
         const char *name;
         int short_name;                 /* 0: long only */
         bool has_arg;
         int (*parse)(Context *c, const char *arg, void *userdata);
         size_t flag;
+        CtlOptionStore store;
+        const char *empty_error;
 } CtlOption;
 
 #define CTL_OPTION_FLAG(n, type, field) { .name = (n), .flag = offsetof(type, field) }
+#define CTL_OPTION_STRING(n, type, field, empty)                                                \
+        { .name = (n), .has_arg = true, .flag = offsetof(type, field),                          \
+          .store = CTL_OPTION_STORE_STRING, .empty_error = (empty) }
+#define CTL_OPTION_CONFIG(n, type, field)                                                       \
+        { .name = (n), .has_arg = true, .flag = offsetof(type, field), .store = CTL_OPTION_STORE_CONFIG }
 #define CTL_OPTION_CALL(n, func) { .name = (n), .parse = (func) }
 #define CTL_OPTION_ARG(n, func) { .name = (n), .has_arg = true, .parse = (func) }
 
@@ -99,8 +113,8 @@ int verb_console_log(Context *c, int argc, char *argv[]);
 int verb_file(Context *c, int argc, char *argv[]);
 int verb_operation(Context *c, int argc, char *argv[]);
 int verb_cancel(Context *c, int argc, char *argv[]);
-/* --config=KEY=VALUE of create, copy and import, added to pairs (alternating keys and values): 1, or < 0 after
- * reporting the error (ctl-lifecycle.c). */
+/* --config=KEY=VALUE of create, copy and import (CTL_OPTION_CONFIG), added to pairs (alternating keys and
+ * values): 1, or < 0 after reporting the error (ctl-lifecycle.c). */
 int ctl_parse_config_option(Context *c, char ***pairs, const char *arg);
 /* ctl-snapshot.c */
 int verb_snapshot(Context *c, int argc, char *argv[]);

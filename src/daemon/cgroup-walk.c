@@ -23,8 +23,20 @@ static int open_dir_at(int parent_fd, const char *name) {
         return openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 }
 
-/* One loop with an explicit stack instead of recursion, so that the depth is ours to bound: it reads
- * long because the descent, the visit and the climb back are all in it. */
+/* A subdirectory of dir_fd, not "." or "..": by d_type, or by a stat where the file system does not
+ * fill it in. */
+static bool dirent_is_subdir(int dir_fd, const struct dirent64 *de) {
+        struct stat st;
+
+        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                return false;
+        if (de->d_type != DT_UNKNOWN)
+                return de->d_type == DT_DIR;
+        return fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISDIR(st.st_mode);
+}
+
+/* One loop with an explicit stack instead of recursion, so that the depth is ours to bound: about 80
+ * lines, because the descent, the visit and the climb back are all in it. */
 int cgroup_walk(int parent_fd, const char *name, cgroup_walk_fn_t fn, void *userdata) {
         _cleanup_free_ WalkLevel *levels = NULL;
         _Alignas(struct dirent64) char buf[4096];
@@ -54,17 +66,10 @@ int cgroup_walk(int parent_fd, const char *name, cgroup_walk_fn_t fn, void *user
                         n = syscall(SYS_getdents64, l->fd, buf, sizeof buf);
                 for (ssize_t off = 0; off < n && !descended && !stop;) {
                         struct dirent64 *de = (struct dirent64 *) (buf + off);
-                        struct stat st;
                         int fd;
 
                         off += de->d_reclen;
-                        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                                continue;
-                        if (de->d_type == DT_UNKNOWN) {
-                                if (fstatat(l->fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                                    !S_ISDIR(st.st_mode))
-                                        continue;
-                        } else if (de->d_type != DT_DIR)
+                        if (!dirent_is_subdir(l->fd, de))
                                 continue;
                         if (depth >= CGROUP_WALK_DEPTH_MAX) {
                                 cut = true;

@@ -78,6 +78,22 @@ int create_allocate_idmap(Manager *m, InstanceIdmap *ret, const char **ret_path)
 
 /* ---------------------------------------------------------------- staging */
 
+/* Renames staging/<entry> to a ".deleted-" name (never an instance's), so that its name is free at once
+ * while a worker removes the rest. Returns the new name, or NULL (errno set) if it could not move. */
+static char *staging_move_aside(int dir_fd, const char *entry) {
+        for (unsigned n = 0; n < 1000; n++) {
+                _cleanup_free_ char *trash = NULL;
+
+                if (asprintf(&trash, ".deleted-%s-%u", entry, n) < 0)
+                        return errno = ENOMEM, NULL;
+                if (renameat2(dir_fd, entry, dir_fd, trash, RENAME_NOREPLACE) >= 0)
+                        return TAKE_PTR(trash);
+                if (errno != EEXIST)
+                        return NULL;
+        }
+        return errno = EEXIST, NULL;
+}
+
 /* An entry of staging/ being removed by a worker. */
 typedef struct StagingRemoval {
         Manager *manager;
@@ -85,6 +101,16 @@ typedef struct StagingRemoval {
         char *entry;
         bool release_name;          /* the failed create's name is free again once its rest is gone */
 } StagingRemoval;
+
+static StagingRemoval *staging_removal_free(StagingRemoval *s) {
+        if (!s)
+                return NULL;
+        worker_free(s->worker);
+        free(s->entry);
+        return mfree(s);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(StagingRemoval *, staging_removal_free);
 
 static void on_staging_removed(Worker *w, int error, const char *message, void *userdata) {
         StagingRemoval *s = userdata;
@@ -94,9 +120,7 @@ static void on_staging_removed(Worker *w, int error, const char *message, void *
         /* Only now may the name be created again: the removal must not race with a new create. */
         if (s->release_name)
                 manager_release_name(s->manager, s->entry);
-        worker_free(s->worker);
-        free(s->entry);
-        free(s);
+        staging_removal_free(s);
 }
 
 static const WorkerHandlers staging_removal_handlers = {
@@ -104,17 +128,28 @@ static const WorkerHandlers staging_removal_handlers = {
 };
 
 int create_staging_remove(Manager *m, const char *entry, bool release_name) {
-        StagingRemoval *s;
+        _cleanup_(staging_removal_freep) StagingRemoval *s = NULL;
         int r;
+
+        /* A failed or cancelled create, import or copy: its entry is moved aside at once, so that the name
+         * is free when its operation ends (a new create of the name must find it free, not "exists"). */
+        if (release_name) {
+                _cleanup_close_ int dir_fd = open(m->staging_dir, O_DIRECTORY | O_CLOEXEC | O_PATH);
+                _cleanup_free_ char *trash = dir_fd >= 0 ? staging_move_aside(dir_fd, entry) : NULL;
+
+                if (trash || errno == ENOENT) {
+                        manager_release_name(m, entry);
+                        return trash ? create_staging_remove(m, trash, false) : 0;
+                }
+                /* Else removed in place, and the name freed once it is gone. */
+        }
 
         s = new0(StagingRemoval, 1);
         if (!s)
                 return -ENOMEM;
         *s = (StagingRemoval) { .manager = m, .entry = strdup(entry), .release_name = release_name };
-        if (!s->entry) {
-                free(s);
+        if (!s->entry)
                 return -ENOMEM;
-        }
         WorkerRequest req = {
                 .verb = WORKER_VERB_DESTROY,
                 .lxcpath = m->staging_dir,
@@ -122,11 +157,10 @@ int create_staging_remove(Manager *m, const char *entry, bool release_name) {
                 .destroy.trash_dir = m->staging_dir,
         };
         r = worker_spawn(m, &req, NULL, 0, &staging_removal_handlers, s, &s->worker);
-        if (r < 0) {
-                free(s->entry);
-                free(s);
-        }
-        return r;
+        if (r < 0)
+                return r;
+        TAKE_PTR(s);    /* on_staging_removed() frees it */
+        return 0;
 }
 
 /* A failed or cancelled create may leave a half-built staging/<name>. */
@@ -140,31 +174,17 @@ static void create_cleanup_staging(Manager *m, const char *name) {
         }
 }
 
-/* One leftover of staging/: renamed out of the way at once, so that its name is free for a new create
- * (a ".deleted-" name is never an instance's), then removed in a worker. */
-static void staging_remove_leftover(Manager *m, int dir_fd, const char *entry) {
+/* One leftover of staging/: moved aside, then removed in a worker. */
+static void staging_remove_leftover(int dir_fd, const char *entry, void *userdata) {
         _cleanup_free_ char *trash = NULL;
+        Manager *m = userdata;
         int r;
 
-        if (startswith(entry, ".deleted-"))
-                trash = strdup(entry);
-        else
-                for (unsigned n = 0; n < 1000 && !trash; n++) {
-                        if (asprintf(&trash, ".deleted-%s-%u", entry, n) < 0) {
-                                trash = NULL;
-                                (void) log_oom();
-                                return;
-                        }
-                        if (renameat2(dir_fd, entry, dir_fd, trash, RENAME_NOREPLACE) >= 0)
-                                break;
-                        trash = mfree(trash);
-                        if (errno != EEXIST) {
-                                log_warning_errno(errno, "Failed to move leftover '%s' aside, ignoring: %m", entry);
-                                return;
-                        }
-                }
-        if (!trash)
+        trash = startswith(entry, ".deleted-") ? strdup(entry) : staging_move_aside(dir_fd, entry);
+        if (!trash) {
+                log_warning_errno(errno, "Failed to move leftover '%s' aside, ignoring: %m", entry);
                 return;
+        }
         log_info("Removing leftover '%s/%s' of an interrupted operation.", m->staging_dir, entry);
         r = create_staging_remove(m, trash, false);
         if (r < 0)
@@ -174,32 +194,9 @@ static void staging_remove_leftover(Manager *m, int dir_fd, const char *entry) {
 /* What a killed create or delete left behind in staging/, never listed: removed by workers, because a
  * leftover may be a whole rootfs, and the daemon is ready without waiting for that. */
 int create_clean_staging(Manager *m) {
-        _cleanup_strv_free_ char **entries = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        DIR *d;
-        struct dirent *de;
-
         assert(m);
 
-        fd = open(m->staging_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 3));
-        if (!d)
-                return -errno;
-        /* Listed first: renaming while reading could show an entry twice. */
-        while ((de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                if (strv_extend(&entries, de->d_name) < 0) {
-                        closedir(d);
-                        return -ENOMEM;
-                }
-        }
-        closedir(d);
-        STRV_FOREACH(e, entries)
-                staging_remove_leftover(m, fd, *e);
-        return 0;
+        return dir_foreach_listed(m->staging_dir, NULL, staging_remove_leftover, m);
 }
 
 /* ---------------------------------------------------------------- the create worker */
@@ -248,6 +245,22 @@ static bool create_moved_into_place(Operation *o) {
         return n == strlen(want) && memcmp(have, want, n) == 0;
 }
 
+int create_add_instance(Operation *o, InstanceMetadata *md) {
+        Instance *i;
+        int r;
+
+        assert(o);
+
+        r = instance_new(o->manager, md, &i);
+        if (r < 0) {
+                operation_fail(o, r, "Failed to set up instance '%s': %s", o->instance_name, strerror(-r));
+                return r;
+        }
+        manager_add_instance(o->manager, i);
+        o->instance = instance_ref(i);
+        return 0;
+}
+
 static void on_create_exited(Worker *w, int error, const char *worker_message, void *userdata) {
         Operation *o = userdata;
         Manager *m = o->manager;
@@ -283,13 +296,10 @@ static void on_create_exited(Worker *w, int error, const char *worker_message, v
                         return;
                 }
         }
-        r = instance_new(m, o->create.md, &i);
-        if (r < 0) {
-                operation_fail(o, r, "Failed to set up instance '%s': %s", o->instance_name, strerror(-r));
+        r = create_add_instance(o, o->create.md);
+        if (r < 0)
                 return;
-        }
-        manager_add_instance(m, i);
-        o->instance = instance_ref(i);
+        i = o->instance;
         /* The new instance is not locked by the operation that made it: named here. */
         instance_log_operation(i, o, o->kind == OPERATION_IMPORT ? INSTANCE_EVENT_IMPORTED : INSTANCE_EVENT_CREATED,
                                "Instance '%s' %s.", i->name, o->kind == OPERATION_IMPORT ? "imported" : "created");
@@ -310,15 +320,35 @@ static void create_cancel(Operation *o) {
         operation_mark_cancelled(o);
 }
 
-int create_spawn(Manager *m, Operation *o, const WorkerRequest *req, const int *fds, size_t n_fds, InstanceMetadata *md) {
+static WorkerPlacement create_placement(Manager *m, const InstanceMetadata *md, const char *json) {
+        return (WorkerPlacement) {
+                .final_lxcpath = m->instances_dir,
+                .metadata_json = json,
+                .idmap_uid = md->idmap.uid,
+                .idmap_gid = md->idmap.gid,
+                .idmap_count = md->idmap.count,
+        };
+}
+
+int create_spawn(Manager *m, Operation *o, WorkerRequest *req, const int *fds, size_t n_fds, InstanceMetadata *md) {
         const char *name = o->instance_name;
+        _cleanup_free_ char *json = NULL;
         int r;
 
         assert(m);
         assert(o);
         assert(IN_SET(o->kind, OPERATION_CREATE, OPERATION_IMPORT));
         assert(req);
+        assert(IN_SET(req->verb, WORKER_VERB_CREATE, WORKER_VERB_IMPORT));
         assert(md);
+
+        r = instance_metadata_to_json(md, &json);
+        if (r < 0)
+                return r;
+        req->lxcpath = m->staging_dir;
+        req->name = name;
+        *(req->verb == WORKER_VERB_CREATE ? &req->create.placement : &req->import.placement) =
+                create_placement(m, md, json);
 
         r = manager_reserve_name(m, name, md->idmap.count > 0 ? &md->idmap : NULL, md->owner);
         if (r < 0)
@@ -338,33 +368,15 @@ int create_spawn(Manager *m, Operation *o, const WorkerRequest *req, const int *
 }
 
 int create_instance(Manager *m, Operation *o, const char *template, char **template_args, InstanceMetadata *md) {
-        const char *name = o->instance_name;
-        _cleanup_free_ char *json = NULL;
-        int r;
+        WorkerRequest req = {
+                .verb = WORKER_VERB_CREATE,
+                .create.template = template,
+                .create.template_args = template_args,
+        };
 
-        assert(m);
         assert(o);
         assert(o->kind == OPERATION_CREATE);
         assert(template);
-        assert(md);
-
-        r = instance_metadata_to_json(md, &json);
-        if (r < 0)
-                return r;
-        WorkerRequest req = {
-                .verb = WORKER_VERB_CREATE,
-                .lxcpath = m->staging_dir,
-                .name = name,
-                .create = {
-                        .final_lxcpath = m->instances_dir,
-                        .metadata_json = json,
-                        .idmap_uid = md->idmap.uid,
-                        .idmap_gid = md->idmap.gid,
-                        .idmap_count = md->idmap.count,
-                        .template = template,
-                        .template_args = template_args,
-                },
-        };
 
         return create_spawn(m, o, &req, NULL, 0, md);
 }

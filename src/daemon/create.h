@@ -20,7 +20,13 @@ int create_instance(Manager *m, Operation *o, const char *template, char **templ
 /* Removes staging/ENTRY in a worker (which renames it aside first); release_name: the reservation of
  * ENTRY is released once it is gone. */
 int create_staging_remove(Manager *m, const char *entry, bool release_name);
-/* The same with the request already built (import: fds[0] is the caller's tarball). */
-int create_spawn(Manager *m, Operation *o, const WorkerRequest *req, const int *fds, size_t n_fds, InstanceMetadata *md);
+/* What create_instance() does, for a request of verb create or import that holds only its own arguments
+ * (import: fds[0] is the caller's tarball): LXCPATH is staging/, NAME the operation's instance, and the
+ * placement instances/ with md's JSON and idmap. */
+int create_spawn(Manager *m, Operation *o, WorkerRequest *req, const int *fds, size_t n_fds, InstanceMetadata *md);
 /* At startup: what interrupted creates and deletes left in staging/ goes, in workers. */
 int create_clean_staging(Manager *m);
+
+/* The instance that o (a create, import or copy) made, from md (as instance_new() takes it): added to the
+ * manager, and held as o->instance. On failure o fails. */
+int create_add_instance(Operation *o, InstanceMetadata *md);

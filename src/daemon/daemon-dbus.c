@@ -76,7 +76,9 @@ static int on_bus_message(sd_bus_message *message, void *userdata, sd_bus_error 
         return bus_defer_while_settling(m, message);
 }
 
-static int set_systemd_owner(Manager *m, const char *owner) {
+/* Unknown (no systemd on this bus) until it is known: then no systemd signal is believed. */
+static int set_systemd_owner(void *userdata, const char *owner) {
+        Manager *m = userdata;
         char *o = NULL;
 
         if (!isempty(owner) && !(o = strdup(owner)))
@@ -87,25 +89,6 @@ static int set_systemd_owner(Manager *m, const char *owner) {
         return 0;
 }
 
-static int on_systemd_owner_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        const char *owner = NULL;
-
-        /* An error (no systemd on this bus) leaves it unknown: then no systemd signal is believed. */
-        if (!sd_bus_message_is_method_error(reply, NULL))
-                (void) sd_bus_message_read(reply, "s", &owner);
-        return set_systemd_owner(userdata, owner);
-}
-
-static int on_systemd_owner_changed(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
-        const char *name, *old_owner, *new_owner;
-
-        /* Only the driver gets here (on_bus_message). */
-        if (sd_bus_message_read(message, "sss", &name, &old_owner, &new_owner) < 0 ||
-            !streq(name, "org.freedesktop.systemd1"))
-                return 0;
-        return set_systemd_owner(userdata, new_owner);
-}
-
 /* Before anything is sent that makes systemd signal us: the owner is known (the driver answers
  * GetNameOwner before it routes any later call of ours to systemd) and followed from then on. */
 int manager_bus_setup_trust(Manager *m) {
@@ -114,16 +97,9 @@ int manager_bus_setup_trust(Manager *m) {
         r = sd_bus_add_filter(m->bus, NULL, on_bus_message, m);
         if (r < 0)
                 return r;
-        r = sd_bus_add_match_async(m->bus, NULL,
-                                   "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
-                                   "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
-                                   "arg0='org.freedesktop.systemd1'",
-                                   on_systemd_owner_changed, NULL, m);
-        if (r < 0)
-                return r;
-        return sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                        "org.freedesktop.DBus", "GetNameOwner", on_systemd_owner_reply, m, "s",
-                                        "org.freedesktop.systemd1");
+        /* Only the driver's signals get past the filter (on_bus_message). */
+        return bus_follow_name_owner(m->bus, &m->systemd_watch, "org.freedesktop.systemd1", set_systemd_owner,
+                                     m);
 }
 
 static int on_name_acquired(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -201,6 +177,34 @@ int bus_track_sender(Manager *m, sd_bus_message *message, sd_bus_track_handler_t
 int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         return sd_bus_message_append(reply, "b", *(bool *) userdata);
+}
+
+void bus_emit_dirty(sd_bus *bus, const char *path, const char *interface, uint32_t dirty,
+                    const BusDirtyBit *table, size_t n_table) {
+        const char *names[16];
+        size_t n = 0;
+
+        assert(path);
+        assert(interface);
+        assert(table);
+
+        for (size_t k = 0; k < n_table; k++) {
+                if (!(dirty & table[k].bit))
+                        continue;
+                for (const char * const *p = table[k].names; *p; p++) {
+                        size_t j = 0;
+
+                        while (j < n && !streq(names[j], *p))
+                                j++;
+                        if (j < n)
+                                continue;       /* named by an earlier bit already */
+                        assert(n < ELEMENTSOF(names) - 1);
+                        names[n++] = *p;
+                }
+        }
+        names[n] = NULL;
+        if (n > 0)
+                (void) sd_bus_emit_properties_changed_strv(bus, path, interface, (char **) names);
 }
 
 const ManagerHooks bus_manager_hooks = {

@@ -110,10 +110,14 @@ static bool files_root_by_fd(Instance *i) {
         return i->md.overlay_instance && i->state != INSTANCE_STOPPED;
 }
 
-static int files_start(Instance *i, Operation *o, const WorkerRequest *wr, const char *path, int fd,
-                       const char *stage) {
+/* The push or pull worker of wr, which holds only the verb's own arguments: on i, with the caller's fd
+ * (and the root of a running overlay clone). */
+static int files_start(Instance *i, Operation *o, WorkerRequest *wr, const char *path, int fd, const char *stage) {
         _cleanup_close_ int root = -EBADF;
         int r;
+
+        wr->lxcpath = o->manager->instances_dir;
+        wr->name = i->name;
 
         if (files_root_by_fd(i)) {
                 root = files_open_running_root(i);
@@ -151,8 +155,6 @@ int files_push(Instance *i, Operation *o, const FileRequest *req) {
          * its root's. */
         WorkerRequest wr = {
                 .verb = WORKER_VERB_PUSH_FILE,
-                .lxcpath = o->manager->instances_dir,
-                .name = i->name,
                 .push_file = {
                         .path = req->path,
                         .mode = req->mode & 07777,
@@ -176,8 +178,6 @@ int files_pull(Instance *i, Operation *o, const FileRequest *req) {
 
         WorkerRequest wr = {
                 .verb = WORKER_VERB_PULL_FILE,
-                .lxcpath = o->manager->instances_dir,
-                .name = i->name,
                 .pull_file = { .path = req->path, .root_fd = files_root_by_fd(i) },
         };
         return files_start(i, o, &wr, req->path, req->fd, "pulling");

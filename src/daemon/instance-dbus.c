@@ -32,22 +32,17 @@
 #include "snapshot-dbus.h"
 #include "util.h"
 
+/* An instance answers only at its canonical path (instance_name_from_path() refuses any other encoding
+ * of its name), so the path alone finds it, with no decoding. */
 int instance_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                          sd_bus_error *error) {
-        _cleanup_free_ char *name = NULL;
-
-        if (instance_name_from_path(path, &name) < 0)
-                return 0;
-        *found = manager_find_instance(userdata, name);
+        *found = manager_find_instance_by_path(userdata, path);
         return *found != NULL;
 }
 
 /* ---------------------------------------------------------------- properties */
 
-static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
-                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s", instance_state_to_string(*(InstanceState *) userdata));
-}
+static BUS_DEFINE_PROPERTY_GET_ENUM(property_get_state, instance_state, InstanceState);
 
 static int property_get_unit(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -87,35 +82,23 @@ static int property_get_config(sd_bus *bus, const char *path, const char *interf
         return sd_bus_message_close_container(reply);
 }
 
-void instance_bus_emit_changes(Instance *i) {
-        const char *names[16];
-        size_t n = 0;
+/* Generation changes with the config and with the snapshots. */
+static const BusDirtyBit instance_dirty_bits[] = {
+        { INSTANCE_PROP_STATE, { "State" } },
+        { INSTANCE_PROP_PID, { "Pid" } },
+        { INSTANCE_PROP_UNIT, { "Unit" } },
+        { INSTANCE_PROP_LAST_USED, { "LastUsedAt" } },
+        { INSTANCE_PROP_CONFIG, { "Config", "Description", "Autostart", "AutostartPriority", "Generation" } },
+        { INSTANCE_PROP_SNAPSHOTS, { "Snapshots", "Generation" } },
+};
 
-        if (i->dirty & INSTANCE_PROP_STATE)
-                names[n++] = "State";
-        if (i->dirty & INSTANCE_PROP_PID)
-                names[n++] = "Pid";
-        if (i->dirty & INSTANCE_PROP_UNIT)
-                names[n++] = "Unit";
-        if (i->dirty & INSTANCE_PROP_LAST_USED)
-                names[n++] = "LastUsedAt";
-        if (i->dirty & INSTANCE_PROP_CONFIG) {
-                names[n++] = "Config";
-                names[n++] = "Description";
-                names[n++] = "Autostart";
-                names[n++] = "AutostartPriority";
-                names[n++] = "Generation";
-        }
-        if (i->dirty & INSTANCE_PROP_SNAPSHOTS) {
-                names[n++] = "Snapshots";
-                if (!(i->dirty & INSTANCE_PROP_CONFIG))
-                        names[n++] = "Generation";
-        }
-        names[n] = NULL;
+void instance_bus_emit_changes(Instance *i) {
+        uint32_t dirty = i->dirty;
+
         i->dirty = 0;
-        if (n > 0 && i->linked)
-                (void) sd_bus_emit_properties_changed_strv(i->manager->bus, i->path, "org.lxcbus1.Instance",
-                                                           (char **) names);
+        if (i->linked)
+                bus_emit_dirty(i->manager->bus, i->path, "org.lxcbus1.Instance", dirty, instance_dirty_bits,
+                               ELEMENTSOF(instance_dirty_bits));
 }
 
 void instance_bus_added(Instance *i) {
@@ -212,13 +195,20 @@ static int lifecycle_begin(sd_bus_message *message, Instance *i, unsigned which,
         return 1;
 }
 
+/* The operation of Start, Stop, Restart or Delete on i, held by the caller, answered with its path. */
+static int lifecycle_operation_new(sd_bus_message *message, Instance *i, OperationKind kind, const LifecycleCall *c,
+                                   Operation **ret, sd_bus_error *error) {
+        return bus_operation_new(i->manager, kind, i, i->name, message, c->uid, OPERATION_REPLY_OP, c->async, ret,
+                                 error);
+}
+
 /* A call that has nothing to do gets a finished, successful operation, as systemctl start does. */
 static int reply_noop(sd_bus_message *message, Instance *i, OperationKind kind, const LifecycleCall *c,
                       sd_bus_error *error) {
         Operation *o;
         int r;
 
-        r = bus_operation_new(i->manager, kind, i, i->name, message, c->uid, OPERATION_REPLY_OP, c->async, &o, error);
+        r = lifecycle_operation_new(message, i, kind, c, &o, error);
         if (r < 0)
                 return r;
         operation_set_progress(o, 1.0, "nothing to do");
@@ -246,8 +236,7 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         if (r < 0)
                 return r;
 
-        r = bus_operation_new(i->manager, OPERATION_START, i, i->name, message, c.uid, OPERATION_REPLY_OP, c.async,
-                              &o, error);
+        r = lifecycle_operation_new(message, i, OPERATION_START, &c, &o, error);
         if (r < 0)
                 return r;
         o->lifecycle.timeout_sec = c.timeout_sec ?: DEFAULT_START_TIMEOUT_SEC;
@@ -276,7 +265,7 @@ static int stop_like(sd_bus_message *message, Instance *i, OperationKind kind, s
         if (!IN_SET(i->state, INSTANCE_RUNNING, INSTANCE_FROZEN, INSTANCE_STOPPED))
                 return bus_error_invalid_state(i, operation_kind_to_string(kind), error);
 
-        r = bus_operation_new(i->manager, kind, i, i->name, message, c.uid, OPERATION_REPLY_OP, c.async, &o, error);
+        r = lifecycle_operation_new(message, i, kind, &c, &o, error);
         if (r < 0)
                 return r;
         o->lifecycle.timeout_sec = c.timeout_sec;
@@ -326,8 +315,7 @@ static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *
         if (r < 0)
                 return r;
 
-        r = bus_operation_new(i->manager, OPERATION_DELETE, i, i->name, message, c.uid, OPERATION_REPLY_OP, c.async,
-                              &o, error);
+        r = lifecycle_operation_new(message, i, OPERATION_DELETE, &c, &o, error);
         if (r < 0)
                 return r;
         o->lifecycle.force = c.force;
@@ -512,6 +500,18 @@ static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_err
         return sd_bus_reply_method_return(message, NULL);
 }
 
+/* Opens key of an a{sv} as an array of element: the caller appends the elements, then closes three. */
+static int open_dict_array(sd_bus_message *reply, const char *key, const char *element) {
+        char signature[16];
+        int r;
+
+        (void) snprintf(signature, sizeof signature, "a%s", element);
+        r = bus_open_keyed_variant(reply, 'e', key, signature);
+        if (r < 0)
+                return r;
+        return sd_bus_message_open_container(reply, 'a', element);
+}
+
 /* "addresses" a(sss) and "network" a{s(tt)} of a running instance (netinfo.h); nothing when they cannot
  * be read (init gone, no namespace of its own). */
 static int append_network(sd_bus_message *reply, Instance *i) {
@@ -522,31 +522,19 @@ static int append_network(sd_bus_message *reply, Instance *i) {
                 return -ENOMEM;
         if (i->pid <= 0 || i->init_pidfd < 0 || netinfo_read(i->pid, i->init_pidfd, ni) < 0)
                 return 0;
-        r = sd_bus_message_open_container(reply, 'e', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(reply, "s", "addresses");
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'v', "a(sss)");
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        r = open_dict_array(reply, "addresses", "(sss)");
         for (size_t k = 0; r >= 0 && k < ni->n_addresses; k++)
                 r = sd_bus_message_append(reply, "(sss)", ni->addresses[k].ifname, ni->addresses[k].family,
                                           ni->addresses[k].address);
-        for (unsigned k = 0; r >= 0 && k < 3; k++)
-                r = sd_bus_message_close_container(reply);
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'e', "sv");
+                r = bus_close_containers(reply, 3);
         if (r >= 0)
-                r = sd_bus_message_append(reply, "s", "network");
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'v', "a{s(tt)}");
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "{s(tt)}");
+                r = open_dict_array(reply, "network", "{s(tt)}");
         for (size_t k = 0; r >= 0 && k < ni->n_links; k++)
                 r = sd_bus_message_append(reply, "{s(tt)}", ni->links[k].ifname, ni->links[k].rx_bytes,
                                           ni->links[k].tx_bytes);
-        for (unsigned k = 0; r >= 0 && k < 3; k++)
-                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = bus_close_containers(reply, 3);
         return r;
 }
 
@@ -615,8 +603,7 @@ typedef struct ExecCall {
 static void exec_call_done(ExecCall *c) {
         strv_free(c->argv);
         strv_free(c->env);
-        free(c->cwd);
-        free(c->term);
+        FREE_MANY(c->cwd, c->term);
 }
 
 /* The command and its environment: argv and env together are bounded (bus-limits.h), before polkit
@@ -906,22 +893,9 @@ static int method_export(sd_bus_message *message, void *userdata, sd_bus_error *
         if (compression && (c = worker_compression_from_string(compression)) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Unknown compression '%s' (none, gzip, xz or zstd).", compression);
-        r = bus_authorize_full(i->manager, message, i, NULL, error);
+        r = bus_authorize_stopped(message, i, "export", false, allow_running, &uid, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = bus_get_sender_uid(message, &uid);
-        if (r < 0)
-                return r;
-        r = bus_error_busy(i, error);
-        if (r < 0)
-                return r;
-        if (i->load_error || !(i->state == INSTANCE_STOPPED || (allow_running && i->state == INSTANCE_RUNNING)))
-                return bus_error_invalid_state(i, "export", error);
-        if (i->state == INSTANCE_RUNNING) {
-                r = bus_check_running_tree(i, "export", error);
-                if (r < 0)
-                        return r;
-        }
 
         r = bus_operation_new(i->manager, OPERATION_EXPORT, i, i->name, message, uid, OPERATION_REPLY_OP, async, &o,
                               error);

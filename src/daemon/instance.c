@@ -236,6 +236,8 @@ void instance_unlink(Instance *i) {
                         break;
                 }
         i->linked = false;
+        if (m->find_hint == i)
+                m->find_hint = NULL;
         m->n_instances--;
         m->dirty_instances = true;
         manager_mark_dirty(m);

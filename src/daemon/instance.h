@@ -80,8 +80,7 @@ struct Instance {
         bool stop_told;                 /* its Stop was answered before the scope was gone */
 };
 
-const char *instance_state_to_string(InstanceState s);
-InstanceState instance_state_from_string(const char *s);
+DECLARE_STRING_TABLE_LOOKUP(instance_state, InstanceState);
 
 int instance_new(Manager *m, InstanceMetadata *md, Instance **ret);
 /* An instance directory whose metadata did not load: listed as "error", so it neither vanishes nor

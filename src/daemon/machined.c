@@ -132,7 +132,10 @@ void machined_unregister(Instance *i) {
                 log_warning_errno(r, "Failed to unregister instance '%s' from machined, ignoring: %m", i->name);
 }
 
-static int set_machined_owner(Manager *m, const char *owner) {
+/* NULL: machined is not running. It is never activated for us: "machinectl list" or anything else that
+ * starts it makes it appear. */
+static int set_machined_owner(void *userdata, const char *owner) {
+        Manager *m = userdata;
         char *o = NULL;
 
         if (!isempty(owner) && !(o = strdup(owner)))
@@ -153,40 +156,10 @@ static int set_machined_owner(Manager *m, const char *owner) {
         return 0;
 }
 
-static int on_owner_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        const char *owner = NULL;
-
-        /* NameHasNoOwner: machined is not running. It is never activated for us: "machinectl list" or
-         * anything else that starts it makes it appear below. */
-        if (!sd_bus_message_is_method_error(reply, NULL))
-                (void) sd_bus_message_read(reply, "s", &owner);
-        return set_machined_owner(userdata, owner);
-}
-
-static int on_owner_changed(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
-        const char *name, *old_owner, *new_owner;
-
-        /* Only the bus driver's signals get here (the filter in daemon-dbus.c). */
-        if (sd_bus_message_read(message, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, MACHINED_NAME))
-                return 0;
-        return set_machined_owner(userdata, new_owner);
-}
-
 int machined_watch(Manager *m) {
-        int r;
-
         assert(m);
         assert(m->bus);
 
-        /* The match first, then the question: an owner change between the two is not missed. */
-        r = sd_bus_add_match_async(m->bus, NULL,
-                                   "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
-                                   "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
-                                   "arg0='" MACHINED_NAME "'",
-                                   on_owner_changed, NULL, m);
-        if (r < 0)
-                return r;
-        return sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                        "org.freedesktop.DBus", "GetNameOwner", on_owner_reply, m, "s",
-                                        MACHINED_NAME);
+        /* Only the bus driver's signals get past the filter in daemon-dbus.c. */
+        return bus_follow_name_owner(m->bus, &m->machined_watch, MACHINED_NAME, set_machined_owner, m);
 }

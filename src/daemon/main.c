@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <systemd/sd-daemon.h>
@@ -33,38 +34,56 @@ static void help(void) {
                LXCBUS_INSTANCES_MAX, LXCBUS_INSTANCES_MAX);
 }
 
-/* One case per option, each with the check of its value: long, and plainer so than a table. */
+/* A whole number from min to max, in decimal (as strtoul() reads it: "-0" is 0). */
+static int parse_count(const char *s, unsigned long min, unsigned long max, unsigned long *ret) {
+        unsigned long v;
+        char *end;
+
+        v = strtoul(s, &end, 10);
+        if (!*s || *end || v < min || v > max)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+/* lxcbusd's options: options[c - ARG_VERSION + 1] is ARG_'s. */
+enum {
+        ARG_VERSION = 0x100,
+        ARG_BUS_ADDRESS,
+        ARG_STATE_DIR,
+        ARG_RUNTIME_DIR,
+        ARG_WORKER_PATH,
+        ARG_LINGER,
+        ARG_LOG_LEVEL,
+        ARG_POLKIT_TIMEOUT,
+        ARG_MAX_INSTANCES_PER_OWNER,
+        ARG_MAX_INSTANCES,
+};
+
+static const struct option options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, ARG_VERSION },
+        { "bus-address", required_argument, NULL, ARG_BUS_ADDRESS },
+        { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+        { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
+        { "worker-path", required_argument, NULL, ARG_WORKER_PATH },
+        { "operation-linger-sec", required_argument, NULL, ARG_LINGER },
+        { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+        { "polkit-timeout-sec", required_argument, NULL, ARG_POLKIT_TIMEOUT },
+        { "max-instances-per-owner", required_argument, NULL, ARG_MAX_INSTANCES_PER_OWNER },
+        { "max-instances", required_argument, NULL, ARG_MAX_INSTANCES },
+        {}
+};
+
+/* One case per option, each with the check of its value. */
 static int parse_argv(Manager *m, int argc, char *argv[]) {
-        enum {
-                ARG_VERSION = 0x100,
-                ARG_BUS_ADDRESS,
-                ARG_STATE_DIR,
-                ARG_RUNTIME_DIR,
-                ARG_WORKER_PATH,
-                ARG_LINGER,
-                ARG_LOG_LEVEL,
-                ARG_POLKIT_TIMEOUT,
-                ARG_MAX_INSTANCES_PER_OWNER,
-                ARG_MAX_INSTANCES,
-        };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "bus-address", required_argument, NULL, ARG_BUS_ADDRESS },
-                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
-                { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
-                { "worker-path", required_argument, NULL, ARG_WORKER_PATH },
-                { "operation-linger-sec", required_argument, NULL, ARG_LINGER },
-                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
-                { "polkit-timeout-sec", required_argument, NULL, ARG_POLKIT_TIMEOUT },
-                { "max-instances-per-owner", required_argument, NULL, ARG_MAX_INSTANCES_PER_OWNER },
-                { "max-instances", required_argument, NULL, ARG_MAX_INSTANCES },
-                {}
-        };
+        /* The string options, from ARG_BUS_ADDRESS to ARG_WORKER_PATH. */
+        char **strings[] = { &m->bus_address, &m->state_dir, &m->runtime_dir, &m->worker_path };
+        unsigned long v;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                char **target = NULL;
+                const char *name = c >= ARG_VERSION ? options[c - ARG_VERSION + 1].name : NULL;
 
                 switch (c) {
                 case 'h':
@@ -74,46 +93,35 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                         printf("lxcbusd %s\n", PACKAGE_VERSION);
                         return 0;
                 case ARG_BUS_ADDRESS:
-                        target = &m->bus_address;
-                        break;
                 case ARG_STATE_DIR:
-                        target = &m->state_dir;
-                        break;
                 case ARG_RUNTIME_DIR:
-                        target = &m->runtime_dir;
-                        break;
                 case ARG_WORKER_PATH:
-                        target = &m->worker_path;
+                        if (optarg[0] != '/' && c != ARG_BUS_ADDRESS)
+                                return log_error_errno(EINVAL, "%s needs an absolute path.", name);
+                        free(*strings[c - ARG_BUS_ADDRESS]);
+                        *strings[c - ARG_BUS_ADDRESS] = strdup(optarg);
+                        if (!*strings[c - ARG_BUS_ADDRESS])
+                                return log_oom();
                         break;
                 case ARG_LINGER:
-                case ARG_POLKIT_TIMEOUT: {
-                        char *end;
-                        unsigned long v = strtoul(optarg, &end, 10);
-                        if (!*optarg || *end || v > 86400 || (c == ARG_POLKIT_TIMEOUT && v == 0))
-                                return log_error_errno(EINVAL, "Invalid --%s: %s", c == ARG_LINGER ?
-                                                       "operation-linger-sec" : "polkit-timeout-sec", optarg);
+                case ARG_POLKIT_TIMEOUT:
+                        if (parse_count(optarg, c == ARG_POLKIT_TIMEOUT, 86400, &v) < 0)
+                                return log_error_errno(EINVAL, "Invalid --%s: %s", name, optarg);
                         *(c == ARG_LINGER ? &m->operation_linger_usec : &m->polkit_timeout_usec) = v * USEC_PER_SEC;
                         break;
-                }
-                case ARG_MAX_INSTANCES_PER_OWNER: {
-                        char *end;
-                        unsigned long v = strtoul(optarg, &end, 10);
-                        if (!*optarg || *end || optarg[0] == '-' || v > INSTANCES_PER_OWNER_MAX)
+                case ARG_MAX_INSTANCES_PER_OWNER:
+                        if (optarg[0] == '-' || parse_count(optarg, 0, INSTANCES_PER_OWNER_MAX, &v) < 0)
                                 return log_error_errno(EINVAL, "Invalid --max-instances-per-owner (0 to %u): %s",
                                                        INSTANCES_PER_OWNER_MAX, optarg);
                         m->max_instances_per_owner = (unsigned) v;
                         break;
-                }
-                case ARG_MAX_INSTANCES: {
+                case ARG_MAX_INSTANCES:
                         /* The ceiling keeps GetManagedObjects within the bus's message limit (bus-limits.h). */
-                        char *end;
-                        unsigned long v = strtoul(optarg, &end, 10);
-                        if (!*optarg || *end || v == 0 || v > LXCBUS_INSTANCES_MAX)
+                        if (parse_count(optarg, 1, LXCBUS_INSTANCES_MAX, &v) < 0)
                                 return log_error_errno(EINVAL, "Invalid --max-instances (1 to %u): %s",
                                                        LXCBUS_INSTANCES_MAX, optarg);
                         m->max_instances = (unsigned) v;
                         break;
-                }
                 case ARG_LOG_LEVEL:
                         r = log_level_from_string(optarg);
                         if (r < 0)
@@ -122,14 +130,6 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                         break;
                 default:
                         return -EINVAL;
-                }
-                if (target) {
-                        if (optarg[0] != '/' && c != ARG_BUS_ADDRESS)
-                                return log_error_errno(EINVAL, "%s needs an absolute path.", options[c - ARG_VERSION + 1].name);
-                        free(*target);
-                        *target = strdup(optarg);
-                        if (!*target)
-                                return log_oom();
                 }
         }
         if (optind < argc)
@@ -199,6 +199,12 @@ int main(int argc, char *argv[]) {
                 return log_oom(), EXIT_FAILURE;
         if (access(m->worker_path, X_OK) < 0)
                 return log_error_errno(errno, "Cannot execute %s: %m", m->worker_path), EXIT_FAILURE;
+
+        /* Some replies are large and short-lived: GetManagedObjects with 1000 instances is 550 KiB. glibc
+         * raises its mmap threshold to the size of the first such buffer freed, builds the next ones in
+         * the heap, and keeps their pages after they are sent: 0.5 MiB more RSS for good. A fixed
+         * threshold maps each one and gives it back once sent, for a few page faults per call. */
+        (void) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
         /* A start worker is the monitor of its instance and must never die with us (SIGPIPE included). */
         (void) signal(SIGPIPE, SIG_IGN);

@@ -35,20 +35,29 @@ static int property_get_features(sd_bus *bus, const char *path, const char *inte
                                      "autostart");
 }
 
+/* Allocated once for all of them: strv_extend() would walk and grow the list at each of 1000 paths. */
 int manager_bus_paths(Manager *m, bool operations, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
-        int r = 0;
+        size_t n = 0;
 
         if (operations)
-                for (Operation *o = m->operations; o && r >= 0; o = o->next)
-                        r = strv_extend(&l, o->path);
+                for (Operation *o = m->operations; o; o = o->next)
+                        n++;
         else
-                for (Instance *i = m->instances; i && r >= 0; i = i->next)
-                        r = strv_extend(&l, i->path);
-        if (r < 0)
-                return r;
-        if (!l && !(l = new0(char *, 1)))
+                for (Instance *i = m->instances; i; i = i->next)
+                        n++;
+        l = new0(char *, n + 1);
+        if (!l)
                 return -ENOMEM;
+        n = 0;
+        if (operations) {
+                for (Operation *o = m->operations; o; o = o->next)
+                        if (!(l[n++] = strdup(o->path)))
+                                return -ENOMEM;
+        } else
+                for (Instance *i = m->instances; i; i = i->next)
+                        if (!(l[n++] = strdup(i->path)))
+                                return -ENOMEM;
         *ret = TAKE_PTR(l);
         return 0;
 }

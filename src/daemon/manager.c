@@ -99,6 +99,25 @@ Instance *manager_find_instance(Manager *m, const char *name) {
         return NULL;
 }
 
+/* sd-bus asks for each object while it walks GetManagedObjects, in the order of the enumerator, which is
+ * the list's: the one after the last found comes first, so that the walk over every instance costs one
+ * comparison each instead of a search each. */
+Instance *manager_find_instance_by_path(Manager *m, const char *path) {
+        assert(m);
+        assert(path);
+
+        if (m->find_hint) {
+                if (streq(m->find_hint->path, path))
+                        return m->find_hint;
+                if (m->find_hint->next && streq(m->find_hint->next->path, path))
+                        return (m->find_hint = m->find_hint->next);
+        }
+        for (Instance *i = m->instances; i; i = i->next)
+                if (streq(i->path, path))
+                        return (m->find_hint = i);
+        return NULL;
+}
+
 void manager_add_instance(Manager *m, Instance *i) {
         Instance **p;
 

@@ -7,6 +7,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "bus-name-owner.h"
 #include "forward.h"
 #include "limiter.h"
 #include "macro.h"
@@ -63,6 +64,7 @@ struct Manager {
 
         Instance *instances;        /* sorted by name */
         unsigned n_instances;
+        Instance *find_hint;        /* manager_find_instance_by_path(): the last found, while linked */
         Operation *operations;      /* newest first */
         uint64_t next_operation_id;
         Limiter operation_limits;
@@ -96,6 +98,8 @@ struct Manager {
         char *systemd_owner;        /* unique name of org.freedesktop.systemd1: its signals are believed */
 
         char *machined_owner;       /* unique name of org.freedesktop.machine1; NULL: not on the bus */
+
+        NameOwnerWatch systemd_watch, machined_watch;   /* what follows the two owners */
 };
 
 int manager_new(Manager **ret);
@@ -109,6 +113,7 @@ void manager_mark_dirty(Manager *m);
 void manager_flush_changes(Manager *m);
 void manager_add_instance(Manager *m, Instance *i);
 Instance *manager_find_instance(Manager *m, const char *name);
+Instance *manager_find_instance_by_path(Manager *m, const char *path);
 bool manager_name_reserved(Manager *m, const char *name);
 /* Reserves the name, and the ids of idmap (may be NULL) until the name is released. */
 int manager_reserve_name(Manager *m, const char *name, const InstanceIdmap *idmap, uid_t owner);

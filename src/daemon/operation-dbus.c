@@ -301,47 +301,27 @@ int operation_object_find(sd_bus *bus, const char *path, const char *interface, 
         return *found != NULL;
 }
 
-static int property_get_kind(sd_bus *bus, const char *path, const char *interface, const char *property,
-                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s", operation_kind_to_string(*(OperationKind *) userdata));
-}
+static BUS_DEFINE_PROPERTY_GET_ENUM(property_get_kind, operation_kind, OperationKind);
+static BUS_DEFINE_PROPERTY_GET_ENUM(property_get_status, operation_status, OperationStatus);
 
-static int property_get_status(sd_bus *bus, const char *path, const char *interface, const char *property,
-                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s", operation_status_to_string(*(OperationStatus *) userdata));
-}
+/* OPERATION_PROP_PROCESS is org.lxcbus1.Process's, sent apart. */
+static const BusDirtyBit operation_dirty_bits[] = {
+        { OPERATION_PROP_STATUS, { "Status" } },
+        { OPERATION_PROP_PROGRESS, { "Progress", "ProgressValid" } },
+        { OPERATION_PROP_BYTES, { "Bytes", "Rate" } },
+        { OPERATION_PROP_STAGE, { "Stage" } },
+        { OPERATION_PROP_FINISHED, { "FinishedAt" } },
+        { OPERATION_PROP_CANCELABLE, { "Cancelable" } },
+        { OPERATION_PROP_ERROR, { "ErrorName", "ErrorMessage" } },
+};
 
 void operation_bus_emit_changes(Operation *o) {
-        const char *names[16];
-        size_t n = 0;
+        uint32_t dirty = o->dirty;
 
-        if (o->dirty & OPERATION_PROP_STATUS)
-                names[n++] = "Status";
-        if (o->dirty & OPERATION_PROP_PROGRESS) {
-                names[n++] = "Progress";
-                names[n++] = "ProgressValid";
-        }
-        if (o->dirty & OPERATION_PROP_BYTES) {
-                names[n++] = "Bytes";
-                names[n++] = "Rate";
-        }
-        if (o->dirty & OPERATION_PROP_STAGE)
-                names[n++] = "Stage";
-        if (o->dirty & OPERATION_PROP_FINISHED)
-                names[n++] = "FinishedAt";
-        if (o->dirty & OPERATION_PROP_CANCELABLE)
-                names[n++] = "Cancelable";
-        if (o->dirty & OPERATION_PROP_ERROR) {
-                names[n++] = "ErrorName";
-                names[n++] = "ErrorMessage";
-        }
-        names[n] = NULL;
-        bool process = o->dirty & OPERATION_PROP_PROCESS;
         o->dirty = 0;
-        if (n > 0)
-                (void) sd_bus_emit_properties_changed_strv(o->manager->bus, o->path, "org.lxcbus1.Operation",
-                                                           (char **) names);
-        if (process && o->kind == OPERATION_EXEC)
+        bus_emit_dirty(o->manager->bus, o->path, "org.lxcbus1.Operation", dirty, operation_dirty_bits,
+                       ELEMENTSOF(operation_dirty_bits));
+        if ((dirty & OPERATION_PROP_PROCESS) && o->kind == OPERATION_EXEC)
                 (void) sd_bus_emit_properties_changed(o->manager->bus, o->path, "org.lxcbus1.Process", "Pid",
                                                       "ExitStatus", "ExitSignal", NULL);
 }

@@ -188,10 +188,8 @@ struct Operation {
         OperationFreeze freeze;
 };
 
-const char *operation_kind_to_string(OperationKind k);
-OperationKind operation_kind_from_string(const char *s);
-const char *operation_status_to_string(OperationStatus s);
-OperationStatus operation_status_from_string(const char *s);
+DECLARE_STRING_TABLE_LOOKUP(operation_kind, OperationKind);
+DECLARE_STRING_TABLE_LOOKUP(operation_status, OperationStatus);
 
 /* A new running operation of uid on instance i (NULL for a create, named instance_name). counted: it
  * takes a slot of the manager's operation limits, -EUSERS when there is none (the caller checked with

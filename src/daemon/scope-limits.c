@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bus-options.h"
 #include "cgroup-walk.h"
 #include "log.h"
 #include "macro.h"
@@ -165,10 +166,75 @@ void limits_payload(const ConfigMap *config, const LimitsSupport *s, LimitsPaylo
         *ret = p;
 }
 
-static int append_u64(sd_bus_message *m, const char *property, bool set, uint64_t value, bool reset) {
+/* How a limit that systemd takes as a number ("t") is written in the config. */
+typedef enum LimitSyntax {
+        LIMIT_BYTES,            /* bytes with a suffix, or "max" */
+        LIMIT_COUNT,            /* a number, or "max" */
+        LIMIT_WEIGHT,           /* 1 to 10000 */
+        LIMIT_CPU_QUOTA,        /* a percentage, or "max" */
+} LimitSyntax;
+
+typedef struct NumberLimit {
+        const char *key, *property;
+        LimitSyntax syntax;
+} NumberLimit;
+
+/* Sent in this order, then AllowedCPUs, then IOWeight where it applies. */
+static const NumberLimit number_limits[] = {
+        { "limits.memory", "MemoryMax", LIMIT_BYTES },
+        { "limits.cpu.weight", "CPUWeight", LIMIT_WEIGHT },
+        { "limits.tasks", "TasksMax", LIMIT_COUNT },
+        { "limits.memory.swap", "MemorySwapMax", LIMIT_BYTES },
+        { "limits.cpu.quota", "CPUQuotaPerSecUSec", LIMIT_CPU_QUOTA },
+};
+
+static const NumberLimit io_weight_limit = { "limits.io.weight", "IOWeight", LIMIT_WEIGHT };
+
+/* The value systemd takes for l's key; < 0 when the key is unset or invalid. */
+static int number_limit_parse(const ConfigMap *config, const NumberLimit *l, uint64_t *ret) {
+        const char *v = config_map_get(config, l->key);
+        uint64_t u;
+        long w;
+        int r;
+
+        if (!v)
+                return -ENOENT;
+        switch (l->syntax) {
+        case LIMIT_BYTES:
+                r = config_parse_bytes_or_max(v, &u);
+                break;
+        case LIMIT_COUNT:
+                r = config_parse_uint_or_max(v, &u);
+                break;
+        case LIMIT_WEIGHT:
+                r = config_parse_int(v, 1, 10000, &w);
+                if (r >= 0)
+                        u = (uint64_t) w;
+                break;
+        case LIMIT_CPU_QUOTA:
+                /* CPUQuota=P% is P * 10 ms of CPU time per second. */
+                r = limits_parse_cpu_quota(v, &u);
+                if (r >= 0 && u != UINT64_MAX)
+                        u *= 10000;
+                break;
+        default:
+                assert_not_reached();
+        }
+        if (r < 0)
+                return r;
+        *ret = u;
+        return 0;
+}
+
+/* A set limit, or with reset an unset (or invalid) one as "no limit". */
+static int append_number(sd_bus_message *m, const ConfigMap *config, const NumberLimit *l, bool reset) {
+        uint64_t u;
+        bool set;
+
+        set = number_limit_parse(config, l, &u) >= 0;
         if (!set && !reset)
                 return 0;
-        return sd_bus_message_append(m, "(sv)", property, "t", set ? value : UINT64_MAX);
+        return sd_bus_message_append(m, "(sv)", l->property, "t", set ? u : UINT64_MAX);
 }
 
 /* AllowedCPUs, a little-endian bitmask; empty for all CPUs. */
@@ -178,17 +244,11 @@ static int append_cpus(sd_bus_message *m, const char *allowed, bool reset) {
 
         if (!allowed ? !reset : limits_parse_cpu_list(allowed, &set) < 0)
                 return 0;
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "AllowedCPUs");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "ay");
+        r = bus_open_keyed_variant(m, 'r', "AllowedCPUs", "ay");
         if (r >= 0)
                 r = sd_bus_message_append_array(m, 'y', set.bits, cpu_set_bytes(&set));
         if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+                r = bus_close_containers(m, 2);
         return r;
 }
 
@@ -196,49 +256,21 @@ static int append_cpus(sd_bus_message *m, const char *allowed, bool reset) {
  * them only with cgroup2's controllers; limits_payload() is what enforces them there. IOWeight only where
  * it applies: on v1 without a blkio weight systemd would fail to write one at every realization. */
 int limits_append_properties(sd_bus_message *m, const ConfigMap *config, const LimitsSupport *s, bool reset) {
-        const char *v;
-        uint64_t u;
-        long l;
-        bool set;
         int r;
 
         assert(m);
         assert(config);
         assert(s);
 
-        /* Each value is parsed before it is passed: argument order is unspecified. */
-        v = config_map_get(config, "limits.memory");
-        set = v && config_parse_bytes_or_max(v, &u) >= 0;
-        r = append_u64(m, "MemoryMax", set, set ? u : 0, reset);
-        if (r < 0)
-                return r;
-        v = config_map_get(config, "limits.cpu.weight");
-        set = v && config_parse_int(v, 1, 10000, &l) >= 0;
-        r = append_u64(m, "CPUWeight", set, set ? (uint64_t) l : 0, reset);
-        if (r < 0)
-                return r;
-        v = config_map_get(config, "limits.tasks");
-        set = v && config_parse_uint_or_max(v, &u) >= 0;
-        r = append_u64(m, "TasksMax", set, set ? u : 0, reset);
-        if (r < 0)
-                return r;
-        v = config_map_get(config, "limits.memory.swap");
-        set = v && config_parse_bytes_or_max(v, &u) >= 0;
-        r = append_u64(m, "MemorySwapMax", set, set ? u : 0, reset);
-        if (r < 0)
-                return r;
-        /* CPUQuota=P% is P * 10 ms of CPU time per second. */
-        v = config_map_get(config, "limits.cpu.quota");
-        set = v && limits_parse_cpu_quota(v, &u) >= 0;
-        r = append_u64(m, "CPUQuotaPerSecUSec", set, !set || u == UINT64_MAX ? UINT64_MAX : u * 10000, reset);
-        if (r < 0)
-                return r;
+        for (size_t k = 0; k < ELEMENTSOF(number_limits); k++) {
+                r = append_number(m, config, &number_limits[k], reset);
+                if (r < 0)
+                        return r;
+        }
         r = append_cpus(m, config_map_get(config, "limits.cpu.allowed"), reset);
         if (r < 0 || !s->io)
                 return r;
-        v = config_map_get(config, "limits.io.weight");
-        set = v && config_parse_int(v, 1, 10000, &l) >= 0;
-        return append_u64(m, "IOWeight", set, set ? (uint64_t) l : 0, reset);
+        return append_number(m, config, &io_weight_limit, reset);
 }
 
 static int write_payload(const char *controller, const char *unit, const char *name, const char *file,

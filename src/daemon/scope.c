@@ -3,6 +3,7 @@
  * pid of the start worker, then wait for the job to be done before liblxc may make its cgroups. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -173,6 +174,25 @@ static int scope_job_send(Manager *m, sd_bus_message *msg, const char *unit, boo
         return 0;
 }
 
+/* A call of systemd's manager: member with the first arguments, of types; the caller appends the rest. */
+static int systemd_call_new(Manager *m, sd_bus_message **ret, const char *member, const char *types, ...) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        va_list ap;
+        int r;
+
+        r = sd_bus_message_new_method_call(m->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                           "org.freedesktop.systemd1.Manager", member);
+        if (r < 0)
+                return r;
+        va_start(ap, types);
+        r = sd_bus_message_appendv(msg, types, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(msg);
+        return 0;
+}
+
 int scope_stop(Manager *m, const char *unit, scope_done_t done, void *userdata, ScopeJob **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
         int r;
@@ -181,11 +201,7 @@ int scope_stop(Manager *m, const char *unit, scope_done_t done, void *userdata, 
         assert(unit);
         assert(done);
 
-        r = sd_bus_message_new_method_call(m->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                           "org.freedesktop.systemd1.Manager", "StopUnit");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(msg, "ss", unit, "replace");
+        r = systemd_call_new(m, &msg, "StopUnit", "ss", unit, "replace");
         if (r < 0)
                 return r;
         return scope_job_send(m, msg, unit, true, done, userdata, ret);
@@ -226,13 +242,9 @@ int scope_start(Manager *m, const char *unit, pid_t pid, const ConfigMap *config
         assert(unit);
         assert(done);
 
-        r = sd_bus_message_new_method_call(m->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                           "org.freedesktop.systemd1.Manager", "StartTransientUnit");
-        if (r < 0)
-                return r;
         if (asprintf(&description, "lxcbus instance %s", unit) < 0)
                 return -ENOMEM;
-        r = sd_bus_message_append(msg, "ss", unit, "fail");
+        r = systemd_call_new(m, &msg, "StartTransientUnit", "ss", unit, "fail");
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(msg, 'a', "(sv)");
@@ -274,11 +286,7 @@ int scope_set_limits(Manager *m, const char *unit, const ConfigMap *config) {
         assert(unit);
         assert(config);
 
-        r = sd_bus_message_new_method_call(m->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                           "org.freedesktop.systemd1.Manager", "SetUnitProperties");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(msg, "sb", unit, 1);
+        r = systemd_call_new(m, &msg, "SetUnitProperties", "sb", unit, 1);
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(msg, 'a', "(sv)");

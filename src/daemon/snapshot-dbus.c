@@ -44,22 +44,38 @@ static int invalid_name(const char *what, const char *name, sd_bus_error *error)
                                  "letter, not ending with '-'.", what, instance_name_for_message(name, qbuf));
 }
 
-/* The checks every method here makes after polkit: nothing else holds the instance, it is not broken,
- * and it is stopped (DESIGN.md's table; DeleteSnapshot leaves the rootfs alone and works in any state;
- * Copy and Snapshot with allow-running also take a running one, which they freeze). */
-static int check_stopped_idle(Instance *i, const char *verb, bool any_state, bool running_too,
-                              sd_bus_error *error) {
+/* What Snapshot, RestoreSnapshot, DeleteSnapshot, Rename, Copy and Export do once their call is read: ask
+ * polkit, learn the caller's uid, then check that nothing else holds the instance, it is not broken, and
+ * it is stopped (DESIGN.md's table; any_state: DeleteSnapshot leaves the rootfs alone and works in any
+ * state; running_too: Copy, Export and Snapshot with allow-running also take a running one, which they
+ * freeze). 1: go on; 0: polkit's answer is pending (the handler returns 1); < 0 (error set): refused. */
+int bus_authorize_stopped(sd_bus_message *message, Instance *i, const char *verb, bool any_state,
+                          bool running_too, uid_t *ret_uid, sd_bus_error *error) {
         int r;
 
+        assert(message);
+        assert(i);
+        assert(verb);
+        assert(ret_uid);
+
+        r = bus_authorize(message, i, error);
+        if (r <= 0)
+                return r;
+        r = bus_get_sender_uid(message, ret_uid);
+        if (r < 0)
+                return r;
         r = bus_error_busy(i, error);
         if (r < 0)
                 return r;
         if (i->load_error ||
             (!any_state && i->state != INSTANCE_STOPPED && !(running_too && i->state == INSTANCE_RUNNING)))
                 return bus_error_invalid_state(i, verb, error);
-        if (running_too && i->state == INSTANCE_RUNNING)
-                return bus_check_running_tree(i, verb, error);
-        return 0;
+        if (running_too && i->state == INSTANCE_RUNNING) {
+                r = bus_check_running_tree(i, verb, error);
+                if (r < 0)
+                        return r;
+        }
+        return 1;
 }
 
 int bus_check_running_tree(Instance *i, const char *verb, sd_bus_error *error) {
@@ -90,6 +106,27 @@ int bus_check_no_overlay_user(Instance *i, const char *snapshot, const char *ver
                                  "Delete the clone first.", verb, i->name, u->md.overlay_snapshot, u->name);
 }
 
+/* Snapshot: name is free and one more snapshot is allowed; RestoreSnapshot, DeleteSnapshot: it exists. */
+static int check_snapshot_name(Instance *i, OperationKind kind, const char *name, sd_bus_error *error) {
+        int r;
+
+        if (kind != OPERATION_SNAPSHOT) {
+                if (!instance_metadata_find_snapshot(&i->md, name))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Instance '%s' has no snapshot '%s'.", i->name, name);
+                return 0;
+        }
+        r = snapshot_check_new(i, name);
+        if (r == -EEXIST)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_CONFLICT, "Instance '%s' has a snapshot '%s' already.",
+                                         i->name, name);
+        if (r == -E2BIG)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                         "Instance '%s' has %u snapshots, the most allowed.", i->name,
+                                         LXCBUS_SNAPSHOTS_MAX);
+        return r;
+}
+
 static int snapshot_common(sd_bus_message *message, Instance *i, OperationKind kind, sd_bus_error *error) {
         const char *verb = operation_kind_to_string(kind), *name;
         int async = 0, allow_running = 0, r;
@@ -108,29 +145,13 @@ static int snapshot_common(sd_bus_message *message, Instance *i, OperationKind k
                 return r;
         if (!instance_name_is_valid(name))
                 return invalid_name("snapshot", name, error);
-        r = bus_authorize(message, i, error);
+        r = bus_authorize_stopped(message, i, verb, kind == OPERATION_DELETE_SNAPSHOT, allow_running, &uid,
+                                  error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = bus_get_sender_uid(message, &uid);
+        r = check_snapshot_name(i, kind, name, error);
         if (r < 0)
                 return r;
-        r = check_stopped_idle(i, verb, kind == OPERATION_DELETE_SNAPSHOT, allow_running, error);
-        if (r < 0)
-                return r;
-        if (kind == OPERATION_SNAPSHOT) {
-                r = snapshot_check_new(i, name);
-                if (r == -EEXIST)
-                        return sd_bus_error_setf(error, LXCBUS_ERROR_CONFLICT,
-                                                 "Instance '%s' has a snapshot '%s' already.", i->name, name);
-                if (r == -E2BIG)
-                        return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
-                                                 "Instance '%s' has %u snapshots, the most allowed.", i->name,
-                                                 LXCBUS_SNAPSHOTS_MAX);
-                if (r < 0)
-                        return r;
-        } else if (!instance_metadata_find_snapshot(&i->md, name))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Instance '%s' has no snapshot '%s'.",
-                                         i->name, name);
         if (kind == OPERATION_DELETE_SNAPSHOT) {
                 r = bus_check_no_overlay_user(i, name, "delete a snapshot of", error);
                 if (r < 0)
@@ -174,15 +195,9 @@ int method_rename(sd_bus_message *message, void *userdata, sd_bus_error *error) 
                 return r;
         if (!instance_name_is_valid(name))
                 return invalid_name("instance", name, error);
-        r = bus_authorize(message, i, error);
+        r = bus_authorize_stopped(message, i, "rename", false, false, &uid, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = bus_get_sender_uid(message, &uid);
-        if (r < 0)
-                return r;
-        r = check_stopped_idle(i, "rename", false, false, error);
-        if (r < 0)
-                return r;
         /* Checked before the rename: the operation that follows it must not fail for want of a slot. */
         r = bus_limiter_check(&i->manager->operation_limits, uid, error);
         if (r < 0)
@@ -271,6 +286,32 @@ static int read_copy_options(sd_bus_message *message, CopyCall *c, sd_bus_error 
         return sd_bus_message_exit_container(message);
 }
 
+/* Copy's new name and options, read and checked as far as they can be without the source. */
+static int read_copy_call(sd_bus_message *message, const char **ret_name, CopyCall *c, sd_bus_error *error) {
+        int r;
+
+        r = sd_bus_message_read(message, "s", ret_name);
+        if (r < 0)
+                return r;
+        r = read_copy_options(message, c, error);
+        if (r < 0)
+                return r;
+        if (!instance_name_is_valid(*ret_name))
+                return invalid_name("instance", *ret_name, error);
+        if (c->snapshot && !instance_name_is_valid(c->snapshot))
+                return invalid_name("snapshot", c->snapshot, error);
+        /* The lower layer must never change under the clone: a snapshot, which nothing writes. */
+        if (c->overlay && !c->snapshot)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "An overlay clone is made of a snapshot, its read-only lower layer: name one "
+                                        "with option 'snapshot'.");
+        if (config_map_get(&c->config, "security.privileged"))
+                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
+                                         "A copy cannot set 'security.privileged': it is privileged when the source "
+                                         "is and root copies it.");
+        return 0;
+}
+
 /* The new instance's metadata: the source's config with the overrides, owned by the caller, its own
  * idmap block when the caller is not root or the source is idmapped. */
 static int copy_metadata(Instance *src, const char *name, uid_t uid, CopyCall *c, InstanceMetadata *md,
@@ -311,36 +352,14 @@ int method_copy(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         uid_t uid;
         int r;
 
-        r = sd_bus_message_read(message, "s", &name);
+        r = read_copy_call(message, &name, &c, error);
         if (r < 0)
                 return r;
-        r = read_copy_options(message, &c, error);
-        if (r < 0)
-                return r;
-        if (!instance_name_is_valid(name))
-                return invalid_name("instance", name, error);
-        if (c.snapshot && !instance_name_is_valid(c.snapshot))
-                return invalid_name("snapshot", c.snapshot, error);
-        /* The lower layer must never change under the clone: a snapshot, which nothing writes. */
-        if (c.overlay && !c.snapshot)
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
-                                        "An overlay clone is made of a snapshot, its read-only lower layer: name one "
-                                        "with option 'snapshot'.");
-        if (config_map_get(&c.config, "security.privileged"))
-                return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
-                                         "A copy cannot set 'security.privileged': it is privileged when the source "
-                                         "is and root copies it.");
         /* The details name the source and its owner: a rule that lets owners do what they like with their
          * instances lets them copy those. */
-        r = bus_authorize(message, src, error);
+        r = bus_authorize_stopped(message, src, "copy", false, c.allow_running, &uid, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = bus_get_sender_uid(message, &uid);
-        if (r < 0)
-                return r;
-        r = check_stopped_idle(src, "copy", false, c.allow_running, error);
-        if (r < 0)
-                return r;
         if (c.snapshot && !instance_metadata_find_snapshot(&src->md, c.snapshot))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Instance '%s' has no snapshot '%s'.",
                                          src->name, c.snapshot);

@@ -527,13 +527,10 @@ static void copy_set_up(Operation *o) {
 
         copy_release_source(o);
         manager_release_name(m, o->instance_name);
-        r = instance_new(m, o->storage.md, &i);
-        if (r < 0) {
-                operation_fail(o, r, "Failed to set up instance '%s': %s", o->instance_name, strerror(-r));
+        r = create_add_instance(o, o->storage.md);
+        if (r < 0)
                 return;
-        }
-        manager_add_instance(m, i);
-        o->instance = instance_ref(i);
+        i = o->instance;
         /* Named, as a create is: the new instance is not locked by the operation that made it. */
         instance_log_operation(i, o, INSTANCE_EVENT_COPIED, "Instance '%s' %s from '%s'%s%s.", i->name,
                                i->md.overlay_instance ? "cloned" : "copied", strempty(source),
@@ -580,17 +577,25 @@ static const WorkerHandlers copy_hostname_handlers = {
         .exited = on_copy_hostname,
 };
 
-/* The hostname worker on staging/NEW (still locked by o, cancellable as the copy was). */
-static int copy_hostname_start(Operation *o) {
+/* The hostname worker of a copy, a clone or a rename: /etc/hostname of lxcpath/name says name where it
+ * said old_name. */
+static int hostname_spawn(Operation *o, const char *lxcpath, const char *name, const char *old_name,
+                          const WorkerHandlers *handlers) {
         WorkerRequest req = {
                 .verb = WORKER_VERB_HOSTNAME,
-                .lxcpath = o->manager->staging_dir,
-                .name = o->storage.entry,
-                .hostname.old_name = o->storage.source->name,
+                .lxcpath = lxcpath,
+                .name = name,
+                .hostname.old_name = old_name,
         };
 
+        return worker_spawn(o->manager, &req, NULL, 0, handlers, o, &o->worker);
+}
+
+/* The hostname worker on staging/NEW (still locked by o, cancellable as the copy was). */
+static int copy_hostname_start(Operation *o) {
         operation_set_progress(o, 1.0, "setting the hostname");
-        return worker_spawn(o->manager, &req, NULL, 0, &copy_hostname_handlers, o, &o->worker);
+        return hostname_spawn(o, o->manager->staging_dir, o->storage.entry, o->storage.source->name,
+                              &copy_hostname_handlers);
 }
 
 /* The copy worker of any of them is done: put its tree in place, or remove it. */
@@ -703,15 +708,9 @@ static const WorkerHandlers clone_hostname_handlers = {
 };
 
 static int clone_hostname_start(Operation *o) {
-        WorkerRequest req = {
-                .verb = WORKER_VERB_HOSTNAME,
-                .lxcpath = o->manager->instances_dir,
-                .name = o->storage.md->name,
-                .hostname.old_name = o->storage.source->name,
-        };
-
         operation_set_progress(o, 1.0, "setting the hostname");
-        return worker_spawn(o->manager, &req, NULL, 0, &clone_hostname_handlers, o, &o->worker);
+        return hostname_spawn(o, o->manager->instances_dir, o->storage.md->name, o->storage.source->name,
+                              &clone_hostname_handlers);
 }
 
 int instance_clone_overlay(Instance *src, Operation *o, const char *snapshot, InstanceMetadata *md) {
@@ -858,7 +857,8 @@ static bool rename_pending_is_for(const char *pending, const char *dir) {
 }
 
 /* One directory of instances/ at startup, with a config.rename: a rename to finish or to forget. */
-static void rename_recover(Manager *m, const char *entry) {
+static void rename_recover(int dir_fd, const char *entry, void *userdata) {
+        Manager *m = userdata;
         _cleanup_(instance_metadata_done) InstanceMetadata md = {};
         _cleanup_free_ char *dir = NULL, *mdpath = NULL, *pending = NULL;
         int r;
@@ -883,33 +883,18 @@ static void rename_recover(Manager *m, const char *entry) {
         log_info("Dropped the interrupted rename of '%s'.", entry);
 }
 
-int snapshot_recover_renames(Manager *m) {
-        _cleanup_strv_free_ char **pending = NULL;
-        DIR *d;
-        struct dirent *de;
+/* An instance directory with a rename's config left in it. */
+static bool rename_pending(int dir_fd, const char *entry) {
+        _cleanup_free_ char *p = NULL;
 
+        return instance_name_is_valid(entry) && asprintf(&p, "%s/" RENAME_CONFIG_FILE, entry) >= 0 &&
+               faccessat(dir_fd, p, F_OK, AT_SYMLINK_NOFOLLOW) >= 0;
+}
+
+int snapshot_recover_renames(Manager *m) {
         assert(m);
 
-        d = opendir(m->instances_dir);
-        if (!d)
-                return -errno;
-        /* Listed first: renaming while reading could show an entry twice. */
-        while ((de = readdir(d))) {
-                _cleanup_free_ char *p = NULL;
-
-                if (!instance_name_is_valid(de->d_name) ||
-                    asprintf(&p, "%s/" RENAME_CONFIG_FILE, de->d_name) < 0 ||
-                    faccessat(dirfd(d), p, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-                        continue;
-                if (strv_extend(&pending, de->d_name) < 0) {
-                        closedir(d);
-                        return -ENOMEM;
-                }
-        }
-        closedir(d);
-        STRV_FOREACH(e, pending)
-                rename_recover(m, *e);
-        return 0;
+        return dir_foreach_listed(m->instances_dir, rename_pending, rename_recover, m);
 }
 
 int instance_rename(Instance *i, const char *new_name) {
@@ -984,15 +969,9 @@ void instance_rename_hostname(Instance *i, Operation *o, const char *old_name) {
         assert(o);
         assert(old_name);
 
-        WorkerRequest req = {
-                .verb = WORKER_VERB_HOSTNAME,
-                .lxcpath = i->manager->instances_dir,
-                .name = i->name,
-                .hostname.old_name = old_name,
-        };
         instance_lock(i, o);
         o->step = OPERATION_STEP_WORK;
-        r = worker_spawn(i->manager, &req, NULL, 0, &rename_hostname_handlers, o, &o->worker);
+        r = hostname_spawn(o, i->manager->instances_dir, i->name, old_name, &rename_hostname_handlers);
         if (r < 0) {
                 log_warning_errno(r, "Failed to spawn the hostname worker for '%s', /etc/hostname left as it "
                                   "was: %m", i->name);

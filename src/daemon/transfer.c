@@ -118,30 +118,13 @@ int transfer_export(Instance *i, Operation *o, int fd, WorkerCompression compres
 }
 
 int transfer_import(Manager *m, Operation *o, int fd, InstanceMetadata *md) {
-        _cleanup_free_ char *json = NULL;
+        WorkerRequest req = { .verb = WORKER_VERB_IMPORT };
         int r;
 
-        assert(m);
         assert(o);
         assert(o->kind == OPERATION_IMPORT);
         assert(fd >= 0);
-        assert(md);
 
-        r = instance_metadata_to_json(md, &json);
-        if (r < 0)
-                return r;
-        WorkerRequest req = {
-                .verb = WORKER_VERB_IMPORT,
-                .lxcpath = m->staging_dir,
-                .name = o->instance_name,
-                .import = {
-                        .final_lxcpath = m->instances_dir,
-                        .metadata_json = json,
-                        .idmap_uid = md->idmap.uid,
-                        .idmap_gid = md->idmap.gid,
-                        .idmap_count = md->idmap.count,
-                },
-        };
         r = create_spawn(m, o, &req, &fd, 1, md);
         if (r < 0)
                 return r;

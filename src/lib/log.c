@@ -83,35 +83,18 @@ static int log_dispatch(int level, int error, const char *file, int line, const 
         return -abs(error);
 }
 
-static int log_vformat(int level, int error, const char *file, int line, const char *func,
-                       const char *const *fields, const char *format, va_list ap) {
-        char buf[2048];
-
-        /* %m expands to the error we were given, not whatever errno happens to be. */
-        errno = abs(error);
-        vsnprintf(buf, sizeof buf, format, ap);
-        return log_dispatch(level, error, file, line, func, fields, buf);
-}
-
-int log_internal(int level, int error, const char *file, int line, const char *func, const char *format, ...) {
-        va_list ap;
-        int r;
-
-        va_start(ap, format);
-        r = log_vformat(level, error, file, line, func, NULL, format, ap);
-        va_end(ap);
-        return r;
-}
-
 int log_struct_internal(int level, int error, const char *file, int line, const char *func,
                         const char *const *fields, const char *format, ...) {
+        char buf[2048];
         va_list ap;
-        int r;
 
         if (level > max_level)
                 return -abs(error);
+
+        /* %m expands to the error we were given, not whatever errno happens to be. */
+        errno = abs(error);
         va_start(ap, format);
-        r = log_vformat(level, error, file, line, func, fields, format, ap);
+        vsnprintf(buf, sizeof buf, format, ap);
         va_end(ap);
-        return r;
+        return log_dispatch(level, error, file, line, func, fields, buf);
 }

@@ -15,19 +15,16 @@ void log_set_max_level(int level);
 int log_get_max_level(void);
 int log_level_from_string(const char *s);
 
-int log_internal(int level, int error, const char *file, int line, const char *func,
-                 const char *format, ...) _printf_(6, 7);
-
-/* Structured variant: extra fields are "KEY=value" strings, NULL-terminated. */
+/* Extra fields are "KEY=value" strings, NULL-terminated (NULL: none). */
 int log_struct_internal(int level, int error, const char *file, int line, const char *func,
                         const char *const *fields, const char *format, ...) _printf_(7, 8);
 
-#define log_full_errno(level, error, ...)                                                       \
-        ({                                                                                      \
-                int _l = (level), _e = (error);                                                 \
-                (_l <= log_get_max_level())                                                     \
-                        ? log_internal(_l, _e, __FILE__, __LINE__, __func__, __VA_ARGS__)       \
-                        : -abs(_e);                                                             \
+#define log_full_errno(level, error, ...)                                                               \
+        ({                                                                                              \
+                int _l = (level), _e = (error);                                                         \
+                (_l <= log_get_max_level())                                                             \
+                        ? log_struct_internal(_l, _e, __FILE__, __LINE__, __func__, NULL, __VA_ARGS__)  \
+                        : -abs(_e);                                                                     \
         })
 
 #define log_debug(...) log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)

@@ -122,6 +122,11 @@ static inline const char *startswith(const char *s, const char *prefix) {
                 return invalid_value;                                               \
         }
 
+/* The declarations of what DEFINE_STRING_TABLE_LOOKUP() defines, for the enum's header. */
+#define DECLARE_STRING_TABLE_LOOKUP(name, type)                                     \
+        const char *name##_to_string(type v);                                       \
+        type name##_from_string(const char *s)
+
 /* Frees every pointer of a list, as a run of free() calls would. */
 static inline void free_many(void **p, size_t n) {
         for (size_t k = 0; k < n; k++)

@@ -178,13 +178,19 @@ static int rm_rf_move_up(int dir_fd, const char *name, int top_fd, unsigned long
         return -EEXIST;
 }
 
+/* The first error counts. ENOENT is none: whatever was to go is gone already. */
+static void rm_rf_note_error(int *r, int error) {
+        if (error != ENOENT && *r == 0)
+                *r = -error;
+}
+
 /* Removes everything below the directory fd (taken). The tree may be made by a container's root: deeper
  * than any stack, any fd limit or PATH_MAX, with symlinks anywhere. So no recursion, no paths, never a
  * symlink followed, never another file system entered, and at most RM_RF_DEPTH_MAX directories open:
  * a directory found at that depth is moved up to the top under a unique name and removed from there in
  * a later pass. Each pass removes or moves something, and the tree is finite, so it ends. Returns the
- * first error; everything else that can be removed is. One function, long, because the passes, the
- * descent and the climb share the open directories. */
+ * first error; everything else that can be removed is. One function, as long as that, because the passes,
+ * the descent and the climb share the open directories. */
 static int rm_rf_children(int fd, dev_t dev) {
         DIR *stack[RM_RF_DEPTH_MAX];
         char names[RM_RF_DEPTH_MAX][NAME_MAX + 1];
@@ -216,27 +222,24 @@ static int rm_rf_children(int fd, dev_t dev) {
                                 /* This directory is empty now (or holds what cannot go): remove it. */
                                 closedir(d);
                                 depth--;
-                                if (unlinkat(dirfd(stack[depth - 1]), names[depth], AT_REMOVEDIR) < 0 &&
-                                    errno != ENOENT && r == 0)
-                                        r = -errno;
+                                if (unlinkat(dirfd(stack[depth - 1]), names[depth], AT_REMOVEDIR) < 0)
+                                        rm_rf_note_error(&r, errno);
                                 continue;
                         }
                         if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                                 continue;
                         if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                                if (errno != ENOENT && r == 0)
-                                        r = -errno;
+                                rm_rf_note_error(&r, errno);
                                 continue;
                         }
                         if (!S_ISDIR(st.st_mode)) {
-                                if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT && r == 0)
-                                        r = -errno;
+                                if (unlinkat(dirfd(d), de->d_name, 0) < 0)
+                                        rm_rf_note_error(&r, errno);
                                 continue;
                         }
                         if (st.st_dev != dev) {
                                 /* Never cross into another file system (a bind mount left behind). */
-                                if (r == 0)
-                                        r = -EXDEV;
+                                rm_rf_note_error(&r, EXDEV);
                                 continue;
                         }
                         if (depth == RM_RF_DEPTH_MAX) {
@@ -248,8 +251,7 @@ static int rm_rf_children(int fd, dev_t dev) {
                         }
                         int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (sub < 0) {
-                                if (errno != ENOENT && r == 0)
-                                        r = -errno;
+                                rm_rf_note_error(&r, errno);
                                 continue;
                         }
                         stack[depth] = fdopendir(sub);
@@ -267,6 +269,57 @@ static int rm_rf_children(int fd, dev_t dev) {
         } while (moved);
         closedir(stack[0]);
         return r;
+}
+
+int fdopendir_dup(int dir_fd, DIR **ret) {
+        DIR *d;
+        int fd;
+
+        assert(dir_fd >= 0);
+        assert(ret);
+
+        fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return -errno;
+        }
+        rewinddir(d);
+        *ret = d;
+        return 0;
+}
+
+int dir_foreach_listed(const char *path, bool (*keep)(int dir_fd, const char *name),
+                       void (*act)(int dir_fd, const char *name, void *userdata), void *userdata) {
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct dirent *de;
+        DIR *d;
+        int r;
+
+        assert(path);
+        assert(act);
+
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = fdopendir_dup(fd, &d);
+        if (r < 0)
+                return r;
+        while ((de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, "..") || (keep && !keep(fd, de->d_name)))
+                        continue;
+                if (strv_extend(&names, de->d_name) < 0) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
+        }
+        closedir(d);
+        STRV_FOREACH(n, names)
+                act(fd, *n, userdata);
+        return 0;
 }
 
 int rm_rf_at(int dir_fd, const char *name) {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <dirent.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -26,6 +28,14 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
 /* Reads a whole (small) file; fails with -EFBIG above max bytes. The result is NUL-terminated. */
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
+
+/* A DIR of its own on a duplicate of directory dir_fd, rewound: the duplicate shares its offset. */
+int fdopendir_dup(int dir_fd, DIR **ret);
+
+/* Calls act() on each name in directory path but "." and ".." that keep (NULL: all) takes, once all are
+ * read: renaming or removing entries while reading could show one twice. */
+int dir_foreach_listed(const char *path, bool (*keep)(int dir_fd, const char *name),
+                       void (*act)(int dir_fd, const char *name, void *userdata), void *userdata);
 
 /* Removes a directory tree without following symlinks or crossing mount points. */
 int rm_rf_at(int dirfd, const char *name);

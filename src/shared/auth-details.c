@@ -134,14 +134,46 @@ bool auth_details_read_config(const char *verb) {
         return verb && (streq(verb, "exec") || streq(verb, "exec-pty"));
 }
 
-/* One detail per field of the request, in the order docs/polkit.md lists them: long, and better read
- * in one place than spread over helpers. */
+/* Exec's and ExecPty's: who runs the command where, and with what environment. */
+static int add_exec(Details *d, const AuthRequest *req) {
+        int r;
+
+        r = add_uint(d, "uid", req->uid);
+        if (r >= 0)
+                r = add_uint(d, "gid", req->gid);
+        if (r >= 0)
+                r = add(d, "cwd", strempty(req->cwd));
+        if (r >= 0)
+                r = add_take(d, "env", sorted_words(req->env, NULL, false));
+        if (r >= 0)
+                r = add_take(d, "env_names", sorted_words(req->env, NULL, true));
+        if (r >= 0)
+                r = add_bool(d, "env_clear", req->env_clear);
+        if (r >= 0 && streq(req->verb, "exec-pty"))
+                r = add(d, "term", strempty(req->term));
+        return r;
+}
+
+/* The details as a NULL-terminated list, which the caller frees. */
+static int details_take(Details *d, char ***ret) {
+        char **l;
+
+        l = calloc(d->n + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        memcpy(l, d->v, d->n * sizeof(char *));
+        d->n = 0;
+        *ret = l;
+        return 0;
+}
+
+/* One detail per field of the request, in the order docs/polkit.md lists them: about 80 lines, and
+ * better read in one place, as the list of that page, than spread over a helper per verb. */
 int auth_details_build(const AuthRequest *req, char ***ret) {
         _cleanup_(details_done) Details d = {};
         const char *verb = req->verb;
         bool exec, cmd;
         char sbuf[16];
-        char **l;
         int r;
 
         if (!verb)
@@ -170,21 +202,8 @@ int auth_details_build(const AuthRequest *req, char ***ret) {
         }
         if (r >= 0 && cmd)
                 r = add_take(&d, "command_line", argv_to_command_line(req->argv));
-        if (r >= 0 && exec) {
-                r = add_uint(&d, "uid", req->uid);
-                if (r >= 0)
-                        r = add_uint(&d, "gid", req->gid);
-                if (r >= 0)
-                        r = add(&d, "cwd", strempty(req->cwd));
-                if (r >= 0)
-                        r = add_take(&d, "env", sorted_words(req->env, NULL, false));
-                if (r >= 0)
-                        r = add_take(&d, "env_names", sorted_words(req->env, NULL, true));
-                if (r >= 0)
-                        r = add_bool(&d, "env_clear", req->env_clear);
-                if (r >= 0 && streq(verb, "exec-pty"))
-                        r = add(&d, "term", strempty(req->term));
-        }
+        if (r >= 0 && exec)
+                r = add_exec(&d, req);
         if (r >= 0 && (streq(verb, "kill") || streq(verb, "signal"))) {
                 r = add_uint(&d, "signal", req->signal > 0 ? (unsigned) req->signal : 0);
                 if (r >= 0)
@@ -228,11 +247,5 @@ int auth_details_build(const AuthRequest *req, char ***ret) {
         if (r < 0)
                 return r;
 
-        l = calloc(d.n + 1, sizeof(char *));
-        if (!l)
-                return -ENOMEM;
-        memcpy(l, d.v, d.n * sizeof(char *));
-        d.n = 0;
-        *ret = l;
-        return 0;
+        return details_take(&d, ret);
 }

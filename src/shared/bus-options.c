@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -142,4 +143,31 @@ int bus_append_string_pairs(sd_bus_message *m, char **pairs) {
                         return r;
         }
         return sd_bus_message_close_container(m);
+}
+
+int bus_open_keyed_variant(sd_bus_message *m, char type, const char *key, const char *contents) {
+        int r;
+
+        assert(m);
+        assert(IN_SET(type, 'e', 'r'));
+        assert(key);
+        assert(contents);
+
+        r = sd_bus_message_open_container(m, type, "sv");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", key);
+        if (r < 0)
+                return r;
+        return sd_bus_message_open_container(m, 'v', contents);
+}
+
+int bus_close_containers(sd_bus_message *m, unsigned n) {
+        int r = 0;
+
+        assert(m);
+
+        for (unsigned k = 0; r >= 0 && k < n; k++)
+                r = sd_bus_message_close_container(m);
+        return r;
 }

@@ -21,3 +21,10 @@ int bus_read_options(sd_bus_message *m, const BusOption *options, sd_bus_error *
 
 /* Appends an a{ss} of a list of alternating keys and values (NULL: empty). */
 int bus_append_string_pairs(sd_bus_message *m, char **pairs);
+
+/* Opens a key and its variant of type contents: the entry of an a{sv} (type 'e') or the struct of an
+ * a(sv) (type 'r'). The caller appends the value and closes both with bus_close_containers(m, 2). */
+int bus_open_keyed_variant(sd_bus_message *m, char type, const char *key, const char *contents);
+
+/* Closes the n innermost open containers. */
+int bus_close_containers(sd_bus_message *m, unsigned n);

@@ -26,41 +26,46 @@ static bool socket_is_connected_unix_stream(int fd) {
                 getpeername(fd, (struct sockaddr *) &sa, &len) >= 0;
 }
 
-/* What every kind of fd check refuses first: an fd that is not open, or one that only names a path. */
-static const char *fd_stat_refusal(int fd, struct stat *ret_st, int *ret_flags) {
-        *ret_flags = fcntl(fd, F_GETFL);
-        if (*ret_flags < 0 || fstat(fd, ret_st) < 0)
-                return "an invalid file descriptor";
-        if (*ret_flags & O_PATH)
-                return "an O_PATH file descriptor";
-        return NULL;
-}
+/* Who gets the fd: a process in an instance as its stdio (Exec), or a worker as a tarball (Export,
+ * ImportInstance) or a file's data (PushFile, PullFile), which also takes /dev/null. */
+typedef enum FdUse {
+        FD_USE_STDIO,
+        FD_USE_STREAM,
+        FD_USE_FILE,
+} FdUse;
 
-const char *exec_fd_refusal(int fd) {
+/* The checks of all three, which differ only in the kinds they accept (exec-fd.h). want_read: the
+ * direction a stream or file must be open for; stdio's is checked by its caller. */
+static const char *fd_refusal(int fd, FdUse use, bool want_read) {
         struct statfs sfs;
         struct stat st;
-        const char *refusal;
         int fl;
 
-        refusal = fd_stat_refusal(fd, &st, &fl);
-        if (refusal)
-                return refusal;
+        fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fstat(fd, &st) < 0)
+                return "an invalid file descriptor";
+        if (fl & O_PATH)
+                return "an O_PATH file descriptor";
 
         switch (st.st_mode & S_IFMT) {
         case S_IFIFO:
-                if (fstatfs(fd, &sfs) >= 0 && sfs.f_type == PIPEFS_MAGIC)
-                        return NULL;
-                return "a named pipe (FIFO)";
-        case S_IFSOCK:
-                if (socket_is_connected_unix_stream(fd))
-                        return NULL;
-                return "a socket that is not a connected AF_UNIX stream or seqpacket socket";
-        case S_IFCHR:
-                if (stat_is_devnull(&st))
-                        return NULL;
-                return isatty(fd) ? "a terminal" : "a character device";
+                if (use == FD_USE_STDIO && !(fstatfs(fd, &sfs) >= 0 && sfs.f_type == PIPEFS_MAGIC))
+                        return "a named pipe (FIFO)";
+                break;
         case S_IFREG:
-                return "a regular file";
+                if (use == FD_USE_STDIO)
+                        return "a regular file";
+                break;
+        case S_IFSOCK:
+                if (!socket_is_connected_unix_stream(fd))
+                        return use == FD_USE_STDIO ?
+                                "a socket that is not a connected AF_UNIX stream or seqpacket socket" :
+                                "a socket that is not a connected AF_UNIX stream socket";
+                break;
+        case S_IFCHR:
+                if (use != FD_USE_STREAM && stat_is_devnull(&st))
+                        break;
+                return isatty(fd) ? "a terminal" : "a character device";
         case S_IFDIR:
                 return "a directory";
         case S_IFLNK:
@@ -70,45 +75,21 @@ const char *exec_fd_refusal(int fd) {
         default:
                 return "an anonymous inode (eventfd, timerfd, signalfd, ...)";
         }
-}
-
-static const char *stream_fd_refusal_full(int fd, bool want_read, bool devnull) {
-        struct stat st;
-        const char *refusal;
-        int fl;
-
-        refusal = fd_stat_refusal(fd, &st, &fl);
-        if (refusal)
-                return refusal;
-        switch (st.st_mode & S_IFMT) {
-        case S_IFIFO:
-        case S_IFREG:
-                break;
-        case S_IFCHR:
-                if (devnull && stat_is_devnull(&st))
-                        break;
-                return isatty(fd) ? "a terminal" : "a character device";
-        case S_IFSOCK:
-                if (!socket_is_connected_unix_stream(fd))
-                        return "a socket that is not a connected AF_UNIX stream socket";
-                break;
-        case S_IFDIR:
-                return "a directory";
-        case S_IFBLK:
-                return "a block device";
-        default:
-                return "an anonymous inode (eventfd, timerfd, signalfd, ...)";
-        }
         /* A socket is both ways whatever its flags say. */
-        if (!S_ISSOCK(st.st_mode) && (fl & O_ACCMODE) == (want_read ? O_WRONLY : O_RDONLY))
+        if (use != FD_USE_STDIO && !S_ISSOCK(st.st_mode) &&
+            (fl & O_ACCMODE) == (want_read ? O_WRONLY : O_RDONLY))
                 return want_read ? "not open for reading" : "not open for writing";
         return NULL;
 }
 
+const char *exec_fd_refusal(int fd) {
+        return fd_refusal(fd, FD_USE_STDIO, false);
+}
+
 const char *stream_fd_refusal(int fd, bool want_read) {
-        return stream_fd_refusal_full(fd, want_read, false);
+        return fd_refusal(fd, FD_USE_STREAM, want_read);
 }
 
 const char *file_fd_refusal(int fd, bool want_read) {
-        return stream_fd_refusal_full(fd, want_read, true);
+        return fd_refusal(fd, FD_USE_FILE, want_read);
 }

@@ -254,16 +254,94 @@ static int json_precheck(const char *json, size_t size) {
         return 0;
 }
 
-/* Field by field, each with its type and bound checked and its own message: long, but one straight
- * line that reads as the file format. */
+/* "owner", the times, "generation" and "ephemeral". */
+static int parse_fields(JsonObject *o, InstanceMetadata *m) {
+        JsonNode *n;
+        gint64 owner, created, used, generation;
+
+        if (member_int(o, "owner", 0, UINT32_MAX - 1, &owner) < 0 ||
+            member_int(o, "created-at", 0, INT64_MAX, &created) < 0 ||
+            member_int(o, "last-used-at", 0, INT64_MAX, &used) < 0 ||
+            member_int(o, "generation", 0, INT64_MAX, &generation) < 0)
+                return -EBADMSG;
+        n = json_object_get_member(o, "ephemeral");
+        if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_BOOLEAN)
+                return -EBADMSG;
+        m->owner = (uid_t) owner;
+        m->created_at = (uint64_t) created;
+        m->last_used_at = (uint64_t) used;
+        m->generation = (uint64_t) generation;
+        m->ephemeral = json_node_get_boolean(n);
+        return 0;
+}
+
+/* "config": an object of string values, each key and value valid, at most CONFIG_KEYS_MAX of them. */
+static int parse_config(JsonObject *o, InstanceMetadata *m) {
+        g_autoptr(GList) members = NULL;
+        JsonNode *n = json_object_get_member(o, "config");
+        JsonObject *cfg;
+        int r;
+
+        if (!n || !JSON_NODE_HOLDS_OBJECT(n))
+                return -EBADMSG;
+        cfg = json_node_get_object(n);
+        members = json_object_get_members(cfg);
+        for (GList *l = members; l; l = l->next) {
+                const char *key = l->data;
+                JsonNode *vn = json_object_get_member(cfg, key);
+
+                if (!JSON_NODE_HOLDS_VALUE(vn) || json_node_get_value_type(vn) != G_TYPE_STRING ||
+                    config_validate(key, json_node_get_string(vn), NULL) < 0)
+                        return -EBADMSG;
+                r = config_map_set(&m->config, key, json_node_get_string(vn));
+                if (r < 0)
+                        return r == -E2BIG ? -EBADMSG : r;
+        }
+        return 0;
+}
+
+/* "idmap": absent for a privileged instance, else host ids 1 .. (uint32_t) -2: never 0 (host root) nor
+ * the invalid id. */
+static int parse_idmap(JsonObject *o, InstanceMetadata *m) {
+        JsonNode *n = json_object_get_member(o, "idmap");
+        JsonObject *im;
+        gint64 u, g, c;
+
+        if (!n)
+                return 0;
+        if (!JSON_NODE_HOLDS_OBJECT(n))
+                return -EBADMSG;
+        im = json_node_get_object(n);
+        if (member_int(im, "count", 1, UINT32_MAX - 1, &c) < 0 ||
+            member_int(im, "uid", 1, UINT32_MAX - c, &u) < 0 ||
+            member_int(im, "gid", 1, UINT32_MAX - c, &g) < 0)
+                return -EBADMSG;
+        m->idmap = (InstanceIdmap) { (uint32_t) u, (uint32_t) g, (uint32_t) c };
+        return 0;
+}
+
+static int parse_name(JsonObject *o, InstanceMetadata *m) {
+        return member_name(o, "name", &m->name);
+}
+
+/* The parts of the file in the order they are checked, and what a refusal of each says. */
+static const struct {
+        int (*parse)(JsonObject *o, InstanceMetadata *m);
+        const char *invalid;
+} metadata_parts[] = {
+        { parse_name, "missing or invalid name" },
+        { parse_fields, "missing or invalid member" },
+        { parse_config, "missing or invalid member" },
+        { parse_idmap, "missing or invalid member" },
+        { parse_snapshots, "invalid snapshots" },
+        { parse_overlay, "invalid overlay" },
+};
+
 int instance_metadata_from_json(const char *json, size_t size, InstanceMetadata *ret, char **ret_message) {
         g_autoptr(JsonParser) p = json_parser_new();
         g_autoptr(GError) err = NULL;
-        g_autoptr(GList) members = NULL;
         InstanceMetadata m = {};
-        JsonObject *o, *cfg;
-        JsonNode *root, *n;
-        gint64 v;
+        JsonNode *root;
         int r;
 
         if (size > METADATA_SIZE_MAX)
@@ -275,83 +353,14 @@ int instance_metadata_from_json(const char *json, size_t size, InstanceMetadata 
         root = json_parser_get_root(p);
         if (!root || !JSON_NODE_HOLDS_OBJECT(root))
                 return bad(ret_message, "not an object");
-        o = json_node_get_object(root);
 
-        n = json_object_get_member(o, "name");
-        if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING ||
-            !instance_name_is_valid(json_node_get_string(n)))
-                return bad(ret_message, "missing or invalid name");
-        m.name = strdup(json_node_get_string(n));
-        if (!m.name)
-                return -ENOMEM;
-
-        r = -EBADMSG;
-        if (member_int(o, "owner", 0, UINT32_MAX - 1, &v) < 0)
-                goto fail_msg;
-        m.owner = (uid_t) v;
-        if (member_int(o, "created-at", 0, INT64_MAX, &v) < 0)
-                goto fail_msg;
-        m.created_at = (uint64_t) v;
-        if (member_int(o, "last-used-at", 0, INT64_MAX, &v) < 0)
-                goto fail_msg;
-        m.last_used_at = (uint64_t) v;
-        if (member_int(o, "generation", 0, INT64_MAX, &v) < 0)
-                goto fail_msg;
-        m.generation = (uint64_t) v;
-        n = json_object_get_member(o, "ephemeral");
-        if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_BOOLEAN)
-                goto fail_msg;
-        m.ephemeral = json_node_get_boolean(n);
-
-        n = json_object_get_member(o, "config");
-        if (!n || !JSON_NODE_HOLDS_OBJECT(n))
-                goto fail_msg;
-        cfg = json_node_get_object(n);
-        members = json_object_get_members(cfg);
-        for (GList *l = members; l; l = l->next) {
-                const char *key = l->data;
-                JsonNode *vn = json_object_get_member(cfg, key);
-
-                if (!JSON_NODE_HOLDS_VALUE(vn) || json_node_get_value_type(vn) != G_TYPE_STRING)
-                        goto fail_msg;
-                if (config_validate(key, json_node_get_string(vn), NULL) < 0)
-                        goto fail_msg;
-                r = config_map_set(&m.config, key, json_node_get_string(vn));
-                if (r == -E2BIG)
-                        goto fail_msg;
+        for (size_t k = 0; k < ELEMENTSOF(metadata_parts); k++) {
+                r = metadata_parts[k].parse(json_node_get_object(root), &m);
+                if (r == -EBADMSG)
+                        r = bad(ret_message, metadata_parts[k].invalid);
                 if (r < 0)
                         goto fail;
         }
-
-        /* Host ids 1 .. (uint32_t) -2: never 0 (host root) nor the invalid id. */
-        n = json_object_get_member(o, "idmap");
-        if (n) {
-                JsonObject *im;
-                gint64 u, g, c;
-
-                if (!JSON_NODE_HOLDS_OBJECT(n))
-                        goto fail_msg;
-                im = json_node_get_object(n);
-                if (member_int(im, "count", 1, UINT32_MAX - 1, &c) < 0 ||
-                    member_int(im, "uid", 1, UINT32_MAX - c, &u) < 0 ||
-                    member_int(im, "gid", 1, UINT32_MAX - c, &g) < 0)
-                        goto fail_msg;
-                m.idmap = (InstanceIdmap) { (uint32_t) u, (uint32_t) g, (uint32_t) c };
-        }
-        r = parse_snapshots(o, &m);
-        if (r == -EBADMSG) {
-                r = bad(ret_message, "invalid snapshots");
-                goto fail;
-        }
-        if (r < 0)
-                goto fail;
-        r = parse_overlay(o, &m);
-        if (r == -EBADMSG) {
-                r = bad(ret_message, "invalid overlay");
-                goto fail;
-        }
-        if (r < 0)
-                goto fail;
         /* security.privileged, when present, must say what the idmap says. */
         const char *priv = config_map_get(&m.config, "security.privileged");
         if (priv && streq(priv, "true") != (m.idmap.count == 0)) {
@@ -361,8 +370,6 @@ int instance_metadata_from_json(const char *json, size_t size, InstanceMetadata 
         *ret = m;
         return 0;
 
-fail_msg:
-        r = bad(ret_message, "missing or invalid member");
 fail:
         instance_metadata_done(&m);
         return r;

@@ -14,16 +14,7 @@ static const char *const network_mode_table[_NETWORK_MODE_MAX] = {
         [NETWORK_MODE_MACVLAN] = "macvlan",
 };
 
-const char *network_mode_to_string(NetworkMode m) {
-        return m >= 0 && m < _NETWORK_MODE_MAX ? network_mode_table[m] : NULL;
-}
-
-NetworkMode network_mode_from_string(const char *s) {
-        for (NetworkMode m = 0; m < _NETWORK_MODE_MAX; m++)
-                if (streq_ptr(s, network_mode_table[m]))
-                        return m;
-        return _NETWORK_MODE_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(network_mode, NetworkMode, network_mode_table, _NETWORK_MODE_MAX, _NETWORK_MODE_INVALID);
 
 bool ifname_is_valid(const char *s) {
         size_t n;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "macro.h"
 
 /* An instance's network (config keys network.*), as the start worker renders it into lxc.net.0.*. */
 
@@ -24,8 +25,7 @@ typedef enum NetworkMode {
         _NETWORK_MODE_INVALID = -EINVAL,
 } NetworkMode;
 
-const char *network_mode_to_string(NetworkMode m);
-NetworkMode network_mode_from_string(const char *s);
+DECLARE_STRING_TABLE_LOOKUP(network_mode, NetworkMode);
 
 /* A Linux interface name as the kernel's dev_valid_name() takes it: 1..15 bytes, not "." or "..", no
  * '/', ':' or white space; we also refuse anything but printable ASCII. */

@@ -152,24 +152,33 @@ static char **strv_copy_n(char *const *l, size_t n) {
         return c;
 }
 
-/* FINAL_LXCPATH METADATA_JSON IDMAP TEMPLATE [TEMPLATE_ARGS...] */
-static int decode_create(char **args, size_t n, WorkerCreateArgs *ret) {
+/* Create's and import's first three: FINAL_LXCPATH METADATA_JSON IDMAP. */
+static int decode_placement(char **args, WorkerPlacement *ret) {
+        WorkerPlacement pl = { .final_lxcpath = args[0], .metadata_json = args[1] };
+
+        if (isempty(args[0]) || isempty(args[1]) ||
+            parse_idmap(args[2], &pl.idmap_uid, &pl.idmap_gid, &pl.idmap_count) < 0)
+                return -EBADMSG;
+        *ret = pl;
+        return 0;
+}
+
+/* PLACEMENT TEMPLATE [TEMPLATE_ARGS...] */
+static int decode_create(char **args, size_t n, WorkerRequest *req) {
         WorkerCreateArgs a = {};
 
-        if (n < 4 || isempty(args[0]) || isempty(args[1]) || parse_idmap(args[2], &a.idmap_uid, &a.idmap_gid, &a.idmap_count) < 0 || isempty(args[3]))
+        if (n < 4 || decode_placement(args, &a.placement) < 0 || isempty(args[3]))
                 return -EBADMSG;
-        a.final_lxcpath = args[0];
-        a.metadata_json = args[1];
         a.template = args[3];
         a.template_args = strv_copy_n(args + 4, n - 4);
         if (!a.template_args)
                 return -ENOMEM;
-        *ret = a;
+        req->create = a;
         return 0;
 }
 
 /* CWD UID GID PTY NENV ENV... ARGV...: NENV strings, then at least the program. */
-static int decode_exec(char **args, size_t n, WorkerExecArgs *ret) {
+static int decode_exec(char **args, size_t n, WorkerRequest *req) {
         _cleanup_free_ char **env = NULL, **argv = NULL;
         WorkerExecArgs a = {};
         unsigned u, g, nenv;
@@ -188,7 +197,7 @@ static int decode_exec(char **args, size_t n, WorkerExecArgs *ret) {
                 return -ENOMEM;
         a.env = TAKE_PTR(env);
         a.argv = TAKE_PTR(argv);
-        *ret = a;
+        req->exec = a;
         return 0;
 }
 
@@ -211,27 +220,27 @@ static int decode_root(const char *arg, bool *ret) {
 }
 
 /* PATH MODE UID GID DIR_UID DIR_GID MKDIR_PARENTS ROOT */
-static int decode_push_file(char **args, size_t n, WorkerPushFileArgs *ret) {
+static int decode_push_file(char **args, size_t n, WorkerRequest *req) {
         unsigned id[4], mk;
 
-        if (n != 8 || !file_path_is_valid(args[0]) || worker_parse_uint(args[1], 07777, &ret->mode) < 0 ||
-            worker_parse_uint(args[6], 1, &mk) < 0 || decode_root(args[7], &ret->root_fd) < 0)
+        if (n != 8 || !file_path_is_valid(args[0]) || worker_parse_uint(args[1], 07777, &req->push_file.mode) < 0 ||
+            worker_parse_uint(args[6], 1, &mk) < 0 || decode_root(args[7], &req->push_file.root_fd) < 0)
                 return -EBADMSG;
         for (size_t k = 0; k < 4; k++)
                 if (worker_parse_uint(args[2 + k], UINT32_MAX - 1, &id[k]) < 0)
                         return -EBADMSG;
-        ret->path = args[0];
-        ret->uid = (uid_t) id[0];
-        ret->gid = (gid_t) id[1];
-        ret->dir_uid = (uid_t) id[2];
-        ret->dir_gid = (gid_t) id[3];
-        ret->mkdir_parents = mk;
+        req->push_file.path = args[0];
+        req->push_file.uid = (uid_t) id[0];
+        req->push_file.gid = (gid_t) id[1];
+        req->push_file.dir_uid = (uid_t) id[2];
+        req->push_file.dir_gid = (gid_t) id[3];
+        req->push_file.mkdir_parents = mk;
         return 0;
 }
 
 /* SOURCE SHIFT: SHIFT "-" or "FU:FG:TU:TG:COUNT": count > 0, the target ids > 0 (never host root), the
  * source ids may be 0 (a privileged source copied into a block), no range past UINT32_MAX - 1. */
-static int decode_copy(char **args, size_t n, WorkerCopyArgs *ret) {
+static int decode_copy(char **args, size_t n, WorkerRequest *req) {
         WorkerCopyArgs a = {};
         unsigned long long v[5];
         const char *p;
@@ -256,12 +265,12 @@ static int decode_copy(char **args, size_t n, WorkerCopyArgs *ret) {
                 a.to_gid = (unsigned) v[3];
                 a.count = (unsigned) v[4];
         }
-        *ret = a;
+        req->copy = a;
         return 0;
 }
 
 /* COMPRESSION IDMAP SNAPSHOTS */
-static int decode_export(char **args, size_t n, WorkerExportArgs *ret) {
+static int decode_export(char **args, size_t n, WorkerRequest *req) {
         WorkerExportArgs a = {};
         unsigned snapshots;
 
@@ -270,21 +279,13 @@ static int decode_export(char **args, size_t n, WorkerExportArgs *ret) {
             worker_parse_uint(args[2], 1, &snapshots) < 0)
                 return -EBADMSG;
         a.snapshots = snapshots;
-        *ret = a;
+        req->export_ = a;
         return 0;
 }
 
-/* FINAL_LXCPATH METADATA_JSON IDMAP */
-static int decode_import(char **args, size_t n, WorkerImportArgs *ret) {
-        WorkerImportArgs a = {};
-
-        if (n != 3 || isempty(args[0]) || isempty(args[1]) ||
-            parse_idmap(args[2], &a.idmap_uid, &a.idmap_gid, &a.idmap_count) < 0)
-                return -EBADMSG;
-        a.final_lxcpath = args[0];
-        a.metadata_json = args[1];
-        *ret = a;
-        return 0;
+/* PLACEMENT */
+static int decode_import(char **args, size_t n, WorkerRequest *req) {
+        return n == 3 && decode_placement(args, &req->import.placement) >= 0 ? 0 : -EBADMSG;
 }
 
 /* As packet_add_limit() writes it. */
@@ -318,7 +319,7 @@ static int decode_start_cgroup(char **args, WorkerStartArgs *a) {
 
 /* CGROUP_DIR SYSTEMD NET_TYPE NET_LINK NET_HWADDR NET_MTU CPUS MEMORY MEMSW: a link exactly where the
  * type needs one, every name an interface name. */
-static int decode_start(char **args, size_t n, WorkerStartArgs *ret) {
+static int decode_start(char **args, size_t n, WorkerRequest *req) {
         WorkerStartArgs a = { .cgroup_dir = args[0], .net_type = n == 9 ? args[2] : NULL };
         unsigned u;
 
@@ -338,94 +339,37 @@ static int decode_start(char **args, size_t n, WorkerStartArgs *ret) {
                 a.net_hwaddr = isempty(args[4]) ? NULL : args[4];
         } else
                 return -EBADMSG;
-        *ret = a;
+        req->start = a;
         return 0;
 }
 
-/* The arguments after LXCPATH NAME. stop, destroy, console and hostname have exactly one. */
-static int decode_args(WorkerRequest *req, char **args, size_t n) {
-        if (!IN_SET(req->verb, WORKER_VERB_CREATE, WORKER_VERB_EXEC, WORKER_VERB_PUSH_FILE, WORKER_VERB_PULL_FILE,
-                    WORKER_VERB_COPY, WORKER_VERB_EXPORT, WORKER_VERB_IMPORT, WORKER_VERB_START) &&
-            n != 1)
-                return -EBADMSG;
-
-        switch (req->verb) {
-        case WORKER_VERB_CREATE:
-                return decode_create(args, n, &req->create);
-        case WORKER_VERB_START:
-                return decode_start(args, n, &req->start);
-        case WORKER_VERB_STOP:
-                return worker_parse_uint(args[0], INT_MAX, &req->stop.timeout_sec) < 0 ? -EBADMSG : 0;
-        case WORKER_VERB_DESTROY:
-                req->destroy.trash_dir = args[0];
-                return isempty(args[0]) ? -EBADMSG : 0;
-        case WORKER_VERB_CONSOLE:
-                return worker_parse_uint(args[0], WORKER_TTY_MAX, &req->console.tty) < 0 ? -EBADMSG : 0;
-        case WORKER_VERB_EXEC:
-                return decode_exec(args, n, &req->exec);
-        case WORKER_VERB_PUSH_FILE:
-                return decode_push_file(args, n, &req->push_file);
-        case WORKER_VERB_PULL_FILE:
-                req->pull_file.path = args[0];
-                return n == 2 && file_path_is_valid(args[0]) && decode_root(args[1], &req->pull_file.root_fd) >= 0
-                       ? 0 : -EBADMSG;
-        case WORKER_VERB_COPY:
-                return decode_copy(args, n, &req->copy);
-        case WORKER_VERB_EXPORT:
-                return decode_export(args, n, &req->export_);
-        case WORKER_VERB_IMPORT:
-                return decode_import(args, n, &req->import);
-        case WORKER_VERB_HOSTNAME:
-                req->hostname.old_name = args[0];
-                return instance_name_is_valid(args[0]) ? 0 : -EBADMSG;
-        default:
-                return -EBADMSG;
-        }
+/* stop: TIMEOUT_SEC */
+static int decode_stop(char **args, size_t n, WorkerRequest *req) {
+        return n == 1 && worker_parse_uint(args[0], INT_MAX, &req->stop.timeout_sec) >= 0 ? 0 : -EBADMSG;
 }
 
-int worker_request_decode(char *buf, size_t len, WorkerRequest *ret) {
-        _cleanup_free_ char **s = NULL;
-        WorkerRequest req = {};
-        size_t n = 0;
-        int r;
-
-        assert(ret);
-
-        if (!buf || len < 1 || len > WORKER_MSG_MAX || buf[len - 1] != 0)
-                return -EBADMSG;
-        for (size_t i = 0; i < len; i++)
-                if (buf[i] == 0 && ++n > WORKER_REQUEST_ARGS_MAX)
-                        return -EBADMSG;
-        s = calloc(n + 1, sizeof(char *));
-        if (!s)
-                return -ENOMEM;
-        n = 0;
-        for (char *p = buf; p < buf + len; p += strlen(p) + 1)
-                s[n++] = p;
-
-        /* VERB LXCPATH NAME ...; NAME is a file name in LXCPATH. */
-        req.verb = worker_verb_from_string(s[0]);
-        if (req.verb < 0 || n < 3 || isempty(s[1]) || isempty(s[2]) || strchr(s[2], '/') || streq(s[2], ".") ||
-            streq(s[2], ".."))
-                return -EBADMSG;
-        req.lxcpath = s[1];
-        req.name = s[2];
-        r = decode_args(&req, s + 3, n - 3);
-        if (r < 0)
-                return r;
-        *ret = req;
-        return 0;
+/* destroy: TRASH_DIR */
+static int decode_destroy(char **args, size_t n, WorkerRequest *req) {
+        req->destroy.trash_dir = args[0];
+        return n == 1 && !isempty(args[0]) ? 0 : -EBADMSG;
 }
 
-void worker_request_done(WorkerRequest *req) {
-        if (!req)
-                return;
-        if (req->verb == WORKER_VERB_CREATE)
-                req->create.template_args = mfree(req->create.template_args);
-        else if (req->verb == WORKER_VERB_EXEC) {
-                req->exec.env = mfree(req->exec.env);
-                req->exec.argv = mfree(req->exec.argv);
-        }
+/* console: TTY */
+static int decode_console(char **args, size_t n, WorkerRequest *req) {
+        return n == 1 && worker_parse_uint(args[0], WORKER_TTY_MAX, &req->console.tty) >= 0 ? 0 : -EBADMSG;
+}
+
+/* pull-file: PATH ROOT */
+static int decode_pull_file(char **args, size_t n, WorkerRequest *req) {
+        req->pull_file.path = args[0];
+        return n == 2 && file_path_is_valid(args[0]) && decode_root(args[1], &req->pull_file.root_fd) >= 0
+               ? 0 : -EBADMSG;
+}
+
+/* hostname: OLD_NAME */
+static int decode_hostname(char **args, size_t n, WorkerRequest *req) {
+        req->hostname.old_name = args[0];
+        return n == 1 && instance_name_is_valid(args[0]) ? 0 : -EBADMSG;
 }
 
 /* A request being written: strings appended with their NUL. The first error sticks. */
@@ -485,89 +429,167 @@ static void packet_add_limit(Packet *p, uint64_t v) {
                 packet_addf(p, "%" PRIu64, v);
 }
 
-static void encode_args(Packet *p, const WorkerRequest *req) {
-        const WorkerCreateArgs *c = &req->create;
-        const WorkerExecArgs *x = &req->exec;
-        const WorkerExportArgs *e = &req->export_;
-        const WorkerImportArgs *im = &req->import;
+static void encode_placement(Packet *p, const WorkerPlacement *pl) {
+        packet_add(p, pl->final_lxcpath);
+        packet_add(p, pl->metadata_json);
+        packet_add_idmap(p, pl->idmap_uid, pl->idmap_gid, pl->idmap_count);
+}
 
-        switch (req->verb) {
-        case WORKER_VERB_CREATE:
-                packet_add(p, c->final_lxcpath);
-                packet_add(p, c->metadata_json);
-                packet_add_idmap(p, c->idmap_uid, c->idmap_gid, c->idmap_count);
-                packet_add(p, c->template);
-                packet_add_strv(p, c->template_args);
-                break;
-        case WORKER_VERB_START:
-                packet_add(p, req->start.cgroup_dir);
-                packet_add(p, req->start.systemd ? "1" : "0");
-                packet_add(p, req->start.net_type);
-                packet_add(p, strempty(req->start.net_link));
-                packet_add(p, strempty(req->start.net_hwaddr));
-                packet_addf(p, "%u", req->start.net_mtu);
-                packet_add(p, strempty(req->start.cgroup_cpus));
-                packet_add_limit(p, req->start.cgroup_memory);
-                packet_add_limit(p, req->start.cgroup_memsw);
-                break;
-        case WORKER_VERB_STOP:
-                packet_addf(p, "%u", req->stop.timeout_sec);
-                break;
-        case WORKER_VERB_DESTROY:
-                packet_add(p, req->destroy.trash_dir);
-                break;
-        case WORKER_VERB_CONSOLE:
-                packet_addf(p, "%u", req->console.tty);
-                break;
-        case WORKER_VERB_EXEC:
-                packet_add(p, strempty(x->cwd));
-                packet_addf(p, "%u", (unsigned) x->uid);
-                packet_addf(p, "%u", (unsigned) x->gid);
-                if (x->pty)
-                        packet_addf(p, "%u:%u", x->rows, x->cols);
-                else
-                        packet_add(p, "-");
-                packet_addf(p, "%zu", strv_length(x->env));
-                packet_add_strv(p, x->env);
-                packet_add_strv(p, x->argv);
-                break;
-        case WORKER_VERB_PUSH_FILE:
-                packet_add(p, req->push_file.path);
-                packet_addf(p, "%u", req->push_file.mode);
-                packet_addf(p, "%u", (unsigned) req->push_file.uid);
-                packet_addf(p, "%u", (unsigned) req->push_file.gid);
-                packet_addf(p, "%u", (unsigned) req->push_file.dir_uid);
-                packet_addf(p, "%u", (unsigned) req->push_file.dir_gid);
-                packet_add(p, req->push_file.mkdir_parents ? "1" : "0");
-                packet_add(p, req->push_file.root_fd ? "fd" : "dir");
-                break;
-        case WORKER_VERB_PULL_FILE:
-                packet_add(p, req->pull_file.path);
-                packet_add(p, req->pull_file.root_fd ? "fd" : "dir");
-                break;
-        case WORKER_VERB_COPY:
-                packet_add(p, req->copy.source);
-                if (req->copy.count > 0)
-                        packet_addf(p, "%u:%u:%u:%u:%u", req->copy.from_uid, req->copy.from_gid, req->copy.to_uid,
-                                    req->copy.to_gid, req->copy.count);
-                else
-                        packet_add(p, "-");
-                break;
-        case WORKER_VERB_EXPORT:
-                packet_add(p, worker_compression_to_string(e->compression));
-                packet_add_idmap(p, e->idmap_uid, e->idmap_gid, e->idmap_count);
-                packet_add(p, e->snapshots ? "1" : "0");
-                break;
-        case WORKER_VERB_IMPORT:
-                packet_add(p, im->final_lxcpath);
-                packet_add(p, im->metadata_json);
-                packet_add_idmap(p, im->idmap_uid, im->idmap_gid, im->idmap_count);
-                break;
-        case WORKER_VERB_HOSTNAME:
-                packet_add(p, req->hostname.old_name);
-                break;
-        default:
-                p->error = -EINVAL;
+static void encode_create(Packet *p, const WorkerRequest *req) {
+        const WorkerCreateArgs *c = &req->create;
+
+        encode_placement(p, &c->placement);
+        packet_add(p, c->template);
+        packet_add_strv(p, c->template_args);
+}
+
+static void encode_start(Packet *p, const WorkerRequest *req) {
+        const WorkerStartArgs *a = &req->start;
+
+        packet_add(p, a->cgroup_dir);
+        packet_add(p, a->systemd ? "1" : "0");
+        packet_add(p, a->net_type);
+        packet_add(p, strempty(a->net_link));
+        packet_add(p, strempty(a->net_hwaddr));
+        packet_addf(p, "%u", a->net_mtu);
+        packet_add(p, strempty(a->cgroup_cpus));
+        packet_add_limit(p, a->cgroup_memory);
+        packet_add_limit(p, a->cgroup_memsw);
+}
+
+static void encode_stop(Packet *p, const WorkerRequest *req) {
+        packet_addf(p, "%u", req->stop.timeout_sec);
+}
+
+static void encode_destroy(Packet *p, const WorkerRequest *req) {
+        packet_add(p, req->destroy.trash_dir);
+}
+
+static void encode_console(Packet *p, const WorkerRequest *req) {
+        packet_addf(p, "%u", req->console.tty);
+}
+
+static void encode_exec(Packet *p, const WorkerRequest *req) {
+        const WorkerExecArgs *x = &req->exec;
+
+        packet_add(p, strempty(x->cwd));
+        packet_addf(p, "%u", (unsigned) x->uid);
+        packet_addf(p, "%u", (unsigned) x->gid);
+        if (x->pty)
+                packet_addf(p, "%u:%u", x->rows, x->cols);
+        else
+                packet_add(p, "-");
+        packet_addf(p, "%zu", strv_length(x->env));
+        packet_add_strv(p, x->env);
+        packet_add_strv(p, x->argv);
+}
+
+static void encode_push_file(Packet *p, const WorkerRequest *req) {
+        const WorkerPushFileArgs *f = &req->push_file;
+
+        packet_add(p, f->path);
+        packet_addf(p, "%u", f->mode);
+        packet_addf(p, "%u", (unsigned) f->uid);
+        packet_addf(p, "%u", (unsigned) f->gid);
+        packet_addf(p, "%u", (unsigned) f->dir_uid);
+        packet_addf(p, "%u", (unsigned) f->dir_gid);
+        packet_add(p, f->mkdir_parents ? "1" : "0");
+        packet_add(p, f->root_fd ? "fd" : "dir");
+}
+
+static void encode_pull_file(Packet *p, const WorkerRequest *req) {
+        packet_add(p, req->pull_file.path);
+        packet_add(p, req->pull_file.root_fd ? "fd" : "dir");
+}
+
+static void encode_copy(Packet *p, const WorkerRequest *req) {
+        const WorkerCopyArgs *c = &req->copy;
+
+        packet_add(p, c->source);
+        if (c->count > 0)
+                packet_addf(p, "%u:%u:%u:%u:%u", c->from_uid, c->from_gid, c->to_uid, c->to_gid, c->count);
+        else
+                packet_add(p, "-");
+}
+
+static void encode_export(Packet *p, const WorkerRequest *req) {
+        const WorkerExportArgs *e = &req->export_;
+
+        packet_add(p, worker_compression_to_string(e->compression));
+        packet_add_idmap(p, e->idmap_uid, e->idmap_gid, e->idmap_count);
+        packet_add(p, e->snapshots ? "1" : "0");
+}
+
+static void encode_import(Packet *p, const WorkerRequest *req) {
+        encode_placement(p, &req->import.placement);
+}
+
+static void encode_hostname(Packet *p, const WorkerRequest *req) {
+        packet_add(p, req->hostname.old_name);
+}
+
+/* Each verb's arguments after VERB LXCPATH NAME, both ways: encode() appends them to the packet, decode()
+ * reads the n of them into the request (its strings stay in the packet) or fails with -EBADMSG. */
+static const struct {
+        void (*encode)(Packet *p, const WorkerRequest *req);
+        int (*decode)(char **args, size_t n, WorkerRequest *req);
+} verb_codecs[_WORKER_VERB_MAX] = {
+        [WORKER_VERB_CREATE] = { encode_create, decode_create },
+        [WORKER_VERB_START] = { encode_start, decode_start },
+        [WORKER_VERB_STOP] = { encode_stop, decode_stop },
+        [WORKER_VERB_DESTROY] = { encode_destroy, decode_destroy },
+        [WORKER_VERB_CONSOLE] = { encode_console, decode_console },
+        [WORKER_VERB_EXEC] = { encode_exec, decode_exec },
+        [WORKER_VERB_PUSH_FILE] = { encode_push_file, decode_push_file },
+        [WORKER_VERB_PULL_FILE] = { encode_pull_file, decode_pull_file },
+        [WORKER_VERB_COPY] = { encode_copy, decode_copy },
+        [WORKER_VERB_EXPORT] = { encode_export, decode_export },
+        [WORKER_VERB_IMPORT] = { encode_import, decode_import },
+        [WORKER_VERB_HOSTNAME] = { encode_hostname, decode_hostname },
+};
+
+int worker_request_decode(char *buf, size_t len, WorkerRequest *ret) {
+        _cleanup_free_ char **s = NULL;
+        WorkerRequest req = {};
+        size_t n = 0;
+        int r;
+
+        assert(ret);
+
+        if (!buf || len < 1 || len > WORKER_MSG_MAX || buf[len - 1] != 0)
+                return -EBADMSG;
+        for (size_t i = 0; i < len; i++)
+                if (buf[i] == 0 && ++n > WORKER_REQUEST_ARGS_MAX)
+                        return -EBADMSG;
+        s = calloc(n + 1, sizeof(char *));
+        if (!s)
+                return -ENOMEM;
+        n = 0;
+        for (char *p = buf; p < buf + len; p += strlen(p) + 1)
+                s[n++] = p;
+
+        /* VERB LXCPATH NAME ...; NAME is a file name in LXCPATH. */
+        req.verb = worker_verb_from_string(s[0]);
+        if (req.verb < 0 || n < 3 || isempty(s[1]) || isempty(s[2]) || strchr(s[2], '/') || streq(s[2], ".") ||
+            streq(s[2], ".."))
+                return -EBADMSG;
+        req.lxcpath = s[1];
+        req.name = s[2];
+        r = verb_codecs[req.verb].decode(s + 3, n - 3, &req);
+        if (r < 0)
+                return r;
+        *ret = req;
+        return 0;
+}
+
+void worker_request_done(WorkerRequest *req) {
+        if (!req)
+                return;
+        if (req->verb == WORKER_VERB_CREATE)
+                req->create.template_args = mfree(req->create.template_args);
+        else if (req->verb == WORKER_VERB_EXEC) {
+                req->exec.env = mfree(req->exec.env);
+                req->exec.argv = mfree(req->exec.argv);
         }
 }
 
@@ -588,7 +610,10 @@ int worker_request_encode(const WorkerRequest *req, char **ret, size_t *ret_len)
         packet_add(&p, worker_verb_to_string(req->verb));
         packet_add(&p, req->lxcpath);
         packet_add(&p, req->name);
-        encode_args(&p, req);
+        if (req->verb < 0 || req->verb >= _WORKER_VERB_MAX)
+                p.error = -EINVAL;
+        else
+                verb_codecs[req->verb].encode(&p, req);
         if (p.error < 0)
                 return p.error;
 

@@ -95,6 +95,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "macro.h"
+
 /* At most this many strings in a request (verb included). The daemon sends at most 8 + an environment of
  * 3 defaults, CONFIG_KEYS_MAX (256) environment.* keys and LXCBUS_EXEC_ENV_MAX (256) + LXCBUS_EXEC_ARGV_MAX
  * (1024), that is 1547; each string needs at least its NUL, so WORKER_MSG_MAX bounds the count too, but
@@ -124,16 +126,21 @@ typedef enum WorkerVerb {
         _WORKER_VERB_INVALID = -EINVAL,
 } WorkerVerb;
 
-const char *worker_verb_to_string(WorkerVerb v);
-WorkerVerb worker_verb_from_string(const char *s);
+DECLARE_STRING_TABLE_LOOKUP(worker_verb, WorkerVerb);
 
 /* In a decoded request every string is one of the packet (never NULL, never empty unless said) and every
  * number is in range; the arrays are allocated by the decode and freed by worker_request_done(). */
-typedef struct WorkerCreateArgs {
+/* Where create and import put the instance they build in staging (LXCPATH/NAME): FINAL_LXCPATH/NAME,
+ * with this metadata and idmap. */
+typedef struct WorkerPlacement {
         const char *final_lxcpath;
         const char *metadata_json;
         unsigned idmap_uid, idmap_gid, idmap_count;   /* idmap_count 0: privileged (wire "-"), all 0;
                                                        * else all three 1..UINT32_MAX - 1 */
+} WorkerPlacement;
+
+typedef struct WorkerCreateArgs {
+        WorkerPlacement placement;
         const char *template;                          /* "none": empty rootfs */
         char **template_args;                          /* NULL-terminated, may be NULL = none (decode: never
                                                         * NULL) */
@@ -206,19 +213,16 @@ typedef enum WorkerCompression {
         _WORKER_COMPRESSION_INVALID = -EINVAL,
 } WorkerCompression;
 
-const char *worker_compression_to_string(WorkerCompression c);
-WorkerCompression worker_compression_from_string(const char *s);
+DECLARE_STRING_TABLE_LOOKUP(worker_compression, WorkerCompression);
 
 typedef struct WorkerExportArgs {
         WorkerCompression compression;
-        unsigned idmap_uid, idmap_gid, idmap_count;   /* as WorkerCreateArgs */
+        unsigned idmap_uid, idmap_gid, idmap_count;   /* as WorkerPlacement */
         bool snapshots;
 } WorkerExportArgs;
 
 typedef struct WorkerImportArgs {
-        const char *final_lxcpath;
-        const char *metadata_json;
-        unsigned idmap_uid, idmap_gid, idmap_count;   /* as WorkerCreateArgs */
+        WorkerPlacement placement;
 } WorkerImportArgs;
 
 /* hostname: old_name is a valid instance name, as NAME is. */

@@ -375,18 +375,12 @@ static int copy_entry(CopyContext *c, int from, int to, const char *name, unsign
 static int copy_dir(CopyContext *c, int from, int to, unsigned depth) {
         DIR *d;
         struct dirent *de;
-        int r = 0, fd;
+        int r;
 
-        fd = fcntl(from, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
-        /* The duplicate shares its offset with from, which the counting pass read to the end. */
-        rewinddir(d);
+        /* Rewound: the counting pass read from to the end. */
+        r = fdopendir_dup(from, &d);
+        if (r < 0)
+                return r;
         for (;;) {
                 errno = 0;
                 de = readdir(d);

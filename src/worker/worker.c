@@ -147,7 +147,7 @@ static int file_replace_all(const char *path, const char *from, const char *to) 
 
 /* The rootfs of template "none": an empty directory, and a config that names it. */
 static int create_empty(struct lxc_container *c, const WorkerRequest *req, const char *sdir, const char *config,
-                        unsigned idmap_uid, unsigned idmap_gid, unsigned idmap_count) {
+                        const WorkerPlacement *pl) {
         _cleanup_free_ char *rootfs = NULL, *rootfs_item = NULL;
         int r;
 
@@ -157,7 +157,7 @@ static int create_empty(struct lxc_container *c, const WorkerRequest *req, const
         r = mkdir_p(rootfs, 0755);
         if (r < 0)
                 return result(-r, "Failed to create '%s': %s", rootfs, strerror(-r));
-        if (idmap_count > 0 && chown(rootfs, idmap_uid, idmap_gid) < 0)
+        if (pl->idmap_count > 0 && chown(rootfs, pl->idmap_uid, pl->idmap_gid) < 0)
                 return result(errno, "Failed to hand '%s' to the instance's root user: %m", rootfs);
         if (!c->set_config_item(c, "lxc.rootfs.path", rootfs_item) ||
             !c->set_config_item(c, "lxc.uts.name", req->name) ||
@@ -172,19 +172,16 @@ typedef struct CreatePaths {
 } CreatePaths;
 
 static void create_paths_done(CreatePaths *p) {
-        free(p->sdir);
-        free(p->fdir);
-        free(p->config);
-        free(p->mdpath);
+        FREE_MANY(p->sdir, p->fdir, p->config, p->mdpath);
 }
 
 /* The first half of create and import: an LXC container in staging, with the idmap set. */
-static int create_begin(const WorkerRequest *req, const char *final_lxcpath, unsigned idmap_uid, unsigned idmap_gid,
-                        unsigned idmap_count, CreatePaths *p, struct lxc_container **ret) {
+static int create_begin(const WorkerRequest *req, const WorkerPlacement *pl, CreatePaths *p,
+                        struct lxc_container **ret) {
         const char *name = req->name;
         struct lxc_container *c;
 
-        if (asprintf(&p->sdir, "%s/%s", req->lxcpath, name) < 0 || asprintf(&p->fdir, "%s/%s", final_lxcpath, name) < 0 ||
+        if (asprintf(&p->sdir, "%s/%s", req->lxcpath, name) < 0 || asprintf(&p->fdir, "%s/%s", pl->final_lxcpath, name) < 0 ||
             asprintf(&p->config, "%s/config", p->sdir) < 0 || asprintf(&p->mdpath, "%s/" METADATA_FILE, p->sdir) < 0)
                 return result(ENOMEM, "Out of memory.");
 
@@ -198,20 +195,21 @@ static int create_begin(const WorkerRequest *req, const char *final_lxcpath, uns
 
         /* Set before the create: liblxc then runs the template in the user namespace, the rootfs
          * belongs to the instance's root user, and the idmap is saved with the config. */
-        if (idmap_count > 0) {
+        if (pl->idmap_count > 0) {
                 char u[64], g[64];
 
-                snprintf(u, sizeof u, "u 0 %u %u", idmap_uid, idmap_count);
-                snprintf(g, sizeof g, "g 0 %u %u", idmap_gid, idmap_count);
+                snprintf(u, sizeof u, "u 0 %u %u", pl->idmap_uid, pl->idmap_count);
+                snprintf(g, sizeof g, "g 0 %u %u", pl->idmap_gid, pl->idmap_count);
                 if (!c->set_config_item(c, "lxc.idmap", u) || !c->set_config_item(c, "lxc.idmap", g))
                         return result(EINVAL, "Failed to set the idmap of '%s'.", name);
         }
         return EXIT_SUCCESS;
 }
 
-/* The second half: the metadata written, the owner set, and the instance moved into place. */
-static int create_finish(const WorkerRequest *req, const CreatePaths *p, const char *metadata_json, unsigned idmap_gid,
-                         unsigned idmap_count, const char *final_lxcpath) {
+/* The second half: the metadata written (metadata_json: pl's, or import's merge), the owner set, and the
+ * instance moved into place. */
+static int create_finish(const WorkerRequest *req, const CreatePaths *p, const WorkerPlacement *pl,
+                         const char *metadata_json) {
         const char *name = req->name;
         int r;
 
@@ -228,7 +226,8 @@ static int create_finish(const WorkerRequest *req, const CreatePaths *p, const c
          * (liblxc sets up the rootfs as that user), nobody else: a setuid binary there would give any
          * host user the instance's ids. Never writable by the instance: the config in it is run as
          * root. liblxc made it the instance's for the template. */
-        if (chown(p->sdir, 0, idmap_count > 0 ? idmap_gid : 0) < 0 || chmod(p->sdir, idmap_count > 0 ? 0710 : 0700) < 0)
+        if (chown(p->sdir, 0, pl->idmap_count > 0 ? pl->idmap_gid : 0) < 0 ||
+            chmod(p->sdir, pl->idmap_count > 0 ? 0710 : 0700) < 0)
                 return result(errno, "Failed to set the owner of '%s': %m", p->sdir);
 
         /* The last step: the instance exists once it is in place, not before. */
@@ -240,7 +239,7 @@ static int create_finish(const WorkerRequest *req, const CreatePaths *p, const c
         }
         r = fsync_directory_of(p->fdir);
         if (r < 0)
-                return result(-r, "Failed to sync '%s': %s", final_lxcpath, strerror(-r));
+                return result(-r, "Failed to sync '%s': %s", pl->final_lxcpath, strerror(-r));
         return result(0, "created");
 }
 
@@ -251,11 +250,11 @@ static int do_create(const WorkerRequest *req, struct lxc_container *none) {
         _cleanup_lxc_ struct lxc_container *c = NULL;
         int r;
 
-        r = create_begin(req, a->final_lxcpath, a->idmap_uid, a->idmap_gid, a->idmap_count, &p, &c);
+        r = create_begin(req, &a->placement, &p, &c);
         if (r != EXIT_SUCCESS)
                 return r;
         if (streq(a->template, "none")) {
-                r = create_empty(c, req, p.sdir, p.config, a->idmap_uid, a->idmap_gid, a->idmap_count);
+                r = create_empty(c, req, p.sdir, p.config, &a->placement);
                 if (r != EXIT_SUCCESS)
                         return r;
         } else {
@@ -264,7 +263,7 @@ static int do_create(const WorkerRequest *req, struct lxc_container *none) {
                         return result(EIO, "Template '%s' failed for '%s'%s%s", a->template, req->name,
                                       c->error_string ? ": " : ".", strempty(c->error_string));
         }
-        return create_finish(req, &p, a->metadata_json, a->idmap_gid, a->idmap_count, a->final_lxcpath);
+        return create_finish(req, &p, &a->placement, a->placement.metadata_json);
 }
 
 static void progress_fn(double fraction, const char *stage) {
@@ -275,7 +274,7 @@ static void progress_fn(double fraction, const char *stage) {
  * an export's snapshots beside it: the worker's cwd is the instance directory in staging for the whole
  * extraction. */
 static int do_import(const WorkerRequest *req, struct lxc_container *none) {
-        const WorkerImportArgs *a = &req->import;
+        const WorkerPlacement *a = &req->import.placement;
         _cleanup_(create_paths_done) CreatePaths p = {};
         _cleanup_lxc_ struct lxc_container *c = NULL;
         _cleanup_free_ char *tar_json = NULL, *json = NULL;
@@ -285,10 +284,10 @@ static int do_import(const WorkerRequest *req, struct lxc_container *none) {
         char error[ARCHIVE_ERROR_MAX] = "";
         int r;
 
-        r = create_begin(req, a->final_lxcpath, a->idmap_uid, a->idmap_gid, a->idmap_count, &p, &c);
+        r = create_begin(req, a, &p, &c);
         if (r != EXIT_SUCCESS)
                 return r;
-        r = create_empty(c, req, p.sdir, p.config, a->idmap_uid, a->idmap_gid, a->idmap_count);
+        r = create_empty(c, req, p.sdir, p.config, a);
         if (r != EXIT_SUCCESS)
                 return r;
         if (chdir(p.sdir) < 0)
@@ -302,7 +301,7 @@ static int do_import(const WorkerRequest *req, struct lxc_container *none) {
         r = archive_merge_metadata(a->metadata_json, tar_json, &json, error, sizeof error);
         if (r < 0)
                 return result(-r, "Failed to import '%s': %s", req->name, error);
-        return create_finish(req, &p, json, a->idmap_gid, a->idmap_count, a->final_lxcpath);
+        return create_finish(req, &p, a, json);
 }
 
 /* export: the metadata without what belongs to this host, then the rootfs, and the snapshots if asked

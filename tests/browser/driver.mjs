@@ -9,15 +9,21 @@
 //                            long that took (ms) and how many rows it shows
 //   row name [state] [timeout_ms] [address]
 //                            wait for the instance's row (in that state; with a non-empty address cell
-//                            when address is true), reply its state, address, description and buttons
+//                            when address is true), reply its state, address, description and action
+//                            buttons
 //   gone name [timeout_ms]   wait until the row is gone
 //   click name action        click one of the row's action buttons
 //   alert [timeout_ms]       wait for the error banner, reply its text
 //   loads                    how many times the page was loaded (a reload would count)
 //   screenshot path          a PNG of the page
+//   term_*, viewport         the terminal tab's: see terminal.mjs
 //   quit
+// and the generic commands of dom.mjs (fill, choose, press, text, value, attr, texts, until, hash), by
+// CSS selector, for test_cockpit_details.py.
 import { chromium } from "playwright-core";
 import readline from "node:readline";
+import { domCommands } from "./dom.mjs";
+import { terminalCommands } from "./terminal.mjs";
 
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const DEFAULT_TIMEOUT = 30000;
@@ -61,7 +67,7 @@ async function row({ name, state, timeout_ms, address }) {
         badge: e.querySelector(".badge").textContent,
         address: e.querySelector("td.col-address").textContent,
         description: e.querySelector("td.col-description").textContent,
-        buttons: [...e.querySelectorAll("button")].map(b => b.textContent),
+        buttons: [...e.querySelectorAll("button[data-action]")].map(b => b.textContent),
     }));
 }
 
@@ -87,6 +93,10 @@ async function screenshot({ path }) {
 }
 
 const commands = { open, row, gone, click, alert, screenshot, loads: async () => ({ loads }) };
+// fill, choose, press, text, value, attr, texts, until, hash: by CSS selector (dom.mjs)
+Object.assign(commands, domCommands(() => page));
+// the terminal tab's (tests/browser/terminal.mjs)
+Object.assign(commands, terminalCommands(() => page));
 
 const rl = readline.createInterface({ input: process.stdin });
 for await (const line of rl) {
@@ -107,3 +117,5 @@ for await (const line of rl) {
 }
 if (browser)
     await browser.close();
+// the test's pipe to our stdin stays open, and would keep node running
+process.exit(0);

@@ -41,15 +41,16 @@ static void check_request(const WorkerRequest *req) {
 
         switch (req->verb) {
         case WORKER_VERB_CREATE:
-                check_string(c->final_lxcpath, false);
-                check_string(c->metadata_json, false);
+                check_string(c->placement.final_lxcpath, false);
+                check_string(c->placement.metadata_json, false);
                 check_string(c->template, false);
                 check_strv(c->template_args, 0);
-                if (c->idmap_count == 0)
-                        FUZZ_CHECK(c->idmap_uid == 0 && c->idmap_gid == 0);
+                if (c->placement.idmap_count == 0)
+                        FUZZ_CHECK(c->placement.idmap_uid == 0 && c->placement.idmap_gid == 0);
                 else
-                        FUZZ_CHECK(c->idmap_uid > 0 && c->idmap_gid > 0 && c->idmap_uid != UINT32_MAX &&
-                                   c->idmap_gid != UINT32_MAX && c->idmap_count != UINT32_MAX);
+                        FUZZ_CHECK(c->placement.idmap_uid > 0 && c->placement.idmap_gid > 0 &&
+                                   c->placement.idmap_uid != UINT32_MAX && c->placement.idmap_gid != UINT32_MAX &&
+                                   c->placement.idmap_count != UINT32_MAX);
                 break;
         case WORKER_VERB_START:
                 check_string(req->start.cgroup_dir, false);
@@ -105,10 +106,10 @@ static void check_request(const WorkerRequest *req) {
                         FUZZ_CHECK(req->export_.idmap_uid == 0 && req->export_.idmap_gid == 0);
                 break;
         case WORKER_VERB_IMPORT:
-                check_string(req->import.final_lxcpath, false);
-                check_string(req->import.metadata_json, false);
-                if (req->import.idmap_count == 0)
-                        FUZZ_CHECK(req->import.idmap_uid == 0 && req->import.idmap_gid == 0);
+                check_string(req->import.placement.final_lxcpath, false);
+                check_string(req->import.placement.metadata_json, false);
+                if (req->import.placement.idmap_count == 0)
+                        FUZZ_CHECK(req->import.placement.idmap_uid == 0 && req->import.placement.idmap_gid == 0);
                 break;
         case WORKER_VERB_HOSTNAME:
                 check_string(req->hostname.old_name, false);
@@ -126,15 +127,18 @@ static bool strv_equal(char **a, char **b) {
         return !(a && *a) && !(b && *b);
 }
 
+static bool placements_equal(const WorkerPlacement *a, const WorkerPlacement *b) {
+        return streq(a->final_lxcpath, b->final_lxcpath) && streq(a->metadata_json, b->metadata_json) &&
+               a->idmap_uid == b->idmap_uid && a->idmap_gid == b->idmap_gid && a->idmap_count == b->idmap_count;
+}
+
 static bool request_equal(const WorkerRequest *a, const WorkerRequest *b) {
         if (a->verb != b->verb || !streq(a->lxcpath, b->lxcpath) || !streq(a->name, b->name))
                 return false;
         switch (a->verb) {
         case WORKER_VERB_CREATE:
-                return streq(a->create.final_lxcpath, b->create.final_lxcpath) &&
-                       streq(a->create.metadata_json, b->create.metadata_json) &&
-                       a->create.idmap_uid == b->create.idmap_uid && a->create.idmap_gid == b->create.idmap_gid &&
-                       a->create.idmap_count == b->create.idmap_count && streq(a->create.template, b->create.template) &&
+                return placements_equal(&a->create.placement, &b->create.placement) &&
+                       streq(a->create.template, b->create.template) &&
                        strv_equal(a->create.template_args, b->create.template_args);
         case WORKER_VERB_START:
                 return streq(a->start.cgroup_dir, b->start.cgroup_dir) && a->start.systemd == b->start.systemd &&
@@ -168,10 +172,7 @@ static bool request_equal(const WorkerRequest *a, const WorkerRequest *b) {
                        a->export_.idmap_count == b->export_.idmap_count &&
                        a->export_.snapshots == b->export_.snapshots;
         case WORKER_VERB_IMPORT:
-                return streq(a->import.final_lxcpath, b->import.final_lxcpath) &&
-                       streq(a->import.metadata_json, b->import.metadata_json) &&
-                       a->import.idmap_uid == b->import.idmap_uid && a->import.idmap_gid == b->import.idmap_gid &&
-                       a->import.idmap_count == b->import.idmap_count;
+                return placements_equal(&a->import.placement, &b->import.placement);
         case WORKER_VERB_HOSTNAME:
                 return streq(a->hostname.old_name, b->hostname.old_name);
         default:

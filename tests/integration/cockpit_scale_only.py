@@ -11,8 +11,6 @@ dbus-monitor while the page loads (from the browser's request to every row shown
 the calls by member, and fails if the page shows fewer rows or calls anything per instance (stopped
 instances need no GetState)."""
 
-import collections
-import re
 import time
 
 from lxcbustest import *
@@ -26,12 +24,7 @@ ST = {}
 
 @on_exit
 def cleanup():
-    if 'browser' in ST:
-        ST['browser'].close()
-    for k in ('ws', 'monitor'):
-        if k in ST and ST[k].poll() is None:
-            ST[k].terminate()
-            ST[k].wait(10)
+    stop_all(ST)
     t0 = time.monotonic()
     T.cleanup()
     print('# deleting %d instances: %.1f s' % (len(T.names), time.monotonic() - t0))
@@ -46,19 +39,11 @@ def page_shows_200_instances():
         create_instance(name)
     print('# creating %d instances: %.1f s' % (N, time.monotonic() - t0))
     ST['ws'] = start_ws(PORT)
-    owner = call('/org/freedesktop/DBus', 'org.freedesktop.DBus', 'GetNameOwner', V('(s)', (BUS_NAME,)),
-                 dest='org.freedesktop.DBus')
-    ST['monitor'] = mon = subprocess.Popen(
-        ['dbus-monitor', '--system', "type='method_call',destination='%s'" % BUS_NAME,
-         "type='method_call',destination='%s'" % owner],
-        stdout=subprocess.PIPE, text=True)
-    time.sleep(1)   # dbus-monitor is monitoring
-    ST['browser'] = b = Browser()
-    r = b.do('open', 120, url=url())
-    time.sleep(2)   # calls made after the list was shown (there should be none) still count
-    mon.terminate()
-    out = mon.communicate(timeout=10)[0]
-    calls = collections.Counter(re.findall(r'^method call .*member=(\S+)', out, re.M))
+    with BusCalls() as mon:
+        ST['browser'] = b = Browser()
+        r = b.do('open', 120, url=url())
+        time.sleep(2)   # calls made after the list was shown (there should be none) still count
+    calls = mon.calls
     print('# the page showed %d rows in %d ms (browser: page request to the last row rendered)'
           % (r['rows'], r['ms']))
     print('# method calls to org.lxcbus1 meanwhile: %d: %s' % (sum(calls.values()), dict(calls)))

@@ -1,13 +1,16 @@
 #!/usr/bin/python3
-"""The Cockpit page's browser and web server for test_cockpit.py and cockpit_scale_only.py: cockpit-ws
+"""The Cockpit page's browser and web server for test_cockpit*.py and cockpit_scale_only.py: cockpit-ws
 --no-tls --local-session=cockpit-bridge on the test host's own loopback, and tests/browser/driver.mjs
 (Debian's chromium, headless, driven by playwright-core)."""
 
+import collections
 import json
 import os
+import re
 import select
 import socket
 import subprocess
+import time
 
 from lxcbustest import *
 from lxcbushelp import *
@@ -51,6 +54,7 @@ class Browser:
             try:
                 self.p.stdin.write('{"cmd": "quit"}\n')
                 self.p.stdin.flush()
+                self.p.stdin.close()    # node exits only once its stdin is closed too (else 20 s lost)
                 self.p.wait(20)
             except Exception:
                 self.p.kill()
@@ -77,3 +81,49 @@ def start_ws(port, user=None):
 
 def url(port=PORT):
     return 'http://127.0.0.1:%d%s' % (port, PAGE)
+
+
+def stop_all(st):
+    """At exit: close every Browser and stop every cockpit-ws among the values of dict st."""
+    for v in st.values():
+        if isinstance(v, Browser):
+            v.close()
+    for v in st.values():
+        if isinstance(v, subprocess.Popen) and v.poll() is None:
+            v.terminate()
+            try:
+                v.wait(10)
+            except subprocess.TimeoutExpired:
+                v.kill()
+                v.wait()
+
+
+def open_as_user(st, user):
+    """The page as `user` (made if need be), through a second cockpit-ws whose bridge runs as that user, in a
+    second browser: st['ws_user'] and st['browser_user'], which is returned."""
+    add_user(user)
+    st['ws_user'] = start_ws(PORT_USER, user)
+    st['browser_user'] = b = Browser()
+    b.do('open', 90, url=url(PORT_USER))
+    return b
+
+
+class BusCalls:
+    """The method calls to org.lxcbus1 while in the with block, by member (a Counter in .calls), seen by
+    dbus-monitor (its own name and the daemon's unique name: a call may be addressed to either)."""
+
+    def __enter__(self):
+        owner = call('/org/freedesktop/DBus', 'org.freedesktop.DBus', 'GetNameOwner', V('(s)', (BUS_NAME,)),
+                     dest='org.freedesktop.DBus')
+        self.p = subprocess.Popen(
+            ['dbus-monitor', '--system', "type='method_call',destination='%s'" % BUS_NAME,
+             "type='method_call',destination='%s'" % owner],
+            stdout=subprocess.PIPE, text=True)
+        time.sleep(1)   # dbus-monitor is monitoring
+        return self
+
+    def __exit__(self, *exc):
+        self.p.terminate()
+        out = self.p.communicate(timeout=10)[0]
+        self.calls = collections.Counter(re.findall(r'^method call .*member=(\S+)', out, re.M))
+        return False

@@ -27,7 +27,8 @@
 #                        Override the option strings with LXCBUS_ASAN_OPTIONS /
 #                        LXCBUS_UBSAN_OPTIONS.
 #   LXCBUS_TEST_TIMEOUT  seconds per test file (default 240)
-#   LXCBUS_SCREENSHOTS=1 test_cockpit.py saves docs/cockpit-instances.png
+#   LXCBUS_SCREENSHOTS=1 test_cockpit.py saves docs/cockpit-instances.png,
+#                        test_cockpit_details.py docs/cockpit-details.png
 #   LXCBUS_IT_BUDGET     seconds for the whole run (default 1800); files that
 #                        would start after it are counted as failed
 set -uo pipefail

@@ -8,7 +8,6 @@ deletes one, freezes and restarts one from the page, and shows a refusal by polk
 With LXCBUS_SCREENSHOTS=1 a screenshot of the list goes to docs/cockpit-instances.png."""
 
 import os
-import subprocess
 
 from lxcbustest import *
 from lxcbushelp import *
@@ -26,17 +25,7 @@ ST = {}         # processes and names shared by the steps below
 
 @on_exit
 def cleanup():
-    for k in ('browser', 'browser_user'):
-        if k in ST:
-            ST[k].close()
-    for k in ('ws', 'ws_user'):
-        if k in ST and ST[k].poll() is None:
-            ST[k].terminate()
-            try:
-                ST[k].wait(10)
-            except subprocess.TimeoutExpired:
-                ST[k].kill()
-                ST[k].wait()
+    stop_all(ST)
     T.cleanup()
     remove_users()
 
@@ -148,10 +137,7 @@ def instances_come_and_go_live():
 
 @test
 def unauthorized_user_sees_not_authorized():
-    add_user(USER)
-    ST['ws_user'] = start_ws(PORT_USER, USER)
-    ST['browser_user'] = b = Browser()
-    b.do('open', 90, url=url(PORT_USER))
+    b = open_as_user(ST, USER)
     # root's instances are listed (reads are open to everybody), but starting one is refused by polkit
     b.row(ST['db'], 'stopped')
     b.do('click', name=ST['db'], action='Start')

@@ -340,11 +340,13 @@ TEST(worker_request_create) {
                 .lxcpath = dir1,
                 .name = worst_name(),
                 .create = {
-                        .final_lxcpath = dir2,
-                        .metadata_json = json,
-                        .idmap_uid = md.idmap.uid,
-                        .idmap_gid = md.idmap.gid,
-                        .idmap_count = md.idmap.count,
+                        .placement = {
+                                .final_lxcpath = dir2,
+                                .metadata_json = json,
+                                .idmap_uid = md.idmap.uid,
+                                .idmap_gid = md.idmap.gid,
+                                .idmap_count = md.idmap.count,
+                        },
                         .template = "busybox",
                         .template_args = targs,
                 },

@@ -8,11 +8,12 @@
 #include "bus-errors.h"
 #include "config.h"
 #include "ctl-util.h"
+#include "ctl.h"
 #include "macro.h"
 #include "tests.h"
 #include "util.h"
 
-/* Pure helpers of lxcbusctl (ctl-util.h). */
+/* Pure helpers of lxcbusctl (ctl-util.h), and its option table (ctl.h). */
 
 static void reset_pair(char **k, char **v) {
         free(*k);
@@ -299,4 +300,53 @@ TEST(escape) {
 
         /* Ctrl-a Q (capital) does not detach. */
         ASSERT_TRUE(escape_run(&e, "\001Q", 2, out, &detach) == 2 && !detach);
+}
+
+/* The option table (ctl.h): a flag, a string, --config pairs, each stored where its entry says. */
+typedef struct OptionArgs {
+        bool flag;
+        const char *name;
+        char **config;
+} OptionArgs;
+
+static const CtlOption test_options[] = {
+        CTL_OPTION_FLAG("flag", OptionArgs, flag),
+        CTL_OPTION_STRING("name", OptionArgs, name, "Empty name."),
+        CTL_OPTION_CONFIG("config", OptionArgs, config),
+        {}
+};
+
+static int parse_test_options(Context *c, OptionArgs *a, char **argv) {
+        c->exit_status = 0;
+        return ctl_parse_options(c, (int) strv_length(argv), argv, test_options, a, 0);
+}
+
+TEST(parse_options) {
+        char *ok[] = { (char *) "lxcbusctl", (char *) "--flag", (char *) "--name=web", (char *) "rest",
+                       (char *) "--config=a=1", (char *) "--config", (char *) "b=", NULL };
+        char *empty[] = { (char *) "lxcbusctl", (char *) "--name=", NULL };
+        char *twice[] = { (char *) "lxcbusctl", (char *) "--config=a=1", (char *) "--config=a=2", NULL };
+        char *bad[] = { (char *) "lxcbusctl", (char *) "--config=novalue", NULL };
+        _cleanup_(context_done) Context c = {};
+        OptionArgs a = {};
+
+        ASSERT_EQ(parse_test_options(&c, &a, ok), 1);
+        ASSERT_TRUE(a.flag);
+        ASSERT_STREQ(a.name, "web");
+        ASSERT_TRUE(strv_length(a.config) == 4);
+        ASSERT_TRUE(streq(a.config[0], "a") && streq(a.config[1], "1"));
+        ASSERT_TRUE(streq(a.config[2], "b") && streq(a.config[3], ""));
+        ASSERT_STREQ(ok[optind], "rest");
+        ASSERT_EQ(c.exit_status, CTL_EXIT_SUCCESS);
+        a.config = strv_free(a.config);
+
+        /* Each refusal is a usage error (exit status 2). */
+        ASSERT_ERROR(parse_test_options(&c, &a, empty), EINVAL);
+        ASSERT_EQ(c.exit_status, CTL_EXIT_USAGE);
+        ASSERT_ERROR(parse_test_options(&c, &a, twice), EINVAL);
+        ASSERT_EQ(c.exit_status, CTL_EXIT_USAGE);
+        a.config = strv_free(a.config);
+        ASSERT_ERROR(parse_test_options(&c, &a, bad), EINVAL);
+        ASSERT_EQ(c.exit_status, CTL_EXIT_USAGE);
+        ASSERT_NULL(a.config);
 }

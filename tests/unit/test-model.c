@@ -691,3 +691,26 @@ TEST(lxc_config_rewrite) {
         ASSERT_CONTAINS(out, "\nlxc.rootfs.path = overlay:/l/snapshots/s/rootfs:/var/lib/lxcbus/instances/db/delta0\n");
         ASSERT_FALSE(strstr(out, "dir:"));
 }
+
+/* sd-bus's find callback: by path, in list order (GetManagedObjects) and out of it, and only at the
+ * canonical path, as the decoding of the name did. */
+TEST(instances_are_found_by_their_path) {
+        Manager *m = manager_setup();
+        Instance *a = manager_find_instance(m, "alpha"), *b = manager_find_instance(m, "beta");
+        Instance *g = manager_find_instance(m, "gamma");
+
+        ASSERT_TRUE(manager_find_instance_by_path(m, "/org/lxcbus1/instance/alpha") == a);
+        ASSERT_TRUE(manager_find_instance_by_path(m, "/org/lxcbus1/instance/beta") == b);
+        ASSERT_TRUE(manager_find_instance_by_path(m, "/org/lxcbus1/instance/gamma") == g);
+        ASSERT_TRUE(manager_find_instance_by_path(m, "/org/lxcbus1/instance/alpha") == a);
+        ASSERT_TRUE(manager_find_instance_by_path(m, "/org/lxcbus1/instance/gamma") == g);
+        ASSERT_NULL(manager_find_instance_by_path(m, "/org/lxcbus1/instance/_61lpha"));
+        ASSERT_NULL(manager_find_instance_by_path(m, "/org/lxcbus1/instance/delta"));
+        ASSERT_NULL(manager_find_instance_by_path(m, "/org/lxcbus1/instance"));
+
+        /* The last found goes away: nothing refers to it any more. */
+        instance_unlink(g);
+        ASSERT_NULL(manager_find_instance_by_path(m, "/org/lxcbus1/instance/gamma"));
+        ASSERT_TRUE(manager_find_instance_by_path(m, "/org/lxcbus1/instance/beta") == b);
+        manager_teardown(m);
+}

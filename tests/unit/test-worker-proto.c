@@ -146,11 +146,11 @@ static void assert_request_equal(const WorkerRequest *a, const WorkerRequest *b)
         ASSERT_STREQ(a->name, b->name);
         switch (a->verb) {
         case WORKER_VERB_CREATE:
-                ASSERT_STREQ(a->create.final_lxcpath, b->create.final_lxcpath);
-                ASSERT_STREQ(a->create.metadata_json, b->create.metadata_json);
-                ASSERT_EQ_U(a->create.idmap_uid, b->create.idmap_uid);
-                ASSERT_EQ_U(a->create.idmap_gid, b->create.idmap_gid);
-                ASSERT_EQ_U(a->create.idmap_count, b->create.idmap_count);
+                ASSERT_STREQ(a->create.placement.final_lxcpath, b->create.placement.final_lxcpath);
+                ASSERT_STREQ(a->create.placement.metadata_json, b->create.placement.metadata_json);
+                ASSERT_EQ_U(a->create.placement.idmap_uid, b->create.placement.idmap_uid);
+                ASSERT_EQ_U(a->create.placement.idmap_gid, b->create.placement.idmap_gid);
+                ASSERT_EQ_U(a->create.placement.idmap_count, b->create.placement.idmap_count);
                 ASSERT_STREQ(a->create.template, b->create.template);
                 assert_strv_equal(a->create.template_args, b->create.template_args);
                 break;
@@ -216,11 +216,11 @@ static void assert_request_equal(const WorkerRequest *a, const WorkerRequest *b)
                 ASSERT_EQ(a->export_.snapshots, b->export_.snapshots);
                 break;
         case WORKER_VERB_IMPORT:
-                ASSERT_STREQ(a->import.final_lxcpath, b->import.final_lxcpath);
-                ASSERT_STREQ(a->import.metadata_json, b->import.metadata_json);
-                ASSERT_EQ_U(a->import.idmap_uid, b->import.idmap_uid);
-                ASSERT_EQ_U(a->import.idmap_gid, b->import.idmap_gid);
-                ASSERT_EQ_U(a->import.idmap_count, b->import.idmap_count);
+                ASSERT_STREQ(a->import.placement.final_lxcpath, b->import.placement.final_lxcpath);
+                ASSERT_STREQ(a->import.placement.metadata_json, b->import.placement.metadata_json);
+                ASSERT_EQ_U(a->import.placement.idmap_uid, b->import.placement.idmap_uid);
+                ASSERT_EQ_U(a->import.placement.idmap_gid, b->import.placement.idmap_gid);
+                ASSERT_EQ_U(a->import.placement.idmap_count, b->import.placement.idmap_count);
                 break;
         case WORKER_VERB_HOSTNAME:
                 ASSERT_STREQ(a->hostname.old_name, b->hostname.old_name);
@@ -285,20 +285,18 @@ TEST(request_round_trip) {
 
         /* create: privileged and idmapped, without and with template arguments. */
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_CREATE, .lxcpath = "/s", .name = "web",
-                                      .create = { .final_lxcpath = "/l", .metadata_json = "{}", .template = "none" } },
+                                      .create = { .placement = { "/l", "{}" }, .template = "none" } },
                    WIRE("create\0/s\0web\0/l\0{}\0-\0none\0"));
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_CREATE, .lxcpath = "/s", .name = "web",
-                                      .create = { .final_lxcpath = "/l", .metadata_json = "{}", .template = "busybox",
+                                      .create = { .placement = { "/l", "{}" }, .template = "busybox",
                                                   .template_args = STRV_MAKE("--", "-x", "") } },
                    WIRE("create\0/s\0web\0/l\0{}\0-\0busybox\0--\0-x\0\0"));
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_CREATE, .lxcpath = "/s", .name = "web",
-                                      .create = { .final_lxcpath = "/l", .metadata_json = "{\"a\":1}",
-                                                  .idmap_uid = 100000, .idmap_gid = 100001, .idmap_count = 65536,
+                                      .create = { .placement = { "/l", "{\"a\":1}", 100000, 100001, 65536 },
                                                   .template = "none" } },
                    WIRE("create\0/s\0web\0/l\0{\"a\":1}\000100000:100001:65536\0none\0"));
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_CREATE, .lxcpath = "/s", .name = "web",
-                                      .create = { .final_lxcpath = "/l", .metadata_json = "{}",
-                                                  .idmap_uid = UINT32_MAX - 1, .idmap_gid = 1, .idmap_count = 1,
+                                      .create = { .placement = { "/l", "{}", UINT32_MAX - 1, 1, 1 },
                                                   .template = "busybox", .template_args = STRV_MAKE("a") } },
                    NULL, 0);
 
@@ -541,10 +539,10 @@ TEST(request_export_import) {
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_EXPORT, .lxcpath = "/l", .name = "web",
                                       .export_.compression = WORKER_COMPRESSION_XZ }, NULL, 0);
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_IMPORT, .lxcpath = "/s", .name = "web",
-                                      .import = { .final_lxcpath = "/l", .metadata_json = "{}" } },
+                                      .import.placement = { "/l", "{}" } },
                    WIRE("import\0/s\0web\0/l\0{}\0-\0"));
         round_trip(&(WorkerRequest) { .verb = WORKER_VERB_IMPORT, .lxcpath = "/s", .name = "web",
-                                      .import = { "/l", "{\"a\":1}", 100000, 100001, 65536 } },
+                                      .import.placement = { "/l", "{\"a\":1}", 100000, 100001, 65536 } },
                    WIRE("import\0/s\0web\0/l\0{\"a\":1}\000100000:100001:65536\0"));
 
         ASSERT_MALFORMED("export\0/l\0web\0none\0");
@@ -569,7 +567,7 @@ TEST(request_export_import) {
                                                               .export_.compression = _WORKER_COMPRESSION_MAX },
                                            &buf, &len), EINVAL);
         ASSERT_ERROR(worker_request_encode(&(WorkerRequest) { .verb = WORKER_VERB_IMPORT, .lxcpath = "/s", .name = "web",
-                                                              .import.final_lxcpath = "/l" },
+                                                              .import.placement.final_lxcpath = "/l" },
                                            &buf, &len), EINVAL);
 }
 
@@ -649,14 +647,13 @@ TEST(request_encode_invalid) {
                 { .verb = WORKER_VERB_DESTROY, .lxcpath = "/l", .name = "web" },
                 { .verb = WORKER_VERB_CONSOLE, .lxcpath = "/l", .name = "web", .console.tty = WORKER_TTY_MAX + 1 },
                 { .verb = WORKER_VERB_CREATE, .lxcpath = "/s", .name = "web",
-                  .create = { .final_lxcpath = "/l", .metadata_json = "{}" } },
+                  .create.placement = { "/l", "{}" } },
                 { .verb = WORKER_VERB_CREATE, .lxcpath = "/s", .name = "web",
-                  .create = { .final_lxcpath = "/l", .metadata_json = "", .template = "none" } },
+                  .create = { .placement = { "/l", "" }, .template = "none" } },
                 { .verb = WORKER_VERB_CREATE, .lxcpath = "/s", .name = "web",
-                  .create = { .final_lxcpath = "/l", .metadata_json = "{}", .template = "none", .idmap_count = 1 } },
+                  .create = { .placement = { "/l", "{}", .idmap_count = 1 }, .template = "none" } },
                 { .verb = WORKER_VERB_CREATE, .lxcpath = "/s", .name = "web",
-                  .create = { .final_lxcpath = "/l", .metadata_json = "{}", .template = "none", .idmap_uid = 1,
-                              .idmap_gid = UINT32_MAX, .idmap_count = 1 } },
+                  .create = { .placement = { "/l", "{}", 1, UINT32_MAX, 1 }, .template = "none" } },
                 { .verb = WORKER_VERB_EXEC, .lxcpath = "/l", .name = "web" },
                 { .verb = WORKER_VERB_EXEC, .lxcpath = "/l", .name = "web", .exec.argv = STRV_MAKE(NULL) },
                 { .verb = WORKER_VERB_EXEC, .lxcpath = "/l", .name = "web",
