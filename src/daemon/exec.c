@@ -128,7 +128,7 @@ static void on_exec_message(Worker *w, const WorkerMessage *msg, void *userdata)
 static void on_exec_exited(Worker *w, int error, const char *message, void *userdata) {
         Operation *o = userdata;
 
-        o->worker = worker_free(o->worker);
+        o->worker = worker_release(o->worker);
         if (o->exec.pid <= 0) {
                 operation_fail(o, error, "Failed to run the command in '%s': %s", o->instance_name, message);
                 return;
@@ -177,7 +177,13 @@ int exec_start(Instance *i, Operation *o, ExecRequest *req) {
         };
         o->step = OPERATION_STEP_WORK;
         operation_set_progress(o, 0.1, "starting");
-        return worker_spawn(o->manager, &wr, req->fds, req->fds ? 3 : 0, &exec_handlers, o, &o->worker);
+        r = worker_spawn(o->manager, &wr, req->fds, req->fds ? 3 : 0, &exec_handlers, o, &o->worker);
+        if (r < 0)
+                return r;
+        /* The operation ends with the worker's result, right after the process's exit status: Wait()'s
+         * caller finds it finished, however long the worker then takes to exit. */
+        o->worker->finish_on_result = true;
+        return 0;
 }
 
 /* Signals the exec'd process: through the pidfd the worker sent, which stays this process's even once
