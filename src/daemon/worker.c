@@ -255,33 +255,33 @@ fail:
 
 /* The exec of lxcbusd-worker and the loading of its libraries (liblxc, GLib, libarchive ...) take longer
  * than all else an Exec does, and longer than systemd takes to make a Start's scope. So after the first
- * Start and the first Exec, one worker of each is kept ready: forked, exec'd and waiting in recv() for
- * its request. It costs no wakeup while it waits and exits when the daemon closes its socket. One per
- * verb, so that a worker's argv[1] still names its verb. */
-static Worker **spare_slot(Manager *m, WorkerVerb verb) {
-        if (verb == WORKER_VERB_START)
-                return &m->spare_workers[0];
-        if (verb == WORKER_VERB_EXEC)
-                return &m->spare_workers[1];
-        return NULL;
+ * Start and the first Exec, workers are kept ready: forked, exec'd and waiting in recv() for a request.
+ * They cost no wakeup while they wait and exit when the daemon closes their socket. Per verb, so that a
+ * worker's argv[1] still names its verb: one for start, two for exec, so that Execs one right after
+ * the other find one ready while the next is made. Returns the verb's first slot, n of them, oldest first. */
+static Worker **spare_slots(Manager *m, WorkerVerb verb, size_t *ret_n) {
+        *ret_n = verb == WORKER_VERB_START ? 1 : verb == WORKER_VERB_EXEC ? 2 : 0;
+        return verb == WORKER_VERB_EXEC ? &m->spare_workers[1] : &m->spare_workers[0];
 }
 
-/* The next spare is made once the worker that took the place of the last one has something to say (its
- * process runs) or has exited: not while it does the work of the call that took it, on the same CPUs. */
+/* The next spares are made once the worker that took the place of one has something to say (its process
+ * runs) or has exited: not while it does the work of the call that took it, on the same CPUs. */
 static void spare_refill(Worker *w) {
-        Worker **slot = w->refill ? spare_slot(w->manager, w->verb) : NULL;
+        size_t n;
+        Worker **slots = spare_slots(w->manager, w->verb, &n);
 
         w->refill = false;
-        if (slot && !*slot)
-                (void) worker_fork(w->manager, worker_verb_to_string(w->verb), NULL, 0, slot);
+        for (size_t k = 0; k < n; k++)
+                if (!slots[k])
+                        (void) worker_fork(w->manager, worker_verb_to_string(w->verb), NULL, 0, &slots[k]);
 }
 
 int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_fds, const WorkerHandlers *h,
                  void *userdata, Worker **ret) {
         _cleanup_free_ char *packet = NULL;
         const char *verb = worker_verb_to_string(req->verb);
-        Worker **slot, *w;
-        size_t len;
+        Worker **slots, *w = NULL;
+        size_t len, n;
         int r;
 
         assert(m);
@@ -292,8 +292,14 @@ int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_
         if (r < 0)
                 return r;
 
-        slot = spare_slot(m, req->verb);
-        w = slot ? TAKE_PTR(*slot) : NULL;
+        /* The oldest, the likeliest to be ready; the others move up, the next one made goes last. */
+        slots = spare_slots(m, req->verb, &n);
+        for (size_t k = 0; k < n && !w; k++)
+                if (slots[k]) {
+                        w = slots[k];
+                        memmove(slots + k, slots + k + 1, (n - k - 1) * sizeof(*slots));
+                        slots[n - 1] = NULL;
+                }
         if (w && (w->exited || send_with_fds(w->fd, packet, len, fds, n_fds) < 0)) {
                 worker_abandon(w, SIGKILL);
                 w = NULL;
@@ -311,7 +317,7 @@ int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_
         w->handlers = h;
         w->userdata = userdata;
         w->verb = req->verb;
-        w->refill = slot;
+        w->refill = n > 0;
         trace_event("worker-forked", req->name);
         log_debug("Spawned worker %i: %s %s", (int) w->pid, verb, req->lxcpath);
         *ret = w;
