@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -180,8 +181,10 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
 
 /* The forked child: fd 3 is the socket, fds[i] becomes WORKER_FD + 1 + i, everything else is closed, default
  * signals, own session (a start worker becomes an instance's monitor and must outlive us). */
-static _noreturn_ void worker_child(const Manager *m, const char *verb, int sock, const int *fds, size_t n_fds) {
+static _noreturn_ void worker_child(const Manager *m, const char *verb, int sock, const int *fds, size_t n_fds,
+                                   bool spare) {
         sigset_t ss;
+        int prio;
 
         if (dup2(sock, WORKER_FD) < 0 || fds_place(fds, n_fds, WORKER_FD + 1) < 0)
                 _exit(127);
@@ -192,13 +195,24 @@ static _noreturn_ void worker_child(const Manager *m, const char *verb, int sock
                 (void) signal(sig, SIG_DFL);
         (void) setsid();
         (void) setenv("LXCBUS_WORKER_PATH", m->worker_path, 1);
+        /* A spare is made while other work runs (a Stop right after a Start): its exec and loading yield
+         * to that; worker_main() puts its priority back when its request comes. */
+        errno = 0;
+        prio = getpriority(PRIO_PROCESS, 0);
+        if (spare && errno == 0) {
+                char s[16];
+
+                snprintf(s, sizeof(s), "%i", prio);
+                if (setenv("LXCBUS_WORKER_NICE", s, 1) >= 0)
+                        (void) setpriority(PRIO_PROCESS, 0, prio + 10);
+        }
         execl(m->worker_path, "lxcbusd-worker", verb, (char *) NULL);
         fprintf(stderr, "Failed to execute %s: %m\n", m->worker_path);
         _exit(127);
 }
 
 /* Forks and execs a worker that waits for its request on its socket, watched from here on. */
-static int worker_fork(Manager *m, const char *verb, const int *fds, size_t n_fds, Worker **ret) {
+static int worker_fork(Manager *m, const char *verb, const int *fds, size_t n_fds, bool spare, Worker **ret) {
         _cleanup_close_pair_ int sv[2] = { -EBADF, -EBADF };
         Worker *w;
         pid_t pid;
@@ -211,7 +225,7 @@ static int worker_fork(Manager *m, const char *verb, const int *fds, size_t n_fd
         if (pid < 0)
                 return -errno;
         if (pid == 0)
-                worker_child(m, verb, sv[1], fds, n_fds);
+                worker_child(m, verb, sv[1], fds, n_fds, spare);
         sv[1] = safe_close(sv[1]);
 
         w = calloc(1, sizeof(Worker));
@@ -273,7 +287,7 @@ static void spare_refill(Worker *w) {
         w->refill = false;
         for (size_t k = 0; k < n; k++)
                 if (!slots[k])
-                        (void) worker_fork(w->manager, worker_verb_to_string(w->verb), NULL, 0, &slots[k]);
+                        (void) worker_fork(w->manager, worker_verb_to_string(w->verb), NULL, 0, true, &slots[k]);
 }
 
 int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_fds, const WorkerHandlers *h,
@@ -305,7 +319,7 @@ int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_
                 w = NULL;
         }
         if (!w) {
-                r = worker_fork(m, verb, fds, n_fds, &w);
+                r = worker_fork(m, verb, fds, n_fds, false, &w);
                 if (r < 0)
                         return r;
                 r = send_with_fds(w->fd, packet, len, NULL, 0);

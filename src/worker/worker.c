@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/ioctl.h>
@@ -871,6 +872,13 @@ int worker_main(int argc, char *argv[]) {
         if (!buf)
                 return EXIT_FAILURE;
         k = recv_request(buf, WORKER_MSG_MAX);
+        /* A spare made ahead of need ran below the daemon's priority until now (src/daemon/worker.c). */
+        const char *nice_s = getenv("LXCBUS_WORKER_NICE");
+        if (nice_s) {
+                if (setpriority(PRIO_PROCESS, 0, atoi(nice_s)) < 0)
+                        fprintf(stderr, "lxcbusd-worker: cannot restore priority %s: %m\n", nice_s);
+                (void) unsetenv("LXCBUS_WORKER_NICE");
+        }
         if (k <= 0) {
                 fprintf(stderr, "lxcbusd-worker: no request on fd %i; this program is run by lxcbusd.\n", worker_fd);
                 return EXIT_FAILURE;
