@@ -44,6 +44,12 @@ if [ "${1:-}" = --scale ]; then
   exec "$(dirname "$(readlink -f "$0")")/scale.sh" "$@"
 fi
 
+# --breakdown BUILD_DIR: Start, Stop, Exec, Freeze against liblxc, with the phases of each (bench/latency.sh).
+if [ "${1:-}" = --breakdown ]; then
+  shift
+  exec "$(dirname "$(readlink -f "$0")")/latency.sh" "$@"
+fi
+
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 SRC=$(cd "$HERE/.." && pwd)
 TH=$SRC/tests/testhost

@@ -13,6 +13,7 @@
 #include "names.h"
 #include "operation-dbus.h"
 #include "scope.h"
+#include "settle-dbus.h"
 #include "util.h"
 
 /* Whom lxcbusd believes, and what it accepts, before any match or handler sees a message.
@@ -73,7 +74,7 @@ static int on_bus_message(sd_bus_message *message, void *userdata, sd_bus_error 
                                                strna(sd_bus_message_get_member(message)), LXCBUS_REQUEST_MAX);
                 return r < 0 ? r : 1;
         }
-        return 0;
+        return bus_defer_while_settling(m, message);
 }
 
 /* Unknown (no systemd on this bus) until it is known: then no systemd signal is believed. */

@@ -76,6 +76,8 @@ struct Instance {
 
         MachineRegistration machine;    /* with systemd-machined (machined.c) */
         sd_bus_slot *machine_slot;      /* its call in flight */
+
+        bool stop_told;                 /* its Stop was answered before the scope was gone */
 };
 
 DECLARE_STRING_TABLE_LOOKUP(instance_state, InstanceState);

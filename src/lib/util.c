@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
@@ -457,4 +459,48 @@ int strv_env_set(char ***env, const char *name, const char *value) {
                         return 0;
                 }
         return strv_push(env, e);
+}
+
+int fds_place(const int *fds, size_t n_fds, int first) {
+        int moved[8];
+        size_t k;
+        int r = 0;
+
+        if (n_fds > ELEMENTSOF(moved))
+                return -E2BIG;
+        for (k = 0; k < n_fds; k++) {
+                moved[k] = fcntl(fds[k], F_DUPFD_CLOEXEC, first + (int) n_fds + 100);
+                if (moved[k] < 0) {
+                        r = -errno;
+                        break;
+                }
+        }
+        for (size_t j = 0; r >= 0 && j < n_fds; j++)
+                if (dup2(moved[j], first + (int) j) < 0)
+                        r = -errno;
+        while (k > 0)
+                (void) close(moved[--k]);
+        return r;
+}
+
+int send_with_fds(int sock, const void *data, size_t len, const int *fds, size_t n_fds) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(8 * sizeof(int))];
+        } control = {};
+        struct iovec iov = { (void *) data, len };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+        if (n_fds > 8)
+                return -E2BIG;
+        if (n_fds > 0) {
+                mh.msg_control = &control;
+                mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+                memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
+        }
+        return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }

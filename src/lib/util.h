@@ -48,6 +48,13 @@ int mkdir_p(const char *path, mode_t mode);
 int pid_get_starttime(pid_t pid, uint64_t *ret);
 int pid_get_ppid(pid_t pid, pid_t *ret);
 
+/* Puts fds[k] at fd first + k (at most 8, not close-on-exec), moving them all out of the way first so that
+ * no dup2() clobbers one; closes none of the given fds. Async-signal-safe: a forked child may call it. */
+int fds_place(const int *fds, size_t n_fds, int first);
+
+/* One datagram of len bytes with up to 8 fds (SCM_RIGHTS), MSG_NOSIGNAL: a peer gone is -EPIPE, no signal. */
+int send_with_fds(int sock, const void *data, size_t len, const int *fds, size_t n_fds);
+
 /* Joins argv with single spaces, quoting shell-style ('it'\''s') every argument that holds anything
  * but [A-Za-z0-9_./:=@%+,-], and an empty one as ''. What polkit rules see as "command_line". */
 char *argv_to_command_line(char *const *argv);
