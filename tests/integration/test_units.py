@@ -238,6 +238,40 @@ def rule_systemctl_start_during_a_bus_stop_starts_it_again():
 
 
 @test
+def rule_systemctl_start_while_another_operation_holds_it_waits_for_that():
+    """run-unit's Start gets Busy while another caller's operation holds the stopped instance, and that
+    operation ends without a change of State or Unit: the unit waits for it (Operation.Wait) and then
+    starts the instance (it used to wait for a state change that never came, until its start timeout)."""
+    name = new_unit_instance('uhold')
+    u = unit_of(name)
+    r, w = os.pipe2(os.O_CLOEXEC)
+    fdl = Gio.UnixFDList.new()
+    fdl.append(w)
+    try:
+        # the tarball of the rootfs does not fit in the pipe: the Export holds the instance until we read
+        op = call(instance_path(name), INSTANCE_IFACE, 'Export', V('(ha{sv})', (0, {'async': V('b', True)})),
+                  fd_list=fdl)
+    finally:
+        close_fd_list(fdl)
+        os.close(w)
+    try:
+        systemctl('start', '--no-block', u)
+        wait_unit(u, 'activating', 30)
+        time.sleep(1)   # its Start is out and got Busy
+        status = get_prop(op, OPERATION_IFACE, 'Status')
+        assert state(name) == 'stopped' and status == 'running', (state(name), status)
+    finally:
+        while os.read(r, 1 << 16):
+            pass
+        os.close(r)
+    assert op_wait(op) == 'success'
+    wait_unit(u, 'active', 30)
+    assert state(name) == 'running'
+    systemctl('stop', u)
+    assert state(name) == 'stopped'
+
+
+@test
 def rule_bus_delete_while_active_deactivates_the_unit():
     name = new_unit_instance('ubdel')
     u = unit_of(name)
