@@ -389,6 +389,10 @@ static void instance_on_stopped(Instance *i, const char *why) {
         Operation *o = i->lock;
         int r;
 
+        /* Normally the monitor reaped init before it exited. If it did not (it was killed: a Stop that
+         * escalated to the scope's kill, or it crashed), or we do not know (no pidfd of init), init may
+         * still run: then only the scope's removal tells that every process of it is gone. */
+        i->init_gone = pidfd_exited(i->init_pidfd);
         machined_unregister(i);
         instance_drop_monitor(i);
         instance_release_consoles(i);
@@ -819,10 +823,10 @@ static void stop_phase_check(Operation *o) {
 
         if (o->worker || i->monitor || i->monitor_pidfd >= 0)
                 return;
-        /* The instance is stopped. A Stop is answered now, while systemd removes the scope; a Restart
-         * (which makes the scope again) and a Delete (an ephemeral instance's too, which frees the
-         * name) go on once it is gone. */
-        if (i->scope_stop_job && (o->kind != OPERATION_STOP || i->md.ephemeral))
+        /* The instance is stopped. A Stop is answered now, while systemd removes the scope, if init is
+         * known to be gone (instance_on_stopped()); a Restart (which makes the scope again) and a Delete
+         * (an ephemeral instance's too, which frees the name) go on once it is gone. */
+        if (i->scope_stop_job && (o->kind != OPERATION_STOP || i->md.ephemeral || !i->init_gone))
                 return;
         switch (o->kind) {
         case OPERATION_RESTART:

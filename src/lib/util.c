@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -415,6 +416,12 @@ int pid_get_ppid(pid_t pid, pid_t *ret) {
                 return r;
         *ret = (pid_t) v;
         return 0;
+}
+
+bool pidfd_exited(int pidfd) {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+        return pidfd >= 0 && poll(&p, 1, 0) > 0;
 }
 
 char *argv_to_command_line(char *const *argv) {

@@ -47,6 +47,8 @@ int mkdir_p(const char *path, mode_t mode);
 /* Reads field 22 (start time) of /proc/PID/stat. */
 int pid_get_starttime(pid_t pid, uint64_t *ret);
 int pid_get_ppid(pid_t pid, pid_t *ret);
+/* Whether the process of a pidfd has exited (the pidfd polls readable then); false for fd < 0. */
+bool pidfd_exited(int pidfd);
 
 /* Puts fds[k] at fd first + k (at most 8, not close-on-exec), moving them all out of the way first so that
  * no dup2() clobbers one; closes none of the given fds. Async-signal-safe: a forked child may call it. */
