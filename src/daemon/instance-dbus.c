@@ -204,41 +204,53 @@ static int lifecycle_begin(sd_bus_message *message, Instance *i, unsigned which,
         return bus_authorize_operation(message, i, auth_of ? &auth : NULL, &c->uid, error);
 }
 
-/* A lifecycle method beyond its preamble: the options it reads, the details polkit sees, when it may run
- * and what it does. */
-typedef struct LifecycleVerb {
-        unsigned options;               /* CALL_* */
-        unsigned timeout_sec;           /* without the option timeout-sec */
-        OperationReply reply;           /* NONE: answered once done, and at once (no operation) if nothing to do */
-        void (*auth_of)(const LifecycleCall *c, AuthRequest *ret);
-        /* 1: act; 0: nothing to do; < 0 (error set): refused in this state */
-        int (*check)(Instance *i, OperationKind kind, const LifecycleCall *c, sd_bus_error *error);
-        void (*act)(Instance *i, Operation *o, const LifecycleCall *c);
-} LifecycleVerb;
+/* The operation of Start, Stop, Restart or Delete on i, held by the caller, answered with its path. */
+static int lifecycle_operation_new(sd_bus_message *message, Instance *i, OperationKind kind, const LifecycleCall *c,
+                                   Operation **ret, sd_bus_error *error) {
+        return bus_operation_new(i->manager, kind, i, i->name, message, c->uid, OPERATION_REPLY_OP, c->async, ret,
+                                 error);
+}
 
-static int lifecycle_call(sd_bus_message *message, Instance *i, OperationKind kind, sd_bus_error *error);
-
-static int start_check(Instance *i, OperationKind kind, const LifecycleCall *c, sd_bus_error *error) {
+/* A call that has nothing to do gets a finished, successful operation, as systemctl start does. */
+static int reply_noop(sd_bus_message *message, Instance *i, OperationKind kind, const LifecycleCall *c,
+                      sd_bus_error *error) {
+        Operation *o;
         int r;
 
+        r = lifecycle_operation_new(message, i, kind, c, &o, error);
+        if (r < 0)
+                return r;
+        operation_set_progress(o, 1.0, "nothing to do");
+        operation_finish(o, NULL, NULL);
+        return bus_operation_reply(o, message, c->async);
+}
+
+static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        LifecycleCall c = { .timeout_sec = DEFAULT_START_TIMEOUT_SEC };
+        Instance *i = userdata;
+        Operation *o;
+        int r;
+
+        r = lifecycle_begin(message, i, CALL_TIMEOUT | CALL_ASYNC, &c, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         if (i->state == INSTANCE_RUNNING)
-                return 0;
+                return reply_noop(message, i, OPERATION_START, &c, error);
         if (i->state != INSTANCE_STOPPED)
                 return bus_error_invalid_state(i, "start", error);
         r = instance_check_bootable(i);
         if (r == -ENOEXEC)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_FAILED,
                                          "Instance '%s' cannot boot: its rootfs has no /sbin/init.", i->name);
-        return r < 0 ? r : 1;
-}
+        if (r < 0)
+                return r;
 
-static void start_act(Instance *i, Operation *o, const LifecycleCall *c) {
-        o->lifecycle.timeout_sec = c->timeout_sec ?: DEFAULT_START_TIMEOUT_SEC;
+        r = lifecycle_operation_new(message, i, OPERATION_START, &c, &o, error);
+        if (r < 0)
+                return r;
+        o->lifecycle.timeout_sec = c.timeout_sec ?: DEFAULT_START_TIMEOUT_SEC;
         instance_start(i, o);
-}
-
-static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return lifecycle_call(message, userdata, OPERATION_START, error);
+        return bus_operation_reply(o, message, c.async);
 }
 
 /* force as a rule sees it: also a timeout of 0, which kills at once */
@@ -246,43 +258,54 @@ static void stop_auth(const LifecycleCall *c, AuthRequest *ret) {
         *ret = (AuthRequest) { .force = c->force || c->timeout_sec == 0, .timeout_sec = c->timeout_sec };
 }
 
-/* Stop and Restart */
-static int stop_check(Instance *i, OperationKind kind, const LifecycleCall *c, sd_bus_error *error) {
+static int stop_like(sd_bus_message *message, Instance *i, OperationKind kind, sd_bus_error *error) {
+        LifecycleCall c = { .timeout_sec = DEFAULT_STOP_TIMEOUT_SEC };
+        Operation *o;
+        int r;
+
+        r = lifecycle_begin(message, i, CALL_TIMEOUT | CALL_FORCE | CALL_ASYNC, &c, stop_auth, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         if (kind == OPERATION_STOP && i->state == INSTANCE_STOPPED)
-                return 0;
-        if (i->state == INSTANCE_FROZEN && !c->force)
+                return reply_noop(message, i, kind, &c, error);
+        if (i->state == INSTANCE_FROZEN && !c.force)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE,
                                          "Instance '%s' is frozen: unfreeze it first, or pass force.", i->name);
         if (!IN_SET(i->state, INSTANCE_RUNNING, INSTANCE_FROZEN, INSTANCE_STOPPED))
                 return bus_error_invalid_state(i, operation_kind_to_string(kind), error);
-        return 1;
-}
 
-static void stop_act(Instance *i, Operation *o, const LifecycleCall *c) {
-        bool restart = o->kind == OPERATION_RESTART;
-
-        o->lifecycle.timeout_sec = c->timeout_sec;
-        o->lifecycle.force = c->force || i->state == INSTANCE_FROZEN || (restart && c->timeout_sec == 0);
+        r = lifecycle_operation_new(message, i, kind, &c, &o, error);
+        if (r < 0)
+                return r;
+        o->lifecycle.timeout_sec = c.timeout_sec;
+        o->lifecycle.force = c.force || i->state == INSTANCE_FROZEN || (kind == OPERATION_RESTART && c.timeout_sec == 0);
         instance_stop(i, o);
-        if (restart)
+        if (kind == OPERATION_RESTART)
                 o->lifecycle.timeout_sec = DEFAULT_START_TIMEOUT_SEC;
+        return bus_operation_reply(o, message, c.async);
 }
 
 static int method_stop(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return lifecycle_call(message, userdata, OPERATION_STOP, error);
+        return stop_like(message, userdata, OPERATION_STOP, error);
 }
 
 static int method_restart(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return lifecycle_call(message, userdata, OPERATION_RESTART, error);
+        return stop_like(message, userdata, OPERATION_RESTART, error);
 }
 
 static void delete_auth(const LifecycleCall *c, AuthRequest *ret) {
         *ret = (AuthRequest) { .force = c->force };
 }
 
-static int delete_check(Instance *i, OperationKind kind, const LifecycleCall *c, sd_bus_error *error) {
+static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        LifecycleCall c = {};
+        Instance *i = userdata;
+        Operation *o;
         int r;
 
+        r = lifecycle_begin(message, i, CALL_FORCE | CALL_ASYNC, &c, delete_auth, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         if (i->load_error) {
                 pid_t monitor, init;
                 bool frozen;
@@ -293,100 +316,49 @@ static int delete_check(Instance *i, OperationKind kind, const LifecycleCall *c,
                                                  "Cannot delete instance '%s': it is broken (%s) and still runs "
                                                  "in %s; stop that unit first.", i->name, i->load_error,
                                                  i->unit_name);
-        } else if (i->state != INSTANCE_STOPPED && !c->force)
+        } else if (i->state != INSTANCE_STOPPED && !c.force)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE,
                                          "Instance '%s' is %s: stop it first, or pass force.", i->name,
                                          instance_state_to_string(i->state));
         r = bus_check_no_overlay_user(i, NULL, "delete", error);
-        return r < 0 ? r : 1;
-}
+        if (r < 0)
+                return r;
 
-static void delete_act(Instance *i, Operation *o, const LifecycleCall *c) {
-        o->lifecycle.force = c->force;
+        r = lifecycle_operation_new(message, i, OPERATION_DELETE, &c, &o, error);
+        if (r < 0)
+                return r;
+        o->lifecycle.force = c.force;
         instance_delete(i, o);
+        return bus_operation_reply(o, message, c.async);
 }
 
-static int method_delete(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return lifecycle_call(message, userdata, OPERATION_DELETE, error);
-}
+static int freeze_like(sd_bus_message *message, Instance *i, bool freeze, sd_bus_error *error) {
+        LifecycleCall c = {};
+        Operation *o;
+        int r;
 
-/* Freeze and Unfreeze */
-static int freeze_check(Instance *i, OperationKind kind, const LifecycleCall *c, sd_bus_error *error) {
-        bool freeze = kind == OPERATION_FREEZE;
-
+        r = lifecycle_begin(message, i, 0, &c, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         if (i->state == (freeze ? INSTANCE_FROZEN : INSTANCE_RUNNING))
-                return 0;
+                return sd_bus_reply_method_return(message, NULL);
         if (i->state != (freeze ? INSTANCE_RUNNING : INSTANCE_FROZEN))
                 return bus_error_invalid_state(i, freeze ? "freeze" : "unfreeze", error);
+
+        r = bus_operation_new(i->manager, freeze ? OPERATION_FREEZE : OPERATION_UNFREEZE, i, i->name, message, c.uid,
+                              OPERATION_REPLY_NONE, false, &o, error);
+        if (r < 0)
+                return r;
+        instance_freeze(i, o, freeze);
         return 1;
 }
 
-static void freeze_act(Instance *i, Operation *o, const LifecycleCall *c) {
-        instance_freeze(i, o, o->kind == OPERATION_FREEZE);
-}
-
 static int method_freeze(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return lifecycle_call(message, userdata, OPERATION_FREEZE, error);
+        return freeze_like(message, userdata, true, error);
 }
 
 static int method_unfreeze(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return lifecycle_call(message, userdata, OPERATION_UNFREEZE, error);
-}
-
-static const LifecycleVerb lifecycle_verbs[_OPERATION_KIND_MAX] = {
-        [OPERATION_START] = {
-                .options = CALL_TIMEOUT | CALL_ASYNC, .timeout_sec = DEFAULT_START_TIMEOUT_SEC,
-                .reply = OPERATION_REPLY_OP, .check = start_check, .act = start_act,
-        },
-        [OPERATION_STOP] = {
-                .options = CALL_TIMEOUT | CALL_FORCE | CALL_ASYNC, .timeout_sec = DEFAULT_STOP_TIMEOUT_SEC,
-                .reply = OPERATION_REPLY_OP, .auth_of = stop_auth, .check = stop_check, .act = stop_act,
-        },
-        [OPERATION_RESTART] = {
-                .options = CALL_TIMEOUT | CALL_FORCE | CALL_ASYNC, .timeout_sec = DEFAULT_STOP_TIMEOUT_SEC,
-                .reply = OPERATION_REPLY_OP, .auth_of = stop_auth, .check = stop_check, .act = stop_act,
-        },
-        [OPERATION_DELETE] = {
-                .options = CALL_FORCE | CALL_ASYNC,
-                .reply = OPERATION_REPLY_OP, .auth_of = delete_auth, .check = delete_check, .act = delete_act,
-        },
-        [OPERATION_FREEZE] = {
-                .reply = OPERATION_REPLY_NONE, .check = freeze_check, .act = freeze_act,
-        },
-        [OPERATION_UNFREEZE] = {
-                .reply = OPERATION_REPLY_NONE, .check = freeze_check, .act = freeze_act,
-        },
-};
-
-/* Start, Stop, Restart, Delete, Freeze and Unfreeze: the preamble, the state check, then the operation,
- * answered with its path. A call with nothing to do gets a finished, successful operation, as systemctl
- * start does (Freeze and Unfreeze a plain reply). */
-static int lifecycle_call(sd_bus_message *message, Instance *i, OperationKind kind, sd_bus_error *error) {
-        const LifecycleVerb *v = &lifecycle_verbs[kind];
-        LifecycleCall c = { .timeout_sec = v->timeout_sec };
-        Operation *o;
-        bool noop;
-        int r;
-
-        r = lifecycle_begin(message, i, v->options, &c, v->auth_of, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-        r = v->check(i, kind, &c, error);
-        if (r < 0)
-                return r;
-        noop = r == 0;
-        if (noop && v->reply == OPERATION_REPLY_NONE)
-                return sd_bus_reply_method_return(message, NULL);
-
-        r = bus_operation_new(i->manager, kind, i, i->name, message, c.uid, v->reply, c.async, &o, error);
-        if (r < 0)
-                return r;
-        if (noop) {
-                operation_set_progress(o, 1.0, "nothing to do");
-                operation_finish(o, NULL, NULL);
-        } else
-                v->act(i, o, &c);
-        return bus_operation_reply(o, message, c.async);
+        return freeze_like(message, userdata, false, error);
 }
 
 static int method_kill(sd_bus_message *message, void *userdata, sd_bus_error *error) {
