@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <sys/types.h>
 #include <systemd/sd-bus.h>
 
+#include "auth-details.h"
 #include "config.h"
 #include "forward.h"
 
@@ -21,6 +23,11 @@ int instance_object_find(sd_bus *bus, const char *path, const char *interface, v
 int bus_error_invalid_state(Instance *i, const char *verb, sd_bus_error *error);
 /* Busy, naming what holds the instance; 0 when nothing does. */
 int bus_error_busy(Instance *i, sd_bus_error *error);
+/* Steps 2 and 3 of a method that will hold i (STYLE.md): polkit (request: its details, NULL for the verb's
+ * alone), the caller's uid, then Busy if something holds i. 1: go on; 0: polkit's answer is pending (the
+ * handler returns 1); < 0 (error set): refused. */
+int bus_authorize_operation(sd_bus_message *message, Instance *i, const AuthRequest *request, uid_t *ret_uid,
+                            sd_bus_error *error);
 
 /* The manager's hooks of instances. */
 void instance_bus_added(Instance *i);
