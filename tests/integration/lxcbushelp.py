@@ -6,7 +6,7 @@ test_*.py). What lives where, in this order:
   instances          names and paths, properties, create/start/stop/delete, Tracker
   the daemon         daemon_pid(), running_daemon_pid(), check_daemon_alive()
   error replies      check_error(), expect_error(), call_many()
-  processes          /proc: processes(), pid_alive(), proc_fds(), zombies()
+  processes          /proc: processes(), pid_alive(), proc_fds(), zombies(); stop_process()
   scopes, cgroups    scope_of(), scope_state(), assert_scope_gone()
   exec               exec_start() (Instance.Exec with fds), root_exec()
   files              file_text(), save_file(), restore_files()
@@ -63,6 +63,7 @@ __all__ = [
     'check_error', 'expect_error', 'call_many', 'gdbus_error_name',
     # processes, scopes, cgroups
     'processes', 'cmdline', 'proc_stat', 'pid_alive', 'proc_fds', 'zombies', 'assert_no_zombies',
+    'stop_process',
     'scope_of', 'scope_state', 'cgroup_dirs_named', 'assert_scope_gone',
     # exec
     'exec_start', 'root_exec',
@@ -537,6 +538,19 @@ def proc_fds(pid):
         except OSError:
             pass
     return res
+
+
+def stop_process(p, timeout=10):
+    """Stop a child of ours (a subprocess.Popen, or None) if it still runs: SIGTERM, then SIGKILL after
+    timeout seconds, and reap it."""
+    if p is None or p.poll() is not None:
+        return
+    p.terminate()
+    try:
+        p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
 
 
 # ---- scopes and cgroups ----------------------------------------------------------------------
