@@ -10,7 +10,8 @@ test_*.py). What lives where, in this order:
   scopes, cgroups    scope_of(), scope_state(), assert_scope_gone()
   exec               exec_start() (Instance.Exec with fds), root_exec()
   files              file_text(), save_file(), restore_files()
-  tarballs           export_tarball(), import_tarball(), tar_of(), tar_member(), tree_of(), idmap_base()
+  tarballs           export_tarball(), import_tarball(), import_tarball_file(), tar_of(), tar_member(),
+                     tree_of(), idmap_base()
   fds and terminals  read_until(), call_fds(), consoles, exec_pty(), Terminal
   users, polkit      add_user(), run_as_user(), rules, pk_check(), Spy, Agent
 
@@ -72,7 +73,8 @@ __all__ = [
     'unit_props',
     'snap_call', 'copy_instance', 'sh',
     # tarballs
-    'export_tarball', 'close_fd_list', 'import_from_pipe', 'import_tarball_fd', 'import_tarball', 'tar_of', 'tar_member', 'tree_of', 'idmap_base',
+    'export_tarball', 'close_fd_list', 'import_from_pipe', 'import_tarball_fd', 'import_tarball',
+    'import_tarball_file', 'tar_of', 'tar_member', 'tree_of', 'idmap_base',
     # fds, consoles, terminals
     'read_until', 'call_fds', 'open_console', 'console_log', 'console_shell', 'exec_pty', 'set_size',
     'Terminal',
@@ -788,16 +790,25 @@ def import_from_pipe(name):
     return path, op, w
 
 
-def import_tarball_fd(name, fd, config=None, options=None):
+def import_tarball_fd(name, fd, config=None, options=None, timeout=300):
     """ImportInstance from fd; returns (instance path, operation path)."""
     fdl = Gio.UnixFDList.new()
     fdl.append(fd)
     try:
         return call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance', V('(sha{ss}a{sv})', (name, 0, config or {},
                                                                                         options or {})),
-                    timeout=300, fd_list=fdl)
+                    timeout=timeout, fd_list=fdl)
     finally:
         close_fd_list(fdl)
+
+
+def import_tarball_file(name, path, config=None, options=None, timeout=300):
+    """ImportInstance of the tarball file at path; returns (instance path, operation path)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return import_tarball_fd(name, fd, config, options, timeout)
+    finally:
+        os.close(fd)
 
 
 def import_tarball(name, data, config=None, options=None, delay=0.0):

@@ -21,15 +21,7 @@ def debian_rootfs_imports_starts_and_runs_a_command():
         print('# SKIP: no %s (tests/debian/rootfs.sh builds it where debootstrap and a mirror exist)' % TARBALL)
         return
     T.add(NAME)
-    fd = os.open(TARBALL, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        fdl = Gio.UnixFDList.new()
-        fdl.append(fd)
-        path, op = call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
-                        V('(sha{ss}a{sv})', (NAME, 0, {}, {})), timeout=600, fd_list=fdl)
-        close_fd_list(fdl)
-    finally:
-        os.close(fd)
+    path, op = import_tarball_file(NAME, TARBALL, timeout=600)
     assert get_prop(op, OPERATION_IFACE, 'Status') == 'success', get_prop(op, OPERATION_IFACE, 'ErrorMessage')
     assert instance_prop(NAME, 'State') == 'stopped'
 

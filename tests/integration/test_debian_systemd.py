@@ -32,11 +32,7 @@ def have_rootfs():
 
 def import_systemd(name, config=None):
     T.add(name)
-    fd = os.open(TARBALL, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        path, op = import_tarball_fd(name, fd, config=config)
-    finally:
-        os.close(fd)
+    path, op = import_tarball_file(name, TARBALL, config=config)
     assert get_prop(op, OPERATION_IFACE, 'Status') == 'success', get_prop(op, OPERATION_IFACE, 'ErrorMessage')
     assert instance_prop(name, 'State') == 'stopped'
 

@@ -242,11 +242,7 @@ def shell_into_systemd_instance():
         print('# SKIP: no %s (tests/debian/rootfs.sh OUT systemd builds it)' % TARBALL)
         return
     T.add(SD)
-    fd = os.open(TARBALL, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        import_tarball_fd(SD, fd)
-    finally:
-        os.close(fd)
+    import_tarball_file(SD, TARBALL)
     start_instance(SD)
     wait_registered(SD)
 
