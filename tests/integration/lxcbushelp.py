@@ -13,7 +13,7 @@ test_*.py). What lives where, in this order:
   tarballs           export_tarball(), import_tarball(), import_tarball_file(), tar_of(), tar_member(),
                      tree_of(), idmap_base()
   fds and terminals  read_until(), call_fds(), consoles, exec_pty(), Terminal
-  users, polkit      add_user(), run_as_user(), rules, pk_check(), Spy, Agent
+  users, polkit      add_user(), run_as_user(), rules, allow_user(), pk_check(), Spy, Agent
 
 Vocabulary: a function about an instance takes the instance first, as its
 name or its object path (instance_prop(NAME, 'State'), instance_call(path,
@@ -56,7 +56,8 @@ __all__ = [
     'unique_name', 'instance_prop', 'instance_call', 'instance_exists', 'create_params', 'create_instance',
     'new_instance', 'create_running_instance', 'start_instance', 'stop_instance', 'set_config',
     'BRIDGE_NET', 'instance_ipv4',
-    'cleanup_instance', 'Tracker', 'op_wait', 'fs_snapshot', 'staging_entries', 'wait_staging_empty', 'tree',
+    'cleanup_instance', 'Tracker', 'op_wait', 'operations_of_kind', 'fs_snapshot', 'staging_entries',
+    'wait_staging_empty', 'tree',
     # the daemon
     'CTL', 'daemon_pid', 'running_daemon_pid', 'expected_daemon_pid', 'expect_new_daemon',
     'check_daemon_alive', 'daemon_linger_sec', 'restart_daemon', 'kill_and_restart_daemon', 'daemon_workers',
@@ -81,7 +82,8 @@ __all__ = [
     # users, polkit, agents
     'SRC_DIR', 'RULES_DIR', 'DOC_RULES_DIR', 'INTERACTIVE', 'OPEN_METHODS', 'xml_methods',
     'checked_methods', 'add_group', 'add_user', 'uid_of', 'remove_users', 'run_as_user', 'install_rule',
-    'install_doc_rule', 'remove_rule', 'remove_all_rules', 'ensure_subids', 'restore_subids', 'pk_check',
+    'install_doc_rule', 'remove_rule', 'remove_all_rules', 'allow_user', 'retry_while_denied',
+    'ensure_subids', 'restore_subids', 'pk_check',
     'wait_rule', 'SPY_RULE', 'Spy', 'exec_params', 'NULL_FDS', 'OUT_PIPE', 'variant_text', 'Agent', 'agent',
     'close_agents', 'agent_with_rule', 'private_root_conn', 'stats_ms', 'median_ms',
     # the daemon's resources, its system calls
@@ -212,6 +214,18 @@ def op_wait(op, timeout=120):
     """Wait until an operation finished; return its Status."""
     return wait_for(lambda: (lambda s: s if s != 'running' else None)(
         get_prop(op, OPERATION_IFACE, 'Status')), timeout, 'operation %s finished' % op)
+
+
+def operations_of_kind(kind):
+    """The paths of the operations of `kind` (Operation.Kind: 'exec', 'start'...) the manager lists now."""
+    ops = set()
+    for o in call(MANAGER_PATH, MANAGER_IFACE, 'ListOperations'):
+        try:
+            if get_prop(o, OPERATION_IFACE, 'Kind') == kind:
+                ops.add(o)
+        except BusError:
+            pass    # gone meanwhile
+    return ops
 
 
 def start_instance(name, timeout=60):
@@ -1220,6 +1234,25 @@ def remove_rule(filename):
 def remove_all_rules():
     for f in list(_rules):
         remove_rule(f)
+
+
+def allow_user(filename, user):
+    """install_rule() of a rule that lets `user` do every org.lxcbus1 action without asking."""
+    return install_rule(filename, 'polkit.addRule(function(action, subject) {\n'
+                        '    if (action.id.indexOf("org.lxcbus1.") == 0 && subject.user == "%s")\n'
+                        '        return polkit.Result.YES;\n'
+                        '});\n' % user)
+
+
+def retry_while_denied(fn, denied, timeout=10):
+    """fn() again every 0.5 s while denied(its result), for up to timeout seconds: polkitd reads a rule
+    file some time after it changed. Returns the last result."""
+    deadline = time.monotonic() + timeout
+    while True:
+        res = fn()
+        if not denied(res) or time.monotonic() > deadline:
+            return res
+        time.sleep(0.5)
 
 
 _subid_orig = {}

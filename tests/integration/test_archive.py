@@ -7,7 +7,6 @@ outside, nothing left in staging, the name free again), and a cancelled import."
 import io
 import os
 import tarfile
-import time
 
 from gi.repository import Gio
 
@@ -16,7 +15,7 @@ from lxcbushelp import *
 
 T = Tracker()
 USER = 'lxarch'
-RULES = '/etc/polkit-1/rules.d/50-archive.rules'
+RULES = '50-archive.rules'
 SUBID = 'lxcbus:2000000:655360\n'
 SAVED = {}
 CANARY = '/tmp/lxcbus-archive-canary'
@@ -257,8 +256,7 @@ def user_import(name, path):
 @on_exit
 def user_cleanup():
     T.cleanup()
-    if os.path.exists(RULES):
-        os.unlink(RULES)
+    remove_rule(RULES)
     restore_files(SAVED)
     for p in (CANARY, '/tmp/lxcbus-archive-user.tar', '/tmp/lxcbus-archive-dev.tar'):
         if os.path.exists(p):
@@ -272,23 +270,14 @@ def user_import_is_idmapped_and_shifted():
         keep = [l for l in (save_file(SAVED, path) or '').splitlines(True) if not l.startswith('lxcbus:')]
         with open(path, 'w') as f:
             f.write(''.join(keep) + SUBID)
-    os.makedirs(os.path.dirname(RULES), exist_ok=True)
-    with open(RULES, 'w') as f:
-        f.write('polkit.addRule(function(action, subject) {\n'
-                '    if (action.id.indexOf("org.lxcbus1.") == 0 && subject.user == "%s")\n'
-                '        return polkit.Result.YES;\n'
-                '});\n' % USER)
+    allow_user(RULES, USER)
     data = export_bytes(st['src'])
     with open('/tmp/lxcbus-archive-user.tar', 'wb') as f:
         f.write(data)
     os.chmod('/tmp/lxcbus-archive-user.tar', 0o644)
     name = unique_name('uimp')
-    deadline = time.monotonic() + 10
-    while True:
-        rc, out, err = user_import(name, '/tmp/lxcbus-archive-user.tar')
-        if rc == 0 or 'AccessDenied' not in out or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    rc, out, err = retry_while_denied(lambda: user_import(name, '/tmp/lxcbus-archive-user.tar'),
+                                      lambda r: r[0] != 0 and 'AccessDenied' in r[1])
     assert rc == 0, (out, err)
     base = idmap_base(name)
     assert base >= 2000000, base

@@ -262,15 +262,11 @@ def cancel_leaves_nothing():
 @test
 def idmapped_instance_as_its_user():
     add_user(USER)
-    polkit_rule('    if (action.id.indexOf("org.lxcbus1.") == 0 && subject.user == "%s")\n'
-                '        return polkit.Result.YES;' % USER)
+    allow_user(RULES, USER)
     name = T.add(unique_name('fidm'))
-    deadline = time.monotonic() + 10
-    while True:
-        rc, out, err = run_as_user(USER, CTL, '--no-ask-password', 'create', name, timeout=300)
-        if rc == 0 or 'access denied' not in err or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    rc, out, err = retry_while_denied(
+        lambda: run_as_user(USER, CTL, '--no-ask-password', 'create', name, timeout=300),
+        lambda r: r[0] != 0 and 'access denied' in r[2])
     assert rc == 0, (rc, out, err)
     with open(os.path.join(rootfs(name), '..', 'lxcbus.json')) as f:
         base = json.load(f)['idmap']['uid']
@@ -309,12 +305,9 @@ def polkit_refuses_user_without_rights():
     polkit_rule('    if (action.id == "org.lxcbus1.exec" && subject.user == "%s" &&\n'
                 '        action.lookup("verb") == "pull-file" && action.lookup("path") == "/etc/passwd")\n'
                 '        return polkit.Result.YES;' % NOBODY)
-    deadline = time.monotonic() + 10
-    while True:
-        rc, out, err = run_as_user(NOBODY, CTL, '--no-ask-password', 'file', 'pull', NAME + ':/etc/passwd', '-')
-        if rc == 0 or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    rc, out, err = retry_while_denied(
+        lambda: run_as_user(NOBODY, CTL, '--no-ask-password', 'file', 'pull', NAME + ':/etc/passwd', '-'),
+        lambda r: r[0] != 0)
     assert rc == 0 and 'root:' in out, (rc, out, err)
     rc, out, err = run_as_user(NOBODY, CTL, '--no-ask-password', 'file', 'pull', NAME + ':/etc/group', '-')
     assert rc != 0 and 'access denied' in err, (rc, out, err)
