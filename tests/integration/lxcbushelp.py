@@ -10,7 +10,7 @@ test_*.py). What lives where, in this order:
   scopes, cgroups    scope_of(), scope_state(), assert_scope_gone()
   exec               exec_start() (Instance.Exec with fds), root_exec()
   files              file_text(), save_file(), restore_files()
-  tarballs           export_tarball(), import_tarball(), import_tarball_file(), tar_of(), tar_member(),
+  tarballs           call_with_fds(), export_tarball(), import_tarball(), import_tarball_file(), tar_of(), tar_member(),
                      tree_of(), idmap_base()
   fds and terminals  read_until(), call_fds(), consoles, exec_pty(), Terminal
   users, polkit      add_user(), run_as_user(), rules, allow_user(), pk_check(), Spy, Agent
@@ -74,7 +74,7 @@ __all__ = [
     'unit_props',
     'snap_call', 'copy_instance', 'sh',
     # tarballs
-    'export_tarball', 'close_fd_list', 'import_from_pipe', 'import_tarball_fd', 'import_tarball',
+    'export_tarball', 'export_error', 'close_fd_list', 'call_with_fds', 'import_from_pipe', 'import_tarball_fd', 'import_tarball',
     'import_tarball_file', 'tar_of', 'tar_member', 'tree_of', 'idmap_base',
     # fds, consoles, terminals
     'read_until', 'call_fds', 'open_console', 'console_log', 'console_shell', 'exec_pty', 'set_size',
@@ -754,6 +754,18 @@ def close_fd_list(fdl):
         os.close(fd)
 
 
+def call_with_fds(path, iface, method, params, fds, timeout=120):
+    """A call passing fds (handles 0, 1... in their order); the copies its fd list holds are closed after,
+    the fds stay the caller's."""
+    fdl = Gio.UnixFDList.new()
+    for fd in fds:
+        fdl.append(fd)
+    try:
+        return call(path, iface, method, params, timeout=timeout, fd_list=fdl)
+    finally:
+        close_fd_list(fdl)
+
+
 def export_tarball(name, options=None, close_reader=False):
     """Instance.Export into a pipe read by a thread; returns the tarball. close_reader: the reader is
     closed at once (the export fails)."""
@@ -773,12 +785,10 @@ def export_tarball(name, options=None, close_reader=False):
     if not close_reader:
         t.start()
     try:
-        fdl = Gio.UnixFDList.new()
-        fdl.append(w)
-        call(instance_path(name), INSTANCE_IFACE, 'Export', V('(ha{sv})', (0, options or {})), timeout=300,
-             fd_list=fdl)
+        # (its copy of the write end closed: else the reader waits for an EOF that never comes)
+        call_with_fds(instance_path(name), INSTANCE_IFACE, 'Export', V('(ha{sv})', (0, options or {})), [w],
+                      timeout=300)
     finally:
-        close_fd_list(fdl)  # a copy of the write end: else the reader waits for an EOF that never comes
         os.close(w)
         if not close_reader:
             t.join(60)
@@ -786,34 +796,37 @@ def export_tarball(name, options=None, close_reader=False):
     return b''.join(chunks)
 
 
+def export_error(name, names, options=None, instance=None):
+    """Instance.Export of instance `name` into a pipe, with options, refused with one of `names`
+    (expect_error(), which checks that the message names `instance` if given); returns the error."""
+    r, w = os.pipe2(os.O_CLOEXEC)
+    try:
+        return expect_error(names, lambda: call_with_fds(instance_path(name), INSTANCE_IFACE, 'Export',
+                                                         V('(ha{sv})', (0, options or {})), [w]), instance)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
 def import_from_pipe(name):
     """An async ImportInstance reading from a pipe; returns (instance path, operation path, the pipe's
     write end, which the caller writes and closes)."""
     r, w = os.pipe2(os.O_CLOEXEC)
-    fdl = Gio.UnixFDList.new()
-    fdl.append(r)
     try:
-        path, op = call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
-                        V('(sha{ss}a{sv})', (name, 0, {}, {'async': V('b', True)})), fd_list=fdl)
+        path, op = call_with_fds(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
+                                 V('(sha{ss}a{sv})', (name, 0, {}, {'async': V('b', True)})), [r])
     except BaseException:
         os.close(w)
         raise
     finally:
-        close_fd_list(fdl)
         os.close(r)
     return path, op, w
 
 
 def import_tarball_fd(name, fd, config=None, options=None, timeout=300):
     """ImportInstance from fd; returns (instance path, operation path)."""
-    fdl = Gio.UnixFDList.new()
-    fdl.append(fd)
-    try:
-        return call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance', V('(sha{ss}a{sv})', (name, 0, config or {},
-                                                                                        options or {})),
-                    timeout=timeout, fd_list=fdl)
-    finally:
-        close_fd_list(fdl)
+    return call_with_fds(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
+                         V('(sha{ss}a{sv})', (name, 0, config or {}, options or {})), [fd], timeout=timeout)
 
 
 def import_tarball_file(name, path, config=None, options=None, timeout=300):

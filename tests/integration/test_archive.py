@@ -8,8 +8,6 @@ import io
 import os
 import tarfile
 
-from gi.repository import Gio
-
 from lxcbustest import *
 from lxcbushelp import *
 
@@ -147,24 +145,15 @@ def export_refusals():
     src = st['src']
     r, w = os.pipe2(os.O_CLOEXEC)
     try:
-        for fd, why in ((r, 'not open for writing'),):
-            fdl = Gio.UnixFDList.new()
-            fdl.append(fd)
-            err = expect_error(INVALID_ARGS, lambda: call(instance_path(src), INSTANCE_IFACE, 'Export',
-                                                          V('(ha{sv})', (0, {})), fd_list=fdl))
-            assert why in err.message, err.message
-        fdl = Gio.UnixFDList.new()
-        fdl.append(w)
-        expect_error(INVALID_ARGS, lambda: call(instance_path(src), INSTANCE_IFACE, 'Export',
-                                                V('(ha{sv})', (0, {'compression': V('s', 'lz4')})), fd_list=fdl))
-        fdl = Gio.UnixFDList.new()
-        fdl.append(w)
-        # allow-running itself: test_copy_running.py.
-        expect_error(INVALID_ARGS, lambda: call(instance_path(src), INSTANCE_IFACE, 'Export',
-                                                V('(ha{sv})', (0, {'allow-running': V('s', 'yes')})), fd_list=fdl))
+        err = expect_error(INVALID_ARGS, lambda: call_with_fds(instance_path(src), INSTANCE_IFACE, 'Export',
+                                                               V('(ha{sv})', (0, {})), [r]))
+        assert 'not open for writing' in err.message, err.message
     finally:
         os.close(r)
         os.close(w)
+    export_error(src, INVALID_ARGS, {'compression': V('s', 'lz4')})
+    # allow-running itself: test_copy_running.py.
+    export_error(src, INVALID_ARGS, {'allow-running': V('s', 'yes')})
 
 
 @test
@@ -319,12 +308,7 @@ def user_import_is_idmapped_and_shifted():
 def cancel_mid_import_leaves_nothing():
     data = export_bytes(st['src'])
     name = unique_name('cancel')
-    r, w = os.pipe2(os.O_CLOEXEC)
-    fdl = Gio.UnixFDList.new()
-    fdl.append(r)
-    path, op = call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
-                    V('(sha{ss}a{sv})', (name, 0, {}, {'async': V('b', True)})), fd_list=fdl)
-    os.close(r)
+    path, op, w = import_from_pipe(name)
     os.write(w, data[:1 << 16])       # some of it, then nothing: the worker waits for more
     wait_for(lambda: [e for e in staging_entries() if name in e], 30, 'staging of %s' % name)
     call(op, OPERATION_IFACE, 'Cancel')

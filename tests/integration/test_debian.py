@@ -4,8 +4,6 @@ tests/debian/rootfs.sh from the mirror of the machine's apt sources, cached) imp
 rootfs tarball, started, a command run in it, stopped and deleted."""
 import os
 
-from gi.repository import Gio
-
 from lxcbustest import *
 from lxcbushelp import *
 
@@ -30,11 +28,8 @@ def debian_rootfs_imports_starts_and_runs_a_command():
     os.write(w, b'#!/bin/sh\nexec sleep infinity\n')
     os.close(w)
     try:
-        fdl = Gio.UnixFDList.new()
-        fdl.append(r)
-        call(instance_path(NAME), INSTANCE_IFACE, 'PushFile',
-             V('(sha{sv})', ('/sbin/init', 0, {'mode': V('u', 0o755)})), timeout=60, fd_list=fdl)
-        close_fd_list(fdl)
+        call_with_fds(instance_path(NAME), INSTANCE_IFACE, 'PushFile',
+                      V('(sha{sv})', ('/sbin/init', 0, {'mode': V('u', 0o755)})), [r], timeout=60)
     finally:
         os.close(r)
 

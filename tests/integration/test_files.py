@@ -37,14 +37,8 @@ def rootfs(name):
 
 def file_call(name, method, path, fd, timeout=60, **o):
     """PushFile/PullFile with fd; returns the operation path."""
-    fdl = Gio.UnixFDList()
-    try:
-        idx = fdl.append(fd)
-        params = V('(sha{sv})', (path, idx, {k.rstrip('_').replace('_', '-'): v for k, v in o.items()}))
-        return call(instance_path(name), INSTANCE_IFACE, method, params, fd_list=fdl, timeout=timeout)
-    finally:
-        for f in fdl.steal_fds():
-            os.close(f)
+    params = V('(sha{sv})', (path, 0, {k.rstrip('_').replace('_', '-'): v for k, v in o.items()}))
+    return call_with_fds(instance_path(name), INSTANCE_IFACE, method, params, [fd], timeout=timeout)
 
 
 def push(name, path, data, **o):
