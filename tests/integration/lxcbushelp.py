@@ -10,8 +10,8 @@ test_*.py). What lives where, in this order:
   scopes, cgroups    scope_of(), scope_state(), assert_scope_gone()
   exec               exec_start() (Instance.Exec with fds), root_exec()
   files              file_text(), save_file(), restore_files()
-  tarballs           call_with_fds(), export_tarball(), import_tarball(), import_tarball_file(), tar_of(), tar_member(),
-                     tree_of(), idmap_base()
+  tarballs           call_with_fds(), export_tarball(), import_tarball(), import_tarball_file(),
+                     debian_image(), tar_of(), tar_member(), tree_of(), idmap_base()
   fds and terminals  read_until(), call_fds(), consoles, exec_pty(), Terminal
   users, polkit      add_user(), run_as_user(), rules, allow_user(), pk_check(), Spy, Agent
 
@@ -75,7 +75,7 @@ __all__ = [
     'snap_call', 'copy_instance', 'sh',
     # tarballs
     'export_tarball', 'export_error', 'close_fd_list', 'call_with_fds', 'import_from_pipe', 'import_tarball_fd', 'import_tarball',
-    'import_tarball_file', 'tar_of', 'tar_member', 'tree_of', 'idmap_base',
+    'import_tarball_file', 'debian_image', 'tar_of', 'tar_member', 'tree_of', 'idmap_base',
     # fds, consoles, terminals
     'read_until', 'call_fds', 'open_console', 'console_log', 'console_shell', 'exec_pty', 'set_size',
     'Terminal',
@@ -836,6 +836,17 @@ def import_tarball_file(name, path, config=None, options=None, timeout=300):
         return import_tarball_fd(name, fd, config, options, timeout)
     finally:
         os.close(fd)
+
+
+def debian_image(variant):
+    """The Debian 12 rootfs tarball tests/debian/rootfs.sh builds and caches where debootstrap and a mirror
+    exist, variant 'minbase' or 'systemd'; None, said in a SKIP line, if it is not there."""
+    path = os.path.join(SRC_DIR, 'tests', 'debian', 'cache', 'debian-12-%s.tar' % variant)
+    if os.path.exists(path):
+        return path
+    print('# SKIP: no %s (tests/debian/rootfs.sh%s builds it where debootstrap and a mirror exist)'
+          % (path, '' if variant == 'minbase' else ' OUT ' + variant))
+    return None
 
 
 def import_tarball(name, data, config=None, options=None, delay=0.0):

@@ -7,19 +7,17 @@ import os
 from lxcbustest import *
 from lxcbushelp import *
 
-TARBALL = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'debian', 'cache',
-                       'debian-12-minbase.tar')
 NAME = unique_name('deb')
 T = Tracker()
 
 
 @test
 def debian_rootfs_imports_starts_and_runs_a_command():
-    if not os.path.exists(TARBALL):
-        print('# SKIP: no %s (tests/debian/rootfs.sh builds it where debootstrap and a mirror exist)' % TARBALL)
+    tarball = debian_image('minbase')
+    if not tarball:
         return
     T.add(NAME)
-    path, op = import_tarball_file(NAME, TARBALL, timeout=600)
+    path, op = import_tarball_file(NAME, tarball, timeout=600)
     assert get_prop(op, OPERATION_IFACE, 'Status') == 'success', get_prop(op, OPERATION_IFACE, 'ErrorMessage')
     assert instance_prop(NAME, 'State') == 'stopped'
 
