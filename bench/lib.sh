@@ -10,10 +10,13 @@
 #                          logs the conditions
 #   bench WHAT CMD...      run CMD inside: its SAMPLE and NOTE lines appended to $SAMPLES, the rest to
 #                          stderr; a failure is fatal
+#   bench_pair             the busybox pair that run.sh and peers.sh measure: instance benchb (through
+#                          the bus) and the floor, container benchf in FLOOR_PATH (lxc-create, no daemon)
 #   log MSG, die MSG, tx CMD...   a line on stderr; a fatal failure (with lxcbusd's journal once
 #                          booted); CMD run inside the test host
 #
-# Sets SRC (the project), PY, T_START, BOOTED, RC.
+# Sets SRC (the project), PY, T_START, BOOTED, RC; WARM (warm-up runs added to each measurement and
+# dropped), FLOOR_PATH and FLOOR_CG (the floor's lxcpath and lxc.cgroup.dir).
 
 # shellcheck source=../tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/integration/lib.sh"
@@ -23,6 +26,9 @@ T_START=$(date +%s)
 BOOTED=0
 RC=0
 SAMPLES=""
+WARM=2
+FLOOR_PATH=/var/lib/lxcbench
+FLOOR_CG=lxcbench
 BENCH_PROG=$(basename "$0")
 
 log() { echo "$BENCH_PROG: $(date +%T) $*" >&2; }
@@ -61,6 +67,14 @@ bench_boot() {
   lb_start "$NAME" || die "lxcbusd did not start"
   log "lxcbusd is up (MainPID $(tx systemctl show -P MainPID lxcbusd.service)); conditions: $(nproc) CPUs," \
       "load $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+bench_pair() {
+  tx busctl --timeout=120 call org.lxcbus1 /org/lxcbus1 org.lxcbus1.Manager CreateInstance 'sa{sv}a{ss}a{sv}' \
+    benchb 2 type s template template s busybox 0 0 >/dev/null || die "CreateInstance benchb failed"
+  tx sh -euc 'mkdir -p "${2:?}" && lxc-create -t busybox -n "${1:?}" -P "$2" >/dev/null 2>&1' sh benchf "$FLOOR_PATH" \
+    || die "lxc-create benchf failed"
+  log "created instance benchb (bus) and container benchf in $FLOOR_PATH (floor)"
 }
 
 bench() {

@@ -31,13 +31,10 @@ HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 NAME=peers$$
 . "$HERE/lib.sh"
 ITER=${LXCPEERS_ITER:-20}
-WARM=2
 NLIST=${LXCPEERS_NLIST:-50}
 OUT=${LXCPEERS_SAMPLES:-$HERE/peers-samples.txt}
 SVG=$SRC/docs/bench-peers.svg
 README=$HERE/README.md
-FLOOR_PATH=/var/lib/lxcbench
-FLOOR_CG=lxcbench
 WORK=/var/lib/lxcpeers
 
 usage() { echo "usage: bench/run.sh --peers BUILD_DIR | bench/run.sh --peers --report" >&2; exit 2; }
@@ -99,10 +96,7 @@ tx sh -c 'cd "${1:?}" 2>/dev/null || exit 0; for f in *.conf; do [ -e "$f" ] && 
   sh "$CONFD" || die "setting aside $CONFD/*.conf failed"
 
 # ---- lxcbus and liblxc (the busybox containers of bench/run.sh) -------------------------------
-tx busctl --timeout=120 call org.lxcbus1 /org/lxcbus1 org.lxcbus1.Manager CreateInstance 'sa{sv}a{ss}a{sv}' \
-  benchb 2 type s template template s busybox 0 0 >/dev/null || die "CreateInstance benchb failed"
-tx sh -euc 'mkdir -p "${2:?}" && lxc-create -t busybox -n "${1:?}" -P "$2" >/dev/null 2>&1' sh benchf "$FLOOR_PATH" \
-  || die "lxc-create benchf failed"
+bench_pair
 bench "lxcbus: start/stop"      "$BIN/bench-bus" startstop benchb "$ITER" "$WARM"
 bench "lxcbus: exec true"       "$BIN/bench-bus" exec benchb "$(( ITER < 20 ? 20 : ITER ))" "$WARM"
 bench "liblxc: start/stop"      "$BIN/bench-lxc" startstop "$FLOOR_PATH" benchf "$ITER" "$WARM" "$FLOOR_CG"

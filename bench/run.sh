@@ -48,15 +48,12 @@ HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 NAME=bench$$
 . "$HERE/lib.sh"
 ITER=${LXCBENCH_ITER:-20}
-WARM=2
 LIST_ITER=${LXCBENCH_LIST_ITER:-300}
 LS_ITER=${LXCBENCH_LS_ITER:-30}
 NLIST=${LXCBENCH_NLIST:-200}
 EXEC_ITER=${LXCBENCH_EXEC_ITER:-$(( ITER < 20 ? 20 : ITER ))}
 TPUT_ITER=${LXCBENCH_TPUT_ITER:-3}
 AUTH_ITER=${LXCBENCH_AUTH_ITER:-200}
-FLOOR_PATH=/var/lib/lxcbench
-FLOOR_CG=lxcbench
 
 # The samples: kept in LXCBENCH_RAW if asked, removed at exit.
 bench_at_exit() {
@@ -94,11 +91,7 @@ done
 bench_boot
 
 # ---- the two busybox containers --------------------------------------------------------
-tx busctl --timeout=120 call org.lxcbus1 /org/lxcbus1 org.lxcbus1.Manager CreateInstance 'sa{sv}a{ss}a{sv}' \
-  benchb 2 type s template template s busybox 0 0 >/dev/null || die "CreateInstance benchb failed"
-tx sh -euc 'mkdir -p "${2:?}" && lxc-create -t busybox -n "${1:?}" -P "$2" >/dev/null 2>&1' sh benchf "$FLOOR_PATH" \
-  || die "lxc-create benchf failed"
-log "created instance benchb (bus) and container benchf in $FLOOR_PATH (floor)"
+bench_pair
 
 # ---- measurements ------------------------------------------------------------------
 bench "start/stop-kill: bus"          "$BIN/bench-bus" startstop benchb "$ITER" "$WARM"
