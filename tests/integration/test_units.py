@@ -58,12 +58,18 @@ def dropin(name, text):
     systemctl('daemon-reload')
 
 
-def unit_instance(prefix, conf=None, start=False):
-    """A new instance and its unit lxcbus@NAME.service (both cleaned up at exit), with the drop-in conf if
-    given, started through systemctl if start; returns (name, unit)."""
+def new_unit_instance(prefix):
+    """A new instance whose unit lxcbus@NAME.service is stopped and reset at exit; returns its name."""
     name = tracker.add(new_instance(prefix))
+    units.append(unit_of(name))
+    return name
+
+
+def unit_instance(prefix, conf=None, start=False):
+    """new_unit_instance(), with the drop-in conf if given, started through systemctl if start; returns
+    (name, unit)."""
+    name = new_unit_instance(prefix)
     u = unit_of(name)
-    units.append(u)
     if conf:
         dropin(name, conf)
     if start:
