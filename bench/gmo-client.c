@@ -13,7 +13,8 @@
  *                   Name and State as a GUI would): with --walk
  *   c_gmo_parse     GDBusMessage from the reply's bytes alone
  *   c_gmo_bytes     the reply's size (bytes)
- * and the lxcbusd's own CPU time per call when --pid PID is given (utime+stime around the loop). */
+ * and the CPU time per call of lxcbusd (--pid PID) and dbus-daemon (--bus-pid PID), utime+stime around
+ * the loop. */
 #include <gio/gio.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -119,19 +120,19 @@ static unsigned walk(GVariant *r) {
 
 typedef struct Bench {
         GDBusConnection *c;
-        long pid;
+        long pid, bus_pid;
         const char *iface, *method, *type;
         bool walk;
 } Bench;
 
-/* Median of iter calls (warm ones dropped), with p90 and lxcbusd's CPU ms per call. */
+/* Median of iter calls (warm ones dropped), with p90 and the CPU ms per call of lxcbusd and dbus-daemon. */
 static void timed(const Bench *b, const char *figure, unsigned iter, unsigned warm) {
         g_autofree double *v = g_new(double, iter);
         unsigned props = 0;
 
         for (unsigned k = 0; k < warm; k++)
                 g_variant_unref(call(b->c, b->iface, b->method, b->type));
-        long c0 = cpu_ticks(b->pid);
+        long c0 = cpu_ticks(b->pid), b0 = cpu_ticks(b->bus_pid);
         for (unsigned k = 0; k < iter; k++) {
                 double t0 = now_ms();
                 GVariant *r = call(b->c, b->iface, b->method, b->type);
@@ -140,10 +141,11 @@ static void timed(const Bench *b, const char *figure, unsigned iter, unsigned wa
                 g_variant_unref(r);
                 v[k] = now_ms() - t0;
         }
-        double cpu = (cpu_ticks(b->pid) - c0) * 1000.0 / sysconf(_SC_CLK_TCK) / iter;
+        double tick = 1000.0 / sysconf(_SC_CLK_TCK) / iter;
+        double cpu = (cpu_ticks(b->pid) - c0) * tick, bus_cpu = (cpu_ticks(b->bus_pid) - b0) * tick;
         double p = p90(v, iter);
-        printf("FIGURE %s %.3f ms  (median of %u, p90 %.3f; lxcbusd CPU %.2f ms/call%s)\n", figure,
-               median(v, iter), iter, p, cpu, props ? "; every property read" : "");
+        printf("FIGURE %s %.3f ms  (median of %u, p90 %.3f; CPU per call: lxcbusd %.2f ms, "
+               "dbus-daemon %.2f ms%s)\n", figure, median(v, iter), iter, p, cpu, bus_cpu, props ? "; every property read" : "");
 }
 
 /* GLib's parse of the reply's bytes alone: what the client pays at the least. */
@@ -178,13 +180,14 @@ static void parse_floor(GDBusConnection *c, const char *iface, const char *metho
 int main(int argc, char **argv) {
         g_autofree char *address = NULL;
         g_autoptr(GError) e = NULL;
-        int iter = 40, list_iter = 300, pid = 0;
+        int iter = 40, list_iter = 300, pid = 0, bus_pid = 0;
         gboolean do_walk = FALSE;
         GOptionEntry entries[] = {
-                { "address", 0, 0, G_OPTION_ARG_STRING, &address, "bus address (default: the system bus)", NULL },
+                { "address", 0, 0, G_OPTION_ARG_STRING, &address, "bus address (default: system bus)", NULL },
                 { "iter", 0, 0, G_OPTION_ARG_INT, &iter, "GetManagedObjects calls (40)", NULL },
-                { "list-iter", 0, 0, G_OPTION_ARG_INT, &list_iter, "Ping and ListInstances calls (300)", NULL },
+                { "list-iter", 0, 0, G_OPTION_ARG_INT, &list_iter, "Ping, ListInstances calls (300)", NULL },
                 { "pid", 0, 0, G_OPTION_ARG_INT, &pid, "lxcbusd's pid, for its CPU time per call", NULL },
+                { "bus-pid", 0, 0, G_OPTION_ARG_INT, &bus_pid, "dbus-daemon's pid, for its CPU time", NULL },
                 { "walk", 0, 0, G_OPTION_ARG_NONE, &do_walk, "also time a walk over every property", NULL },
                 {}
         };
@@ -208,9 +211,10 @@ int main(int argc, char **argv) {
                 return 1;
         }
 
-        Bench ping = { c, pid, "org.freedesktop.DBus.Peer", "Ping", NULL, false };
-        Bench list = { c, pid, "org.lxcbus1.Manager", "ListInstances", "(a(sso))", false };
-        Bench gmo = { c, pid, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", "(a{oa{sa{sv}}})", false };
+        Bench ping = { c, pid, bus_pid, "org.freedesktop.DBus.Peer", "Ping", NULL, false };
+        Bench list = { c, pid, bus_pid, "org.lxcbus1.Manager", "ListInstances", "(a(sso))", false };
+        Bench gmo = { c, pid, bus_pid, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
+                      "(a{oa{sa{sv}}})", false };
         timed(&ping, "c_ping", list_iter, 10);
         timed(&list, "c_list", list_iter, 10);
         parse_floor(c, list.iface, list.method, "c_list_parse", list_iter);

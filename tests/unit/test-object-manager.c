@@ -158,11 +158,12 @@ static char *call(sd_bus *server, sd_bus *client) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         char *dump = NULL;
 
-        ASSERT_OK(sd_bus_message_new_method_call(client, &m, NULL, "/t", "org.freedesktop.DBus.ObjectManager",
-                                                 "GetManagedObjects"));
+        ASSERT_OK(sd_bus_message_new_method_call(client, &m, NULL, "/t",
+                                                 "org.freedesktop.DBus.ObjectManager", "GetManagedObjects"));
         ASSERT_OK(sd_bus_call_async(client, NULL, m, on_reply, &dump, 10 * 1000000ULL));
         for (int k = 0; !dump && k < 10000; k++) {
-                struct pollfd p[2] = { { sd_bus_get_fd(server), POLLIN }, { sd_bus_get_fd(client), POLLIN } };
+                struct pollfd p[2] = { { sd_bus_get_fd(server), POLLIN },
+                                       { sd_bus_get_fd(client), POLLIN } };
                 int a, b;
 
                 ASSERT_OK(a = sd_bus_process(server, NULL));
@@ -183,7 +184,8 @@ static void make_objects(void) {
                 snprintf(name, sizeof name, "obj-%zu", k);
                 objs[k] = (Obj) { .path = strdup(paths[k]), .name = strdup(name),
                                   .optional = k % 2 ? strdup("set") : NULL, .u = 7 * k, .b = k % 2,
-                                  .i = -(int32_t) k, .t = UINT64_MAX - k, .d = k / 3.0, .has_extra = k != 3 };
+                                  .i = -(int32_t) k, .t = UINT64_MAX - k, .d = k / 3.0,
+                                  .has_extra = k != 3 };
                 for (size_t j = 0; j < k; j++)
                         ASSERT_OK(strv_extend(&objs[k].strv, name));
         }
@@ -213,8 +215,8 @@ TEST(same_as_sd_bus) {
                 ASSERT_OK(sd_bus_add_fallback_vtable(server, NULL, kinds[k].prefix, kinds[k].interface,
                                                      kinds[k].vtable, kinds[k].find, NULL));
                 if (kinds[k].enumerate)
-                        ASSERT_OK(sd_bus_add_node_enumerator(server, NULL, kinds[k].prefix, kinds[k].enumerate,
-                                                             NULL));
+                        ASSERT_OK(sd_bus_add_node_enumerator(server, NULL, kinds[k].prefix,
+                                                             kinds[k].enumerate, NULL));
         }
 
         theirs = call(server, client);
