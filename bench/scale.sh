@@ -47,7 +47,7 @@ lb_dropin "$NAME" || die "lxcbusd drop-in failed"
 lb_start "$NAME" || die "lxcbusd did not start"
 log "lxcbusd is up; conditions: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-tx "$PY" -u "$HERE/scale.py" "$@" || RC=1
+tx "$PY" -u "$HERE/scale.py" --c-client "$LB_BUILD/bench/gmo-client" "$@" || RC=1
 
 for f in test_load.py test_killpoints_lifecycle.py; do
   p=$LB_SRC/tests/integration/$f
