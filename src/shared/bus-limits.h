@@ -30,7 +30,7 @@
  *   - GetMetrics: LXCBUS_INSTANCES_MAX instances with METRICS_NETDEV_TOTAL_MAX interfaces in all, at most
  *     METRICS_NETDEV_MAX each (metrics.h).
  *
- * tests/unit/test-bus-limits.c builds the worst case of each of these messages and measures it (22.9 MiB
+ * tests/unit/test-bus-limits.c builds the worst case of each of these messages and measures it (20.0 MiB
  * for GetManagedObjects, 280 KiB for the polkit query of an Exec). No message lxcbusd sends carries more
  * than one fd. Going over a bound is refused before polkit is asked, with org.lxcbus1.Error.LimitsExceeded
  * (or InvalidConfig for a config, InvalidArgs for a count) naming the limit. */
