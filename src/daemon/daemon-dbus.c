@@ -85,7 +85,7 @@ static int on_bus_message(sd_bus_message *message, void *userdata, sd_bus_error 
         }
         /* Our own answer: the same as sd-bus's, without its walk of the object tree (object-manager-dbus.c). */
         if (bus_is_get_managed_objects(message, LXCBUS_PATH))
-                return bus_reply_managed_objects(message, bus_objects, ELEMENTSOF(bus_objects), m);
+                return bus_reply_managed_objects(message, bus_objects, ELEMENTSOF(bus_objects), m, ret_error);
         return 0;
 }
 

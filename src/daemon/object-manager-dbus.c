@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <stdint.h>
 
+#include "daemon-dbus.h"
 #include "macro.h"
 #include "object-manager-dbus.h"
 #include "util.h"
@@ -185,25 +186,29 @@ static int append_objects(sd_bus_message *reply, const BusObjectKind *kinds, siz
         return 0;
 }
 
-int bus_reply_managed_objects(sd_bus_message *message, const BusObjectKind *kinds, size_t n_kinds,
-                              void *userdata) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+typedef struct Fill {
+        const BusObjectKind *kinds;
+        size_t n_kinds;
+        void *userdata;
+        sd_bus_error *error;
+} Fill;
+
+static int fill_managed_objects(sd_bus_message *reply, void *userdata) {
+        Fill *f = userdata;
         int r;
 
+        r = sd_bus_message_open_container(reply, 'a', "{oa{sa{sv}}}");
+        if (r >= 0)
+                r = append_objects(reply, f->kinds, f->n_kinds, f->userdata, f->error);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+int bus_reply_managed_objects(sd_bus_message *message, const BusObjectKind *kinds, size_t n_kinds,
+                              void *userdata, sd_bus_error *error) {
         assert(message);
         assert(kinds);
 
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "{oa{sa{sv}}}");
-        if (r >= 0)
-                r = append_objects(reply, kinds, n_kinds, userdata, &error);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                r = sd_bus_reply_method_errno(message, r, &error);
-        else
-                r = sd_bus_send(NULL, reply, NULL);
+        int r = bus_reply_filled(message, fill_managed_objects,
+                                 &(Fill) { kinds, n_kinds, userdata, error });
         return r < 0 ? r : 1;
 }

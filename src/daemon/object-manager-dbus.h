@@ -23,6 +23,7 @@ bool bus_is_get_managed_objects(sd_bus_message *message, const char *path);
  * the object manager's path), as sd-bus's object manager would, byte for byte: the same objects in the
  * same order, each with the same interfaces and properties from the same getters. What it saves is
  * sd-bus's walk of its object tree (a set of every path, and for each path a lookup of every prefix of
- * it and a format string parsed for each value). Returns 1 when answered, or -errno. */
+ * it and a format string parsed for each value). Returns 1 when answered, or -errno (and error, from a
+ * getter or a find callback) for the caller to answer with, as a bus filter's caller does. */
 int bus_reply_managed_objects(sd_bus_message *message, const BusObjectKind *kinds, size_t n_kinds,
-                              void *userdata);
+                              void *userdata, sd_bus_error *error);

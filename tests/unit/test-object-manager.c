@@ -137,7 +137,7 @@ static const BusObjectKind kinds[] = {
 
 static int on_message(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
         if (bus_is_get_managed_objects(message, "/t"))
-                return bus_reply_managed_objects(message, kinds, ELEMENTSOF(kinds), NULL);
+                return bus_reply_managed_objects(message, kinds, ELEMENTSOF(kinds), NULL, ret_error);
         return 0;
 }
 
