@@ -12,7 +12,6 @@
  *   c_gmo_walk      the same, and every property of every object read (g_variant_iter, lookups of
  *                   Name and State as a GUI would): with --walk
  *   c_gmo_parse     GDBusMessage from the reply's bytes alone
- *   c_gmo_bytes     the reply's size (bytes)
  * and the CPU time per call of the server (--pid PID: lxcbusd, or bench/gmo-floor.py) and of dbus-daemon
  * (--bus-pid PID), utime+stime around the loop. */
 #include <gio/gio.h>
