@@ -28,24 +28,15 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
-SRC=$(cd "$HERE/.." && pwd)
-PY=/usr/bin/python3
+NAME=peers$$
+. "$HERE/lib.sh"
 ITER=${LXCPEERS_ITER:-20}
-WARM=2
 NLIST=${LXCPEERS_NLIST:-50}
 OUT=${LXCPEERS_SAMPLES:-$HERE/peers-samples.txt}
 SVG=$SRC/docs/bench-peers.svg
 README=$HERE/README.md
-NAME=peers$$
-FLOOR_PATH=/var/lib/lxcbench
-FLOOR_CG=lxcbench
 WORK=/var/lib/lxcpeers
-T_START=$(date +%s)
-BOOTED=0
-RAW=""
 
-log() { echo "peers.sh: $(date +%T) $*" >&2; }
-die() { log "FAILURE: $*"; exit 1; }
 usage() { echo "usage: bench/run.sh --peers BUILD_DIR | bench/run.sh --peers --report" >&2; exit 2; }
 
 report() {
@@ -75,48 +66,23 @@ case ${1:-} in
   ''|-*) usage;;
 esac
 [ $# = 1 ] || usage
-[ "$(id -u)" = 0 ] || die "must run as root"
+bench_init "$1"
 need_packages podman lxd python3-matplotlib
-
-# shellcheck source=../tests/integration/lib.sh
-. "$SRC/tests/integration/lib.sh"
-lb_init "$1" || exit 1
 BIN=$LB_BUILD/bench
 for b in bench-bus bench-lxc; do [ -x "$BIN/$b" ] || die "$BIN/$b missing: build first"; done
 
-finish() {
-  local rc=$?
-  trap - EXIT INT TERM HUP
-  if [ "$BOOTED" = 1 ]; then
-    tx sh -c 'systemctl stop peers-lxd.service peers-lxcfs.service' >/dev/null 2>&1
-    "$LB_TH/th-stop" -n "$NAME" >&2 || { log "th-stop reported a problem"; rc=1; }
-  fi
-  [ -n "$RAW" ] && rm -f "$RAW" "$RAW.part" "$RAW.err"
-  log "done in $(( $(date +%s) - T_START ))s, exit status $rc"
-  exit "$rc"
-}
-trap finish EXIT
-trap 'log "interrupted"; exit 130' INT TERM HUP
-
-tx() { lb_exec "$NAME" "$@"; }
-# Runs a measurement inside; SAMPLE and NOTE lines go to the samples, the rest to stderr.
-bench() {
-  local what=$1; shift
-  log "$what"
-  tx "$@" > "$RAW.part" || { cat "$RAW.part" >&2; die "$what failed"; }
-  grep -E '^(SAMPLE|NOTE) ' "$RAW.part" >> "$RAW"
-  grep -vE '^(SAMPLE|NOTE) ' "$RAW.part" >&2
+# LXD's and lxcfs's units inside, and the samples (copied to OUT at the end).
+bench_at_exit() {
+  [ "$BOOTED" = 1 ] && tx sh -c 'systemctl stop peers-lxd.service peers-lxcfs.service' >/dev/null 2>&1
+  [ -n "$SAMPLES" ] && rm -f "$SAMPLES" "$SAMPLES.part" "$SAMPLES.err"
   true
 }
-note() { echo "NOTE $*" >> "$RAW"; }
+note() { echo "NOTE $*" >> "$SAMPLES"; }
 
-RAW=$LB_BUILD/.lxcpeers-samples.$$
-: > "$RAW" || die "cannot write $RAW"
+SAMPLES=$LB_BUILD/.lxcpeers-samples.$$
+: > "$SAMPLES" || die "cannot write $SAMPLES"
 
-log "booting test host $NAME"
-BOOTED=1
-lb_boot "$NAME" >&2 || die "th-boot failed"
-lb_install "$NAME" && lb_start "$NAME" || die "installing or starting lxcbusd failed"
+bench_boot
 
 note "date $(date -u '+%F %H:%M UTC'); $(nproc) cpus; kernel $(uname -r); load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
 note "versions: lxc $(tx lxc-start --version 2>&1), $(tx podman --version 2>&1), crun $(tx crun --version 2>&1 | head -1 | awk '{print $3}'), lxd $(tx lxd --version 2>&1)"
@@ -130,10 +96,7 @@ tx sh -c 'cd "${1:?}" 2>/dev/null || exit 0; for f in *.conf; do [ -e "$f" ] && 
   sh "$CONFD" || die "setting aside $CONFD/*.conf failed"
 
 # ---- lxcbus and liblxc (the busybox containers of bench/run.sh) -------------------------------
-tx busctl --timeout=120 call org.lxcbus1 /org/lxcbus1 org.lxcbus1.Manager CreateInstance 'sa{sv}a{ss}a{sv}' \
-  benchb 2 type s template template s busybox 0 0 >/dev/null || die "CreateInstance benchb failed"
-tx sh -euc 'mkdir -p "${2:?}" && lxc-create -t busybox -n "${1:?}" -P "$2" >/dev/null 2>&1' sh benchf "$FLOOR_PATH" \
-  || die "lxc-create benchf failed"
+bench_pair
 bench "lxcbus: start/stop"      "$BIN/bench-bus" startstop benchb "$ITER" "$WARM"
 bench "lxcbus: exec true"       "$BIN/bench-bus" exec benchb "$(( ITER < 20 ? 20 : ITER ))" "$WARM"
 bench "liblxc: start/stop"      "$BIN/bench-lxc" startstop "$FLOOR_PATH" benchf "$ITER" "$WARM" "$FLOOR_CG"
@@ -162,12 +125,12 @@ tx sh -euc 'rm -rf "${1:?}" && mkdir -p "$1/image" && cp -a "${2:?}/benchf/rootf
   sh "$WORK" "$FLOOR_PATH" || die "making the peers' rootfs and image failed"
 
 # ---- podman -----------------------------------------------------------------------------------
-if tx podman info >/dev/null 2>"$RAW.err"; then
+if tx podman info >/dev/null 2>"$SAMPLES.err"; then
   note "podman: $(tx podman info --format 'runtime {{.Host.OCIRuntime.Name}}, cgroup manager {{.Host.CgroupManager}}, cgroups {{.Host.CgroupsVersion}}, storage {{.Store.GraphDriverName}}, events {{.Host.EventLogger}}' 2>&1)"
   bench "podman: start/stop, exec true, ps -a" "$PY" "$HERE/peers.py" podman "$WORK/rootfs" "$ITER" "$WARM" "$NLIST"
 else
-  log "podman does not run in the test host: $(tail -3 "$RAW.err")"
-  note "podman did not run: $(tail -1 "$RAW.err")"
+  log "podman does not run in the test host: $(tail -3 "$SAMPLES.err")"
+  note "podman did not run: $(tail -1 "$SAMPLES.err")"
 fi
 
 # ---- LXD, without lxcfs, then with it --------------------------------------------------------------
@@ -193,34 +156,34 @@ lxd_setup() {
   tx lxc image import "$WORK/busybox.tar.gz" --alias busybox >/dev/null &&
   tx lxc init busybox peerl >/dev/null
 }
-if lxd_setup 2>"$RAW.err"; then
+if lxd_setup 2>"$SAMPLES.err"; then
   bench "LXD (no lxcfs): start/stop, exec true, list" "$PY" "$HERE/peers.py" lxd lxd "$ITER" "$WARM" "$NLIST"
   lxd_down
   # lxcfs is a FUSE file system: the test host's /dev has no fuse node (make it, as udev would).
-  tx sh -c '[ -c /dev/fuse ] || mknod -m 666 /dev/fuse c 10 229' 2>"$RAW.err"
+  tx sh -c '[ -c /dev/fuse ] || mknod -m 666 /dev/fuse c 10 229' 2>"$SAMPLES.err"
   tx sh -c 'cd "${1:?}" 2>/dev/null || exit 0; for f in *.conf.peers-off; do [ -e "$f" ] && mv "$f" "${f%.peers-off}"; done; true' \
     sh "$CONFD" || die "restoring $CONFD failed"
   if tx mkdir -p /var/lib/lxcfs && tx systemd-run --quiet --unit=peers-lxcfs /usr/bin/lxcfs /var/lib/lxcfs \
-     && tx sh -c 'for i in $(seq 50); do mountpoint -q /var/lib/lxcfs && exit 0; sleep 0.1; done; exit 1' 2>>"$RAW.err"; then
-    lxd_up 2>>"$RAW.err" || die "LXD did not start again with lxcfs: $(tail -3 "$RAW.err")"
+     && tx sh -c 'for i in $(seq 50); do mountpoint -q /var/lib/lxcfs && exit 0; sleep 0.1; done; exit 1' 2>>"$SAMPLES.err"; then
+    lxd_up 2>>"$SAMPLES.err" || die "LXD did not start again with lxcfs: $(tail -3 "$SAMPLES.err")"
     bench "LXD (with lxcfs): start/stop, exec true, list" "$PY" "$HERE/peers.py" lxd lxd+lxcfs "$ITER" "$WARM" "$NLIST"
     hooks=$(tx sh -c '{ grep -hE "^lxc\.(hook|include)|lxcfs" /var/log/lxd/peerl/lxc.conf; cat "${1:?}"/*.conf; } |
                        sed "s/ *= */=/" | tr "\n" " "' sh "$CONFD")
     note "LXD with lxcfs: the hooks and lxcfs lines of its lxc.conf: ${hooks:-none}"
     lxd_down
   else
-    why=$(tx journalctl -u peers-lxcfs --no-pager -n 5 2>&1 | tail -3; tail -2 "$RAW.err")
+    why=$(tx journalctl -u peers-lxcfs --no-pager -n 5 2>&1 | tail -3; tail -2 "$SAMPLES.err")
     log "lxcfs does not run in the test host: $why"
     note "LXD with lxcfs did not run: lxcfs did not mount: $(echo "$why" | tail -1)"
   fi
 else
-  log "LXD does not run in the test host: $(tail -5 "$RAW.err")"
+  log "LXD does not run in the test host: $(tail -5 "$SAMPLES.err")"
   tx sh -c 'tail -20 /var/log/lxd/lxd.log' >&2 2>&1
-  note "LXD did not run: $(tail -1 "$RAW.err")"
+  note "LXD did not run: $(tail -1 "$SAMPLES.err")"
   lxd_down
 fi
 
 note "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
-cp "$RAW" "$OUT" || die "cannot write $OUT"
+cp "$SAMPLES" "$OUT" || die "cannot write $OUT"
 log "raw samples in $OUT"
 report

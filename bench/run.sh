@@ -44,74 +44,35 @@ if [ "${1:-}" = --scale ]; then
   exec "$(dirname "$(readlink -f "$0")")/scale.sh" "$@"
 fi
 
+# --breakdown BUILD_DIR: Start, Stop, Exec, Freeze against liblxc, with the phases of each (bench/latency.sh).
+if [ "${1:-}" = --breakdown ]; then
+  shift
+  exec "$(dirname "$(readlink -f "$0")")/latency.sh" "$@"
+fi
+
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
-SRC=$(cd "$HERE/.." && pwd)
-TH=$SRC/tests/testhost
-PY=/usr/bin/python3
-T_START=$(date +%s)
 NAME=bench$$
+. "$HERE/lib.sh"
 ITER=${LXCBENCH_ITER:-20}
-WARM=2
 LIST_ITER=${LXCBENCH_LIST_ITER:-300}
 LS_ITER=${LXCBENCH_LS_ITER:-30}
 NLIST=${LXCBENCH_NLIST:-200}
 EXEC_ITER=${LXCBENCH_EXEC_ITER:-$(( ITER < 20 ? 20 : ITER ))}
 TPUT_ITER=${LXCBENCH_TPUT_ITER:-3}
 AUTH_ITER=${LXCBENCH_AUTH_ITER:-200}
-FLOOR_PATH=/var/lib/lxcbench
-FLOOR_CG=lxcbench
-BOOTED=0
-SAMPLES=""
 
-log() { echo "run.sh: $(date +%T) $*" >&2; }
-
-finish() {
-  local rc=$?
-  trap - EXIT INT TERM HUP
-  if [ "$BOOTED" = 1 ] || [ -d "${TH_BASE:-/run/lxcbus-testhost}/$NAME" ]; then
-    "$TH/th-stop" -n "$NAME" >&2 || { log "th-stop reported a problem (leftover processes or cgroups)"; rc=1; }
-  fi
+# The samples: kept in LXCBENCH_RAW if asked, removed at exit.
+bench_at_exit() {
   [ -n "${LXCBENCH_RAW:-}" ] && [ -n "$SAMPLES" ] && cp "$SAMPLES" "$LXCBENCH_RAW"
   [ -n "$SAMPLES" ] && rm -f "$SAMPLES" "$SAMPLES.part"
-  log "done in $(( $(date +%s) - T_START ))s, exit status $rc"
-  exit "$rc"
-}
-trap finish EXIT
-trap 'log "interrupted"; exit 130' INT TERM HUP
-die() { log "FAILURE: $*"; [ "$BOOTED" = 1 ] && dump_journal; exit 1; }
-
-tx() { "$TH/th-exec" -n "$NAME" -r -- "$@"; }
-dump_journal() {
-  echo "---- journalctl -u lxcbusd | tail -60 (inside the test host)" >&2
-  tx sh -c 'journalctl -u lxcbusd --no-pager | tail -60' >&2 2>&1
-}
-
-# Runs a bench binary inside; SAMPLE lines go to the samples file, the rest to stderr.
-bench() {
-  local what=$1; shift
-  log "$what"
-  tx "$@" > "$SAMPLES.part" || { cat "$SAMPLES.part" >&2; die "$what failed"; }
-  grep '^SAMPLE ' "$SAMPLES.part" >> "$SAMPLES"
-  grep -v '^SAMPLE ' "$SAMPLES.part" >&2
   true
 }
 
 # ---- arguments -----------------------------------------------------------------
+case ${1:-} in -h|--help) sed -n '2,/^set /{/^#/s/^# \{0,1\}//p}' "$0"; exit 0;; esac
 [ $# = 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
-[ "$(id -u)" = 0 ] || die "must run as root"
-BUILD=$(readlink -f "$1")
-[ -f "$BUILD/build.ninja" ] && [ -d "$BUILD/meson-info" ] || die "$BUILD is not a meson build directory"
-[ -x "$PY" ] || die "$PY missing"
-read -r BSRC BPREFIX < <("$PY" - "$BUILD" <<'EOF'
-import json, sys, os
-b = sys.argv[1]
-info = json.load(open(os.path.join(b, 'meson-info', 'meson-info.json')))
-opts = json.load(open(os.path.join(b, 'meson-info', 'intro-buildoptions.json')))
-prefix = next((o['value'] for o in opts if o['name'] == 'prefix'), '?')
-print(os.path.realpath(info['directories']['source']), prefix)
-EOF
-) || die "cannot read $BUILD/meson-info"
-[ "$BPREFIX" = /usr ] || die "build dir $BUILD has prefix '$BPREFIX'; configure it with --prefix=/usr"
+bench_init "$1"
+BUILD=$LB_BUILD
 BIN=$(readlink -f "${LXCBENCH_BIN_DIR:-$BUILD/bench}")
 for b in bench-bus bench-lxc; do
   [ -x "$BIN/$b" ] || die "$BIN/$b missing: add subdir('bench') to meson.build and rebuild, or set LXCBENCH_BIN_DIR"
@@ -121,44 +82,22 @@ done
 SAMPLES=$BUILD/.lxcbench-samples.$$
 : > "$SAMPLES" || die "cannot write $SAMPLES"
 
-BINDS=()
-declare -A seen
-for d in "$SRC" "$BSRC" "$BUILD" "$BIN"; do
-  case $d in *[[:space:]:]*) die "path with whitespace or ':' is not supported: $d";; esac
+# LXCBENCH_BIN_DIR may lie outside what lb_init binds (the project, the build dir and its source).
+case $BIN in *[[:space:]:]*) die "path with whitespace or ':' is not supported: $BIN";; esac
+covered=0
+for spec in "$SRC" "$BUILD" "${LB_BINDS[@]}"; do
+  case $BIN in "${spec%%:*}"|"${spec%%:*}"/*) covered=1;; esac
 done
-for d in "$SRC" "$BSRC" "$BUILD" "$BIN"; do
-  [ -n "${seen[$d]:-}" ] && continue; seen[$d]=1
-  covered=0
-  for e in "$SRC" "$BSRC" "$BUILD"; do
-    case $d in "$e"/*) covered=1;; esac
-  done
-  [ "$covered" = 1 ] && continue
-  BINDS+=(-b "$d:$d:rw")
-done
+[ "$covered" = 1 ] || LB_BINDS+=(-b "$BIN:$BIN:rw")
 
 # ---- boot, install, start the daemon -------------------------------------------------
-log "booting test host $NAME"
-BOOTED=1
-"$TH/th-boot" -n "$NAME" -t 60 "${BINDS[@]}" -k lxcbusd.service -k lxcbus@.service -k lxcbus-autostart.service \
-  >&2 || { BOOTED=0; die "th-boot failed"; }
-out=$(tx meson install -C "$BUILD" --no-rebuild 2>&1) || { printf '%s\n' "$out" | tail -30 >&2; die "meson install failed"; }
-tx busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig || die "dbus ReloadConfig failed"
-tx systemctl daemon-reload || die "systemctl daemon-reload failed"
-tx timeout 150 systemctl start lxcbusd.service || die "systemctl start lxcbusd.service failed"
-ok=0
-for ((i = 0; i < 300; i++)); do
-  tx busctl status org.lxcbus1 >/dev/null 2>&1 && { ok=1; break; }
-  sleep 0.1
-done
-[ "$ok" = 1 ] || die "org.lxcbus1 did not appear on the bus"
-log "lxcbusd is up (MainPID $(tx systemctl show -P MainPID lxcbusd.service))"
+# The test host of the integration tests (lb_boot's units): lxc-net too, which an instance's default
+# network.bridge (lxcbr0) needs since lxcbusd.service wants it (without it no Start succeeds), and
+# machined, which every Start registers with (asynchronously), as on a real host.
+bench_boot
 
 # ---- the two busybox containers --------------------------------------------------------
-tx busctl --timeout=120 call org.lxcbus1 /org/lxcbus1 org.lxcbus1.Manager CreateInstance 'sa{sv}a{ss}a{sv}' \
-  benchb 2 type s template template s busybox 0 0 >/dev/null || die "CreateInstance benchb failed"
-tx sh -euc 'mkdir -p "${2:?}" && lxc-create -t busybox -n "${1:?}" -P "$2" >/dev/null 2>&1' sh benchf "$FLOOR_PATH" \
-  || die "lxc-create benchf failed"
-log "created instance benchb (bus) and container benchf in $FLOOR_PATH (floor)"
+bench_pair
 
 # ---- measurements ------------------------------------------------------------------
 bench "start/stop-kill: bus"          "$BIN/bench-bus" startstop benchb "$ITER" "$WARM"

@@ -12,40 +12,13 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
-. "$HERE/../tests/integration/lib.sh"
 NAME=scale$$
-PY=/usr/bin/python3
-T_START=$(date +%s)
-BOOTED=0
-RC=0
-
-log() { echo "scale.sh: $(date +%T) $*" >&2; }
-tx() { lb_exec "$NAME" "$@"; }
-finish() {
-  local rc=$?
-  trap - EXIT INT TERM HUP
-  [ "$rc" = 0 ] && rc=$RC
-  if [ "$BOOTED" = 1 ] || [ -d "${TH_BASE:-/run/lxcbus-testhost}/$NAME" ]; then
-    "$LB_TH/th-stop" -n "$NAME" >&2 || { log "th-stop reported a problem"; rc=1; }
-  fi
-  log "done in $(( $(date +%s) - T_START ))s, exit status $rc"
-  exit "$rc"
-}
-trap finish EXIT
-trap 'log "interrupted"; exit 130' INT TERM HUP
-die() { log "FAILURE: $*"; [ "$BOOTED" = 1 ] && tx sh -c 'journalctl -u lxcbusd --no-pager | tail -40' >&2; exit 1; }
+. "$HERE/lib.sh"
 
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [scale.py options]" >&2; exit 2; }
-lb_init "$1" || die "bad build directory $1"
+bench_init "$1"
 shift
-
-log "booting test host $NAME"
-BOOTED=1
-lb_boot "$NAME" || { BOOTED=0; die "th-boot failed"; }
-lb_install "$NAME" || die "installing into the test host failed"
-lb_dropin "$NAME" || die "lxcbusd drop-in failed"
-lb_start "$NAME" || die "lxcbusd did not start"
-log "lxcbusd is up; conditions: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_boot
 
 tx "$PY" -u "$HERE/scale.py" --c-client "$LB_BUILD/bench/gmo-client" "$@" || RC=1
 

@@ -33,6 +33,7 @@ typedef struct UnitWatch {
         char *scope;
         char *restart_op;               /* the last Restart operation of this instance (InterfacesAdded) */
         char *status;                   /* the last STATUS= sent */
+        sd_event_source *retry;         /* Busy with no operation to wait for: look again (wait_for_holder()) */
         bool ready;                     /* READY=1 sent */
         bool start_called;              /* our Start is out (or done) */
         bool start_done;                /* ... and its operation succeeded */
@@ -45,6 +46,7 @@ typedef struct UnitWatch {
 
 static void unit_watch_done(UnitWatch *u) {
         FREE_MANY(u->path, u->state, u->scope, u->restart_op, u->status);
+        u->retry = sd_event_source_unref(u->retry);
         u->event = sd_event_unref(u->event);
 }
 
@@ -234,6 +236,7 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
 }
 
 static int on_operation_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+static int wait_for_holder(UnitWatch *u);
 
 static int on_wait_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         UnitWatch *u = userdata;
@@ -249,7 +252,7 @@ static int on_wait_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 }
 
 /* Start or Stop replied with its operation (async): wait for it. Busy: another caller's operation holds
- * the instance; its state changes bring us back to evaluate(). */
+ * the instance (wait_for_holder()). */
 static int on_operation_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         UnitWatch *u = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
@@ -258,7 +261,7 @@ static int on_operation_reply(sd_bus_message *m, void *userdata, sd_bus_error *r
 
         if (e && sd_bus_error_has_name(e, "org.lxcbus1.Error.Busy")) {
                 u->start_called = u->stop_called = false;
-                return 0;
+                return wait_for_holder(u);
         }
         if (e) {
                 finish(u, ctl_bus_error(u->c, e, -sd_bus_message_get_errno(m) ?: -EIO));
@@ -288,41 +291,76 @@ static int call_lifecycle(UnitWatch *u, const char *method, bool force) {
         return 0;
 }
 
-/* Whether operation path is a running Restart of our instance. */
-static bool is_running_restart(UnitWatch *u, const char *path) {
-        _cleanup_free_ char *kind = NULL, *status = NULL;
+/* Whether operation path is running on our instance, and is of kind (any if NULL). */
+static bool is_running_on_instance(UnitWatch *u, const char *path, const char *kind) {
+        _cleanup_free_ char *k = NULL, *status = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *instance;
 
         if (sd_bus_get_property_string(u->c->bus, LXCBUS_BUS_NAME, path, LXCBUS_OPERATION_INTERFACE, "Status",
                                        NULL, &status) < 0 || !streq(status, "running"))
                 return false;
-        if (sd_bus_get_property_string(u->c->bus, LXCBUS_BUS_NAME, path, LXCBUS_OPERATION_INTERFACE, "Kind",
-                                       NULL, &kind) < 0 || !streq(kind, "restart"))
+        if (kind && (sd_bus_get_property_string(u->c->bus, LXCBUS_BUS_NAME, path, LXCBUS_OPERATION_INTERFACE,
+                                                "Kind", NULL, &k) < 0 || !streq(k, kind)))
                 return false;
         return sd_bus_get_property(u->c->bus, LXCBUS_BUS_NAME, path, LXCBUS_OPERATION_INTERFACE, "Instance", NULL,
                                    &reply, "o") >= 0 &&
                sd_bus_message_read(reply, "o", &instance) >= 0 && streq(instance, u->path);
 }
 
-/* Whether a Restart of the instance runs: then the instance's stop is half of it. The one InterfacesAdded
- * announced, else (that signal may not have come yet, or was missed) any the daemon lists. */
-static bool restart_running(UnitWatch *u) {
+/* The first operation the daemon lists that runs on our instance and is of kind (any if NULL) into
+ * *ret; false if there is none. */
+static bool find_running_operation(UnitWatch *u, const char *kind, char **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *path;
 
-        if (u->restart_op)
-                return is_running_restart(u, u->restart_op);
         if (sd_bus_call_method(u->c->bus, LXCBUS_BUS_NAME, "/org/lxcbus1", LXCBUS_MANAGER_INTERFACE, "ListOperations",
                                NULL, &reply, NULL) < 0 ||
             sd_bus_message_enter_container(reply, 'a', "o") < 0)
                 return false;
         while (sd_bus_message_read(reply, "o", &path) > 0)
-                if (is_running_restart(u, path)) {
-                        (void) set_string(&u->restart_op, path);
-                        return true;
-                }
+                if (is_running_on_instance(u, path, kind))
+                        return set_string(ret, path) >= 0;
         return false;
+}
+
+/* Whether a Restart of the instance runs: then the instance's stop is half of it. The one InterfacesAdded
+ * announced, else (that signal may not have come yet, or was missed) any the daemon lists. */
+static bool restart_running(UnitWatch *u) {
+        if (u->restart_op)
+                return is_running_on_instance(u, u->restart_op, "restart");
+        return find_running_operation(u, "restart", &u->restart_op);
+}
+
+static int on_holder_done(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        return read_state(userdata);
+}
+
+static int on_holder_gone(sd_event_source *s, uint64_t usec, void *userdata) {
+        return read_state(userdata);
+}
+
+/* Our Start or Stop got Busy: another operation holds the instance. Its state may not change when that
+ * operation ends (a Stop ends after the state is "stopped"), so wait for the holder's end with
+ * Operation.Wait and look again. If none runs any more it ended meanwhile, or the instance is busy
+ * without one (its scope's removal): look again after a short pause, not in a tight loop. */
+static int wait_for_holder(UnitWatch *u) {
+        _cleanup_free_ char *holder = NULL;
+        int r;
+
+        if (find_running_operation(u, NULL, &holder))
+                r = sd_bus_call_method_async(u->c->bus, NULL, LXCBUS_BUS_NAME, holder, LXCBUS_OPERATION_INTERFACE,
+                                             "Wait", on_holder_done, u, NULL);
+        else if (u->retry) {
+                r = sd_event_source_set_time_relative(u->retry, 50 * USEC_PER_MSEC);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(u->retry, SD_EVENT_ONESHOT);
+        } else
+                r = sd_event_add_time_relative(u->event, &u->retry, CLOCK_MONOTONIC, 50 * USEC_PER_MSEC, 0,
+                                               on_holder_gone, u);
+        if (r < 0)
+                finish(u, ctl_error_errno(u->c, r, "Failed to wait for the operation holding %s: %m", u->path));
+        return 0;
 }
 
 /* systemctl stop (SIGTERM): stop the instance and exit once it is down. */

@@ -14,6 +14,7 @@
 #include "object-manager-dbus.h"
 #include "operation-dbus.h"
 #include "scope.h"
+#include "settle-dbus.h"
 #include "util.h"
 
 /* Whom lxcbusd believes, and what it accepts, before any match or handler sees a message.
@@ -86,7 +87,7 @@ static int on_bus_message(sd_bus_message *message, void *userdata, sd_bus_error 
         /* Our own answer: the same as sd-bus's, without its walk of the object tree (object-manager-dbus.c). */
         if (bus_is_get_managed_objects(message, LXCBUS_PATH))
                 return bus_reply_managed_objects(message, bus_objects, ELEMENTSOF(bus_objects), m, ret_error);
-        return 0;
+        return bus_defer_while_settling(m, message);
 }
 
 /* Unknown (no systemd on this bus) until it is known: then no systemd signal is believed. */

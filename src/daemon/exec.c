@@ -12,6 +12,7 @@
 #include "log.h"
 #include "manager.h"
 #include "operation.h"
+#include "trace.h"
 #include "util.h"
 #include "worker.h"
 
@@ -77,6 +78,7 @@ static void process_exited(Operation *o, int status, int sig) {
         if (o->exec.exited)
                 return;
         o->exec.exited = true;
+        trace_event("exec-exited", o->instance_name);
         o->exec.pidfd = safe_close(o->exec.pidfd);
         o->exec.exit_status = status;
         o->exec.exit_signal = sig;
@@ -86,6 +88,7 @@ static void process_exited(Operation *o, int status, int sig) {
 }
 
 static void process_running(Operation *o, Worker *w, pid_t pid) {
+        trace_event("exec-running", o->instance_name);
         o->exec.pid = pid;
         if (w->received_fds[0] >= 0) {
                 safe_close(o->exec.pidfd);
@@ -125,7 +128,7 @@ static void on_exec_message(Worker *w, const WorkerMessage *msg, void *userdata)
 static void on_exec_exited(Worker *w, int error, const char *message, void *userdata) {
         Operation *o = userdata;
 
-        o->worker = worker_free(o->worker);
+        o->worker = worker_release(o->worker);
         if (o->exec.pid <= 0) {
                 operation_fail(o, error, "Failed to run the command in '%s': %s", o->instance_name, message);
                 return;
@@ -151,6 +154,7 @@ int exec_start(Instance *i, Operation *o, ExecRequest *req) {
         assert(o->kind == OPERATION_EXEC);
         assert(req);
 
+        trace_event("exec-begin", i->name);
         r = exec_environment(i, req, &env, &cwd);
         if (r < 0)
                 return r;
@@ -173,7 +177,13 @@ int exec_start(Instance *i, Operation *o, ExecRequest *req) {
         };
         o->step = OPERATION_STEP_WORK;
         operation_set_progress(o, 0.1, "starting");
-        return worker_spawn(o->manager, &wr, req->fds, req->fds ? 3 : 0, &exec_handlers, o, &o->worker);
+        r = worker_spawn(o->manager, &wr, req->fds, req->fds ? 3 : 0, &exec_handlers, o, &o->worker);
+        if (r < 0)
+                return r;
+        /* The operation ends with the worker's result, right after the process's exit status: Wait()'s
+         * caller finds it finished, however long the worker then takes to exit. */
+        o->worker->finish_on_result = true;
+        return 0;
 }
 
 /* Signals the exec'd process: through the pidfd the worker sent, which stays this process's even once

@@ -138,6 +138,24 @@ int bus_error_busy(Instance *i, sd_bus_error *error) {
         assert_not_reached();
 }
 
+int bus_authorize_operation(sd_bus_message *message, Instance *i, const AuthRequest *request, uid_t *ret_uid,
+                            sd_bus_error *error) {
+        int r;
+
+        assert(message);
+        assert(i);
+        assert(ret_uid);
+
+        r = bus_authorize_full(i->manager, message, i, request, error);
+        if (r <= 0)
+                return r;
+        r = bus_get_sender_uid(message, ret_uid);
+        if (r < 0)
+                return r;
+        r = bus_error_busy(i, error);
+        return r < 0 ? r : 1;
+}
+
 int bus_error_invalid_state(Instance *i, const char *verb, sd_bus_error *error) {
         if (i->load_error)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_STATE,
@@ -189,16 +207,7 @@ static int lifecycle_begin(sd_bus_message *message, Instance *i, unsigned which,
                                          TIMEOUT_SEC_MAX);
         if (auth_of)
                 auth_of(c, &auth);
-        r = bus_authorize_full(i->manager, message, i, auth_of ? &auth : NULL, error);
-        if (r <= 0)
-                return r;
-        r = bus_get_sender_uid(message, &c->uid);
-        if (r < 0)
-                return r;
-        r = bus_error_busy(i, error);
-        if (r < 0)
-                return r;
-        return 1;
+        return bus_authorize_operation(message, i, auth_of ? &auth : NULL, &c->uid, error);
 }
 
 /* The operation of Start, Stop, Restart or Delete on i, held by the caller, answered with its path. */

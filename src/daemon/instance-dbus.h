@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <sys/types.h>
 #include <systemd/sd-bus.h>
 
+#include "auth-details.h"
 #include "config.h"
 #include "forward.h"
 
@@ -24,6 +26,11 @@ int bus_error_busy(Instance *i, sd_bus_error *error);
 /* LimitsExceeded: i's config or snapshots cannot grow, all instances' together are at
  * LXCBUS_INSTANCES_DATA_MAX. */
 int bus_error_instances_data(Instance *i, sd_bus_error *error);
+/* Steps 2 and 3 of a method that will hold i (STYLE.md): polkit (request: its details, NULL for the verb's
+ * alone), the caller's uid, then Busy if something holds i. 1: go on; 0: polkit's answer is pending (the
+ * handler returns 1); < 0 (error set): refused. */
+int bus_authorize_operation(sd_bus_message *message, Instance *i, const AuthRequest *request, uid_t *ret_uid,
+                            sd_bus_error *error);
 
 /* The manager's hooks of instances. */
 void instance_bus_added(Instance *i);

@@ -19,6 +19,7 @@
 #include "console.h"
 #include "freeze.h"
 #include "instance.h"
+#include "trace.h"
 #include "log.h"
 #include "machined.h"
 #include "manager.h"
@@ -116,7 +117,7 @@ Instance *instance_ref(Instance *i) {
 
 static void instance_drop_monitor(Instance *i) {
         /* Closes our handles; the monitor process itself runs on (the daemon may be exiting). */
-        i->monitor = worker_free(i->monitor);
+        i->monitor = worker_release(i->monitor);
         i->exec_wait = sd_event_source_disable_unref(i->exec_wait);
         i->pending_init = 0;
         i->monitor_source = sd_event_source_disable_unref(i->monitor_source);
@@ -352,12 +353,15 @@ static void ephemeral_delete(Instance *i);
 
 static void instance_after_stop(Instance *i) {
         Operation *o = i->lock;
+        bool told = i->stop_told;
 
+        i->stop_told = false;
         if (o && o->step == OPERATION_STEP_STOP) {
                 stop_phase_check(o);
                 return;
         }
-        instance_log(i, INSTANCE_EVENT_ENDED, "Instance '%s' stopped.", i->name);
+        if (!told)
+                instance_log(i, INSTANCE_EVENT_ENDED, "Instance '%s' stopped.", i->name);
         if (i->md.ephemeral && !o && i->linked)
                 ephemeral_delete(i);
 }
@@ -366,6 +370,7 @@ static void on_scope_gone(Manager *m, int error, const char *message, void *user
         Instance *i = userdata;
 
         i->scope_stop_job = NULL;
+        trace_event("scope-gone", i->name);
         if (error != 0)
                 log_warning("Failed to stop %s, ignoring: %s", i->unit_name, message);
         /* systemd removed the scope where it manages the hierarchy; the rest is liblxc's leftovers in
@@ -378,15 +383,21 @@ static void on_scope_gone(Manager *m, int error, const char *message, void *user
 }
 
 /* The monitor exited: the container is down. Stop the scope (it may still hold stray processes) and
- * wait until systemd has removed it, so a new start finds the name free and no cgroup is left. */
+ * wait until systemd has removed it, so a new start finds the name free and no cgroup is left. A Stop
+ * is answered before that (stop_phase_check()); calls that come meanwhile wait (settle-dbus.h). */
 static void instance_on_stopped(Instance *i, const char *why) {
         Operation *o = i->lock;
         int r;
 
+        /* Normally the monitor reaped init before it exited. If it did not (it was killed: a Stop that
+         * escalated to the scope's kill, or it crashed), or we do not know (no pidfd of init), init may
+         * still run: then only the scope's removal tells that every process of it is gone. */
+        i->init_gone = pidfd_exited(i->init_pidfd);
         machined_unregister(i);
         instance_drop_monitor(i);
         instance_release_consoles(i);
-        instance_set_pid(i, 0, i->has_unit);
+        /* The scope is the running instance's: going away now, it is no longer its Unit. */
+        instance_set_pid(i, 0, false);
         instance_set_state(i, INSTANCE_STOPPED);
 
         if (o && (o->step == OPERATION_STEP_START_SCOPE || o->step == OPERATION_STEP_START_RUNNING)) {
@@ -413,19 +424,17 @@ static void instance_on_stopped(Instance *i, const char *why) {
         if (r < 0) {
                 log_warning_errno(r, "Failed to ask systemd to stop %s, ignoring: %m", i->unit_name);
                 on_scope_gone(i->manager, 0, NULL, i);
+                return;
         }
+        trace_event("scope-stop-requested", i->name);
+        if (o && o->step == OPERATION_STEP_STOP)
+                stop_phase_check(o);
 }
 
 static void instance_became_running(Instance *i, pid_t pid) {
         Operation *o = i->lock;
 
-        /* The monitor has nothing more to say (its socket is close-on-exec: no process of the
-         * instance holds it): stop reading. The monitor's exit is all we wait for now. */
-        if (i->monitor) {
-                (void) shutdown(i->monitor->fd, SHUT_RD);
-                (void) sd_event_source_set_enabled(i->monitor->io_source, SD_EVENT_OFF);
-        }
-
+        trace_event("init-execed", i->name);
         instance_set_pid(i, pid, true);
         instance_hold_init(i, i->monitor_pid);
         instance_set_state(i, INSTANCE_RUNNING);
@@ -453,8 +462,8 @@ static int init_has_execed(pid_t init, pid_t monitor) {
 
 /* The start-host hook runs just before liblxc executes init. A SIGKILL to init in that window can
  * leave liblxc's monitor waiting forever, and a signal to init before it runs is lost: so "running"
- * means init has been executed. Checked on a short backoff timer (0.25 ms doubling to 4 ms) that
- * runs only during a start, for 5 s at most. */
+ * means init has been executed. Checked at once, then on a short backoff timer (0.25 ms doubling to 2 ms:
+ * liblxc executes init about a millisecond after the hook) that runs only during a start, for 5 s at most. */
 static int on_exec_check(sd_event_source *s, uint64_t usec, void *userdata) {
         Instance *i = userdata;
         pid_t pid = i->pending_init;
@@ -472,7 +481,7 @@ static int on_exec_check(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         i->exec_checks++;
         r = sd_event_source_set_time_relative(i->exec_wait,
-                                              250 << (i->exec_checks < 5 ? i->exec_checks : 4));
+                                              125 << (i->exec_checks < 5 ? i->exec_checks : 4));
         if (r >= 0)
                 r = sd_event_source_set_enabled(i->exec_wait, SD_EVENT_ONESHOT);
         if (r < 0) {
@@ -492,6 +501,7 @@ static void on_monitor_message(Worker *w, const WorkerMessage *msg, void *userda
 
                 if (pid <= 0 || i->pending_init > 0 || i->state == INSTANCE_RUNNING)
                         return;
+                trace_event("hook-running", i->name);
                 i->pending_init = pid;
                 i->exec_checks = 0;
                 i->exec_deadline = now_usec(CLOCK_MONOTONIC) + 5 * USEC_PER_SEC;
@@ -508,6 +518,8 @@ static void on_monitor_exited(Worker *w, int error, const char *message, void *u
         Instance *i = userdata;
         /* message belongs to the worker, which instance_on_stopped() frees first. */
         _cleanup_free_ char *why = error && message ? strdup(message) : NULL;
+
+        trace_event("monitor-exited", i->name);
 
         instance_ref(i);
         instance_on_stopped(i, why);
@@ -591,6 +603,15 @@ void instance_clean_stale_scope(Instance *i) {
 
 /* Records why a start failed; the operation finishes when the monitor is gone (instance_on_stopped), so
  * the caller never sees the error while the instance is still "starting". */
+/* A start or a stop that cannot arm its timeout goes on without one (only a hung monitor would keep it
+ * waiting then). */
+static void lifecycle_arm_timeout(Operation *o, uint64_t usec, sd_event_time_handler_t handler, const char *what) {
+        int r = operation_arm_timeout(o, usec, handler);
+
+        if (r < 0)
+                log_warning_errno(r, "Failed to arm the %s timeout of '%s', ignoring: %m", what, o->instance->name);
+}
+
 static void start_give_up(Operation *o, int error, const char *format, ...) _printf_(3, 4);
 static void start_give_up(Operation *o, int error, const char *format, ...) {
         va_list ap;
@@ -628,6 +649,7 @@ static void on_scope_ready(Manager *m, int error, const char *message, void *use
         int r;
 
         o->scope_job = NULL;
+        trace_event("scope-ready", i->name);
         if (error != 0) {
                 if (i->monitor)
                         worker_kill(i->monitor, SIGKILL);
@@ -724,6 +746,8 @@ static void start_phase(Operation *o) {
                 return;
         }
         i->monitor_pid = i->monitor->pid;
+        /* Its "result" says liblxc is done with the container (it has stopped): no need to wait for its exit. */
+        i->monitor->finish_on_result = true;
         o->step = OPERATION_STEP_START_SCOPE;
         r = scope_start(m, i->unit_name, i->monitor->pid, &i->md.config, on_scope_ready, o, &o->scope_job);
         if (r < 0) {
@@ -731,15 +755,15 @@ static void start_phase(Operation *o) {
                 start_give_up(o, r, "Failed to ask systemd for scope '%s': %s", i->unit_name, strerror(-r));
                 return;
         }
-        r = operation_arm_timeout(o, (uint64_t) o->lifecycle.timeout_sec * USEC_PER_SEC, on_start_timeout);
-        if (r < 0)
-                log_warning_errno(r, "Failed to arm the start timeout of '%s', ignoring: %m", i->name);
+        trace_event("scope-requested", i->name);
+        lifecycle_arm_timeout(o, (uint64_t) o->lifecycle.timeout_sec * USEC_PER_SEC, on_start_timeout, "start");
 }
 
 void instance_start(Instance *i, Operation *o) {
         assert(i);
         assert(o);
 
+        trace_event("start-begin", i->name);
         instance_lock(i, o);
         start_phase(o);
 }
@@ -761,15 +785,8 @@ static void on_stop_worker_exited(Worker *w, int error, const char *message, voi
         stop_phase_check(o);
 }
 
-static void on_worker_progress(Worker *w, const WorkerMessage *msg, void *userdata) {
-        Operation *o = userdata;
-
-        if (msg->kind == WORKER_MESSAGE_PROGRESS)
-                operation_set_progress(o, msg->progress, msg->text);
-}
-
 static const WorkerHandlers stop_handlers = {
-        .message = on_worker_progress,
+        .message = operation_on_worker_message,
         .exited = on_stop_worker_exited,
 };
 
@@ -804,7 +821,12 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 static void stop_phase_check(Operation *o) {
         Instance *i = o->instance;
 
-        if (o->worker || i->monitor || i->monitor_pidfd >= 0 || i->scope_stop_job)
+        if (o->worker || i->monitor || i->monitor_pidfd >= 0)
+                return;
+        /* The instance is stopped. A Stop is answered now, while systemd removes the scope, if init is
+         * known to be gone (instance_on_stopped()); a Restart (which makes the scope again) and a Delete
+         * (an ephemeral instance's too, which frees the name) go on once it is gone. */
+        if (i->scope_stop_job && (o->kind != OPERATION_STOP || i->md.ephemeral || !i->init_gone))
                 return;
         switch (o->kind) {
         case OPERATION_RESTART:
@@ -814,6 +836,7 @@ static void stop_phase_check(Operation *o) {
                 destroy_phase(o);
                 break;
         default:
+                i->stop_told = i->scope_stop_job != NULL;
                 instance_log(i, INSTANCE_EVENT_STOPPED, "Instance '%s' stopped.", i->name);
                 operation_finish(o, NULL, NULL);
         }
@@ -844,10 +867,9 @@ static void stop_phase(Operation *o, unsigned timeout_sec) {
         instance_set_state(i, INSTANCE_STOPPING);
         operation_set_progress(o, 0.05, timeout_sec > 0 ? "shutting down" : "killing");
         if (timeout_sec == 0 && i->pid > 0 && instance_kill_now(i) >= 0) {
+                trace_event("kill-sent", i->name);
                 /* The monitor normally exits within milliseconds of init's death. */
-                r = operation_arm_timeout(o, STOP_AFTER_KILL_USEC, on_stop_timeout);
-                if (r < 0)
-                        log_warning_errno(r, "Failed to arm the stop timeout of '%s', ignoring: %m", i->name);
+                lifecycle_arm_timeout(o, STOP_AFTER_KILL_USEC, on_stop_timeout, "stop");
                 return;
         }
         r = worker_spawn(m, &req, NULL, 0, &stop_handlers, o, &o->worker);
@@ -856,15 +878,14 @@ static void stop_phase(Operation *o, unsigned timeout_sec) {
                 operation_fail(o, r, "Failed to spawn the stop worker for '%s': %s", i->name, strerror(-r));
                 return;
         }
-        r = operation_arm_timeout(o, (uint64_t) timeout_sec * USEC_PER_SEC + STOP_GRACE_USEC, on_stop_timeout);
-        if (r < 0)
-                log_warning_errno(r, "Failed to arm the stop timeout of '%s', ignoring: %m", i->name);
+        lifecycle_arm_timeout(o, (uint64_t) timeout_sec * USEC_PER_SEC + STOP_GRACE_USEC, on_stop_timeout, "stop");
 }
 
 void instance_stop(Instance *i, Operation *o) {
         assert(i);
         assert(o);
 
+        trace_event("stop-begin", i->name);
         instance_lock(i, o);
         if (i->state != INSTANCE_STOPPED)
                 stop_phase(o, o->lifecycle.force ? 0 : o->lifecycle.timeout_sec);
@@ -892,7 +913,7 @@ static void on_destroy_exited(Worker *w, int error, const char *message, void *u
 }
 
 static const WorkerHandlers destroy_handlers = {
-        .message = on_worker_progress,
+        .message = operation_on_worker_message,
         .exited = on_destroy_exited,
 };
 
@@ -954,6 +975,7 @@ static void freeze_done(Operation *o, int error) {
                                strerror(-error));
                 return;
         }
+        trace_event("freeze-done", i->name);
         instance_set_state(i, freeze ? INSTANCE_FROZEN : INSTANCE_RUNNING);
         instance_log(i, freeze ? INSTANCE_EVENT_FROZEN : INSTANCE_EVENT_THAWED, "Instance '%s' %s.", i->name, freeze ? "frozen" : "thawed");
         operation_finish(o, NULL, NULL);
@@ -963,6 +985,7 @@ void instance_freeze(Instance *i, Operation *o, bool freeze) {
         assert(i);
         assert(o);
 
+        trace_event(freeze ? "freeze-begin" : "unfreeze-begin", i->name);
         instance_lock(i, o);
         o->step = OPERATION_STEP_WORK;
         freeze_wait(o, i, freeze, freeze_done);

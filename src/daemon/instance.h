@@ -76,6 +76,9 @@ struct Instance {
 
         MachineRegistration machine;    /* with systemd-machined (machined.c) */
         sd_bus_slot *machine_slot;      /* its call in flight */
+
+        bool stop_told;                 /* its Stop was answered before the scope was gone */
+        bool init_gone;                 /* init had exited when the monitor did (instance_on_stopped()) */
 };
 
 DECLARE_STRING_TABLE_LOOKUP(instance_state, InstanceState);

@@ -67,6 +67,8 @@ Manager *manager_free(Manager *m) {
                 i->linked = false;
                 instance_unref(i);
         }
+        for (size_t k = 0; k < ELEMENTSOF(m->spare_workers); k++)
+                m->spare_workers[k] = worker_free(m->spare_workers[k]);
         while (m->abandoned_workers) {
                 Worker *w = m->abandoned_workers;
                 m->abandoned_workers = w->next;

@@ -87,6 +87,7 @@ struct Manager {
         bool dirty_instances, dirty_operations;
         bool ready;
         Worker *abandoned_workers;
+        Worker *spare_workers[3];   /* a start and two exec workers forked ahead of need (worker.c) */
 
         AuthQuery *auth_queries;    /* polkit checks pending (or answered, not yet consumed) */
         unsigned n_auth_queries;

@@ -17,6 +17,7 @@
 #include "operation.h"
 #include "scope.h"
 #include "snapshot.h"
+#include "trace.h"
 #include "util.h"
 #include "worker.h"
 
@@ -213,6 +214,7 @@ void operation_finish(Operation *o, const char *error_name, const char *error_me
         /* Told last, by id: the linger and the trim below may free o. */
         parent = TAKE_PTR(o->parent);
         id = o->id;
+        trace_event("op-finished", o->instance_name);
         freeze_release(o);      /* before anything else sees the result: the instance runs again */
 
         if (error_name) {

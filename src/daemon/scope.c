@@ -22,6 +22,8 @@ struct ScopeJob {
         sd_bus_slot *slot;
         scope_done_t done;
         void *userdata;
+        sd_bus_message **deferred;      /* calls that wait for the job's end: scope_job_defer() */
+        size_t n_deferred;
 };
 
 static void scope_job_unlink(ScopeJob *j) {
@@ -32,9 +34,42 @@ static void scope_job_unlink(ScopeJob *j) {
                 }
 }
 
+/* Back into the bus's read queue, in the order they came: dispatched from the top once the job's end has
+ * been handled (scope_job_complete() calls done first). Queueing fails only without memory. */
+static void scope_job_release_deferred(ScopeJob *j) {
+        for (size_t k = 0; k < j->n_deferred; k++) {
+                int r = sd_bus_message_rewind(j->deferred[k], true);
+                if (r >= 0)
+                        r = sd_bus_enqueue_for_read(j->manager->bus, j->deferred[k]);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to dispatch %s again, dropping it: %m",
+                                          strempty(sd_bus_message_get_member(j->deferred[k])));
+                sd_bus_message_unref(j->deferred[k]);
+        }
+        j->deferred = mfree(j->deferred);
+        j->n_deferred = 0;
+}
+
+int scope_job_defer(ScopeJob *j, sd_bus_message *m) {
+        sd_bus_message **a;
+
+        assert(j);
+        assert(m);
+
+        if (j->n_deferred >= SCOPE_JOB_DEFERRED_MAX)
+                return -EBUSY;
+        a = reallocarray(j->deferred, j->n_deferred + 1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        j->deferred = a;
+        j->deferred[j->n_deferred++] = sd_bus_message_ref(m);
+        return 0;
+}
+
 static ScopeJob *scope_job_free(ScopeJob *j) {
         if (!j)
                 return NULL;
+        scope_job_release_deferred(j);
         scope_job_unlink(j);
         sd_bus_slot_unref(j->slot);
         FREE_MANY(j->unit, j->job_path, j);

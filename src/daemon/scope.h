@@ -20,6 +20,10 @@ int scope_start(Manager *m, const char *unit, pid_t pid, const ConfigMap *config
 /* Stops the scope and waits until systemd removed it (success if it is gone already). */
 int scope_stop(Manager *m, const char *unit, scope_done_t done, void *userdata, ScopeJob **ret);
 void scope_job_cancel(ScopeJob *j);
+/* Keeps a call until the job has ended (or is cancelled), then puts it back into the bus's read queue, so
+ * that it is dispatched again from the top (settle-dbus.h). -EBUSY beyond SCOPE_JOB_DEFERRED_MAX. */
+#define SCOPE_JOB_DEFERRED_MAX 64
+int scope_job_defer(ScopeJob *j, sd_bus_message *m);
 int scope_kill(Manager *m, const char *unit, int sig);
 int scope_set_limits(Manager *m, const char *unit, const ConfigMap *config);
 /* The JobRemoved signal of systemd, matched in daemon-dbus.c. */

@@ -58,14 +58,8 @@ int bus_authorize_stopped(sd_bus_message *message, Instance *i, const char *verb
         assert(verb);
         assert(ret_uid);
 
-        r = bus_authorize(message, i, error);
+        r = bus_authorize_operation(message, i, NULL, ret_uid, error);
         if (r <= 0)
-                return r;
-        r = bus_get_sender_uid(message, ret_uid);
-        if (r < 0)
-                return r;
-        r = bus_error_busy(i, error);
-        if (r < 0)
                 return r;
         if (i->load_error ||
             (!any_state && i->state != INSTANCE_STOPPED && !(running_too && i->state == INSTANCE_RUNNING)))

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include "manager.h"
 #include "worker.h"
 #include "log.h"
+#include "trace.h"
 #include "util.h"
 #include "worker-proto.h"
 
@@ -41,53 +43,25 @@ static void worker_close_received(Worker *w) {
 /* fds that one message may carry (a pty master; a console's two); more are closed unread. */
 #define WORKER_MSG_FDS_MAX 2
 
-/* Closes every fd that came with a message beyond the ones we keep. */
-static void close_extra_fds(struct msghdr *mh, Worker *w) {
-        size_t kept = 0;
-
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                        continue;
-                size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                int *fds = (int *) CMSG_DATA(c);
-                for (size_t j = 0; j < k; j++) {
-                        int fd;
-                        memcpy(&fd, fds + j, sizeof fd);
-                        if (kept < WORKER_MSG_FDS_MAX)
-                                w->received_fds[kept++] = fd;
-                        else
-                                safe_close(fd);
-                }
-        }
-}
-
 /* Reads up to budget pending messages. Returns 1 if more may be pending, 0 if the socket is empty. */
 static int worker_drain(Worker *w, unsigned budget) {
         char buf[WORKER_MSG_MAX + 1];
 
         for (unsigned count = 0; count < budget; count++) {
-                union {
-                        struct cmsghdr h;
-                        /* Room for more than we keep, so that the extra ones are closed by us. */
-                        char buf[CMSG_SPACE(8 * sizeof(int))];
-                } control = {};
-                struct iovec iov = { buf, WORKER_MSG_MAX };
-                struct msghdr mh = {
-                        .msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = &control,
-                        .msg_controllen = sizeof control,
-                };
-                ssize_t n = recvmsg(w->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return 0;
-                }
+                int fds[WORKER_MSG_FDS_MAX];
+                size_t n_fds;
+
                 /* A message may carry up to two fds (a pty master, a console): the handler of a message
-                 * that expects them takes them; every other fd is closed after it. */
+                 * that expects them takes them; every other fd is closed after it, extra ones at once. */
+                ssize_t n = recv_with_fds(w->fd, buf, WORKER_MSG_MAX, MSG_DONTWAIT, fds, ELEMENTSOF(fds), &n_fds,
+                                          NULL);
+                if (n == -EINTR)
+                        continue;
+                if (n < 0)
+                        return 0;
                 worker_close_received(w);
-                close_extra_fds(&mh, w);
+                for (size_t k = 0; k < n_fds; k++)
+                        w->received_fds[k] = fds[k];
                 if (n == 0) {
                         worker_close_received(w);
                         return 0;
@@ -106,6 +80,11 @@ static int worker_drain(Worker *w, unsigned budget) {
                         free(w->result_message);
                         w->result_message = strdup(msg.text);
                         worker_close_received(w);
+                        if (w->finish_on_result && !w->exited) {
+                                /* All it does now is exit: its exit would tell nothing more, later. */
+                                worker_finish(w, w->result_error, w->result_message);
+                                return 0;
+                        }
                         continue;
                 }
                 if (w->handlers && w->handlers->message)
@@ -115,8 +94,13 @@ static int worker_drain(Worker *w, unsigned budget) {
         return 1;
 }
 
+static void spare_refill(Worker *w);
+
 static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Worker *w = userdata;
+
+        if (w->refill)
+                spare_refill(w);
 
         /* More pending: the level-triggered source fires again on the next iteration. */
         if (worker_drain(w, WORKER_MSGS_PER_DISPATCH) > 0)
@@ -136,8 +120,16 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         /* Once: sd-event reaps the child after this returns (the source is not oneshot, see worker_spawn()). */
         (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
         w->exited = true;
+        if (w->refill)
+                spare_refill(w);
         (void) worker_drain(w, WORKER_MSGS_AT_EXIT);
 
+        for (size_t k = 0; k < ELEMENTSOF(w->manager->spare_workers); k++)
+                if (w == w->manager->spare_workers[k]) {
+                        w->manager->spare_workers[k] = NULL;
+                        worker_free(w);
+                        return 0;
+                }
         if (w->abandoned) {
                 Worker **p;
                 for (p = &w->manager->abandoned_workers; *p && *p != w; p = &(*p)->next)
@@ -161,21 +153,13 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
 
 /* The forked child: fd 3 is the socket, fds[i] becomes WORKER_FD + 1 + i, everything else is closed, default
  * signals, own session (a start worker becomes an instance's monitor and must outlive us). */
-static _noreturn_ void worker_child(const Manager *m, const char *verb, int sock, const int *fds, size_t n_fds) {
-        int moved[8];
+static _noreturn_ void worker_child(const Manager *m, const char *verb, int sock, const int *fds, size_t n_fds,
+                                   bool spare) {
         sigset_t ss;
+        int prio;
 
-        if (dup2(sock, WORKER_FD) < 0)
+        if (dup2(sock, WORKER_FD) < 0 || fds_place(fds, n_fds, WORKER_FD + 1) < 0)
                 _exit(127);
-        /* Move the extra fds above where they go first, so that no dup2() clobbers one. */
-        for (size_t k = 0; k < n_fds && k < ELEMENTSOF(moved); k++) {
-                moved[k] = fcntl(fds[k], F_DUPFD, 100);
-                if (moved[k] < 0)
-                        _exit(127);
-        }
-        for (size_t k = 0; k < n_fds && k < ELEMENTSOF(moved); k++)
-                if (dup2(moved[k], WORKER_FD + 1 + (int) k) < 0)
-                        _exit(127);
         (void) close_range(WORKER_FD + 1 + (unsigned) n_fds, ~0U, 0);
         sigemptyset(&ss);
         (void) sigprocmask(SIG_SETMASK, &ss, NULL);
@@ -183,28 +167,28 @@ static _noreturn_ void worker_child(const Manager *m, const char *verb, int sock
                 (void) signal(sig, SIG_DFL);
         (void) setsid();
         (void) setenv("LXCBUS_WORKER_PATH", m->worker_path, 1);
+        /* A spare is made while other work runs (a Stop right after a Start): its exec and loading yield
+         * to that; worker_main() puts its priority back when its request comes. */
+        errno = 0;
+        prio = getpriority(PRIO_PROCESS, 0);
+        if (spare && errno == 0) {
+                char s[16];
+
+                snprintf(s, sizeof(s), "%i", prio);
+                if (setenv("LXCBUS_WORKER_NICE", s, 1) >= 0)
+                        (void) setpriority(PRIO_PROCESS, 0, prio + 10);
+        }
         execl(m->worker_path, "lxcbusd-worker", verb, (char *) NULL);
         fprintf(stderr, "Failed to execute %s: %m\n", m->worker_path);
         _exit(127);
 }
 
-int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_fds, const WorkerHandlers *h,
-                 void *userdata, Worker **ret) {
+/* Forks and execs a worker that waits for its request on its socket, watched from here on. */
+static int worker_fork(Manager *m, const char *verb, const int *fds, size_t n_fds, bool spare, Worker **ret) {
         _cleanup_close_pair_ int sv[2] = { -EBADF, -EBADF };
-        _cleanup_free_ char *packet = NULL;
-        const char *verb = worker_verb_to_string(req->verb);
-        size_t len;
         Worker *w;
         pid_t pid;
         int r;
-
-        assert(m);
-        assert(req);
-        assert(fds || n_fds == 0);
-
-        r = worker_request_encode(req, &packet, &len);
-        if (r < 0)
-                return r;
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
@@ -213,7 +197,7 @@ int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_
         if (pid < 0)
                 return -errno;
         if (pid == 0)
-                worker_child(m, verb, sv[1], fds, n_fds);
+                worker_child(m, verb, sv[1], fds, n_fds, spare);
         sv[1] = safe_close(sv[1]);
 
         w = calloc(1, sizeof(Worker));
@@ -226,13 +210,7 @@ int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_
         w->received_fds[0] = w->received_fds[1] = -EBADF;
         w->pid = pid;
         w->fd = TAKE_FD(sv[0]);
-        w->handlers = h;
-        w->userdata = userdata;
 
-        if (send(w->fd, packet, len, MSG_NOSIGNAL) < 0) {
-                r = -errno;
-                goto fail;
-        }
         r = sd_event_add_io(m->event, &w->io_source, w->fd, EPOLLIN, on_worker_io, w);
         if (r < 0)
                 goto fail;
@@ -252,8 +230,6 @@ int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_
         /* The bus's priority, not a lower one: a steady stream of calls would starve the exit (a monitor's
          * exit went unseen for 40 s under 500 clients, test_load.py: Stop timed out, Start answered a
          * dead instance as running). on_worker_exit() reads the last messages first. */
-
-        log_debug("Spawned worker %i: %s %s", (int) pid, verb, req->lxcpath);
         *ret = w;
         return 0;
 fail:
@@ -262,6 +238,77 @@ fail:
         w->pid = 0;
         worker_free(w);
         return r;
+}
+
+/* The exec of lxcbusd-worker and the loading of its libraries (liblxc, GLib, libarchive ...) take longer
+ * than all else an Exec does, and longer than systemd takes to make a Start's scope. So after the first
+ * Start and the first Exec, workers are kept ready: forked, exec'd and waiting in recv() for a request.
+ * They cost no wakeup while they wait and exit when the daemon closes their socket. Per verb, so that a
+ * worker's argv[1] still names its verb: one for start, two for exec, so that Execs one right after
+ * the other find one ready while the next is made. Returns the verb's first slot, n of them, oldest first. */
+static Worker **spare_slots(Manager *m, WorkerVerb verb, size_t *ret_n) {
+        *ret_n = verb == WORKER_VERB_START ? 1 : verb == WORKER_VERB_EXEC ? 2 : 0;
+        return verb == WORKER_VERB_EXEC ? &m->spare_workers[1] : &m->spare_workers[0];
+}
+
+/* The next spares are made once the worker that took the place of one has something to say (its process
+ * runs) or has exited: not while it does the work of the call that took it, on the same CPUs. */
+static void spare_refill(Worker *w) {
+        size_t n;
+        Worker **slots = spare_slots(w->manager, w->verb, &n);
+
+        w->refill = false;
+        for (size_t k = 0; k < n; k++)
+                if (!slots[k])
+                        (void) worker_fork(w->manager, worker_verb_to_string(w->verb), NULL, 0, true, &slots[k]);
+}
+
+int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_fds, const WorkerHandlers *h,
+                 void *userdata, Worker **ret) {
+        _cleanup_free_ char *packet = NULL;
+        const char *verb = worker_verb_to_string(req->verb);
+        Worker **slots, *w = NULL;
+        size_t len, n;
+        int r;
+
+        assert(m);
+        assert(req);
+        assert(fds || n_fds == 0);
+
+        r = worker_request_encode(req, &packet, &len);
+        if (r < 0)
+                return r;
+
+        /* The oldest, the likeliest to be ready; the others move up, the next one made goes last. */
+        slots = spare_slots(m, req->verb, &n);
+        for (size_t k = 0; k < n && !w; k++)
+                if (slots[k]) {
+                        w = slots[k];
+                        memmove(slots + k, slots + k + 1, (n - k - 1) * sizeof(*slots));
+                        slots[n - 1] = NULL;
+                }
+        if (w && (w->exited || send_with_fds(w->fd, packet, len, fds, n_fds) < 0)) {
+                worker_abandon(w, SIGKILL);
+                w = NULL;
+        }
+        if (!w) {
+                r = worker_fork(m, verb, fds, n_fds, false, &w);
+                if (r < 0)
+                        return r;
+                r = send_with_fds(w->fd, packet, len, NULL, 0);
+                if (r < 0) {
+                        worker_abandon(w, SIGKILL);
+                        return r;
+                }
+        }
+        w->handlers = h;
+        w->userdata = userdata;
+        w->verb = req->verb;
+        w->refill = n > 0;
+        trace_event("worker-forked", req->name);
+        log_debug("Spawned worker %i: %s %s", (int) w->pid, verb, req->lxcpath);
+        *ret = w;
+        return 0;
 }
 
 int worker_send(Worker *w, const char *msg) {
@@ -293,6 +340,14 @@ void worker_kill(Worker *w, int sig) {
         /* Through the child source: its pidfd where there is one; never a reaped, reused pid. */
         if (w && w->pid_source && !w->exited)
                 (void) sd_event_source_send_child_signal(w->pid_source, sig, NULL, 0);
+}
+
+Worker *worker_release(Worker *w) {
+        if (w && !w->exited && w->pid_source) {
+                worker_abandon(w, 0);
+                return NULL;
+        }
+        return worker_free(w);
 }
 
 Worker *worker_free(Worker *w) {

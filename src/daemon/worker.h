@@ -30,6 +30,9 @@ struct Worker {
         bool got_result;
         bool exited;
         bool abandoned;
+        bool refill;                /* took (or could have taken) a spare's place: make the next one */
+        bool finish_on_result;      /* the exited handler runs at the "result", not at the exit (a monitor's) */
+        WorkerVerb verb;
         Worker *next;               /* in the manager's list of abandoned workers */
         int result_error;
         char *result_message;
@@ -45,3 +48,5 @@ void worker_abandon(Worker *w, int sig);
 /* Frees without calling the exit handler; the process is left to run (its exit is then never seen by
  * anyone but PID 1) unless it was killed first. */
 Worker *worker_free(Worker *w);
+/* worker_free(), or if its process still runs, worker_abandon() without a signal: it is reaped when it exits. */
+Worker *worker_release(Worker *w);

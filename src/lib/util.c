@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
@@ -415,6 +418,12 @@ int pid_get_ppid(pid_t pid, pid_t *ret) {
         return 0;
 }
 
+bool pidfd_exited(int pidfd) {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+        return pidfd >= 0 && poll(&p, 1, 0) > 0;
+}
+
 char *argv_to_command_line(char *const *argv) {
         static const char safe[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:=@%+,-";
         size_t n = 1;
@@ -457,4 +466,96 @@ int strv_env_set(char ***env, const char *name, const char *value) {
                         return 0;
                 }
         return strv_push(env, e);
+}
+
+int fds_place(const int *fds, size_t n_fds, int first) {
+        int moved[8];
+        size_t k;
+        int r = 0;
+
+        if (n_fds > ELEMENTSOF(moved))
+                return -E2BIG;
+        for (k = 0; k < n_fds; k++) {
+                moved[k] = fcntl(fds[k], F_DUPFD_CLOEXEC, first + (int) n_fds + 100);
+                if (moved[k] < 0) {
+                        r = -errno;
+                        break;
+                }
+        }
+        for (size_t j = 0; r >= 0 && j < n_fds; j++)
+                if (dup2(moved[j], first + (int) j) < 0)
+                        r = -errno;
+        while (k > 0)
+                (void) close(moved[--k]);
+        return r;
+}
+
+int send_with_fds(int sock, const void *data, size_t len, const int *fds, size_t n_fds) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(8 * sizeof(int))];
+        } control = {};
+        struct iovec iov = { (void *) data, len };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+        if (n_fds > 8)
+                return -E2BIG;
+        if (n_fds > 0) {
+                mh.msg_control = &control;
+                mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+                memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
+        }
+        return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+ssize_t recv_with_fds(int sock, void *buf, size_t size, int flags, int *fds, size_t max_fds, size_t *ret_n_fds,
+                      bool *ret_truncated) {
+        union {
+                struct cmsghdr h;
+                /* Room for more than we keep, so that the extra ones arrive and are closed by us. */
+                char buf[CMSG_SPACE(8 * sizeof(int))];
+        } control = {};
+        struct iovec iov = { buf, size };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof control,
+        };
+        size_t n = 0;
+        bool truncated;
+        ssize_t k;
+
+        assert(fds || max_fds == 0);
+        assert(max_fds <= 8);
+        assert(ret_n_fds);
+
+        *ret_n_fds = 0;
+        k = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
+        if (k < 0)
+                return -errno;
+        truncated = mh.msg_flags & MSG_CTRUNC;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                for (size_t j = 0; j < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); j++) {
+                        int fd;
+
+                        memcpy(&fd, CMSG_DATA(c) + j * sizeof(int), sizeof fd);
+                        if (n < max_fds)
+                                fds[n++] = fd;
+                        else {
+                                (void) close(fd);
+                                truncated = true;
+                        }
+                }
+        }
+        *ret_n_fds = n;
+        if (ret_truncated)
+                *ret_truncated = truncated;
+        return k;
 }

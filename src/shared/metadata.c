@@ -378,10 +378,26 @@ fail:
 #define LONGEST_SNAPSHOT_NAME "a23456789012345678901234567890123456789012345678901234567890123"
 _Static_assert(sizeof(LONGEST_SNAPSHOT_NAME) == INSTANCE_NAME_MAX + 1, "longest name");
 
+/* The JSON of m and its length, within the bound of a metadata file: -E2BIG if it is larger (ret_size is
+ * set all the same, for the caller's message). */
+static int metadata_to_json_bounded(const InstanceMetadata *m, char **ret, size_t *ret_size) {
+        _cleanup_free_ char *s = NULL;
+        int r;
+
+        r = instance_metadata_to_json(m, &s);
+        if (r < 0)
+                return r;
+        *ret_size = strlen(s);
+        if (*ret_size > METADATA_SIZE_MAX)
+                return -E2BIG;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
 int instance_metadata_check_size(const InstanceMetadata *m, size_t *ret_size) {
         _cleanup_free_ char *s = NULL;
         InstanceMetadata widest = *m;   /* shallow: nothing of it is freed */
-        size_t n;
+        size_t n = 0;
         int r;
 
         widest.owner = UINT32_MAX - 1;
@@ -395,14 +411,13 @@ int instance_metadata_check_size(const InstanceMetadata *m, size_t *ret_size) {
                 widest.snapshots[k] = (InstanceSnapshot) { (char *) LONGEST_SNAPSHOT_NAME, INT64_MAX };
         if (widest.idmap.count > 0)
                 widest.idmap = (InstanceIdmap) { UINT32_MAX - 1, UINT32_MAX - 1, UINT32_MAX - 1 };
-        r = instance_metadata_to_json(&widest, &s);
+        r = metadata_to_json_bounded(&widest, &s, &n);
         free(widest.snapshots);
-        if (r < 0)
+        if (r < 0 && r != -E2BIG)
                 return r;
-        n = strlen(s);
         if (ret_size)
                 *ret_size = n;
-        return n > METADATA_SIZE_MAX ? -E2BIG : 0;
+        return r;
 }
 
 int instance_metadata_save(const InstanceMetadata *m, const char *path) {
@@ -410,12 +425,9 @@ int instance_metadata_save(const InstanceMetadata *m, const char *path) {
         size_t n;
         int r;
 
-        r = instance_metadata_to_json(m, &s);
+        r = metadata_to_json_bounded(m, &s, &n);
         if (r < 0)
                 return r;
-        n = strlen(s);
-        if (n > METADATA_SIZE_MAX)
-                return -E2BIG;
         return write_file_atomic(path, s, n, 0644);
 }
 

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/ioctl.h>
@@ -33,6 +34,7 @@
 #include "metadata.h"
 #include "overlay.h"
 #include "util.h"
+#include "trace.h"
 #include "worker.h"
 #include "worker-proto.h"
 
@@ -49,15 +51,6 @@ static void lxc_container_putp(struct lxc_container **c) {
 /* Sends m, with n_fds fds (SCM_RIGHTS) if any. */
 static int send_message(const WorkerMessage *m, const int *fds, size_t n_fds) {
         char buf[WORKER_MSG_MAX];
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(2 * sizeof(int))];
-        } control = {};
-        struct iovec iov = { buf, 0 };
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-        };
         int n;
 
         if (n_fds > 2)
@@ -65,18 +58,8 @@ static int send_message(const WorkerMessage *m, const int *fds, size_t n_fds) {
         n = worker_message_format(m, buf, sizeof buf);
         if (n < 0)
                 return n;
-        iov.iov_len = (size_t) n;
-        if (n_fds > 0) {
-                mh.msg_control = &control;
-                mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
-                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
-                memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
-        }
         /* The daemon may be gone (restarted): never die of SIGPIPE for that. */
-        return sendmsg(worker_fd, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+        return send_with_fds(worker_fd, buf, (size_t) n, fds, n_fds);
 }
 
 static int result(int error, const char *format, ...) _printf_(2, 3);
@@ -445,12 +428,14 @@ static int do_start(const WorkerRequest *req, struct lxc_container *c) {
                 (void) unsetenv("PATH");
 
         /* Wait until the daemon has the scope realized with us in it (sequence B). */
+        trace_event("worker-ready", req->name);
         k = recv(worker_fd, buf, sizeof buf - 1, 0);
         if (k <= 0)
                 return EXIT_FAILURE;
         buf[k] = 0;
         if (!streq(buf, WORKER_MESSAGE_GO))
                 return result(ECANCELED, "Start of '%s' was cancelled.", req->name);
+        trace_event("worker-go", req->name);
 
         /* The container's init inherits ignored signals: give it SIGPIPE's default back. Then no
          * stdio of ours may be a pipe or socket whose reader can go away (the daemon's journal
@@ -469,7 +454,9 @@ static int do_start(const WorkerRequest *req, struct lxc_container *c) {
         if (fcntl(worker_fd, F_SETFD, FD_CLOEXEC) < 0)
                 return result(errno, "Failed to set up the monitor of '%s'.", req->name);
         c->want_close_all_fds(c, false);
-        if (!c->start(c, 0, NULL))
+        bool ok = c->start(c, 0, NULL);
+        trace_event("monitor-done", req->name);
+        if (!ok)
                 return result(EIO, "Failed to start '%s'%s%s", req->name, c->error_string ? ": " : ".",
                               strempty(c->error_string));
         return result(0, "stopped");
@@ -699,6 +686,7 @@ static int do_exec(const WorkerRequest *req, struct lxc_container *c) {
         if (pipe2(execed, O_CLOEXEC) < 0)
                 return result(errno, "Failed to create a pipe: %m");
         (void) signal(SIGPIPE, SIG_DFL);
+        trace_event("exec-attach", req->name);
         if (pty)
                 r = c->attach(c, exec_in_session, &x.cmd, &opts, &pid);
         else
@@ -839,6 +827,23 @@ static const WorkerHandler handlers[_WORKER_VERB_MAX] = {
         [WORKER_VERB_HOSTNAME] = { worker_set_hostname, false },
 };
 
+/* The request. A worker the daemon kept ready (its spare exec worker) gets the request's fds with it, not at
+ * its fork: they go where a forked worker has them, WORKER_FD + 1 + i. */
+static ssize_t recv_request(char *buf, size_t size) {
+        int fds[8];
+        size_t n = 0;
+        bool truncated = false;
+        ssize_t k;
+
+        k = recv_with_fds(worker_fd, buf, size, 0, fds, ELEMENTSOF(fds), &n, &truncated);
+        if (k > 0 && (truncated || fds_place(fds, n, WORKER_FD + 1) < 0))
+                k = -1;
+        for (size_t j = 0; j < n; j++)
+                if (fds[j] > WORKER_FD + (int) n)
+                        (void) close(fds[j]);
+        return k;
+}
+
 int worker_main(int argc, char *argv[]) {
         _cleanup_(worker_request_done) WorkerRequest req = {};
         _cleanup_lxc_ struct lxc_container *c = NULL;
@@ -852,7 +857,14 @@ int worker_main(int argc, char *argv[]) {
         buf = malloc(WORKER_MSG_MAX + 1);
         if (!buf)
                 return EXIT_FAILURE;
-        k = recv(worker_fd, buf, WORKER_MSG_MAX, 0);
+        k = recv_request(buf, WORKER_MSG_MAX);
+        /* A spare made ahead of need ran below the daemon's priority until now (src/daemon/worker.c). */
+        const char *nice_s = getenv("LXCBUS_WORKER_NICE");
+        if (nice_s) {
+                if (setpriority(PRIO_PROCESS, 0, atoi(nice_s)) < 0)
+                        fprintf(stderr, "lxcbusd-worker: cannot restore priority %s: %m\n", nice_s);
+                (void) unsetenv("LXCBUS_WORKER_NICE");
+        }
         if (k <= 0) {
                 fprintf(stderr, "lxcbusd-worker: no request on fd %i; this program is run by lxcbusd.\n", worker_fd);
                 return EXIT_FAILURE;
@@ -861,6 +873,7 @@ int worker_main(int argc, char *argv[]) {
         if (r < 0)
                 return result(r == -ENOMEM ? ENOMEM : EINVAL, r == -ENOMEM ? "Out of memory." : "Malformed request.");
 
+        trace_event("worker-main", req.name);
         const WorkerHandler *h = &handlers[req.verb];
         if (h->container) {
                 r = open_container(req.lxcpath, req.name, &c);

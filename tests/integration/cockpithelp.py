@@ -89,13 +89,8 @@ def stop_all(st):
         if isinstance(v, Browser):
             v.close()
     for v in st.values():
-        if isinstance(v, subprocess.Popen) and v.poll() is None:
-            v.terminate()
-            try:
-                v.wait(10)
-            except subprocess.TimeoutExpired:
-                v.kill()
-                v.wait()
+        if isinstance(v, subprocess.Popen):
+            stop_process(v)
 
 
 def open_as_user(st, user):

@@ -25,7 +25,7 @@ lb_exec() { local n=$1; shift; "$LB_TH/th-exec" -n "$n" -r "${LB_EXEC_ENV[@]}" -
 
 lb_init() {
   [ "$(id -u)" = 0 ] || { lb_err "must run as root"; return 1; }
-  LB_BUILD=$(readlink -f "$1") || { lb_err "no build dir $1"; return 1; }
+  LB_BUILD=$(readlink -f -- "$1") || { lb_err "no build dir $1"; return 1; }
   [ -f "$LB_BUILD/build.ninja" ] && [ -d "$LB_BUILD/meson-info" ] \
     || { lb_err "$LB_BUILD is not a meson build directory"; return 1; }
   [ -x /usr/bin/python3 ] || { lb_err "/usr/bin/python3 missing: run tests/install-deps.sh"; return 1; }

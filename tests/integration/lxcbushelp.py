@@ -6,13 +6,14 @@ test_*.py). What lives where, in this order:
   instances          names and paths, properties, create/start/stop/delete, Tracker
   the daemon         daemon_pid(), running_daemon_pid(), check_daemon_alive()
   error replies      check_error(), expect_error(), call_many()
-  processes          /proc: processes(), pid_alive(), proc_fds(), zombies()
+  processes          /proc: processes(), pid_alive(), proc_fds(), zombies(); stop_process()
   scopes, cgroups    scope_of(), scope_state(), assert_scope_gone()
   exec               exec_start() (Instance.Exec with fds), root_exec()
   files              file_text(), save_file(), restore_files()
-  tarballs           export_tarball(), import_tarball(), tar_of(), tar_member(), tree_of(), idmap_base()
+  tarballs           call_with_fds(), export_tarball(), import_tarball(), import_tarball_file(),
+                     debian_image(), tar_of(), tar_member(), tree_of(), idmap_base()
   fds and terminals  read_until(), call_fds(), consoles, exec_pty(), Terminal
-  users, polkit      add_user(), run_as_user(), rules, pk_check(), Spy, Agent
+  users, polkit      add_user(), run_as_user(), rules, allow_user(), pk_check(), Spy, Agent
 
 Vocabulary: a function about an instance takes the instance first, as its
 name or its object path (instance_prop(NAME, 'State'), instance_call(path,
@@ -55,7 +56,8 @@ __all__ = [
     'unique_name', 'instance_prop', 'instance_call', 'instance_exists', 'create_params', 'create_instance',
     'new_instance', 'create_running_instance', 'start_instance', 'stop_instance', 'set_config',
     'BRIDGE_NET', 'instance_ipv4',
-    'cleanup_instance', 'Tracker', 'op_wait', 'fs_snapshot', 'staging_entries', 'wait_staging_empty', 'tree',
+    'cleanup_instance', 'Tracker', 'op_wait', 'operations_of_kind', 'fs_snapshot', 'staging_entries',
+    'wait_staging_empty', 'tree',
     # the daemon
     'CTL', 'daemon_pid', 'running_daemon_pid', 'expected_daemon_pid', 'expect_new_daemon',
     'check_daemon_alive', 'daemon_linger_sec', 'restart_daemon', 'kill_and_restart_daemon', 'daemon_workers',
@@ -63,6 +65,7 @@ __all__ = [
     'check_error', 'expect_error', 'call_many', 'gdbus_error_name',
     # processes, scopes, cgroups
     'processes', 'cmdline', 'proc_stat', 'pid_alive', 'proc_fds', 'zombies', 'assert_no_zombies',
+    'stop_process',
     'scope_of', 'scope_state', 'cgroup_dirs_named', 'assert_scope_gone',
     # exec
     'exec_start', 'root_exec',
@@ -71,14 +74,16 @@ __all__ = [
     'unit_props',
     'snap_call', 'copy_instance', 'sh',
     # tarballs
-    'export_tarball', 'close_fd_list', 'import_from_pipe', 'import_tarball_fd', 'import_tarball', 'tar_of', 'tar_member', 'tree_of', 'idmap_base',
+    'export_tarball', 'export_error', 'close_fd_list', 'call_with_fds', 'import_from_pipe', 'import_tarball_fd', 'import_tarball',
+    'import_tarball_file', 'debian_image', 'tar_of', 'tar_member', 'tree_of', 'idmap_base',
     # fds, consoles, terminals
     'read_until', 'call_fds', 'open_console', 'console_log', 'console_shell', 'exec_pty', 'set_size',
     'Terminal',
     # users, polkit, agents
     'SRC_DIR', 'RULES_DIR', 'DOC_RULES_DIR', 'INTERACTIVE', 'OPEN_METHODS', 'xml_methods',
     'checked_methods', 'add_group', 'add_user', 'uid_of', 'remove_users', 'run_as_user', 'install_rule',
-    'install_doc_rule', 'remove_rule', 'remove_all_rules', 'ensure_subids', 'restore_subids', 'pk_check',
+    'install_doc_rule', 'remove_rule', 'remove_all_rules', 'allow_user', 'retry_while_denied',
+    'ensure_subids', 'restore_subids', 'pk_check',
     'wait_rule', 'SPY_RULE', 'Spy', 'exec_params', 'NULL_FDS', 'OUT_PIPE', 'variant_text', 'Agent', 'agent',
     'close_agents', 'agent_with_rule', 'private_root_conn', 'stats_ms', 'median_ms',
     # the daemon's resources, its system calls
@@ -209,6 +214,18 @@ def op_wait(op, timeout=120):
     """Wait until an operation finished; return its Status."""
     return wait_for(lambda: (lambda s: s if s != 'running' else None)(
         get_prop(op, OPERATION_IFACE, 'Status')), timeout, 'operation %s finished' % op)
+
+
+def operations_of_kind(kind):
+    """The paths of the operations of `kind` (Operation.Kind: 'exec', 'start'...) the manager lists now."""
+    ops = set()
+    for o in call(MANAGER_PATH, MANAGER_IFACE, 'ListOperations'):
+        try:
+            if get_prop(o, OPERATION_IFACE, 'Kind') == kind:
+                ops.add(o)
+        except BusError:
+            pass    # gone meanwhile
+    return ops
 
 
 def start_instance(name, timeout=60):
@@ -539,6 +556,19 @@ def proc_fds(pid):
     return res
 
 
+def stop_process(p, timeout=10):
+    """Stop a child of ours (a subprocess.Popen, or None) if it still runs: SIGTERM, then SIGKILL after
+    timeout seconds, and reap it."""
+    if p is None or p.poll() is not None:
+        return
+    p.terminate()
+    try:
+        p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
 # ---- scopes and cgroups ----------------------------------------------------------------------
 
 def scope_of(name):
@@ -724,6 +754,18 @@ def close_fd_list(fdl):
         os.close(fd)
 
 
+def call_with_fds(path, iface, method, params, fds, timeout=120):
+    """A call passing fds (handles 0, 1... in their order); the copies its fd list holds are closed after,
+    the fds stay the caller's."""
+    fdl = Gio.UnixFDList.new()
+    for fd in fds:
+        fdl.append(fd)
+    try:
+        return call(path, iface, method, params, timeout=timeout, fd_list=fdl)
+    finally:
+        close_fd_list(fdl)
+
+
 def export_tarball(name, options=None, close_reader=False):
     """Instance.Export into a pipe read by a thread; returns the tarball. close_reader: the reader is
     closed at once (the export fails)."""
@@ -743,12 +785,10 @@ def export_tarball(name, options=None, close_reader=False):
     if not close_reader:
         t.start()
     try:
-        fdl = Gio.UnixFDList.new()
-        fdl.append(w)
-        call(instance_path(name), INSTANCE_IFACE, 'Export', V('(ha{sv})', (0, options or {})), timeout=300,
-             fd_list=fdl)
+        # (its copy of the write end closed: else the reader waits for an EOF that never comes)
+        call_with_fds(instance_path(name), INSTANCE_IFACE, 'Export', V('(ha{sv})', (0, options or {})), [w],
+                      timeout=300)
     finally:
-        close_fd_list(fdl)  # a copy of the write end: else the reader waits for an EOF that never comes
         os.close(w)
         if not close_reader:
             t.join(60)
@@ -756,34 +796,57 @@ def export_tarball(name, options=None, close_reader=False):
     return b''.join(chunks)
 
 
+def export_error(name, names, options=None, instance=None):
+    """Instance.Export of instance `name` into a pipe, with options, refused with one of `names`
+    (expect_error(), which checks that the message names `instance` if given); returns the error."""
+    r, w = os.pipe2(os.O_CLOEXEC)
+    try:
+        return expect_error(names, lambda: call_with_fds(instance_path(name), INSTANCE_IFACE, 'Export',
+                                                         V('(ha{sv})', (0, options or {})), [w]), instance)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
 def import_from_pipe(name):
     """An async ImportInstance reading from a pipe; returns (instance path, operation path, the pipe's
     write end, which the caller writes and closes)."""
     r, w = os.pipe2(os.O_CLOEXEC)
-    fdl = Gio.UnixFDList.new()
-    fdl.append(r)
     try:
-        path, op = call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
-                        V('(sha{ss}a{sv})', (name, 0, {}, {'async': V('b', True)})), fd_list=fdl)
+        path, op = call_with_fds(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
+                                 V('(sha{ss}a{sv})', (name, 0, {}, {'async': V('b', True)})), [r])
     except BaseException:
         os.close(w)
         raise
     finally:
-        close_fd_list(fdl)
         os.close(r)
     return path, op, w
 
 
-def import_tarball_fd(name, fd, config=None, options=None):
+def import_tarball_fd(name, fd, config=None, options=None, timeout=300):
     """ImportInstance from fd; returns (instance path, operation path)."""
-    fdl = Gio.UnixFDList.new()
-    fdl.append(fd)
+    return call_with_fds(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
+                         V('(sha{ss}a{sv})', (name, 0, config or {}, options or {})), [fd], timeout=timeout)
+
+
+def import_tarball_file(name, path, config=None, options=None, timeout=300):
+    """ImportInstance of the tarball file at path; returns (instance path, operation path)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        return call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance', V('(sha{ss}a{sv})', (name, 0, config or {},
-                                                                                        options or {})),
-                    timeout=300, fd_list=fdl)
+        return import_tarball_fd(name, fd, config, options, timeout)
     finally:
-        close_fd_list(fdl)
+        os.close(fd)
+
+
+def debian_image(variant):
+    """The Debian 12 rootfs tarball tests/debian/rootfs.sh builds and caches where debootstrap and a mirror
+    exist, variant 'minbase' or 'systemd'; None, said in a SKIP line, if it is not there."""
+    path = os.path.join(SRC_DIR, 'tests', 'debian', 'cache', 'debian-12-%s.tar' % variant)
+    if os.path.exists(path):
+        return path
+    print('# SKIP: no %s (tests/debian/rootfs.sh%s builds it where debootstrap and a mirror exist)'
+          % (path, '' if variant == 'minbase' else ' OUT ' + variant))
+    return None
 
 
 def import_tarball(name, data, config=None, options=None, delay=0.0):
@@ -1195,6 +1258,25 @@ def remove_rule(filename):
 def remove_all_rules():
     for f in list(_rules):
         remove_rule(f)
+
+
+def allow_user(filename, user):
+    """install_rule() of a rule that lets `user` do every org.lxcbus1 action without asking."""
+    return install_rule(filename, 'polkit.addRule(function(action, subject) {\n'
+                        '    if (action.id.indexOf("org.lxcbus1.") == 0 && subject.user == "%s")\n'
+                        '        return polkit.Result.YES;\n'
+                        '});\n' % user)
+
+
+def retry_while_denied(fn, denied, timeout=10):
+    """fn() again every 0.5 s while denied(its result), for up to timeout seconds: polkitd reads a rule
+    file some time after it changed. Returns the last result."""
+    deadline = time.monotonic() + timeout
+    while True:
+        res = fn()
+        if not denied(res) or time.monotonic() > deadline:
+            return res
+        time.sleep(0.5)
 
 
 _subid_orig = {}

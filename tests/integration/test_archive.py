@@ -7,16 +7,13 @@ outside, nothing left in staging, the name free again), and a cancelled import."
 import io
 import os
 import tarfile
-import time
-
-from gi.repository import Gio
 
 from lxcbustest import *
 from lxcbushelp import *
 
 T = Tracker()
 USER = 'lxarch'
-RULES = '/etc/polkit-1/rules.d/50-archive.rules'
+RULES = '50-archive.rules'
 SUBID = 'lxcbus:2000000:655360\n'
 SAVED = {}
 CANARY = '/tmp/lxcbus-archive-canary'
@@ -148,24 +145,15 @@ def export_refusals():
     src = st['src']
     r, w = os.pipe2(os.O_CLOEXEC)
     try:
-        for fd, why in ((r, 'not open for writing'),):
-            fdl = Gio.UnixFDList.new()
-            fdl.append(fd)
-            err = expect_error(INVALID_ARGS, lambda: call(instance_path(src), INSTANCE_IFACE, 'Export',
-                                                          V('(ha{sv})', (0, {})), fd_list=fdl))
-            assert why in err.message, err.message
-        fdl = Gio.UnixFDList.new()
-        fdl.append(w)
-        expect_error(INVALID_ARGS, lambda: call(instance_path(src), INSTANCE_IFACE, 'Export',
-                                                V('(ha{sv})', (0, {'compression': V('s', 'lz4')})), fd_list=fdl))
-        fdl = Gio.UnixFDList.new()
-        fdl.append(w)
-        # allow-running itself: test_copy_running.py.
-        expect_error(INVALID_ARGS, lambda: call(instance_path(src), INSTANCE_IFACE, 'Export',
-                                                V('(ha{sv})', (0, {'allow-running': V('s', 'yes')})), fd_list=fdl))
+        err = expect_error(INVALID_ARGS, lambda: call_with_fds(instance_path(src), INSTANCE_IFACE, 'Export',
+                                                               V('(ha{sv})', (0, {})), [r]))
+        assert 'not open for writing' in err.message, err.message
     finally:
         os.close(r)
         os.close(w)
+    export_error(src, INVALID_ARGS, {'compression': V('s', 'lz4')})
+    # allow-running itself: test_copy_running.py.
+    export_error(src, INVALID_ARGS, {'allow-running': V('s', 'yes')})
 
 
 @test
@@ -257,8 +245,7 @@ def user_import(name, path):
 @on_exit
 def user_cleanup():
     T.cleanup()
-    if os.path.exists(RULES):
-        os.unlink(RULES)
+    remove_rule(RULES)
     restore_files(SAVED)
     for p in (CANARY, '/tmp/lxcbus-archive-user.tar', '/tmp/lxcbus-archive-dev.tar'):
         if os.path.exists(p):
@@ -272,23 +259,14 @@ def user_import_is_idmapped_and_shifted():
         keep = [l for l in (save_file(SAVED, path) or '').splitlines(True) if not l.startswith('lxcbus:')]
         with open(path, 'w') as f:
             f.write(''.join(keep) + SUBID)
-    os.makedirs(os.path.dirname(RULES), exist_ok=True)
-    with open(RULES, 'w') as f:
-        f.write('polkit.addRule(function(action, subject) {\n'
-                '    if (action.id.indexOf("org.lxcbus1.") == 0 && subject.user == "%s")\n'
-                '        return polkit.Result.YES;\n'
-                '});\n' % USER)
+    allow_user(RULES, USER)
     data = export_bytes(st['src'])
     with open('/tmp/lxcbus-archive-user.tar', 'wb') as f:
         f.write(data)
     os.chmod('/tmp/lxcbus-archive-user.tar', 0o644)
     name = unique_name('uimp')
-    deadline = time.monotonic() + 10
-    while True:
-        rc, out, err = user_import(name, '/tmp/lxcbus-archive-user.tar')
-        if rc == 0 or 'AccessDenied' not in out or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    rc, out, err = retry_while_denied(lambda: user_import(name, '/tmp/lxcbus-archive-user.tar'),
+                                      lambda r: r[0] != 0 and 'AccessDenied' in r[1])
     assert rc == 0, (out, err)
     base = idmap_base(name)
     assert base >= 2000000, base
@@ -330,12 +308,7 @@ def user_import_is_idmapped_and_shifted():
 def cancel_mid_import_leaves_nothing():
     data = export_bytes(st['src'])
     name = unique_name('cancel')
-    r, w = os.pipe2(os.O_CLOEXEC)
-    fdl = Gio.UnixFDList.new()
-    fdl.append(r)
-    path, op = call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
-                    V('(sha{ss}a{sv})', (name, 0, {}, {'async': V('b', True)})), fd_list=fdl)
-    os.close(r)
+    path, op, w = import_from_pipe(name)
     os.write(w, data[:1 << 16])       # some of it, then nothing: the worker waits for more
     wait_for(lambda: [e for e in staging_entries() if name in e], 30, 'staging of %s' % name)
     call(op, OPERATION_IFACE, 'Cancel')

@@ -14,8 +14,6 @@ import os
 import threading
 import time
 
-from gi.repository import Gio
-
 from lxcbustest import *
 from lxcbushelp import *
 from cockpithelp import *
@@ -254,13 +252,10 @@ def stalled_export(name):
         os.close(r)
 
     threading.Thread(target=reader, daemon=True).start()
-    fdl = Gio.UnixFDList.new()
-    fdl.append(w)
     try:
-        return call(instance_path(name), INSTANCE_IFACE, 'Export',
-                    V('(ha{sv})', (0, {'async': V('b', True)})), fd_list=fdl)
+        return call_with_fds(instance_path(name), INSTANCE_IFACE, 'Export',
+                             V('(ha{sv})', (0, {'async': V('b', True)})), [w])
     finally:
-        close_fd_list(fdl)
         os.close(w)
 
 

@@ -4,32 +4,20 @@ tests/debian/rootfs.sh from the mirror of the machine's apt sources, cached) imp
 rootfs tarball, started, a command run in it, stopped and deleted."""
 import os
 
-from gi.repository import Gio
-
 from lxcbustest import *
 from lxcbushelp import *
 
-TARBALL = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'debian', 'cache',
-                       'debian-12-minbase.tar')
 NAME = unique_name('deb')
 T = Tracker()
 
 
 @test
 def debian_rootfs_imports_starts_and_runs_a_command():
-    if not os.path.exists(TARBALL):
-        print('# SKIP: no %s (tests/debian/rootfs.sh builds it where debootstrap and a mirror exist)' % TARBALL)
+    tarball = debian_image('minbase')
+    if not tarball:
         return
     T.add(NAME)
-    fd = os.open(TARBALL, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        fdl = Gio.UnixFDList.new()
-        fdl.append(fd)
-        path, op = call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
-                        V('(sha{ss}a{sv})', (NAME, 0, {}, {})), timeout=600, fd_list=fdl)
-        close_fd_list(fdl)
-    finally:
-        os.close(fd)
+    path, op = import_tarball_file(NAME, tarball, timeout=600)
     assert get_prop(op, OPERATION_IFACE, 'Status') == 'success', get_prop(op, OPERATION_IFACE, 'ErrorMessage')
     assert instance_prop(NAME, 'State') == 'stopped'
 
@@ -38,11 +26,8 @@ def debian_rootfs_imports_starts_and_runs_a_command():
     os.write(w, b'#!/bin/sh\nexec sleep infinity\n')
     os.close(w)
     try:
-        fdl = Gio.UnixFDList.new()
-        fdl.append(r)
-        call(instance_path(NAME), INSTANCE_IFACE, 'PushFile',
-             V('(sha{sv})', ('/sbin/init', 0, {'mode': V('u', 0o755)})), timeout=60, fd_list=fdl)
-        close_fd_list(fdl)
+        call_with_fds(instance_path(NAME), INSTANCE_IFACE, 'PushFile',
+                      V('(sha{sv})', ('/sbin/init', 0, {'mode': V('u', 0o755)})), [r], timeout=60)
     finally:
         os.close(r)
 

@@ -72,15 +72,7 @@ def bad_sizes_and_options_are_invalid_args():
             exec_pty(NAME, ['true'], **o)
     # Exec (without a pty) has no terminal options
     with raises_dbus('org.freedesktop.DBus.Error.InvalidArgs'):
-        fd = os.open('/dev/null', os.O_RDWR)
-        try:
-            fdl = Gio.UnixFDList.new()
-            for k in range(3):
-                fdl.append(fd)
-            call(PATH, INSTANCE_IFACE, 'Exec', V('(asa{ss}hhha{sv})', (['true'], {}, 0, 1, 2, {'rows': V('u', 5)})),
-                 fd_list=fdl)
-        finally:
-            os.close(fd)
+        exec_start(NAME, ['true'], options={'rows': V('u', 5)})
 
 
 @on_exit

@@ -37,14 +37,8 @@ def rootfs(name):
 
 def file_call(name, method, path, fd, timeout=60, **o):
     """PushFile/PullFile with fd; returns the operation path."""
-    fdl = Gio.UnixFDList()
-    try:
-        idx = fdl.append(fd)
-        params = V('(sha{sv})', (path, idx, {k.rstrip('_').replace('_', '-'): v for k, v in o.items()}))
-        return call(instance_path(name), INSTANCE_IFACE, method, params, fd_list=fdl, timeout=timeout)
-    finally:
-        for f in fdl.steal_fds():
-            os.close(f)
+    params = V('(sha{sv})', (path, 0, {k.rstrip('_').replace('_', '-'): v for k, v in o.items()}))
+    return call_with_fds(instance_path(name), INSTANCE_IFACE, method, params, [fd], timeout=timeout)
 
 
 def push(name, path, data, **o):
@@ -262,15 +256,11 @@ def cancel_leaves_nothing():
 @test
 def idmapped_instance_as_its_user():
     add_user(USER)
-    polkit_rule('    if (action.id.indexOf("org.lxcbus1.") == 0 && subject.user == "%s")\n'
-                '        return polkit.Result.YES;' % USER)
+    allow_user(RULES, USER)
     name = T.add(unique_name('fidm'))
-    deadline = time.monotonic() + 10
-    while True:
-        rc, out, err = run_as_user(USER, CTL, '--no-ask-password', 'create', name, timeout=300)
-        if rc == 0 or 'access denied' not in err or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    rc, out, err = retry_while_denied(
+        lambda: run_as_user(USER, CTL, '--no-ask-password', 'create', name, timeout=300),
+        lambda r: r[0] != 0 and 'access denied' in r[2])
     assert rc == 0, (rc, out, err)
     with open(os.path.join(rootfs(name), '..', 'lxcbus.json')) as f:
         base = json.load(f)['idmap']['uid']
@@ -309,12 +299,9 @@ def polkit_refuses_user_without_rights():
     polkit_rule('    if (action.id == "org.lxcbus1.exec" && subject.user == "%s" &&\n'
                 '        action.lookup("verb") == "pull-file" && action.lookup("path") == "/etc/passwd")\n'
                 '        return polkit.Result.YES;' % NOBODY)
-    deadline = time.monotonic() + 10
-    while True:
-        rc, out, err = run_as_user(NOBODY, CTL, '--no-ask-password', 'file', 'pull', NAME + ':/etc/passwd', '-')
-        if rc == 0 or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    rc, out, err = retry_while_denied(
+        lambda: run_as_user(NOBODY, CTL, '--no-ask-password', 'file', 'pull', NAME + ':/etc/passwd', '-'),
+        lambda r: r[0] != 0)
     assert rc == 0 and 'root:' in out, (rc, out, err)
     rc, out, err = run_as_user(NOBODY, CTL, '--no-ask-password', 'file', 'pull', NAME + ':/etc/group', '-')
     assert rc != 0 and 'access denied' in err, (rc, out, err)

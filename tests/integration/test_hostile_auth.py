@@ -44,17 +44,6 @@ def allowed(res, what):
     return None if len(v) == 0 else v[0] if len(v) == 1 else v
 
 
-def exec_ops():
-    ops = set()
-    for o in call(MANAGER_PATH, MANAGER_IFACE, 'ListOperations'):
-        try:
-            if get_prop(o, OPERATION_IFACE, 'Kind') == 'exec':
-                ops.add(o)
-        except BusError:
-            pass
-    return ops
-
-
 def spy_details(user, pred, what):
     rec = SPY.wait(lambda r: r['user'] == user and pred(r['details']), what)
     return {k: v for k, v in rec['details'].items() if not k.startswith('polkit.')}
@@ -89,7 +78,7 @@ def doc_rule_exec_command_allows_only_the_bare_command():
     got = spy_details('monitor', lambda d: d.get('verb') == 'exec', 'exec /bin/true')
     assert got == dict(bare, owner='root', owner_uid='0', env_names=''), got
 
-    ops = exec_ops()
+    ops = operations_of_kind('exec')
     hostile = [
         ('LD_PRELOAD', exec_params(['/bin/true'], {'LD_PRELOAD': '/proc/self/fd/0'}),
          {'env': 'LD_PRELOAD=/proc/self/fd/0', 'env_names': 'LD_PRELOAD'}),
@@ -113,7 +102,8 @@ def doc_rule_exec_command_allows_only_the_bare_command():
     res = a.call(instance_path('web'), INSTANCE_IFACE, 'ExecPty', V('(asa{ss}a{sv})', (['/bin/true'], {}, {})))
     denied(res, 'ExecPty /bin/true')
     assert res['nfds'] == 0
-    assert exec_ops() == ops, 'a denied exec made a process: %s' % (exec_ops() - ops)
+    now = operations_of_kind('exec')
+    assert now == ops, 'a denied exec made a process: %s' % (now - ops)
     remove_rule('50-lxcbus-exec-command.rules')
 
 

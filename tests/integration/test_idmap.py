@@ -9,7 +9,6 @@ import json
 import os
 
 import stat
-import time
 
 from lxcbustest import *
 from lxcbushelp import *
@@ -19,7 +18,7 @@ BLOCK = 65536
 BASE0 = 1000000
 SUBID = 'lxcbus:%d:%d\n' % (BASE0, 10 * BLOCK)
 USER = 'lxtest'
-RULES = '/etc/polkit-1/rules.d/50-t.rules'
+RULES = '50-t.rules'
 SAVED = {}
 st = {}
 
@@ -364,18 +363,6 @@ def exhausted_subids_is_limits_exceeded():
 
 # ---- a non-root owner -----------------------------------------------------------------------
 
-def polkit_rule(on):
-    if on:
-        os.makedirs(os.path.dirname(RULES), exist_ok=True)
-        with open(RULES, 'w') as f:
-            f.write('polkit.addRule(function(action, subject) {\n'
-                    '    if (action.id.indexOf("org.lxcbus1.") == 0 && subject.user == "%s")\n'
-                    '        return polkit.Result.YES;\n'
-                    '});\n' % USER)
-    elif os.path.exists(RULES):
-        os.unlink(RULES)
-
-
 def user_create(name, config=None, args=None):
     s = "{'type': <'template'>, 'template': <'busybox'>%s}" % (
         ", 'args': <%s>" % repr(args) if args is not None else '')
@@ -388,16 +375,10 @@ def user_create(name, config=None, args=None):
 @test
 def non_root_owner_gets_idmapped_instance():
     uid = add_user(USER)
-    polkit_rule(True)
+    allow_user(RULES, USER)
     name = T.add(unique_name('own'))
-    # polkitd re-reads its rules on change: poll until effective
-    deadline = time.monotonic() + 10
-    while True:
-        rc, out, err = user_create(name)
-        ename, msg = gdbus_error_name(err)
-        if rc == 0 or ename != ACCESS_DENIED or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    rc, out, err = retry_while_denied(lambda: user_create(name),
+                                      lambda r: r[0] != 0 and gdbus_error_name(r[2])[0] == ACCESS_DENIED)
     assert rc == 0, (rc, out, err)
     assert instance_prop(name, 'Owner') == uid
     assert instance_prop(name, 'Config').get('security.privileged') == 'false'
@@ -439,7 +420,7 @@ def non_root_owner_gets_idmapped_instance():
 @on_exit
 def cleanup():
     T.cleanup()
-    polkit_rule(False)
+    remove_rule(RULES)
     restore_files(SAVED)
     run('userdel', '-r', USER)
 

@@ -19,8 +19,6 @@ import tarfile
 import threading
 import time
 
-from gi.repository import Gio
-
 from lxcbustest import *
 from lxcbushelp import *
 
@@ -285,15 +283,10 @@ def restore_killpoints():
 
 def export_start(name):
     r, w = os.pipe2(os.O_CLOEXEC)
-    fdl = Gio.UnixFDList.new()
-    fdl.append(w)
-    op = instance_call_fds(name, 'Export', V('(ha{sv})', (0, {'async': V('b', True)})), fdl)
+    op = call_with_fds(instance_path(name), INSTANCE_IFACE, 'Export', V('(ha{sv})', (0, {'async': V('b', True)})),
+                       [w])
     os.close(w)
     return op, r
-
-
-def instance_call_fds(name, method, params, fdl):
-    return call(instance_path(name), INSTANCE_IFACE, method, params, timeout=120, fd_list=fdl)
 
 
 def read_n(fd, n):
@@ -342,12 +335,9 @@ def import_killpoints():
 
     def begin(k):
         r, w = os.pipe2(os.O_CLOEXEC)
-        fdl = Gio.UnixFDList.new()
-        fdl.append(r)
-        path, op = call(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
-                        V('(sha{ss}a{sv})', (names[k], 0, {'security.privileged': 'false'}, {'async': V('b', True)})),
-                        fd_list=fdl)
-        close_fd_list(fdl)
+        path, op = call_with_fds(MANAGER_PATH, MANAGER_IFACE, 'ImportInstance',
+                                 V('(sha{ss}a{sv})', (names[k], 0, {'security.privileged': 'false'},
+                                                      {'async': V('b', True)})), [r])
         os.close(r)
         n = total if k % 10 == 9 else total * (k % 10) // 10 + RNG.randrange(total // 10)
 

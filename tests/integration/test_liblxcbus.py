@@ -34,6 +34,17 @@ def finish_async(start):
     return got[0]
 
 
+def assert_gerror(fn, code, what):
+    """fn() fails with a GError of `code` in the LXCBUS_ERROR domain, which is returned; `what` says what
+    it would have done wrongly by succeeding."""
+    try:
+        fn()
+    except GLib.Error as e:
+        assert e.matches(Lxcbus.error_quark(), code), (e.domain, e.code, e.message)
+        return e
+    raise AssertionError(what)
+
+
 def state_watch(instance):
     """Record every value of the instance proxy's State property notified."""
     seen = []
@@ -111,12 +122,9 @@ def set_config_takes_a_list_and_checks_the_generation():
     wait_for(lambda: instance.props.description == 'from gi', 30, 'Description by signal')
     assert client.set_config_sync(NAME, None, ['user.note'], instance.props.generation, None)
     wait_for(lambda: 'user.note' not in instance.props.config.unpack(), 30, 'user.note gone')
-    try:
-        stale = instance.props.generation + 1000
-        client.set_config_sync(NAME, {'description': 'stale'}, None, stale, None)
-        raise AssertionError('a stale expected-generation was accepted')
-    except GLib.Error as e:
-        assert e.matches(Lxcbus.error_quark(), Lxcbus.Error.CONFLICT), (e.domain, e.code, e.message)
+    stale = instance.props.generation + 1000
+    assert_gerror(lambda: client.set_config_sync(NAME, {'description': 'stale'}, None, stale, None),
+                  Lxcbus.Error.CONFLICT, 'a stale expected-generation was accepted')
 
 
 @test
@@ -134,18 +142,12 @@ def stop_waits_for_the_operation():
 def errors_come_in_the_lxcbus_domain():
     if SKIP:
         return
-    try:
-        client.start_instance_sync('no-such-instance', None)
-        raise AssertionError('started a missing instance')
-    except GLib.Error as e:
-        assert e.matches(Lxcbus.error_quark(), Lxcbus.Error.NO_SUCH_INSTANCE), (e.domain, e.code, e.message)
+    assert_gerror(lambda: client.start_instance_sync('no-such-instance', None),
+                  Lxcbus.Error.NO_SUCH_INSTANCE, 'started a missing instance')
     # A daemon error passes through the generated proxy into the same domain.
     instance = client.lookup_instance(NAME)
-    try:
-        instance.call_freeze_sync(Gio.DBusCallFlags.NONE, -1, None)
-        raise AssertionError('froze a stopped instance')
-    except GLib.Error as e:
-        assert e.matches(Lxcbus.error_quark(), Lxcbus.Error.INVALID_STATE), (e.domain, e.code, e.message)
+    assert_gerror(lambda: instance.call_freeze_sync(Gio.DBusCallFlags.NONE, -1, None),
+                  Lxcbus.Error.INVALID_STATE, 'froze a stopped instance')
 
 
 @test
@@ -163,12 +165,9 @@ def a_new_instance_appears_live_and_a_failed_start_is_a_gerror():
     finally:
         manager.disconnect(handler)
     assert client.lookup_instance(name).props.state == 'stopped'
-    try:
-        client.start_instance_sync(name, None)
-        raise AssertionError('an instance without init started')
-    except GLib.Error as e:
-        assert e.matches(Lxcbus.error_quark(), Lxcbus.Error.FAILED), (e.domain, e.code, e.message)
-        assert 'init' in e.message, e.message
+    e = assert_gerror(lambda: client.start_instance_sync(name, None),
+                      Lxcbus.Error.FAILED, 'an instance without init started')
+    assert 'init' in e.message, e.message
 
 
 @test

@@ -12,8 +12,6 @@ import time
 from lxcbustest import *
 from lxcbushelp import *
 
-TARBALL = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'debian', 'cache',
-                       'debian-12-systemd.tar')
 A = unique_name('mach')
 B = unique_name('machb')
 IDM = unique_name('machu')
@@ -238,15 +236,11 @@ def idmapped_instance_registered():
 
 @test
 def shell_into_systemd_instance():
-    if not os.path.exists(TARBALL):
-        print('# SKIP: no %s (tests/debian/rootfs.sh OUT systemd builds it)' % TARBALL)
+    tarball = debian_image('systemd')
+    if not tarball:
         return
     T.add(SD)
-    fd = os.open(TARBALL, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        import_tarball_fd(SD, fd)
-    finally:
-        os.close(fd)
+    import_tarball_file(SD, tarball)
     start_instance(SD)
     wait_registered(SD)
 

@@ -94,17 +94,6 @@ def make_etc_hostname(name):
     assert root_exec(name, ['sh', '-c', 'test -s /etc/hostname || hostname > /etc/hostname'])[:2] == (0, 0)
 
 
-def exec_ops():
-    ops = set()
-    for o in call(MANAGER_PATH, MANAGER_IFACE, 'ListOperations'):
-        try:
-            if get_prop(o, OPERATION_IFACE, 'Kind') == 'exec':
-                ops.add(o)
-        except BusError:
-            pass    # gone meanwhile
-    return ops
-
-
 def root_exec_start(name, argv):
     """Exec argv as root (stdio /dev/null) without waiting; the process path."""
     return exec_start(name, argv, timeout=120)
@@ -367,10 +356,11 @@ def case_set_config():
 @case('Instance.Exec')
 def case_exec():
     ensure_running(RUN)
-    ops = exec_ops()
+    ops = operations_of_kind('exec')
     denied(NOBODY().call(instance_path(RUN), INSTANCE_IFACE, 'Exec', exec_params(['touch', '/tmp/pk-exec-denied']),
                          in_fds=NULL_FDS), 'Exec', 'org.lxcbus1.exec', RUN)
-    assert exec_ops() - ops == set(), 'a denied Exec made a process object: %s' % (exec_ops() - ops)
+    made = operations_of_kind('exec') - ops
+    assert made == set(), 'a denied Exec made a process object: %s' % made
     assert not file_in(RUN, '/tmp/pk-exec-denied'), 'the denied Exec ran'
     expect_details('pknobody', 'org.lxcbus1.exec', 'exec', RUN, command_line='touch /tmp/pk-exec-denied',
                    extra=EXEC_DEFAULTS)
@@ -386,12 +376,12 @@ def case_exec():
 @case('Instance.ExecPty')
 def case_exec_pty():
     ensure_running(RUN)
-    ops = exec_ops()
+    ops = operations_of_kind('exec')
     res = NOBODY().call(instance_path(RUN), INSTANCE_IFACE, 'ExecPty',
                         V('(asa{ss}a{sv})', (['touch', '/tmp/pk-pty-denied'], {}, {})))
     denied(res, 'ExecPty', 'org.lxcbus1.exec', RUN)
     assert res['nfds'] == 0
-    assert exec_ops() - ops == set()
+    assert operations_of_kind('exec') - ops == set()
     assert not file_in(RUN, '/tmp/pk-pty-denied'), 'the denied ExecPty ran'
     expect_details('pknobody', 'org.lxcbus1.exec', 'exec-pty', RUN, command_line='touch /tmp/pk-pty-denied',
                    extra=PTY_DEFAULTS)

@@ -11,8 +11,6 @@ import stat
 import threading
 import time
 
-from gi.repository import Gio
-
 from lxcbustest import *
 from lxcbushelp import *
 
@@ -46,12 +44,9 @@ def slowly(n, started):
 
 def call_giving_fd(path, iface, method, params, fd):
     """A call that passes fd (handle 0), which is closed after: the daemon's worker holds the only copy."""
-    fdl = Gio.UnixFDList.new()
-    fdl.append(fd)
     try:
-        return call(path, iface, method, params, fd_list=fdl)
+        return call_with_fds(path, iface, method, params, [fd])
     finally:
-        close_fd_list(fdl)
         os.close(fd)
 
 

@@ -101,14 +101,7 @@ def sshd_on_loopback():
 
 @on_exit
 def stop_sshd():
-    p = st.get('sshd')
-    if p and p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+    stop_process(st.get('sshd'))
     shutil.rmtree(SSHD_DIR, ignore_errors=True)
     shutil.rmtree(SSH_DIR, ignore_errors=True)
 

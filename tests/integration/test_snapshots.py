@@ -235,16 +235,10 @@ def copy_from_snapshot_and_ephemeral():
 def copy_of_idmapped_by_its_user():
     ensure_subids()
     uid = add_user(USER)
-    install_rule(RULE, 'polkit.addRule(function(action, subject) {\n'
-                       '    if (action.id.indexOf("org.lxcbus1.") == 0 && subject.user == "%s")\n'
-                       '        return polkit.Result.YES;\n});\n' % USER)
+    allow_user(RULE, USER)
     src = T.add(unique_name('idsrc'))
-    deadline = time.monotonic() + 10
-    while True:
-        rc, out, err = run_as_user(USER, CTL, 'create', src, timeout=300)
-        if rc == 0 or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    rc, out, err = retry_while_denied(lambda: run_as_user(USER, CTL, 'create', src, timeout=300),
+                                      lambda r: r[0] != 0)
     assert rc == 0, (rc, out, err)
     base = metadata(src)['idmap']['uid']
     # A file capability of revision 3 names its namespace root (a host uid): it moves with the owners.

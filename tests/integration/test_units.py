@@ -59,13 +59,32 @@ def dropin(name, text):
 
 
 def new_unit_instance(prefix):
+    """A new instance whose unit lxcbus@NAME.service is stopped and reset at exit; returns its name."""
     name = tracker.add(new_instance(prefix))
     units.append(unit_of(name))
     return name
 
 
+def unit_instance(prefix, conf=None, start=False):
+    """new_unit_instance(), with the drop-in conf if given, started through systemctl if start; returns
+    (name, unit)."""
+    name = new_unit_instance(prefix)
+    u = unit_of(name)
+    if conf:
+        dropin(name, conf)
+    if start:
+        systemctl('start', u)
+    return name, u
+
+
 def state(name):
     return instance_prop(name, 'State')
+
+
+def stop_unit(name, u):
+    """systemctl stop of the unit, which returns once its instance is stopped."""
+    systemctl('stop', u)
+    assert state(name) == 'stopped', state(name)
 
 
 def wait_unit(unit, want, timeout=60):
@@ -93,16 +112,14 @@ def unit_is_installed():
 
 @test
 def start_and_stop_through_systemctl():
-    name = new_unit_instance('unit')
-    u = unit_of(name)
+    name, u = unit_instance('unit')
     assert is_active(u) == 'inactive'
     systemctl('start', u)
     # systemctl start returns once the instance runs: no waiting here
     assert state(name) == 'running', state(name)
     assert instance_prop(name, 'Pid') > 0
     assert is_active(u) == 'active'
-    systemctl('stop', u)
-    assert state(name) == 'stopped', state(name)
+    stop_unit(name, u)
     assert is_active(u) == 'inactive'
     assert show(u, 'Result') == 'success'
 
@@ -120,9 +137,7 @@ def unknown_instance_fails_the_start():
 
 @test
 def status_says_state_pid_and_scope():
-    name = new_unit_instance('ustat')
-    u = unit_of(name)
-    systemctl('start', u)
+    name, u = unit_instance('ustat', start=True)
     pid = instance_prop(name, 'Pid')
     text = show(u, 'StatusText')
     assert 'running' in text and 'init pid %d' % pid in text and 'lxcbus-%s.scope' % name in text, text
@@ -137,7 +152,7 @@ def status_says_state_pid_and_scope():
 
 @test
 def dependent_unit_starts_after_and_stops_before():
-    name = new_unit_instance('udep')
+    name, u = unit_instance('udep')
     dep = 'lxcbus-test-dep-%s.service' % name
     log = '/run/lxcbus-test-dep-%s.log' % name
     get_state = ('busctl get-property org.lxcbus1 %s org.lxcbus1.Instance State' % instance_path(name))
@@ -146,14 +161,13 @@ def dependent_unit_starts_after_and_stops_before():
     units.append(dep)
     write_file(path, '[Unit]\nRequires=%s\nAfter=%s\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\n'
                'ExecStart=/bin/sh -c "echo start $$(%s) >> %s"\n'
-               'ExecStop=/bin/sh -c "echo stop $$(%s) >> %s"\n' % (unit_of(name), unit_of(name), get_state, log,
-                                                                   get_state, log))
+               'ExecStop=/bin/sh -c "echo stop $$(%s) >> %s"\n' % (u, u, get_state, log, get_state, log))
     systemctl('daemon-reload')
     systemctl('start', dep)
-    assert is_active(unit_of(name)) == 'active'
+    assert is_active(u) == 'active'
     assert open(log).read() == 'start s "running"\n', open(log).read()
     # stopping the instance's unit stops the dependent one first, while the instance still runs
-    systemctl('stop', unit_of(name))
+    systemctl('stop', u)
     assert is_active(dep) == 'inactive'
     assert open(log).read() == 'start s "running"\nstop s "running"\n', open(log).read()
     assert state(name) == 'stopped'
@@ -172,8 +186,7 @@ def dependent(name, dep_kind):
 
 @test
 def rule_bus_stop_while_active_deactivates_the_unit():
-    name = new_unit_instance('ubstop')
-    u = unit_of(name)
+    name, u = unit_instance('ubstop')
     req, bind = dependent(name, 'Requires'), dependent(name, 'BindsTo')
     systemctl('daemon-reload')
     systemctl('start', req, bind)
@@ -190,8 +203,7 @@ def rule_bus_stop_while_active_deactivates_the_unit():
 
 @test
 def rule_bus_start_while_inactive_leaves_the_unit_inactive():
-    name = new_unit_instance('ubstart')
-    u = unit_of(name)
+    name, u = unit_instance('ubstart')
     start_instance(name)
     pid = instance_prop(name, 'Pid')
     assert is_active(u) == 'inactive'
@@ -202,15 +214,12 @@ def rule_bus_start_while_inactive_leaves_the_unit_inactive():
     systemctl('start', u)
     assert is_active(u) == 'active'
     assert instance_prop(name, 'Pid') == pid
-    systemctl('stop', u)
-    assert state(name) == 'stopped'
+    stop_unit(name, u)
 
 
 @test
 def rule_bus_restart_while_active_keeps_the_unit_active():
-    name = new_unit_instance('ubrst')
-    u = unit_of(name)
-    systemctl('start', u)
+    name, u = unit_instance('ubrst', start=True)
     pid, main = instance_prop(name, 'Pid'), show(u, 'MainPID')
     instance_call(name, 'Restart', opts(), timeout=150)
     assert state(name) == 'running' and instance_prop(name, 'Pid') != pid
@@ -218,14 +227,12 @@ def rule_bus_restart_while_active_keeps_the_unit_active():
              'the new pid in the status text')
     assert is_active(u) == 'active'
     assert show(u, 'MainPID') == main
-    systemctl('stop', u)
-    assert state(name) == 'stopped'
+    stop_unit(name, u)
 
 
 @test
 def rule_systemctl_start_during_a_bus_stop_starts_it_again():
-    name = new_unit_instance('ubss')
-    u = unit_of(name)
+    name, u = unit_instance('ubss')
     start_instance(name)
     op = instance_call(name, 'Stop', opts(async_=V('b', True)))
     assert state(name) == 'stopping', state(name)
@@ -233,15 +240,46 @@ def rule_systemctl_start_during_a_bus_stop_starts_it_again():
     systemctl('start', u)
     assert op_wait(op) == 'success'
     assert state(name) == 'running' and is_active(u) == 'active'
+    stop_unit(name, u)
+
+
+@test
+def rule_systemctl_start_while_another_operation_holds_it_waits_for_that():
+    """run-unit's Start gets Busy while another caller's operation holds the stopped instance, and that
+    operation ends without a change of State or Unit: the unit waits for it (Operation.Wait) and then
+    starts the instance (it used to wait for a state change that never came, until its start timeout)."""
+    name = new_unit_instance('uhold')
+    u = unit_of(name)
+    r, w = os.pipe2(os.O_CLOEXEC)
+    fdl = Gio.UnixFDList.new()
+    fdl.append(w)
+    try:
+        # the tarball of the rootfs does not fit in the pipe: the Export holds the instance until we read
+        op = call(instance_path(name), INSTANCE_IFACE, 'Export', V('(ha{sv})', (0, {'async': V('b', True)})),
+                  fd_list=fdl)
+    finally:
+        close_fd_list(fdl)
+        os.close(w)
+    try:
+        systemctl('start', '--no-block', u)
+        wait_unit(u, 'activating', 30)
+        time.sleep(1)   # its Start is out and got Busy
+        status = get_prop(op, OPERATION_IFACE, 'Status')
+        assert state(name) == 'stopped' and status == 'running', (state(name), status)
+    finally:
+        while os.read(r, 1 << 16):
+            pass
+        os.close(r)
+    assert op_wait(op) == 'success'
+    wait_unit(u, 'active', 30)
+    assert state(name) == 'running'
     systemctl('stop', u)
     assert state(name) == 'stopped'
 
 
 @test
 def rule_bus_delete_while_active_deactivates_the_unit():
-    name = new_unit_instance('ubdel')
-    u = unit_of(name)
-    systemctl('start', u)
+    name, u = unit_instance('ubdel', start=True)
     instance_call(name, 'Delete', opts(force=V('b', True)))
     wait_unit(u, 'inactive', 30)
     assert show(u, 'Result') == 'success'
@@ -250,9 +288,7 @@ def rule_bus_delete_while_active_deactivates_the_unit():
 
 @test
 def rule_daemon_restart_keeps_the_unit():
-    name = new_unit_instance('udmn')
-    u = unit_of(name)
-    systemctl('start', u)
+    name, u = unit_instance('udmn', start=True)
     pid = instance_prop(name, 'Pid')
     restart_daemon()
     wait_for(lambda: 'running, init pid %d' % pid in show(u, 'StatusText'), 30, 'the state read again')
@@ -279,8 +315,7 @@ def journal_of(unit):
 
 @test
 def killed_instance_fails_the_unit_and_runs_on_failure():
-    name = new_unit_instance('ukill')
-    u = unit_of(name)
+    name, u = unit_instance('ukill')
     mark = '/run/lxcbus-test-onfailure-%s' % name
     handler = 'lxcbus-test-onfailure-%s.service' % name
     files.extend([os.path.join(RUN_UNITS, handler), mark])
@@ -297,9 +332,7 @@ def killed_instance_fails_the_unit_and_runs_on_failure():
 
 @test
 def powered_off_from_inside_fails_the_unit():
-    name = new_unit_instance('upoff')
-    u = unit_of(name)
-    systemctl('start', u)
+    name, u = unit_instance('upoff', start=True)
     try:
         root_exec(name, ['/bin/poweroff'])
     except Exception as e:      # the instance goes down under the command
@@ -310,10 +343,8 @@ def powered_off_from_inside_fails_the_unit():
 
 @test
 def restart_on_failure_brings_it_back():
-    name = new_unit_instance('urest')
-    u = unit_of(name)
-    dropin(name, '[Unit]\nStartLimitIntervalSec=0\n[Service]\nRestart=on-failure\nRestartSec=200ms\n')
-    systemctl('start', u)
+    name, u = unit_instance('urest', '[Unit]\nStartLimitIntervalSec=0\n'
+                            '[Service]\nRestart=on-failure\nRestartSec=200ms\n', start=True)
     pid = instance_prop(name, 'Pid')
     instance_call(name, 'Kill', V('(ib)', (9, False)))
     wait_for(lambda: state(name) == 'running' and instance_prop(name, 'Pid') not in (0, pid)
@@ -327,12 +358,9 @@ def restart_on_failure_brings_it_back():
 
 @test
 def stop_of_a_frozen_instance():
-    name = new_unit_instance('ufrz')
-    u = unit_of(name)
-    systemctl('start', u)
+    name, u = unit_instance('ufrz', start=True)
     instance_call(name, 'Freeze')
-    systemctl('stop', u)
-    assert state(name) == 'stopped'
+    stop_unit(name, u)
     assert is_active(u) == 'inactive'
 
 
@@ -349,9 +377,7 @@ def median_start(start, stop, n):
 @test
 def latency_of_systemctl_start_over_the_bus():
     n = 10
-    name = new_unit_instance('ulat')
-    u = unit_of(name)
-    dropin(name, '[Unit]\nStartLimitIntervalSec=0\n')
+    name, u = unit_instance('ulat', '[Unit]\nStartLimitIntervalSec=0\n')
 
     def bus_start():
         instance_call(name, 'Start', opts(), timeout=90)

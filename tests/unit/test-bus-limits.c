@@ -234,6 +234,26 @@ TEST(utf8_truncate) {
 
 /* ---------------------------------------------------------------- polkit */
 
+/* polkit's CheckAuthorization as the daemon sends it, with the longest subject and cancellation id:
+ * polkit_query_begin() up to the details (an open a{ss}), polkit_query_end() after them. */
+static sd_bus_message *polkit_query_begin(sd_bus *bus, const char *action) {
+        sd_bus_message *pk = NULL;
+
+        ASSERT_OK(sd_bus_message_new_method_call(bus, &pk, "org.freedesktop.PolicyKit1",
+                                                 "/org/freedesktop/PolicyKit1/Authority",
+                                                 "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization"));
+        ASSERT_OK(sd_bus_message_append(pk, "(sa{sv})s", "system-bus-name", 1, "name", "s", ":1.4294967295",
+                                        action));
+        ASSERT_OK(sd_bus_message_open_container(pk, 'a', "{ss}"));
+        return pk;
+}
+
+static sd_bus_message *polkit_query_end(sd_bus_message *pk) {
+        ASSERT_OK(sd_bus_message_close_container(pk));
+        ASSERT_OK(sd_bus_message_append(pk, "us", 1, "lxcbus-18446744073709551615"));
+        return pk;
+}
+
 static void build_polkit_exec(sd_bus *bus, sd_bus_message **ret, const void *userdata) {
         sd_bus_message *pk = NULL;
         /* The worst the bounds allow, through the real details builder: argv and env share
@@ -253,17 +273,10 @@ static void build_polkit_exec(sd_bus *bus, sd_bus_message **ret, const void *use
                                                       .argv = argv, .env = env, .uid = 4294967294u,
                                                       .gid = 4294967294u, .cwd = cwd, .term = term },
                                      &details));
-        ASSERT_OK(sd_bus_message_new_method_call(bus, &pk, "org.freedesktop.PolicyKit1",
-                                                 "/org/freedesktop/PolicyKit1/Authority",
-                                                 "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization"));
-        ASSERT_OK(sd_bus_message_append(pk, "(sa{sv})s", "system-bus-name", 1, "name", "s", ":1.4294967295",
-                                        "org.lxcbus1.exec"));
-        ASSERT_OK(sd_bus_message_open_container(pk, 'a', "{ss}"));
+        pk = polkit_query_begin(bus, "org.lxcbus1.exec");
         for (char **d = details; d && d[0] && d[1]; d += 2)
                 ASSERT_OK(sd_bus_message_append(pk, "{ss}", d[0], d[1]));
-        ASSERT_OK(sd_bus_message_close_container(pk));
-        ASSERT_OK(sd_bus_message_append(pk, "us", 1, "lxcbus-18446744073709551615"));
-        *ret = pk;
+        *ret = polkit_query_end(pk);
 }
 
 TEST(polkit_query_exec) {
@@ -278,20 +291,13 @@ static void build_polkit_set_config(sd_bus *bus, sd_bus_message **ret, const voi
         sd_bus_message *pk = NULL;
 
         worst_config(&c, false);
-        ASSERT_OK(sd_bus_message_new_method_call(bus, &pk, "org.freedesktop.PolicyKit1",
-                                                 "/org/freedesktop/PolicyKit1/Authority",
-                                                 "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization"));
-        ASSERT_OK(sd_bus_message_append(pk, "(sa{sv})s", "system-bus-name", 1, "name", "s", ":1.4294967295",
-                                        "org.lxcbus1.manage"));
-        ASSERT_OK(sd_bus_message_open_container(pk, 'a', "{ss}"));
+        pk = polkit_query_begin(bus, "org.lxcbus1.manage");
         ASSERT_OK(sd_bus_message_append(pk, "{ss}{ss}", "verb", "set-config", "instance", worst_name()));
         /* Every key set and unset, and every value, as details: more than any detail builder sends. */
         for (size_t k = 0; k < c.n; k++)
                 ASSERT_OK(sd_bus_message_append(pk, "{ss}{ss}", c.entries[k].key, c.entries[k].value, "unset",
                                                 c.entries[k].key));
-        ASSERT_OK(sd_bus_message_close_container(pk));
-        ASSERT_OK(sd_bus_message_append(pk, "us", 1, "lxcbus-18446744073709551615"));
-        *ret = pk;
+        *ret = polkit_query_end(pk);
 }
 
 TEST(polkit_query_set_config) {
