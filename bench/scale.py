@@ -3,16 +3,18 @@
 
 Runs inside a test host (bench/scale.sh boots it), as root, with lxcbusd.service installed and started.
 
-  1. CreateInstance (template busybox) through the bus, BUS instances, CONC calls in flight; then, with
-     the daemon stopped, the rest up to N as copies on disk of those (the daemon refuses to create
-     more than LXCBUS_INSTANCES_MAX = 512; it loads whatever is on disk at its start). A copy's
-     rootfs hard-links its source's files (the copies are never started): 500 busybox rootfs on
-     tmpfs, not 1000.
+  1. CreateInstance (template busybox) through the bus, BUS instances (all N by default), CONC calls in
+     flight; with --bus below N, the rest as copies on disk of those, made with the daemon stopped (it
+     loads whatever is on disk at its start): a copy's rootfs hard-links its source's files (the
+     copies are never started), for a tmpfs too small for N busybox rootfs.
   2. Starts RUNNING of them through the bus (Instance.Start).
   3. Restarts the daemon: from `systemctl start` to the first ListInstances that lists all N
      (adoption of the running ones included), and from the process's exec to READY=1.
   4. ListInstances and GetManagedObjects from Gio.DBusConnection.call_sync (median of ITER), with the
-     daemon's own CPU time per call (utime+stime from /proc/PID/stat around the loop).
+     daemon's own CPU time per call (utime+stime from /proc/PID/stat around the loop); then the same
+     from a GDBus client in C (bench/gmo-client, --c-client), with dbus-daemon's CPU time per call,
+     and once more reading every property of the reply; then GetManagedObjects from that client
+     answered with the same bytes by a server that costs nothing (bench/gmo-floor.py, floor_*).
   5. The daemon's RSS (VmRSS), after the calls.
   6. Idle: no client of ours on the bus, IDLE seconds; the daemon's context switches (voluntary and
      involuntary, every thread) and its schedstat timeslices over that window: each is a wakeup.
@@ -301,6 +303,55 @@ def measure_calls(args, n, pid):
     bus.close_sync(None)
 
 
+C_TARGETS = {'c_list': 2.0, 'c_gmo': 30.0}
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def c_client_calls(args, pid, *extra, prefix='', targets=C_TARGETS):
+    """The same calls from bench/gmo-client (GDBus in C): its FIGURE lines, with the CPU per call of
+    lxcbusd (or the server of pid) and dbus-daemon."""
+    bus_pid = int(sh('systemctl', 'show', '-P', 'MainPID', 'dbus.service').strip() or 0)
+    out = sh(args.c_client, '--pid', str(pid), '--bus-pid', str(bus_pid), '--iter', str(args.gmo_iter),
+             '--list-iter', str(args.list_iter), *extra)
+    for line in out.splitlines():
+        m = re.match(r'FIGURE (\S+) (\S+) ms  \((.*)\)$', line)
+        if m:
+            figure(prefix + m.group(1), float(m.group(2)), 'ms', targets.get(m.group(1)),
+                   note='C: ' + m.group(3))
+
+
+def floor_server_calls(args, n):
+    """GetManagedObjects from the C client once more, answered with the same bytes by a server that
+    costs nothing (bench/gmo-floor.py as org.lxcbus1, lxcbusd stopped for that time): the floor of
+    dbus-daemon, the client and the scheduling. lxcbusd is started again after, and lists all n."""
+    body = '/run/lxcbus-gmo-floor.body'
+    floor = os.path.join(HERE, 'gmo-floor.py')
+    sh(sys.executable, floor, '--body', body)
+    sh('systemctl', 'stop', 'lxcbusd.service')
+    p = subprocess.Popen([sys.executable, floor, '--body', body, '--name', BUS_NAME], stderr=subprocess.PIPE,
+                         universal_newlines=True)
+    try:
+        line = p.stderr.readline()
+        if 'answers' not in line:
+            raise SystemExit('gmo-floor.py did not come up: %s' % line)
+        c_client_calls(args, p.pid, '--gmo-only', prefix='floor_', targets={})
+    finally:
+        p.kill()
+        p.wait()
+        os.unlink(body)
+        sh('systemctl', 'start', 'lxcbusd.service')
+    bus = new_bus()
+    for _ in range(600):
+        try:
+            if call(bus, MGR, 'org.lxcbus1.Manager', 'ListInstances', None, 'a(sso)', timeout=10)\
+                    .get_child_value(0).n_children() == n:
+                break
+        except GLib.Error:
+            pass
+        time.sleep(0.05)
+    bus.close_sync(None)
+
+
 # ---- 6. idle -------------------------------------------------------------------------------------
 
 def idle(args, pid, name, what):
@@ -372,7 +423,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--instances', type=int, default=1000)
     ap.add_argument('--running', type=int, default=100)
-    ap.add_argument('--bus', type=int, default=500, help='how many are made by CreateInstance')
+    ap.add_argument('--bus', type=int, default=None, help='how many are made by CreateInstance (all)')
+    ap.add_argument('--c-client', default=None, help='bench/gmo-client of the build (scale.sh passes it)')
     ap.add_argument('--conc', type=int, default=4)
     ap.add_argument('--list-iter', type=int, default=300)
     ap.add_argument('--gmo-iter', type=int, default=40)
@@ -383,6 +435,8 @@ def main():
     ap.add_argument('--keep', action='store_true', help='leave the instances behind')
     ap.add_argument('--reuse', action='store_true', help='the instances exist (a --keep run made them)')
     args = ap.parse_args()
+    if args.bus is None:
+        args.bus = args.instances
     names = ['s%04d' % k for k in range(args.instances)]
     log('conditions: %d CPUs, load %s' % (os.cpu_count(), open('/proc/loadavg').read().strip()))
     running = names[:args.running]
@@ -408,11 +462,16 @@ def main():
 
     log('timing ListInstances and GetManagedObjects')
     measure_calls(args, len(names), pid)
+    if args.c_client:
+        c_client_calls(args, pid, '--walk')
     st = status_fields(pid)
     figure('rss_after_start', rss0 / 1024.0, 'MiB', note='VmRSS after the restart, before any call')
     figure('rss', int(st['VmRSS'].split()[0]) / 1024.0, 'MiB', 8.0,
            note='VmRSS after the calls (RssAnon %s, RssFile %s)' % (st['RssAnon'], st['RssFile']))
 
+    if args.c_client:
+        floor_server_calls(args, len(names))
+        pid = daemon_pid()
     idle(args, pid, 'idle_wakeups', 'adopted monitors')
 
     log('monitor memory: %d instances against %d lxc-start monitors' % (len(running), args.floor))

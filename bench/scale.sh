@@ -20,7 +20,7 @@ bench_init "$1"
 shift
 bench_boot
 
-tx "$PY" -u "$HERE/scale.py" "$@" || RC=1
+tx "$PY" -u "$HERE/scale.py" --c-client "$LB_BUILD/bench/gmo-client" "$@" || RC=1
 
 for f in test_load.py test_killpoints_lifecycle.py; do
   p=$LB_SRC/tests/integration/$f

@@ -11,6 +11,7 @@
 #include "manager.h"
 #include "manager-dbus.h"
 #include "names.h"
+#include "object-manager-dbus.h"
 #include "operation-dbus.h"
 #include "scope.h"
 #include "settle-dbus.h"
@@ -33,6 +34,15 @@
 static const char *strna(const char *s) {
         return s ?: "n/a";
 }
+
+/* The objects below the manager: found by path, enumerated for introspection and the object manager. */
+static const BusObjectKind bus_objects[] = {
+        { LXCBUS_INSTANCE_PREFIX, "org.lxcbus1.Instance", instance_vtable, instance_object_find,
+          manager_instance_enumerator },
+        { LXCBUS_OPERATION_PREFIX, "org.lxcbus1.Operation", operation_vtable, operation_object_find,
+          manager_operation_enumerator },
+        { LXCBUS_OPERATION_PREFIX, "org.lxcbus1.Process", process_vtable, process_object_find, NULL },
+};
 
 static int on_bus_message(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
         Manager *m = userdata;
@@ -74,6 +84,9 @@ static int on_bus_message(sd_bus_message *message, void *userdata, sd_bus_error 
                                                strna(sd_bus_message_get_member(message)), LXCBUS_REQUEST_MAX);
                 return r < 0 ? r : 1;
         }
+        /* Our own answer: the same as sd-bus's, without its walk of the object tree (object-manager-dbus.c). */
+        if (bus_is_get_managed_objects(message, LXCBUS_PATH))
+                return bus_reply_managed_objects(message, bus_objects, ELEMENTSOF(bus_objects), m, ret_error);
         return bus_defer_while_settling(m, message);
 }
 
@@ -116,21 +129,6 @@ static int on_name_acquired(sd_bus_message *reply, void *userdata, sd_bus_error 
         log_info("lxcbusd " PACKAGE_VERSION " ready, %u instances.", m->n_instances);
         return 0;
 }
-
-/* The objects below the manager: found by path, enumerated for introspection and the object manager. */
-static const struct {
-        const char *prefix;
-        const char *interface;
-        const sd_bus_vtable *vtable;
-        sd_bus_object_find_t find;
-        sd_bus_node_enumerator_t enumerate;     /* once per prefix */
-} bus_objects[] = {
-        { LXCBUS_INSTANCE_PREFIX, "org.lxcbus1.Instance", instance_vtable, instance_object_find,
-          manager_instance_enumerator },
-        { LXCBUS_OPERATION_PREFIX, "org.lxcbus1.Operation", operation_vtable, operation_object_find,
-          manager_operation_enumerator },
-        { LXCBUS_OPERATION_PREFIX, "org.lxcbus1.Process", process_vtable, process_object_find, NULL },
-};
 
 int manager_bus_register(Manager *m) {
         int r;

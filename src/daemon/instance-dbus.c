@@ -115,6 +115,12 @@ void instance_bus_removed(Instance *i) {
 
 /* ---------------------------------------------------------------- lifecycle methods */
 
+int bus_error_instances_data(Instance *i, sd_bus_error *error) {
+        return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                 "Instance '%s' cannot grow: the configs and snapshots of all instances together "
+                                 "are at their bound (%u bytes).", i->name, LXCBUS_INSTANCES_DATA_MAX);
+}
+
 int bus_error_busy(Instance *i, sd_bus_error *error) {
         switch (instance_busy(i)) {
         case INSTANCE_IDLE:
@@ -489,6 +495,8 @@ static int method_set_config(sd_bus_message *message, void *userdata, sd_bus_err
                                          CONFIG_KEYS_MAX);
         if (r == -EFBIG)
                 return config_too_large(i, error);
+        if (r == -ENOSPC)
+                return bus_error_instances_data(i, error);
         if (r == -EMSGSIZE)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
                                          "Config of instance '%s' is too large: its metadata would take %zu bytes "

@@ -23,6 +23,9 @@ int instance_object_find(sd_bus *bus, const char *path, const char *interface, v
 int bus_error_invalid_state(Instance *i, const char *verb, sd_bus_error *error);
 /* Busy, naming what holds the instance; 0 when nothing does. */
 int bus_error_busy(Instance *i, sd_bus_error *error);
+/* LimitsExceeded: i's config or snapshots cannot grow, all instances' together are at
+ * LXCBUS_INSTANCES_DATA_MAX. */
+int bus_error_instances_data(Instance *i, sd_bus_error *error);
 /* Steps 2 and 3 of a method that will hold i (STYLE.md): polkit (request: its details, NULL for the verb's
  * alone), the caller's uid, then Busy if something holds i. 1: go on; 0: polkit's answer is pending (the
  * handler returns 1); < 0 (error set): refused. */

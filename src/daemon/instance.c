@@ -1047,8 +1047,11 @@ int instance_config_merge(Instance *i, const ConfigMap *set, char **unset, Confi
 
         /* An instance saved before this bound existed may be over it: it can still shrink. */
         size_t merged_size = config_map_stored_size(&merged);
-        if (merged_size > LXCBUS_CONFIG_TOTAL_MAX && merged_size > config_map_stored_size(&i->md.config))
+        size_t old_size = config_map_stored_size(&i->md.config);
+        if (merged_size > LXCBUS_CONFIG_TOTAL_MAX && merged_size > old_size)
                 return -EFBIG;
+        if (!manager_data_fits(i->manager, old_size, merged_size))
+                return -ENOSPC;
 
         /* Nothing changes: no write, no new generation, no signal. */
         if (config_map_equal(&merged, &i->md.config))

@@ -136,6 +136,7 @@ int instance_kill(Instance *i, int sig, bool all);
 /* SetConfig, in two steps so that nothing is written before every check passed. merge: set and unset
  * (the caller checked keys and sizes) over the config into *ret; 1 and *ret when something changes, 0
  * when nothing does; -E2BIG more than CONFIG_KEYS_MAX keys; -EFBIG over LXCBUS_CONFIG_TOTAL_MAX;
+ * -ENOSPC the instances' configs and snapshots together would grow over LXCBUS_INSTANCES_DATA_MAX;
  * -EMSGSIZE the metadata would not load back (*ret_size: its size). apply: saves config as the
  * instance's, applies changed limits to a running scope, and leaves the old config in *config. */
 int instance_config_merge(Instance *i, const ConfigMap *set, char **unset, ConfigMap *ret, size_t *ret_size);

@@ -237,6 +237,19 @@ static int check_create_source(const char *type, char **template, char **targs, 
  * idmapped one, and no template arguments: the template runs as the instance's root user, and what
  * arguments a template takes (paths on the host, say) is beyond what lxcbus can vet. These refusals
  * come before polkit: nobody is asked for a password for a call that cannot succeed. */
+int bus_check_instance_room(Manager *m, const char *what, const char *name, sd_bus_error *error) {
+        if (m->n_instances + m->n_creating >= m->max_instances)
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                         "Cannot %s '%s': there are %u instances, the most allowed "
+                                         "(--max-instances).", what, name, m->max_instances);
+        if (!manager_data_fits(m, 0, LXCBUS_INSTANCE_DATA_MAX))
+                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
+                                         "Cannot %s '%s': the configs and snapshots of all instances leave no room "
+                                         "for another (%u bytes in all, %u for each).", what, name,
+                                         LXCBUS_INSTANCES_DATA_MAX, LXCBUS_INSTANCE_DATA_MAX);
+        return 0;
+}
+
 static int check_create_allowed(Manager *m, const char *name, uid_t uid, const ConfigMap *config, char **targs,
                                 bool *ret_privileged, sd_bus_error *error) {
         const char *priv = config_map_get(config, "security.privileged");
@@ -259,11 +272,10 @@ static int check_create_allowed(Manager *m, const char *name, uid_t uid, const C
                 return sd_bus_error_setf(error, LXCBUS_ERROR_INVALID_CONFIG,
                                          "The config of instance '%s' is too large (%u bytes at most, keys and values "
                                          "together).", name, LXCBUS_CONFIG_TOTAL_MAX);
-        if (m->n_instances + m->n_creating >= m->max_instances)
-                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
-                                         "Cannot create instance '%s': there are %u instances, the most allowed "
-                                         "(--max-instances).", name, m->max_instances);
-        int r = bus_check_limits(config, error);
+        int r = bus_check_instance_room(m, "create instance", name, error);
+        if (r < 0)
+                return r;
+        r = bus_check_limits(config, error);
         if (r < 0)
                 return r;
         *ret_privileged = privileged;

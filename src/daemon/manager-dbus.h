@@ -14,6 +14,9 @@ extern const sd_bus_vtable manager_vtable[];
 
 /* Reads an a{ss} of config keys, validating every key and value. */
 int bus_read_config(sd_bus_message *message, ConfigMap *ret, sd_bus_error *error);
+/* For CreateInstance and ImportInstance (before polkit) and Copy ("create instance" or "copy to instance"):
+ * room for one more instance under --max-instances and LXCBUS_INSTANCES_DATA_MAX, else LimitsExceeded. */
+int bus_check_instance_room(Manager *m, const char *what, const char *name, sd_bus_error *error);
 /* After polkit, for CreateInstance and Copy: the name is free, the owner's quota allows one more, and md
  * (its config set) is completed: name, owner, times, and for an unprivileged instance its block of
  * subordinate ids. */

@@ -28,7 +28,7 @@
 /* Instances (and creates in flight) one non-root owner may have: --max-instances-per-owner. Each
  * idmapped one holds a block of 65536 subordinate ids, and disk space. */
 #define INSTANCES_PER_OWNER_DEFAULT 16
-#define INSTANCES_PER_OWNER_MAX 512     /* LXCBUS_INSTANCES_MAX: no more can exist anyway */
+#define INSTANCES_PER_OWNER_MAX LXCBUS_INSTANCES_MAX     /* no more can exist anyway */
 #define OPERATIONS_FINISHED_MAX 128      /* bounds GetManagedObjects (bus-limits.h) */
 
 /* What the model tells whoever shows it (the bus faces; a unit test): called after the model changed,
@@ -122,3 +122,9 @@ void manager_release_name(Manager *m, const char *name);
 unsigned manager_instances_of(Manager *m, uid_t owner);
 /* The subordinate ids of every instance and running create: uid and gid ranges of each. */
 int manager_used_subids(Manager *m, SubIdRange **ret, size_t *ret_n);
+/* What an instance's config and snapshots count against LXCBUS_INSTANCES_DATA_MAX (bus-limits.h). */
+size_t instance_data_size(const InstanceMetadata *md);
+/* Whether the instances' configs and snapshots stay within LXCBUS_INSTANCES_DATA_MAX when one of them goes
+ * from old to new bytes (a new one: from 0 to LXCBUS_INSTANCE_DATA_MAX); creates under way count at their
+ * most. Shrinking always fits. */
+bool manager_data_fits(Manager *m, size_t old, size_t new);

@@ -168,11 +168,11 @@ int metrics_format(const MetricsInstance *v, size_t n, const MetricsDaemon *d, c
 /* The interfaces of init's network namespace and their counters, by rtnetlink from the host as GetState
  * reads them (netinfo.c: the pid checked against the pidfd, nothing the instance wrote believed); none when
  * init shares the daemon's namespace (network.mode none has lo only in its own). At most
- * METRICS_NETDEV_MAX of them. */
-static void read_netdev(Instance *i, NetInfo *scratch, MetricsInstance *ret) {
-        if (i->pid <= 0 || i->init_pidfd < 0 || netinfo_read(i->pid, i->init_pidfd, scratch) < 0)
+ * METRICS_NETDEV_MAX of them, and room of what is left of METRICS_NETDEV_TOTAL_MAX. */
+static void read_netdev(Instance *i, NetInfo *scratch, size_t room, MetricsInstance *ret) {
+        if (room == 0 || i->pid <= 0 || i->init_pidfd < 0 || netinfo_read(i->pid, i->init_pidfd, scratch) < 0)
                 return;
-        ret->n_netdev = MIN(scratch->n_links, (size_t) METRICS_NETDEV_MAX);
+        ret->n_netdev = MIN(MIN(scratch->n_links, (size_t) METRICS_NETDEV_MAX), room);
         memcpy(ret->netdev, scratch->links, ret->n_netdev * sizeof(NetInfoLink));
 }
 
@@ -180,7 +180,7 @@ int manager_metrics(Manager *m, char **ret) {
         _cleanup_free_ MetricsInstance *v = NULL;
         _cleanup_free_ NetInfo *scratch = NULL;
         MetricsDaemon d = {};
-        size_t n = 0;
+        size_t n = 0, netdevs = 0;
 
         assert(m);
         assert(ret);
@@ -200,7 +200,8 @@ int manager_metrics(Manager *m, char **ret) {
                 if (!x->has_figures)
                         continue;
                 (void) scope_read_all_figures(i->unit_name, &x->cg);
-                read_netdev(i, scratch, x);
+                read_netdev(i, scratch, METRICS_NETDEV_TOTAL_MAX - netdevs, x);
+                netdevs += x->n_netdev;
         }
         for (Operation *o = m->operations; o; o = o->next)
                 if (o->status >= 0 && o->status < _OPERATION_STATUS_MAX)

@@ -17,6 +17,9 @@
 /* Interfaces reported per instance: its root makes as many as it likes in its own network namespace
  * (netinfo.c reads NETINFO_LINKS_MAX of them). */
 #define METRICS_NETDEV_MAX 32U
+/* And in all, in name order, so that the reply stays what 512 instances with 32 each made (6.2 MiB at
+ * worst) with LXCBUS_INSTANCES_MAX instances (bus-limits.h). */
+#define METRICS_NETDEV_TOTAL_MAX (512U * METRICS_NETDEV_MAX)
 
 typedef struct MetricsInstance {
         const char *name;

@@ -118,6 +118,8 @@ static int check_snapshot_name(Instance *i, OperationKind kind, const char *name
                 return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
                                          "Instance '%s' has %u snapshots, the most allowed.", i->name,
                                          LXCBUS_SNAPSHOTS_MAX);
+        if (r == -ENOSPC)
+                return bus_error_instances_data(i, error);
         return r;
 }
 
@@ -315,10 +317,9 @@ static int copy_metadata(Instance *src, const char *name, uid_t uid, CopyCall *c
         Manager *m = src->manager;
         int r;
 
-        if (m->n_instances + m->n_creating >= m->max_instances)
-                return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
-                                         "Cannot copy to instance '%s': there are %u instances, the most allowed "
-                                         "(--max-instances).", name, m->max_instances);
+        r = bus_check_instance_room(m, "copy to instance", name, error);
+        if (r < 0)
+                return r;
         r = config_map_copy(&src->md.config, &md->config);
         if (r < 0)
                 return r;

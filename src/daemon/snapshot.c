@@ -205,6 +205,9 @@ int snapshot_check_new(Instance *i, const char *name) {
                 return -EEXIST;
         if (i->md.n_snapshots >= LXCBUS_SNAPSHOTS_MAX)
                 return -E2BIG;
+        size_t size = instance_data_size(&i->md);
+        if (!manager_data_fits(i->manager, size, size + LXCBUS_SNAPSHOT_DATA))
+                return -ENOSPC;
         return 0;
 }
 

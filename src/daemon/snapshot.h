@@ -27,7 +27,8 @@
  *                    the next start when interrupted. */
 
 /* May instance i get a snapshot called name? -EINVAL not a valid name, -EEXIST it has one, -E2BIG it has
- * LXCBUS_SNAPSHOTS_MAX. */
+ * LXCBUS_SNAPSHOTS_MAX, -ENOSPC the instances' configs and snapshots would grow over
+ * LXCBUS_INSTANCES_DATA_MAX. */
 int snapshot_check_new(Instance *i, const char *name);
 
 /* Each takes the lock for o and finishes o when done (or at once on failure); the bus face checked the

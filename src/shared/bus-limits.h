@@ -24,13 +24,13 @@
  *     call's argv and env (LXCBUS_EXEC_STRINGS_MAX); create carries two paths, the metadata JSON (its
  *     config as stored is LXCBUS_CONFIG_TOTAL_MAX at most) and the template arguments
  *     (LXCBUS_TEMPLATE_ARGS_TOTAL_MAX);
- *   - GetManagedObjects: at most LXCBUS_INSTANCES_MAX instances with a full config, OPERATIONS_MAX
- *     running and OPERATIONS_FINISHED_MAX finished operations, each with a full command line and
- *     LXCBUS_OPERATION_TEXT_MAX of stage and error text;
- *   - GetMetrics: LXCBUS_INSTANCES_MAX instances with METRICS_NETDEV_MAX interfaces each (metrics.h),
- *     6.2 MiB.
+ *   - GetManagedObjects: at most LXCBUS_INSTANCES_MAX instances, whose configs and snapshots together
+ *     are at most LXCBUS_INSTANCES_DATA_MAX, OPERATIONS_MAX running and OPERATIONS_FINISHED_MAX finished
+ *     operations, each with a full command line and LXCBUS_OPERATION_TEXT_MAX of stage and error text;
+ *   - GetMetrics: LXCBUS_INSTANCES_MAX instances with METRICS_NETDEV_TOTAL_MAX interfaces in all, at most
+ *     METRICS_NETDEV_MAX each (metrics.h).
  *
- * tests/unit/test-bus-limits.c builds the worst case of each of these messages and measures it (22.9 MiB
+ * tests/unit/test-bus-limits.c builds the worst case of each of these messages and measures it (20.0 MiB
  * for GetManagedObjects, 280 KiB for the polkit query of an Exec). No message lxcbusd sends carries more
  * than one fd. Going over a bound is refused before polkit is asked, with org.lxcbus1.Error.LimitsExceeded
  * (or InvalidConfig for a config, InvalidArgs for a count) naming the limit. */
@@ -58,11 +58,26 @@
 #define LXCBUS_TEMPLATE_ARGS_MAX 64U
 #define LXCBUS_TEMPLATE_ARGS_TOTAL_MAX (8U * 1024)
 
-/* Instances the daemon holds (creates under way included); --max-instances may lower it. */
-#define LXCBUS_INSTANCES_MAX 512U
+/* Instances the daemon holds (creates under way included); --max-instances may lower it. 4096: four times
+ * the 1000 of issue 15's scale figures. What grows with the count alone, at its worst (the longest name,
+ * escaped, and unit name), is about 1.4 KiB per instance in GetManagedObjects and 0.4 KiB in GetMetrics.
+ * What an instance's config and snapshots add (up to 24 KiB) is bounded for all instances together
+ * instead, by LXCBUS_INSTANCES_DATA_MAX: 4096 full ones would be 96 MiB. */
+#define LXCBUS_INSTANCES_MAX 4096U
+
+/* The configs and snapshot lists of all instances together, as instance_data_size() counts them: a config
+ * its stored size, a snapshot LXCBUS_SNAPSHOT_DATA bytes. A create, copy or import under way counts as
+ * LXCBUS_INSTANCE_DATA_MAX until it is done, so one is refused when there is no room for a full instance;
+ * SetConfig and Snapshot are refused when they would grow the total past it. 4 MiB: a full config and 64
+ * snapshots for 170 instances, a config of 1 KiB for all 4096. A state dir over it (from before this bound)
+ * loads, and can only shrink. */
+#define LXCBUS_SNAPSHOT_DATA 128U
+#define LXCBUS_INSTANCE_DATA_MAX (LXCBUS_CONFIG_TOTAL_MAX + LXCBUS_SNAPSHOTS_MAX * LXCBUS_SNAPSHOT_DATA)
+#define LXCBUS_INSTANCES_DATA_MAX (4U * 1024 * 1024)
 
 /* Snapshots of one instance (its Snapshots property and lxcbus.json's "snapshots"): each is a whole copy
- * of the rootfs on disk, and the list is in every GetManagedObjects (512 * 64 * ~80 bytes: 2.6 MiB). */
+ * of the rootfs on disk, and the list is in every GetManagedObjects (~80 bytes each; all instances' lists
+ * together are bounded by LXCBUS_INSTANCES_DATA_MAX). */
 #define LXCBUS_SNAPSHOTS_MAX 64U
 
 /* An operation's Stage and ErrorMessage are cut to this many bytes (a worker's or systemd's text). */

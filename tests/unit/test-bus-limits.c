@@ -403,7 +403,8 @@ static void append_empty_interfaces(sd_bus_message *m) {
                 ASSERT_OK(sd_bus_message_append(m, "{sa{sv}}", i, 0));
 }
 
-static void append_instance(sd_bus_message *m, const ConfigMap *c) {
+/* An instance with config c and n_snapshots of the longest names. */
+static void append_instance(sd_bus_message *m, const ConfigMap *c, unsigned n_snapshots) {
         _cleanup_free_ char *path = worst_instance_path();
 
         ASSERT_OK(sd_bus_message_open_container(m, 'e', "oa{sa{sv}}"));
@@ -418,7 +419,7 @@ static void append_instance(sd_bus_message *m, const ConfigMap *c) {
                                         "Pid", "u", 4294967295U, "Unit", "s", tmp(255, 'u'),
                                         "Owner", "u", 4294967295U, "Ephemeral", "b", 1,
                                         "Autostart", "b", 1, "AutostartPriority", "i", -1000,
-                                        "Description", "s", config_map_get(c, "description"),
+                                        "Description", "s", strempty(config_map_get(c, "description")),
                                         "CreatedAt", "t", UINT64_MAX, "LastUsedAt", "t", UINT64_MAX,
                                         "Generation", "t", UINT64_MAX));
         ASSERT_OK(sd_bus_message_open_container(m, 'e', "sv"));
@@ -434,7 +435,7 @@ static void append_instance(sd_bus_message *m, const ConfigMap *c) {
         ASSERT_OK(sd_bus_message_append(m, "s", "Snapshots"));
         ASSERT_OK(sd_bus_message_open_container(m, 'v', "a(st)"));
         ASSERT_OK(sd_bus_message_open_container(m, 'a', "(st)"));
-        for (unsigned k = 0; k < LXCBUS_SNAPSHOTS_MAX; k++)
+        for (unsigned k = 0; k < n_snapshots; k++)
                 ASSERT_OK(sd_bus_message_append(m, "(st)", worst_name(), UINT64_MAX));
         for (int k = 0; k < 4; k++)
                 ASSERT_OK(sd_bus_message_close_container(m));
@@ -476,9 +477,11 @@ static void append_operation(sd_bus_message *m, uint64_t id, char **command) {
 /* Room for a reserve of operations on top of OPERATIONS_MAX (root's), should one be added. */
 #define OPERATIONS_RUNNING_WORST (2 * OPERATIONS_MAX)
 
+/* The most instances, as many with a full config as LXCBUS_INSTANCES_DATA_MAX allows and the rest with
+ * none: a config brings more bytes to the bus for each byte it counts than snapshots do (~80 for 128). */
 static void build_managed_objects(sd_bus *bus, sd_bus_message **ret, const void *userdata) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = new_call(bus, "GetManagedObjects");
-        _cleanup_(config_map_done) ConfigMap c = {};
+        _cleanup_(config_map_done) ConfigMap c = {}, empty = {};
         _cleanup_strv_free_ char **command = calloc(LXCBUS_EXEC_ARGV_MAX + 1, sizeof(char *));
         sd_bus_message *m = NULL;
 
@@ -520,8 +523,10 @@ static void build_managed_objects(sd_bus *bus, sd_bus_message **ret, const void 
         for (int k = 0; k < 4; k++)
                 ASSERT_OK(sd_bus_message_close_container(m));
 
+        size_t full = LXCBUS_INSTANCES_DATA_MAX / config_map_stored_size(&c);
+        ASSERT_TRUE(full < LXCBUS_INSTANCES_MAX);
         for (unsigned k = 0; k < LXCBUS_INSTANCES_MAX; k++)
-                append_instance(m, &c);
+                append_instance(m, k < full ? &c : &empty, 0);
         for (unsigned k = 0; k < OPERATIONS_RUNNING_WORST + OPERATIONS_FINISHED_MAX; k++)
                 append_operation(m, UINT64_MAX - k, command);
         ASSERT_OK(sd_bus_message_close_container(m));
@@ -539,8 +544,8 @@ TEST(get_managed_objects) {
 
 /* ---------------------------------------------------------------- GetMetrics */
 
-/* The most instances, each running with every figure at its longest and the most interfaces, each named
- * with 15 bytes that escape to 3 each (%XX). */
+/* The most instances, each running with every figure at its longest and the most interfaces (32 each,
+ * METRICS_NETDEV_TOTAL_MAX in all), each named with 15 bytes that escape to 3 each (%XX). */
 static void build_metrics(sd_bus *bus, sd_bus_message **ret, const void *userdata) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = new_call(bus, "GetMetrics");
         _cleanup_free_ MetricsInstance *v = calloc(LXCBUS_INSTANCES_MAX, sizeof(MetricsInstance));
@@ -555,7 +560,7 @@ static void build_metrics(sd_bus *bus, sd_bus_message **ret, const void *userdat
                 v[k].has_figures = true;
                 v[k].cg = (CgroupFigures) { UINT64_MAX - 1, UINT64_MAX - 1, UINT64_MAX - 1, UINT64_MAX - 1,
                                             UINT64_MAX - 1, UINT64_MAX - 1, UINT64_MAX - 1 };
-                v[k].n_netdev = METRICS_NETDEV_MAX;
+                v[k].n_netdev = k < METRICS_NETDEV_TOTAL_MAX / METRICS_NETDEV_MAX ? METRICS_NETDEV_MAX : 0;
                 for (unsigned j = 0; j < METRICS_NETDEV_MAX; j++) {
                         /* The longest name netinfo.c gives: every byte written %XX. */
                         for (unsigned b = 0; b < IFNAMSIZ - 1; b++)
@@ -573,10 +578,11 @@ static void build_metrics(sd_bus *bus, sd_bus_message **ret, const void *userdat
 
 TEST(get_metrics) {
         size_t n = wire_size(build_metrics, NULL);
-        printf("  GetMetrics with %u instances of %u interfaces, worst case: %zu bytes (%.1f MiB; bus %u)\n",
-               LXCBUS_INSTANCES_MAX, METRICS_NETDEV_MAX, n, n / 1048576.0, LXCBUS_BUS_MESSAGE_MAX);
-        /* A quarter of the limit at most. */
-        ASSERT_TRUE(n < LXCBUS_BUS_MESSAGE_MAX / 4);
+        printf("  GetMetrics with %u instances, %u interfaces in all, worst case: %zu bytes (%.1f MiB; bus %u)\n",
+               LXCBUS_INSTANCES_MAX, METRICS_NETDEV_TOTAL_MAX, n, n / 1048576.0, LXCBUS_BUS_MESSAGE_MAX);
+        /* A third of the limit at most (9.5 MiB: 6.2 of them the interfaces, as with 512 instances; the
+         * rest grows with the count, ~0.9 KiB an instance). */
+        ASSERT_TRUE(n < LXCBUS_BUS_MESSAGE_MAX / 3);
 }
 
 /* ---------------------------------------------------------------- replies and signals */
