@@ -13,6 +13,8 @@
 import collections
 import sys
 
+from benchstats import quantile as q
+
 INSTANCE = 'benchb'
 TARGETS = {'start': 1.5, 'stop-kill': 1.5, 'exec(true)': 1.5, 'freeze+unfreeze': 1.2}
 FLOOR_NOTE = {'exec(true)': 'attach_run_wait', 'freeze+unfreeze': 'freeze+unfreeze'}
@@ -54,16 +56,6 @@ OPS = collections.OrderedDict([
         ('freeze-done', 'op-finished', 'unfreeze: state, log', False),
     ])),
 ])
-
-
-def q(v, p=0.5):
-    v = sorted(v)
-    if not v:
-        return float('nan')
-    k = (len(v) - 1) * p
-    lo = int(k)
-    hi = min(lo + 1, len(v) - 1)
-    return v[lo] + (v[hi] - v[lo]) * (k - lo)
 
 
 def read_samples(path):

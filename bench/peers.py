@@ -33,6 +33,8 @@ import subprocess
 import sys
 import time
 
+from benchstats import quantile as q
+
 METRICS = ['start', 'stop-kill', 'exec(true)', 'list']
 TITLES = {'start': 'start', 'stop-kill': 'stop (kill)', 'exec(true)': 'exec `true`', 'list': 'list 50'}
 
@@ -198,14 +200,6 @@ def run_lxd(side, it, warm, nlist):
 PEERS = [('lxcbus', ['bus']), ('liblxc', ['liblxc']),
          ('lxc-* tools', ['lxc-start+wait', 'lxc-stop-k', 'lxc-attach', 'lxc-ls-f']),
          ('podman', ['podman']), ('LXD', ['lxd']), ('LXD+lxcfs', ['lxd+lxcfs'])]
-
-
-def q(v, p):
-    v = sorted(v)
-    k = (len(v) - 1) * p
-    lo = int(k)
-    hi = min(lo + 1, len(v) - 1)
-    return v[lo] + (v[hi] - v[lo]) * (k - lo)
 
 
 def load(path):

@@ -603,6 +603,15 @@ void instance_clean_stale_scope(Instance *i) {
 
 /* Records why a start failed; the operation finishes when the monitor is gone (instance_on_stopped), so
  * the caller never sees the error while the instance is still "starting". */
+/* A start or a stop that cannot arm its timeout goes on without one (only a hung monitor would keep it
+ * waiting then). */
+static void lifecycle_arm_timeout(Operation *o, uint64_t usec, sd_event_time_handler_t handler, const char *what) {
+        int r = operation_arm_timeout(o, usec, handler);
+
+        if (r < 0)
+                log_warning_errno(r, "Failed to arm the %s timeout of '%s', ignoring: %m", what, o->instance->name);
+}
+
 static void start_give_up(Operation *o, int error, const char *format, ...) _printf_(3, 4);
 static void start_give_up(Operation *o, int error, const char *format, ...) {
         va_list ap;
@@ -747,9 +756,7 @@ static void start_phase(Operation *o) {
                 return;
         }
         trace_event("scope-requested", i->name);
-        r = operation_arm_timeout(o, (uint64_t) o->lifecycle.timeout_sec * USEC_PER_SEC, on_start_timeout);
-        if (r < 0)
-                log_warning_errno(r, "Failed to arm the start timeout of '%s', ignoring: %m", i->name);
+        lifecycle_arm_timeout(o, (uint64_t) o->lifecycle.timeout_sec * USEC_PER_SEC, on_start_timeout, "start");
 }
 
 void instance_start(Instance *i, Operation *o) {
@@ -778,15 +785,8 @@ static void on_stop_worker_exited(Worker *w, int error, const char *message, voi
         stop_phase_check(o);
 }
 
-static void on_worker_progress(Worker *w, const WorkerMessage *msg, void *userdata) {
-        Operation *o = userdata;
-
-        if (msg->kind == WORKER_MESSAGE_PROGRESS)
-                operation_set_progress(o, msg->progress, msg->text);
-}
-
 static const WorkerHandlers stop_handlers = {
-        .message = on_worker_progress,
+        .message = operation_on_worker_message,
         .exited = on_stop_worker_exited,
 };
 
@@ -869,9 +869,7 @@ static void stop_phase(Operation *o, unsigned timeout_sec) {
         if (timeout_sec == 0 && i->pid > 0 && instance_kill_now(i) >= 0) {
                 trace_event("kill-sent", i->name);
                 /* The monitor normally exits within milliseconds of init's death. */
-                r = operation_arm_timeout(o, STOP_AFTER_KILL_USEC, on_stop_timeout);
-                if (r < 0)
-                        log_warning_errno(r, "Failed to arm the stop timeout of '%s', ignoring: %m", i->name);
+                lifecycle_arm_timeout(o, STOP_AFTER_KILL_USEC, on_stop_timeout, "stop");
                 return;
         }
         r = worker_spawn(m, &req, NULL, 0, &stop_handlers, o, &o->worker);
@@ -880,9 +878,7 @@ static void stop_phase(Operation *o, unsigned timeout_sec) {
                 operation_fail(o, r, "Failed to spawn the stop worker for '%s': %s", i->name, strerror(-r));
                 return;
         }
-        r = operation_arm_timeout(o, (uint64_t) timeout_sec * USEC_PER_SEC + STOP_GRACE_USEC, on_stop_timeout);
-        if (r < 0)
-                log_warning_errno(r, "Failed to arm the stop timeout of '%s', ignoring: %m", i->name);
+        lifecycle_arm_timeout(o, (uint64_t) timeout_sec * USEC_PER_SEC + STOP_GRACE_USEC, on_stop_timeout, "stop");
 }
 
 void instance_stop(Instance *i, Operation *o) {
@@ -917,7 +913,7 @@ static void on_destroy_exited(Worker *w, int error, const char *message, void *u
 }
 
 static const WorkerHandlers destroy_handlers = {
-        .message = on_worker_progress,
+        .message = operation_on_worker_message,
         .exited = on_destroy_exited,
 };
 

@@ -43,53 +43,25 @@ static void worker_close_received(Worker *w) {
 /* fds that one message may carry (a pty master; a console's two); more are closed unread. */
 #define WORKER_MSG_FDS_MAX 2
 
-/* Closes every fd that came with a message beyond the ones we keep. */
-static void close_extra_fds(struct msghdr *mh, Worker *w) {
-        size_t kept = 0;
-
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                        continue;
-                size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                int *fds = (int *) CMSG_DATA(c);
-                for (size_t j = 0; j < k; j++) {
-                        int fd;
-                        memcpy(&fd, fds + j, sizeof fd);
-                        if (kept < WORKER_MSG_FDS_MAX)
-                                w->received_fds[kept++] = fd;
-                        else
-                                safe_close(fd);
-                }
-        }
-}
-
 /* Reads up to budget pending messages. Returns 1 if more may be pending, 0 if the socket is empty. */
 static int worker_drain(Worker *w, unsigned budget) {
         char buf[WORKER_MSG_MAX + 1];
 
         for (unsigned count = 0; count < budget; count++) {
-                union {
-                        struct cmsghdr h;
-                        /* Room for more than we keep, so that the extra ones are closed by us. */
-                        char buf[CMSG_SPACE(8 * sizeof(int))];
-                } control = {};
-                struct iovec iov = { buf, WORKER_MSG_MAX };
-                struct msghdr mh = {
-                        .msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = &control,
-                        .msg_controllen = sizeof control,
-                };
-                ssize_t n = recvmsg(w->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return 0;
-                }
+                int fds[WORKER_MSG_FDS_MAX];
+                size_t n_fds;
+
                 /* A message may carry up to two fds (a pty master, a console): the handler of a message
-                 * that expects them takes them; every other fd is closed after it. */
+                 * that expects them takes them; every other fd is closed after it, extra ones at once. */
+                ssize_t n = recv_with_fds(w->fd, buf, WORKER_MSG_MAX, MSG_DONTWAIT, fds, ELEMENTSOF(fds), &n_fds,
+                                          NULL);
+                if (n == -EINTR)
+                        continue;
+                if (n < 0)
+                        return 0;
                 worker_close_received(w);
-                close_extra_fds(&mh, w);
+                for (size_t k = 0; k < n_fds; k++)
+                        w->received_fds[k] = fds[k];
                 if (n == 0) {
                         worker_close_received(w);
                         return 0;

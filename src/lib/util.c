@@ -511,3 +511,51 @@ int send_with_fds(int sock, const void *data, size_t len, const int *fds, size_t
         }
         return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
+
+ssize_t recv_with_fds(int sock, void *buf, size_t size, int flags, int *fds, size_t max_fds, size_t *ret_n_fds,
+                      bool *ret_truncated) {
+        union {
+                struct cmsghdr h;
+                /* Room for more than we keep, so that the extra ones arrive and are closed by us. */
+                char buf[CMSG_SPACE(8 * sizeof(int))];
+        } control = {};
+        struct iovec iov = { buf, size };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof control,
+        };
+        size_t n = 0;
+        bool truncated;
+        ssize_t k;
+
+        assert(fds || max_fds == 0);
+        assert(max_fds <= 8);
+        assert(ret_n_fds);
+
+        *ret_n_fds = 0;
+        k = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
+        if (k < 0)
+                return -errno;
+        truncated = mh.msg_flags & MSG_CTRUNC;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                for (size_t j = 0; j < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); j++) {
+                        int fd;
+
+                        memcpy(&fd, CMSG_DATA(c) + j * sizeof(int), sizeof fd);
+                        if (n < max_fds)
+                                fds[n++] = fd;
+                        else {
+                                (void) close(fd);
+                                truncated = true;
+                        }
+                }
+        }
+        *ret_n_fds = n;
+        if (ret_truncated)
+                *ret_truncated = truncated;
+        return k;
+}

@@ -56,6 +56,12 @@ int fds_place(const int *fds, size_t n_fds, int first);
 
 /* One datagram of len bytes with up to 8 fds (SCM_RIGHTS), MSG_NOSIGNAL: a peer gone is -EPIPE, no signal. */
 int send_with_fds(int sock, const void *data, size_t len, const int *fds, size_t n_fds);
+/* One datagram of at most size bytes into buf (recvmsg() flags and MSG_CMSG_CLOEXEC); of the fds that
+ * came with it the first max_fds (8 at most) go to fds, *ret_n_fds of them, and any others are closed.
+ * *ret_truncated (may be NULL) says whether fds were closed or lost (MSG_CTRUNC). Returns the size of
+ * the datagram (0: the peer closed) or -errno. */
+ssize_t recv_with_fds(int sock, void *buf, size_t size, int flags, int *fds, size_t max_fds, size_t *ret_n_fds,
+                      bool *ret_truncated);
 
 /* Joins argv with single spaces, quoting shell-style ('it'\''s') every argument that holds anything
  * but [A-Za-z0-9_./:=@%+,-], and an empty one as ''. What polkit rules see as "command_line". */

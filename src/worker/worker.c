@@ -835,27 +835,13 @@ static const WorkerHandler handlers[_WORKER_VERB_MAX] = {
 /* The request. A worker the daemon kept ready (its spare exec worker) gets the request's fds with it, not at
  * its fork: they go where a forked worker has them, WORKER_FD + 1 + i. */
 static ssize_t recv_request(char *buf, size_t size) {
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(8 * sizeof(int))];
-        } control = {};
-        struct iovec iov = { buf, size };
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = &control,
-                .msg_controllen = sizeof control,
-        };
         int fds[8];
         size_t n = 0;
+        bool truncated = false;
         ssize_t k;
 
-        k = recvmsg(worker_fd, &mh, MSG_CMSG_CLOEXEC);
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); k > 0 && c; c = CMSG_NXTHDR(&mh, c))
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-                        for (size_t j = 0; j < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) && n < ELEMENTSOF(fds); j++)
-                                memcpy(&fds[n++], CMSG_DATA(c) + j * sizeof(int), sizeof(int));
-        if (k > 0 && (mh.msg_flags & MSG_CTRUNC || fds_place(fds, n, WORKER_FD + 1) < 0))
+        k = recv_with_fds(worker_fd, buf, size, 0, fds, ELEMENTSOF(fds), &n, &truncated);
+        if (k > 0 && (truncated || fds_place(fds, n, WORKER_FD + 1) < 0))
                 k = -1;
         for (size_t j = 0; j < n; j++)
                 if (fds[j] > WORKER_FD + (int) n)

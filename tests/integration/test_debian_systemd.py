@@ -29,10 +29,12 @@ def import_systemd(name, config=None):
 
 def system_state(name):
     """systemctl is-system-running --wait, bounded; None while systemd's private socket is not there yet
-    (Start answers once init has been executed, before systemd listens)."""
+    (Start answers once init has been executed, before systemd listens): systemctl then says nothing,
+    or "offline" (it found no manager to ask; PID 1 is checked to be systemd afterwards)."""
     status, sig, out = root_exec(name, ['timeout', '10', 'systemctl', 'is-system-running', '--wait'],
                                  timeout=30)
-    return out.strip() or None
+    state = out.strip()
+    return state if state not in ('', 'offline') else None
 
 
 def boot(name):
