@@ -43,9 +43,6 @@ static void worker_close_received(Worker *w) {
 /* fds that one message may carry (a pty master; a console's two); more are closed unread. */
 #define WORKER_MSG_FDS_MAX 2
 
-static void spare_refill(Worker *w);
-static bool spare_refill_at_result(Worker *w);
-
 /* Reads up to budget pending messages. Returns 1 if more may be pending, 0 if the socket is empty. */
 static int worker_drain(Worker *w, unsigned budget) {
         char buf[WORKER_MSG_MAX + 1];
@@ -86,9 +83,6 @@ static int worker_drain(Worker *w, unsigned budget) {
                         if (w->finish_on_result && !w->exited) {
                                 /* All it does now is exit: its exit would tell nothing more, later. */
                                 worker_finish(w, w->result_error, w->result_message);
-                                /* Not exited, so released by its handler (abandoned), not freed. */
-                                if (w->refill)
-                                        spare_refill(w);
                                 return 0;
                         }
                         continue;
@@ -100,10 +94,12 @@ static int worker_drain(Worker *w, unsigned budget) {
         return 1;
 }
 
+static void spare_refill(Worker *w);
+
 static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Worker *w = userdata;
 
-        if (w->refill && !spare_refill_at_result(w))
+        if (w->refill)
                 spare_refill(w);
 
         /* More pending: the level-triggered source fires again on the next iteration. */
@@ -253,24 +249,6 @@ fail:
 static Worker **spare_slots(Manager *m, WorkerVerb verb, size_t *ret_n) {
         *ret_n = verb == WORKER_VERB_START ? 1 : verb == WORKER_VERB_EXEC ? 2 : 0;
         return verb == WORKER_VERB_EXEC ? &m->spare_workers[1] : &m->spare_workers[0];
-}
-
-/* An exec worker makes the next spares only once its result is in (the exit status is out) while another
- * exec spare is still ready: the exec and loading of a worker (5.6 ms of CPU) then overlap nothing of the
- * call that took the place, not its command's exit and the report of it (bench/README.md, Latency). With
- * none ready it makes them at its first message, so that a long-running command (a shell) leaves the
- * daemon with a ready worker. */
-static bool spare_refill_at_result(Worker *w) {
-        size_t n;
-        Worker **slots;
-
-        if (w->verb != WORKER_VERB_EXEC || !w->finish_on_result)
-                return false;
-        slots = spare_slots(w->manager, w->verb, &n);
-        for (size_t k = 0; k < n; k++)
-                if (slots[k])
-                        return true;
-        return false;
 }
 
 /* The next spares are made once the worker that took the place of one has something to say (its process
