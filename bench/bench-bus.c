@@ -133,10 +133,12 @@ static int do_startstop(const char *name, int iter, int warm) {
 
         ensure_stopped(path);
         for (int k = 0; k < iter + warm; k++) {
+                bench_gap();
                 uint64_t t0 = now_us();
                 sd_bus_message_unref(call_inst(path, "Start", NULL, OPT_NONE, 0));
                 uint64_t t1 = now_us();
                 expect_state(path, "running");
+                bench_gap();
                 uint64_t t2 = now_us();
                 sd_bus_message_unref(call_inst(path, "Stop", "timeout-sec", OPT_U, 0));
                 uint64_t t3 = now_us();
@@ -599,6 +601,7 @@ static int do_exec(const char *name, int iter, int warm) {
                 die("open /dev/null: %m");
         started = ensure_running(path);
         for (int k = 0; k < iter + warm; k++) {
+                bench_gap();
                 uint64_t t0 = now_us();
                 char *proc = exec_start(path, argv, null_r, null_w, null_w);
                 exec_wait(proc, 0);

@@ -86,13 +86,16 @@ static int do_startstop(const char *lxcpath, const char *name, int iter, int war
 
         ensure_stopped(c);
         for (int k = 0; k < iter + warm; k++) {
+                bench_gap();
                 uint64_t t0 = now_us();
                 ct_start(c);
                 uint64_t t1 = now_us();
-                ct_stop(c);
+                bench_gap();
                 uint64_t t2 = now_us();
+                ct_stop(c);
+                uint64_t t3 = now_us();
                 sample("start", "liblxc", k, warm, t1 - t0);
-                sample("stop-kill", "liblxc", k, warm, t2 - t1);
+                sample("stop-kill", "liblxc", k, warm, t3 - t2);
         }
         lxc_container_put(c);
         return 0;
@@ -290,6 +293,7 @@ static int do_attach(const char *lxcpath, const char *name, int iter, int warm, 
         ct_start(c);
         for (int k = 0; k < iter + warm; k++) {
                 lxc_attach_options_t o = attach_opts(null_r, null_w, null_w);
+                bench_gap();
                 uint64_t t0 = now_us();
                 int st = c->attach_run_wait(c, &o, "true", argv);
                 uint64_t t1 = now_us();

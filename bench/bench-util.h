@@ -32,3 +32,14 @@ static inline void sample(const char *metric, const char *side, int iter, int wa
         printf("SAMPLE %s %s %llu\n", metric, side, (unsigned long long) us);
         fflush(stdout);
 }
+
+/* LXCBENCH_GAP_MS: an untimed pause before each start, stop and exec (attach) of the loops:
+ * a cgroup migration (v1 cgroup.procs write) after about 20 ms without one waits for an RCU grace
+ * period (cgroup_threadgroup_rwsem), a loop without pauses never does (bench/README.md, Latency). */
+static inline void bench_gap(void) {
+        const char *s = getenv("LXCBENCH_GAP_MS");
+        int ms = s ? atoi(s) : 0;
+
+        if (ms > 0)
+                (void) nanosleep(&(struct timespec) { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000 }, NULL);
+}

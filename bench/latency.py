@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-# bench/latency.py SAMPLES TRACE: the report of bench/latency.sh (bench/run.sh --breakdown).
+# bench/latency.py SAMPLES TRACE [PACED_SAMPLES PAUSE_MS]: the report of bench/latency.sh (bench/run.sh
+# --breakdown); with PACED_SAMPLES also the ratios of the paced calls (LXCBENCH_PACED_MS there).
 #
 # SAMPLES: "SAMPLE <metric> <side> <us>" lines of bench-bus (side bus) and bench-lxc (side liblxc).
 # TRACE: "<monotonic us> <pid> <event> <instance>" lines that lxcbusd and its workers append with
@@ -127,14 +128,13 @@ def short(label):
     return label if len(label) <= 62 else label[:59] + '...'
 
 
-def main():
-    samples, ev = read_samples(sys.argv[1]), read_trace(sys.argv[2])
-
+def ratios(samples, title, metrics):
     print()
-    print('lxcbus latency: lxcbusd through the bus vs raw liblxc, same test host, same run (medians, ms)')
+    print(title)
     print('  %-16s %5s %8s %8s %7s %7s   %8s %8s %7s' % ('metric', 'n', 'bus', 'liblxc', 'ratio', 'target', 'bus p10',
                                                         'lxc p10', 'ratio'))
-    for m, target in TARGETS.items():
+    for m in metrics:
+        target = TARGETS[m]
         bus, floor = samples[m].get('bus', []), samples[m].get('liblxc', [])
         if not bus or not floor:
             print('  %-16s (no samples)' % m)
@@ -143,9 +143,22 @@ def main():
         print('  %-16s %5d %s %s %6.2fx %6.1fx   %s %s %6.2fx  %s' % (
             m, len(bus), ms(q(bus)), ms(q(floor)), ratio, target, ms(q(bus, 0.1)), ms(q(floor, 0.1)),
             q(bus, 0.1) / q(floor, 0.1), 'ok' if ratio <= target else 'OVER'))
+
+
+def main():
+    samples, ev = read_samples(sys.argv[1]), read_trace(sys.argv[2])
+
+    ratios(samples, 'lxcbus latency: lxcbusd through the bus vs raw liblxc, same test host, same run (medians, ms)',
+           TARGETS)
     print('  floor: liblxc in one process on /var/lib/lxcbench (start daemonized until RUNNING and init pid,')
     print('  stop until STOPPED, attach_run_wait of `true`, freeze+unfreeze), no scope, no worker, no bus.')
     print('  p10: the 10th percentile, less sensitive than the median to what else loads the machine')
+    # SAMPLES_PACED PAUSE_MS: the same calls with a pause before each (latency.sh, LXCBENCH_PACED_MS).
+    if len(sys.argv) == 5:
+        ratios(read_samples(sys.argv[3]), 'paced: the same with %s ms before each call, as a call that comes alone '
+               '(medians, ms)' % sys.argv[4], ['start', 'stop-kill', 'exec(true)'])
+        print('  a v1 cgroup move (every start, stop and attach makes some) waits for an RCU grace period when')
+        print('  the last one is more than about 15 ms ago: back to back, the floor never waits (bench/README.md)')
 
     for metric, (begin, end, what, phases) in OPS.items():
         segs = freeze_segments(ev) if metric == 'freeze+unfreeze' else segments(ev, begin, end)

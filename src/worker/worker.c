@@ -654,16 +654,16 @@ static int do_exec(const WorkerRequest *req, struct lxc_container *c) {
         pid_t pid;
         int r;
 
-        if (!c->is_running(c))
-                return result(ESRCH, "Instance '%s' is not running.", req->name);
-
         opts.env_policy = LXC_ATTACH_CLEAR_ENV;
         opts.extra_env_vars = a->env;
         opts.initial_cwd = (char *) a->cwd;
         opts.uid = a->uid;
         opts.gid = a->gid;
         if (pty) {
-                r = open_instance_pty(c->init_pid(c), a->rows, a->cols, &master, &slave);
+                pid_t init = c->init_pid(c);
+                if (init <= 0)
+                        return result(ESRCH, "Instance '%s' is not running.", req->name);
+                r = open_instance_pty(init, a->rows, a->cols, &master, &slave);
                 if (r < 0)
                         return result(-r, "Failed to allocate a terminal in '%s': %s", req->name, strerror(-r));
                 opts.stdin_fd = opts.stdout_fd = opts.stderr_fd = slave;
@@ -692,6 +692,11 @@ static int do_exec(const WorkerRequest *req, struct lxc_container *c) {
         else
                 r = c->attach(c, exec_with_stdio, &x, &opts, &pid);
         (void) signal(SIGPIPE, SIG_IGN);
+        /* Whether it runs is asked only now: the daemon found it running under the instance's lock, and a
+         * round trip to its monitor before every attach (which asks it the init pid anyway) costs more
+         * than the answer is worth on the way that succeeds. */
+        if (r < 0 && !c->is_running(c))
+                return result(ESRCH, "Instance '%s' is not running.", req->name);
         if (r < 0)
                 return result(EIO, "Failed to run a command in '%s'.", req->name);
         execed[1] = safe_close(execed[1]);
