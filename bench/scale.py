@@ -21,6 +21,8 @@ Runs inside a test host (bench/scale.sh boots it), as root, with lxcbusd.service
   7. The monitors: PSS and private memory (smaps_rollup) of each running instance's LXC monitor (the
      parent of its init) against FLOOR containers started with `lxc-start -d` (the same busybox
      template, /var/lib/lxcbench).
+With --monitors N: only 1, 2 and 7, for N instances, all N running, against N lxc-start monitors (a
+quick measurement of the monitors, a few minutes).
 Prints `FIGURE name value unit` lines and a table figure / target / measured / pass.
 """
 
@@ -432,9 +434,13 @@ def main():
     ap.add_argument('--floor', type=int, default=10)
     ap.add_argument('--no-idle-spawned', dest='idle_spawned', action='store_false',
                     help='measure idle wakeups only after the restart (adopted monitors)')
+    ap.add_argument('--monitors', type=int, metavar='N',
+                    help='only the monitors: N instances, all running, against N lxc-start monitors')
     ap.add_argument('--keep', action='store_true', help='leave the instances behind')
     ap.add_argument('--reuse', action='store_true', help='the instances exist (a --keep run made them)')
     args = ap.parse_args()
+    if args.monitors:
+        args.instances = args.running = args.bus = args.floor = args.monitors
     if args.bus is None:
         args.bus = args.instances
     names = ['s%04d' % k for k in range(args.instances)]
@@ -452,9 +458,20 @@ def main():
         st = status_fields(daemon_pid())
         figure('rss_before_restart', int(st['VmRSS'].split()[0]) / 1024.0, 'MiB',
                note='VmRSS after the creates and starts (RssAnon %s)' % st['RssAnon'])
-    if not args.reuse and args.idle_spawned:
+    if not args.reuse and args.idle_spawned and not args.monitors:
         idle(args, daemon_pid(), 'idle_wakeups_spawned', 'monitors it spawned')
-    log('restarting lxcbusd with %d instances, %d running' % (len(names), len(running)))
+    if not args.monitors:
+        restart_and_measure(args, names)
+    monitors(args, running)
+    log('conditions: load %s' % open('/proc/loadavg').read().strip())
+    failed = report()
+    if not args.keep:
+        cleanup(names, running)
+    return 1 if failed else 0
+
+
+def restart_and_measure(args, names):
+    log('restarting lxcbusd with %d instances, %d running' % (len(names), args.running))
     restart(args, len(names))
     pid = daemon_pid()
     time.sleep(1)
@@ -474,6 +491,8 @@ def main():
         pid = daemon_pid()
     idle(args, pid, 'idle_wakeups', 'adopted monitors')
 
+
+def monitors(args, running):
     log('monitor memory: %d instances against %d lxc-start monitors' % (len(running), args.floor))
     bus = new_bus()
     ours = []
@@ -494,12 +513,6 @@ def main():
            'ratio %.2f' % (len(ours), fpss, len(fpids), pss / fpss))
     figure('monitor_private', priv, 'KiB', note='mean private (USS); lxc-start -d: %.0f KiB, ratio %.2f; '
            'RSS %.0f / %.0f KiB' % (fpriv, priv / fpriv, rss, frss))
-
-    log('conditions: load %s' % open('/proc/loadavg').read().strip())
-    failed = report()
-    if not args.keep:
-        cleanup(names, running)
-    return 1 if failed else 0
 
 
 def cleanup(names, running):

@@ -7,6 +7,7 @@
 # table figure / target / measured / pass. Then, if they exist, the full load and kill-point runs
 # (LXCBUS_SCALE_FULL=1 tests/integration/test_load.py and test_killpoints_lifecycle.py) in the same
 # test host. Runs as root; takes about 10 minutes. The test host is always stopped.
+# With --monitors N: the monitors' memory only (scale.py --monitors), without the full runs.
 #
 # Environment: LXCSCALE_TEST_TIMEOUT  seconds for each full test file (default 1800).
 set -uo pipefail
@@ -22,6 +23,7 @@ bench_boot
 
 tx "$PY" -u "$HERE/scale.py" --c-client "$LB_BUILD/bench/gmo-client" "$@" || RC=1
 
+case " $* " in *" --monitors "*|*" --monitors="*) exit 0;; esac
 for f in test_load.py test_killpoints_lifecycle.py; do
   p=$LB_SRC/tests/integration/$f
   [ -f "$p" ] || { log "no $p: skipped"; continue; }

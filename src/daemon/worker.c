@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
@@ -153,8 +154,8 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
 
 /* The forked child: fd 3 is the socket, fds[i] becomes WORKER_FD + 1 + i, everything else is closed, default
  * signals, own session (a start worker becomes an instance's monitor and must outlive us). */
-static _noreturn_ void worker_child(const Manager *m, const char *verb, int sock, const int *fds, size_t n_fds,
-                                   bool spare) {
+static _noreturn_ void worker_child(const Manager *m, const char *program, WorkerVerb verb, int sock,
+                                   const int *fds, size_t n_fds, bool spare) {
         sigset_t ss;
         int prio;
 
@@ -178,18 +179,37 @@ static _noreturn_ void worker_child(const Manager *m, const char *verb, int sock
                 if (setenv("LXCBUS_WORKER_NICE", s, 1) >= 0)
                         (void) setpriority(PRIO_PROCESS, 0, prio + 10);
         }
-        execl(m->worker_path, "lxcbusd-worker", verb, (char *) NULL);
-        fprintf(stderr, "Failed to execute %s: %m\n", m->worker_path);
+        execl(program, verb == WORKER_VERB_START ? "lxcbusd-monitor" : "lxcbusd-worker",
+              worker_verb_to_string(verb), (char *) NULL);
+        fprintf(stderr, "Failed to execute %s: %m\n", program);
         _exit(127);
 }
 
+/* The program of a worker of verb: lxcbusd-monitor beside lxcbusd-worker for a start (it stays the
+ * instance's monitor, src/worker/monitor.c), lxcbusd-worker for every other verb. Found beside it as the
+ * worker finds the start hook, so that --worker-path points both at a build tree. */
+static int worker_program(const Manager *m, WorkerVerb verb, char *buf, size_t size) {
+        const char *slash = strrchr(m->worker_path, '/');
+        int dir = slash ? (int) (slash - m->worker_path + 1) : 0, n;
+
+        if (verb == WORKER_VERB_START)
+                n = snprintf(buf, size, "%.*slxcbusd-monitor", dir, m->worker_path);
+        else
+                n = snprintf(buf, size, "%s", m->worker_path);
+        return n < (int) size ? 0 : -ENAMETOOLONG;
+}
+
 /* Forks and execs a worker that waits for its request on its socket, watched from here on. */
-static int worker_fork(Manager *m, const char *verb, const int *fds, size_t n_fds, bool spare, Worker **ret) {
+static int worker_fork(Manager *m, WorkerVerb verb, const int *fds, size_t n_fds, bool spare, Worker **ret) {
         _cleanup_close_pair_ int sv[2] = { -EBADF, -EBADF };
+        char program[PATH_MAX];
         Worker *w;
         pid_t pid;
         int r;
 
+        r = worker_program(m, verb, program, sizeof program);
+        if (r < 0)
+                return r;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
 
@@ -197,7 +217,7 @@ static int worker_fork(Manager *m, const char *verb, const int *fds, size_t n_fd
         if (pid < 0)
                 return -errno;
         if (pid == 0)
-                worker_child(m, verb, sv[1], fds, n_fds, spare);
+                worker_child(m, program, verb, sv[1], fds, n_fds, spare);
         sv[1] = safe_close(sv[1]);
 
         w = calloc(1, sizeof(Worker));
@@ -260,7 +280,7 @@ static void spare_refill(Worker *w) {
         w->refill = false;
         for (size_t k = 0; k < n; k++)
                 if (!slots[k])
-                        (void) worker_fork(w->manager, worker_verb_to_string(w->verb), NULL, 0, true, &slots[k]);
+                        (void) worker_fork(w->manager, w->verb, NULL, 0, true, &slots[k]);
 }
 
 int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_fds, const WorkerHandlers *h,
@@ -292,7 +312,7 @@ int worker_spawn(Manager *m, const WorkerRequest *req, const int *fds, size_t n_
                 w = NULL;
         }
         if (!w) {
-                r = worker_fork(m, verb, fds, n_fds, false, &w);
+                r = worker_fork(m, req->verb, fds, n_fds, false, &w);
                 if (r < 0)
                         return r;
                 r = send_with_fds(w->fd, packet, len, NULL, 0);

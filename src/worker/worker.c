@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* lxcbusd-worker: does one liblxc job for lxcbusd and reports over the socket on fd 3 (see
- * worker-proto.h). liblxc forks, waits and may crash or hang: none of that may touch the daemon's
- * event loop, so all of it happens here. */
+/* lxcbusd-worker: the verbs of lxcbusd's workers but start (lxcbusd-monitor's, start.c), each a liblxc job
+ * reported over the socket on fd 3 (worker-core.c). */
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -29,7 +28,6 @@
 #include "tarball.h"
 #include "exec-fd.h"
 #include "files.h"
-#include "init-systemd.h"
 #include "macro.h"
 #include "metadata.h"
 #include "overlay.h"
@@ -38,82 +36,10 @@
 #include "worker.h"
 #include "worker-proto.h"
 
-static int worker_fd = WORKER_FD;
-/* Our own path: the start hook sits beside it. */
-static const char *worker_path;
-
-static void lxc_container_putp(struct lxc_container **c) {
-        if (*c)
-                lxc_container_put(*c);
-}
-#define _cleanup_lxc_ _cleanup_(lxc_container_putp)
-
-/* Sends m, with n_fds fds (SCM_RIGHTS) if any. */
-static int send_message(const WorkerMessage *m, const int *fds, size_t n_fds) {
-        char buf[WORKER_MSG_MAX];
-        int n;
-
-        if (n_fds > 2)
-                return -E2BIG;
-        n = worker_message_format(m, buf, sizeof buf);
-        if (n < 0)
-                return n;
-        /* The daemon may be gone (restarted): never die of SIGPIPE for that. */
-        return send_with_fds(worker_fd, buf, (size_t) n, fds, n_fds);
-}
-
-static int result(int error, const char *format, ...) _printf_(2, 3);
-static int result(int error, const char *format, ...) {
-        char text[4096];
-        va_list ap;
-
-        va_start(ap, format);
-        vsnprintf(text, sizeof text, format, ap);
-        va_end(ap);
-        (void) send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_RESULT, .error = abs(error), .text = text },
-                            NULL, 0);
-        return error == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
-
-int worker_send_message(const WorkerMessage *m) {
-        return send_message(m, NULL, 0);
-}
-
-int worker_result(int error, const char *format, ...) {
-        char text[4096];
-        va_list ap;
-
-        va_start(ap, format);
-        vsnprintf(text, sizeof text, format, ap);
-        va_end(ap);
-        return result(error, "%s", text);
-}
-
-void worker_report_bytes(uint64_t done, uint64_t total) {
-        (void) send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_BYTES,
-                                               .bytes = MIN(done, WORKER_BYTES_MAX),
-                                               .bytes_total = MIN(total, WORKER_BYTES_MAX) },
-                            NULL, 0);
-}
-
-static void progress(double fraction, const char *stage) {
-        (void) send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_PROGRESS, .progress = fraction, .text = stage },
-                            NULL, 0);
-}
-
-static int open_container(const char *lxcpath, const char *name, struct lxc_container **ret) {
-        struct lxc_container *c;
-
-        c = lxc_container_new(name, lxcpath);
-        if (!c)
-                return -ENOMEM;
-        if (!c->is_defined(c)) {
-                lxc_container_put(c);
-                return -ENOENT;
-        }
-        *ret = c;
-        return 0;
-}
+/* The short names by which the verbs in this file call worker-core.c. */
+#define send_message(...) worker_send_message_fds(__VA_ARGS__)
+#define result(...) worker_result(__VA_ARGS__)
+#define progress(...) worker_progress(__VA_ARGS__)
 
 /* Replaces every occurrence of from by to in the file, atomically. The template writes absolute paths
  * of the staging directory into the config; the instance lives elsewhere once renamed into place. */
@@ -341,125 +267,6 @@ static int do_export(const WorkerRequest *req, struct lxc_container *none) {
         if (r < 0)
                 return result(-r, "Failed to export '%s': %s", req->name, job.error);
         return result(0, "exported");
-}
-
-/* The instance's network replaces whatever the saved config holds (LXC's default.conf at create): one
- * lxc.net.0 as network.* says. Root creates the veth or macvlan for an idmapped instance too, so it needs
- * no lxc-user-nic. */
-static int set_network(struct lxc_container *c, const WorkerStartArgs *a) {
-        char mtu[16];
-
-        if (!c->clear_config_item(c, "lxc.net") || !c->set_config_item(c, "lxc.net.0.type", a->net_type))
-                return -EINVAL;
-        if (!a->net_link)
-                return 0;
-        if (!c->set_config_item(c, "lxc.net.0.link", a->net_link) ||
-            !c->set_config_item(c, "lxc.net.0.flags", "up") ||
-            !c->set_config_item(c, "lxc.net.0.name", "eth0"))
-                return -EINVAL;
-        if (streq(a->net_type, "macvlan") && !c->set_config_item(c, "lxc.net.0.macvlan.mode", "bridge"))
-                return -EINVAL;
-        if (a->net_hwaddr && !c->set_config_item(c, "lxc.net.0.hwaddr", a->net_hwaddr))
-                return -EINVAL;
-        snprintf(mtu, sizeof mtu, "%u", a->net_mtu);
-        if (a->net_mtu > 0 && !c->set_config_item(c, "lxc.net.0.mtu", mtu))
-                return -EINVAL;
-        return 0;
-}
-
-/* The limits systemd cannot apply on a v1 hierarchy (scope-limits.h), on the payload cgroup itself:
- * liblxc writes them before init runs, memory.limit_in_bytes before memsw, which may not be below it. */
-static int set_cgroup_limits(struct lxc_container *c, const WorkerStartArgs *a) {
-        char memory[32], memsw[32];
-
-        if (a->cgroup_cpus && !c->set_config_item(c, "lxc.cgroup.cpuset.cpus", a->cgroup_cpus))
-                return -EINVAL;
-        if (a->cgroup_memory == 0)
-                return 0;
-        /* -1 is v1's "no limit". */
-        snprintf(memory, sizeof memory, "%" PRIi64, a->cgroup_memory == UINT64_MAX ? -1 : (int64_t) a->cgroup_memory);
-        snprintf(memsw, sizeof memsw, "%" PRIi64, a->cgroup_memsw == UINT64_MAX ? -1 : (int64_t) a->cgroup_memsw);
-        if (!c->set_config_item(c, "lxc.cgroup.memory.limit_in_bytes", memory) ||
-            !c->set_config_item(c, "lxc.cgroup.memory.memsw.limit_in_bytes", memsw))
-                return -EINVAL;
-        return 0;
-}
-
-/* start: waits for "go", then runs the container in the foreground, as its monitor. */
-static int do_start(const WorkerRequest *req, struct lxc_container *c) {
-        _cleanup_free_ char *hook = NULL, *console_log = NULL;
-        char buf[64], fdstr[16], pidstr[16];
-        ssize_t k;
-
-        /* The hook sits beside us: lxcbusd-start-hook. */
-        const char *slash = strrchr(worker_path, '/');
-        if (!slash)
-                return result(EINVAL, "The worker needs to know its own path.");
-        if (asprintf(&hook, "%.*s/lxcbusd-start-hook", (int) (slash - worker_path), worker_path) < 0)
-                return result(ENOMEM, "Out of memory.");
-        /* liblxc reads lxc.cgroup.dir relative to the cgroup root: the delegated scope
-         * (tests/testhost/README.md). */
-        /* What the console prints goes to console.log beside the config (ConsoleLog), rotated at
-         * 128 KiB: it outlives the monitor, and reading it consumes nothing. */
-        if (asprintf(&console_log, "%s/%s/console.log", req->lxcpath, req->name) < 0)
-                return result(ENOMEM, "Out of memory.");
-        if (!c->set_config_item(c, "lxc.cgroup.dir", req->start.cgroup_dir) ||
-            !c->set_config_item(c, "lxc.hook.start-host", hook) ||
-            !c->set_config_item(c, "lxc.console.logfile", console_log) ||
-            !c->set_config_item(c, "lxc.console.size", "131072") ||
-            !c->set_config_item(c, "lxc.console.rotate", "1") ||
-            (req->start.systemd && init_systemd_setup(c) < 0))
-                return result(EINVAL, "Failed to set up the start of '%s'.", req->name);
-        if (set_network(c, &req->start) < 0)
-                return result(EINVAL, "Failed to set up the network of '%s'.", req->name);
-        if (set_cgroup_limits(c, &req->start) < 0)
-                return result(EINVAL, "Failed to set up the cgroup limits of '%s'.", req->name);
-        snprintf(fdstr, sizeof fdstr, "%i", worker_fd);
-        snprintf(pidstr, sizeof pidstr, "%i", (int) getpid());
-        if (setenv("LXCBUS_NOTIFY_FD", fdstr, 1) < 0 || setenv("LXCBUS_MONITOR_PID", pidstr, 1) < 0)
-                return result(errno, "Failed to set up the start notification.");
-        /* An idmapped instance: liblxc writes the id maps with shadow's newuidmap whenever it finds it
-         * on $PATH, and newuidmap allows root only the ranges /etc/subuid gives to root. The block is
-         * lxcbus's (allocated from user lxcbus's lines, which is also what keeps useradd from handing
-         * it out, the reason liblxc insists on newuidmap): without $PATH liblxc writes the maps
-         * itself, as root may. Nothing else the monitor runs needs $PATH (the hook is absolute), and
-         * liblxc gives init a fresh environment. */
-        if (c->get_config_item(c, "lxc.idmap", NULL, 0) > 0)
-                (void) unsetenv("PATH");
-
-        /* Wait until the daemon has the scope realized with us in it (sequence B). */
-        trace_event("worker-ready", req->name);
-        k = recv(worker_fd, buf, sizeof buf - 1, 0);
-        if (k <= 0)
-                return EXIT_FAILURE;
-        buf[k] = 0;
-        if (!streq(buf, WORKER_MESSAGE_GO))
-                return result(ECANCELED, "Start of '%s' was cancelled.", req->name);
-        trace_event("worker-go", req->name);
-
-        /* The container's init inherits ignored signals: give it SIGPIPE's default back. Then no
-         * stdio of ours may be a pipe or socket whose reader can go away (the daemon's journal
-         * stream): the monitor outlives the daemon and must not die of SIGPIPE. Failures still
-         * come back in the result message. */
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 ||
-            dup2(null, STDERR_FILENO) < 0)
-                return result(errno, "Failed to set up the monitor of '%s'.", req->name);
-        safe_close(null);
-        (void) signal(SIGPIPE, SIG_DFL);
-        c->want_daemonize(c, false);
-        /* liblxc would close fd 3 in the monitor too, and the start hook needs it there. No process of
-         * the instance may ever hold a socket to the daemon: close-on-exec, so the container's init
-         * (and the hook) never inherit it; the hook takes a copy from us with pidfd_getfd(). */
-        if (fcntl(worker_fd, F_SETFD, FD_CLOEXEC) < 0)
-                return result(errno, "Failed to set up the monitor of '%s'.", req->name);
-        c->want_close_all_fds(c, false);
-        bool ok = c->start(c, 0, NULL);
-        trace_event("monitor-done", req->name);
-        if (!ok)
-                return result(EIO, "Failed to start '%s'%s%s", req->name, c->error_string ? ": " : ".",
-                              strempty(c->error_string));
-        return result(0, "stopped");
 }
 
 /* stop: a clean shutdown for timeout_sec (0: none), then kill. */
@@ -812,14 +619,8 @@ static int do_copy(const WorkerRequest *req, struct lxc_container *none) {
         return result(0, "copied");
 }
 
-typedef struct WorkerHandler {
-        int (*run)(const WorkerRequest *req, struct lxc_container *c);
-        bool container;    /* run() gets the instance's container, which must exist */
-} WorkerHandler;
-
 static const WorkerHandler handlers[_WORKER_VERB_MAX] = {
         [WORKER_VERB_CREATE] = { do_create, false },
-        [WORKER_VERB_START] = { do_start, true },
         [WORKER_VERB_STOP] = { do_stop, true },
         [WORKER_VERB_DESTROY] = { do_destroy, false },
         [WORKER_VERB_CONSOLE] = { do_console, true },
@@ -832,58 +633,6 @@ static const WorkerHandler handlers[_WORKER_VERB_MAX] = {
         [WORKER_VERB_HOSTNAME] = { worker_set_hostname, false },
 };
 
-/* The request. A worker the daemon kept ready (its spare exec worker) gets the request's fds with it, not at
- * its fork: they go where a forked worker has them, WORKER_FD + 1 + i. */
-static ssize_t recv_request(char *buf, size_t size) {
-        int fds[8];
-        size_t n = 0;
-        bool truncated = false;
-        ssize_t k;
-
-        k = recv_with_fds(worker_fd, buf, size, 0, fds, ELEMENTSOF(fds), &n, &truncated);
-        if (k > 0 && (truncated || fds_place(fds, n, WORKER_FD + 1) < 0))
-                k = -1;
-        for (size_t j = 0; j < n; j++)
-                if (fds[j] > WORKER_FD + (int) n)
-                        (void) close(fds[j]);
-        return k;
-}
-
 int worker_main(int argc, char *argv[]) {
-        _cleanup_(worker_request_done) WorkerRequest req = {};
-        _cleanup_lxc_ struct lxc_container *c = NULL;
-        _cleanup_free_ char *buf = NULL;
-        ssize_t k;
-        int r;
-
-        worker_path = getenv("LXCBUS_WORKER_PATH") ?: argv[0];
-        (void) signal(SIGPIPE, SIG_IGN);
-
-        buf = malloc(WORKER_MSG_MAX + 1);
-        if (!buf)
-                return EXIT_FAILURE;
-        k = recv_request(buf, WORKER_MSG_MAX);
-        /* A spare made ahead of need ran below the daemon's priority until now (src/daemon/worker.c). */
-        const char *nice_s = getenv("LXCBUS_WORKER_NICE");
-        if (nice_s) {
-                if (setpriority(PRIO_PROCESS, 0, atoi(nice_s)) < 0)
-                        fprintf(stderr, "lxcbusd-worker: cannot restore priority %s: %m\n", nice_s);
-                (void) unsetenv("LXCBUS_WORKER_NICE");
-        }
-        if (k <= 0) {
-                fprintf(stderr, "lxcbusd-worker: no request on fd %i; this program is run by lxcbusd.\n", worker_fd);
-                return EXIT_FAILURE;
-        }
-        r = worker_request_decode(buf, (size_t) k, &req);
-        if (r < 0)
-                return result(r == -ENOMEM ? ENOMEM : EINVAL, r == -ENOMEM ? "Out of memory." : "Malformed request.");
-
-        trace_event("worker-main", req.name);
-        const WorkerHandler *h = &handlers[req.verb];
-        if (h->container) {
-                r = open_container(req.lxcpath, req.name, &c);
-                if (r < 0)
-                        return result(-r, "Instance '%s' has no LXC config.", req.name);
-        }
-        return h->run(&req, c);
+        return worker_serve(argc, argv, "lxcbusd-worker", handlers);
 }

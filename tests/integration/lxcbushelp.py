@@ -384,8 +384,9 @@ def kill_and_restart_daemon(old=None):
 
 
 def daemon_workers(pid=None, verb=None):
-    """The pids of lxcbusd-worker processes (of `verb` if given: its argv[1]) that are children of lxcbusd
-    (pid, default its MainPID), found from the daemon's children, never by name alone."""
+    """The pids of lxcbusd-worker processes, and lxcbusd-monitor ones (the start workers), (of `verb` if given:
+    its argv[1]) that are children of lxcbusd (pid, default its MainPID), found from the daemon's children,
+    never by name alone."""
     pid = pid or daemon_pid()
     out = []
     try:
@@ -403,7 +404,8 @@ def daemon_workers(pid=None, verb=None):
                 argv = cmdline(k)
             except OSError:
                 continue
-            if argv and os.path.basename(argv[0]) == 'lxcbusd-worker' and (verb is None or argv[1:2] == [verb]):
+            if argv and os.path.basename(argv[0]) in ('lxcbusd-worker', 'lxcbusd-monitor') and \
+                    (verb is None or argv[1:2] == [verb]):
                 out.append(k)
     return out
 
