@@ -36,11 +36,6 @@
 #include "worker.h"
 #include "worker-proto.h"
 
-/* The short names by which the verbs in this file call worker-core.c. */
-#define send_message(...) worker_send_message_fds(__VA_ARGS__)
-#define result(...) worker_result(__VA_ARGS__)
-#define progress(...) worker_progress(__VA_ARGS__)
-
 /* Replaces every occurrence of from by to in the file, atomically. The template writes absolute paths
  * of the staging directory into the config; the instance lives elsewhere once renamed into place. */
 static int file_replace_all(const char *path, const char *from, const char *to) {
@@ -78,18 +73,18 @@ static int create_empty(struct lxc_container *c, const WorkerRequest *req, const
         _cleanup_free_ char *rootfs = NULL, *rootfs_item = NULL;
         int r;
 
-        progress(0.1, "creating empty rootfs");
+        worker_progress(0.1, "creating empty rootfs");
         if (asprintf(&rootfs, "%s/rootfs", sdir) < 0 || asprintf(&rootfs_item, "dir:%s", rootfs) < 0)
-                return result(ENOMEM, "Out of memory.");
+                return worker_result(ENOMEM, "Out of memory.");
         r = mkdir_p(rootfs, 0755);
         if (r < 0)
-                return result(-r, "Failed to create '%s': %s", rootfs, strerror(-r));
+                return worker_result(-r, "Failed to create '%s': %s", rootfs, strerror(-r));
         if (pl->idmap_count > 0 && chown(rootfs, pl->idmap_uid, pl->idmap_gid) < 0)
-                return result(errno, "Failed to hand '%s' to the instance's root user: %m", rootfs);
+                return worker_result(errno, "Failed to hand '%s' to the instance's root user: %m", rootfs);
         if (!c->set_config_item(c, "lxc.rootfs.path", rootfs_item) ||
             !c->set_config_item(c, "lxc.uts.name", req->name) ||
             !c->save_config(c, config))
-                return result(EIO, "Failed to write the config of '%s'.", req->name);
+                return worker_result(EIO, "Failed to write the config of '%s'.", req->name);
         return EXIT_SUCCESS;
 }
 
@@ -110,14 +105,14 @@ static int create_begin(const WorkerRequest *req, const WorkerPlacement *pl, Cre
 
         if (asprintf(&p->sdir, "%s/%s", req->lxcpath, name) < 0 || asprintf(&p->fdir, "%s/%s", pl->final_lxcpath, name) < 0 ||
             asprintf(&p->config, "%s/config", p->sdir) < 0 || asprintf(&p->mdpath, "%s/" METADATA_FILE, p->sdir) < 0)
-                return result(ENOMEM, "Out of memory.");
+                return worker_result(ENOMEM, "Out of memory.");
 
         /* A leftover of an interrupted create of the same name goes first. */
         (void) rm_rf(p->sdir);
 
         c = lxc_container_new(name, req->lxcpath);
         if (!c)
-                return result(ENOMEM, "Failed to allocate container '%s'.", name);
+                return worker_result(ENOMEM, "Failed to allocate container '%s'.", name);
         *ret = c;
 
         /* Set before the create: liblxc then runs the template in the user namespace, the rootfs
@@ -128,7 +123,7 @@ static int create_begin(const WorkerRequest *req, const WorkerPlacement *pl, Cre
                 snprintf(u, sizeof u, "u 0 %u %u", pl->idmap_uid, pl->idmap_count);
                 snprintf(g, sizeof g, "g 0 %u %u", pl->idmap_gid, pl->idmap_count);
                 if (!c->set_config_item(c, "lxc.idmap", u) || !c->set_config_item(c, "lxc.idmap", g))
-                        return result(EINVAL, "Failed to set the idmap of '%s'.", name);
+                        return worker_result(EINVAL, "Failed to set the idmap of '%s'.", name);
         }
         return EXIT_SUCCESS;
 }
@@ -140,13 +135,13 @@ static int create_finish(const WorkerRequest *req, const CreatePaths *p, const W
         const char *name = req->name;
         int r;
 
-        progress(0.8, "writing metadata");
+        worker_progress(0.8, "writing metadata");
         r = file_replace_all(p->config, p->sdir, p->fdir);
         if (r < 0)
-                return result(-r, "Failed to rewrite the config of '%s': %s", name, strerror(-r));
+                return worker_result(-r, "Failed to rewrite the config of '%s': %s", name, strerror(-r));
         r = write_file_atomic(p->mdpath, metadata_json, strlen(metadata_json), 0644);
         if (r < 0)
-                return result(-r, "Failed to write the metadata of '%s': %s", name, strerror(-r));
+                return worker_result(-r, "Failed to write the metadata of '%s': %s", name, strerror(-r));
 
         /* The instance directory is root's: nobody but root may reach a privileged rootfs (a setuid
          * binary in it is setuid root on the host). For an idmapped instance, its root group may pass
@@ -155,19 +150,19 @@ static int create_finish(const WorkerRequest *req, const CreatePaths *p, const W
          * root. liblxc made it the instance's for the template. */
         if (chown(p->sdir, 0, pl->idmap_count > 0 ? pl->idmap_gid : 0) < 0 ||
             chmod(p->sdir, pl->idmap_count > 0 ? 0710 : 0700) < 0)
-                return result(errno, "Failed to set the owner of '%s': %m", p->sdir);
+                return worker_result(errno, "Failed to set the owner of '%s': %m", p->sdir);
 
         /* The last step: the instance exists once it is in place, not before. */
-        progress(0.95, "moving into place");
+        worker_progress(0.95, "moving into place");
         if (renameat2(AT_FDCWD, p->sdir, AT_FDCWD, p->fdir, RENAME_NOREPLACE) < 0) {
                 r = -errno;
                 (void) rm_rf(p->sdir);
-                return result(-r, "Failed to move '%s' into place: %s", name, strerror(-r));
+                return worker_result(-r, "Failed to move '%s' into place: %s", name, strerror(-r));
         }
         r = fsync_directory_of(p->fdir);
         if (r < 0)
-                return result(-r, "Failed to sync '%s': %s", pl->final_lxcpath, strerror(-r));
-        return result(0, "created");
+                return worker_result(-r, "Failed to sync '%s': %s", pl->final_lxcpath, strerror(-r));
+        return worker_result(0, "created");
 }
 
 /* create: builds the instance in staging (lxcpath), under its name, then renames it into final_lxcpath. */
@@ -185,16 +180,17 @@ static int do_create(const WorkerRequest *req, struct lxc_container *none) {
                 if (r != EXIT_SUCCESS)
                         return r;
         } else {
-                progress(0.1, "running template");
+                worker_progress(0.1, "running template");
                 if (!c->create(c, a->template, NULL, NULL, LXC_CREATE_QUIET, a->template_args))
-                        return result(EIO, "Template '%s' failed for '%s'%s%s", a->template, req->name,
-                                      c->error_string ? ": " : ".", strempty(c->error_string));
+                        return worker_result(EIO, "Template '%s' failed for '%s'%s%s", a->template,
+                                             req->name, c->error_string ? ": " : ".",
+                                             strempty(c->error_string));
         }
         return create_finish(req, &p, &a->placement, a->placement.metadata_json);
 }
 
 static void progress_fn(double fraction, const char *stage) {
-        progress(fraction, stage);
+        worker_progress(fraction, stage);
 }
 
 /* import: as create with an empty rootfs, into which the tarball on fd 4 is extracted (tarball.c), with
@@ -218,16 +214,16 @@ static int do_import(const WorkerRequest *req, struct lxc_container *none) {
         if (r != EXIT_SUCCESS)
                 return r;
         if (chdir(p.sdir) < 0)
-                return result(errno, "Failed to enter '%s': %m", p.sdir);
+                return worker_result(errno, "Failed to enter '%s': %m", p.sdir);
         r = archive_import(&job, &tar_json);
         if (r >= 0 && chdir("/") < 0)
                 r = -errno;
         safe_close(job.fd);
         if (r < 0)
-                return result(-r, "Failed to import '%s': %s", req->name, job.error);
+                return worker_result(-r, "Failed to import '%s': %s", req->name, job.error);
         r = archive_merge_metadata(a->metadata_json, tar_json, &json, error, sizeof error);
         if (r < 0)
-                return result(-r, "Failed to import '%s': %s", req->name, error);
+                return worker_result(-r, "Failed to import '%s': %s", req->name, error);
         return create_finish(req, &p, a, json);
 }
 
@@ -243,15 +239,16 @@ static int do_export(const WorkerRequest *req, struct lxc_container *none) {
         int r;
 
         if (asprintf(&dir, "%s/%s", req->lxcpath, req->name) < 0)
-                return result(ENOMEM, "Out of memory.");
+                return worker_result(ENOMEM, "Out of memory.");
         r = overlay_mount_rootfs(dir);
         if (r < 0)
-                return result(-r, "Failed to mount the overlay of '%s': %s", req->name, strerror(-r));
+                return worker_result(-r, "Failed to mount the overlay of '%s': %s", req->name, strerror(-r));
         if (chdir(dir) < 0)
-                return result(errno, "Failed to enter '%s': %m", dir);
+                return worker_result(errno, "Failed to enter '%s': %m", dir);
         r = instance_metadata_load(METADATA_FILE, &md, &msg);
         if (r < 0)
-                return result(-r, "Failed to read the metadata of '%s': %s", req->name, msg ?: strerror(-r));
+                return worker_result(-r, "Failed to read the metadata of '%s': %s", req->name,
+                                     msg ?: strerror(-r));
         /* An overlay clone's export is its merged tree: imported, a rootfs of its own. */
         md.idmap = (InstanceIdmap) {};
         md.overlay_instance = mfree(md.overlay_instance);
@@ -261,12 +258,12 @@ static int do_export(const WorkerRequest *req, struct lxc_container *none) {
                 (void) instance_metadata_remove_snapshot(&md, md.snapshots[md.n_snapshots - 1].name);
         r = instance_metadata_to_json(&md, &json);
         if (r < 0)
-                return result(-r, "Failed to write the metadata of '%s'.", req->name);
+                return worker_result(-r, "Failed to write the metadata of '%s'.", req->name);
         r = archive_export(&job, a->compression, json, md.snapshots, md.n_snapshots);
         safe_close(job.fd);
         if (r < 0)
-                return result(-r, "Failed to export '%s': %s", req->name, job.error);
-        return result(0, "exported");
+                return worker_result(-r, "Failed to export '%s': %s", req->name, job.error);
+        return worker_result(0, "exported");
 }
 
 /* stop: a clean shutdown for timeout_sec (0: none), then kill. */
@@ -274,17 +271,17 @@ static int do_stop(const WorkerRequest *req, struct lxc_container *c) {
         unsigned timeout = req->stop.timeout_sec;
 
         if (!c->is_running(c))
-                return result(0, "not running");
+                return worker_result(0, "not running");
         if (timeout > 0) {
-                progress(0.1, "shutting down");
+                worker_progress(0.1, "shutting down");
                 if (c->shutdown(c, (int) timeout))
-                        return result(0, "shut down");
+                        return worker_result(0, "shut down");
         }
-        progress(0.6, "killing");
+        worker_progress(0.6, "killing");
         if (!c->stop(c))
-                return result(EIO, "Failed to stop '%s'%s%s", req->name, c->error_string ? ": " : ".",
-                              strempty(c->error_string));
-        return result(0, "killed");
+                return worker_result(EIO, "Failed to stop '%s'%s%s", req->name, c->error_string ? ": " : ".",
+                                     strempty(c->error_string));
+        return worker_result(0, "killed");
 }
 
 /* A pty in the instance's own devpts, so that nothing in the instance can reach a terminal of the
@@ -403,16 +400,16 @@ static int exec_with_stdio(void *payload) {
  * own. */
 static int exec_prepare_stdio(ExecStdio *x, int dummy[2]) {
         if (pipe2(dummy, O_CLOEXEC) < 0)
-                return result(errno, "Failed to create a pipe: %m");
+                return worker_result(errno, "Failed to create a pipe: %m");
         for (int k = 0; k < 3; k++) {
                 struct stat st;
 
                 if (fstat(EXEC_STDIO_FD(k), &st) < 0)
-                        return result(errno, "Bad exec request: no stdio fd %i.", k);
+                        return worker_result(errno, "Bad exec request: no stdio fd %i.", k);
                 if (!stat_is_devnull(&st))
                         continue;
                 if (dup2(dummy[k == 0 ? 0 : 1], EXEC_STDIO_FD(k)) < 0)
-                        return result(errno, "Failed to replace /dev/null: %m");
+                        return worker_result(errno, "Failed to replace /dev/null: %m");
                 x->devnull[k] = true;
         }
         return EXIT_SUCCESS;
@@ -427,24 +424,25 @@ static int exec_report_and_wait(pid_t pid) {
          * once we reaped it. */
         _cleanup_close_ int pidfd = pidfd_open(pid, 0);
         /* Without the pidfd (old kernel) the daemon falls back to the pid. */
-        r = send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_RUNNING, .pid = pid }, &pidfd, pidfd >= 0 ? 1 : 0);
+        r = worker_send_message_fds(&(WorkerMessage) { .kind = WORKER_MESSAGE_RUNNING, .pid = pid }, &pidfd,
+                                    pidfd >= 0 ? 1 : 0);
         if (r < 0 && pidfd >= 0)
-                return result(-r, "Failed to report the process.");
+                return worker_result(-r, "Failed to report the process.");
         pidfd = safe_close(pidfd);
 
         for (;;) {
                 if (waitpid(pid, &status, 0) >= 0)
                         break;
                 if (errno != EINTR)
-                        return result(errno, "Failed to wait for the command: %m");
+                        return worker_result(errno, "Failed to wait for the command: %m");
         }
         if (WIFSIGNALED(status))
-                (void) send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_EXITED, .status = -1,
-                                                       .signal = WTERMSIG(status) }, NULL, 0);
+                (void) worker_send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_EXITED, .status = -1,
+                                                              .signal = WTERMSIG(status) });
         else
-                (void) send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_EXITED, .status = WEXITSTATUS(status) },
-                                    NULL, 0);
-        return result(0, "exited");
+                (void) worker_send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_EXITED,
+                                                              .status = WEXITSTATUS(status) });
+        return worker_result(0, "exited");
 }
 
 /* exec: attach, report "running <pid>", wait, report "exited <status> <signal>". Without a pty the
@@ -469,10 +467,11 @@ static int do_exec(const WorkerRequest *req, struct lxc_container *c) {
         if (pty) {
                 pid_t init = c->init_pid(c);
                 if (init <= 0)
-                        return result(ESRCH, "Instance '%s' is not running.", req->name);
+                        return worker_result(ESRCH, "Instance '%s' is not running.", req->name);
                 r = open_instance_pty(init, a->rows, a->cols, &master, &slave);
                 if (r < 0)
-                        return result(-r, "Failed to allocate a terminal in '%s': %s", req->name, strerror(-r));
+                        return worker_result(-r, "Failed to allocate a terminal in '%s': %s", req->name,
+                                             strerror(-r));
                 opts.stdin_fd = opts.stdout_fd = opts.stderr_fd = slave;
         } else {
                 r = exec_prepare_stdio(&x, dummy);
@@ -491,7 +490,7 @@ static int do_exec(const WorkerRequest *req, struct lxc_container *c) {
          * of a close-on-exec pipe, which reads EOF here once it executed (or died trying). */
         _cleanup_close_pair_ int execed[2] = { -EBADF, -EBADF };
         if (pipe2(execed, O_CLOEXEC) < 0)
-                return result(errno, "Failed to create a pipe: %m");
+                return worker_result(errno, "Failed to create a pipe: %m");
         (void) signal(SIGPIPE, SIG_DFL);
         trace_event("exec-attach", req->name);
         if (pty)
@@ -503,9 +502,9 @@ static int do_exec(const WorkerRequest *req, struct lxc_container *c) {
          * round trip to its monitor before every attach (which asks it the init pid anyway) costs more
          * than the answer is worth on the way that succeeds. */
         if (r < 0 && !c->is_running(c))
-                return result(ESRCH, "Instance '%s' is not running.", req->name);
+                return worker_result(ESRCH, "Instance '%s' is not running.", req->name);
         if (r < 0)
-                return result(EIO, "Failed to run a command in '%s'.", req->name);
+                return worker_result(EIO, "Failed to run a command in '%s'.", req->name);
         execed[1] = safe_close(execed[1]);
         for (char b;;) {
                 ssize_t k = read(execed[0], &b, 1);
@@ -515,9 +514,9 @@ static int do_exec(const WorkerRequest *req, struct lxc_container *c) {
         /* Our copies of the stdio fds: the process has its own now. */
         if (pty) {
                 slave = safe_close(slave);
-                r = send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_PTY }, &master, 1);
+                r = worker_send_message_fds(&(WorkerMessage) { .kind = WORKER_MESSAGE_PTY }, &master, 1);
                 if (r < 0)
-                        return result(-r, "Failed to hand over the terminal.");
+                        return worker_result(-r, "Failed to hand over the terminal.");
                 master = safe_close(master);
         } else {
                 for (int k = 0; k < 3; k++)
@@ -535,13 +534,14 @@ static int do_console(const WorkerRequest *req, struct lxc_container *c) {
 
         keep = c->console_getfd(c, &tty, &ptx);
         if (keep < 0)
-                return result(EBUSY, "Terminal %u of '%s' is not available (in use, or no such terminal).",
-                              req->console.tty, req->name);
+                return worker_result(EBUSY,
+                                     "Terminal %u of '%s' is not available (in use, or no such terminal).",
+                                     req->console.tty, req->name);
         int fds[2] = { keep, ptx };
-        r = send_message(&(WorkerMessage) { .kind = WORKER_MESSAGE_CONSOLE, .tty = tty }, fds, 2);
+        r = worker_send_message_fds(&(WorkerMessage) { .kind = WORKER_MESSAGE_CONSOLE, .tty = tty }, fds, 2);
         if (r < 0)
-                return result(-r, "Failed to hand over the terminal.");
-        return result(0, "console");
+                return worker_result(-r, "Failed to hand over the terminal.");
+        return worker_result(0, "console");
 }
 
 /* destroy: renames the instance directory into trash_dir, then removes it. */
@@ -551,28 +551,28 @@ static int do_destroy(const WorkerRequest *req, struct lxc_container *none) {
 
         if (asprintf(&dir, "%s/%s", req->lxcpath, req->name) < 0 ||
             asprintf(&trash, "%s/.deleted-%s-%i", req->destroy.trash_dir, req->name, (int) getpid()) < 0)
-                return result(ENOMEM, "Out of memory.");
+                return worker_result(ENOMEM, "Out of memory.");
 
         /* Rename first: from this point the instance is gone, even if the removal is interrupted
          * (the daemon empties the trash when it starts). */
-        progress(0.1, "removing");
+        worker_progress(0.1, "removing");
         if (rename(dir, trash) < 0) {
                 if (errno == ENOENT)
-                        return result(0, "already gone");
-                return result(errno, "Failed to remove '%s': %m", dir);
+                        return worker_result(0, "already gone");
+                return worker_result(errno, "Failed to remove '%s': %m", dir);
         }
         (void) fsync_directory_of(dir);
         r = rm_rf(trash);
         if (r < 0)
-                return result(-r, "Failed to remove '%s': %s", trash, strerror(-r));
-        return result(0, "deleted");
+                return worker_result(-r, "Failed to remove '%s': %s", trash, strerror(-r));
+        return worker_result(0, "deleted");
 }
 
 static void copy_progress(double fraction, uint64_t files, uint64_t bytes, void *userdata) {
         char text[128];
 
         snprintf(text, sizeof text, "copying: %" PRIu64 " files, %" PRIu64 " bytes", files, bytes);
-        progress(fraction, text);
+        worker_progress(fraction, text);
         worker_report_bytes(bytes, 0);      /* the fraction is the progress message's */
 }
 
@@ -587,36 +587,40 @@ static int do_copy(const WorkerRequest *req, struct lxc_container *none) {
         /* Only the daemon that started us can use the copy: a new one removes what we fill at its start,
          * and we must not go on writing into that. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
-                return result(ECANCELED, "The daemon is gone.");
+                return worker_result(ECANCELED, "The daemon is gone.");
         /* The rootfs of an overlay clone (a snapshot's directory has no config): its merged tree. */
         size_t n = strlen(a->source);
         if (n > strlen("/rootfs") && streq(a->source + n - strlen("/rootfs"), "/rootfs")) {
                 _cleanup_free_ char *instance_dir = strndup(a->source, n - strlen("/rootfs"));
                 if (!instance_dir)
-                        return result(ENOMEM, "Out of memory.");
+                        return worker_result(ENOMEM, "Out of memory.");
                 r = overlay_mount_rootfs(instance_dir);
                 if (r < 0)
-                        return result(-r, "Failed to mount the overlay of '%s': %s", instance_dir, strerror(-r));
+                        return worker_result(-r, "Failed to mount the overlay of '%s': %s", instance_dir,
+                                             strerror(-r));
         }
         dir = open(req->lxcpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dir < 0)
-                return result(errno, "Failed to open '%s': %m", req->lxcpath);
+                return worker_result(errno, "Failed to open '%s': %m", req->lxcpath);
         r = rm_rf_at(dir, req->name);
         if (r < 0 && r != -ENOENT)
-                return result(-r, "Failed to remove the leftover '%s/%s': %s", req->lxcpath, req->name, strerror(-r));
+                return worker_result(-r, "Failed to remove the leftover '%s/%s': %s", req->lxcpath,
+                                     req->name, strerror(-r));
         r = copy_tree(a->source, dir, req->name, &shift, copy_progress, NULL, &failed);
         if (r == -ELOOP)
-                return result(-r, "Failed to copy '%s': its tree is too deep (at '%s').", a->source, strempty(failed));
+                return worker_result(-r, "Failed to copy '%s': its tree is too deep (at '%s').", a->source,
+                                     strempty(failed));
         if (r == -EXDEV)
-                return result(-r, "Failed to copy '%s': '%s' is a mount point.", a->source, strempty(failed));
+                return worker_result(-r, "Failed to copy '%s': '%s' is a mount point.", a->source,
+                                     strempty(failed));
         if (r < 0)
-                return result(-r, "Failed to copy '%s'%s%s%s: %s", a->source, failed ? " (at '" : "", strempty(failed),
-                              failed ? "')" : "", strerror(-r));
+                return worker_result(-r, "Failed to copy '%s'%s%s%s: %s", a->source, failed ? " (at '" : "",
+                                     strempty(failed), failed ? "')" : "", strerror(-r));
         /* The daemon renames the copy into place next: its data must be on disk before the name is. */
-        progress(1.0, "syncing");
+        worker_progress(1.0, "syncing");
         if (syncfs(dir) < 0)
-                return result(errno, "Failed to sync the copy of '%s': %m", a->source);
-        return result(0, "copied");
+                return worker_result(errno, "Failed to sync the copy of '%s': %m", a->source);
+        return worker_result(0, "copied");
 }
 
 static const WorkerHandler handlers[_WORKER_VERB_MAX] = {
