@@ -19,7 +19,6 @@
 #include "console.h"
 #include "freeze.h"
 #include "instance.h"
-#include "trace.h"
 #include "log.h"
 #include "machined.h"
 #include "manager.h"
@@ -28,6 +27,7 @@
 #include "operation.h"
 #include "scope.h"
 #include "scope-limits.h"
+#include "trace.h"
 #include "util.h"
 #include "worker.h"
 
@@ -601,8 +601,6 @@ void instance_clean_stale_scope(Instance *i) {
 
 /* ---------------------------------------------------------------- start */
 
-/* Records why a start failed; the operation finishes when the monitor is gone (instance_on_stopped), so
- * the caller never sees the error while the instance is still "starting". */
 /* A start or a stop that cannot arm its timeout goes on without one (only a hung monitor would keep it
  * waiting then). */
 static void lifecycle_arm_timeout(Operation *o, uint64_t usec, sd_event_time_handler_t handler, const char *what) {
@@ -612,6 +610,8 @@ static void lifecycle_arm_timeout(Operation *o, uint64_t usec, sd_event_time_han
                 log_warning_errno(r, "Failed to arm the %s timeout of '%s', ignoring: %m", what, o->instance->name);
 }
 
+/* Records why a start failed; the operation finishes when the monitor is gone (instance_on_stopped), so
+ * the caller never sees the error while the instance is still "starting". */
 static void start_give_up(Operation *o, int error, const char *format, ...) _printf_(3, 4);
 static void start_give_up(Operation *o, int error, const char *format, ...) {
         va_list ap;

@@ -34,8 +34,9 @@ static void scope_job_unlink(ScopeJob *j) {
                 }
 }
 
-/* Back into the bus's read queue, in the order they came: dispatched from the top once the job's end has
- * been handled (scope_job_complete() calls done first). Queueing fails only without memory. */
+/* Back into the bus's read queue, in the order they came: dispatched from the top on the bus's next turn,
+ * after the job's end has been handled (scope_job_complete() frees the job, and so queues them, before it
+ * calls done, which runs before the bus reads its queue again). Queueing fails only without memory. */
 static void scope_job_release_deferred(ScopeJob *j) {
         for (size_t k = 0; k < j->n_deferred; k++) {
                 int r = sd_bus_message_rewind(j->deferred[k], true);
