@@ -261,15 +261,11 @@ int create_add_instance(Operation *o, InstanceMetadata *md) {
         return 0;
 }
 
-static void on_create_exited(Worker *w, int error, const char *worker_message, void *userdata) {
-        Operation *o = userdata;
+static void on_create_exited(Operation *o, int error, const char *message) {
         Manager *m = o->manager;
         Instance *i;
         int r;
 
-        /* The message is the worker's: copied before the worker goes. */
-        _cleanup_free_ char *message = strdup(worker_message ?: "");
-        o->worker = worker_free(o->worker);
         if (error != 0 && create_moved_into_place(o)) {
                 log_info("Create of '%s' finished before it %s.", o->instance_name,
                          o->step == OPERATION_STEP_CANCELLED ? "was cancelled" : "failed");
@@ -305,11 +301,6 @@ static void on_create_exited(Worker *w, int error, const char *worker_message, v
                                "Instance '%s' %s.", i->name, o->kind == OPERATION_IMPORT ? "imported" : "created");
         operation_finish(o, NULL, NULL);
 }
-
-static const WorkerHandlers create_handlers = {
-        .message = operation_on_worker_message,
-        .exited = on_create_exited,
-};
 
 static void create_cancel(Operation *o) {
         if (!o->worker)
@@ -359,7 +350,7 @@ int create_spawn(Manager *m, Operation *o, WorkerRequest *req, const int *fds, s
         o->cancel = create_cancel;
         o->cancelable = true;
         operation_set_progress(o, 0.0, o->kind == OPERATION_IMPORT ? "importing" : "creating");
-        r = worker_spawn(m, req, fds, n_fds, &create_handlers, o, &o->worker);
+        r = operation_spawn_worker(o, req, fds, n_fds, on_create_exited);
         if (r < 0) {
                 manager_release_name(m, name);
                 return r;

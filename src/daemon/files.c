@@ -40,11 +40,9 @@ int files_check_ids(Instance *i, uint32_t uid, uint32_t gid) {
         return 0;
 }
 
-static void on_file_exited(Worker *w, int error, const char *message, void *userdata) {
-        Operation *o = userdata;
+static void on_file_exited(Operation *o, int error, const char *message) {
         const char *what = o->kind == OPERATION_PUSH_FILE ? "push" : "pull";
 
-        o->worker = worker_free(o->worker);
         message = strempty(message);
         if (error == 0) {
                 operation_finish(o, NULL, NULL);
@@ -63,11 +61,6 @@ static void on_file_exited(Worker *w, int error, const char *message, void *user
         else
                 operation_finish(o, LXCBUS_ERROR_FAILED, message);
 }
-
-static const WorkerHandlers file_handlers = {
-        .message = operation_on_worker_message,
-        .exited = on_file_exited,
-};
 
 static int on_cancel_grace_over(sd_event_source *s, uint64_t usec, void *userdata) {
         Operation *o = userdata;
@@ -131,7 +124,7 @@ static int files_start(Instance *i, Operation *o, WorkerRequest *wr, const char 
         o->cancelable = true;
         operation_set_progress(o, 0.0, stage);
         o->progress_valid = false;     /* a push does not know the size; a pull says once it started */
-        r = worker_spawn(o->manager, wr, (int[]) { fd, root }, root >= 0 ? 2 : 1, &file_handlers, o, &o->worker);
+        r = operation_spawn_worker(o, wr, (int[]) { fd, root }, root >= 0 ? 2 : 1, on_file_exited);
         if (r < 0)
                 return r;
         instance_log(i, o->kind == OPERATION_PUSH_FILE ? INSTANCE_EVENT_FILE_PUSH : INSTANCE_EVENT_FILE_PULL,

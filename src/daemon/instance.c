@@ -770,11 +770,9 @@ void instance_start(Instance *i, Operation *o) {
 
 /* ---------------------------------------------------------------- stop */
 
-static void on_stop_worker_exited(Worker *w, int error, const char *message, void *userdata) {
-        Operation *o = userdata;
+static void on_stop_worker_exited(Operation *o, int error, const char *message) {
         Instance *i = o->instance;
 
-        o->worker = worker_free(o->worker);
         if (error != 0) {
                 /* Still running: back to where it was. */
                 if (i->monitor || i->monitor_pidfd >= 0)
@@ -784,11 +782,6 @@ static void on_stop_worker_exited(Worker *w, int error, const char *message, voi
         }
         stop_phase_check(o);
 }
-
-static const WorkerHandlers stop_handlers = {
-        .message = operation_on_worker_message,
-        .exited = on_stop_worker_exited,
-};
 
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Operation *o = userdata;
@@ -872,7 +865,7 @@ static void stop_phase(Operation *o, unsigned timeout_sec) {
                 lifecycle_arm_timeout(o, STOP_AFTER_KILL_USEC, on_stop_timeout, "stop");
                 return;
         }
-        r = worker_spawn(m, &req, NULL, 0, &stop_handlers, o, &o->worker);
+        r = operation_spawn_worker(o, &req, NULL, 0, on_stop_worker_exited);
         if (r < 0) {
                 instance_set_state(i, INSTANCE_RUNNING);
                 operation_fail(o, r, "Failed to spawn the stop worker for '%s': %s", i->name, strerror(-r));
@@ -897,11 +890,9 @@ void instance_stop(Instance *i, Operation *o) {
 
 /* ---------------------------------------------------------------- delete */
 
-static void on_destroy_exited(Worker *w, int error, const char *message, void *userdata) {
-        Operation *o = userdata;
+static void on_destroy_exited(Operation *o, int error, const char *message) {
         Instance *i = o->instance;
 
-        o->worker = worker_free(o->worker);
         if (error != 0) {
                 operation_fail(o, error, "Failed to delete instance '%s': %s", i->name, message);
                 return;
@@ -911,11 +902,6 @@ static void on_destroy_exited(Worker *w, int error, const char *message, void *u
         instance_unlink(i);
         operation_finish(o, NULL, NULL);
 }
-
-static const WorkerHandlers destroy_handlers = {
-        .message = operation_on_worker_message,
-        .exited = on_destroy_exited,
-};
 
 static void destroy_phase(Operation *o) {
         Instance *i = o->instance;
@@ -930,7 +916,7 @@ static void destroy_phase(Operation *o) {
         };
         o->step = OPERATION_STEP_DESTROY;
         operation_set_progress(o, 0.5, "removing files");
-        r = worker_spawn(m, &req, NULL, 0, &destroy_handlers, o, &o->worker);
+        r = operation_spawn_worker(o, &req, NULL, 0, on_destroy_exited);
         if (r < 0)
                 operation_fail(o, r, "Failed to spawn the delete worker for '%s': %s", i->name, strerror(-r));
 }

@@ -433,7 +433,7 @@ void operation_set_bytes(Operation *o, uint64_t done, uint64_t total) {
         operation_mark_throttled(o, props);
 }
 
-void operation_on_worker_message(Worker *w, const WorkerMessage *msg, void *userdata) {
+static void on_operation_worker_message(Worker *w, const WorkerMessage *msg, void *userdata) {
         Operation *o = userdata;
 
         assert(msg);
@@ -443,6 +443,28 @@ void operation_on_worker_message(Worker *w, const WorkerMessage *msg, void *user
                 operation_set_progress(o, msg->progress, msg->text);
         else if (msg->kind == WORKER_MESSAGE_BYTES)
                 operation_set_bytes(o, msg->bytes, msg->bytes_total);
+}
+
+static void on_operation_worker_exited(Worker *w, int error, const char *message, void *userdata) {
+        Operation *o = userdata;
+
+        o->worker = worker_free(o->worker);
+        o->worker_exited(o, error, message);
+}
+
+static const WorkerHandlers operation_worker_handlers = {
+        .message = on_operation_worker_message,
+        .exited = on_operation_worker_exited,
+};
+
+int operation_spawn_worker(Operation *o, const WorkerRequest *req, const int *fds, size_t n_fds,
+                           OperationWorkerExited exited) {
+        assert(o);
+        assert(!o->worker);
+        assert(exited);
+
+        o->worker_exited = exited;
+        return worker_spawn(o->manager, req, fds, n_fds, &operation_worker_handlers, o, &o->worker);
 }
 
 Operation *operation_free(Operation *o) {

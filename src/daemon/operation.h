@@ -50,6 +50,10 @@ typedef enum OperationStatus {
         _OPERATION_STATUS_INVALID = -EINVAL,
 } OperationStatus;
 
+/* The end of an operation's worker (operation_spawn_worker()): o->worker is freed already. error is 0 or a
+ * negative errno; message is the worker's (NULL only when out of memory), valid until the return. */
+typedef void (*OperationWorkerExited)(Operation *o, int error, const char *message);
+
 /* Where a running operation is: what the event that comes next means to it. */
 typedef enum OperationStep {
         OPERATION_STEP_NONE,
@@ -166,6 +170,7 @@ struct Operation {
         /* The running work. */
         OperationStep step;
         Worker *worker;
+        OperationWorkerExited worker_exited;
         ScopeJob *scope_job;
         sd_event_source *timeout_source;
         sd_event_source *linger_source;
@@ -212,8 +217,10 @@ void operation_set_progress(Operation *o, double progress, const char *stage);
  * Bytes and Rate of a running operation go out at most every OPERATION_THROTTLE_USEC; what waits goes
  * with the next immediate change, at the latest with the Status of operation_finish(). */
 void operation_set_bytes(Operation *o, uint64_t done, uint64_t total);
-/* A WorkerHandlers.message for work that reports "progress" and "bytes": userdata is the operation. */
-void operation_on_worker_message(Worker *w, const WorkerMessage *msg, void *userdata);
+/* Spawns o's worker for req as o->worker (worker_spawn(); fds[k] becomes its fd WORKER_FD + 1 + k): its
+ * "progress" and "bytes" messages move o, and at its exit o->worker is freed and exited called. */
+int operation_spawn_worker(Operation *o, const WorkerRequest *req, const int *fds, size_t n_fds,
+                           OperationWorkerExited exited);
 /* Properties to send at once (with whatever progress waits for the throttle). */
 void operation_mark_dirty(Operation *o, uint32_t props);
 /* Cancel() was called and the worker signalled: no second Cancel, and the exit handler knows why. */

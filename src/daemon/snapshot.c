@@ -121,9 +121,12 @@ static int instance_config_rewrite(const char *dir, const char *dir_to, const ch
 
 /* ---------------------------------------------------------------- the copy worker */
 
+/* The exit of every copy worker, below. */
+static void on_storage_copied(Operation *o, int error, const char *message);
+
 /* Starts the copy worker: o->storage.source_dir into staging/ENTRY/rootfs (staging/ENTRY made here); a copy
  * shifts the owners from its source's block into its own. */
-static int storage_copy_start(Operation *o, const WorkerHandlers *h) {
+static int storage_copy_start(Operation *o) {
         Manager *m = o->manager;
         const InstanceIdmap *from = NULL, *to = NULL;
         _cleanup_free_ char *dir = NULL;
@@ -151,14 +154,11 @@ static int storage_copy_start(Operation *o, const WorkerHandlers *h) {
         o->cancelable = true;
         operation_mark_dirty(o, OPERATION_PROP_CANCELABLE);
         operation_set_progress(o, 0.0, "copying");
-        r = worker_spawn(m, &req, NULL, 0, h, o, &o->worker);
+        r = operation_spawn_worker(o, &req, NULL, 0, on_storage_copied);
         if (r < 0)
                 (void) rmdir(dir);
         return r;
 }
-
-/* The exit of every copy worker here: on_storage_copied(), below. */
-static const WorkerHandlers storage_handlers;
 
 /* The worker failed or was cancelled: its entry goes, and o finishes. */
 static void storage_copy_failed(Operation *o, int error, const char *message, bool release_name) {
@@ -294,7 +294,7 @@ static void storage_start_failed(Operation *o, int error) {
 /* The source is frozen now (allow-running), or failed to. */
 static void storage_on_frozen(Operation *o, int error) {
         if (error >= 0)
-                error = storage_copy_start(o, &storage_handlers);
+                error = storage_copy_start(o);
         if (error < 0)
                 storage_start_failed(o, error);
 }
@@ -556,11 +556,9 @@ static int copy_put_in_place(Operation *o) {
 
 /* The hostname worker of a copy is done: /etc/hostname of the copy holds its name if it held the
  * source's. Its failure leaves the file as copied (the name the instance gets is lxc.uts.name's anyway). */
-static void on_copy_hostname(Worker *w, int error, const char *message, void *userdata) {
-        Operation *o = userdata;
+static void on_copy_hostname(Operation *o, int error, const char *message) {
         int r;
 
-        o->worker = worker_free(o->worker);
         if (o->step == OPERATION_STEP_CANCELLED) {
                 copy_release_source(o);
                 storage_copy_failed(o, -ECANCELED, "cancelled", true);
@@ -576,14 +574,10 @@ static void on_copy_hostname(Worker *w, int error, const char *message, void *us
         }
 }
 
-static const WorkerHandlers copy_hostname_handlers = {
-        .exited = on_copy_hostname,
-};
-
 /* The hostname worker of a copy, a clone or a rename: /etc/hostname of lxcpath/name says name where it
  * said old_name. */
 static int hostname_spawn(Operation *o, const char *lxcpath, const char *name, const char *old_name,
-                          const WorkerHandlers *handlers) {
+                          OperationWorkerExited exited) {
         WorkerRequest req = {
                 .verb = WORKER_VERB_HOSTNAME,
                 .lxcpath = lxcpath,
@@ -591,24 +585,22 @@ static int hostname_spawn(Operation *o, const char *lxcpath, const char *name, c
                 .hostname.old_name = old_name,
         };
 
-        return worker_spawn(o->manager, &req, NULL, 0, handlers, o, &o->worker);
+        return operation_spawn_worker(o, &req, NULL, 0, exited);
 }
 
 /* The hostname worker on staging/NEW (still locked by o, cancellable as the copy was). */
 static int copy_hostname_start(Operation *o) {
         operation_set_progress(o, 1.0, "setting the hostname");
         return hostname_spawn(o, o->manager->staging_dir, o->storage.entry, o->storage.source->name,
-                              &copy_hostname_handlers);
+                              on_copy_hostname);
 }
 
 /* The copy worker of any of them is done: put its tree in place, or remove it. */
-static void on_storage_copied(Worker *w, int error, const char *message, void *userdata) {
-        Operation *o = userdata;
+static void on_storage_copied(Operation *o, int error, const char *message) {
         bool copy = o->kind == OPERATION_COPY;
         _cleanup_free_ char *tree = NULL;
         int r;
 
-        o->worker = worker_free(o->worker);
         freeze_release(o);      /* the source runs on at once: the rest does not read it */
         if (error == 0) {
                 if (asprintf(&tree, "%s/%s/rootfs", o->manager->staging_dir, o->storage.entry) < 0)
@@ -628,11 +620,6 @@ static void on_storage_copied(Worker *w, int error, const char *message, void *u
                 copy_release_source(o);
         storage_copy_failed(o, error, message, copy);
 }
-
-static const WorkerHandlers storage_handlers = {
-        .message = operation_on_worker_message,
-        .exited = on_storage_copied,
-};
 
 int instance_copy(Instance *src, Operation *o, const char *snapshot, InstanceMetadata *md, bool allow_running) {
         Manager *m = o->manager;
@@ -696,24 +683,17 @@ static int overlay_make_dirs(const char *sdir, const struct stat *lower) {
 
 /* The hostname worker of an overlay clone is done (see on_copy_hostname()). The clone is in place already:
  * its /etc/hostname can only be set through its layers, which the worker mounts from its config. */
-static void on_clone_hostname(Worker *w, int error, const char *message, void *userdata) {
-        Operation *o = userdata;
-
-        o->worker = worker_free(o->worker);
+static void on_clone_hostname(Operation *o, int error, const char *message) {
         if (error != 0)
                 log_warning("Failed to set /etc/hostname of the clone '%s', left as it is: %s", o->instance_name,
                             strempty(message));
         copy_set_up(o);
 }
 
-static const WorkerHandlers clone_hostname_handlers = {
-        .exited = on_clone_hostname,
-};
-
 static int clone_hostname_start(Operation *o) {
         operation_set_progress(o, 1.0, "setting the hostname");
         return hostname_spawn(o, o->manager->instances_dir, o->storage.md->name, o->storage.source->name,
-                              &clone_hostname_handlers);
+                              on_clone_hostname);
 }
 
 int instance_clone_overlay(Instance *src, Operation *o, const char *snapshot, InstanceMetadata *md) {
@@ -951,19 +931,12 @@ int instance_rename(Instance *i, const char *new_name) {
 
 /* The hostname worker after a rename is done. The rename stands whatever it says: the instance's name
  * is lxc.uts.name's anyway. */
-static void on_rename_hostname(Worker *w, int error, const char *message, void *userdata) {
-        Operation *o = userdata;
-
-        o->worker = worker_free(o->worker);
+static void on_rename_hostname(Operation *o, int error, const char *message) {
         if (error != 0)
                 log_warning("Failed to set /etc/hostname of renamed instance '%s', left as it was: %s",
                             o->instance->name, strempty(message));
         operation_finish(o, NULL, NULL);
 }
-
-static const WorkerHandlers rename_hostname_handlers = {
-        .exited = on_rename_hostname,
-};
 
 void instance_rename_hostname(Instance *i, Operation *o, const char *old_name) {
         int r;
@@ -974,7 +947,7 @@ void instance_rename_hostname(Instance *i, Operation *o, const char *old_name) {
 
         instance_lock(i, o);
         o->step = OPERATION_STEP_WORK;
-        r = hostname_spawn(o, i->manager->instances_dir, i->name, old_name, &rename_hostname_handlers);
+        r = hostname_spawn(o, i->manager->instances_dir, i->name, old_name, on_rename_hostname);
         if (r < 0) {
                 log_warning_errno(r, "Failed to spawn the hostname worker for '%s', /etc/hostname left as it "
                                   "was: %m", i->name);

@@ -31,12 +31,7 @@ static void transfer_drop_fd(int fd) {
         safe_close(null);
 }
 
-static void on_export_exited(Worker *w, int error, const char *worker_message, void *userdata) {
-        Operation *o = userdata;
-
-        /* The message is the worker's: copied before the worker goes. */
-        _cleanup_free_ char *message = strdup(worker_message ?: "");
-        o->worker = worker_free(o->worker);
+static void on_export_exited(Operation *o, int error, const char *message) {
         if (o->step == OPERATION_STEP_CANCELLED) {
                 operation_finish_errno(o, -ECANCELED, "Export was cancelled.");
                 return;
@@ -49,11 +44,6 @@ static void on_export_exited(Worker *w, int error, const char *worker_message, v
         operation_set_progress(o, 1.0, "exported");
         operation_finish(o, NULL, NULL);
 }
-
-static const WorkerHandlers export_handlers = {
-        .message = operation_on_worker_message,
-        .exited = on_export_exited,
-};
 
 /* The export worker; the caller's fd is the worker's once it runs. */
 static int export_spawn(Operation *o) {
@@ -77,7 +67,7 @@ static int export_spawn(Operation *o) {
         o->cancelable = true;
         operation_mark_dirty(o, OPERATION_PROP_CANCELABLE);
         operation_set_progress(o, 0.0, "exporting");
-        r = worker_spawn(i->manager, &req, &fd, 1, &export_handlers, o, &o->worker);
+        r = operation_spawn_worker(o, &req, &fd, 1, on_export_exited);
         if (r >= 0)
                 transfer_drop_fd(fd);
         return r;
