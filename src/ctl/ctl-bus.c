@@ -9,6 +9,9 @@
 #include "ctl-util.h"
 #include "names.h"
 
+/* Asserts here check what a function itself reads or writes; what it only passes on is checked where it is
+ * used (ctl_bus_get(), sd-bus's own checks), as systemd's bus-locator.c does for its wrappers. */
+
 int ctl_bus_get(Context *c, sd_bus **ret) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int r;
@@ -75,12 +78,6 @@ int ctl_new_method_call(Context *c, const char *path, const char *interface, con
                         sd_bus_message **ret) {
         sd_bus *bus;
         int r;
-
-        assert(c);
-        assert(path);
-        assert(interface);
-        assert(member);
-        assert(ret);
 
         r = ctl_bus_get(c, &bus);
         if (r < 0)
@@ -172,11 +169,6 @@ int ctl_new_instance_call(Context *c, const char *name, const char *member, sd_b
         _cleanup_free_ char *path = NULL;
         int r;
 
-        assert(c);
-        assert(name);
-        assert(member);
-        assert(ret);
-
         r = ctl_get_instance_path(c, name, &path);
         if (r < 0)
                 return r;
@@ -186,12 +178,6 @@ int ctl_new_instance_call(Context *c, const char *name, const char *member, sd_b
 int ctl_parse_instance_call(Context *c, int argc, char *argv[], const CtlOption options[], void *userdata,
                             const char *member, sd_bus_message **ret) {
         int r;
-
-        assert(c);
-        assert(argv);
-        assert(options);
-        assert(member);
-        assert(ret);
 
         r = ctl_parse_args(c, argc, argv, options, userdata, 1, "instance name");
         if (r <= 0)
