@@ -192,8 +192,7 @@ static Relay *relay_free(Relay *r) {
         sd_event_source_disable_unref(r->src_source);
         sd_event_source_disable_unref(r->dst_source);
         safe_close(r->pipe_fd);
-        free(r);
-        return NULL;
+        return mfree(r);
 }
 
 /* The three fds to pass, and the relays for those that Exec does not take as they are. /dev/null where

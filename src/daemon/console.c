@@ -32,8 +32,7 @@ Console *console_free(Console *c) {
         if (c->release)
                 c->release(c);
         safe_close(c->keep_fd);
-        free(c);
-        return NULL;
+        return mfree(c);
 }
 
 void instance_release_consoles(Instance *i) {

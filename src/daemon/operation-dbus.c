@@ -144,8 +144,7 @@ static Waiter *waiter_free(Waiter *w) {
         limiter_put(&w->operation->manager->wait_limits, w->uid);
         sd_bus_track_unref(w->track);
         sd_bus_message_unref(w->call);
-        free(w);
-        return NULL;
+        return mfree(w);
 }
 
 static int on_waiter_gone(sd_bus_track *t, void *userdata) {

@@ -378,6 +378,5 @@ Worker *worker_free(Worker *w) {
         safe_close(w->fd);
         worker_close_received(w);
         free(w->result_message);
-        free(w);
-        return NULL;
+        return mfree(w);
 }

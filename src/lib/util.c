@@ -14,8 +14,7 @@
 char **strv_free(char **l) {
         STRV_FOREACH(s, l)
                 free(*s);
-        free(l);
-        return NULL;
+        return mfree(l);
 }
 
 size_t strv_length(char *const *l) {
