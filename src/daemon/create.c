@@ -94,19 +94,18 @@ static char *staging_move_aside(int dir_fd, const char *entry) {
         return errno = EEXIST, NULL;
 }
 
-/* An entry of staging/ being removed by a worker. */
+/* An entry of staging/ being removed by a worker: one allocation with the entry's name. */
 typedef struct StagingRemoval {
         Manager *manager;
         Worker *worker;
-        char *entry;
         bool release_name;          /* the failed create's name is free again once its rest is gone */
+        char entry[];
 } StagingRemoval;
 
 static StagingRemoval *staging_removal_free(StagingRemoval *s) {
         if (!s)
                 return NULL;
         worker_free(s->worker);
-        free(s->entry);
         return mfree(s);
 }
 
@@ -144,12 +143,12 @@ int create_staging_remove(Manager *m, const char *entry, bool release_name) {
                 /* Else removed in place, and the name freed once it is gone. */
         }
 
-        s = new0(StagingRemoval, 1);
+        size_t n = strlen(entry) + 1;
+        s = malloc(offsetof(StagingRemoval, entry) + n);
         if (!s)
                 return -ENOMEM;
-        *s = (StagingRemoval) { .manager = m, .entry = strdup(entry), .release_name = release_name };
-        if (!s->entry)
-                return -ENOMEM;
+        *s = (StagingRemoval) { .manager = m, .release_name = release_name };
+        memcpy(s->entry, entry, n);
         WorkerRequest req = {
                 .verb = WORKER_VERB_DESTROY,
                 .lxcpath = m->staging_dir,
