@@ -87,7 +87,7 @@ __all__ = [
     'wait_rule', 'SPY_RULE', 'Spy', 'exec_params', 'NULL_FDS', 'OUT_PIPE', 'variant_text', 'Agent', 'agent',
     'close_agents', 'agent_with_rule', 'private_root_conn', 'stats_ms', 'median_ms',
     # the daemon's resources, its system calls
-    'fd_count', 'rss_kib', 'strace_attach', 'syscalls_of',
+    'fd_count', 'rss_kib', 'strace_attach', 'strace_detach', 'syscalls_of',
 ]
 
 STATE_DIR = '/var/lib/lxcbus'
@@ -1759,6 +1759,29 @@ def strace_attach(pid, args, out='/dev/null'):
     line = p.stderr.readline()
     assert 'attached' in line, line
     return p
+
+
+def _being_killed(pid):
+    """pid has a SIGKILL pending, or is exiting (PF_EXITING): it may still look alive for a moment."""
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            pending = [int(line.split()[1], 16) for line in f if line.startswith(('SigPnd:', 'ShdPnd:'))]
+        with open('/proc/%d/stat' % pid) as f:
+            flags = int(f.read().rsplit(')', 1)[1].split()[6])
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+        return False
+    return any(m & (1 << (signal.SIGKILL - 1)) for m in pending) or bool(flags & 0x4)
+
+
+def strace_detach(p, pid):
+    """Ends strace p (of strace_attach()) on pid; True if pid was killed. A kill strace injected just
+    before it detached may still be on its way: that one is waited for, never mistaken for a survivor."""
+    if pid_alive(pid):
+        p.send_signal(signal.SIGINT)
+    p.wait(10)
+    if pid_alive(pid) and _being_killed(pid):
+        wait_for(lambda: not pid_alive(pid), 10, 'the killed lxcbusd %d gone' % pid)
+    return not pid_alive(pid)
 
 
 def syscalls_of(fn):

@@ -404,10 +404,7 @@ def syscall_campaign(kind, call_fn, verify, points):
             died = True
         if not died:
             time.sleep(0.1)
-        if pid_alive(pid):
-            p.send_signal(signal.SIGINT)     # not reached this time: strace detaches
-        p.wait(10)
-        if not pid_alive(pid):
+        if strace_detach(p, pid):       # else not reached this time
             kill_and_restart_daemon(pid)
         inside += died
         wait_staging_empty()

@@ -274,13 +274,10 @@ def point_setconfig(k):
         died = True
     if not died:
         time.sleep(0.05)
-    if pid_alive(pid):
-        p.send_signal(signal.SIGINT)
-    p.wait(10)
-    if pid_alive(pid):
-        kill_and_restart_daemon()       # not reached this time: a kill after the call
-    else:
+    if strace_detach(p, pid):
         kill_and_restart_daemon(pid)
+    else:
+        kill_and_restart_daemon()       # not reached this time: a kill after the call
     check_truth('set-config of %s killed at %s #%d' % (name, sc, nth))
     got = instance_prop(name, 'Config').get('user.kp')
     assert got in (old, new), 'config lost: %r, neither %r nor %r' % (got, old, new)
