@@ -321,12 +321,11 @@ static WorkerPlacement create_placement(Manager *m, const InstanceMetadata *md, 
 }
 
 int create_spawn(Manager *m, Operation *o, WorkerRequest *req, const int *fds, size_t n_fds, InstanceMetadata *md) {
-        const char *name = o->instance_name;
+        const char *name = ASSERT_PTR(o)->instance_name;
         _cleanup_free_ char *json = NULL;
         int r;
 
         assert(m);
-        assert(o);
         assert(IN_SET(o->kind, OPERATION_CREATE, OPERATION_IMPORT));
         assert(req);
         assert(IN_SET(req->verb, WORKER_VERB_CREATE, WORKER_VERB_IMPORT));

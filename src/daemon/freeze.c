@@ -148,10 +148,8 @@ void freeze_hold(Instance *i, Operation *o, void (*ready)(Operation *o, int erro
 }
 
 void freeze_release(Operation *o) {
-        Instance *i = o->freeze.instance;
+        Instance *i = ASSERT_PTR(o)->freeze.instance;
         int r;
-
-        assert(o);
 
         if (!o->freeze.hold)
                 return;

@@ -223,9 +223,7 @@ void instance_log_operation(Instance *i, const Operation *o, InstanceEvent e, co
 }
 
 void instance_unlink(Instance *i) {
-        Manager *m = i->manager;
-
-        assert(i);
+        Manager *m = ASSERT_PTR(i)->manager;
 
         if (!i->linked)
                 return;

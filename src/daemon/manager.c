@@ -169,9 +169,7 @@ size_t instance_data_size(const InstanceMetadata *md) {
 /* Counted when asked (SetConfig, Snapshot, a create): a walk over the instances' configs, ~0.5 ms with
  * 4096, where a running sum would have to follow every change of every config. */
 bool manager_data_fits(Manager *m, size_t old, size_t new) {
-        size_t total = m->n_creating * LXCBUS_INSTANCE_DATA_MAX;
-
-        assert(m);
+        size_t total = ASSERT_PTR(m)->n_creating * LXCBUS_INSTANCE_DATA_MAX;
 
         if (new <= old)
                 return true;

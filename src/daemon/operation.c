@@ -200,14 +200,12 @@ static int on_linger_expired(sd_event_source *s, uint64_t usec, void *userdata) 
 }
 
 void operation_finish(Operation *o, const char *error_name, const char *error_message) {
-        Manager *m = o->manager;
+        Manager *m = ASSERT_PTR(o)->manager;
         char *n = NULL, *msg = NULL;
         Operation *parent;
         uint64_t id;
         bool ok;
         int r;
-
-        assert(o);
 
         if (o->status != OPERATION_RUNNING)
                 return;

@@ -622,12 +622,11 @@ static void on_storage_copied(Operation *o, int error, const char *message) {
 }
 
 int instance_copy(Instance *src, Operation *o, const char *snapshot, InstanceMetadata *md, bool allow_running) {
-        Manager *m = o->manager;
+        Manager *m = ASSERT_PTR(o)->manager;
         _cleanup_free_ char *sub = NULL;
         int r;
 
         assert(src);
-        assert(o);
         assert(o->kind == OPERATION_COPY);
         assert(md);
 
@@ -697,13 +696,12 @@ static int clone_hostname_start(Operation *o) {
 }
 
 int instance_clone_overlay(Instance *src, Operation *o, const char *snapshot, InstanceMetadata *md) {
-        Manager *m = o->manager;
+        Manager *m = ASSERT_PTR(o)->manager;
         _cleanup_free_ char *lower = NULL, *sub = NULL, *sdir = NULL;
         struct stat st;
         int r;
 
         assert(src);
-        assert(o);
         assert(o->kind == OPERATION_COPY);
         assert(snapshot);
         assert(md);
@@ -881,12 +879,11 @@ int snapshot_recover_renames(Manager *m) {
 }
 
 int instance_rename(Instance *i, const char *new_name) {
-        Manager *m = i->manager;
+        Manager *m = ASSERT_PTR(i)->manager;
         _cleanup_free_ char *old_dir = NULL, *new_dir = NULL, *name = NULL, *md_name = NULL, *path = NULL,
                             *unit = NULL;
         int r;
 
-        assert(i);
         assert(new_name);
 
         if (!instance_name_is_valid(new_name))

@@ -137,6 +137,14 @@ static inline void free_many(void **p, size_t n) {
 /* A zeroed array of n (at least one) t, as systemd's new0(). */
 #define new0(t, n) ((t *) calloc((n) ?: 1, sizeof(t)))
 
+/* p, asserted not to be NULL: for a declaration that reads through p before the asserts (systemd's). */
+#define ASSERT_PTR(p)                   \
+        ({                              \
+                typeof(p) _p_ = (p);    \
+                assert(_p_);            \
+                _p_;                    \
+        })
+
 static inline void *mfree(void *p) {
         free(p);
         return NULL;
