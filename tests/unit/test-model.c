@@ -617,34 +617,67 @@ static bool worker_done(Manager *m) {
         return exited_error != 1;
 }
 
-TEST(a_worker_failure_message_outlives_the_worker) {
-        Manager *m = manager_setup();
-        _cleanup_free_ char *trash = NULL, *dir = NULL;
-        Worker *w;
+/* A destroy request that fails: its trash directory is a file, and the worker reports ENOTDIR with a
+ * message. Strings stay valid until the next call. */
+static WorkerRequest failing_destroy(Manager *m) {
+        static char trash[PATH_MAX], dir[PATH_MAX];
+        sigset_t ss;
 
-        /* A destroy whose trash directory is a file: the worker reports ENOTDIR with a message. */
-        ASSERT_TRUE(asprintf(&trash, "%s/not-a-directory", state_dir) > 0);
+        snprintf(trash, sizeof trash, "%s/not-a-directory", state_dir);
+        snprintf(dir, sizeof dir, "%s/instances", state_dir);
         _cleanup_close_ int fd = open(trash, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
         ASSERT_TRUE(fd >= 0);
-        ASSERT_TRUE(asprintf(&dir, "%s/instances", state_dir) > 0);
         /* sd-event's child sources want SIGCHLD blocked, as lxcbusd's main() does. */
-        sigset_t ss;
         sigemptyset(&ss);
         sigaddset(&ss, SIGCHLD);
         ASSERT_OK(sigprocmask(SIG_BLOCK, &ss, NULL));
         free(m->worker_path);
         m->worker_path = strdup(WORKER_PATH);
-        WorkerRequest req = {
+        return (WorkerRequest) {
                 .verb = WORKER_VERB_DESTROY,
                 .lxcpath = dir,
                 .name = "alpha",
                 .destroy.trash_dir = trash,
         };
+}
+
+TEST(a_worker_failure_message_outlives_the_worker) {
+        Manager *m = manager_setup();
+        WorkerRequest req = failing_destroy(m);
+        Worker *w;
+
+        exited_error = 1;
         ASSERT_OK(worker_spawn(m, &req, NULL, 0, &exit_handlers, NULL, &w));
         ASSERT_TRUE(run_until(m, worker_done));
         ASSERT_ERROR(exited_error, ENOTDIR);
         ASSERT_CONTAINS(exited_message, "Failed to remove '");
         ASSERT_CONTAINS(exited_message, "/instances/alpha'");
+        exited_message = mfree(exited_message);
+        manager_teardown(m);
+}
+
+static void on_operation_worker_exited(Operation *o, int error, const char *message) {
+        /* The worker is gone before its operation hears of it: nothing can reach it any more. */
+        ASSERT_NULL(o->worker);
+        exited_error = error;
+        exited_message = strdup(message ?: "(null)");
+        operation_finish_errno(o, error, message);
+}
+
+TEST(an_operations_worker_is_freed_before_its_exit_handler_runs) {
+        Manager *m = manager_setup();
+        WorkerRequest req = failing_destroy(m);
+        Operation *o;
+
+        exited_error = 1;
+        ASSERT_OK(operation_new(m, OPERATION_DELETE, NULL, "alpha", 0, false, &o));
+        ASSERT_OK(operation_spawn_worker(o, &req, NULL, 0, on_operation_worker_exited));
+        ASSERT_NOT_NULL(o->worker);
+        ASSERT_TRUE(run_until(m, worker_done));
+        ASSERT_ERROR(exited_error, ENOTDIR);
+        ASSERT_CONTAINS(exited_message, "/instances/alpha'");
+        ASSERT_EQ(o->status, OPERATION_FAILURE);
+        ASSERT_CONTAINS(o->error_message, "/instances/alpha'");
         exited_message = mfree(exited_message);
         manager_teardown(m);
 }
