@@ -233,10 +233,6 @@ static int check_create_source(const char *type, char **template, char **targs, 
         return 0;
 }
 
-/* Only root may have a privileged instance, and it is the default for root. Anybody else gets an
- * idmapped one, and no template arguments: the template runs as the instance's root user, and what
- * arguments a template takes (paths on the host, say) is beyond what lxcbus can vet. These refusals
- * come before polkit: nobody is asked for a password for a call that cannot succeed. */
 int bus_check_instance_room(Manager *m, const char *what, const char *name, sd_bus_error *error) {
         if (m->n_instances + m->n_creating >= m->max_instances)
                 return sd_bus_error_setf(error, LXCBUS_ERROR_LIMITS_EXCEEDED,
@@ -250,6 +246,10 @@ int bus_check_instance_room(Manager *m, const char *what, const char *name, sd_b
         return 0;
 }
 
+/* Only root may have a privileged instance, and it is the default for root. Anybody else gets an
+ * idmapped one, and no template arguments: the template runs as the instance's root user, and what
+ * arguments a template takes (paths on the host, say) is beyond what lxcbus can vet. These refusals
+ * come before polkit: nobody is asked for a password for a call that cannot succeed. */
 static int check_create_allowed(Manager *m, const char *name, uid_t uid, const ConfigMap *config, char **targs,
                                 bool *ret_privileged, sd_bus_error *error) {
         const char *priv = config_map_get(config, "security.privileged");
