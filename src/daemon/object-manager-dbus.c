@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <stdint.h>
 
+#include "bus-options.h"
 #include "daemon-dbus.h"
 #include "macro.h"
 #include "object-manager-dbus.h"
@@ -43,11 +44,7 @@ static int append_property(sd_bus_message *reply, const char *path, const char *
         void *p = (uint8_t *) object + v->x.property.offset;
         int r;
 
-        r = sd_bus_message_open_container(reply, 'e', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append_basic(reply, 's', v->x.property.member);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'v', sig);
+        r = bus_open_keyed_variant(reply, 'e', v->x.property.member, sig);
         if (r < 0)
                 return r;
         if (v->x.property.get) {
@@ -65,22 +62,24 @@ static int append_property(sd_bus_message *reply, const char *path, const char *
                         p = *(char **) p;
                 r = sd_bus_message_append_basic(reply, sig[0], p);
         }
+        return r < 0 ? r : bus_close_containers(reply, 2);
+}
+
+/* Opens an interface's entry of an object, {sa{sv}}, ready for its properties; two containers to close. */
+static int open_interface(sd_bus_message *reply, const char *interface) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'e', "sa{sv}");
         if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        return r;
+                r = sd_bus_message_append_basic(reply, 's', interface);
+        return r < 0 ? r : sd_bus_message_open_container(reply, 'a', "{sv}");
 }
 
 static int append_interface(sd_bus_message *reply, const char *path, const BusObjectKind *kind, void *object,
                             sd_bus_error *error) {
         int r;
 
-        r = sd_bus_message_open_container(reply, 'e', "sa{sv}");
-        if (r >= 0)
-                r = sd_bus_message_append_basic(reply, 's', kind->interface);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        r = open_interface(reply, kind->interface);
         if (r < 0)
                 return r;
         /* Our vtables are of this build's sd_bus_vtable, so plain indexing walks them. */
@@ -92,8 +91,7 @@ static int append_interface(sd_bus_message *reply, const char *path, const BusOb
                 if (r < 0)
                         return r;
         }
-        r = sd_bus_message_close_container(reply);
-        return r < 0 ? r : sd_bus_message_close_container(reply);
+        return bus_close_containers(reply, 2);
 }
 
 /* The object at path, if a kind of its prefix claims it: returns 1 when appended, 0 when nothing claims
@@ -128,13 +126,9 @@ static int append_object(sd_bus_message *reply, const char *path, const BusObjec
                         FOREACH_STRING(standard, "org.freedesktop.DBus.Peer",
                                        "org.freedesktop.DBus.Introspectable", "org.freedesktop.DBus.Properties") {
                                 if (r >= 0)
-                                        r = sd_bus_message_open_container(reply, 'e', "sa{sv}");
+                                        r = open_interface(reply, standard);
                                 if (r >= 0)
-                                        r = sd_bus_message_append_basic(reply, 's', standard);
-                                if (r >= 0)
-                                        r = sd_bus_message_open_container(reply, 'a', "{sv}");
-                                for (int c = 0; c < 2 && r >= 0; c++)
-                                        r = sd_bus_message_close_container(reply);
+                                        r = bus_close_containers(reply, 2);
                         }
                         if (r < 0)
                                 return r;
@@ -146,8 +140,8 @@ static int append_object(sd_bus_message *reply, const char *path, const BusObjec
         }
         if (!opened)
                 return 0;
-        r = sd_bus_message_close_container(reply);
-        return r < 0 ? r : sd_bus_message_close_container(reply);
+        r = bus_close_containers(reply, 2);
+        return r < 0 ? r : 1;
 }
 
 /* Whether kinds[k] is the first of its prefix (the one that made sd-bus's node). */

@@ -184,7 +184,7 @@ int bus_open_keyed_variant(sd_bus_message *m, char type, const char *key, const 
         r = sd_bus_message_open_container(m, type, "sv");
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(m, "s", key);
+        r = sd_bus_message_append_basic(m, 's', key);
         if (r < 0)
                 return r;
         return sd_bus_message_open_container(m, 'v', contents);
